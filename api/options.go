@@ -1,0 +1,70 @@
+package api
+
+// Watch event types.
+const (
+	Added    = "ADDED"
+	Modified = "MODIFIED"
+	Deleted  = "DELETED"
+	Bookmark = "BOOKMARK"
+	Error    = "ERROR"
+)
+
+// WatchEvent is one line of a watch stream.
+type WatchEvent struct {
+	Type   string `json:"type"`
+	Object Object `json:"object"`
+}
+
+// ListOptions narrow a list or a watch.
+type ListOptions struct {
+	LabelSelector   Selector
+	ResourceVersion string // for watches: send changes after this version
+}
+
+// DeleteOptions control a delete.
+type DeleteOptions struct {
+	// GracePeriodSeconds: nil uses the pod's terminationGracePeriodSeconds;
+	// 0 removes the object at once without waiting for its containers.
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	// Preconditions: delete only the object with this uid.
+	UID string `json:"-"`
+}
+
+// LogOptions select the log lines of one container.
+type LogOptions struct {
+	Container  string
+	Follow     bool
+	Previous   bool
+	Timestamps bool
+	TailLines  *int64
+	SinceTime  *Time
+}
+
+// ExecOptions describe a command to run in a container.
+type ExecOptions struct {
+	Container string
+	Command   []string
+	Stdin     bool
+	Stdout    bool
+	Stderr    bool
+	TTY       bool
+}
+
+// Exec stream channel numbers (the Kubernetes channel protocol over websocket):
+// the first byte of every binary message names the stream.
+const (
+	StreamStdin  = 0
+	StreamStdout = 1
+	StreamStderr = 2
+	StreamError  = 3 // a JSON Status at the end: Success, or Failure with the exit code
+	StreamResize = 4 // {"Width":w,"Height":h}
+	StreamClose  = 255
+	// ExecProtocol is the websocket sub-protocol shoal speaks.
+	ExecProtocol = "v4.channel.k8s.io"
+)
+
+// TerminalSize is a resize message on StreamResize.
+type TerminalSize struct {
+	Width  uint16 `json:"Width"`
+	Height uint16 `json:"Height"`
+}

@@ -1,0 +1,105 @@
+package gossip
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var recordsBucket = []byte("records")
+
+// disk persists records in a bbolt file. Concurrent writes are coalesced into
+// one fsynced transaction by bbolt's Batch.
+type disk struct {
+	db *bolt.DB
+}
+
+func openDisk(path string) (*disk, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s (is another agent using this data dir?): %w", path, err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(recordsBucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise store %s: %w", path, err)
+	}
+	return &disk{db: db}, nil
+}
+
+func (d *disk) close() error { return d.db.Close() }
+
+func (d *disk) load(fn func(*Record)) error {
+	return d.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(recordsBucket).ForEach(func(k, v []byte) error {
+			r := &Record{}
+			if err := r.UnmarshalBinary(v); err != nil {
+				return fmt.Errorf("load record %q: %w", k, err)
+			}
+			fn(r)
+			return nil
+		})
+	})
+}
+
+// write stores records, keeping whichever version is newer if a concurrent
+// write of the same key reached the disk first.
+func (d *disk) write(ctx context.Context, recs []*Record) error {
+	bufs := make([][]byte, len(recs))
+	for i, r := range recs {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		bufs[i] = b
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(recordsBucket)
+		for i, r := range recs {
+			if old := b.Get([]byte(r.Key)); old != nil {
+				var cur Record
+				if cur.UnmarshalBinary(old) == nil && !r.Newer(&cur) {
+					continue
+				}
+			}
+			if err := b.Put([]byte(r.Key), bufs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// remove deletes collected tombstones, unless a newer write replaced them.
+func (d *disk) remove(ctx context.Context, keys []string, cutoff uint64) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(recordsBucket)
+		for _, k := range keys {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			old := b.Get([]byte(k))
+			var cur Record
+			if old == nil || cur.UnmarshalBinary(old) != nil || !cur.Deleted || cur.Version.Time >= cutoff {
+				continue
+			}
+			if err := b.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

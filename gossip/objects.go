@@ -1,0 +1,547 @@
+package gossip
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// Objects is the typed layer over the record store: Kubernetes-shaped objects
+// with their spec (metadata and desired state) and status kept as two records,
+// so that a user's edit and a controller's status write never overwrite each
+// other. It defaults and validates every write, so controllers and the API
+// obey the same rules.
+type Objects struct {
+	st  *Store
+	now func() time.Time
+}
+
+// NewObjects wraps a store.
+func NewObjects(st *Store) *Objects { return &Objects{st: st, now: time.Now} }
+
+// Store returns the record store underneath.
+func (o *Objects) Store() *Store { return o.st }
+
+// Key prefixes: "o/" holds the spec record of each object, "s/" its status.
+const (
+	specPrefix   = "o/"
+	statusPrefix = "s/"
+)
+
+func specKey(k *api.Kind, ns, name string) string {
+	return specPrefix + k.Resource + "/" + ns + "/" + name
+}
+
+func statusKey(k *api.Kind, ns, name string) string {
+	return statusPrefix + k.Resource + "/" + ns + "/" + name
+}
+
+// statusEnvelope is the value of a status record: the uid ties it to one
+// incarnation of the object, so a stale status never attaches to a
+// re-created object of the same name.
+type statusEnvelope struct {
+	UID    string          `json:"uid"`
+	Status json.RawMessage `json:"status"`
+}
+
+func statusField(obj api.Object) (reflect.Value, bool) {
+	v := reflect.ValueOf(obj).Elem().FieldByName("Status")
+	return v, v.IsValid()
+}
+
+// encodeSpec marshals the object without its status.
+func encodeSpec(obj api.Object) ([]byte, error) {
+	sv, ok := statusField(obj)
+	if !ok {
+		return json.Marshal(obj)
+	}
+	saved := reflect.New(sv.Type()).Elem()
+	saved.Set(sv)
+	sv.Set(reflect.Zero(sv.Type()))
+	defer sv.Set(saved)
+	return json.Marshal(obj)
+}
+
+func encodeStatus(obj api.Object) ([]byte, error) {
+	sv, ok := statusField(obj)
+	if !ok {
+		return nil, nil
+	}
+	st, err := json.Marshal(sv.Interface())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(statusEnvelope{UID: obj.GetObjectMeta().UID, Status: st})
+}
+
+// decode builds the object from its spec record and, if it belongs to the
+// same incarnation, its status record.
+func decode(k *api.Kind, spec, status *Record) (api.Object, error) {
+	obj := k.NewObject()
+	if err := json.Unmarshal(spec.Value, obj); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", spec.Key, err)
+	}
+	m := obj.GetObjectMeta()
+	ver := spec.Version.Time
+	if status != nil && !status.Deleted {
+		var env statusEnvelope
+		if err := json.Unmarshal(status.Value, &env); err == nil && env.UID == m.UID {
+			if sv, ok := statusField(obj); ok && len(env.Status) > 0 {
+				if err := json.Unmarshal(env.Status, sv.Addr().Interface()); err != nil {
+					return nil, fmt.Errorf("decode %s: %w", status.Key, err)
+				}
+			}
+			ver = max(ver, status.Version.Time)
+		}
+	}
+	m.ResourceVersion = strconv.FormatUint(ver, 10)
+	setTypeMeta(k, obj)
+	return obj, nil
+}
+
+// setTypeMeta makes kind and apiVersion explicit, so stored records are
+// self-describing and compare equal however the object was built.
+func setTypeMeta(k *api.Kind, obj api.Object) {
+	tm := obj.GetTypeMeta()
+	tm.Kind, tm.APIVersion = k.Kind, k.APIVersion()
+}
+
+func (o *Objects) load(k *api.Kind, ns, name string) (api.Object, error) {
+	spec := o.st.Get(specKey(k, ns, name))
+	if spec == nil || spec.Deleted {
+		return nil, api.NewNotFound(k, name)
+	}
+	return decode(k, spec, o.st.Get(statusKey(k, ns, name)))
+}
+
+// Get returns one object.
+func (o *Objects) Get(_ context.Context, k *api.Kind, ns, name string) (api.Object, error) {
+	return o.load(k, nsFor(k, ns), name)
+}
+
+func nsFor(k *api.Kind, ns string) string {
+	if !k.Namespaced {
+		return ""
+	}
+	return ns
+}
+
+// List returns the objects of a kind in namespace ns ("" for all) that match
+// the selector, sorted by namespace and name, and the resourceVersion a watch
+// can resume from.
+func (o *Objects) List(_ context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
+	prefix := specPrefix + k.Resource + "/"
+	if k.Namespaced && ns != "" {
+		prefix += ns + "/"
+	}
+	stamp := o.st.Stamp()
+	var specs []*Record
+	o.st.Scan(prefix, func(r *Record) { specs = append(specs, r) })
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Key < specs[j].Key })
+	out := make([]api.Object, 0, len(specs))
+	for _, r := range specs {
+		obj, err := decode(k, r, o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
+		if err != nil {
+			return nil, "", err
+		}
+		if sel.Matches(obj.GetObjectMeta().Labels) {
+			out = append(out, obj)
+		}
+	}
+	return out, strconv.FormatUint(stamp, 10), nil
+}
+
+// prepare defaults and validates a new object in place and gives it identity.
+func (o *Objects) prepareCreate(t *Txn, obj api.Object) (*api.Kind, error) {
+	k := api.KindOf(obj)
+	setTypeMeta(k, obj)
+	m := obj.GetObjectMeta()
+	m.Namespace = nsFor(k, m.Namespace)
+	if m.Name == "" && m.GenerateName != "" {
+		m.Name = generateName(m.GenerateName)
+	}
+	api.Default(obj)
+	if err := api.Validate(obj); err != nil {
+		return k, invalid(k, m.Name, err)
+	}
+	if k.Namespaced {
+		if err := checkNamespace(t, m.Namespace); err != nil {
+			return k, err
+		}
+	}
+	if cur := t.Get(specKey(k, m.Namespace, m.Name)); cur != nil && !cur.Deleted {
+		return k, api.NewAlreadyExists(k, m.Name)
+	}
+	m.UID = newUID()
+	m.CreationTimestamp = api.NewTime(o.now())
+	m.ResourceVersion = ""
+	m.DeletionTimestamp = nil
+	m.DeletionGracePeriodSeconds = nil
+	if _, ok := reflect.ValueOf(obj).Elem().Type().FieldByName("Spec"); ok {
+		m.Generation = 1
+	}
+	return k, nil
+}
+
+func checkNamespace(t *Txn, ns string) error {
+	r := t.Get(specKey(api.KindNamespace, "", ns))
+	if r == nil || r.Deleted {
+		return api.NewNotFound(api.KindNamespace, ns)
+	}
+	var n api.Namespace
+	if err := json.Unmarshal(r.Value, &n); err == nil && n.DeletionTimestamp != nil {
+		return api.NewStatusError(403, api.ReasonForbidden,
+			fmt.Sprintf("namespace %q is being deleted; nothing new can be created in it", ns))
+	}
+	return nil
+}
+
+func invalid(k *api.Kind, name string, err error) error {
+	var fe api.FieldErrors
+	if errors.As(err, &fe) {
+		return api.NewInvalid(k, name, fe)
+	}
+	return api.NewBadRequest(err.Error())
+}
+
+// writeCreate stages the records of a prepared new object.
+func writeCreate(t *Txn, k *api.Kind, obj api.Object) error {
+	m := obj.GetObjectMeta()
+	spec, err := encodeSpec(obj)
+	if err != nil {
+		return api.NewInternal(err)
+	}
+	t.Put(specKey(k, m.Namespace, m.Name), spec)
+	// A status given at creation is kept only for kinds whose creator is
+	// also the status writer (a node registering itself, a namespace's phase).
+	if k.HasStatus && (k == api.KindNode || k == api.KindNamespace) {
+		st, err := encodeStatus(obj)
+		if err != nil {
+			return api.NewInternal(err)
+		}
+		t.Put(statusKey(k, m.Namespace, m.Name), st)
+	} else if sv, ok := statusField(obj); ok {
+		sv.Set(reflect.Zero(sv.Type()))
+	}
+	return nil
+}
+
+// Create stores a new object and returns it as stored.
+func (o *Objects) Create(ctx context.Context, obj api.Object) (api.Object, error) {
+	var k *api.Kind
+	recs, err := o.st.Update(ctx, func(t *Txn) error {
+		var err error
+		if k, err = o.prepareCreate(t, obj); err != nil {
+			return err
+		}
+		return writeCreate(t, k, obj)
+	})
+	if err != nil {
+		return nil, err
+	}
+	obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(recs[len(recs)-1].Version.Time, 10)
+	return obj, nil
+}
+
+// stageUpdate checks an update against the current object and stages the
+// new spec record. It reports whether anything changed.
+func (o *Objects) stageUpdate(t *Txn, obj api.Object) (*api.Kind, bool, error) {
+	k := api.KindOf(obj)
+	setTypeMeta(k, obj)
+	m := obj.GetObjectMeta()
+	m.Namespace = nsFor(k, m.Namespace)
+	sk := specKey(k, m.Namespace, m.Name)
+	cur := t.Get(sk)
+	if cur == nil || cur.Deleted {
+		return k, false, api.NewNotFound(k, m.Name)
+	}
+	old, err := decode(k, cur, t.Get(statusKey(k, m.Namespace, m.Name)))
+	if err != nil {
+		return k, false, api.NewInternal(err)
+	}
+	om := old.GetObjectMeta()
+	if m.ResourceVersion != "" && m.ResourceVersion != om.ResourceVersion {
+		return k, false, api.NewConflict(k, m.Name, "the object has been modified; please apply your changes to the latest version and try again")
+	}
+	if m.UID != "" && m.UID != om.UID {
+		return k, false, api.NewConflict(k, m.Name, fmt.Sprintf("Precondition failed: UID in object meta: %s, UID in object: %s", m.UID, om.UID))
+	}
+	m.UID, m.CreationTimestamp, m.GenerateName = om.UID, om.CreationTimestamp, om.GenerateName
+	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
+	m.Generation = om.Generation
+	api.Default(obj)
+	if err := api.Validate(obj); err != nil {
+		return k, false, invalid(k, m.Name, err)
+	}
+	if specChanged(old, obj) {
+		m.Generation++
+	}
+	// Keep the stored status in the returned object.
+	if sv, ok := statusField(obj); ok {
+		osv, _ := statusField(old)
+		sv.Set(osv)
+	}
+	m.ResourceVersion = ""
+	spec, err := encodeSpec(obj)
+	if err != nil {
+		return k, false, api.NewInternal(err)
+	}
+	om.ResourceVersion = ""
+	oldSpec, _ := encodeSpec(old)
+	if bytes.Equal(spec, oldSpec) {
+		m.ResourceVersion = strconv.FormatUint(cur.Version.Time, 10)
+		return k, false, nil
+	}
+	t.Put(sk, spec)
+	return k, true, nil
+}
+
+func specChanged(old, cur api.Object) bool {
+	a := reflect.ValueOf(old).Elem().FieldByName("Spec")
+	b := reflect.ValueOf(cur).Elem().FieldByName("Spec")
+	if !a.IsValid() {
+		return false
+	}
+	ja, _ := json.Marshal(a.Interface())
+	jb, _ := json.Marshal(b.Interface())
+	return !bytes.Equal(ja, jb)
+}
+
+// Update replaces an object's metadata and spec (not its status). A non-empty
+// resourceVersion must match the stored one (optimistic concurrency).
+func (o *Objects) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	recs, err := o.st.Update(ctx, func(t *Txn) error {
+		_, _, err := o.stageUpdate(t, obj)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) > 0 {
+		return o.Get(ctx, api.KindOf(obj), obj.GetObjectMeta().Namespace, obj.GetObjectMeta().Name)
+	}
+	return obj, nil
+}
+
+// UpdateStatus replaces an object's status. Each status has a single writer
+// (the pod's node, the workload's controller), so no resourceVersion check is
+// made; the uid, if given, must match.
+func (o *Objects) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
+	k := api.KindOf(obj)
+	if !k.HasStatus {
+		return nil, api.NewStatusError(405, api.ReasonMethodNotAllow, k.Resource+" have no status subresource")
+	}
+	m := obj.GetObjectMeta()
+	ns := nsFor(k, m.Namespace)
+	_, err := o.st.Update(ctx, func(t *Txn) error {
+		cur := t.Get(specKey(k, ns, m.Name))
+		if cur == nil || cur.Deleted {
+			return api.NewNotFound(k, m.Name)
+		}
+		var meta struct {
+			Metadata api.ObjectMeta `json:"metadata"`
+		}
+		if err := json.Unmarshal(cur.Value, &meta); err != nil {
+			return api.NewInternal(err)
+		}
+		if m.UID != "" && m.UID != meta.Metadata.UID {
+			return api.NewConflict(k, m.Name, "the object was deleted and re-created (uid differs)")
+		}
+		m.UID = meta.Metadata.UID
+		st, err := encodeStatus(obj)
+		if err != nil {
+			return api.NewInternal(err)
+		}
+		if old := t.Get(statusKey(k, ns, m.Name)); old != nil && !old.Deleted && bytes.Equal(old.Value, st) {
+			return nil
+		}
+		t.Put(statusKey(k, ns, m.Name), st)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o.load(k, ns, m.Name)
+}
+
+// Delete removes an object. A pod bound to a node is deleted gracefully: it
+// is marked with a deletionTimestamp, its node stops its containers within
+// the grace period and then removes it. A grace period of 0 removes it at once.
+func (o *Objects) Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error) {
+	ns = nsFor(k, ns)
+	var result api.Object
+	_, err := o.st.Update(ctx, func(t *Txn) error {
+		cur := t.Get(specKey(k, ns, name))
+		if cur == nil || cur.Deleted {
+			return api.NewNotFound(k, name)
+		}
+		obj, err := decode(k, cur, t.Get(statusKey(k, ns, name)))
+		if err != nil {
+			return api.NewInternal(err)
+		}
+		m := obj.GetObjectMeta()
+		if opts.UID != "" && opts.UID != m.UID {
+			return api.NewConflict(k, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object: %s", opts.UID, m.UID))
+		}
+		result = obj
+		if pod, ok := obj.(*api.Pod); ok && needsGracefulDelete(pod, opts) {
+			grace := *pod.Spec.TerminationGracePeriodSeconds
+			if opts.GracePeriodSeconds != nil {
+				grace = *opts.GracePeriodSeconds
+			}
+			if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds <= grace {
+				return nil // already terminating, no shorter
+			}
+			ts := api.NewTime(o.now().Add(time.Duration(grace) * time.Second))
+			m.DeletionTimestamp, m.DeletionGracePeriodSeconds = &ts, &grace
+			m.ResourceVersion = ""
+			spec, err := encodeSpec(obj)
+			if err != nil {
+				return api.NewInternal(err)
+			}
+			t.Put(specKey(k, ns, name), spec)
+			return nil
+		}
+		if k == api.KindNamespace {
+			return o.stageNamespaceDelete(t, obj.(*api.Namespace))
+		}
+		t.Delete(specKey(k, ns, name))
+		t.Delete(statusKey(k, ns, name))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+func needsGracefulDelete(p *api.Pod, opts api.DeleteOptions) bool {
+	if p.Spec.NodeName == "" || api.IsPodTerminal(p) {
+		return false
+	}
+	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds == 0 {
+		return false
+	}
+	return p.Spec.TerminationGracePeriodSeconds != nil
+}
+
+// stageNamespaceDelete removes a namespace and, with it, every object inside.
+// Pods inside are deleted at once here; their nodes clean up the containers.
+func (o *Objects) stageNamespaceDelete(t *Txn, n *api.Namespace) error {
+	if n.Name == "default" {
+		return api.NewStatusError(403, api.ReasonForbidden, `namespace "default" cannot be deleted`)
+	}
+	for _, k := range api.Kinds {
+		if !k.Namespaced {
+			continue
+		}
+		prefix := specPrefix + k.Resource + "/" + n.Name + "/"
+		var keys []string
+		for key, r := range t.s.records {
+			if !r.Deleted && len(key) > len(prefix) && key[:len(prefix)] == prefix {
+				keys = append(keys, key[len(specPrefix):])
+			}
+		}
+		for _, key := range keys {
+			t.Delete(specPrefix + key)
+			t.Delete(statusPrefix + key)
+		}
+	}
+	t.Delete(specKey(api.KindNamespace, "", n.Name))
+	t.Delete(statusKey(api.KindNamespace, "", n.Name))
+	return nil
+}
+
+// ApplyAction says what Apply did with one object.
+type ApplyAction string
+
+// Apply actions, as kubectl prints them.
+const (
+	ActionCreated    ApplyAction = "created"
+	ActionConfigured ApplyAction = "configured"
+	ActionUnchanged  ApplyAction = "unchanged"
+)
+
+// Apply creates or updates every object in one atomic step: either all of
+// them are stored or, on the first error, none. Existing objects keep their
+// status; a given resourceVersion is ignored (apply is last-writer-wins).
+func (o *Objects) Apply(ctx context.Context, objs []api.Object) ([]ApplyAction, error) {
+	actions := make([]ApplyAction, len(objs))
+	_, err := o.st.Update(ctx, func(t *Txn) error {
+		for i, obj := range objs {
+			k := api.KindOf(obj)
+			m := obj.GetObjectMeta()
+			m.ResourceVersion = ""
+			m.Namespace = nsFor(k, m.Namespace)
+			if cur := t.Get(specKey(k, m.Namespace, m.Name)); cur == nil || cur.Deleted {
+				if _, err := o.prepareCreate(t, obj); err != nil {
+					return indexed(i, len(objs), err)
+				}
+				if err := writeCreate(t, k, obj); err != nil {
+					return err
+				}
+				actions[i] = ActionCreated
+				continue
+			}
+			_, changed, err := o.stageUpdate(t, obj)
+			if err != nil {
+				return indexed(i, len(objs), err)
+			}
+			actions[i] = ActionUnchanged
+			if changed {
+				actions[i] = ActionConfigured
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return actions, nil
+}
+
+// indexed names the document an error is about when several were sent.
+func indexed(i, n int, err error) error {
+	var se *api.StatusError
+	if n > 1 && errors.As(err, &se) {
+		c := *se
+		c.ErrStatus.Message = fmt.Sprintf("document %d of %d: %s", i+1, n, se.ErrStatus.Message)
+		return &c
+	}
+	return err
+}
+
+const nameChars = "bcdfghjklmnpqrstvwxz2456789"
+
+func generateName(base string) string {
+	if len(base) > 58 {
+		base = base[:58]
+	}
+	return base + randomSuffix(5)
+}
+
+func randomSuffix(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = nameChars[int(b[i])%len(nameChars)]
+	}
+	return string(b)
+}
+
+func newUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

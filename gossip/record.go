@@ -1,0 +1,136 @@
+package gossip
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Version orders the writes of one key: the hybrid-logical-clock time of the
+// write, then the writing node's name to break ties.
+type Version struct {
+	Time uint64
+	Node string
+}
+
+// Compare returns -1, 0 or 1 as v is older than, equal to or newer than o.
+func (v Version) Compare(o Version) int {
+	switch {
+	case v.Time < o.Time:
+		return -1
+	case v.Time > o.Time:
+		return 1
+	}
+	return cmpString(v.Node, o.Node)
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// IsZero reports an unset version.
+func (v Version) IsZero() bool { return v.Time == 0 && v.Node == "" }
+
+func (v Version) String() string { return strconv.FormatUint(v.Time, 10) + "@" + v.Node }
+
+// Record is the unit of replication: a key, the version of its last write, and
+// the value written, or a tombstone.
+type Record struct {
+	Key     string
+	Version Version
+	Deleted bool
+	Value   []byte
+}
+
+// Newer reports whether r should replace o under last-writer-wins. It is a
+// total order on distinct records, so merging commutes: if the versions are
+// equal (which only a bug could produce with different contents) a tombstone
+// wins, then the larger value.
+func (r *Record) Newer(o *Record) bool {
+	if c := r.Version.Compare(o.Version); c != 0 {
+		return c > 0
+	}
+	if r.Deleted != o.Deleted {
+		return r.Deleted
+	}
+	return bytes.Compare(r.Value, o.Value) > 0
+}
+
+// Merge returns the record that wins between a and b (either may be nil).
+// It is commutative, associative and idempotent.
+func Merge(a, b *Record) *Record {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.Newer(a):
+		return b
+	}
+	return a
+}
+
+// ErrBadRecord is returned for a record that cannot be decoded.
+var ErrBadRecord = errors.New("gossip: malformed record")
+
+const recordFormat = 1
+
+// MarshalBinary encodes a record compactly: format, flags, time, node, key, value.
+func (r *Record) MarshalBinary() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte(recordFormat)
+	var flags byte
+	if r.Deleted {
+		flags |= 1
+	}
+	b.WriteByte(flags)
+	var n [binary.MaxVarintLen64]byte
+	b.Write(n[:binary.PutUvarint(n[:], r.Version.Time)])
+	for _, s := range [][]byte{[]byte(r.Version.Node), []byte(r.Key), r.Value} {
+		b.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		b.Write(s)
+	}
+	return b.Bytes(), nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote; it never panics on bad input.
+func (r *Record) UnmarshalBinary(data []byte) error {
+	if len(data) < 2 || data[0] != recordFormat {
+		return fmt.Errorf("%w: unknown format", ErrBadRecord)
+	}
+	r.Deleted = data[1]&1 != 0
+	rest := data[2:]
+	t, n := binary.Uvarint(rest)
+	if n <= 0 {
+		return fmt.Errorf("%w: bad version time", ErrBadRecord)
+	}
+	r.Version.Time = t
+	rest = rest[n:]
+	var parts [3][]byte
+	for i := range parts {
+		l, n := binary.Uvarint(rest)
+		if n <= 0 || l > uint64(len(rest)-n) {
+			return fmt.Errorf("%w: bad length", ErrBadRecord)
+		}
+		parts[i] = rest[n : n+int(l)]
+		rest = rest[n+int(l):]
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: trailing bytes", ErrBadRecord)
+	}
+	r.Version.Node = string(parts[0])
+	r.Key = string(parts[1])
+	r.Value = nil
+	if len(parts[2]) > 0 {
+		r.Value = bytes.Clone(parts[2])
+	}
+	return nil
+}

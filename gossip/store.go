@@ -1,0 +1,387 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Change is one applied change of a key, in the order the store applied it.
+// Stamp is the local clock reading at apply time: strictly increasing, so a
+// watcher can resume after any stamp it saw.
+type Change struct {
+	Stamp uint64
+	Old   *Record // nil when the key was absent
+	New   *Record
+}
+
+// ErrStampTooOld means a watch asked to resume from a point no longer kept.
+var ErrStampTooOld = errors.New("gossip: resume point is older than the kept history")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("gossip: store closed")
+
+// ringSize bounds the history kept for watches that resume.
+const ringSize = 8192
+
+// Store is the local replica: every record in memory, persisted to disk, with
+// ordered change notification. Records handed out must not be modified.
+type Store struct {
+	node  string
+	clock *Clock
+	disk  *disk
+	log   *slog.Logger
+
+	mu        sync.RWMutex
+	closed    bool
+	records   map[string]*Record
+	ring      []Change
+	ringFloor uint64 // the newest stamp dropped from ring
+	subs      map[*Subscription]struct{}
+	onLocal   []func([]*Record)
+}
+
+// Open loads the store persisted at path (a bbolt file, created if absent) for
+// node. An empty path keeps the store in memory only (tests).
+func Open(path, node string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{node: node, clock: NewClock(), log: log, records: map[string]*Record{}, subs: map[*Subscription]struct{}{}}
+	if path != "" {
+		d, err := openDisk(path)
+		if err != nil {
+			return nil, err
+		}
+		s.disk = d
+		err = d.load(func(r *Record) {
+			s.records[r.Key] = r
+			s.clock.Observe(r.Version.Time)
+		})
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close releases the disk and ends every subscription.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for sub := range s.subs {
+		sub.close()
+	}
+	s.subs = nil
+	s.mu.Unlock()
+	if s.disk != nil {
+		return s.disk.close()
+	}
+	return nil
+}
+
+// Node is the name this store writes versions with.
+func (s *Store) Node() string { return s.node }
+
+// Clock is the store's hybrid logical clock.
+func (s *Store) Clock() *Clock { return s.clock }
+
+// OnLocalWrite registers a hook called with every batch of local writes after
+// they are applied (replication broadcasts them). Hooks must not block.
+func (s *Store) OnLocalWrite(fn func([]*Record)) {
+	s.mu.Lock()
+	s.onLocal = append(s.onLocal, fn)
+	s.mu.Unlock()
+}
+
+// Get returns the record of key (possibly a tombstone), or nil.
+func (s *Store) Get(key string) *Record {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.records[key]
+}
+
+// Scan calls fn for every live (not deleted) record whose key has the prefix,
+// under a read lock: fn must be quick and must not call the store.
+func (s *Store) Scan(prefix string, fn func(*Record)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for k, r := range s.records {
+		if !r.Deleted && strings.HasPrefix(k, prefix) {
+			fn(r)
+		}
+	}
+}
+
+// All calls fn for every record, tombstones too (anti-entropy digests).
+func (s *Store) All(fn func(*Record)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.records {
+		fn(r)
+	}
+}
+
+// Stamp returns the stamp of the latest change: a list taken now is complete
+// up to it, and a watch from it misses nothing after.
+func (s *Store) Stamp() uint64 { return s.clock.Last() }
+
+// Txn is a set of local writes decided atomically against the current state.
+type Txn struct {
+	s      *Store
+	writes map[string]*Record
+	order  []string
+}
+
+// Get returns the current record of key as the transaction sees it.
+func (t *Txn) Get(key string) *Record {
+	if r, ok := t.writes[key]; ok {
+		return r
+	}
+	return t.s.records[key]
+}
+
+// Put writes a value.
+func (t *Txn) Put(key string, value []byte) { t.set(&Record{Key: key, Value: value}) }
+
+// Delete writes a tombstone, if the key is live.
+func (t *Txn) Delete(key string) {
+	if r := t.Get(key); r != nil && !r.Deleted {
+		t.set(&Record{Key: key, Deleted: true})
+	}
+}
+
+func (t *Txn) set(r *Record) {
+	if _, ok := t.writes[r.Key]; !ok {
+		t.order = append(t.order, r.Key)
+	}
+	t.writes[r.Key] = r
+}
+
+// Update runs fn under the store's write lock; the writes it makes get new
+// versions, are applied and published together, and are persisted before
+// Update returns. If fn returns an error nothing is written.
+func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	t := &Txn{s: s, writes: map[string]*Record{}}
+	if err := fn(t); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if len(t.order) == 0 {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	written := make([]*Record, 0, len(t.order))
+	for _, key := range t.order {
+		r := t.writes[key]
+		r.Version = Version{Time: s.clock.Now(), Node: s.node}
+		s.applyLocked(r)
+		written = append(written, r)
+	}
+	hooks := s.onLocal
+	s.mu.Unlock()
+	for _, h := range hooks {
+		h(written)
+	}
+	if err := s.persist(ctx, written); err != nil {
+		return nil, err
+	}
+	return written, nil
+}
+
+// Apply merges records that came from elsewhere; it returns those that won
+// and were applied. Records older than what the store holds are ignored.
+func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	var applied []*Record
+	for _, r := range recs {
+		s.clock.Observe(r.Version.Time)
+		if cur := s.records[r.Key]; cur != nil && !r.Newer(cur) {
+			continue
+		}
+		s.applyLocked(r)
+		applied = append(applied, r)
+	}
+	s.mu.Unlock()
+	if len(applied) == 0 {
+		return nil, nil
+	}
+	return applied, s.persist(ctx, applied)
+}
+
+// applyLocked installs r and publishes the change; s.mu is held.
+func (s *Store) applyLocked(r *Record) {
+	ch := Change{Stamp: s.clock.Now(), Old: s.records[r.Key], New: r}
+	s.records[r.Key] = r
+	if len(s.ring) >= ringSize {
+		drop := len(s.ring) / 4
+		s.ringFloor = s.ring[drop-1].Stamp
+		s.ring = append(s.ring[:0:0], s.ring[drop:]...)
+	}
+	s.ring = append(s.ring, ch)
+	for sub := range s.subs {
+		if sub.matches(r.Key) {
+			sub.push(ch)
+		}
+	}
+}
+
+func (s *Store) persist(ctx context.Context, recs []*Record) error {
+	if s.disk == nil {
+		return nil
+	}
+	if err := s.disk.write(ctx, recs); err != nil {
+		s.log.Error("persisting records failed", "records", len(recs), "err", err)
+		return fmt.Errorf("persist %d records: %w", len(recs), err)
+	}
+	return nil
+}
+
+// CollectTombstones forgets tombstones older than retention, from memory and
+// disk. Nodes away for longer must rejoin by pulling, not pushing.
+func (s *Store) CollectTombstones(ctx context.Context, retention time.Duration) (int, error) {
+	cutoff := uint64(time.Now().Add(-retention).UnixMilli()) << 16
+	var keys []string
+	s.mu.Lock()
+	for k, r := range s.records {
+		if r.Deleted && r.Version.Time < cutoff {
+			delete(s.records, k)
+			keys = append(keys, k)
+		}
+	}
+	s.mu.Unlock()
+	if s.disk == nil || len(keys) == 0 {
+		return len(keys), nil
+	}
+	return len(keys), s.disk.remove(ctx, keys, cutoff)
+}
+
+// Subscribe starts a subscription to changes of keys with any of the
+// prefixes. With since > 0, changes applied after that stamp are replayed
+// first (ErrStampTooOld if they are no longer kept). With snapshot, the live
+// records at the moment of subscribing are returned too, so that the caller
+// sees every state exactly once.
+func (s *Store) Subscribe(prefixes []string, since uint64, snapshot bool) (*Subscription, []*Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, ErrClosed
+	}
+	sub := &Subscription{prefixes: prefixes, notify: make(chan struct{}, 1), store: s}
+	if since > 0 {
+		if since < s.ringFloor {
+			return nil, nil, ErrStampTooOld
+		}
+		for _, ch := range s.ring {
+			if ch.Stamp > since && sub.matches(ch.New.Key) {
+				sub.queue = append(sub.queue, ch)
+			}
+		}
+	}
+	var snap []*Record
+	if snapshot {
+		for k, r := range s.records {
+			if !r.Deleted && sub.matches(k) {
+				snap = append(snap, r)
+			}
+		}
+	}
+	s.subs[sub] = struct{}{}
+	if len(sub.queue) > 0 {
+		sub.notify <- struct{}{}
+	}
+	return sub, snap, nil
+}
+
+// Subscription is an unbounded, ordered queue of changes for one watcher, so
+// that a slow watcher never blocks a writer.
+type Subscription struct {
+	prefixes []string
+	store    *Store
+	mu       sync.Mutex
+	queue    []Change
+	closed   bool
+	notify   chan struct{}
+}
+
+func (sub *Subscription) matches(key string) bool {
+	for _, p := range sub.prefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (sub *Subscription) push(ch Change) {
+	sub.mu.Lock()
+	sub.queue = append(sub.queue, ch)
+	sub.mu.Unlock()
+	select {
+	case sub.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (sub *Subscription) close() {
+	sub.mu.Lock()
+	sub.closed = true
+	sub.mu.Unlock()
+	select {
+	case sub.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Next returns the queued changes, waiting until there is at least one, ctx
+// is done (its error), or the store closes (ErrClosed).
+func (sub *Subscription) Next(ctx context.Context) ([]Change, error) {
+	for {
+		sub.mu.Lock()
+		if len(sub.queue) > 0 {
+			q := sub.queue
+			sub.queue = nil
+			sub.mu.Unlock()
+			return q, nil
+		}
+		closed := sub.closed
+		sub.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-sub.notify:
+		}
+	}
+}
+
+// Cancel ends the subscription.
+func (sub *Subscription) Cancel() {
+	s := sub.store
+	s.mu.Lock()
+	if s.subs != nil {
+		delete(s.subs, sub)
+	}
+	s.mu.Unlock()
+	sub.close()
+}
