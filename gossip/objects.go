@@ -461,21 +461,18 @@ func (o *Objects) stageNamespaceDelete(t *Txn, n *api.Namespace) error {
 	return nil
 }
 
-// ApplyAction says what Apply did with one object.
-type ApplyAction string
-
 // Apply actions, as kubectl prints them.
 const (
-	ActionCreated    ApplyAction = "created"
-	ActionConfigured ApplyAction = "configured"
-	ActionUnchanged  ApplyAction = "unchanged"
+	ActionCreated    = "created"
+	ActionConfigured = "configured"
+	ActionUnchanged  = "unchanged"
 )
 
 // Apply creates or updates every object in one atomic step: either all of
 // them are stored or, on the first error, none. Existing objects keep their
 // status; a given resourceVersion is ignored (apply is last-writer-wins).
-func (o *Objects) Apply(ctx context.Context, objs []api.Object) ([]ApplyAction, error) {
-	actions := make([]ApplyAction, len(objs))
+func (o *Objects) Apply(ctx context.Context, objs []api.Object) ([]string, error) {
+	actions := make([]string, len(objs))
 	_, err := o.st.Update(ctx, func(t *Txn) error {
 		for i, obj := range objs {
 			k := api.KindOf(obj)

@@ -319,4 +319,3 @@ func TestWatchTooOldIsGone(t *testing.T) {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
-

@@ -1,0 +1,380 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"sigs.k8s.io/yaml"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// kindHandler serves the REST verbs of one kind.
+type kindHandler struct {
+	s *Server
+	k *api.Kind
+}
+
+func (h *kindHandler) nsAndName(r *http.Request) (string, string) {
+	v := mux.Vars(r)
+	return v["namespace"], v["name"]
+}
+
+// readBody reads a bounded request body and converts YAML to JSON.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, api.NewTooLarge(limit)
+		}
+		return nil, api.NewBadRequest("reading request body: " + err.Error())
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, api.NewBadRequest("request body is empty; send the object as JSON or YAML")
+	}
+	if strings.Contains(r.Header.Get("Content-Type"), "yaml") {
+		j, err := yaml.YAMLToJSON(body)
+		if err != nil {
+			return nil, api.NewBadRequest("body is not valid YAML: " + err.Error())
+		}
+		body = j
+	}
+	return body, nil
+}
+
+// decodeFor decodes a body as an object of this kind, answering unknown
+// fields with Warning headers, or with an error under fieldValidation=Strict.
+func (h *kindHandler) decodeFor(w http.ResponseWriter, r *http.Request, body []byte) (api.Object, error) {
+	var tm api.TypeMeta
+	if err := json.Unmarshal(body, &tm); err != nil {
+		return nil, api.NewBadRequest("body is not a JSON object: " + err.Error())
+	}
+	if tm.Kind != "" && tm.Kind != h.k.Kind || tm.APIVersion != "" && tm.APIVersion != h.k.APIVersion() {
+		return nil, api.NewBadRequest(fmt.Sprintf("the body is a %s %s, but this path serves %s %s",
+			tm.APIVersion, tm.Kind, h.k.APIVersion(), h.k.Kind))
+	}
+	obj, unknown, err := api.DecodeInto(h.k, body)
+	if err != nil {
+		return nil, asStatus(h.k, "", err)
+	}
+	if err := unknownFields(w, r, h.k, obj.GetObjectMeta().Name, unknown); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// unknownFields reports fields shoal does not know: a warning each, or a 400
+// when the client asked for strict validation.
+func unknownFields(w http.ResponseWriter, r *http.Request, k *api.Kind, name string, unknown []string) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	if v := r.URL.Query().Get("fieldValidation"); v == "Strict" || r.URL.Query().Get("strict") == "true" {
+		fe := make(api.FieldErrors, len(unknown))
+		for i, f := range unknown {
+			fe[i] = api.FieldError{Field: f, Type: api.ErrTypeUnknown, Detail: "shoal does not support this field; remove it or apply without strict validation"}
+		}
+		return api.NewStatusError(http.StatusBadRequest, api.ReasonBadRequest,
+			fmt.Sprintf("%s %q: strict decoding error: %s", k.Kind, name, fe.Error()))
+	}
+	for _, f := range unknown {
+		w.Header().Add("Warning", fmt.Sprintf("299 - %q", "unknown field \""+f+"\""))
+	}
+	return nil
+}
+
+// asStatus turns decode and validation errors into Status errors.
+func asStatus(k *api.Kind, name string, err error) error {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	var fe api.FieldErrors
+	if errors.As(err, &fe) {
+		return api.NewInvalid(k, name, fe)
+	}
+	var uk *api.UnknownKindError
+	if errors.As(err, &uk) {
+		return api.NewBadRequest(uk.Error())
+	}
+	return api.NewBadRequest(err.Error())
+}
+
+// placeInNamespace checks the object's namespace against the URL's.
+func (h *kindHandler) placeInNamespace(obj api.Object, ns string) error {
+	m := obj.GetObjectMeta()
+	if !h.k.Namespaced {
+		return nil
+	}
+	if m.Namespace == "" {
+		m.Namespace = ns
+	} else if ns != "" && m.Namespace != ns {
+		return api.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace of the request (%s)", m.Namespace, ns))
+	}
+	return nil
+}
+
+func listOptions(r *http.Request) (api.ListOptions, error) {
+	q := r.URL.Query()
+	var opts api.ListOptions
+	if s := q.Get("labelSelector"); s != "" {
+		sel, err := api.ParseSelector(s)
+		if err != nil {
+			return opts, api.NewBadRequest("labelSelector: " + err.Error())
+		}
+		opts.LabelSelector = sel
+	}
+	opts.ResourceVersion = q.Get("resourceVersion")
+	return opts, nil
+}
+
+func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
+	ns, _ := h.nsAndName(r)
+	opts, err := listOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if b, _ := strconv.ParseBool(r.URL.Query().Get("watch")); b {
+		h.s.watch(w, r, h.k, ns, opts)
+		return
+	}
+	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, opts.LabelSelector)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listOf(h.k, items, rv))
+}
+
+func listOf(k *api.Kind, items []api.Object, rv string) api.List[api.Object] {
+	if items == nil {
+		items = []api.Object{}
+	}
+	return api.List[api.Object]{TypeMeta: api.TypeMeta{Kind: k.ListKind(), APIVersion: k.APIVersion()},
+		ListMeta: api.ListMeta{ResourceVersion: rv}, Items: items}
+}
+
+func (h *kindHandler) get(w http.ResponseWriter, r *http.Request) {
+	ns, name := h.nsAndName(r)
+	obj, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, obj)
+}
+
+func (h *kindHandler) create(w http.ResponseWriter, r *http.Request) {
+	ns, _ := h.nsAndName(r)
+	body, err := readBody(w, r, h.s.cfg.MaxBodyBytes)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := h.decodeFor(w, r, body)
+	if err == nil {
+		err = h.placeInNamespace(obj, ns)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	created, err := h.s.cfg.Store.Create(r.Context(), obj)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, created)
+}
+
+func (h *kindHandler) replace(w http.ResponseWriter, r *http.Request) {
+	h.write(w, r, false)
+}
+
+func (h *kindHandler) replaceStatus(w http.ResponseWriter, r *http.Request) {
+	h.write(w, r, true)
+}
+
+func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool) {
+	ns, name := h.nsAndName(r)
+	body, err := readBody(w, r, h.s.cfg.MaxBodyBytes)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := h.decodeFor(w, r, body)
+	if err == nil {
+		err = h.placeInNamespace(obj, ns)
+	}
+	if err == nil && obj.GetObjectMeta().Name != name {
+		err = api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name in the URL (%s)", obj.GetObjectMeta().Name, name))
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var out api.Object
+	if status {
+		out, err = h.s.cfg.Store.UpdateStatus(r.Context(), obj)
+	} else {
+		out, err = h.s.cfg.Store.Update(r.Context(), obj)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *kindHandler) patch(w http.ResponseWriter, r *http.Request)       { h.patchWith(w, r, false) }
+func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.patchWith(w, r, true) }
+
+// patchWith applies a JSON merge patch, retrying when a concurrent write
+// changed the object between read and write.
+func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
+	ns, name := h.nsAndName(r)
+	ct := r.Header.Get("Content-Type")
+	if strings.Contains(ct, "json-patch") {
+		writeError(w, api.NewStatusError(http.StatusUnsupportedMediaType, api.ReasonUnsupportedType,
+			"JSON patch (RFC 6902) is not supported; send a merge patch with Content-Type application/merge-patch+json"))
+		return
+	}
+	patch, err := readBody(w, r, h.s.cfg.MaxBodyBytes)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := h.patchOnce(w, r, ns, name, patch, status)
+		if api.IsConflict(err) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+}
+
+func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name string, patch []byte, status bool) (api.Object, error) {
+	cur, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := json.Marshal(cur)
+	if err != nil {
+		return nil, api.NewInternal(err)
+	}
+	merged, err := api.MergePatch(doc, patch)
+	if err != nil {
+		return nil, api.NewBadRequest(err.Error())
+	}
+	obj, unknown, err := api.DecodeInto(h.k, merged)
+	if err != nil {
+		return nil, asStatus(h.k, name, err)
+	}
+	if err := unknownFields(w, r, h.k, name, unknown); err != nil {
+		return nil, err
+	}
+	m := obj.GetObjectMeta()
+	if m.Name != name || m.Namespace != cur.GetObjectMeta().Namespace {
+		return nil, api.NewBadRequest("a patch may not change metadata.name or metadata.namespace")
+	}
+	m.ResourceVersion = cur.GetObjectMeta().ResourceVersion
+	if status {
+		return h.s.cfg.Store.UpdateStatus(r.Context(), obj)
+	}
+	return h.s.cfg.Store.Update(r.Context(), obj)
+}
+
+func deleteOptions(w http.ResponseWriter, r *http.Request) (api.DeleteOptions, error) {
+	var opts api.DeleteOptions
+	if r.ContentLength != 0 && r.Body != nil {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+		if err != nil {
+			return opts, api.NewBadRequest("reading delete options: " + err.Error())
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			var o struct {
+				GracePeriodSeconds *int64 `json:"gracePeriodSeconds"`
+				Preconditions      *struct {
+					UID string `json:"uid"`
+				} `json:"preconditions"`
+			}
+			if err := json.Unmarshal(body, &o); err != nil {
+				return opts, api.NewBadRequest("delete options are not valid JSON: " + err.Error())
+			}
+			opts.GracePeriodSeconds = o.GracePeriodSeconds
+			if o.Preconditions != nil {
+				opts.UID = o.Preconditions.UID
+			}
+		}
+	}
+	if g := r.URL.Query().Get("gracePeriodSeconds"); g != "" {
+		v, err := strconv.ParseInt(g, 10, 64)
+		if err != nil || v < 0 {
+			return opts, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
+		}
+		opts.GracePeriodSeconds = &v
+	}
+	return opts, nil
+}
+
+func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
+	ns, name := h.nsAndName(r)
+	opts, err := deleteOptions(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := h.s.cfg.Store.Delete(r.Context(), h.k, ns, name, opts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, obj)
+}
+
+func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
+	ns, _ := h.nsAndName(r)
+	lo, err := listOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts, err := deleteOptions(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	items, _, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lo.LabelSelector)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var deleted []api.Object
+	for _, it := range items {
+		m := it.GetObjectMeta()
+		obj, err := h.s.cfg.Store.Delete(r.Context(), h.k, m.Namespace, m.Name, opts)
+		if api.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		deleted = append(deleted, obj)
+	}
+	writeJSON(w, http.StatusOK, listOf(h.k, deleted, ""))
+}

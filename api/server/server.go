@@ -1,0 +1,211 @@
+// Package server serves shoal's Kubernetes-shaped REST API over HTTP. It
+// declares the Backend it needs (the replicated object store, and the agent's
+// pod log and exec streams) and maps every error to a JSON Status in one place.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// Store is the object store the API reads and writes.
+type Store interface {
+	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
+	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
+	Create(ctx context.Context, obj api.Object) (api.Object, error)
+	Update(ctx context.Context, obj api.Object) (api.Object, error)
+	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
+	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
+	Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error)
+	// Apply creates or updates all objects atomically and says what it did
+	// with each ("created", "configured", "unchanged").
+	Apply(ctx context.Context, objs []api.Object) ([]string, error)
+}
+
+// PodIO streams a pod's logs and runs commands in it, wherever it runs.
+type PodIO interface {
+	Logs(ctx context.Context, ns, pod string, opts api.LogOptions, w io.Writer) error
+	Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (exitCode int, err error)
+}
+
+// Config sets up a Server.
+type Config struct {
+	Store   Store
+	PodIO   PodIO
+	Log     *slog.Logger
+	Version string
+	// MaxBodyBytes bounds one object's request body; apply bodies may be
+	// four times as large.
+	MaxBodyBytes int64
+	// Ready reports whether the agent is ready to serve (for /readyz).
+	Ready func() error
+	// Extra registers more routes (agent info, metrics) on the router.
+	Extra func(r *mux.Router)
+}
+
+// DefaultMaxBodyBytes is Kubernetes' limit for one object.
+const DefaultMaxBodyBytes = 3 << 20
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	router *mux.Router
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Server{cfg: cfg, log: cfg.Log.With("component", "api"), router: mux.NewRouter()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP serves one request, turning any panic into a 500 Status.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			writeError(w, api.NewInternal(fmt.Errorf("unexpected server error")))
+		}
+	}()
+	s.router.ServeHTTP(w, r)
+	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "took", time.Since(start))
+}
+
+func (s *Server) routes() {
+	r := s.router
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, api.NewStatusError(http.StatusNotFound, api.ReasonNotFound,
+			fmt.Sprintf("the server could not find the requested resource (%s %s)", r.Method, r.URL.Path)))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, api.NewStatusError(http.StatusMethodNotAllowed, api.ReasonMethodNotAllow,
+			fmt.Sprintf("method %s is not supported on %s", r.Method, r.URL.Path)))
+	})
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }).Methods(http.MethodGet)
+	r.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.HandleFunc("/version", s.version).Methods(http.MethodGet)
+	r.HandleFunc("/shoal/v1/apply", s.apply).Methods(http.MethodPost)
+	for _, k := range api.Kinds {
+		s.kindRoutes(k)
+	}
+	if s.cfg.Extra != nil {
+		s.cfg.Extra(r)
+	}
+}
+
+func (s *Server) kindRoutes(k *api.Kind) {
+	r := s.router
+	h := &kindHandler{s: s, k: k}
+	all := k.CollectionPath("")
+	if k.Namespaced {
+		coll := k.CollectionPath("{namespace}")
+		obj := coll + "/{name}"
+		r.HandleFunc(all, h.list).Methods(http.MethodGet)
+		r.HandleFunc(coll, h.list).Methods(http.MethodGet)
+		r.HandleFunc(coll, h.create).Methods(http.MethodPost)
+		r.HandleFunc(coll, h.deleteCollection).Methods(http.MethodDelete)
+		s.objectRoutes(h, obj)
+		return
+	}
+	r.HandleFunc(all, h.list).Methods(http.MethodGet)
+	r.HandleFunc(all, h.create).Methods(http.MethodPost)
+	r.HandleFunc(all, h.deleteCollection).Methods(http.MethodDelete)
+	s.objectRoutes(h, all+"/{name}")
+}
+
+func (s *Server) objectRoutes(h *kindHandler, obj string) {
+	r := s.router
+	r.HandleFunc(obj, h.get).Methods(http.MethodGet)
+	r.HandleFunc(obj, h.replace).Methods(http.MethodPut)
+	r.HandleFunc(obj, h.patch).Methods(http.MethodPatch)
+	r.HandleFunc(obj, h.delete).Methods(http.MethodDelete)
+	if h.k.HasStatus {
+		r.HandleFunc(obj+"/status", h.get).Methods(http.MethodGet)
+		r.HandleFunc(obj+"/status", h.replaceStatus).Methods(http.MethodPut)
+		r.HandleFunc(obj+"/status", h.patchStatus).Methods(http.MethodPatch)
+	}
+	if h.k == api.KindDeployment || h.k == api.KindReplicaSet {
+		r.HandleFunc(obj+"/scale", h.getScale).Methods(http.MethodGet)
+		r.HandleFunc(obj+"/scale", h.replaceScale).Methods(http.MethodPut)
+		r.HandleFunc(obj+"/scale", h.patchScale).Methods(http.MethodPatch)
+	}
+	if h.k == api.KindPod {
+		r.HandleFunc(obj+"/log", s.podLog).Methods(http.MethodGet)
+		r.HandleFunc(obj+"/exec", s.podExec).Methods(http.MethodGet, http.MethodPost)
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			writeError(w, api.NewUnavailable("not ready: "+err.Error()))
+			return
+		}
+	}
+	io.WriteString(w, "ok")
+}
+
+// VersionInfo is the body of /version.
+type VersionInfo struct {
+	GitVersion string `json:"gitVersion"`
+	GoVersion  string `json:"goVersion"`
+	Platform   string `json:"platform"`
+}
+
+func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, VersionInfo{GitVersion: s.cfg.Version, GoVersion: runtime.Version(),
+		Platform: runtime.GOOS + "/" + runtime.GOARCH})
+}
+
+// coded is any error that knows its HTTP status.
+type coded interface{ Code() int }
+
+// writeError is the one place errors become HTTP answers.
+func writeError(w http.ResponseWriter, err error) {
+	var se *api.StatusError
+	if !errors.As(err, &se) {
+		var c coded
+		code := http.StatusInternalServerError
+		if errors.As(err, &c) {
+			code = c.Code()
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			code = http.StatusGatewayTimeout
+			se = api.NewStatusError(code, api.ReasonTimeout, err.Error())
+		} else {
+			se = api.NewStatusError(code, api.ReasonInternalError, err.Error())
+		}
+	}
+	writeJSON(w, se.Code(), se.ErrStatus)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
