@@ -92,8 +92,8 @@ const (
 type Scale struct {
 	TypeMeta   `json:",inline"`
 	ObjectMeta `json:"metadata,omitzero"`
-	Spec       ScaleSpec   `json:"spec,omitzero"`
-	Status     ScaleStatus `json:"status,omitzero"`
+	Spec       ScaleSpec   `json:"spec"`
+	Status     ScaleStatus `json:"status"`
 }
 
 // ScaleSpec is the desired replica count.

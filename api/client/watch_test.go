@@ -1,0 +1,162 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/client"
+)
+
+func next(t *testing.T, ch <-chan api.WatchEvent) api.WatchEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("the watch channel closed")
+		}
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no watch event within 5s")
+	}
+	return api.WatchEvent{}
+}
+
+func TestWatchStreamsChanges(t *testing.T) {
+	srv, c := setup(t)
+	srv.Add(newPod("default", "a", map[string]string{"app": "web"}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sel, _ := api.ParseSelector("app=web")
+	ch, err := c.Watch(ctx, api.KindPod, "default", api.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := lastRequest(t, srv)
+	if req.Query.Get("watch") != "true" || req.Query.Get("labelSelector") != "app=web" {
+		t.Fatalf("watch query = %v", req.Query)
+	}
+	if ev := next(t, ch); ev.Type != api.Added || ev.Object.GetObjectMeta().Name != "a" {
+		t.Fatalf("first event = %s %s", ev.Type, ev.Object.GetObjectMeta().Name)
+	}
+	srv.Add(newPod("default", "skipped", map[string]string{"app": "db"}))
+	srv.Add(newPod("default", "b", map[string]string{"app": "web"}))
+	ev := next(t, ch)
+	pod, ok := ev.Object.(*api.Pod)
+	if ev.Type != api.Added || !ok || pod.Name != "b" || pod.Kind != "Pod" {
+		t.Fatalf("second event = %s %#v", ev.Type, ev.Object)
+	}
+	srv.Remove(api.KindPod, "default", "a")
+	if ev := next(t, ch); ev.Type != api.Deleted || ev.Object.GetObjectMeta().Name != "a" {
+		t.Fatalf("third event = %s %s", ev.Type, ev.Object.GetObjectMeta().Name)
+	}
+
+	cancel()
+	select {
+	case _, ok := <-ch:
+		if ok {
+			for range ch {
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the channel did not close after cancel")
+	}
+	waitFor(t, func() bool { return srv.Watchers() == 0 })
+}
+
+func TestWatchFromResourceVersionSkipsExisting(t *testing.T) {
+	srv, c := setup(t)
+	srv.Add(newPod("default", "old", nil))
+	_, rv, err := c.List(ctxT(t), api.KindPod, "default", api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := c.Watch(ctxT(t), api.KindPod, "default", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := lastRequest(t, srv).Query; q.Get("resourceVersion") != rv {
+		t.Fatalf("resourceVersion not sent: %v", q)
+	}
+	waitFor(t, func() bool { return srv.Watchers() == 1 })
+	srv.Add(newPod("default", "new", nil))
+	if ev := next(t, ch); ev.Object.GetObjectMeta().Name != "new" {
+		t.Fatalf("got %s %s, want the new pod only", ev.Type, ev.Object.GetObjectMeta().Name)
+	}
+}
+
+func TestWatchErrorEventCarriesStatus(t *testing.T) {
+	srv, c := setup(t)
+	ch, err := c.Watch(ctxT(t), api.KindPod, "", api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return srv.Watchers() == 1 })
+	srv.SendWatchError(api.KindPod, api.NewGone("too old resource version: 1 (40)").ErrStatus)
+	ev := next(t, ch)
+	if ev.Type != api.Error {
+		t.Fatalf("event type %s", ev.Type)
+	}
+	if err := client.EventError(ev); !api.IsGone(err) || err.Error() != "too old resource version: 1 (40)" {
+		t.Fatalf("EventError = %v", err)
+	}
+	if client.EventError(api.WatchEvent{Type: api.Added}) != nil {
+		t.Fatal("an ADDED event carries no error")
+	}
+}
+
+func TestWatchBrokenStreamEndsWithError(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, `{"type":"ADDED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a"}}}`)
+		fmt.Fprintln(w, `{"type":"MODIFIED","object":`) // cut off mid-object
+	}))
+	defer ts.Close()
+	c, _ := client.New(ts.URL, "")
+	ch, err := c.Watch(ctxT(t), api.KindPod, "default", api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, ch); ev.Type != api.Added {
+		t.Fatalf("first event %s", ev.Type)
+	}
+	ev := next(t, ch)
+	if ev.Type != api.Error || client.EventError(ev) == nil {
+		t.Fatalf("a broken stream must end with an ERROR event, got %s", ev.Type)
+	}
+	if _, ok := <-ch; ok {
+		t.Fatal("the channel must close after the error")
+	}
+}
+
+func TestWatchStreamEndClosesChannel(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, `{"type":"ADDED","object":{"metadata":{"name":"a"}}}`)
+	}))
+	defer ts.Close()
+	c, _ := client.New(ts.URL, "")
+	ch, err := c.Watch(ctxT(t), api.KindPod, "default", api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, ch); ev.Object.GetTypeMeta().Kind != "Pod" {
+		t.Fatal("the kind must be filled in from the registry")
+	}
+	if _, ok := <-ch; ok {
+		t.Fatal("a clean end of stream closes the channel without an event")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// Output formats of -o.
+const (
+	outputTable = ""
+	outputWide  = "wide"
+	outputJSON  = "json"
+	outputYAML  = "yaml"
+	outputName  = "name"
+)
+
+func checkOutput(o string) error {
+	switch o {
+	case outputTable, outputWide, outputJSON, outputYAML, outputName:
+		return nil
+	}
+	return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,name,wide,yaml", o)
+}
+
+// Table layout, as kubectl sets up its tabwriter.
+const (
+	tabMinWidth = 6
+	tabWidth    = 4
+	tabPadding  = 3
+)
+
+// tableOptions shape the columns of a table.
+type tableOptions struct {
+	wide          bool
+	withNamespace bool // -A: a NAMESPACE column first
+	withKind      bool // several kinds: names as pod/web
+	showLabels    bool
+}
+
+// tablePrinter writes one kind's objects as an aligned table. It remembers
+// the column widths it has printed so that rows printed later, one at a time
+// by `get -w`, stay aligned with the header.
+type tablePrinter struct {
+	w      io.Writer
+	kind   *api.Kind
+	cols   *columns
+	opts   tableOptions
+	now    time.Time
+	widths []int
+}
+
+func newTablePrinter(w io.Writer, k *api.Kind, opts tableOptions, now time.Time) *tablePrinter {
+	if !k.Namespaced {
+		opts.withNamespace = false
+	}
+	return &tablePrinter{w: w, kind: k, cols: columnsFor(k), opts: opts, now: now}
+}
+
+func (p *tablePrinter) header() []string {
+	var h []string
+	if p.opts.withNamespace {
+		h = append(h, "NAMESPACE")
+	}
+	if p.cols.named {
+		h = append(h, "NAME")
+	}
+	h = append(h, p.cols.headers...)
+	if p.opts.wide {
+		h = append(h, p.cols.wideHeaders...)
+	}
+	if p.opts.showLabels {
+		h = append(h, "LABELS")
+	}
+	return h
+}
+
+func (p *tablePrinter) row(o api.Object) []string {
+	m := o.GetObjectMeta()
+	var r []string
+	if p.opts.withNamespace {
+		r = append(r, m.Namespace)
+	}
+	if p.cols.named {
+		name := m.Name
+		if p.opts.withKind {
+			name = qualifiedName(p.kind, o)
+		}
+		r = append(r, name)
+	}
+	r = append(r, p.cols.row(o, p.now)...)
+	if p.opts.wide && p.cols.wideRow != nil {
+		r = append(r, p.cols.wideRow(o)...)
+	}
+	if p.opts.showLabels {
+		r = append(r, labelsString(m.Labels))
+	}
+	return r
+}
+
+// print writes the header and every object's row.
+func (p *tablePrinter) print(objs []api.Object) error {
+	lines := [][]string{p.header()}
+	for _, o := range objs {
+		lines = append(lines, p.row(o))
+	}
+	return p.write(lines)
+}
+
+// printRow writes one more row, aligned with what was printed before; the
+// header comes first if nothing was.
+func (p *tablePrinter) printRow(o api.Object) error {
+	if p.widths == nil {
+		return p.write([][]string{p.header(), p.row(o)})
+	}
+	return p.write([][]string{p.row(o)})
+}
+
+// write aligns lines with text/tabwriter. Cells are first padded to the
+// widths remembered from earlier writes, which tabwriter then keeps.
+func (p *tablePrinter) write(lines [][]string) error {
+	tw := tabwriter.NewWriter(p.w, tabMinWidth, tabWidth, tabPadding, ' ', 0)
+	for _, cells := range lines {
+		p.remember(cells)
+	}
+	for _, cells := range lines {
+		padded := make([]string, len(cells))
+		for i, c := range cells {
+			padded[i] = c
+			if i < len(cells)-1 {
+				padded[i] += strings.Repeat(" ", max(0, p.widths[i]-tabPadding-utf8.RuneCountInString(c)))
+			}
+		}
+		if _, err := fmt.Fprintln(tw, strings.Join(padded, "\t")); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
+
+func (p *tablePrinter) remember(cells []string) {
+	for len(p.widths) < len(cells) {
+		p.widths = append(p.widths, tabMinWidth)
+	}
+	for i, c := range cells {
+		p.widths[i] = max(p.widths[i], utf8.RuneCountInString(c)+tabPadding)
+	}
+}
+
+// printNames writes kind/name lines, the -o name format.
+func printNames(w io.Writer, k *api.Kind, objs []api.Object) error {
+	for _, o := range objs {
+		if _, err := fmt.Fprintln(w, qualifiedName(k, o)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listDocument is a Kubernetes list: PodList, or List for mixed kinds.
+type listDocument struct {
+	Kind       string       `json:"kind"`
+	APIVersion string       `json:"apiVersion"`
+	Metadata   api.ListMeta `json:"metadata"`
+	Items      []api.Object `json:"items"`
+}
+
+func newList(kind, apiVersion, rv string, items []api.Object) *listDocument {
+	if items == nil {
+		items = []api.Object{}
+	}
+	return &listDocument{Kind: kind, APIVersion: apiVersion, Metadata: api.ListMeta{ResourceVersion: rv}, Items: items}
+}
+
+// printDocument writes v as indented JSON or as YAML.
+func printDocument(w io.Writer, format string, v any) error {
+	data, err := json.MarshalIndent(v, "", "    ")
+	if err != nil {
+		return fmt.Errorf("encoding the output: %w", err)
+	}
+	if format == outputYAML {
+		if data, err = yaml.JSONToYAML(data); err != nil {
+			return fmt.Errorf("encoding the output as YAML: %w", err)
+		}
+		_, err = w.Write(data)
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", data)
+	return err
+}
+
+// age renders the time since t as kubectl does, "<unknown>" for no time.
+func age(t api.Time, now time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return humanDuration(now.Sub(t.Time))
+}
+
+// humanDuration is kubectl's short duration: 45s, 3m20s, 15m, 5h10m, 2d4h,
+// 30d, 2y100d. Two significant units while they matter, then one.
+func humanDuration(d time.Duration) string {
+	if seconds := int(d.Seconds()); seconds < -1 {
+		return "<invalid>"
+	} else if seconds < 0 {
+		return "0s"
+	} else if seconds < 60*2 {
+		return fmt.Sprintf("%ds", seconds)
+	}
+	minutes := int(d / time.Minute)
+	if minutes < 10 {
+		if s := int(d/time.Second) % 60; s != 0 {
+			return fmt.Sprintf("%dm%ds", minutes, s)
+		}
+		return fmt.Sprintf("%dm", minutes)
+	} else if minutes < 60*3 {
+		return fmt.Sprintf("%dm", minutes)
+	}
+	hours := int(d / time.Hour)
+	switch {
+	case hours < 8:
+		if m := minutes % 60; m != 0 {
+			return fmt.Sprintf("%dh%dm", hours, m)
+		}
+		return fmt.Sprintf("%dh", hours)
+	case hours < 48:
+		return fmt.Sprintf("%dh", hours)
+	case hours < 24*8:
+		if h := hours % 24; h != 0 {
+			return fmt.Sprintf("%dd%dh", hours/24, h)
+		}
+		return fmt.Sprintf("%dd", hours/24)
+	case hours < 24*365*2:
+		return fmt.Sprintf("%dd", hours/24)
+	case hours < 24*365*8:
+		if dy := (hours / 24) % 365; dy != 0 {
+			return fmt.Sprintf("%dy%dd", hours/24/365, dy)
+		}
+		return fmt.Sprintf("%dy", hours/24/365)
+	}
+	return fmt.Sprintf("%dy", hours/24/365)
+}
+
+// orNone returns s, or "<none>" when it is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}

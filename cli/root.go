@@ -1,0 +1,126 @@
+// Package cli holds the shoal command line: cobra commands in the habits of
+// kubectl, one file per verb, and the printers they share. It talks to an
+// agent only through the api/client package.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-dev/shoal/api/client"
+)
+
+// env is what every command shares: the global flags and the clock.
+type env struct {
+	server, token, namespace string
+	now                      func() time.Time
+	warnings                 *warningPrinter // of the last client made, shared with apply's own warnings
+}
+
+// client builds an API client from the global flags; warnings go to stderr.
+func (e *env) client(cmd *cobra.Command) (*client.Client, error) {
+	e.warnings = newWarningPrinter(cmd.ErrOrStderr())
+	return client.New(e.server, e.token, client.WithWarningHandler(e.warnings.print), client.WithUserAgent("shoal/"+Version))
+}
+
+// NewRootCommand builds the `shoal` command with every client verb. agentCmd
+// (the daemon, built elsewhere) and extra (such as `pause`) are added as they
+// are; agentCmd may be nil.
+func NewRootCommand(agentCmd *cobra.Command, extra ...*cobra.Command) *cobra.Command {
+	return newRoot(&env{now: time.Now}, agentCmd, extra...)
+}
+
+func newRoot(e *env, agentCmd *cobra.Command, extra ...*cobra.Command) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "shoal",
+		Short: "shoal runs containers across plain Docker hosts",
+		Long: `shoal turns ordinary Docker hosts into one cluster. Every host runs "shoal agent";
+the other commands talk to an agent's API, in the habits of kubectl.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError(c, "%v", err)
+	})
+	f := root.PersistentFlags()
+	f.StringVar(&e.server, "server", envOr("SHOAL_ADDR", client.DefaultServer), "address of the shoal agent's API ($SHOAL_ADDR): http://host:port or unix:///path")
+	f.StringVar(&e.token, "token", os.Getenv("SHOAL_TOKEN"), "bearer token for the API ($SHOAL_TOKEN)")
+	f.StringVarP(&e.namespace, "namespace", "n", "default", "namespace of the request")
+
+	root.AddCommand(
+		newApplyCommand(e),
+		newGetCommand(e),
+		newDescribeCommand(e),
+		newDeleteCommand(e),
+		newLogsCommand(e),
+		newExecCommand(e),
+		newRunCommand(e),
+		newScaleCommand(e),
+		newVersionCommand(e),
+	)
+	if agentCmd != nil {
+		root.AddCommand(agentCmd)
+	}
+	root.AddCommand(extra...)
+	return root
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Execute runs the command line and returns the process exit status: 0 on
+// success, the command's own code for exec, 130 when interrupted, 1 after
+// printing a one-line error otherwise.
+func Execute(root *cobra.Command) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, root)
+}
+
+func run(ctx context.Context, root *cobra.Command) (code int) {
+	defer func() {
+		// A bug must end in one line a user can report, not a stack dump.
+		if r := recover(); r != nil {
+			fmt.Fprintf(root.ErrOrStderr(), "error: internal error: %v (please report this as a bug of shoal %s)\n", r, Version)
+			code = 2
+		}
+	}()
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		return 130 // interrupted: the user knows why
+	}
+	return reportError(root.ErrOrStderr(), err)
+}
+
+// warningPrinter prints each distinct server warning once, as kubectl does.
+type warningPrinter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	seen map[string]bool
+}
+
+func newWarningPrinter(w io.Writer) *warningPrinter {
+	return &warningPrinter{w: w, seen: map[string]bool{}}
+}
+
+func (p *warningPrinter) print(text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen[text] {
+		return
+	}
+	p.seen[text] = true
+	_, _ = io.WriteString(p.w, "Warning: "+text+"\n")
+}

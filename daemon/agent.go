@@ -1,0 +1,251 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/daemon/controller"
+	"github.com/shoal-dev/shoal/daemon/engine"
+	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/daemon/runtime"
+	"github.com/shoal-dev/shoal/daemon/sandbox"
+	"github.com/shoal-dev/shoal/daemon/scheduler"
+	"github.com/shoal-dev/shoal/gossip"
+)
+
+// PodNetwork is the engine network pod sandboxes join.
+const PodNetwork = "shoal"
+
+// Run runs the agent until ctx ends. Stopping leaves the pods' containers
+// running; the next start adopts them.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	addr := cfg.advertiseAddress()
+	log = log.With("node", cfg.Name)
+	log.Info("starting agent", "version", cfg.Version, "data_dir", cfg.DataDir, "api", cfg.APIAddr, "address", addr)
+
+	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	objs := gossip.NewObjects(st)
+	if err := ensureNamespaces(ctx, objs); err != nil {
+		return err
+	}
+
+	// notReady holds why the agent is not ready yet; nil once it is.
+	var notReady atomic.Pointer[string]
+	connecting := "connecting to the container engine"
+	notReady.Store(&connecting)
+	var rt atomic.Pointer[runtime.Runtime]
+	srv := server.New(server.Config{Store: objs, PodIO: podIO{rt: &rt}, Log: log, Version: cfg.Version,
+		Ready: func() error {
+			if why := notReady.Load(); why != nil {
+				return errors.New(*why)
+			}
+			return nil
+		}})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	serve := func(l net.Listener, what string) {
+		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", what, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+			defer c()
+			_ = hs.Shutdown(sctx)
+		}()
+	}
+	apiL, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("api address %s: %w", cfg.APIAddr, err)
+	}
+	serve(apiL, "api")
+	sock := filepath.Join(cfg.DataDir, "shoal.sock")
+	_ = os.Remove(sock)
+	if unixL, err := net.Listen("unix", sock); err == nil {
+		_ = os.Chmod(sock, 0o600)
+		serve(unixL, "unix socket")
+	} else {
+		log.Warn("local socket unavailable", "path", sock, "err", err)
+	}
+
+	eng, err := connectEngine(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	info, err := eng.Info(ctx)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("engine info: %w", err)
+	}
+	exe := cfg.ExePath
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("find own executable: %w", err)
+		}
+	}
+	sandboxImage, err := sandbox.EnsureImage(ctx, eng, exe)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("sandbox image: %w", err)
+	}
+	if _, err := eng.EnsureNetwork(ctx, PodNetwork, ""); err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("pod network: %w", err)
+	}
+	if err := registerNode(ctx, objs, nodeObject(cfg, info, addr)); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+
+	rec := events.New(objs, "kubelet", cfg.Name, log)
+	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
+		Network: PodNetwork, DataDir: cfg.DataDir}, eng, objs, rec, log)
+	rt.Store(runner)
+	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
+	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
+
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
+	run("runtime", runner.Run)
+	// One node leads for now; leadership among several comes with membership.
+	run("controllers", manager.Run)
+	run("scheduler", sched.Run)
+	run("tombstones", func(ctx context.Context) error { collectTombstones(ctx, st, log); return nil })
+	notReady.Store(nil)
+	log.Info("agent ready", "engine", info.ServerVersion, "sandbox_image", sandboxImage)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		log.Error("agent component failed", "err", runErr)
+	}
+	cancel()
+	wg.Wait()
+	log.Info("agent stopped; pod containers keep running")
+	return runErr
+}
+
+// connectEngine waits for the engine to answer, saying so while it waits.
+func connectEngine(ctx context.Context, cfg Config, log *slog.Logger) (engine.Engine, error) {
+	eng, err := engine.NewDocker(cfg.DockerHost, log)
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %s: %w", cfg.DockerHost, err)
+	}
+	delay := 200 * time.Millisecond
+	for {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := eng.Info(ictx)
+		cancel()
+		if err == nil {
+			return eng, nil
+		}
+		log.Warn("container engine not reachable yet; retrying", "docker_host", cfg.DockerHost, "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// collectTombstones forgets deletions older than the retention period.
+func collectTombstones(ctx context.Context, st *gossip.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := st.CollectTombstones(ctx, 24*time.Hour); err != nil {
+				log.Warn("collecting tombstones failed", "err", err)
+			} else if n > 0 {
+				log.Debug("tombstones collected", "count", n)
+			}
+		}
+	}
+}
+
+// podIO serves logs and exec through the runner once it exists.
+type podIO struct {
+	rt *atomic.Pointer[runtime.Runtime]
+}
+
+func (p podIO) runner() (*runtime.Runtime, error) {
+	r := p.rt.Load()
+	if r == nil {
+		return nil, api.NewUnavailable("the agent is still starting; try again in a moment")
+	}
+	return r, nil
+}
+
+func (p podIO) Logs(ctx context.Context, ns, pod string, opts api.LogOptions, w io.Writer) error {
+	r, err := p.runner()
+	if err != nil {
+		return err
+	}
+	return notHere(r.Logs(ctx, ns, pod, opts, w))
+}
+
+func (p podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (int, error) {
+	r, err := p.runner()
+	if err != nil {
+		return -1, err
+	}
+	code, err := r.Exec(ctx, ns, pod, opts, stdin, stdout, stderr, resize)
+	return code, notHere(err)
+}
+
+// notHere reports pods on other nodes; proxying to them comes with the
+// multi-host cluster.
+func notHere(err error) error {
+	var nh *runtime.ErrNotHere
+	if errors.As(err, &nh) {
+		return api.NewUnavailable(fmt.Sprintf("%v; ask that node's agent", err))
+	}
+	return err
+}

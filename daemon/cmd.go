@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// NewAgentCommand is `shoal agent`. Every flag can also be set by an
+// environment variable SHOAL_<FLAG> (upper case, dashes as underscores);
+// a flag on the command line wins.
+func NewAgentCommand(version string) *cobra.Command {
+	cfg := DefaultConfig()
+	cfg.Version = version
+	var join, labels, logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the shoal agent of this host",
+		Long: `Run the shoal agent: it drives this host's Docker Engine, keeps a replica of the
+cluster state, runs the pods bound to this host and serves the API.
+
+Every flag can also be set with an environment variable SHOAL_<FLAG>, for example
+SHOAL_DATA_DIR=/srv/shoal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags()); err != nil {
+				return err
+			}
+			var err error
+			if cfg.NodeLabels, err = ParseLabels(labels); err != nil {
+				return err
+			}
+			for _, j := range strings.Split(join, ",") {
+				if j = strings.TrimSpace(j); j != "" {
+					cfg.Join = append(cfg.Join, j)
+				}
+			}
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return Run(ctx, cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Name, "name", cfg.Name, "node name (default: the host name)")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the agent's state")
+	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "address of the HTTP API")
+	f.StringVar(&cfg.Bind, "bind", cfg.Bind, "gossip bind address")
+	f.StringVar(&cfg.Advertise, "advertise", "", "address other agents reach this one at (default: detected)")
+	f.StringVar(&join, "join", "", "agents to join, host:port,...")
+	f.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "Docker Engine to drive")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network of the cluster")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services")
+	f.StringVar(&cfg.DNSAddr, "dns-addr", "", "host address of the cluster DNS server (default: the advertise address, port 53)")
+	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")
+	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+// envDefaults applies SHOAL_* variables to flags not given on the command line.
+func envDefaults(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		env := "SHOAL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func (c Config) validate() error {
+	if errs := api.IsDNS1123Subdomain(c.Name); len(errs) > 0 {
+		return fmt.Errorf("--name %q: %s; give a name such as node-1", c.Name, errs[0])
+	}
+	if c.PodEvictionTimeout < time.Second {
+		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")
+	}
+	return nil
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+}

@@ -1,0 +1,312 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// garbageCollector deletes objects whose owners are gone, with background
+// propagation: the owner goes first, then its dependents, then theirs (a
+// deleted Deployment takes its ReplicaSets, which take their pods).
+//
+// An owner is looked up by kind, namespace and name, and must have the uid
+// the reference names: a re-created owner does not own the dependents of the
+// one before. Because replication may deliver a dependent before its owner,
+// an owner must be missing for GCGracePeriod before anything is deleted.
+type garbageCollector struct {
+	store Store
+	log   *slog.Logger
+	opts  Options
+	queue *Queue
+
+	mu         sync.Mutex
+	dependents map[string]map[string]struct{} // owner uid -> dependent keys
+	ownersOf   map[string][]string            // dependent key -> owner uids
+	missing    map[string]map[string]time.Time
+}
+
+func newGarbageCollector(ctx context.Context, store Store, log *slog.Logger, opts Options) *garbageCollector {
+	return &garbageCollector{
+		store:      store,
+		log:        log.With("component", "garbagecollector"),
+		opts:       opts,
+		queue:      NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		dependents: map[string]map[string]struct{}{},
+		ownersOf:   map[string][]string{},
+		missing:    map[string]map[string]time.Time{},
+	}
+}
+
+// gcKinds are the kinds that can own or be owned: all but Events.
+func gcKinds() []*api.Kind {
+	var out []*api.Kind
+	for _, k := range api.Kinds {
+		if k != api.KindEvent {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (c *garbageCollector) loop() *loop {
+	var watches []watchSpec
+	for _, k := range gcKinds() {
+		watches = append(watches, watchSpec{kind: k, handle: c.onObject})
+	}
+	return &loop{
+		name: "garbagecollector", store: c.store, log: c.log, queue: c.queue,
+		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
+		watches: watches, sync: c.sync, resync: c.resync,
+	}
+}
+
+// gcKey names an object of any kind: "Kind/namespace/name".
+func gcKey(k *api.Kind, ns, name string) string { return k.Kind + "/" + ns + "/" + name }
+
+func parseGCKey(key string) (*api.Kind, string, string, error) {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) != 3 {
+		return nil, "", "", fmt.Errorf("garbage collector: malformed key %q", key)
+	}
+	k, ok := api.LookupKind(parts[0])
+	if !ok {
+		return nil, "", "", fmt.Errorf("garbage collector: unknown kind in key %q", key)
+	}
+	return k, parts[1], parts[2], nil
+}
+
+func objectKey(obj api.Object) string {
+	m := obj.GetObjectMeta()
+	return gcKey(api.KindOf(obj), m.Namespace, m.Name)
+}
+
+// onObject keeps the owner -> dependents index, checks new dependents, and
+// on an owner's deletion checks its dependents.
+func (c *garbageCollector) onObject(_ context.Context, ev api.WatchEvent) {
+	m := ev.Object.GetObjectMeta()
+	key := objectKey(ev.Object)
+	if ev.Type == api.Deleted {
+		c.unindex(key)
+		for _, dep := range c.dependentsOf(m.UID) {
+			c.queue.Add(dep)
+		}
+		return
+	}
+	if c.index(key, m.OwnerReferences) || (ev.Type == api.Added && len(m.OwnerReferences) > 0) {
+		c.queue.Add(key)
+	}
+}
+
+// index records key's owners; it reports whether they changed.
+func (c *garbageCollector) index(key string, refs []api.OwnerReference) bool {
+	uids := make([]string, len(refs))
+	for i, r := range refs {
+		uids[i] = r.UID
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.ownersOf[key]
+	if strings.Join(old, ",") == strings.Join(uids, ",") {
+		return false
+	}
+	c.unindexLocked(key)
+	if len(uids) == 0 {
+		return true
+	}
+	c.ownersOf[key] = uids
+	for _, u := range uids {
+		if c.dependents[u] == nil {
+			c.dependents[u] = map[string]struct{}{}
+		}
+		c.dependents[u][key] = struct{}{}
+	}
+	return true
+}
+
+func (c *garbageCollector) unindex(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unindexLocked(key)
+	delete(c.missing, key)
+}
+
+func (c *garbageCollector) unindexLocked(key string) {
+	for _, u := range c.ownersOf[key] {
+		delete(c.dependents[u], key)
+		if len(c.dependents[u]) == 0 {
+			delete(c.dependents, u)
+		}
+	}
+	delete(c.ownersOf, key)
+}
+
+func (c *garbageCollector) dependentsOf(uid string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.dependents[uid]))
+	for k := range c.dependents[uid] {
+		out = append(out, k)
+	}
+	return out
+}
+
+// resync checks every object that has owners.
+func (c *garbageCollector) resync(ctx context.Context) error {
+	for _, k := range gcKinds() {
+		objs, _, err := c.store.List(ctx, k, "", nil)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", k.Resource, err)
+		}
+		for _, o := range objs {
+			if len(o.GetObjectMeta().OwnerReferences) > 0 {
+				c.queue.Add(objectKey(o))
+			}
+		}
+	}
+	return nil
+}
+
+// sync deletes the object if all its owners have been missing for the grace
+// period, or drops the references to the missing ones if some remain.
+func (c *garbageCollector) sync(ctx context.Context, key string) error {
+	k, ns, name, err := parseGCKey(key)
+	if err != nil {
+		c.log.Error("dropping a key", "key", key, "err", err)
+		return nil
+	}
+	obj, err := c.store.Get(ctx, k, ns, name)
+	if api.IsNotFound(err) {
+		c.clearMissing(key)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	m := obj.GetObjectMeta()
+	dangling, err := c.danglingOwners(ctx, ns, m.OwnerReferences)
+	if err != nil {
+		return err
+	}
+	if len(dangling) == 0 {
+		c.clearMissing(key)
+		return nil
+	}
+	if wait := c.graceLeft(key, dangling); wait > 0 {
+		c.queue.AddAfter(key, wait)
+		return nil
+	}
+	if len(dangling) == len(m.OwnerReferences) {
+		return c.deleteOrphan(ctx, k, obj)
+	}
+	return c.dropReferences(ctx, obj, dangling)
+}
+
+// danglingOwners returns the references whose owner is not in the store
+// with the referenced uid. Owners of a kind shoal does not know are assumed
+// to exist: what cannot be checked is never deleted.
+func (c *garbageCollector) danglingOwners(ctx context.Context, ns string, refs []api.OwnerReference) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, ref := range refs {
+		k := kindByName(ref.Kind)
+		if k == nil {
+			continue
+		}
+		ons := ns
+		if !k.Namespaced {
+			ons = ""
+		}
+		owner, err := c.store.Get(ctx, k, ons, ref.Name)
+		switch {
+		case api.IsNotFound(err):
+			out[ref.UID] = true
+		case err != nil:
+			return nil, fmt.Errorf("get owner %s %s/%s: %w", ref.Kind, ons, ref.Name, err)
+		case owner.GetObjectMeta().UID != ref.UID:
+			out[ref.UID] = true
+		}
+	}
+	return out, nil
+}
+
+func kindByName(name string) *api.Kind {
+	for _, k := range api.Kinds {
+		if k.Kind == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// graceLeft records when each owner was first seen missing and returns how
+// long the longest-waiting one must still be missing before acting.
+func (c *garbageCollector) graceLeft(key string, dangling map[string]bool) time.Duration {
+	now := c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	marks := c.missing[key]
+	if marks == nil {
+		marks = map[string]time.Time{}
+		c.missing[key] = marks
+	}
+	for uid := range marks {
+		if !dangling[uid] {
+			delete(marks, uid) // the owner came (back)
+		}
+	}
+	var wait time.Duration
+	for uid := range dangling {
+		since, ok := marks[uid]
+		if !ok {
+			since = now
+			marks[uid] = now
+		}
+		wait = max(wait, c.opts.GCGracePeriod-now.Sub(since))
+	}
+	return wait
+}
+
+func (c *garbageCollector) clearMissing(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.missing, key)
+}
+
+// deleteOrphan deletes an object all of whose owners are gone; a pod is
+// deleted gracefully, so its node stops its containers first.
+func (c *garbageCollector) deleteOrphan(ctx context.Context, k *api.Kind, obj api.Object) error {
+	m := obj.GetObjectMeta()
+	if m.DeletionTimestamp != nil {
+		return nil // already going
+	}
+	_, err := c.store.Delete(ctx, k, m.Namespace, m.Name, api.DeleteOptions{UID: m.UID})
+	if err != nil && !api.IsNotFound(err) {
+		return fmt.Errorf("delete %s %s whose owner is gone: %w", k.Singular, keyOf(obj), err)
+	}
+	c.clearMissing(objectKey(obj))
+	c.log.Debug("deleted an object whose owner is gone", "kind", k.Kind, "object", keyOf(obj))
+	return nil
+}
+
+// dropReferences removes the references to missing owners from an object
+// that still has others.
+func (c *garbageCollector) dropReferences(ctx context.Context, obj api.Object, dangling map[string]bool) error {
+	m := obj.GetObjectMeta()
+	keep := m.OwnerReferences[:0:0]
+	for _, r := range m.OwnerReferences {
+		if !dangling[r.UID] {
+			keep = append(keep, r)
+		}
+	}
+	m.OwnerReferences = keep
+	if _, err := c.store.Update(ctx, obj); err != nil && !api.IsNotFound(err) {
+		return fmt.Errorf("drop missing owners of %s: %w", objectKey(obj), err)
+	}
+	c.clearMissing(objectKey(obj))
+	return nil
+}

@@ -1,0 +1,245 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// Defaults of Options.
+const (
+	DefaultWorkers       = 4
+	DefaultResyncPeriod  = 30 * time.Second
+	DefaultGCGracePeriod = 5 * time.Second
+	DefaultBurstReplicas = 500
+)
+
+// ErrAlreadyRunning is returned by Run while another Run of the same
+// Manager has not returned.
+var ErrAlreadyRunning = errors.New("controller: manager is already running")
+
+// Options tune the controllers. Zero values take the defaults.
+type Options struct {
+	// Workers is the number of keys each controller syncs in parallel.
+	Workers int
+	// ResyncPeriod is how often every object is synced again, as a safety
+	// net for anything the watches missed.
+	ResyncPeriod time.Duration
+	// ExpectationsTimeout is how long the ReplicaSet controller waits to
+	// see the pods it created or deleted before it trusts the list again.
+	ExpectationsTimeout time.Duration
+	// GCGracePeriod is how long an owner must stay missing before the
+	// garbage collector deletes its dependents: replication may deliver a
+	// dependent before its owner.
+	GCGracePeriod time.Duration
+	// BackoffBase and BackoffMax bound the retry delay of a failing key.
+	BackoffBase, BackoffMax time.Duration
+	// BurstReplicas caps the pods one sync creates or deletes.
+	BurstReplicas int
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.ResyncPeriod <= 0 {
+		o.ResyncPeriod = DefaultResyncPeriod
+	}
+	if o.ExpectationsTimeout <= 0 {
+		o.ExpectationsTimeout = DefaultExpectationsTimeout
+	}
+	if o.GCGracePeriod <= 0 {
+		o.GCGracePeriod = DefaultGCGracePeriod
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = DefaultBackoffBase
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.BurstReplicas <= 0 {
+		o.BurstReplicas = DefaultBurstReplicas
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Manager runs every controller. The agent calls Run while its node leads and
+// cancels the context when it stops leading; each Run starts from nothing
+// (fresh queues and expectations) and reconciles everything first.
+type Manager struct {
+	store   Store
+	rec     Recorder
+	log     *slog.Logger
+	opts    Options
+	running atomic.Bool
+}
+
+// NewManager makes a Manager. A nil recorder drops events; a nil logger
+// discards logs.
+func NewManager(store Store, rec Recorder, log *slog.Logger, opts Options) *Manager {
+	if rec == nil {
+		rec = NopRecorder{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{store: store, rec: rec, log: log, opts: opts.withDefaults()}
+}
+
+// Run runs the controllers until ctx ends, then waits for every goroutine it
+// started and returns nil.
+func (m *Manager) Run(ctx context.Context) error {
+	if !m.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer m.running.Store(false)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	loops := []*loop{
+		newReplicaSetController(ctx, m.store, m.rec, m.log, m.opts).loop(),
+		newDeploymentController(ctx, m.store, m.rec, m.log, m.opts).loop(),
+		newGarbageCollector(ctx, m.store, m.log, m.opts).loop(),
+	}
+	var wg sync.WaitGroup
+	for _, l := range loops {
+		l.start(ctx, &wg)
+	}
+	m.log.Info("controllers started", "workers", m.opts.Workers, "resync", m.opts.ResyncPeriod)
+	<-ctx.Done()
+	wg.Wait()
+	m.log.Info("controllers stopped")
+	return nil
+}
+
+// loop is the machinery every controller shares: watches that enqueue keys,
+// workers that sync them, and a periodic resync.
+type loop struct {
+	name    string
+	store   Store
+	log     *slog.Logger
+	queue   *Queue
+	workers int
+	period  time.Duration
+	watches []watchSpec
+	sync    func(ctx context.Context, key string) error
+	resync  func(ctx context.Context) error
+}
+
+// watchSpec names a kind to watch and the handler of its events. Handlers
+// run on the watch's goroutine, one event at a time, and must only enqueue.
+type watchSpec struct {
+	kind   *api.Kind
+	handle func(ctx context.Context, ev api.WatchEvent)
+}
+
+func (l *loop) start(ctx context.Context, wg *sync.WaitGroup) {
+	for _, w := range l.watches {
+		wg.Go(func() { l.watch(ctx, w) })
+	}
+	for range l.workers {
+		wg.Go(func() { l.work(ctx) })
+	}
+	if l.resync != nil {
+		wg.Go(func() { l.resyncEvery(ctx) })
+	}
+}
+
+// watch feeds one kind's events to its handler, opening the watch again if
+// it ends before ctx does.
+func (l *loop) watch(ctx context.Context, w watchSpec) {
+	pause := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		ch, err := l.store.Watch(ctx, w.kind, "", api.ListOptions{})
+		if err != nil {
+			l.log.Warn("watch failed; retrying", "kind", w.kind.Kind, "in", pause, "err", err)
+		} else {
+			for ev := range ch {
+				if ev.Object != nil {
+					w.handle(ctx, ev)
+				}
+			}
+		}
+		if !sleep(ctx, pause) {
+			return
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+func (l *loop) work(ctx context.Context) {
+	for {
+		key, ok := l.queue.Get()
+		if !ok {
+			return
+		}
+		l.process(ctx, key)
+	}
+}
+
+func (l *loop) process(ctx context.Context, key string) {
+	defer l.queue.Done(key)
+	err := l.sync(ctx, key)
+	if err == nil {
+		l.queue.Forget(key)
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	// A key that keeps failing is logged once, then only at debug level.
+	if l.queue.NumRequeues(key) == 0 && !api.IsConflict(err) {
+		l.log.Warn("sync failed; retrying with back-off", "key", key, "err", err)
+	} else {
+		l.log.Debug("sync failed again", "key", key, "attempt", l.queue.NumRequeues(key)+1, "err", err)
+	}
+	l.queue.AddRateLimited(key)
+}
+
+func (l *loop) resyncEvery(ctx context.Context) {
+	t := time.NewTicker(l.period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := l.resync(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("periodic resync failed", "err", err)
+			}
+		}
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// enqueueAll adds the key of every object of kind k.
+func enqueueAll(ctx context.Context, store Store, k *api.Kind, q *Queue) error {
+	objs, _, err := store.List(ctx, k, "", nil)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		q.Add(keyOf(o))
+	}
+	return nil
+}

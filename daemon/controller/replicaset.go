@@ -1,0 +1,393 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// ReplicaSet condition and event reasons.
+const (
+	ReplicaSetReplicaFailure = "ReplicaFailure"
+	ReasonFailedCreate       = "FailedCreate"
+	ReasonFailedDelete       = "FailedDelete"
+	ReasonSuccessfulCreate   = "SuccessfulCreate"
+	ReasonSuccessfulDelete   = "SuccessfulDelete"
+	ReasonSelectorInvalid    = "SelectorInvalid"
+)
+
+// replicaFailure is the error of creating or deleting pods; its reason goes
+// into the ReplicaFailure condition.
+type replicaFailure struct {
+	reason string
+	err    error
+}
+
+func (e *replicaFailure) Error() string { return e.err.Error() }
+func (e *replicaFailure) Unwrap() error { return e.err }
+
+// replicaSetController keeps spec.replicas active pods for every ReplicaSet.
+type replicaSetController struct {
+	store Store
+	rec   Recorder
+	log   *slog.Logger
+	opts  Options
+	queue *Queue
+	exp   *expectations
+
+	// podSeen is what the pod watch last saw of each pod, so that a
+	// MODIFIED event can be compared with the state before it. Only the
+	// pod watch goroutine touches it.
+	podSeen map[string]seenPod
+}
+
+type seenPod struct {
+	owner    string // key of the controlling ReplicaSet, or ""
+	deleting bool
+	labels   map[string]string
+}
+
+func newReplicaSetController(ctx context.Context, store Store, rec Recorder, log *slog.Logger, opts Options) *replicaSetController {
+	return &replicaSetController{
+		store:   store,
+		rec:     rec,
+		log:     log.With("component", "replicaset"),
+		opts:    opts,
+		queue:   NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		exp:     newExpectations(opts.ExpectationsTimeout, opts.Now),
+		podSeen: map[string]seenPod{},
+	}
+}
+
+func (c *replicaSetController) loop() *loop {
+	return &loop{
+		name: "replicaset", store: c.store, log: c.log, queue: c.queue,
+		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
+		watches: []watchSpec{
+			{kind: api.KindReplicaSet, handle: c.onReplicaSet},
+			{kind: api.KindPod, handle: c.onPod},
+		},
+		sync:   c.sync,
+		resync: func(ctx context.Context) error { return enqueueAll(ctx, c.store, api.KindReplicaSet, c.queue) },
+	}
+}
+
+func (c *replicaSetController) onReplicaSet(_ context.Context, ev api.WatchEvent) {
+	key := keyOf(ev.Object)
+	if ev.Type == api.Deleted {
+		c.exp.forget(key)
+		return
+	}
+	c.queue.Add(key)
+}
+
+// rsOwnerKey is the key of the ReplicaSet controlling pod, or "".
+func rsOwnerKey(pod *api.Pod) string {
+	ref := pod.ControllerRef()
+	if ref == nil || ref.Kind != api.KindReplicaSet.Kind {
+		return ""
+	}
+	return keyFor(pod.Namespace, ref.Name)
+}
+
+func (c *replicaSetController) onPod(ctx context.Context, ev api.WatchEvent) {
+	pod, ok := ev.Object.(*api.Pod)
+	if !ok {
+		return
+	}
+	pk := keyOf(pod)
+	prev, seen := c.podSeen[pk]
+	cur := seenPod{owner: rsOwnerKey(pod), deleting: pod.DeletionTimestamp != nil, labels: pod.Labels}
+	if ev.Type == api.Deleted {
+		delete(c.podSeen, pk)
+		if cur.owner != "" {
+			c.exp.deletionObserved(cur.owner, pk)
+			c.queue.Add(cur.owner)
+		}
+		return
+	}
+	c.podSeen[pk] = cur
+	if cur.owner == "" {
+		// An orphan: the ReplicaSets that select it may adopt it.
+		if !seen || prev.owner != "" || !jsonEqual(prev.labels, cur.labels) {
+			c.enqueueSelecting(ctx, pod)
+		}
+		if prev.owner != "" {
+			c.queue.Add(prev.owner)
+		}
+		return
+	}
+	if !seen {
+		c.exp.creationObserved(cur.owner)
+	}
+	if cur.deleting && !prev.deleting {
+		c.exp.deletionObserved(cur.owner, pk)
+	}
+	if seen && prev.owner != "" && prev.owner != cur.owner {
+		c.queue.Add(prev.owner)
+	}
+	c.queue.Add(cur.owner)
+}
+
+// enqueueSelecting queues the ReplicaSets whose selector matches pod.
+func (c *replicaSetController) enqueueSelecting(ctx context.Context, pod *api.Pod) {
+	sets, _, err := c.store.List(ctx, api.KindReplicaSet, pod.Namespace, nil)
+	if err != nil {
+		c.log.Debug("listing replicasets for an orphan pod failed", "pod", keyOf(pod), "err", err)
+		return
+	}
+	for _, o := range sets {
+		rs := o.(*api.ReplicaSet)
+		if sel, err := rs.Spec.Selector.AsSelector(); err == nil && !sel.Empty() && sel.Matches(pod.Labels) {
+			c.queue.Add(keyOf(rs))
+		}
+	}
+}
+
+// sync brings one ReplicaSet's pods to its spec and writes its status.
+func (c *replicaSetController) sync(ctx context.Context, key string) error {
+	ns, name := splitKey(key)
+	obj, err := c.store.Get(ctx, api.KindReplicaSet, ns, name)
+	if api.IsNotFound(err) {
+		c.exp.forget(key)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get replicaset %s: %w", key, err)
+	}
+	rs := obj.(*api.ReplicaSet)
+	sel, err := rs.Spec.Selector.AsSelector()
+	if err != nil || sel.Empty() {
+		// Validation keeps these out; retrying would not help.
+		c.rec.Eventf(rs, api.EventWarning, ReasonSelectorInvalid, "Invalid selector: %v", err)
+		return nil
+	}
+	owned, err := c.claimPods(ctx, rs, sel)
+	if err != nil {
+		return err
+	}
+	var manageErr error
+	if c.exp.satisfied(key) {
+		owned, manageErr = c.manageReplicas(ctx, key, rs, owned)
+	}
+	if err := c.writeStatus(ctx, rs, c.calculateStatus(rs, owned, manageErr)); err != nil {
+		return err
+	}
+	if manageErr != nil {
+		return manageErr
+	}
+	c.requeueForAvailability(key, rs, owned)
+	return nil
+}
+
+// claimPods returns the active pods the ReplicaSet controls, after adopting
+// matching orphans and releasing pods that no longer match.
+func (c *replicaSetController) claimPods(ctx context.Context, rs *api.ReplicaSet, sel api.Selector) ([]*api.Pod, error) {
+	objs, _, err := c.store.List(ctx, api.KindPod, rs.Namespace, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list pods of replicaset %s: %w", keyOf(rs), err)
+	}
+	var active []api.Object
+	for _, o := range objs {
+		if isPodActive(o.(*api.Pod)) {
+			active = append(active, o)
+		}
+	}
+	claimed, err := newClaimer(c.store, rs, sel).claim(ctx, active)
+	pods := make([]*api.Pod, len(claimed))
+	for i, o := range claimed {
+		pods[i] = o.(*api.Pod)
+	}
+	return pods, err
+}
+
+// manageReplicas creates or deletes pods so that spec.replicas are active,
+// and returns the pods that are active afterwards.
+func (c *replicaSetController) manageReplicas(ctx context.Context, key string, rs *api.ReplicaSet, pods []*api.Pod) ([]*api.Pod, error) {
+	diff := len(pods) - int(replicasOf(rs.Spec.Replicas))
+	switch {
+	case diff < 0:
+		created, err := c.createPods(ctx, key, rs, min(-diff, c.opts.BurstReplicas))
+		return append(pods, created...), err
+	case diff > 0:
+		return c.deletePods(ctx, key, rs, pods, min(diff, c.opts.BurstReplicas))
+	}
+	return pods, nil
+}
+
+// createPods creates n pods in slow-start batches, recording the creations
+// as expected first so that no later sync creates them again.
+func (c *replicaSetController) createPods(ctx context.Context, key string, rs *api.ReplicaSet, n int) ([]*api.Pod, error) {
+	c.exp.expectCreations(key, n)
+	created, err := slowStartBatch(n, 1, func() (*api.Pod, error) {
+		pod, err := newPodFromTemplate(rs, &rs.Spec.Template)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := c.store.Create(ctx, pod)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*api.Pod), nil
+	})
+	// The creations that failed or never ran will not show in the watch.
+	for range n - len(created) {
+		c.exp.creationObserved(key)
+	}
+	for _, p := range created {
+		c.rec.Eventf(rs, api.EventNormal, ReasonSuccessfulCreate, "Created pod: %s", p.Name)
+	}
+	if err != nil {
+		c.rec.Eventf(rs, api.EventWarning, ReasonFailedCreate, "Error creating: %v", err)
+		return created, &replicaFailure{reason: ReasonFailedCreate, err: fmt.Errorf("create pods for replicaset %s: %w", key, err)}
+	}
+	if len(created) > 0 {
+		c.log.Debug("created pods", "replicaset", key, "count", len(created))
+	}
+	return created, nil
+}
+
+// deletePods deletes the n least useful pods, in parallel, and returns the
+// pods that remain active.
+func (c *replicaSetController) deletePods(ctx context.Context, key string, rs *api.ReplicaSet, pods []*api.Pod, n int) ([]*api.Pod, error) {
+	victims := podsToDelete(pods, n)
+	keys := make([]string, len(victims))
+	for i, p := range victims {
+		keys[i] = keyOf(p)
+	}
+	c.exp.expectDeletions(key, keys)
+	errs := make([]error, len(victims))
+	var wg sync.WaitGroup
+	for i, p := range victims {
+		wg.Go(func() {
+			_, err := c.store.Delete(ctx, api.KindPod, p.Namespace, p.Name, api.DeleteOptions{UID: p.UID})
+			if err != nil && !api.IsNotFound(err) {
+				// The watch will not show a deletion that did not happen.
+				c.exp.deletionObserved(key, keys[i])
+				errs[i] = fmt.Errorf("delete pod %s: %w", keys[i], err)
+				c.rec.Eventf(rs, api.EventWarning, ReasonFailedDelete, "Error deleting: %v", err)
+				return
+			}
+			c.rec.Eventf(rs, api.EventNormal, ReasonSuccessfulDelete, "Deleted pod: %s", p.Name)
+		})
+	}
+	wg.Wait()
+	gone := map[string]bool{}
+	for i, p := range victims {
+		if errs[i] == nil {
+			gone[p.UID] = true
+		}
+	}
+	remain := make([]*api.Pod, 0, len(pods)-len(gone))
+	for _, p := range pods {
+		if !gone[p.UID] {
+			remain = append(remain, p)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return remain, &replicaFailure{reason: ReasonFailedDelete, err: err}
+	}
+	return remain, nil
+}
+
+// slowStartBatch calls fn count times: first once, then in parallel batches
+// that double while every call succeeds, stopping at the first batch with an
+// error. A broken template or a full cluster so costs one failed call, not
+// count of them.
+func slowStartBatch[T any](count, initial int, fn func() (T, error)) ([]T, error) {
+	var out []T
+	remaining := count
+	for batch := min(remaining, initial); batch > 0; batch = min(2*batch, remaining) {
+		vals := make([]T, batch)
+		errs := make([]error, batch)
+		var wg sync.WaitGroup
+		for i := range batch {
+			wg.Go(func() { vals[i], errs[i] = fn() })
+		}
+		wg.Wait()
+		for i := range batch {
+			if errs[i] == nil {
+				out = append(out, vals[i])
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return out, err
+		}
+		remaining -= batch
+	}
+	return out, nil
+}
+
+// calculateStatus counts the active pods the ReplicaSet controls.
+func (c *replicaSetController) calculateStatus(rs *api.ReplicaSet, pods []*api.Pod, manageErr error) api.ReplicaSetStatus {
+	now := c.opts.Now()
+	st := api.ReplicaSetStatus{ObservedGeneration: rs.Generation,
+		Conditions: append([]api.Condition(nil), rs.Status.Conditions...)}
+	templateSel := api.SelectorFromSet(rs.Spec.Template.Labels)
+	for _, p := range pods {
+		st.Replicas++
+		if templateSel.Matches(p.Labels) {
+			st.FullyLabeledReplicas++
+		}
+		if api.IsPodReady(p) {
+			st.ReadyReplicas++
+		}
+		if isPodAvailable(p, rs.Spec.MinReadySeconds, now) {
+			st.AvailableReplicas++
+		}
+	}
+	var rf *replicaFailure
+	if errors.As(manageErr, &rf) {
+		api.SetCondition(&st.Conditions, api.Condition{Type: ReplicaSetReplicaFailure,
+			Status: api.ConditionTrue, Reason: rf.reason, Message: rf.err.Error(), LastTransitionTime: api.NewTime(now)})
+	} else if manageErr == nil {
+		st.Conditions = removeCondition(st.Conditions, ReplicaSetReplicaFailure)
+	}
+	return st
+}
+
+func removeCondition(conds []api.Condition, typ string) []api.Condition {
+	out := conds[:0:0]
+	for _, c := range conds {
+		if c.Type != typ {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// writeStatus writes the status only when it changed: every write is
+// replicated to every node.
+func (c *replicaSetController) writeStatus(ctx context.Context, rs *api.ReplicaSet, st api.ReplicaSetStatus) error {
+	if jsonEqual(rs.Status, st) {
+		return nil
+	}
+	rs.Status = st
+	if _, err := c.store.UpdateStatus(ctx, rs); err != nil && !api.IsNotFound(err) {
+		return fmt.Errorf("update status of replicaset %s: %w", keyOf(rs), err)
+	}
+	return nil
+}
+
+// requeueForAvailability syncs again when the next ready pod has been ready
+// for minReadySeconds: that moment brings no watch event.
+func (c *replicaSetController) requeueForAvailability(key string, rs *api.ReplicaSet, pods []*api.Pod) {
+	now := c.opts.Now()
+	var next time.Duration
+	for _, p := range pods {
+		if d, ok := availableIn(p, rs.Spec.MinReadySeconds, now); ok && (next == 0 || d < next) {
+			next = d
+		}
+	}
+	if next > 0 {
+		c.queue.AddAfter(key, next+10*time.Millisecond)
+	}
+}

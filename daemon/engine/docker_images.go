@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/docker/docker/api/types/image"
+)
+
+// ImageExists reports whether ref is present in the engine.
+func (d *Docker) ImageExists(ctx context.Context, ref string) (bool, error) {
+	_, err := d.cli.ImageInspect(ctx, ref)
+	if err == nil {
+		return true, nil
+	}
+	mapped := mapErr(err, ErrImageNotFound)
+	if errors.Is(mapped, ErrImageNotFound) {
+		return false, nil
+	}
+	return false, fmt.Errorf("inspect image %s: %w", ref, mapped)
+}
+
+// PullImage pulls ref and waits for the pull to finish. An image the
+// registry does not know is ErrImageNotFound.
+func (d *Docker) PullImage(ctx context.Context, ref string) error {
+	progress, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return fmt.Errorf("pull image %s: %w", ref, mapErr(err, ErrImageNotFound))
+	}
+	defer progress.Close()
+	if err := drainProgress(progress); err != nil {
+		return fmt.Errorf("pull image %s: %w", ref, err)
+	}
+	return nil
+}
+
+// ImportImage creates ref from a root filesystem tar, applying the
+// Dockerfile-style changes (ENTRYPOINT, CMD, ENV, LABEL, ...).
+func (d *Docker) ImportImage(ctx context.Context, rootfsTar io.Reader, ref string, changes []string) error {
+	source := image.ImportSource{Source: rootfsTar, SourceName: "-"}
+	progress, err := d.cli.ImageImport(ctx, source, ref, image.ImportOptions{Changes: changes})
+	if err != nil {
+		return fmt.Errorf("import image %s: %w", ref, mapErr(err, ErrNotFound))
+	}
+	defer progress.Close()
+	if err := drainProgress(progress); err != nil {
+		return fmt.Errorf("import image %s: %w", ref, err)
+	}
+	return nil
+}
+
+// RemoveImage untags ref and deletes its layers if nothing else uses them.
+// It is not part of Engine: the agent uses it to drop images it made itself.
+func (d *Docker) RemoveImage(ctx context.Context, ref string) error {
+	if _, err := d.cli.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+		return fmt.Errorf("remove image %s: %w", ref, mapErr(err, ErrImageNotFound))
+	}
+	return nil
+}
+
+// progressMessage is the part of the engine's JSON progress stream that
+// reports failure: the HTTP status is 200 and the error comes in the body.
+type progressMessage struct {
+	Error       string `json:"error"`
+	ErrorDetail *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"errorDetail"`
+}
+
+// drainProgress reads a pull or import progress stream to its end and
+// returns the first error it reports.
+func drainProgress(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg progressMessage
+		if err := dec.Decode(&msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("reading progress: %w", err)
+		}
+		switch {
+		case msg.ErrorDetail != nil && msg.ErrorDetail.Message != "":
+			return errors.New(msg.ErrorDetail.Message)
+		case msg.Error != "":
+			return errors.New(msg.Error)
+		}
+	}
+}

@@ -1,0 +1,219 @@
+// Package engine is the agent's only door to the container engine. The rest of
+// the agent sees the narrow, context-first Engine interface; docker.go is the one
+// file that imports the Docker SDK.
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors, tested with errors.Is.
+var (
+	ErrNotFound      = errors.New("engine: no such container or image")
+	ErrImageNotFound = errors.New("engine: image not found")
+	ErrConflict      = errors.New("engine: name already in use")
+	ErrUnavailable   = errors.New("engine: engine unreachable")
+)
+
+// Labels the agent puts on every container it runs (design section 10).
+const (
+	LabelPodUID       = "io.shoal.pod.uid"
+	LabelPodName      = "io.shoal.pod.name"
+	LabelPodNamespace = "io.shoal.pod.namespace"
+	LabelContainer    = "io.shoal.container.name"
+	// LabelAttempt counts restarts of one pod container, so that the current
+	// and the previous instance can be told apart after an agent restart.
+	LabelAttempt = "io.shoal.container.attempt"
+	// LabelSpecHash records the hash of the container spec it was made from.
+	LabelSpecHash = "io.shoal.container.hash"
+	// LabelNode names the agent (node) that made the container: an agent
+	// only ever touches its own containers, even on a shared engine.
+	LabelNode = "io.shoal.node"
+	// LabelSandbox is the id of the sandbox an app container was joined to,
+	// so that containers left in a dead sandbox's namespace are recognised.
+	LabelSandbox = "io.shoal.sandbox.id"
+	// SandboxContainerName is the io.shoal.container.name of a pod's sandbox.
+	SandboxContainerName = "POD"
+)
+
+// Info describes the engine and its host.
+type Info struct {
+	ID              string
+	Name            string
+	ServerVersion   string
+	APIVersion      string
+	NCPU            int
+	MemTotal        int64
+	KernelVersion   string
+	OperatingSystem string
+	OSType          string
+	Architecture    string
+}
+
+// Mount is a bind mount, a named volume or a tmpfs in a container.
+type Mount struct {
+	Type     string // "bind", "volume" or "tmpfs"
+	Source   string // host path or volume name; empty for tmpfs
+	Target   string
+	ReadOnly bool
+}
+
+// ContainerSpec is everything needed to create one container.
+type ContainerSpec struct {
+	Name       string
+	Image      string
+	Entrypoint []string // nil keeps the image's
+	Cmd        []string // nil keeps the image's
+	Env        []string // KEY=VALUE
+	WorkingDir string
+	Labels     map[string]string
+	User       string
+	Hostname   string // only for containers that own their network namespace
+
+	// NetworkMode is "container:<id>" for app containers joined to their
+	// sandbox, a network name for the sandbox, "host" or "none".
+	NetworkMode string
+	// IPCMode and PIDMode, usually "container:<sandbox id>" or "".
+	IPCMode string
+	PIDMode string
+	// DNS settings, for containers that own their network namespace.
+	DNS        []string
+	DNSSearch  []string
+	DNSOptions []string
+	// PortBindings maps "80/tcp" to a host port, for the sandbox.
+	PortBindings []PortBinding
+
+	Mounts         []Mount
+	ReadOnlyRootfs bool
+	Privileged     bool
+
+	// Limits; zero means none.
+	NanoCPUs    int64 // CPU quota in billionths of a CPU
+	MemoryBytes int64
+
+	OpenStdin bool
+	TTY       bool
+	// StopSignal and StopTimeout are used by the engine on stop.
+	StopSignal string
+}
+
+// PortBinding publishes a container port on the host.
+type PortBinding struct {
+	ContainerPort int
+	Protocol      string // "tcp" or "udp"
+	HostIP        string
+	HostPort      int
+}
+
+// State is the inspected state of one container.
+type State struct {
+	ID         string
+	Name       string
+	Image      string // as given at create
+	ImageID    string
+	Labels     map[string]string
+	Status     string // created, running, paused, restarting, removing, exited, dead
+	Running    bool
+	ExitCode   int
+	OOMKilled  bool
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// IPAddress is the container's address on its network, for sandboxes.
+	IPAddress string
+	// Health is the engine's healthcheck state, if the image defines one.
+	Health string
+}
+
+// Summary is one container of a list.
+type Summary struct {
+	ID      string
+	Names   []string
+	Image   string
+	Labels  map[string]string
+	State   string // running, exited, created, ...
+	Created time.Time
+}
+
+// Event is one container event of the engine's stream.
+type Event struct {
+	// Action: create, start, die, oom, kill, stop, destroy, health_status: ...
+	Action      string
+	ContainerID string
+	Labels      map[string]string
+	ExitCode    string
+	Time        time.Time
+}
+
+// LogOptions select a container's log lines.
+type LogOptions struct {
+	Follow     bool
+	Timestamps bool
+	Tail       string // "all" or a number
+	Since      time.Time
+}
+
+// ExecConfig describes a command to run in a running container.
+type ExecConfig struct {
+	Cmd    []string
+	Env    []string
+	User   string
+	Stdin  bool
+	Stdout bool
+	Stderr bool
+	TTY    bool
+}
+
+// ExecSession is a running exec. With TTY false the output is demultiplexed
+// into the writers given to Stream; with TTY true stdout carries everything.
+type ExecSession interface {
+	// Stream copies stdin to the process and its output to stdout/stderr until
+	// the process ends or ctx is done; then it returns the exit code.
+	Stream(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (exitCode int, err error)
+	// Resize changes the TTY size.
+	Resize(ctx context.Context, width, height uint) error
+}
+
+// Engine is what the agent needs of a container engine. Every call takes a
+// context; callers give each call a timeout.
+type Engine interface {
+	Info(ctx context.Context) (Info, error)
+
+	// ImageExists reports whether ref is present locally.
+	ImageExists(ctx context.Context, ref string) (bool, error)
+	// PullImage pulls ref from its registry.
+	PullImage(ctx context.Context, ref string) error
+	// ImportImage creates image ref from a root filesystem tar, with the given
+	// Dockerfile-style changes (e.g. `ENTRYPOINT ["/shoal","pause"]`).
+	ImportImage(ctx context.Context, rootfsTar io.Reader, ref string, changes []string) error
+
+	// EnsureNetwork creates a bridge network of that name if absent and
+	// returns its id. subnet may be empty to let the engine choose.
+	EnsureNetwork(ctx context.Context, name, subnet string) (string, error)
+	// EnsureVolume creates a named volume if absent.
+	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
+
+	CreateContainer(ctx context.Context, spec ContainerSpec) (id string, err error)
+	StartContainer(ctx context.Context, id string) error
+	// StopContainer sends the stop signal, waits up to timeout, then kills.
+	StopContainer(ctx context.Context, id string, timeout time.Duration) error
+	// RemoveContainer removes a container (forcibly, with its anonymous volumes).
+	RemoveContainer(ctx context.Context, id string) error
+	InspectContainer(ctx context.Context, id string) (State, error)
+	// ListContainers lists containers, stopped ones too, that carry all the
+	// given labels (a value of "" matches any value).
+	ListContainers(ctx context.Context, labels map[string]string) ([]Summary, error)
+
+	// Events streams container events until ctx is done. The error channel
+	// gets one value when the stream breaks; the caller reconnects.
+	Events(ctx context.Context) (<-chan Event, <-chan error)
+
+	// Logs returns the container's log stream, already demultiplexed: stdout
+	// and stderr lines in order, as plain bytes.
+	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
+	// Exec starts a command in a running container.
+	Exec(ctx context.Context, id string, cfg ExecConfig) (ExecSession, error)
+}

@@ -1,0 +1,212 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/engine"
+)
+
+func (w *podWorker) volumeDir(name string) string {
+	return filepath.Join(w.rt.podDir(w.key.uid), "volumes", name)
+}
+
+// pvcVolumeName maps a claim to the named engine volume that holds its data;
+// it outlives the pods that use it.
+func pvcVolumeName(ns, claim string) string { return "shoal-pvc-" + ns + "-" + claim }
+
+// syncVolumes prepares the pod's volumes on the host: scratch directories,
+// projected ConfigMap and Secret files (kept up to date on every sync), and
+// named volumes for claims.
+func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
+	for _, v := range pod.Spec.Volumes {
+		dir := w.volumeDir(v.Name)
+		switch {
+		case v.EmptyDir != nil:
+			if err := os.MkdirAll(dir, 0o777); err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			_ = os.Chmod(dir, 0o777) // shared by containers running as any user
+		case v.HostPath != nil:
+			if v.HostPath.Type == "DirectoryOrCreate" {
+				if err := os.MkdirAll(v.HostPath.Path, 0o755); err != nil {
+					return fmt.Errorf("volume %s: hostPath: %w", v.Name, err)
+				}
+			}
+		case v.ConfigMap != nil:
+			obj, err := w.rt.store.Get(ctx, api.KindConfigMap, pod.Namespace, v.ConfigMap.Name)
+			if err != nil {
+				if api.IsNotFound(err) && v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
+					continue
+				}
+				return fmt.Errorf("volume %s: configmap %q: %w", v.Name, v.ConfigMap.Name, err)
+			}
+			cm := obj.(*api.ConfigMap)
+			data := map[string][]byte{}
+			for k, s := range cm.Data {
+				data[k] = []byte(s)
+			}
+			for k, b := range cm.BinaryData {
+				data[k] = b
+			}
+			if err := project(dir, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode); err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		case v.Secret != nil:
+			obj, err := w.rt.store.Get(ctx, api.KindSecret, pod.Namespace, v.Secret.SecretName)
+			if err != nil {
+				if api.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
+					continue
+				}
+				return fmt.Errorf("volume %s: secret %q: %w", v.Name, v.Secret.SecretName, err)
+			}
+			if err := project(dir, obj.(*api.Secret).Data, v.Secret.Items, v.Secret.DefaultMode); err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		case v.PersistentVolumeClaim != nil:
+			name := pvcVolumeName(pod.Namespace, v.PersistentVolumeClaim.ClaimName)
+			if _, ok := w.imageOK["volume:"+name]; ok {
+				continue
+			}
+			cctx, cancel := w.rt.engineCtx(ctx)
+			err := w.rt.eng.EnsureVolume(cctx, name, map[string]string{"io.shoal.pvc": v.PersistentVolumeClaim.ClaimName,
+				engine.LabelPodNamespace: pod.Namespace})
+			cancel()
+			if err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			w.imageOK["volume:"+name] = time.Now()
+		}
+	}
+	return nil
+}
+
+// project writes the selected keys as files, replacing each changed file
+// atomically, and removes files no longer projected.
+func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultMode *int32) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if defaultMode != nil {
+		mode = os.FileMode(*defaultMode)
+	}
+	want := map[string]struct {
+		data []byte
+		mode os.FileMode
+	}{}
+	if len(items) == 0 {
+		for k, b := range data {
+			want[k] = struct {
+				data []byte
+				mode os.FileMode
+			}{b, mode}
+		}
+	}
+	for _, it := range items {
+		b, ok := data[it.Key]
+		if !ok {
+			return fmt.Errorf("key %q not found", it.Key)
+		}
+		m := mode
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode)
+		}
+		want[filepath.Clean(it.Path)] = struct {
+			data []byte
+			mode os.FileMode
+		}{b, m}
+	}
+	paths := make([]string, 0, len(want))
+	for p := range want {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		f := want[p]
+		full := filepath.Join(dir, p)
+		if rel, err := filepath.Rel(dir, full); err != nil || rel == ".." || len(rel) > 2 && rel[:3] == "../" {
+			return fmt.Errorf("path %q escapes the volume", p)
+		}
+		if old, err := os.ReadFile(full); err == nil && bytes.Equal(old, f.data) {
+			if st, err := os.Stat(full); err == nil && st.Mode().Perm() == f.mode {
+				continue
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		tmp := full + ".tmp"
+		if err := os.WriteFile(tmp, f.data, f.mode); err != nil {
+			return err
+		}
+		_ = os.Chmod(tmp, f.mode)
+		if err := os.Rename(tmp, full); err != nil {
+			return err
+		}
+	}
+	// Remove keys that disappeared.
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if _, ok := want[rel]; !ok {
+			_ = os.Remove(p)
+		}
+		return nil
+	})
+}
+
+// mounts maps a container's volumeMounts to engine mounts.
+func (w *podWorker) mounts(pod *api.Pod, c *api.Container) ([]engine.Mount, error) {
+	vols := map[string]*api.Volume{}
+	for i := range pod.Spec.Volumes {
+		vols[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
+	}
+	var out []engine.Mount
+	for _, vm := range c.VolumeMounts {
+		v := vols[vm.Name]
+		if v == nil {
+			return nil, fmt.Errorf("volumeMount %q: no such volume", vm.Name)
+		}
+		m := engine.Mount{Type: "bind", Target: vm.MountPath, ReadOnly: vm.ReadOnly}
+		switch {
+		case v.EmptyDir != nil:
+			m.Source = w.volumeDir(v.Name)
+		case v.HostPath != nil:
+			m.Source = v.HostPath.Path
+		case v.ConfigMap != nil, v.Secret != nil:
+			m.Source = w.volumeDir(v.Name)
+			m.ReadOnly = true
+		case v.PersistentVolumeClaim != nil:
+			if vm.SubPath != "" {
+				return nil, fmt.Errorf("volumeMount %q: subPath is not supported for persistentVolumeClaim volumes", vm.Name)
+			}
+			m.Type = "volume"
+			m.Source = pvcVolumeName(pod.Namespace, v.PersistentVolumeClaim.ClaimName)
+			m.ReadOnly = vm.ReadOnly || v.PersistentVolumeClaim.ReadOnly
+		}
+		if vm.SubPath != "" {
+			m.Source = filepath.Join(m.Source, vm.SubPath)
+			if v.EmptyDir != nil {
+				_ = os.MkdirAll(m.Source, 0o777)
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (w *podWorker) removeVolumes() error {
+	if w.key.uid == "" {
+		return nil
+	}
+	return os.RemoveAll(w.rt.podDir(w.key.uid))
+}

@@ -1,0 +1,146 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/engine"
+)
+
+type podKey struct{ uid, ns, name string }
+
+// podWorker owns one pod: it alone creates, restarts and removes the pod's
+// containers and writes its status. Updates replace the pending one, except
+// that a pending kill is never overwritten.
+type podWorker struct {
+	rt  *Runtime
+	key podKey
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pod     *api.Pod // latest desired state (or last known, once deleted)
+	deleted bool     // the pod is gone from this node: stop everything
+	wake    chan struct{}
+	// died holds containers the engine said died. The engine's container
+	// list can show such a container as running for a moment after the
+	// event, so the worker looks again soon until the list agrees.
+	died map[string]time.Time
+
+	// Owned by the worker goroutine.
+	inspected  map[string]engine.State // container id -> last inspected state
+	backoff    map[string]*backoffEntry
+	waiting    map[string]api.ContainerStateWaiting // container -> why it is not running
+	lastStatus []byte
+	imageOK    map[string]time.Time // images known present
+}
+
+func newPodWorker(r *Runtime, key podKey) *podWorker {
+	return &podWorker{rt: r, key: key, log: r.log.With("pod", key.ns+"/"+key.name, "uid", key.uid),
+		wake: make(chan struct{}, 1), died: map[string]time.Time{}, inspected: map[string]engine.State{}, backoff: map[string]*backoffEntry{},
+		waiting: map[string]api.ContainerStateWaiting{}, imageOK: map[string]time.Time{}}
+}
+
+// update records the pod's new desired state; deleted marks it gone.
+func (w *podWorker) update(p *api.Pod, deleted bool) {
+	w.mu.Lock()
+	if p != nil {
+		if !w.deleted || deleted {
+			w.pod = p
+		}
+	}
+	if deleted {
+		w.deleted = true
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+func (w *podWorker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *podWorker) containerEvent(ev engine.Event) {
+	w.log.Debug("container event", "action", ev.Action, "container", ev.Labels[engine.LabelContainer])
+	if ev.Action == "die" || ev.Action == "oom" {
+		w.mu.Lock()
+		w.died[ev.ContainerID] = time.Now()
+		w.mu.Unlock()
+	}
+	switch ev.Action {
+	case "die", "oom", "start", "destroy", "stop", "kill":
+		w.poke()
+	default:
+		if len(ev.Action) > 13 && ev.Action[:13] == "health_status" {
+			w.poke()
+		}
+	}
+}
+
+// diedButListedRunning reports whether a container the engine said died is
+// still listed as running, and forgets deaths the list has caught up with.
+func (w *podWorker) diedButListedRunning(pc podContainers) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.died) == 0 {
+		return false
+	}
+	stale := false
+	running := map[string]bool{}
+	for _, l := range pc {
+		for _, in := range l {
+			if in.State == "running" {
+				running[in.ID] = true
+			}
+		}
+	}
+	for id, at := range w.died {
+		if running[id] && time.Since(at) < 5*time.Second {
+			stale = true
+			continue
+		}
+		delete(w.died, id)
+	}
+	return stale
+}
+
+func (w *podWorker) snapshot() (*api.Pod, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod, w.deleted
+}
+
+// run syncs the pod whenever something changes or a timer it set fires,
+// until the pod's containers are all gone after a kill, or ctx ends (the
+// agent stops: containers stay as they are).
+func (w *podWorker) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-timer.C:
+		}
+		pod, deleted := w.snapshot()
+		var next time.Duration
+		if deleted || pod == nil || pod.DeletionTimestamp != nil {
+			if w.terminate(ctx, pod, deleted) {
+				return
+			}
+			next = time.Second
+		} else {
+			next = w.sync(ctx, pod)
+		}
+		if next <= 0 || next > w.rt.cfg.ResyncPeriod {
+			next = w.rt.cfg.ResyncPeriod
+		}
+		timer.Reset(next)
+	}
+}

@@ -1,0 +1,101 @@
+package scheduler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// score is how good a feasible node is for a pod; lower is better, compared
+// field by field.
+type score struct {
+	siblings  int     // pods of the same controller already there: spread them
+	allocated float64 // share of CPU and memory requested with this pod: least allocated first
+	name      string  // a deterministic tie-break
+}
+
+func (a score) better(b score) bool {
+	if a.siblings != b.siblings {
+		return a.siblings < b.siblings
+	}
+	if a.allocated != b.allocated {
+		return a.allocated < b.allocated
+	}
+	return a.name < b.name
+}
+
+// scoreNode scores a node that fits the pod.
+func scoreNode(p *api.Pod, req *podRequest, n *nodeInfo) score {
+	return score{siblings: siblings(p, n), allocated: allocatedShare(req, n), name: n.node.Name}
+}
+
+// siblings counts the node's pods that have the pod's controller, leaving
+// out pods on their way out.
+func siblings(p *api.Pod, n *nodeInfo) int {
+	ref := p.ControllerRef()
+	if ref == nil {
+		return 0
+	}
+	count := 0
+	for _, q := range n.pods {
+		if r := q.ControllerRef(); r != nil && r.UID == ref.UID && q.DeletionTimestamp == nil && q.UID != p.UID {
+			count++
+		}
+	}
+	return count
+}
+
+// allocatedShare is the mean of the CPU and memory shares of the node's
+// allocatable that its pods and this one request (with the scoring
+// defaults, so that pods asking nothing still spread). A resource the node
+// does not report counts as full.
+func allocatedShare(req *podRequest, n *nodeInfo) float64 {
+	share := func(used, total int64) float64 {
+		if total <= 0 {
+			return 1
+		}
+		return float64(used) / float64(total)
+	}
+	cpu, _ := n.allocatable(api.ResourceCPU)
+	mem, _ := n.allocatable(api.ResourceMemory)
+	return (share(n.nonzero.milliCPU+req.nonzero.milliCPU, cpu.MilliValue()) +
+		share(n.nonzero.memory+req.nonzero.memory, mem.Value())) / 2
+}
+
+// pickNode filters the nodes and returns the best that fits, or nil and the
+// count of nodes per reason they did not fit.
+func pickNode(p *api.Pod, nodes []*nodeInfo) (*nodeInfo, map[string]int) {
+	req := computeRequest(p)
+	var best *nodeInfo
+	var bestScore score
+	reasons := map[string]int{}
+	for _, n := range nodes {
+		if why := fits(p, &req, n); len(why) > 0 {
+			for _, r := range why {
+				reasons[r]++
+			}
+			continue
+		}
+		if s := scoreNode(p, &req, n); best == nil || s.better(bestScore) {
+			best, bestScore = n, s
+		}
+	}
+	return best, reasons
+}
+
+// fitErrorMessage says why no node fits, as the Kubernetes scheduler says
+// it: "0/3 nodes are available: 1 node(s) didn't match Pod's node
+// affinity/selector, 2 Insufficient memory."
+func fitErrorMessage(total int, reasons map[string]int) string {
+	parts := make([]string, 0, len(reasons))
+	for r, n := range reasons {
+		parts = append(parts, fmt.Sprintf("%d %s", n, r))
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return fmt.Sprintf("0/%d nodes are available.", total)
+	}
+	return fmt.Sprintf("0/%d nodes are available: %s.", total, strings.Join(parts, ", "))
+}

@@ -1,0 +1,325 @@
+// Package integration runs real shoal agents against the real Docker Engine.
+// The tests run when SHOAL_TEST_DOCKER=1 (scripts/test sets it, with
+// SHOAL_BIN pointing at the built binary); then a missing engine fails them.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/client"
+)
+
+const testImage = "shoal-testapp:v1"
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SHOAL_TEST_DOCKER") != "1" {
+		fmt.Println("integration tests need SHOAL_TEST_DOCKER=1 and a Docker Engine (run scripts/test)")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func shoalBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("SHOAL_BIN")
+	if bin == "" {
+		t.Fatal("SHOAL_BIN is not set: build bin/shoal and point SHOAL_BIN at it")
+	}
+	return bin
+}
+
+// agent is one `shoal agent` process of a test, on the host's engine.
+type agent struct {
+	t       *testing.T
+	name    string
+	dataDir string
+	port    int
+	cmd     *exec.Cmd
+	logFile *os.File
+	client  *client.Client
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomSuffix() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startAgent starts an agent with a fresh data dir and a unique node name;
+// at the end of the test it is stopped and its containers removed.
+func startAgent(t *testing.T) *agent {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "shoal-it-agent-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{t: t, name: "it-" + randomSuffix(), dataDir: dir, port: freePort(t)}
+	t.Cleanup(func() {
+		a.stop(syscall.SIGKILL)
+		removeContainers(a.name)
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "agent.log")); err == nil {
+				lines := strings.Split(string(b), "\n")
+				if len(lines) > 60 {
+					lines = lines[len(lines)-60:]
+				}
+				t.Logf("agent log (last lines):\n%s", strings.Join(lines, "\n"))
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	a.start()
+	c, err := client.New(a.url(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.client = c
+	return a
+}
+
+func (a *agent) url() string { return fmt.Sprintf("http://127.0.0.1:%d", a.port) }
+
+func (a *agent) start() {
+	a.t.Helper()
+	f, err := os.OpenFile(filepath.Join(a.dataDir, "agent.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.logFile = f
+	a.cmd = exec.Command(shoalBin(a.t), "agent", "--name", a.name, "--data-dir", a.dataDir,
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--log-level", "debug")
+	a.cmd.Stdout, a.cmd.Stderr = f, f
+	if err := a.cmd.Start(); err != nil {
+		a.t.Fatal(err)
+	}
+	eventually(a.t, 60*time.Second, "agent ready", func() error {
+		resp, err := httpGet(a.url() + "/readyz")
+		if err != nil {
+			return err
+		}
+		if resp != "ok" {
+			return fmt.Errorf("readyz: %s", resp)
+		}
+		return nil
+	})
+}
+
+// stop sends sig to the agent and waits for it to exit.
+func (a *agent) stop(sig syscall.Signal) {
+	if a.cmd == nil || a.cmd.Process == nil {
+		return
+	}
+	_ = a.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-done
+	}
+	a.cmd = nil
+	if a.logFile != nil {
+		a.logFile.Close()
+	}
+}
+
+// shoal runs the CLI against the agent and returns its stdout; a non-zero
+// exit fails the test unless allowed.
+func (a *agent) shoal(args ...string) string {
+	a.t.Helper()
+	out, errOut, err := a.shoalIn(nil, args...)
+	if err != nil {
+		a.t.Fatalf("shoal %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func (a *agent) shoalIn(stdin []byte, args ...string) (string, string, error) {
+	cmd := exec.Command(shoalBin(a.t), append([]string{"--server", a.url()}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+func httpGet(url string) (string, error) {
+	out, err := exec.Command("curl", "-sS", "--max-time", "5", url).Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+// eventually polls fn until it returns nil or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = fn(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached within %s: %v", what, within, err)
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// container is one engine container as `docker ps` shows it.
+type container struct {
+	ID     string
+	Names  string
+	State  string
+	Labels map[string]string
+}
+
+// dockerPS lists the containers of a node (all states).
+func dockerPS(t *testing.T, node string) []container {
+	t.Helper()
+	out, err := exec.Command("docker", "ps", "-a", "--no-trunc", "--filter", "label=io.shoal.node="+node,
+		"--format", "{{json .}}").Output()
+	if err != nil {
+		t.Fatalf("docker ps: %v", err)
+	}
+	var list []container
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" {
+			continue
+		}
+		var raw struct {
+			ID, Names, State, Labels string
+		}
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			t.Fatalf("docker ps line %q: %v", line, err)
+		}
+		c := container{ID: raw.ID, Names: raw.Names, State: raw.State, Labels: map[string]string{}}
+		for _, kv := range strings.Split(raw.Labels, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				c.Labels[k] = v
+			}
+		}
+		list = append(list, c)
+	}
+	return list
+}
+
+// running returns the running app containers (not sandboxes) of a node.
+func runningApps(t *testing.T, node string) []container {
+	var out []container
+	for _, c := range dockerPS(t, node) {
+		if c.State == "running" && c.Labels["io.shoal.container.name"] != "POD" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func runningSandboxes(t *testing.T, node string) []container {
+	var out []container
+	for _, c := range dockerPS(t, node) {
+		if c.State == "running" && c.Labels["io.shoal.container.name"] == "POD" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func removeContainers(node string) {
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.shoal.node="+node).Output()
+	ids := strings.Fields(string(out))
+	if len(ids) > 0 {
+		_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+	}
+}
+
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// pods lists the pods of a namespace matching a selector.
+func (a *agent) pods(t *testing.T, ns, selector string) []*api.Pod {
+	t.Helper()
+	sel, err := api.ParseSelector(selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _, err := a.client.List(ctx(t), api.KindPod, ns, api.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatalf("list pods: %v", err)
+	}
+	out := make([]*api.Pod, len(objs))
+	for i, o := range objs {
+		out[i] = o.(*api.Pod)
+	}
+	return out
+}
+
+// readyPods counts pods that are Running and Ready, not being deleted.
+func readyPods(pods []*api.Pod) int {
+	n := 0
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil && p.Status.Phase == api.PodRunning && api.IsPodReady(p) {
+			n++
+		}
+	}
+	return n
+}
+
+func deploymentYAML(name string, replicas int, image string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]s
+  labels: {app: %[1]s}
+spec:
+  replicas: %[2]d
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: app
+        image: %[3]s
+        args: ["serve", "--port", "8080"]
+        ports:
+        - containerPort: 8080
+`, name, replicas, image)
+}

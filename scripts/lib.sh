@@ -1,0 +1,80 @@
+# Shared helpers of the project's scripts. Source it; it defines functions only.
+# shellcheck shell=bash
+
+SHOAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHOAL_BIN="$SHOAL_ROOT/bin/shoal"
+
+log() { echo "==> $*" >&2; }
+die() { echo "error: $*" >&2; exit 1; }
+
+as_root() {
+	if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+# apt_install PACKAGE... installs Debian packages that are missing.
+apt_install() {
+	local missing=()
+	for p in "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	as_root apt-get install -y "${missing[@]}" >/dev/null 2>&1 ||
+		{ as_root apt-get update >/dev/null && as_root apt-get install -y "${missing[@]}" >/dev/null; } ||
+		die "could not install ${missing[*]}"
+}
+
+# ensure_docker installs Debian's docker.io if the engine is absent and starts
+# dockerd if it is not answering, then waits until it does.
+ensure_docker() {
+	if ! command -v dockerd >/dev/null 2>&1; then
+		apt_install docker.io
+	fi
+	if ! command -v docker >/dev/null 2>&1; then
+		apt_install docker.io
+	fi
+	if docker info >/dev/null 2>&1; then
+		return 0
+	fi
+	log "starting dockerd (log: /var/log/shoal-dockerd.log)"
+	# Docker's own bridge can be missing after an earlier dockerd ran with
+	# --bridge=none; dockerd re-creates it on start.
+	as_root setsid dockerd >/var/log/shoal-dockerd.log 2>&1 < /dev/null &
+	local i
+	for i in $(seq 1 60); do
+		docker info >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	tail -20 /var/log/shoal-dockerd.log >&2 || true
+	die "dockerd did not answer within 30s"
+}
+
+# ensure_go checks that a Go toolchain is on the PATH.
+ensure_go() {
+	if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+		export PATH="/usr/local/go/bin:$PATH"
+	fi
+	command -v go >/dev/null 2>&1 || die "Go is needed to build shoal (https://go.dev/dl/); put it on the PATH"
+}
+
+# build_shoal builds the static binary bin/shoal.
+build_shoal() {
+	ensure_go
+	local version
+	version="$(git -C "$SHOAL_ROOT" describe --tags --always --dirty 2>/dev/null || echo dev)"
+	log "building bin/shoal ($version)"
+	(cd "$SHOAL_ROOT" && CGO_ENABLED=0 go build -trimpath \
+		-ldflags "-s -w -X github.com/shoal-dev/shoal/cli.Version=v0.1.0-$version" \
+		-o "$SHOAL_BIN" .)
+}
+
+# wait_http URL SECONDS waits until URL answers 200.
+wait_http() {
+	local url="$1" secs="$2" i
+	for i in $(seq 1 $((secs * 5))); do
+		curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
