@@ -79,7 +79,7 @@ func (s Selector) String() string {
 		case opEquals, opNotEquals:
 			parts = append(parts, r.Key+r.Operator+r.Values[0])
 		case OpIn, OpNotIn:
-			parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Key, strings.ToLower(r.Operator[:1])+r.Operator[1:], strings.Join(r.Values, ",")))
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Key, strings.ToLower(r.Operator), strings.Join(r.Values, ",")))
 		case OpExists:
 			parts = append(parts, r.Key)
 		case OpDoesNotExist:

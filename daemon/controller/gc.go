@@ -18,7 +18,8 @@ import (
 // An owner is looked up by kind, namespace and name, and must have the uid
 // the reference names: a re-created owner does not own the dependents of the
 // one before. Because replication may deliver a dependent before its owner,
-// an owner must be missing for GCGracePeriod before anything is deleted.
+// an owner must be missing for GCGracePeriod before anything is deleted,
+// unless this collector saw the owner's deletion itself.
 type garbageCollector struct {
 	store Store
 	log   *slog.Logger
@@ -29,6 +30,7 @@ type garbageCollector struct {
 	dependents map[string]map[string]struct{} // owner uid -> dependent keys
 	ownersOf   map[string][]string            // dependent key -> owner uids
 	missing    map[string]map[string]time.Time
+	deleted    map[string]time.Time // owner uid -> when its deletion was seen
 }
 
 func newGarbageCollector(ctx context.Context, store Store, log *slog.Logger, opts Options) *garbageCollector {
@@ -40,6 +42,7 @@ func newGarbageCollector(ctx context.Context, store Store, log *slog.Logger, opt
 		dependents: map[string]map[string]struct{}{},
 		ownersOf:   map[string][]string{},
 		missing:    map[string]map[string]time.Time{},
+		deleted:    map[string]time.Time{},
 	}
 }
 
@@ -92,6 +95,9 @@ func (c *garbageCollector) onObject(_ context.Context, ev api.WatchEvent) {
 	m := ev.Object.GetObjectMeta()
 	key := objectKey(ev.Object)
 	if ev.Type == api.Deleted {
+		c.mu.Lock()
+		c.deleted[m.UID] = c.opts.Now()
+		c.mu.Unlock()
 		c.unindex(key)
 		for _, dep := range c.dependentsOf(m.UID) {
 			c.queue.Add(dep)
@@ -260,7 +266,15 @@ func (c *garbageCollector) graceLeft(key string, dangling map[string]bool) time.
 		}
 	}
 	var wait time.Duration
+	for uid, at := range c.deleted {
+		if now.Sub(at) > 10*time.Minute {
+			delete(c.deleted, uid)
+		}
+	}
 	for uid := range dangling {
+		if _, seen := c.deleted[uid]; seen {
+			continue // the owner's deletion was seen: no doubt, no wait
+		}
 		since, ok := marks[uid]
 		if !ok {
 			since = now

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,19 +67,15 @@ func (w *podWorker) poke() {
 }
 
 func (w *podWorker) containerEvent(ev engine.Event) {
-	w.log.Debug("container event", "action", ev.Action, "container", ev.Labels[engine.LabelContainer])
 	if ev.Action == "die" || ev.Action == "oom" {
 		w.mu.Lock()
 		w.died[ev.ContainerID] = time.Now()
 		w.mu.Unlock()
 	}
-	switch ev.Action {
-	case "die", "oom", "start", "destroy", "stop", "kill":
+	// Only what the worker did not do itself matters: deaths and removals.
+	switch {
+	case ev.Action == "die", ev.Action == "oom", ev.Action == "destroy", strings.HasPrefix(ev.Action, "health_status"):
 		w.poke()
-	default:
-		if len(ev.Action) > 13 && ev.Action[:13] == "health_status" {
-			w.poke()
-		}
 	}
 }
 
