@@ -60,6 +60,10 @@ type Runtime struct {
 	rec   Recorder
 	log   *slog.Logger
 
+	// present remembers images and volumes known to exist, so that 30 new
+	// pods of one image ask the engine once, not 30 times.
+	present presence
+
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod uid
 	wg      sync.WaitGroup
@@ -78,7 +82,7 @@ func New(cfg Config, eng engine.Engine, store Store, rec Recorder, log *slog.Log
 		cfg.Backoff = DefaultBackoff
 	}
 	return &Runtime{cfg: cfg, eng: eng, store: store, rec: rec, log: log.With("component", "runtime"),
-		workers: map[string]*podWorker{}}
+		workers: map[string]*podWorker{}, present: presence{seen: map[string]time.Time{}}}
 }
 
 // Run runs pods until ctx ends. Ending leaves every container running: only
@@ -182,6 +186,11 @@ func (r *Runtime) dispatch(ctx context.Context, p *api.Pod, deleted bool) {
 	defer r.mu.Unlock()
 	w := r.workers[p.UID]
 	if w == nil {
+		if deleted {
+			// Not running here (or already cleaned up): containers left from
+			// before a restart are found by the orphan collection.
+			return
+		}
 		w = r.startWorkerLocked(ctx, podKey{uid: p.UID, ns: p.Namespace, name: p.Name})
 	}
 	if deleted {
@@ -312,4 +321,27 @@ func (r *Runtime) podDir(uid string) string {
 // engineCtx bounds one engine call.
 func (r *Runtime) engineCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.cfg.EngineTimeout)
+}
+
+// presence is a short-lived memory of things found to exist on the engine.
+type presence struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// presenceTTL bounds how long an image is assumed present without asking;
+// an image removed meanwhile makes a create fail and the pod retry.
+const presenceTTL = time.Minute
+
+func (p *presence) recent(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.seen[key]
+	return ok && time.Since(t) < presenceTTL
+}
+
+func (p *presence) mark(key string) {
+	p.mu.Lock()
+	p.seen[key] = time.Now()
+	p.mu.Unlock()
 }

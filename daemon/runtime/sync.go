@@ -348,7 +348,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 // ensureImage applies the pull policy. Offline hosts are common, so with
 // policy Always a failed pull falls back to a local copy, with a warning.
 func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Container) bool {
-	if t, ok := w.imageOK[c.Image]; ok && time.Since(t) < time.Minute && c.ImagePullPolicy != api.PullAlways {
+	if c.ImagePullPolicy != api.PullAlways && w.rt.present.recent("image:"+c.Image) {
 		return true
 	}
 	cctx, cancel := w.rt.engineCtx(ctx)
@@ -359,7 +359,7 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 		return false
 	}
 	if present && c.ImagePullPolicy != api.PullAlways {
-		w.imageOK[c.Image] = time.Now()
+		w.rt.present.mark("image:" + c.Image)
 		return true
 	}
 	if !present && c.ImagePullPolicy == api.PullNever {
@@ -369,7 +369,7 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 		return false
 	}
 	if prev, ok := w.waiting[c.Name]; ok && (prev.Reason == "ErrImagePull" || prev.Reason == "ImagePullBackOff") {
-		if e := w.backoff["pull:"+c.Image]; e != nil && time.Since(w.imageOK["fail:"+c.Image]) < e.delay {
+		if e := w.backoff["pull:"+c.Image]; e != nil && time.Since(w.pullFailed[c.Image]) < e.delay {
 			w.waiting[c.Name] = api.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q", c.Image)}
 			return false
 		}
@@ -379,19 +379,18 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 	err = w.rt.eng.PullImage(cctx, c.Image)
 	if err == nil {
 		w.rt.rec.Eventf(pod, api.EventNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
-		w.imageOK[c.Image] = time.Now()
+		w.rt.present.mark("image:" + c.Image)
 		delete(w.backoff, "pull:"+c.Image)
 		return true
 	}
 	if present {
 		w.rt.rec.Eventf(pod, api.EventWarning, "Pulled", "Pulling image %q failed (%v); using the local copy", c.Image, err)
-		w.imageOK[c.Image] = time.Now()
 		return true
 	}
 	w.rt.rec.Eventf(pod, api.EventWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 	w.waiting[c.Name] = api.ContainerStateWaiting{Reason: "ErrImagePull", Message: fmt.Sprintf("failed to pull image %q: %v", c.Image, err)}
 	w.backoff["pull:"+c.Image] = w.rt.cfg.Backoff.next(w.backoff["pull:"+c.Image], time.Now(), time.Now())
-	w.imageOK["fail:"+c.Image] = time.Now()
+	w.pullFailed[c.Image] = time.Now()
 	return false
 }
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/engine"
@@ -71,7 +70,7 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 			}
 		case v.PersistentVolumeClaim != nil:
 			name := pvcVolumeName(pod.Namespace, v.PersistentVolumeClaim.ClaimName)
-			if _, ok := w.imageOK["volume:"+name]; ok {
+			if w.rt.present.recent("volume:" + name) {
 				continue
 			}
 			cctx, cancel := w.rt.engineCtx(ctx)
@@ -81,7 +80,7 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 			if err != nil {
 				return fmt.Errorf("volume %s: %w", v.Name, err)
 			}
-			w.imageOK["volume:"+name] = time.Now()
+			w.rt.present.mark("volume:" + name)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -35,28 +36,39 @@ type podWorker struct {
 	backoff    map[string]*backoffEntry
 	waiting    map[string]api.ContainerStateWaiting // container -> why it is not running
 	lastStatus []byte
-	imageOK    map[string]time.Time // images known present
+	pullFailed map[string]time.Time // image -> last failed pull
 }
 
 func newPodWorker(r *Runtime, key podKey) *podWorker {
 	return &podWorker{rt: r, key: key, log: r.log.With("pod", key.ns+"/"+key.name, "uid", key.uid),
 		wake: make(chan struct{}, 1), died: map[string]time.Time{}, inspected: map[string]engine.State{}, backoff: map[string]*backoffEntry{},
-		waiting: map[string]api.ContainerStateWaiting{}, imageOK: map[string]time.Time{}}
+		waiting: map[string]api.ContainerStateWaiting{}, pullFailed: map[string]time.Time{}}
 }
 
-// update records the pod's new desired state; deleted marks it gone.
+// update records the pod's new desired state; deleted marks it gone. A
+// change of the status alone (the worker's own write coming back) needs no
+// sync.
 func (w *podWorker) update(p *api.Pod, deleted bool) {
 	w.mu.Lock()
-	if p != nil {
-		if !w.deleted || deleted {
-			w.pod = p
-		}
+	changed := deleted && !w.deleted
+	if p != nil && (!w.deleted || deleted) {
+		changed = changed || w.pod == nil || !sameDesired(w.pod, p)
+		w.pod = p
 	}
 	if deleted {
 		w.deleted = true
 	}
 	w.mu.Unlock()
-	w.poke()
+	if changed {
+		w.poke()
+	}
+}
+
+// sameDesired reports whether two versions of a pod ask for the same thing.
+func sameDesired(a, b *api.Pod) bool {
+	return a.UID == b.UID && a.Generation == b.Generation && reflect.DeepEqual(a.Spec, b.Spec) &&
+		reflect.DeepEqual(a.DeletionTimestamp, b.DeletionTimestamp) &&
+		reflect.DeepEqual(a.Labels, b.Labels) && reflect.DeepEqual(a.Annotations, b.Annotations)
 }
 
 func (w *podWorker) poke() {
