@@ -51,6 +51,7 @@ type agent struct {
 	cmd     *exec.Cmd
 	logFile *os.File
 	client  *client.Client
+	extra   []string
 }
 
 func freePort(t *testing.T) int {
@@ -70,14 +71,15 @@ func randomSuffix() string {
 }
 
 // startAgent starts an agent with a fresh data dir and a unique node name;
-// at the end of the test it is stopped and its containers removed.
-func startAgent(t *testing.T) *agent {
+// at the end of the test it is stopped and its containers removed. Extra
+// arguments go to `shoal agent`.
+func startAgent(t *testing.T, extra ...string) *agent {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "shoal-it-agent-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agent{t: t, name: "it-" + randomSuffix(), dataDir: dir, port: freePort(t)}
+	a := &agent{t: t, name: "it-" + randomSuffix(), dataDir: dir, port: freePort(t), extra: extra}
 	t.Cleanup(func() {
 		a.stop(syscall.SIGKILL)
 		removeContainers(a.name)
@@ -110,8 +112,9 @@ func (a *agent) start() {
 		a.t.Fatal(err)
 	}
 	a.logFile = f
-	a.cmd = exec.Command(shoalBin(a.t), "agent", "--name", a.name, "--data-dir", a.dataDir,
-		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--log-level", "debug")
+	args := append([]string{"agent", "--name", a.name, "--data-dir", a.dataDir,
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--log-level", "debug"}, a.extra...)
+	a.cmd = exec.Command(shoalBin(a.t), args...)
 	a.cmd.Stdout, a.cmd.Stderr = f, f
 	if err := a.cmd.Start(); err != nil {
 		a.t.Fatal(err)

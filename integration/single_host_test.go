@@ -98,6 +98,11 @@ func TestDeploymentRunsHealsSurvivesRestartsAndScales(t *testing.T) {
 			return nil
 		})
 		t.Logf("container death to running again: %s", time.Since(start).Round(time.Millisecond))
+		// The killed container's output stays readable.
+		prev := a.shoal("logs", "--previous", victim.Name)
+		if !strings.Contains(prev, "serving on") {
+			t.Fatalf("logs --previous: %q", prev)
+		}
 	})
 
 	t.Run("docker rm -f of a sandbox recreates the pod", func(t *testing.T) {
@@ -204,4 +209,34 @@ func TestDeploymentRunsHealsSurvivesRestartsAndScales(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+func TestNodeRegistersWithEngineCapacityAndLabels(t *testing.T) {
+	a := startAgent(t, "--node-labels", "zone=a,disk=ssd")
+	obj, err := a.client.Get(ctx(t), api.KindNode, "", a.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := obj.(*api.Node)
+	if n.Labels["kubernetes.io/hostname"] != a.name || n.Labels["zone"] != "a" || n.Labels["disk"] != "ssd" {
+		t.Fatalf("labels %v", n.Labels)
+	}
+	var engineCPU int64
+	var engineMem int64
+	fmt.Sscan(docker(t, "info", "-f", "{{.NCPU}}"), &engineCPU)
+	fmt.Sscan(docker(t, "info", "-f", "{{.MemTotal}}"), &engineMem)
+	cpu, mem := n.Status.Allocatable[api.ResourceCPU], n.Status.Capacity[api.ResourceMemory]
+	if cpu.MilliValue() != engineCPU*1000 || mem.Value() != engineMem {
+		t.Fatalf("capacity cpu %s memory %s; the engine reports %d CPUs and %d bytes", cpu.String(), mem.String(), engineCPU, engineMem)
+	}
+	if c := api.FindCondition(n.Status.Conditions, api.NodeReady); c == nil || c.Status != api.ConditionTrue {
+		t.Fatalf("node not Ready: %+v", n.Status.Conditions)
+	}
+	out := a.shoal("get", "nodes")
+	if !strings.Contains(out, a.name) || !strings.Contains(out, "Ready") {
+		t.Fatalf("get nodes:\n%s", out)
+	}
+	if v := a.shoal("version"); !strings.Contains(v, "Server Version: v") {
+		t.Fatalf("version does not show the agent's: %q", v)
+	}
 }

@@ -305,3 +305,21 @@ func TestImagePullPolicyNeverWithoutImage(t *testing.T) {
 		return nil
 	})
 }
+
+func TestRestartPolicyOnFailure(t *testing.T) {
+	f := newFixture(t)
+	f.eng.SetImageScript("app:1", enginetest.Script{ExitCode: 1, RunFor: 30 * time.Millisecond},
+		enginetest.Script{ExitCode: 0, RunFor: 30 * time.Millisecond})
+	f.createPod("task", api.RestartOnFailure, api.Container{Name: "app", Image: "app:1"})
+	eventually(t, "restarted after the failure, then succeeded", func() error {
+		st := f.pod("task").Status
+		if st.Phase != api.PodSucceeded || st.ContainerStatuses[0].RestartCount != 1 {
+			return fmt.Errorf("%s %+v", st.Phase, st.ContainerStatuses)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	if n := f.eng.CallCount("CreateContainer"); n != 3 { // sandbox + 2 attempts
+		t.Fatalf("%d creates, want 3", n)
+	}
+}
