@@ -15,6 +15,10 @@ func Default(o Object) {
 		defaultTemplate(&obj.Spec.Template, &obj.Spec.Selector)
 	case *Deployment:
 		defaultDeployment(obj)
+	case *Job:
+		defaultJob(obj)
+	case *DaemonSet:
+		defaultDaemonSet(obj)
 	case *Secret:
 		if obj.Type == "" {
 			obj.Type = "Opaque"
@@ -164,4 +168,66 @@ func imageTag(ref string) string {
 		return last[i+1:]
 	}
 	return "latest"
+}
+
+func defaultJob(j *Job) {
+	DefaultPodSpec(&j.Spec.Template.Spec)
+	if j.Spec.Parallelism == nil {
+		j.Spec.Parallelism = Int32(1)
+	}
+	if j.Spec.Completions == nil && (j.Spec.Parallelism == nil || *j.Spec.Parallelism == 1) {
+		j.Spec.Completions = Int32(1)
+	}
+	if j.Spec.BackoffLimit == nil {
+		j.Spec.BackoffLimit = Int32(6)
+	}
+	if j.Spec.CompletionMode == "" {
+		j.Spec.CompletionMode = CompletionModeNonIndexed
+	}
+	if j.Spec.Suspend == nil {
+		j.Spec.Suspend = Bool(false)
+	}
+}
+
+// DefaultIdentity fills what depends on an object's uid, once it has one: a
+// Job's generated selector and the matching labels of its pod template.
+func DefaultIdentity(o Object) {
+	j, ok := o.(*Job)
+	if !ok || j.Spec.ManualSelector != nil && *j.Spec.ManualSelector {
+		return
+	}
+	if j.Spec.Template.Labels == nil {
+		j.Spec.Template.Labels = map[string]string{}
+	}
+	for _, kv := range [][2]string{{LabelControllerUID, j.UID}, {LabelBatchControllerUID, j.UID},
+		{LabelJobName, j.Name}, {LabelBatchJobName, j.Name}} {
+		j.Spec.Template.Labels[kv[0]] = kv[1]
+	}
+	if j.Spec.Selector == nil {
+		j.Spec.Selector = &LabelSelector{MatchLabels: map[string]string{LabelBatchControllerUID: j.UID}}
+	}
+}
+
+func defaultDaemonSet(d *DaemonSet) {
+	defaultTemplate(&d.Spec.Template, &d.Spec.Selector)
+	if d.Spec.UpdateStrategy.Type == "" {
+		d.Spec.UpdateStrategy.Type = RollingUpdateStrategy
+	}
+	if d.Spec.UpdateStrategy.Type == RollingUpdateStrategy {
+		if d.Spec.UpdateStrategy.RollingUpdate == nil {
+			d.Spec.UpdateStrategy.RollingUpdate = &RollingUpdateDaemonSet{}
+		}
+		ru := d.Spec.UpdateStrategy.RollingUpdate
+		if ru.MaxUnavailable == nil {
+			v := FromInt(1)
+			ru.MaxUnavailable = &v
+		}
+		if ru.MaxSurge == nil {
+			v := FromInt(0)
+			ru.MaxSurge = &v
+		}
+	}
+	if d.Spec.RevisionHistoryLimit == nil {
+		d.Spec.RevisionHistoryLimit = Int32(10)
+	}
 }

@@ -66,6 +66,8 @@ var Kinds = []*Kind{
 	{Kind: "Secret", Resource: "secrets", Singular: "secret", Version: "v1", Namespaced: true, New: func() Object { return &Secret{} }},
 	{Kind: "Deployment", Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Deployment{} }},
 	{Kind: "ReplicaSet", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &ReplicaSet{} }},
+	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
+	{Kind: "Job", Resource: "jobs", Singular: "job", Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Job{} }},
 	{Kind: "Pod", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Pod{} }},
 	{Kind: "Event", Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Version: "v1", Namespaced: true, New: func() Object { return &Event{} }},
 }
@@ -79,6 +81,8 @@ var (
 	KindDeployment = MustKind("Deployment")
 	KindReplicaSet = MustKind("ReplicaSet")
 	KindPod        = MustKind("Pod")
+	KindJob        = MustKind("Job")
+	KindDaemonSet  = MustKind("DaemonSet")
 	KindEvent      = MustKind("Event")
 )
 

@@ -25,6 +25,10 @@ func Validate(o Object) error {
 		}
 	case *Deployment:
 		validateDeployment(&e, obj)
+	case *Job:
+		validateJob(&e, obj)
+	case *DaemonSet:
+		validateDaemonSet(&e, obj)
 	case *ConfigMap:
 		size := 0
 		for key, v := range obj.Data {
@@ -572,5 +576,61 @@ func validateProbePort(e *errs, p path, port IntOrString) {
 	}
 	if port.IntVal < 1 || port.IntVal > 65535 {
 		e.invalid(p, port.IntVal, "must be between 1 and 65535, inclusive")
+	}
+}
+
+func validateJob(e *errs, j *Job) {
+	p := path("spec")
+	for _, f := range []struct {
+		name string
+		v    *int32
+	}{{"parallelism", j.Spec.Parallelism}, {"completions", j.Spec.Completions}, {"backoffLimit", j.Spec.BackoffLimit},
+		{"ttlSecondsAfterFinished", j.Spec.TTLSecondsAfterFinished}} {
+		if f.v != nil && *f.v < 0 {
+			e.invalid(p.child(f.name), *f.v, "must be greater than or equal to 0")
+		}
+	}
+	if d := j.Spec.ActiveDeadlineSeconds; d != nil && *d <= 0 {
+		e.invalid(p.child("activeDeadlineSeconds"), *d, "must be greater than 0")
+	}
+	if m := j.Spec.CompletionMode; m != CompletionModeNonIndexed {
+		e.notSupported(p.child("completionMode"), m, CompletionModeNonIndexed)
+	}
+	tp := p.child("template")
+	validateLabels(e, tp.child("metadata.labels"), j.Spec.Template.Labels)
+	if j.Spec.Selector != nil {
+		s := validateSelector(e, p.child("selector"), j.Spec.Selector)
+		// Before creation the generated labels are not there yet; a manual
+		// selector must match the template.
+		if s != nil && !s.Empty() && j.UID != "" && !s.Matches(j.Spec.Template.Labels) {
+			e.invalid(tp.child("metadata.labels"), j.Spec.Template.Labels, "`selector` does not match template `labels`")
+		}
+	} else if j.Spec.ManualSelector != nil && *j.Spec.ManualSelector {
+		e.required(p.child("selector"), "manualSelector is true, so a selector is required")
+	}
+	validatePodSpec(e, &j.Spec.Template.Spec, tp.child("spec"))
+	if rp := j.Spec.Template.Spec.RestartPolicy; rp != RestartOnFailure && rp != RestartNever {
+		e.notSupported(tp.child("spec.restartPolicy"), rp, RestartOnFailure, RestartNever)
+	}
+}
+
+func validateDaemonSet(e *errs, d *DaemonSet) {
+	validateWorkload(e, nil, d.Spec.Selector, &d.Spec.Template, "spec")
+	sp := path("spec.updateStrategy")
+	switch d.Spec.UpdateStrategy.Type {
+	case RollingUpdateStrategy:
+		if ru := d.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+			surge := validateIntOrPercent(e, sp.child("rollingUpdate.maxSurge"), ru.MaxSurge)
+			unavail := validateIntOrPercent(e, sp.child("rollingUpdate.maxUnavailable"), ru.MaxUnavailable)
+			if surge == 0 && unavail == 0 {
+				e.invalid(sp.child("rollingUpdate.maxUnavailable"), ru.MaxUnavailable.String(), "may not be 0 when `maxSurge` is 0")
+			}
+		}
+	case OnDeleteDaemonSetStrategy:
+	default:
+		e.notSupported(sp.child("type"), d.Spec.UpdateStrategy.Type, OnDeleteDaemonSetStrategy, RollingUpdateStrategy)
+	}
+	if d.Spec.MinReadySeconds < 0 {
+		e.invalid("spec.minReadySeconds", d.Spec.MinReadySeconds, "must be greater than or equal to 0")
 	}
 }

@@ -182,6 +182,7 @@ func (o *Objects) prepareCreate(t *Txn, obj api.Object) (*api.Kind, error) {
 		return k, api.NewAlreadyExists(k, m.Name)
 	}
 	m.UID = newUID()
+	api.DefaultIdentity(obj)
 	m.CreationTimestamp = api.NewTime(o.now())
 	m.ResourceVersion = ""
 	m.DeletionTimestamp = nil
@@ -279,6 +280,7 @@ func (o *Objects) stageUpdate(t *Txn, obj api.Object) (*api.Kind, bool, error) {
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 	m.Generation = om.Generation
 	api.Default(obj)
+	api.DefaultIdentity(obj)
 	if err := api.Validate(obj); err != nil {
 		return k, false, invalid(k, m.Name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -319,3 +320,30 @@ func TestWatchTooOldIsGone(t *testing.T) {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func TestJobGetsGeneratedSelectorAndSurvivesReapply(t *testing.T) {
+	ctx := context.Background()
+	o := newTestObjects(t, "")
+	job := func() *api.Job {
+		return &api.Job{ObjectMeta: api.ObjectMeta{Name: "j", Namespace: "default"},
+			Spec: api.JobSpec{Template: api.PodTemplateSpec{Spec: api.PodSpec{RestartPolicy: api.RestartNever,
+				Containers: []api.Container{{Name: "c", Image: "i:1"}}}}}}
+	}
+	created, err := o.Create(ctx, job())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := created.(*api.Job)
+	if j.Spec.Selector.MatchLabels[api.LabelBatchControllerUID] != j.UID || j.Spec.Template.Labels[api.LabelJobName] != "j" {
+		t.Fatalf("no generated selector: %+v %v", j.Spec.Selector, j.Spec.Template.Labels)
+	}
+	if acts, err := o.Apply(ctx, []api.Object{job()}); err != nil || acts[0] != ActionUnchanged {
+		t.Fatalf("re-apply of the same job: %v %v", acts, err)
+	}
+	bad := job()
+	bad.Name = "always"
+	bad.Spec.Template.Spec.RestartPolicy = api.RestartAlways
+	if _, err := o.Create(ctx, bad); !api.IsInvalid(err) || !strings.Contains(err.Error(), "spec.template.spec.restartPolicy") {
+		t.Fatalf("restartPolicy Always: %v", err)
+	}
+}
