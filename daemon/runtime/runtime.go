@@ -122,6 +122,16 @@ func (r *Runtime) followPods(ctx context.Context, events <-chan engine.Event) er
 	if err != nil {
 		return fmt.Errorf("watch pods: %w", err)
 	}
+	// ConfigMaps and Secrets: a change reaches mounted files (and pods
+	// waiting for a missing one) at once rather than at the next resync.
+	configs, err := r.store.Watch(wctx, api.KindConfigMap, "", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		return fmt.Errorf("watch configmaps: %w", err)
+	}
+	secrets, err := r.store.Watch(wctx, api.KindSecret, "", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		return fmt.Errorf("watch secrets: %w", err)
+	}
 	known := map[string]bool{}
 	for _, o := range pods {
 		p := o.(*api.Pod)
@@ -167,6 +177,16 @@ func (r *Runtime) followPods(ctx context.Context, events <-chan engine.Event) er
 				}
 				r.mu.Unlock()
 			}
+		case ev, ok := <-configs:
+			if !ok {
+				return errors.New("configmap watch closed")
+			}
+			r.pokeUsers(ev.Object)
+		case ev, ok := <-secrets:
+			if !ok {
+				return errors.New("secret watch closed")
+			}
+			r.pokeUsers(ev.Object)
 		case ev := <-events:
 			r.onEngineEvent(ev)
 		case <-resync.C:
@@ -215,6 +235,42 @@ func (r *Runtime) startWorkerLocked(ctx context.Context, key podKey) *podWorker 
 		r.mu.Unlock()
 	}()
 	return w
+}
+
+// pokeUsers wakes the workers of pods that use a ConfigMap or Secret.
+func (r *Runtime) pokeUsers(obj api.Object) {
+	m := obj.GetObjectMeta()
+	_, secret := obj.(*api.Secret)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		if p, _ := w.snapshot(); p != nil && p.Namespace == m.Namespace && usesConfig(p, m.Name, secret) {
+			w.poke()
+		}
+	}
+}
+
+// usesConfig reports whether a pod refers to the named ConfigMap (or Secret).
+func usesConfig(p *api.Pod, name string, secret bool) bool {
+	for _, v := range p.Spec.Volumes {
+		if !secret && v.ConfigMap != nil && v.ConfigMap.Name == name || secret && v.Secret != nil && v.Secret.SecretName == name {
+			return true
+		}
+	}
+	for _, c := range append(append([]api.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+		for _, ef := range c.EnvFrom {
+			if !secret && ef.ConfigMapRef != nil && ef.ConfigMapRef.Name == name || secret && ef.SecretRef != nil && ef.SecretRef.Name == name {
+				return true
+			}
+		}
+		for _, e := range c.Env {
+			if vf := e.ValueFrom; vf != nil && (!secret && vf.ConfigMapKeyRef != nil && vf.ConfigMapKeyRef.Name == name ||
+				secret && vf.SecretKeyRef != nil && vf.SecretKeyRef.Name == name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onEngineEvent wakes the worker of the pod a container event is about.

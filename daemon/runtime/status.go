@@ -58,8 +58,9 @@ func (w *podWorker) view(ctx context.Context, pod *api.Pod, c *api.Container, pc
 		cs.State.Waiting = &api.ContainerStateWaiting{Reason: "ContainerStatusUnknown", Message: err.Error()}
 	case st.Running && cur.Labels[engine.LabelSandbox] == sandboxID:
 		cs.State.Running = &api.ContainerStateRunning{StartedAt: api.NewTime(st.StartedAt)}
-		cs.Started = api.Bool(true)
-		cs.Ready = true
+		ready, started := w.probes.state(c.Name, cur.ID)
+		cs.Started = api.Bool(started)
+		cs.Ready = ready
 		v.running = true
 	case st.Status == "created":
 		cs.State.Waiting = &api.ContainerStateWaiting{Reason: "ContainerCreating"}

@@ -121,6 +121,7 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 			pc = pc2
 		}
 	}
+	w.syncProbes(ctx, pod, pc, sandboxID, podIP)
 	w.writeStatus(ctx, pod, pc, sandboxID, podIP)
 	return next
 }
@@ -247,6 +248,11 @@ func (w *podWorker) syncApp(ctx context.Context, pod *api.Pod, c *api.Container,
 		return w.startContainer(ctx, pod, c, pc, sandboxID, podIP, 0, nil), 0
 	}
 	inSandbox := cur.Labels[engine.LabelSandbox] == sandboxID
+	if why, kill := w.probes.takeKill(cur.ID); kill && cur.State == "running" {
+		w.rt.rec.Eventf(pod, api.EventNormal, "Killing", "Container %s %s, will be restarted", c.Name, why)
+		w.stopContainer(ctx, pod, cur, c.Name, gracePeriod(pod), why)
+		cur.State = "exited"
+	}
 	switch cur.State {
 	case "running", "restarting", "paused":
 		if inSandbox && cur.Labels[engine.LabelSpecHash] == containerHash(c) {
@@ -460,6 +466,7 @@ func (w *podWorker) stopSandbox(ctx context.Context, pc podContainers) {
 // then, if the pod was being deleted, removes it from the store. It reports
 // whether everything is gone.
 func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool {
+	w.probes.stop(nil)
 	pc, err := w.listContainers(ctx)
 	if err != nil {
 		w.log.Warn("terminate: listing containers failed", "err", err)
@@ -496,4 +503,20 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool
 	}
 	w.log.Debug("pod terminated")
 	return true
+}
+
+// syncProbes runs the probes of the running app containers in the current
+// sandbox and stops those of containers that are gone.
+func (w *podWorker) syncProbes(ctx context.Context, pod *api.Pod, pc podContainers, sandboxID, podIP string) {
+	keep := map[string]string{}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		cur := pc.latest(c.Name)
+		if cur == nil || cur.State != "running" || cur.Labels[engine.LabelSandbox] != sandboxID {
+			continue
+		}
+		keep[c.Name] = cur.ID
+		w.probes.ensure(ctx, pod, c, cur.ID, podIP)
+	}
+	w.probes.stop(keep)
 }

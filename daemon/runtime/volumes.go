@@ -28,6 +28,11 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 		dir := w.volumeDir(v.Name)
 		switch {
 		case v.EmptyDir != nil:
+			if v.EmptyDir.Medium == "Memory" {
+				if err := ensureTmpfs(dir); err != nil {
+					return fmt.Errorf("volume %s: %w", v.Name, err)
+				}
+			}
 			if err := os.MkdirAll(dir, 0o777); err != nil {
 				return fmt.Errorf("volume %s: %w", v.Name, err)
 			}
@@ -54,7 +59,7 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 			for k, b := range cm.BinaryData {
 				data[k] = b
 			}
-			if err := project(dir, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode); err != nil {
+			if err := project(dir, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, podOwner(pod)); err != nil {
 				return fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case v.Secret != nil:
@@ -65,7 +70,10 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 				}
 				return fmt.Errorf("volume %s: secret %q: %w", v.Name, v.Secret.SecretName, err)
 			}
-			if err := project(dir, obj.(*api.Secret).Data, v.Secret.Items, v.Secret.DefaultMode); err != nil {
+			if err := ensureTmpfs(dir); err != nil {
+				return fmt.Errorf("volume %s: secrets are kept in memory only: %w", v.Name, err)
+			}
+			if err := project(dir, obj.(*api.Secret).Data, v.Secret.Items, v.Secret.DefaultMode, podOwner(pod)); err != nil {
 				return fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case v.PersistentVolumeClaim != nil:
@@ -88,7 +96,7 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 
 // project writes the selected keys as files, replacing each changed file
 // atomically, and removes files no longer projected.
-func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultMode *int32) error {
+func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultMode *int32, owner fileOwner) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -146,6 +154,9 @@ func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultM
 			return err
 		}
 		_ = os.Chmod(tmp, f.mode)
+		if owner.uid >= 0 || owner.gid >= 0 {
+			_ = os.Chown(tmp, owner.uid, owner.gid)
+		}
 		if err := os.Rename(tmp, full); err != nil {
 			return err
 		}
@@ -207,5 +218,38 @@ func (w *podWorker) removeVolumes() error {
 	if w.key.uid == "" {
 		return nil
 	}
+	unmountVolumes(filepath.Join(w.rt.podDir(w.key.uid), "volumes"))
 	return os.RemoveAll(w.rt.podDir(w.key.uid))
+}
+
+// fileOwner is who projected files belong to; -1 leaves a field as it is.
+type fileOwner struct{ uid, gid int }
+
+// podOwner gives projected files to the user the pod's containers run as
+// (and to its fsGroup), so that the default mode 0400 of secret files still
+// lets a non-root pod read them.
+func podOwner(pod *api.Pod) fileOwner {
+	o := fileOwner{uid: -1, gid: -1}
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		if sc.FSGroup != nil {
+			o.gid = int(*sc.FSGroup)
+		}
+		if sc.RunAsUser != nil {
+			o.uid = int(*sc.RunAsUser)
+		}
+	}
+	// A user set on every container alike counts too.
+	var common *int64
+	for i := range pod.Spec.Containers {
+		u, _ := runAs(pod, &pod.Spec.Containers[i])
+		if u == nil || common != nil && *common != *u {
+			common = nil
+			break
+		}
+		common = u
+	}
+	if common != nil {
+		o.uid = int(*common)
+	}
+	return o
 }

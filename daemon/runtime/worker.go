@@ -36,13 +36,17 @@ type podWorker struct {
 	backoff    map[string]*backoffEntry
 	waiting    map[string]api.ContainerStateWaiting // container -> why it is not running
 	lastStatus []byte
+	probes     *prober
+	probeWG    sync.WaitGroup       // the probe goroutines
 	pullFailed map[string]time.Time // image -> last failed pull
 }
 
 func newPodWorker(r *Runtime, key podKey) *podWorker {
-	return &podWorker{rt: r, key: key, log: r.log.With("pod", key.ns+"/"+key.name, "uid", key.uid),
+	w := &podWorker{rt: r, key: key, log: r.log.With("pod", key.ns+"/"+key.name, "uid", key.uid),
 		wake: make(chan struct{}, 1), died: map[string]time.Time{}, inspected: map[string]engine.State{}, backoff: map[string]*backoffEntry{},
 		waiting: map[string]api.ContainerStateWaiting{}, pullFailed: map[string]time.Time{}}
+	w.probes = newProber(w)
+	return w
 }
 
 // update records the pod's new desired state; deleted marks it gone. A
@@ -130,6 +134,8 @@ func (w *podWorker) snapshot() (*api.Pod, bool) {
 func (w *podWorker) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	defer w.probeWG.Wait()
+	defer w.probes.stop(nil)
 	for {
 		select {
 		case <-ctx.Done():
