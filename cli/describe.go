@@ -157,6 +157,10 @@ func describeOne(ctx context.Context, c *client.Client, out io.Writer, now time.
 		err = d.deployment(o)
 	case *api.ReplicaSet:
 		err = d.replicaSet(o)
+	case *api.DaemonSet:
+		err = d.daemonSet(o)
+	case *api.Job:
+		d.job(o)
 	case *api.Node:
 		err = d.node(o)
 	case *api.ConfigMap:

@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -381,21 +380,10 @@ func selectorString(s *api.LabelSelector) string {
 // ownedReplicaSets writes the deployment's ReplicaSets: the newest revision
 // is the NewReplicaSet, the rest old ones still holding pods.
 func (d *describer) ownedReplicaSets(dep *api.Deployment) error {
-	sel, err := dep.Spec.Selector.AsSelector()
-	if err != nil || dep.Spec.Selector == nil {
-		return nil // an invalid selector owns nothing worth listing
-	}
-	all, _, err := client.ListAs[api.ReplicaSet](d.ctx, d.c, dep.Namespace, api.ListOptions{LabelSelector: sel})
+	owned, err := replicaSetsOf(d.ctx, d.c, dep)
 	if err != nil {
-		return fmt.Errorf("listing the replicasets of deployment %s: %w", dep.Name, err)
+		return err
 	}
-	var owned []*api.ReplicaSet
-	for _, rs := range all {
-		if ref := rs.ControllerRef(); ref != nil && ref.UID == dep.UID {
-			owned = append(owned, rs)
-		}
-	}
-	sort.SliceStable(owned, func(i, j int) bool { return revision(owned[i]) > revision(owned[j]) })
 	if len(owned) == 0 {
 		d.line(0, "NewReplicaSet", "<none>")
 		return nil
@@ -409,11 +397,6 @@ func (d *describer) ownedReplicaSets(dep *api.Deployment) error {
 	d.line(0, "OldReplicaSets", orNone(strings.Join(old, ", ")))
 	d.line(0, "NewReplicaSet", rsSummary(owned[0]))
 	return nil
-}
-
-func revision(rs *api.ReplicaSet) int {
-	n, _ := strconv.Atoi(rs.Annotations[api.AnnotationRevision])
-	return n
 }
 
 func rsSummary(rs *api.ReplicaSet) string {

@@ -26,7 +26,8 @@ func newExecCommand(e *env) *cobra.Command {
 		Long: `Run a command in a running container. The exit status of shoal is the
 command's. With -i the standard input is passed on; with -t as well, and a
 terminal as input, the command gets a terminal of the same size.
-POD may also be deploy/NAME or rs/NAME: one of the workload's pods is used.`,
+POD may also be deploy/NAME, rs/NAME, ds/NAME or job/NAME: one of the
+workload's pods is used, as for logs.`,
 		Example: `  shoal exec web-5d8f7 -- ls /
   shoal exec -it deploy/web -- sh`,
 		RunE: func(cmd *cobra.Command, args []string) error {

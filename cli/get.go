@@ -28,8 +28,9 @@ func newGetCommand(e *env) *cobra.Command {
 		Long: `Display one or many objects as a table, or as JSON, YAML or names.
 
 Kinds are named as in kubectl: pods (pod, po), deployments (deploy), replicasets (rs),
-namespaces (ns), nodes (no), configmaps (cm), secrets, events (ev). "all" shows
-deployments, replicasets and pods.`,
+daemonsets (ds), jobs, namespaces (ns), nodes (no), configmaps (cm), secrets,
+events (ev). "all" shows pods, daemonsets, deployments, replicasets and jobs, in
+kubectl's order.`,
 		Example: `  shoal get pods
   shoal get deploy web -o yaml
   shoal get pods -l app=web -o wide

@@ -22,12 +22,14 @@ type logsOptions struct {
 func newLogsCommand(e *env) *cobra.Command {
 	o := &logsOptions{}
 	cmd := &cobra.Command{
-		Use:   "logs POD | deploy/NAME | rs/NAME",
+		Use:   "logs POD | deploy/NAME | rs/NAME | ds/NAME | job/NAME",
 		Short: "Print the log of a container in a pod",
-		Long: `Print the log of a container. For deploy/NAME or rs/NAME, one of the
-workload's pods is picked (a running, ready one first), as kubectl does.`,
+		Long: `Print the log of a container. For deploy/NAME, rs/NAME or ds/NAME, one of
+the workload's pods is picked (a running, ready one first), as kubectl does;
+for job/NAME, its newest pod.`,
 		Example: `  shoal logs web-5d8f7
   shoal logs -f deploy/web
+  shoal logs job/migrate
   shoal logs web-5d8f7 -c sidecar --tail 20`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -11,9 +11,9 @@ import (
 	"github.com/shoal-dev/shoal/api/client"
 )
 
-// resolvePod turns POD, pod/NAME, deploy/NAME or rs/NAME into a pod name.
-// For a workload it picks one of its pods as kubectl does, and says so on
-// note when there was a choice.
+// resolvePod turns POD, pod/NAME, deploy/NAME, rs/NAME, ds/NAME or job/NAME
+// into a pod name. For a workload it picks one of its pods as kubectl does,
+// and says so on note when there was a choice.
 func resolvePod(ctx context.Context, c *client.Client, ns, arg string, note io.Writer) (string, error) {
 	kindName, name, ok := strings.Cut(arg, "/")
 	if !ok {
@@ -37,14 +37,19 @@ func resolvePod(ctx context.Context, c *client.Client, ns, arg string, note io.W
 	if len(pods) == 0 {
 		return "", fmt.Errorf("%s/%s has no pods", resourcePrefix(k), name)
 	}
-	sort.SliceStable(pods, func(i, j int) bool { return betterForLogs(pods[i], pods[j]) })
+	better := betterForLogs
+	if k == api.KindJob {
+		better = newerAttempt
+	}
+	sort.SliceStable(pods, func(i, j int) bool { return better(pods[i], pods[j]) })
 	if len(pods) > 1 {
 		fmt.Fprintf(note, "Found %d pods, using pod/%s\n", len(pods), pods[0].Name)
 	}
 	return pods[0].Name, nil
 }
 
-// workloadSelector reads the pod selector of a Deployment or ReplicaSet.
+// workloadSelector reads the pod selector of a Deployment, ReplicaSet,
+// DaemonSet or Job.
 func workloadSelector(ctx context.Context, c *client.Client, k *api.Kind, ns, name string) (api.Selector, error) {
 	obj, err := c.Get(ctx, k, ns, name)
 	if err != nil {
@@ -56,8 +61,12 @@ func workloadSelector(ctx context.Context, c *client.Client, k *api.Kind, ns, na
 		ls = w.Spec.Selector
 	case *api.ReplicaSet:
 		ls = w.Spec.Selector
+	case *api.DaemonSet:
+		ls = w.Spec.Selector
+	case *api.Job:
+		ls = w.Spec.Selector
 	default:
-		return nil, fmt.Errorf("cannot pick a pod of a %s; name a pod, a deployment or a replicaset", k.Singular)
+		return nil, fmt.Errorf("cannot pick a pod of a %s; name a pod, a deployment, a replicaset, a daemonset or a job", k.Singular)
 	}
 	if ls == nil {
 		return nil, fmt.Errorf("%s/%s has no selector", resourcePrefix(k), name)
@@ -85,4 +94,17 @@ func betterForLogs(a, b *api.Pod) bool {
 		return a.CreationTimestamp.After(b.CreationTimestamp.Time)
 	}
 	return a.Name < b.Name
+}
+
+// newerAttempt prefers the newest pod that is not being deleted: the
+// latest try of a Job is the one whose log explains how it is doing, even
+// once it has finished.
+func newerAttempt(a, b *api.Pod) bool {
+	if (a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil) {
+		return a.DeletionTimestamp == nil
+	}
+	if !a.CreationTimestamp.Equal(b.CreationTimestamp.Time) {
+		return a.CreationTimestamp.After(b.CreationTimestamp.Time)
+	}
+	return a.Name > b.Name
 }

@@ -63,7 +63,10 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newLogsCommand(e),
 		newExecCommand(e),
 		newRunCommand(e),
+		newCreateCommand(e),
 		newScaleCommand(e),
+		newSetCommand(e),
+		newRolloutCommand(e),
 		newVersionCommand(e),
 	)
 	if agentCmd != nil {

@@ -160,3 +160,37 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A watch from a list's resourceVersion gets the changes made in between,
+// so that list-then-watch misses nothing; a position too old is Expired.
+func TestWatchFromResourceVersionReplaysLaterChanges(t *testing.T) {
+	srv, c := setup(t)
+	srv.Add(newPod("default", "old", nil))
+	_, rv, err := c.List(ctxT(t), api.KindPod, "default", api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Add(newPod("default", "between", nil), newPod("team", "elsewhere", nil))
+	ch, err := c.Watch(ctxT(t), api.KindPod, "default", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, ch); ev.Type != api.Added || ev.Object.GetObjectMeta().Name != "between" {
+		t.Fatalf("got %s %s, want the pod added after the list", ev.Type, ev.Object.GetObjectMeta().Name)
+	}
+	srv.Add(newPod("default", "after", nil))
+	if ev := next(t, ch); ev.Object.GetObjectMeta().Name != "after" {
+		t.Fatalf("got %s, want the pod added after the watch began", ev.Object.GetObjectMeta().Name)
+	}
+
+	for i := 0; i < 4100; i++ {
+		srv.Update(api.KindPod, "default", "old", func(api.Object) {})
+	}
+	old, err := c.Watch(ctxT(t), api.KindPod, "default", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, old); !api.IsGone(client.EventError(ev)) {
+		t.Fatalf("a forgotten position: %s %v", ev.Type, client.EventError(ev))
+	}
+}

@@ -79,6 +79,7 @@ func (s *Server) applyOne(d *api.Decoded) string {
 	m := d.Object.GetObjectMeta()
 	cur, found := s.objects[key(d.Kind, m.Namespace, m.Name)]
 	if !found {
+		m.Generation = firstGeneration(d.Object)
 		s.put(d.Kind, d.Object, api.Added)
 		return client.ApplyCreated
 	}
@@ -87,6 +88,7 @@ func (s *Server) applyOne(d *api.Decoded) string {
 	}
 	cm := cur.GetObjectMeta()
 	m.UID, m.CreationTimestamp, m.DeletionTimestamp = cm.UID, cm.CreationTimestamp, cm.DeletionTimestamp
+	m.Generation = nextGeneration(cur, d.Object)
 	if d.Kind.HasStatus {
 		_ = copyField(d.Object, cur, "status")
 	}

@@ -1,8 +1,10 @@
 package clienttest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -91,4 +93,30 @@ func merge(doc, patch map[string]any) map[string]any {
 		doc[k] = v
 	}
 	return doc
+}
+
+// firstGeneration is 1 for kinds with a spec and 0 for the others, as the
+// agent's store sets metadata.generation at creation.
+func firstGeneration(o api.Object) int64 {
+	if _, ok := reflect.ValueOf(o).Elem().Type().FieldByName("Spec"); ok {
+		return 1
+	}
+	return 0
+}
+
+// nextGeneration is cur's generation, plus one when obj's spec differs from
+// cur's: rollout status relies on it to know a change was observed.
+func nextGeneration(cur, obj api.Object) int64 {
+	g := cur.GetObjectMeta().Generation
+	a, errA := toMap(cur)
+	b, errB := toMap(obj)
+	if errA != nil || errB != nil {
+		return g
+	}
+	ja, _ := json.Marshal(a["spec"])
+	jb, _ := json.Marshal(b["spec"])
+	if !bytes.Equal(ja, jb) {
+		g++
+	}
+	return g
 }

@@ -33,6 +33,9 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target, bo
 				Value: in.Spec.Replicas, Type: api.ErrTypeInvalid, Detail: "must be greater than or equal to 0"}}))
 			return
 		}
+		if scaleOf(cur).Spec.Replicas != in.Spec.Replicas {
+			cur.GetObjectMeta().Generation++ // a spec change, as through PUT
+		}
 		setReplicas(cur, in.Spec.Replicas)
 		s.put(t.kind, cur, api.Modified)
 		writeJSON(w, http.StatusOK, scaleOf(cur))

@@ -2,7 +2,9 @@
 // it keeps objects in a map and speaks the REST contract of the agent (CRUD,
 // label selectors, watch streams, scale, status, log, exec over websocket,
 // apply, version, healthz). It validates what it stores with the api package
-// but runs no controllers: a Deployment never gets pods unless a test adds them.
+// and keeps metadata.generation as the agent does (1 at creation, one more
+// for every change of the spec), but runs no controllers: a Deployment never
+// gets pods or a status unless a test adds them (Add, Update).
 package clienttest
 
 import (
@@ -56,6 +58,9 @@ type Server struct {
 	warnings []string
 	logs     map[string]string
 	watchers map[*watcher]struct{}
+	// history keeps recent changes for watches from a resourceVersion.
+	history        []pastEvent
+	historyTrimmed bool
 }
 
 type objKey struct {
@@ -86,6 +91,21 @@ func (s *Server) Add(objs ...api.Object) {
 		tm.Kind, tm.APIVersion = k.Kind, k.APIVersion()
 		s.put(k, o, api.Added)
 	}
+}
+
+// Update changes a stored object in place, as a controller would (a status,
+// say), and tells the watchers; it reports whether the object exists.
+// Generation is left as mutate sets it.
+func (s *Server) Update(k *api.Kind, ns, name string, mutate func(api.Object)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, found := s.objects[key(k, ns, name)]
+	if !found {
+		return false
+	}
+	mutate(o)
+	s.put(k, o, api.Modified)
+	return true
 }
 
 // Remove deletes an object at once and tells the watchers.
@@ -333,6 +353,7 @@ func (s *Server) create(w http.ResponseWriter, t target, body []byte) {
 		s.mu.Unlock()
 	}
 	m.UID, m.ResourceVersion, m.CreationTimestamp = "", "", api.Time{}
+	m.Generation = firstGeneration(obj)
 	api.Default(obj)
 	if err := api.Validate(obj); err != nil {
 		writeError(w, invalid(t.kind, m.Name, err))
@@ -403,6 +424,7 @@ func (s *Server) store(w http.ResponseWriter, t target, cur, obj api.Object) {
 		writeError(w, invalid(t.kind, t.name, err))
 		return
 	}
+	m.Generation = nextGeneration(cur, obj)
 	s.put(t.kind, obj, api.Modified)
 	writeJSON(w, http.StatusOK, obj)
 }

@@ -1,0 +1,19 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+func newCreateCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an object from the command line",
+		Long: `Create an object from the command line. To create objects from YAML or
+JSON files, use "shoal apply -f".`,
+		Example: `  shoal create namespace team`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(newCreateNamespaceCommand(e))
+	return cmd
+}

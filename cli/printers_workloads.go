@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// Job condition types kubectl's STATUS column knows besides Complete and
+// Failed.
+const (
+	jobSuspended          = "Suspended"
+	jobFailureTarget      = "FailureTarget"
+	jobSuccessCriteriaMet = "SuccessCriteriaMet"
+)
+
+func jobRow(o api.Object, now time.Time) []string {
+	j, ok := o.(*api.Job)
+	if !ok {
+		return []string{"", "", "", ""}
+	}
+	return []string{jobStatus(j), jobCompletions(j), jobDuration(j, now), age(j.CreationTimestamp, now)}
+}
+
+func jobWide(o api.Object) []string {
+	j, ok := o.(*api.Job)
+	if !ok {
+		return []string{"", "", ""}
+	}
+	return templateWide(&j.Spec.Template, j.Spec.Selector)
+}
+
+// jobStatus is the STATUS column of kubectl 1.28 and later: a finished
+// job's outcome first, then Terminating, Suspended and the interim
+// conditions, else Running.
+func jobStatus(j *api.Job) string {
+	has := func(t string) bool {
+		c := api.FindCondition(j.Status.Conditions, t)
+		return c != nil && c.Status == api.ConditionTrue
+	}
+	switch {
+	case has(api.JobComplete):
+		return "Complete"
+	case has(api.JobFailed):
+		return "Failed"
+	case j.DeletionTimestamp != nil:
+		return "Terminating"
+	// spec.suspend counts too: the condition follows only once the Job
+	// controller has seen the change.
+	case has(jobSuspended) || j.Spec.Suspend != nil && *j.Spec.Suspend:
+		return "Suspended"
+	case has(jobFailureTarget):
+		return jobFailureTarget
+	case has(jobSuccessCriteriaMet):
+		return jobSuccessCriteriaMet
+	}
+	return "Running"
+}
+
+// jobCompletions is "3/5"; a job without completions (a work queue) is
+// done after one success: "0/1", or "0/1 of 3" with 3 pods in parallel.
+func jobCompletions(j *api.Job) string {
+	if c := j.Spec.Completions; c != nil {
+		return fmt.Sprintf("%d/%d", j.Status.Succeeded, *c)
+	}
+	if p := j.Spec.Parallelism; p != nil && *p > 1 {
+		return fmt.Sprintf("%d/1 of %d", j.Status.Succeeded, *p)
+	}
+	return fmt.Sprintf("%d/1", j.Status.Succeeded)
+}
+
+// jobDuration runs from the start to the completion, or to now while the
+// job runs; empty before it starts.
+func jobDuration(j *api.Job, now time.Time) string {
+	switch st := j.Status; {
+	case st.StartTime == nil:
+		return ""
+	case st.CompletionTime == nil:
+		return humanDuration(now.Sub(st.StartTime.Time))
+	default:
+		return humanDuration(st.CompletionTime.Sub(st.StartTime.Time))
+	}
+}
+
+func daemonSetRow(o api.Object, now time.Time) []string {
+	d, ok := o.(*api.DaemonSet)
+	if !ok {
+		return []string{"", "", "", "", "", "", ""}
+	}
+	st := d.Status
+	return []string{
+		fmt.Sprint(st.DesiredNumberScheduled),
+		fmt.Sprint(st.CurrentNumberScheduled),
+		fmt.Sprint(st.NumberReady),
+		fmt.Sprint(st.UpdatedNumberScheduled),
+		fmt.Sprint(st.NumberAvailable),
+		labelsString(d.Spec.Template.Spec.NodeSelector),
+		age(d.CreationTimestamp, now),
+	}
+}
+
+func daemonSetWide(o api.Object) []string {
+	d, ok := o.(*api.DaemonSet)
+	if !ok {
+		return []string{"", "", ""}
+	}
+	return templateWide(&d.Spec.Template, d.Spec.Selector)
+}
+
+// podTemplateOf returns the pod template of a workload, or nil for kinds
+// without one.
+func podTemplateOf(o api.Object) *api.PodTemplateSpec {
+	switch w := o.(type) {
+	case *api.Deployment:
+		return &w.Spec.Template
+	case *api.ReplicaSet:
+		return &w.Spec.Template
+	case *api.DaemonSet:
+		return &w.Spec.Template
+	case *api.Job:
+		return &w.Spec.Template
+	}
+	return nil
+}
+
+// containerNames lists a template's containers, init containers first, for
+// messages.
+func containerNames(t *api.PodTemplateSpec) string {
+	var names []string
+	for _, c := range t.Spec.InitContainers {
+		names = append(names, c.Name)
+	}
+	for _, c := range t.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ", ")
+}

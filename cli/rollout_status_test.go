@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/client/clienttest"
+)
+
+// statusRun runs `rollout status` in the background; wait returns its exit
+// status once it ends.
+type statusRun struct {
+	out, errOut syncBuffer
+	done        chan int
+	cancel      context.CancelFunc
+}
+
+func startStatus(t *testing.T, srv *clienttest.Server, args ...string) *statusRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	s := &statusRun{done: make(chan int, 1), cancel: cancel}
+	t.Cleanup(cancel)
+	go func() {
+		s.done <- shoalCtx(ctx, srv, "", &s.out, &s.errOut, append([]string{"rollout", "status"}, args...)...)
+	}()
+	return s
+}
+
+func (s *statusRun) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-s.done:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatalf("rollout status did not end; stdout:\n%s", s.out.String())
+		return -1
+	}
+}
+
+// setDeploymentStatus plays the Deployment controller.
+func setDeploymentStatus(srv *clienttest.Server, name string, f func(d *api.Deployment)) {
+	srv.Update(api.KindDeployment, "default", name, func(o api.Object) { f(o.(*api.Deployment)) })
+}
+
+func rollingDeployment() *api.Deployment {
+	d := deployment("web", 6, 6, 0, 6, ago(time.Hour))
+	d.Generation = 2
+	d.Status.ObservedGeneration = 1
+	return d
+}
+
+func TestRolloutStatusFollowsTheRollout(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Add(rollingDeployment())
+	s := startStatus(t, srv, "deploy/web")
+	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	step := func(line string, f func(d *api.Deployment)) {
+		t.Helper()
+		setDeploymentStatus(srv, "web", f)
+		if line != "" {
+			waitUntil(t, func() bool { return strings.HasSuffix(s.out.String(), line+"\n") })
+		}
+	}
+	step(`Waiting for deployment "web" rollout to finish: 2 out of 6 new replicas have been updated...`, func(d *api.Deployment) {
+		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 8, UpdatedReplicas: 2, AvailableReplicas: 6}
+	})
+	// The same state again (only the ready count moved): not printed twice.
+	step("", func(d *api.Deployment) { d.Status.ReadyReplicas = 7 })
+	step(`Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...`, func(d *api.Deployment) {
+		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 7, UpdatedReplicas: 6, AvailableReplicas: 6}
+	})
+	step(`Waiting for deployment "web" rollout to finish: 4 of 6 updated replicas are available...`, func(d *api.Deployment) {
+		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 6, AvailableReplicas: 4}
+	})
+	step("", func(d *api.Deployment) {
+		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 6, ReadyReplicas: 6, AvailableReplicas: 6}
+	})
+	if code := s.wait(t); code != 0 {
+		t.Fatalf("exit status %d, stderr %q", code, s.errOut.String())
+	}
+	want := `Waiting for deployment spec update to be observed...
+Waiting for deployment "web" rollout to finish: 2 out of 6 new replicas have been updated...
+Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...
+Waiting for deployment "web" rollout to finish: 4 of 6 updated replicas are available...
+deployment "web" successfully rolled out
+`
+	// Not a terminal: plain lines, no carriage return, no spinner.
+	if got := s.out.String(); got != want {
+		t.Fatalf("got:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+func TestRolloutStatusProgressDeadlineExceeded(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Add(rollingDeployment())
+	s := startStatus(t, srv, "deployment", "web")
+	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
+		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 7, UpdatedReplicas: 1, AvailableReplicas: 6}
+	})
+	waitUntil(t, func() bool { return strings.Contains(s.out.String(), "1 out of 6") })
+	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
+		d.Status.Conditions = []api.Condition{{Type: api.DeploymentProgressing, Status: api.ConditionFalse,
+			Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-5d8f7" has timed out progressing.`}}
+	})
+	if code := s.wait(t); code != 1 {
+		t.Fatalf("exit status %d, want 1", code)
+	}
+	if got := s.errOut.String(); got != "error: deployment \"web\" exceeded its progress deadline\n" {
+		t.Fatalf("stderr %q", got)
+	}
+}
+
+func TestRolloutStatusTimeout(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Add(rollingDeployment())
+	start := time.Now()
+	s := startStatus(t, srv, "deploy/web", "--timeout", "300ms")
+	if code := s.wait(t); code != 1 {
+		t.Fatalf("exit status %d, want 1", code)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatal("gave up before the timeout")
+	}
+	if got := s.errOut.String(); got != "error: timed out after 300ms waiting for deployment \"web\" rollout to finish\n" {
+		t.Fatalf("stderr %q", got)
+	}
+	if got := s.out.String(); got != "Waiting for deployment spec update to be observed...\n" {
+		t.Fatalf("stdout %q", got)
+	}
+}
+
+func TestRolloutStatusOnceAndDone(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	d := rollingDeployment()
+	d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 3, AvailableReplicas: 6}
+	srv.Add(d, deployment("api", 2, 2, 2, 2, ago(time.Hour)))
+	r := shoal(t, srv, "", "rollout", "status", "deploy/web", "--watch=false")
+	expectOK(t, r)
+	if r.stdout != "Waiting for deployment \"web\" rollout to finish: 3 out of 6 new replicas have been updated...\n" {
+		t.Fatalf("--watch=false: %q", r.stdout)
+	}
+	r = shoal(t, srv, "", "rollout", "status", "deploy/api")
+	expectOK(t, r)
+	if r.stdout != "deployment \"api\" successfully rolled out\n" {
+		t.Fatalf("a finished rollout: %q", r.stdout)
+	}
+	for _, q := range srv.Requests() {
+		if q.Query.Get("watch") == "true" {
+			t.Fatal("no watch is needed when the first look answers")
+		}
+	}
+	r = shoal(t, srv, "", "rollout", "status", "deploy/nope")
+	if r.code != 1 || r.stderr != "Error from server (NotFound): deployments \"nope\" not found\n" {
+		t.Fatalf("missing: %d %q", r.code, r.stderr)
+	}
+	r = shoal(t, srv, "", "rollout", "status", "deploy/web", "deploy/api")
+	if r.code != 1 || !strings.Contains(r.stderr, "rollout status follows one object") {
+		t.Fatalf("two objects: %d %q", r.code, r.stderr)
+	}
+}
+
+func TestRolloutStatusDaemonSet(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	ds := daemonSet("agent", 3, 1, 3, ago(time.Hour))
+	srv.Add(ds)
+	s := startStatus(t, srv, "ds/agent")
+	waitUntil(t, func() bool { return strings.Contains(s.out.String(), "\n") })
+	srv.Update(api.KindDaemonSet, "default", "agent", func(o api.Object) {
+		o.(*api.DaemonSet).Status = api.DaemonSetStatus{DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 2}
+	})
+	waitUntil(t, func() bool { return strings.Count(s.out.String(), "\n") == 2 })
+	srv.Update(api.KindDaemonSet, "default", "agent", func(o api.Object) {
+		o.(*api.DaemonSet).Status = api.DaemonSetStatus{DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 3}
+	})
+	if code := s.wait(t); code != 0 {
+		t.Fatalf("exit status %d: %s", code, s.errOut.String())
+	}
+	want := `Waiting for daemon set "agent" rollout to finish: 1 out of 3 new pods have been updated...
+Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are available...
+daemon set "agent" successfully rolled out
+`
+	if got := s.out.String(); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+
+	onDelete := daemonSet("legacy", 1, 1, 1, ago(time.Hour))
+	onDelete.Spec.UpdateStrategy.Type = api.OnDeleteDaemonSetStrategy
+	srv.Add(onDelete)
+	r := shoal(t, srv, "", "rollout", "status", "ds/legacy")
+	if r.code != 1 || !strings.Contains(r.stderr, "only available for the RollingUpdate strategy") {
+		t.Fatalf("OnDelete: %d %q", r.code, r.stderr)
+	}
+}
+
+// A watch that expires or is cut resumes from a new list; a deletion ends
+// the wait with an error.
+func TestRolloutStatusResumesAndNoticesDeletion(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Add(rollingDeployment())
+	s := startStatus(t, srv, "deploy/web")
+	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	srv.SendWatchError(api.KindDeployment, api.NewGone("too old resource version").ErrStatus)
+	waitUntil(t, func() bool { return watchRequests(srv) == 2 && srv.Watchers() == 1 })
+	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
+		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 3, AvailableReplicas: 6}
+	})
+	waitUntil(t, func() bool { return strings.Contains(s.out.String(), "3 out of 6") })
+	srv.Remove(api.KindDeployment, "default", "web")
+	if code := s.wait(t); code != 1 {
+		t.Fatalf("exit status %d", code)
+	}
+	if got := s.errOut.String(); got != "error: deployment \"web\" was deleted\n" {
+		t.Fatalf("stderr %q", got)
+	}
+}
+
+func watchRequests(srv *clienttest.Server) int {
+	n := 0
+	for _, q := range srv.Requests() {
+		if q.Query.Get("watch") == "true" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRolloutStatusInterrupted(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Add(rollingDeployment())
+	s := startStatus(t, srv, "deploy/web")
+	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	s.cancel()
+	if code := s.wait(t); code != 130 {
+		t.Fatalf("exit status %d, want 130", code)
+	}
+}
