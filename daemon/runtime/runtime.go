@@ -64,6 +64,9 @@ type Runtime struct {
 	// pods of one image ask the engine once, not 30 times.
 	present presence
 
+	// reapQueue holds containers of finished pods waiting to be removed.
+	reapQueue chan string
+
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod uid
 	wg      sync.WaitGroup
@@ -82,7 +85,8 @@ func New(cfg Config, eng engine.Engine, store Store, rec Recorder, log *slog.Log
 		cfg.Backoff = DefaultBackoff
 	}
 	return &Runtime{cfg: cfg, eng: eng, store: store, rec: rec, log: log.With("component", "runtime"),
-		workers: map[string]*podWorker{}, present: presence{seen: map[string]time.Time{}}}
+		workers: map[string]*podWorker{}, present: presence{seen: map[string]time.Time{}},
+		reapQueue: make(chan string, 4096)}
 }
 
 // Run runs pods until ctx ends. Ending leaves every container running: only
@@ -90,10 +94,14 @@ func New(cfg Config, eng engine.Engine, store Store, rec Recorder, log *slog.Log
 func (r *Runtime) Run(ctx context.Context) error {
 	defer r.wg.Wait()
 	events := make(chan engine.Event, 256)
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
 		r.followEngine(ctx, events)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.reaper(ctx)
 	}()
 	for {
 		err := r.followPods(ctx, events)
@@ -360,6 +368,38 @@ func (r *Runtime) collectOrphans(ctx context.Context) {
 		r.log.Info("removing containers of a pod not bound here", "pod", c.Labels[engine.LabelPodName], "uid", uid)
 		w := r.startWorkerLocked(ctx, podKey{uid: uid, ns: c.Labels[engine.LabelPodNamespace], name: c.Labels[engine.LabelPodName]})
 		w.update(nil, true)
+	}
+}
+
+// reap queues a container for removal; when the queue is full it removes
+// the container at once.
+func (r *Runtime) reap(ctx context.Context, id string) {
+	select {
+	case r.reapQueue <- id:
+	default:
+		r.removeContainer(ctx, id)
+	}
+}
+
+// reaper removes queued containers one at a time (forcibly: a sandbox
+// still running is killed). Containers left when the agent stops are found
+// again by the orphan collection.
+func (r *Runtime) reaper(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-r.reapQueue:
+			r.removeContainer(ctx, id)
+		}
+	}
+}
+
+func (r *Runtime) removeContainer(ctx context.Context, id string) {
+	cctx, cancel := r.engineCtx(ctx)
+	defer cancel()
+	if err := r.eng.RemoveContainer(cctx, id); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		r.log.Warn("removing container failed", "container", id, "err", err)
 	}
 }
 

@@ -155,7 +155,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 		w.stopAll(ctx, pod, pc, 2*time.Second, false)
 	}
 	for _, old := range pc[engine.SandboxContainerName] {
-		w.remove(ctx, old.ID)
+		w.rt.reap(ctx, old.ID)
 	}
 	spec := w.sandboxSpec(pod, attempt)
 	id, err := w.createAndStart(ctx, spec)
@@ -331,7 +331,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	}
 	for i, old := range pc[c.Name] {
 		if i >= 1 { // keep the newest existing one as "previous"
-			w.remove(ctx, old.ID)
+			w.rt.reap(ctx, old.ID)
 		}
 	}
 	id, err := w.createAndStart(ctx, spec)
@@ -481,18 +481,15 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool
 	if gone && pod != nil && pod.DeletionTimestamp == nil {
 		grace = min(grace, 2*time.Second)
 	}
-	w.stopAll(ctx, pod, pc, grace, true)
-	for _, l := range pc {
-		for _, in := range l {
-			w.remove(ctx, in.ID)
-		}
-	}
+	// The app containers get their grace period; the sandbox needs none and
+	// goes with the forced removal below.
+	w.stopAll(ctx, pod, pc, grace, false)
 	if ctx.Err() != nil {
 		return false
 	}
-	if err := w.removeVolumes(); err != nil {
-		w.log.Warn("removing pod volumes failed", "err", err)
-	}
+	// Once nothing runs, the pod may go: the controllers need not wait for
+	// the engine to remove the stopped containers (which a crash here would
+	// leave to the orphan collection).
 	if pod != nil && pod.DeletionTimestamp != nil && pod.Spec.NodeName == w.rt.cfg.NodeName {
 		_, err := w.rt.store.Delete(ctx, api.KindPod, pod.Namespace, pod.Name,
 			api.DeleteOptions{GracePeriodSeconds: api.Int64(0), UID: pod.UID})
@@ -500,6 +497,17 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool
 			w.log.Warn("removing the terminated pod failed", "err", err)
 			return false
 		}
+	}
+	// Removal is not urgent: the runtime's reaper does it one container at a
+	// time, so that a rollout's removals do not slow its new containers.
+	for _, l := range pc {
+		for _, in := range l {
+			w.rt.reap(ctx, in.ID)
+			delete(w.inspected, in.ID)
+		}
+	}
+	if err := w.removeVolumes(); err != nil {
+		w.log.Warn("removing pod volumes failed", "err", err)
 	}
 	w.log.Debug("pod terminated")
 	return true
