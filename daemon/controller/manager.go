@@ -41,6 +41,10 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// BurstReplicas caps the pods one sync creates or deletes.
 	BurstReplicas int
+	// FailedPodBackoff and FailedPodBackoffMax bound the wait before a Job
+	// or a DaemonSet replaces a failed pod: the first doubles with every
+	// failure up to the second.
+	FailedPodBackoff, FailedPodBackoffMax time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -66,6 +70,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BurstReplicas <= 0 {
 		o.BurstReplicas = DefaultBurstReplicas
+	}
+	if o.FailedPodBackoff <= 0 {
+		o.FailedPodBackoff = DefaultFailedPodBackoff
+	}
+	if o.FailedPodBackoffMax <= 0 {
+		o.FailedPodBackoffMax = DefaultFailedPodBackoffMax
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -108,6 +118,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	loops := []*loop{
 		newReplicaSetController(ctx, m.store, m.rec, m.log, m.opts).loop(),
 		newDeploymentController(ctx, m.store, m.rec, m.log, m.opts).loop(),
+		newJobController(ctx, m.store, m.rec, m.log, m.opts).loop(),
+		newDaemonSetController(ctx, m.store, m.rec, m.log, m.opts).loop(),
 		newGarbageCollector(ctx, m.store, m.log, m.opts).loop(),
 	}
 	var wg sync.WaitGroup
