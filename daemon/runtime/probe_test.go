@@ -2,7 +2,13 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,4 +122,44 @@ func TestStartupProbeHoldsOtherProbes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestProbeTargetsHTTPAndTCP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if r.Header.Get("X-Check") != "yes" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+	}))
+	defer srv.Close()
+	host, portText, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	port, _ := strconv.Atoi(portText)
+	target := probeTarget{podIP: host, ports: []api.ContainerPort{{Name: "http", ContainerPort: int32(port)}}}
+	ctx := context.Background()
+	probe := func(p *api.Probe) *api.Probe { p.TimeoutSeconds = 1; return p }
+	good := probe(&api.Probe{HTTPGet: &api.HTTPGetAction{Path: "/ok", Port: api.FromString("http"),
+		HTTPHeaders: []api.HTTPHeader{{Name: "X-Check", Value: "yes"}}}})
+	if err := target.run(ctx, good); err != nil {
+		t.Fatalf("httpGet to a healthy server: %v", err)
+	}
+	bad := probe(&api.Probe{HTTPGet: &api.HTTPGetAction{Path: "/bad", Port: api.FromInt(int32(port))}})
+	if err := target.run(ctx, bad); !errors.Is(err, errProbe) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("httpGet to a failing endpoint: %v", err)
+	}
+	if err := target.run(ctx, probe(&api.Probe{TCPSocket: &api.TCPSocketAction{Port: api.FromInt(int32(port))}})); err != nil {
+		t.Fatalf("tcpSocket to a listening port: %v", err)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if err := target.run(ctx, probe(&api.Probe{TCPSocket: &api.TCPSocketAction{Port: api.FromInt(int32(closed)), Host: "127.0.0.1"}})); !errors.Is(err, errProbe) {
+		t.Fatalf("tcpSocket to a closed port: %v", err)
+	}
+	if err := target.run(ctx, probe(&api.Probe{TCPSocket: &api.TCPSocketAction{Port: api.FromString("nope")}})); err == nil {
+		t.Fatal("an unknown port name was accepted")
+	}
 }
