@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -43,7 +44,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	objs := gossip.NewObjects(st)
+	// Nodes are served with their Ready condition from membership.
+	mem := membership(alone{name: cfg.Name, since: time.Now()})
+	objs := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
 	}
@@ -53,7 +56,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
-	srv := server.New(server.Config{Store: objs, PodIO: podIO{rt: &rt}, Log: log, Version: cfg.Version,
+	srv := server.New(server.Config{Store: objs, PodIO: podIO{rt: &rt, store: objs, node: cfg.Name}, Log: log, Version: cfg.Version,
 		Ready: func() error {
 			if why := notReady.Load(); why != nil {
 				return errors.New(*why)
@@ -147,11 +150,29 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}()
 	}
+	ev := &evictor{store: objs, timeout: cfg.PodEvictionTimeout, rec: rec.ForComponent("node-controller"),
+		log: log.With("component", "eviction"), now: time.Now}
+	lead := &leadership{self: cfg.Name, mem: mem, settle: settleTime(cfg), log: log.With("component", "leadership")}
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
 	run("runtime", runner.Run)
-	// One node leads for now; leadership among several comes with membership.
-	run("controllers", manager.Run)
-	run("scheduler", sched.Run)
+	// The controllers, the scheduler and eviction act on the leader only.
+	run("leadership", func(ctx context.Context) error {
+		lead.run(ctx, func(ctx context.Context) {
+			var lw sync.WaitGroup
+			for _, loop := range []func(context.Context) error{manager.Run, sched.Run,
+				func(ctx context.Context) error { ev.run(ctx); return nil }} {
+				lw.Add(1)
+				go func() {
+					defer lw.Done()
+					if err := loop(ctx); err != nil && ctx.Err() == nil {
+						log.Error("leader loop failed", "err", err)
+					}
+				}()
+			}
+			lw.Wait()
+		})
+		return nil
+	})
 	run("tombstones", func(ctx context.Context) error { collectTombstones(ctx, st, log); return nil })
 	notReady.Store(nil)
 	log.Info("agent ready", "engine", info.ServerVersion, "sandbox_image", sandboxImage)
@@ -166,6 +187,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	wg.Wait()
 	log.Info("agent stopped; pod containers keep running")
 	return runErr
+}
+
+// settleTime is how long membership must be stable before an agent leads:
+// none for an agent without peers.
+func settleTime(cfg Config) time.Duration {
+	if len(cfg.Join) == 0 {
+		return 0
+	}
+	return 2 * time.Second
 }
 
 // connectEngine waits for the engine to answer, saying so while it waits.
@@ -210,9 +240,34 @@ func collectTombstones(ctx context.Context, st *gossip.Store, log *slog.Logger) 
 	}
 }
 
-// podIO serves logs and exec through the runner once it exists.
+// podIO serves logs and exec through the runner once it exists, and says
+// which agent serves pods of other nodes.
 type podIO struct {
-	rt *atomic.Pointer[runtime.Runtime]
+	rt    *atomic.Pointer[runtime.Runtime]
+	store Store
+	node  string
+}
+
+// Locate returns the API of the agent that runs the pod, or nil for here.
+func (p podIO) Locate(ctx context.Context, ns, pod string) (*url.URL, error) {
+	obj, err := p.store.Get(ctx, api.KindPod, ns, pod)
+	if err != nil {
+		return nil, err
+	}
+	node := obj.(*api.Pod).Spec.NodeName
+	if node == "" || node == p.node {
+		return nil, nil
+	}
+	n, err := p.store.Get(ctx, api.KindNode, "", node)
+	if err != nil {
+		return nil, api.NewUnavailable(fmt.Sprintf("pod %s runs on node %s, which is unknown here: %v", pod, node, err))
+	}
+	addr := n.GetObjectMeta().Annotations[AnnotationAPIAddress]
+	u, err := url.Parse(addr)
+	if addr == "" || err != nil {
+		return nil, api.NewUnavailable(fmt.Sprintf("node %s has no usable API address (%q)", node, addr))
+	}
+	return u, nil
 }
 
 func (p podIO) runner() (*runtime.Runtime, error) {

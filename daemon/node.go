@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 
 	"github.com/shoal-dev/shoal/api"
@@ -11,6 +12,19 @@ import (
 
 // maxPods is the pod capacity each node reports, as the kubelet's default.
 const maxPods = 110
+
+// AnnotationAPIAddress on a Node is the URL of its agent's API; agents use it
+// to forward a pod's logs and exec to the agent that runs the pod.
+const AnnotationAPIAddress = "shoal.io/api-address"
+
+// apiURL is the URL other agents reach this agent's API at.
+func (c Config) apiURL(advertise string) string {
+	_, port, err := net.SplitHostPort(c.APIAddr)
+	if err != nil {
+		port = "7480"
+	}
+	return "http://" + net.JoinHostPort(advertise, port)
+}
 
 // nodeObject describes this host from the engine's facts.
 func nodeObject(cfg Config, info engine.Info, addr string) *api.Node {
@@ -28,7 +42,8 @@ func nodeObject(cfg Config, info engine.Info, addr string) *api.Node {
 		api.ResourcePods:   api.NewMilliQuantity(maxPods * 1000),
 	}
 	return &api.Node{
-		ObjectMeta: api.ObjectMeta{Name: cfg.Name, Labels: labels},
+		ObjectMeta: api.ObjectMeta{Name: cfg.Name, Labels: labels,
+			Annotations: map[string]string{AnnotationAPIAddress: cfg.apiURL(addr)}},
 		Status: api.NodeStatus{
 			Capacity:    capacity,
 			Allocatable: capacity,
@@ -72,6 +87,14 @@ func registerNode(ctx context.Context, store Store, want *api.Node) error {
 		for k, v := range want.Labels {
 			if cur.Labels[k] != v {
 				cur.Labels[k], changed = v, true
+			}
+		}
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		for k, v := range want.Annotations {
+			if cur.Annotations[k] != v {
+				cur.Annotations[k], changed = v, true
 			}
 		}
 		if changed {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
 	"strconv"
 	"sync"
 	"time"
@@ -30,7 +31,43 @@ func (fw flushWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// proxyHeader marks a request one agent forwarded to another, so that it
+// is never forwarded again.
+const proxyHeader = "X-Shoal-Forwarded"
+
+// forward sends a pod request to the agent of the pod's node when the pod
+// runs elsewhere. It reports whether it handled the request.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.PodIO == nil {
+		return false
+	}
+	v := mux.Vars(r)
+	target, err := s.cfg.PodIO.Locate(r.Context(), v["namespace"], v["name"])
+	if err != nil {
+		writeError(w, err)
+		return true
+	}
+	if target == nil {
+		return false
+	}
+	if r.Header.Get(proxyHeader) != "" {
+		writeError(w, api.NewUnavailable(fmt.Sprintf("pod %s moved while the request was forwarded; try again", v["name"])))
+		return true
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1 // stream logs as they come
+	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+		writeError(w, api.NewUnavailable(fmt.Sprintf("the agent of pod %s's node (%s) did not answer: %v", v["name"], target.Host, err)))
+	}
+	r.Header.Set(proxyHeader, "1")
+	proxy.ServeHTTP(w, r)
+	return true
+}
+
 func (s *Server) podLog(w http.ResponseWriter, r *http.Request) {
+	if s.forward(w, r) {
+		return
+	}
 	v := mux.Vars(r)
 	q := r.URL.Query()
 	opts := api.LogOptions{Container: q.Get("container")}
@@ -108,6 +145,9 @@ var upgrader = websocket.Upgrader{
 // podExec runs a command in a pod over a websocket speaking the Kubernetes
 // channel protocol: each binary message starts with its stream number.
 func (s *Server) podExec(w http.ResponseWriter, r *http.Request) {
+	if s.forward(w, r) {
+		return
+	}
 	v := mux.Vars(r)
 	q := r.URL.Query()
 	opts := api.ExecOptions{Container: q.Get("container"), Command: q["command"],

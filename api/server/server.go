@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -34,8 +35,11 @@ type Store interface {
 	Apply(ctx context.Context, objs []api.Object) ([]string, error)
 }
 
-// PodIO streams a pod's logs and runs commands in it, wherever it runs.
+// PodIO streams a pod's logs and runs commands in it. Locate says where a
+// pod's node serves these: nil for here, else the address of the agent to
+// forward the request to.
 type PodIO interface {
+	Locate(ctx context.Context, ns, pod string) (*url.URL, error)
 	Logs(ctx context.Context, ns, pod string, opts api.LogOptions, w io.Writer) error
 	Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (exitCode int, err error)
 }

@@ -1,0 +1,106 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// evictor deletes the pods of nodes that have not been Ready for longer than
+// the eviction timeout, so that their controllers replace them elsewhere. It
+// runs on the leader only. When such a node comes back, its agent finds its
+// pods gone and stops their containers.
+type evictor struct {
+	store   evictionStore
+	timeout time.Duration
+	rec     eventRecorder
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+type evictionStore interface {
+	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
+	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
+}
+
+type eventRecorder interface {
+	Eventf(obj api.Object, eventType, reason, format string, args ...any)
+}
+
+// run checks every second until ctx ends (leadership lost or agent stops).
+func (e *evictor) run(ctx context.Context) {
+	leadingSince := e.now()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		e.sweep(ctx, leadingSince)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweep evicts from every node unready for longer than the timeout. A node
+// is counted unready at most from when this agent started leading, since
+// an earlier transition time may come from a view other than ours.
+func (e *evictor) sweep(ctx context.Context, leadingSince time.Time) {
+	nodes, _, err := e.store.List(ctx, api.KindNode, "", nil)
+	if err != nil {
+		return
+	}
+	var gone []*api.Node
+	for _, o := range nodes {
+		n := o.(*api.Node)
+		c := api.FindCondition(n.Status.Conditions, api.NodeReady)
+		if c == nil || c.Status == api.ConditionTrue {
+			continue
+		}
+		since := c.LastTransitionTime.Time
+		if since.Before(leadingSince) {
+			since = leadingSince
+		}
+		if e.now().Sub(since) >= e.timeout {
+			gone = append(gone, n)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	pods, _, err := e.store.List(ctx, api.KindPod, "", nil)
+	if err != nil {
+		return
+	}
+	for _, n := range gone {
+		for _, o := range pods {
+			p := o.(*api.Pod)
+			if p.Spec.NodeName != n.Name || toleratesUnreachable(p) {
+				continue
+			}
+			// The node cannot confirm anything: remove the pod at once.
+			_, err := e.store.Delete(ctx, api.KindPod, p.Namespace, p.Name,
+				api.DeleteOptions{GracePeriodSeconds: api.Int64(0), UID: p.UID})
+			if err != nil && !api.IsNotFound(err) {
+				e.log.Warn("evicting pod failed", "pod", p.Namespace+"/"+p.Name, "node", n.Name, "err", err)
+				continue
+			}
+			e.log.Info("evicted pod from an unready node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
+			e.rec.Eventf(p, api.EventWarning, "NodeNotReady", "Deleting pod: node %s has not been ready for %s", n.Name, e.timeout)
+		}
+	}
+}
+
+// toleratesUnreachable reports pods that stay on an unreachable node for
+// good (DaemonSet pods tolerate node.kubernetes.io/unreachable:NoExecute).
+func toleratesUnreachable(p *api.Pod) bool {
+	for _, t := range p.Spec.Tolerations {
+		if (t.Key == "node.kubernetes.io/unreachable" || t.Key == "" && t.Operator == "Exists") &&
+			(t.Effect == "" || t.Effect == api.TaintNoExecute) && t.TolerationSeconds == nil {
+			return true
+		}
+	}
+	return false
+}

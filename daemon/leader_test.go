@@ -1,0 +1,181 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
+)
+
+// fakeMembership is a membership a test changes by hand.
+type fakeMembership struct {
+	mu   sync.Mutex
+	view []memberView
+	fan  changeFanout
+}
+
+func (f *fakeMembership) members() []memberView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]memberView(nil), f.view...)
+}
+
+func (f *fakeMembership) subscribe() (<-chan struct{}, func()) { return f.fan.subscribe() }
+
+func (f *fakeMembership) set(view ...memberView) {
+	f.mu.Lock()
+	f.view = view
+	f.mu.Unlock()
+	f.fan.notify()
+}
+
+func poll(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLowestLiveMemberLeadsAfterSettling(t *testing.T) {
+	mem := &fakeMembership{}
+	now := time.Now()
+	mem.set(memberView{Name: "h2", Alive: true, Since: now}, memberView{Name: "h3", Alive: true, Since: now})
+	l := &leadership{self: "h2", mem: mem, settle: 100 * time.Millisecond, log: slog.New(slog.DiscardHandler)}
+	var leading atomic.Int32
+	var terms atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.run(ctx, func(ctx context.Context) {
+			terms.Add(1)
+			leading.Store(1)
+			<-ctx.Done()
+			leading.Store(0)
+		})
+	}()
+	poll(t, "h2 leads", func() bool { return leading.Load() == 1 && l.Leader() == "h2" })
+	// h1 joins: after the settle time it leads and h2 steps down.
+	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: true, Since: now},
+		memberView{Name: "h3", Alive: true, Since: now})
+	time.Sleep(30 * time.Millisecond)
+	if leading.Load() != 1 {
+		t.Fatal("stepped down before membership settled")
+	}
+	poll(t, "h2 steps down", func() bool { return leading.Load() == 0 && l.Leader() == "h1" })
+	// h1 dies: h2 leads again, in a new term.
+	mem.set(memberView{Name: "h1", Alive: false, Since: now}, memberView{Name: "h2", Alive: true, Since: now})
+	poll(t, "h2 leads again", func() bool { return leading.Load() == 1 && terms.Load() == 2 })
+	cancel()
+	<-done
+	if leading.Load() != 0 {
+		t.Fatal("the term did not end with the agent")
+	}
+}
+
+func newHealthStore(t *testing.T, mem membership) *healthStore {
+	st, err := gossip.Open("", "h1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
+	ctx := context.Background()
+	if err := ensureNamespaces(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"h1", "h2"} {
+		if _, err := h.Create(ctx, &api.Node{ObjectMeta: api.ObjectMeta{Name: n}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+func readyOf(t *testing.T, h *healthStore, name string) string {
+	o, err := h.Get(context.Background(), api.KindNode, "", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.FindCondition(o.(*api.Node).Status.Conditions, api.NodeReady).Status
+}
+
+func TestNodeReadyFollowsMembershipInReadsAndWatches(t *testing.T) {
+	mem := &fakeMembership{}
+	now := time.Now()
+	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: true, Since: now})
+	h := newHealthStore(t, mem)
+	if readyOf(t, h, "h2") != api.ConditionTrue {
+		t.Fatal("a live member is not Ready")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := h.Watch(ctx, api.KindNode, "", api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the initial ADDED events
+		<-ch
+	}
+	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: false, Since: time.Now()})
+	select {
+	case ev := <-ch:
+		n := ev.Object.(*api.Node)
+		if ev.Type != api.Modified || n.Name != "h2" || api.FindCondition(n.Status.Conditions, api.NodeReady).Status != api.ConditionUnknown {
+			t.Fatalf("event %s %s %+v", ev.Type, n.Name, n.Status.Conditions)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no watch event when the member died")
+	}
+	if readyOf(t, h, "h2") != api.ConditionUnknown {
+		t.Fatal("a dead member reads Ready")
+	}
+}
+
+func TestEvictionRemovesPodsOfNodesGoneTooLong(t *testing.T) {
+	mem := &fakeMembership{}
+	now := time.Now()
+	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: false, Since: now})
+	h := newHealthStore(t, mem)
+	ctx := context.Background()
+	mk := func(name, node string, tol []api.Toleration) {
+		_, err := h.Create(ctx, &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: api.PodSpec{NodeName: node, Tolerations: tol, Containers: []api.Container{{Name: "c", Image: "i:1"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("on-dead", "h2", nil)
+	mk("daemon", "h2", []api.Toleration{{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: api.TaintNoExecute}})
+	mk("on-live", "h1", nil)
+	clock := now
+	e := &evictor{store: h, timeout: 10 * time.Second, rec: nopRecorder{}, log: slog.New(slog.DiscardHandler),
+		now: func() time.Time { return clock }}
+	e.sweep(ctx, now)
+	if _, err := h.Get(ctx, api.KindPod, "default", "on-dead"); err != nil {
+		t.Fatal("evicted before the timeout")
+	}
+	clock = now.Add(11 * time.Second)
+	e.sweep(ctx, now)
+	if _, err := h.Get(ctx, api.KindPod, "default", "on-dead"); !api.IsNotFound(err) {
+		t.Fatalf("the pod of a node gone past the timeout is still there: %v", err)
+	}
+	for _, keep := range []string{"daemon", "on-live"} {
+		if _, err := h.Get(ctx, api.KindPod, "default", keep); err != nil {
+			t.Fatalf("%s was evicted: %v", keep, err)
+		}
+	}
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Eventf(api.Object, string, string, string, ...any) {}

@@ -1,0 +1,206 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
+)
+
+// memberView is what node health needs to know of one member, as this
+// agent's membership sees it.
+type memberView struct {
+	Name  string
+	Alive bool
+	Since time.Time // when it last became alive or stopped being alive
+}
+
+// membership is the agent's view of who is up. The gossip cluster provides
+// it; a standalone agent only knows itself.
+type membership interface {
+	members() []memberView
+	// subscribe returns a channel signalled (without blocking) on every
+	// membership change, and the function that ends the subscription.
+	subscribe() (<-chan struct{}, func())
+}
+
+// alone is the membership of an agent without peers.
+type alone struct {
+	name  string
+	since time.Time
+}
+
+func (a alone) members() []memberView {
+	return []memberView{{Name: a.name, Alive: true, Since: a.since}}
+}
+
+func (a alone) subscribe() (<-chan struct{}, func()) { return make(chan struct{}), func() {} }
+
+// healthStore serves Node objects with their Ready condition taken from
+// membership: a node is Ready while its agent is a live member, and
+// Unknown once membership finds it gone. No heartbeat is ever written: each
+// agent derives the condition from its own view, and views converge as fast
+// as membership does. Everything else passes through to the object store.
+type healthStore struct {
+	*gossip.Objects
+	mem membership
+}
+
+// nodeReady computes the Ready condition of a node from membership.
+func (h *healthStore) nodeReady(n *api.Node, view map[string]memberView) {
+	c := api.FindCondition(n.Status.Conditions, api.NodeReady)
+	if c == nil {
+		n.Status.Conditions = append(n.Status.Conditions, api.Condition{Type: api.NodeReady})
+		c = &n.Status.Conditions[len(n.Status.Conditions)-1]
+	}
+	m, known := view[n.Name]
+	switch {
+	case known && m.Alive:
+		c.Status, c.Reason, c.Message = api.ConditionTrue, "AgentReady", "shoal agent is a live member of the cluster"
+	case known:
+		c.Status, c.Reason, c.Message = api.ConditionUnknown, "NodeStatusUnknown", "shoal agent stopped answering gossip"
+	default:
+		c.Status, c.Reason, c.Message = api.ConditionUnknown, "NodeStatusUnknown", "shoal agent is not a member of the cluster"
+	}
+	if known && !m.Since.IsZero() {
+		c.LastTransitionTime = api.NewTime(m.Since)
+		c.LastHeartbeatTime = api.Now()
+	}
+}
+
+func (h *healthStore) viewMap() map[string]memberView {
+	view := map[string]memberView{}
+	for _, m := range h.mem.members() {
+		view[m.Name] = m
+	}
+	return view
+}
+
+func (h *healthStore) overlay(obj api.Object, view map[string]memberView) api.Object {
+	if n, ok := obj.(*api.Node); ok {
+		h.nodeReady(n, view)
+	}
+	return obj
+}
+
+// Get returns an object, a Node with its live Ready condition.
+func (h *healthStore) Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error) {
+	obj, err := h.Objects.Get(ctx, k, ns, name)
+	if err != nil || k != api.KindNode {
+		return obj, err
+	}
+	return h.overlay(obj, h.viewMap()), nil
+}
+
+// List lists objects, Nodes with their live Ready condition.
+func (h *healthStore) List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
+	objs, rv, err := h.Objects.List(ctx, k, ns, sel)
+	if err != nil || k != api.KindNode {
+		return objs, rv, err
+	}
+	view := h.viewMap()
+	for _, o := range objs {
+		h.overlay(o, view)
+	}
+	return objs, rv, nil
+}
+
+// Watch streams changes; for Nodes it also sends a MODIFIED event whenever
+// membership changes a node's Ready condition.
+func (h *healthStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
+	in, err := h.Objects.Watch(ctx, k, ns, opts)
+	if err != nil || k != api.KindNode {
+		return in, err
+	}
+	out := make(chan api.WatchEvent)
+	go h.watchNodes(ctx, in, out)
+	return out, nil
+}
+
+func (h *healthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, out chan<- api.WatchEvent) {
+	defer close(out)
+	last := map[string]*api.Node{} // what the watcher saw, by name
+	readyOf := func(n *api.Node) string {
+		if c := api.FindCondition(n.Status.Conditions, api.NodeReady); c != nil {
+			return c.Status
+		}
+		return ""
+	}
+	send := func(ev api.WatchEvent) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	changes, unsubscribe := h.mem.subscribe()
+	defer unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-in:
+			if !ok {
+				return
+			}
+			n := h.overlay(ev.Object, h.viewMap()).(*api.Node)
+			if ev.Type == api.Deleted {
+				delete(last, n.Name)
+			} else {
+				last[n.Name] = n
+			}
+			if !send(api.WatchEvent{Type: ev.Type, Object: n}) {
+				return
+			}
+		case <-changes:
+			view := h.viewMap()
+			for name, n := range last {
+				c := *n
+				c.Status.Conditions = append([]api.Condition(nil), n.Status.Conditions...)
+				h.nodeReady(&c, view)
+				if readyOf(&c) == readyOf(n) {
+					continue
+				}
+				last[name] = &c
+				if !send(api.WatchEvent{Type: api.Modified, Object: &c}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// changeFanout lets any number of node watches follow membership changes.
+type changeFanout struct {
+	mu   sync.Mutex
+	subs map[chan struct{}]struct{}
+}
+
+func (f *changeFanout) subscribe() (<-chan struct{}, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.subs == nil {
+		f.subs = map[chan struct{}]struct{}{}
+	}
+	ch := make(chan struct{}, 1)
+	f.subs[ch] = struct{}{}
+	return ch, func() {
+		f.mu.Lock()
+		delete(f.subs, ch)
+		f.mu.Unlock()
+	}
+}
+
+func (f *changeFanout) notify() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
