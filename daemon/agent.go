@@ -45,13 +45,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer st.Close()
 	// Nodes are served with their Ready condition from membership.
-	mem := membership(alone{name: cfg.Name, since: time.Now()})
+	single := alone{name: cfg.Name, since: time.Now(), address: cfg.Bind, apiURL: cfg.apiURL(addr), version: cfg.Version}
+	mem := membership(single)
 	objs := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
 	}
 
 	// notReady holds why the agent is not ready yet; nil once it is.
+	lead := &leadership{self: cfg.Name, mem: mem, settle: settleTime(cfg), log: log.With("component", "leadership")}
 	var notReady atomic.Pointer[string]
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
@@ -62,7 +64,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 				return errors.New(*why)
 			}
 			return nil
-		}})
+		},
+		Extra: membersRoute(cfg.Name, single, lead)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -152,7 +155,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	ev := &evictor{store: objs, timeout: cfg.PodEvictionTimeout, rec: rec.ForComponent("node-controller"),
 		log: log.With("component", "eviction"), now: time.Now}
-	lead := &leadership{self: cfg.Name, mem: mem, settle: settleTime(cfg), log: log.With("component", "leadership")}
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
 	run("runtime", runner.Run)
 	// The controllers, the scheduler and eviction act on the leader only.

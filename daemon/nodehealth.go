@@ -28,8 +28,8 @@ type membership interface {
 
 // alone is the membership of an agent without peers.
 type alone struct {
-	name  string
-	since time.Time
+	name, address, apiURL, version string
+	since                          time.Time
 }
 
 func (a alone) members() []memberView {

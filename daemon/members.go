@@ -1,0 +1,35 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// memberLister gives the members for GET /shoal/v1/members.
+type memberLister interface {
+	apiMembers() []api.Member
+}
+
+func (a alone) apiMembers() []api.Member {
+	return []api.Member{{Name: a.name, State: api.MemberAlive, Since: api.NewTime(a.since), APIAddress: a.apiURL,
+		Address: a.address, Version: a.version}}
+}
+
+// membersRoute serves the cluster's members and the leader this agent follows.
+func membersRoute(self string, src memberLister, lead *leadership) func(r *mux.Router) {
+	return func(r *mux.Router) {
+		r.HandleFunc("/shoal/v1/members", func(w http.ResponseWriter, _ *http.Request) {
+			items := src.apiMembers()
+			sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
+			list := api.MemberList{TypeMeta: api.TypeMeta{Kind: "MemberList", APIVersion: "shoal/v1"},
+				Self: self, Leader: lead.Leader(), Items: items}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(list)
+		}).Methods(http.MethodGet)
+	}
+}
