@@ -503,28 +503,55 @@ func (d *describer) resourceList(label string, l api.ResourceList) {
 	}
 }
 
-// nodePods lists the pods bound to the node that have not finished.
+// nodePods lists the pods bound to the node that have not finished, with
+// what they request, then the sums against what the node offers: kubectl's
+// "Non-terminated Pods" and "Allocated resources".
 func (d *describer) nodePods(n *api.Node) error {
 	pods, _, err := client.ListAs[api.Pod](d.ctx, d.c, "", api.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing the pods of node %s: %w", n.Name, err)
 	}
-	var on []*api.Pod
-	for _, p := range pods {
-		if p.Spec.NodeName == n.Name && !api.IsPodTerminal(p) {
-			on = append(on, p)
+	l := nodeLoads(pods)[n.Name]
+	if l == nil {
+		l = &nodeLoad{}
+	}
+	cpu := func(v int64) string {
+		return fmt.Sprintf("%s (%d%%)", milliCPU(v), percentOf(n, api.ResourceCPU, v, true))
+	}
+	mem := func(v int64) string {
+		return fmt.Sprintf("%s (%d%%)", humanBytes(v), percentOf(n, api.ResourceMemory, v, false))
+	}
+	d.text(0, "Non-terminated Pods:\t(%d in total)", len(l.pods))
+	if len(l.pods) > 0 {
+		d.text(1, "Namespace\tName\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
+		d.text(1, "---------\t----\t------------\t----------\t---------------\t-------------\t---")
+		for _, p := range l.pods {
+			r := resourcesOf(p)
+			d.text(1, "%s\t%s\t%s\t%s\t%s\t%s\t%s", p.Namespace, p.Name, cpu(r.cpuReq), cpu(r.cpuLim), mem(r.memReq),
+				mem(r.memLim), age(p.CreationTimestamp, d.now))
 		}
 	}
-	d.text(0, "Non-terminated Pods:\t(%d in total)", len(on))
-	if len(on) == 0 {
-		return nil
-	}
-	d.text(1, "Namespace\tName\tAge")
-	d.text(1, "---------\t----\t---")
-	for _, p := range on {
-		d.text(1, "%s\t%s\t%s", p.Namespace, p.Name, age(p.CreationTimestamp, d.now))
-	}
+	d.text(0, "Allocated resources:")
+	d.text(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
+	d.text(1, "Resource\tRequests\tLimits")
+	d.text(1, "--------\t--------\t------")
+	d.text(1, "%s\t%s\t%s", api.ResourceCPU, cpu(l.sum.cpuReq), cpu(l.sum.cpuLim))
+	d.text(1, "%s\t%s\t%s", api.ResourceMemory, mem(l.sum.memReq), mem(l.sum.memLim))
 	return nil
+}
+
+// percentOf is v as a whole percentage of the node's allocatable amount,
+// truncated as kubectl does; 0 when the node reports none.
+func percentOf(n *api.Node, name string, v int64, milli bool) int64 {
+	q, ok := allocatable(n, name)
+	total := q.Value()
+	if milli {
+		total = q.MilliValue()
+	}
+	if !ok || total == 0 {
+		return 0
+	}
+	return int64(float64(v) / float64(total) * 100)
 }
 
 // generic describes a kind without its own describer: the metadata, then

@@ -90,7 +90,15 @@ func runGet(cmd *cobra.Command, e *env, o *getOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := printResults(cmd, e, o, results, ns); err != nil {
+	var loads map[string]*nodeLoad
+	// Only the node table shows what pods take of each node; the documents
+	// are the objects as stored, so they cost no extra request.
+	if (o.output == outputTable || o.output == outputWide) && needsNodeLoads(results) {
+		if loads, err = listNodeLoads(cmd.Context(), c); err != nil {
+			return err
+		}
+	}
+	if err := printResults(cmd, e, o, results, ns, loads); err != nil {
 		return err
 	}
 	return errs.orNil()
@@ -146,7 +154,7 @@ func sortForDisplay(k *api.Kind, objs []api.Object) {
 	})
 }
 
-func printResults(cmd *cobra.Command, e *env, o *getOptions, results []kindResult, ns string) error {
+func printResults(cmd *cobra.Command, e *env, o *getOptions, results []kindResult, ns string, loads map[string]*nodeLoad) error {
 	out := cmd.OutOrStdout()
 	total := 0
 	for _, r := range results {
@@ -173,7 +181,7 @@ func printResults(cmd *cobra.Command, e *env, o *getOptions, results []kindResul
 		}
 		return nil
 	}
-	return printTables(out, e, o, results, ns)
+	return printTables(out, e, o, results, ns, loads)
 }
 
 func anyNamed(results []kindResult) bool {
@@ -215,9 +223,9 @@ func noResources(results []kindResult, ns string) string {
 	return fmt.Sprintf("No resources found in %s namespace.", ns)
 }
 
-func printTables(out io.Writer, e *env, o *getOptions, results []kindResult, ns string) error {
+func printTables(out io.Writer, e *env, o *getOptions, results []kindResult, ns string, loads map[string]*nodeLoad) error {
 	opts := tableOptions{wide: o.output == outputWide, withNamespace: ns == "", withKind: len(results) > 1,
-		showLabels: o.showLabels}
+		showLabels: o.showLabels, loads: loads}
 	first := true
 	for _, r := range results {
 		if len(r.objs) == 0 {

@@ -25,6 +25,14 @@ func watchGet(cmd *cobra.Command, e *env, c *client.Client, o *getOptions, t tar
 	out := cmd.OutOrStdout()
 	tp := newTablePrinter(out, t.kind, tableOptions{wide: o.output == outputWide, withNamespace: ns == "",
 		showLabels: o.showLabels}, e.now())
+	// Node rows sum the pods bound to each node; the sums are read again
+	// for every row, since pods come and go between changes of a node.
+	nodeTable := t.kind == api.KindNode && (o.output == outputTable || o.output == outputWide)
+	if nodeTable && len(objs) > 0 {
+		if tp.opts.loads, err = listNodeLoads(ctx, c); err != nil {
+			return err
+		}
+	}
 	if err := printWatched(out, tp, o.output, t.kind, objs...); err != nil {
 		return err
 	}
@@ -40,6 +48,11 @@ func watchGet(cmd *cobra.Command, e *env, c *client.Client, o *getOptions, t tar
 			continue
 		}
 		tp.now = e.now()
+		if nodeTable {
+			if tp.opts.loads, err = listNodeLoads(ctx, c); err != nil {
+				return err
+			}
+		}
 		if err := printWatched(out, tp, o.output, t.kind, ev.Object); err != nil {
 			return err
 		}

@@ -44,6 +44,9 @@ type tableOptions struct {
 	withNamespace bool // -A: a NAMESPACE column first
 	withKind      bool // several kinds: names as pod/web
 	showLabels    bool
+	// loads are the pods' requests per node, for the node table; nil when
+	// they could not be read.
+	loads map[string]*nodeLoad
 }
 
 // tablePrinter writes one kind's objects as an aligned table. It remembers
@@ -96,7 +99,11 @@ func (p *tablePrinter) row(o api.Object) []string {
 		}
 		r = append(r, name)
 	}
-	r = append(r, p.cols.row(o, p.now)...)
+	if p.cols.rowWith != nil {
+		r = append(r, p.cols.rowWith(o, p.now, &p.opts)...)
+	} else {
+		r = append(r, p.cols.row(o, p.now)...)
+	}
 	if p.opts.wide && p.cols.wideRow != nil {
 		r = append(r, p.cols.wideRow(o)...)
 	}
@@ -153,6 +160,12 @@ func (p *tablePrinter) remember(cells []string) {
 	for i, c := range cells {
 		p.widths[i] = max(p.widths[i], utf8.RuneCountInString(c)+tabPadding)
 	}
+}
+
+// printTable aligns lines as the object tables are, for tables of things
+// that are not objects, such as the members of the cluster.
+func printTable(w io.Writer, lines [][]string) error {
+	return (&tablePrinter{w: w}).write(lines)
 }
 
 // printNames writes kind/name lines, the -o name format.

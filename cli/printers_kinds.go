@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -15,7 +14,10 @@ type columns struct {
 	headers     []string
 	wideHeaders []string
 	row         func(o api.Object, now time.Time) []string
-	wideRow     func(o api.Object) []string
+	// rowWith replaces row for kinds whose cells need more than the object,
+	// such as the node table's sums over the pods bound to each node.
+	rowWith func(o api.Object, now time.Time, opts *tableOptions) []string
+	wideRow func(o api.Object) []string
 }
 
 var kindColumns = map[string]*columns{
@@ -29,8 +31,8 @@ var kindColumns = map[string]*columns{
 		row: daemonSetRow, wideHeaders: []string{"CONTAINERS", "IMAGES", "SELECTOR"}, wideRow: daemonSetWide},
 	"Job": {named: true, headers: []string{"STATUS", "COMPLETIONS", "DURATION", "AGE"}, row: jobRow,
 		wideHeaders: []string{"CONTAINERS", "IMAGES", "SELECTOR"}, wideRow: jobWide},
-	"Node": {named: true, headers: []string{"STATUS", "ROLES", "AGE", "VERSION"}, row: nodeRow,
-		wideHeaders: []string{"INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"}, wideRow: nodeWide},
+	"Node": {named: true, headers: []string{"STATUS", "ROLES", "AGE", "ADDRESS", "PODS", "CPU(REQ/ALLOC)", "MEMORY(REQ/ALLOC)"},
+		rowWith: nodeRow, wideHeaders: []string{"VERSION", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"}, wideRow: nodeWide},
 	"Namespace": {named: true, headers: []string{"STATUS", "AGE"}, row: namespaceRow},
 	"ConfigMap": {named: true, headers: []string{"DATA", "AGE"}, row: configMapRow},
 	"Secret":    {named: true, headers: []string{"TYPE", "DATA", "AGE"}, row: secretRow},
@@ -127,72 +129,6 @@ func templateWide(t *api.PodTemplateSpec, sel *api.LabelSelector) []string {
 		selector = orNone(sel.String())
 	}
 	return []string{strings.Join(names, ","), strings.Join(images, ","), selector}
-}
-
-func nodeRow(o api.Object, now time.Time) []string {
-	n, ok := o.(*api.Node)
-	if !ok {
-		return []string{"", "", "", ""}
-	}
-	return []string{nodeStatus(n), nodeRoles(n), age(n.CreationTimestamp, now), n.Status.NodeInfo.KubeletVersion}
-}
-
-// nodeStatus is Ready, NotReady or Unknown, with SchedulingDisabled appended
-// for a cordoned node.
-func nodeStatus(n *api.Node) string {
-	status := "Unknown"
-	if c := api.FindCondition(n.Status.Conditions, api.NodeReady); c != nil {
-		switch c.Status {
-		case api.ConditionTrue:
-			status = "Ready"
-		case api.ConditionFalse:
-			status = "NotReady"
-		}
-	}
-	if n.Spec.Unschedulable {
-		status += ",SchedulingDisabled"
-	}
-	return status
-}
-
-// nodeRoles reads the node-role.kubernetes.io/ROLE labels.
-func nodeRoles(n *api.Node) string {
-	var roles []string
-	for k, v := range n.Labels {
-		if role, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok && role != "" {
-			roles = append(roles, role)
-		} else if k == "kubernetes.io/role" && v != "" {
-			roles = append(roles, v)
-		}
-	}
-	sort.Strings(roles)
-	return orNone(strings.Join(roles, ","))
-}
-
-func nodeInternalIP(n *api.Node) string {
-	for _, a := range n.Status.Addresses {
-		if a.Type == api.NodeInternalIP {
-			return a.Address
-		}
-	}
-	return ""
-}
-
-func nodeWide(o api.Object) []string {
-	n, ok := o.(*api.Node)
-	if !ok {
-		return []string{"", "", "", ""}
-	}
-	info := n.Status.NodeInfo
-	return []string{orNone(nodeInternalIP(n)), unknownIfEmpty(info.OSImage), unknownIfEmpty(info.KernelVersion),
-		unknownIfEmpty(info.ContainerRuntimeVersion)}
-}
-
-func unknownIfEmpty(s string) string {
-	if s == "" {
-		return "<unknown>"
-	}
-	return s
 }
 
 func namespaceRow(o api.Object, now time.Time) []string {

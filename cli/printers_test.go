@@ -123,12 +123,6 @@ func TestRestartsColumn(t *testing.T) {
 }
 
 func TestOtherKindTables(t *testing.T) {
-	node := &api.Node{ObjectMeta: api.ObjectMeta{Name: "h1", CreationTimestamp: ago(26 * time.Hour),
-		Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}},
-		Spec: api.NodeSpec{Unschedulable: true},
-		Status: api.NodeStatus{Conditions: []api.Condition{{Type: api.NodeReady, Status: api.ConditionTrue}},
-			Addresses: []api.NodeAddress{{Type: api.NodeInternalIP, Address: "10.213.0.11"}},
-			NodeInfo:  api.NodeInfo{KubeletVersion: "v0.1.0", OSImage: "Debian GNU/Linux 13", KernelVersion: "6.12.0", ContainerRuntimeVersion: "docker://28.5.2"}}}
 	secret := &api.Secret{ObjectMeta: api.ObjectMeta{Name: "tls", Namespace: "default", CreationTimestamp: ago(time.Minute)},
 		Data: map[string][]byte{"crt": nil, "key": nil}, Type: "kubernetes.io/tls"}
 	cm := &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "conf", Namespace: "default", CreationTimestamp: ago(30 * time.Second)},
@@ -143,9 +137,6 @@ func TestOtherKindTables(t *testing.T) {
 		opts tableOptions
 		want string
 	}{
-		{api.KindNode, node, tableOptions{wide: true},
-			"NAME   STATUS                     ROLES           AGE   VERSION   INTERNAL-IP   OS-IMAGE              KERNEL-VERSION   CONTAINER-RUNTIME\n" +
-				"h1     Ready,SchedulingDisabled   control-plane   26h   v0.1.0    10.213.0.11   Debian GNU/Linux 13   6.12.0           docker://28.5.2\n"},
 		{api.KindSecret, secret, tableOptions{withNamespace: true},
 			"NAMESPACE   NAME   TYPE                DATA   AGE\n" +
 				"default     tls    kubernetes.io/tls   2      60s\n"},

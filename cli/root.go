@@ -68,6 +68,10 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newSetCommand(e),
 		newRolloutCommand(e),
 		newVersionCommand(e),
+		newMembersCommand(e),
+		newCordonCommand(e),
+		newUncordonCommand(e),
+		newDrainCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

@@ -1,10 +1,11 @@
 // Package clienttest is an in-memory shoal API server for tests of clients:
 // it keeps objects in a map and speaks the REST contract of the agent (CRUD,
 // label selectors, watch streams, scale, status, log, exec over websocket,
-// apply, version, healthz). It validates what it stores with the api package
-// and keeps metadata.generation as the agent does (1 at creation, one more
-// for every change of the spec), but runs no controllers: a Deployment never
-// gets pods or a status unless a test adds them (Add, Update).
+// apply, members, version, healthz). It validates what it stores with the
+// api package and keeps metadata.generation as the agent does (1 at
+// creation, one more for every change of the spec), but runs no controllers:
+// a Deployment never gets pods or a status unless a test adds them (Add,
+// Update), and a deleted pod lingers only as PodTermination says.
 package clienttest
 
 import (
@@ -58,6 +59,7 @@ type Server struct {
 	warnings []string
 	logs     map[string]string
 	watchers map[*watcher]struct{}
+	members  api.MemberList
 	// history keeps recent changes for watches from a resourceVersion.
 	history        []pastEvent
 	historyTrimmed bool
@@ -240,6 +242,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Version)
 	case p == "/shoal/v1/apply" && r.Method == http.MethodPost:
 		s.serveApply(w, r, body)
+	case p == "/shoal/v1/members":
+		s.serveMembers(w, r)
 	default:
 		s.serveResource(w, r, body)
 	}
@@ -316,9 +320,9 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t targe
 	switch r.Method {
 	case http.MethodGet:
 		s.mu.Lock()
-		items, rv := s.list(t.kind, t.ns, sel), s.rv
+		list, err := encodeList(t.kind, s.list(t.kind, t.ns, sel), s.rv)
 		s.mu.Unlock()
-		writeList(w, t.kind, items, rv)
+		writeRaw(w, list, err)
 	case http.MethodPost:
 		s.create(w, t, body)
 	case http.MethodDelete:
@@ -328,9 +332,9 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t targe
 			m := o.GetObjectMeta()
 			s.remove(t.kind, key(t.kind, m.Namespace, m.Name))
 		}
-		rv := s.rv
+		list, err := encodeList(t.kind, items, s.rv)
 		s.mu.Unlock()
-		writeList(w, t.kind, items, rv)
+		writeRaw(w, list, err)
 	default:
 		writeError(w, api.NewStatusError(http.StatusMethodNotAllowed, api.ReasonMethodNotAllow, r.Method+" is not allowed on a collection"))
 	}
@@ -538,15 +542,26 @@ func writeError(w http.ResponseWriter, err *api.StatusError) {
 	writeJSON(w, err.Code(), err.ErrStatus)
 }
 
-func writeList(w http.ResponseWriter, k *api.Kind, items []api.Object, rv int64) {
+// encodeList encodes a list while the caller holds s.mu: the items are the
+// stored objects themselves, which later writes change in place.
+func encodeList(k *api.Kind, items []api.Object, rv int64) (json.RawMessage, error) {
 	if items == nil {
 		items = []api.Object{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return json.Marshal(map[string]any{
 		"kind": k.ListKind(), "apiVersion": k.APIVersion(),
 		"metadata": api.ListMeta{ResourceVersion: strconv.FormatInt(rv, 10)},
 		"items":    items,
 	})
+}
+
+// writeRaw answers with JSON encoded before, or the error encoding it.
+func writeRaw(w http.ResponseWriter, data json.RawMessage, err error) {
+	if err != nil {
+		writeError(w, api.NewInternal(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, data)
 }
 
 func invalid(k *api.Kind, name string, err error) *api.StatusError {

@@ -98,7 +98,13 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target, se
 	var first []wireEvent
 	if q := r.URL.Query().Get("resourceVersion"); q == "" {
 		for _, o := range s.list(t.kind, t.ns, sel) {
-			first = append(first, wireEvent{Type: api.Added, Object: o})
+			// Encoded now: the stream writes later, without s.mu, and
+			// stored objects change in place.
+			data, err := json.Marshal(o)
+			if err != nil {
+				continue
+			}
+			first = append(first, wireEvent{Type: api.Added, Object: json.RawMessage(data)})
 		}
 	} else {
 		rv, err := strconv.ParseInt(q, 10, 64)
