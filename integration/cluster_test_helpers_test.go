@@ -1,0 +1,289 @@
+package integration
+
+// Helpers for multi-host tests. scripts/cluster makes N hosts on this machine:
+// host i is the network namespace shoal-h<i> on the bridge shoal-br0, with its
+// own dockerd and its own `shoal agent` named h<i> (docs/cluster.md). The
+// names are fixed, so there is one cluster per machine at a time: tests that
+// start one must not call t.Parallel (startCluster serializes them anyway).
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/client"
+)
+
+// clusterScript is scripts/cluster as seen from the package directory, where
+// go test runs.
+const clusterScript = "../scripts/cluster"
+
+// clusterStateDir is where scripts/cluster keeps each host's data and logs.
+const clusterStateDir = "/var/lib/shoal-cluster"
+
+// clusterMu holds one cluster at a time in this test binary.
+var clusterMu sync.Mutex
+
+// cluster is a local multi-host cluster made by scripts/cluster for one test.
+type cluster struct {
+	t     *testing.T
+	hosts []*clusterHost // hosts[0] is h1
+}
+
+// clusterHost is one host of a cluster: its agent's API and its engine.
+type clusterHost struct {
+	t          *testing.T
+	name       string // h<i>, also the node name
+	url        string // http://10.213.0.<10+i>:7480
+	dockerHost string // unix:///run/shoal-cluster/h<i>/docker.sock
+	token      string
+	client     *client.Client
+}
+
+// startCluster runs `scripts/cluster up n` and registers `scripts/cluster
+// down` as cleanup. agentArgs are added to every agent's command line (also
+// when a host is started again). Any failure fails the test: multi-host tests
+// run only where the single-host ones do (SHOAL_TEST_DOCKER=1), as root.
+func startCluster(t *testing.T, n int, agentArgs ...string) *cluster {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("multi-host tests need root: scripts/cluster makes network namespaces and runs dockerd")
+	}
+	clusterMu.Lock()
+	// Cleanups run last-in first-out: down runs before the unlock.
+	t.Cleanup(clusterMu.Unlock)
+	c := &cluster{t: t}
+	t.Cleanup(c.down)
+
+	env := append(os.Environ(), "SHOAL_CLUSTER_AGENT_ARGS="+strings.Join(agentArgs, " "))
+	out := c.script(5*time.Minute, env, "up", fmt.Sprint(n))
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Fatalf("scripts/cluster up: unexpected line %q", line)
+		}
+		h := &clusterHost{t: t, name: f[0], url: f[1], dockerHost: f[2]}
+		if b, err := os.ReadFile(filepath.Join(clusterStateDir, h.name, "agent", "admin.token")); err == nil {
+			h.token = strings.TrimSpace(string(b))
+		}
+		cl, err := client.New(h.url, h.token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.client = cl
+		c.hosts = append(c.hosts, h)
+	}
+	if len(c.hosts) != n {
+		t.Fatalf("scripts/cluster up %d printed %d hosts:\n%s", n, len(c.hosts), out)
+	}
+	return c
+}
+
+// script runs scripts/cluster with args and returns its stdout; a failure
+// fails the test with its stderr.
+func (c *cluster) script(timeout time.Duration, env []string, args ...string) string {
+	c.t.Helper()
+	out, errOut, err := runClusterScript(timeout, env, args...)
+	if err != nil {
+		c.t.Fatalf("scripts/cluster %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+func runClusterScript(timeout time.Duration, env []string, args ...string) (string, string, error) {
+	cx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(cx, clusterScript, args...)
+	cmd.Env = env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if cx.Err() != nil {
+		err = fmt.Errorf("%w (timed out after %s)", err, timeout)
+	}
+	return out.String(), errOut.String(), err
+}
+
+// down removes the cluster; on a failed test it first logs each host's
+// status and the end of its agent's log.
+func (c *cluster) down() {
+	if c.t.Failed() {
+		if out, _, err := runClusterScript(time.Minute, nil, "status"); err == nil {
+			c.t.Logf("cluster status:\n%s", out)
+		}
+		for _, h := range c.hosts {
+			c.t.Logf("%s agent log (last lines):\n%s", h.name, tailFile(filepath.Join(clusterStateDir, h.name, "agent.log"), 40))
+		}
+	}
+	if _, errOut, err := runClusterScript(5*time.Minute, nil, "down"); err != nil {
+		c.t.Errorf("scripts/cluster down: %v\n%s", err, errOut)
+	}
+}
+
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// agent returns host i (1-based) of the cluster.
+func (c *cluster) agent(i int) *clusterHost {
+	c.t.Helper()
+	if i < 1 || i > len(c.hosts) {
+		c.t.Fatalf("no host %d in a cluster of %d", i, len(c.hosts))
+	}
+	return c.hosts[i-1]
+}
+
+// docker runs the docker CLI against host i's engine and returns its output;
+// a failure fails the test.
+func (c *cluster) docker(i int, args ...string) string {
+	c.t.Helper()
+	out, err := c.agent(i).dockerIn(args...)
+	if err != nil {
+		c.t.Fatalf("docker (h%d) %s: %v: %s", i, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// dockerIn runs the docker CLI against the host's engine and returns its
+// combined output and error, for commands that may fail.
+func (h *clusterHost) dockerIn(args ...string) (string, error) {
+	out, err := exec.Command("docker", append([]string{"-H", h.dockerHost}, args...)...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// kill crashes host i: kill -9 of its agent, dockerd, containerd, shims and
+// containers (its network stays up).
+func (c *cluster) kill(i int) {
+	c.t.Helper()
+	c.script(time.Minute, nil, "kill", fmt.Sprint(i))
+}
+
+// start starts host i's engine and agent again, on the same data, and returns
+// once the agent is ready.
+func (c *cluster) start(i int) {
+	c.t.Helper()
+	c.script(3*time.Minute, nil, "start", fmt.Sprint(i))
+}
+
+// partition drops all traffic between host i and the other hosts; the test
+// still reaches host i's API.
+func (c *cluster) partition(i int) {
+	c.t.Helper()
+	c.script(time.Minute, nil, "partition", fmt.Sprint(i))
+}
+
+// heal undoes partition(i).
+func (c *cluster) heal(i int) {
+	c.t.Helper()
+	c.script(time.Minute, nil, "heal", fmt.Sprint(i))
+}
+
+// ready returns nil when the host's agent answers /readyz with "ok".
+func (h *clusterHost) ready() error {
+	resp, err := httpGet(h.url + "/readyz")
+	if err != nil {
+		return err
+	}
+	if resp != "ok" {
+		return fmt.Errorf("%s readyz: %s", h.name, resp)
+	}
+	return nil
+}
+
+// shoal runs the CLI against the host's agent and returns its stdout; a
+// non-zero exit fails the test.
+func (h *clusterHost) shoal(args ...string) string {
+	h.t.Helper()
+	out, errOut, err := h.shoalIn(nil, args...)
+	if err != nil {
+		h.t.Fatalf("shoal (%s) %s: %v\nstdout: %s\nstderr: %s", h.name, strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// shoalIn runs the CLI against the host's agent with stdin (if not nil) and
+// returns stdout, stderr and the error.
+func (h *clusterHost) shoalIn(stdin []byte, args ...string) (string, string, error) {
+	global := []string{"--server", h.url}
+	if h.token != "" {
+		global = append(global, "--token", h.token)
+	}
+	cmd := exec.Command(shoalBin(h.t), append(global, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// pods lists the pods of a namespace matching a selector, as this host's
+// agent sees them.
+func (h *clusterHost) pods(t *testing.T, ns, selector string) []*api.Pod {
+	t.Helper()
+	sel, err := api.ParseSelector(selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _, err := h.client.List(ctx(t), api.KindPod, ns, api.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatalf("list pods on %s: %v", h.name, err)
+	}
+	out := make([]*api.Pod, len(objs))
+	for i, o := range objs {
+		out[i] = o.(*api.Pod)
+	}
+	return out
+}
+
+// TestClusterScriptBringsUpHosts checks the local cluster itself: every host
+// has its own engine with the test images and its own agent, ready, driving it.
+func TestClusterScriptBringsUpHosts(t *testing.T) {
+	c := startCluster(t, 2)
+	for i := 1; i <= 2; i++ {
+		h := c.agent(i)
+		if want := fmt.Sprintf("http://10.213.0.%d:7480", 10+i); h.url != want {
+			t.Errorf("h%d: API at %s, want %s", i, h.url, want)
+		}
+		if err := h.ready(); err != nil {
+			t.Errorf("h%d: %v", i, err)
+		}
+		if id := c.docker(i, "image", "inspect", "--format", "{{.Id}}", testImage); !strings.HasPrefix(id, "sha256:") {
+			t.Errorf("h%d: %s not loaded: %q", i, testImage, id)
+		}
+		// Each engine is the host's own: its default bridge has the host's subnet.
+		subnet := c.docker(i, "network", "inspect", "--format", "{{(index .IPAM.Config 0).Subnet}}", "bridge")
+		if want := fmt.Sprintf("172.30.%d.0/24", i); subnet != want {
+			t.Errorf("h%d: engine bridge subnet %s, want %s", i, subnet, want)
+		}
+		// And the agent of host i drives that engine under its own name.
+		obj, err := h.client.Get(ctx(t), api.KindNode, "", h.name)
+		if err != nil {
+			t.Errorf("h%d: node %s: %v", i, h.name, err)
+			continue
+		}
+		if got := obj.(*api.Node).Labels[api.LabelHostname]; got != h.name {
+			t.Errorf("h%d: node hostname label %q", i, got)
+		}
+	}
+	if id1, id2 := c.docker(1, "info", "--format", "{{.ID}}"), c.docker(2, "info", "--format", "{{.ID}}"); id1 == id2 {
+		t.Errorf("both engines report the same ID %s", id1)
+	}
+}
