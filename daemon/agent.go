@@ -44,9 +44,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	cl, err := startCluster(ctx, cfg, st, cfg.apiURL(addr), log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cl.Leave(2 * time.Second); err != nil {
+			log.Debug("leaving the cluster", "err", err)
+		}
+		_ = cl.Shutdown()
+	}()
 	// Nodes are served with their Ready condition from membership.
-	single := alone{name: cfg.Name, since: time.Now(), address: cfg.Bind, apiURL: cfg.apiURL(addr), version: cfg.Version}
-	mem := membership(single)
+	mem := gossipMembership{cl: cl}
 	objs := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
@@ -65,7 +74,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 			return nil
 		},
-		Extra: membersRoute(cfg.Name, single, lead)})
+		Extra: agentRoutes(cfg, cl, mem, lead)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -131,6 +140,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		wg.Wait()
 		return fmt.Errorf("pod network: %w", err)
 	}
+	if err := waitSynced(ctx, cl, log, 10*time.Second); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	if err := registerNode(ctx, objs, nodeObject(cfg, info, addr)); err != nil {
 		cancel()
 		wg.Wait()
@@ -184,6 +198,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 		log.Error("agent component failed", "err", runErr)
+	case <-cl.Done():
+		runErr = cl.Err()
+		log.Error("left the cluster", "err", runErr)
 	}
 	cancel()
 	wg.Wait()

@@ -15,11 +15,6 @@ type memberLister interface {
 	apiMembers() []api.Member
 }
 
-func (a alone) apiMembers() []api.Member {
-	return []api.Member{{Name: a.name, State: api.MemberAlive, Since: api.NewTime(a.since), APIAddress: a.apiURL,
-		Address: a.address, Version: a.version}}
-}
-
 // membersRoute serves the cluster's members and the leader this agent follows.
 func membersRoute(self string, src memberLister, lead *leadership) func(r *mux.Router) {
 	return func(r *mux.Router) {

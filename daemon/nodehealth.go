@@ -26,18 +26,6 @@ type membership interface {
 	subscribe() (<-chan struct{}, func())
 }
 
-// alone is the membership of an agent without peers.
-type alone struct {
-	name, address, apiURL, version string
-	since                          time.Time
-}
-
-func (a alone) members() []memberView {
-	return []memberView{{Name: a.name, Alive: true, Since: a.since}}
-}
-
-func (a alone) subscribe() (<-chan struct{}, func()) { return make(chan struct{}), func() {} }
-
 // healthStore serves Node objects with their Ready condition taken from
 // membership: a node is Ready while its agent is a live member, and
 // Unknown once membership finds it gone. No heartbeat is ever written: each

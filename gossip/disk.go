@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var recordsBucket = []byte("records")
+var (
+	recordsBucket = []byte("records")
+	metaBucket    = []byte("meta")
+	horizonKey    = []byte("horizon")
+)
 
 // disk persists records in a bbolt file. Concurrent writes are coalesced into
 // one fsynced transaction by bbolt's Batch.
@@ -28,7 +33,10 @@ func openDisk(path string) (*disk, error) {
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(recordsBucket)
+		if _, err := tx.CreateBucketIfNotExists(recordsBucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(metaBucket)
 		return err
 	}); err != nil {
 		db.Close()
@@ -83,9 +91,28 @@ func (d *disk) write(ctx context.Context, recs []*Record) error {
 	})
 }
 
-// remove deletes collected tombstones, unless a newer write replaced them.
-func (d *disk) remove(ctx context.Context, keys []string, cutoff uint64) error {
+// loadHorizon returns the persisted collection horizon (0 if none).
+func (d *disk) loadHorizon() (uint64, error) {
+	var h uint64
+	err := d.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(metaBucket).Get(horizonKey); len(v) == 8 {
+			h = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return h, err
+}
+
+// remove deletes collected tombstones, unless a newer write replaced them,
+// and records the collection horizon in the same transaction, so that the
+// horizon on disk never lags the tombstones that are gone.
+func (d *disk) remove(ctx context.Context, keys []string, cutoff, horizon uint64) error {
 	return d.db.Update(func(tx *bolt.Tx) error {
+		var h [8]byte
+		binary.BigEndian.PutUint64(h[:], horizon)
+		if err := tx.Bucket(metaBucket).Put(horizonKey, h[:]); err != nil {
+			return err
+		}
 		b := tx.Bucket(recordsBucket)
 		for _, k := range keys {
 			if err := ctx.Err(); err != nil {

@@ -43,6 +43,10 @@ type Store struct {
 	ringFloor uint64 // the newest stamp dropped from ring
 	subs      map[*Subscription]struct{}
 	onLocal   []func([]*Record)
+	// horizon is the newest version time of any tombstone this store has
+	// collected: a key it lacks with a version at or below it may be one it
+	// deleted and forgot, so Apply refuses it (no resurrection).
+	horizon uint64
 }
 
 // Open loads the store persisted at path (a bbolt file, created if absent) for
@@ -62,6 +66,9 @@ func Open(path, node string, log *slog.Logger) (*Store, error) {
 			s.records[r.Key] = r
 			s.clock.Observe(r.Version.Time)
 		})
+		if err == nil {
+			s.horizon, err = d.loadHorizon()
+		}
 		if err != nil {
 			d.close()
 			return nil, err
@@ -204,7 +211,9 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 }
 
 // Apply merges records that came from elsewhere; it returns those that won
-// and were applied. Records older than what the store holds are ignored.
+// and were applied. Records older than what the store holds are ignored, and
+// so is a record of a key the store lacks whose version is at or below the
+// collection horizon (see Horizon).
 func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -214,7 +223,8 @@ func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
 	var applied []*Record
 	for _, r := range recs {
 		s.clock.Observe(r.Version.Time)
-		if cur := s.records[r.Key]; cur != nil && !r.Newer(cur) {
+		cur := s.records[r.Key]
+		if cur != nil && !r.Newer(cur) || cur == nil && r.Version.Time <= s.horizon {
 			continue
 		}
 		s.applyLocked(r)
@@ -256,7 +266,8 @@ func (s *Store) persist(ctx context.Context, recs []*Record) error {
 }
 
 // CollectTombstones forgets tombstones older than retention, from memory and
-// disk. Nodes away for longer must rejoin by pulling, not pushing.
+// disk, and raises the collection horizon to the newest one it forgot.
+// Nodes away for longer must rejoin by pulling, not pushing.
 func (s *Store) CollectTombstones(ctx context.Context, retention time.Duration) (int, error) {
 	cutoff := uint64(time.Now().Add(-retention).UnixMilli()) << 16
 	var keys []string
@@ -265,13 +276,25 @@ func (s *Store) CollectTombstones(ctx context.Context, retention time.Duration) 
 		if r.Deleted && r.Version.Time < cutoff {
 			delete(s.records, k)
 			keys = append(keys, k)
+			s.horizon = max(s.horizon, r.Version.Time)
 		}
 	}
+	horizon := s.horizon
 	s.mu.Unlock()
 	if s.disk == nil || len(keys) == 0 {
 		return len(keys), nil
 	}
-	return len(keys), s.disk.remove(ctx, keys, cutoff)
+	return len(keys), s.disk.remove(ctx, keys, cutoff, horizon)
+}
+
+// Horizon returns the newest version time among the tombstones this store
+// has collected (0 if none). Below it, "absent" may mean "deleted": Apply
+// refuses records of absent keys at or below it, and replication uses a
+// peer's horizon to forget records the peer deleted and forgot.
+func (s *Store) Horizon() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.horizon
 }
 
 // Subscribe starts a subscription to changes of keys with any of the

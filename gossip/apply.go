@@ -1,0 +1,108 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// maxInbound bounds the received messages waiting for the applier; beyond
+// it they are dropped (and counted), and anti-entropy repairs.
+const maxInbound = 16384
+
+// item is one received record, or an announce of one to pull.
+type item struct {
+	rec *Record
+	ann *announce
+}
+
+// inbox is the queue between memberlist's receive loop (which must never
+// block) and the applier goroutine.
+type inbox struct {
+	max   int
+	mu    sync.Mutex
+	items []item
+	wake  chan struct{}
+}
+
+func newInbox(max int) *inbox { return &inbox{max: max, wake: make(chan struct{}, 1)} }
+
+// put queues it, or reports false when the queue is full.
+func (q *inbox) put(it item) bool {
+	q.mu.Lock()
+	if len(q.items) >= q.max {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, it)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (q *inbox) take() []item {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	its := q.items
+	q.items = nil
+	return its
+}
+
+// runApplier merges received records into the store in batches, relays
+// those that won, and turns announces of versions this store lacks into
+// pulls.
+func (c *Cluster) runApplier(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.inbound.wake:
+		}
+		var recs []*Record
+		for _, it := range c.inbound.take() {
+			if it.ann != nil {
+				c.onAnnounce(*it.ann)
+				continue
+			}
+			recs = append(recs, it.rec)
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		if err := c.apply(ctx, recs, true); errors.Is(err, ErrClosed) {
+			return
+		}
+	}
+}
+
+// apply merges records from elsewhere; with relay, those that won are
+// spread further.
+func (c *Cluster) apply(ctx context.Context, recs []*Record, relay bool) error {
+	applied, err := c.store.Apply(ctx, recs)
+	c.stats.applied.Add(int64(len(applied)))
+	if relay && c.running.Load() {
+		for _, r := range applied {
+			c.spread(r)
+		}
+	}
+	if err != nil && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+		c.log.Error("applying replicated records failed", "records", len(recs), "err", err)
+	}
+	return err
+}
+
+// onAnnounce schedules a pull of a record this store has no such version of.
+func (c *Cluster) onAnnounce(a announce) {
+	if a.From == c.cfg.Meta.APIAddr || a.From == "" {
+		return
+	}
+	if cur := c.store.Get(a.Key); cur != nil && cur.Version.Compare(a.Version) >= 0 {
+		return
+	}
+	if !c.pulls.want(a.From, a.Key, a.Version) {
+		c.stats.dropped.Add(1)
+	}
+}

@@ -1,0 +1,102 @@
+package gossip
+
+import (
+	"context"
+	"math/rand/v2"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Every record this agent writes, and every record it learns and applies
+// (it relays it: memberlist does not forward user messages), is spread two
+// ways:
+//
+//   - queued in memberlist's TransmitLimitedQueue, which piggybacks it on
+//     gossip packets to random members, RetransmitMult x log10(N+1) times;
+//     a newer write of a key replaces the queued older one (the key is the
+//     broadcast's name);
+//   - pushed at once, in its own packet, to Fanout random members. memberlist
+//     fills each gossip packet with membership messages first and gives user
+//     messages what remains (hashicorp/memberlist#299), so during membership
+//     churn the queue alone can starve; the push does not wait for a gossip
+//     round either. Each member pushes a record once, when it first applies
+//     it, so a write costs about N x Fanout small packets.
+//
+// A record whose message exceeds maxInline is announced instead (key,
+// version, the API address that has it), and receivers pull it over HTTP.
+
+// maxQueued bounds the gossip queue; anti-entropy repairs what is pruned.
+const maxQueued = 4096
+
+// namedBroadcast is one queued message, named by its record's key.
+type namedBroadcast struct {
+	name string
+	msg  []byte
+}
+
+var _ memberlist.NamedBroadcast = (*namedBroadcast)(nil)
+
+func (b *namedBroadcast) Name() string    { return b.name }
+func (b *namedBroadcast) Message() []byte { return b.msg }
+func (b *namedBroadcast) Finished()       {}
+
+func (b *namedBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	nb, ok := o.(memberlist.NamedBroadcast)
+	return ok && nb.Name() == b.name
+}
+
+// onLocalWrite is the store's hook: it runs in the writer's goroutine, so
+// it only encodes and queues.
+func (c *Cluster) onLocalWrite(recs []*Record) {
+	if !c.running.Load() {
+		return
+	}
+	for _, r := range recs {
+		// Hooks of concurrent writes may run out of order; never let an
+		// older version replace a newer one in the queue.
+		if cur := c.store.Get(r.Key); cur != nil && cur.Newer(r) {
+			continue
+		}
+		c.spread(r)
+	}
+}
+
+// spread queues r (or its announce) for gossip and for an immediate push.
+func (c *Cluster) spread(r *Record) {
+	msg := encodeRecordMsg(r)
+	if len(msg) > maxInline {
+		msg = encodeAnnounce(announce{Key: r.Key, Version: r.Version, From: c.cfg.Meta.APIAddr})
+	}
+	c.queue.QueueBroadcast(&namedBroadcast{name: r.Key, msg: msg})
+	c.stats.broadcastsQueued.Add(1)
+	if c.queue.NumQueued() > maxQueued {
+		c.queue.Prune(maxQueued)
+	}
+	if c.tm.fanout > 0 {
+		select {
+		case c.pushes <- msg:
+		default: // the queue still carries it
+		}
+	}
+}
+
+// runPusher sends each pushed message to Fanout random live members.
+func (c *Cluster) runPusher(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-c.pushes:
+			peers := c.members.peers()
+			rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+			for _, p := range peers[:min(c.tm.fanout, len(peers))] {
+				to := &memberlist.Node{Name: p.Name, Addr: p.ip, Port: p.port}
+				if err := c.ml.SendBestEffort(to, msg); err != nil {
+					c.log.Debug("push failed", "to", p.Name, "err", err)
+					continue
+				}
+				c.stats.pushes.Add(1)
+			}
+		}
+	}
+}

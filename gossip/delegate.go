@@ -1,0 +1,87 @@
+package gossip
+
+import (
+	"github.com/hashicorp/memberlist"
+)
+
+// delegate is how memberlist calls the cluster. memberlist calls it from
+// its own goroutines (the packet loop, under its node lock for events), so
+// every method copies what it keeps and hands work to the cluster's own
+// goroutines instead of doing it.
+type delegate struct{ c *Cluster }
+
+var (
+	_ memberlist.Delegate         = (*delegate)(nil)
+	_ memberlist.EventDelegate    = (*delegate)(nil)
+	_ memberlist.MergeDelegate    = (*delegate)(nil)
+	_ memberlist.ConflictDelegate = (*delegate)(nil)
+)
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	m := *d.c.meta.Load()
+	if len(m) > limit {
+		return nil // checked by NewCluster; never sent truncated
+	}
+	return m
+}
+
+// NotifyMsg decodes (copying) a user message and queues it for the applier.
+func (d *delegate) NotifyMsg(buf []byte) {
+	c := d.c
+	m, err := decodeMessage(buf)
+	if err != nil {
+		c.malformed("gossip message", err)
+		return
+	}
+	c.stats.received.Add(1)
+	if !c.inbound.put(item{rec: m.rec, ann: m.ann}) {
+		c.stats.dropped.Add(1)
+	}
+}
+
+// GetBroadcasts hands memberlist the queued records that fit in what
+// membership messages left of the packet.
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	msgs := d.c.queue.GetBroadcasts(overhead, limit)
+	d.c.stats.broadcastsSent.Add(int64(len(msgs)))
+	return msgs
+}
+
+// LocalState is this agent's anti-entropy summary (see summary.go).
+func (d *delegate) LocalState(join bool) []byte { return d.c.localState() }
+
+// MergeRemoteState queues the peer's summary for the anti-entropy worker.
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	c := d.c
+	if len(buf) == 0 {
+		return // a peer without a store (or an older one) sends nothing
+	}
+	ps, err := decodeState(buf)
+	if err != nil {
+		c.malformed("push/pull state", err)
+		return
+	}
+	if ps.Node != c.cfg.NodeName {
+		c.states.put(ps)
+	}
+}
+
+func (d *delegate) NotifyJoin(n *memberlist.Node)   { d.event(n, StateAlive) }
+func (d *delegate) NotifyUpdate(n *memberlist.Node) { d.event(n, StateAlive) }
+func (d *delegate) NotifyLeave(n *memberlist.Node)  { d.event(n, StateDead) }
+
+func (d *delegate) event(n *memberlist.Node, state MemberState) {
+	meta, leaving, err := decodeMeta(n.Meta)
+	if err != nil {
+		d.c.malformed("metadata of "+n.Name, err)
+	}
+	d.c.members.update(n, state, meta, leaving)
+}
+
+// malformed counts and (rate-limited) logs input that could not be decoded.
+func (c *Cluster) malformed(what string, err error) {
+	c.stats.malformed.Add(1)
+	if ok, suppressed := c.limiter.allow("malformed"); ok {
+		c.log.Warn("dropped malformed input", "what", what, "err", err, "suppressed", suppressed)
+	}
+}

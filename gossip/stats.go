@@ -1,0 +1,55 @@
+package gossip
+
+import "sync/atomic"
+
+// Stats are counters of replication since the cluster started.
+type Stats struct {
+	// BroadcastsQueued counts records and announces put in the gossip queue
+	// (local writes and relays); BroadcastsSent counts their transmissions.
+	BroadcastsQueued int64
+	BroadcastsSent   int64
+	// Queued is the number of messages in the gossip queue now.
+	Queued int64
+	// Pushes counts messages sent at once to random members (fanout).
+	Pushes int64
+	// MessagesReceived counts well-formed user messages received.
+	MessagesReceived int64
+	// Malformed counts messages, states and request bodies dropped because
+	// they could not be decoded.
+	Malformed int64
+	// Dropped counts received messages dropped because the inbound queue
+	// was full; anti-entropy repairs what they carried.
+	Dropped int64
+	// RecordsApplied counts records from elsewhere that won and were applied.
+	RecordsApplied int64
+	// Pulls counts HTTP pulls and digests made; PullErrors those that failed;
+	// RecordsPulled the records they returned.
+	Pulls         int64
+	PullErrors    int64
+	RecordsPulled int64
+	// SyncRounds counts anti-entropy exchanges completed with a peer.
+	SyncRounds int64
+	// Forgotten counts records dropped because a peer had deleted them and
+	// collected their tombstones (see antientropy.go).
+	Forgotten int64
+	// Joins counts successful join attempts; JoinFailures failed ones.
+	Joins        int64
+	JoinFailures int64
+}
+
+// counters is the live, atomic form of Stats.
+type counters struct {
+	broadcastsQueued, broadcastsSent, pushes, received, malformed, dropped atomic.Int64
+	applied, pulls, pullErrors, pulled, syncRounds, forgotten              atomic.Int64
+	joins, joinFailures                                                    atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		BroadcastsQueued: c.broadcastsQueued.Load(), BroadcastsSent: c.broadcastsSent.Load(), Pushes: c.pushes.Load(),
+		MessagesReceived: c.received.Load(), Malformed: c.malformed.Load(), Dropped: c.dropped.Load(),
+		RecordsApplied: c.applied.Load(), Pulls: c.pulls.Load(), PullErrors: c.pullErrors.Load(),
+		RecordsPulled: c.pulled.Load(), SyncRounds: c.syncRounds.Load(), Forgotten: c.forgotten.Load(),
+		Joins: c.joins.Load(), JoinFailures: c.joinFailures.Load(),
+	}
+}
