@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -344,7 +346,7 @@ func TestJoinFailuresAndBadGossip(t *testing.T) {
 		if err == nil {
 			t.Fatalf("an agent named like a live member started:\n%s", out)
 		}
-		if !strings.Contains(out, "h1") || !strings.Contains(out, "--name") {
+		if !strings.Contains(out, "node name h1 is already used by 10.213.0.11:7481") || !strings.Contains(out, "another --name") {
 			t.Fatalf("the error does not say what to fix:\n%s", out)
 		}
 	})
@@ -387,7 +389,15 @@ func TestJoinFailuresAndBadGossip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 20; i++ {
+			// Packets memberlist itself cannot parse (it drops them)...
 			conn.Write([]byte(fmt.Sprintf("garbage %d \x00\xff\x01 not a gossip message", i)))
+			// ...and user messages (memberlist's type 8, behind the cluster's
+			// label) whose payload is garbage: shoal's decoder counts those.
+			pkt, err := memberlist.AddLabelHeaderToPacket(append([]byte{8}, []byte(fmt.Sprintf("\xff\xfe not a record %d", i))...), "shoal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.Write(pkt)
 		}
 		conn.Close()
 		eventually(t, 10*time.Second, "counted", func() error {
