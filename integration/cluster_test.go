@@ -134,6 +134,20 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 		t.Fatalf("engines run %v", apps)
 	}
 
+	// Logs and exec reach a pod on another host through any agent.
+	var remote *api.Pod
+	for _, p := range h1.pods(t, "default", "app=spread") {
+		if p.Spec.NodeName == "h3" {
+			remote = p
+		}
+	}
+	if out := h1.shoal("exec", remote.Name, "--", "/testapp", "hostname"); strings.TrimSpace(out) != remote.Name {
+		t.Fatalf("exec through h1 into a pod on h3 printed %q", out)
+	}
+	if out := h1.shoal("logs", remote.Name); !strings.Contains(out, "serving on") {
+		t.Fatalf("logs through h1 of a pod on h3: %q", out)
+	}
+
 	// A host dies: its pods run elsewhere within 20 s, and it shows NotReady.
 	killed := time.Now()
 	c.kill(3)
@@ -218,6 +232,24 @@ func TestClusterRestartKeepsObjectsAndContainers(t *testing.T) {
 		return nil
 	})
 	h1.shoalIn([]byte(deploymentYAML("durable", 3, testImage)), "apply", "-f", "-")
+	ds := `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: everywhere}
+spec:
+  selector: {matchLabels: {app: everywhere}}
+  template:
+    metadata: {labels: {app: everywhere}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: a, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
+`
+	h1.shoalIn([]byte(ds), "apply", "-f", "-")
+	eventually(t, 90*time.Second, "one daemon pod per host", func() error {
+		if apps := c.runningApps("everywhere-"); apps["h1"] != 1 || apps["h2"] != 1 || apps["h3"] != 1 {
+			return fmt.Errorf("%v", apps)
+		}
+		return nil
+	})
 	h1.shoalIn([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {k: v}\n"), "apply", "-f", "-")
 	eventually(t, 90*time.Second, "3 containers", func() error {
 		if n := total(c.runningApps("durable-")); n != 3 {
@@ -249,6 +281,9 @@ func TestClusterRestartKeepsObjectsAndContainers(t *testing.T) {
 	time.Sleep(3 * time.Second) // a few resyncs to do anything wrong
 	if n := total(c.runningApps("durable-")); n != 3 {
 		t.Fatalf("%d containers after the restart, want 3 (nothing duplicated)", n)
+	}
+	if apps := c.runningApps("everywhere-"); apps["h1"] != 1 || apps["h2"] != 1 || apps["h3"] != 1 {
+		t.Fatalf("daemon pods after the restart: %v", apps)
 	}
 }
 
