@@ -59,13 +59,16 @@ func (p Profile) timings() timings {
 // memberlistConfig returns memberlist's configuration for the profile.
 //
 // LAN starts from memberlist's DefaultLANConfig and changes:
+//
 //   - GossipInterval 200 ms -> 100 ms: a gossip round reaches 3 random
 //     members; halving the interval halves the time a queued broadcast
 //     waits, at ~30 small packets a second per member.
+//
 //   - PushPullInterval 30 s -> 15 s: a member that missed broadcasts
 //     converges within about 15 s; each exchange carries the record summary
 //     (8 KiB at most, see summary.go). memberlist stretches the interval for
 //     clusters above 32 members.
+//
 //   - DeadNodeReclaimTime 0 -> 30 s: an agent restarted at a new address may
 //     take back its name 30 s after its old address was declared dead.
 //
