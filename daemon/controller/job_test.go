@@ -509,9 +509,9 @@ func TestJobAdoptsMatchingOrphans(t *testing.T) {
 	job.Spec.ManualSelector = api.Bool(true)
 	job.Spec.Selector = &api.LabelSelector{MatchLabels: map[string]string{"app": "batch"}}
 	created := mustCreate(t, store, job).(*api.Job)
-	waitFor(t, 5*time.Second, "the orphan adopted", func() (bool, string) {
+	waitFor(t, 5*time.Second, "the orphan adopted and counted active", func() (bool, string) {
 		pods := listPods(t, store, nil)
-		return len(pods) == 1 && isControlledBy(pods[0], created.UID), describePods(pods)
+		return len(pods) == 1 && isControlledBy(pods[0], created.UID) && getJob(t, store, "batch").Status.Active == 1, describePods(pods)
 	})
 	holdsFor(t, 200*time.Millisecond, "no pod beyond the adopted one", func() (bool, string) {
 		return len(listPods(t, store, nil)) == 1 && getJob(t, store, "batch").Status.Active == 1, ""
