@@ -247,3 +247,43 @@ func FuzzSplitDocuments(f *testing.F) {
 		_, _ = SplitDocuments(bytes.NewReader(data))
 	})
 }
+
+func TestServiceValidation(t *testing.T) {
+	valid := func() *Service {
+		s := &Service{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []ServicePort{{Name: "http", Port: 80, TargetPort: FromString("http")}}}}
+		Default(s)
+		return s
+	}
+	if err := Validate(valid()); err != nil {
+		t.Fatalf("valid service refused: %v", err)
+	}
+	cases := []struct {
+		name   string
+		mutate func(*Service)
+		field  string
+	}{
+		{"node port out of range", func(s *Service) { s.Spec.Type = ServiceTypeNodePort; s.Spec.Ports[0].NodePort = 80 }, "spec.ports[0].nodePort"},
+		{"port name not a DNS label", func(s *Service) { s.Spec.Ports[0].Name = "HTTP_port" }, "spec.ports[0].name"},
+		{"name not a label", func(s *Service) { s.Name = "web.site" }, "metadata.name"},
+		{"node port on ClusterIP", func(s *Service) { s.Spec.Ports[0].NodePort = 30080 }, "spec.ports[0].nodePort"},
+		{"bad cluster IP", func(s *Service) { s.Spec.ClusterIP = "10.96.0.999" }, "spec.clusterIP"},
+		{"unnamed ports", func(s *Service) { s.Spec.Ports = append(s.Spec.Ports, ServicePort{Port: 81, Protocol: "TCP", TargetPort: FromInt(81)}); s.Spec.Ports[0].Name = "" }, "spec.ports[0].name"},
+	}
+	for _, c := range cases {
+		s := valid()
+		c.mutate(s)
+		found := false
+		for _, f := range fieldsOf(Validate(s)) {
+			found = found || f == c.field
+		}
+		if !found {
+			t.Errorf("%s: %v does not name %s", c.name, Validate(s), c.field)
+		}
+	}
+	d := &Service{Spec: ServiceSpec{Ports: []ServicePort{{Port: 8080}}}}
+	Default(d)
+	if d.Spec.Ports[0].TargetPort.IntVal != 8080 || d.Spec.Ports[0].Protocol != "TCP" || d.Spec.Type != ServiceTypeClusterIP {
+		t.Fatalf("defaults %+v", d.Spec)
+	}
+}

@@ -19,6 +19,18 @@ func Default(o Object) {
 		defaultJob(obj)
 	case *DaemonSet:
 		defaultDaemonSet(obj)
+	case *Service:
+		defaultService(obj)
+	case *Ingress:
+		for i := range obj.Spec.Rules {
+			if h := obj.Spec.Rules[i].HTTP; h != nil {
+				for j := range h.Paths {
+					if h.Paths[j].Path == "" {
+						h.Paths[j].Path = "/"
+					}
+				}
+			}
+		}
 	case *Secret:
 		if obj.Type == "" {
 			obj.Type = "Opaque"
@@ -229,5 +241,29 @@ func defaultDaemonSet(d *DaemonSet) {
 	}
 	if d.Spec.RevisionHistoryLimit == nil {
 		d.Spec.RevisionHistoryLimit = Int32(10)
+	}
+}
+
+func defaultService(s *Service) {
+	if s.Spec.Type == "" {
+		s.Spec.Type = ServiceTypeClusterIP
+	}
+	if s.Spec.SessionAffinity == "" {
+		s.Spec.SessionAffinity = AffinityNone
+	}
+	if s.Spec.Type == ServiceTypeExternalName {
+		return
+	}
+	for i := range s.Spec.Ports {
+		p := &s.Spec.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = "TCP"
+		}
+		if p.TargetPort == (IntOrString{}) {
+			p.TargetPort = FromInt(p.Port)
+		}
+	}
+	if s.Spec.ClusterIP != "" && len(s.Spec.ClusterIPs) == 0 {
+		s.Spec.ClusterIPs = []string{s.Spec.ClusterIP}
 	}
 }

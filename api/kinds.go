@@ -69,6 +69,9 @@ var Kinds = []*Kind{
 	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
 	{Kind: "Job", Resource: "jobs", Singular: "job", Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Job{} }},
 	{Kind: "Pod", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Pod{} }},
+	{Kind: "Service", Resource: "services", Singular: "service", ShortNames: []string{"svc"}, Version: "v1", Namespaced: true, New: func() Object { return &Service{} }},
+	{Kind: "Endpoints", Resource: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Version: "v1", Namespaced: true, New: func() Object { return &Endpoints{} }},
+	{Kind: "Ingress", Resource: "ingresses", Singular: "ingress", ShortNames: []string{"ing"}, Group: "networking.k8s.io", Version: "v1", Namespaced: true, New: func() Object { return &Ingress{} }},
 	{Kind: "Event", Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Version: "v1", Namespaced: true, New: func() Object { return &Event{} }},
 }
 
@@ -83,6 +86,9 @@ var (
 	KindPod        = MustKind("Pod")
 	KindJob        = MustKind("Job")
 	KindDaemonSet  = MustKind("DaemonSet")
+	KindService    = MustKind("Service")
+	KindEndpoints  = MustKind("Endpoints")
+	KindIngress    = MustKind("Ingress")
 	KindEvent      = MustKind("Event")
 )
 

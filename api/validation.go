@@ -29,6 +29,10 @@ func Validate(o Object) error {
 		validateJob(&e, obj)
 	case *DaemonSet:
 		validateDaemonSet(&e, obj)
+	case *Service:
+		validateService(&e, obj)
+	case *Ingress:
+		validateIngress(&e, obj)
 	case *ConfigMap:
 		size := 0
 		for key, v := range obj.Data {
@@ -78,8 +82,8 @@ func validateMeta(e *errs, k *Kind, m *ObjectMeta) {
 		e.required("metadata.name", "name or generateName is required")
 	} else {
 		check := IsDNS1123Subdomain
-		if k.Kind == "Namespace" {
-			check = IsDNS1123Label
+		if k.Kind == "Namespace" || k.Kind == "Service" {
+			check = IsDNS1123Label // they become DNS labels
 		}
 		for _, msg := range check(m.Name) {
 			e.invalid("metadata.name", m.Name, msg)
@@ -632,5 +636,150 @@ func validateDaemonSet(e *errs, d *DaemonSet) {
 	}
 	if d.Spec.MinReadySeconds < 0 {
 		e.invalid("spec.minReadySeconds", d.Spec.MinReadySeconds, "must be greater than or equal to 0")
+	}
+}
+
+func validateService(e *errs, s *Service) {
+	p := path("spec")
+	switch s.Spec.Type {
+	case ServiceTypeClusterIP, ServiceTypeNodePort, ServiceTypeLoadBalancer:
+	case ServiceTypeExternalName:
+		if errs := IsDNS1123Subdomain(s.Spec.ExternalName); len(errs) > 0 {
+			e.invalid(p.child("externalName"), s.Spec.ExternalName, errs[0])
+		}
+		return
+	default:
+		e.notSupported(p.child("type"), s.Spec.Type, ServiceTypeClusterIP, ServiceTypeNodePort, ServiceTypeLoadBalancer, ServiceTypeExternalName)
+	}
+	switch s.Spec.SessionAffinity {
+	case AffinityNone, AffinityClientIP:
+	default:
+		e.notSupported(p.child("sessionAffinity"), s.Spec.SessionAffinity, AffinityNone, AffinityClientIP)
+	}
+	if s.IsHeadless() && s.Spec.Type != ServiceTypeClusterIP {
+		e.invalid(p.child("clusterIP"), ClusterIPNone, "a headless service (clusterIP None) must be of type ClusterIP")
+	}
+	if ip := s.Spec.ClusterIP; ip != "" && ip != ClusterIPNone && !isIPv4(ip) {
+		e.invalid(p.child("clusterIP"), ip, "must be a valid IPv4 address or None")
+	}
+	if len(s.Spec.Ports) == 0 && !s.IsHeadless() {
+		e.required(p.child("ports"), "a service needs at least one port")
+	}
+	validateLabels(e, p.child("selector"), s.Spec.Selector)
+	names := map[string]bool{}
+	seen := map[string]bool{}
+	for i, port := range s.Spec.Ports {
+		pp := p.child("ports").index(i)
+		if port.Name != "" {
+			if len(port.Name) > 63 || len(IsDNS1123Label(port.Name)) > 0 {
+				e.invalid(pp.child("name"), port.Name, "a port name must be a DNS label: lower case letters, digits and '-' (e.g. 'http')")
+			}
+			if names[port.Name] {
+				e.duplicate(pp.child("name"), port.Name)
+			}
+			names[port.Name] = true
+		} else if len(s.Spec.Ports) > 1 {
+			e.required(pp.child("name"), "every port of a multi-port service needs a name")
+		}
+		if port.Port < 1 || port.Port > 65535 {
+			e.invalid(pp.child("port"), port.Port, "must be between 1 and 65535, inclusive")
+		}
+		switch port.Protocol {
+		case "TCP", "UDP", "SCTP":
+		default:
+			e.notSupported(pp.child("protocol"), port.Protocol, "TCP", "UDP", "SCTP")
+		}
+		key := fmt.Sprintf("%d/%s", port.Port, port.Protocol)
+		if seen[key] {
+			e.duplicate(pp, key)
+		}
+		seen[key] = true
+		if tp := port.TargetPort; tp.IsString {
+			if len(tp.StrVal) > 15 || len(IsDNS1123Label(tp.StrVal)) > 0 {
+				e.invalid(pp.child("targetPort"), tp.StrVal, "must be a port number or the name of a container port (at most 15 characters)")
+			}
+		} else if tp.IntVal < 1 || tp.IntVal > 65535 {
+			e.invalid(pp.child("targetPort"), tp.IntVal, "must be between 1 and 65535, inclusive")
+		}
+		if port.NodePort != 0 {
+			if s.Spec.Type == ServiceTypeClusterIP {
+				e.forbidden(pp.child("nodePort"), "may not be used when `type` is 'ClusterIP'")
+			} else if port.NodePort < NodePortMin || port.NodePort > NodePortMax {
+				e.invalid(pp.child("nodePort"), port.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", NodePortMin, NodePortMax))
+			}
+		}
+	}
+}
+
+func isIPv4(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 3 {
+			return false
+		}
+		n := 0
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return false
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > 255 {
+			return false
+		}
+	}
+	return true
+}
+
+func validateIngress(e *errs, in *Ingress) {
+	p := path("spec")
+	if b := in.Spec.DefaultBackend; b != nil {
+		validateIngressBackend(e, p.child("defaultBackend"), b)
+	}
+	if len(in.Spec.Rules) == 0 && in.Spec.DefaultBackend == nil {
+		e.required(p.child("rules"), "an ingress needs rules or a defaultBackend")
+	}
+	for i, r := range in.Spec.Rules {
+		rp := p.child("rules").index(i)
+		if r.Host != "" {
+			host := strings.TrimPrefix(r.Host, "*.")
+			if errs := IsDNS1123Subdomain(host); len(errs) > 0 {
+				e.invalid(rp.child("host"), r.Host, errs[0])
+			}
+		}
+		if r.HTTP == nil {
+			e.required(rp.child("http"), "a rule needs http paths")
+			continue
+		}
+		for j, hp := range r.HTTP.Paths {
+			pp := rp.child("http.paths").index(j)
+			switch hp.PathType {
+			case PathTypePrefix, PathTypeExact, PathTypeImplementationSpecific:
+			case "":
+				e.required(pp.child("pathType"), "pathType must be Prefix, Exact or ImplementationSpecific")
+			default:
+				e.notSupported(pp.child("pathType"), hp.PathType, PathTypeExact, PathTypePrefix, PathTypeImplementationSpecific)
+			}
+			if !strings.HasPrefix(hp.Path, "/") {
+				e.invalid(pp.child("path"), hp.Path, "must be an absolute path")
+			}
+			validateIngressBackend(e, pp.child("backend"), &hp.Backend)
+		}
+	}
+}
+
+func validateIngressBackend(e *errs, p path, b *IngressBackend) {
+	if b.Service == nil {
+		e.required(p.child("service"), "the backend must name a service")
+		return
+	}
+	if errs := IsDNS1123Label(b.Service.Name); len(errs) > 0 {
+		e.invalid(p.child("service.name"), b.Service.Name, errs[0])
+	}
+	if (b.Service.Port.Name == "") == (b.Service.Port.Number == 0) {
+		e.invalid(p.child("service.port"), nil, "must give exactly one of name or number")
 	}
 }
