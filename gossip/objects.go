@@ -21,8 +21,71 @@ import (
 // other. It defaults and validates every write, so controllers and the API
 // obey the same rules.
 type Objects struct {
-	st  *Store
-	now func() time.Time
+	st    *Store
+	now   func() time.Time
+	admit []Admission
+}
+
+// Admission completes or refuses a write inside its transaction, after
+// defaulting and validation: the agent allocates Services' cluster IPs and
+// node ports this way. old is nil on create. An error refuses the write.
+type Admission func(t *TxnView, old, obj api.Object) error
+
+// AddAdmission registers an admission step; call it before serving writes.
+func (o *Objects) AddAdmission(a Admission) { o.admit = append(o.admit, a) }
+
+// TxnView lets an admission step read the state its write will join.
+type TxnView struct {
+	o *Objects
+	t *Txn
+}
+
+// List returns the live objects of a kind in every namespace, as the
+// transaction sees them (writes staged earlier in it included).
+func (v *TxnView) List(k *api.Kind) []api.Object {
+	prefix := specPrefix + k.Resource + "/"
+	seen := map[string]bool{}
+	var out []api.Object
+	add := func(r *Record) {
+		if seen[r.Key] || r.Deleted {
+			return
+		}
+		seen[r.Key] = true
+		if obj, err := decode(k, r, nil); err == nil {
+			out = append(out, obj)
+		}
+	}
+	for _, key := range v.t.order {
+		if len(key) > len(prefix) && key[:len(prefix)] == prefix {
+			add(v.t.writes[key])
+		}
+	}
+	for key, r := range v.t.s.records {
+		if len(key) > len(prefix) && key[:len(prefix)] == prefix {
+			if _, staged := v.t.writes[key]; !staged {
+				add(r)
+			}
+		}
+	}
+	return out
+}
+
+func (o *Objects) admitWrite(t *Txn, k *api.Kind, old, obj api.Object) error {
+	for _, a := range o.admit {
+		if err := a(&TxnView{o: o, t: t}, old, obj); err != nil {
+			return asInvalid(k, obj.GetObjectMeta().Name, err)
+		}
+	}
+	return nil
+}
+
+// asInvalid keeps Status errors and turns field errors into a 422.
+func asInvalid(k *api.Kind, name string, err error) error {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	return invalid(k, name, err)
 }
 
 // NewObjects wraps a store.
@@ -181,6 +244,9 @@ func (o *Objects) prepareCreate(t *Txn, obj api.Object) (*api.Kind, error) {
 	if cur := t.Get(specKey(k, m.Namespace, m.Name)); cur != nil && !cur.Deleted {
 		return k, api.NewAlreadyExists(k, m.Name)
 	}
+	if err := o.admitWrite(t, k, nil, obj); err != nil {
+		return k, err
+	}
 	m.UID = newUID()
 	api.DefaultIdentity(obj)
 	m.CreationTimestamp = api.NewTime(o.now())
@@ -283,6 +349,9 @@ func (o *Objects) stageUpdate(t *Txn, obj api.Object) (*api.Kind, bool, error) {
 	api.DefaultIdentity(obj)
 	if err := api.Validate(obj); err != nil {
 		return k, false, invalid(k, m.Name, err)
+	}
+	if err := o.admitWrite(t, k, old, obj); err != nil {
+		return k, false, err
 	}
 	if specChanged(old, obj) {
 		m.Generation++
