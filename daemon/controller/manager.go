@@ -120,6 +120,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		newDeploymentController(ctx, m.store, m.rec, m.log, m.opts).loop(),
 		newJobController(ctx, m.store, m.rec, m.log, m.opts).loop(),
 		newDaemonSetController(ctx, m.store, m.rec, m.log, m.opts).loop(),
+		newEndpointsController(ctx, m.store, m.log, m.opts).loop(),
 		newGarbageCollector(ctx, m.store, m.log, m.opts).loop(),
 	}
 	var wg sync.WaitGroup
