@@ -23,6 +23,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/runtime"
 	"github.com/shoal-dev/shoal/daemon/sandbox"
 	"github.com/shoal-dev/shoal/daemon/scheduler"
+	"github.com/shoal-dev/shoal/daemon/services"
 	"github.com/shoal-dev/shoal/gossip"
 )
 
@@ -57,6 +58,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl}
 	objs := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
+	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
+	objs.AddAdmission(services.NewAllocator(serviceCIDR).Admit)
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
 	}
@@ -175,7 +178,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	run("leadership", func(ctx context.Context) error {
 		lead.run(ctx, func(ctx context.Context) {
 			var lw sync.WaitGroup
-			for _, loop := range []func(context.Context) error{manager.Run, sched.Run,
+			repair := func(ctx context.Context) error {
+				services.Repair(ctx, objs, log.With("component", "service-repair"), 5*time.Second)
+				return nil
+			}
+			for _, loop := range []func(context.Context) error{manager.Run, sched.Run, repair,
 				func(ctx context.Context) error { ev.run(ctx); return nil }} {
 				lw.Add(1)
 				go func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -66,7 +67,9 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&join, "join", "", "agents to join, host:port,... (for multi-host clusters, not used yet)")
 	f.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "Docker Engine to drive")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network of the cluster (not used yet: pods get addresses from the engine network \"shoal\")")
-	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services (not used yet)")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
+	f.StringVar(&cfg.IngressAddr, "ingress-addr", cfg.IngressAddr, "address of the HTTP ingress proxy (empty: none)")
 	f.StringVar(&cfg.DNSAddr, "dns-addr", "", "host address of the cluster DNS server (not used yet)")
 	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")
 	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere (for multi-host clusters, not used yet)")
@@ -98,6 +101,19 @@ func (c Config) validate() error {
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")
+	}
+	for _, f := range []struct{ flag, value string }{{"--cluster-cidr", c.ClusterCIDR}, {"--service-cidr", c.ServiceCIDR}} {
+		if _, n, err := net.ParseCIDR(f.value); err != nil || n.IP.To4() == nil {
+			return fmt.Errorf("%s %q: give an IPv4 network such as 10.96.0.0/16", f.flag, f.value)
+		}
+	}
+	if _, cl, _ := net.ParseCIDR(c.ClusterCIDR); cl != nil {
+		if ones, _ := cl.Mask.Size(); ones > 23 {
+			return fmt.Errorf("--cluster-cidr %q: too small; every node takes a /24, so give /23 or larger (default 10.244.0.0/16)", c.ClusterCIDR)
+		}
+		if _, sv, _ := net.ParseCIDR(c.ServiceCIDR); sv != nil && (cl.Contains(sv.IP) || sv.Contains(cl.IP)) {
+			return fmt.Errorf("--service-cidr %s overlaps --cluster-cidr %s; give two separate ranges", c.ServiceCIDR, c.ClusterCIDR)
+		}
 	}
 	return nil
 }

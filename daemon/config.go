@@ -22,10 +22,12 @@ type Config struct {
 	Join       []string
 	DockerHost string
 
-	ClusterCIDR string
-	ServiceCIDR string
-	DNSAddr     string
-	NodeLabels  map[string]string
+	ClusterCIDR   string
+	ServiceCIDR   string
+	DNSAddr       string
+	ClusterDomain string
+	IngressAddr   string
+	NodeLabels    map[string]string
 
 	PodEvictionTimeout time.Duration
 	// Version is reported by /version and on the Node object.
@@ -50,6 +52,8 @@ func DefaultConfig() Config {
 		DockerHost:         dockerHost,
 		ClusterCIDR:        "10.244.0.0/16",
 		ServiceCIDR:        "10.96.0.0/16",
+		ClusterDomain:      "cluster.local",
+		IngressAddr:        "0.0.0.0:80",
 		PodEvictionTimeout: 10 * time.Second,
 	}
 }
