@@ -167,6 +167,12 @@ func describeOne(ctx context.Context, c *client.Client, out io.Writer, now time.
 		d.configMap(o)
 	case *api.Secret:
 		d.secret(o)
+	case *api.Service:
+		err = d.service(o)
+	case *api.Endpoints:
+		d.endpoints(o)
+	case *api.Ingress:
+		d.ingress(o)
 	case *api.Namespace:
 		d.meta(&o.ObjectMeta, false)
 		d.line(0, "Status", orNone(o.Status.Phase))

@@ -37,6 +37,10 @@ var kindColumns = map[string]*columns{
 	"ConfigMap": {named: true, headers: []string{"DATA", "AGE"}, row: configMapRow},
 	"Secret":    {named: true, headers: []string{"TYPE", "DATA", "AGE"}, row: secretRow},
 	"Event":     {headers: []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}, row: eventRow},
+	"Service": {named: true, headers: []string{"TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"}, rowWith: serviceRow,
+		wideHeaders: []string{"SELECTOR"}, wideRow: serviceWide},
+	"Endpoints": {named: true, headers: []string{"ENDPOINTS", "AGE"}, row: endpointsRow},
+	"Ingress":   {named: true, headers: []string{"CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"}, rowWith: ingressRow},
 }
 
 // genericColumns serve kinds without their own: NAME and AGE.
