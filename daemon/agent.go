@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,15 +21,15 @@ import (
 	"github.com/shoal-dev/shoal/daemon/controller"
 	"github.com/shoal-dev/shoal/daemon/engine"
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/daemon/ingress"
+	"github.com/shoal-dev/shoal/daemon/network"
+	"github.com/shoal-dev/shoal/daemon/proxy"
 	"github.com/shoal-dev/shoal/daemon/runtime"
 	"github.com/shoal-dev/shoal/daemon/sandbox"
 	"github.com/shoal-dev/shoal/daemon/scheduler"
 	"github.com/shoal-dev/shoal/daemon/services"
 	"github.com/shoal-dev/shoal/gossip"
 )
-
-// PodNetwork is the engine network pod sandboxes join.
-const PodNetwork = "shoal"
 
 // Run runs the agent until ctx ends. Stopping leaves the pods' containers
 // running; the next start adopts them.
@@ -138,11 +139,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		wg.Wait()
 		return fmt.Errorf("sandbox image: %w", err)
 	}
-	if _, err := eng.EnsureNetwork(ctx, PodNetwork, ""); err != nil {
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("pod network: %w", err)
-	}
 	if err := waitSynced(ctx, cl, log, 10*time.Second); err != nil {
 		cancel()
 		wg.Wait()
@@ -155,8 +151,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	rec := events.New(objs, "kubelet", cfg.Name, log)
+	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"), func(net.IP) {})
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
-		Network: PodNetwork, DataDir: cfg.DataDir}, eng, objs, rec, log)
+		Network: network.NetworkName, DataDir: cfg.DataDir}, eng, objs, rec, log)
 	rt.Store(runner)
 	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
 	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
@@ -173,6 +175,25 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ev := &evictor{store: objs, timeout: cfg.PodEvictionTimeout, rec: rec.ForComponent("node-controller"),
 		log: log.With("component", "eviction"), now: time.Now}
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
+	for name, loop := range pnet.loops(eng, objs) {
+		run(name, loop)
+	}
+	clusterPrefix, _ := netip.ParsePrefix(cfg.ClusterCIDR) // checked by validate
+	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}}, log.With("component", "service-proxy"))
+	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, objs) })
+	if cfg.IngressAddr != "" {
+		ing := ingress.New(ingress.DefaultConfig(), log.With("component", "ingress"))
+		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, objs) })
+		// The ingress port is optional: a host with something else on it
+		// still runs pods.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ing.ListenAndServe(ctx, cfg.IngressAddr); err != nil && ctx.Err() == nil {
+				log.Error("ingress proxy not serving", "addr", cfg.IngressAddr, "err", err)
+			}
+		}()
+	}
 	run("runtime", runner.Run)
 	// The controllers, the scheduler and eviction act on the leader only.
 	run("leadership", func(ctx context.Context) error {

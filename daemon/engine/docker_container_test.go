@@ -77,7 +77,7 @@ func TestDockerPodLifecycle(t *testing.T) {
 	netName := enginetest.UniqueName("shoal-test-net-")
 	t.Cleanup(func() { _ = cli.NetworkRemove(context.Background(), netName) })
 	subnet := netip.MustParsePrefix("10.254.251.0/24")
-	if _, err := d.EnsureNetwork(ctx, netName, subnet.String()); err != nil {
+	if _, err := d.EnsureNetwork(ctx, engine.NetworkSpec{Name: netName, Subnet: subnet.String()}); err != nil {
 		t.Fatal(err)
 	}
 	volName := enginetest.UniqueName("shoal-test-vol-")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/shoal-dev/shoal/daemon/engine"
@@ -153,25 +154,53 @@ func TestDockerImages(t *testing.T) {
 
 func TestDockerEnsureNetwork(t *testing.T) {
 	d := enginetest.RequireDocker(t)
-	ctx := testContext(t, time.Minute)
+	ctx := testContext(t, 2*time.Minute)
 	name := enginetest.UniqueName("shoal-test-net-")
 	cli := sdkClient(t)
 	t.Cleanup(func() { _ = cli.NetworkRemove(context.Background(), name) })
 
-	id, err := d.EnsureNetwork(ctx, name, "10.254.252.0/24")
+	spec := engine.NetworkSpec{Name: name, Subnet: "10.254.252.0/24", Gateway: "10.254.252.1",
+		BridgeName: enginetest.UniqueName("sht")[:12], Options: map[string]string{"com.docker.network.bridge.enable_icc": "true"}}
+	id, err := d.EnsureNetwork(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := d.EnsureNetwork(ctx, name, "10.254.252.0/24")
+	inspect, err := cli.NetworkInspect(ctx, id, network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := inspect.IPAM.Config; len(c) != 1 || c[0].Subnet != spec.Subnet || c[0].Gateway != spec.Gateway ||
+		inspect.Options["com.docker.network.bridge.name"] != spec.BridgeName {
+		t.Fatalf("network = %+v, options %v", inspect.IPAM.Config, inspect.Options)
+	}
+	again, err := d.EnsureNetwork(ctx, spec)
 	if err != nil || again != id {
 		t.Fatalf("second EnsureNetwork = %q, %v; want %q", again, err, id)
 	}
-	anySubnet, err := d.EnsureNetwork(ctx, name, "")
+	anySubnet, err := d.EnsureNetwork(ctx, engine.NetworkSpec{Name: name})
 	if err != nil || anySubnet != id {
-		t.Fatalf("EnsureNetwork without subnet = %q, %v; want %q", anySubnet, err, id)
+		t.Fatalf("EnsureNetwork without details = %q, %v; want %q", anySubnet, err, id)
 	}
-	if _, err := d.EnsureNetwork(ctx, name, "10.254.253.0/24"); !errors.Is(err, engine.ErrConflict) {
-		t.Fatalf("EnsureNetwork with another subnet: %v, want ErrConflict", err)
+
+	// Nothing attached: another subnet re-creates it.
+	moved := spec
+	moved.Subnet, moved.Gateway = "10.254.253.0/24", "10.254.253.1"
+	movedID, err := d.EnsureNetwork(ctx, moved)
+	if err != nil || movedID == id {
+		t.Fatalf("EnsureNetwork with another subnet = %q, %v; want a new network", movedID, err)
+	}
+	// A container attached, even stopped, keeps it.
+	image := enginetest.ImportBusybox(t, d)
+	user := createContainer(t, d, engine.ContainerSpec{Image: image, Cmd: []string{"sleep", "300"},
+		NetworkMode: name, Labels: testLabels()})
+	if _, err := d.EnsureNetwork(ctx, spec); !errors.Is(err, engine.ErrInUse) {
+		t.Fatalf("EnsureNetwork of a network in use: %v, want ErrInUse", err)
+	}
+	if err := d.RemoveContainer(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := d.EnsureNetwork(ctx, spec); err != nil || back == movedID {
+		t.Fatalf("EnsureNetwork once unused = %q, %v; want a new network", back, err)
 	}
 }
 

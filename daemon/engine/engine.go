@@ -15,7 +15,9 @@ var (
 	ErrNotFound      = errors.New("engine: no such container or image")
 	ErrImageNotFound = errors.New("engine: image not found")
 	ErrConflict      = errors.New("engine: name already in use")
-	ErrUnavailable   = errors.New("engine: engine unreachable")
+	// ErrInUse: the network cannot be changed while containers use it.
+	ErrInUse       = errors.New("engine: in use")
+	ErrUnavailable = errors.New("engine: engine unreachable")
 )
 
 // Labels the agent puts on every container it runs (design section 10).
@@ -51,6 +53,20 @@ type Info struct {
 	OperatingSystem string
 	OSType          string
 	Architecture    string
+}
+
+// NetworkSpec describes a bridge network. Empty fields are left to the
+// engine and match any value of an existing network.
+type NetworkSpec struct {
+	Name string
+	// Subnet and Gateway, e.g. "10.244.1.0/24" and "10.244.1.1".
+	Subnet  string
+	Gateway string
+	// BridgeName is the Linux device of the bridge, e.g. "shoal0".
+	BridgeName string
+	// Options are driver options, e.g.
+	// "com.docker.network.bridge.enable_ip_masquerade": "true".
+	Options map[string]string
 }
 
 // Mount is a bind mount, a named volume or a tmpfs in a container.
@@ -190,9 +206,13 @@ type Engine interface {
 	// Dockerfile-style changes (e.g. `ENTRYPOINT ["/shoal","pause"]`).
 	ImportImage(ctx context.Context, rootfsTar io.Reader, ref string, changes []string) error
 
-	// EnsureNetwork creates a bridge network of that name if absent and
-	// returns its id. subnet may be empty to let the engine choose.
-	EnsureNetwork(ctx context.Context, name, subnet string) (string, error)
+	// EnsureNetwork makes the bridge network spec.Name match spec and
+	// returns its id. It is created when absent. One that differs from spec
+	// (subnet, gateway, bridge name or a given option; empty fields match
+	// anything) is removed and created again when no container, running or
+	// not, is attached to it; otherwise the error wraps ErrInUse and names
+	// the attached containers.
+	EnsureNetwork(ctx context.Context, spec NetworkSpec) (string, error)
 	// EnsureVolume creates a named volume if absent.
 	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
 

@@ -44,7 +44,7 @@ type Fake struct {
 	ImageExistsFn      func(ctx context.Context, ref string) (bool, error)
 	PullImageFn        func(ctx context.Context, ref string) error
 	ImportImageFn      func(ctx context.Context, rootfsTar io.Reader, ref string, changes []string) error
-	EnsureNetworkFn    func(ctx context.Context, name, subnet string) (string, error)
+	EnsureNetworkFn    func(ctx context.Context, spec engine.NetworkSpec) (string, error)
 	EnsureVolumeFn     func(ctx context.Context, name string, labels map[string]string) error
 	CreateContainerFn  func(ctx context.Context, spec engine.ContainerSpec) (string, error)
 	StartContainerFn   func(ctx context.Context, id string) error

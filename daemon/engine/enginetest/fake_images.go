@@ -21,8 +21,9 @@ type ImportedImage struct {
 }
 
 type fakeNetwork struct {
-	id     string
-	subnet string
+	id   string
+	spec engine.NetworkSpec
+	gen  int // times re-created, for a fresh id each time
 }
 
 // AddImage makes images present locally, as if pulled before.
@@ -71,7 +72,16 @@ func (f *Fake) Network(name string) (id, subnet string, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, ok := f.networks[name]
-	return n.id, n.subnet, ok
+	return n.id, n.spec.Subnet, ok
+}
+
+// NetworkSpec returns what the network name was last created with.
+func (f *Fake) NetworkSpec(name string) (engine.NetworkSpec, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.networks[name]
+	n.spec.Options = maps.Clone(n.spec.Options)
+	return n.spec, ok
 }
 
 // Volume returns the labels of a volume EnsureVolume made.
@@ -131,28 +141,72 @@ func (f *Fake) ImportImage(ctx context.Context, rootfsTar io.Reader, ref string,
 	return nil
 }
 
-func (f *Fake) EnsureNetwork(ctx context.Context, name, subnet string) (string, error) {
-	f.record("EnsureNetwork", name, subnet)
+// EnsureNetwork creates the network, or re-creates one that differs from
+// spec when no container (running or not) uses it, as the engine does.
+func (f *Fake) EnsureNetwork(ctx context.Context, spec engine.NetworkSpec) (string, error) {
+	f.record("EnsureNetwork", spec.Name, spec.Subnet, spec.Gateway, spec.BridgeName)
 	if f.EnsureNetworkFn != nil {
-		return f.EnsureNetworkFn(ctx, name, subnet)
+		return f.EnsureNetworkFn(ctx, spec)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.downLocked(); err != nil {
 		return "", err
 	}
-	if n, ok := f.networks[name]; ok {
-		if subnet != "" && !sameSubnet(n.subnet, subnet) {
-			return "", fmt.Errorf("network %s has subnet %s, not %s: %w", name, n.subnet, subnet, engine.ErrConflict)
+	old, exists := f.networks[spec.Name]
+	if exists {
+		if networkMatches(old.spec, spec) {
+			return old.id, nil
 		}
-		return n.id, nil
+		if users := f.networkUsersLocked(spec.Name); len(users) > 0 {
+			return "", fmt.Errorf("network %s has subnet %s, not %s, and containers %s are attached to it: %w",
+				spec.Name, old.spec.Subnet, spec.Subnet, strings.Join(users, ", "), engine.ErrInUse)
+		}
 	}
-	if subnet == "" {
-		subnet = "172.31.0.0/16"
+	want := spec
+	want.Options = maps.Clone(spec.Options)
+	if want.Subnet == "" {
+		want.Subnet = "172.31.0.0/16"
 	}
-	n := fakeNetwork{id: fakeID("network/" + name), subnet: subnet}
-	f.networks[name] = n
+	n := fakeNetwork{id: fakeID("network/" + spec.Name), spec: want}
+	if exists {
+		n.gen = old.gen + 1
+		n.id = fakeID(fmt.Sprintf("network/%s/%d", spec.Name, n.gen))
+	}
+	f.networks[spec.Name] = n
 	return n.id, nil
+}
+
+// networkMatches reports whether a network made with have satisfies want,
+// whose empty fields match anything.
+func networkMatches(have, want engine.NetworkSpec) bool {
+	if want.Subnet != "" && !sameSubnet(have.Subnet, want.Subnet) {
+		return false
+	}
+	if want.Gateway != "" && have.Gateway != want.Gateway {
+		return false
+	}
+	if want.BridgeName != "" && have.BridgeName != want.BridgeName {
+		return false
+	}
+	for k, v := range want.Options {
+		if got, ok := have.Options[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// networkUsersLocked names the containers whose network mode is the network.
+func (f *Fake) networkUsersLocked(name string) []string {
+	var users []string
+	for _, c := range f.containers {
+		if c.spec.NetworkMode == name {
+			users = append(users, c.state.Name)
+		}
+	}
+	slices.Sort(users)
+	return users
 }
 
 func (f *Fake) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {

@@ -437,18 +437,40 @@ func TestFakeImages(t *testing.T) {
 func TestFakeNetworksAndVolumes(t *testing.T) {
 	f := New()
 	ctx := testContext(t)
-	id, err := f.EnsureNetwork(ctx, "shoal0", "10.244.1.0/24")
+	spec := engine.NetworkSpec{Name: "shoal", Subnet: "10.244.1.0/24", Gateway: "10.244.1.1", BridgeName: "shoal0",
+		Options: map[string]string{"com.docker.network.bridge.enable_ip_masquerade": "true"}}
+	id, err := f.EnsureNetwork(ctx, spec)
 	if err != nil || id == "" {
 		t.Fatalf("EnsureNetwork = %q, %v", id, err)
 	}
-	if again, _ := f.EnsureNetwork(ctx, "shoal0", "10.244.1.0/24"); again != id {
+	if again, _ := f.EnsureNetwork(ctx, spec); again != id {
 		t.Fatal("second EnsureNetwork gave another id")
 	}
-	if _, err := f.EnsureNetwork(ctx, "shoal0", "10.244.2.0/24"); !errors.Is(err, engine.ErrConflict) {
-		t.Fatalf("other subnet: %v", err)
+	if anyNet, _ := f.EnsureNetwork(ctx, engine.NetworkSpec{Name: "shoal"}); anyNet != id {
+		t.Fatal("EnsureNetwork without details gave another id")
 	}
-	if _, subnet, ok := f.Network("shoal0"); !ok || subnet != "10.244.1.0/24" {
+	if got, ok := f.NetworkSpec("shoal"); !ok || got.BridgeName != "shoal0" || got.Gateway != "10.244.1.1" ||
+		got.Options["com.docker.network.bridge.enable_ip_masquerade"] != "true" {
+		t.Fatalf("network spec = %+v", got)
+	}
+
+	// Unused, it is re-created with the other subnet.
+	moved := spec
+	moved.Subnet, moved.Gateway = "10.244.2.0/24", "10.244.2.1"
+	movedID, err := f.EnsureNetwork(ctx, moved)
+	if err != nil || movedID == id {
+		t.Fatalf("EnsureNetwork with another subnet = %q, %v; want a new network", movedID, err)
+	}
+	if _, subnet, ok := f.Network("shoal"); !ok || subnet != "10.244.2.0/24" {
 		t.Fatalf("network subnet = %q", subnet)
+	}
+	// In use, even by a stopped container, it is not.
+	f.AddImage("pause")
+	if _, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "sb", Image: "pause", NetworkMode: "shoal"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.EnsureNetwork(ctx, spec); !errors.Is(err, engine.ErrInUse) || !strings.Contains(err.Error(), "sb") {
+		t.Fatalf("network in use: %v, want ErrInUse naming the container", err)
 	}
 	_ = f.EnsureVolume(ctx, "data", map[string]string{"a": "1"})
 	_ = f.EnsureVolume(ctx, "data", map[string]string{"a": "2"})

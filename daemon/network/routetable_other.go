@@ -1,0 +1,5 @@
+//go:build !linux
+
+package network
+
+func openRouteTable(string) (routeTable, error) { return nil, ErrUnsupported }
