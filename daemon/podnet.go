@@ -20,6 +20,7 @@ type podNetwork struct {
 	claimer *network.Claimer
 	fw      *network.Firewall
 	router  *network.Router
+	hairpin *network.Hairpin
 }
 
 // setupPodNetwork claims the node's subnet (after the first sync with the
@@ -66,6 +67,7 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store n
 	if p.router, err = network.NewRouter(network.RouterConfig{Node: cfg.Name, ClusterCIDR: cidr, Log: log}); err != nil {
 		return nil, err
 	}
+	p.hairpin = network.NewHairpin("", log)
 	log.Info("pod network ready", "subnet", p.subnet, "gateway", p.gateway)
 	return p, nil
 }
@@ -97,6 +99,7 @@ func (p *podNetwork) loops(eng engine.Engine, nodes network.NodeSource) map[stri
 		"pod-routes":   func(ctx context.Context) error { return p.router.Run(ctx, nodes) },
 		"pod-firewall": func(ctx context.Context) error { return p.fw.Run(ctx, eng) },
 		"pod-subnet":   p.claimer.Run,
+		"pod-hairpin":  func(ctx context.Context) error { return p.hairpin.Run(ctx, eng) },
 	}
 }
 
