@@ -268,7 +268,10 @@ func TestServiceValidation(t *testing.T) {
 		{"name not a label", func(s *Service) { s.Name = "web.site" }, "metadata.name"},
 		{"node port on ClusterIP", func(s *Service) { s.Spec.Ports[0].NodePort = 30080 }, "spec.ports[0].nodePort"},
 		{"bad cluster IP", func(s *Service) { s.Spec.ClusterIP = "10.96.0.999" }, "spec.clusterIP"},
-		{"unnamed ports", func(s *Service) { s.Spec.Ports = append(s.Spec.Ports, ServicePort{Port: 81, Protocol: "TCP", TargetPort: FromInt(81)}); s.Spec.Ports[0].Name = "" }, "spec.ports[0].name"},
+		{"unnamed ports", func(s *Service) {
+			s.Spec.Ports = append(s.Spec.Ports, ServicePort{Port: 81, Protocol: "TCP", TargetPort: FromInt(81)})
+			s.Spec.Ports[0].Name = ""
+		}, "spec.ports[0].name"},
 	}
 	for _, c := range cases {
 		s := valid()
