@@ -65,6 +65,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
+	cdns, err := newClusterDNS(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cdns.shutdown()
+
 	// notReady holds why the agent is not ready yet; nil once it is.
 	lead := &leadership{self: cfg.Name, mem: mem, settle: settleTime(cfg), log: log.With("component", "leadership")}
 	var notReady atomic.Pointer[string]
@@ -78,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 			return nil
 		},
-		Extra: agentRoutes(cfg, cl, mem, lead)})
+		Extra: agentRoutes(cfg, cl, mem, lead, cdns.srv)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -151,14 +157,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	rec := events.New(objs, "kubelet", cfg.Name, log)
-	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"), func(net.IP) {})
+	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"),
+		func(gw net.IP) { cdns.useGateway(ctx, gw) })
 	if err != nil {
 		cancel()
 		wg.Wait()
 		return err
 	}
+	cdns.useGateway(ctx, pnet.gateway)
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
-		Network: network.NetworkName, DataDir: cfg.DataDir}, eng, objs, rec, log)
+		Network: network.NetworkName, DataDir: cfg.DataDir,
+		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng, objs, rec, log)
 	rt.Store(runner)
 	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
 	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
@@ -181,6 +190,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	clusterPrefix, _ := netip.ParsePrefix(cfg.ClusterCIDR) // checked by validate
 	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}}, log.With("component", "service-proxy"))
 	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, objs) })
+	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, objs) })
+	if hostDNS := cfg.dnsHostAddr(addr); hostDNS != "" {
+		run("cluster-dns-host", func(ctx context.Context) error { cdns.serveHost(ctx, hostDNS); return nil })
+	}
 	if cfg.IngressAddr != "" {
 		ing := ingress.New(ingress.DefaultConfig(), log.With("component", "ingress"))
 		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, objs) })

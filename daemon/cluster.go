@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/dns"
 	"github.com/shoal-dev/shoal/gossip"
 )
 
@@ -92,7 +93,7 @@ func waitSynced(ctx context.Context, cl *gossip.Cluster, log *slog.Logger, limit
 
 // agentRoutes serves the members list, this agent's info, and the gossip
 // pulls of the other agents.
-func agentRoutes(cfg Config, cl *gossip.Cluster, members memberLister, lead *leadership) func(r *mux.Router) {
+func agentRoutes(cfg Config, cl *gossip.Cluster, members memberLister, lead *leadership, dnsSrv *dns.Server) func(r *mux.Router) {
 	return func(r *mux.Router) {
 		membersRoute(cfg.Name, members, lead)(r)
 		r.PathPrefix("/shoal/v1/internal/").Handler(cl.Handler())
@@ -105,6 +106,7 @@ func agentRoutes(cfg Config, cl *gossip.Cluster, members memberLister, lead *lea
 					"messagesReceived": s.MessagesReceived, "malformed": s.Malformed, "dropped": s.Dropped,
 					"recordsApplied": s.RecordsApplied, "pulls": s.Pulls,
 				},
+				"dns": map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(info)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -23,7 +24,7 @@ import (
 func NewAgentCommand(version string) *cobra.Command {
 	cfg := DefaultConfig()
 	cfg.Version = version
-	var join, labels, logLevel, logFormat string
+	var join, labels, dnsUpstreams, logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the shoal agent of this host",
@@ -41,11 +42,8 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 			if cfg.NodeLabels, err = ParseLabels(labels); err != nil {
 				return err
 			}
-			for _, j := range strings.Split(join, ",") {
-				if j = strings.TrimSpace(j); j != "" {
-					cfg.Join = append(cfg.Join, j)
-				}
-			}
+			cfg.Join = splitList(join)
+			cfg.DNSUpstreams = splitList(dnsUpstreams)
 			log, err := newLogger(logLevel, logFormat)
 			if err != nil {
 				return err
@@ -62,17 +60,18 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&cfg.Name, "name", cfg.Name, "node name, a DNS-1123 subdomain")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the agent's state")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "address of the HTTP API")
-	f.StringVar(&cfg.Bind, "bind", cfg.Bind, "gossip bind address (for multi-host clusters, not used yet)")
+	f.StringVar(&cfg.Bind, "bind", cfg.Bind, "gossip bind address, ip:port")
 	f.StringVar(&cfg.Advertise, "advertise", "", "address other agents reach this one at (default: detected)")
-	f.StringVar(&join, "join", "", "agents to join, host:port,... (for multi-host clusters, not used yet)")
+	f.StringVar(&join, "join", "", "agents to join, host:port,... (any one that answers is enough)")
 	f.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "Docker Engine to drive")
-	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network of the cluster (not used yet: pods get addresses from the engine network \"shoal\")")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network of the cluster; every node takes a /24 of it")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
 	f.StringVar(&cfg.IngressAddr, "ingress-addr", cfg.IngressAddr, "address of the HTTP ingress proxy (empty: none)")
-	f.StringVar(&cfg.DNSAddr, "dns-addr", "", "host address of the cluster DNS server (not used yet)")
+	f.StringVar(&cfg.DNSAddr, "dns-addr", "", "host address of the cluster DNS server, ip:port (default: the advertise address, port 53; \"off\": none; pods always use the pod bridge's gateway)")
+	f.StringVar(&dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
 	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")
-	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere (for multi-host clusters, not used yet)")
+	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -95,6 +94,17 @@ func envDefaults(fs *pflag.FlagSet) error {
 	return err
 }
 
+// splitList splits "a, b,,c" into [a b c].
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func (c Config) validate() error {
 	if errs := api.IsDNS1123Subdomain(c.Name); len(errs) > 0 {
 		return fmt.Errorf("--name %q: %s; give a name such as node-1", c.Name, errs[0])
@@ -105,6 +115,18 @@ func (c Config) validate() error {
 	for _, f := range []struct{ flag, value string }{{"--cluster-cidr", c.ClusterCIDR}, {"--service-cidr", c.ServiceCIDR}} {
 		if _, n, err := net.ParseCIDR(f.value); err != nil || n.IP.To4() == nil {
 			return fmt.Errorf("%s %q: give an IPv4 network such as 10.96.0.0/16", f.flag, f.value)
+		}
+	}
+	if c.DNSAddr != "" && c.DNSAddr != "off" {
+		if _, err := netip.ParseAddrPort(c.DNSAddr); err != nil {
+			return fmt.Errorf("--dns-addr %q: give ip:port such as 10.0.0.5:53, or off", c.DNSAddr)
+		}
+	}
+	for _, u := range c.DNSUpstreams {
+		if _, err := netip.ParseAddrPort(u); err != nil {
+			if _, err := netip.ParseAddr(u); err != nil {
+				return fmt.Errorf("--dns-upstream %q: give ip or ip:port such as 192.0.2.53:53", u)
+			}
 		}
 	}
 	if _, cl, _ := net.ParseCIDR(c.ClusterCIDR); cl != nil {

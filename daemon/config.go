@@ -24,7 +24,8 @@ type Config struct {
 
 	ClusterCIDR   string
 	ServiceCIDR   string
-	DNSAddr       string
+	DNSAddr       string   // "": the advertise address, port 53; "off": none
+	DNSUpstreams  []string // resolvers for names outside the cluster; empty: /etc/resolv.conf
 	ClusterDomain string
 	IngressAddr   string
 	NodeLabels    map[string]string

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -42,5 +43,41 @@ func TestConfigValidation(t *testing.T) {
 	c.Name = "node-1"
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDNSFlags(t *testing.T) {
+	for _, c := range []struct {
+		addr      string
+		upstreams []string
+		field     string // "" when valid
+	}{
+		{"", nil, ""},
+		{"off", nil, ""},
+		{"10.0.0.5:53", []string{"192.0.2.53", "192.0.2.54:5353"}, ""},
+		{"10.0.0.5", nil, "--dns-addr"},
+		{"", []string{"dns.example.com"}, "--dns-upstream"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Name, cfg.DNSAddr, cfg.DNSUpstreams = "node-1", c.addr, c.upstreams
+		err := cfg.validate()
+		if (err == nil) != (c.field == "") || (err != nil && !strings.Contains(err.Error(), c.field)) {
+			t.Errorf("dns-addr %q upstreams %v: got %v, want an error naming %q", c.addr, c.upstreams, err, c.field)
+		}
+	}
+	cfg := DefaultConfig()
+	if got := cfg.dnsHostAddr("10.0.0.5"); got != "10.0.0.5:53" {
+		t.Errorf("default host address %q", got)
+	}
+	cfg.DNSAddr = "off"
+	if got := cfg.dnsHostAddr("10.0.0.5"); got != "" {
+		t.Errorf("off gave %q", got)
+	}
+	if got := splitList(" a, ,b,"); strings.Join(got, "|") != "a|b" {
+		t.Errorf("splitList %q", got)
+	}
+	search := dnsSearch("corp.local")("shop")
+	if strings.Join(search, " ") != "shop.svc.corp.local svc.corp.local corp.local" {
+		t.Errorf("search path %v", search)
 	}
 }

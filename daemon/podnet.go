@@ -102,10 +102,3 @@ func (p *podNetwork) loops(eng engine.Engine, nodes network.NodeSource) map[stri
 		"pod-hairpin":  func(ctx context.Context) error { return p.hairpin.Run(ctx, eng) },
 	}
 }
-
-// dnsSearch is the search path pods of a namespace get, as Kubernetes gives.
-func dnsSearch(domain string) func(ns string) []string {
-	return func(ns string) []string {
-		return []string{ns + ".svc." + domain, "svc." + domain, domain}
-	}
-}

@@ -63,8 +63,8 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 	if pod.Spec.HostNetwork {
 		spec.NetworkMode = "host"
 		spec.Hostname = ""
-	} else if pod.Spec.DNSPolicy != "Default" && len(w.rt.cfg.DNSServers) > 0 {
-		spec.DNS = w.rt.cfg.DNSServers
+	} else if servers := w.rt.dnsServers(); pod.Spec.DNSPolicy != "Default" && len(servers) > 0 {
+		spec.DNS = servers
 		if w.rt.cfg.DNSSearch != nil {
 			spec.DNSSearch = w.rt.cfg.DNSSearch(pod.Namespace)
 		}

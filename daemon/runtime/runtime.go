@@ -41,8 +41,10 @@ type Config struct {
 	Network string
 	// DataDir holds per-pod volume directories.
 	DataDir string
-	// DNS settings for pods that use the cluster DNS (empty: the engine's).
-	DNSServers []string
+	// DNSServers are the name servers of pods that use the cluster DNS
+	// (nil or empty: the engine's). A function: they move with the node's
+	// pod subnet.
+	DNSServers func() []string
 	DNSSearch  func(ns string) []string
 	// ResyncPeriod is how often every pod is checked even without events.
 	ResyncPeriod time.Duration
@@ -440,4 +442,12 @@ func (p *presence) mark(key string) {
 	p.mu.Lock()
 	p.seen[key] = time.Now()
 	p.mu.Unlock()
+}
+
+// dnsServers are the name servers for pods using the cluster DNS now.
+func (r *Runtime) dnsServers() []string {
+	if r.cfg.DNSServers == nil {
+		return nil
+	}
+	return r.cfg.DNSServers()
 }

@@ -1,0 +1,82 @@
+// Package dns is the cluster DNS server every shoal agent runs. It answers
+// the cluster domain (cluster.local unless configured) from an immutable
+// zone in memory, built by a pure function from the Services, Endpoints and
+// Pods of the replicated state, and forwards every other name to the host's
+// resolvers through a small cache.
+//
+// # Names served
+//
+// With the default domain, a service "web" and a headless service "db" in
+// the namespace "shop" (answers carry a 5 s TTL and the AA bit):
+//
+//	web.shop.svc.cluster.local.              A     10.96.0.10        the ClusterIP
+//	_http._tcp.web.shop.svc.cluster.local.   SRV   0 100 80 web.shop.svc.cluster.local.
+//	web.shop.svc.cluster.local.              SRV   every port, same target
+//	db.shop.svc.cluster.local.               A     10.244.1.10       one per ready endpoint
+//	                                         A     10.244.2.11
+//	_pg._tcp.db.shop.svc.cluster.local.      SRV   0 50 5432 db-0.db.shop.svc.cluster.local.
+//	                                         SRV   0 50 5432 10-244-2-11.db.shop.svc.cluster.local.
+//	db-0.db.shop.svc.cluster.local.          A     10.244.1.10       endpoint with hostname db-0
+//	10-244-2-11.db.shop.svc.cluster.local.   A     10.244.2.11       endpoint without hostname
+//	10-244-1-10.shop.pod.cluster.local.      A     10.244.1.10       any valid dashed address
+//	ext.shop.svc.cluster.local.              CNAME api.example.com.  an ExternalName service
+//	10.0.96.10.in-addr.arpa.                 PTR   web.shop.svc.cluster.local.
+//	10.1.244.10.in-addr.arpa.                PTR   db-0.db.shop.svc.cluster.local.
+//	5.3.244.10.in-addr.arpa.                 PTR   10-244-3-5.shop.pod.cluster.local.
+//
+// SRV answers carry the targets' addresses in the additional section. An
+// address's PTR names the service whose ClusterIP it is, else the endpoint
+// with a hostname it backs, else the pod. Not-ready endpoints are served
+// only for services with publishNotReadyAddresses. Endpoint names exist for
+// ClusterIP services too, as in CoreDNS; only a headless service answers
+// with its endpoints' addresses.
+//
+// Asked for an address, an ExternalName service answers its CNAME and the
+// target's records: from the zone when the target is a cluster name, else
+// from the upstreams, as CoreDNS does (stub resolvers in pods do not chase a
+// bare CNAME themselves).
+//
+// Pod names are "insecure" in the CoreDNS sense: a-b-c-d.<any namespace>.pod
+// answers a.b.c.d for any valid address, so they are computed per query
+// rather than stored.
+//
+// # Negative answers
+//
+// A name in the cluster domain or in the reverse zones of the pod and
+// service networks (Config.ClusterCIDR, Config.ServiceCIDR) that does not
+// exist is NXDOMAIN with the zone's SOA in the authority section; a name
+// that exists with other types, or that is a level above existing names
+// (shop.svc.cluster.local., _tcp.web.shop.svc.cluster.local.), is NODATA:
+// NOERROR, no answer, the SOA. A headless service without ready endpoints
+// or a service without an address yet is NODATA, not NXDOMAIN: the name
+// exists, and resolvers that cut the tree below an NXDOMAIN (RFC 8020) would
+// hide its SRV names otherwise. Until the first state arrives, cluster
+// names get SERVFAIL, so no client caches a false NXDOMAIN.
+//
+// # Forwarding
+//
+// Every other name goes to the upstreams (Config.Upstreams, else the
+// nameserver lines of /etc/resolv.conf, loopback stubs included: the agent
+// shares the host's network namespace) over UDP, again over TCP when
+// truncated, each upstream in turn with a 2 s timeout, starting with the
+// one that answered last. Answers are cached for their TTL up to 60 s, NXDOMAIN and
+// NODATA for the SOA minimum up to 30 s; failures are never cached, and when
+// every upstream fails the client gets SERVFAIL.
+//
+// # Serving
+//
+// Queries read the zone through an atomic pointer and take no lock. Run
+// follows a Source (gossip.Objects) and rebuilds the zone at most once per
+// Config.RebuildInterval; changes that name nothing, such as a pod's restart
+// count, are dropped before a rebuild, and a rebuilt zone equal to the one
+// served is dropped too. UDP answers are cut to what the client can receive
+// (512 bytes, or its EDNS size up to 1232) with TC set; the client retries
+// over TCP. Answers with several addresses rotate by one per query.
+//
+// Wiring in an agent:
+//
+//	srv, err := dns.New(cfg, log)
+//	go srv.Run(ctx, objects)               // follow the replicated state
+//	go srv.Serve(ctx, dnsAddr)             // the agent's --dns-addr
+//	srv.Listen(ctx, "10.244.1.1:53")       // once the pod bridge exists
+package dns

@@ -1,0 +1,212 @@
+package dns
+
+import (
+	"errors"
+	"net"
+	"runtime/debug"
+	"strings"
+
+	mdns "github.com/miekg/dns"
+)
+
+var _ mdns.Handler = (*Server)(nil)
+
+// ServeDNS answers one message. It copes with any message that parsed: a
+// panic is recovered, counted and answered SERVFAIL, so no query can stop
+// the server.
+func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
+	s.stats.queries.Add(1)
+	wrote := false
+	defer func() {
+		if v := recover(); v != nil {
+			s.stats.panics.Add(1)
+			s.log.Error("dns handler panicked", "panic", v, "stack", string(debug.Stack()))
+			if !wrote && r != nil {
+				s.fail(w, r)
+			}
+		}
+	}()
+	m := s.answer(w, r)
+	if m == nil {
+		return
+	}
+	s.write(w, r, m)
+	wrote = true
+}
+
+// fail answers SERVFAIL, with nothing of the request but its id, after a
+// panic or a response that would not go, so the client need not time out.
+func (s *Server) fail(w mdns.ResponseWriter, r *mdns.Msg) {
+	defer func() {
+		if recover() != nil {
+			s.stats.panics.Add(1)
+		}
+	}()
+	m := &mdns.Msg{MsgHdr: mdns.MsgHdr{Id: r.Id, Response: true, Opcode: r.Opcode, Rcode: mdns.RcodeServerFailure}}
+	if w.WriteMsg(m) == nil {
+		s.stats.rcode(m.Rcode)
+	}
+}
+
+// answer builds the response to r, or nil when r gets none.
+func (s *Server) answer(w mdns.ResponseWriter, r *mdns.Msg) *mdns.Msg {
+	if r == nil || r.Response {
+		// Answering a response could start a loop between two servers.
+		s.stats.rejected.Add(1)
+		return nil
+	}
+	m := new(mdns.Msg)
+	m.SetReply(r)
+	m.RecursionAvailable = true
+	m.Question = nil
+	if len(r.Question) == 1 {
+		m.Question = []mdns.Question{r.Question[0]}
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		m.SetEdns0(upstreamUDPSize, false)
+		if opt.Version() != 0 {
+			m.Rcode = mdns.RcodeBadVers
+			return m
+		}
+	}
+	switch {
+	case r.Opcode != mdns.OpcodeQuery:
+		m.Rcode = mdns.RcodeNotImplemented
+		return m
+	case len(r.Question) != 1:
+		m.Rcode = mdns.RcodeFormatError
+		return m
+	}
+	q := r.Question[0]
+	switch {
+	case q.Qclass != mdns.ClassINET:
+		m.Rcode = mdns.RcodeNotImplemented
+		return m
+	case q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR:
+		m.Rcode = mdns.RcodeRefused // no zone transfers
+		return m
+	case q.Qtype == mdns.TypeOPT || q.Qtype == mdns.TypeTSIG || q.Qtype == mdns.TypeTKEY || q.Qtype == mdns.TypeNone:
+		m.Rcode = mdns.RcodeFormatError // meta types are no questions
+		return m
+	}
+	if _, ok := mdns.IsDomainName(q.Name); !ok || !mdns.IsFqdn(q.Name) {
+		m.Question = nil // it would not pack
+		m.Rcode = mdns.RcodeFormatError
+		return m
+	}
+	name := strings.ToLower(q.Name)
+
+	z := s.zone.Load()
+	if z == nil {
+		if apexIn(s.apexes, name) != "" {
+			// Not synced yet: an NXDOMAIN now would be cached as a lie.
+			m.Rcode = mdns.RcodeServerFailure
+			return m
+		}
+		return s.forward(m, name, q)
+	}
+	res := z.lookup(name, q.Qtype)
+	if res.forward {
+		return s.forward(m, name, q)
+	}
+	m.Authoritative = res.auth
+	m.Rcode = res.rcode
+	m.Answer = s.rotate(owned(res.answer, name, q.Name))
+	m.Ns, m.Extra = res.ns, append(res.extra[:len(res.extra):len(res.extra)], m.Extra...)
+	if res.chase != "" {
+		up, err := s.fwd.resolve(s.ctx, res.chase, q.Qtype, q.Qclass)
+		if err != nil {
+			m.Rcode = mdns.RcodeServerFailure
+			return m
+		}
+		// The rcode is the chain's last name's (RFC 6604).
+		m.Rcode = up.rcode
+		m.Answer = append(m.Answer[:len(m.Answer):len(m.Answer)], up.answer...)
+		if len(up.answer) == 0 {
+			m.Ns = up.ns
+		}
+	}
+	return m
+}
+
+// forward answers a name outside the cluster from the upstreams.
+func (s *Server) forward(m *mdns.Msg, name string, q mdns.Question) *mdns.Msg {
+	up, err := s.fwd.resolve(s.ctx, name, q.Qtype, q.Qclass)
+	if err != nil {
+		if !errors.Is(err, ErrNoUpstream) && !errors.Is(err, ErrUpstream) {
+			s.log.Debug("forwarding failed", "name", name, "error", err)
+		}
+		m.Rcode = mdns.RcodeServerFailure
+		return m
+	}
+	m.Rcode = up.rcode
+	m.Answer, m.Ns = up.answer, up.ns
+	m.Extra = append(up.extra[:len(up.extra):len(up.extra)], m.Extra...)
+	return m
+}
+
+// owned gives the answer the owner name as the client spelled it; the zone
+// keeps lower-case names, and clients compare case as sent (0x20 checks).
+func owned(answer []mdns.RR, lower, asked string) []mdns.RR {
+	if lower == asked || len(answer) == 0 {
+		return answer
+	}
+	out := make([]mdns.RR, len(answer))
+	for i, rr := range answer {
+		if rr.Header().Name == lower {
+			rr = mdns.Copy(rr)
+			rr.Header().Name = asked
+		}
+		out[i] = rr
+	}
+	return out
+}
+
+// rotate turns a set of several addresses or SRV records round by one per
+// query, so clients that take the first answer spread over the backends.
+func (s *Server) rotate(answer []mdns.RR) []mdns.RR {
+	if len(answer) < 2 {
+		return answer
+	}
+	t := answer[0].Header().Rrtype
+	if t != mdns.TypeA && t != mdns.TypeAAAA && t != mdns.TypeSRV {
+		return answer
+	}
+	for _, rr := range answer[1:] {
+		if rr.Header().Rrtype != t {
+			return answer
+		}
+	}
+	k := int(s.turn.Add(1) % uint32(len(answer)))
+	out := make([]mdns.RR, 0, len(answer))
+	return append(append(out, answer[k:]...), answer[:k]...)
+}
+
+// write sends m, cut to what the client can receive over UDP, and counts it.
+func (s *Server) write(w mdns.ResponseWriter, r, m *mdns.Msg) {
+	size := mdns.MaxMsgSize
+	if isUDP(w) {
+		size = mdns.MinMsgSize
+		if opt := r.IsEdns0(); opt != nil {
+			size = int(min(max(opt.UDPSize(), mdns.MinMsgSize), upstreamUDPSize))
+		}
+	}
+	m.Truncate(size)
+	if m.Truncated {
+		s.stats.truncated.Add(1)
+	}
+	if err := w.WriteMsg(m); err != nil {
+		s.log.Debug("writing a dns response failed", "error", err)
+		s.fail(w, r)
+		return
+	}
+	s.stats.rcode(m.Rcode)
+}
+
+func isUDP(w mdns.ResponseWriter) bool {
+	if a := w.LocalAddr(); a != nil {
+		_, tcp := a.(*net.TCPAddr)
+		return !tcp
+	}
+	return true
+}

@@ -1,0 +1,81 @@
+package dns
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	mdns "github.com/miekg/dns"
+)
+
+// Stats are the server's counters since it started.
+type Stats struct {
+	Queries   uint64            `json:"queries"`   // questions handled (every message given to the handler)
+	Rcodes    map[string]uint64 `json:"rcodes"`    // responses sent, by rcode name ("NOERROR", "NXDOMAIN", ...)
+	Truncated uint64            `json:"truncated"` // UDP responses cut to the client's size (TC set)
+	Forwarded uint64            `json:"forwarded"` // questions sent to an upstream (cache misses)
+	CacheHits uint64            `json:"cacheHits"` // forwarded questions answered from the cache
+	Upstream  uint64            `json:"upstream"`  // failed exchanges with an upstream
+	Rejected  uint64            `json:"rejected"`  // messages refused before the handler (not a query, several questions)
+	Malformed uint64            `json:"malformed"` // packets that did not parse
+	Panics    uint64            `json:"panics"`    // panics recovered in the handler or the zone builder
+	Builds    uint64            `json:"builds"`    // zones built and published
+	Unchanged uint64            `json:"unchanged"` // zones built and dropped because no record changed
+	Records   int               `json:"records"`   // records in the zone served now (pods' names are synthesised)
+	Cached    int               `json:"cached"`    // forwarded answers in the cache
+	Ready     bool              `json:"ready"`     // a zone is being served
+}
+
+type stats struct {
+	queries, truncated, forwarded, cacheHits, upstream atomic.Uint64
+	rejected, malformed, panics, builds, unchanged     atomic.Uint64
+	rcodes                                             [mdns.RcodeBadCookie + 2]atomic.Uint64 // the last slot counts any other rcode
+}
+
+func (s *stats) rcode(rc int) {
+	if rc < 0 || rc >= len(s.rcodes) {
+		rc = len(s.rcodes) - 1
+	}
+	s.rcodes[rc].Add(1)
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	st := &s.stats
+	out := Stats{
+		Queries:   st.queries.Load(),
+		Rcodes:    map[string]uint64{},
+		Truncated: st.truncated.Load(),
+		Forwarded: st.forwarded.Load(),
+		CacheHits: st.cacheHits.Load(),
+		Upstream:  st.upstream.Load(),
+		Rejected:  st.rejected.Load(),
+		Malformed: st.malformed.Load(),
+		Panics:    st.panics.Load(),
+		Builds:    st.builds.Load(),
+		Unchanged: st.unchanged.Load(),
+	}
+	for rc := range st.rcodes {
+		n := st.rcodes[rc].Load()
+		switch {
+		case n == 0:
+		case rc == len(st.rcodes)-1:
+			out.Rcodes["OTHER"] = n
+		default:
+			out.Rcodes[rcodeName(rc)] = n
+		}
+	}
+	if z := s.zone.Load(); z != nil {
+		out.Records, out.Ready = z.size, true
+	}
+	if s.fwd != nil {
+		out.Cached = s.fwd.cache.len()
+	}
+	return out
+}
+
+func rcodeName(rc int) string {
+	if n, ok := mdns.RcodeToString[rc]; ok {
+		return n
+	}
+	return "RCODE" + strconv.Itoa(rc)
+}
