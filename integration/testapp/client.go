@@ -116,10 +116,11 @@ type loadResult struct {
 }
 
 func runLoad(args []string) error {
-	fs := newFlagSet("load", "URL [--duration 5s] [--concurrency 8] [--timeout 2s]")
+	fs := newFlagSet("load", "URL [--duration 5s] [--concurrency 8] [--timeout 2s] [--new-connections]")
 	duration := fs.Duration("duration", 5*time.Second, "how long to send requests")
 	concurrency := fs.Int("concurrency", 8, "number of parallel clients")
 	timeout := fs.Duration("timeout", 2*time.Second, "timeout per request")
+	fresh := fs.Bool("new-connections", false, "a new TCP connection for every request")
 	pos, err := parseExact(fs, args, 1)
 	if err != nil {
 		return err
@@ -127,7 +128,7 @@ func runLoad(args []string) error {
 	if *concurrency < 1 {
 		return usageError(fs, "--concurrency must be at least 1")
 	}
-	client := newHTTPClient(*timeout, true, *concurrency)
+	client := newHTTPClient(*timeout, !*fresh, *concurrency)
 	res := loadTest(context.Background(), client, pos[0], *duration, *concurrency)
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		return fmt.Errorf("write result: %w", err)

@@ -34,7 +34,7 @@ const usage = `usage: testapp [COMMAND] [ARGS...]   (no command: serve)
                            HTTP server (port also from $PORT)
   get URL [--count N] [--timeout 2s]
                            GET and print the body; with --count, tally bodies
-  load URL [--duration 5s] [--concurrency 8] [--timeout 2s]
+  load URL [--duration 5s] [--concurrency 8] [--timeout 2s] [--new-connections]
                            HTTP load; prints one JSON line of results
   lookup NAME [--type A|AAAA|SRV|PTR|CNAME|TXT] [--timeout 5s]
                            DNS lookup through /etc/resolv.conf

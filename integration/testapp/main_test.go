@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -390,5 +391,32 @@ func TestEchoServers(t *testing.T) {
 	got, err = send("udp", pc.LocalAddr().String(), "pong\n", 2*time.Second)
 	if err != nil || string(got) != "h2\npong\n" {
 		t.Errorf("udp echo = %q, %v", got, err)
+	}
+}
+
+func TestLoadNewConnections(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	defer ts.Close()
+	var out bytes.Buffer
+	stdout = &out
+	defer func() { stdout = os.Stdout }()
+	if err := runLoad([]string{ts.URL, "--duration", "100ms", "--concurrency", "1", "--new-connections"}); err != nil {
+		t.Fatal(err)
+	}
+	var res loadResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if res.Requests < 2 || len(conns) != res.Requests {
+		t.Errorf("%d requests over %d connections; want one connection each", res.Requests, len(conns))
 	}
 }
