@@ -160,6 +160,30 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 		}
 	})
 
+	t.Run("pods ask the cluster DNS at their gateway", func(t *testing.T) {
+		out, err := execIn(t, h2, "client", "cat", "/etc/resolv.conf")
+		gw := client.Status.PodIP[:strings.LastIndex(client.Status.PodIP, ".")] + ".1"
+		for _, want := range []string{"nameserver " + gw + "\n", "search default.svc.cluster.local svc.cluster.local cluster.local\n", "options ndots:5\n"} {
+			if err != nil || !strings.Contains(out, want) {
+				t.Fatalf("resolv.conf of the client: %v\n%s\nwant %q", err, out, want)
+			}
+		}
+		if strings.Contains(out, "127.0.0.11") {
+			t.Fatalf("the engine's resolver is still in the pod's resolv.conf:\n%s", out)
+		}
+		for _, q := range []struct{ name, typ, want string }{
+			{"web-pods", "A", pods[0].Status.PodIP},
+			{"_http._tcp.web", "SRV", "web.default.svc.cluster.local"},
+			{"ext", "CNAME", "www.example.test"},
+			{"www.example.test", "A", "192.0.2.80"},
+		} {
+			out, err := execIn(t, h2, "client", "lookup", q.name, "--type", q.typ)
+			if err != nil || !strings.Contains(out, q.want) {
+				t.Fatalf("lookup %s %s in the client: %v %s (want %s)", q.name, q.typ, err, out, q.want)
+			}
+		}
+	})
+
 	t.Run("short and full service names spread over every backend", func(t *testing.T) {
 		for _, url := range []string{"http://web/hostname", "http://web.other.svc.cluster.local/hostname"} {
 			out, err := execIn(t, h2, "client", "get", url, "--count", "60")

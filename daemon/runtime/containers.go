@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/engine"
+	"github.com/shoal-dev/shoal/daemon/sandbox"
 )
 
 // containerHash identifies a container definition; a running container whose
@@ -69,6 +70,7 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 			spec.DNSSearch = w.rt.cfg.DNSSearch(pod.Namespace)
 		}
 		spec.DNSOptions = []string{"ndots:5"}
+		spec.Env = append(spec.Env, sandbox.ResolvConfEnv+"="+sandbox.ResolvConf(spec.DNS, spec.DNSSearch, spec.DNSOptions))
 	}
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {
