@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
@@ -24,6 +25,15 @@ type Objects struct {
 	st    *Store
 	now   func() time.Time
 	admit []Admission
+	// viewCache keeps the objects TxnView.List decoded, by record key, so
+	// that admitting one Service among thousands does not decode them all
+	// again: entries are reused while their record's version is unchanged.
+	viewCache sync.Map // key -> viewEntry
+}
+
+type viewEntry struct {
+	version Version
+	obj     api.Object
 }
 
 // Admission completes or refuses a write inside its transaction, after
@@ -41,7 +51,9 @@ type TxnView struct {
 }
 
 // List returns the live objects of a kind in every namespace, as the
-// transaction sees them (writes staged earlier in it included).
+// transaction sees them (writes staged earlier in it included). The objects
+// of committed records are shared between calls: read them, never modify
+// them.
 func (v *TxnView) List(k *api.Kind) []api.Object {
 	prefix := specPrefix + k.Resource + "/"
 	seen := map[string]bool{}
@@ -55,6 +67,22 @@ func (v *TxnView) List(k *api.Kind) []api.Object {
 			out = append(out, obj)
 		}
 	}
+	addCommitted := func(r *Record) {
+		if r.Deleted {
+			v.o.viewCache.Delete(r.Key)
+			return
+		}
+		if e, ok := v.o.viewCache.Load(r.Key); ok && e.(viewEntry).version == r.Version {
+			seen[r.Key] = true
+			out = append(out, e.(viewEntry).obj)
+			return
+		}
+		if obj, err := decode(k, r, nil); err == nil {
+			seen[r.Key] = true
+			v.o.viewCache.Store(r.Key, viewEntry{version: r.Version, obj: obj})
+			out = append(out, obj)
+		}
+	}
 	for _, key := range v.t.order {
 		if len(key) > len(prefix) && key[:len(prefix)] == prefix {
 			add(v.t.writes[key])
@@ -62,8 +90,8 @@ func (v *TxnView) List(k *api.Kind) []api.Object {
 	}
 	for key, r := range v.t.s.records {
 		if len(key) > len(prefix) && key[:len(prefix)] == prefix {
-			if _, staged := v.t.writes[key]; !staged {
-				add(r)
+			if _, staged := v.t.writes[key]; !staged && !seen[key] {
+				addCommitted(r)
 			}
 		}
 	}

@@ -347,3 +347,63 @@ func TestJobGetsGeneratedSelectorAndSurvivesReapply(t *testing.T) {
 		t.Fatalf("restartPolicy Always: %v", err)
 	}
 }
+
+// An admission step sees every committed object, edits included, and a
+// second look reuses what the first decoded.
+func TestAdmissionViewSeesChangesAndReusesDecodes(t *testing.T) {
+	o := newTestObjects(t, "")
+	ctx := context.Background()
+	var objs []api.Object
+	o.AddAdmission(func(v *TxnView, _, obj api.Object) error {
+		if _, ok := obj.(*api.Deployment); ok {
+			objs = v.List(api.KindDeployment)
+		}
+		return nil
+	})
+	images := func() map[string]string {
+		out := map[string]string{}
+		for _, d := range objs {
+			d := d.(*api.Deployment)
+			out[d.Name] = d.Spec.Template.Spec.Containers[0].Image
+		}
+		return out
+	}
+	create := func(name string) {
+		t.Helper()
+		if _, err := o.Create(ctx, testDeployment(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"d0", "d1", "d2", "d3"} {
+		create(n)
+	}
+	first := map[string]api.Object{}
+	for _, d := range objs {
+		first[d.GetObjectMeta().Name] = d
+	}
+	got, err := o.Get(ctx, api.KindDeployment, "default", "d0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d0 := got.(*api.Deployment)
+	d0.Spec.Template.Spec.Containers[0].Image = "img:v2"
+	if _, err := o.Update(ctx, d0); err != nil {
+		t.Fatal(err)
+	}
+	create("d4")
+	if got := images(); got["d0"] != "img:v2" || got["d1"] != "img:v1" || len(got) != 4 {
+		t.Fatalf("admission saw %v", got)
+	}
+	for _, d := range objs {
+		if d.GetObjectMeta().Name == "d1" && d != first["d1"] {
+			t.Fatal("an unchanged object was decoded again")
+		}
+	}
+	if _, err := o.Delete(ctx, api.KindDeployment, "default", "d1", api.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create("d5")
+	if got := images(); len(got) != 4 || got["d1"] != "" {
+		t.Fatalf("after a delete the admission saw %v", got)
+	}
+}
