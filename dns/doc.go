@@ -73,6 +73,18 @@
 // (512 bytes, or its EDNS size up to 1232) with TC set; the client retries
 // over TCP. Answers with several addresses rotate by one per query.
 //
+// UDP on a specific address is served by a loop of our own that reads and
+// answers queries in batches (recvmmsg, sendmmsg). The usual query, one
+// question of class IN with at most a plain OPT record, for a name the zone
+// answers alone, takes the fast path: it is read in place and answered with
+// a copy of a response packed once per zone (every rotation of it), with the
+// id, the RD and CD bits and the client's spelling of the name patched in.
+// The packed responses belong to the zone, so a new zone starts with none
+// and no answer outlives a change. Every other packet is unpacked and
+// handled in a goroutine of its own, as TCP is. A listener on an
+// unspecified address (0.0.0.0, ::) keeps miekg's UDP server, which answers
+// from the address each query was sent to.
+//
 // Wiring in an agent:
 //
 //	srv, err := dns.New(cfg, log)

@@ -1,7 +1,9 @@
 package dns
 
 import (
+	"bytes"
 	"net/netip"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -112,6 +114,77 @@ func FuzzBuildZone(f *testing.F) {
 			if _, ok := mdns.IsDomainName(qn); ok {
 				z.lookup(qn, mdns.TypeA)
 			}
+		}
+	})
+}
+
+// FuzzFastPath feeds raw packets to the fast path's parser: it never
+// panics, and whatever it takes, miekg's Unpack reads alike (name, type,
+// class, EDNS). The fast path's answer to it is then the one ServeDNS
+// gives, byte for byte.
+func FuzzFastPath(f *testing.F) {
+	for _, tc := range dnsTestCases {
+		m := new(mdns.Msg)
+		m.SetQuestion(tc.Qname, tc.Qtype)
+		b, _ := m.Pack()
+		f.Add(b)
+		m.SetQuestion(strings.ToUpper(tc.Qname), tc.Qtype)
+		m.SetEdns0(4096, true)
+		b, _ = m.Pack()
+		f.Add(b)
+	}
+	long := new(mdns.Msg) // 255 octets on the wire, the longest name
+	long.SetQuestion(strings.Repeat(strings.Repeat("a", 63)+".", 3)+strings.Repeat("b", 61)+".", mdns.TypeA)
+	b, _ := long.Pack()
+	f.Add(b)
+	f.Add([]byte{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1})                                              // the root
+	f.Add([]byte{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0, 0, 1, 0, 1, 0, 0, 41, 2, 0, 0, 0, 0x80, 0, 0, 0}) // OPT with DO
+
+	s := newTestServer(f, testConfig())
+	serveZone(s, fixture())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		q, ok := parseQuery(data)
+		if !ok {
+			return
+		}
+		m := new(mdns.Msg)
+		if err := m.Unpack(data); err != nil {
+			t.Fatalf("taken by the fast path, but Unpack fails: %v", err)
+		}
+		opt := m.IsEdns0()
+		switch {
+		case m.Id != q.id || m.Response || m.Opcode != mdns.OpcodeQuery || m.RecursionDesired != (q.flags&flagRD != 0) ||
+			m.CheckingDisabled != (q.flags&flagCD != 0):
+			t.Fatalf("header %+v, parsed %+v", m.MsgHdr, q)
+		case len(m.Question) != 1 || len(m.Answer) != 0 || len(m.Ns) != 0 || len(m.Extra) > 1:
+			t.Fatalf("sections %v", m)
+		case m.Question[0].Name != q.presentation(false) || strings.ToLower(m.Question[0].Name) != q.presentation(true):
+			t.Fatalf("name %q, parsed %q", m.Question[0].Name, q.presentation(false))
+		case m.Question[0].Qtype != q.qtype || m.Question[0].Qclass != mdns.ClassINET:
+			t.Fatalf("question %v, parsed type %d", m.Question[0], q.qtype)
+		case (opt != nil) != q.edns || (opt != nil && (opt.Do() != q.do || opt.Version() != 0)) || udpLimit(m) != q.size:
+			t.Fatalf("EDNS %v, parsed %+v", opt, q)
+		}
+
+		z := s.zone.Load()
+		a := s.fastAnswerOf(z, &q)
+		s.turn.Store(7)
+		got, _, ok := s.respond(a, &q, nil)
+		if !ok {
+			return // the slow path answers
+		}
+		s.turn.Store(7)
+		w := newRecorder()
+		s.ServeDNS(w, m)
+		want, err := w.written()[0].Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("fast path answer differs from ServeDNS's\n got: %x\nwant: %x", got, want)
+		}
+		if p := s.Stats().Panics; p != 0 {
+			t.Fatalf("%d panics", p)
 		}
 	})
 }

@@ -26,7 +26,7 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 			}
 		}
 	}()
-	m := s.answer(w, r)
+	m := s.answer(r)
 	if m == nil {
 		return
 	}
@@ -49,51 +49,12 @@ func (s *Server) fail(w mdns.ResponseWriter, r *mdns.Msg) {
 }
 
 // answer builds the response to r, or nil when r gets none.
-func (s *Server) answer(w mdns.ResponseWriter, r *mdns.Msg) *mdns.Msg {
-	if r == nil || r.Response {
-		// Answering a response could start a loop between two servers.
-		s.stats.rejected.Add(1)
-		return nil
-	}
-	m := new(mdns.Msg)
-	m.SetReply(r)
-	m.RecursionAvailable = true
-	m.Question = nil
-	if len(r.Question) == 1 {
-		m.Question = []mdns.Question{r.Question[0]}
-	}
-	if opt := r.IsEdns0(); opt != nil {
-		m.SetEdns0(upstreamUDPSize, false)
-		if opt.Version() != 0 {
-			m.Rcode = mdns.RcodeBadVers
-			return m
-		}
-	}
-	switch {
-	case r.Opcode != mdns.OpcodeQuery:
-		m.Rcode = mdns.RcodeNotImplemented
-		return m
-	case len(r.Question) != 1:
-		m.Rcode = mdns.RcodeFormatError
+func (s *Server) answer(r *mdns.Msg) *mdns.Msg {
+	m, ok := s.reply(r)
+	if !ok {
 		return m
 	}
 	q := r.Question[0]
-	switch {
-	case q.Qclass != mdns.ClassINET:
-		m.Rcode = mdns.RcodeNotImplemented
-		return m
-	case q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR:
-		m.Rcode = mdns.RcodeRefused // no zone transfers
-		return m
-	case q.Qtype == mdns.TypeOPT || q.Qtype == mdns.TypeTSIG || q.Qtype == mdns.TypeTKEY || q.Qtype == mdns.TypeNone:
-		m.Rcode = mdns.RcodeFormatError // meta types are no questions
-		return m
-	}
-	if _, ok := mdns.IsDomainName(q.Name); !ok || !mdns.IsFqdn(q.Name) {
-		m.Question = nil // it would not pack
-		m.Rcode = mdns.RcodeFormatError
-		return m
-	}
 	name := strings.ToLower(q.Name)
 
 	z := s.zone.Load()
@@ -109,10 +70,7 @@ func (s *Server) answer(w mdns.ResponseWriter, r *mdns.Msg) *mdns.Msg {
 	if res.forward {
 		return s.forward(m, name, q)
 	}
-	m.Authoritative = res.auth
-	m.Rcode = res.rcode
-	m.Answer = s.rotate(owned(res.answer, name, q.Name))
-	m.Ns, m.Extra = res.ns, append(res.extra[:len(res.extra):len(res.extra)], m.Extra...)
+	fromZone(m, res, name, q.Name, s.turnOf(rotations(res.answer)))
 	if res.chase != "" {
 		up, err := s.fwd.resolve(s.ctx, res.chase, q.Qtype, q.Qclass)
 		if err != nil {
@@ -127,6 +85,67 @@ func (s *Server) answer(w mdns.ResponseWriter, r *mdns.Msg) *mdns.Msg {
 		}
 	}
 	return m
+}
+
+// reply starts the response to r: header, question and OPT record. It
+// reports false when that is the whole response (nil when r gets none),
+// and true when r asks one valid question of class IN for the zone or
+// the upstreams to answer.
+func (s *Server) reply(r *mdns.Msg) (*mdns.Msg, bool) {
+	if r == nil || r.Response {
+		// Answering a response could start a loop between two servers.
+		s.stats.rejected.Add(1)
+		return nil, false
+	}
+	m := new(mdns.Msg)
+	m.SetReply(r)
+	m.RecursionAvailable = true
+	m.Question = nil
+	if len(r.Question) == 1 {
+		m.Question = []mdns.Question{r.Question[0]}
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		m.SetEdns0(upstreamUDPSize, false)
+		if opt.Version() != 0 {
+			m.Rcode = mdns.RcodeBadVers
+			return m, false
+		}
+	}
+	switch {
+	case r.Opcode != mdns.OpcodeQuery:
+		m.Rcode = mdns.RcodeNotImplemented
+		return m, false
+	case len(r.Question) != 1:
+		m.Rcode = mdns.RcodeFormatError
+		return m, false
+	}
+	q := r.Question[0]
+	switch {
+	case q.Qclass != mdns.ClassINET:
+		m.Rcode = mdns.RcodeNotImplemented
+		return m, false
+	case q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR:
+		m.Rcode = mdns.RcodeRefused // no zone transfers
+		return m, false
+	case q.Qtype == mdns.TypeOPT || q.Qtype == mdns.TypeTSIG || q.Qtype == mdns.TypeTKEY || q.Qtype == mdns.TypeNone:
+		m.Rcode = mdns.RcodeFormatError // meta types are no questions
+		return m, false
+	}
+	if _, ok := mdns.IsDomainName(q.Name); !ok || !mdns.IsFqdn(q.Name) {
+		m.Question = nil // it would not pack
+		m.Rcode = mdns.RcodeFormatError
+		return m, false
+	}
+	return m, true
+}
+
+// fromZone fills the reply m with the zone's answer res to a question for
+// name (lower case), spelled asked by the client, turned round k times.
+func fromZone(m *mdns.Msg, res result, name, asked string, k int) {
+	m.Authoritative = res.auth
+	m.Rcode = res.rcode
+	m.Answer = rotated(owned(res.answer, name, asked), k)
+	m.Ns, m.Extra = res.ns, append(res.extra[:len(res.extra):len(res.extra)], m.Extra...)
 }
 
 // forward answers a name outside the cluster from the upstreams.
@@ -162,22 +181,39 @@ func owned(answer []mdns.RR, lower, asked string) []mdns.RR {
 	return out
 }
 
-// rotate turns a set of several addresses or SRV records round by one per
-// query, so clients that take the first answer spread over the backends.
-func (s *Server) rotate(answer []mdns.RR) []mdns.RR {
+// rotations is how many ways an answer turns round: its length for a set
+// of several A, AAAA or SRV records, so clients that take the first record
+// spread over the backends; 1 for any other answer.
+func rotations(answer []mdns.RR) int {
 	if len(answer) < 2 {
-		return answer
+		return 1
 	}
 	t := answer[0].Header().Rrtype
 	if t != mdns.TypeA && t != mdns.TypeAAAA && t != mdns.TypeSRV {
-		return answer
+		return 1
 	}
 	for _, rr := range answer[1:] {
 		if rr.Header().Rrtype != t {
-			return answer
+			return 1
 		}
 	}
-	k := int(s.turn.Add(1) % uint32(len(answer)))
+	return len(answer)
+}
+
+// turnOf picks the turn of this query for an answer that turns n ways:
+// one more than the last query's, so the first record goes round.
+func (s *Server) turnOf(n int) int {
+	if n < 2 {
+		return 0
+	}
+	return int(s.turn.Add(1) % uint32(n))
+}
+
+// rotated returns answer turned round by k records.
+func rotated(answer []mdns.RR, k int) []mdns.RR {
+	if k == 0 {
+		return answer
+	}
 	out := make([]mdns.RR, 0, len(answer))
 	return append(append(out, answer[k:]...), answer[:k]...)
 }
@@ -186,10 +222,7 @@ func (s *Server) rotate(answer []mdns.RR) []mdns.RR {
 func (s *Server) write(w mdns.ResponseWriter, r, m *mdns.Msg) {
 	size := mdns.MaxMsgSize
 	if isUDP(w) {
-		size = mdns.MinMsgSize
-		if opt := r.IsEdns0(); opt != nil {
-			size = int(min(max(opt.UDPSize(), mdns.MinMsgSize), upstreamUDPSize))
-		}
+		size = udpLimit(r)
 	}
 	m.Truncate(size)
 	if m.Truncated {
@@ -201,6 +234,15 @@ func (s *Server) write(w mdns.ResponseWriter, r, m *mdns.Msg) {
 		return
 	}
 	s.stats.rcode(m.Rcode)
+}
+
+// udpLimit is the most a UDP response to r may hold: 512 bytes, or the
+// client's EDNS size up to 1232.
+func udpLimit(r *mdns.Msg) int {
+	if opt := r.IsEdns0(); opt != nil {
+		return int(min(max(opt.UDPSize(), mdns.MinMsgSize), upstreamUDPSize))
+	}
+	return mdns.MinMsgSize
 }
 
 func isUDP(w mdns.ResponseWriter) bool {

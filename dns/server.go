@@ -119,7 +119,8 @@ func (s *Server) build(objs objects) (z *zone, err error) {
 // listener is one address served over UDP and TCP.
 type listener struct {
 	addr     netip.AddrPort
-	udp, tcp *mdns.Server
+	fast     *udpServer   // UDP on a specific address
+	udp, tcp *mdns.Server // udp on an unspecified one (see udpServer)
 	stopOnce sync.Once
 	done     chan struct{}
 }
@@ -151,16 +152,27 @@ func (s *Server) listen(ctx context.Context, addr string) (*listener, error) {
 		addr: netip.MustParseAddrPort(pc.LocalAddr().String()),
 		done: make(chan struct{}),
 	}
-	l.udp = &mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.DefaultMsgSize,
-		MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
 	l.tcp = &mdns.Server{Listener: ln, Handler: s,
 		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		IdleTimeout:   func() time.Duration { return 8 * time.Second },
 		MaxTCPQueries: 128, MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
-	// Wait until both serve: a server shut down before it started would
-	// start afterwards and never stop.
+	servers := []*mdns.Server{l.tcp}
+	if uc, ok := pc.(*net.UDPConn); ok && !l.addr.Addr().IsUnspecified() {
+		l.fast = s.newUDPServer(uc)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			l.fast.serve()
+		}()
+	} else {
+		l.udp = &mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.DefaultMsgSize,
+			MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
+		servers = append(servers, l.udp)
+	}
+	// Wait until miekg's servers serve: one shut down before it started
+	// would start afterwards and never stop.
 	started := make(chan error, 4)
-	for _, srv := range []*mdns.Server{l.udp, l.tcp} {
+	for _, srv := range servers {
 		srv.NotifyStartedFunc = func() { started <- nil }
 		s.wg.Add(1)
 		go func() {
@@ -172,7 +184,7 @@ func (s *Server) listen(ctx context.Context, addr string) (*listener, error) {
 		}()
 	}
 	var startErr error
-	for range 2 {
+	for range servers {
 		if err := <-started; err != nil {
 			startErr = err
 		}
@@ -223,12 +235,24 @@ func bind(addr string) (net.PacketConn, net.Listener, error) {
 func (s *Server) stop(l *listener) {
 	l.stopOnce.Do(func() {
 		defer close(l.done)
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
+		// Listed until its sockets are closed: an address Addrs no longer
+		// lists can be bound again.
+		defer func() {
+			s.mu.Lock()
+			delete(s.listeners, l)
+			s.mu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if l.fast != nil {
+			if err := l.fast.stop(ctx); err != nil {
+				s.log.Warn("stopping a dns listener", "addr", l.addr.String(), "error", err)
+			}
+		}
 		for _, srv := range []*mdns.Server{l.udp, l.tcp} {
+			if srv == nil {
+				continue
+			}
 			if err := srv.ShutdownContext(ctx); err != nil {
 				s.log.Warn("stopping a dns listener", "addr", l.addr.String(), "error", err)
 			}

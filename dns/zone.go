@@ -22,6 +22,9 @@ type zone struct {
 	// Set once before the zone is published.
 	serial uint32
 	soa    map[string]*mdns.SOA // by apex
+	// answers are the fast path's packed answers from this zone; a new
+	// zone starts with none, so none outlives a change.
+	answers answerCache
 }
 
 // node is one name and its records: one set per type, sorted by type. A
