@@ -8,10 +8,13 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// evictor deletes the pods of nodes that have not been Ready for longer than
-// the eviction timeout, so that their controllers replace them elsewhere. It
-// runs on the leader only. When such a node comes back, its agent finds its
-// pods gone and stops their containers.
+// evictor looks after the pods of nodes that are not Ready. At once, it
+// marks their Ready condition False, so that Services stop sending them
+// traffic (Endpoints keep ready pods only) while nobody can vouch for them;
+// after the eviction timeout it deletes them, so that their controllers
+// replace them elsewhere. It runs on the leader only. A node that comes back
+// reports its pods' readiness again; one whose pods were deleted stops their
+// containers.
 type evictor struct {
 	store   evictionStore
 	timeout time.Duration
@@ -22,6 +25,7 @@ type evictor struct {
 
 type evictionStore interface {
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
+	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
 	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
 }
 
@@ -52,13 +56,14 @@ func (e *evictor) sweep(ctx context.Context, leadingSince time.Time) {
 	if err != nil {
 		return
 	}
-	var gone []*api.Node
+	var unready, gone []*api.Node
 	for _, o := range nodes {
 		n := o.(*api.Node)
 		c := api.FindCondition(n.Status.Conditions, api.NodeReady)
 		if c == nil || c.Status == api.ConditionTrue {
 			continue
 		}
+		unready = append(unready, n)
 		since := c.LastTransitionTime.Time
 		if since.Before(leadingSince) {
 			since = leadingSince
@@ -67,12 +72,15 @@ func (e *evictor) sweep(ctx context.Context, leadingSince time.Time) {
 			gone = append(gone, n)
 		}
 	}
-	if len(gone) == 0 {
+	if len(unready) == 0 {
 		return
 	}
 	pods, _, err := e.store.List(ctx, api.KindPod, "", nil)
 	if err != nil {
 		return
+	}
+	for _, n := range unready {
+		e.markNotReady(ctx, n, pods)
 	}
 	for _, n := range gone {
 		for _, o := range pods {
@@ -90,6 +98,34 @@ func (e *evictor) sweep(ctx context.Context, leadingSince time.Time) {
 			e.log.Info("evicted pod from an unready node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
 			e.rec.Eventf(p, api.EventWarning, "NodeNotReady", "Deleting pod: node %s has not been ready for %s", n.Name, e.timeout)
 		}
+	}
+}
+
+// markNotReady sets the Ready condition of the node's ready pods to False,
+// as Kubernetes' node controller does: the node cannot say whether they
+// still serve.
+func (e *evictor) markNotReady(ctx context.Context, n *api.Node, pods []api.Object) {
+	for _, o := range pods {
+		p := o.(*api.Pod)
+		if p.Spec.NodeName != n.Name || p.DeletionTimestamp != nil || !api.IsPodReady(p) {
+			continue
+		}
+		next := *p
+		next.Status.Conditions = append([]api.Condition(nil), p.Status.Conditions...)
+		for i := range next.Status.Conditions {
+			if c := &next.Status.Conditions[i]; c.Type == api.PodReady {
+				c.Status, c.Reason = api.ConditionFalse, "NodeNotReady"
+				c.Message = "node " + n.Name + " is not ready"
+				c.LastTransitionTime = api.NewTime(e.now())
+			}
+		}
+		if _, err := e.store.UpdateStatus(ctx, &next); err != nil {
+			if !api.IsNotFound(err) && !api.IsConflict(err) {
+				e.log.Warn("marking a pod not ready failed", "pod", p.Namespace+"/"+p.Name, "node", n.Name, "err", err)
+			}
+			continue
+		}
+		e.log.Info("marked pod not ready: its node is not ready", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
 	}
 }
 

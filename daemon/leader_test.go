@@ -157,12 +157,30 @@ func TestEvictionRemovesPodsOfNodesGoneTooLong(t *testing.T) {
 	mk("on-dead", "h2", nil)
 	mk("daemon", "h2", []api.Toleration{{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: api.TaintNoExecute}})
 	mk("on-live", "h1", nil)
+	for _, name := range []string{"on-dead", "daemon", "on-live"} {
+		o, _ := h.Get(ctx, api.KindPod, "default", name)
+		p := o.(*api.Pod)
+		p.Status.Phase = api.PodRunning
+		p.Status.Conditions = []api.Condition{{Type: api.PodReady, Status: api.ConditionTrue}}
+		if _, err := h.UpdateStatus(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := func(name string) bool {
+		o, err := h.Get(ctx, api.KindPod, "default", name)
+		return err == nil && api.IsPodReady(o.(*api.Pod))
+	}
 	clock := now
 	e := &evictor{store: h, timeout: 10 * time.Second, rec: nopRecorder{}, log: slog.New(slog.DiscardHandler),
 		now: func() time.Time { return clock }}
 	e.sweep(ctx, now)
 	if _, err := h.Get(ctx, api.KindPod, "default", "on-dead"); err != nil {
 		t.Fatal("evicted before the timeout")
+	}
+	// Before the timeout, the unready node's pods stop counting as ready,
+	// DaemonSet pods included: nobody can vouch for them.
+	if ready("on-dead") || ready("daemon") || !ready("on-live") {
+		t.Fatalf("ready after the first sweep: on-dead %v, daemon %v, on-live %v", ready("on-dead"), ready("daemon"), ready("on-live"))
 	}
 	clock = now.Add(11 * time.Second)
 	e.sweep(ctx, now)

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -49,4 +51,28 @@ func TestSandboxGetsTheClusterDNS(t *testing.T) {
 			t.Fatalf("dnsPolicy %s hostNetwork %v got cluster DNS: %v %v", p.Spec.DNSPolicy, p.Spec.HostNetwork, spec.DNS, spec.Env)
 		}
 	}
+}
+
+// The leader marks the pods of a node it cannot reach not ready; once the
+// node's runtime sees that, it reports the readiness it measures again.
+func TestReadinessMarkedFalseElsewhereIsReportedAgain(t *testing.T) {
+	f := newFixture(t)
+	f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
+	ready := func() error {
+		if got := f.pod("web"); got == nil || !api.IsPodReady(got) {
+			return fmt.Errorf("not ready")
+		}
+		return nil
+	}
+	eventually(t, "pod ready", ready)
+	p := f.pod("web")
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == api.PodReady {
+			p.Status.Conditions[i].Status, p.Status.Conditions[i].Reason = api.ConditionFalse, "NodeNotReady"
+		}
+	}
+	if _, err := f.objs.UpdateStatus(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "readiness reported again", ready)
 }
