@@ -52,8 +52,7 @@ type TxnView struct {
 
 // List returns the live objects of a kind in every namespace, as the
 // transaction sees them (writes staged earlier in it included). The objects
-// of committed records are shared between calls: read them, never modify
-// them.
+// are shared between calls: read them, never modify them.
 func (v *TxnView) List(k *api.Kind) []api.Object {
 	prefix := specPrefix + k.Resource + "/"
 	seen := map[string]bool{}
@@ -63,7 +62,15 @@ func (v *TxnView) List(k *api.Kind) []api.Object {
 			return
 		}
 		seen[r.Key] = true
+		if obj, ok := v.t.decoded[r].(api.Object); ok {
+			out = append(out, obj)
+			return
+		}
 		if obj, err := decode(k, r, nil); err == nil {
+			if v.t.decoded == nil {
+				v.t.decoded = map[*Record]any{}
+			}
+			v.t.decoded[r] = obj
 			out = append(out, obj)
 		}
 	}

@@ -407,3 +407,37 @@ func TestAdmissionViewSeesChangesAndReusesDecodes(t *testing.T) {
 		t.Fatalf("after a delete the admission saw %v", got)
 	}
 }
+
+// In a bulk apply, each admission sees the objects staged before it, each
+// decoded once however many objects follow.
+func TestAdmissionViewOfABulkApplyDecodesStagedObjectsOnce(t *testing.T) {
+	o := newTestObjects(t, "")
+	var calls [][]api.Object
+	o.AddAdmission(func(v *TxnView, _, obj api.Object) error {
+		if _, ok := obj.(*api.Deployment); ok {
+			calls = append(calls, v.List(api.KindDeployment))
+		}
+		return nil
+	})
+	var objs []api.Object
+	for _, n := range []string{"a", "b", "c", "d"} {
+		objs = append(objs, testDeployment(n, 1))
+	}
+	if _, err := o.Apply(context.Background(), objs); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 4 || len(calls[3]) != 3 {
+		t.Fatalf("admission calls saw %d objects at the end, over %d calls", len(calls[len(calls)-1]), len(calls))
+	}
+	find := func(list []api.Object, name string) api.Object {
+		for _, x := range list {
+			if x.GetObjectMeta().Name == name {
+				return x
+			}
+		}
+		return nil
+	}
+	if a1, a3 := find(calls[1], "a"), find(calls[3], "a"); a1 == nil || a1 != a3 {
+		t.Fatal("a staged object was decoded again for a later admission")
+	}
+}

@@ -147,6 +147,9 @@ type Txn struct {
 	s      *Store
 	writes map[string]*Record
 	order  []string
+	// decoded memoises the objects admission views decoded from staged
+	// records, so a bulk write of n objects decodes each once, not n times.
+	decoded map[*Record]any
 }
 
 // Get returns the current record of key as the transaction sees it.
