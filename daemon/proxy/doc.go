@@ -21,8 +21,9 @@
 //	        FORWARD -> SHOAL-PROXY-FORWARD: accept marked service traffic and its replies
 //
 // A Proxier keeps a node's kernel in step with the cluster: it lists and
-// watches Services and Endpoints, regenerates the rules at most once per
-// MinSyncInterval, and applies each table that changed with one atomic
+// watches Services and Endpoints, regenerates the rules at once after a quiet
+// spell and otherwise MinSyncInterval after the previous sync ended (so that
+// changes arriving during slow syncs gather into one), and applies each table that changed with one atomic
 // iptables-restore --noflush. The first sync (and one every ResyncInterval,
 // and the one after a failure) rewrites every chain of the proxier; the others
 // rewrite only the chains whose rules changed, since restoring 11,000 rules

@@ -30,9 +30,11 @@ type Config struct {
 	// Kernel runs the tools; nil: ExecKernel{}, the network namespace the
 	// agent runs in.
 	Kernel Kernel
-	// MinSyncInterval is the least time between the starts of two syncs:
-	// a change is applied at once, and the changes that follow it within
-	// the interval together, once it has passed.
+	// MinSyncInterval is the least time between the end of one sync and
+	// the start of the next: a change is applied at once, and the changes
+	// that follow it together, once the interval has passed. Counted from
+	// the end, so that while syncs are slow (thousands of rules) changes
+	// still gather into one sync instead of each taking a sync of its own.
 	MinSyncInterval time.Duration
 	// ResyncInterval is how often every chain is rewritten and the jumps
 	// checked even without changes, which repairs rules someone else
@@ -153,8 +155,8 @@ func (p *Proxier) loop(ctx context.Context, updates <-chan update) {
 		armed      bool
 		dirty      bool      // changes not yet in the kernel
 		changedAt  time.Time // when the first of them arrived
-		lastStart  time.Time
-		failing    bool // the last sync failed
+		lastEnd    time.Time // of the last sync
+		failing    bool      // the last sync failed
 		retryPause = p.cfg.RetryInterval
 	)
 	arm := func(d time.Duration) {
@@ -175,7 +177,7 @@ func (p *Proxier) loop(ctx context.Context, updates <-chan update) {
 				dirty, changedAt = true, time.Now()
 			}
 			if c.ready() {
-				arm(time.Until(lastStart.Add(p.cfg.MinSyncInterval)))
+				arm(time.Until(lastEnd.Add(p.cfg.MinSyncInterval)))
 			}
 		case <-resync.C:
 			p.kernel.known = false
@@ -184,12 +186,13 @@ func (p *Proxier) loop(ctx context.Context, updates <-chan update) {
 			}
 		case <-timer.C:
 			armed = false
-			lastStart = time.Now()
 			var since time.Time
 			if dirty {
 				since = changedAt
 			}
-			if err := p.sync(ctx, c, since); err != nil {
+			err := p.sync(ctx, c, since)
+			lastEnd = time.Now()
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}

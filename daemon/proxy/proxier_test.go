@@ -164,6 +164,38 @@ func TestProxierBatchesBursts(t *testing.T) {
 	}
 }
 
+// Changes that trickle in while syncs are slow (thousands of rules) gather
+// into few syncs; they must not each wait for a sync of their own.
+func TestProxierGathersChangesDuringSlowSyncs(t *testing.T) {
+	k := newFakeKernel()
+	k.RestoreFn = func([]byte) error { time.Sleep(40 * time.Millisecond); return nil }
+	src := newFakeSource()
+	cfg := testConfig(k)
+	p := New(cfg, nil)
+	runProxier(t, p, src)
+	waitFor(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	ss, es := manyServices(100, 1)
+	for i := range ss {
+		src.Set(ss[i])
+	}
+	waitFor(t, 5*time.Second, "the services", func() bool { return p.Stats().Syncs >= 2 })
+	before := p.Stats().Syncs
+	start := time.Now()
+	for _, e := range es { // an Endpoints object every 5 ms, as a controller writes them
+		src.Set(e)
+		time.Sleep(5 * time.Millisecond)
+	}
+	trickle := time.Since(start)
+	waitFor(t, 5*time.Second, "every endpoint", func() bool {
+		return p.Stats().ServicePorts == 100 && hasRule(k.rules(TableNAT, "SHOAL-SERVICES"), "10.96.0.100/32")
+	})
+	// A sync takes 40 ms and the interval is 20 ms: about one sync per
+	// 60 ms of trickle, where one sync per change would make 100.
+	if syncs := p.Stats().Syncs - before; syncs > uint64(trickle/(40*time.Millisecond))+3 {
+		t.Errorf("%d syncs for 100 changes over %v", syncs, trickle)
+	}
+}
+
 func TestProxierRetriesFailedRestore(t *testing.T) {
 	k := newFakeKernel()
 	var fail atomic.Int32
