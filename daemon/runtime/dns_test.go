@@ -54,7 +54,8 @@ func TestSandboxGetsTheClusterDNS(t *testing.T) {
 }
 
 // The leader marks the pods of a node it cannot reach not ready; once the
-// node's runtime sees that, it reports the readiness it measures again.
+// node's runtime sees that, it reports the readiness it measures again (the
+// status it builds starts from the stored one, so it differs and is written).
 func TestReadinessMarkedFalseElsewhereIsReportedAgain(t *testing.T) {
 	f := newFixture(t)
 	f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})

@@ -209,10 +209,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, pc podContain
 	if w.lastStatus == nil {
 		w.lastStatus, _ = json.Marshal(pod.Status)
 	}
-	// The stored Ready condition can differ from ours without our writing:
-	// the leader marks pods of a node it cannot reach not ready. Once we
-	// are back, ours must win again.
-	if bytes.Equal(b, w.lastStatus) && readyStatus(pod.Status) == readyStatus(st) {
+	if bytes.Equal(b, w.lastStatus) {
 		return
 	}
 	next := *pod
@@ -225,12 +222,4 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, pc podContain
 	}
 	w.lastStatus = b
 	pod.Status = st
-}
-
-// readyStatus is the status of the Ready condition, "" without one.
-func readyStatus(st api.PodStatus) string {
-	if c := api.FindCondition(st.Conditions, api.PodReady); c != nil {
-		return c.Status
-	}
-	return ""
 }
