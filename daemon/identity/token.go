@@ -1,0 +1,100 @@
+package identity
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// A join token is "SHOAL-1-<ca fingerprint>-<secret>": the fingerprint
+// (52 characters) pins the cluster CA the new agent will trust, the secret
+// (26 characters, 128 bits) proves it may join. Like Swarm's join tokens.
+const (
+	joinTokenPrefix = "SHOAL-1-"
+	fingerprintLen  = 52
+	joinSecretLen   = 26
+)
+
+// JoinToken is a parsed join token.
+type JoinToken struct {
+	CAFingerprint string
+	Secret        string
+}
+
+func (t JoinToken) String() string { return joinTokenPrefix + t.CAFingerprint + "-" + t.Secret }
+
+// ErrBadJoinToken is returned for a string that is not a join token.
+var ErrBadJoinToken = errors.New("a join token looks like SHOAL-1-<52 characters>-<26 characters>; print one with `shoal join-token` on a member")
+
+// ParseJoinToken parses a join token.
+func ParseJoinToken(s string) (JoinToken, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s), joinTokenPrefix)
+	fp, secret, ok2 := strings.Cut(rest, "-")
+	if !ok || !ok2 || len(fp) != fingerprintLen || len(secret) != joinSecretLen || !isBase32(fp) || !isBase32(secret) {
+		return JoinToken{}, ErrBadJoinToken
+	}
+	return JoinToken{CAFingerprint: fp, Secret: secret}, nil
+}
+
+// NewJoinSecret makes a new join secret.
+func NewJoinSecret(now time.Time) (*JoinState, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return &JoinState{Secret: strings.ToLower(b32.EncodeToString(b)), Rotated: now.UTC()}, nil
+}
+
+func isBase32(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// A bearer token is "<name>.<secret>": the name of its Token object (a
+// DNS-1123 label, so without dots) and 52 characters of secret (256 bits).
+// Only the SHA-256 of the secret is stored.
+const bearerSecretLen = 52
+
+// BearerHashPrefix marks the hash algorithm of a stored token hash.
+const BearerHashPrefix = "sha256:"
+
+// NewBearerToken makes a token for the named Token object and the hash to
+// store in it.
+func NewBearerToken(name string) (token, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	secret := strings.ToLower(b32.EncodeToString(b))
+	return name + "." + secret, HashBearerSecret(secret), nil
+}
+
+// HashBearerSecret is the stored form of a bearer token's secret.
+func HashBearerSecret(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return BearerHashPrefix + hex.EncodeToString(h[:])
+}
+
+// ParseBearerToken splits a bearer token into its Token's name and secret.
+func ParseBearerToken(token string) (name, secret string, err error) {
+	i := strings.LastIndexByte(token, '.')
+	if i <= 0 || len(token)-i-1 != bearerSecretLen || !isBase32(token[i+1:]) {
+		return "", "", fmt.Errorf("not a shoal token")
+	}
+	return token[:i], token[i+1:], nil
+}
+
+// ValidBearerHash reports whether h is a stored token hash.
+func ValidBearerHash(h string) bool {
+	hx, ok := strings.CutPrefix(h, BearerHashPrefix)
+	b, err := hex.DecodeString(hx)
+	return ok && err == nil && len(b) == sha256.Size
+}
