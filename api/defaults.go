@@ -5,6 +5,7 @@ import "strings"
 // Default fills the fields Kubernetes fills when a user leaves them out, so that
 // stored objects are explicit and controllers need not guess.
 func Default(o Object) {
+	defaultRBAC(o)
 	switch obj := o.(type) {
 	case *Pod:
 		DefaultPodSpec(&obj.Spec)

@@ -125,3 +125,24 @@ func IsInvalid(err error) bool { return ReasonOf(err) == ReasonInvalid }
 
 // IsGone reports an expired watch position.
 func IsGone(err error) bool { return ReasonOf(err) == ReasonGone }
+
+// NewUnauthorized says the request carries no valid credential (401).
+func NewUnauthorized(msg string) *StatusError {
+	return newStatusError(http.StatusUnauthorized, ReasonUnauthorized, msg, nil)
+}
+
+// NewForbidden says the caller may not do this to the object (403), in
+// Kubernetes' words: `<resource> "<name>" is forbidden: <why>`.
+func NewForbidden(k *Kind, name string, err error) *StatusError {
+	msg := fmt.Sprintf("%s is forbidden: %v", k.Resource, err)
+	if name != "" {
+		msg = fmt.Sprintf("%s %q is forbidden: %v", k.Resource, name, err)
+	}
+	return newStatusError(http.StatusForbidden, ReasonForbidden, msg, &StatusDetails{Name: name, Group: k.Group, Kind: k.Resource})
+}
+
+// IsForbidden reports a Forbidden error.
+func IsForbidden(err error) bool { return ReasonOf(err) == ReasonForbidden }
+
+// IsUnauthorized reports an Unauthorized error.
+func IsUnauthorized(err error) bool { return ReasonOf(err) == ReasonUnauthorized }

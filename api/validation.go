@@ -15,6 +15,7 @@ func Validate(o Object) error {
 	k := KindOf(o)
 	var e errs
 	validateMeta(&e, k, o.GetObjectMeta())
+	validateRBAC(&e, o)
 	switch obj := o.(type) {
 	case *Pod:
 		validatePodSpec(&e, &obj.Spec, "spec")
@@ -82,8 +83,11 @@ func validateMeta(e *errs, k *Kind, m *ObjectMeta) {
 		e.required("metadata.name", "name or generateName is required")
 	} else {
 		check := IsDNS1123Subdomain
-		if k.Kind == "Namespace" || k.Kind == "Service" {
+		switch {
+		case k.Kind == "Namespace" || k.Kind == "Service":
 			check = IsDNS1123Label // they become DNS labels
+		case k.Group == RBACGroup:
+			check = IsValidPathSegmentName // as Kubernetes: "system:node" is a role name
 		}
 		for _, msg := range check(m.Name) {
 			e.invalid("metadata.name", m.Name, msg)

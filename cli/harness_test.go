@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -99,4 +101,10 @@ func deployment(name string, want, ready, updated, available int32, created api.
 		},
 		Status: api.DeploymentStatus{Replicas: want, ReadyReplicas: ready, UpdatedReplicas: updated, AvailableReplicas: available},
 	}
+}
+
+func init() {
+	// The tests talk to their own servers: no kubeconfig of the machine's
+	// (a root user on a host running an agent has one) may leak in.
+	os.Setenv("KUBECONFIG", filepath.Join(os.TempDir(), "shoal-cli-test-no-kubeconfig"))
 }

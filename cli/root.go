@@ -21,14 +21,27 @@ import (
 // env is what every command shares: the global flags and the clock.
 type env struct {
 	server, token, namespace string
+	kubeconfig, context      string
+	caFile                   string
+	insecure                 bool
+	namespaceSet             bool
 	now                      func() time.Time
 	warnings                 *warningPrinter // of the last client made, shared with apply's own warnings
 }
 
-// client builds an API client from the global flags; warnings go to stderr.
+// client builds an API client from the kubeconfig and the global flags;
+// warnings go to stderr. A namespace the kubeconfig's context names is the
+// default of -n.
 func (e *env) client(cmd *cobra.Command) (*client.Client, error) {
 	e.warnings = newWarningPrinter(cmd.ErrOrStderr())
-	return client.New(e.server, e.token, client.WithWarningHandler(e.warnings.print), client.WithUserAgent("shoal/"+Version))
+	conn, err := e.connection()
+	if err != nil {
+		return nil, err
+	}
+	if f := cmd.Flags().Lookup("namespace"); (f == nil || !f.Changed) && conn.Namespace != "" {
+		e.namespace = conn.Namespace
+	}
+	return client.NewFromConnection(conn, client.WithWarningHandler(e.warnings.print), client.WithUserAgent("shoal/"+Version))
 }
 
 // NewRootCommand builds the `shoal` command with every client verb. agentCmd
@@ -51,8 +64,12 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		return usageError(c, "%v", err)
 	})
 	f := root.PersistentFlags()
-	f.StringVar(&e.server, "server", envOr("SHOAL_ADDR", client.DefaultServer), "address of the shoal agent's API ($SHOAL_ADDR): http://host:port or unix:///path")
-	f.StringVar(&e.token, "token", os.Getenv("SHOAL_TOKEN"), "bearer token for the API ($SHOAL_TOKEN)")
+	f.StringVar(&e.kubeconfig, "kubeconfig", "", "credentials file (default: $KUBECONFIG, then ~/.shoal/config, then for root "+AgentKubeconfig+")")
+	f.StringVar(&e.context, "context", "", "kubeconfig context to use (default: its current-context)")
+	f.StringVar(&e.server, "server", "", "address of the shoal agent's API, overriding the kubeconfig's ($SHOAL_ADDR): https://host:port or unix:///path")
+	f.StringVar(&e.token, "token", "", "bearer token for the API, overriding the kubeconfig's ($SHOAL_TOKEN)")
+	f.StringVar(&e.caFile, "certificate-authority", "", "CA certificate (PEM) to trust the API's certificate with, overriding the kubeconfig's")
+	f.BoolVar(&e.insecure, "insecure-skip-tls-verify", false, "do not check the API's certificate (insecure: anyone on the way can read and change requests)")
 	f.StringVarP(&e.namespace, "namespace", "n", "default", "namespace of the request")
 
 	root.AddCommand(
@@ -73,19 +90,18 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newCordonCommand(e),
 		newUncordonCommand(e),
 		newDrainCommand(e),
+		newConfigCommand(e),
+		newJoinTokenCommand(e),
+		newTokenCommand(e),
+		newKeysCommand(e),
+		newCACommand(e),
+		newAuthCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)
 	}
 	root.AddCommand(extra...)
 	return root
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // Execute runs the command line and returns the process exit status: 0 on

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,9 +17,11 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/daemon/auth"
 	"github.com/shoal-dev/shoal/daemon/controller"
 	"github.com/shoal-dev/shoal/daemon/engine"
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/daemon/ingress"
 	"github.com/shoal-dev/shoal/daemon/network"
 	"github.com/shoal-dev/shoal/daemon/proxy"
@@ -39,14 +40,28 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	addr := cfg.advertiseAddress()
 	log = log.With("node", cfg.Name)
-	log.Info("starting agent", "version", cfg.Version, "data_dir", cfg.DataDir, "api", cfg.APIAddr, "address", addr)
+	apiURL := cfg.apiURL(addr)
+	log.Info("starting agent", "version", cfg.Version, "data_dir", cfg.DataDir, "api", apiURL, "address", addr)
 
+	// The identity comes first: an agent a peer refuses writes nothing.
+	certIPs := cfg.certificateIPs(addr)
+	node, joined, err := loadOrJoin(ctx, cfg, certIPs, log)
+	if err != nil {
+		return err
+	}
 	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cl, err := startCluster(ctx, cfg, st, cfg.apiURL(addr), log)
+	ci, err := setupIdentity(ctx, cfg, st, node, joined, certIPs, log)
+	if err != nil {
+		return err
+	}
+	if err := ci.greetPeers(ctx); err != nil {
+		return err
+	}
+	cl, err := startCluster(ctx, cfg, st, ci, log)
 	if err != nil {
 		return err
 	}
@@ -64,6 +79,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
 	}
+	policy, err := auth.NewCache(ctx, objs, log)
+	if err != nil {
+		return fmt.Errorf("authorisation: %w", err)
+	}
 
 	cdns, err := newClusterDNS(cfg, log)
 	if err != nil {
@@ -77,21 +96,49 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
-	srv := server.New(server.Config{Store: objs, PodIO: podIO{rt: &rt, store: objs, node: cfg.Name}, Log: log, Version: cfg.Version,
+	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
+		PodIO: &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		Ready: func() error {
 			if why := notReady.Load(); why != nil {
 				return errors.New(*why)
 			}
 			return nil
 		},
-		Extra: agentRoutes(cfg, cl, mem, lead, cdns.srv)})
+		Authenticator: auth.NewAuthenticator(policy),
+		Authorizer:    auth.NewAuthorizer(policy),
+		Extra:         agentRoutes(cfg, st, cl, mem, lead, cdns.srv)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	serve := func(l net.Listener, what string) {
-		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 8)
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	stop := func(err error) error {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	run("authorisation", func(ctx context.Context) error { policy.Run(ctx); return nil })
+	internalL, err := cl.TLSListener()
+	if err != nil {
+		return stop(err)
+	}
+	run("internal endpoints", func(ctx context.Context) error {
+		return serveInternal(ctx, internalL, ci.live, internalHandler(cfg.Name, authority{st: st, members: cl.Members}, cl, srv,
+			log.With("component", "internal")), log.With("component", "internal"))
+	})
+	run("cluster identity", ci.maintain(cl))
+	serve := func(l net.Listener, what string, conn func(context.Context, net.Conn) context.Context) {
+		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ConnContext: conn, ErrorLog: handshakeLog(log.With("component", "api"))}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -107,62 +154,64 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			_ = hs.Shutdown(sctx)
 		}()
 	}
-	apiL, err := net.Listen("tcp", cfg.APIAddr)
+	tlsCfg, err := ci.apiTLS()
 	if err != nil {
-		return fmt.Errorf("api address %s: %w", cfg.APIAddr, err)
+		return stop(err)
 	}
-	serve(apiL, "api")
+	apiL, err := listenAPI(cfg.APIAddr, apiURL, tlsCfg)
+	if err != nil {
+		return stop(fmt.Errorf("api address %s: %w", cfg.APIAddr, err))
+	}
+	serve(apiL, "api", nil)
 	sock := filepath.Join(cfg.DataDir, "shoal.sock")
 	_ = os.Remove(sock)
 	if unixL, err := net.Listen("unix", sock); err == nil {
 		_ = os.Chmod(sock, 0o600)
-		serve(unixL, "unix socket")
+		// Only the agent's own user (root) can open the socket: it is the
+		// host's administrator.
+		serve(unixL, "unix socket", func(ctx context.Context, _ net.Conn) context.Context {
+			return server.WithUser(ctx, localAdmin)
+		})
 	} else {
 		log.Warn("local socket unavailable", "path", sock, "err", err)
+	}
+	if err := ci.ensureAdmin(ctx, objs, apiURL); err != nil {
+		return stop(err)
 	}
 
 	eng, err := connectEngine(ctx, cfg, log)
 	if err != nil {
-		cancel()
-		wg.Wait()
-		return err
+		return stop(err)
 	}
 	info, err := eng.Info(ctx)
 	if err != nil {
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("engine info: %w", err)
+		return stop(fmt.Errorf("engine info: %w", err))
 	}
 	exe := cfg.ExePath
 	if exe == "" {
 		if exe, err = os.Executable(); err != nil {
-			return fmt.Errorf("find own executable: %w", err)
+			return stop(fmt.Errorf("find own executable: %w", err))
 		}
 	}
 	sandboxImage, err := sandbox.EnsureImage(ctx, eng, exe)
 	if err != nil {
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("sandbox image: %w", err)
+		return stop(fmt.Errorf("sandbox image: %w", err))
 	}
 	if err := waitSynced(ctx, cl, log, 10*time.Second); err != nil {
-		cancel()
-		wg.Wait()
-		return err
+		return stop(err)
+	}
+	if err := auth.EnsureBuiltins(ctx, objs); err != nil {
+		return stop(err)
 	}
 	if err := registerNode(ctx, objs, nodeObject(cfg, info, addr)); err != nil {
-		cancel()
-		wg.Wait()
-		return err
+		return stop(err)
 	}
 
 	rec := events.New(objs, "kubelet", cfg.Name, log)
 	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"),
 		func(gw net.IP) { cdns.useGateway(ctx, gw) })
 	if err != nil {
-		cancel()
-		wg.Wait()
-		return err
+		return stop(err)
 	}
 	cdns.useGateway(ctx, pnet.gateway)
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
@@ -172,15 +221,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
 	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
-	run := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
 	ev := &evictor{store: objs, timeout: cfg.PodEvictionTimeout, rec: rec.ForComponent("node-controller"),
 		log: log.With("component", "eviction"), now: time.Now}
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
@@ -249,6 +289,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return runErr
 }
 
+// localAdmin is whoever opens the agent's unix socket: only the agent's
+// own user can.
+var localAdmin = &api.UserInfo{Username: "system:local-admin", Groups: []string{api.GroupMasters, api.GroupAuthenticated}}
+
 // settleTime is how long membership must be stable before an agent leads:
 // none for an agent without peers.
 func settleTime(cfg Config) time.Duration {
@@ -306,10 +350,16 @@ type podIO struct {
 	rt    *atomic.Pointer[runtime.Runtime]
 	store Store
 	node  string
+	cl    *gossip.Cluster
+	live  *identity.Live
+
+	transports sync.Map // node name -> http.RoundTripper
 }
 
-// Locate returns the API of the agent that runs the pod, or nil for here.
-func (p podIO) Locate(ctx context.Context, ns, pod string) (*url.URL, error) {
+// Locate returns the agent that runs the pod, or nil for here: the member
+// of that name, at the address membership knows, over mutual TLS that
+// accepts only that node's certificate.
+func (p *podIO) Locate(ctx context.Context, ns, pod string) (*server.Target, error) {
 	obj, err := p.store.Get(ctx, api.KindPod, ns, pod)
 	if err != nil {
 		return nil, err
@@ -318,19 +368,23 @@ func (p podIO) Locate(ctx context.Context, ns, pod string) (*url.URL, error) {
 	if node == "" || node == p.node {
 		return nil, nil
 	}
-	n, err := p.store.Get(ctx, api.KindNode, "", node)
-	if err != nil {
-		return nil, api.NewUnavailable(fmt.Sprintf("pod %s runs on node %s, which is unknown here: %v", pod, node, err))
+	for _, m := range p.cl.Members() {
+		if m.Name != node {
+			continue
+		}
+		if m.State != gossip.StateAlive {
+			return nil, api.NewUnavailable(fmt.Sprintf("pod %s runs on node %s, whose agent is not reachable (%s)", pod, node, m.State))
+		}
+		tr, ok := p.transports.Load(node)
+		if !ok {
+			tr, _ = p.transports.LoadOrStore(node, peerClient(p.live, node, 0).Transport)
+		}
+		return &server.Target{URL: forwardTarget(m.Addr), Transport: tr.(http.RoundTripper)}, nil
 	}
-	addr := n.GetObjectMeta().Annotations[AnnotationAPIAddress]
-	u, err := url.Parse(addr)
-	if addr == "" || err != nil {
-		return nil, api.NewUnavailable(fmt.Sprintf("node %s has no usable API address (%q)", node, addr))
-	}
-	return u, nil
+	return nil, api.NewUnavailable(fmt.Sprintf("pod %s runs on node %s, which is not a member of the cluster this agent knows", pod, node))
 }
 
-func (p podIO) runner() (*runtime.Runtime, error) {
+func (p *podIO) runner() (*runtime.Runtime, error) {
 	r := p.rt.Load()
 	if r == nil {
 		return nil, api.NewUnavailable("the agent is still starting; try again in a moment")
@@ -338,7 +392,7 @@ func (p podIO) runner() (*runtime.Runtime, error) {
 	return r, nil
 }
 
-func (p podIO) Logs(ctx context.Context, ns, pod string, opts api.LogOptions, w io.Writer) error {
+func (p *podIO) Logs(ctx context.Context, ns, pod string, opts api.LogOptions, w io.Writer) error {
 	r, err := p.runner()
 	if err != nil {
 		return err
@@ -346,7 +400,7 @@ func (p podIO) Logs(ctx context.Context, ns, pod string, opts api.LogOptions, w 
 	return notHere(r.Logs(ctx, ns, pod, opts, w))
 }
 
-func (p podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (int, error) {
+func (p *podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (int, error) {
 	r, err := p.runner()
 	if err != nil {
 		return -1, err

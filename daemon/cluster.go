@@ -48,9 +48,11 @@ func (g gossipMembership) apiMembers() []api.Member {
 	return out
 }
 
-// startCluster joins the gossip cluster; the founding agent (no --join and
-// nobody remembered) is synced at once.
-func startCluster(ctx context.Context, cfg Config, st *gossip.Store, apiURL string, log *slog.Logger) (*gossip.Cluster, error) {
+// startCluster joins the gossip cluster, encrypted with the cluster's
+// keyring; the founding agent (no --join and nobody remembered) is synced
+// at once. Records are pulled from the other agents' internal endpoints on
+// their gossip ports, over mutual TLS.
+func startCluster(ctx context.Context, cfg Config, st *gossip.Store, ci *clusterIdentity, log *slog.Logger) (*gossip.Cluster, error) {
 	bind := cfg.Bind
 	advertise := cfg.Advertise
 	if advertise != "" {
@@ -59,9 +61,22 @@ func startCluster(ctx context.Context, cfg Config, st *gossip.Store, apiURL stri
 			advertise = net.JoinHostPort(advertise, port)
 		}
 	}
+	kr, err := memberlistKeyring(ci.keyring)
+	if err != nil {
+		return nil, fmt.Errorf("gossip keyring: %w", err)
+	}
+	// Until pulls name members rather than addresses, the records are
+	// pulled from the internal endpoints at the advertised gossip address.
+	gossipAddr := advertise
+	if gossipAddr == "" {
+		_, port, _ := net.SplitHostPort(bind)
+		gossipAddr = net.JoinHostPort(cfg.advertiseAddress(), port)
+	}
+	ci.metaAPIAddr = "https://" + gossipAddr
 	cl, err := gossip.NewCluster(gossip.ClusterConfig{
 		NodeName: cfg.Name, BindAddr: bind, AdvertiseAddr: advertise, Join: cfg.Join, DataDir: cfg.DataDir,
-		Meta: gossip.NodeMeta{APIAddr: apiURL, Version: cfg.Version},
+		Meta: ci.meta(ci.metaAPIAddr, kr), Keyring: kr,
+		HTTPClient: peerClient(ci.live, "", 10*time.Second),
 	}, st, log)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
@@ -91,12 +106,13 @@ func waitSynced(ctx context.Context, cl *gossip.Cluster, log *slog.Logger, limit
 	}
 }
 
-// agentRoutes serves the members list, this agent's info, and the gossip
-// pulls of the other agents.
-func agentRoutes(cfg Config, cl *gossip.Cluster, members memberLister, lead *leadership, dnsSrv *dns.Server) func(r *mux.Router) {
+// agentRoutes serves the members list, this agent's info and the
+// cluster-identity endpoints. (The other agents' record pulls are served on
+// the gossip port, over mutual TLS: see internal.go.)
+func agentRoutes(cfg Config, st *gossip.Store, cl *gossip.Cluster, members memberLister, lead *leadership, dnsSrv *dns.Server) func(r *mux.Router) {
 	return func(r *mux.Router) {
 		membersRoute(cfg.Name, members, lead)(r)
-		r.PathPrefix("/shoal/v1/internal/").Handler(cl.Handler())
+		identityRoutes(st, cl)(r)
 		r.HandleFunc("/shoal/v1/agent", func(w http.ResponseWriter, _ *http.Request) {
 			s := cl.Stats()
 			info := map[string]any{

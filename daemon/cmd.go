@@ -72,6 +72,11 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
 	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")
 	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere")
+	f.StringVar(&cfg.JoinToken, "join-token", "", "token that admits this agent into the cluster it joins ($SHOAL_JOIN_TOKEN; print it with `shoal join-token` on a member); needed only the first time")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "certificate (PEM) to serve the API with instead of the one the cluster CA issues; with --tls-key")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "private key (PEM) of --tls-cert")
+	f.DurationVar(&cfg.NodeCertValidity, "node-cert-validity", 0, "lifetime of the node certificates this agent issues (default 90 days); agents renew theirs when a third is left")
+	_ = f.MarkHidden("node-cert-validity")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -108,6 +113,12 @@ func splitList(s string) []string {
 func (c Config) validate() error {
 	if errs := api.IsDNS1123Subdomain(c.Name); len(errs) > 0 {
 		return fmt.Errorf("--name %q: %s; give a name such as node-1", c.Name, errs[0])
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together: give both, or neither to use the certificate the cluster CA issues")
+	}
+	if c.NodeCertValidity != 0 && c.NodeCertValidity < time.Minute {
+		return fmt.Errorf("--node-cert-validity: at least 1m")
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")

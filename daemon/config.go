@@ -31,6 +31,16 @@ type Config struct {
 	NodeLabels    map[string]string
 
 	PodEvictionTimeout time.Duration
+
+	// JoinToken admits an agent without an identity into the cluster it
+	// joins (`shoal join-token` on a member prints it).
+	JoinToken string
+	// TLSCert and TLSKey, when given, serve the API with the operator's
+	// own certificate instead of the one the cluster CA issued.
+	TLSCert, TLSKey string
+	// NodeCertValidity is the lifetime of the node certificates this
+	// agent issues (0: identity.DefaultNodeValidity); short in tests.
+	NodeCertValidity time.Duration
 	// Version is reported by /version and on the Node object.
 	Version string
 	// ExePath is the agent's own binary, from which the pod sandbox image is

@@ -13,17 +13,16 @@ import (
 // maxPods is the pod capacity each node reports, as the kubelet's default.
 const maxPods = 110
 
-// AnnotationAPIAddress on a Node is the URL of its agent's API; agents use it
-// to forward a pod's logs and exec to the agent that runs the pod.
-const AnnotationAPIAddress = "shoal.io/api-address"
-
-// apiURL is the URL other agents reach this agent's API at.
+// apiURL is the URL other agents and clients reach this agent's API at.
 func (c Config) apiURL(advertise string) string {
-	_, port, err := net.SplitHostPort(c.APIAddr)
+	host, port, err := net.SplitHostPort(c.APIAddr)
 	if err != nil {
 		port = "7480"
 	}
-	return "http://" + net.JoinHostPort(advertise, port)
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		advertise = host
+	}
+	return "https://" + net.JoinHostPort(advertise, port)
 }
 
 // nodeObject describes this host from the engine's facts.
@@ -42,8 +41,7 @@ func nodeObject(cfg Config, info engine.Info, addr string) *api.Node {
 		api.ResourcePods:   api.NewMilliQuantity(maxPods * 1000),
 	}
 	return &api.Node{
-		ObjectMeta: api.ObjectMeta{Name: cfg.Name, Labels: labels,
-			Annotations: map[string]string{AnnotationAPIAddress: cfg.apiURL(addr)}},
+		ObjectMeta: api.ObjectMeta{Name: cfg.Name, Labels: labels},
 		Status: api.NodeStatus{
 			Capacity:    capacity,
 			Allocatable: capacity,

@@ -40,6 +40,8 @@ type Cluster struct {
 	log   *slog.Logger
 	fetch Fetcher
 	meta  atomic.Pointer[[]byte]
+	// metaVal is the metadata meta encodes (Leave re-encodes it).
+	metaVal atomic.Pointer[NodeMeta]
 
 	members *membership
 	stats   counters
@@ -109,6 +111,8 @@ func NewCluster(cfg ClusterConfig, store *Store, log *slog.Logger) (*Cluster, er
 		return nil, err
 	}
 	c.meta.Store(&meta)
+	mv := cfg.Meta
+	c.metaVal.Store(&mv)
 	c.fetch = cfg.Fetcher
 	if c.fetch == nil {
 		client := cfg.HTTPClient
@@ -155,6 +159,12 @@ func (c *Cluster) Start(ctx context.Context) error {
 	conf.Name = c.cfg.NodeName
 	conf.Transport = tr
 	conf.Label = memberlistLabel
+	if c.cfg.Keyring != nil {
+		// Every packet and stream is encrypted and authenticated, both
+		// ways, from the first message: a cluster is born encrypted.
+		conf.Keyring = c.cfg.Keyring
+		conf.GossipVerifyIncoming, conf.GossipVerifyOutgoing = true, true
+	}
 	conf.Logger = mlLog
 	conf.BindAddr, conf.BindPort = tr.host, tr.port
 	host, port, err := advertise(c.cfg.AdvertiseAddr, tr.port)
@@ -270,6 +280,30 @@ func (c *Cluster) warnIfLongAbsent() {
 	}
 }
 
+// Keyring returns the gossip keyring (nil if gossip is not encrypted);
+// memberlist's keyring is safe to change while the cluster runs.
+func (c *Cluster) Keyring() *memberlist.Keyring { return c.cfg.Keyring }
+
+// UpdateMeta replaces what this agent tells the others about itself and
+// spreads it, waiting at most timeout.
+func (c *Cluster) UpdateMeta(m NodeMeta, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	meta, err := encodeMeta(m, false)
+	if err != nil {
+		return err
+	}
+	c.metaVal.Store(&m)
+	c.meta.Store(&meta)
+	if c.ml == nil || c.stopped {
+		return nil
+	}
+	if err := c.ml.UpdateNode(timeout); err != nil {
+		return fmt.Errorf("gossip: update metadata: %w", err)
+	}
+	return nil
+}
+
 // Leave tells the others this agent is leaving (so they report it left,
 // not dead) and leaves, waiting at most timeout.
 func (c *Cluster) Leave(timeout time.Duration) error {
@@ -278,7 +312,7 @@ func (c *Cluster) Leave(timeout time.Duration) error {
 	if c.ml == nil || c.stopped {
 		return nil
 	}
-	meta, err := encodeMeta(c.cfg.Meta, true)
+	meta, err := encodeMeta(*c.metaVal.Load(), true)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package gossip
 
 import (
 	"fmt"
+
+	"github.com/hashicorp/memberlist"
 	"net"
 	"net/http"
 	"strconv"
@@ -42,6 +44,10 @@ type ClusterConfig struct {
 	// Retention is the tombstone retention (default 24 h); an agent out of
 	// contact for longer says so when it starts.
 	Retention time.Duration
+	// Keyring encrypts and authenticates all gossip (memberlist's AES-GCM
+	// keyring); the agent always sets it. Without it gossip is in clear
+	// (in-process tests only).
+	Keyring *memberlist.Keyring
 	// Partition, if set, drops gossip to and from the peers for whose
 	// gossip address it returns true (fault injection in tests). It must
 	// answer alike on both sides: only outgoing streams are checked.

@@ -19,13 +19,20 @@ type NodeMeta struct {
 	Version string
 	// Labels are a few node labels.
 	Labels map[string]string
+	// Keys are short fingerprints of the gossip keys the agent has
+	// installed, the one it encrypts with first: a key rotation proceeds
+	// only once every member has the next key.
+	Keys []string
+	// CA is the short fingerprint of the CA that issued the agent's
+	// certificate: a CA rotation completes once every member has moved.
+	CA string
 }
 
 // ErrMetaTooLarge is returned by NewCluster for metadata that does not fit
 // in an alive message.
 var ErrMetaTooLarge = errors.New("gossip: node metadata too large")
 
-const metaFormat = 1
+const metaFormat = 2
 
 // metaLeaving is set by Leave, so that peers report the member as left
 // rather than dead once it is gone (memberlist does not tell them).
@@ -46,6 +53,11 @@ func encodeMeta(m NodeMeta, leaving bool) ([]byte, error) {
 		b = appendString(b, k)
 		b = appendString(b, m.Labels[k])
 	}
+	b = binary.AppendUvarint(b, uint64(len(m.Keys)))
+	for _, k := range m.Keys {
+		b = appendString(b, k)
+	}
+	b = appendString(b, m.CA)
 	if len(b) > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("%w: %d bytes encoded, at most %d", ErrMetaTooLarge, len(b), memberlist.MetaMaxSize)
 	}
@@ -67,5 +79,12 @@ func decodeMeta(buf []byte) (m NodeMeta, leaving bool, err error) {
 			m.Labels[k] = rd.str()
 		}
 	}
+	if n := rd.count(1); n > 0 {
+		m.Keys = make([]string, n)
+		for i := range m.Keys {
+			m.Keys[i] = rd.str()
+		}
+	}
+	m.CA = rd.str()
 	return m, leaving, rd.end()
 }

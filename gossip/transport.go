@@ -12,10 +12,12 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// transport is memberlist's NetTransport with two changes: dials end when
-// the cluster stops (memberlist's Join cannot be cancelled otherwise, and
-// a dropped peer would hold Shutdown for the TCP timeout), and an optional
-// partition hook drops traffic to and from chosen peers (tests).
+// transport is memberlist's NetTransport with three changes: dials end
+// when the cluster stops (memberlist's Join cannot be cancelled otherwise,
+// and a dropped peer would hold Shutdown for the TCP timeout), TLS
+// connections to the port go to the agent's own endpoints (streams.go),
+// and an optional partition hook drops traffic to and from chosen peers
+// (tests).
 type transport struct {
 	*memberlist.NetTransport
 	ctx     context.Context
@@ -23,6 +25,8 @@ type transport struct {
 	port    int
 	blocked func(addr string) bool
 	packets chan *memberlist.Packet
+	streams chan net.Conn
+	tls     *chanListener
 
 	once sync.Once
 	quit chan struct{}
@@ -52,7 +56,10 @@ func newTransport(ctx context.Context, bind string, blocked func(string) bool, l
 	if err != nil {
 		return nil, fmt.Errorf("gossip: listen on %s: %w", bind, err)
 	}
-	t := &transport{NetTransport: nt, ctx: ctx, host: host, port: nt.GetAutoBindPort(), blocked: blocked, quit: make(chan struct{})}
+	t := &transport{NetTransport: nt, ctx: ctx, host: host, port: nt.GetAutoBindPort(), blocked: blocked, quit: make(chan struct{}),
+		streams: make(chan net.Conn)}
+	t.tls = newChanListener(&net.TCPAddr{IP: net.ParseIP(host), Port: t.port})
+	t.wg.Go(t.sortStreams)
 	if blocked != nil {
 		t.packets = make(chan *memberlist.Packet)
 		t.wg.Go(t.filterPackets)
@@ -86,6 +93,9 @@ func (t *transport) PacketCh() <-chan *memberlist.Packet {
 	}
 	return t.NetTransport.PacketCh()
 }
+
+// StreamCh hands memberlist the connections that are its own.
+func (t *transport) StreamCh() <-chan net.Conn { return t.streams }
 
 func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
 	return t.WriteToAddress(b, memberlist.Address{Addr: addr})
@@ -121,6 +131,7 @@ func (t *transport) Shutdown() error {
 	t.once.Do(func() {
 		err = t.NetTransport.Shutdown()
 		close(t.quit)
+		t.tls.Close()
 		t.wg.Wait()
 	})
 	return err

@@ -42,9 +42,9 @@ type cluster struct {
 type clusterHost struct {
 	t          *testing.T
 	name       string // h<i>, also the node name
-	url        string // http://10.213.0.<10+i>:7480
+	url        string // https://10.213.0.<10+i>:7480
 	dockerHost string // unix:///run/shoal-cluster/h<i>/docker.sock
-	token      string
+	kubeconfig string // the admin credentials, with this host's API as the server
 	client     *client.Client
 }
 
@@ -70,15 +70,9 @@ func startCluster(t *testing.T, n int, agentArgs ...string) *cluster {
 		if len(f) != 3 {
 			t.Fatalf("scripts/cluster up: unexpected line %q", line)
 		}
-		h := &clusterHost{t: t, name: f[0], url: f[1], dockerHost: f[2]}
-		if b, err := os.ReadFile(filepath.Join(clusterStateDir, h.name, "agent", "admin.token")); err == nil {
-			h.token = strings.TrimSpace(string(b))
-		}
-		cl, err := client.New(h.url, h.token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.client = cl
+		h := &clusterHost{t: t, name: f[0], url: f[1], dockerHost: f[2],
+			kubeconfig: filepath.Join(clusterStateDir, f[0], "admin.kubeconfig")}
+		h.client = h.newClient(t, "")
 		c.hosts = append(c.hosts, h)
 	}
 	if len(c.hosts) != n {
@@ -140,6 +134,16 @@ func tailFile(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// joinToken is the token that admits an agent into the cluster.
+func (c *cluster) joinToken() string {
+	c.t.Helper()
+	b, err := os.ReadFile(filepath.Join(clusterStateDir, "join-token"))
+	if err != nil {
+		c.t.Fatalf("join token: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // agent returns host i (1-based) of the cluster.
 func (c *cluster) agent(i int) *clusterHost {
 	c.t.Helper()
@@ -194,9 +198,37 @@ func (c *cluster) heal(i int) {
 	c.script(time.Minute, nil, "heal", fmt.Sprint(i))
 }
 
+// newClient makes an API client of the host's agent: with the admin
+// token, or with token when given.
+func (h *clusterHost) newClient(t *testing.T, token string) *client.Client {
+	t.Helper()
+	kc, err := client.LoadKubeconfig(h.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kc.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Server = h.url
+	if token != "" {
+		conn.Token = token
+	}
+	c, err := client.NewFromConnection(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// caFile is the cluster CA as the host's agent trusts it.
+func (h *clusterHost) caFile() string {
+	return filepath.Join(clusterStateDir, h.name, "agent", "identity", "ca.crt")
+}
+
 // ready returns nil when the host's agent answers /readyz with "ok".
 func (h *clusterHost) ready() error {
-	resp, err := httpGet(h.url + "/readyz")
+	resp, err := httpGetCA(h.url+"/readyz", h.caFile())
 	if err != nil {
 		return err
 	}
@@ -220,10 +252,7 @@ func (h *clusterHost) shoal(args ...string) string {
 // shoalIn runs the CLI against the host's agent with stdin (if not nil) and
 // returns stdout, stderr and the error.
 func (h *clusterHost) shoalIn(stdin []byte, args ...string) (string, string, error) {
-	global := []string{"--server", h.url}
-	if h.token != "" {
-		global = append(global, "--token", h.token)
-	}
+	global := []string{"--kubeconfig", h.kubeconfig, "--server", h.url}
 	cmd := exec.Command(shoalBin(h.t), append(global, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -259,7 +288,7 @@ func TestClusterScriptBringsUpHosts(t *testing.T) {
 	c := startCluster(t, 2)
 	for i := 1; i <= 2; i++ {
 		h := c.agent(i)
-		if want := fmt.Sprintf("http://10.213.0.%d:7480", 10+i); h.url != want {
+		if want := fmt.Sprintf("https://10.213.0.%d:7480", 10+i); h.url != want {
 			t.Errorf("h%d: API at %s, want %s", i, h.url, want)
 		}
 		if err := h.ready(); err != nil {

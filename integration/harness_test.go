@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,15 +96,81 @@ func startAgent(t *testing.T, extra ...string) *agent {
 		os.RemoveAll(dir)
 	})
 	a.start()
-	c, err := client.New(a.url(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.client = c
+	a.client = a.newClient(t, "")
 	return a
 }
 
-func (a *agent) url() string { return fmt.Sprintf("http://127.0.0.1:%d", a.port) }
+func (a *agent) url() string { return fmt.Sprintf("https://127.0.0.1:%d", a.port) }
+
+// kubeconfig is the admin credentials file the agent wrote when it founded
+// its cluster.
+func (a *agent) kubeconfig() string { return filepath.Join(a.dataDir, "admin.kubeconfig") }
+
+// caFile is the cluster CA the agent trusts.
+func (a *agent) caFile() string { return filepath.Join(a.dataDir, "identity", "ca.crt") }
+
+// newClient makes an API client of the agent: with the admin token, or
+// with token when given.
+func (a *agent) newClient(t *testing.T, token string) *client.Client {
+	t.Helper()
+	kc, err := client.LoadKubeconfig(a.kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kc.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Server = a.url()
+	if token != "" {
+		conn.Token = token
+	}
+	c, err := client.NewFromConnection(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// cliArgs puts the flags that point the CLI at the agent, with the admin
+// credentials, before args.
+func (a *agent) cliArgs(args ...string) []string {
+	return append([]string{"--kubeconfig", a.kubeconfig(), "--server", a.url()}, args...)
+}
+
+// httpClient is a plain HTTP client of the agent's API that trusts its CA
+// and sends the admin token (token, when given, instead).
+func (a *agent) httpClient(t *testing.T, token string) *http.Client {
+	t.Helper()
+	kc, err := client.LoadKubeconfig(a.kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kc.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token == "" {
+		token = conn.Token
+	}
+	tc, err := conn.TLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Timeout: 60 * time.Second, Transport: &bearer{token: token, next: &http.Transport{TLSClientConfig: tc}}}
+}
+
+// bearer adds a bearer token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
 
 func (a *agent) start() {
 	a.t.Helper()
@@ -121,7 +188,7 @@ func (a *agent) start() {
 		a.t.Fatal(err)
 	}
 	eventually(a.t, 60*time.Second, "agent ready", func() error {
-		resp, err := httpGet(a.url() + "/readyz")
+		resp, err := httpGetCA(a.url()+"/readyz", a.caFile())
 		if err != nil {
 			return err
 		}
@@ -164,7 +231,7 @@ func (a *agent) shoal(args ...string) string {
 }
 
 func (a *agent) shoalIn(stdin []byte, args ...string) (string, string, error) {
-	cmd := exec.Command(shoalBin(a.t), append([]string{"--server", a.url()}, args...)...)
+	cmd := exec.Command(shoalBin(a.t), a.cliArgs(args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if stdin != nil {
@@ -176,6 +243,13 @@ func (a *agent) shoalIn(stdin []byte, args ...string) (string, string, error) {
 
 func httpGet(url string) (string, error) {
 	out, err := exec.Command("curl", "-sS", "--max-time", "5", url).Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+// httpGetCA is httpGet of an HTTPS URL whose certificate the CA in caFile
+// signed.
+func httpGetCA(url, caFile string) (string, error) {
+	out, err := exec.Command("curl", "-sS", "--max-time", "5", "--cacert", caFile, url).Output()
 	return strings.TrimSpace(string(out)), err
 }
 

@@ -85,7 +85,7 @@ func TestConfigEnvLogsAndExec(t *testing.T) {
 	})
 
 	t.Run("logs -f streams new lines", func(t *testing.T) {
-		cmd := exec.Command(shoalBin(t), "--server", a.url(), "logs", "-f", "--tail", "1", pod)
+		cmd := exec.Command(shoalBin(t), a.cliArgs("logs", "-f", "--tail", "1", pod)...)
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestConfigEnvLogsAndExec(t *testing.T) {
 	})
 
 	t.Run("exec -it runs an interactive shell", func(t *testing.T) {
-		cmd := exec.Command(shoalBin(t), "--server", a.url(), "exec", "-it", pod, "--", "sh")
+		cmd := exec.Command(shoalBin(t), a.cliArgs("exec", "-it", pod, "--", "sh")...)
 		tty, err := pty.Start(cmd)
 		if err != nil {
 			t.Fatal(err)
@@ -206,7 +206,7 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", errOut, c.mention)
 			}
 			// The same input straight to the API: a 4xx Status.
-			resp, err := http.Post(a.url()+"/shoal/v1/apply", "application/yaml", strings.NewReader(c.input))
+			resp, err := a.httpClient(t, "").Post(a.url()+"/shoal/v1/apply", "application/yaml", strings.NewReader(c.input))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +219,7 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 	}
 	t.Run("a body over the size limit", func(t *testing.T) {
 		big := valid + "# " + strings.Repeat("x", 13<<20) + "\n"
-		resp, err := http.Post(a.url()+"/shoal/v1/apply", "application/yaml", strings.NewReader(big))
+		resp, err := a.httpClient(t, "").Post(a.url()+"/shoal/v1/apply", "application/yaml", strings.NewReader(big))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -194,7 +194,7 @@ func TestStuckRolloutStopsAtSurgeAndReportsTheDeadline(t *testing.T) {
 		t.Fatalf("apply: %v %s", err, errOut)
 	}
 	start := time.Now()
-	cmd := exec.Command(shoalBin(t), "--server", a.url(), "rollout", "status", "deploy/web", "--timeout", "60s")
+	cmd := exec.Command(shoalBin(t), a.cliArgs("rollout", "status", "deploy/web", "--timeout", "60s")...)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("rollout status succeeded on a crash-looping rollout:\n%s", out)

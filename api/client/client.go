@@ -5,6 +5,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +20,7 @@ import (
 )
 
 // DefaultServer is the address of the local agent's API.
-const DefaultServer = "http://127.0.0.1:7480"
+const DefaultServer = "https://127.0.0.1:7480"
 
 // Client talks to one shoal agent. It is safe for concurrent use.
 type Client struct {
@@ -29,6 +31,7 @@ type Client struct {
 	http      *http.Client
 	onWarning func(string)
 	userAgent string
+	tlsConfig *tls.Config
 }
 
 // Option changes how a Client is built.
@@ -46,13 +49,19 @@ func WithHTTPClient(h *http.Client) Option {
 	return func(c *Client) { c.http = h }
 }
 
+// WithTLSConfig sets how https:// servers are trusted and what client
+// certificate is offered (see Connection.TLSConfig).
+func WithTLSConfig(tc *tls.Config) Option {
+	return func(c *Client) { c.tlsConfig = tc }
+}
+
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option {
 	return func(c *Client) { c.userAgent = ua }
 }
 
 // New makes a client of the agent at server: "http://host:port",
-// "https://host:port", "host:port" (http is assumed) or "unix:///path/to.sock".
+// "https://host:port", "host:port" (https is assumed) or "unix:///path/to.sock".
 // token, when not empty, is sent as a bearer token.
 func New(server, token string, opts ...Option) (*Client, error) {
 	if server == "" {
@@ -71,6 +80,15 @@ func New(server, token string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// NewFromConnection makes a client from a resolved kubeconfig context.
+func NewFromConnection(conn *Connection, opts ...Option) (*Client, error) {
+	tc, err := conn.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("context %q: %w", conn.Context, err)
+	}
+	return New(conn.Server, conn.Token, append([]Option{WithTLSConfig(tc)}, opts...)...)
+}
+
 func (c *Client) parseServer(server string) error {
 	if rest, ok := strings.CutPrefix(server, "unix://"); ok {
 		if rest == "" {
@@ -81,7 +99,7 @@ func (c *Client) parseServer(server string) error {
 		return nil
 	}
 	if !strings.Contains(server, "://") {
-		server = "http://" + server
+		server = "https://" + server
 	}
 	u, err := url.Parse(server)
 	if err != nil {
@@ -101,6 +119,9 @@ func (c *Client) parseServer(server string) error {
 
 func (c *Client) transport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if c.tlsConfig != nil {
+		t.TLSClientConfig = c.tlsConfig.Clone()
+	}
 	if c.unixPath != "" {
 		t.Proxy = nil
 		t.DialContext = c.dialUnix
@@ -123,6 +144,15 @@ type ConnectionError struct {
 }
 
 func (e *ConnectionError) Error() string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var cv *tls.CertificateVerificationError
+	switch {
+	case errors.As(e.Err, &ua), errors.As(e.Err, &hn), errors.As(e.Err, &cv):
+		return fmt.Sprintf("the shoal agent at %s has a certificate this client does not trust: %v (use the kubeconfig the first agent wrote, <data-dir>/admin.kubeconfig, which carries the cluster's CA; or give --certificate-authority)", e.Server, e.Err)
+	case strings.Contains(e.Err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Sprintf("the shoal agent at %s answers plain HTTP, not HTTPS: %v", e.Server, e.Err)
+	}
 	return fmt.Sprintf("cannot reach the shoal agent at %s: %v (is the agent running? start it with scripts/run)", e.Server, e.Err)
 }
 

@@ -82,6 +82,10 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("strict decoding error: %s %q: unknown fields %v; remove them or apply without --strict", d.Kind.Kind, m.Name, d.UnknownFields))))
 			return
 		}
+		if err := s.authorizeApply(r, d.Kind, d.Object); err != nil {
+			writeError(w, docError(i, len(docs), asDecodeStatus(err)))
+			return
+		}
 		objs = append(objs, d.Object)
 		items = append(items, it)
 	}
@@ -118,4 +122,24 @@ func docError(i, n int, se *api.StatusError) *api.StatusError {
 		c.ErrStatus.Message = fmt.Sprintf("document %d of %d: %s", i+1, n, se.ErrStatus.Message)
 	}
 	return &c
+}
+
+// authorizeApply checks that the caller may create the object, or update
+// it if it exists, and may write it as it is.
+func (s *Server) authorizeApply(r *http.Request, k *api.Kind, obj api.Object) error {
+	if s.cfg.Authorizer == nil {
+		return nil
+	}
+	m := obj.GetObjectMeta()
+	a := &api.ResourceAttributes{Namespace: m.Namespace, Verb: api.VerbCreate, Group: k.Group, Version: k.Version,
+		Resource: k.Resource}
+	if _, err := s.cfg.Store.Get(r.Context(), k, m.Namespace, m.Name); err == nil {
+		a.Verb, a.Name = api.VerbUpdate, m.Name
+	} else if !api.IsNotFound(err) {
+		return err
+	}
+	if err := s.check(r, api.AccessRequest{ResourceAttributes: a}); err != nil {
+		return err
+	}
+	return s.admitWrite(r, obj)
 }

@@ -184,6 +184,9 @@ func (h *kindHandler) create(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.placeInNamespace(obj, ns)
 	}
+	if err == nil {
+		err = h.s.admitWrite(r, obj)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -219,6 +222,10 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 		err = api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name in the URL (%s)", obj.GetObjectMeta().Name, name))
 	}
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := h.s.admitWrite(r, obj); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -292,6 +299,9 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 		return nil, api.NewBadRequest("a patch may not change metadata.name or metadata.namespace")
 	}
 	m.ResourceVersion = cur.GetObjectMeta().ResourceVersion
+	if err := h.s.admitWrite(r, obj); err != nil {
+		return nil, err
+	}
 	if status {
 		return h.s.cfg.Store.UpdateStatus(r.Context(), obj)
 	}

@@ -54,15 +54,35 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, api.NewUnavailable(fmt.Sprintf("pod %s moved while the request was forwarded; try again", v["name"])))
 		return true
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy := httputil.NewSingleHostReverseProxy(target.URL)
+	proxy.Transport = target.Transport
 	proxy.FlushInterval = -1 // stream logs as they come
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
-		writeError(w, api.NewUnavailable(fmt.Sprintf("the agent of pod %s's node (%s) did not answer: %v", v["name"], target.Host, err)))
+		writeError(w, api.NewUnavailable(fmt.Sprintf("the agent of pod %s's node (%s) did not answer: %v", v["name"], target.URL.Host, err)))
 	}
 	r.Header.Set(proxyHeader, "1")
+	// The caller's credential stays here; its identity goes along so that
+	// the other agent grants exactly what this one would.
+	r.Header.Del("Authorization")
+	r.Header.Del(ForwardedUserHeader)
+	r.Header.Del(ForwardedGroupHeader)
+	if u := UserFrom(r.Context()); u != nil {
+		r.Header.Set(ForwardedUserHeader, u.Username)
+		for _, g := range u.Groups {
+			r.Header.Add(ForwardedGroupHeader, g)
+		}
+	}
 	proxy.ServeHTTP(w, r)
 	return true
 }
+
+// Headers that carry the identity of the user a forwarded request is made
+// for. The receiving agent trusts them only from another agent of the
+// cluster (a node certificate).
+const (
+	ForwardedUserHeader  = "X-Shoal-Forwarded-User"
+	ForwardedGroupHeader = "X-Shoal-Forwarded-Group"
+)
 
 func (s *Server) podLog(w http.ResponseWriter, r *http.Request) {
 	if s.forward(w, r) {

@@ -36,12 +36,20 @@ type Store interface {
 }
 
 // PodIO streams a pod's logs and runs commands in it. Locate says where a
-// pod's node serves these: nil for here, else the address of the agent to
-// forward the request to.
+// pod's node serves these: nil for here, else the agent to forward the
+// request to.
 type PodIO interface {
-	Locate(ctx context.Context, ns, pod string) (*url.URL, error)
+	Locate(ctx context.Context, ns, pod string) (*Target, error)
 	Logs(ctx context.Context, ns, pod string, opts api.LogOptions, w io.Writer) error
 	Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (exitCode int, err error)
+}
+
+// Target is another agent that serves a request: the URL the request's
+// path is appended to, and the transport that reaches it (mutual TLS
+// between agents).
+type Target struct {
+	URL       *url.URL
+	Transport http.RoundTripper
 }
 
 // Config sets up a Server.
@@ -56,7 +64,14 @@ type Config struct {
 	// Ready reports whether the agent is ready to serve (for /readyz).
 	Ready func() error
 	// Extra registers more routes (agent info, metrics) on the router.
+	// They are authenticated and authorised like every route: by path
+	// (non-resource requests), unless they name a resource.
 	Extra func(r *mux.Router)
+	// Authenticator and Authorizer guard every request but /healthz,
+	// /livez, /readyz and /version. The agent always sets both; without
+	// them (unit tests of the handlers) every request is allowed.
+	Authenticator Authenticator
+	Authorizer    Authorizer
 }
 
 // DefaultMaxBodyBytes is Kubernetes' limit for one object.
@@ -94,6 +109,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, api.NewInternal(fmt.Errorf("unexpected server error")))
 		}
 	}()
+	r, ok := s.authenticate(w, r)
+	if !ok || !s.authorizeRequest(w, r) {
+		return
+	}
 	s.router.ServeHTTP(w, r)
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "took", time.Since(start))
 }
@@ -113,6 +132,8 @@ func (s *Server) routes() {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.HandleFunc("/version", s.version).Methods(http.MethodGet)
 	r.HandleFunc("/shoal/v1/apply", s.apply).Methods(http.MethodPost)
+	r.HandleFunc("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", s.selfSubjectAccessReview).Methods(http.MethodPost)
+	r.HandleFunc("/apis/authentication.k8s.io/v1/selfsubjectreviews", s.selfSubjectReview).Methods(http.MethodPost)
 	for _, k := range api.Kinds {
 		s.kindRoutes(k)
 	}
