@@ -58,3 +58,14 @@ type MemberCA struct {
 	Name string `json:"name"`
 	CA   string `json:"ca"`
 }
+
+// StorageEncryption is the answer of /shoal/v1/storage: the key that seals
+// an agent's sensitive records in its state.db.
+type StorageEncryption struct {
+	TypeMeta `json:",inline"`
+	Node     string `json:"node"`
+	Key      string `json:"key"`
+	Created  Time   `json:"created"`
+	// Rewritten counts the records a rotation sealed again.
+	Rewritten int `json:"rewritten,omitempty"`
+}

@@ -347,3 +347,54 @@ func newAuthCommand(e *env) *cobra.Command {
 	cmd.AddCommand(canI, whoami)
 	return cmd
 }
+
+func newEncryptionCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "encryption",
+		Short: "Show and rotate the key that encrypts an agent's stored secrets",
+		Long: `Each agent encrypts the sensitive records of its state.db (Secrets, token hashes, the
+cluster's keys) with AES-GCM under a key of its own, kept apart from state.db. These
+commands act on the agent you talk to (--server); run them against each agent.`,
+	}
+	show := func(cmd *cobra.Command, s *api.StorageEncryption) {
+		line := fmt.Sprintf("%s: storage key %s (created %s)", s.Node, s.Key, s.Created.UTC().Format(time.RFC3339))
+		if s.Rewritten > 0 {
+			line += fmt.Sprintf(", %d records sealed again", s.Rewritten)
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), line)
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "Show the key in use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := e.client(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := c.StorageEncryption(cmd.Context())
+			if err != nil {
+				return err
+			}
+			show(cmd, s)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new key, seal every sensitive record with it, drop the old one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := e.client(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := c.RotateStorageKey(cmd.Context())
+			if err != nil {
+				return err
+			}
+			show(cmd, s)
+			return nil
+		},
+	})
+	return cmd
+}

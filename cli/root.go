@@ -96,6 +96,7 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newKeysCommand(e),
 		newCACommand(e),
 		newAuthCommand(e),
+		newEncryptionCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/daemon/atrest"
 	"github.com/shoal-dev/shoal/daemon/auth"
 	"github.com/shoal-dev/shoal/daemon/controller"
 	"github.com/shoal-dev/shoal/daemon/engine"
@@ -49,7 +50,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log)
+	sealer, err := atrest.Load(identity.Dir(cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	st, err := gossip.OpenSealed(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log, sealer)
 	if err != nil {
 		return err
 	}
@@ -106,7 +111,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
-		Extra:         agentRoutes(cfg, st, cl, mem, lead, cdns.srv)})
+		Extra:         agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

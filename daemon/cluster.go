@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/atrest"
 	"github.com/shoal-dev/shoal/dns"
 	"github.com/shoal-dev/shoal/gossip"
 )
@@ -109,10 +110,12 @@ func waitSynced(ctx context.Context, cl *gossip.Cluster, log *slog.Logger, limit
 // agentRoutes serves the members list, this agent's info and the
 // cluster-identity endpoints. (The other agents' record pulls are served on
 // the gossip port, over mutual TLS: see internal.go.)
-func agentRoutes(cfg Config, st *gossip.Store, cl *gossip.Cluster, members memberLister, lead *leadership, dnsSrv *dns.Server) func(r *mux.Router) {
+func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossip.Cluster, members memberLister, lead *leadership,
+	dnsSrv *dns.Server) func(r *mux.Router) {
 	return func(r *mux.Router) {
 		membersRoute(cfg.Name, members, lead)(r)
 		identityRoutes(st, cl)(r)
+		storageRoutes(cfg.Name, st, sealer)(r)
 		r.HandleFunc("/shoal/v1/agent", func(w http.ResponseWriter, _ *http.Request) {
 			s := cl.Stats()
 			info := map[string]any{

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/shoal-dev/shoal/api/client"
 	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
@@ -263,6 +265,23 @@ func (ci *clusterIdentity) syncCA(cl *gossip.Cluster) {
 	ci.log.Info("now trusting the cluster's current CAs, with a certificate from the current one",
 		"ca", identity.ShortFingerprint(p.CA.Cert), "trusted", len(p.Trusted))
 	ci.publishMeta(cl)
+	ci.updateAdminKubeconfig()
+}
+
+// updateAdminKubeconfig keeps the CA data of the admin kubeconfig this
+// agent wrote (if any) in step with the roots agents trust.
+func (ci *clusterIdentity) updateAdminKubeconfig() {
+	path := filepath.Join(ci.cfg.DataDir, AdminKubeconfig)
+	kc, err := client.LoadKubeconfig(path)
+	if err != nil {
+		return // none here
+	}
+	for i := range kc.Clusters {
+		kc.Clusters[i].Cluster.CertificateAuthorityData = ci.trustBundle()
+	}
+	if err := kc.Save(path); err != nil {
+		ci.log.Error("updating the CA of the admin kubeconfig failed", "path", path, "err", err)
+	}
 }
 
 // reissue gives this agent a new certificate from the CA in the store.

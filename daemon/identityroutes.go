@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/atrest"
 	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
@@ -402,4 +403,36 @@ func (h *identityAPI) finishCA(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.getCA(w, r)
+}
+
+// storageRoutes serve this agent's encryption at rest: which key seals
+// its sensitive records, and its rotation.
+func storageRoutes(node string, st *gossip.Store, k *atrest.Keyring) func(r *mux.Router) {
+	status := func(rewritten int) api.StorageEncryption {
+		id, created := k.Current()
+		return api.StorageEncryption{TypeMeta: api.TypeMeta{Kind: "StorageEncryption", APIVersion: "shoal/v1"},
+			Node: node, Key: id, Created: api.NewTime(created), Rewritten: rewritten}
+	}
+	return func(r *mux.Router) {
+		r.HandleFunc("/shoal/v1/storage", func(w http.ResponseWriter, _ *http.Request) {
+			respond(w, http.StatusOK, status(0))
+		}).Methods(http.MethodGet)
+		r.HandleFunc("/shoal/v1/storage/rotate-key", func(w http.ResponseWriter, r *http.Request) {
+			if _, err := k.Rotate(); err != nil {
+				respondErr(w, api.NewInternal(err))
+				return
+			}
+			n, err := st.Reseal(r.Context())
+			if err != nil {
+				// The old keys stay: what is sealed with them still opens.
+				respondErr(w, api.NewInternal(fmt.Errorf("rewriting the sealed records: %w", err)))
+				return
+			}
+			if err := k.DropOld(); err != nil {
+				respondErr(w, api.NewInternal(err))
+				return
+			}
+			respond(w, http.StatusOK, status(n))
+		}).Methods(http.MethodPost)
+	}
 }

@@ -52,12 +52,18 @@ type Store struct {
 // Open loads the store persisted at path (a bbolt file, created if absent) for
 // node. An empty path keeps the store in memory only (tests).
 func Open(path, node string, log *slog.Logger) (*Store, error) {
+	return OpenSealed(path, node, log, nil)
+}
+
+// OpenSealed is Open with the values of sensitive records sealed on disk
+// by sealer (see Sealer).
+func OpenSealed(path, node string, log *slog.Logger, sealer Sealer) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{node: node, clock: NewClock(), log: log, records: map[string]*Record{}, subs: map[*Subscription]struct{}{}}
 	if path != "" {
-		d, err := openDisk(path)
+		d, err := openDisk(path, sealer)
 		if err != nil {
 			return nil, err
 		}

@@ -225,7 +225,11 @@ func TestPartitionedSidesMergeAfterHealing(t *testing.T) {
 }
 
 func TestClusterRestartKeepsObjectsAndContainers(t *testing.T) {
-	c := startCluster(t, 3)
+	// The hosts come back one after the other (scripts/cluster starts one
+	// at a time); on a loaded machine the first may wait longer than the
+	// default eviction timeout for the others. Eviction is not what this
+	// test is about.
+	c := startCluster(t, 3, "--pod-eviction-timeout", "60s")
 	h1 := c.agent(1)
 	eventually(t, 30*time.Second, "3 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2,h3" {

@@ -69,11 +69,13 @@ build_shoal() {
 		-o "$SHOAL_BIN" .)
 }
 
-# wait_http URL SECONDS waits until URL answers 200.
+# wait_http URL SECONDS waits until URL answers 200. For an agent's API
+# (HTTPS) give its /readyz: a public path, so the certificate is not checked
+# here (-k) and no credential is sent.
 wait_http() {
 	local url="$1" secs="$2" i
 	for i in $(seq 1 $((secs * 5))); do
-		curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+		curl -kfsS -o /dev/null "$url" 2>/dev/null && return 0
 		sleep 0.2
 	done
 	return 1

@@ -92,3 +92,16 @@ func (c *Client) WhoAmI(ctx context.Context) (*api.UserInfo, error) {
 	}
 	return &out.Status.UserInfo, nil
 }
+
+// StorageEncryption says which key seals the agent's sensitive records.
+func (c *Client) StorageEncryption(ctx context.Context) (*api.StorageEncryption, error) {
+	var s api.StorageEncryption
+	return &s, c.do(ctx, request{method: "GET", path: "/shoal/v1/storage"}, &s)
+}
+
+// RotateStorageKey gives the agent a new storage key, rewrites its sealed
+// records with it and drops the old one.
+func (c *Client) RotateStorageKey(ctx context.Context) (*api.StorageEncryption, error) {
+	var s api.StorageEncryption
+	return &s, c.do(ctx, request{method: "POST", path: "/shoal/v1/storage/rotate-key", body: []byte("{}"), contentType: "application/json"}, &s)
+}

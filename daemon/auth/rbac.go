@@ -57,9 +57,9 @@ func (p *Policy) Authorize(u *api.UserInfo, req api.AccessRequest) Decision {
 		return false
 	}
 	var reason string
-	p.visit(u, namespaceOf(req), func(source string, r api.PolicyRule) bool {
+	p.visit(u, namespaceOf(req), func(src source, r api.PolicyRule) bool {
 		if match(r) {
-			reason = "allowed by " + source
+			reason = "allowed by " + src.String()
 			return false
 		}
 		return true
@@ -74,23 +74,36 @@ func (p *Policy) Authorize(u *api.UserInfo, req api.AccessRequest) Decision {
 // cluster-wide bindings only).
 func (p *Policy) RulesFor(u *api.UserInfo, ns string) []api.PolicyRule {
 	var out []api.PolicyRule
-	p.visit(u, ns, func(_ string, r api.PolicyRule) bool {
+	p.visit(u, ns, func(_ source, r api.PolicyRule) bool {
 		out = append(out, r)
 		return true
 	})
 	return out
 }
 
+// source names the binding and role a rule came from; it is made into
+// words only when a rule matched.
+type source struct {
+	bindingKind, binding, roleKind, role, ns string
+}
+
+func (s source) String() string {
+	if s.ns == "" {
+		return fmt.Sprintf("%s %q of %s %q", s.bindingKind, s.binding, s.roleKind, s.role)
+	}
+	return fmt.Sprintf("%s %q of %s %q in namespace %q", s.bindingKind, s.binding, s.roleKind, s.role, s.ns)
+}
+
 // visit calls fn with each rule granted to u in namespace ns, until fn
 // returns false.
-func (p *Policy) visit(u *api.UserInfo, ns string, fn func(source string, r api.PolicyRule) bool) {
+func (p *Policy) visit(u *api.UserInfo, ns string, fn func(src source, r api.PolicyRule) bool) {
 	for _, b := range p.clusterRoleBindings {
 		if !bindsUser(b.Subjects, u, "") {
 			continue
 		}
 		if cr := p.clusterRoles[b.RoleRef.Name]; cr != nil {
 			for _, r := range cr.Rules {
-				if !fn(fmt.Sprintf("ClusterRoleBinding %q of ClusterRole %q", b.Name, cr.Name), r) {
+				if !fn(source{"ClusterRoleBinding", b.Name, "ClusterRole", cr.Name, ""}, r) {
 					return
 				}
 			}
@@ -115,7 +128,7 @@ func (p *Policy) visit(u *api.UserInfo, ns string, fn func(source string, r api.
 			}
 		}
 		for _, r := range rules {
-			if !fn(fmt.Sprintf("RoleBinding %q of %s %q in namespace %q", b.Name, b.RoleRef.Kind, b.RoleRef.Name, ns), r) {
+			if !fn(source{"RoleBinding", b.Name, b.RoleRef.Kind, b.RoleRef.Name, ns}, r) {
 				return
 			}
 		}
