@@ -16,7 +16,7 @@ func TestSecurityContextValidationNamesTheField(t *testing.T) {
 				FSGroup: Int64(2000), SupplementalGroups: []int64{3000}, SeccompProfile: &SeccompProfile{Type: SeccompRuntimeDefault},
 				Sysctls: []Sysctl{{Name: "net.ipv4.ip_local_port_range", Value: "1024 65000"}, {Name: "kernel.shm_rmid_forced", Value: "1"}}}
 			s.Containers[0].SecurityContext = &SecurityContext{AllowPrivilegeEscalation: &fa, ReadOnlyRootFilesystem: &tr,
-				Capabilities: &Capabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE", "CAP_CHOWN"}},
+				Capabilities:   &Capabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE", "CAP_CHOWN"}},
 				SeccompProfile: &SeccompProfile{Type: SeccompLocalhost, LocalhostProfile: &prof}, ProcMount: &unmasked}
 		}, ""},
 		{"negative user", func(s *PodSpec) { s.SecurityContext = &PodSecurityContext{RunAsUser: Int64(-1)} }, "spec.securityContext.runAsUser"},
