@@ -125,3 +125,10 @@ func IsInvalid(err error) bool { return ReasonOf(err) == ReasonInvalid }
 
 // IsGone reports an expired watch position.
 func IsGone(err error) bool { return ReasonOf(err) == ReasonGone }
+
+// NewForbidden refuses a write by policy (403), naming the object and, in
+// causes, the fields that broke it.
+func NewForbidden(k *Kind, name, msg string, causes []StatusCause) *StatusError {
+	return newStatusError(http.StatusForbidden, ReasonForbidden, msg,
+		&StatusDetails{Name: name, Group: k.Group, Kind: k.Resource, Causes: causes})
+}

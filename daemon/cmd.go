@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/podsecurity"
 )
 
 // NewAgentCommand is `shoal agent`. Every flag can also be set by an
@@ -72,6 +73,8 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
 	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")
 	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere")
+	f.StringVar(&cfg.PodSecurityDefault, "pod-security-default", cfg.PodSecurityDefault,
+		"Pod Security level of namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -108,6 +111,9 @@ func splitList(s string) []string {
 func (c Config) validate() error {
 	if errs := api.IsDNS1123Subdomain(c.Name); len(errs) > 0 {
 		return fmt.Errorf("--name %q: %s; give a name such as node-1", c.Name, errs[0])
+	}
+	if _, err := podsecurity.ParseLevel(c.PodSecurityDefault); err != nil {
+		return fmt.Errorf("--pod-security-default %q: give privileged, baseline or restricted", c.PodSecurityDefault)
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")

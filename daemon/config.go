@@ -31,6 +31,9 @@ type Config struct {
 	NodeLabels    map[string]string
 
 	PodEvictionTimeout time.Duration
+	// PodSecurityDefault is the Pod Security level of namespaces without a
+	// pod-security.kubernetes.io/enforce label.
+	PodSecurityDefault string
 	// Version is reported by /version and on the Node object.
 	Version string
 	// ExePath is the agent's own binary, from which the pod sandbox image is
@@ -56,6 +59,7 @@ func DefaultConfig() Config {
 		ClusterDomain:      "cluster.local",
 		IngressAddr:        "0.0.0.0:80",
 		PodEvictionTimeout: 10 * time.Second,
+		PodSecurityDefault: "baseline",
 	}
 }
 
