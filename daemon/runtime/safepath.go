@@ -31,4 +31,3 @@ func checkPathToken(what, s string) error {
 type escapeError struct{ rel, why string }
 
 func (e *escapeError) Error() string { return fmt.Sprintf("%q escapes its volume: %s", e.rel, e.why) }
-
