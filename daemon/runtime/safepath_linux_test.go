@@ -308,3 +308,43 @@ func TestACraftedPodUIDNeverTouchesFilesOutsideTheDataDir(t *testing.T) {
 		t.Fatal("a directory was created outside the data dir")
 	}
 }
+
+// FuzzResolveBeneath: whatever the path, what resolves lies inside the
+// volume, and nothing is ever made outside it.
+func FuzzResolveBeneath(f *testing.F) {
+	for _, seed := range []string{"a/b", "toroot", "up", "sneaky", "n1", "c/deep", "l1/inside", "a/link/../b", "new/dir",
+		"../..", "a//b/./../b", "loop", "file/x", "tooutside/made"} {
+		f.Add(seed, false)
+		f.Add(seed, true)
+	}
+	base := f.TempDir()
+	vol, outside := filepath.Join(base, "vol"), filepath.Join(base, "outside")
+	for _, d := range []string{vol + "/a/b", vol + "/c", outside} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(vol, "file"), nil, 0o644)
+	for name, target := range map[string]string{"toroot": "/", "tooutside": outside, "up": "..", "sneaky": "a/../../outside",
+		"a/b/upup": "../../..", "a/link": "../c", "l1": "l2", "l2": "a/b", "n1": "n2/x", "n2": "tooutside",
+		"loop": "loop", "c/deep": "../a/b/upup"} {
+		os.Symlink(target, filepath.Join(vol, name))
+	}
+	f.Fuzz(func(t *testing.T, rel string, create bool) {
+		if len(rel) > 256 || strings.ContainsRune(rel, 0) {
+			return
+		}
+		fd, err := resolveBeneath(vol, rel, create)
+		if err == nil {
+			where, lerr := os.Readlink(fd.procPath())
+			fd.Close()
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if where != vol && !strings.HasPrefix(where, vol+"/") {
+				t.Fatalf("%q resolved to %s, outside %s", rel, where, vol)
+			}
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Fatalf("%q made %s outside the volume", rel, entries[0].Name())
+		}
+	})
+}
