@@ -102,3 +102,20 @@ func TestHostNetworkPortsBecomeHostPorts(t *testing.T) {
 		t.Fatalf("hostPort %d, want 8080", hp)
 	}
 }
+
+func TestSecurityFieldsAreKnownNotWarnedAbout(t *testing.T) {
+	d, err := Decode([]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{
+		"hostNetwork":true,"hostPID":true,"hostIPC":true,
+		"securityContext":{"runAsNonRoot":true,"runAsUser":1,"runAsGroup":1,"fsGroup":1,"supplementalGroups":[2],
+			"seccompProfile":{"type":"Localhost","localhostProfile":"p.json"},"sysctls":[{"name":"kernel.sem","value":"1"}]},
+		"containers":[{"name":"a","image":"i","ports":[{"containerPort":80,"hostPort":80}],"securityContext":{
+			"privileged":false,"allowPrivilegeEscalation":false,"capabilities":{"add":["NET_ADMIN"],"drop":["ALL"]},
+			"runAsNonRoot":true,"runAsUser":1,"runAsGroup":1,"readOnlyRootFilesystem":true,
+			"seccompProfile":{"type":"RuntimeDefault"},"procMount":"Default"}}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.UnknownFields) != 0 {
+		t.Fatalf("unknown fields %v", d.UnknownFields)
+	}
+}
