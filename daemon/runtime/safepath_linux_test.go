@@ -275,6 +275,19 @@ func TestACraftedPodUIDNeverTouchesFilesOutsideTheDataDir(t *testing.T) {
 			t.Errorf("syncVolumes for %q did not refuse", uid)
 		}
 	}
+	// Crafted volume names are refused too, whatever the volume type.
+	w := newPodWorker(r, podKey{uid: "0f1e2d3c-aaaa-4bbb-8ccc-123456789abc", ns: "default", name: "p"})
+	for _, v := range []api.Volume{{Name: "../../victimdir", EmptyDir: &api.EmptyDirVolumeSource{}},
+		{Name: "../../victimdir", HostPath: &api.HostPathVolumeSource{Path: base}}} {
+		pod := &api.Pod{ObjectMeta: api.ObjectMeta{Name: "p", Namespace: "default"}, Spec: api.PodSpec{Volumes: []api.Volume{v}}}
+		if err := w.syncVolumes(context.Background(), pod); v.EmptyDir != nil && err == nil {
+			t.Error("syncVolumes accepted a crafted volume name")
+		}
+		c := &api.Container{Name: "app", VolumeMounts: []api.VolumeMount{{Name: v.Name, MountPath: "/d", SubPath: "x"}}}
+		if _, err := w.mounts(pod, c); err == nil {
+			t.Error("mounts accepted a crafted volume name")
+		}
+	}
 	// A container labelled with a crafted uid (as an orphan) is removed,
 	// and the runner dispatching a crafted pod starts nothing.
 	ctx, cancel := context.WithCancel(context.Background())

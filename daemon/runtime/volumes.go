@@ -31,6 +31,9 @@ func (w *podWorker) subPathDir(volume, container string, index int) (string, err
 	if err != nil {
 		return "", err
 	}
+	if err := checkPathToken("volume name", volume); err != nil {
+		return "", err
+	}
 	if err := checkPathToken("container name", container); err != nil {
 		return "", err
 	}
