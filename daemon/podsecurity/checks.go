@@ -59,7 +59,7 @@ func containers(s *api.PodSpec, prefix string) []container {
 type check struct {
 	name  string
 	level Level
-	run   func(s *api.PodSpec, prefix string) []Violation
+	run   func(s *api.PodSpec, prefix string, cs []container) []Violation
 }
 
 // checks are Kubernetes' Pod Security Standards controls that apply to the
@@ -86,11 +86,12 @@ var checks = []check{
 // start with prefix ("spec" for a Pod, "spec.template.spec" for a workload).
 func Check(level Level, s *api.PodSpec, prefix string) []Violation {
 	var out []Violation
+	cs := containers(s, prefix)
 	for _, c := range checks {
 		if c.level > level {
 			continue
 		}
-		for _, v := range c.run(s, prefix) {
+		for _, v := range c.run(s, prefix, cs) {
 			v.Check = c.name
 			out = append(out, v)
 		}
@@ -98,7 +99,7 @@ func Check(level Level, s *api.PodSpec, prefix string) []Violation {
 	return out
 }
 
-func checkHostNamespaces(s *api.PodSpec, p string) []Violation {
+func checkHostNamespaces(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
 	for _, f := range []struct {
 		name string
@@ -111,9 +112,9 @@ func checkHostNamespaces(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkPrivileged(s *api.PodSpec, p string) []Violation {
+func checkPrivileged(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		if sc := c.c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
 			out = append(out, Violation{Field: c.path + ".securityContext.privileged",
 				Detail: fmt.Sprintf("container %q must not set securityContext.privileged=true", c.c.Name)})
@@ -129,9 +130,9 @@ func addedCaps(c *api.Container) []string {
 	return nil
 }
 
-func checkCapabilitiesBaseline(s *api.PodSpec, p string) []Violation {
+func checkCapabilitiesBaseline(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		for i, capName := range addedCaps(c.c) {
 			if !slices.Contains(baselineCapabilities, api.CapabilityName(capName)) {
 				out = append(out, Violation{Field: fmt.Sprintf("%s.securityContext.capabilities.add[%d]", c.path, i),
@@ -142,7 +143,7 @@ func checkCapabilitiesBaseline(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkHostPath(s *api.PodSpec, p string) []Violation {
+func checkHostPath(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
 	for i, v := range s.Volumes {
 		if v.HostPath != nil {
@@ -153,9 +154,9 @@ func checkHostPath(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkHostPorts(s *api.PodSpec, p string) []Violation {
+func checkHostPorts(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		for i, port := range c.c.Ports {
 			if port.HostPort > 0 && port.HostPort < MinUnprivilegedHostPort {
 				out = append(out, Violation{Field: fmt.Sprintf("%s.ports[%d].hostPort", c.path, i),
@@ -166,9 +167,9 @@ func checkHostPorts(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkProcMount(s *api.PodSpec, p string) []Violation {
+func checkProcMount(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		if sc := c.c.SecurityContext; sc != nil && sc.ProcMount != nil && *sc.ProcMount != api.ProcMountDefault {
 			out = append(out, Violation{Field: c.path + ".securityContext.procMount",
 				Detail: fmt.Sprintf("container %q must not set securityContext.procMount=%s", c.c.Name, *sc.ProcMount)})
@@ -191,13 +192,13 @@ func podSeccomp(s *api.PodSpec) *api.SeccompProfile {
 	return nil
 }
 
-func checkSeccompBaseline(s *api.PodSpec, p string) []Violation {
+func checkSeccompBaseline(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
 	if sp := podSeccomp(s); sp != nil && sp.Type == api.SeccompUnconfined {
 		out = append(out, Violation{Field: p + ".securityContext.seccompProfile.type",
 			Detail: "pod must not set securityContext.seccompProfile.type=Unconfined"})
 	}
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		if sp := containerSeccomp(c.c); sp != nil && sp.Type == api.SeccompUnconfined {
 			out = append(out, Violation{Field: c.path + ".securityContext.seccompProfile.type",
 				Detail: fmt.Sprintf("container %q must not set securityContext.seccompProfile.type=Unconfined", c.c.Name)})
@@ -206,7 +207,7 @@ func checkSeccompBaseline(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkSysctls(s *api.PodSpec, p string) []Violation {
+func checkSysctls(s *api.PodSpec, p string, cs []container) []Violation {
 	if s.SecurityContext == nil {
 		return nil
 	}
@@ -223,7 +224,7 @@ func checkSysctls(s *api.PodSpec, p string) []Violation {
 // checkVolumeTypes allows configMap, emptyDir, persistentVolumeClaim and
 // secret (and the restricted list's others shoal lacks); hostPath is
 // reported by the baseline check already.
-func checkVolumeTypes(s *api.PodSpec, p string) []Violation {
+func checkVolumeTypes(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
 	for i, v := range s.Volumes {
 		if v.HostPath != nil {
@@ -237,9 +238,9 @@ func checkVolumeTypes(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkPrivilegeEscalation(s *api.PodSpec, p string) []Violation {
+func checkPrivilegeEscalation(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		if sc := c.c.SecurityContext; sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
 			out = append(out, Violation{Field: c.path + ".securityContext.allowPrivilegeEscalation",
 				Detail: fmt.Sprintf("container %q must set securityContext.allowPrivilegeEscalation=false", c.c.Name)})
@@ -250,7 +251,7 @@ func checkPrivilegeEscalation(s *api.PodSpec, p string) []Violation {
 
 // checkRunAsNonRoot: runAsNonRoot=true on the pod, or on every container;
 // a container may not turn it off.
-func checkRunAsNonRoot(s *api.PodSpec, p string) []Violation {
+func checkRunAsNonRoot(s *api.PodSpec, p string, cs []container) []Violation {
 	podTrue := false
 	var out []Violation
 	if sc := s.SecurityContext; sc != nil && sc.RunAsNonRoot != nil {
@@ -259,7 +260,7 @@ func checkRunAsNonRoot(s *api.PodSpec, p string) []Violation {
 		}
 		podTrue = *sc.RunAsNonRoot
 	}
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		sc := c.c.SecurityContext
 		switch {
 		case sc != nil && sc.RunAsNonRoot != nil && !*sc.RunAsNonRoot:
@@ -274,12 +275,12 @@ func checkRunAsNonRoot(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkRunAsUser(s *api.PodSpec, p string) []Violation {
+func checkRunAsUser(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
 	if sc := s.SecurityContext; sc != nil && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
 		out = append(out, Violation{Field: p + ".securityContext.runAsUser", Detail: "pod must not set runAsUser=0"})
 	}
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		if sc := c.c.SecurityContext; sc != nil && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
 			out = append(out, Violation{Field: c.path + ".securityContext.runAsUser",
 				Detail: fmt.Sprintf("container %q must not set runAsUser=0", c.c.Name)})
@@ -294,10 +295,10 @@ func confined(sp *api.SeccompProfile) bool {
 
 // checkSeccompRestricted: RuntimeDefault or Localhost on the pod, or on
 // every container (Unconfined is reported by the baseline check).
-func checkSeccompRestricted(s *api.PodSpec, p string) []Violation {
+func checkSeccompRestricted(s *api.PodSpec, p string, cs []container) []Violation {
 	podSet := confined(podSeccomp(s))
 	var out []Violation
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		sp := containerSeccomp(c.c)
 		if confined(sp) || sp != nil && sp.Type == api.SeccompUnconfined || sp == nil && podSet {
 			continue
@@ -308,9 +309,9 @@ func checkSeccompRestricted(s *api.PodSpec, p string) []Violation {
 	return out
 }
 
-func checkCapabilitiesRestricted(s *api.PodSpec, p string) []Violation {
+func checkCapabilitiesRestricted(s *api.PodSpec, p string, cs []container) []Violation {
 	var out []Violation
-	for _, c := range containers(s, p) {
+	for _, c := range cs {
 		var drop []string
 		if sc := c.c.SecurityContext; sc != nil && sc.Capabilities != nil {
 			drop = sc.Capabilities.Drop

@@ -158,3 +158,14 @@ func TestWorkloadPathsUseTheTemplatePrefix(t *testing.T) {
 		t.Fatalf("%v", vs)
 	}
 }
+
+func BenchmarkCheckRestricted(b *testing.B) {
+	s := restrictedPod()
+	s.InitContainers = []api.Container{s.Containers[0]}
+	s.Containers = append(s.Containers, s.Containers[0], s.Containers[0])
+	for b.Loop() {
+		if vs := Check(Restricted, s, "spec"); len(vs) != 0 {
+			b.Fatal(vs)
+		}
+	}
+}
