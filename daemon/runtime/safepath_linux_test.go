@@ -361,3 +361,18 @@ func FuzzResolveBeneath(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkStageSubPath(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("bind mounts need root")
+	}
+	vol := b.TempDir()
+	os.MkdirAll(filepath.Join(vol, "a/b/c"), 0o755)
+	target := filepath.Join(b.TempDir(), "staged")
+	for b.Loop() {
+		if err := stageSubPath(vol, "a/b/c", false, target); err != nil {
+			b.Fatal(err)
+		}
+	}
+	unix.Unmount(target, unix.MNT_DETACH)
+}
