@@ -376,3 +376,36 @@ func BenchmarkStageSubPath(b *testing.B) {
 	}
 	unix.Unmount(target, unix.MNT_DETACH)
 }
+
+func TestAfterARestartTheFilesAndMountsOfGonePodsAreRemoved(t *testing.T) {
+	needRoot(t)
+	f := newFixture(t)
+	f.stop()
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "marker"), []byte("keep me"), 0o644)
+	gone := filepath.Join(f.cfg.DataDir, "pods", "0f1e2d3c-aaaa-4bbb-8ccc-123456789abc")
+	staged := filepath.Join(gone, "volume-subpaths", "data", "app", "0")
+	os.MkdirAll(staged, 0o750)
+	if err := syscall.Mount(outside, staged, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(staged, unix.MNT_DETACH) })
+	odd := filepath.Join(f.cfg.DataDir, "pods", "Not.A.UID")
+	os.MkdirAll(odd, 0o755)
+	f.start()
+	eventually(t, "the gone pod's directory removed", func() error {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	if isMountPoint(staged) {
+		t.Fatal("the staged mount is left")
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "marker")); err != nil || string(b) != "keep me" {
+		t.Fatalf("removal reached through the mount: %q %v", b, err)
+	}
+	if _, err := os.Stat(odd); err != nil {
+		t.Fatalf("a directory whose name is no pod uid was touched: %v", err)
+	}
+}
