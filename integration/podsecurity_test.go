@@ -282,6 +282,16 @@ spec:
     image: shoal-testapp:v1
     args: ["sleep", "infinity"]
     securityContext: {allowPrivilegeEscalation: true}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unconfined, namespace: caps}
+spec:
+  securityContext:
+    seccompProfile: {type: Unconfined}
+    sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "80"}]
+  containers:
+  - {name: app, image: shoal-testapp:v1, args: ["sleep", "infinity"]}
 `
 	if out, errOut, err := a.shoalIn([]byte(manifest), "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s%s", err, out, errOut)
@@ -304,7 +314,17 @@ spec:
 			if err != nil || capEff != c.capEff || st["NoNewPrivs"] != c.noNewPrivs {
 				t.Errorf("%s /proc/%s: CapEff %s NoNewPrivs %s, want %x and %s", c.pod, which, st["CapEff"], st["NoNewPrivs"], c.capEff, c.noNewPrivs)
 			}
+			if st["Seccomp"] != "2" {
+				t.Errorf("%s /proc/%s: Seccomp %s, want 2 (the engine's default filter)", c.pod, which, st["Seccomp"])
+			}
 		}
+	}
+	waitRunning(t, a, "caps", "unconfined")
+	if st := procStatus(t, a, "caps", "unconfined", "1"); st["Seccomp"] != "0" {
+		t.Errorf("unconfined: Seccomp %s, want 0", st["Seccomp"])
+	}
+	if v := strings.TrimSpace(a.shoal("exec", "-n", "caps", "unconfined", "--", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start")); v != "80" {
+		t.Errorf("the pod's sysctl is %q, want 80", v)
 	}
 }
 
