@@ -161,6 +161,8 @@ type PodSpec struct {
 	ServiceAccountName            string                 `json:"serviceAccountName,omitempty"`
 	NodeName                      string                 `json:"nodeName,omitempty"`
 	HostNetwork                   bool                   `json:"hostNetwork,omitempty"`
+	HostPID                       bool                   `json:"hostPID,omitempty"`
+	HostIPC                       bool                   `json:"hostIPC,omitempty"`
 	Hostname                      string                 `json:"hostname,omitempty"`
 	Subdomain                     string                 `json:"subdomain,omitempty"`
 	SecurityContext               *PodSecurityContext    `json:"securityContext,omitempty"`
@@ -182,19 +184,59 @@ const (
 	PullNever        = "Never"
 )
 
-// PodSecurityContext applies to every container of the pod.
+// PodSecurityContext applies to every container of the pod; a container's
+// own SecurityContext overrides the fields both have.
 type PodSecurityContext struct {
-	RunAsUser  *int64 `json:"runAsUser,omitempty"`
-	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
-	FSGroup    *int64 `json:"fsGroup,omitempty"`
+	RunAsUser          *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup         *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot       *bool           `json:"runAsNonRoot,omitempty"`
+	FSGroup            *int64          `json:"fsGroup,omitempty"`
+	SupplementalGroups []int64         `json:"supplementalGroups,omitempty"`
+	SeccompProfile     *SeccompProfile `json:"seccompProfile,omitempty"`
+	Sysctls            []Sysctl        `json:"sysctls,omitempty"`
 }
 
 // SecurityContext applies to one container.
 type SecurityContext struct {
-	RunAsUser              *int64 `json:"runAsUser,omitempty"`
-	RunAsGroup             *int64 `json:"runAsGroup,omitempty"`
-	Privileged             *bool  `json:"privileged,omitempty"`
-	ReadOnlyRootFilesystem *bool  `json:"readOnlyRootFilesystem,omitempty"`
+	RunAsUser                *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup               *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot             *bool           `json:"runAsNonRoot,omitempty"`
+	Privileged               *bool           `json:"privileged,omitempty"`
+	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation,omitempty"`
+	Capabilities             *Capabilities   `json:"capabilities,omitempty"`
+	ReadOnlyRootFilesystem   *bool           `json:"readOnlyRootFilesystem,omitempty"`
+	SeccompProfile           *SeccompProfile `json:"seccompProfile,omitempty"`
+	ProcMount                *string         `json:"procMount,omitempty"`
+}
+
+// Capabilities are Linux capabilities added to or dropped from the
+// engine's default set, named without the CAP_ prefix (NET_ADMIN), or ALL.
+type Capabilities struct {
+	Add  []string `json:"add,omitempty"`
+	Drop []string `json:"drop,omitempty"`
+}
+
+// SeccompProfile selects a seccomp profile.
+type SeccompProfile struct {
+	Type string `json:"type"`
+	// LocalhostProfile is a file under <data-dir>/seccomp, for type Localhost.
+	LocalhostProfile *string `json:"localhostProfile,omitempty"`
+}
+
+// Seccomp profile types and proc mount types.
+const (
+	SeccompRuntimeDefault = "RuntimeDefault"
+	SeccompUnconfined     = "Unconfined"
+	SeccompLocalhost      = "Localhost"
+
+	ProcMountDefault  = "Default"
+	ProcMountUnmasked = "Unmasked"
+)
+
+// Sysctl is one namespaced kernel parameter set for the pod.
+type Sysctl struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Toleration lets a pod land on a node with a matching taint.

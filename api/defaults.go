@@ -117,6 +117,19 @@ func DefaultPodSpec(s *PodSpec) {
 	for i := range s.Containers {
 		defaultContainer(&s.Containers[i])
 	}
+	// With the host's network a container's port is a host port, as in
+	// Kubernetes: the scheduler then sees it in host-port conflicts.
+	if s.HostNetwork {
+		for _, cs := range [][]Container{s.InitContainers, s.Containers} {
+			for i := range cs {
+				for j := range cs[i].Ports {
+					if p := &cs[i].Ports[j]; p.HostPort == 0 {
+						p.HostPort = p.ContainerPort
+					}
+				}
+			}
+		}
+	}
 	for i := range s.Volumes {
 		v := &s.Volumes[i]
 		if v.ConfigMap != nil && v.ConfigMap.DefaultMode == nil {

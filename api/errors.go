@@ -131,9 +131,9 @@ func NewUnauthorized(msg string) *StatusError {
 	return newStatusError(http.StatusUnauthorized, ReasonUnauthorized, msg, nil)
 }
 
-// NewForbidden says the caller may not do this to the object (403), in
-// Kubernetes' words: `<resource> "<name>" is forbidden: <why>`.
-func NewForbidden(k *Kind, name string, err error) *StatusError {
+// NewForbiddenBecause says the caller may not do this to the object (403),
+// in Kubernetes' words: `<resource> "<name>" is forbidden: <why>`.
+func NewForbiddenBecause(k *Kind, name string, err error) *StatusError {
 	msg := fmt.Sprintf("%s is forbidden: %v", k.Resource, err)
 	if name != "" {
 		msg = fmt.Sprintf("%s %q is forbidden: %v", k.Resource, name, err)
@@ -146,3 +146,10 @@ func IsForbidden(err error) bool { return ReasonOf(err) == ReasonForbidden }
 
 // IsUnauthorized reports an Unauthorized error.
 func IsUnauthorized(err error) bool { return ReasonOf(err) == ReasonUnauthorized }
+
+// NewForbidden refuses a write by policy (403), naming the object and, in
+// causes, the fields that broke it.
+func NewForbidden(k *Kind, name, msg string, causes []StatusCause) *StatusError {
+	return newStatusError(http.StatusForbidden, ReasonForbidden, msg,
+		&StatusDetails{Name: name, Group: k.Group, Kind: k.Resource, Causes: causes})
+}

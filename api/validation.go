@@ -287,6 +287,22 @@ func validatePodSpec(e *errs, s *PodSpec, p path) {
 	if d := s.ActiveDeadlineSeconds; d != nil && *d <= 0 {
 		e.invalid(p.child("activeDeadlineSeconds"), *d, "must be greater than 0")
 	}
+	validatePodSecurityContext(e, s, p)
+	if s.HostNetwork {
+		for _, list := range []struct {
+			name string
+			cs   []Container
+		}{{"initContainers", s.InitContainers}, {"containers", s.Containers}} {
+			for i, c := range list.cs {
+				for j, port := range c.Ports {
+					if port.HostPort != 0 && port.HostPort != port.ContainerPort {
+						e.invalid(p.child(list.name).index(i).child("ports").index(j).child("hostPort"), port.HostPort,
+							"must match `containerPort` when `hostNetwork` is true")
+					}
+				}
+			}
+		}
+	}
 	validateLabels(e, p.child("nodeSelector"), s.NodeSelector)
 	if s.NodeName != "" {
 		for _, msg := range IsDNS1123Subdomain(s.NodeName) {
@@ -473,6 +489,7 @@ func validateContainer(e *errs, c *Container, p path, volumes map[string]*Volume
 		}
 	}
 	validateResources(e, p.child("resources"), &c.Resources)
+	validateContainerSecurityContext(e, c, p)
 	mounts := map[string]bool{}
 	for i, m := range c.VolumeMounts {
 		mp := p.child("volumeMounts").index(i)

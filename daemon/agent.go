@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/daemon/ingress"
 	"github.com/shoal-dev/shoal/daemon/network"
+	"github.com/shoal-dev/shoal/daemon/podsecurity"
 	"github.com/shoal-dev/shoal/daemon/proxy"
 	"github.com/shoal-dev/shoal/daemon/runtime"
 	"github.com/shoal-dev/shoal/daemon/sandbox"
@@ -81,6 +82,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	objs := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
 	objs.AddAdmission(services.NewAllocator(serviceCIDR).Admit)
+	podSecurityDefault, _ := podsecurity.ParseLevel(cfg.PodSecurityDefault) // checked by validate
+	objs.AddAdmission(podsecurity.New(podSecurityDefault, log).Admit)
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/podsecurity"
 )
 
 // NewAgentCommand is `shoal agent`. Every flag can also be set by an
@@ -77,6 +78,8 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	f.DurationVar(&cfg.NodeCertValidity, "node-cert-validity", 0, "lifetime of the node certificates this agent issues (default 90 days); agents renew theirs when a third is left")
 	_ = f.MarkHidden("node-cert-validity")
+	f.StringVar(&cfg.PodSecurityDefault, "pod-security-default", cfg.PodSecurityDefault,
+		"Pod Security level of namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -119,6 +122,9 @@ func (c Config) validate() error {
 	}
 	if c.NodeCertValidity != 0 && c.NodeCertValidity < time.Minute {
 		return fmt.Errorf("--node-cert-validity: at least 1m")
+	}
+	if _, err := podsecurity.ParseLevel(c.PodSecurityDefault); err != nil {
+		return fmt.Errorf("--pod-security-default %q: give privileged, baseline or restricted", c.PodSecurityDefault)
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")

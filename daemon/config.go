@@ -41,6 +41,9 @@ type Config struct {
 	// NodeCertValidity is the lifetime of the node certificates this
 	// agent issues (0: identity.DefaultNodeValidity); short in tests.
 	NodeCertValidity time.Duration
+	// PodSecurityDefault is the Pod Security level of namespaces without a
+	// pod-security.kubernetes.io/enforce label.
+	PodSecurityDefault string
 	// Version is reported by /version and on the Node object.
 	Version string
 	// ExePath is the agent's own binary, from which the pod sandbox image is
@@ -66,6 +69,7 @@ func DefaultConfig() Config {
 		ClusterDomain:      "cluster.local",
 		IngressAddr:        "0.0.0.0:80",
 		PodEvictionTimeout: 10 * time.Second,
+		PodSecurityDefault: "baseline",
 	}
 }
 

@@ -81,3 +81,21 @@ func TestDNSFlags(t *testing.T) {
 		t.Errorf("search path %v", search)
 	}
 }
+
+func TestPodSecurityDefaultFlag(t *testing.T) {
+	if got := DefaultConfig().PodSecurityDefault; got != "baseline" {
+		t.Fatalf("default %q, want baseline", got)
+	}
+	for _, level := range []string{"privileged", "baseline", "restricted"} {
+		c := DefaultConfig()
+		c.Name, c.PodSecurityDefault = "node-1", level
+		if err := c.validate(); err != nil {
+			t.Errorf("%s: %v", level, err)
+		}
+	}
+	c := DefaultConfig()
+	c.Name, c.PodSecurityDefault = "node-1", "strict"
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), `--pod-security-default "strict": give privileged, baseline or restricted`) {
+		t.Fatalf("got %v", err)
+	}
+}

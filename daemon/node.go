@@ -8,6 +8,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/engine"
+	"github.com/shoal-dev/shoal/daemon/podsecurity"
 )
 
 // maxPods is the pod capacity each node reports, as the kubelet's default.
@@ -110,14 +111,29 @@ func registerNode(ctx context.Context, store Store, want *api.Node) error {
 	return nil
 }
 
-// ensureNamespaces creates the namespaces every cluster has.
+// ensureNamespaces creates the namespaces every cluster has. shoal-system,
+// for the cluster's own pods, is labelled privileged (Pod Security exempts
+// it in any case; the label says so to whoever reads it).
 func ensureNamespaces(ctx context.Context, store Store) error {
-	for _, name := range []string{"default", "shoal-system"} {
-		_, err := store.Get(ctx, api.KindNamespace, "", name)
+	for _, name := range []string{"default", podsecurity.ExemptNamespace} {
+		var labels map[string]string
+		if name == podsecurity.ExemptNamespace {
+			labels = map[string]string{api.LabelPodSecurityEnforce: api.PodSecurityPrivileged}
+		}
+		obj, err := store.Get(ctx, api.KindNamespace, "", name)
 		if api.IsNotFound(err) {
-			_, err = store.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: name}})
+			_, err = store.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, Labels: labels}})
 			if api.IsAlreadyExists(err) {
 				err = nil
+			}
+		} else if err == nil && labels != nil {
+			ns := obj.(*api.Namespace)
+			if ns.Labels[api.LabelPodSecurityEnforce] != api.PodSecurityPrivileged {
+				if ns.Labels == nil {
+					ns.Labels = map[string]string{}
+				}
+				ns.Labels[api.LabelPodSecurityEnforce] = api.PodSecurityPrivileged
+				_, err = store.Update(ctx, ns)
 			}
 		}
 		if err != nil {

@@ -105,6 +105,25 @@ func (v *TxnView) List(k *api.Kind) []api.Object {
 	return out
 }
 
+// Get returns one live object as the transaction sees it, or nil. The
+// object is decoded afresh: the caller may keep it.
+func (v *TxnView) Get(k *api.Kind, ns, name string) api.Object {
+	ns = nsFor(k, ns)
+	r := v.t.Get(specKey(k, ns, name))
+	if r == nil || r.Deleted {
+		return nil
+	}
+	obj, err := decode(k, r, v.t.Get(statusKey(k, ns, name)))
+	if err != nil {
+		return nil
+	}
+	return obj
+}
+
+// Warn accepts the write with a warning for the user who made it (an HTTP
+// Warning header); writes without a user (controllers) drop it.
+func (v *TxnView) Warn(msg string) { api.AddWarning(v.t.ctx, msg) }
+
 func (o *Objects) admitWrite(t *Txn, k *api.Kind, old, obj api.Object) error {
 	for _, a := range o.admit {
 		if err := a(&TxnView{o: o, t: t}, old, obj); err != nil {

@@ -441,3 +441,29 @@ func TestAdmissionViewOfABulkApplyDecodesStagedObjectsOnce(t *testing.T) {
 		t.Fatal("a staged object was decoded again for a later admission")
 	}
 }
+
+func TestAdmissionViewGetsOneObjectAndWarnsTheWriter(t *testing.T) {
+	o := newTestObjects(t, "")
+	var seen *api.Namespace
+	o.AddAdmission(func(v *TxnView, _, obj api.Object) error {
+		if _, ok := obj.(*api.ConfigMap); ok {
+			seen, _ = v.Get(api.KindNamespace, "", obj.GetObjectMeta().Namespace).(*api.Namespace)
+			if v.Get(api.KindNamespace, "", "nowhere") != nil {
+				t.Error("a missing namespace was found")
+			}
+			v.Warn("careful")
+		}
+		return nil
+	})
+	var warnings []string
+	ctx := api.WithWarningSink(context.Background(), func(m string) { warnings = append(warnings, m) })
+	if _, err := o.Create(ctx, &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "c", Namespace: "default"}}); err != nil {
+		t.Fatal(err)
+	}
+	if seen == nil || seen.Name != "default" {
+		t.Fatalf("view.Get gave %v", seen)
+	}
+	if len(warnings) != 1 || warnings[0] != "careful" {
+		t.Fatalf("warnings %q", warnings)
+	}
+}

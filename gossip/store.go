@@ -150,7 +150,10 @@ func (s *Store) Stamp() uint64 { return s.clock.Last() }
 
 // Txn is a set of local writes decided atomically against the current state.
 type Txn struct {
-	s      *Store
+	s *Store
+	// ctx is the context of the write, for admission steps that report
+	// warnings to the request (api.AddWarning).
+	ctx    context.Context
 	writes map[string]*Record
 	order  []string
 	// decoded memoises the objects admission views decoded from staged
@@ -192,7 +195,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	t := &Txn{s: s, writes: map[string]*Record{}}
+	t := &Txn{s: s, ctx: ctx, writes: map[string]*Record{}}
 	if err := fn(t); err != nil {
 		s.mu.Unlock()
 		return nil, err

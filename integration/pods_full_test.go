@@ -171,6 +171,7 @@ spec:
 
 func TestPersistentClaimOutlivesItsPodAndHostPathIsShared(t *testing.T) {
 	a := startAgent(t)
+	labelNamespace(t, a, "default", "enforce", "privileged") // hostPath needs it
 	hostDir := t.TempDir()
 	os.WriteFile(filepath.Join(hostDir, "from-host"), []byte("host-data"), 0o644)
 	claim := "data-" + a.name

@@ -113,6 +113,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.authorizeRequest(w, r) {
 		return
 	}
+	// Admission steps below may accept a write with warnings (Pod Security's
+	// warn level): they reach the client as Warning headers.
+	r = r.WithContext(api.WithWarningSink(r.Context(), func(msg string) {
+		w.Header().Add("Warning", fmt.Sprintf("299 - %q", msg))
+	}))
 	s.router.ServeHTTP(w, r)
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "took", time.Since(start))
 }

@@ -224,3 +224,24 @@ func TestWatchStreamsChanges(t *testing.T) {
 		t.Fatalf("events %v", types)
 	}
 }
+
+func TestAdmissionWarningsBecomeWarningHeaders(t *testing.T) {
+	ts, objs := newServer(t)
+	objs.AddAdmission(func(v *gossip.TxnView, _, obj api.Object) error {
+		if _, ok := obj.(*api.ConfigMap); ok {
+			v.Warn(`configmaps "c" would violate something`)
+		}
+		return nil
+	})
+	for _, path := range []string{"/api/v1/namespaces/default/configmaps", "/shoal/v1/apply"} {
+		name := strings.ReplaceAll(path, "/", "")[:6]
+		resp, b := do(t, "POST", ts.URL+path, "application/json",
+			`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c`+name+`","namespace":"default"}}`)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		if w := resp.Header.Values("Warning"); len(w) != 1 || w[0] != `299 - "configmaps \"c\" would violate something"` {
+			t.Fatalf("%s: warnings %q", path, w)
+		}
+	}
+}

@@ -39,7 +39,7 @@ func (a *Authorizer) AdmitWrite(ctx context.Context, u *api.UserInfo, obj api.Ob
 			return nil
 		}
 		k := api.KindOf(obj)
-		return api.NewForbidden(k, obj.GetObjectMeta().Name, fmt.Errorf("node %q may only write its own Node object", node))
+		return api.NewForbiddenBecause(k, obj.GetObjectMeta().Name, fmt.Errorf("node %q may only write its own Node object", node))
 	}
 	p := a.cache.Policy()
 	switch o := obj.(type) {
@@ -50,7 +50,7 @@ func (a *Authorizer) AdmitWrite(ctx context.Context, u *api.UserInfo, obj api.Ob
 	case *api.RoleBinding:
 		rules, err := a.roleRules(p, o.RoleRef, o.Namespace)
 		if err != nil {
-			return api.NewForbidden(api.KindRoleBinding, o.Name, err)
+			return api.NewForbiddenBecause(api.KindRoleBinding, o.Name, err)
 		}
 		res := "roles"
 		if o.RoleRef.Kind == "ClusterRole" {
@@ -60,7 +60,7 @@ func (a *Authorizer) AdmitWrite(ctx context.Context, u *api.UserInfo, obj api.Ob
 	case *api.ClusterRoleBinding:
 		rules, err := a.roleRules(p, o.RoleRef, "")
 		if err != nil {
-			return api.NewForbidden(api.KindClusterRoleBinding, o.Name, err)
+			return api.NewForbiddenBecause(api.KindClusterRoleBinding, o.Name, err)
 		}
 		return a.noEscalation(ctx, u, p, "", "clusterroles", o.RoleRef.Name, "bind", rules, api.KindClusterRoleBinding)
 	}
@@ -109,7 +109,7 @@ func (a *Authorizer) noEscalation(_ context.Context, u *api.UserInfo, p *Policy,
 	if ns != "" {
 		scope = "in namespace " + ns
 	}
-	return api.NewForbidden(k, "", fmt.Errorf("user %q may not grant permissions it does not have %s: %s", u.Username, scope, b.String()))
+	return api.NewForbiddenBecause(k, "", fmt.Errorf("user %q may not grant permissions it does not have %s: %s", u.Username, scope, b.String()))
 }
 
 func describeRule(r api.PolicyRule) string {

@@ -23,6 +23,19 @@ func (d *Docker) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return false, fmt.Errorf("inspect image %s: %w", ref, mapped)
 }
 
+// InspectImage returns the image's id and configured user.
+func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error) {
+	img, err := d.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return ImageInfo{}, fmt.Errorf("inspect image %s: %w", ref, mapErr(err, ErrImageNotFound))
+	}
+	info := ImageInfo{ID: img.ID}
+	if img.Config != nil {
+		info.User = img.Config.User
+	}
+	return info, nil
+}
+
 // PullImage pulls ref and waits for the pull to finish. An image the
 // registry does not know is ErrImageNotFound.
 func (d *Docker) PullImage(ctx context.Context, ref string) error {

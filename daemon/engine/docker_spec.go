@@ -52,6 +52,11 @@ func dockerConfigs(spec ContainerSpec) (*container.Config, *container.HostConfig
 		PidMode:        container.PidMode(spec.PIDMode),
 		Privileged:     spec.Privileged,
 		ReadonlyRootfs: spec.ReadOnlyRootfs,
+		CapAdd:         spec.CapAdd,
+		CapDrop:        spec.CapDrop,
+		SecurityOpt:    spec.SecurityOpt,
+		GroupAdd:       spec.GroupAdd,
+		Sysctls:        spec.Sysctls,
 		Mounts:         mounts,
 		Resources: container.Resources{
 			NanoCPUs: spec.NanoCPUs,

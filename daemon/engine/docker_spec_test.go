@@ -32,6 +32,8 @@ func TestDockerConfigsMapsEveryField(t *testing.T) {
 		},
 		ReadOnlyRootfs: true, Privileged: true, NanoCPUs: 1_500_000_000, MemoryBytes: 256 << 20,
 		OpenStdin: true, TTY: true, StopSignal: "SIGQUIT",
+		CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"}, SecurityOpt: []string{"no-new-privileges", "seccomp=unconfined"},
+		GroupAdd: []string{"2000"}, Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "80"},
 	}
 	cfg, host, err := dockerConfigs(spec)
 	if err != nil {
@@ -58,6 +60,11 @@ func TestDockerConfigsMapsEveryField(t *testing.T) {
 		{"network", host.NetworkMode, container.NetworkMode("shoal0")},
 		{"ipc", host.IpcMode, container.IpcMode("shareable")},
 		{"pid", host.PidMode, container.PidMode("container:abc")},
+		{"cap add", fmt.Sprint(host.CapAdd), "[NET_ADMIN]"},
+		{"cap drop", fmt.Sprint(host.CapDrop), "[ALL]"},
+		{"security options", fmt.Sprint(host.SecurityOpt), "[no-new-privileges seccomp=unconfined]"},
+		{"groups", fmt.Sprint(host.GroupAdd), "[2000]"},
+		{"sysctls", host.Sysctls["net.ipv4.ip_unprivileged_port_start"], "80"},
 		{"dns", fmt.Sprint(host.DNS, host.DNSSearch, host.DNSOptions), "[10.0.0.10] [ns.svc.cluster.local] [ndots:5]"},
 		{"port 80", fmt.Sprint(host.PortBindings[nat.Port("80/tcp")]), "[{ 30080}]"},
 		{"port 53", fmt.Sprint(host.PortBindings[nat.Port("53/udp")]), "[{127.0.0.1 5353}]"},

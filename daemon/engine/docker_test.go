@@ -135,7 +135,13 @@ func TestDockerImages(t *testing.T) {
 	if ok, err := d.ImageExists(ctx, ref); err != nil || !ok {
 		t.Fatalf("ImageExists(imported) = %v, %v; want true", ok, err)
 	}
+	if info, err := d.InspectImage(ctx, ref); err != nil || info.ID == "" || info.User != "" {
+		t.Fatalf("InspectImage(imported) = %+v, %v; want an id and no user", info, err)
+	}
 	absent := enginetest.UniqueName("shoal-test-absent:")
+	if _, err := d.InspectImage(ctx, absent); !errors.Is(err, engine.ErrImageNotFound) {
+		t.Fatalf("InspectImage(absent): %v, want ErrImageNotFound", err)
+	}
 	if ok, err := d.ImageExists(ctx, absent); err != nil || ok {
 		t.Fatalf("ImageExists(absent) = %v, %v; want false, nil", ok, err)
 	}

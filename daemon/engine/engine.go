@@ -69,6 +69,14 @@ type NetworkSpec struct {
 	Options map[string]string
 }
 
+// ImageInfo is what the agent needs of an image's configuration.
+type ImageInfo struct {
+	ID string
+	// User is the image's USER: "", a name or a uid, optionally with
+	// ":group".
+	User string
+}
+
 // Mount is a bind mount, a named volume or a tmpfs in a container.
 type Mount struct {
 	Type     string // "bind", "volume" or "tmpfs"
@@ -105,6 +113,17 @@ type ContainerSpec struct {
 	Mounts         []Mount
 	ReadOnlyRootfs bool
 	Privileged     bool
+	// CapAdd and CapDrop change the engine's default capability set
+	// (names such as NET_ADMIN, or ALL).
+	CapAdd  []string
+	CapDrop []string
+	// SecurityOpt are the engine's security options, e.g.
+	// "no-new-privileges", "seccomp=unconfined", "seccomp=<profile JSON>".
+	SecurityOpt []string
+	// GroupAdd are supplementary groups of the container's process.
+	GroupAdd []string
+	// Sysctls are namespaced kernel parameters, for the sandbox.
+	Sysctls map[string]string
 
 	// Limits; zero means none.
 	NanoCPUs    int64 // CPU quota in billionths of a CPU
@@ -200,6 +219,8 @@ type Engine interface {
 
 	// ImageExists reports whether ref is present locally.
 	ImageExists(ctx context.Context, ref string) (bool, error)
+	// InspectImage describes a local image; ErrImageNotFound if absent.
+	InspectImage(ctx context.Context, ref string) (ImageInfo, error)
 	// PullImage pulls ref from its registry.
 	PullImage(ctx context.Context, ref string) error
 	// ImportImage creates image ref from a root filesystem tar, with the given

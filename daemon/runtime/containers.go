@@ -60,6 +60,22 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 		NetworkMode: w.rt.cfg.Network,
 		IPCMode:     "shareable",
 		StopSignal:  "SIGTERM",
+		// The sandbox only waits (and writes the pod's resolv.conf, a file
+		// it owns): it needs no capability and never gains one.
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: []string{"no-new-privileges"},
+	}
+	if pod.Spec.HostIPC {
+		spec.IPCMode = "host"
+	}
+	if pod.Spec.HostPID {
+		spec.PIDMode = "host"
+	}
+	if sc := pod.Spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
+		spec.Sysctls = map[string]string{}
+		for _, s := range sc.Sysctls {
+			spec.Sysctls[s.Name] = s.Value
+		}
 	}
 	if pod.Spec.HostNetwork {
 		spec.NetworkMode = "host"
@@ -123,16 +139,14 @@ func (w *podWorker) containerSpec(ctx context.Context, pod *api.Pod, c *api.Cont
 	if mem, ok := c.Resources.Limits[api.ResourceMemory]; ok {
 		spec.MemoryBytes = mem.Value()
 	}
-	user, group := runAs(pod, c)
-	switch {
-	case user != nil && group != nil:
-		spec.User = fmt.Sprintf("%d:%d", *user, *group)
-	case user != nil:
-		spec.User = strconv.FormatInt(*user, 10)
+	if pod.Spec.HostIPC {
+		spec.IPCMode = "host"
 	}
-	if sc := c.SecurityContext; sc != nil {
-		spec.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
-		spec.Privileged = sc.Privileged != nil && *sc.Privileged
+	if pod.Spec.HostPID {
+		spec.PIDMode = "host"
+	}
+	if err := w.applySecurity(ctx, pod, c, &spec); err != nil {
+		return engine.ContainerSpec{}, err
 	}
 	return spec, nil
 }

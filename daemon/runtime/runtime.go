@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -216,6 +217,12 @@ func (r *Runtime) dispatch(ctx context.Context, p *api.Pod, deleted bool) {
 	defer r.mu.Unlock()
 	w := r.workers[p.UID]
 	if w == nil {
+		if err := checkPathToken("pod uid", p.UID); err != nil {
+			// Never from the API (uids are generated); refuse to run it
+			// rather than build paths from it.
+			r.log.Warn("not running a pod with an unsafe uid", "pod", p.Namespace+"/"+p.Name, "err", err)
+			return
+		}
 		if deleted {
 			// Not running here (or already cleaned up): containers left from
 			// before a restart are found by the orphan collection.
@@ -371,6 +378,27 @@ func (r *Runtime) collectOrphans(ctx context.Context) {
 		w := r.startWorkerLocked(ctx, podKey{uid: uid, ns: c.Labels[engine.LabelPodNamespace], name: c.Labels[engine.LabelPodName]})
 		w.update(nil, true)
 	}
+	r.collectPodDirsLocked(ctx)
+}
+
+// collectPodDirsLocked removes the directories (and mounts: tmpfs volumes,
+// staged subPaths) of pods that have no worker any more, such as pods
+// deleted while the agent was down whose containers were already gone.
+// Names that are not plain pod uids are left alone. r.mu is held.
+func (r *Runtime) collectPodDirsLocked(ctx context.Context) {
+	entries, err := os.ReadDir(filepath.Join(r.cfg.DataDir, "pods"))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		uid := e.Name()
+		if _, ok := r.workers[uid]; ok || checkPathToken("pod uid", uid) != nil || !e.IsDir() {
+			continue
+		}
+		r.log.Info("removing the files of a pod not bound here", "uid", uid)
+		w := r.startWorkerLocked(ctx, podKey{uid: uid})
+		w.update(nil, true)
+	}
 }
 
 // reap queues a container for removal; when the queue is full it removes
@@ -412,8 +440,14 @@ func (r *Runtime) PodCount() int {
 	return len(r.workers)
 }
 
-func (r *Runtime) podDir(uid string) string {
-	return filepath.Join(r.cfg.DataDir, "pods", uid)
+// podDir is the directory of one pod's files under the data dir. The uid is
+// checked first: it comes from the store or a container label, and must
+// never lead outside the data dir.
+func (r *Runtime) podDir(uid string) (string, error) {
+	if err := checkPathToken("pod uid", uid); err != nil {
+		return "", err
+	}
+	return filepath.Join(r.cfg.DataDir, "pods", uid), nil
 }
 
 // engineCtx bounds one engine call.

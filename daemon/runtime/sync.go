@@ -142,7 +142,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 		if err != nil {
 			return "", "", err
 		}
-		return sb.ID, st.IPAddress, nil
+		return sb.ID, w.podIP(pod, st), nil
 	}
 	attempt := 0
 	if sb != nil {
@@ -170,7 +170,16 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 	}
 	w.inspected[id] = st
 	pc[engine.SandboxContainerName] = []instance{{Summary: engine.Summary{ID: id, State: st.Status, Labels: spec.Labels, Created: time.Now()}, attempt: attempt}}
-	return id, st.IPAddress, nil
+	return id, w.podIP(pod, st), nil
+}
+
+// podIP is the sandbox's address, or the node's for a pod on the host's
+// network (as in Kubernetes), so that Services and Endpoints reach it.
+func (w *podWorker) podIP(pod *api.Pod, sandbox engine.State) string {
+	if pod.Spec.HostNetwork {
+		return w.rt.cfg.HostIP
+	}
+	return sandbox.IPAddress
 }
 
 func hasRunning(pc podContainers) bool {

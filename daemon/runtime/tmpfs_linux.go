@@ -30,18 +30,3 @@ func mounted(dir string) bool {
 	}
 	return a.Dev != b.Dev
 }
-
-// unmountVolumes detaches every mount under a pod's volume directory, so the
-// directory can be removed.
-func unmountVolumes(volumesDir string) {
-	entries, err := os.ReadDir(volumesDir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		dir := filepath.Join(volumesDir, e.Name())
-		if mounted(dir) {
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	}
-}

@@ -7,13 +7,37 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/engine"
 )
 
-func (w *podWorker) volumeDir(name string) string {
-	return filepath.Join(w.rt.podDir(w.key.uid), "volumes", name)
+func (w *podWorker) volumeDir(name string) (string, error) {
+	pod, err := w.rt.podDir(w.key.uid)
+	if err != nil {
+		return "", err
+	}
+	if err := checkPathToken("volume name", name); err != nil {
+		return "", err
+	}
+	return filepath.Join(pod, "volumes", name), nil
+}
+
+// subPathDir is where the agent bind-mounts the resolved subPath of one
+// volume mount of one container (as the kubelet's volume-subpaths).
+func (w *podWorker) subPathDir(volume, container string, index int) (string, error) {
+	pod, err := w.rt.podDir(w.key.uid)
+	if err != nil {
+		return "", err
+	}
+	if err := checkPathToken("volume name", volume); err != nil {
+		return "", err
+	}
+	if err := checkPathToken("container name", container); err != nil {
+		return "", err
+	}
+	return filepath.Join(pod, "volume-subpaths", volume, container, strconv.Itoa(index)), nil
 }
 
 // pvcVolumeName maps a claim to the named engine volume that holds its data;
@@ -25,7 +49,10 @@ func pvcVolumeName(ns, claim string) string { return "shoal-pvc-" + ns + "-" + c
 // named volumes for claims.
 func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 	for _, v := range pod.Spec.Volumes {
-		dir := w.volumeDir(v.Name)
+		dir, err := w.volumeDir(v.Name)
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", v.Name, err)
+		}
 		switch {
 		case v.EmptyDir != nil:
 			if v.EmptyDir.Medium == "Memory" {
@@ -174,26 +201,29 @@ func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultM
 	})
 }
 
-// mounts maps a container's volumeMounts to engine mounts.
+// mounts maps a container's volumeMounts to engine mounts. A subPath is
+// resolved inside its volume without following links out of it, and the
+// engine gets a bind mount of what was found, which cannot be swapped.
 func (w *podWorker) mounts(pod *api.Pod, c *api.Container) ([]engine.Mount, error) {
 	vols := map[string]*api.Volume{}
 	for i := range pod.Spec.Volumes {
 		vols[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
 	}
 	var out []engine.Mount
-	for _, vm := range c.VolumeMounts {
+	for i, vm := range c.VolumeMounts {
 		v := vols[vm.Name]
 		if v == nil {
 			return nil, fmt.Errorf("volumeMount %q: no such volume", vm.Name)
 		}
 		m := engine.Mount{Type: "bind", Target: vm.MountPath, ReadOnly: vm.ReadOnly}
+		var err error
 		switch {
 		case v.EmptyDir != nil:
-			m.Source = w.volumeDir(v.Name)
+			m.Source, err = w.volumeDir(v.Name)
 		case v.HostPath != nil:
 			m.Source = v.HostPath.Path
 		case v.ConfigMap != nil, v.Secret != nil:
-			m.Source = w.volumeDir(v.Name)
+			m.Source, err = w.volumeDir(v.Name)
 			m.ReadOnly = true
 		case v.PersistentVolumeClaim != nil:
 			if vm.SubPath != "" {
@@ -203,23 +233,43 @@ func (w *podWorker) mounts(pod *api.Pod, c *api.Container) ([]engine.Mount, erro
 			m.Source = pvcVolumeName(pod.Namespace, v.PersistentVolumeClaim.ClaimName)
 			m.ReadOnly = vm.ReadOnly || v.PersistentVolumeClaim.ReadOnly
 		}
+		if err != nil {
+			return nil, fmt.Errorf("volumeMount %q: %w", vm.Name, err)
+		}
 		if vm.SubPath != "" {
-			m.Source = filepath.Join(m.Source, vm.SubPath)
-			if v.EmptyDir != nil {
-				_ = os.MkdirAll(m.Source, 0o777)
+			staged, err := w.subPathDir(v.Name, c.Name, i)
+			if err != nil {
+				return nil, fmt.Errorf("volumeMount %q: %w", vm.Name, err)
 			}
+			// Missing directories are made in writable volumes, as the
+			// kubelet does; projected volumes are the agent's own.
+			create := v.EmptyDir != nil || v.HostPath != nil
+			if err := stageSubPath(m.Source, vm.SubPath, create, staged); err != nil {
+				return nil, &configError{fmt.Sprintf("failed to prepare subPath for volumeMount %q of container %q: %v", vm.Name, c.Name, err)}
+			}
+			m.Source = staged
 		}
 		out = append(out, m)
 	}
 	return out, nil
 }
 
+// removeVolumes removes the pod's files: every mount under its directory
+// (tmpfs volumes, staged subPaths) is detached first, and nothing is
+// removed while a mount is left, so that removal never reaches through a
+// mount into a volume's source.
 func (w *podWorker) removeVolumes() error {
 	if w.key.uid == "" {
 		return nil
 	}
-	unmountVolumes(filepath.Join(w.rt.podDir(w.key.uid), "volumes"))
-	return os.RemoveAll(w.rt.podDir(w.key.uid))
+	dir, err := w.rt.podDir(w.key.uid)
+	if err != nil {
+		return err
+	}
+	if err := unmountAll(dir); err != nil {
+		return fmt.Errorf("pod directory %s kept: %w", dir, err)
+	}
+	return os.RemoveAll(dir)
 }
 
 // fileOwner is who projected files belong to; -1 leaves a field as it is.

@@ -61,6 +61,7 @@ type Fake struct {
 	calls       []Call
 
 	images   map[string]bool
+	users    map[string]string // image ref -> its USER
 	registry map[string]bool
 	imported map[string]ImportedImage
 	networks map[string]fakeNetwork
@@ -88,6 +89,7 @@ func New() *Fake {
 			OSType: "linux", Architecture: "x86_64",
 		},
 		images:           map[string]bool{},
+		users:            map[string]string{},
 		registry:         map[string]bool{},
 		imported:         map[string]ImportedImage{},
 		networks:         map[string]fakeNetwork{},

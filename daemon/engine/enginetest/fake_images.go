@@ -105,6 +105,26 @@ func (f *Fake) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return f.images[normalizeRef(ref)], nil
 }
 
+// SetImageUser sets the USER an image is configured with (default "").
+func (f *Fake) SetImageUser(ref, user string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[normalizeRef(ref)] = user
+}
+
+func (f *Fake) InspectImage(ctx context.Context, ref string) (engine.ImageInfo, error) {
+	f.record("InspectImage", ref)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.downLocked(); err != nil {
+		return engine.ImageInfo{}, err
+	}
+	if !f.images[normalizeRef(ref)] {
+		return engine.ImageInfo{}, fmt.Errorf("inspect image %s: %w", ref, engine.ErrImageNotFound)
+	}
+	return engine.ImageInfo{ID: "sha256:" + normalizeRef(ref), User: f.users[normalizeRef(ref)]}, nil
+}
+
 func (f *Fake) PullImage(ctx context.Context, ref string) error {
 	f.record("PullImage", ref)
 	if f.PullImageFn != nil {
