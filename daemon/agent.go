@@ -183,6 +183,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	} else {
 		log.Warn("local socket unavailable", "path", sock, "err", err)
 	}
+	if ci.founded {
+		// The admin credential is usable at once, before any engine.
+		if err := auth.EnsureBuiltins(ctx, objs); err != nil {
+			return stop(err)
+		}
+	}
 	if err := ci.ensureAdmin(ctx, objs, apiURL); err != nil {
 		return stop(err)
 	}

@@ -76,10 +76,13 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 	})
 
 	token := c.joinToken()
+	// These agents never get as far as an engine: they are refused first
+	// (or, the stranger, found their own cluster and wait for one). They
+	// must not touch h2's engine, which h2's agent owns.
 	agentCmd := func(dir, name string, extra ...string) *exec.Cmd {
 		args := append([]string{"--net=/var/run/netns/shoal-h2", shoalBin(t), "agent", "--name", name, "--data-dir", dir,
 			"--api-addr", "10.213.0.12:7495", "--bind", "10.213.0.12:7496", "--advertise", "10.213.0.12:7496",
-			"--docker-host", "unix:///run/shoal-cluster/h2/docker.sock", "--ingress-addr", "", "--dns-addr", "off"}, extra...)
+			"--docker-host", "unix://" + filepath.Join(dir, "no-engine.sock"), "--ingress-addr", "", "--dns-addr", "off"}, extra...)
 		return exec.Command("nsenter", args...)
 	}
 	refused := func(t *testing.T, dir, name, want string, extra ...string) {
@@ -125,7 +128,6 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 		})
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
-		removeContainers("stranger")
 		// Its join token names its own CA: our cluster is not the one it pins.
 		refused(t, t.TempDir(), "wanderer", "not the one the join token names", "--join", "10.213.0.11:7481", "--join-token", foreignTok)
 		// Its agent, with its own certificate, is refused by ours (and
@@ -148,7 +150,6 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 		conf.Name = "0-attacker"
 		conf.BindAddr, conf.BindPort, conf.AdvertisePort = "10.213.0.1", 0, 0
 		conf.Label = "shoal"
-		conf.LogOutput = io.Discard
 		conf.Logger = log.New(io.Discard, "", 0)
 		ml, err := memberlist.Create(conf)
 		if err != nil {

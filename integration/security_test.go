@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -338,4 +339,41 @@ func tlsPool(t *testing.T, pemData []byte) *x509.CertPool {
 		t.Fatal("no certificate in the CA file")
 	}
 	return p
+}
+
+// TestNodeCertificateRenewsItself: an agent renews its certificate when a
+// third of its life is left, with no restart and no client noticing.
+func TestNodeCertificateRenewsItself(t *testing.T) {
+	a := startAgent(t, "--node-cert-validity", "1m")
+	certFile := filepath.Join(a.dataDir, "identity", "node.crt")
+	first := readFile(t, certFile)
+	start := time.Now()
+	eventually(t, 90*time.Second, "a renewed certificate", func() error {
+		if bytes.Equal(readFile(t, certFile), first) {
+			return errf("still the first certificate")
+		}
+		return nil
+	})
+	t.Logf("renewed after %s (a 1-minute certificate renews when 20 s are left)", time.Since(start).Round(time.Second))
+	if time.Since(start) < 30*time.Second {
+		t.Errorf("renewed after %s: too early for a 1-minute certificate", time.Since(start))
+	}
+	// The API serves the new certificate to clients that trust the CA.
+	blk, _ := pem.Decode(first)
+	old, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the API with the new certificate", func() error {
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(a.url(), "https://"), &tls.Config{RootCAs: tlsPool(t, readFile(t, a.caFile()))})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if served := conn.ConnectionState().PeerCertificates[0]; served.SerialNumber.Cmp(old.SerialNumber) == 0 {
+			return errf("still serving the first certificate")
+		}
+		return nil
+	})
+	a.shoal("get", "nodes")
 }

@@ -73,7 +73,33 @@ func FuzzValidateRecord(f *testing.F) {
 		f.Add(k, b)
 	}
 	f.Add("x/ca", []byte(`{"generation":1,"cert":"","key":"","trusted":""}`))
+	if rotated, err := rotatedState(fd); err == nil {
+		b, _ := json.Marshal(rotated)
+		f.Add(RecordCA, b)
+	}
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
 		_ = ValidateRecord(key, value, false)
 	})
+}
+
+// rotatedState is the CA state in the middle of a rotation.
+func rotatedState(fd *Founding) (*CAState, error) {
+	p, err := fd.CA.Parse()
+	if err != nil {
+		return nil, err
+	}
+	next, err := NewCA(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cross, err := p.CA.CrossSign(next, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	st, err := NewCAState(next)
+	if err != nil {
+		return nil, err
+	}
+	st.Generation, st.CrossSigned, st.Trusted = 2, EncodeCerts(cross), EncodeCerts(next.Cert, p.CA.Cert)
+	return st, nil
 }

@@ -67,6 +67,18 @@ func TestFoundingIdentityVerifies(t *testing.T) {
 }
 
 func TestRenewAfterIsTwoThirdsIn(t *testing.T) {
+	// Also for a short life: the backdated NotBefore must not count.
+	ca0, err := NewCA(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := IssueSelf(ca0, nil, "h1", nil, time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := short.RenewAfter(), now.Add(40*time.Second); got.Sub(want).Abs() > time.Second {
+		t.Fatalf("a 1-minute certificate renews at %s, want %s", got, want)
+	}
 	ca, err := NewCA(now)
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +88,7 @@ func TestRenewAfterIsTwoThirdsIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := n.RenewAfter()
-	// NotBefore is backdated by the clock skew allowance.
-	want := now.Add(-clockSkew).Add(2 * (90*time.Hour + clockSkew) / 3)
+	want := now.Add(60 * time.Hour)
 	if d := got.Sub(want); d < -time.Second || d > time.Second {
 		t.Fatalf("renew after %s, want %s", got, want)
 	}
@@ -168,8 +179,13 @@ func TestJoinTokenFormat(t *testing.T) {
 
 func TestValidateRecord(t *testing.T) {
 	f := mustFound(t, "h1")
-	good := map[string]any{RecordCA: f.CA, RecordJoin: f.Join, RecordKeyring: f.Keyring}
+	rotated, err := rotatedState(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := map[string]any{RecordCA: f.CA, RecordJoin: f.Join, RecordKeyring: f.Keyring, RecordCA + " (rotating)": rotated}
 	for k, v := range good {
+		k, _, _ = strings.Cut(k, " ")
 		b, _ := json.Marshal(v)
 		if err := ValidateRecord(k, b, false); err != nil {
 			t.Fatalf("%s: %v", k, err)
@@ -183,13 +199,15 @@ func TestValidateRecord(t *testing.T) {
 	mism.Key = g.CA.Key // key of another CA
 	notTrusted := *f.CA
 	notTrusted.Trusted = g.CA.Trusted
+	wrongCross := *rotated
+	wrongCross.CrossSigned = g.CA.Cert // not a certificate of the current CA
 	badKR := Keyring{Keys: []string{"c2hvcnQ="}, Primary: "c2hvcnQ="}
 	noPrimary := Keyring{Keys: f.Keyring.Keys, Primary: g.Keyring.Primary}
 	bad := []struct {
 		key string
 		v   any
 	}{
-		{RecordCA, mism}, {RecordCA, notTrusted}, {RecordCA, map[string]any{"generation": 1, "extra": 1}},
+		{RecordCA, mism}, {RecordCA, notTrusted}, {RecordCA, wrongCross}, {RecordCA, map[string]any{"generation": 1, "extra": 1}},
 		{RecordJoin, JoinState{Secret: "x"}}, {RecordKeyring, badKR}, {RecordKeyring, noPrimary},
 		{"x/unknown", f.Join},
 	}

@@ -65,10 +65,11 @@ func (n *Node) Verify(now time.Time) error {
 }
 
 // RenewAfter is when the node should renew: when a third of its lifetime
-// is left.
+// is left (counted from its issue, not from the backdated NotBefore).
 func (n *Node) RenewAfter() time.Time {
 	l := n.Leaf()
-	return l.NotAfter.Add(-l.NotAfter.Sub(l.NotBefore) / 3)
+	issued := l.NotBefore.Add(clockSkew)
+	return l.NotAfter.Add(-l.NotAfter.Sub(issued) / 3)
 }
 
 // Files of a node identity under <data-dir>/identity.

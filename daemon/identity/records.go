@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
@@ -85,7 +86,8 @@ func (s *CAState) Parse() (*Parsed, error) {
 		if err != nil || len(cs) != 1 {
 			return nil, fmt.Errorf("ca: crossSigned: want one certificate: %v", err)
 		}
-		if !bytes.Equal(cs[0].RawSubject, cert.RawSubject) || !cs[0].PublicKey.(interface{ Equal(any) bool }).Equal(cert.PublicKey) {
+		pub, ok := cs[0].PublicKey.(*ecdsa.PublicKey)
+		if !ok || !bytes.Equal(cs[0].RawSubject, cert.RawSubject) || !pub.Equal(cert.PublicKey) {
 			return nil, errors.New("ca: crossSigned is not a certificate of the current CA")
 		}
 		p.CrossSigned = cs[0]
