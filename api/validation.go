@@ -644,8 +644,11 @@ func validateService(e *errs, s *Service) {
 	switch s.Spec.Type {
 	case ServiceTypeClusterIP, ServiceTypeNodePort, ServiceTypeLoadBalancer:
 	case ServiceTypeExternalName:
-		if errs := IsDNS1123Subdomain(s.Spec.ExternalName); len(errs) > 0 {
-			e.invalid(p.child("externalName"), s.Spec.ExternalName, errs[0])
+		// As Kubernetes: a DNS-1123 subdomain, a trailing dot allowed. The
+		// name becomes a CNAME target in the cluster DNS.
+		if errs := IsDNS1123Subdomain(strings.TrimSuffix(s.Spec.ExternalName, ".")); len(errs) > 0 {
+			e.invalid(p.child("externalName"), s.Spec.ExternalName,
+				"an ExternalName service needs the lower-case DNS name it aliases, such as 'db.example.com': "+errs[0])
 		}
 		return
 	default:

@@ -66,6 +66,7 @@ func FuzzBuildZone(f *testing.F) {
 	f.Add("ext", "default", "", "ExternalName", "Example.COM.", "", "", int32(0), "", "", "")
 	f.Add("x", "y", "::ffff:1.2.3.4", "ExternalName", "1.2.3.4", "_http", "udp", int32(70000), "1.2.3.4%eth0", "Host", "0.0.0.0")
 	f.Add("a", "b", "1.2.3.4", "ExternalName", "a\\.b..c", "p", "SCTP", int32(-1), "255.255.255.255", "-x-", "10.244.0.0")
+	f.Add("ext", "default", "", "ExternalName", "\\", "", "", int32(0), "", "", "") // once a CNAME that did not pack
 	opts := zoneOptions{domain: "cluster.local.", ttl: 5, reverse: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("fd00::/120")}}
 	f.Fuzz(func(t *testing.T, name, ns, clusterIP, typ, external, portName, proto string, port int32, epIP, hostname, podIP string) {
 		s := &api.Service{}

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	mdns "github.com/miekg/dns"
-
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -77,11 +75,7 @@ func reduceService(s *api.Service) (service, bool) {
 	switch {
 	case s.Spec.Type == api.ServiceTypeExternalName:
 		out.kind = svcExternal
-		t := strings.ToLower(mdns.Fqdn(strings.TrimSpace(s.Spec.ExternalName)))
-		_, isIP := parseIP(strings.TrimSuffix(t, "."))
-		if n, ok := mdns.IsDomainName(t); ok && n > 0 && len(t) <= 254 && !isIP {
-			out.external = t
-		}
+		out.external = externalTarget(s.Spec.ExternalName)
 	case s.Spec.ClusterIP == api.ClusterIPNone:
 		out.kind = svcHeadless
 	default:
@@ -104,6 +98,32 @@ func reduceService(s *api.Service) (service, bool) {
 	}
 	sortPorts(&out.ports)
 	return out, true
+}
+
+// externalTarget is the absolute lower-case CNAME target of an ExternalName,
+// or "" for one the zone cannot serve: an address, or a name that is not a
+// plain host name (the API refuses anything but a DNS-1123 subdomain, but a
+// record may come from an older agent or a peer that did not check; an
+// escape such as "\\" would make a CNAME that cannot be packed).
+func externalTarget(name string) string {
+	t := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+	if t == "" || strings.HasPrefix(t, ".") {
+		return ""
+	}
+	if _, isIP := parseIP(t); isIP {
+		return ""
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' {
+			return ""
+		}
+	}
+	t += "."
+	if !packableName(t) {
+		return ""
+	}
+	return t
 }
 
 func reducePort(name, proto string, num int32) (port, bool) {
