@@ -9,11 +9,13 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// Snapshot is the part of the cluster state the DNS answers from.
+// Snapshot is the part of the cluster state the DNS answers from, and
+// the Nodes, whose addresses may have other names resolved.
 type Snapshot struct {
 	Services  []*api.Service
 	Endpoints []*api.Endpoints
 	Pods      []*api.Pod
+	Nodes     []*api.Node
 }
 
 // The builder works on small values reduced from the objects, as CoreDNS's
@@ -256,4 +258,17 @@ func reduceSnapshot(s Snapshot) objects {
 		}
 	}
 	return o
+}
+
+// nodeAddrs are the IP addresses of a Node's status (host names left out),
+// sorted.
+func nodeAddrs(n *api.Node) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range n.Status.Addresses {
+		if ip, ok := parseIP(a.Address); ok {
+			out = append(out, ip)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }
