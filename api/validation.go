@@ -58,6 +58,9 @@ func Validate(o Object) error {
 		if size > MaxConfigSize {
 			e.invalid("data", nil, fmt.Sprintf("the data of a Secret must be at most %d bytes, it is %d", MaxConfigSize, size))
 		}
+		if obj.Type == SecretTypeTLS {
+			validateTLSSecret(&e, obj)
+		}
 	case *Node:
 		for i, t := range obj.Spec.Taints {
 			p := path("spec.taints").index(i)
@@ -737,8 +740,32 @@ func isIPv4(s string) bool {
 	return true
 }
 
+// validateTLSSecret checks that a kubernetes.io/tls Secret holds a
+// certificate and its key; Kubernetes checks only that both are there.
+// The errors never hold the data.
+func validateTLSSecret(e *errs, s *Secret) {
+	if _, err := TLSKeyPair(s.Data); err != nil {
+		if fe, ok := err.(*FieldError); ok {
+			e.list = append(e.list, *fe)
+		}
+	}
+}
+
 func validateIngress(e *errs, in *Ingress) {
 	p := path("spec")
+	for i, t := range in.Spec.TLS {
+		tp := p.child("tls").index(i)
+		for j, h := range t.Hosts {
+			if errs := IsDNS1123Subdomain(strings.TrimPrefix(h, "*.")); len(errs) > 0 {
+				e.invalid(tp.child("hosts").index(j), h, errs[0])
+			}
+		}
+		if t.SecretName != "" {
+			for _, msg := range IsDNS1123Subdomain(t.SecretName) {
+				e.invalid(tp.child("secretName"), t.SecretName, "must be the name of a Secret in the Ingress's namespace: "+msg)
+			}
+		}
+	}
 	if b := in.Spec.DefaultBackend; b != nil {
 		validateIngressBackend(e, p.child("defaultBackend"), b)
 	}
