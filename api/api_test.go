@@ -284,6 +284,29 @@ func TestServiceValidation(t *testing.T) {
 			t.Errorf("%s: %v does not name %s", c.name, Validate(s), c.field)
 		}
 	}
+	// ExternalName: a lower-case DNS-1123 subdomain, a trailing dot allowed,
+	// as Kubernetes checks it; the cluster DNS serves it as a CNAME target.
+	ext := func(name string) error {
+		s := &Service{ObjectMeta: ObjectMeta{Name: "ext", Namespace: "default"},
+			Spec: ServiceSpec{Type: ServiceTypeExternalName, ExternalName: name}}
+		Default(s)
+		return Validate(s)
+	}
+	for _, ok := range []string{"db.example.com", "db.example.com.", "localhost"} {
+		if err := ext(ok); err != nil {
+			t.Errorf("externalName %q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{`\`, "", "Example.COM", "a..b", "a b", "-a.com", ".", "x_y.com", strings.Repeat("a.", 127) + "com"} {
+		err := ext(bad)
+		if f := fieldsOf(err); len(f) != 1 || f[0] != "spec.externalName" {
+			t.Errorf("externalName %q: %v, want an error naming spec.externalName", bad, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "lower-case DNS name") || !strings.Contains(err.Error(), "db.example.com") {
+			t.Errorf("externalName %q: %q does not say what to give", bad, err)
+		}
+	}
 	d := &Service{Spec: ServiceSpec{Ports: []ServicePort{{Port: 8080}}}}
 	Default(d)
 	if d.Spec.Ports[0].TargetPort.IntVal != 8080 || d.Spec.Ports[0].Protocol != "TCP" || d.Spec.Type != ServiceTypeClusterIP {

@@ -110,7 +110,9 @@ type IngressSpec struct {
 	Rules            []IngressRule   `json:"rules,omitempty"`
 }
 
-// IngressTLS is accepted for shape; TLS termination is not provided yet.
+// IngressTLS names the Secret (kubernetes.io/tls, in the Ingress's
+// namespace) whose certificate serves Hosts over HTTPS; no hosts means the
+// hosts of the Ingress's rules.
 type IngressTLS struct {
 	Hosts      []string `json:"hosts,omitempty"`
 	SecretName string   `json:"secretName,omitempty"`

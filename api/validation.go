@@ -59,6 +59,9 @@ func Validate(o Object) error {
 		if size > MaxConfigSize {
 			e.invalid("data", nil, fmt.Sprintf("the data of a Secret must be at most %d bytes, it is %d", MaxConfigSize, size))
 		}
+		if obj.Type == SecretTypeTLS {
+			validateTLSSecret(&e, obj)
+		}
 	case *Node:
 		for i, t := range obj.Spec.Taints {
 			p := path("spec.taints").index(i)
@@ -665,8 +668,11 @@ func validateService(e *errs, s *Service) {
 	switch s.Spec.Type {
 	case ServiceTypeClusterIP, ServiceTypeNodePort, ServiceTypeLoadBalancer:
 	case ServiceTypeExternalName:
-		if errs := IsDNS1123Subdomain(s.Spec.ExternalName); len(errs) > 0 {
-			e.invalid(p.child("externalName"), s.Spec.ExternalName, errs[0])
+		// As Kubernetes: a DNS-1123 subdomain, a trailing dot allowed. The
+		// name becomes a CNAME target in the cluster DNS.
+		if errs := IsDNS1123Subdomain(strings.TrimSuffix(s.Spec.ExternalName, ".")); len(errs) > 0 {
+			e.invalid(p.child("externalName"), s.Spec.ExternalName,
+				"an ExternalName service needs the lower-case DNS name it aliases, such as 'db.example.com': "+errs[0])
 		}
 		return
 	default:
@@ -755,8 +761,32 @@ func isIPv4(s string) bool {
 	return true
 }
 
+// validateTLSSecret checks that a kubernetes.io/tls Secret holds a
+// certificate and its key; Kubernetes checks only that both are there.
+// The errors never hold the data.
+func validateTLSSecret(e *errs, s *Secret) {
+	if _, err := TLSKeyPair(s.Data); err != nil {
+		if fe, ok := err.(*FieldError); ok {
+			e.list = append(e.list, *fe)
+		}
+	}
+}
+
 func validateIngress(e *errs, in *Ingress) {
 	p := path("spec")
+	for i, t := range in.Spec.TLS {
+		tp := p.child("tls").index(i)
+		for j, h := range t.Hosts {
+			if errs := IsDNS1123Subdomain(strings.TrimPrefix(h, "*.")); len(errs) > 0 {
+				e.invalid(tp.child("hosts").index(j), h, errs[0])
+			}
+		}
+		if t.SecretName != "" {
+			for _, msg := range IsDNS1123Subdomain(t.SecretName) {
+				e.invalid(tp.child("secretName"), t.SecretName, "must be the name of a Secret in the Ingress's namespace: "+msg)
+			}
+		}
+	}
 	if b := in.Spec.DefaultBackend; b != nil {
 		validateIngressBackend(e, p.child("defaultBackend"), b)
 	}

@@ -248,18 +248,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if hostDNS := cfg.dnsHostAddr(addr); hostDNS != "" {
 		run("cluster-dns-host", func(ctx context.Context) error { cdns.serveHost(ctx, hostDNS); return nil })
 	}
-	if cfg.IngressAddr != "" {
+	if cfg.IngressAddr != "" || cfg.IngressTLSAddr != "" {
 		ing := ingress.New(ingress.DefaultConfig(), log.With("component", "ingress"))
 		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, objs) })
-		// The ingress port is optional: a host with something else on it
-		// still runs pods.
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := ing.ListenAndServe(ctx, cfg.IngressAddr); err != nil && ctx.Err() == nil {
-				log.Error("ingress proxy not serving", "addr", cfg.IngressAddr, "err", err)
-			}
-		}()
+		serveIngress(ctx, &wg, ing, cfg, log)
 	}
 	run("runtime", runner.Run)
 	// The controllers, the scheduler and eviction act on the leader only.

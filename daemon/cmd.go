@@ -69,6 +69,7 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
 	f.StringVar(&cfg.IngressAddr, "ingress-addr", cfg.IngressAddr, "address of the HTTP ingress proxy (empty: none)")
+	f.StringVar(&cfg.IngressTLSAddr, "ingress-tls-addr", cfg.IngressTLSAddr, "address of the HTTPS ingress proxy, which terminates TLS with the Ingresses' spec.tls Secrets (empty: none)")
 	f.StringVar(&cfg.DNSAddr, "dns-addr", "", "host address of the cluster DNS server, ip:port (default: the advertise address, port 53; \"off\": none; pods always use the pod bridge's gateway)")
 	f.StringVar(&dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
 	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")

@@ -28,7 +28,9 @@ type Config struct {
 	DNSUpstreams  []string // resolvers for names outside the cluster; empty: /etc/resolv.conf
 	ClusterDomain string
 	IngressAddr   string
-	NodeLabels    map[string]string
+	// IngressTLSAddr serves the Ingresses over HTTPS; "": not at all.
+	IngressTLSAddr string
+	NodeLabels     map[string]string
 
 	PodEvictionTimeout time.Duration
 
@@ -68,6 +70,7 @@ func DefaultConfig() Config {
 		ServiceCIDR:        "10.96.0.0/16",
 		ClusterDomain:      "cluster.local",
 		IngressAddr:        "0.0.0.0:80",
+		IngressTLSAddr:     "0.0.0.0:443",
 		PodEvictionTimeout: 10 * time.Second,
 		PodSecurityDefault: "baseline",
 	}

@@ -171,9 +171,14 @@ func (b *builder) addrRR(name string, ip netip.Addr) mdns.RR {
 	return &mdns.AAAA{Hdr: b.hdr(name, mdns.TypeAAAA), AAAA: ip.AsSlice()}
 }
 
+// node returns the node of name, creating it and the levels above; nil
+// for a name that cannot go on the wire (too long), which gets no records.
 func (b *builder) node(name string) *node {
 	n := b.z.nodes[name]
 	if n == nil {
+		if !packableName(name) {
+			return nil
+		}
 		n = &node{}
 		b.z.nodes[name] = n
 		// Every ancestor inside our zones exists too (an empty non-terminal).
@@ -186,8 +191,16 @@ func (b *builder) node(name string) *node {
 
 func (b *builder) touch(name string) { b.node(name) }
 
+// add adds rr to the node of name. A record whose owner or target cannot
+// be packed is left out: it would fail every answer holding it.
 func (b *builder) add(name string, rr mdns.RR) {
+	if t := targetOf(rr); t != "" && !packableName(t) {
+		return
+	}
 	n := b.node(name)
+	if n == nil {
+		return
+	}
 	t := rr.Header().Rrtype
 	for i := range n.sets {
 		if n.sets[i].typ == t {
@@ -196,6 +209,21 @@ func (b *builder) add(name string, rr mdns.RR) {
 		}
 	}
 	n.sets = append(n.sets, rrset{typ: t, rrs: []mdns.RR{rr}})
+}
+
+// targetOf is the name a record points to, "" for records without one.
+func targetOf(rr mdns.RR) string {
+	switch r := rr.(type) {
+	case *mdns.CNAME:
+		return r.Target
+	case *mdns.SRV:
+		return r.Target
+	case *mdns.PTR:
+		return r.Ptr
+	case *mdns.NS:
+		return r.Ns
+	}
+	return ""
 }
 
 // finish sorts and de-duplicates every set, shares SRV weight between the

@@ -45,21 +45,61 @@ type Config struct {
 	// RebuildInterval is the least time between two zone rebuilds while
 	// following a Source: bursts of changes make one rebuild (50 ms).
 	RebuildInterval time.Duration
+
+	// Bounds on the work one source, and all sources together, can make.
+	// See the package documentation (Limits).
+
+	// RateLimit is the UDP responses per second one source address gets
+	// (300), RateBurst how many it may get at once (600). Loopback and the
+	// pod network (ClusterCIDR) are not limited. Negative: no limit.
+	RateLimit float64
+	RateBurst int
+	// RateLimitSlip answers every Nth query over the limit with an empty
+	// truncated response (TC set, no larger than the query), so that a
+	// client whose address an attacker uses can still ask over TCP; the
+	// others are dropped (2, as BIND's response-rate-limiting). Negative:
+	// drop them all.
+	RateLimitSlip int
+	// RateLimitSources is how many source addresses the limiter tracks at
+	// once (16384); past it, idle sources are forgotten first.
+	RateLimitSources int
+	// Workers bounds the goroutines answering UDP queries the fast path
+	// does not (128); QueueSize bounds the queries waiting for them (1024).
+	// A query arriving at a full queue is dropped.
+	Workers   int
+	QueueSize int
+	// MaxForwards bounds the questions waiting for an upstream at once
+	// (100); a name to forward past it is answered SERVFAIL at once.
+	MaxForwards int
+	// MaxTCPConns bounds the TCP connections served at once (256), and
+	// MaxTCPConnsPerSource those of one source address (16); a connection
+	// past either is closed at once.
+	MaxTCPConns          int
+	MaxTCPConnsPerSource int
 }
 
 // DefaultConfig is the configuration of an agent on a Docker host.
 func DefaultConfig() Config {
 	return Config{
-		Domain:              "cluster.local",
-		TTL:                 5 * time.Second,
-		ClusterCIDR:         netip.MustParsePrefix("10.244.0.0/16"),
-		ServiceCIDR:         netip.MustParsePrefix("10.96.0.0/16"),
-		ResolvConf:          "/etc/resolv.conf",
-		UpstreamTimeout:     2 * time.Second,
-		CacheSize:           10000,
-		CacheMaxTTL:         60 * time.Second,
-		CacheMaxNegativeTTL: 30 * time.Second,
-		RebuildInterval:     50 * time.Millisecond,
+		Domain:               "cluster.local",
+		TTL:                  5 * time.Second,
+		ClusterCIDR:          netip.MustParsePrefix("10.244.0.0/16"),
+		ServiceCIDR:          netip.MustParsePrefix("10.96.0.0/16"),
+		ResolvConf:           "/etc/resolv.conf",
+		UpstreamTimeout:      2 * time.Second,
+		CacheSize:            10000,
+		CacheMaxTTL:          60 * time.Second,
+		CacheMaxNegativeTTL:  30 * time.Second,
+		RebuildInterval:      50 * time.Millisecond,
+		RateLimit:            300,
+		RateBurst:            600,
+		RateLimitSlip:        2,
+		RateLimitSources:     16384,
+		Workers:              128,
+		QueueSize:            1024,
+		MaxForwards:          100,
+		MaxTCPConns:          256,
+		MaxTCPConnsPerSource: 16,
 	}
 }
 
@@ -93,6 +133,21 @@ func (c Config) settings() (settings, error) {
 	}
 	if c.RebuildInterval <= 0 {
 		c.RebuildInterval = d.RebuildInterval
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = d.RateLimit
+	}
+	for _, v := range []struct {
+		p   *int
+		def int
+	}{
+		{&c.RateBurst, d.RateBurst}, {&c.RateLimitSlip, d.RateLimitSlip}, {&c.RateLimitSources, d.RateLimitSources},
+		{&c.Workers, d.Workers}, {&c.QueueSize, d.QueueSize}, {&c.MaxForwards, d.MaxForwards},
+		{&c.MaxTCPConns, d.MaxTCPConns}, {&c.MaxTCPConnsPerSource, d.MaxTCPConnsPerSource},
+	} {
+		if *v.p == 0 || (*v.p < 0 && v.p != &c.RateLimitSlip) {
+			*v.p = v.def
+		}
 	}
 	s := settings{Config: c}
 	domain := strings.ToLower(mdns.Fqdn(strings.TrimSpace(c.Domain)))

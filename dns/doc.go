@@ -53,6 +53,20 @@
 // hide its SRV names otherwise. Until the first state arrives, cluster
 // names get SERVFAIL, so no client caches a false NXDOMAIN.
 //
+// # Who may ask what
+//
+// Cluster names (the cluster domain and the reverse zones of the pod and
+// service networks) are answered to anyone who reaches a listener. Every
+// other name is forwarded only for the cluster's own clients: loopback,
+// sources in the pod network (Config.ClusterCIDR) and the addresses of
+// every Node in the store (Run follows them). Any other source gets
+// REFUSED, no larger than its query, with RA clear in every answer it
+// gets; asked for an ExternalName service, it gets the CNAME without the
+// target's records. The policy is the same on every listener: the pod
+// bridge's gateway and the host address alike. Without it the host
+// listener was an open resolver: a 44-byte query drew 1,164 bytes for
+// whomever its source address named.
+//
 // # Forwarding
 //
 // Every other name goes to the upstreams (Config.Upstreams, else the
@@ -81,9 +95,39 @@
 // id, the RD and CD bits and the client's spelling of the name patched in.
 // The packed responses belong to the zone, so a new zone starts with none
 // and no answer outlives a change. Every other packet is unpacked and
-// handled in a goroutine of its own, as TCP is. A listener on an
-// unspecified address (0.0.0.0, ::) keeps miekg's UDP server, which answers
-// from the address each query was sent to.
+// queued for the workers (see Limits). A listener on an unspecified
+// address (0.0.0.0, ::) reads each packet's destination (IP_PKTINFO) and
+// answers from it. TCP is miekg's server.
+//
+// # Limits
+//
+// The work a packet can cause is bounded, and so is what a flood can take;
+// every bound is a Config field, and every refusal is counted in Stats
+// (shown under "dns" in /shoal/v1/agent).
+//
+//   - Rate limit (UDP): a token bucket per source address, 300 responses
+//     a second with a burst of 600. Over it, every second query is answered
+//     with its header and question alone and TC set (so a client whose
+//     address an attacker spoofs can still ask over TCP; never larger than
+//     the query), the others are dropped, as BIND's response-rate-limiting
+//     does with slip 2 (Stats.RateLimited, Stats.Slipped). Loopback and
+//     the pod network are not limited: pods are the cluster's own clients,
+//     and a busy pod must not lose lookups. The table tracks 16,384 sources
+//     at most; a full table forgets idle sources first. TCP is not rate
+//     limited: its handshake proves the source.
+//   - Workers: a UDP query off the fast path waits in a queue of 1,024 for
+//     one of at most 128 workers, which start as queries come and end when
+//     the queue is empty; no packet gets a goroutine of its own. A query
+//     finding the queue full is dropped (Stats.Dropped): the client asks
+//     again, and the flood that filled it gets no more.
+//   - Upstreams: at most 100 questions wait for the upstreams at once; a
+//     name to forward past that is answered SERVFAIL at once rather than
+//     held (Stats.UpstreamBusy), so names nobody answers cannot take every
+//     worker from the zone.
+//   - TCP: 256 connections at once, 16 per source address; a connection
+//     past either is closed as soon as accepted (Stats.TCPRejected). A
+//     connection's first query must arrive within 2 s, the next ones within
+//     8 s of the last answer, 128 queries at most, writes within 2 s.
 //
 // Wiring in an agent:
 //

@@ -12,6 +12,9 @@ var (
 	// ErrNoUpstream: a name outside the cluster could not be forwarded
 	// because no upstream resolver is configured or all are this server.
 	ErrNoUpstream = errors.New("dns: no upstream resolver")
+	// ErrBusy: a name was not forwarded because Config.MaxForwards
+	// questions already wait for the upstreams.
+	ErrBusy = errors.New("dns: too many questions waiting for the upstreams")
 	// ErrUpstream marks a failed exchange with an upstream resolver.
 	ErrUpstream = errors.New("dns: upstream failed")
 	// ErrWatchClosed: a watch of the source ended while the server still

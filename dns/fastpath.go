@@ -22,6 +22,7 @@ const (
 	// Header bits a fast-path query may carry: RD and CD are echoed in
 	// the response as SetReply does, AD is ignored as ServeDNS ignores it.
 	flagRD, flagAD, flagCD = 1 << 8, 1 << 5, 1 << 4
+	flagRA                 = 1 << 7  // in the response's second flags octet
 	ednsDO                 = 1 << 15 // in the OPT record's flags
 	// Answers turning more ways than this are packed per query rather
 	// than cached one message per turn.
@@ -293,8 +294,10 @@ func skipName(b []byte, off int) (int, bool) {
 
 // fastReply answers a packet on the fast path: it writes the response
 // into out and returns it, with its rcode and TC bit for the stats; false
-// when the slow path must answer. key is scratch space for the cache key.
-func (s *Server) fastReply(pkt, out []byte, key *[]byte) ([]byte, packedAnswer, bool) {
+// when the slow path must answer. key is scratch space for the cache key;
+// recursion is the source's policy, which only the RA bit shows, since
+// the fast path answers from the zone alone.
+func (s *Server) fastReply(pkt, out []byte, key *[]byte, recursion bool) ([]byte, packedAnswer, bool) {
 	q, ok := parseQuery(pkt)
 	if !ok {
 		return out, packedAnswer{}, false
@@ -309,7 +312,11 @@ func (s *Server) fastReply(pkt, out []byte, key *[]byte) ([]byte, packedAnswer, 
 		a = s.fastAnswerOf(z, &q)
 		z.answers.put(string(*key), a, a.memory())
 	}
-	return s.respond(a, &q, out)
+	out, p, ok := s.respond(a, &q, out)
+	if ok && !recursion {
+		out[3] &^= flagRA
+	}
+	return out, p, ok
 }
 
 // respond writes the response to q from a into out and returns it, with

@@ -301,7 +301,7 @@ func TestFastPathCacheBound(t *testing.T) {
 	var key []byte
 	for i := range maxCachedAnswers + 10 {
 		pkt := packQuery(t, 1, "nope-"+strconv.Itoa(i)+".default.svc.cluster.local.", mdns.TypeA, 0, false)
-		if _, p, ok := s.fastReply(pkt, nil, &key); !ok || p.rcode != mdns.RcodeNameError {
+		if _, p, ok := s.fastReply(pkt, nil, &key, true); !ok || p.rcode != mdns.RcodeNameError {
 			t.Fatalf("query %d: NXDOMAIN not answered on the fast path", i)
 		}
 	}

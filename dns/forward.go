@@ -26,6 +26,8 @@ type forwarder struct {
 	udp, tcp  *mdns.Client
 	first     atomic.Uint32 // the upstream that answered last: tried first
 	self      func(addr string) bool
+	// inflight holds a token per question waiting for an upstream.
+	inflight chan struct{}
 	// failing reports an upstream that was failing, so a run of failures
 	// is logged once and its recovery once.
 	failing atomic.Bool
@@ -41,6 +43,7 @@ func newForwarder(s settings, st *stats, log *slog.Logger, self func(string) boo
 		udp:       &mdns.Client{Net: "udp", Timeout: s.UpstreamTimeout, UDPSize: upstreamUDPSize},
 		tcp:       &mdns.Client{Net: "tcp", Timeout: s.UpstreamTimeout},
 		self:      self,
+		inflight:  make(chan struct{}, s.MaxForwards),
 	}
 }
 
@@ -51,6 +54,16 @@ func (f *forwarder) resolve(ctx context.Context, name string, qtype, qclass uint
 	if r, ok := f.cache.get(k); ok {
 		f.stats.cacheHits.Add(1)
 		return r, nil
+	}
+	select {
+	case f.inflight <- struct{}{}:
+		defer func() { <-f.inflight }()
+	default:
+		// As many questions wait for the upstreams as may: answering at
+		// once beats holding a worker, and a flood of names nobody
+		// answers cannot take every worker.
+		f.stats.busy.Add(1)
+		return reply{}, ErrBusy
 	}
 	q := new(mdns.Msg)
 	q.SetQuestion(k.name, qtype)

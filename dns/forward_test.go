@@ -100,6 +100,11 @@ func internet(q mdns.Question, m *mdns.Msg) {
 		for i := range 100 {
 			m.Answer = append(m.Answer, rr(fmt.Sprintf("big.example. 60 IN A 198.51.100.%d", i)))
 		}
+	case "www.example.com.": // 44 bytes asked with EDNS, over 1,100 answered
+		for i := range 70 {
+			m.Answer = append(m.Answer, rr(fmt.Sprintf("www.example.com. 60 IN A 198.51.100.%d", i)))
+		}
+		m.Compress = true
 	case "fail.example.":
 		m.Rcode = mdns.RcodeServerFailure
 	case "refused.example.":

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"bytes"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -11,34 +12,43 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// FuzzHandler hands the handler every message that parses: whatever it is,
-// the handler answers at most once, with the request's id, with a message
-// that packs, and never panics (a recovered panic fails the test too).
+// FuzzHandler hands the handler every message that parses, from a pod or
+// from a stranger: whatever it is, the handler answers at most once, with
+// the request's id, with a message that packs, and never panics (a
+// recovered panic fails the test too). A stranger never sees RA set, and
+// gets nothing but REFUSED for a name outside the cluster.
 func FuzzHandler(f *testing.F) {
 	for _, tc := range dnsTestCases {
 		m := new(mdns.Msg)
 		m.SetQuestion(tc.Qname, tc.Qtype)
 		b, _ := m.Pack()
-		f.Add(b)
+		f.Add(b, false)
 		m.SetEdns0(4096, true)
 		b, _ = m.Pack()
-		f.Add(b)
+		f.Add(b, true)
 	}
+	outside := new(mdns.Msg)
+	outside.SetQuestion("example.com.", mdns.TypeA)
+	b, _ := outside.Pack()
+	f.Add(b, true)
 	odd := new(mdns.Msg)
 	odd.SetQuestion("ext.default.svc.cluster.local.", mdns.TypeANY)
 	odd.Question = append(odd.Question, mdns.Question{Name: ".", Qtype: mdns.TypeAXFR, Qclass: mdns.ClassCHAOS})
-	b, _ := odd.Pack()
-	f.Add(b)
-	f.Add([]byte{0, 1, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	b, _ = odd.Pack()
+	f.Add(b, false)
+	f.Add([]byte{0, 1, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0}, true)
 
 	s := newTestServer(f, testConfig())
 	serveZone(s, fixture())
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(t *testing.T, data []byte, stranger bool) {
 		m := new(mdns.Msg)
 		if err := m.Unpack(data); err != nil {
 			return // the server drops what does not parse
 		}
 		w := newRecorder()
+		if stranger {
+			w.remote = &net.UDPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 40000}
+		}
 		s.ServeDNS(w, m)
 		got := w.written()
 		switch {
@@ -50,6 +60,13 @@ func FuzzHandler(f *testing.F) {
 		for _, r := range got {
 			if r.Id != m.Id || !r.Response {
 				t.Fatalf("reply id %d response %v to id %d", r.Id, r.Response, m.Id)
+			}
+			if stranger && r.RecursionAvailable {
+				t.Fatalf("RA set for a stranger: %v", r)
+			}
+			if stranger && len(m.Question) == 1 && apexIn(s.apexes, strings.ToLower(m.Question[0].Name)) == "" &&
+				r.Rcode == mdns.RcodeSuccess && len(r.Answer) > 0 && r.Answer[0].Header().Rrtype != mdns.TypePTR {
+				t.Fatalf("a name outside the cluster answered to a stranger: %v", r)
 			}
 		}
 		if p := s.Stats().Panics; p != 0 {
@@ -66,6 +83,7 @@ func FuzzBuildZone(f *testing.F) {
 	f.Add("ext", "default", "", "ExternalName", "Example.COM.", "", "", int32(0), "", "", "")
 	f.Add("x", "y", "::ffff:1.2.3.4", "ExternalName", "1.2.3.4", "_http", "udp", int32(70000), "1.2.3.4%eth0", "Host", "0.0.0.0")
 	f.Add("a", "b", "1.2.3.4", "ExternalName", "a\\.b..c", "p", "SCTP", int32(-1), "255.255.255.255", "-x-", "10.244.0.0")
+	f.Add("ext", "default", "", "ExternalName", "\\", "", "", int32(0), "", "", "") // once a CNAME that did not pack
 	opts := zoneOptions{domain: "cluster.local.", ttl: 5, reverse: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("fd00::/120")}}
 	f.Fuzz(func(t *testing.T, name, ns, clusterIP, typ, external, portName, proto string, port int32, epIP, hostname, podIP string) {
 		s := &api.Service{}

@@ -26,7 +26,7 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 			}
 		}
 	}()
-	m := s.answer(r)
+	m := s.answer(r, s.policy.recursion(sourceOf(w.RemoteAddr())))
 	if m == nil {
 		return
 	}
@@ -48,12 +48,19 @@ func (s *Server) fail(w mdns.ResponseWriter, r *mdns.Msg) {
 	}
 }
 
-// answer builds the response to r, or nil when r gets none.
-func (s *Server) answer(r *mdns.Msg) *mdns.Msg {
+// answer builds the response to r, or nil when r gets none. recursion
+// says whether its source may have names outside the cluster resolved;
+// others get those REFUSED, and an ExternalName's CNAME without the
+// target's records (which they can ask their own resolver for).
+func (s *Server) answer(r *mdns.Msg, recursion bool) *mdns.Msg {
 	m, ok := s.reply(r)
 	if !ok {
+		if m != nil {
+			m.RecursionAvailable = recursion
+		}
 		return m
 	}
+	m.RecursionAvailable = recursion
 	q := r.Question[0]
 	name := strings.ToLower(q.Name)
 
@@ -64,14 +71,14 @@ func (s *Server) answer(r *mdns.Msg) *mdns.Msg {
 			m.Rcode = mdns.RcodeServerFailure
 			return m
 		}
-		return s.forward(m, name, q)
+		return s.forward(m, name, q, recursion)
 	}
 	res := z.lookup(name, q.Qtype)
 	if res.forward {
-		return s.forward(m, name, q)
+		return s.forward(m, name, q, recursion)
 	}
 	fromZone(m, res, name, q.Name, s.turnOf(rotations(res.answer)))
-	if res.chase != "" {
+	if res.chase != "" && recursion {
 		up, err := s.fwd.resolve(s.ctx, res.chase, q.Qtype, q.Qclass)
 		if err != nil {
 			m.Rcode = mdns.RcodeServerFailure
@@ -148,11 +155,17 @@ func fromZone(m *mdns.Msg, res result, name, asked string, k int) {
 	m.Ns, m.Extra = res.ns, append(res.extra[:len(res.extra):len(res.extra)], m.Extra...)
 }
 
-// forward answers a name outside the cluster from the upstreams.
-func (s *Server) forward(m *mdns.Msg, name string, q mdns.Question) *mdns.Msg {
+// forward answers a name outside the cluster from the upstreams, for a
+// source that may recurse; REFUSED for any other.
+func (s *Server) forward(m *mdns.Msg, name string, q mdns.Question, recursion bool) *mdns.Msg {
+	if !recursion {
+		s.stats.refused.Add(1)
+		m.Rcode = mdns.RcodeRefused
+		return m
+	}
 	up, err := s.fwd.resolve(s.ctx, name, q.Qtype, q.Qclass)
 	if err != nil {
-		if !errors.Is(err, ErrNoUpstream) && !errors.Is(err, ErrUpstream) {
+		if !errors.Is(err, ErrNoUpstream) && !errors.Is(err, ErrUpstream) && !errors.Is(err, ErrBusy) {
 			s.log.Debug("forwarding failed", "name", name, "error", err)
 		}
 		m.Rcode = mdns.RcodeServerFailure

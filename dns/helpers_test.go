@@ -103,6 +103,21 @@ func query(t testing.TB, s *Server, name string, qtype uint16) *mdns.Msg {
 	return exchangeHandler(t, s, m)
 }
 
+// queryFrom runs one question through the handler as asked from src.
+func queryFrom(t testing.TB, s *Server, src, name string, qtype uint16) *mdns.Msg {
+	t.Helper()
+	m := new(mdns.Msg)
+	m.SetQuestion(name, qtype)
+	w := newRecorder()
+	w.remote = &net.UDPAddr{IP: net.ParseIP(src), Port: 40000}
+	s.ServeDNS(w, m)
+	got := w.written()
+	if len(got) != 1 {
+		t.Fatalf("%v from %s: %d replies, want 1", m.Question, src, len(got))
+	}
+	return got[0]
+}
+
 func exchangeHandler(t testing.TB, s *Server, m *mdns.Msg) *mdns.Msg {
 	t.Helper()
 	w := newRecorder()

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	mdns "github.com/miekg/dns"
 )
 
 // isLabel reports an RFC 1123 label in lower case: the only labels the
@@ -19,6 +21,20 @@ func isLabel(s string) bool {
 		}
 	}
 	return true
+}
+
+// packableName reports a name that goes on the wire: absolute, in plain
+// labels of at most 63 octets, at most 255 octets in all. The zone keeps
+// only such names, since a record that cannot be packed would fail every
+// answer that holds it, and records also arrive by replication, not only
+// through the API's validation.
+func packableName(name string) bool {
+	if len(name) == 0 || len(name) > 254 || name[len(name)-1] != '.' {
+		return false
+	}
+	var buf [256]byte
+	_, err := mdns.PackDomainName(name, buf[:], 0, nil, false)
+	return err == nil
 }
 
 // dashedIP writes an address as one label: 10.244.1.5 -> 10-244-1-5,

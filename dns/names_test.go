@@ -170,7 +170,7 @@ func TestConfigErrors(t *testing.T) {
 	if got := query(t, s, "web.default.svc.shoal.internal.", mdns.TypeA); len(got.Answer) != 1 {
 		t.Errorf("custom domain: %v", got)
 	}
-	if got := query(t, s, "web.default.svc.cluster.local.", mdns.TypeA); got.Rcode != mdns.RcodeServerFailure {
+	if got := queryFrom(t, s, "127.0.0.1", "web.default.svc.cluster.local.", mdns.TypeA); got.Rcode != mdns.RcodeServerFailure {
 		t.Errorf("cluster.local with another domain: %s, want SERVFAIL (forwarded, no upstream)", rcodeName(got.Rcode))
 	}
 }

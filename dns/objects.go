@@ -6,16 +6,16 @@ import (
 	"slices"
 	"strings"
 
-	mdns "github.com/miekg/dns"
-
 	"github.com/shoal-dev/shoal/api"
 )
 
-// Snapshot is the part of the cluster state the DNS answers from.
+// Snapshot is the part of the cluster state the DNS answers from, and
+// the Nodes, whose addresses may have other names resolved.
 type Snapshot struct {
 	Services  []*api.Service
 	Endpoints []*api.Endpoints
 	Pods      []*api.Pod
+	Nodes     []*api.Node
 }
 
 // The builder works on small values reduced from the objects, as CoreDNS's
@@ -77,11 +77,7 @@ func reduceService(s *api.Service) (service, bool) {
 	switch {
 	case s.Spec.Type == api.ServiceTypeExternalName:
 		out.kind = svcExternal
-		t := strings.ToLower(mdns.Fqdn(strings.TrimSpace(s.Spec.ExternalName)))
-		_, isIP := parseIP(strings.TrimSuffix(t, "."))
-		if n, ok := mdns.IsDomainName(t); ok && n > 0 && len(t) <= 254 && !isIP {
-			out.external = t
-		}
+		out.external = externalTarget(s.Spec.ExternalName)
 	case s.Spec.ClusterIP == api.ClusterIPNone:
 		out.kind = svcHeadless
 	default:
@@ -104,6 +100,32 @@ func reduceService(s *api.Service) (service, bool) {
 	}
 	sortPorts(&out.ports)
 	return out, true
+}
+
+// externalTarget is the absolute lower-case CNAME target of an ExternalName,
+// or "" for one the zone cannot serve: an address, or a name that is not a
+// plain host name (the API refuses anything but a DNS-1123 subdomain, but a
+// record may come from an older agent or a peer that did not check; an
+// escape such as "\\" would make a CNAME that cannot be packed).
+func externalTarget(name string) string {
+	t := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+	if t == "" || strings.HasPrefix(t, ".") {
+		return ""
+	}
+	if _, isIP := parseIP(t); isIP {
+		return ""
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' {
+			return ""
+		}
+	}
+	t += "."
+	if !packableName(t) {
+		return ""
+	}
+	return t
 }
 
 func reducePort(name, proto string, num int32) (port, bool) {
@@ -236,4 +258,17 @@ func reduceSnapshot(s Snapshot) objects {
 		}
 	}
 	return o
+}
+
+// nodeAddrs are the IP addresses of a Node's status (host names left out),
+// sorted.
+func nodeAddrs(n *api.Node) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range n.Status.Addresses {
+		if ip, ok := parseIP(a.Address); ok {
+			out = append(out, ip)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }

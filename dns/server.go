@@ -13,6 +13,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/shoal-dev/shoal/api"
 )
 
 // Server is the cluster DNS server of one agent: it answers the cluster
@@ -26,6 +28,9 @@ type Server struct {
 	fwd    *forwarder
 	stats  stats
 	turn   atomic.Uint32 // rotates answers with several records
+	policy *sourcePolicy // who may have other names resolved
+	limit  *rateLimiter  // UDP responses per source; nil: none
+	pool   *workPool     // answers UDP queries off the fast path
 
 	// ctx ends at Shutdown; it bounds forwarding and every listener.
 	ctx    context.Context
@@ -61,6 +66,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.apexes = s.zopts.apexes()
 	s.fwd = newForwarder(st, &s.stats, log, s.isSelf)
+	s.policy = newSourcePolicy(st.ClusterCIDR)
+	// Pods are the cluster's own clients, and a busy pod must not lose
+	// lookups; loopback cannot be spoofed from outside.
+	s.limit = newRateLimiter(st.RateLimit, st.RateBurst, st.RateLimitSlip, st.RateLimitSources, func(a netip.Addr) bool {
+		return a.IsLoopback() || (st.ClusterCIDR.IsValid() && st.ClusterCIDR.Masked().Contains(a))
+	})
+	s.pool = newWorkPool(st.Workers, st.QueueSize)
 	if len(st.upstreams) == 0 {
 		log.Warn("no upstream resolvers: names outside the cluster will fail", "resolv_conf", st.ResolvConf)
 	}
@@ -75,7 +87,14 @@ func (s *Server) Upstreams() []string { return slices.Clone(s.cfg.upstreams) }
 
 // SetSnapshot replaces the cluster state the server answers from, for
 // callers that do not use Run. Use one or the other.
-func (s *Server) SetSnapshot(snap Snapshot) { s.publish(reduceSnapshot(snap)) }
+func (s *Server) SetSnapshot(snap Snapshot) {
+	st := newState()
+	for _, n := range snap.Nodes {
+		st.applyNode(api.Added, n)
+	}
+	s.policy.setNodes(st.nodeAddrs())
+	s.publish(reduceSnapshot(snap))
+}
 
 // publish builds the zone of objs and serves it, unless it answers every
 // query as the zone served now does. It reports whether the zone changed.
@@ -119,8 +138,8 @@ func (s *Server) build(objs objects) (z *zone, err error) {
 // listener is one address served over UDP and TCP.
 type listener struct {
 	addr     netip.AddrPort
-	fast     *udpServer   // UDP on a specific address
-	udp, tcp *mdns.Server // udp on an unspecified one (see udpServer)
+	fast     *udpServer   // UDP
+	tcp      *mdns.Server // TCP
 	stopOnce sync.Once
 	done     chan struct{}
 }
@@ -152,23 +171,26 @@ func (s *Server) listen(ctx context.Context, addr string) (*listener, error) {
 		addr: netip.MustParseAddrPort(pc.LocalAddr().String()),
 		done: make(chan struct{}),
 	}
-	l.tcp = &mdns.Server{Listener: ln, Handler: s,
-		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+	// A TCP client gets a first query read within 2 s, then 8 s between
+	// queries, 128 queries per connection, and a bounded share of the
+	// connections.
+	l.tcp = &mdns.Server{Listener: newLimitListener(ln, s.cfg.MaxTCPConns, s.cfg.MaxTCPConnsPerSource, &s.stats.tcpRejected),
+		Handler: s, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		IdleTimeout:   func() time.Duration { return 8 * time.Second },
 		MaxTCPQueries: 128, MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
 	servers := []*mdns.Server{l.tcp}
-	if uc, ok := pc.(*net.UDPConn); ok && !l.addr.Addr().IsUnspecified() {
-		l.fast = s.newUDPServer(uc)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			l.fast.serve()
-		}()
-	} else {
-		l.udp = &mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.DefaultMsgSize,
-			MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
-		servers = append(servers, l.udp)
+	fast, err := s.newUDPServer(pc.(*net.UDPConn))
+	if err != nil {
+		pc.Close()
+		ln.Close()
+		return nil, err
 	}
+	l.fast = fast
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		l.fast.serve()
+	}()
 	// Wait until miekg's servers serve: one shut down before it started
 	// would start afterwards and never stop.
 	started := make(chan error, 4)
@@ -249,13 +271,8 @@ func (s *Server) stop(l *listener) {
 				s.log.Warn("stopping a dns listener", "addr", l.addr.String(), "error", err)
 			}
 		}
-		for _, srv := range []*mdns.Server{l.udp, l.tcp} {
-			if srv == nil {
-				continue
-			}
-			if err := srv.ShutdownContext(ctx); err != nil {
-				s.log.Warn("stopping a dns listener", "addr", l.addr.String(), "error", err)
-			}
+		if err := l.tcp.ShutdownContext(ctx); err != nil {
+			s.log.Warn("stopping a dns listener", "addr", l.addr.String(), "error", err)
 		}
 		s.log.Info("dns listener stopped", "addr", l.addr.String())
 	})
@@ -326,7 +343,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	done := make(chan struct{})
 	go func() {
-		s.wg.Wait()
+		s.wg.Wait()   // the listeners, which submit to the pool
+		s.pool.wait() // then the workers
 		close(done)
 	}()
 	select {

@@ -3,6 +3,8 @@ package dns
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
@@ -51,8 +53,9 @@ func (s *Server) Run(ctx context.Context, src Source) error {
 	}
 }
 
-// watchedKinds are the kinds the zone is built from.
-var watchedKinds = [...]*api.Kind{api.KindService, api.KindEndpoints, api.KindPod}
+// watchedKinds are the kinds the zone is built from, and the Nodes, whose
+// addresses may have names outside the cluster resolved.
+var watchedKinds = [...]*api.Kind{api.KindService, api.KindEndpoints, api.KindPod, api.KindNode}
 
 // follow lists, publishes and then applies watch events until one watch
 // fails. synced reports that the list succeeded.
@@ -68,6 +71,7 @@ func (s *Server) follow(ctx context.Context, src Source) (synced bool, err error
 		}
 		for _, o := range objs {
 			st.apply(api.Added, o)
+			st.applyNode(api.Added, o)
 		}
 		rvs[i] = rv
 	}
@@ -79,6 +83,7 @@ func (s *Server) follow(ctx context.Context, src Source) (synced bool, err error
 		}
 		chans[i] = ch
 	}
+	s.policy.setNodes(st.nodeAddrs())
 	s.publish(st.objects())
 	last := time.Now()
 
@@ -104,12 +109,17 @@ func (s *Server) follow(ctx context.Context, src Source) (synced bool, err error
 			k = watchedKinds[1]
 		case ev, ok = <-chans[2]:
 			k = watchedKinds[2]
+		case ev, ok = <-chans[3]:
+			k = watchedKinds[3]
 		}
 		if !ok {
 			return true, fmt.Errorf("%w: %s", ErrWatchClosed, k.Resource)
 		}
 		if ev.Type == api.Error {
 			return true, fmt.Errorf("dns: watch %s: error event: %v", k.Resource, ev.Object)
+		}
+		if st.applyNode(ev.Type, ev.Object) {
+			s.policy.setNodes(st.nodeAddrs()) // at once: no zone to build
 		}
 		if st.apply(ev.Type, ev.Object) && !armed {
 			// The first change after a quiet spell is built at once; a
@@ -125,10 +135,32 @@ type state struct {
 	services  map[string]service
 	endpoints map[string]endpoints
 	pods      map[string]pod
+	nodes     map[string][]netip.Addr // by node name: its addresses, sorted
 }
 
 func newState() *state {
-	return &state{services: map[string]service{}, endpoints: map[string]endpoints{}, pods: map[string]pod{}}
+	return &state{services: map[string]service{}, endpoints: map[string]endpoints{}, pods: map[string]pod{},
+		nodes: map[string][]netip.Addr{}}
+}
+
+// applyNode records a Node's addresses and reports whether they changed;
+// a Node's heartbeats and conditions change nothing here.
+func (st *state) applyNode(typ string, obj api.Object) bool {
+	n, ok := obj.(*api.Node)
+	if !ok || n == nil {
+		return false
+	}
+	return update(st.nodes, n.Name, nodeAddrs(n), typ != api.Deleted, slices.Equal[[]netip.Addr])
+}
+
+func (st *state) nodeAddrs() map[netip.Addr]struct{} {
+	out := map[netip.Addr]struct{}{}
+	for _, addrs := range st.nodes {
+		for _, a := range addrs {
+			out[a] = struct{}{}
+		}
+	}
+	return out
 }
 
 // apply records one event and reports whether it changed anything the

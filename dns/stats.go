@@ -18,16 +18,27 @@ type Stats struct {
 	Rejected  uint64            `json:"rejected"`  // messages refused before the handler (not a query, several questions)
 	Malformed uint64            `json:"malformed"` // packets that did not parse
 	Panics    uint64            `json:"panics"`    // panics recovered in the handler or the zone builder
-	Builds    uint64            `json:"builds"`    // zones built and published
-	Unchanged uint64            `json:"unchanged"` // zones built and dropped because no record changed
-	Records   int               `json:"records"`   // records in the zone served now (pods' names are synthesised)
-	Cached    int               `json:"cached"`    // forwarded answers in the cache
-	Ready     bool              `json:"ready"`     // a zone is being served
+	// Limits (see the package documentation).
+	Refused      uint64 `json:"refused"`       // names outside the cluster refused to a source that may not recurse
+	RateLimited  uint64 `json:"rateLimited"`   // UDP queries over their source's rate limit (dropped or slipped)
+	Slipped      uint64 `json:"slipped"`       // of those, answered empty and truncated instead of dropped
+	Dropped      uint64 `json:"dropped"`       // UDP queries dropped because the workers' queue was full
+	UpstreamBusy uint64 `json:"upstreamBusy"`  // names answered SERVFAIL because MaxForwards already waited
+	TCPRejected  uint64 `json:"tcpRejected"`   // TCP connections closed past MaxTCPConns or MaxTCPConnsPerSource
+	Sources      int    `json:"sources"`       // source addresses the rate limiter tracks now
+	NodeAddrs    int    `json:"nodeAddresses"` // node addresses that may recurse
+	Builds       uint64 `json:"builds"`        // zones built and published
+	Unchanged    uint64 `json:"unchanged"`     // zones built and dropped because no record changed
+	Records      int    `json:"records"`       // records in the zone served now (pods' names are synthesised)
+	Cached       int    `json:"cached"`        // forwarded answers in the cache
+	Ready        bool   `json:"ready"`         // a zone is being served
 }
 
 type stats struct {
 	queries, truncated, forwarded, cacheHits, upstream atomic.Uint64
 	rejected, malformed, panics, builds, unchanged     atomic.Uint64
+	refused, rateLimited, slipped, dropped, busy       atomic.Uint64
+	tcpRejected                                        atomic.Uint64
 	rcodes                                             [mdns.RcodeBadCookie + 2]atomic.Uint64 // the last slot counts any other rcode
 }
 
@@ -53,6 +64,15 @@ func (s *Server) Stats() Stats {
 		Panics:    st.panics.Load(),
 		Builds:    st.builds.Load(),
 		Unchanged: st.unchanged.Load(),
+
+		Refused:      st.refused.Load(),
+		RateLimited:  st.rateLimited.Load(),
+		Slipped:      st.slipped.Load(),
+		Dropped:      st.dropped.Load(),
+		UpstreamBusy: st.busy.Load(),
+		TCPRejected:  st.tcpRejected.Load(),
+		Sources:      s.limit.sources(),
+		NodeAddrs:    s.policy.nodeCount(),
 	}
 	for rc := range st.rcodes {
 		n := st.rcodes[rc].Load()

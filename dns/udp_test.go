@@ -148,7 +148,10 @@ func TestFastLoopStopsAtShutdown(t *testing.T) {
 	pc.Close()
 }
 
-func TestListenUnspecifiedKeepsMiekg(t *testing.T) {
+// A socket bound to every address answers each query from the address it
+// was sent to: asked at 127.0.0.2, an answer from 127.0.0.1 (the route's
+// source) would be dropped by the connected client.
+func TestListenUnspecifiedAnswersFromTheAddressAsked(t *testing.T) {
 	s := newTestServer(t, testConfig())
 	serveZone(s, fixture())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -157,13 +160,23 @@ func TestListenUnspecifiedKeepsMiekg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.fast != nil || l.udp == nil {
-		t.Fatal("an unspecified address got the fast loop")
+	if !l.fast.pktinfo {
+		t.Fatal("an unspecified address does not read packet destinations")
 	}
 	_, port, _ := net.SplitHostPort(l.addr.String())
-	r := exchange(t, "udp", "127.0.0.1:"+port, "web.default.svc.cluster.local.", mdns.TypeA)
-	if len(r.Answer) != 1 {
-		t.Errorf("answer %v", r)
+	for _, host := range []string{"127.0.0.1", "127.0.0.2"} {
+		for _, name := range []string{"web.default.svc.cluster.local.", "Web.default.svc.cluster.local."} {
+			r := exchange(t, "udp", host+":"+port, name, mdns.TypeA) // Exchange dials: a connected socket
+			if len(r.Answer) != 1 {
+				t.Errorf("%s %s: answer %v", host, name, r)
+			}
+		}
+		// The slow path too: a query with an EDNS option.
+		c := dialRaw(t, host+":"+port)
+		m := new(mdns.Msg)
+		if err := m.Unpack(c.exchange(packQueryOpt(t, &mdns.EDNS0_NSID{Code: mdns.EDNS0NSID}))); err != nil || len(m.Answer) != 1 {
+			t.Errorf("%s slow path: %v %v", host, m, err)
+		}
 	}
 }
 

@@ -1,9 +1,13 @@
 package dns
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/shoal-dev/shoal/api"
 )
 
 // dnsTestCases run against fixture(); every record type and every negative
@@ -198,5 +202,56 @@ func TestZone(t *testing.T) {
 		t.Run(tc.Qname+"/"+mdns.TypeToString[tc.Qtype], func(t *testing.T) {
 			tc.check(t, query(t, s, tc.Qname, tc.Qtype))
 		})
+	}
+}
+
+// The zone keeps no record it cannot pack, whatever the objects hold: an
+// ExternalName of "\" (found by FuzzBuildZone) once made a CNAME whose
+// target was the escaped dot "\.", not an absolute name, and every answer
+// holding it failed. Objects arrive by replication too, so the builder
+// checks them itself rather than trusting the API's validation.
+func TestBuildZoneSkipsWhatDoesNotPack(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	snap := Snapshot{}
+	for i, target := range []string{`\`, `a\`, `a\.b`, "a..b", ".a", "a b", "10.0.0.1", strings.Repeat(long+".", 4) + "com", "ok.example.com"} {
+		snap.Services = append(snap.Services, extSvc("default", fmt.Sprintf("ext-%d", i), target))
+	}
+	// A domain long enough that endpoint names under it pass 255 octets.
+	opts := zoneOptions{domain: strings.Repeat("d", 63) + "." + strings.Repeat("e", 63) + ".", ttl: 5}
+	snap.Services = append(snap.Services, svc(long, long, api.ClusterIPNone, svcPort("http", "TCP", 80)))
+	snap.Endpoints = append(snap.Endpoints, eps(long, long, []api.EndpointAddress{addr("10.244.1.5", long)}, nil,
+		api.EndpointPort{Name: "http", Port: 80, Protocol: "TCP"}))
+
+	for _, o := range []zoneOptions{{domain: "cluster.local.", ttl: 5}, opts} {
+		z := buildZone(o, reduceSnapshot(snap))
+		z.publish(1)
+		cnames := 0
+		for owner, n := range z.nodes {
+			if !packableName(owner) {
+				t.Errorf("owner %q does not pack", owner)
+			}
+			for _, set := range n.sets {
+				m := new(mdns.Msg)
+				m.SetQuestion(owner, mdns.TypeANY)
+				m.Answer = set.rrs
+				if _, err := m.Pack(); err != nil {
+					t.Errorf("records of %q do not pack: %v %v", owner, err, set.rrs)
+				}
+				if set.typ == mdns.TypeCNAME {
+					cnames++
+				}
+			}
+		}
+		if cnames != 1 {
+			t.Errorf("domain %s: %d CNAMEs, want only ok.example.com's", o.domain, cnames)
+		}
+	}
+	s := newTestServer(t, testConfig())
+	serveZone(s, snap)
+	if r := query(t, s, "ext-0.default.svc.cluster.local.", mdns.TypeCNAME); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 0 {
+		t.Errorf("an ExternalName that cannot be served: %v, want NODATA", r)
+	}
+	if r := query(t, s, "ext-8.default.svc.cluster.local.", mdns.TypeCNAME); len(r.Answer) != 1 {
+		t.Errorf("a valid ExternalName: %v", r)
 	}
 }

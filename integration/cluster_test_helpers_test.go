@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,6 +220,25 @@ func (h *clusterHost) newClient(t *testing.T, token string) *client.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// httpClient is a plain HTTP client of the host's API that trusts the
+// cluster CA and sends the admin token.
+func (h *clusterHost) httpClient(t *testing.T) *http.Client {
+	t.Helper()
+	kc, err := client.LoadKubeconfig(h.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kc.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := conn.TLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &bearer{token: conn.Token, next: &http.Transport{TLSClientConfig: tc}}}
 }
 
 // caFile is the cluster CA as the host's agent trusts it.

@@ -180,7 +180,7 @@ func (a *agent) start() {
 	}
 	a.logFile = f
 	args := append([]string{"agent", "--name", a.name, "--data-dir", a.dataDir,
-		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--ingress-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0",
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--ingress-addr", "127.0.0.1:0", "--ingress-tls-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0",
 		"--log-level", "debug"}, a.extra...)
 	a.cmd = exec.Command(shoalBin(a.t), args...)
 	a.cmd.Stdout, a.cmd.Stderr = f, f

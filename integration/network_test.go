@@ -265,20 +265,25 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 		svc, _ := h1.client.Get(ctx(t), api.KindService, "default", "web")
 		vip := svc.(*api.Service).Spec.ClusterIP
 		for _, q := range []struct {
-			args []string
-			want string
+			args     []string
+			want     string
+			fromNode bool // a name outside the cluster: resolved only for the cluster's own addresses
 		}{
-			{[]string{"web.default.svc.cluster.local", "A"}, vip},
-			{[]string{"_http._tcp.web.default.svc.cluster.local", "SRV"}, "80 web.default.svc.cluster.local."},
-			{[]string{"-x", vip}, "web.default.svc.cluster.local."},
-			{[]string{"-x", pods[0].Status.PodIP}, ".default.pod.cluster.local."},
-			{[]string{"web-pods.default.svc.cluster.local", "A"}, pods[1].Status.PodIP},
-			{[]string{"ext.default.svc.cluster.local", "CNAME"}, "www.example.test."},
-			{[]string{"ext.default.svc.cluster.local", "A"}, "192.0.2.80"},
-			{[]string{"www.example.test", "A"}, "192.0.2.80"},
-			{[]string{"web.other.svc.cluster.local", "A", "+tcp"}, ""},
+			{[]string{"web.default.svc.cluster.local", "A"}, vip, false},
+			{[]string{"_http._tcp.web.default.svc.cluster.local", "SRV"}, "80 web.default.svc.cluster.local.", false},
+			{[]string{"-x", vip}, "web.default.svc.cluster.local.", false},
+			{[]string{"-x", pods[0].Status.PodIP}, ".default.pod.cluster.local.", false},
+			{[]string{"web-pods.default.svc.cluster.local", "A"}, pods[1].Status.PodIP, false},
+			{[]string{"ext.default.svc.cluster.local", "CNAME"}, "www.example.test.", false},
+			{[]string{"ext.default.svc.cluster.local", "A"}, "192.0.2.80", true},
+			{[]string{"www.example.test", "A"}, "192.0.2.80", true},
+			{[]string{"web.other.svc.cluster.local", "A", "+tcp"}, "", false},
 		} {
-			out, err := exec.Command("dig", append([]string{dns, "+short", "+time=2", "+tries=2"}, q.args...)...).CombinedOutput()
+			cmd := append([]string{"dig", dns, "+short", "+time=2", "+tries=2"}, q.args...)
+			if q.fromNode {
+				cmd = append([]string{"ip", "netns", "exec", "shoal-h1"}, cmd...) // from h1's address
+			}
+			out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
 			if err != nil || !strings.Contains(string(out), q.want) || strings.TrimSpace(string(out)) == "" {
 				t.Fatalf("dig %v: %v %q (want %q)", q.args, err, out, q.want)
 			}

@@ -6,6 +6,10 @@ import "time"
 // (--ingress-addr).
 const DefaultAddr = "0.0.0.0:80"
 
+// DefaultTLSAddr is where the agent serves ingress traffic over HTTPS unless
+// told otherwise (--ingress-tls-addr).
+const DefaultTLSAddr = "0.0.0.0:443"
+
 // Config tunes the proxy. Zero values take the values of DefaultConfig.
 type Config struct {
 	// DialTimeout bounds connecting to an endpoint. A connection that fails

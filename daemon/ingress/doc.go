@@ -32,6 +32,24 @@
 //     route whose Service has no ready endpoint gets a 503, a backend that
 //     fails gets a 502, one that times out a 504, and a client that left
 //     before the answer is logged as 499.
-//   - TLS and ingressClassName are not interpreted: every Ingress is served
-//     over plain HTTP by every node.
+//   - ingressClassName is not interpreted: every node serves every Ingress.
+//
+// # TLS
+//
+// ServeTLS serves the same routes over HTTPS (X-Forwarded-Proto https),
+// terminating TLS with the certificates of the Ingresses' spec.tls: each
+// entry's hosts (the Ingress's rule hosts when it lists none) are served
+// with the key pair of its secretName, a Secret of type kubernetes.io/tls
+// (tls.crt, tls.key) in the Ingress's namespace. A handshake gets the
+// certificate of the name it asks for (SNI): the exact host, then the
+// wildcard "*.example.com" one label up, else a default self-signed
+// certificate made when the listener starts (ingress-nginx's "fake
+// certificate"). When two Ingresses name a host, the older wins, as for
+// routes. A host whose Secret is missing, of another type, does not parse,
+// or whose certificate does not name the host gets the default certificate
+// and a log line naming the Ingress, the Secret, the host and the reason,
+// once, never the Secret's data. Run follows Secrets with the other kinds
+// and keeps of them only their type, and the key pair of kubernetes.io/tls
+// ones; certificates are rebuilt when an Ingress or a Secret one names
+// changes, parsing only Secrets whose version changed.
 package ingress

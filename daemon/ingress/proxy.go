@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -12,7 +13,9 @@ import (
 type Proxy struct {
 	cfg       Config
 	log       *slog.Logger
-	table     atomic.Pointer[table] // nil until Run has listed everything once
+	table     atomic.Pointer[table]           // nil until Run has listed everything once
+	certs     atomic.Pointer[certTable]       // the hosts' certificates; nil until then
+	defCert   atomic.Pointer[tls.Certificate] // made when the first HTTPS listener starts
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
 	stats     counters

@@ -40,6 +40,7 @@ func (p *Proxy) Run(ctx context.Context, src Source) error {
 // every batch that changed something, once every kind has been listed.
 func (p *Proxy) rebuild(ctx context.Context, in <-chan update) {
 	st := newState()
+	certs := &certBuilder{cache: map[string]parsedCert{}}
 	for {
 		var changed bool
 		select {
@@ -60,8 +61,37 @@ func (p *Proxy) rebuild(ctx context.Context, in <-chan update) {
 		}
 		if changed && st.synced() {
 			p.install(st)
+			if st.certsDirty {
+				p.installCerts(st, certs)
+				st.certsDirty = false
+			}
 		}
 	}
+}
+
+// certBuilder is what rebuild keeps between certificate builds: parsed
+// key pairs, and the problems already reported.
+type certBuilder struct {
+	cache    map[string]parsedCert
+	reported map[certProblem]bool
+}
+
+// installCerts builds the certificates of the Ingresses' spec.tls and
+// swaps them in; a host left to the default certificate is logged once,
+// with the Ingress, the Secret and why, never the Secret's data.
+func (p *Proxy) installCerts(st *state, b *certBuilder) {
+	t, problems := buildCerts(st.ingressList(), st.secrets, b.cache)
+	p.certs.Store(t)
+	now := make(map[certProblem]bool, len(problems))
+	for _, pr := range problems {
+		now[pr] = true
+		if !b.reported[pr] {
+			p.log.Warn("ingress host served with the default certificate", "ingress", pr.ingress,
+				"secret", pr.secret, "host", pr.host, "reason", pr.reason)
+		}
+	}
+	b.reported = now
+	p.log.Debug("ingress certificates updated", "hosts", t.hosts(), "problems", len(problems))
 }
 
 func (p *Proxy) install(st *state) {

@@ -4,8 +4,8 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// kinds are what the routing table is built from.
-var kinds = []*api.Kind{api.KindIngress, api.KindService, api.KindEndpoints}
+// kinds are what the routing table and the certificates are built from.
+var kinds = []*api.Kind{api.KindIngress, api.KindService, api.KindEndpoints, api.KindSecret}
 
 // update is one change from a kind's list or watch.
 type update struct {
@@ -21,8 +21,13 @@ type state struct {
 	ingresses map[string]*api.Ingress
 	services  map[string]*api.Service
 	endpoints map[string]*api.Endpoints
+	secrets   map[string]tlsSecret // type, and the key pair of kubernetes.io/tls ones
 	listed    map[*api.Kind]bool
 	refs      map[string]bool // Services some Ingress names
+	tlsRefs   map[string]bool // Secrets some Ingress's spec.tls names
+	// certsDirty: an Ingress or a Secret it names changed since the
+	// certificates were last built.
+	certsDirty bool
 }
 
 func newState() *state {
@@ -30,8 +35,10 @@ func newState() *state {
 		ingresses: map[string]*api.Ingress{},
 		services:  map[string]*api.Service{},
 		endpoints: map[string]*api.Endpoints{},
+		secrets:   map[string]tlsSecret{},
 		listed:    map[*api.Kind]bool{},
 		refs:      map[string]bool{},
+		tlsRefs:   map[string]bool{},
 	}
 }
 
@@ -46,7 +53,14 @@ func (s *state) apply(u update) bool {
 	case api.KindIngress:
 		applyTo(s.ingresses, u)
 		s.refs = referenced(s.ingresses)
+		s.tlsRefs = tlsReferenced(s.ingresses)
+		s.certsDirty = true
 		return true
+	case api.KindSecret:
+		key := applySecret(s.secrets, u)
+		changed := u.full || s.tlsRefs[key]
+		s.certsDirty = s.certsDirty || changed
+		return changed
 	case api.KindService:
 		key := applyTo(s.services, u)
 		return u.full || s.refs[key]
@@ -90,6 +104,43 @@ func applyTo[T api.Object](m map[string]T, u update) string {
 		m[key] = t
 	}
 	return key
+}
+
+// applySecret is applyTo for Secrets, which are kept reduced.
+func applySecret(m map[string]tlsSecret, u update) string {
+	if u.full {
+		clear(m)
+		for _, o := range u.list {
+			if s, ok := o.(*api.Secret); ok {
+				m[keyOf(s)] = reduceSecret(s)
+			}
+		}
+		return ""
+	}
+	s, ok := u.ev.Object.(*api.Secret)
+	if !ok {
+		return ""
+	}
+	key := keyOf(s)
+	if u.ev.Type == api.Deleted {
+		delete(m, key)
+	} else {
+		m[key] = reduceSecret(s)
+	}
+	return key
+}
+
+// tlsReferenced are the Secrets the Ingresses' spec.tls name.
+func tlsReferenced(ings map[string]*api.Ingress) map[string]bool {
+	refs := map[string]bool{}
+	for _, ing := range ings {
+		for _, t := range ing.Spec.TLS {
+			if t.SecretName != "" {
+				refs[ing.Namespace+"/"+t.SecretName] = true
+			}
+		}
+	}
+	return refs
 }
 
 func keyOf(o api.Object) string {

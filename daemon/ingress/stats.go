@@ -17,6 +17,11 @@ type Stats struct {
 	// Retries counts requests sent to a second endpoint because the first
 	// could not be connected to.
 	Retries int64
+	// TLSHosts is how many hosts (exact or wildcard) have a certificate of
+	// their own now; TLSHandshakes counts handshakes given one of those,
+	// TLSDefault those given the default certificate.
+	TLSHosts                  int
+	TLSHandshakes, TLSDefault int64
 }
 
 // Stats returns the counters.
@@ -26,6 +31,7 @@ func (p *Proxy) Stats() Stats {
 		Responses1xx: c.classes[1].Load(), Responses2xx: c.classes[2].Load(), Responses3xx: c.classes[3].Load(),
 		Responses4xx: c.classes[4].Load(), Responses5xx: c.classes[5].Load(),
 		UpstreamErrors: c.upstreamErrors.Load(), Retries: c.retries.Load(),
+		TLSHosts: p.certs.Load().hosts(), TLSHandshakes: c.tlsOwn.Load(), TLSDefault: c.tlsDefault.Load(),
 	}
 }
 
@@ -33,6 +39,7 @@ func (p *Proxy) Stats() Stats {
 type counters struct {
 	classes                 [6]atomic.Int64 // index: status / 100
 	upstreamErrors, retries atomic.Int64
+	tlsOwn, tlsDefault      atomic.Int64
 }
 
 func (c *counters) count(code int) {
