@@ -78,6 +78,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
 	srv := server.New(server.Config{Store: objs, PodIO: podIO{rt: &rt, store: objs, node: cfg.Name}, Log: log, Version: cfg.Version,
+		AllowedHosts: cfg.apiAllowedHosts(),
 		Ready: func() error {
 			if why := notReady.Load(); why != nil {
 				return errors.New(*why)
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
 	serve := func(l net.Listener, what string) {
-		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+		hs := server.NewHTTPServer(srv)
 		wg.Add(2)
 		go func() {
 			defer wg.Done()

@@ -24,7 +24,7 @@ import (
 func NewAgentCommand(version string) *cobra.Command {
 	cfg := DefaultConfig()
 	cfg.Version = version
-	var join, labels, dnsUpstreams, logLevel, logFormat string
+	var join, labels, dnsUpstreams, allowedHosts, logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the shoal agent of this host",
@@ -44,6 +44,7 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 			}
 			cfg.Join = splitList(join)
 			cfg.DNSUpstreams = splitList(dnsUpstreams)
+			cfg.APIAllowedHosts = splitList(allowedHosts)
 			log, err := newLogger(logLevel, logFormat)
 			if err != nil {
 				return err
@@ -60,6 +61,7 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&cfg.Name, "name", cfg.Name, "node name, a DNS-1123 subdomain")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the agent's state")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "address of the HTTP API")
+	f.StringVar(&allowedHosts, "api-allowed-hosts", "", "more names clients may reach the API by, name,... (IP addresses, localhost, the node name and the host name are always accepted; any other Host is refused, against DNS rebinding)")
 	f.StringVar(&cfg.Bind, "bind", cfg.Bind, "gossip bind address, ip:port")
 	f.StringVar(&cfg.Advertise, "advertise", "", "address other agents reach this one at (default: detected)")
 	f.StringVar(&join, "join", "", "agents to join, host:port,... (any one that answers is enough)")
@@ -108,6 +110,11 @@ func splitList(s string) []string {
 func (c Config) validate() error {
 	if errs := api.IsDNS1123Subdomain(c.Name); len(errs) > 0 {
 		return fmt.Errorf("--name %q: %s; give a name such as node-1", c.Name, errs[0])
+	}
+	for _, h := range c.APIAllowedHosts {
+		if errs := api.IsDNS1123Subdomain(strings.ToLower(strings.TrimSuffix(h, "."))); len(errs) > 0 {
+			return fmt.Errorf("--api-allowed-hosts: %q is not a host name (%s); give names such as shoal.example.com, without ports", h, errs[0])
+		}
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")
