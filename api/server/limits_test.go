@@ -637,3 +637,12 @@ func eventually(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestNoCrossSitePreflightIsApproved(t *testing.T) {
+	ts, _ := limitedServer(t, nil)
+	resp, _ := send(t, "OPTIONS", ts.URL+"/shoal/v1/apply", "", hdr("Origin", "http://attacker.example",
+		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type"))
+	if resp.StatusCode < 300 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight answered %d with Access-Control-Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
