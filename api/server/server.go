@@ -118,18 +118,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if err := s.hosts.check(r); err != nil {
-		writeError(w, err)
+		s.refuse(w, r, err)
 		return
 	}
 	// A plain answer must be written within WriteTimeout of the request's
 	// start; streams extend the deadline write by write.
 	_ = http.NewResponseController(w).SetWriteDeadline(start.Add(s.cfg.Limits.WriteTimeout))
 	if err := checkContentType(r); err != nil {
-		writeError(w, err)
+		s.refuse(w, r, err)
 		return
 	}
 	s.router.ServeHTTP(w, r)
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "took", time.Since(start))
+}
+
+// refuse answers a request a guard refused, and says so in the debug log.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "host", r.Host, "remote", r.RemoteAddr, "err", err)
+	writeError(w, err)
 }
 
 func (s *Server) routes() {
