@@ -39,7 +39,7 @@ var DefaultLimits = Limits{
 	MaxWatches:          1000,
 	MaxWatchesPerClient: 100,
 	MaxStreams:          200,
-	MaxStreamsPerClient: 20,
+	MaxStreamsPerClient: 50,
 	MaxApplyObjects:     api.DefaultMaxObjects,
 	MaxWebsocketMessage: 1 << 20,
 	BodyTimeout:         time.Minute,
