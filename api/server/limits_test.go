@@ -646,3 +646,56 @@ func TestNoCrossSitePreflightIsApproved(t *testing.T) {
 		t.Fatalf("preflight answered %d with Access-Control-Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+func TestLogAndExecReadersThatStallAreCutOff(t *testing.T) {
+	chunk := []byte(strings.Repeat("y", 32<<10))
+	flood := func(ctx context.Context, w io.Writer) error {
+		for ctx.Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	}
+	var ended atomic.Int32
+	pio := &fakePodIO{
+		logs: func(ctx context.Context, w io.Writer) error {
+			defer ended.Add(1)
+			return flood(ctx, w)
+		},
+		exec: func(ctx context.Context, _ io.Reader, stdout io.Writer) (int, error) {
+			defer ended.Add(1)
+			return 0, flood(ctx, stdout)
+		},
+	}
+	ts, _ := limitedServer(t, func(c *server.Config) {
+		c.PodIO = pio
+		c.Limits = server.Limits{StreamWriteTimeout: 300 * time.Millisecond, MaxStreamsPerClient: 1}
+	})
+	// A follower of logs that never reads.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "GET /api/v1/namespaces/default/pods/p/log?follow=true HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	eventually(t, func() bool { return ended.Load() == 1 })
+	// An exec client that never reads its output.
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts.URL)+"/api/v1/namespaces/default/pods/p/exec?command=yes",
+		http.Header{"Sec-WebSocket-Protocol": {api.ExecProtocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	eventually(t, func() bool { return ended.Load() == 2 })
+	// Both places are free again.
+	eventually(t, func() bool {
+		resp, err := http.Get(ts.URL + "/api/v1/namespaces/default/pods/p/log?tailLines=1")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
