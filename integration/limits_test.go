@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -331,10 +329,14 @@ func TestAPIRefusesBrowserRequests(t *testing.T) {
 		t.Fatalf("a refused post stored something: %v", err)
 	}
 	// A websocket from another site's page: refused before any command runs.
-	u := "ws" + strings.TrimPrefix(a.url(), "http") + "/api/v1/namespaces/default/pods/any/exec?command=id"
-	_, resp, err := websocket.DefaultDialer.Dial(u, http.Header{"Origin": {"http://attacker.example"}, "Sec-WebSocket-Protocol": {api.ExecProtocol}})
-	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-site exec websocket: %v %+v", err, resp)
+	resp, err := rawRequest(a, "GET", "/api/v1/namespaces/default/pods/any/exec?command=id", nil, http.Header{
+		"Origin": {"http://attacker.example"}, "Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+		"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Websocket-Protocol": {api.ExecProtocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := readAnswer(resp); code != http.StatusForbidden || !strings.Contains(body, "attacker.example") {
+		t.Fatalf("cross-site exec websocket: %d %s", code, body)
 	}
 	// The CLI, which sends none of that, works.
 	a.shoalIn([]byte(cm), "apply", "-f", "-")
