@@ -295,7 +295,8 @@ func (ws *wsStreams) readLoop(stdin *io.PipeWriter, resize chan<- api.TerminalSi
 
 // readMessage reads one message of at most maxMessage bytes. A larger one is
 // never held in memory: reading stops past the limit, and the stream is
-// closed with a reason the client can show.
+// closed with a reason the client can show. (The websocket library's own
+// SetReadLimit would close it too, but without a reason.)
 func (ws *wsStreams) readMessage() ([]byte, error) {
 	_, r, err := ws.conn.NextReader()
 	if err != nil {
