@@ -1,9 +1,9 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -22,6 +22,9 @@ type Decoded struct {
 
 // Decode reads one JSON object of any registered kind.
 func Decode(data []byte) (*Decoded, error) {
+	if err := CheckNesting(data, DefaultMaxDepth); err != nil {
+		return nil, err
+	}
 	var tm TypeMeta
 	if err := json.Unmarshal(data, &tm); err != nil {
 		return nil, fmt.Errorf("body: not a JSON object: %v", err)
@@ -39,6 +42,9 @@ func Decode(data []byte) (*Decoded, error) {
 
 // DecodeInto reads JSON into a new object of kind k and lists unknown fields.
 func DecodeInto(k *Kind, data []byte) (Object, []string, error) {
+	if err := CheckNesting(data, DefaultMaxDepth); err != nil {
+		return nil, nil, err
+	}
 	obj := k.New()
 	if err := json.Unmarshal(data, obj); err != nil {
 		return nil, nil, describeJSONError(err)
@@ -157,66 +163,160 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 
 // SplitDocuments turns a stream of YAML or JSON documents (separated by "---"
 // lines, as kubectl reads them) into JSON documents. Empty documents are
-// skipped; a List kind is expanded into its items.
+// skipped; a List kind is expanded into its items. It applies the default
+// limits (see SplitDocumentsLimited).
 func SplitDocuments(r io.Reader) ([][]byte, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading input: %w", err)
+	}
+	return SplitDocumentsLimited(data, DefaultDecodeLimits)
+}
+
+// SplitDocumentsLimited is SplitDocuments within lim: the documents are
+// counted and measured before any is converted, so that a stream of too many
+// objects, or a document too large, costs no more than reading it; YAML
+// aliases are measured before they are expanded, and nesting before it is
+// decoded. Errors over a limit are StatusErrors (413 or 400).
+func SplitDocumentsLimited(data []byte, lim DecodeLimits) ([][]byte, error) {
+	lim = lim.withDefaults()
+	raw := splitStream(data, lim.MaxObjects+1)
+	if len(raw) > lim.MaxObjects {
+		return nil, tooManyObjects(lim.MaxObjects)
+	}
+	for _, d := range raw {
+		if len(d.text) > lim.MaxDocumentBytes {
+			return nil, docError(d.n, documentTooLarge(len(d.text), lim.MaxDocumentBytes))
+		}
+	}
 	var docs [][]byte
-	var cur bytes.Buffer
-	n := 0
-	flush := func() error {
-		n++
-		text := cur.Bytes()
-		cur.Reset()
-		if len(bytes.TrimSpace(stripComments(text))) == 0 {
-			return nil
-		}
-		j, err := yaml.YAMLToJSON(text)
+	for _, d := range raw {
+		j, err := DocumentToJSON(d.text, lim)
 		if err != nil {
-			return fmt.Errorf("document %d: invalid YAML: %v", n, err)
+			return nil, docError(d.n, err)
 		}
-		if string(j) == "null" {
-			return nil
+		if j == nil {
+			continue
 		}
 		if len(j) == 0 || j[0] != '{' {
-			return fmt.Errorf("document %d: expected an object with apiVersion and kind, got %s", n, truncate(string(j), 60))
+			return nil, fmt.Errorf("document %d: expected an object with apiVersion and kind, got %s", d.n, truncate(string(j), 60))
 		}
 		items, err := expandList(j)
 		if err != nil {
-			return fmt.Errorf("document %d: %v", n, err)
+			return nil, fmt.Errorf("document %d: %v", d.n, err)
+		}
+		if len(docs)+len(items) > lim.MaxObjects {
+			return nil, tooManyObjects(lim.MaxObjects)
 		}
 		docs = append(docs, items...)
-		return nil
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "---") && strings.TrimSpace(strings.TrimLeft(line, "-")) == "" {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading input: %w", err)
-	}
-	if err := flush(); err != nil {
-		return nil, err
 	}
 	return docs, nil
 }
 
-func stripComments(b []byte) []byte {
-	var out bytes.Buffer
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
-			out.Write(line)
-			out.WriteByte('\n')
+// docError names the document an error is about, keeping a StatusError's
+// code and reason.
+func docError(n int, err error) error {
+	var se *StatusError
+	if errors.As(err, &se) {
+		c := *se
+		c.ErrStatus.Message = fmt.Sprintf("document %d: %s", n, se.ErrStatus.Message)
+		return &c
+	}
+	return fmt.Errorf("document %d: %w", n, err)
+}
+
+// rawDocument is the text of one document of a stream and its number
+// (counting empty documents, as a person counting "---" lines would).
+type rawDocument struct {
+	n    int
+	text []byte
+}
+
+// splitStream cuts a stream at its "---" lines and drops documents that hold
+// only comments and blank lines; it stops after max documents. It copies
+// nothing.
+func splitStream(data []byte, max int) []rawDocument {
+	var out []rawDocument
+	n, start := 1, 0
+	add := func(end int) {
+		if text := data[start:end]; hasContent(text) {
+			out = append(out, rawDocument{n: n, text: text})
 		}
 	}
-	return out.Bytes()
+	for pos := 0; pos < len(data) && len(out) < max; {
+		end := bytes.IndexByte(data[pos:], '\n')
+		next := len(data)
+		if end >= 0 {
+			end += pos
+			next = end + 1
+		} else {
+			end = len(data)
+		}
+		line := data[pos:end]
+		if bytes.HasPrefix(line, []byte("---")) && len(bytes.TrimSpace(bytes.TrimLeft(line, "-"))) == 0 {
+			add(pos)
+			n++
+			start = next
+		}
+		pos = next
+	}
+	if len(out) < max {
+		add(len(data))
+	}
+	return out
+}
+
+// hasContent reports whether text holds a line that is neither blank nor a
+// comment.
+func hasContent(text []byte) bool {
+	for len(text) > 0 {
+		line := text
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = nil
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			return true
+		}
+	}
+	return false
+}
+
+// DocumentToJSON converts one YAML or JSON document to JSON within lim; it
+// returns nil for a document that is empty or null. JSON is checked for
+// nesting and passed through as it is; YAML has its aliases measured first.
+func DocumentToJSON(doc []byte, lim DecodeLimits) ([]byte, error) {
+	lim = lim.withDefaults()
+	if len(doc) > lim.MaxDocumentBytes {
+		return nil, documentTooLarge(len(doc), lim.MaxDocumentBytes)
+	}
+	trimmed := bytes.TrimSpace(doc)
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		// JSON, or YAML in flow style such as {a: [b]}: either way its
+		// nesting shows in brackets, and is refused before any parser
+		// recurses into it.
+		if err := CheckNesting(trimmed, lim.MaxDepth); err != nil {
+			return nil, err
+		}
+		if trimmed[0] == '{' && json.Valid(trimmed) {
+			return trimmed, nil
+		}
+	}
+	if err := checkYAMLExpansion(doc, lim); err != nil {
+		return nil, err
+	}
+	j, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return nil, fmt.Errorf("invalid YAML: %v", err)
+	}
+	if err := CheckNesting(j, lim.MaxDepth); err != nil {
+		return nil, err
+	}
+	if string(j) == "null" {
+		return nil, nil
+	}
+	return j, nil
 }
 
 func expandList(j []byte) ([][]byte, error) {

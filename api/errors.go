@@ -22,6 +22,10 @@ const (
 	ReasonUnauthorized    = "Unauthorized"
 	ReasonForbidden       = "Forbidden"
 	ReasonUnsupportedType = "UnsupportedMediaType"
+	ReasonTooManyRequests = "TooManyRequests"
+	// ReasonMisdirected answers a request for a host name the server does
+	// not serve (421), as a browser under DNS rebinding would send.
+	ReasonMisdirected = "MisdirectedRequest"
 )
 
 // StatusError is an error that carries the Status the API answers with. The
@@ -95,6 +99,12 @@ func NewInternal(err error) *StatusError {
 // NewUnavailable says the server cannot serve this now.
 func NewUnavailable(msg string) *StatusError {
 	return newStatusError(http.StatusServiceUnavailable, ReasonUnavailable, msg, nil)
+}
+
+// NewTooManyRequests says the client is over a limit of concurrent requests;
+// it may retry after retryAfter seconds.
+func NewTooManyRequests(msg string, retryAfter int32) *StatusError {
+	return newStatusError(http.StatusTooManyRequests, ReasonTooManyRequests, msg, &StatusDetails{RetryAfterSeconds: retryAfter})
 }
 
 // NewStatusError makes an error with any code and reason.

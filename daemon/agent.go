@@ -106,6 +106,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var rt atomic.Pointer[runtime.Runtime]
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO: &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
+		AllowedHosts: cfg.apiAllowedHosts(),
+		// Watches and streams are counted per user (forwarded requests
+		// too: they carry their user), per address before authentication.
+		ClientKey: func(r *http.Request) string {
+			if u := server.UserFrom(r.Context()); u != nil {
+				return "user:" + u.Username
+			}
+			return server.RemoteIP(r)
+		},
 		Ready: func() error {
 			if why := notReady.Load(); why != nil {
 				return errors.New(*why)
@@ -145,8 +154,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	run("cluster identity", ci.maintain(cl))
 	serve := func(l net.Listener, what string, conn func(context.Context, net.Conn) context.Context) {
-		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			ConnContext: conn, ErrorLog: handshakeLog(log.With("component", "api"))}
+		hs := server.NewHTTPServer(srv)
+		hs.ConnContext, hs.ErrorLog = conn, handshakeLog(log.With("component", "api"))
 		wg.Add(2)
 		go func() {
 			defer wg.Done()

@@ -25,7 +25,7 @@ import (
 func NewAgentCommand(version string) *cobra.Command {
 	cfg := DefaultConfig()
 	cfg.Version = version
-	var join, labels, dnsUpstreams, logLevel, logFormat string
+	var join, labels, dnsUpstreams, allowedHosts, logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the shoal agent of this host",
@@ -45,6 +45,7 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 			}
 			cfg.Join = splitList(join)
 			cfg.DNSUpstreams = splitList(dnsUpstreams)
+			cfg.APIAllowedHosts = splitList(allowedHosts)
 			log, err := newLogger(logLevel, logFormat)
 			if err != nil {
 				return err
@@ -61,6 +62,7 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&cfg.Name, "name", cfg.Name, "node name, a DNS-1123 subdomain")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the agent's state")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "address of the HTTP API")
+	f.StringVar(&allowedHosts, "api-allowed-hosts", "", "more names clients may reach the API by, name,... (IP addresses, localhost, the node name and the host name are always accepted; any other Host is refused, against DNS rebinding)")
 	f.StringVar(&cfg.Bind, "bind", cfg.Bind, "gossip bind address, ip:port")
 	f.StringVar(&cfg.Advertise, "advertise", "", "address other agents reach this one at (default: detected)")
 	f.StringVar(&join, "join", "", "agents to join, host:port,... (any one that answers is enough)")
@@ -126,6 +128,11 @@ func (c Config) validate() error {
 	}
 	if _, err := podsecurity.ParseLevel(c.PodSecurityDefault); err != nil {
 		return fmt.Errorf("--pod-security-default %q: give privileged, baseline or restricted", c.PodSecurityDefault)
+	}
+	for _, h := range c.APIAllowedHosts {
+		if errs := api.IsDNS1123Subdomain(strings.ToLower(strings.TrimSuffix(h, "."))); len(errs) > 0 {
+			return fmt.Errorf("--api-allowed-hosts: %q is not a host name (%s); give names such as shoal.example.com, without ports", h, errs[0])
+		}
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")

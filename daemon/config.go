@@ -14,13 +14,16 @@ import (
 // Config is the agent's configuration; DefaultConfig gives the defaults of the
 // interface contract, flags override them.
 type Config struct {
-	Name       string
-	DataDir    string
-	APIAddr    string
-	Bind       string
-	Advertise  string
-	Join       []string
-	DockerHost string
+	Name    string
+	DataDir string
+	APIAddr string
+	// APIAllowedHosts are extra names a request's Host header may carry
+	// (besides IP addresses, localhost, the node name and the host name).
+	APIAllowedHosts []string
+	Bind            string
+	Advertise       string
+	Join            []string
+	DockerHost      string
 
 	ClusterCIDR   string
 	ServiceCIDR   string
@@ -90,6 +93,22 @@ func ParseLabels(s string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// apiAllowedHosts are the names the API answers to: the node name, the
+// host's name, the names in --api-addr and --advertise, and the extra names
+// given with --api-allowed-hosts. IP addresses and localhost always pass.
+func (c Config) apiAllowedHosts() []string {
+	names := []string{c.Name}
+	if host, err := os.Hostname(); err == nil {
+		names = append(names, host)
+	}
+	for _, addr := range []string{c.APIAddr, c.Advertise} {
+		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" && net.ParseIP(host) == nil {
+			names = append(names, host)
+		}
+	}
+	return append(names, c.APIAllowedHosts...)
 }
 
 // advertiseAddress picks the address other hosts reach this one at: the

@@ -99,3 +99,27 @@ func TestPodSecurityDefaultFlag(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestAPIAllowedHosts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Name, cfg.APIAddr, cfg.Advertise = "node-1", "api.internal:7480", "10.0.0.5:7481"
+	cfg.APIAllowedHosts = []string{"Shoal.Example.com"}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(cfg.apiAllowedHosts(), " ")
+	for _, want := range []string{"node-1", "api.internal", "Shoal.Example.com"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("allowed hosts %q lack %q", got, want)
+		}
+	}
+	if strings.Contains(got, "10.0.0.5") {
+		t.Errorf("allowed hosts %q list an IP address (IP addresses always pass)", got)
+	}
+	for _, bad := range []string{"host:7480", "http://host", "a b"} {
+		cfg.APIAllowedHosts = []string{bad}
+		if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "--api-allowed-hosts") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

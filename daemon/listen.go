@@ -28,7 +28,7 @@ type httpsOnly struct {
 
 func newHTTPSOnly(l net.Listener, url string) *httpsOnly {
 	h := &httpsOnly{Listener: l, conns: make(chan net.Conn), done: make(chan struct{}), url: url,
-		slots: make(chan struct{}, 256)}
+		slots: make(chan struct{}, 1024)}
 	go h.accept()
 	return h
 }
@@ -40,11 +40,13 @@ func (h *httpsOnly) accept() {
 			h.Close()
 			return
 		}
+		// At most cap(slots) connections are sorted at once; beyond, the
+		// accept loop waits and the kernel's backlog holds the rest.
 		select {
 		case h.slots <- struct{}{}:
-		default:
-			c.Close() // flooded
-			continue
+		case <-h.done:
+			c.Close()
+			return
 		}
 		go func() {
 			defer func() { <-h.slots }()

@@ -53,11 +53,14 @@ func (t *transport) sortStreams() {
 			return
 		case conn = <-in:
 		}
+		// At most maxSorting connections wait for their first byte; beyond,
+		// memberlist's accept loop waits and the kernel's backlog holds the
+		// rest.
 		select {
 		case slots <- struct{}{}:
-		default:
-			conn.Close() // flooded: the peer retries
-			continue
+		case <-t.quit:
+			conn.Close()
+			return
 		}
 		mu.Lock()
 		sorting[conn] = struct{}{}

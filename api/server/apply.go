@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/shoal-dev/shoal/api"
@@ -30,20 +28,17 @@ type ApplyItem struct {
 // every object in one atomic step: all documents are decoded and validated
 // before anything is stored.
 func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
-	limit := 4 * s.cfg.MaxBodyBytes
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readBodyWithin(w, r, s.maxApplyBytes(), s.cfg.Limits.BodyTimeout)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, api.NewTooLarge(limit))
-			return
-		}
-		writeError(w, api.NewBadRequest("reading request body: "+err.Error()))
+		writeError(w, err)
 		return
 	}
-	docs, err := api.SplitDocuments(bytes.NewReader(body))
+	// Documents are counted and measured before any is converted, so an
+	// apply of too many objects is refused before it costs more than its
+	// body.
+	docs, err := api.SplitDocumentsLimited(body, s.decodeLimits())
 	if err != nil {
-		writeError(w, api.NewBadRequest(err.Error()))
+		writeError(w, asDecodeStatus(err))
 		return
 	}
 	if len(docs) == 0 {
@@ -102,6 +97,10 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, ApplyResult{TypeMeta: api.TypeMeta{Kind: "ApplyResult", APIVersion: "shoal/v1"}, Items: items})
 }
+
+// maxApplyBytes bounds an apply's body: four objects of the largest size,
+// or many smaller ones.
+func (s *Server) maxApplyBytes() int64 { return 4 * s.cfg.MaxBodyBytes }
 
 func asDecodeStatus(err error) *api.StatusError {
 	var se *api.StatusError

@@ -211,7 +211,7 @@ func pathVerb(method string) string {
 
 // selfSubjectAccessReview answers `kubectl auth can-i`.
 func (s *Server) selfSubjectAccessReview(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, 64<<10)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gorilla/mux"
-	"sigs.k8s.io/yaml"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -27,27 +24,37 @@ func (h *kindHandler) nsAndName(r *http.Request) (string, string) {
 	return v["namespace"], v["name"]
 }
 
-// readBody reads a bounded request body and converts YAML to JSON.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+// readBody reads a bounded request body, converting YAML to JSON within the
+// decoding limits and checking the nesting of JSON before it is decoded.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := readBodyWithin(w, r, s.cfg.MaxBodyBytes, s.cfg.Limits.BodyTimeout)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, api.NewTooLarge(limit)
-		}
-		return nil, api.NewBadRequest("reading request body: " + err.Error())
+		return nil, err
 	}
+	empty := api.NewBadRequest("request body is empty; send the object as JSON or YAML")
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, api.NewBadRequest("request body is empty; send the object as JSON or YAML")
+		return nil, empty
 	}
-	if strings.Contains(r.Header.Get("Content-Type"), "yaml") {
-		j, err := yaml.YAMLToJSON(body)
-		if err != nil {
-			return nil, api.NewBadRequest("body is not valid YAML: " + err.Error())
-		}
-		body = j
+	lim := s.decodeLimits()
+	if !isYAML(r) {
+		return body, api.CheckNesting(body, lim.MaxDepth)
 	}
-	return body, nil
+	j, err := api.DocumentToJSON(body, lim)
+	if err != nil {
+		return nil, asDecodeStatus(err)
+	}
+	if j == nil {
+		return nil, empty
+	}
+	return j, nil
+}
+
+// decodeLimits bounds the decoding of request bodies.
+func (s *Server) decodeLimits() api.DecodeLimits {
+	lim := api.DefaultDecodeLimits
+	lim.MaxDocumentBytes = int(s.cfg.MaxBodyBytes)
+	lim.MaxObjects = s.cfg.Limits.MaxApplyObjects
+	return lim
 }
 
 // decodeFor decodes a body as an object of this kind, answering unknown
@@ -175,7 +182,7 @@ func (h *kindHandler) get(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) create(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
-	body, err := readBody(w, r, h.s.cfg.MaxBodyBytes)
+	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -209,7 +216,7 @@ func (h *kindHandler) replaceStatus(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
-	body, err := readBody(w, r, h.s.cfg.MaxBodyBytes)
+	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -249,13 +256,7 @@ func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.pa
 // changed the object between read and write.
 func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
-	ct := r.Header.Get("Content-Type")
-	if strings.Contains(ct, "json-patch") {
-		writeError(w, api.NewStatusError(http.StatusUnsupportedMediaType, api.ReasonUnsupportedType,
-			"JSON patch (RFC 6902) is not supported; send a merge patch with Content-Type application/merge-patch+json"))
-		return
-	}
-	patch, err := readBody(w, r, h.s.cfg.MaxBodyBytes)
+	patch, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -308,12 +309,12 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	return h.s.cfg.Store.Update(r.Context(), obj)
 }
 
-func deleteOptions(w http.ResponseWriter, r *http.Request) (api.DeleteOptions, error) {
+func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api.DeleteOptions, error) {
 	var opts api.DeleteOptions
 	if r.ContentLength != 0 && r.Body != nil {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+		body, err := readBodyWithin(w, r, 64<<10, h.s.cfg.Limits.BodyTimeout)
 		if err != nil {
-			return opts, api.NewBadRequest("reading delete options: " + err.Error())
+			return opts, err
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			var o struct {
@@ -343,7 +344,7 @@ func deleteOptions(w http.ResponseWriter, r *http.Request) (api.DeleteOptions, e
 
 func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 	ns, name := h.nsAndName(r)
-	opts, err := deleteOptions(w, r)
+	opts, err := h.deleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -363,7 +364,7 @@ func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	opts, err := deleteOptions(w, r)
+	opts, err := h.deleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,20 +17,6 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 )
-
-// flushWriter flushes after every write so that followed logs arrive live.
-type flushWriter struct {
-	w http.ResponseWriter
-	f http.Flusher
-}
-
-func (fw flushWriter) Write(p []byte) (int, error) {
-	n, err := fw.w.Write(p)
-	if fw.f != nil {
-		fw.f.Flush()
-	}
-	return n, err
-}
 
 // proxyHeader marks a request one agent forwarded to another, so that it
 // is never forwarded again.
@@ -54,25 +41,35 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, api.NewUnavailable(fmt.Sprintf("pod %s moved while the request was forwarded; try again", v["name"])))
 		return true
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target.URL)
-	proxy.Transport = target.Transport
-	proxy.FlushInterval = -1 // stream logs as they come
-	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
-		writeError(w, api.NewUnavailable(fmt.Sprintf("the agent of pod %s's node (%s) did not answer: %v", v["name"], target.URL.Host, err)))
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// The Host becomes the other agent's address, which it
+			// accepts; the Origin was checked here, and the other agent
+			// serves an agent, not a browser.
+			pr.SetURL(target.URL)
+			pr.Out.Header.Del("Origin")
+			pr.Out.Header.Set(proxyHeader, "1")
+			// The caller's credential stays here; its identity goes along
+			// so that the other agent grants exactly what this one would.
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del(ForwardedUserHeader)
+			pr.Out.Header.Del(ForwardedGroupHeader)
+			if u := UserFrom(pr.In.Context()); u != nil {
+				pr.Out.Header.Set(ForwardedUserHeader, u.Username)
+				for _, g := range u.Groups {
+					pr.Out.Header.Add(ForwardedGroupHeader, g)
+				}
+			}
+		},
+		Transport:     target.Transport,
+		FlushInterval: -1, // stream logs as they come
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, api.NewUnavailable(fmt.Sprintf("the agent of pod %s's node (%s) did not answer: %v", v["name"], target.URL.Host, err)))
+		},
 	}
-	r.Header.Set(proxyHeader, "1")
-	// The caller's credential stays here; its identity goes along so that
-	// the other agent grants exactly what this one would.
-	r.Header.Del("Authorization")
-	r.Header.Del(ForwardedUserHeader)
-	r.Header.Del(ForwardedGroupHeader)
-	if u := UserFrom(r.Context()); u != nil {
-		r.Header.Set(ForwardedUserHeader, u.Username)
-		for _, g := range u.Groups {
-			r.Header.Add(ForwardedGroupHeader, g)
-		}
-	}
-	proxy.ServeHTTP(w, r)
+	sw := newStreamWriter(w, s.cfg.Limits.StreamWriteTimeout)
+	defer sw.extend()
+	proxy.ServeHTTP(sw, r)
 	return true
 }
 
@@ -84,7 +81,23 @@ const (
 	ForwardedGroupHeader = "X-Shoal-Forwarded-Group"
 )
 
+// openStream takes a place among the open log and exec streams, or answers
+// 429.
+func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	release, err := s.streams.acquire(s.cfg.ClientKey(r))
+	if err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	return release, true
+}
+
 func (s *Server) podLog(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.openStream(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	if s.forward(w, r) {
 		return
 	}
@@ -125,7 +138,9 @@ func (s *Server) podLog(w http.ResponseWriter, r *http.Request) {
 	}
 	// Headers go out with the first byte of log, so that an error found
 	// before (no such pod or container) can still be a proper Status.
-	lw := &lazyWriter{w: w}
+	sw := newStreamWriter(w, s.cfg.Limits.StreamWriteTimeout)
+	defer sw.extend()
+	lw := &lazyWriter{w: sw}
 	err = s.cfg.PodIO.Logs(r.Context(), v["namespace"], v["name"], opts, lw)
 	if err != nil && !lw.started {
 		writeError(w, err)
@@ -135,13 +150,15 @@ func (s *Server) podLog(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("log stream ended", "pod", v["name"], "err", err)
 	}
 	if !lw.started {
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusOK)
+		sw.Header().Set("Content-Type", "text/plain")
+		sw.WriteHeader(http.StatusOK)
 	}
 }
 
+// lazyWriter sends the headers with the first byte; every write is flushed
+// and bounded in time by the streamWriter below it.
 type lazyWriter struct {
-	w       http.ResponseWriter
+	w       *streamWriter
 	started bool
 }
 
@@ -151,20 +168,33 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 		l.w.Header().Set("Content-Type", "text/plain")
 		l.w.WriteHeader(http.StatusOK)
 	}
-	f, _ := l.w.(http.Flusher)
-	return flushWriter{w: l.w, f: f}.Write(p)
+	return l.w.Write(p)
 }
 
 var upgrader = websocket.Upgrader{
-	Subprotocols:    []string{api.ExecProtocol, "channel.k8s.io"},
-	CheckOrigin:     func(*http.Request) bool { return true },
-	ReadBufferSize:  32 << 10,
-	WriteBufferSize: 32 << 10,
+	Subprotocols: []string{api.ExecProtocol, "channel.k8s.io"},
+	// podExec checks the Origin before upgrading, with a Status for the
+	// refusal; this is the same rule, in case the order ever changes.
+	CheckOrigin:      func(r *http.Request) bool { return checkOrigin(r) == nil },
+	HandshakeTimeout: 10 * time.Second,
+	ReadBufferSize:   32 << 10,
+	WriteBufferSize:  32 << 10,
 }
 
 // podExec runs a command in a pod over a websocket speaking the Kubernetes
 // channel protocol: each binary message starts with its stream number.
 func (s *Server) podExec(w http.ResponseWriter, r *http.Request) {
+	// A browser opens websockets to any site without asking: a page
+	// elsewhere must not run commands in pods.
+	if err := checkOrigin(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	release, ok := s.openStream(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	if s.forward(w, r) {
 		return
 	}
@@ -190,13 +220,16 @@ func (s *Server) podExec(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	defer conn.Close()
-	ws := &wsStreams{conn: conn}
+	ws := &wsStreams{conn: conn, writeTimeout: s.cfg.Limits.StreamWriteTimeout, maxMessage: s.cfg.Limits.MaxWebsocketMessage}
 	stdinR, stdinW := io.Pipe()
 	resize := make(chan api.TerminalSize, 4)
-	ctx := r.Context()
+	// The command ends when the client goes away: nobody reads its output.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
+		defer cancel()
 		defer stdinW.Close()
 		ws.readLoop(stdinW, resize)
 	}()
@@ -214,8 +247,10 @@ func (s *Server) podExec(w http.ResponseWriter, r *http.Request) {
 
 // wsStreams multiplexes the exec streams over one websocket.
 type wsStreams struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
+	conn         *websocket.Conn
+	writeTimeout time.Duration // a message must be written within this
+	maxMessage   int           // the largest message a client may send
+	mu           sync.Mutex
 }
 
 func (ws *wsStreams) send(ch byte, p []byte) error {
@@ -224,6 +259,7 @@ func (ws *wsStreams) send(ch byte, p []byte) error {
 	msg := make([]byte, 1+len(p))
 	msg[0] = ch
 	copy(msg[1:], p)
+	_ = ws.conn.SetWriteDeadline(time.Now().Add(ws.writeTimeout))
 	return ws.conn.WriteMessage(websocket.BinaryMessage, msg)
 }
 
@@ -241,12 +277,12 @@ func (c channelWriter) Write(p []byte) (int, error) {
 
 func (ws *wsStreams) writer(ch byte) io.Writer { return channelWriter{ws: ws, ch: ch} }
 
-// readLoop feeds stdin and resize messages until the client closes stdin or
-// the connection.
+// readLoop feeds stdin and resize messages until the client closes the
+// connection, or sends a message over the size limit.
 func (ws *wsStreams) readLoop(stdin *io.PipeWriter, resize chan<- api.TerminalSize) {
 	stdinOpen := true
 	for {
-		_, msg, err := ws.conn.ReadMessage()
+		msg, err := ws.readMessage()
 		if err != nil {
 			return
 		}
@@ -276,6 +312,30 @@ func (ws *wsStreams) readLoop(stdin *io.PipeWriter, resize chan<- api.TerminalSi
 		}
 	}
 }
+
+// readMessage reads one message of at most maxMessage bytes. A larger one is
+// never held in memory: reading stops past the limit, and the stream is
+// closed with a reason the client can show. (The websocket library's own
+// SetReadLimit would close it too, but without a reason.)
+func (ws *wsStreams) readMessage() ([]byte, error) {
+	_, r, err := ws.conn.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	msg, err := io.ReadAll(io.LimitReader(r, int64(ws.maxMessage)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(msg) > ws.maxMessage {
+		reason := fmt.Sprintf("a message over %d bytes; send stdin in smaller pieces", ws.maxMessage)
+		_ = ws.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, reason),
+			time.Now().Add(time.Second))
+		return nil, errMessageTooBig
+	}
+	return msg, nil
+}
+
+var errMessageTooBig = errors.New("websocket message over the limit")
 
 // sendStatus ends the exec with a Status on the error channel.
 func (ws *wsStreams) sendStatus(code int, err error) {

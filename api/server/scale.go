@@ -50,7 +50,7 @@ func (h *kindHandler) patchScale(w http.ResponseWriter, r *http.Request)   { h.s
 // scale sets spec.replicas from a Scale object (PUT) or a merge patch of one.
 func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) {
 	ns, name := h.nsAndName(r)
-	body, err := readBody(w, r, h.s.cfg.MaxBodyBytes)
+	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -61,6 +62,17 @@ type Config struct {
 	// MaxBodyBytes bounds one object's request body; apply bodies may be
 	// four times as large.
 	MaxBodyBytes int64
+	// Limits bounds streams, objects per apply, websocket messages and the
+	// time a request may take; zero fields take DefaultLimits.
+	Limits Limits
+	// AllowedHosts are the names, besides IP addresses and localhost, that
+	// a request's Host header may carry: the agent's node name, the host's
+	// name, names given with --api-allowed-hosts. Any other name is refused
+	// (DNS rebinding).
+	AllowedHosts []string
+	// ClientKey names the client a request counts against for per-client
+	// limits. Default: RemoteIP.
+	ClientKey func(*http.Request) string
 	// Ready reports whether the agent is ready to serve (for /readyz).
 	Ready func() error
 	// Extra registers more routes (agent info, metrics) on the router.
@@ -79,9 +91,12 @@ const DefaultMaxBodyBytes = 3 << 20
 
 // Server is the HTTP API.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	router *mux.Router
+	cfg     Config
+	log     *slog.Logger
+	router  *mux.Router
+	hosts   *hostGuard
+	watches *concurrency
+	streams *concurrency
 }
 
 // New builds the server and its routes.
@@ -92,7 +107,15 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &Server{cfg: cfg, log: cfg.Log.With("component", "api"), router: mux.NewRouter()}
+	if cfg.ClientKey == nil {
+		cfg.ClientKey = RemoteIP
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	l := cfg.Limits
+	s := &Server{cfg: cfg, log: cfg.Log.With("component", "api"), router: mux.NewRouter(),
+		hosts:   newHostGuard(cfg.AllowedHosts),
+		watches: newConcurrency("watches", l.MaxWatches, l.MaxWatchesPerClient),
+		streams: newConcurrency("log and exec streams", l.MaxStreams, l.MaxStreamsPerClient)}
 	s.routes()
 	return s
 }
@@ -109,6 +132,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, api.NewInternal(fmt.Errorf("unexpected server error")))
 		}
 	}()
+	if err := s.hosts.check(r); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	// A plain answer must be written within WriteTimeout of the request's
+	// start; streams extend the deadline write by write.
+	_ = http.NewResponseController(w).SetWriteDeadline(start.Add(s.cfg.Limits.WriteTimeout))
+	if err := checkContentType(r); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
 	r, ok := s.authenticate(w, r)
 	if !ok || !s.authorizeRequest(w, r) {
 		return
@@ -120,6 +154,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}))
 	s.router.ServeHTTP(w, r)
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "took", time.Since(start))
+}
+
+// refuse answers a request a guard refused, and says so in the debug log.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "host", r.Host, "remote", r.RemoteAddr, "err", err)
+	writeError(w, err)
 }
 
 func (s *Server) routes() {
@@ -229,6 +269,9 @@ func writeError(w http.ResponseWriter, err error) {
 		} else {
 			se = api.NewStatusError(code, api.ReasonInternalError, err.Error())
 		}
+	}
+	if d := se.ErrStatus.Details; d != nil && d.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfterSeconds)))
 	}
 	writeJSON(w, se.Code(), se.ErrStatus)
 }

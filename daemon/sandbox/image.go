@@ -69,32 +69,46 @@ func EnsureImage(ctx context.Context, eng engine.Engine, exePath string) (string
 	if err := checkStatic(exePath); err != nil {
 		return "", err
 	}
-	rootfs, err := buildRootfs(exePath, ref)
+	// The root filesystem streams from the binary to the engine: holding
+	// it in memory would take the agent's resident memory up by twice the
+	// binary's size for good.
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeRootfs(pw, exePath, ref)) }()
+	err = eng.ImportImage(ctx, pr, ref, []string{Entrypoint})
+	pr.CloseWithError(errImportEnded) // ends the writer if the import stopped reading
 	if err != nil {
-		return "", err
-	}
-	if err := eng.ImportImage(ctx, bytes.NewReader(rootfs), ref, []string{Entrypoint}); err != nil {
 		return "", fmt.Errorf("sandbox image %s: %w", ref, err)
 	}
 	return ref, nil
 }
 
-// buildRootfs writes the image's root filesystem as a tar in memory. The
-// binary is hashed again while it is copied, so that the image cannot hold
-// another binary than its tag names.
+var errImportEnded = errors.New("sandbox: the import ended")
+
+// buildRootfs writes the image's root filesystem as a tar in memory (tests).
 func buildRootfs(exePath, wantRef string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := writeRootfs(&buf, exePath, wantRef); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeRootfs writes the image's root filesystem as a tar. The binary is
+// hashed again while it is copied, so that the image cannot hold another
+// binary than its tag names: on a mismatch the error ends the stream before
+// its end, and the import fails.
+func writeRootfs(w io.Writer, exePath, wantRef string) error {
 	f, err := os.Open(exePath)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox image: %w", err)
+		return fmt.Errorf("sandbox image: %w", err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("sandbox image: %w", err)
+		return fmt.Errorf("sandbox image: %w", err)
 	}
 
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	tw := tar.NewWriter(w)
 	// A fixed time keeps the layer identical for identical binaries.
 	epoch := time.Unix(0, 0)
 	for _, dir := range []struct {
@@ -102,26 +116,28 @@ func buildRootfs(exePath, wantRef string) ([]byte, error) {
 		mode int64
 	}{{"etc/", 0o755}, {"tmp/", 0o1777}} {
 		if err := tw.WriteHeader(&tar.Header{Name: dir.name, Typeflag: tar.TypeDir, Mode: dir.mode, ModTime: epoch}); err != nil {
-			return nil, fmt.Errorf("sandbox image: %w", err)
+			return fmt.Errorf("sandbox image: %w", err)
 		}
 	}
 	hdr := &tar.Header{Name: binaryPathInImage, Typeflag: tar.TypeReg, Mode: 0o755, Size: info.Size(), ModTime: epoch}
 	if err := tw.WriteHeader(hdr); err != nil {
-		return nil, fmt.Errorf("sandbox image: %w", err)
+		return fmt.Errorf("sandbox image: %w", err)
 	}
 	h := sha256.New()
 	if _, err := io.Copy(tw, io.TeeReader(f, h)); err != nil {
 		// A binary that grew meanwhile no longer fits its header.
-		return nil, fmt.Errorf("sandbox image: copying %s: %w", exePath, errors.Join(ErrBinaryChanged, err))
+		return fmt.Errorf("sandbox image: copying %s: %w", exePath, errors.Join(ErrBinaryChanged, err))
+	}
+	// The hash is checked before the tar's end is written: a stream cut
+	// short is refused by the engine.
+	if got := refFromHash(h); got != wantRef {
+		return fmt.Errorf("sandbox image: %s is now %s, not %s: %w", exePath, got, wantRef, ErrBinaryChanged)
 	}
 	if err := tw.Close(); err != nil {
 		// A binary that shrank leaves the entry short.
-		return nil, fmt.Errorf("sandbox image: copying %s: %w", exePath, errors.Join(ErrBinaryChanged, err))
+		return fmt.Errorf("sandbox image: copying %s: %w", exePath, errors.Join(ErrBinaryChanged, err))
 	}
-	if got := refFromHash(h); got != wantRef {
-		return nil, fmt.Errorf("sandbox image: %s is now %s, not %s: %w", exePath, got, wantRef, ErrBinaryChanged)
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // ErrNotStatic means the binary needs a dynamic loader, which the sandbox
