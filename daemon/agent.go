@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
-		PodIO: &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
+		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
 		// Watches and streams are counted per user (forwarded requests
 		// too: they carry their user), per address before authentication.
