@@ -134,7 +134,11 @@ func (h *healthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 			if !ok {
 				return
 			}
-			n := h.overlay(ev.Object, h.viewMap()).(*api.Node)
+			n, isNode := h.overlay(ev.Object, h.viewMap()).(*api.Node)
+			if !isNode { // the ERROR event that ends the watch: pass it on
+				send(ev)
+				return
+			}
 			if ev.Type == api.Deleted {
 				delete(last, n.Name)
 			} else {
