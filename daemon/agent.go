@@ -41,12 +41,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log = log.With("node", cfg.Name)
 	log.Info("starting agent", "version", cfg.Version, "data_dir", cfg.DataDir, "api", cfg.APIAddr, "address", addr)
 
-	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log)
+	storeOpts := []gossip.Option{gossip.WithMaxClockOffset(cfg.MaxClockOffset)}
+	if cfg.DropFutureRecords {
+		storeOpts = append(storeOpts, gossip.WithDropFutureRecords())
+	}
+	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log, storeOpts...)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cl, err := startCluster(ctx, cfg, st, cfg.apiURL(addr), log)
+	registry := gossip.NewObjects(st)
+	cl, err := startCluster(ctx, cfg, st, cfg.apiURL(addr), recordValidators(registry), log)
 	if err != nil {
 		return err
 	}
@@ -58,7 +63,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}()
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl}
-	objs := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
+	objs := &healthStore{Objects: registry, mem: mem}
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
 	objs.AddAdmission(services.NewAllocator(serviceCIDR).Admit)
 	if err := ensureNamespaces(ctx, objs); err != nil {

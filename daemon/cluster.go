@@ -48,9 +48,18 @@ func (g gossipMembership) apiMembers() []api.Member {
 	return out
 }
 
+// recordValidators checks every record received from another agent before
+// it is stored: objects (o/ spec, s/ status) as an API write is checked.
+// Records of any other prefix are refused until a validator for it is
+// registered here.
+func recordValidators(objs *gossip.Objects) gossip.RecordValidators {
+	return objs.RecordValidators()
+}
+
 // startCluster joins the gossip cluster; the founding agent (no --join and
 // nobody remembered) is synced at once.
-func startCluster(ctx context.Context, cfg Config, st *gossip.Store, apiURL string, log *slog.Logger) (*gossip.Cluster, error) {
+func startCluster(ctx context.Context, cfg Config, st *gossip.Store, apiURL string, validators gossip.RecordValidators,
+	log *slog.Logger) (*gossip.Cluster, error) {
 	bind := cfg.Bind
 	advertise := cfg.Advertise
 	if advertise != "" {
@@ -61,7 +70,8 @@ func startCluster(ctx context.Context, cfg Config, st *gossip.Store, apiURL stri
 	}
 	cl, err := gossip.NewCluster(gossip.ClusterConfig{
 		NodeName: cfg.Name, BindAddr: bind, AdvertiseAddr: advertise, Join: cfg.Join, DataDir: cfg.DataDir,
-		Meta: gossip.NodeMeta{APIAddr: apiURL, Version: cfg.Version},
+		Meta:     gossip.NodeMeta{APIAddr: apiURL, Version: cfg.Version},
+		Validate: validators.Validate,
 	}, st, log)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
@@ -104,7 +114,8 @@ func agentRoutes(cfg Config, cl *gossip.Cluster, members memberLister, lead *lea
 				"gossip": map[string]int64{
 					"broadcastsQueued": s.BroadcastsQueued, "broadcastsSent": s.BroadcastsSent,
 					"messagesReceived": s.MessagesReceived, "malformed": s.Malformed, "dropped": s.Dropped,
-					"recordsApplied": s.RecordsApplied, "pulls": s.Pulls,
+					"refused": s.Refused, "unknownSenders": s.UnknownSenders,
+					"recordsApplied": s.RecordsApplied, "pulls": s.Pulls, "pullErrors": s.PullErrors,
 				},
 				"dns": map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
 			}

@@ -86,6 +86,11 @@ func NewCluster(cfg ClusterConfig, store *Store, log *slog.Logger) (*Cluster, er
 		return nil, fmt.Errorf("gossip: the store writes as %q, the cluster member is %q", store.Node(), cfg.NodeName)
 	case cfg.Meta.APIAddr == "":
 		return nil, errors.New("gossip: Meta.APIAddr is required: other agents pull records from it")
+	case cfg.Validate == nil:
+		return nil, errors.New("gossip: Validate is required: every record received is checked before it is stored")
+	}
+	if err := checkNodeName(cfg.NodeName); err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	if _, _, err := splitHostPort(cfg.BindAddr); err != nil {
 		return nil, fmt.Errorf("gossip: bind address: %w", err)

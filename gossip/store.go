@@ -284,7 +284,14 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 		return nil, ErrClosed
 	}
 	t := &Txn{s: s, writes: map[string]*Record{}}
-	if err := fn(t); err != nil {
+	err := fn(t)
+	for _, key := range t.order {
+		if err != nil {
+			break
+		}
+		err = checkLocal(t.writes[key])
+	}
+	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
@@ -308,6 +315,19 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 		return nil, err
 	}
 	return written, nil
+}
+
+// checkLocal holds a local write to the structure every agent requires of
+// a record it receives (validate.go), so that whatever is written here can
+// be replicated.
+func checkLocal(r *Record) error {
+	if err := checkKey(r.Key); err != nil {
+		return fmt.Errorf("write %q: %w", clip(r.Key), err)
+	}
+	if len(r.Value) > MaxValueSize {
+		return fmt.Errorf("write %q: %w: a value of %d bytes, at most %d", r.Key, ErrInvalidRecord, len(r.Value), MaxValueSize)
+	}
+	return nil
 }
 
 // Apply merges records that came from elsewhere; it returns those that won

@@ -294,7 +294,7 @@ func TestLeaveIsSeenAsLeft(t *testing.T) {
 func TestLongAbsenceDoesNotResurrect(t *testing.T) {
 	const retention = 50 * time.Millisecond
 	ctx := context.Background()
-	c := New(t, 3, Options{})
+	c := New(t, 3, Options{Retention: retention})
 	m0, m1, m2 := c.Member(0), c.Member(1), c.Member(2)
 	m0.Put("gone", "1")
 	m0.Put("kept", "1")
@@ -355,7 +355,7 @@ func TestMembersCarryMetadata(t *testing.T) {
 // comes back with everything: being away alone is no reason to forget.
 func TestWholeClusterRestartAfterRetentionKeepsRecords(t *testing.T) {
 	ctx := context.Background()
-	c := New(t, 3, Options{})
+	c := New(t, 3, Options{Retention: 10 * time.Millisecond})
 	ms := c.Members()
 	ms[0].Put("a", "1")
 	ms[1].Put("b", "1")
