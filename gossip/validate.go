@@ -141,7 +141,7 @@ func (c *Cluster) admit(recs []*Record, via string) []*Record {
 	for _, r := range recs {
 		err := checkRecord(r, bound)
 		if err == nil {
-			err = c.cfg.Validate(r)
+			err = validateSafely(c.cfg.Validate, r)
 		}
 		if err != nil {
 			c.refuse("record", r.Version.Node, via, r.Key, err)
@@ -150,6 +150,17 @@ func (c *Cluster) admit(recs []*Record, via string) []*Record {
 		out = append(out, r)
 	}
 	return out
+}
+
+// validateSafely runs a validator on input from elsewhere; a panic (a bug
+// the input found) refuses the record instead of stopping the agent.
+func validateSafely(validate func(*Record) error, r *Record) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: the validator failed on it: %v", ErrInvalidRecord, p)
+		}
+	}()
+	return validate(r)
 }
 
 // refuse counts and (rate-limited per writer or sender) logs what was
