@@ -70,6 +70,9 @@ func (c *Cluster) runApplier(ctx context.Context) {
 				c.onAnnounce(*it.ann)
 			case it.via != "": // pulled, and checked, by a puller
 				recs = append(recs, it.rec)
+			case c.stale(it.rec):
+				// Most gossip is a copy of what this store has (relays,
+				// retransmits): Apply would ignore it, so skip its checks.
 			default:
 				recs = append(recs, c.admit([]*Record{it.rec}, "gossip")...)
 			}
@@ -81,6 +84,12 @@ func (c *Cluster) runApplier(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// stale reports a record that would not replace what the store holds.
+func (c *Cluster) stale(r *Record) bool {
+	cur := c.store.Get(r.Key)
+	return cur != nil && !r.Newer(cur)
 }
 
 // apply merges records from elsewhere; with relay, those that won are

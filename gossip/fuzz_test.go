@@ -196,7 +196,12 @@ func FuzzValidateRecord(f *testing.F) {
 	f.Add("s/pods/default/web", []byte(`{"uid":"`+goodUID+`","status":{"phase":"Running"}}`), false)
 	f.Add("o/nodes//h1", []byte(`{"kind":"Node","apiVersion":"v1","metadata":{"name":"h1","uid":"`+goodUID+`"}}`), false)
 	f.Add("o/pods/default/../../x", []byte(nil), true)
-	dep, _ := json.Marshal(func() api.Object { d := testDeployment("web", 2); d.UID = goodUID; setTypeMeta(api.KindDeployment, d); return d }())
+	dep, _ := json.Marshal(func() api.Object {
+		d := testDeployment("web", 2)
+		d.UID = goodUID
+		setTypeMeta(api.KindDeployment, d)
+		return d
+	}())
 	f.Add("o/deployments/default/web", dep, false)
 	o := &Objects{}
 	f.Fuzz(func(t *testing.T, key string, value []byte, deleted bool) {

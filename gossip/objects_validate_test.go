@@ -175,3 +175,21 @@ func TestLargestObjectsFitTheRecordBound(t *testing.T) {
 		t.Fatal("the oversized object was stored")
 	}
 }
+
+// BenchmarkValidateRecord measures the check of one received pod record
+// (decode, defaulting, validation), the cost an agent pays per new record
+// it receives.
+func BenchmarkValidateRecord(b *testing.B) {
+	p := pod("web-5d8f7c9b6d-x2x4q", "default", goodUID)
+	p.Labels = map[string]string{"app": "web", "pod-template-hash": "5d8f7c9b6d"}
+	p.Spec.Containers[0].Env = []api.EnvVar{{Name: "MODE", Value: "production"}}
+	v, _ := json.Marshal(p)
+	r := &Record{Key: "o/pods/default/web-5d8f7c9b6d-x2x4q", Version: Version{Time: 1 << 40, Node: "h1"}, Value: v}
+	o := &Objects{}
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if err := o.ValidateRecord(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package integration
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
+)
+
+// gossipStats reads the agent's replication counters and gossip address
+// (the one raw HTTP helper of this file).
+func gossipStats(t *testing.T, a *agent) (addr string, stats map[string]int64) {
+	t.Helper()
+	out, err := httpGet(a.url() + "/shoal/v1/agent")
+	if err != nil {
+		t.Fatalf("agent info: %v", err)
+	}
+	var info struct {
+		GossipAddress string           `json:"gossipAddress"`
+		Gossip        map[string]int64 `json:"gossip"`
+	}
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatalf("agent info %q: %v", out, err)
+	}
+	return info.GossipAddress, info.Gossip
+}
+
+// sendUDP sends memberlist user messages (type 8, after the "shoal" label
+// header) to a gossip address, as anyone reaching the port can.
+func sendUDP(t *testing.T, addr string, msgs ...[]byte) {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, m := range msgs {
+		pkt := append([]byte{244, byte(len("shoal"))}, "shoal"...) // memberlist's label header
+		pkt = append(append(pkt, 8), m...)
+		if _, err := conn.Write(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func recordMsg(t *testing.T, r *gossip.Record) []byte {
+	t.Helper()
+	b, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte{1}, b...)
+}
+
+func announceMsg(key string, v gossip.Version, from string) []byte {
+	b := binary.AppendUvarint([]byte{4}, v.Time)
+	for _, s := range []string{v.Node, key, from} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// The review's gossip attacks against a real agent: a pod bound to it
+// whose uid is a path out of its data dir, a pod named ../../x, a record
+// stamped 2^64-1, an announce naming the attacker's URL. Nothing is
+// stored or served, no directory appears outside the data dir, and the
+// agent keeps working.
+func TestGossipAttacksOnAnAgentAreRefused(t *testing.T) {
+	a := startAgent(t)
+	addr, before := gossipStats(t, a)
+	victim := "victimdir-" + randomSuffix()
+	outside := filepath.Join(filepath.Dir(a.dataDir), victim)
+	t.Cleanup(func() { os.RemoveAll(outside) })
+	now := uint64(time.Now().UnixMilli()) << 16
+	v := gossip.Version{Time: now, Node: "h9"}
+	pod := func(name, uid string) []byte {
+		b, _ := json.Marshal(&api.Pod{TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"},
+			ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: uid},
+			Spec: api.PodSpec{NodeName: a.name, Containers: []api.Container{{Name: "c", Image: testImage}}}})
+		return b
+	}
+	const uid = "0b8e5c9a-3f6d-4e2b-9a1c-7d5e3f2a1b0c"
+	sendUDP(t, addr,
+		recordMsg(t, &gossip.Record{Key: "o/pods/default/victim", Version: v, Value: pod("victim", "../../"+victim)}),
+		recordMsg(t, &gossip.Record{Key: "o/pods/default/../../x", Version: v, Value: pod("../../x", uid)}),
+		recordMsg(t, &gossip.Record{Key: "o/pods/default/x", Version: v, Value: pod("../../x", uid)}),
+		recordMsg(t, &gossip.Record{Key: "o/pods/default/forever", Version: gossip.Version{Time: math.MaxUint64, Node: "h9"}, Value: pod("forever", uid)}),
+		announceMsg("o/secrets/default/db", v, "http://127.0.0.1:9/"),
+	)
+	eventually(t, 10*time.Second, "the attacks counted", func() error {
+		_, s := gossipStats(t, a)
+		if s["refused"]-before["refused"] < 4 || s["unknownSenders"]-before["unknownSenders"] < 1 {
+			return fmt.Errorf("counters %v", s)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second) // the runner would have acted on a stored pod by now
+	pods := a.pods(t, "default", "")
+	if len(pods) != 0 {
+		t.Fatalf("gossiped pods are served: %v", pods[0].Name)
+	}
+	if _, err := os.Stat(outside); !os.IsNotExist(err) {
+		t.Fatalf("a directory appeared outside the data dir: %s (%v)", outside, err)
+	}
+	if _, err := a.client.Create(ctx(t), api.KindConfigMap, "default", &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "after", Namespace: "default"}}); err != nil {
+		t.Fatalf("the agent stopped taking writes: %v", err)
+	}
+}
