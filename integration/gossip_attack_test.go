@@ -85,7 +85,7 @@ func TestGossipAttacksOnAnAgentAreRefused(t *testing.T) {
 	pod := func(name, uid string) []byte {
 		b, _ := json.Marshal(&api.Pod{TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"},
 			ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: uid},
-			Spec: api.PodSpec{NodeName: a.name, Containers: []api.Container{{Name: "c", Image: testImage}}}})
+			Spec:       api.PodSpec{NodeName: a.name, Containers: []api.Container{{Name: "c", Image: testImage}}}})
 		return b
 	}
 	const uid = "0b8e5c9a-3f6d-4e2b-9a1c-7d5e3f2a1b0c"
