@@ -21,9 +21,15 @@ import (
 //	             names.go (duplicate names), join.go (join, rejoin),
 //	             peers.go (peers.json, last contact), transport.go
 //	gossip       broadcast.go (queue and push), wire.go (messages),
-//	             apply.go (received records), pull.go (announced records)
+//	             apply.go (received records), pull.go (announced records,
+//	             bounded answers)
 //	anti-entropy summary.go (push/pull state), antientropy.go (compare,
 //	             pull, forget), httpwire.go, handler.go, fetch.go (HTTP)
+//	trust        validate.go (every received record is checked: structure
+//	             here, meaning by ClusterConfig.Validate), clock.go (the
+//	             clock bound); the agent's validator of objects is in
+//	             objects_validate.go, beside the registry (objects.go,
+//	             watch.go)
 //
 // Goroutines, all started by Start and ended by Shutdown (or Start's
 // context): the applier, pullWorkers pullers, the anti-entropy worker, the
