@@ -296,7 +296,7 @@ func collectTombstones(ctx context.Context, st *gossip.Store, log *slog.Logger) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := st.CollectTombstones(ctx, 24*time.Hour); err != nil {
+			if n, err := st.CollectTombstones(ctx, gossip.DefaultRetention); err != nil {
 				log.Warn("collecting tombstones failed", "err", err)
 			} else if n > 0 {
 				log.Debug("tombstones collected", "count", n)
