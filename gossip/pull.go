@@ -20,7 +20,7 @@ const (
 // pull from.
 type puller struct {
 	mu     sync.Mutex
-	byAddr map[string]map[string]struct{} // member name -> keys
+	byPeer map[string]map[string]struct{} // member name -> keys
 	wanted map[string]Version             // newest version asked for, per key
 	busy   map[string]bool
 	n      int
@@ -28,26 +28,26 @@ type puller struct {
 }
 
 func newPuller() *puller {
-	return &puller{byAddr: map[string]map[string]struct{}{}, wanted: map[string]Version{}, busy: map[string]bool{},
+	return &puller{byPeer: map[string]map[string]struct{}{}, wanted: map[string]Version{}, busy: map[string]bool{},
 		wake: make(chan struct{}, 1)}
 }
 
-// want asks for key at version v (or newer) from the member addr names;
+// want asks for key at version v (or newer) from the member named peer;
 // false if full.
-func (p *puller) want(addr, key string, v Version) bool {
+func (p *puller) want(peer, key string, v Version) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w, ok := p.wanted[key]; ok && w.Compare(v) >= 0 {
 		return true
 	}
-	keys := p.byAddr[addr]
+	keys := p.byPeer[peer]
 	if _, ok := keys[key]; !ok {
 		if p.n >= maxPending {
 			return false
 		}
 		if keys == nil {
 			keys = map[string]struct{}{}
-			p.byAddr[addr] = keys
+			p.byPeer[peer] = keys
 		}
 		keys[key] = struct{}{}
 		p.n++
@@ -68,8 +68,8 @@ func (p *puller) signal() {
 func (p *puller) take() (string, []string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for addr, keys := range p.byAddr {
-		if p.busy[addr] {
+	for peer, keys := range p.byPeer {
+		if p.busy[peer] {
 			continue
 		}
 		batch := make([]string, 0, min(len(keys), pullBatch))
@@ -82,25 +82,25 @@ func (p *puller) take() (string, []string, bool) {
 		}
 		p.n -= len(batch)
 		if len(keys) == 0 {
-			delete(p.byAddr, addr)
+			delete(p.byPeer, peer)
 		}
-		p.busy[addr] = true
-		if len(p.byAddr) > 0 {
+		p.busy[peer] = true
+		if len(p.byPeer) > 0 {
 			p.signal() // more work for another worker
 		}
-		return addr, batch, true
+		return peer, batch, true
 	}
 	return "", nil, false
 }
 
-func (p *puller) done(addr string, keys []string) {
+func (p *puller) done(peer string, keys []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.busy, addr)
+	delete(p.busy, peer)
 	for _, k := range keys {
 		delete(p.wanted, k)
 	}
-	if len(p.byAddr) > 0 {
+	if len(p.byPeer) > 0 {
 		p.signal()
 	}
 }
