@@ -7,9 +7,14 @@ import (
 	"math"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
@@ -113,5 +118,43 @@ func TestGossipAttacksOnAnAgentAreRefused(t *testing.T) {
 	}
 	if _, err := a.client.Create(ctx(t), api.KindConfigMap, "default", &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "after", Namespace: "default"}}); err != nil {
 		t.Fatalf("the agent stopped taking writes: %v", err)
+	}
+}
+
+// A record in state.db stamped an hour ahead of this host's clock (the
+// clock was set back, or the record was forged): the agent refuses to
+// start and says what to do; with --drop-future-records it deletes the
+// record and starts.
+func TestAgentRefusesToStartWithFutureRecords(t *testing.T) {
+	a := startAgent(t)
+	a.stop(syscall.SIGTERM)
+	db, err := bolt.Open(filepath.Join(a.dataDir, "state.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := &gossip.Record{Key: "o/configmaps/default/ahead",
+		Version: gossip.Version{Time: uint64(time.Now().Add(time.Hour).UnixMilli()) << 16, Node: "h9"},
+		Value:   []byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"ahead","namespace":"default","uid":"0b8e5c9a-3f6d-4e2b-9a1c-7d5e3f2a1b0c"}}`)}
+	enc, _ := ahead.MarshalBinary()
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("records")).Put([]byte(ahead.Key), enc) })
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(shoalBin(t), "agent", "--name", a.name, "--data-dir", a.dataDir,
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--ingress-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0")
+	out, err := runWithTimeout(cmd, 30*time.Second)
+	if err == nil {
+		t.Fatalf("the agent started (or kept running) with a record an hour ahead:\n%s", out)
+	}
+	for _, want := range []string{"o/configmaps/default/ahead", "h9", "--drop-future-records", "NTP"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the error does not mention %s:\n%s", want, out)
+		}
+	}
+	a.extra = append(a.extra, "--drop-future-records")
+	a.start()
+	if _, err := a.client.Get(ctx(t), api.KindConfigMap, "default", "ahead"); !api.IsNotFound(err) {
+		t.Fatalf("the future record is served after --drop-future-records: %v", err)
 	}
 }
