@@ -92,18 +92,19 @@ func WithSubscriptionLimits(changes, bytes int) Option {
 // store is not opened: running with them would either lose them or let
 // them win over every write until the wall clock reaches them.
 type FutureRecordsError struct {
-	Count  int
-	Newest Version
-	Keys   []string  // a few of them, quoted, for the log
-	Now    time.Time // this host's clock when the store was opened
+	Count     int
+	Newest    Version
+	Keys      []string      // a few of them, quoted, for the log
+	Now       time.Time     // this host's clock when the store was opened
+	MaxOffset time.Duration // the maximum clock offset
 }
 
 func (e *FutureRecordsError) Error() string {
-	return fmt.Sprintf("the state holds %d records stamped up to %s (by node %q), beyond this host's clock (%s) "+
-		"plus the maximum clock offset, such as %s: if this host's clock is behind, set it right (is NTP running?) "+
-		"and start again; if the clock is right, those records were written by a clock that ran ahead or forged: "+
+	return fmt.Sprintf("the stored state holds %d record(s) stamped up to %s (the newest by node %q), later than this host's clock "+
+		"(%s) plus the maximum clock offset (%s), such as %s: if this host's clock is behind, set it right (is NTP running?) "+
+		"and start again; if the clock is right, those records were written by a clock that ran ahead, or forged: "+
 		"start once with --drop-future-records to delete them", e.Count, TimeOf(e.Newest.Time).UTC().Format(time.RFC3339Nano),
-		e.Newest.Node, e.Now.UTC().Format(time.RFC3339Nano), strings.Join(e.Keys, ", "))
+		e.Newest.Node, e.Now.UTC().Format(time.RFC3339Nano), e.MaxOffset, strings.Join(e.Keys, ", "))
 }
 
 // Open loads the store persisted at path (a bbolt file, created if absent) for
@@ -159,7 +160,7 @@ func (s *Store) load(drop bool) error {
 	}
 	slices.SortFunc(future, func(a, b *Record) int { return b.Version.Compare(a.Version) })
 	if !drop {
-		fe := &FutureRecordsError{Count: len(future), Newest: future[0].Version, Now: s.clock.now()}
+		fe := &FutureRecordsError{Count: len(future), Newest: future[0].Version, Now: s.clock.now(), MaxOffset: s.clock.MaxOffset()}
 		for _, r := range future[:min(len(future), 5)] {
 			fe.Keys = append(fe.Keys, strconv.Quote(r.Key))
 		}

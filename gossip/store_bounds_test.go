@@ -67,6 +67,7 @@ func TestOpenRefusesOrDropsFutureRecords(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Count != 1 || fe.Newest.Node != "n1" {
 		t.Fatalf("Open with a record an hour ahead: %v, want a FutureRecordsError", err)
 	}
+	t.Log(err)
 	for _, want := range []string{`"ahead"`, "--drop-future-records", "NTP"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
