@@ -124,15 +124,26 @@ func (c *Cluster) runAntiEntropy(ctx context.Context) {
 	}
 }
 
-// errNotMember ends an exchange with a node that is no longer a live
-// member: it is not retried.
+// errNotMember ends an exchange with a node that is not a live member
+// (and did not become one within aliveWait): it is not retried.
 var errNotMember = errors.New("gossip: not a live member")
+
+// errNotAliveYet: the exchange is retried, since the member may be about
+// to refute the death this agent saw (a restart, a healed partition).
+var errNotAliveYet = errors.New("gossip: the member is not alive in this agent's view yet")
+
+// aliveWait is how long a state from a known member that is not alive
+// waits for it to be: refuting a death takes a gossip round or two.
+const aliveWait = 5 * time.Second
 
 // syncWith brings this store up to date with the peer's summary, pulling
 // from the live member that sent it, by name.
 func (c *Cluster) syncWith(ctx context.Context, ps *peerState) error {
 	peer, ok := c.members.livePeer(ps.Node)
 	if !ok {
+		if time.Since(ps.received) < aliveWait {
+			return errNotAliveYet
+		}
 		c.unknownSender("push/pull state", ps.Node)
 		return errNotMember
 	}

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -70,12 +71,15 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		c.refuse("push/pull state", ps.Node, "push/pull", "", err)
 		return
 	}
-	// memberlist merged the sender's membership before calling us, so a
-	// state from a live member finds it alive.
-	if _, ok := c.members.livePeer(ps.Node); !ok {
+	// memberlist merged the sender's membership before calling us, so the
+	// sender is known; it may not be alive yet in this agent's view (a
+	// member coming back after it was declared dead is until it refutes
+	// that): the anti-entropy worker waits for it a little (syncWith).
+	if _, known := c.members.get(ps.Node); !known {
 		c.unknownSender("push/pull state", ps.Node)
 		return
 	}
+	ps.received = time.Now()
 	c.states.put(ps)
 }
 

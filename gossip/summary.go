@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"time"
 )
 
 // The anti-entropy summary splits the key space into a power-of-two number
@@ -79,6 +80,8 @@ type peerState struct {
 	Horizon uint64
 	Records uint64
 	Buckets []uint64
+
+	received time.Time // when it came (not sent)
 }
 
 func (s *peerState) encode() []byte {

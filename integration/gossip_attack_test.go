@@ -20,11 +20,31 @@ import (
 	"github.com/shoal-dev/shoal/gossip"
 )
 
-// gossipStats reads the agent's replication counters and gossip address
-// (the one raw HTTP helper of this file).
+// gossipStats reads the agent's replication counters and gossip address.
 func gossipStats(t *testing.T, a *agent) (addr string, stats map[string]int64) {
 	t.Helper()
-	out, err := httpGet(a.url() + "/shoal/v1/agent")
+	return agentGossip(t, a.url())
+}
+
+// assertNothingRefused checks that no agent of a cluster refused anything
+// its peers sent: validation never refuses the cluster's own writes.
+// (unknownSenders may count states and announces of a member that died
+// meanwhile.)
+func assertNothingRefused(t *testing.T, c *cluster) {
+	t.Helper()
+	for _, h := range c.hosts {
+		_, s := agentGossip(t, h.url)
+		if s["refused"] != 0 {
+			t.Errorf("%s refused what its peers sent: %v", h.name, s)
+		}
+	}
+}
+
+// agentGossip reads an agent's replication counters and gossip address
+// (the one raw HTTP helper of this file).
+func agentGossip(t *testing.T, url string) (addr string, stats map[string]int64) {
+	t.Helper()
+	out, err := httpGet(url + "/shoal/v1/agent")
 	if err != nil {
 		t.Fatalf("agent info: %v", err)
 	}
