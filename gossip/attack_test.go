@@ -417,3 +417,37 @@ func (r redirectFetcher) PullDigest(ctx context.Context, p gossip.Peer, buckets 
 	p.APIAddr = r.to
 	return gossip.NewHTTPFetcher(http.DefaultClient).PullDigest(ctx, p, buckets, which)
 }
+
+// A state from a member this agent saw die (a restart, a partition) waits
+// for it to be alive again rather than being dropped; a state from a node
+// that never was a member is dropped at once.
+func TestStateFromARecoveringMemberWaits(t *testing.T) {
+	c := gossiptest.New(t, 2, gossiptest.Options{})
+	m0, m1 := c.Member(0), c.Member(1)
+	c.Partition([]*gossiptest.Member{m0}, []*gossiptest.Member{m1})
+	gossiptest.Eventually(t, attackWait, func() error {
+		for _, m := range m1.Cluster().Members() {
+			if m.Name == "m0" && m.State != gossip.StateAlive {
+				return nil
+			}
+		}
+		return errors.New("m1 still sees m0 alive")
+	})
+	m0.Put("written-apart", "1")
+	cl := m1.Cluster()
+	rounds := cl.Stats().SyncRounds
+	cl.MergeRemoteState(gossip.EncodeState("m0", 0, 1, []uint64{0}))
+	c.Heal()
+	gossiptest.Eventually(t, attackWait, func() error {
+		if r := m1.Store.Get("written-apart"); r == nil {
+			return errors.New("m1 lacks what m0 wrote apart")
+		}
+		if cl.Stats().SyncRounds == rounds {
+			return errors.New("no exchange completed")
+		}
+		return nil
+	})
+	if n := cl.Stats().UnknownSenders; n != 0 {
+		t.Fatalf("the state of a member coming back was dropped (%d unknown senders)", n)
+	}
+}
