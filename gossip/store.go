@@ -104,7 +104,7 @@ func (e *FutureRecordsError) Error() string {
 		"(%s) plus the maximum clock offset (%s), such as %s: if this host's clock is behind, set it right (is NTP running?) "+
 		"and start again; if the clock is right, those records were written by a clock that ran ahead, or forged: "+
 		"start once with --drop-future-records to delete them", e.Count, TimeOf(e.Newest.Time).UTC().Format(time.RFC3339Nano),
-		e.Newest.Node, e.Now.UTC().Format(time.RFC3339Nano), e.MaxOffset, strings.Join(e.Keys, ", "))
+		clip(e.Newest.Node), e.Now.UTC().Format(time.RFC3339Nano), e.MaxOffset, strings.Join(e.Keys, ", "))
 }
 
 // Open loads the store persisted at path (a bbolt file, created if absent) for
@@ -162,7 +162,7 @@ func (s *Store) load(drop bool) error {
 	if !drop {
 		fe := &FutureRecordsError{Count: len(future), Newest: future[0].Version, Now: s.clock.now(), MaxOffset: s.clock.MaxOffset()}
 		for _, r := range future[:min(len(future), 5)] {
-			fe.Keys = append(fe.Keys, strconv.Quote(r.Key))
+			fe.Keys = append(fe.Keys, strconv.Quote(clip(r.Key)))
 		}
 		return fe
 	}
