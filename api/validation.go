@@ -81,18 +81,22 @@ func Validate(o Object) error {
 	return nil
 }
 
+// NameErrors checks an object's name by the rule of its kind.
+func NameErrors(k *Kind, name string) []string {
+	switch {
+	case k.Kind == "Namespace" || k.Kind == "Service":
+		return IsDNS1123Label(name) // they become DNS labels
+	case k.Group == RBACGroup:
+		return IsValidPathSegmentName(name) // as Kubernetes: "system:node" is a role name
+	}
+	return IsDNS1123Subdomain(name)
+}
+
 func validateMeta(e *errs, k *Kind, m *ObjectMeta) {
 	if m.Name == "" {
 		e.required("metadata.name", "name or generateName is required")
 	} else {
-		check := IsDNS1123Subdomain
-		switch {
-		case k.Kind == "Namespace" || k.Kind == "Service":
-			check = IsDNS1123Label // they become DNS labels
-		case k.Group == RBACGroup:
-			check = IsValidPathSegmentName // as Kubernetes: "system:node" is a role name
-		}
-		for _, msg := range check(m.Name) {
+		for _, msg := range NameErrors(k, m.Name) {
 			e.invalid("metadata.name", m.Name, msg)
 		}
 	}

@@ -55,7 +55,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, err := gossip.OpenSealed(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log, sealer)
+	storeOpts := []gossip.Option{gossip.WithMaxClockOffset(cfg.MaxClockOffset), gossip.WithSealer(sealer)}
+	if cfg.DropFutureRecords {
+		storeOpts = append(storeOpts, gossip.WithDropFutureRecords())
+	}
+	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log, storeOpts...)
 	if err != nil {
 		return err
 	}
@@ -67,7 +71,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ci.greetPeers(ctx); err != nil {
 		return err
 	}
-	cl, err := startCluster(ctx, cfg, st, ci, log)
+	registry := gossip.NewObjects(st)
+	cl, err := startCluster(ctx, cfg, st, ci, recordValidators(registry), log)
 	if err != nil {
 		return err
 	}
@@ -79,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}()
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl}
-	objs := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
+	objs := &healthStore{Objects: registry, mem: mem, self: cfg.Name}
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
 	objs.AddAdmission(services.NewAllocator(serviceCIDR).Admit)
 	podSecurityDefault, _ := podsecurity.ParseLevel(cfg.PodSecurityDefault) // checked by validate
@@ -350,7 +355,7 @@ func collectTombstones(ctx context.Context, st *gossip.Store, log *slog.Logger) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := st.CollectTombstones(ctx, 24*time.Hour); err != nil {
+			if n, err := st.CollectTombstones(ctx, gossip.DefaultRetention); err != nil {
 				log.Warn("collecting tombstones failed", "err", err)
 			} else if n > 0 {
 				log.Debug("tombstones collected", "count", n)

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/atrest"
+	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/dns"
 	"github.com/shoal-dev/shoal/gossip"
 )
@@ -49,11 +52,36 @@ func (g gossipMembership) apiMembers() []api.Member {
 	return out
 }
 
+// recordValidators checks every record received from another agent before
+// it is stored: objects (o/ spec, s/ status) as an API write is checked,
+// the cluster records (x/) as the identity reads them. A node's status is
+// accepted only from that node: no agent speaks for another (as Kubernetes'
+// NodeRestriction). Records of any other prefix are refused.
+func recordValidators(objs *gossip.Objects) gossip.RecordValidators {
+	v := objs.RecordValidators()
+	status := v["s/"]
+	v["s/"] = func(r *gossip.Record) error {
+		if name, ok := strings.CutPrefix(r.Key, "s/nodes//"); ok && r.Version.Node != name {
+			return fmt.Errorf("%w: the status of node %s written by %s: only a node writes its own status",
+				gossip.ErrInvalidRecord, name, r.Version.Node)
+		}
+		return status(r)
+	}
+	v[identity.RecordPrefix] = func(r *gossip.Record) error {
+		if err := identity.ValidateRecord(r.Key, r.Value, r.Deleted); err != nil {
+			return fmt.Errorf("%w: %v", gossip.ErrInvalidRecord, err)
+		}
+		return nil
+	}
+	return v
+}
+
 // startCluster joins the gossip cluster, encrypted with the cluster's
 // keyring; the founding agent (no --join and nobody remembered) is synced
 // at once. Records are pulled from the other agents' internal endpoints on
-// their gossip ports, over mutual TLS.
-func startCluster(ctx context.Context, cfg Config, st *gossip.Store, ci *clusterIdentity, log *slog.Logger) (*gossip.Cluster, error) {
+// their gossip ports, over mutual TLS, and validated before they are stored.
+func startCluster(ctx context.Context, cfg Config, st *gossip.Store, ci *clusterIdentity, validators gossip.RecordValidators,
+	log *slog.Logger) (*gossip.Cluster, error) {
 	bind := cfg.Bind
 	advertise := cfg.Advertise
 	if advertise != "" {
@@ -66,18 +94,12 @@ func startCluster(ctx context.Context, cfg Config, st *gossip.Store, ci *cluster
 	if err != nil {
 		return nil, fmt.Errorf("gossip keyring: %w", err)
 	}
-	// Until pulls name members rather than addresses, the records are
-	// pulled from the internal endpoints at the advertised gossip address.
-	gossipAddr := advertise
-	if gossipAddr == "" {
-		_, port, _ := net.SplitHostPort(bind)
-		gossipAddr = net.JoinHostPort(cfg.advertiseAddress(), port)
-	}
-	ci.metaAPIAddr = "https://" + gossipAddr
+	ci.metaAPIAddr = cfg.apiURL(cfg.advertiseAddress())
 	cl, err := gossip.NewCluster(gossip.ClusterConfig{
 		NodeName: cfg.Name, BindAddr: bind, AdvertiseAddr: advertise, Join: cfg.Join, DataDir: cfg.DataDir,
 		Meta: ci.meta(ci.metaAPIAddr, kr), Keyring: kr,
-		HTTPClient: peerClient(ci.live, "", 10*time.Second),
+		Fetcher:  peerFetcher(ci.live),
+		Validate: validators.Validate,
 	}, st, log)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
@@ -86,6 +108,21 @@ func startCluster(ctx context.Context, cfg Config, st *gossip.Store, ci *cluster
 		return nil, fmt.Errorf("gossip on %s: %w", bind, err)
 	}
 	return cl, nil
+}
+
+// peerFetcher pulls records from a member's internal endpoints on its
+// gossip port, over mutual TLS that accepts only that member's certificate.
+func peerFetcher(live *identity.Live) gossip.Fetcher {
+	var clients sync.Map // member name -> *http.Client
+	return gossip.NewFetcher(
+		func(p gossip.Peer) string { return "https://" + p.Addr },
+		func(p gossip.Peer) *http.Client {
+			if c, ok := clients.Load(p.Name); ok {
+				return c.(*http.Client)
+			}
+			c, _ := clients.LoadOrStore(p.Name, peerClient(live, p.Name, 10*time.Second))
+			return c.(*http.Client)
+		})
 }
 
 // waitSynced holds the pod runner back until this agent has caught up with
@@ -123,7 +160,8 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 				"gossip": map[string]int64{
 					"broadcastsQueued": s.BroadcastsQueued, "broadcastsSent": s.BroadcastsSent,
 					"messagesReceived": s.MessagesReceived, "malformed": s.Malformed, "dropped": s.Dropped,
-					"recordsApplied": s.RecordsApplied, "pulls": s.Pulls,
+					"refused": s.Refused, "unknownSenders": s.UnknownSenders,
+					"recordsApplied": s.RecordsApplied, "pulls": s.Pulls, "pullErrors": s.PullErrors,
 				},
 				"dns": map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
 			}

@@ -83,6 +83,8 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	_ = f.MarkHidden("node-cert-validity")
 	f.StringVar(&cfg.PodSecurityDefault, "pod-security-default", cfg.PodSecurityDefault,
 		"Pod Security level of namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted")
+	f.DurationVar(&cfg.MaxClockOffset, "max-clock-offset", cfg.MaxClockOffset, "how far ahead of this host's clock a write of another agent may be stamped; anything further ahead is refused and its sender logged (keep clocks in sync with NTP)")
+	f.BoolVar(&cfg.DropFutureRecords, "drop-future-records", false, "at start, delete the stored records stamped beyond this host's clock plus --max-clock-offset, instead of refusing to start (only once the clock is known to be right)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -136,6 +138,9 @@ func (c Config) validate() error {
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")
+	}
+	if c.MaxClockOffset < 0 || c.MaxClockOffset > time.Hour {
+		return fmt.Errorf("--max-clock-offset %s: give a duration from 0s to 1h, such as 500ms (the default); keep the hosts' clocks in sync with NTP", c.MaxClockOffset)
 	}
 	for _, f := range []struct{ flag, value string }{{"--cluster-cidr", c.ClusterCIDR}, {"--service-cidr", c.ServiceCIDR}} {
 		if _, n, err := net.ParseCIDR(f.value); err != nil || n.IP.To4() == nil {

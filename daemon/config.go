@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shoal-dev/shoal/gossip"
 )
 
 // Config is the agent's configuration; DefaultConfig gives the defaults of the
@@ -49,6 +51,12 @@ type Config struct {
 	// PodSecurityDefault is the Pod Security level of namespaces without a
 	// pod-security.kubernetes.io/enforce label.
 	PodSecurityDefault string
+	// MaxClockOffset is how far ahead of this host's clock a version from
+	// another agent may be; anything beyond is refused.
+	MaxClockOffset time.Duration
+	// DropFutureRecords deletes, at start, the records of state.db stamped
+	// beyond now + MaxClockOffset instead of refusing to start.
+	DropFutureRecords bool
 	// Version is reported by /version and on the Node object.
 	Version string
 	// ExePath is the agent's own binary, from which the pod sandbox image is
@@ -76,6 +84,7 @@ func DefaultConfig() Config {
 		IngressTLSAddr:     "0.0.0.0:443",
 		PodEvictionTimeout: 10 * time.Second,
 		PodSecurityDefault: "baseline",
+		MaxClockOffset:     gossip.DefaultMaxClockOffset,
 	}
 }
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -121,5 +122,27 @@ func TestAPIAllowedHosts(t *testing.T) {
 		if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "--api-allowed-hosts") {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+func TestMaxClockOffsetFlag(t *testing.T) {
+	cmd := NewAgentCommand("test")
+	if f := cmd.Flags().Lookup("max-clock-offset"); f == nil || f.DefValue != "500ms" {
+		t.Fatalf("--max-clock-offset default: %+v", f)
+	}
+	if f := cmd.Flags().Lookup("drop-future-records"); f == nil || f.DefValue != "false" {
+		t.Fatalf("--drop-future-records: %+v", f)
+	}
+	c := DefaultConfig()
+	c.Name = "node-1"
+	for _, bad := range []time.Duration{-time.Millisecond, 2 * time.Hour} {
+		c.MaxClockOffset = bad
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--max-clock-offset") {
+			t.Errorf("--max-clock-offset %s: %v", bad, err)
+		}
+	}
+	c.MaxClockOffset = 0
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -82,8 +83,8 @@ func TestLowestLiveMemberLeadsAfterSettling(t *testing.T) {
 	}
 }
 
-func newHealthStore(t *testing.T, mem membership) *healthStore {
-	st, err := gossip.Open("", "h1", nil)
+func newHealthStore(t *testing.T, mem membership, opts ...gossip.Option) *healthStore {
+	st, err := gossip.Open("", "h1", nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,3 +198,29 @@ func TestEvictionRemovesPodsOfNodesGoneTooLong(t *testing.T) {
 type nopRecorder struct{}
 
 func (nopRecorder) Eventf(api.Object, string, string, string, ...any) {}
+
+// A node watch that falls behind ends with the store's ERROR event, passed
+// on (not a panic on a non-Node object), and the channel closes.
+func TestNodeWatchPassesTheErrorEventOn(t *testing.T) {
+	mem := &fakeMembership{}
+	mem.set(memberView{Name: "h1", Alive: true, Since: time.Now()})
+	h := newHealthStore(t, mem, gossip.WithSubscriptionLimits(5, 1<<20))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := h.Watch(ctx, api.KindNode, "", api.ListOptions{ResourceVersion: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 { // nobody reads meanwhile
+		if _, err := h.Create(ctx, &api.Node{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("n%d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last api.WatchEvent
+	for ev := range ch {
+		last = ev
+	}
+	if last.Type != api.Error || !api.IsGone(last.Object.(*gossip.WatchError)) {
+		t.Fatalf("the node watch ended with %s %#v, want the 410 ERROR event", last.Type, last.Object)
+	}
+}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -34,6 +35,18 @@ type membership interface {
 type healthStore struct {
 	*gossip.Objects
 	mem membership
+	// self is this agent's node: the only Node whose status it writes
+	// (the other agents refuse a node's status written by anyone else).
+	self string
+}
+
+// UpdateStatus writes an object's status; a Node's only on its own agent.
+func (h *healthStore) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
+	if n, ok := obj.(*api.Node); ok && h.self != "" && n.Name != h.self {
+		return nil, api.NewForbiddenBecause(api.KindNode, n.Name, fmt.Errorf(
+			"a node's status is written by that node's own agent only; ask the agent of %s", n.Name))
+	}
+	return h.Objects.UpdateStatus(ctx, obj)
 }
 
 // nodeReady computes the Ready condition of a node from membership.
@@ -134,7 +147,11 @@ func (h *healthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 			if !ok {
 				return
 			}
-			n := h.overlay(ev.Object, h.viewMap()).(*api.Node)
+			n, isNode := h.overlay(ev.Object, h.viewMap()).(*api.Node)
+			if !isNode { // the ERROR event that ends the watch: pass it on
+				send(ev)
+				return
+			}
 			if ev.Type == api.Deleted {
 				delete(last, n.Name)
 			} else {

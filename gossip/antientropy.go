@@ -2,6 +2,8 @@ package gossip
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -12,10 +14,16 @@ import (
 // records (summary.go). Each side then, in the background:
 //
 //  1. compares the peer's bucket hashes with its own and stops if equal;
-//  2. asks the peer's API for the digest of the differing buckets;
+//  2. asks the peer (the live member the state names, by name) for the
+//     digest of the differing buckets;
 //  3. pulls, in batches, the records the peer has newer or it lacks, and
 //     applies them. It never sends: the peer pulls what it needs itself in
 //     its own half of the exchange.
+//
+// What the peer sends is checked like everything received: a state whose
+// horizon is newer than now - retention + the maximum clock offset is
+// refused (delegate.go), digest entries beyond the clock bound are
+// skipped, and every record pulled or forgotten passes admit.
 //
 // Long absence. Deleted keys leave tombstones, collected after the
 // retention; each store remembers the newest version it collected (its
@@ -97,7 +105,9 @@ func (c *Cluster) runAntiEntropy(ctx context.Context) {
 				continue
 			}
 		}
-		if err := c.syncWith(ctx, ps); err != nil {
+		if err := c.syncWith(ctx, ps); errors.Is(err, errNotMember) {
+			continue
+		} else if err != nil {
 			// The peer's API may not answer yet (it is starting): try again
 			// soon rather than at the next push/pull round, unless a newer
 			// summary from that peer came meanwhile.
@@ -114,8 +124,29 @@ func (c *Cluster) runAntiEntropy(ctx context.Context) {
 	}
 }
 
-// syncWith brings this store up to date with the peer's summary.
+// errNotMember ends an exchange with a node that is not a live member
+// (and did not become one within aliveWait): it is not retried.
+var errNotMember = errors.New("gossip: not a live member")
+
+// errNotAliveYet: the exchange is retried, since the member may be about
+// to refute the death this agent saw (a restart, a healed partition).
+var errNotAliveYet = errors.New("gossip: the member is not alive in this agent's view yet")
+
+// aliveWait is how long a state from a known member that is not alive
+// waits for it to be: refuting a death takes a gossip round or two.
+const aliveWait = 5 * time.Second
+
+// syncWith brings this store up to date with the peer's summary, pulling
+// from the live member that sent it, by name.
 func (c *Cluster) syncWith(ctx context.Context, ps *peerState) error {
+	peer, ok := c.members.livePeer(ps.Node)
+	if !ok {
+		if time.Since(ps.received) < aliveWait {
+			return errNotAliveYet
+		}
+		c.unknownSender("push/pull state", ps.Node)
+		return errNotMember
+	}
 	buckets := len(ps.Buckets)
 	mine := fold(c.fullSummary(), buckets)
 	var diff []int
@@ -127,13 +158,17 @@ func (c *Cluster) syncWith(ctx context.Context, ps *peerState) error {
 	if len(diff) == 0 {
 		return nil
 	}
-	theirs, err := c.pullDigest(ctx, ps.APIAddr, buckets, diff)
-	if err != nil {
-		return err
+	var theirs []DigestEntry
+	for group := range slices.Chunk(diff, digestGroup(ps.Records, buckets)) {
+		es, err := c.pullDigest(ctx, peer, buckets, group)
+		if err != nil {
+			return err
+		}
+		theirs = append(theirs, c.checkEntries(es, buckets, group, peer.Name)...)
 	}
 	pull, forget := plan(recordsIn(c.store, buckets, diff), theirs, c.store.Horizon(), ps.Horizon)
 	var applied []*Record
-	if len(forget) > 0 {
+	if forget = c.admit(forget, peer.Name); len(forget) > 0 {
 		got, err := c.store.Apply(ctx, forget)
 		c.stats.forgotten.Add(int64(len(got)))
 		if err != nil {
@@ -144,17 +179,17 @@ func (c *Cluster) syncWith(ctx context.Context, ps *peerState) error {
 		}
 		applied = append(applied, got...)
 	}
-	for batch := range slices.Chunk(pull, pullBatch) {
-		recs, err := c.pullRecords(ctx, ps.APIAddr, batch)
-		if err != nil {
-			return err
-		}
-		got, err := c.store.Apply(ctx, recs)
+	recs, err := c.pullAll(ctx, peer, pull)
+	if len(recs) > 0 {
+		got, aerr := c.store.Apply(ctx, recs)
 		c.stats.applied.Add(int64(len(got)))
-		if err != nil {
-			return err
-		}
 		applied = append(applied, got...)
+		if err == nil {
+			err = aerr
+		}
+	}
+	if err != nil {
+		return err
 	}
 	if len(applied) <= relayLimit && c.running.Load() {
 		for _, r := range applied {
@@ -162,6 +197,41 @@ func (c *Cluster) syncWith(ctx context.Context, ps *peerState) error {
 		}
 	}
 	return nil
+}
+
+// digestGroup returns how many buckets to ask a digest of at once, so
+// that the answer stays well within maxDigestEntries going by the record
+// count the peer claims (which is only a hint: a forged one costs more
+// requests, never a larger answer).
+func digestGroup(records uint64, buckets int) int {
+	perBucket := records/uint64(buckets) + 1
+	return int(max(1, min(uint64(buckets), maxDigestEntries/2/perBucket)))
+}
+
+// checkEntries keeps the digest entries of the buckets asked for whose key
+// and version are well-formed and within the clock bound: an entry beyond
+// it would be refused when pulled. Refused entries are counted.
+func (c *Cluster) checkEntries(es []DigestEntry, buckets int, which []int, peer string) []DigestEntry {
+	want := make(map[int]bool, len(which))
+	for _, i := range which {
+		want[i] = true
+	}
+	bound := c.store.Clock().Bound()
+	out := es[:0]
+	for _, e := range es {
+		err := checkKey(e.Key)
+		if err == nil {
+			err = checkVersion(e.Version, bound)
+		}
+		if err != nil {
+			c.refuse("digest entry", e.Version.Node, peer, e.Key, err)
+			continue
+		}
+		if want[bucketOf(keyHash(e.Key), buckets)] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // plan compares this store's records in some buckets (mine) with the
@@ -205,13 +275,19 @@ func recordsIn(st *Store, buckets int, which []int) map[string]*Record {
 	return out
 }
 
-func (c *Cluster) pullDigest(ctx context.Context, addr string, buckets int, which []int) ([]DigestEntry, error) {
+func (c *Cluster) pullDigest(ctx context.Context, p Peer, buckets int, which []int) ([]DigestEntry, error) {
 	tctx, cancel := context.WithTimeout(ctx, c.tm.pullTimeout)
 	defer cancel()
 	c.stats.pulls.Add(1)
-	es, err := c.fetch.PullDigest(tctx, addr, buckets, which)
+	es, err := c.fetch.PullDigest(tctx, p, buckets, which)
+	if err == nil && len(es) > maxDigestEntries {
+		err = fmt.Errorf("%w: %d digest entries, at most %d", ErrAnswerTooLarge, len(es), maxDigestEntries)
+	}
 	if err != nil {
-		c.pullFailed(ctx, addr, err)
+		if errors.Is(err, ErrAnswerTooLarge) {
+			c.refuse("digest answer", p.Name, p.Name, "", err)
+		}
+		c.pullFailed(ctx, p.Name, err)
 		return nil, err
 	}
 	return es, nil
@@ -253,7 +329,7 @@ func (c *Cluster) localState() []byte {
 		return c.state.buf
 	}
 	full := c.fullSummary()
-	ps := &peerState{Node: c.cfg.NodeName, APIAddr: c.cfg.Meta.APIAddr, Horizon: horizon, Records: uint64(full.records)}
+	ps := &peerState{Node: c.cfg.NodeName, Horizon: horizon, Records: uint64(full.records)}
 	ps.Buckets = fold(full, bucketCount(full.records))
 	c.state.stamp, c.state.horizon, c.state.buf = stamp, horizon, ps.encode()
 	return c.state.buf

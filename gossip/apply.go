@@ -10,10 +10,12 @@ import (
 // it they are dropped (and counted), and anti-entropy repairs.
 const maxInbound = 16384
 
-// item is one received record, or an announce of one to pull.
+// item is one received record, or an announce of one to pull. via names
+// the member a record was pulled from (already admitted); "" for gossip.
 type item struct {
 	rec *Record
 	ann *announce
+	via string
 }
 
 // inbox is the queue between memberlist's receive loop (which must never
@@ -63,11 +65,17 @@ func (c *Cluster) runApplier(ctx context.Context) {
 		}
 		var recs []*Record
 		for _, it := range c.inbound.take() {
-			if it.ann != nil {
+			switch {
+			case it.ann != nil:
 				c.onAnnounce(*it.ann)
-				continue
+			case it.via != "": // pulled, and checked, by a puller
+				recs = append(recs, it.rec)
+			case c.stale(it.rec):
+				// Most gossip is a copy of what this store has (relays,
+				// retransmits): Apply would ignore it, so skip its checks.
+			default:
+				recs = append(recs, c.admit([]*Record{it.rec}, "gossip")...)
 			}
-			recs = append(recs, it.rec)
 		}
 		if len(recs) == 0 {
 			continue
@@ -76,6 +84,12 @@ func (c *Cluster) runApplier(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// stale reports a record that would not replace what the store holds.
+func (c *Cluster) stale(r *Record) bool {
+	cur := c.store.Get(r.Key)
+	return cur != nil && !r.Newer(cur)
 }
 
 // apply merges records from elsewhere; with relay, those that won are
@@ -94,9 +108,23 @@ func (c *Cluster) apply(ctx context.Context, recs []*Record, relay bool) error {
 	return err
 }
 
-// onAnnounce schedules a pull of a record this store has no such version of.
+// onAnnounce schedules a pull of a record this store has no such version
+// of, from the live member the announce names; an announce naming anyone
+// else (an address, an unknown or dead member) is dropped and counted.
 func (c *Cluster) onAnnounce(a announce) {
-	if a.From == c.cfg.Meta.APIAddr || a.From == "" {
+	if a.From == c.cfg.NodeName {
+		return
+	}
+	err := checkKey(a.Key)
+	if err == nil {
+		err = checkVersion(a.Version, c.store.Clock().Bound())
+	}
+	if err != nil {
+		c.refuse("announce", a.Version.Node, "gossip", a.Key, err)
+		return
+	}
+	if _, ok := c.members.livePeer(a.From); !ok {
+		c.unknownSender("announce", a.From)
 		return
 	}
 	if cur := c.store.Get(a.Key); cur != nil && cur.Version.Compare(a.Version) >= 0 {
@@ -104,5 +132,15 @@ func (c *Cluster) onAnnounce(a announce) {
 	}
 	if !c.pulls.want(a.From, a.Key, a.Version) {
 		c.stats.dropped.Add(1)
+	}
+}
+
+// unknownSender counts and (rate-limited) logs input naming a node that is
+// not a live member.
+func (c *Cluster) unknownSender(what, name string) {
+	c.stats.unknownSenders.Add(1)
+	if ok, suppressed := c.limiter.allow("unknown-sender"); ok {
+		c.log.Warn("ignored input naming a node that is not a live member; nothing is pulled from it",
+			"what", what, "from", clip(name), "suppressed", suppressed)
 	}
 }

@@ -23,7 +23,8 @@ import (
 //     it, so a write costs about N x Fanout small packets.
 //
 // A record whose message exceeds maxInline is announced instead (key,
-// version, the API address that has it), and receivers pull it over HTTP.
+// version, the name of the member that has it), and receivers pull it from
+// that member.
 
 // maxQueued bounds the gossip queue; anti-entropy repairs what is pruned.
 const maxQueued = 4096
@@ -65,7 +66,7 @@ func (c *Cluster) onLocalWrite(recs []*Record) {
 func (c *Cluster) spread(r *Record) {
 	msg := encodeRecordMsg(r)
 	if len(msg) > maxInline {
-		msg = encodeAnnounce(announce{Key: r.Key, Version: r.Version, From: c.cfg.Meta.APIAddr})
+		msg = encodeAnnounce(announce{Key: r.Key, Version: r.Version, From: c.cfg.NodeName})
 	}
 	c.queue.QueueBroadcast(&namedBroadcast{name: r.Key, msg: msg})
 	c.stats.broadcastsQueued.Add(1)

@@ -21,9 +21,15 @@ import (
 //	             names.go (duplicate names), join.go (join, rejoin),
 //	             peers.go (peers.json, last contact), transport.go
 //	gossip       broadcast.go (queue and push), wire.go (messages),
-//	             apply.go (received records), pull.go (announced records)
+//	             apply.go (received records), pull.go (announced records,
+//	             bounded answers)
 //	anti-entropy summary.go (push/pull state), antientropy.go (compare,
 //	             pull, forget), httpwire.go, handler.go, fetch.go (HTTP)
+//	trust        validate.go (every received record is checked: structure
+//	             here, meaning by ClusterConfig.Validate), clock.go (the
+//	             clock bound); the agent's validator of objects is in
+//	             objects_validate.go, beside the registry (objects.go,
+//	             watch.go)
 //
 // Goroutines, all started by Start and ended by Shutdown (or Start's
 // context): the applier, pullWorkers pullers, the anti-entropy worker, the
@@ -88,6 +94,11 @@ func NewCluster(cfg ClusterConfig, store *Store, log *slog.Logger) (*Cluster, er
 		return nil, fmt.Errorf("gossip: the store writes as %q, the cluster member is %q", store.Node(), cfg.NodeName)
 	case cfg.Meta.APIAddr == "":
 		return nil, errors.New("gossip: Meta.APIAddr is required: other agents pull records from it")
+	case cfg.Validate == nil:
+		return nil, errors.New("gossip: Validate is required: every record received is checked before it is stored")
+	}
+	if err := checkNodeName(cfg.NodeName); err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	if _, _, err := splitHostPort(cfg.BindAddr); err != nil {
 		return nil, fmt.Errorf("gossip: bind address: %w", err)

@@ -32,8 +32,15 @@ type ClusterConfig struct {
 	Meta NodeMeta
 	// Profile selects timings: ProfileLAN (default) or ProfileLocal (tests).
 	Profile Profile
-	// Fetcher pulls records and digests from other agents. Default: HTTP
-	// POST to their APIAddr + PullPath and DigestPath, with HTTPClient.
+	// Validate checks what a record received from elsewhere means, after
+	// the structural checks gossip makes itself (validate.go); an error
+	// refuses the record. Required: nothing received is stored unchecked.
+	// The agent passes its RecordValidators (objects under "o/" and "s/",
+	// refusing any other prefix); tests may accept any key.
+	Validate func(*Record) error
+	// Fetcher pulls records and digests from other members. Default: HTTP
+	// POST to the member's APIAddr + PullPath and DigestPath, with
+	// HTTPClient.
 	Fetcher Fetcher
 	// HTTPClient is used by the default Fetcher (default: a client with
 	// the profile's timeout).
@@ -42,7 +49,11 @@ type ClusterConfig struct {
 	// besides the gossip queue: 0 means the profile's (3), negative none.
 	Fanout int
 	// Retention is the tombstone retention (default 24 h); an agent out of
-	// contact for longer says so when it starts.
+	// contact for longer says so when it starts. Every agent must use the
+	// same: a peer's collection horizon newer than now - Retention + the
+	// maximum clock offset is refused (a horizon is the newest tombstone
+	// collected, and tombstones are collected only after the retention).
+	// The clock bound itself is the store's (WithMaxClockOffset).
 	Retention time.Duration
 	// Keyring encrypts and authenticates all gossip (memberlist's AES-GCM
 	// keyring); the agent always sets it. Without it gossip is in clear

@@ -1,6 +1,9 @@
 package gossip
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/hashicorp/memberlist"
 )
 
@@ -61,9 +64,40 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		c.malformed("push/pull state", err)
 		return
 	}
-	if ps.Node != c.cfg.NodeName {
-		c.states.put(ps)
+	if ps.Node == c.cfg.NodeName {
+		return
 	}
+	if err := c.checkState(ps); err != nil {
+		c.refuse("push/pull state", ps.Node, "push/pull", "", err)
+		return
+	}
+	// memberlist merged the sender's membership before calling us, so the
+	// sender is known; it may not be alive yet in this agent's view (a
+	// member coming back after it was declared dead is until it refutes
+	// that): the anti-entropy worker waits for it a little (syncWith).
+	if _, known := c.members.get(ps.Node); !known {
+		c.unknownSender("push/pull state", ps.Node)
+		return
+	}
+	ps.received = time.Now()
+	c.states.put(ps)
+}
+
+// checkState refuses a state from a writer that is not a node name, or
+// whose horizon (the newest tombstone it collected, which it could collect
+// only after the retention) is newer than now - retention + the maximum
+// clock offset: a horizon beyond would make this agent forget records
+// written since.
+func (c *Cluster) checkState(ps *peerState) error {
+	if err := checkNodeName(ps.Node); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	clock := c.store.Clock()
+	if bound := clock.boundAt(clock.MaxOffset() - c.cfg.Retention); ps.Horizon > bound {
+		return fmt.Errorf("%w: a collection horizon at %s, accepted up to %s (now - retention %s + max offset %s)",
+			ErrFutureVersion, stampString(ps.Horizon), stampString(bound), c.cfg.Retention, clock.MaxOffset())
+	}
+	return nil
 }
 
 func (d *delegate) NotifyJoin(n *memberlist.Node)   { d.event(n, StateAlive) }

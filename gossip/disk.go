@@ -182,3 +182,21 @@ func (d *disk) remove(ctx context.Context, keys []string, cutoff, horizon uint64
 		return nil
 	})
 }
+
+// drop deletes the given keys unless a record at or below bound replaced
+// them (Open's deletion of records stamped in the future).
+func (d *disk) drop(keys []string, bound uint64) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(recordsBucket)
+		for _, k := range keys {
+			var cur Record
+			if old := b.Get([]byte(k)); old != nil && cur.UnmarshalBinary(old) == nil && cur.Version.Time <= bound {
+				continue
+			}
+			if err := b.Delete([]byte(k)); err != nil {
+				return fmt.Errorf("delete record %q: %w", k, err)
+			}
+		}
+		return nil
+	})
+}

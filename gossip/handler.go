@@ -1,7 +1,9 @@
 package gossip
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 )
@@ -44,13 +46,36 @@ func (c *Cluster) servePull(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	recs := make([]*Record, 0, len(keys))
+	writeBinary(w, c.answerPull(keys))
+}
+
+// answerPull encodes the records of keys it has, in the order asked, and
+// stops before the answer would exceed MaxAnswer: the puller asks again
+// for the keys after the last one answered (pullAll). A record over the
+// size bound (persisted before the bound existed) is left out: no member
+// would accept it.
+func (c *Cluster) answerPull(keys []string) []byte {
+	var body []byte
+	n := 0
 	for _, k := range keys {
-		if rec := c.store.Get(k); rec != nil {
-			recs = append(recs, rec)
+		rec := c.store.Get(k)
+		if rec == nil {
+			continue
 		}
+		if len(rec.Value) > MaxValueSize || len(rec.Key) > MaxKeySize {
+			c.log.Warn("not serving a record over the size bound", "key", clip(rec.Key), "bytes", len(rec.Value))
+			continue
+		}
+		enc, _ := rec.MarshalBinary()
+		if len(body)+len(enc)+2*binary.MaxVarintLen64+1 > MaxAnswer {
+			break
+		}
+		body = binary.AppendUvarint(body, uint64(len(enc)))
+		body = append(body, enc...)
+		n++
 	}
-	writeBinary(w, encodeRecords(recs))
+	out := binary.AppendUvarint([]byte{wireFormat}, uint64(n))
+	return append(out, body...)
 }
 
 func (c *Cluster) serveDigest(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +89,16 @@ func (c *Cluster) serveDigest(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	writeBinary(w, encodeEntries(inBuckets(c.store, buckets, which)))
+	es := inBuckets(c.store, buckets, which)
+	answer := encodeEntries(es)
+	if len(es) > maxDigestEntries || len(answer) > maxDigestAnswer {
+		// Never a truncated digest: the asker would take the keys left out
+		// for keys this agent lacks.
+		http.Error(w, fmt.Sprintf("a digest of %d entries (%d bytes) is over the bound (%d entries, %d bytes): ask for fewer buckets",
+			len(es), len(answer), maxDigestEntries, maxDigestAnswer), http.StatusRequestEntityTooLarge)
+		return
+	}
+	writeBinary(w, answer)
 }
 
 func writeBinary(w http.ResponseWriter, b []byte) {

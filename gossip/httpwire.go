@@ -27,6 +27,16 @@ const (
 	pullBatch   = 256
 )
 
+// minRecordEncoding is the fewest bytes a record takes in a pull answer
+// (its length, format, flags, time and three lengths), and
+// minEntryEncoding in a digest answer (key length, time, node length,
+// flags): forged counts cannot make a decoder allocate more than the input
+// allows.
+const (
+	minRecordEncoding = 7
+	minEntryEncoding  = 4
+)
+
 func encodeKeys(keys []string) []byte {
 	b := []byte{wireFormat}
 	b = binary.AppendUvarint(b, uint64(len(keys)))
@@ -63,12 +73,17 @@ func encodeRecords(recs []*Record) []byte {
 	return b
 }
 
-func decodeRecords(buf []byte) ([]*Record, error) {
+// decodeRecords decodes a pull answer of at most max records.
+func decodeRecords(buf []byte, max int) ([]*Record, error) {
 	rd, err := openBody(buf)
 	if err != nil {
 		return nil, err
 	}
-	recs := make([]*Record, rd.count(1))
+	n := rd.count(minRecordEncoding)
+	if n > max {
+		return nil, fmt.Errorf("%w: %d records, at most %d", ErrMalformed, n, max)
+	}
+	recs := make([]*Record, n)
 	for i := range recs {
 		recs[i] = &Record{}
 		if err := recs[i].UnmarshalBinary(rd.raw(rd.uvarint())); err != nil && rd.err == nil {
@@ -97,7 +112,11 @@ func decodeDigestQuery(buf []byte) (buckets int, which []int, err error) {
 	if rd.err == nil && (nb == 0 || nb > maxBuckets || nb&(nb-1) != 0) {
 		return 0, nil, fmt.Errorf("%w: %d buckets", ErrMalformed, nb)
 	}
-	which = make([]int, rd.count(1))
+	n := rd.count(1)
+	if uint64(n) > nb {
+		return 0, nil, fmt.Errorf("%w: %d bucket indexes for %d buckets", ErrMalformed, n, nb)
+	}
+	which = make([]int, n)
 	for i := range which {
 		v := rd.uvarint()
 		if v >= nb {
@@ -124,12 +143,17 @@ func encodeEntries(es []DigestEntry) []byte {
 	return b
 }
 
-func decodeEntries(buf []byte) ([]DigestEntry, error) {
+// decodeEntries decodes a digest answer of at most max entries.
+func decodeEntries(buf []byte, max int) ([]DigestEntry, error) {
 	rd, err := openBody(buf)
 	if err != nil {
 		return nil, err
 	}
-	es := make([]DigestEntry, rd.count(4))
+	n := rd.count(minEntryEncoding)
+	if n > max {
+		return nil, fmt.Errorf("%w: %d digest entries, at most %d", ErrMalformed, n, max)
+	}
+	es := make([]DigestEntry, n)
 	for i := range es {
 		es[i] = DigestEntry{Key: rd.str(), Version: Version{Time: rd.uvarint(), Node: rd.str()}, Deleted: rd.byte()&1 != 0}
 	}

@@ -145,6 +145,18 @@ func (ms *membership) peers() []Member {
 	return out
 }
 
+// livePeer returns the live member named name (other than self) as a
+// Peer to pull from.
+func (ms *membership) livePeer(name string) (Peer, bool) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	m, ok := ms.members[name]
+	if !ok || m.State != StateAlive || name == ms.self {
+		return Peer{}, false
+	}
+	return Peer{Name: m.Name, Addr: m.Addr, APIAddr: m.APIAddr}, true
+}
+
 func (ms *membership) get(name string) (Member, bool) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()

@@ -26,7 +26,7 @@ func TestMetaTooLarge(t *testing.T) {
 	if _, err := encodeMeta(m, false); !errors.Is(err, ErrMetaTooLarge) {
 		t.Fatalf("got %v, want ErrMetaTooLarge", err)
 	}
-	if _, err := NewCluster(ClusterConfig{NodeName: "n1", BindAddr: "127.0.0.1:0", Meta: m}, testStore(t, "n1"), nil); !errors.Is(err, ErrMetaTooLarge) {
+	if _, err := NewCluster(ClusterConfig{NodeName: "n1", BindAddr: "127.0.0.1:0", Meta: m, Validate: acceptAll}, testStore(t, "n1"), nil); !errors.Is(err, ErrMetaTooLarge) {
 		t.Fatalf("NewCluster: got %v, want ErrMetaTooLarge", err)
 	}
 }
@@ -40,3 +40,6 @@ func testStore(t *testing.T, node string) *Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// acceptAll is the semantic validator of tests that replicate any key.
+func acceptAll(*Record) error { return nil }

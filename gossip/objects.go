@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"sort"
 	"strconv"
@@ -334,6 +335,19 @@ func invalid(k *api.Kind, name string, err error) error {
 	return api.NewBadRequest(err.Error())
 }
 
+// putObject stages a record of an object, refusing one over the size
+// every agent accepts from elsewhere (MaxValueSize): what this agent
+// stores, every agent must be able to replicate.
+func putObject(t *Txn, k *api.Kind, name, key string, value []byte) error {
+	if len(value) > MaxValueSize {
+		return api.NewStatusError(http.StatusRequestEntityTooLarge, api.ReasonTooLarge,
+			fmt.Sprintf("%s %q encodes to %d bytes as stored (JSON, escapes and base64 included); an object may take at most %d: "+
+				"move large data out of it (split a ConfigMap or Secret, shorten annotations)", k.Kind, name, len(value), MaxValueSize))
+	}
+	t.Put(key, value)
+	return nil
+}
+
 // writeCreate stages the records of a prepared new object.
 func writeCreate(t *Txn, k *api.Kind, obj api.Object) error {
 	m := obj.GetObjectMeta()
@@ -341,7 +355,9 @@ func writeCreate(t *Txn, k *api.Kind, obj api.Object) error {
 	if err != nil {
 		return api.NewInternal(err)
 	}
-	t.Put(specKey(k, m.Namespace, m.Name), spec)
+	if err := putObject(t, k, m.Name, specKey(k, m.Namespace, m.Name), spec); err != nil {
+		return err
+	}
 	// A status given at creation is kept only for kinds whose creator is
 	// also the status writer (a node registering itself, a namespace's phase).
 	if k.HasStatus && (k == api.KindNode || k == api.KindNamespace) {
@@ -349,7 +365,9 @@ func writeCreate(t *Txn, k *api.Kind, obj api.Object) error {
 		if err != nil {
 			return api.NewInternal(err)
 		}
-		t.Put(statusKey(k, m.Namespace, m.Name), st)
+		if err := putObject(t, k, m.Name, statusKey(k, m.Namespace, m.Name), st); err != nil {
+			return err
+		}
 	} else if sv, ok := statusField(obj); ok {
 		sv.Set(reflect.Zero(sv.Type()))
 	}
@@ -426,7 +444,9 @@ func (o *Objects) stageUpdate(t *Txn, obj api.Object) (*api.Kind, bool, error) {
 		m.ResourceVersion = strconv.FormatUint(cur.Version.Time, 10)
 		return k, false, nil
 	}
-	t.Put(sk, spec)
+	if err := putObject(t, k, m.Name, sk, spec); err != nil {
+		return k, false, err
+	}
 	return k, true, nil
 }
 
@@ -489,8 +509,7 @@ func (o *Objects) UpdateStatus(ctx context.Context, obj api.Object) (api.Object,
 		if old := t.Get(statusKey(k, ns, m.Name)); old != nil && !old.Deleted && bytes.Equal(old.Value, st) {
 			return nil
 		}
-		t.Put(statusKey(k, ns, m.Name), st)
-		return nil
+		return putObject(t, k, m.Name, statusKey(k, ns, m.Name), st)
 	})
 	if err != nil {
 		return nil, err
@@ -533,8 +552,7 @@ func (o *Objects) Delete(ctx context.Context, k *api.Kind, ns, name string, opts
 			if err != nil {
 				return api.NewInternal(err)
 			}
-			t.Put(specKey(k, ns, name), spec)
-			return nil
+			return putObject(t, k, name, specKey(k, ns, name), spec)
 		}
 		if k == api.KindNamespace {
 			return o.stageNamespaceDelete(t, obj.(*api.Namespace))

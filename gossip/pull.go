@@ -2,6 +2,8 @@ package gossip
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -14,36 +16,38 @@ const (
 	maxPending  = 16384
 )
 
-// puller holds the keys to pull, grouped by the API address to pull from.
+// puller holds the keys to pull, grouped by the name of the member to
+// pull from.
 type puller struct {
 	mu     sync.Mutex
-	byAddr map[string]map[string]struct{}
-	wanted map[string]Version // newest version asked for, per key
+	byPeer map[string]map[string]struct{} // member name -> keys
+	wanted map[string]Version             // newest version asked for, per key
 	busy   map[string]bool
 	n      int
 	wake   chan struct{}
 }
 
 func newPuller() *puller {
-	return &puller{byAddr: map[string]map[string]struct{}{}, wanted: map[string]Version{}, busy: map[string]bool{},
+	return &puller{byPeer: map[string]map[string]struct{}{}, wanted: map[string]Version{}, busy: map[string]bool{},
 		wake: make(chan struct{}, 1)}
 }
 
-// want asks for key at version v (or newer) from addr; false if full.
-func (p *puller) want(addr, key string, v Version) bool {
+// want asks for key at version v (or newer) from the member named peer;
+// false if full.
+func (p *puller) want(peer, key string, v Version) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w, ok := p.wanted[key]; ok && w.Compare(v) >= 0 {
 		return true
 	}
-	keys := p.byAddr[addr]
+	keys := p.byPeer[peer]
 	if _, ok := keys[key]; !ok {
 		if p.n >= maxPending {
 			return false
 		}
 		if keys == nil {
 			keys = map[string]struct{}{}
-			p.byAddr[addr] = keys
+			p.byPeer[peer] = keys
 		}
 		keys[key] = struct{}{}
 		p.n++
@@ -64,8 +68,8 @@ func (p *puller) signal() {
 func (p *puller) take() (string, []string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for addr, keys := range p.byAddr {
-		if p.busy[addr] {
+	for peer, keys := range p.byPeer {
+		if p.busy[peer] {
 			continue
 		}
 		batch := make([]string, 0, min(len(keys), pullBatch))
@@ -78,34 +82,35 @@ func (p *puller) take() (string, []string, bool) {
 		}
 		p.n -= len(batch)
 		if len(keys) == 0 {
-			delete(p.byAddr, addr)
+			delete(p.byPeer, peer)
 		}
-		p.busy[addr] = true
-		if len(p.byAddr) > 0 {
+		p.busy[peer] = true
+		if len(p.byPeer) > 0 {
 			p.signal() // more work for another worker
 		}
-		return addr, batch, true
+		return peer, batch, true
 	}
 	return "", nil, false
 }
 
-func (p *puller) done(addr string, keys []string) {
+func (p *puller) done(peer string, keys []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.busy, addr)
+	delete(p.busy, peer)
 	for _, k := range keys {
 		delete(p.wanted, k)
 	}
-	if len(p.byAddr) > 0 {
+	if len(p.byPeer) > 0 {
 		p.signal()
 	}
 }
 
-// runPuller pulls announced records and hands them to the applier, which
-// relays them (announcing this agent as a source of the large ones).
+// runPuller pulls announced records from the live member that announced
+// them and hands them to the applier, which relays them (announcing this
+// agent as a source of the large ones).
 func (c *Cluster) runPuller(ctx context.Context) {
 	for {
-		addr, keys, ok := c.pulls.take()
+		name, keys, ok := c.pulls.take()
 		if !ok {
 			select {
 			case <-ctx.Done():
@@ -114,41 +119,94 @@ func (c *Cluster) runPuller(ctx context.Context) {
 				continue
 			}
 		}
-		recs, err := c.pullRecords(ctx, addr, keys)
-		c.pulls.done(addr, keys)
-		if err != nil {
-			continue
+		var recs []*Record
+		peer, alive := c.members.livePeer(name)
+		if alive {
+			recs, _ = c.pullAll(ctx, peer, keys)
+		} else {
+			c.unknownSender("announce", name) // died since it announced
 		}
+		c.pulls.done(name, keys)
 		for _, r := range recs {
-			if !c.inbound.put(item{rec: r}) {
+			if !c.inbound.put(item{rec: r, via: peer.Name}) {
 				c.stats.dropped.Add(1)
 			}
 		}
 	}
 }
 
-// pullRecords fetches records with a timeout, counting and logging.
-func (c *Cluster) pullRecords(ctx context.Context, addr string, keys []string) ([]*Record, error) {
+// pullAll pulls the records of keys from the member, pullBatch keys per
+// request, asking again for what follows the last record of an answer the
+// member cut short at MaxAnswer. The records returned passed admit.
+func (c *Cluster) pullAll(ctx context.Context, p Peer, keys []string) ([]*Record, error) {
+	var out []*Record
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), pullBatch)]
+		recs, last, err := c.pullRecords(ctx, p, batch)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, c.admit(recs, p.Name)...)
+		if last < 0 { // none of the batch is there
+			keys = keys[len(batch):]
+		} else {
+			keys = keys[last+1:]
+		}
+	}
+	return out, nil
+}
+
+// pullRecords fetches records with a timeout, counting and logging. The
+// answer must hold only keys asked for, in the order asked: last is the
+// index in keys of its last record (-1 if none).
+func (c *Cluster) pullRecords(ctx context.Context, p Peer, keys []string) (recs []*Record, last int, err error) {
 	tctx, cancel := context.WithTimeout(ctx, c.tm.pullTimeout)
 	defer cancel()
 	c.stats.pulls.Add(1)
-	recs, err := c.fetch.PullRecords(tctx, addr, keys)
-	if err != nil {
-		c.pullFailed(ctx, addr, err)
-		return nil, err
+	recs, err = c.fetch.PullRecords(tctx, p, keys)
+	if err == nil {
+		last, err = checkAnswer(keys, recs)
 	}
-	c.limiter.reset("pull/" + addr)
+	if err != nil {
+		if errors.Is(err, ErrAnswerTooLarge) || errors.Is(err, ErrBadAnswer) {
+			c.refuse("pull answer", p.Name, p.Name, "", err)
+		}
+		c.pullFailed(ctx, p.Name, err)
+		return nil, -1, err
+	}
+	c.limiter.reset("pull/" + p.Name)
 	c.stats.pulled.Add(int64(len(recs)))
-	return recs, nil
+	return recs, last, nil
+}
+
+// ErrBadAnswer is returned for a pull answer holding a key that was not
+// asked for, or keys out of the order asked.
+var ErrBadAnswer = errors.New("gossip: the answer does not answer what was asked")
+
+// checkAnswer checks that recs answer keys in order and returns the index
+// of the last one answered (-1 if none).
+func checkAnswer(keys []string, recs []*Record) (int, error) {
+	last := -1
+	for _, r := range recs {
+		i := last + 1
+		for i < len(keys) && keys[i] != r.Key {
+			i++
+		}
+		if i == len(keys) {
+			return -1, fmt.Errorf("%w: %d records for %d keys, one of them not asked for or out of order", ErrBadAnswer, len(recs), len(keys))
+		}
+		last = i
+	}
+	return last, nil
 }
 
 // pullFailed counts and logs a failed pull; ctx is the cluster's.
-func (c *Cluster) pullFailed(ctx context.Context, addr string, err error) {
+func (c *Cluster) pullFailed(ctx context.Context, peer string, err error) {
 	c.stats.pullErrors.Add(1)
 	if ctx.Err() != nil {
 		return // shutting down
 	}
-	if ok, suppressed := c.limiter.allow("pull/" + addr); ok {
-		c.log.Warn("pull from peer failed; anti-entropy will retry", "peer", addr, "err", err, "suppressed", suppressed)
+	if ok, suppressed := c.limiter.allow("pull/" + peer); ok {
+		c.log.Warn("pull from peer failed; anti-entropy will retry", "peer", peer, "err", err, "suppressed", suppressed)
 	}
 }

@@ -119,7 +119,7 @@ func FuzzRecordUnmarshal(f *testing.F) {
 
 func TestClockIsMonotonicAndFollowsObservations(t *testing.T) {
 	wall := time.UnixMilli(1_000_000)
-	c := newClockWith(func() time.Time { return wall })
+	c := newClockWith(func() time.Time { return wall }, time.Hour)
 	a := c.Now()
 	b := c.Now()
 	if b <= a {

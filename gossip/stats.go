@@ -20,6 +20,15 @@ type Stats struct {
 	// Dropped counts received messages dropped because the inbound queue
 	// was full; anti-entropy repairs what they carried.
 	Dropped int64
+	// Refused counts what was decoded but refused: records that failed
+	// validation or carry a version beyond the clock bound, digest entries
+	// of such versions, push/pull states with a horizon beyond its bound,
+	// and pull or digest answers over their size bound or not answering
+	// what was asked.
+	Refused int64
+	// UnknownSenders counts announces and push/pull states naming a node
+	// that is not a live member: nothing is pulled from them.
+	UnknownSenders int64
 	// RecordsApplied counts records from elsewhere that won and were applied.
 	RecordsApplied int64
 	// Pulls counts HTTP pulls and digests made; PullErrors those that failed;
@@ -40,6 +49,7 @@ type Stats struct {
 // counters is the live, atomic form of Stats.
 type counters struct {
 	broadcastsQueued, broadcastsSent, pushes, received, malformed, dropped atomic.Int64
+	refused, unknownSenders                                                atomic.Int64
 	applied, pulls, pullErrors, pulled, syncRounds, forgotten              atomic.Int64
 	joins, joinFailures                                                    atomic.Int64
 }
@@ -48,6 +58,7 @@ func (c *counters) snapshot() Stats {
 	return Stats{
 		BroadcastsQueued: c.broadcastsQueued.Load(), BroadcastsSent: c.broadcastsSent.Load(), Pushes: c.pushes.Load(),
 		MessagesReceived: c.received.Load(), Malformed: c.malformed.Load(), Dropped: c.dropped.Load(),
+		Refused: c.refused.Load(), UnknownSenders: c.unknownSenders.Load(),
 		RecordsApplied: c.applied.Load(), Pulls: c.pulls.Load(), PullErrors: c.pullErrors.Load(),
 		RecordsPulled: c.pulled.Load(), SyncRounds: c.syncRounds.Load(), Forgotten: c.forgotten.Load(),
 		Joins: c.joins.Load(), JoinFailures: c.joinFailures.Load(),

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +44,7 @@ type Store struct {
 	ring      []Change
 	ringFloor uint64 // the newest stamp dropped from ring
 	subs      map[*Subscription]struct{}
+	subLimits subLimits
 	onLocal   []func([]*Record)
 	// horizon is the newest version time of any tombstone this store has
 	// collected: a key it lacks with a version at or below it may be one it
@@ -49,38 +52,133 @@ type Store struct {
 	horizon uint64
 }
 
-// Open loads the store persisted at path (a bbolt file, created if absent) for
-// node. An empty path keeps the store in memory only (tests).
-func Open(path, node string, log *slog.Logger) (*Store, error) {
-	return OpenSealed(path, node, log, nil)
+// Option changes how Open opens a store.
+type Option func(*storeOptions)
+
+type storeOptions struct {
+	maxClockOffset    time.Duration
+	dropFutureRecords bool
+	now               func() time.Time
+	subLimits         subLimits
+	sealer            Sealer
 }
 
-// OpenSealed is Open with the values of sensitive records sealed on disk
-// by sealer (see Sealer).
-func OpenSealed(path, node string, log *slog.Logger, sealer Sealer) (*Store, error) {
+// WithSealer seals the values of sensitive records on disk (see Sealer).
+func WithSealer(s Sealer) Option {
+	return func(o *storeOptions) { o.sealer = s }
+}
+
+// WithMaxClockOffset bounds how far ahead of this host's clock a version
+// from elsewhere may be (default DefaultMaxClockOffset): the clock never
+// follows a timestamp beyond it, Apply refuses records beyond it, and Open
+// refuses a state whose records are beyond it (see WithDropFutureRecords).
+func WithMaxClockOffset(d time.Duration) Option {
+	return func(o *storeOptions) { o.maxClockOffset = d }
+}
+
+// WithDropFutureRecords makes Open delete, instead of refusing to open, the
+// records persisted with a version beyond now + the maximum offset.
+func WithDropFutureRecords() Option {
+	return func(o *storeOptions) { o.dropFutureRecords = true }
+}
+
+// withClock sets the time source (tests).
+func withClock(now func() time.Time) Option { return func(o *storeOptions) { o.now = now } }
+
+// WithSubscriptionLimits sets how many changes, and how many bytes of
+// record values, may wait for one subscriber before it is closed with
+// ErrSubscriptionOverflow (default: 8192 changes, 64 MiB).
+func WithSubscriptionLimits(changes, bytes int) Option {
+	return func(o *storeOptions) { o.subLimits = subLimits{changes: changes, bytes: bytes} }
+}
+
+// FutureRecordsError is returned by Open for a persisted state holding
+// records stamped later than now + the maximum clock offset: this host's
+// clock is behind (or was stepped back), or the records were forged. The
+// store is not opened: running with them would either lose them or let
+// them win over every write until the wall clock reaches them.
+type FutureRecordsError struct {
+	Count     int
+	Newest    Version
+	Keys      []string      // a few of them, quoted, for the log
+	Now       time.Time     // this host's clock when the store was opened
+	MaxOffset time.Duration // the maximum clock offset
+}
+
+func (e *FutureRecordsError) Error() string {
+	return fmt.Sprintf("the stored state holds %d record(s) stamped up to %s (the newest by node %q), later than this host's clock "+
+		"(%s) plus the maximum clock offset (%s), such as %s: if this host's clock is behind, set it right (is NTP running?) "+
+		"and start again; if the clock is right, those records were written by a clock that ran ahead, or forged: "+
+		"start once with --drop-future-records to delete them", e.Count, TimeOf(e.Newest.Time).UTC().Format(time.RFC3339Nano),
+		clip(e.Newest.Node), e.Now.UTC().Format(time.RFC3339Nano), e.MaxOffset, strings.Join(e.Keys, ", "))
+}
+
+// Open loads the store persisted at path (a bbolt file, created if absent) for
+// node. An empty path keeps the store in memory only (tests).
+func Open(path, node string, log *slog.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{node: node, clock: NewClock(), log: log, records: map[string]*Record{}, subs: map[*Subscription]struct{}{}}
+	o := storeOptions{maxClockOffset: DefaultMaxClockOffset, now: time.Now, subLimits: defaultSubLimits}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxClockOffset < 0 {
+		return nil, fmt.Errorf("gossip: a negative maximum clock offset (%s)", o.maxClockOffset)
+	}
+	s := &Store{node: node, clock: newClockWith(o.now, o.maxClockOffset), log: log, records: map[string]*Record{},
+		subs: map[*Subscription]struct{}{}, subLimits: o.subLimits}
 	if path != "" {
-		d, err := openDisk(path, sealer)
+		d, err := openDisk(path, o.sealer)
 		if err != nil {
 			return nil, err
 		}
 		s.disk = d
-		err = d.load(func(r *Record) {
-			s.records[r.Key] = r
-			s.clock.Observe(r.Version.Time)
-		})
-		if err == nil {
-			s.horizon, err = d.loadHorizon()
-		}
-		if err != nil {
+		if err := s.load(o.dropFutureRecords); err != nil {
 			d.close()
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// load reads the persisted records and horizon. Records stamped beyond
+// the clock's bound are refused (FutureRecordsError), or deleted with drop.
+func (s *Store) load(drop bool) error {
+	bound := s.clock.Bound()
+	var future []*Record
+	err := s.disk.load(func(r *Record) {
+		if r.Version.Time > bound {
+			future = append(future, r)
+			return
+		}
+		s.records[r.Key] = r
+		s.clock.Observe(r.Version.Time)
+	})
+	if err != nil {
+		return err
+	}
+	if s.horizon, err = s.disk.loadHorizon(); err != nil {
+		return err
+	}
+	if len(future) == 0 {
+		return nil
+	}
+	slices.SortFunc(future, func(a, b *Record) int { return b.Version.Compare(a.Version) })
+	if !drop {
+		fe := &FutureRecordsError{Count: len(future), Newest: future[0].Version, Now: s.clock.now(), MaxOffset: s.clock.MaxOffset()}
+		for _, r := range future[:min(len(future), 5)] {
+			fe.Keys = append(fe.Keys, strconv.Quote(clip(r.Key)))
+		}
+		return fe
+	}
+	keys := make([]string, len(future))
+	for i, r := range future {
+		keys[i] = r.Key
+		s.log.Warn("deleting a record stamped beyond this host's clock plus the maximum offset",
+			"key", r.Key, "writer", r.Version.Node, "stamped", TimeOf(r.Version.Time).UTC().Format(time.RFC3339Nano))
+	}
+	return s.disk.drop(keys, bound)
 }
 
 // Close releases the disk and ends every subscription.
@@ -92,7 +190,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	for sub := range s.subs {
-		sub.close()
+		sub.end(ErrClosed)
 	}
 	s.subs = nil
 	s.mu.Unlock()
@@ -196,7 +294,14 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 		return nil, ErrClosed
 	}
 	t := &Txn{s: s, ctx: ctx, writes: map[string]*Record{}}
-	if err := fn(t); err != nil {
+	err := fn(t)
+	for _, key := range t.order {
+		if err != nil {
+			break
+		}
+		err = checkLocal(t.writes[key])
+	}
+	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
@@ -222,10 +327,24 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 	return written, nil
 }
 
+// checkLocal holds a local write to the structure every agent requires of
+// a record it receives (validate.go), so that whatever is written here can
+// be replicated.
+func checkLocal(r *Record) error {
+	if err := checkKey(r.Key); err != nil {
+		return fmt.Errorf("write %q: %w", clip(r.Key), err)
+	}
+	if len(r.Value) > MaxValueSize {
+		return fmt.Errorf("write %q: %w: a value of %d bytes, at most %d", r.Key, ErrInvalidRecord, len(r.Value), MaxValueSize)
+	}
+	return nil
+}
+
 // Apply merges records that came from elsewhere; it returns those that won
 // and were applied. Records older than what the store holds are ignored, and
 // so is a record of a key the store lacks whose version is at or below the
-// collection horizon (see Horizon).
+// collection horizon (see Horizon), and a record stamped beyond the clock's
+// bound (now + the maximum offset): the caller validates and counts those.
 func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -233,7 +352,11 @@ func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
 		return nil, ErrClosed
 	}
 	var applied []*Record
+	bound := s.clock.Bound()
 	for _, r := range recs {
+		if r.Version.Time > bound {
+			continue // the caller counts it (Cluster.admit); never stored
+		}
 		s.clock.Observe(r.Version.Time)
 		cur := s.records[r.Key]
 		if cur != nil && !r.Newer(cur) || cur == nil && r.Version.Time <= s.horizon {
@@ -260,8 +383,10 @@ func (s *Store) applyLocked(r *Record) {
 	}
 	s.ring = append(s.ring, ch)
 	for sub := range s.subs {
-		if sub.matches(r.Key) {
-			sub.push(ch)
+		if sub.matches(r.Key) && !sub.push(ch) {
+			delete(s.subs, sub) // overflowed: ended, and its queue released
+			s.log.Warn("closed a watch that fell behind; it lists again",
+				"prefixes", sub.prefixes, "max_changes", sub.limits.changes, "max_bytes", sub.limits.bytes)
 		}
 	}
 }
@@ -320,14 +445,14 @@ func (s *Store) Subscribe(prefixes []string, since uint64, snapshot bool) (*Subs
 	if s.closed {
 		return nil, nil, ErrClosed
 	}
-	sub := &Subscription{prefixes: prefixes, notify: make(chan struct{}, 1), store: s}
+	sub := &Subscription{prefixes: prefixes, notify: make(chan struct{}, 1), store: s, limits: s.subLimits}
 	if since > 0 {
 		if since < s.ringFloor {
 			return nil, nil, ErrStampTooOld
 		}
 		for _, ch := range s.ring {
-			if ch.Stamp > since && sub.matches(ch.New.Key) {
-				sub.queue = append(sub.queue, ch)
+			if ch.Stamp > since && sub.matches(ch.New.Key) && !sub.push(ch) {
+				return nil, nil, ErrStampTooOld // more to replay than a queue holds
 			}
 		}
 	}
@@ -340,20 +465,38 @@ func (s *Store) Subscribe(prefixes []string, since uint64, snapshot bool) (*Subs
 		}
 	}
 	s.subs[sub] = struct{}{}
-	if len(sub.queue) > 0 {
-		sub.notify <- struct{}{}
-	}
 	return sub, snap, nil
 }
 
-// Subscription is an unbounded, ordered queue of changes for one watcher, so
-// that a slow watcher never blocks a writer.
+// ErrSubscriptionOverflow ends a subscription whose watcher fell behind:
+// more changes (or bytes of records) waited for it than a subscription
+// holds. The watcher lists again and subscribes anew, as Kubernetes clients
+// do after a 410.
+var ErrSubscriptionOverflow = errors.New("gossip: the watcher fell behind and its subscription was closed")
+
+// subLimits bound what waits in one subscription's queue.
+type subLimits struct {
+	changes int // queued changes
+	bytes   int // values of the records they hold (old and new)
+}
+
+// defaultSubLimits: as many changes as the watch history keeps (a watcher
+// further behind could not resume from where it is anyway), and 64 MiB of
+// values (32 records of the largest size).
+var defaultSubLimits = subLimits{changes: ringSize, bytes: 64 << 20}
+
+// Subscription is a bounded, ordered queue of changes for one watcher, so
+// that a slow watcher never blocks a writer: one that falls behind by more
+// than the bounds is closed with ErrSubscriptionOverflow and its queue
+// released.
 type Subscription struct {
 	prefixes []string
 	store    *Store
+	limits   subLimits
 	mu       sync.Mutex
 	queue    []Change
-	closed   bool
+	bytes    int
+	err      error // why it ended (ErrClosed, ErrSubscriptionOverflow), nil while open
 	notify   chan struct{}
 }
 
@@ -366,41 +509,66 @@ func (sub *Subscription) matches(key string) bool {
 	return false
 }
 
-func (sub *Subscription) push(ch Change) {
+func changeBytes(ch Change) int {
+	n := len(ch.New.Value)
+	if ch.Old != nil {
+		n += len(ch.Old.Value)
+	}
+	return n
+}
+
+// push queues a change; it reports false when that overflowed the queue,
+// which is then released and the subscription ended (the store drops it).
+func (sub *Subscription) push(ch Change) bool {
 	sub.mu.Lock()
+	if sub.err != nil {
+		sub.mu.Unlock()
+		return true
+	}
 	sub.queue = append(sub.queue, ch)
+	sub.bytes += changeBytes(ch)
+	over := len(sub.queue) > sub.limits.changes || sub.bytes > sub.limits.bytes
+	if over {
+		sub.queue, sub.bytes, sub.err = nil, 0, ErrSubscriptionOverflow
+	}
 	sub.mu.Unlock()
+	sub.wake()
+	return !over
+}
+
+func (sub *Subscription) wake() {
 	select {
 	case sub.notify <- struct{}{}:
 	default:
 	}
 }
 
-func (sub *Subscription) close() {
+// end closes the subscription with err unless it already ended.
+func (sub *Subscription) end(err error) {
 	sub.mu.Lock()
-	sub.closed = true
-	sub.mu.Unlock()
-	select {
-	case sub.notify <- struct{}{}:
-	default:
+	if sub.err == nil {
+		sub.err = err
 	}
+	sub.mu.Unlock()
+	sub.wake()
 }
 
 // Next returns the queued changes, waiting until there is at least one, ctx
-// is done (its error), or the store closes (ErrClosed).
+// is done (its error), the store closes (ErrClosed), or the watcher fell
+// behind (ErrSubscriptionOverflow: what was queued is gone; list again).
 func (sub *Subscription) Next(ctx context.Context) ([]Change, error) {
 	for {
 		sub.mu.Lock()
 		if len(sub.queue) > 0 {
 			q := sub.queue
-			sub.queue = nil
+			sub.queue, sub.bytes = nil, 0
 			sub.mu.Unlock()
 			return q, nil
 		}
-		closed := sub.closed
+		err := sub.err
 		sub.mu.Unlock()
-		if closed {
-			return nil, ErrClosed
+		if err != nil {
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
@@ -418,5 +586,5 @@ func (sub *Subscription) Cancel() {
 		delete(s.subs, sub)
 	}
 	s.mu.Unlock()
-	sub.close()
+	sub.end(ErrClosed)
 }

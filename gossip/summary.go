@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"time"
 )
 
 // The anti-entropy summary splits the key space into a power-of-two number
@@ -71,21 +72,22 @@ func summarize(st *Store, buckets int) ([]uint64, int) {
 	return sums, n
 }
 
-// peerState is what each side of a push/pull sends: who it is, where to
-// pull from, its collection horizon, and the summary of its records.
+// peerState is what each side of a push/pull sends: who it is (the
+// member to pull from: resolved through membership, never an address),
+// its collection horizon, and the summary of its records.
 type peerState struct {
 	Node    string
-	APIAddr string
 	Horizon uint64
 	Records uint64
 	Buckets []uint64
+
+	received time.Time // when it came (not sent)
 }
 
 func (s *peerState) encode() []byte {
-	b := make([]byte, 0, 32+len(s.Node)+len(s.APIAddr)+8*len(s.Buckets))
+	b := make([]byte, 0, 32+len(s.Node)+8*len(s.Buckets))
 	b = append(b, msgState)
 	b = appendString(b, s.Node)
-	b = appendString(b, s.APIAddr)
 	b = binary.AppendUvarint(b, s.Horizon)
 	b = binary.AppendUvarint(b, s.Records)
 	b = binary.AppendUvarint(b, uint64(len(s.Buckets)))
@@ -100,7 +102,7 @@ func decodeState(buf []byte) (*peerState, error) {
 		return nil, fmt.Errorf("%w: not a state", ErrMalformed)
 	}
 	rd := reader{b: buf[1:]}
-	s := &peerState{Node: rd.str(), APIAddr: rd.str(), Horizon: rd.uvarint(), Records: rd.uvarint()}
+	s := &peerState{Node: rd.str(), Horizon: rd.uvarint(), Records: rd.uvarint()}
 	n := rd.count(8)
 	if rd.err == nil && (n == 0 || n > maxBuckets || n&(n-1) != 0) {
 		return nil, fmt.Errorf("%w: %d buckets", ErrMalformed, n)

@@ -13,7 +13,9 @@ import (
 // that match the selector. Without a resourceVersion it starts with an ADDED
 // event for every existing object; with one it replays the changes applied
 // after it. An object that stops (starts) matching the selector is sent as
-// DELETED (ADDED). The channel closes when ctx ends or the store closes.
+// DELETED (ADDED). The channel closes when ctx ends or the store closes, and
+// after an ERROR event (its object a *WatchError, a 410 Expired Status) when
+// the watcher fell behind: the watcher lists again and watches anew.
 func (o *Objects) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	ns = nsFor(k, ns)
 	tail := k.Resource + "/"
@@ -65,6 +67,13 @@ func (w *watcher) run(ctx context.Context, sub *Subscription, snap []*Record) {
 	}
 	for {
 		changes, err := sub.Next(ctx)
+		if errors.Is(err, ErrSubscriptionOverflow) {
+			// As Kubernetes does for a position it no longer has: an ERROR
+			// event with a 410, after which clients list again.
+			w.fail(ctx, api.NewGone("the watch fell behind the changes of "+w.k.Resource+
+				" and was closed; list again and watch from the list's resourceVersion"))
+			return
+		}
 		if err != nil {
 			return
 		}
@@ -167,3 +176,23 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 		return false
 	}
 }
+
+// fail sends the ERROR event that ends a watch.
+func (w *watcher) fail(ctx context.Context, se *api.StatusError) {
+	select {
+	case w.out <- api.WatchEvent{Type: api.Error, Object: &WatchError{Status: se.ErrStatus}}:
+	case <-ctx.Done():
+	}
+}
+
+// WatchError is the object of an ERROR watch event: a Status, encoded as
+// Kubernetes encodes it in a watch stream ({"kind":"Status",...}).
+type WatchError struct {
+	api.ObjectMeta `json:"-"`
+	api.Status
+}
+
+func (e *WatchError) Error() string { return e.Message }
+
+// Unwrap returns the Status as an *api.StatusError (api.IsGone works).
+func (e *WatchError) Unwrap() error { return &api.StatusError{ErrStatus: e.Status} }

@@ -13,9 +13,11 @@ var ErrMalformed = errors.New("gossip: malformed message")
 // Message types: the first byte of every user message and push/pull state.
 // Values are part of the protocol: only append.
 const (
-	msgRecord   byte = 1 // a whole record, small enough for one packet
-	msgAnnounce byte = 2 // key and version of a record to pull from an agent's API
-	msgState    byte = 3 // anti-entropy summary exchanged by push/pull
+	msgRecord byte = 1 // a whole record, small enough for one packet
+	// 2 and 3 were the announce and the state naming an address to pull
+	// from; their receivers now refuse them as malformed.
+	msgAnnounce byte = 4 // key and version of a record to pull from the member that has it
+	msgState    byte = 5 // anti-entropy summary exchanged by push/pull
 )
 
 // wireFormat versions the HTTP bodies of pulls and digests.
@@ -26,7 +28,9 @@ const wireFormat = 1
 // share it; larger records are announced and pulled over HTTP.
 const maxInline = 1000
 
-// announce tells that the agent serving API From holds Key at Version.
+// announce tells that the member named From holds Key at Version. It
+// names a member, never an address: the puller resolves the name through
+// membership and pulls only from a live member.
 type announce struct {
 	Key     string
 	Version Version

@@ -183,6 +183,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 		}
 		return nil
 	})
+	assertNothingRefused(t, c)
 }
 
 func TestPartitionedSidesMergeAfterHealing(t *testing.T) {
@@ -222,6 +223,7 @@ func TestPartitionedSidesMergeAfterHealing(t *testing.T) {
 		return nil
 	})
 	t.Logf("converged %s after healing", time.Since(healed).Round(time.Millisecond))
+	assertNothingRefused(t, c)
 }
 
 func TestClusterRestartKeepsObjectsAndContainers(t *testing.T) {
@@ -291,6 +293,7 @@ spec:
 	if apps := c.runningApps("everywhere-"); apps["h1"] != 1 || apps["h2"] != 1 || apps["h3"] != 1 {
 		t.Fatalf("daemon pods after the restart: %v", apps)
 	}
+	assertNothingRefused(t, c)
 }
 
 // stopAgent stops only host i's agent (SIGTERM), leaving its engine running.

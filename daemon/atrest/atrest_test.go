@@ -104,7 +104,7 @@ func TestStoreKeepsSecretsSealedOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err = gossip.OpenSealed(db, "n1", nil, k)
+	st, err = gossip.Open(db, "n1", nil, gossip.WithSealer(k))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestStoreKeepsSecretsSealedOnDisk(t *testing.T) {
 		t.Fatal("test: a non-sensitive value should stay readable")
 	}
 
-	st, err = gossip.OpenSealed(db, "n1", nil, k)
+	st, err = gossip.Open(db, "n1", nil, gossip.WithSealer(k))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestStoreKeepsSecretsSealedOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err = gossip.OpenSealed(db, "n1", nil, k2)
+	st, err = gossip.Open(db, "n1", nil, gossip.WithSealer(k2))
 	if err != nil {
 		t.Fatalf("reopen with only the new key: %v", err)
 	}

@@ -177,7 +177,9 @@ func (l *loop) watch(ctx context.Context, w watchSpec) {
 			l.log.Warn("watch failed; retrying", "kind", w.kind.Kind, "in", pause, "err", err)
 		} else {
 			for ev := range ch {
-				if ev.Object != nil {
+				// An ERROR event (the watch fell behind) ends the stream;
+				// watching again replays every object, as a list would.
+				if ev.Object != nil && ev.Type != api.Error {
 					w.handle(ctx, ev)
 				}
 			}

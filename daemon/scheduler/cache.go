@@ -110,6 +110,34 @@ func (c *cache) deletePod(key string) {
 	delete(c.assumed, key)
 }
 
+// absent returns the cached nodes or pods (by k) that objs, a fresh list of
+// that kind, no longer holds.
+func (c *cache) absent(k *api.Kind, objs []api.Object) []api.Object {
+	listed := make(map[string]bool, len(objs))
+	for _, o := range objs {
+		m := o.GetObjectMeta()
+		listed[m.Namespace+"/"+m.Name] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []api.Object
+	switch k {
+	case api.KindNode:
+		for name, n := range c.nodes {
+			if !listed["/"+name] {
+				out = append(out, n)
+			}
+		}
+	case api.KindPod:
+		for key, p := range c.pods {
+			if !listed[key] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // assume counts a pod this scheduler just bound.
 func (c *cache) assume(p *api.Pod) {
 	c.mu.Lock()

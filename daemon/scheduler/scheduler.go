@@ -157,16 +157,25 @@ func (r *run) prime(ctx context.Context) error {
 }
 
 // watch feeds one kind's events to handle, opening the watch again if it
-// ends before ctx does.
+// ends before ctx does (an ERROR event ends it when it fell behind): then
+// it lists again, so that deletions missed meanwhile reach the cache too.
 func (r *run) watch(ctx context.Context, k *api.Kind, handle func(api.WatchEvent)) {
 	pause := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		ch, err := r.s.store.Watch(ctx, k, "", api.ListOptions{})
+	for first := true; ctx.Err() == nil; first = false {
+		var opts api.ListOptions
+		var err error
+		if !first { // the first watch follows prime's list
+			opts.ResourceVersion, err = r.relist(ctx, k, handle)
+		}
+		var ch <-chan api.WatchEvent
+		if err == nil {
+			ch, err = r.s.store.Watch(ctx, k, "", opts)
+		}
 		if err != nil {
 			r.s.log.Warn("watch failed; retrying", "kind", k.Kind, "in", pause, "err", err)
 		} else {
 			for ev := range ch {
-				if ev.Object != nil {
+				if ev.Object != nil && ev.Type != api.Error {
 					handle(ev)
 				}
 			}
@@ -180,6 +189,22 @@ func (r *run) watch(ctx context.Context, k *api.Kind, handle func(api.WatchEvent
 		}
 		pause = min(2*pause, 5*time.Second)
 	}
+}
+
+// relist lists k and hands every object to handle as ADDED, and every
+// cached one no longer listed as DELETED; it returns the list's version.
+func (r *run) relist(ctx context.Context, k *api.Kind, handle func(api.WatchEvent)) (string, error) {
+	objs, rv, err := r.s.store.List(ctx, k, "", nil)
+	if err != nil {
+		return "", err
+	}
+	for _, gone := range r.cache.absent(k, objs) {
+		handle(api.WatchEvent{Type: api.Deleted, Object: gone})
+	}
+	for _, o := range objs {
+		handle(api.WatchEvent{Type: api.Added, Object: o})
+	}
+	return rv, nil
 }
 
 func (r *run) onNode(ev api.WatchEvent) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -255,4 +256,69 @@ func TestSchedulerRespectsTaints(t *testing.T) {
 	if failed := rec.Find(ReasonFailedScheduling); len(failed) != 0 {
 		t.Fatalf("failures reported though every pod fits somewhere: %+v", failed)
 	}
+}
+
+// breakingStore ends the pod watches it handed out with an ERROR event
+// (as the store does for a watcher that fell behind) when told to, and
+// holds new pod watches until released.
+type breakingStore struct {
+	*gossip.Objects
+	broken chan struct{} // closed: end every current pod watch
+	gate   chan struct{} // closed: let new pod watches start
+	mu     sync.Mutex
+	n      int
+}
+
+func (b *breakingStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
+	if k != api.KindPod {
+		return b.Objects.Watch(ctx, k, ns, opts)
+	}
+	b.mu.Lock()
+	b.n++
+	first := b.n == 1
+	b.mu.Unlock()
+	if !first {
+		<-b.gate
+	}
+	in, err := b.Objects.Watch(ctx, k, ns, opts)
+	if err != nil || !first {
+		return in, err
+	}
+	out := make(chan api.WatchEvent)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case ev, ok := <-in:
+				if !ok {
+					return
+				}
+				out <- ev
+			case <-b.broken:
+				out <- api.WatchEvent{Type: api.Error, Object: &gossip.WatchError{Status: api.NewGone("fell behind").ErrStatus}}
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// After a pod watch ends with an ERROR event, the scheduler lists again:
+// a pod deleted while it was not watching stops counting against its node.
+func TestSchedulerRelistsAfterTheWatchEnds(t *testing.T) {
+	inner := newTestStore(t)
+	store := &breakingStore{Objects: inner, broken: make(chan struct{}), gate: make(chan struct{})}
+	create(t, store, testNode("a", "1", "8Gi"))
+	create(t, store, testPod("first", "1", ""))
+	startScheduler(t, store)
+	waitBound(t, store, "first")
+	close(store.broken) // the watch ends; the next one waits at the gate
+	zero := int64(0)
+	if _, err := store.Delete(context.Background(), api.KindPod, "default", "first", api.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(store.gate)
+	create(t, store, testPod("second", "1", ""))
+	waitBound(t, store, "second") // fits only if "first" no longer counts
 }

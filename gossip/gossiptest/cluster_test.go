@@ -59,7 +59,11 @@ func TestWritesAtDifferentMembersConverge(t *testing.T) {
 	}
 	var sent int64
 	for _, m := range c.Members() {
-		sent += m.Cluster().Stats().BroadcastsQueued
+		st := m.Cluster().Stats()
+		sent += st.BroadcastsQueued
+		if st.Refused != 0 || st.UnknownSenders != 0 {
+			t.Fatalf("%s refused its peers' own writes: %+v", m.Name, st)
+		}
 	}
 	if sent < 4 {
 		t.Fatalf("%d broadcasts queued for 4 writes", sent)
@@ -166,8 +170,8 @@ func TestLargeRecordReplicatesByPull(t *testing.T) {
 		return nil
 	})
 	for _, m := range c.Members()[1:] {
-		if st := m.Cluster().Stats(); st.RecordsPulled == 0 {
-			t.Fatalf("%s got the large record without pulling it: %+v", m.Name, st)
+		if st := m.Cluster().Stats(); st.RecordsPulled == 0 || st.Refused != 0 || st.UnknownSenders != 0 {
+			t.Fatalf("%s got the large record without pulling it, or refused something: %+v", m.Name, st)
 		}
 	}
 }
@@ -294,7 +298,7 @@ func TestLeaveIsSeenAsLeft(t *testing.T) {
 func TestLongAbsenceDoesNotResurrect(t *testing.T) {
 	const retention = 50 * time.Millisecond
 	ctx := context.Background()
-	c := New(t, 3, Options{})
+	c := New(t, 3, Options{Retention: retention})
 	m0, m1, m2 := c.Member(0), c.Member(1), c.Member(2)
 	m0.Put("gone", "1")
 	m0.Put("kept", "1")
@@ -355,7 +359,7 @@ func TestMembersCarryMetadata(t *testing.T) {
 // comes back with everything: being away alone is no reason to forget.
 func TestWholeClusterRestartAfterRetentionKeepsRecords(t *testing.T) {
 	ctx := context.Background()
-	c := New(t, 3, Options{})
+	c := New(t, 3, Options{Retention: 10 * time.Millisecond})
 	ms := c.Members()
 	ms[0].Put("a", "1")
 	ms[1].Put("b", "1")
@@ -389,5 +393,33 @@ func TestWholeClusterRestartAfterRetentionKeepsRecords(t *testing.T) {
 		if n := m.Cluster().Stats().Forgotten; n != 0 {
 			t.Fatalf("%s forgot %d records", m.Name, n)
 		}
+	}
+}
+
+// A member catching up on more than one answer can hold (12 records of
+// 1.5 MiB, past gossip.MaxAnswer) gets them all: each answer stops at the
+// bound and the puller asks again for the rest.
+func TestCatchUpBeyondOneAnswer(t *testing.T) {
+	c := New(t, 2, Options{})
+	m0, m1 := c.Member(0), c.Member(1)
+	m1.Stop()
+	value := bytes.Repeat([]byte("v"), 1536<<10)
+	for i := range 12 {
+		m0.PutBytes(fmt.Sprintf("big-%02d", i), value)
+	}
+	if err := m1.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, wait, func() error {
+		for i := range 12 {
+			if r := m1.Store.Get(fmt.Sprintf("big-%02d", i)); r == nil || len(r.Value) != len(value) {
+				return fmt.Errorf("m1 lacks big-%02d", i)
+			}
+		}
+		return nil
+	})
+	st := m1.Cluster().Stats()
+	if st.Refused != 0 || st.Pulls < 3 {
+		t.Fatalf("catching up on 18 MiB took %d pulls (want a digest and 2 or more record pulls), refused %d", st.Pulls, st.Refused)
 	}
 }

@@ -33,7 +33,18 @@ type Options struct {
 	Log *slog.Logger
 	// NoDataDir runs members without a DataDir (no peers file).
 	NoDataDir bool
+	// Validate is every member's ClusterConfig.Validate; default: any key
+	// and value (gossip's own structural checks still apply).
+	Validate func(*gossip.Record) error
+	// Retention is every member's tombstone retention (default gossip's).
+	Retention time.Duration
+	// Fetcher, if set, wraps each member's fetcher (to watch or forge
+	// what pulls see).
+	Fetcher func(member string, inner gossip.Fetcher) gossip.Fetcher
 }
+
+// AcceptAll is the default Validate: any key, any value.
+func AcceptAll(*gossip.Record) error { return nil }
 
 func (o Options) profile() gossip.Profile {
 	if o.LAN {
@@ -145,11 +156,19 @@ func (m *Member) start(join []string) error {
 	if a := m.addr.Load(); a != nil {
 		bind = *a
 	}
+	validate := m.c.opts.Validate
+	if validate == nil {
+		validate = AcceptAll
+	}
+	var fetch gossip.Fetcher = &fetcher{inner: gossip.NewHTTPFetcher(http.DefaultClient), from: m.Name, net: m.c.net}
+	if m.c.opts.Fetcher != nil {
+		fetch = m.c.opts.Fetcher(m.Name, fetch)
+	}
 	cfg := gossip.ClusterConfig{
 		NodeName: m.Name, BindAddr: bind, Join: join, DataDir: m.DataDir,
 		Meta:    gossip.NodeMeta{APIAddr: m.APIAddr, Version: "test"},
 		Profile: m.c.opts.profile(), Fanout: m.c.opts.Fanout,
-		Fetcher: &fetcher{inner: gossip.NewHTTPFetcher(http.DefaultClient), from: m.Name, net: m.c.net},
+		Fetcher: fetch, Validate: validate, Retention: m.c.opts.Retention,
 		Partition: func(peer string) bool {
 			return m.c.net.blocked(m.Name, peer)
 		},

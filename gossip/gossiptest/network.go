@@ -72,16 +72,16 @@ type fetcher struct {
 	net   *network
 }
 
-func (f *fetcher) PullRecords(ctx context.Context, apiAddr string, keys []string) ([]*gossip.Record, error) {
-	if f.net.blocked(f.from, apiAddr) {
-		return nil, fmt.Errorf("pull from %s: %w", apiAddr, ErrPartitioned)
+func (f *fetcher) PullRecords(ctx context.Context, p gossip.Peer, keys []string) ([]*gossip.Record, error) {
+	if f.net.blocked(f.from, p.APIAddr) {
+		return nil, fmt.Errorf("pull from %s: %w", p.Name, ErrPartitioned)
 	}
-	return f.inner.PullRecords(ctx, apiAddr, keys)
+	return f.inner.PullRecords(ctx, p, keys)
 }
 
-func (f *fetcher) PullDigest(ctx context.Context, apiAddr string, buckets int, which []int) ([]gossip.DigestEntry, error) {
-	if f.net.blocked(f.from, apiAddr) {
-		return nil, fmt.Errorf("digest from %s: %w", apiAddr, ErrPartitioned)
+func (f *fetcher) PullDigest(ctx context.Context, p gossip.Peer, buckets int, which []int) ([]gossip.DigestEntry, error) {
+	if f.net.blocked(f.from, p.APIAddr) {
+		return nil, fmt.Errorf("digest from %s: %w", p.Name, ErrPartitioned)
 	}
-	return f.inner.PullDigest(ctx, apiAddr, buckets, which)
+	return f.inner.PullDigest(ctx, p, buckets, which)
 }
