@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -108,11 +110,17 @@ type bufferedConn struct {
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
+// maxAPIConns bounds the API's open connections: each TLS connection holds
+// some 50 KiB, so 2,000 clients at once would take 100 MiB. Beyond it, new
+// connections wait in the kernel's backlog until one closes (HTTP/2
+// clients, kubectl among them, need one connection each).
+const maxAPIConns = 512
+
 // listenAPI listens for the API over TLS on addr.
 func listenAPI(addr, url string, cfg *tls.Config) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return tls.NewListener(newHTTPSOnly(l, url), cfg), nil
+	return tls.NewListener(newHTTPSOnly(netutil.LimitListener(l, maxAPIConns), url), cfg), nil
 }
