@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -298,9 +299,13 @@ spec:
 		t.Fatal(err)
 	}
 	outputs["state.db"] = string(db)
+	// The value as it is, and as JSON carries a Secret's data (base64).
+	forms := []string{canary, base64.StdEncoding.EncodeToString([]byte(canary))}
 	for what, text := range outputs {
-		if strings.Contains(text, canary) {
-			t.Errorf("the secret's value appears in %s", what)
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				t.Errorf("the secret's value appears in %s (as %q)", what, f)
+			}
 		}
 	}
 	if !strings.Contains(outputs["describe secret"], "password:") || !strings.Contains(outputs["describe secret"], "bytes") {
@@ -322,8 +327,10 @@ spec:
 		t.Fatalf("encryption rotate: %s", out)
 	}
 	db, _ = os.ReadFile(filepath.Join(a.dataDir, "state.db"))
-	if bytes.Contains(db, []byte(canary)) {
-		t.Fatal("the secret's value is in state.db after a key rotation")
+	for _, f := range forms {
+		if bytes.Contains(db, []byte(f)) {
+			t.Fatal("the secret's value is in state.db after a key rotation")
+		}
 	}
 	if s, err := a.client.Get(ctx(t), api.KindSecret, "default", "db"); err != nil || !bytes.Equal(s.(*api.Secret).Data["password"], []byte(canary)) {
 		t.Fatalf("after a key rotation: %v", err)
