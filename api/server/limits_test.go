@@ -412,11 +412,19 @@ func TestAWatcherThatStopsReadingIsCutOff(t *testing.T) {
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(conn, "GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: stalled\r\n\r\n", clientHeader)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// While the stalled watch is open, the client has no other.
+	eventually(t, func() bool {
+		resp, _ := openWatch(t, ctx, ts.URL, "stalled")
+		if resp.StatusCode == 200 {
+			resp.Body.Close()
+		}
+		return resp.StatusCode == http.StatusTooManyRequests
+	})
 	// Write events until the socket buffers are full and the server's
 	// write has made no progress for the timeout: then the stream ends and
 	// the client's one watch is free again.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	big := strings.Repeat("x", 32<<10)
 	go func() {
 		for i := 0; ctx.Err() == nil; i++ {
@@ -426,15 +434,6 @@ func TestAWatcherThatStopsReadingIsCutOff(t *testing.T) {
 			}
 		}
 	}()
-	// While the stalled watch is open, the client has no other; once cut
-	// off, it may open one again.
-	eventually(t, func() bool {
-		resp, _ := openWatch(t, ctx, ts.URL, "stalled")
-		if resp.StatusCode == 200 {
-			resp.Body.Close()
-		}
-		return resp.StatusCode == http.StatusTooManyRequests
-	})
 	eventually(t, func() bool {
 		resp, _ := openWatch(t, ctx, ts.URL, "stalled")
 		ok := resp.StatusCode == 200
