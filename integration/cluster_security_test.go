@@ -2,6 +2,7 @@ package integration
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log"
@@ -316,6 +317,55 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 		}
 		if _, errOut, err := h1.shoalIn(nil, "--token", viewer, "exec", remote, "--", "true"); err == nil || !strings.Contains(errOut, "pods/exec") {
 			t.Errorf("view token exec through h1: %v %s", err, errOut)
+		}
+	})
+
+	t.Run("a secret's value is on no agent's disk or log", func(t *testing.T) {
+		canary := "canary-" + randomSuffix() + randomSuffix()
+		h1.shoalIn([]byte(`apiVersion: v1
+kind: Secret
+metadata: {name: cluster-canary}
+stringData: {password: `+canary+`}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: canary-users}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: canary-users}}
+  template:
+    metadata: {labels: {app: canary-users}}
+    spec:
+      containers:
+      - name: app
+        image: `+testImage+`
+        args: ["sleep", "infinity"]
+        env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: cluster-canary, key: password}}}]
+        volumeMounts: [{name: s, mountPath: /etc/s}]
+      volumes: [{name: s, secret: {secretName: cluster-canary}}]
+`), "apply", "-f", "-")
+		eventually(t, 90*time.Second, "3 pods using the secret", func() error {
+			if n := readyPods(h1.pods(t, "default", "app=canary-users")); n != 3 {
+				return fmt.Errorf("%d ready", n)
+			}
+			return nil
+		})
+		for _, h := range c.hosts {
+			eventually(t, 10*time.Second, h.name+" has the secret", func() error {
+				_, err := h.client.Get(ctx(t), api.KindSecret, "default", "cluster-canary")
+				return err
+			})
+		}
+		forms := []string{canary, base64.StdEncoding.EncodeToString([]byte(canary))}
+		for _, h := range c.hosts {
+			for _, f := range []string{filepath.Join(clusterStateDir, h.name, "agent.log"), filepath.Join(clusterStateDir, h.name, "agent", "state.db")} {
+				b := readFile(t, f)
+				for _, form := range forms {
+					if strings.Contains(string(b), form) {
+						t.Errorf("%s holds the secret's value (as %q)", f, form)
+					}
+				}
+			}
 		}
 	})
 
