@@ -32,6 +32,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/scheduler"
 	"github.com/shoal-dev/shoal/daemon/services"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // Run runs the agent until ctx ends. Stopping leaves the pods' containers
@@ -71,7 +72,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ci.greetPeers(ctx); err != nil {
 		return err
 	}
-	registry := gossip.NewObjects(st)
+	registry := registry.New(st)
 	cl, err := startCluster(ctx, cfg, st, ci, recordValidators(registry), log)
 	if err != nil {
 		return err
@@ -84,7 +85,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}()
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl}
-	objs := &healthStore{Objects: registry, mem: mem, self: cfg.Name}
+	objs := &healthStore{Registry: registry, mem: mem, self: cfg.Name}
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
 	objs.AddAdmission(services.NewAllocator(serviceCIDR).Admit)
 	podSecurityDefault, _ := podsecurity.ParseLevel(cfg.PodSecurityDefault) // checked by validate

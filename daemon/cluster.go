@@ -18,6 +18,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/dns"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // gossipMembership adapts the gossip cluster to what node health, leadership
@@ -57,7 +58,7 @@ func (g gossipMembership) apiMembers() []api.Member {
 // the cluster records (x/) as the identity reads them. A node's status is
 // accepted only from that node: no agent speaks for another (as Kubernetes'
 // NodeRestriction). Records of any other prefix are refused.
-func recordValidators(objs *gossip.Objects) gossip.RecordValidators {
+func recordValidators(objs *registry.Registry) gossip.RecordValidators {
 	v := objs.RecordValidators()
 	status := v["s/"]
 	v["s/"] = func(r *gossip.Record) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // fakeMembership is a membership a test changes by hand.
@@ -89,7 +90,7 @@ func newHealthStore(t *testing.T, mem membership, opts ...gossip.Option) *health
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &healthStore{Objects: gossip.NewObjects(st), mem: mem}
+	h := &healthStore{Registry: registry.New(st), mem: mem}
 	ctx := context.Background()
 	if err := ensureNamespaces(ctx, h); err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ func TestNodeWatchPassesTheErrorEventOn(t *testing.T) {
 	for ev := range ch {
 		last = ev
 	}
-	if last.Type != api.Error || !api.IsGone(last.Object.(*gossip.WatchError)) {
+	if last.Type != api.Error || !api.IsGone(last.Object.(*registry.WatchError)) {
 		t.Fatalf("the node watch ended with %s %#v, want the 410 ERROR event", last.Type, last.Object)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // memberView is what node health needs to know of one member, as this
@@ -33,7 +33,7 @@ type membership interface {
 // agent derives the condition from its own view, and views converge as fast
 // as membership does. Everything else passes through to the object store.
 type healthStore struct {
-	*gossip.Objects
+	*registry.Registry
 	mem membership
 	// self is this agent's node: the only Node whose status it writes
 	// (the other agents refuse a node's status written by anyone else).
@@ -46,7 +46,7 @@ func (h *healthStore) UpdateStatus(ctx context.Context, obj api.Object) (api.Obj
 		return nil, api.NewForbiddenBecause(api.KindNode, n.Name, fmt.Errorf(
 			"a node's status is written by that node's own agent only; ask the agent of %s", n.Name))
 	}
-	return h.Objects.UpdateStatus(ctx, obj)
+	return h.Registry.UpdateStatus(ctx, obj)
 }
 
 // nodeReady computes the Ready condition of a node from membership.
@@ -88,7 +88,7 @@ func (h *healthStore) overlay(obj api.Object, view map[string]memberView) api.Ob
 
 // Get returns an object, a Node with its live Ready condition.
 func (h *healthStore) Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error) {
-	obj, err := h.Objects.Get(ctx, k, ns, name)
+	obj, err := h.Registry.Get(ctx, k, ns, name)
 	if err != nil || k != api.KindNode {
 		return obj, err
 	}
@@ -97,7 +97,7 @@ func (h *healthStore) Get(ctx context.Context, k *api.Kind, ns, name string) (ap
 
 // List lists objects, Nodes with their live Ready condition.
 func (h *healthStore) List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
-	objs, rv, err := h.Objects.List(ctx, k, ns, sel)
+	objs, rv, err := h.Registry.List(ctx, k, ns, sel)
 	if err != nil || k != api.KindNode {
 		return objs, rv, err
 	}
@@ -111,7 +111,7 @@ func (h *healthStore) List(ctx context.Context, k *api.Kind, ns string, sel api.
 // Watch streams changes; for Nodes it also sends a MODIFIED event whenever
 // membership changes a node's Ready condition.
 func (h *healthStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
-	in, err := h.Objects.Watch(ctx, k, ns, opts)
+	in, err := h.Registry.Watch(ctx, k, ns, opts)
 	if err != nil || k != api.KindNode {
 		return in, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // BenchmarkReplicationSecurity measures what encrypted gossip and mutual
@@ -56,7 +57,7 @@ func BenchmarkReplicationSecurity(b *testing.B) {
 }
 
 type replicationTrio struct {
-	objs []*gossip.Objects
+	objs []*registry.Registry
 	n    int
 }
 
@@ -89,7 +90,7 @@ func newReplicationTrio(b *testing.B, secure bool) *replicationTrio {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { st.Close() })
-		objs := gossip.NewObjects(st)
+		objs := registry.New(st)
 		cfg := gossip.ClusterConfig{NodeName: name, BindAddr: "127.0.0.1:0", Profile: gossip.ProfileLocal,
 			Validate: recordValidators(objs).Validate}
 		var live *identity.Live

@@ -18,6 +18,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/auth"
 	"github.com/shoal-dev/shoal/daemon/identity"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // BenchmarkAPISecurity measures what security costs a request: the same
@@ -73,7 +74,7 @@ func newAPIBench(b *testing.B, secure bool) *apiBench {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	objs := gossip.NewObjects(st)
+	objs := registry.New(st)
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		b.Fatal(err)
 	}

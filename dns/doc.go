@@ -80,7 +80,7 @@
 // # Serving
 //
 // Queries read the zone through an atomic pointer and take no lock. Run
-// follows a Source (gossip.Objects) and rebuilds the zone at most once per
+// follows a Source (registry.Registry) and rebuilds the zone at most once per
 // Config.RebuildInterval; changes that name nothing, such as a pod's restart
 // count, are dropped before a rebuild, and a rebuilt zone equal to the one
 // served is dropped too. UDP answers are cut to what the client can receive

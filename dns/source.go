@@ -11,7 +11,7 @@ import (
 )
 
 // Source is the replicated cluster state: the List and Watch methods of
-// gossip.Objects. Watch with the resourceVersion of a List streams the
+// registry.Registry. Watch with the resourceVersion of a List streams the
 // changes after it; the channel closes when ctx ends or the store closes.
 type Source interface {
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)

@@ -16,7 +16,7 @@ import (
 )
 
 // fakeSource is a Source over objects in memory: List gives them, Watch
-// streams what send changes after that, like gossip.Objects does.
+// streams what send changes after that, like registry.Registry does.
 type fakeSource struct {
 	mu       sync.Mutex
 	objs     map[*api.Kind]map[string]api.Object

@@ -1,13 +1,9 @@
 package gossip
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/shoal-dev/shoal/api"
 )
 
 // One fuzzer per decoder of input from other agents. Any bytes decode or
@@ -183,41 +179,6 @@ func FuzzDecodeMeta(f *testing.F) {
 		m2, leaving2, err := decodeMeta(again)
 		if err != nil || leaving2 != leaving || !reflect.DeepEqual(m2, m) && !(len(m.Labels) == 0 && len(m2.Labels) == 0) {
 			t.Fatalf("round trip of %+v gave %+v, %v", m, m2, err)
-		}
-	})
-}
-
-// FuzzValidateRecord feeds any key and value to the validation of
-// received object records: it must refuse or accept, never panic, and
-// accept only what decodes as an object named by its key.
-func FuzzValidateRecord(f *testing.F) {
-	p, _ := json.Marshal(pod("web", "default", goodUID))
-	f.Add("o/pods/default/web", p, false)
-	f.Add("s/pods/default/web", []byte(`{"uid":"`+goodUID+`","status":{"phase":"Running"}}`), false)
-	f.Add("o/nodes//h1", []byte(`{"kind":"Node","apiVersion":"v1","metadata":{"name":"h1","uid":"`+goodUID+`"}}`), false)
-	f.Add("o/pods/default/../../x", []byte(nil), true)
-	dep, _ := json.Marshal(func() api.Object {
-		d := testDeployment("web", 2)
-		d.UID = goodUID
-		setTypeMeta(api.KindDeployment, d)
-		return d
-	}())
-	f.Add("o/deployments/default/web", dep, false)
-	o := &Objects{}
-	f.Fuzz(func(t *testing.T, key string, value []byte, deleted bool) {
-		r := &Record{Key: key, Version: Version{Time: 1, Node: "n"}, Value: value, Deleted: deleted}
-		if err := o.ValidateRecord(r); err != nil || deleted {
-			return
-		}
-		k, ns, name, err := parseObjectKey(key)
-		if err != nil {
-			t.Fatalf("accepted %q with a key that does not parse: %v", key, err)
-		}
-		if bytes.HasPrefix([]byte(key), []byte(specPrefix)) {
-			obj := k.NewObject()
-			if json.Unmarshal(value, obj) != nil || obj.GetObjectMeta().Name != name || obj.GetObjectMeta().Namespace != ns {
-				t.Fatalf("accepted %q whose value does not name it", key)
-			}
 		}
 	})
 }

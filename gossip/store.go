@@ -30,6 +30,10 @@ var ErrClosed = errors.New("gossip: store closed")
 // ringSize bounds the history kept for watches that resume.
 const ringSize = 8192
 
+// HistorySize is how many changes the store keeps for watches that resume
+// from a stamp; one that resumes from further back gets ErrStampTooOld.
+const HistorySize = ringSize
+
 // Store is the local replica: every record in memory, persisted to disk, with
 // ordered change notification. Records handed out must not be modified.
 type Store struct {
@@ -249,14 +253,36 @@ func (s *Store) Stamp() uint64 { return s.clock.Last() }
 // Txn is a set of local writes decided atomically against the current state.
 type Txn struct {
 	s *Store
-	// ctx is the context of the write, for admission steps that report
-	// warnings to the request (api.AddWarning).
+	// ctx is the context of the write (Context).
 	ctx    context.Context
 	writes map[string]*Record
 	order  []string
-	// decoded memoises the objects admission views decoded from staged
-	// records, so a bulk write of n objects decodes each once, not n times.
-	decoded map[*Record]any
+}
+
+// Context is the context of the write the transaction is part of.
+func (t *Txn) Context() context.Context { return t.ctx }
+
+// Range calls fn with the record of every key with the prefix as the
+// transaction sees it (staged writes first, in the order made, then the
+// store's other records), tombstones included, until fn returns false. It
+// runs under the store's write lock: fn must not call the store.
+func (t *Txn) Range(prefix string, fn func(*Record) bool) {
+	for _, key := range t.order {
+		if strings.HasPrefix(key, prefix) && !fn(t.writes[key]) {
+			return
+		}
+	}
+	for key, r := range t.s.records {
+		if _, staged := t.writes[key]; !staged && strings.HasPrefix(key, prefix) && !fn(r) {
+			return
+		}
+	}
+}
+
+// Staged reports whether the transaction wrote key.
+func (t *Txn) Staged(key string) bool {
+	_, ok := t.writes[key]
+	return ok
 }
 
 // Get returns the current record of key as the transaction sees it.

@@ -184,3 +184,7 @@ func clip(s string) string {
 	}
 	return s[:limit] + "..."
 }
+
+// CheckRecord applies the structural checks every received record passes
+// (key, size, writer, version within bound) to r.
+func CheckRecord(r *Record, bound uint64) error { return checkRecord(r, bound) }

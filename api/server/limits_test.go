@@ -23,6 +23,7 @@ import (
 	"github.com/shoal-dev/shoal/api/client"
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // fakePodIO serves logs and exec from functions, here or (target) forwarded.
@@ -50,14 +51,14 @@ func (f *fakePodIO) Exec(ctx context.Context, _, _ string, _ api.ExecOptions, st
 // clientHeader lets a test play several clients from one address.
 const clientHeader = "X-Test-Client"
 
-func limitedServer(t *testing.T, edit func(*server.Config)) (*httptest.Server, *gossip.Objects) {
+func limitedServer(t *testing.T, edit func(*server.Config)) (*httptest.Server, *registry.Registry) {
 	t.Helper()
 	st, err := gossip.Open("", "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	objs := gossip.NewObjects(st)
+	objs := registry.New(st)
 	if _, err := objs.Create(context.Background(), &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestUnixSocketRequestsNeedNoHostName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := server.NewHTTPServer(server.New(server.Config{Store: gossip.NewObjects(st)}))
+	hs := server.NewHTTPServer(server.New(server.Config{Store: registry.New(st)}))
 	go hs.Serve(l)
 	defer hs.Close()
 	c, err := client.New("unix://"+sock, "") // sends Host: unix

@@ -14,16 +14,17 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
-func newServer(t *testing.T) (*httptest.Server, *gossip.Objects) {
+func newServer(t *testing.T) (*httptest.Server, *registry.Registry) {
 	t.Helper()
 	st, err := gossip.Open("", "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	objs := gossip.NewObjects(st)
+	objs := registry.New(st)
 	if _, err := objs.Create(context.Background(), &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestWatchStreamsChanges(t *testing.T) {
 
 func TestAdmissionWarningsBecomeWarningHeaders(t *testing.T) {
 	ts, objs := newServer(t)
-	objs.AddAdmission(func(v *gossip.TxnView, _, obj api.Object) error {
+	objs.AddAdmission(func(v *registry.TxnView, _, obj api.Object) error {
 		if _, ok := obj.(*api.ConfigMap); ok {
 			v.Warn(`configmaps "c" would violate something`)
 		}

@@ -12,19 +12,20 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
-var _ Store = (*gossip.Objects)(nil)
+var _ Store = (*registry.Registry)(nil)
 
 // newTestStore opens an in-memory store with the default namespace.
-func newTestStore(t *testing.T) *gossip.Objects {
+func newTestStore(t *testing.T) *registry.Registry {
 	t.Helper()
 	st, err := gossip.Open("", "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	o := gossip.NewObjects(st)
+	o := registry.New(st)
 	if _, err := o.Create(context.Background(), &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // Store is what the controllers need of the replicated object store;
-// *gossip.Objects satisfies it.
+// *registry.Registry satisfies it.
 type Store interface {
 	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)

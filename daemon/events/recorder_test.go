@@ -9,12 +9,13 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 func TestEventsAreWrittenAndRepeatsAggregated(t *testing.T) {
 	st, _ := gossip.Open("", "n1", nil)
 	defer st.Close()
-	objs := gossip.NewObjects(st)
+	objs := registry.New(st)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	objs.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}})

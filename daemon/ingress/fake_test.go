@@ -10,7 +10,7 @@ import (
 )
 
 // fakeSource is an in-memory Source with resource versions: Watch replays
-// the changes after the version List returned, as gossip.Objects does.
+// the changes after the version List returned, as registry.Registry does.
 type fakeSource struct {
 	mu       sync.Mutex
 	seq      int

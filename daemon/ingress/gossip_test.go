@@ -8,10 +8,11 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // The agent hands Run its replica of the cluster state.
-var _ Source = (*gossip.Objects)(nil)
+var _ Source = (*registry.Registry)(nil)
 
 // TestProxyWithGossipStore runs the proxy on the real replicated store: its
 // list versions and watches must carry every change to the routes.
@@ -21,7 +22,7 @@ func TestProxyWithGossipStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	objs := gossip.NewObjects(st)
+	objs := registry.New(st)
 	ctx := context.Background()
 	must := func(_ api.Object, err error) {
 		t.Helper()

@@ -8,7 +8,7 @@ import (
 )
 
 // Source is what the proxy needs of the replicated object store;
-// *gossip.Objects satisfies it.
+// *registry.Registry satisfies it.
 type Source interface {
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
 	Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error)

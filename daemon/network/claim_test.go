@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -30,18 +31,18 @@ func testLog(t *testing.T) *slog.Logger {
 }
 
 // testStore is an in-memory object store, as the agent's.
-func testStore(t *testing.T) *gossip.Objects {
+func testStore(t *testing.T) *registry.Registry {
 	t.Helper()
 	st, err := gossip.Open("", "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return gossip.NewObjects(st)
+	return registry.New(st)
 }
 
 // addNode creates a Node with a claim ("" for none) and an InternalIP.
-func addNode(t *testing.T, store *gossip.Objects, name, cidr, ip string) {
+func addNode(t *testing.T, store *registry.Registry, name, cidr, ip string) {
 	t.Helper()
 	n := &api.Node{ObjectMeta: api.ObjectMeta{Name: name}}
 	if cidr != "" {
@@ -60,7 +61,7 @@ func addNode(t *testing.T, store *gossip.Objects, name, cidr, ip string) {
 	}
 }
 
-func getNode(t *testing.T, store *gossip.Objects, name string) *api.Node {
+func getNode(t *testing.T, store *registry.Registry, name string) *api.Node {
 	t.Helper()
 	obj, err := store.Get(context.Background(), api.KindNode, "", name)
 	if err != nil {
@@ -93,7 +94,7 @@ func (r *fakeRecorder) reasons() []string {
 }
 
 type claimFixture struct {
-	store   *gossip.Objects
+	store   *registry.Registry
 	dir     string
 	events  *fakeRecorder
 	pods    atomic.Bool
@@ -259,7 +260,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func conflictStatus(t *testing.T, store *gossip.Objects, node string) string {
+func conflictStatus(t *testing.T, store *registry.Registry, node string) string {
 	cond := api.FindCondition(getNode(t, store, node).Status.Conditions, ConditionPodCIDRConflict)
 	if cond == nil {
 		return ""

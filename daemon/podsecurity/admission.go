@@ -8,10 +8,10 @@ import (
 	"strings"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
-// View is what admission reads of the state a write joins (gossip.TxnView
+// View is what admission reads of the state a write joins (registry.TxnView
 // in the agent) and how it warns the writer.
 type View interface {
 	Get(k *api.Kind, ns, name string) api.Object
@@ -35,8 +35,10 @@ func New(def Level, log *slog.Logger) *Admission {
 	return &Admission{def: def, log: log.With("component", "pod-security")}
 }
 
-// Admit is the gossip.Admission of the agent's object store.
-func (a *Admission) Admit(v *gossip.TxnView, old, obj api.Object) error { return a.Check(v, old, obj) }
+// Admit is the registry.Admission of the agent's object store.
+func (a *Admission) Admit(v *registry.TxnView, old, obj api.Object) error {
+	return a.Check(v, old, obj)
+}
 
 // Check refuses obj (403) if its pod spec breaks its namespace's enforce
 // level, warns about what breaks the warn level, and logs what breaks the

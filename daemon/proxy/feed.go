@@ -13,7 +13,7 @@ import (
 // again and watches from there.
 var ErrWatchEnded = errors.New("proxy: watch ended")
 
-// Source is where the proxier reads Services and Endpoints; *gossip.Objects
+// Source is where the proxier reads Services and Endpoints; *registry.Registry
 // satisfies it.
 type Source interface {
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // TestProxierWithGossipStore runs the proxier on the real replicated store:
@@ -18,7 +19,7 @@ func TestProxierWithGossipStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	objs := gossip.NewObjects(st)
+	objs := registry.New(st)
 	ctx := context.Background()
 	must := func(_ api.Object, err error) {
 		t.Helper()

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // waitFor polls cond until it holds or the time is up.
@@ -448,4 +448,4 @@ func TestCommandError(t *testing.T) {
 }
 
 // The agent hands the replicated store to Run.
-var _ Source = (*gossip.Objects)(nil)
+var _ Source = (*registry.Registry)(nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/engine"
 	"github.com/shoal-dev/shoal/daemon/engine/enginetest"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 type nopRecorder struct {
@@ -28,7 +29,7 @@ func (r *nopRecorder) Eventf(_ api.Object, _, reason, _ string, _ ...any) {
 type fixture struct {
 	t      *testing.T
 	eng    *enginetest.Fake
-	objs   *gossip.Objects
+	objs   *registry.Registry
 	rec    *nopRecorder
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -42,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	objs := gossip.NewObjects(st)
+	objs := registry.New(st)
 	ctx := context.Background()
 	objs.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}})
 	eng := enginetest.New()

@@ -13,16 +13,17 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/controller"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
-func newTestStore(t *testing.T) *gossip.Objects {
+func newTestStore(t *testing.T) *registry.Registry {
 	t.Helper()
 	st, err := gossip.Open("", "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	o := gossip.NewObjects(st)
+	o := registry.New(st)
 	if _, err := o.Create(context.Background(), &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestSchedulerRespectsTaints(t *testing.T) {
 // (as the store does for a watcher that fell behind) when told to, and
 // holds new pod watches until released.
 type breakingStore struct {
-	*gossip.Objects
+	*registry.Registry
 	broken chan struct{} // closed: end every current pod watch
 	gate   chan struct{} // closed: let new pod watches start
 	mu     sync.Mutex
@@ -271,7 +272,7 @@ type breakingStore struct {
 
 func (b *breakingStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	if k != api.KindPod {
-		return b.Objects.Watch(ctx, k, ns, opts)
+		return b.Registry.Watch(ctx, k, ns, opts)
 	}
 	b.mu.Lock()
 	b.n++
@@ -280,7 +281,7 @@ func (b *breakingStore) Watch(ctx context.Context, k *api.Kind, ns string, opts 
 	if !first {
 		<-b.gate
 	}
-	in, err := b.Objects.Watch(ctx, k, ns, opts)
+	in, err := b.Registry.Watch(ctx, k, ns, opts)
 	if err != nil || !first {
 		return in, err
 	}
@@ -295,7 +296,7 @@ func (b *breakingStore) Watch(ctx context.Context, k *api.Kind, ns string, opts 
 				}
 				out <- ev
 			case <-b.broken:
-				out <- api.WatchEvent{Type: api.Error, Object: &gossip.WatchError{Status: api.NewGone("fell behind").ErrStatus}}
+				out <- api.WatchEvent{Type: api.Error, Object: &registry.WatchError{Status: api.NewGone("fell behind").ErrStatus}}
 				return
 			}
 		}
@@ -307,7 +308,7 @@ func (b *breakingStore) Watch(ctx context.Context, k *api.Kind, ns string, opts 
 // a pod deleted while it was not watching stops counting against its node.
 func TestSchedulerRelistsAfterTheWatchEnds(t *testing.T) {
 	inner := newTestStore(t)
-	store := &breakingStore{Objects: inner, broken: make(chan struct{}), gate: make(chan struct{})}
+	store := &breakingStore{Registry: inner, broken: make(chan struct{}), gate: make(chan struct{})}
 	create(t, store, testNode("a", "1", "8Gi"))
 	create(t, store, testPod("first", "1", ""))
 	startScheduler(t, store)

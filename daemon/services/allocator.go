@@ -11,7 +11,7 @@ import (
 	"net"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // AnnotationReallocate asks for a new cluster IP (or node ports) for a
@@ -32,8 +32,8 @@ type Allocator struct {
 // NewAllocator allocates from cidr (e.g. 10.96.0.0/16).
 func NewAllocator(cidr *net.IPNet) *Allocator { return &Allocator{cidr: cidr} }
 
-// Admit is a gossip.Admission for Services.
-func (a *Allocator) Admit(v *gossip.TxnView, old, obj api.Object) error {
+// Admit is a registry.Admission for Services.
+func (a *Allocator) Admit(v *registry.TxnView, old, obj api.Object) error {
 	svc, ok := obj.(*api.Service)
 	if !ok {
 		return nil
@@ -54,7 +54,7 @@ func (a *Allocator) Admit(v *gossip.TxnView, old, obj api.Object) error {
 	return nil
 }
 
-func otherServices(v *gossip.TxnView, svc *api.Service) []*api.Service {
+func otherServices(v *registry.TxnView, svc *api.Service) []*api.Service {
 	var out []*api.Service
 	for _, o := range v.List(api.KindService) {
 		s := o.(*api.Service)

@@ -10,16 +10,17 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
-func newObjects(t *testing.T, cidr string) *gossip.Objects {
+func newObjects(t *testing.T, cidr string) *registry.Registry {
 	t.Helper()
 	st, err := gossip.Open("", "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	o := gossip.NewObjects(st)
+	o := registry.New(st)
 	_, n, _ := net.ParseCIDR(cidr)
 	o.AddAdmission(NewAllocator(n).Admit)
 	if _, err := o.Create(context.Background(), &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
@@ -110,7 +111,7 @@ func TestRepairReallocatesTheYounger(t *testing.T) {
 	bs := b.(*api.Service)
 	bs.Spec.ClusterIP = a.(*api.Service).Spec.ClusterIP
 	bs.Spec.ClusterIPs = []string{bs.Spec.ClusterIP}
-	raw := gossip.NewObjects(o.Store())
+	raw := registry.New(o.Store())
 	if _, err := raw.Update(ctx, bs); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package gossip
+package registry
 
 import (
 	"context"
@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
 )
 
-func newTestObjects(t *testing.T, path string) *Objects {
+func newTestObjects(t *testing.T, path string) *Registry {
 	t.Helper()
-	st, err := Open(path, "n1", nil)
+	st, err := gossip.Open(path, "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	o := NewObjects(st)
+	o := New(st)
 	if _, err := o.Get(context.Background(), api.KindNamespace, "", "default"); api.IsNotFound(err) {
 		if _, err := o.Create(context.Background(), &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 			t.Fatal(err)
@@ -203,11 +204,11 @@ func TestApplyIsAllOrNothing(t *testing.T) {
 func TestPersistenceSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	st, err := Open(path, "n1", nil)
+	st, err := gossip.Open(path, "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := NewObjects(st)
+	o := New(st)
 	o.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}})
 	created, err := o.Create(ctx, testDeployment("web", 2))
 	if err != nil {
@@ -218,12 +219,12 @@ func TestPersistenceSurvivesReopen(t *testing.T) {
 	last := st.Stamp()
 	st.Close()
 
-	st2, err := Open(path, "n1", nil)
+	st2, err := gossip.Open(path, "n1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	o2 := NewObjects(st2)
+	o2 := New(st2)
 	got, err := o2.Get(ctx, api.KindDeployment, "default", "web")
 	if err != nil || got.GetObjectMeta().UID != created.GetObjectMeta().UID {
 		t.Fatalf("object lost across reopen: %v", err)
@@ -238,10 +239,10 @@ func TestPersistenceSurvivesReopen(t *testing.T) {
 
 func TestTombstonesAreCollectedAfterRetention(t *testing.T) {
 	ctx := context.Background()
-	st, _ := Open(filepath.Join(t.TempDir(), "s.db"), "n1", nil)
+	st, _ := gossip.Open(filepath.Join(t.TempDir(), "s.db"), "n1", nil)
 	defer st.Close()
-	st.Update(ctx, func(t *Txn) error { t.Put("x", []byte("1")); return nil })
-	st.Update(ctx, func(t *Txn) error { t.Delete("x"); return nil })
+	st.Update(ctx, func(t *gossip.Txn) error { t.Put("x", []byte("1")); return nil })
+	st.Update(ctx, func(t *gossip.Txn) error { t.Delete("x"); return nil })
 	if n, _ := st.CollectTombstones(ctx, time.Hour); n != 0 {
 		t.Fatal("a fresh tombstone was collected")
 	}
@@ -311,8 +312,8 @@ func TestWatchTooOldIsGone(t *testing.T) {
 	ctx := context.Background()
 	o := newTestObjects(t, "")
 	first := o.Store().Stamp()
-	for i := 0; i < ringSize+10; i++ {
-		o.Store().Update(ctx, func(t *Txn) error { t.Put("x/y", []byte{byte(i)}); return nil })
+	for i := 0; i < gossip.HistorySize+10; i++ {
+		o.Store().Update(ctx, func(t *gossip.Txn) error { t.Put("x/y", []byte{byte(i)}); return nil })
 	}
 	if _, err := o.Watch(ctx, api.KindPod, "", api.ListOptions{ResourceVersion: itoa(first)}); !api.IsGone(err) {
 		t.Fatalf("want Gone, got %v", err)

@@ -1,4 +1,4 @@
-package gossip
+package registry
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
 )
 
 // Watch streams the changes of objects of kind k in namespace ns ("" for all)
@@ -16,7 +17,7 @@ import (
 // DELETED (ADDED). The channel closes when ctx ends or the store closes, and
 // after an ERROR event (its object a *WatchError, a 410 Expired Status) when
 // the watcher fell behind: the watcher lists again and watches anew.
-func (o *Objects) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
+func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	ns = nsFor(k, ns)
 	tail := k.Resource + "/"
 	if k.Namespaced && ns != "" {
@@ -31,7 +32,7 @@ func (o *Objects) Watch(ctx context.Context, k *api.Kind, ns string, opts api.Li
 		since = v
 	}
 	sub, snap, err := o.st.Subscribe([]string{specPrefix + tail, statusPrefix + tail}, since, since == 0)
-	if errors.Is(err, ErrStampTooOld) {
+	if errors.Is(err, gossip.ErrStampTooOld) {
 		return nil, api.NewGone("too old resource version: " + opts.ResourceVersion + "; list again and watch from the list's resourceVersion")
 	}
 	if err != nil {
@@ -43,14 +44,14 @@ func (o *Objects) Watch(ctx context.Context, k *api.Kind, ns string, opts api.Li
 }
 
 type watcher struct {
-	o       *Objects
+	o       *Registry
 	k       *api.Kind
 	sel     api.Selector
 	out     chan api.WatchEvent
 	matched map[string]bool // object key -> whether the last state sent matched the selector
 }
 
-func (w *watcher) run(ctx context.Context, sub *Subscription, snap []*Record) {
+func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gossip.Record) {
 	defer close(w.out)
 	defer sub.Cancel()
 	for _, r := range snap {
@@ -67,7 +68,7 @@ func (w *watcher) run(ctx context.Context, sub *Subscription, snap []*Record) {
 	}
 	for {
 		changes, err := sub.Next(ctx)
-		if errors.Is(err, ErrSubscriptionOverflow) {
+		if errors.Is(err, gossip.ErrSubscriptionOverflow) {
 			// As Kubernetes does for a position it no longer has: an ERROR
 			// event with a 410, after which clients list again.
 			w.fail(ctx, api.NewGone("the watch fell behind the changes of "+w.k.Resource+
@@ -86,10 +87,10 @@ func (w *watcher) run(ctx context.Context, sub *Subscription, snap []*Record) {
 }
 
 // handle turns one record change into at most one watch event.
-func (w *watcher) handle(ctx context.Context, ch Change) bool {
+func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 	key := ch.New.Key
 	var id string
-	var spec, status *Record
+	var spec, status *gossip.Record
 	switch {
 	case strings.HasPrefix(key, specPrefix):
 		id = key[len(specPrefix):]
@@ -139,7 +140,7 @@ func (w *watcher) handle(ctx context.Context, ch Change) bool {
 
 // statusApplies: decode counts the status in the resourceVersion only when
 // its uid matches the object's.
-func (w *watcher) statusApplies(obj api.Object, status *Record) bool {
+func (w *watcher) statusApplies(obj api.Object, status *gossip.Record) bool {
 	return status.Version.Time <= parseRV(obj.GetObjectMeta().ResourceVersion)
 }
 

@@ -1,4 +1,4 @@
-package gossip
+package registry
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
 )
 
 // Every record the registry itself writes (objects of every kind, their
@@ -49,7 +50,7 @@ func TestEveryRecordTheRegistryWritesIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	o.Store().All(func(r *Record) {
+	o.Store().All(func(r *gossip.Record) {
 		n++
 		if err := o.RecordValidators().Validate(r); err != nil {
 			t.Errorf("the registry's own record %s (deleted=%v) is refused: %v", r.Key, r.Deleted, err)
@@ -60,13 +61,13 @@ func TestEveryRecordTheRegistryWritesIsValid(t *testing.T) {
 	}
 }
 
-func specRecord(t *testing.T, key string, obj any) *Record {
+func specRecord(t *testing.T, key string, obj any) *gossip.Record {
 	t.Helper()
 	v, err := json.Marshal(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Record{Key: key, Version: Version{Time: 1 << 40, Node: "h2"}, Value: v}
+	return &gossip.Record{Key: key, Version: gossip.Version{Time: 1 << 40, Node: "h2"}, Value: v}
 }
 
 const goodUID = "5a4c0a2e-7c1e-4f7e-9d55-0d6c1c9a3b10"
@@ -87,7 +88,7 @@ func TestValidateRecordRefusesWhatTheAPIWould(t *testing.T) {
 		t.Fatalf("a valid pod record is refused: %v", err)
 	}
 	secretValue := "s3cr3t-value-never-logged"
-	bad := map[string]*Record{
+	bad := map[string]*gossip.Record{
 		"pod named ../../x (key)":      specRecord(t, "o/pods/default/../../x", pod("../../x", "default", goodUID)),
 		"pod named ../../x (metadata)": specRecord(t, "o/pods/default/x", pod("../../x", "default", goodUID)),
 		"uid ../../victimdir":          specRecord(t, "o/pods/default/web", pod("web", "default", "../../victimdir")),
@@ -114,7 +115,7 @@ func TestValidateRecordRefusesWhatTheAPIWould(t *testing.T) {
 	}
 	for name, r := range bad {
 		err := v.Validate(r)
-		if !errors.Is(err, ErrInvalidRecord) {
+		if !errors.Is(err, gossip.ErrInvalidRecord) {
 			t.Errorf("%s: got %v, want ErrInvalidRecord", name, err)
 			continue
 		}
@@ -122,15 +123,15 @@ func TestValidateRecordRefusesWhatTheAPIWould(t *testing.T) {
 			t.Errorf("%s: the error quotes the value: %v", name, err)
 		}
 	}
-	tomb := &Record{Key: "o/pods/default/web", Version: good.Version, Deleted: true}
-	status := &Record{Key: "s/pods/default/web", Version: good.Version, Value: []byte(`{"uid":"` + goodUID + `","status":{"phase":"Running"}}`)}
-	for _, r := range []*Record{tomb, status} {
+	tomb := &gossip.Record{Key: "o/pods/default/web", Version: good.Version, Deleted: true}
+	status := &gossip.Record{Key: "s/pods/default/web", Version: good.Version, Value: []byte(`{"uid":"` + goodUID + `","status":{"phase":"Running"}}`)}
+	for _, r := range []*gossip.Record{tomb, status} {
 		if err := v.Validate(r); err != nil {
 			t.Errorf("%s refused: %v", r.Key, err)
 		}
 	}
 	// A validator registered for a prefix is used for it.
-	v["x/"] = func(*Record) error { return nil }
+	v["x/"] = func(*gossip.Record) error { return nil }
 	if err := v.Validate(bad["system prefix not registered"]); err != nil {
 		t.Fatalf("a registered prefix: %v", err)
 	}
@@ -160,8 +161,8 @@ func TestLargestObjectsFitTheRecordBound(t *testing.T) {
 		}
 		k := api.KindOf(obj)
 		r := o.Store().Get(specKey(k, "default", obj.GetObjectMeta().Name))
-		t.Logf("%s %s: %d bytes stored (bound %d)", k.Kind, obj.GetObjectMeta().Name, len(r.Value), MaxValueSize)
-		if err := checkRecord(r, o.Store().Clock().Bound()); err != nil {
+		t.Logf("%s %s: %d bytes stored (bound %d)", k.Kind, obj.GetObjectMeta().Name, len(r.Value), gossip.MaxValueSize)
+		if err := gossip.CheckRecord(r, o.Store().Clock().Bound()); err != nil {
 			t.Fatalf("%s: %v", obj.GetObjectMeta().Name, err)
 		}
 	}
@@ -184,8 +185,8 @@ func BenchmarkValidateRecord(b *testing.B) {
 	p.Labels = map[string]string{"app": "web", "pod-template-hash": "5d8f7c9b6d"}
 	p.Spec.Containers[0].Env = []api.EnvVar{{Name: "MODE", Value: "production"}}
 	v, _ := json.Marshal(p)
-	r := &Record{Key: "o/pods/default/web-5d8f7c9b6d-x2x4q", Version: Version{Time: 1 << 40, Node: "h1"}, Value: v}
-	o := &Objects{}
+	r := &gossip.Record{Key: "o/pods/default/web-5d8f7c9b6d-x2x4q", Version: gossip.Version{Time: 1 << 40, Node: "h1"}, Value: v}
+	o := &Registry{}
 	b.SetBytes(int64(len(v)))
 	for b.Loop() {
 		if err := o.ValidateRecord(r); err != nil {

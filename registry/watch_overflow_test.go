@@ -1,4 +1,4 @@
-package gossip_test
+package registry_test
 
 import (
 	"context"
@@ -12,23 +12,24 @@ import (
 	"github.com/shoal-dev/shoal/api/client"
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
-func overflowObjects(t *testing.T) *gossip.Objects {
+func overflowObjects(t *testing.T) *registry.Registry {
 	t.Helper()
 	st, err := gossip.Open("", "n1", nil, gossip.WithSubscriptionLimits(50, 1<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	o := gossip.NewObjects(st)
+	o := registry.New(st)
 	if _, err := o.Create(context.Background(), &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 		t.Fatal(err)
 	}
 	return o
 }
 
-func writeConfigMaps(t *testing.T, o *gossip.Objects, n, size int) {
+func writeConfigMaps(t *testing.T, o *registry.Registry, n, size int) {
 	t.Helper()
 	for i := range n {
 		cm := &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Namespace: "default"},
@@ -59,7 +60,7 @@ func TestStalledObjectsWatchEndsWithGone(t *testing.T) {
 	if last.Type != api.Error {
 		t.Fatalf("the stream of a stalled watcher ended with %s after %d events, want ERROR", last.Type, n)
 	}
-	we, ok := last.Object.(*gossip.WatchError)
+	we, ok := last.Object.(*registry.WatchError)
 	if !ok || we.Code != 410 || !api.IsGone(we) {
 		t.Fatalf("ERROR event object %#v, want a 410 WatchError", last.Object)
 	}

@@ -1,4 +1,4 @@
-package gossip
+package registry
 
 import (
 	"encoding/json"
@@ -7,14 +7,15 @@ import (
 	"strings"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
 )
 
-// RecordValidators returns the validators of the records Objects keeps,
+// RecordValidators returns the validators of the records Registry keeps,
 // under "o/" (spec) and "s/" (status). The agent adds the prefixes of its
 // own records and passes the map's Validate to the cluster, so that any
 // other prefix is refused.
-func (o *Objects) RecordValidators() RecordValidators {
-	return RecordValidators{specPrefix: o.ValidateRecord, statusPrefix: o.ValidateRecord}
+func (o *Registry) RecordValidators() gossip.RecordValidators {
+	return gossip.RecordValidators{specPrefix: o.ValidateRecord, statusPrefix: o.ValidateRecord}
 }
 
 // ValidateRecord checks an object record received from elsewhere as an API
@@ -34,7 +35,7 @@ func (o *Objects) RecordValidators() RecordValidators {
 // Admission (Service IP allocation, and the like) is not replayed: it
 // depends on the state of the agent that took the write, and the writer
 // already applied it. The errors name fields and rules, never values.
-func (o *Objects) ValidateRecord(r *Record) error {
+func (o *Registry) ValidateRecord(r *gossip.Record) error {
 	k, ns, name, err := parseObjectKey(r.Key)
 	if err != nil {
 		return err
@@ -47,21 +48,21 @@ func (o *Objects) ValidateRecord(r *Record) error {
 	}
 	obj := k.NewObject()
 	if err := json.Unmarshal(r.Value, obj); err != nil {
-		return fmt.Errorf("%w: the value is not a %s: %s", ErrInvalidRecord, k.Kind, jsonProblem(err))
+		return fmt.Errorf("%w: the value is not a %s: %s", gossip.ErrInvalidRecord, k.Kind, jsonProblem(err))
 	}
 	tm, m := obj.GetTypeMeta(), obj.GetObjectMeta()
 	switch {
 	case tm.Kind != k.Kind || tm.APIVersion != k.APIVersion():
-		return fmt.Errorf("%w: the value is of kind %q %q, the key of %s %s", ErrInvalidRecord, clip(tm.APIVersion), clip(tm.Kind), k.APIVersion(), k.Kind)
+		return fmt.Errorf("%w: the value is of kind %q %q, the key of %s %s", gossip.ErrInvalidRecord, clip(tm.APIVersion), clip(tm.Kind), k.APIVersion(), k.Kind)
 	case m.Name != name || m.Namespace != ns:
-		return fmt.Errorf("%w: metadata.namespace and metadata.name differ from the key's", ErrInvalidRecord)
+		return fmt.Errorf("%w: metadata.namespace and metadata.name differ from the key's", gossip.ErrInvalidRecord)
 	case !isUID(m.UID):
-		return fmt.Errorf("%w: metadata.uid is not a UUID", ErrInvalidRecord)
+		return fmt.Errorf("%w: metadata.uid is not a UUID", gossip.ErrInvalidRecord)
 	}
 	api.Default(obj)
 	api.DefaultIdentity(obj)
 	if err := api.Validate(obj); err != nil {
-		return fmt.Errorf("%w: %s", ErrInvalidRecord, withoutValues(err))
+		return fmt.Errorf("%w: %s", gossip.ErrInvalidRecord, withoutValues(err))
 	}
 	return nil
 }
@@ -71,23 +72,23 @@ func (o *Objects) ValidateRecord(r *Record) error {
 func parseObjectKey(key string) (k *api.Kind, ns, name string, err error) {
 	parts := strings.Split(key, "/")
 	if len(parts) != 4 || parts[0]+"/" != specPrefix && parts[0]+"/" != statusPrefix {
-		return nil, "", "", fmt.Errorf("%w: the key is not o/<resource>/<namespace>/<name> nor s/...", ErrInvalidRecord)
+		return nil, "", "", fmt.Errorf("%w: the key is not o/<resource>/<namespace>/<name> nor s/...", gossip.ErrInvalidRecord)
 	}
 	k = kindOfResource(parts[1])
 	if k == nil {
-		return nil, "", "", fmt.Errorf("%w: %q is not a resource this agent knows", ErrInvalidRecord, parts[1])
+		return nil, "", "", fmt.Errorf("%w: %q is not a resource this agent knows", gossip.ErrInvalidRecord, parts[1])
 	}
 	ns, name = parts[2], parts[3]
 	switch {
 	case k.Namespaced && ns == "":
-		return nil, "", "", fmt.Errorf("%w: %s are namespaced; the key has no namespace", ErrInvalidRecord, k.Resource)
+		return nil, "", "", fmt.Errorf("%w: %s are namespaced; the key has no namespace", gossip.ErrInvalidRecord, k.Resource)
 	case !k.Namespaced && ns != "":
-		return nil, "", "", fmt.Errorf("%w: %s are not namespaced; the key has a namespace", ErrInvalidRecord, k.Resource)
+		return nil, "", "", fmt.Errorf("%w: %s are not namespaced; the key has a namespace", gossip.ErrInvalidRecord, k.Resource)
 	case ns != "" && len(api.IsDNS1123Label(ns)) > 0:
-		return nil, "", "", fmt.Errorf("%w: the key's namespace is not a DNS-1123 label", ErrInvalidRecord)
+		return nil, "", "", fmt.Errorf("%w: the key's namespace is not a DNS-1123 label", gossip.ErrInvalidRecord)
 	}
 	if name == "" || len(api.NameErrors(k, name)) > 0 {
-		return nil, "", "", fmt.Errorf("%w: the key's name is not a valid %s name", ErrInvalidRecord, k.Kind)
+		return nil, "", "", fmt.Errorf("%w: the key's name is not a valid %s name", gossip.ErrInvalidRecord, k.Kind)
 	}
 	return k, ns, name, nil
 }
@@ -101,21 +102,21 @@ func kindOfResource(resource string) *api.Kind {
 	return nil
 }
 
-func validateStatusRecord(k *api.Kind, r *Record) error {
+func validateStatusRecord(k *api.Kind, r *gossip.Record) error {
 	if !k.HasStatus {
-		return fmt.Errorf("%w: %s have no status", ErrInvalidRecord, k.Resource)
+		return fmt.Errorf("%w: %s have no status", gossip.ErrInvalidRecord, k.Resource)
 	}
 	var env statusEnvelope
 	if err := json.Unmarshal(r.Value, &env); err != nil {
-		return fmt.Errorf("%w: the value is not a status: %s", ErrInvalidRecord, jsonProblem(err))
+		return fmt.Errorf("%w: the value is not a status: %s", gossip.ErrInvalidRecord, jsonProblem(err))
 	}
 	if !isUID(env.UID) {
-		return fmt.Errorf("%w: the status's uid is not a UUID", ErrInvalidRecord)
+		return fmt.Errorf("%w: the status's uid is not a UUID", gossip.ErrInvalidRecord)
 	}
 	sv, _ := statusField(k.NewObject())
 	if len(env.Status) > 0 {
 		if err := json.Unmarshal(env.Status, sv.Addr().Interface()); err != nil {
-			return fmt.Errorf("%w: the status is not a %s status: %s", ErrInvalidRecord, k.Kind, jsonProblem(err))
+			return fmt.Errorf("%w: the status is not a %s status: %s", gossip.ErrInvalidRecord, k.Kind, jsonProblem(err))
 		}
 	}
 	return nil
@@ -171,4 +172,13 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("field %s: a JSON %s where %s is expected", te.Field, te.Value, te.Type)
 	}
 	return "cannot decode"
+}
+
+// clip shortens what an error quotes of received input.
+func clip(s string) string {
+	const limit = 256
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
 }

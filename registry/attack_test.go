@@ -1,4 +1,4 @@
-package gossip_test
+package registry_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/gossip/gossiptest"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // The attacks a review carried out, each replayed against a real
@@ -29,9 +30,12 @@ import (
 const attackWait = 10 * time.Second
 
 // objectValidators is what the agent passes as ClusterConfig.Validate.
-var objectValidators = gossip.NewObjects(nil).RecordValidators().Validate
+var objectValidators = registry.New(nil).RecordValidators().Validate
 
 const uid = "0b8e5c9a-3f6d-4e2b-9a1c-7d5e3f2a1b0c"
+
+// userMsg is memberlist's message type for user data (its wire protocol).
+const userMsg = 8
 
 func podValue(t *testing.T, name, ns, podUID string) []byte {
 	t.Helper()
@@ -81,7 +85,7 @@ func unknownSenders(s gossip.Stats) int64 { return s.UnknownSenders }
 // attack left the member working.
 func assertStillReplicating(t *testing.T, c *gossiptest.Cluster, target *gossiptest.Member) {
 	t.Helper()
-	objs := gossip.NewObjects(c.Member(0).Store)
+	objs := registry.New(c.Member(0).Store)
 	name := fmt.Sprintf("after-%d", time.Now().UnixNano())
 	if _, err := objs.Create(context.Background(), &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}}); err != nil {
 		t.Fatal(err)
@@ -98,7 +102,7 @@ func objectCluster(t *testing.T, n int, opts gossiptest.Options) *gossiptest.Clu
 	t.Helper()
 	opts.Validate = objectValidators
 	c := gossiptest.New(t, n, opts)
-	if _, err := gossip.NewObjects(c.Member(0).Store).Create(context.Background(),
+	if _, err := registry.New(c.Member(0).Store).Create(context.Background(),
 		&api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +250,7 @@ func TestAnnouncesNamingNoMemberPullNothing(t *testing.T) {
 	// An announce naming a live member is pulled from that member, by name.
 	big := &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "big", Namespace: "default"},
 		Data: map[string]string{"f": strings.Repeat("x", 5000)}}
-	if _, err := gossip.NewObjects(c.Member(0).Store).Create(context.Background(), big); err != nil {
+	if _, err := registry.New(c.Member(0).Store).Create(context.Background(), big); err != nil {
 		t.Fatal(err)
 	}
 	gossiptest.Eventually(t, attackWait, func() error {
@@ -275,7 +279,7 @@ func TestForgedHorizonForgetsNothing(t *testing.T) {
 		mu.Unlock()
 		return f
 	}})
-	objs := gossip.NewObjects(c.Member(0).Store)
+	objs := registry.New(c.Member(0).Store)
 	for i := range 6 {
 		if _, err := objs.Create(context.Background(), &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Namespace: "default"}}); err != nil {
 			t.Fatal(err)
@@ -392,7 +396,7 @@ func TestOversizedPullAnswerIsRefusedAndCounted(t *testing.T) {
 	}})
 	big := &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "big", Namespace: "default"},
 		Data: map[string]string{"f": strings.Repeat("x", 5000)}}
-	if _, err := gossip.NewObjects(c.Member(0).Store).Create(context.Background(), big); err != nil {
+	if _, err := registry.New(c.Member(0).Store).Create(context.Background(), big); err != nil {
 		t.Fatal(err)
 	}
 	target := c.Member(1)

@@ -1,7 +1,8 @@
 package gossip
 
-// Hooks for the external tests of this package (gossip_test), which run
-// real in-process clusters (gossiptest) and forge what an attacker sends.
+// Encoders of the wire format and a hook into push/pull, for the tests that
+// run real in-process clusters (gossiptest) and forge what an attacker
+// sends (here and in package registry). The agent does not use them.
 
 // MergeRemoteState hands a push/pull state to the cluster as memberlist
 // does after an exchange.

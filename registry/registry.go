@@ -1,4 +1,4 @@
-package gossip
+package registry
 
 import (
 	"bytes"
@@ -15,25 +15,40 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
 )
 
-// Objects is the typed layer over the record store: Kubernetes-shaped objects
+// Registry is the typed layer over the record store: Kubernetes-shaped objects
 // with their spec (metadata and desired state) and status kept as two records,
 // so that a user's edit and a controller's status write never overwrite each
 // other. It defaults and validates every write, so controllers and the API
 // obey the same rules.
-type Objects struct {
-	st    *Store
+type Registry struct {
+	st    *gossip.Store
 	now   func() time.Time
 	admit []Admission
 	// viewCache keeps the objects TxnView.List decoded, by record key, so
 	// that admitting one Service among thousands does not decode them all
 	// again: entries are reused while their record's version is unchanged.
 	viewCache sync.Map // key -> viewEntry
+	// decoded memoises the objects admission views decoded from staged
+	// records, so a bulk write of n objects decodes each once, not n
+	// times. It belongs to the transaction running (one at a time: the
+	// store's write lock), and is reset by update.
+	decoded map[*gossip.Record]any
+}
+
+// update runs fn in a store transaction with a fresh admission memo.
+func (o *Registry) update(ctx context.Context, fn func(*gossip.Txn) error) ([]*gossip.Record, error) {
+	return o.st.Update(ctx, func(t *gossip.Txn) error {
+		o.decoded = nil
+		defer func() { o.decoded = nil }()
+		return fn(t)
+	})
 }
 
 type viewEntry struct {
-	version Version
+	version gossip.Version
 	obj     api.Object
 }
 
@@ -43,12 +58,12 @@ type viewEntry struct {
 type Admission func(t *TxnView, old, obj api.Object) error
 
 // AddAdmission registers an admission step; call it before serving writes.
-func (o *Objects) AddAdmission(a Admission) { o.admit = append(o.admit, a) }
+func (o *Registry) AddAdmission(a Admission) { o.admit = append(o.admit, a) }
 
 // TxnView lets an admission step read the state its write will join.
 type TxnView struct {
-	o *Objects
-	t *Txn
+	o *Registry
+	t *gossip.Txn
 }
 
 // List returns the live objects of a kind in every namespace, as the
@@ -58,24 +73,24 @@ func (v *TxnView) List(k *api.Kind) []api.Object {
 	prefix := specPrefix + k.Resource + "/"
 	seen := map[string]bool{}
 	var out []api.Object
-	add := func(r *Record) {
+	add := func(r *gossip.Record) {
 		if seen[r.Key] || r.Deleted {
 			return
 		}
 		seen[r.Key] = true
-		if obj, ok := v.t.decoded[r].(api.Object); ok {
+		if obj, ok := v.o.decoded[r].(api.Object); ok {
 			out = append(out, obj)
 			return
 		}
 		if obj, err := decode(k, r, nil); err == nil {
-			if v.t.decoded == nil {
-				v.t.decoded = map[*Record]any{}
+			if v.o.decoded == nil {
+				v.o.decoded = map[*gossip.Record]any{}
 			}
-			v.t.decoded[r] = obj
+			v.o.decoded[r] = obj
 			out = append(out, obj)
 		}
 	}
-	addCommitted := func(r *Record) {
+	addCommitted := func(r *gossip.Record) {
 		if r.Deleted {
 			v.o.viewCache.Delete(r.Key)
 			return
@@ -91,18 +106,17 @@ func (v *TxnView) List(k *api.Kind) []api.Object {
 			out = append(out, obj)
 		}
 	}
-	for _, key := range v.t.order {
-		if len(key) > len(prefix) && key[:len(prefix)] == prefix {
-			add(v.t.writes[key])
+	v.t.Range(prefix, func(r *gossip.Record) bool {
+		if len(r.Key) == len(prefix) {
+			return true
 		}
-	}
-	for key, r := range v.t.s.records {
-		if len(key) > len(prefix) && key[:len(prefix)] == prefix {
-			if _, staged := v.t.writes[key]; !staged && !seen[key] {
-				addCommitted(r)
-			}
+		if v.t.Staged(r.Key) {
+			add(r)
+		} else if !seen[r.Key] {
+			addCommitted(r)
 		}
-	}
+		return true
+	})
 	return out
 }
 
@@ -123,9 +137,9 @@ func (v *TxnView) Get(k *api.Kind, ns, name string) api.Object {
 
 // Warn accepts the write with a warning for the user who made it (an HTTP
 // Warning header); writes without a user (controllers) drop it.
-func (v *TxnView) Warn(msg string) { api.AddWarning(v.t.ctx, msg) }
+func (v *TxnView) Warn(msg string) { api.AddWarning(v.t.Context(), msg) }
 
-func (o *Objects) admitWrite(t *Txn, k *api.Kind, old, obj api.Object) error {
+func (o *Registry) admitWrite(t *gossip.Txn, k *api.Kind, old, obj api.Object) error {
 	for _, a := range o.admit {
 		if err := a(&TxnView{o: o, t: t}, old, obj); err != nil {
 			return asInvalid(k, obj.GetObjectMeta().Name, err)
@@ -143,11 +157,11 @@ func asInvalid(k *api.Kind, name string, err error) error {
 	return invalid(k, name, err)
 }
 
-// NewObjects wraps a store.
-func NewObjects(st *Store) *Objects { return &Objects{st: st, now: time.Now} }
+// New wraps a store.
+func New(st *gossip.Store) *Registry { return &Registry{st: st, now: time.Now} }
 
 // Store returns the record store underneath.
-func (o *Objects) Store() *Store { return o.st }
+func (o *Registry) Store() *gossip.Store { return o.st }
 
 // Key prefixes: "o/" holds the spec record of each object, "s/" its status.
 const (
@@ -203,7 +217,7 @@ func encodeStatus(obj api.Object) ([]byte, error) {
 
 // decode builds the object from its spec record and, if it belongs to the
 // same incarnation, its status record.
-func decode(k *api.Kind, spec, status *Record) (api.Object, error) {
+func decode(k *api.Kind, spec, status *gossip.Record) (api.Object, error) {
 	obj := k.NewObject()
 	if err := json.Unmarshal(spec.Value, obj); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", spec.Key, err)
@@ -233,7 +247,7 @@ func setTypeMeta(k *api.Kind, obj api.Object) {
 	tm.Kind, tm.APIVersion = k.Kind, k.APIVersion()
 }
 
-func (o *Objects) load(k *api.Kind, ns, name string) (api.Object, error) {
+func (o *Registry) load(k *api.Kind, ns, name string) (api.Object, error) {
 	spec := o.st.Get(specKey(k, ns, name))
 	if spec == nil || spec.Deleted {
 		return nil, api.NewNotFound(k, name)
@@ -242,7 +256,7 @@ func (o *Objects) load(k *api.Kind, ns, name string) (api.Object, error) {
 }
 
 // Get returns one object.
-func (o *Objects) Get(_ context.Context, k *api.Kind, ns, name string) (api.Object, error) {
+func (o *Registry) Get(_ context.Context, k *api.Kind, ns, name string) (api.Object, error) {
 	return o.load(k, nsFor(k, ns), name)
 }
 
@@ -256,14 +270,14 @@ func nsFor(k *api.Kind, ns string) string {
 // List returns the objects of a kind in namespace ns ("" for all) that match
 // the selector, sorted by namespace and name, and the resourceVersion a watch
 // can resume from.
-func (o *Objects) List(_ context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
+func (o *Registry) List(_ context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
 	prefix := specPrefix + k.Resource + "/"
 	if k.Namespaced && ns != "" {
 		prefix += ns + "/"
 	}
 	stamp := o.st.Stamp()
-	var specs []*Record
-	o.st.Scan(prefix, func(r *Record) { specs = append(specs, r) })
+	var specs []*gossip.Record
+	o.st.Scan(prefix, func(r *gossip.Record) { specs = append(specs, r) })
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Key < specs[j].Key })
 	out := make([]api.Object, 0, len(specs))
 	for _, r := range specs {
@@ -279,7 +293,7 @@ func (o *Objects) List(_ context.Context, k *api.Kind, ns string, sel api.Select
 }
 
 // prepare defaults and validates a new object in place and gives it identity.
-func (o *Objects) prepareCreate(t *Txn, obj api.Object) (*api.Kind, error) {
+func (o *Registry) prepareCreate(t *gossip.Txn, obj api.Object) (*api.Kind, error) {
 	k := api.KindOf(obj)
 	setTypeMeta(k, obj)
 	m := obj.GetObjectMeta()
@@ -314,7 +328,7 @@ func (o *Objects) prepareCreate(t *Txn, obj api.Object) (*api.Kind, error) {
 	return k, nil
 }
 
-func checkNamespace(t *Txn, ns string) error {
+func checkNamespace(t *gossip.Txn, ns string) error {
 	r := t.Get(specKey(api.KindNamespace, "", ns))
 	if r == nil || r.Deleted {
 		return api.NewNotFound(api.KindNamespace, ns)
@@ -336,20 +350,20 @@ func invalid(k *api.Kind, name string, err error) error {
 }
 
 // putObject stages a record of an object, refusing one over the size
-// every agent accepts from elsewhere (MaxValueSize): what this agent
+// every agent accepts from elsewhere (gossip.MaxValueSize): what this agent
 // stores, every agent must be able to replicate.
-func putObject(t *Txn, k *api.Kind, name, key string, value []byte) error {
-	if len(value) > MaxValueSize {
+func putObject(t *gossip.Txn, k *api.Kind, name, key string, value []byte) error {
+	if len(value) > gossip.MaxValueSize {
 		return api.NewStatusError(http.StatusRequestEntityTooLarge, api.ReasonTooLarge,
 			fmt.Sprintf("%s %q encodes to %d bytes as stored (JSON, escapes and base64 included); an object may take at most %d: "+
-				"move large data out of it (split a ConfigMap or Secret, shorten annotations)", k.Kind, name, len(value), MaxValueSize))
+				"move large data out of it (split a ConfigMap or Secret, shorten annotations)", k.Kind, name, len(value), gossip.MaxValueSize))
 	}
 	t.Put(key, value)
 	return nil
 }
 
 // writeCreate stages the records of a prepared new object.
-func writeCreate(t *Txn, k *api.Kind, obj api.Object) error {
+func writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	m := obj.GetObjectMeta()
 	spec, err := encodeSpec(obj)
 	if err != nil {
@@ -375,9 +389,9 @@ func writeCreate(t *Txn, k *api.Kind, obj api.Object) error {
 }
 
 // Create stores a new object and returns it as stored.
-func (o *Objects) Create(ctx context.Context, obj api.Object) (api.Object, error) {
+func (o *Registry) Create(ctx context.Context, obj api.Object) (api.Object, error) {
 	var k *api.Kind
-	recs, err := o.st.Update(ctx, func(t *Txn) error {
+	recs, err := o.update(ctx, func(t *gossip.Txn) error {
 		var err error
 		if k, err = o.prepareCreate(t, obj); err != nil {
 			return err
@@ -393,7 +407,7 @@ func (o *Objects) Create(ctx context.Context, obj api.Object) (api.Object, error
 
 // stageUpdate checks an update against the current object and stages the
 // new spec record. It reports whether anything changed.
-func (o *Objects) stageUpdate(t *Txn, obj api.Object) (*api.Kind, bool, error) {
+func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, error) {
 	k := api.KindOf(obj)
 	setTypeMeta(k, obj)
 	m := obj.GetObjectMeta()
@@ -463,8 +477,8 @@ func specChanged(old, cur api.Object) bool {
 
 // Update replaces an object's metadata and spec (not its status). A non-empty
 // resourceVersion must match the stored one (optimistic concurrency).
-func (o *Objects) Update(ctx context.Context, obj api.Object) (api.Object, error) {
-	recs, err := o.st.Update(ctx, func(t *Txn) error {
+func (o *Registry) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	recs, err := o.update(ctx, func(t *gossip.Txn) error {
 		_, _, err := o.stageUpdate(t, obj)
 		return err
 	})
@@ -480,14 +494,14 @@ func (o *Objects) Update(ctx context.Context, obj api.Object) (api.Object, error
 // UpdateStatus replaces an object's status. Each status has a single writer
 // (the pod's node, the workload's controller), so no resourceVersion check is
 // made; the uid, if given, must match.
-func (o *Objects) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
+func (o *Registry) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
 	k := api.KindOf(obj)
 	if !k.HasStatus {
 		return nil, api.NewStatusError(405, api.ReasonMethodNotAllow, k.Resource+" have no status subresource")
 	}
 	m := obj.GetObjectMeta()
 	ns := nsFor(k, m.Namespace)
-	_, err := o.st.Update(ctx, func(t *Txn) error {
+	_, err := o.update(ctx, func(t *gossip.Txn) error {
 		cur := t.Get(specKey(k, ns, m.Name))
 		if cur == nil || cur.Deleted {
 			return api.NewNotFound(k, m.Name)
@@ -520,10 +534,10 @@ func (o *Objects) UpdateStatus(ctx context.Context, obj api.Object) (api.Object,
 // Delete removes an object. A pod bound to a node is deleted gracefully: it
 // is marked with a deletionTimestamp, its node stops its containers within
 // the grace period and then removes it. A grace period of 0 removes it at once.
-func (o *Objects) Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error) {
+func (o *Registry) Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error) {
 	ns = nsFor(k, ns)
 	var result api.Object
-	_, err := o.st.Update(ctx, func(t *Txn) error {
+	_, err := o.update(ctx, func(t *gossip.Txn) error {
 		cur := t.Get(specKey(k, ns, name))
 		if cur == nil || cur.Deleted {
 			return api.NewNotFound(k, name)
@@ -579,7 +593,7 @@ func needsGracefulDelete(p *api.Pod, opts api.DeleteOptions) bool {
 
 // stageNamespaceDelete removes a namespace and, with it, every object inside.
 // Pods inside are deleted at once here; their nodes clean up the containers.
-func (o *Objects) stageNamespaceDelete(t *Txn, n *api.Namespace) error {
+func (o *Registry) stageNamespaceDelete(t *gossip.Txn, n *api.Namespace) error {
 	if n.Name == "default" {
 		return api.NewStatusError(403, api.ReasonForbidden, `namespace "default" cannot be deleted`)
 	}
@@ -589,11 +603,12 @@ func (o *Objects) stageNamespaceDelete(t *Txn, n *api.Namespace) error {
 		}
 		prefix := specPrefix + k.Resource + "/" + n.Name + "/"
 		var keys []string
-		for key, r := range t.s.records {
-			if !r.Deleted && len(key) > len(prefix) && key[:len(prefix)] == prefix {
-				keys = append(keys, key[len(specPrefix):])
+		t.Range(prefix, func(r *gossip.Record) bool {
+			if !r.Deleted && len(r.Key) > len(prefix) {
+				keys = append(keys, r.Key[len(specPrefix):])
 			}
-		}
+			return true
+		})
 		for _, key := range keys {
 			t.Delete(specPrefix + key)
 			t.Delete(statusPrefix + key)
@@ -614,9 +629,9 @@ const (
 // Apply creates or updates every object in one atomic step: either all of
 // them are stored or, on the first error, none. Existing objects keep their
 // status; a given resourceVersion is ignored (apply is last-writer-wins).
-func (o *Objects) Apply(ctx context.Context, objs []api.Object) ([]string, error) {
+func (o *Registry) Apply(ctx context.Context, objs []api.Object) ([]string, error) {
 	actions := make([]string, len(objs))
-	_, err := o.st.Update(ctx, func(t *Txn) error {
+	_, err := o.update(ctx, func(t *gossip.Txn) error {
 		for i, obj := range objs {
 			k := api.KindOf(obj)
 			m := obj.GetObjectMeta()
