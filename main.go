@@ -11,7 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal/cli"
 	"github.com/shoal-dev/shoal/daemon"
-	"github.com/shoal-dev/shoal/daemon/sandbox"
+	"github.com/shoal-dev/shoal/daemon/node/sandbox"
 )
 
 func main() {

@@ -17,20 +17,20 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
-	"github.com/shoal-dev/shoal/daemon/atrest"
-	"github.com/shoal-dev/shoal/daemon/auth"
-	"github.com/shoal-dev/shoal/daemon/controller"
-	"github.com/shoal-dev/shoal/daemon/engine"
+	"github.com/shoal-dev/shoal/daemon/trust/atrest"
+	"github.com/shoal-dev/shoal/daemon/trust/auth"
+	"github.com/shoal-dev/shoal/daemon/leader/controller"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/events"
-	"github.com/shoal-dev/shoal/daemon/identity"
-	"github.com/shoal-dev/shoal/daemon/ingress"
-	"github.com/shoal-dev/shoal/daemon/network"
-	"github.com/shoal-dev/shoal/daemon/podsecurity"
-	"github.com/shoal-dev/shoal/daemon/proxy"
-	"github.com/shoal-dev/shoal/daemon/runtime"
-	"github.com/shoal-dev/shoal/daemon/sandbox"
-	"github.com/shoal-dev/shoal/daemon/scheduler"
-	"github.com/shoal-dev/shoal/daemon/services"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
+	"github.com/shoal-dev/shoal/daemon/node/ingress"
+	"github.com/shoal-dev/shoal/daemon/node/podnet"
+	"github.com/shoal-dev/shoal/registry/admission/podsecurity"
+	"github.com/shoal-dev/shoal/daemon/node/proxy"
+	"github.com/shoal-dev/shoal/daemon/node/runtime"
+	"github.com/shoal-dev/shoal/daemon/node/sandbox"
+	"github.com/shoal-dev/shoal/daemon/leader/scheduler"
+	"github.com/shoal-dev/shoal/registry/admission/ipalloc"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 )
@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mem := gossipMembership{cl: cl}
 	objs := &healthStore{Registry: registry, mem: mem, self: cfg.Name}
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
-	objs.AddAdmission(services.NewAllocator(serviceCIDR).Admit)
+	objs.AddAdmission(ipalloc.NewAllocator(serviceCIDR).Admit)
 	podSecurityDefault, _ := podsecurity.ParseLevel(cfg.PodSecurityDefault) // checked by validate
 	objs.AddAdmission(podsecurity.New(podSecurityDefault, log).Admit)
 	if err := ensureNamespaces(ctx, objs); err != nil {
@@ -244,7 +244,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	cdns.useGateway(ctx, pnet.gateway)
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
-		Network: network.NetworkName, DataDir: cfg.DataDir,
+		Network: podnet.NetworkName, DataDir: cfg.DataDir,
 		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng, objs, rec, log)
 	rt.Store(runner)
 	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
@@ -274,7 +274,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		lead.run(ctx, func(ctx context.Context) {
 			var lw sync.WaitGroup
 			repair := func(ctx context.Context) error {
-				services.Repair(ctx, objs, log.With("component", "service-repair"), 5*time.Second)
+				ipalloc.Repair(ctx, objs, log.With("component", "service-repair"), 5*time.Second)
 				return nil
 			}
 			for _, loop := range []func(context.Context) error{manager.Run, sched.Run, repair,

@@ -14,8 +14,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/daemon/atrest"
-	"github.com/shoal-dev/shoal/daemon/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/atrest"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/dns"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"

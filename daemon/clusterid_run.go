@@ -17,7 +17,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/shoal-dev/shoal/api/client"
-	"github.com/shoal-dev/shoal/daemon/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/daemon/podsecurity"
+	"github.com/shoal-dev/shoal/registry/admission/podsecurity"
 )
 
 // NewAgentCommand is `shoal agent`. Every flag can also be set by an

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/shoal-dev/shoal/daemon/ingress"
+	"github.com/shoal-dev/shoal/daemon/node/ingress"
 )
 
 // serveIngress serves the ingress proxy on --ingress-addr (HTTP) and

@@ -17,7 +17,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
-	"github.com/shoal-dev/shoal/daemon/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
 

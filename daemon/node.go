@@ -7,8 +7,8 @@ import (
 	"runtime"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/daemon/engine"
-	"github.com/shoal-dev/shoal/daemon/podsecurity"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/registry/admission/podsecurity"
 )
 
 // maxPods is the pod capacity each node reports, as the kubelet's default.

@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net"
 
-	"github.com/shoal-dev/shoal/daemon/engine"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/events"
-	"github.com/shoal-dev/shoal/daemon/network"
+	"github.com/shoal-dev/shoal/daemon/node/podnet"
 )
 
 // podNetwork is this node's part of the pod network: its /24, the bridge
@@ -17,29 +17,29 @@ import (
 type podNetwork struct {
 	subnet  *net.IPNet
 	gateway net.IP
-	claimer *network.Claimer
-	fw      *network.Firewall
-	router  *network.Router
-	hairpin *network.Hairpin
+	claimer *podnet.Claimer
+	fw      *podnet.Firewall
+	router  *podnet.Router
+	hairpin *podnet.Hairpin
 }
 
 // setupPodNetwork claims the node's subnet (after the first sync with the
 // cluster, so that others' claims are known), creates the bridge and the
 // firewall rules. onMove is told the new gateway if a conflict later moves
 // the node to another subnet.
-func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store network.ClaimStore,
+func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store podnet.ClaimStore,
 	rec *events.Recorder, log *slog.Logger, onMove func(gw net.IP)) (*podNetwork, error) {
-	cidr, err := network.ParseClusterCIDR(cfg.ClusterCIDR)
+	cidr, err := podnet.ParseClusterCIDR(cfg.ClusterCIDR)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-cidr: %w", err)
 	}
-	fw, err := network.NewFirewall(network.FirewallConfig{ClusterCIDR: cidr, Log: log})
+	fw, err := podnet.NewFirewall(podnet.FirewallConfig{ClusterCIDR: cidr, Log: log})
 	if err != nil {
 		return nil, err
 	}
 	p := &podNetwork{fw: fw}
-	p.claimer, err = network.NewClaimer(network.ClaimConfig{Store: store, Node: cfg.Name, ClusterCIDR: cidr,
-		DataDir: cfg.DataDir, RunsPods: network.EngineRunsPods(eng, cfg.Name), Events: rec.ForComponent("pod-network"), Log: log,
+	p.claimer, err = podnet.NewClaimer(podnet.ClaimConfig{Store: store, Node: cfg.Name, ClusterCIDR: cidr,
+		DataDir: cfg.DataDir, RunsPods: podnet.EngineRunsPods(eng, cfg.Name), Events: rec.ForComponent("pod-network"), Log: log,
 		Move: func(ctx context.Context, s *net.IPNet) error {
 			gw, err := ensureBridge(ctx, eng, s, cfg.Name, log)
 			if err != nil {
@@ -64,10 +64,10 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store n
 	if err := fw.EnsureRules(ctx); err != nil {
 		return nil, fmt.Errorf("pod network firewall: %w", err)
 	}
-	if p.router, err = network.NewRouter(network.RouterConfig{Node: cfg.Name, ClusterCIDR: cidr, Log: log}); err != nil {
+	if p.router, err = podnet.NewRouter(podnet.RouterConfig{Node: cfg.Name, ClusterCIDR: cidr, Log: log}); err != nil {
 		return nil, err
 	}
-	p.hairpin = network.NewHairpin("", log)
+	p.hairpin = podnet.NewHairpin("", log)
 	log.Info("pod network ready", "subnet", p.subnet, "gateway", p.gateway)
 	return p, nil
 }
@@ -76,8 +76,8 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store n
 // another subnet and this node's pods on it is cleared: their containers are
 // removed (their pods restart on the new bridge), never anyone else's.
 func ensureBridge(ctx context.Context, eng engine.Engine, subnet *net.IPNet, node string, log *slog.Logger) (net.IP, error) {
-	gw, err := network.EnsureBridge(ctx, eng, subnet)
-	if !errors.Is(err, network.ErrNetworkInUse) {
+	gw, err := podnet.EnsureBridge(ctx, eng, subnet)
+	if !errors.Is(err, podnet.ErrNetworkInUse) {
 		return gw, err
 	}
 	log.Warn("the pod network has another subnet; restarting this node's pods on the new one", "subnet", subnet)
@@ -90,11 +90,11 @@ func ensureBridge(ctx context.Context, eng engine.Engine, subnet *net.IPNet, nod
 			return nil, fmt.Errorf("%w (removing %s: %v)", err, c.ID, rerr)
 		}
 	}
-	return network.EnsureBridge(ctx, eng, subnet)
+	return podnet.EnsureBridge(ctx, eng, subnet)
 }
 
 // loops returns the pod network's background work.
-func (p *podNetwork) loops(eng engine.Engine, nodes network.NodeSource) map[string]func(context.Context) error {
+func (p *podNetwork) loops(eng engine.Engine, nodes podnet.NodeSource) map[string]func(context.Context) error {
 	return map[string]func(context.Context) error{
 		"pod-routes":   func(ctx context.Context) error { return p.router.Run(ctx, nodes) },
 		"pod-firewall": func(ctx context.Context) error { return p.fw.Run(ctx, eng) },

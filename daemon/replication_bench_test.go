@@ -16,7 +16,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/daemon/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 )

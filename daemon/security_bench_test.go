@@ -15,8 +15,8 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
-	"github.com/shoal-dev/shoal/daemon/auth"
-	"github.com/shoal-dev/shoal/daemon/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/auth"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 )

@@ -1,0 +1,389 @@
+// Package scheduler places pods on nodes. It runs on the leader only: it
+// watches pods without a node, filters the nodes that can take each one
+// (ready and schedulable, tolerated taints, nodeSelector, free host ports,
+// CPU, memory and pod count within allocatable), scores those that fit
+// (spread the pods of one controller, then least allocated, then by name)
+// and binds the pod by writing spec.nodeName.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/leader/controller"
+)
+
+// Event and condition reasons.
+const (
+	ReasonScheduled        = "Scheduled"
+	ReasonFailedScheduling = "FailedScheduling"
+	ReasonUnschedulable    = "Unschedulable"
+)
+
+// Defaults of Options.
+const (
+	DefaultBackoffBase   = time.Second
+	DefaultBackoffMax    = 10 * time.Second
+	DefaultEventInterval = time.Minute
+	DefaultAssumeTTL     = 30 * time.Second
+)
+
+// ErrAlreadyRunning is returned by Run while another Run has not returned.
+var ErrAlreadyRunning = errors.New("scheduler: already running")
+
+// errUnschedulable: no node fits the pod now; it is retried with back-off
+// and whenever nodes or pods change.
+var errUnschedulable = errors.New("scheduler: no node fits the pod")
+
+// Options tune the scheduler. Zero values take the defaults.
+type Options struct {
+	// BackoffBase and BackoffMax bound the retry delay of a pod that fits
+	// nowhere.
+	BackoffBase, BackoffMax time.Duration
+	// EventInterval is the least time between two FailedScheduling events
+	// of one pod.
+	EventInterval time.Duration
+	// AssumeTTL is how long a pod this scheduler bound counts on its node
+	// before the watch shows the binding.
+	AssumeTTL time.Duration
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = DefaultBackoffBase
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.EventInterval <= 0 {
+		o.EventInterval = DefaultEventInterval
+	}
+	if o.AssumeTTL <= 0 {
+		o.AssumeTTL = DefaultAssumeTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Scheduler binds pending pods to nodes. The agent calls Run while its node
+// leads and cancels the context when it stops leading.
+type Scheduler struct {
+	store   controller.Store
+	rec     controller.Recorder
+	log     *slog.Logger
+	opts    Options
+	running atomic.Bool
+}
+
+// New makes a Scheduler. A nil recorder drops events; a nil logger discards
+// logs.
+func New(store controller.Store, rec controller.Recorder, log *slog.Logger, opts Options) *Scheduler {
+	if rec == nil {
+		rec = controller.NopRecorder{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{store: store, rec: rec, log: log.With("component", "scheduler"), opts: opts.withDefaults()}
+}
+
+// Run schedules pods until ctx ends, then waits for its goroutines and
+// returns nil. Each Run starts from a fresh view of the store.
+func (s *Scheduler) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer s.running.Store(false)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &run{s: s, cache: newCache(s.opts.AssumeTTL, s.opts.Now),
+		queue:     controller.NewQueueWithBackoff(ctx, s.opts.BackoffBase, s.opts.BackoffMax),
+		waiting:   map[string]struct{}{},
+		lastEvent: map[string]time.Time{}}
+	// Decisions need every node and every bound pod: load them before the
+	// first one, so a pod is never placed on a half-known cluster.
+	if err := r.prime(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { r.watch(ctx, api.KindNode, r.onNode) })
+	wg.Go(func() { r.watch(ctx, api.KindPod, r.onPod) })
+	wg.Go(func() { r.work(ctx) })
+	s.log.Info("scheduler started")
+	<-ctx.Done()
+	wg.Wait()
+	s.log.Info("scheduler stopped")
+	return nil
+}
+
+// run is the state of one Run.
+type run struct {
+	s     *Scheduler
+	cache *cache
+	queue *controller.Queue
+
+	mu        sync.Mutex
+	waiting   map[string]struct{}  // pods that fit nowhere at their last attempt
+	lastEvent map[string]time.Time // last FailedScheduling event per pod
+}
+
+func (r *run) prime(ctx context.Context) error {
+	nodes, _, err := r.s.store.List(ctx, api.KindNode, "", nil)
+	if err != nil {
+		return fmt.Errorf("scheduler: list nodes: %w", err)
+	}
+	for _, o := range nodes {
+		r.cache.setNode(o.(*api.Node))
+	}
+	pods, _, err := r.s.store.List(ctx, api.KindPod, "", nil)
+	if err != nil {
+		return fmt.Errorf("scheduler: list pods: %w", err)
+	}
+	for _, o := range pods {
+		r.cache.updatePod(o.(*api.Pod))
+	}
+	return nil
+}
+
+// watch feeds one kind's events to handle, opening the watch again if it
+// ends before ctx does (an ERROR event ends it when it fell behind): then
+// it lists again, so that deletions missed meanwhile reach the cache too.
+func (r *run) watch(ctx context.Context, k *api.Kind, handle func(api.WatchEvent)) {
+	pause := 100 * time.Millisecond
+	for first := true; ctx.Err() == nil; first = false {
+		var opts api.ListOptions
+		var err error
+		if !first { // the first watch follows prime's list
+			opts.ResourceVersion, err = r.relist(ctx, k, handle)
+		}
+		var ch <-chan api.WatchEvent
+		if err == nil {
+			ch, err = r.s.store.Watch(ctx, k, "", opts)
+		}
+		if err != nil {
+			r.s.log.Warn("watch failed; retrying", "kind", k.Kind, "in", pause, "err", err)
+		} else {
+			for ev := range ch {
+				if ev.Object != nil && ev.Type != api.Error {
+					handle(ev)
+				}
+			}
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// relist lists k and hands every object to handle as ADDED, and every
+// cached one no longer listed as DELETED; it returns the list's version.
+func (r *run) relist(ctx context.Context, k *api.Kind, handle func(api.WatchEvent)) (string, error) {
+	objs, rv, err := r.s.store.List(ctx, k, "", nil)
+	if err != nil {
+		return "", err
+	}
+	for _, gone := range r.cache.absent(k, objs) {
+		handle(api.WatchEvent{Type: api.Deleted, Object: gone})
+	}
+	for _, o := range objs {
+		handle(api.WatchEvent{Type: api.Added, Object: o})
+	}
+	return rv, nil
+}
+
+func (r *run) onNode(ev api.WatchEvent) {
+	n, ok := ev.Object.(*api.Node)
+	if !ok {
+		return
+	}
+	if ev.Type == api.Deleted {
+		r.cache.deleteNode(n.Name)
+	} else {
+		r.cache.setNode(n)
+	}
+	r.retryWaiting()
+}
+
+func (r *run) onPod(ev api.WatchEvent) {
+	p, ok := ev.Object.(*api.Pod)
+	if !ok {
+		return
+	}
+	key := podKey(p)
+	if ev.Type == api.Deleted {
+		r.cache.deletePod(key)
+		r.forget(key)
+		r.retryWaiting()
+		return
+	}
+	if r.cache.updatePod(p) {
+		r.retryWaiting() // resources were freed
+	}
+	if needsScheduling(p) {
+		r.queue.Add(key)
+	}
+}
+
+// needsScheduling: not bound, not being deleted, not ended.
+func needsScheduling(p *api.Pod) bool {
+	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && !api.IsPodTerminal(p)
+}
+
+// retryWaiting queues every pod that fit nowhere: something changed that
+// may make room.
+func (r *run) retryWaiting() {
+	r.mu.Lock()
+	keys := make([]string, 0, len(r.waiting))
+	for k := range r.waiting {
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	for _, k := range keys {
+		r.queue.Add(k)
+	}
+}
+
+func (r *run) forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.waiting, key)
+	delete(r.lastEvent, key)
+}
+
+// work schedules one pod at a time, so that every decision sees the ones
+// before it.
+func (r *run) work(ctx context.Context) {
+	for {
+		key, ok := r.queue.Get()
+		if !ok {
+			return
+		}
+		err := r.schedule(ctx, key)
+		switch {
+		case err == nil:
+			r.queue.Forget(key)
+		case ctx.Err() != nil:
+		case errors.Is(err, errUnschedulable):
+			r.queue.AddRateLimited(key)
+		default:
+			if r.queue.NumRequeues(key) == 0 && !api.IsConflict(err) {
+				r.s.log.Warn("scheduling failed; retrying", "pod", key, "err", err)
+			}
+			r.queue.AddRateLimited(key)
+		}
+		r.queue.Done(key)
+	}
+}
+
+// schedule places one pod, reading it fresh from the store.
+func (r *run) schedule(ctx context.Context, key string) error {
+	ns, name := splitKey(key)
+	obj, err := r.s.store.Get(ctx, api.KindPod, ns, name)
+	if api.IsNotFound(err) {
+		r.forget(key)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get pod %s: %w", key, err)
+	}
+	pod := obj.(*api.Pod)
+	if !needsScheduling(pod) {
+		r.forget(key)
+		return nil
+	}
+	nodes := r.cache.snapshot()
+	best, reasons := pickNode(pod, nodes)
+	if best == nil {
+		return r.unschedulable(ctx, pod, fitErrorMessage(len(nodes), reasons))
+	}
+	bound, err := r.bind(ctx, pod, best.node.Name)
+	if err != nil || bound == nil {
+		return err
+	}
+	r.cache.assume(bound)
+	r.forget(key)
+	r.s.rec.Eventf(bound, api.EventNormal, ReasonScheduled, "Successfully assigned %s/%s to %s", ns, name, best.node.Name)
+	r.s.log.Debug("pod scheduled", "pod", key, "node", best.node.Name)
+	return nil
+}
+
+func splitKey(key string) (ns, name string) {
+	ns, name, ok := strings.Cut(key, "/")
+	if !ok {
+		return "", key
+	}
+	return ns, name
+}
+
+// bind writes spec.nodeName, with a compare-and-swap on the pod read;
+// after a conflict it reads the pod again and, if it still needs a node,
+// tries again. It returns nil without error if the pod no longer needs one.
+func (r *run) bind(ctx context.Context, pod *api.Pod, node string) (*api.Pod, error) {
+	for attempt := 0; ; attempt++ {
+		pod.Spec.NodeName = node
+		obj, err := r.s.store.Update(ctx, pod)
+		if err == nil {
+			return obj.(*api.Pod), nil
+		}
+		if !api.IsConflict(err) || attempt >= 4 {
+			return nil, fmt.Errorf("bind pod %s to %s: %w", podKey(pod), node, err)
+		}
+		fresh, err := r.s.store.Get(ctx, api.KindPod, pod.Namespace, pod.Name)
+		if api.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bind pod %s: read again: %w", podKey(pod), err)
+		}
+		if pod = fresh.(*api.Pod); !needsScheduling(pod) {
+			return nil, nil
+		}
+	}
+}
+
+// unschedulable records why the pod fits nowhere: its PodScheduled
+// condition (the pod has no node yet, so no other status writer) and a
+// FailedScheduling event, at most once per EventInterval.
+func (r *run) unschedulable(ctx context.Context, pod *api.Pod, msg string) error {
+	key := podKey(pod)
+	now := r.s.opts.Now()
+	r.mu.Lock()
+	r.waiting[key] = struct{}{}
+	last, seen := r.lastEvent[key]
+	emit := !seen || now.Sub(last) >= r.s.opts.EventInterval
+	if emit {
+		r.lastEvent[key] = now
+	}
+	r.mu.Unlock()
+	if emit {
+		r.s.rec.Eventf(pod, api.EventWarning, ReasonFailedScheduling, "%s", msg)
+	}
+	changed := api.SetCondition(&pod.Status.Conditions, api.Condition{Type: api.PodScheduled,
+		Status: api.ConditionFalse, Reason: ReasonUnschedulable, Message: msg, LastTransitionTime: api.NewTime(now)})
+	if pod.Status.Phase == "" {
+		pod.Status.Phase, changed = api.PodPending, true
+	}
+	if changed {
+		if _, err := r.s.store.UpdateStatus(ctx, pod); err != nil && !api.IsNotFound(err) {
+			return fmt.Errorf("update status of pod %s: %w", key, err)
+		}
+	}
+	r.s.log.Debug("pod fits no node", "pod", key, "why", msg)
+	return errUnschedulable
+}

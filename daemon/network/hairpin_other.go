@@ -1,5 +1,0 @@
-//go:build !linux
-
-package network
-
-func setHairpin(string) (int, error) { return 0, ErrUnsupported }

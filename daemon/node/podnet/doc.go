@@ -1,0 +1,29 @@
+// Package network gives each node its share of the pod network and connects
+// the shares (design section 6), host-gw style:
+//
+//   - Claimer claims a /24 of the cluster CIDR for the node, publishes it in
+//     the Node's spec.podCIDR and keeps it in <data-dir>/pod-cidr, and
+//     resolves conflicts (see below).
+//   - EnsureBridge makes the engine network pods join (Docker network
+//     "shoal", bridge device shoal0) use that /24.
+//   - Router keeps one route per other node: its pod /24 via its address.
+//   - Firewall keeps the iptables rules that let pod traffic cross hosts
+//     without NAT, ahead of Docker's own rules.
+//
+// # Claiming a subnet
+//
+// A node claims its /24 once, at its first start, after its agent has caught
+// up with the cluster: the lowest /24 of the cluster CIDR that no Node it
+// knows claims. The claim is stable: later starts reuse the one in
+// <data-dir>/pod-cidr or, if that file is lost, the one in the Node's spec.
+//
+// Two nodes that started at the same time, or apart (partitioned), can claim
+// the same /24. The rule that settles it is the same on every node: the node
+// whose name sorts lowest keeps the subnet; every other node claiming it
+// takes the lowest free /24 instead, but only while it runs no pods, since
+// moving re-creates the bridge and would cut its pods off. A node that runs
+// pods keeps the conflicting subnet, logs an error naming both nodes, and
+// reports it as a Warning event and the Node condition PodCIDRConflict. To
+// fix it, move the pods off that node (cordon it and delete its pods, or
+// stop them); its agent then claims a free subnet by itself within 30 s.
+package podnet

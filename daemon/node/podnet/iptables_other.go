@@ -1,0 +1,9 @@
+//go:build !linux
+
+package podnet
+
+import "context"
+
+func runIptables(context.Context, string, string, ...string) (string, error) {
+	return "", ErrUnsupported
+}

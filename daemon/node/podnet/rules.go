@@ -1,0 +1,121 @@
+package podnet
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// The chains this package owns. The service proxy's chains (SHOAL-SERVICES,
+// SHOAL-NODEPORTS, ...) are never touched here.
+const (
+	// ChainPostrouting (nat) exempts pod-to-pod traffic between hosts from
+	// Docker's masquerading, so that a pod sees the address of the pod that
+	// called. Its rule ACCEPTs (ends the nat table's POSTROUTING, so no NAT)
+	// rather than RETURNs: a RETURN would go back to POSTROUTING and on to
+	// Docker's MASQUERADE after it. Traffic out of the bridge itself
+	// (same host) is left to later rules, such as the service proxy's
+	// hairpin masquerading; Docker does not masquerade it.
+	ChainPostrouting = "SHOAL-POSTROUTING"
+	// ChainForward (filter) accepts pod traffic that crosses hosts, which
+	// Docker's FORWARD rules and DROP policy would otherwise drop.
+	ChainForward = "SHOAL-FORWARD"
+)
+
+// chainSpec is one chain of ours and the built-in chain that must jump to
+// it first.
+type chainSpec struct {
+	table string
+	hook  string
+	chain string
+	// rules are the chain's rules in `iptables -S` form without "-A chain".
+	rules []string
+	// jump is the hook's rule, in the same form.
+	jump string
+}
+
+// chainsFor returns the chains for the cluster CIDR and the pod bridge
+// device. Rules are written as `iptables -S` prints them, so that what is
+// there compares as text.
+func chainsFor(cluster netip.Prefix, bridge string) []chainSpec {
+	c := cluster.String()
+	return []chainSpec{
+		{table: "nat", hook: "POSTROUTING", chain: ChainPostrouting,
+			// Packets the service proxy marked for masquerading (a pod
+			// reaching a node port whose backend is on another host) must
+			// still be masqueraded, or the reply takes another path back.
+			rules: []string{`-s ` + c + ` -d ` + c + ` ! -o ` + bridge + ` -m mark ! --mark 0x4000/0x4000` +
+				` -m comment --comment "shoal: pod to pod keeps its source address" -j ACCEPT`},
+			jump: `-m comment --comment "shoal: pod network, keep first" -j ` + ChainPostrouting},
+		{table: "filter", hook: "FORWARD", chain: ChainForward,
+			rules: []string{
+				`-s ` + c + ` -m comment --comment "shoal: traffic from pods" -j ACCEPT`,
+				`-d ` + c + ` -m comment --comment "shoal: traffic to pods" -j ACCEPT`,
+			},
+			jump: `-m comment --comment "shoal: pod network, keep first" -j ` + ChainForward},
+	}
+}
+
+// restoreInput compares one table's `iptables -S` output with the chains
+// wanted in it and returns the input for `iptables-restore --noflush` that
+// makes it right, or "" when it is. One restore is one atomic commit: the
+// jump is never missing, even for an instant. Declaring an existing chain
+// flushes it, so its rules are rewritten whole.
+func restoreInput(table, listing string, specs []chainSpec) string {
+	rules := map[string][]string{} // chain -> its rules, "-A chain" cut off
+	exists := map[string]bool{}
+	for _, line := range strings.Split(listing, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "-N "):
+			exists[strings.TrimPrefix(line, "-N ")] = true
+		case strings.HasPrefix(line, "-P "):
+			exists[strings.Fields(line)[1]] = true
+		case strings.HasPrefix(line, "-A "):
+			chain, rule, _ := strings.Cut(strings.TrimPrefix(line, "-A "), " ")
+			rules[chain] = append(rules[chain], rule)
+		}
+	}
+	var b strings.Builder
+	for _, s := range specs {
+		if s.table != table {
+			continue
+		}
+		if !exists[s.chain] || !slices.Equal(rules[s.chain], s.rules) {
+			fmt.Fprintf(&b, ":%s - [0:0]\n", s.chain)
+			for _, r := range s.rules {
+				fmt.Fprintf(&b, "-A %s %s\n", s.chain, r)
+			}
+		}
+		var jumps []int
+		for i, r := range rules[s.hook] {
+			if target(r) == s.chain {
+				jumps = append(jumps, i)
+			}
+		}
+		if len(jumps) == 1 && jumps[0] == 0 {
+			continue
+		}
+		for _, i := range jumps {
+			fmt.Fprintf(&b, "-D %s %s\n", s.hook, rules[s.hook][i])
+		}
+		fmt.Fprintf(&b, "-I %s 1 %s\n", s.hook, s.jump)
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "*" + table + "\n" + b.String() + "COMMIT\n"
+}
+
+// target returns the chain or target a rule jumps to: its last -j or -g,
+// as matches (and comments) come before the target.
+func target(rule string) string {
+	f := strings.Fields(rule)
+	for i := len(f) - 2; i >= 0; i-- {
+		if f[i] == "-j" || f[i] == "-g" || f[i] == "--jump" || f[i] == "--goto" {
+			return f[i+1]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
+)
+
+// ErrNotHere is returned for a pod that this node does not run.
+type ErrNotHere struct{ Node string }
+
+func (e *ErrNotHere) Error() string { return "the pod runs on node " + e.Node }
+
+// findContainer resolves the pod and the engine container of one of its
+// containers: the current one, or the one before it with previous.
+func (r *Runtime) findContainer(ctx context.Context, ns, name, container string, previous bool) (*api.Pod, string, error) {
+	obj, err := r.store.Get(ctx, api.KindPod, ns, name)
+	if err != nil {
+		return nil, "", err
+	}
+	pod := obj.(*api.Pod)
+	if pod.Spec.NodeName != r.cfg.NodeName {
+		if pod.Spec.NodeName == "" {
+			return pod, "", api.NewBadRequest(fmt.Sprintf("pod %s is not scheduled to a node yet", name))
+		}
+		return pod, "", &ErrNotHere{Node: pod.Spec.NodeName}
+	}
+	if container == "" {
+		if len(pod.Spec.Containers) != 1 {
+			names := make([]string, len(pod.Spec.Containers))
+			for i, c := range pod.Spec.Containers {
+				names[i] = c.Name
+			}
+			return pod, "", api.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: [%s]", name, strings.Join(names, " ")))
+		}
+		container = pod.Spec.Containers[0].Name
+	}
+	known := false
+	for _, c := range append(append([]api.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		known = known || c.Name == container
+	}
+	if !known {
+		return pod, "", api.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name))
+	}
+	cctx, cancel := r.engineCtx(ctx)
+	defer cancel()
+	list, err := r.eng.ListContainers(cctx, map[string]string{engine.LabelPodUID: pod.UID, engine.LabelContainer: container})
+	if err != nil {
+		return pod, "", fmt.Errorf("list containers: %w", err)
+	}
+	best, second := -1, -1
+	for i, c := range list {
+		a, _ := strconv.Atoi(c.Labels[engine.LabelAttempt])
+		if best < 0 || a > attemptOf(list[best]) {
+			second, best = best, i
+		} else if second < 0 || a > attemptOf(list[second]) {
+			second = i
+		}
+	}
+	pick := best
+	if previous {
+		pick = second
+	}
+	if pick < 0 {
+		what := "container " + container
+		if previous {
+			what = "previous terminated container " + container
+		}
+		return pod, "", api.NewBadRequest(fmt.Sprintf("%s in pod %s not found (is it still starting?)", what, name))
+	}
+	return pod, list[pick].ID, nil
+}
+
+func attemptOf(s engine.Summary) int {
+	a, _ := strconv.Atoi(s.Labels[engine.LabelAttempt])
+	return a
+}
+
+// Logs streams a container's log of a pod on this node.
+func (r *Runtime) Logs(ctx context.Context, ns, name string, opts api.LogOptions, w io.Writer) error {
+	_, id, err := r.findContainer(ctx, ns, name, opts.Container, opts.Previous)
+	if err != nil {
+		return err
+	}
+	lo := engine.LogOptions{Follow: opts.Follow, Timestamps: opts.Timestamps, Tail: "all"}
+	if opts.TailLines != nil {
+		lo.Tail = strconv.FormatInt(*opts.TailLines, 10)
+	}
+	if opts.SinceTime != nil {
+		lo.Since = opts.SinceTime.Time
+	}
+	rc, err := r.eng.Logs(ctx, id, lo)
+	if err != nil {
+		return fmt.Errorf("container logs: %w", err)
+	}
+	defer rc.Close()
+	_, err = io.Copy(w, rc)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Exec runs a command in a running container of a pod on this node.
+func (r *Runtime) Exec(ctx context.Context, ns, name string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (int, error) {
+	_, id, err := r.findContainer(ctx, ns, name, opts.Container, false)
+	if err != nil {
+		return -1, err
+	}
+	sess, err := r.eng.Exec(ctx, id, engine.ExecConfig{Cmd: opts.Command, Stdin: stdin != nil,
+		Stdout: true, Stderr: !opts.TTY, TTY: opts.TTY})
+	if err != nil {
+		return -1, api.NewBadRequest(fmt.Sprintf("cannot exec in container of pod %s: %v", name, err))
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if resize != nil {
+		go func() {
+			for {
+				select {
+				case <-ectx.Done():
+					return
+				case sz, ok := <-resize:
+					if !ok {
+						return
+					}
+					_ = sess.Resize(ectx, uint(sz.Width), uint(sz.Height))
+				}
+			}
+		}()
+	}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	return sess.Stream(ectx, stdin, stdout, stderr)
+}

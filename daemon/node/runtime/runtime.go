@@ -1,0 +1,487 @@
+// Package runtime is the pod runner of one node: it runs the pods bound to
+// this node on the local engine. Each pod has one worker goroutine, the only
+// owner of that pod's containers and the only writer of its status.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
+)
+
+// Store is what the runner needs of the object store.
+type Store interface {
+	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
+	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
+	Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error)
+	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
+	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
+}
+
+// Recorder records Events about pods.
+type Recorder interface {
+	Eventf(obj api.Object, eventType, reason, format string, args ...any)
+}
+
+// Config sets up the runner.
+type Config struct {
+	NodeName string
+	// HostIP is the node's address, reported as the pods' hostIP.
+	HostIP string
+	// SandboxImage is the image of the pod sandbox container.
+	SandboxImage string
+	// Network is the engine network sandboxes attach to.
+	Network string
+	// DataDir holds per-pod volume directories.
+	DataDir string
+	// DNSServers are the name servers of pods that use the cluster DNS
+	// (nil or empty: the engine's). A function: they move with the node's
+	// pod subnet.
+	DNSServers func() []string
+	DNSSearch  func(ns string) []string
+	// ResyncPeriod is how often every pod is checked even without events.
+	ResyncPeriod time.Duration
+	// EngineTimeout bounds each engine call.
+	EngineTimeout time.Duration
+	// Backoff is the crash-loop back-off policy.
+	Backoff BackoffPolicy
+}
+
+// Runtime runs the pods bound to one node.
+type Runtime struct {
+	cfg   Config
+	eng   engine.Engine
+	store Store
+	rec   Recorder
+	log   *slog.Logger
+
+	// present remembers images and volumes known to exist, so that 30 new
+	// pods of one image ask the engine once, not 30 times.
+	present presence
+
+	// reapQueue holds containers of finished pods waiting to be removed.
+	reapQueue chan string
+
+	mu      sync.Mutex
+	workers map[string]*podWorker // by pod uid
+	wg      sync.WaitGroup
+	synced  bool // the first full list of pods has been handled
+}
+
+// New makes a runner.
+func New(cfg Config, eng engine.Engine, store Store, rec Recorder, log *slog.Logger) *Runtime {
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = 10 * time.Second
+	}
+	if cfg.EngineTimeout <= 0 {
+		cfg.EngineTimeout = 2 * time.Minute
+	}
+	if cfg.Backoff == (BackoffPolicy{}) {
+		cfg.Backoff = DefaultBackoff
+	}
+	return &Runtime{cfg: cfg, eng: eng, store: store, rec: rec, log: log.With("component", "runtime"),
+		workers: map[string]*podWorker{}, present: presence{seen: map[string]time.Time{}},
+		reapQueue: make(chan string, 4096)}
+}
+
+// Run runs pods until ctx ends. Ending leaves every container running: only
+// the deletion of a pod stops its containers.
+func (r *Runtime) Run(ctx context.Context) error {
+	defer r.wg.Wait()
+	events := make(chan engine.Event, 256)
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		r.followEngine(ctx, events)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.reaper(ctx)
+	}()
+	for {
+		err := r.followPods(ctx, events)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("pod watch ended; listing again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// followPods lists this node's pods, then follows their changes, engine
+// events and the resync timer until the watch breaks.
+func (r *Runtime) followPods(ctx context.Context, events <-chan engine.Event) error {
+	pods, rv, err := r.store.List(ctx, api.KindPod, "", nil)
+	if err != nil {
+		return fmt.Errorf("list pods: %w", err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch, err := r.store.Watch(wctx, api.KindPod, "", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		return fmt.Errorf("watch pods: %w", err)
+	}
+	// ConfigMaps and Secrets: a change reaches mounted files (and pods
+	// waiting for a missing one) at once rather than at the next resync.
+	configs, err := r.store.Watch(wctx, api.KindConfigMap, "", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		return fmt.Errorf("watch configmaps: %w", err)
+	}
+	secrets, err := r.store.Watch(wctx, api.KindSecret, "", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		return fmt.Errorf("watch secrets: %w", err)
+	}
+	known := map[string]bool{}
+	for _, o := range pods {
+		p := o.(*api.Pod)
+		if p.Spec.NodeName == r.cfg.NodeName {
+			known[p.UID] = true
+			r.dispatch(ctx, p, false)
+		}
+	}
+	// Workers of pods that disappeared while the watch was down.
+	r.mu.Lock()
+	for uid, w := range r.workers {
+		if !known[uid] {
+			w.update(nil, true)
+		}
+	}
+	r.synced = true
+	r.mu.Unlock()
+	resync := time.NewTicker(r.cfg.ResyncPeriod)
+	defer resync.Stop()
+	r.collectOrphans(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-watch:
+			if !ok {
+				return errors.New("watch closed")
+			}
+			p, isPod := ev.Object.(*api.Pod)
+			if !isPod {
+				continue
+			}
+			switch {
+			case ev.Type == api.Deleted:
+				r.dispatch(ctx, p, true)
+			case p.Spec.NodeName == r.cfg.NodeName:
+				r.dispatch(ctx, p, false)
+			default:
+				// Bound elsewhere now (or not yet bound): not ours.
+				r.mu.Lock()
+				if w := r.workers[p.UID]; w != nil {
+					w.update(nil, true)
+				}
+				r.mu.Unlock()
+			}
+		case ev, ok := <-configs:
+			if !ok {
+				return errors.New("configmap watch closed")
+			}
+			r.pokeUsers(ev.Object)
+		case ev, ok := <-secrets:
+			if !ok {
+				return errors.New("secret watch closed")
+			}
+			r.pokeUsers(ev.Object)
+		case ev := <-events:
+			r.onEngineEvent(ev)
+		case <-resync.C:
+			r.mu.Lock()
+			for _, w := range r.workers {
+				w.poke()
+			}
+			r.mu.Unlock()
+			r.collectOrphans(ctx)
+		}
+	}
+}
+
+// dispatch hands the pod's latest state to its worker, starting one if needed.
+func (r *Runtime) dispatch(ctx context.Context, p *api.Pod, deleted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.workers[p.UID]
+	if w == nil {
+		if err := checkPathToken("pod uid", p.UID); err != nil {
+			// Never from the API (uids are generated); refuse to run it
+			// rather than build paths from it.
+			r.log.Warn("not running a pod with an unsafe uid", "pod", p.Namespace+"/"+p.Name, "err", err)
+			return
+		}
+		if deleted {
+			// Not running here (or already cleaned up): containers left from
+			// before a restart are found by the orphan collection.
+			return
+		}
+		w = r.startWorkerLocked(ctx, podKey{uid: p.UID, ns: p.Namespace, name: p.Name})
+	}
+	if deleted {
+		w.update(nil, true)
+		return
+	}
+	w.update(p, false)
+}
+
+// startWorkerLocked starts the worker of one pod uid; r.mu is held.
+func (r *Runtime) startWorkerLocked(ctx context.Context, key podKey) *podWorker {
+	w := newPodWorker(r, key)
+	r.workers[key.uid] = w
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		w.run(ctx)
+		r.mu.Lock()
+		if r.workers[key.uid] == w {
+			delete(r.workers, key.uid)
+		}
+		r.mu.Unlock()
+	}()
+	return w
+}
+
+// pokeUsers wakes the workers of pods that use a ConfigMap or Secret.
+func (r *Runtime) pokeUsers(obj api.Object) {
+	m := obj.GetObjectMeta()
+	_, secret := obj.(*api.Secret)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		if p, _ := w.snapshot(); p != nil && p.Namespace == m.Namespace && usesConfig(p, m.Name, secret) {
+			w.poke()
+		}
+	}
+}
+
+// usesConfig reports whether a pod refers to the named ConfigMap (or Secret).
+func usesConfig(p *api.Pod, name string, secret bool) bool {
+	for _, v := range p.Spec.Volumes {
+		if !secret && v.ConfigMap != nil && v.ConfigMap.Name == name || secret && v.Secret != nil && v.Secret.SecretName == name {
+			return true
+		}
+	}
+	for _, c := range append(append([]api.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+		for _, ef := range c.EnvFrom {
+			if !secret && ef.ConfigMapRef != nil && ef.ConfigMapRef.Name == name || secret && ef.SecretRef != nil && ef.SecretRef.Name == name {
+				return true
+			}
+		}
+		for _, e := range c.Env {
+			if vf := e.ValueFrom; vf != nil && (!secret && vf.ConfigMapKeyRef != nil && vf.ConfigMapKeyRef.Name == name ||
+				secret && vf.SecretKeyRef != nil && vf.SecretKeyRef.Name == name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// onEngineEvent wakes the worker of the pod a container event is about.
+func (r *Runtime) onEngineEvent(ev engine.Event) {
+	uid := ev.Labels[engine.LabelPodUID]
+	if uid == "" {
+		return
+	}
+	r.mu.Lock()
+	w := r.workers[uid]
+	r.mu.Unlock()
+	if w != nil {
+		w.containerEvent(ev)
+	}
+}
+
+// followEngine forwards the engine's container events, reconnecting when the
+// stream breaks (the engine restarted, say), and waking every worker after a
+// reconnect since events may have been missed.
+func (r *Runtime) followEngine(ctx context.Context, out chan<- engine.Event) {
+	delay := 100 * time.Millisecond
+	first := true
+	for ctx.Err() == nil {
+		sctx, cancel := context.WithCancel(ctx)
+		evs, errs := r.eng.Events(sctx)
+		if !first {
+			r.mu.Lock()
+			for _, w := range r.workers {
+				w.poke()
+			}
+			r.mu.Unlock()
+		}
+		first = false
+		alive := true
+		for alive {
+			select {
+			case <-ctx.Done():
+				cancel()
+				return
+			case ev, ok := <-evs:
+				if !ok {
+					alive = false
+					break
+				}
+				delay = 100 * time.Millisecond
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+				}
+			case err := <-errs:
+				if ctx.Err() == nil {
+					r.log.Warn("engine event stream broke; reconnecting", "err", err, "in", delay)
+				}
+				alive = false
+			}
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// collectOrphans removes the containers of pods that are no longer bound to
+// this node: deleted while the agent was down, or moved elsewhere.
+func (r *Runtime) collectOrphans(ctx context.Context) {
+	cctx, cancel := r.engineCtx(ctx)
+	defer cancel()
+	list, err := r.eng.ListContainers(cctx, map[string]string{engine.LabelPodUID: "", engine.LabelNode: r.cfg.NodeName})
+	if err != nil {
+		r.log.Warn("listing containers for orphan collection failed", "err", err)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.synced {
+		return
+	}
+	for _, c := range list {
+		uid := c.Labels[engine.LabelPodUID]
+		if _, ok := r.workers[uid]; ok {
+			continue
+		}
+		r.log.Info("removing containers of a pod not bound here", "pod", c.Labels[engine.LabelPodName], "uid", uid)
+		w := r.startWorkerLocked(ctx, podKey{uid: uid, ns: c.Labels[engine.LabelPodNamespace], name: c.Labels[engine.LabelPodName]})
+		w.update(nil, true)
+	}
+	r.collectPodDirsLocked(ctx)
+}
+
+// collectPodDirsLocked removes the directories (and mounts: tmpfs volumes,
+// staged subPaths) of pods that have no worker any more, such as pods
+// deleted while the agent was down whose containers were already gone.
+// Names that are not plain pod uids are left alone. r.mu is held.
+func (r *Runtime) collectPodDirsLocked(ctx context.Context) {
+	entries, err := os.ReadDir(filepath.Join(r.cfg.DataDir, "pods"))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		uid := e.Name()
+		if _, ok := r.workers[uid]; ok || checkPathToken("pod uid", uid) != nil || !e.IsDir() {
+			continue
+		}
+		r.log.Info("removing the files of a pod not bound here", "uid", uid)
+		w := r.startWorkerLocked(ctx, podKey{uid: uid})
+		w.update(nil, true)
+	}
+}
+
+// reap queues a container for removal; when the queue is full it removes
+// the container at once.
+func (r *Runtime) reap(ctx context.Context, id string) {
+	select {
+	case r.reapQueue <- id:
+	default:
+		r.removeContainer(ctx, id)
+	}
+}
+
+// reaper removes queued containers one at a time (forcibly: a sandbox
+// still running is killed). Containers left when the agent stops are found
+// again by the orphan collection.
+func (r *Runtime) reaper(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-r.reapQueue:
+			r.removeContainer(ctx, id)
+		}
+	}
+}
+
+func (r *Runtime) removeContainer(ctx context.Context, id string) {
+	cctx, cancel := r.engineCtx(ctx)
+	defer cancel()
+	if err := r.eng.RemoveContainer(cctx, id); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		r.log.Warn("removing container failed", "container", id, "err", err)
+	}
+}
+
+// PodCount returns the number of pods this runner tracks.
+func (r *Runtime) PodCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.workers)
+}
+
+// podDir is the directory of one pod's files under the data dir. The uid is
+// checked first: it comes from the store or a container label, and must
+// never lead outside the data dir.
+func (r *Runtime) podDir(uid string) (string, error) {
+	if err := checkPathToken("pod uid", uid); err != nil {
+		return "", err
+	}
+	return filepath.Join(r.cfg.DataDir, "pods", uid), nil
+}
+
+// engineCtx bounds one engine call.
+func (r *Runtime) engineCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.cfg.EngineTimeout)
+}
+
+// presence is a short-lived memory of things found to exist on the engine.
+type presence struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// presenceTTL bounds how long an image is assumed present without asking;
+// an image removed meanwhile makes a create fail and the pod retry.
+const presenceTTL = time.Minute
+
+func (p *presence) recent(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.seen[key]
+	return ok && time.Since(t) < presenceTTL
+}
+
+func (p *presence) mark(key string) {
+	p.mu.Lock()
+	p.seen[key] = time.Now()
+	p.mu.Unlock()
+}
+
+// dnsServers are the name servers for pods using the cluster DNS now.
+func (r *Runtime) dnsServers() []string {
+	if r.cfg.DNSServers == nil {
+		return nil
+	}
+	return r.cfg.DNSServers()
+}

@@ -1,0 +1,161 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
+)
+
+type podKey struct{ uid, ns, name string }
+
+// podWorker owns one pod: it alone creates, restarts and removes the pod's
+// containers and writes its status. Updates replace the pending one, except
+// that a pending kill is never overwritten.
+type podWorker struct {
+	rt  *Runtime
+	key podKey
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pod     *api.Pod // latest desired state (or last known, once deleted)
+	deleted bool     // the pod is gone from this node: stop everything
+	wake    chan struct{}
+	// died holds containers the engine said died. The engine's container
+	// list can show such a container as running for a moment after the
+	// event, so the worker looks again soon until the list agrees.
+	died map[string]time.Time
+
+	// Owned by the worker goroutine.
+	inspected  map[string]engine.State // container id -> last inspected state
+	backoff    map[string]*backoffEntry
+	waiting    map[string]api.ContainerStateWaiting // container -> why it is not running
+	lastStatus []byte
+	probes     *prober
+	probeWG    sync.WaitGroup       // the probe goroutines
+	pullFailed map[string]time.Time // image -> last failed pull
+}
+
+func newPodWorker(r *Runtime, key podKey) *podWorker {
+	w := &podWorker{rt: r, key: key, log: r.log.With("pod", key.ns+"/"+key.name, "uid", key.uid),
+		wake: make(chan struct{}, 1), died: map[string]time.Time{}, inspected: map[string]engine.State{}, backoff: map[string]*backoffEntry{},
+		waiting: map[string]api.ContainerStateWaiting{}, pullFailed: map[string]time.Time{}}
+	w.probes = newProber(w)
+	return w
+}
+
+// update records the pod's new desired state; deleted marks it gone. A
+// change of the status alone (the worker's own write coming back) needs no
+// sync.
+func (w *podWorker) update(p *api.Pod, deleted bool) {
+	w.mu.Lock()
+	changed := deleted && !w.deleted
+	if p != nil && (!w.deleted || deleted) {
+		changed = changed || w.pod == nil || !sameDesired(w.pod, p)
+		w.pod = p
+	}
+	if deleted {
+		w.deleted = true
+	}
+	w.mu.Unlock()
+	if changed {
+		w.poke()
+	}
+}
+
+// sameDesired reports whether two versions of a pod ask for the same thing.
+func sameDesired(a, b *api.Pod) bool {
+	return a.UID == b.UID && a.Generation == b.Generation && reflect.DeepEqual(a.Spec, b.Spec) &&
+		reflect.DeepEqual(a.DeletionTimestamp, b.DeletionTimestamp) &&
+		reflect.DeepEqual(a.Labels, b.Labels) && reflect.DeepEqual(a.Annotations, b.Annotations)
+}
+
+func (w *podWorker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *podWorker) containerEvent(ev engine.Event) {
+	if ev.Action == "die" || ev.Action == "oom" {
+		w.mu.Lock()
+		w.died[ev.ContainerID] = time.Now()
+		w.mu.Unlock()
+	}
+	// Only what the worker did not do itself matters: deaths and removals.
+	switch {
+	case ev.Action == "die", ev.Action == "oom", ev.Action == "destroy", strings.HasPrefix(ev.Action, "health_status"):
+		w.poke()
+	}
+}
+
+// diedButListedRunning reports whether a container the engine said died is
+// still listed as running, and forgets deaths the list has caught up with.
+func (w *podWorker) diedButListedRunning(pc podContainers) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.died) == 0 {
+		return false
+	}
+	stale := false
+	running := map[string]bool{}
+	for _, l := range pc {
+		for _, in := range l {
+			if in.State == "running" {
+				running[in.ID] = true
+			}
+		}
+	}
+	for id, at := range w.died {
+		if running[id] && time.Since(at) < 5*time.Second {
+			stale = true
+			continue
+		}
+		delete(w.died, id)
+	}
+	return stale
+}
+
+func (w *podWorker) snapshot() (*api.Pod, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod, w.deleted
+}
+
+// run syncs the pod whenever something changes or a timer it set fires,
+// until the pod's containers are all gone after a kill, or ctx ends (the
+// agent stops: containers stay as they are).
+func (w *podWorker) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer w.probeWG.Wait()
+	defer w.probes.stop(nil)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-timer.C:
+		}
+		pod, deleted := w.snapshot()
+		var next time.Duration
+		if deleted || pod == nil || pod.DeletionTimestamp != nil {
+			if w.terminate(ctx, pod, deleted) {
+				return
+			}
+			next = time.Second
+		} else {
+			next = w.sync(ctx, pod)
+		}
+		if next <= 0 || next > w.rt.cfg.ResyncPeriod {
+			next = w.rt.cfg.ResyncPeriod
+		}
+		timer.Reset(next)
+	}
+}
