@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net"
 
-	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 )
 
