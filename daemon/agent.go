@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/leader/election"
+	"github.com/shoal-dev/shoal/daemon/leader/nodelifecycle"
+
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/daemon/events"
@@ -85,7 +88,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}()
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl}
-	objs := &healthStore{Registry: registry, mem: mem, self: cfg.Name}
+	objs := nodelifecycle.NewHealthStore(registry, mem, cfg.Name)
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
 	objs.AddAdmission(ipalloc.NewAllocator(serviceCIDR).Admit)
 	podSecurityDefault, _ := podsecurity.ParseLevel(cfg.PodSecurityDefault) // checked by validate
@@ -105,7 +108,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer cdns.shutdown()
 
 	// notReady holds why the agent is not ready yet; nil once it is.
-	lead := &leadership{self: cfg.Name, mem: mem, settle: settleTime(cfg), log: log.With("component", "leadership")}
+	lead := election.New(cfg.Name, mem, settleTime(cfg), log.With("component", "leadership"))
 	var notReady atomic.Pointer[string]
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
@@ -250,8 +253,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
 	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
-	ev := &evictor{store: objs, timeout: cfg.PodEvictionTimeout, rec: rec.ForComponent("node-controller"),
-		log: log.With("component", "eviction"), now: time.Now}
+	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
 	for name, loop := range pnet.loops(eng, objs) {
 		run(name, loop)
@@ -271,14 +273,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	run("runtime", runner.Run)
 	// The controllers, the scheduler and eviction act on the leader only.
 	run("leadership", func(ctx context.Context) error {
-		lead.run(ctx, func(ctx context.Context) {
+		lead.Run(ctx, func(ctx context.Context) {
 			var lw sync.WaitGroup
 			repair := func(ctx context.Context) error {
 				ipalloc.Repair(ctx, objs, log.With("component", "service-repair"), 5*time.Second)
 				return nil
 			}
 			for _, loop := range []func(context.Context) error{manager.Run, sched.Run, repair,
-				func(ctx context.Context) error { ev.run(ctx); return nil }} {
+				func(ctx context.Context) error { ev.Run(ctx); return nil }} {
 				lw.Add(1)
 				go func() {
 					defer lw.Done()

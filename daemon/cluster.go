@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/leader/election"
+	"github.com/shoal-dev/shoal/daemon/membership"
+
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
@@ -27,15 +30,15 @@ type gossipMembership struct {
 	cl *gossip.Cluster
 }
 
-func (g gossipMembership) members() []memberView {
-	var out []memberView
+func (g gossipMembership) Members() []membership.Member {
+	var out []membership.Member
 	for _, m := range g.cl.Members() {
-		out = append(out, memberView{Name: m.Name, Alive: m.State == gossip.StateAlive, Since: m.Since})
+		out = append(out, membership.Member{Name: m.Name, Alive: m.State == gossip.StateAlive, Since: m.Since})
 	}
 	return out
 }
 
-func (g gossipMembership) subscribe() (<-chan struct{}, func()) { return g.cl.Subscribe() }
+func (g gossipMembership) Subscribe() (<-chan struct{}, func()) { return g.cl.Subscribe() }
 
 func (g gossipMembership) apiMembers() []api.Member {
 	var out []api.Member
@@ -148,7 +151,7 @@ func waitSynced(ctx context.Context, cl *gossip.Cluster, log *slog.Logger, limit
 // agentRoutes serves the members list, this agent's info and the
 // cluster-identity endpoints. (The other agents' record pulls are served on
 // the gossip port, over mutual TLS: see internal.go.)
-func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossip.Cluster, members memberLister, lead *leadership,
+func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossip.Cluster, members memberLister, lead *election.Election,
 	dnsSrv *dns.Server) func(r *mux.Router) {
 	return func(r *mux.Router) {
 		membersRoute(cfg.Name, members, lead)(r)

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/leader/election"
 )
 
 // memberLister gives the members for GET /shoal/v1/members.
@@ -16,7 +17,7 @@ type memberLister interface {
 }
 
 // membersRoute serves the cluster's members and the leader this agent follows.
-func membersRoute(self string, src memberLister, lead *leadership) func(r *mux.Router) {
+func membersRoute(self string, src memberLister, lead *election.Election) func(r *mux.Router) {
 	return func(r *mux.Router) {
 		r.HandleFunc("/shoal/v1/members", func(w http.ResponseWriter, _ *http.Request) {
 			items := src.apiMembers()

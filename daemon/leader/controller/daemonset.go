@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -38,7 +40,7 @@ type daemonSetController struct {
 	rec     Recorder
 	log     *slog.Logger
 	opts    Options
-	queue   *Queue
+	queue   *workqueue.Queue
 	creates *expectations
 	deletes *expectations
 	backoff *failureBackoff // per DaemonSet and node, for failed pods
@@ -54,7 +56,7 @@ func newDaemonSetController(ctx context.Context, store Store, rec Recorder, log 
 		rec:     rec,
 		log:     log.With("component", "daemonset"),
 		opts:    opts,
-		queue:   NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		queue:   workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
 		creates: newExpectations(opts.ExpectationsTimeout, opts.Now),
 		deletes: newExpectations(opts.ExpectationsTimeout, opts.Now),
 		backoff: newFailureBackoff(opts.FailedPodBackoff, opts.FailedPodBackoffMax),

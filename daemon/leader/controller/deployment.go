@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -21,7 +23,7 @@ type deploymentController struct {
 	rec   Recorder
 	log   *slog.Logger
 	opts  Options
-	queue *Queue
+	queue *workqueue.Queue
 }
 
 func newDeploymentController(ctx context.Context, store Store, rec Recorder, log *slog.Logger, opts Options) *deploymentController {
@@ -30,7 +32,7 @@ func newDeploymentController(ctx context.Context, store Store, rec Recorder, log
 		rec:   rec,
 		log:   log.With("component", "deployment"),
 		opts:  opts,
-		queue: NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		queue: workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sort"
 
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -19,12 +21,12 @@ type endpointsController struct {
 	store Store
 	log   *slog.Logger
 	opts  Options
-	queue *Queue
+	queue *workqueue.Queue
 }
 
 func newEndpointsController(ctx context.Context, store Store, log *slog.Logger, opts Options) *endpointsController {
 	return &endpointsController{store: store, log: log.With("component", "endpoints"), opts: opts,
-		queue: NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax)}
+		queue: workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax)}
 }
 
 func (c *endpointsController) loop() *loop {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -24,7 +26,7 @@ type garbageCollector struct {
 	store Store
 	log   *slog.Logger
 	opts  Options
-	queue *Queue
+	queue *workqueue.Queue
 
 	mu         sync.Mutex
 	dependents map[string]map[string]struct{} // owner uid -> dependent keys
@@ -38,7 +40,7 @@ func newGarbageCollector(ctx context.Context, store Store, log *slog.Logger, opt
 		store:      store,
 		log:        log.With("component", "garbagecollector"),
 		opts:       opts,
-		queue:      NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		queue:      workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
 		dependents: map[string]map[string]struct{}{},
 		ownersOf:   map[string][]string{},
 		missing:    map[string]map[string]time.Time{},

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/events"
+
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
@@ -46,9 +48,9 @@ func fastOptions() Options {
 }
 
 // startManager runs a Manager until the test ends.
-func startManager(t *testing.T, store Store, opts Options) *FakeRecorder {
+func startManager(t *testing.T, store Store, opts Options) *events.FakeRecorder {
 	t.Helper()
-	rec := &FakeRecorder{}
+	rec := &events.FakeRecorder{}
 	m := NewManager(store, rec, testLogger(t), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -38,7 +40,7 @@ type jobController struct {
 	rec     Recorder
 	log     *slog.Logger
 	opts    Options
-	queue   *Queue
+	queue   *workqueue.Queue
 	exp     *expectations
 	backoff *failureBackoff
 	pods    *ownedPods // the pod watch goroutine's only
@@ -50,7 +52,7 @@ func newJobController(ctx context.Context, store Store, rec Recorder, log *slog.
 		rec:     rec,
 		log:     log.With("component", "job"),
 		opts:    opts,
-		queue:   NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		queue:   workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
 		exp:     newExpectations(opts.ExpectationsTimeout, opts.Now),
 		backoff: newFailureBackoff(opts.FailedPodBackoff, opts.FailedPodBackoffMax),
 		pods:    newOwnedPods(api.KindJob),

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/events"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -560,7 +562,7 @@ func TestJobExpectationsStopDuplicatesFromAStaleList(t *testing.T) {
 	store := newTestStore(t)
 	stale := &staleListStore{Store: store, frozen: []api.Object{}}
 	ctx := t.Context()
-	c := newJobController(ctx, stale, NopRecorder{}, testLogger(t), jobOptions().withDefaults())
+	c := newJobController(ctx, stale, events.NopRecorder{}, testLogger(t), jobOptions().withDefaults())
 	mustCreate(t, store, newJob("pi", api.Int32(5), api.Int32(2), api.RestartNever))
 	// The list never shows the pods created; the expectations must hold
 	// the line at parallelism.

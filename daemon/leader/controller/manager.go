@@ -8,6 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/events"
+
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -63,10 +67,10 @@ func (o Options) withDefaults() Options {
 		o.GCGracePeriod = DefaultGCGracePeriod
 	}
 	if o.BackoffBase <= 0 {
-		o.BackoffBase = DefaultBackoffBase
+		o.BackoffBase = workqueue.DefaultBackoffBase
 	}
 	if o.BackoffMax <= 0 {
-		o.BackoffMax = DefaultBackoffMax
+		o.BackoffMax = workqueue.DefaultBackoffMax
 	}
 	if o.BurstReplicas <= 0 {
 		o.BurstReplicas = DefaultBurstReplicas
@@ -98,7 +102,7 @@ type Manager struct {
 // discards logs.
 func NewManager(store Store, rec Recorder, log *slog.Logger, opts Options) *Manager {
 	if rec == nil {
-		rec = NopRecorder{}
+		rec = events.NopRecorder{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -140,7 +144,7 @@ type loop struct {
 	name    string
 	store   Store
 	log     *slog.Logger
-	queue   *Queue
+	queue   *workqueue.Queue
 	workers int
 	period  time.Duration
 	watches []watchSpec
@@ -248,7 +252,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // enqueueAll adds the key of every object of kind k.
-func enqueueAll(ctx context.Context, store Store, k *api.Kind, q *Queue) error {
+func enqueueAll(ctx context.Context, store Store, k *api.Kind, q *workqueue.Queue) error {
 	objs, _, err := store.List(ctx, k, "", nil)
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -37,7 +39,7 @@ type replicaSetController struct {
 	rec   Recorder
 	log   *slog.Logger
 	opts  Options
-	queue *Queue
+	queue *workqueue.Queue
 	exp   *expectations
 
 	// podSeen is what the pod watch last saw of each pod, so that a
@@ -58,7 +60,7 @@ func newReplicaSetController(ctx context.Context, store Store, rec Recorder, log
 		rec:     rec,
 		log:     log.With("component", "replicaset"),
 		opts:    opts,
-		queue:   NewQueueWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		queue:   workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
 		exp:     newExpectations(opts.ExpectationsTimeout, opts.Now),
 		podSeen: map[string]seenPod{},
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/events"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
@@ -138,7 +140,7 @@ func TestReplicaSetExpectationsStopDuplicatesFromAStaleList(t *testing.T) {
 	stale := &staleListStore{Store: store, frozen: []api.Object{}}
 	opts := fastOptions().withDefaults()
 	ctx := t.Context()
-	c := newReplicaSetController(ctx, stale, NopRecorder{}, testLogger(t), opts)
+	c := newReplicaSetController(ctx, stale, events.NopRecorder{}, testLogger(t), opts)
 	mustCreate(t, store, newReplicaSet("web", 3))
 	if err := c.sync(ctx, "default/web"); err != nil {
 		t.Fatal(err)

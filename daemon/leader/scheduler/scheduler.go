@@ -1,9 +1,3 @@
-// Package scheduler places pods on nodes. It runs on the leader only: it
-// watches pods without a node, filters the nodes that can take each one
-// (ready and schedulable, tolerated taints, nodeSelector, free host ports,
-// CPU, memory and pod count within allocatable), scores those that fit
-// (spread the pods of one controller, then least allocated, then by name)
-// and binds the pod by writing spec.nodeName.
 package scheduler
 
 import (
@@ -16,8 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/events"
+
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
+
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/daemon/leader/controller"
 )
 
 // Event and condition reasons.
@@ -76,11 +73,21 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Store is what the scheduler reads and writes; *registry.Registry (as
+// the agent wraps it) satisfies it.
+type Store interface {
+	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
+	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
+	Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error)
+	Update(ctx context.Context, obj api.Object) (api.Object, error)
+	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
+}
+
 // Scheduler binds pending pods to nodes. The agent calls Run while its node
 // leads and cancels the context when it stops leading.
 type Scheduler struct {
-	store   controller.Store
-	rec     controller.Recorder
+	store   Store
+	rec     events.Sink
 	log     *slog.Logger
 	opts    Options
 	running atomic.Bool
@@ -88,9 +95,9 @@ type Scheduler struct {
 
 // New makes a Scheduler. A nil recorder drops events; a nil logger discards
 // logs.
-func New(store controller.Store, rec controller.Recorder, log *slog.Logger, opts Options) *Scheduler {
+func New(store Store, rec events.Sink, log *slog.Logger, opts Options) *Scheduler {
 	if rec == nil {
-		rec = controller.NopRecorder{}
+		rec = events.NopRecorder{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -108,7 +115,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{s: s, cache: newCache(s.opts.AssumeTTL, s.opts.Now),
-		queue:     controller.NewQueueWithBackoff(ctx, s.opts.BackoffBase, s.opts.BackoffMax),
+		queue:     workqueue.NewWithBackoff(ctx, s.opts.BackoffBase, s.opts.BackoffMax),
 		waiting:   map[string]struct{}{},
 		lastEvent: map[string]time.Time{}}
 	// Decisions need every node and every bound pod: load them before the
@@ -131,7 +138,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 type run struct {
 	s     *Scheduler
 	cache *cache
-	queue *controller.Queue
+	queue *workqueue.Queue
 
 	mu        sync.Mutex
 	waiting   map[string]struct{}  // pods that fit nowhere at their last attempt

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/events"
+
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/daemon/leader/controller"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 )
@@ -38,9 +39,9 @@ func testLogger() *slog.Logger {
 }
 
 // startScheduler runs a Scheduler until the test ends.
-func startScheduler(t *testing.T, store controller.Store) *controller.FakeRecorder {
+func startScheduler(t *testing.T, store controllerStore) *events.FakeRecorder {
 	t.Helper()
-	rec := &controller.FakeRecorder{}
+	rec := &events.FakeRecorder{}
 	s := New(store, rec, testLogger(), Options{BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -74,14 +75,14 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 	}
 }
 
-func create(t *testing.T, store controller.Store, obj api.Object) {
+func create(t *testing.T, store controllerStore, obj api.Object) {
 	t.Helper()
 	if _, err := store.Create(context.Background(), obj); err != nil {
 		t.Fatalf("create %s: %v", obj.GetObjectMeta().Name, err)
 	}
 }
 
-func getPod(t *testing.T, store controller.Store, name string) *api.Pod {
+func getPod(t *testing.T, store controllerStore, name string) *api.Pod {
 	t.Helper()
 	o, err := store.Get(context.Background(), api.KindPod, "default", name)
 	if err != nil {
@@ -91,7 +92,7 @@ func getPod(t *testing.T, store controller.Store, name string) *api.Pod {
 }
 
 // placement maps node name to the sorted names of the pods bound to it.
-func placement(t *testing.T, store controller.Store, names ...string) (map[string][]string, int) {
+func placement(t *testing.T, store controllerStore, names ...string) (map[string][]string, int) {
 	t.Helper()
 	out := map[string][]string{}
 	bound := 0
@@ -107,7 +108,7 @@ func placement(t *testing.T, store controller.Store, names ...string) (map[strin
 	return out, bound
 }
 
-func waitBound(t *testing.T, store controller.Store, names ...string) map[string][]string {
+func waitBound(t *testing.T, store controllerStore, names ...string) map[string][]string {
 	t.Helper()
 	var where map[string][]string
 	waitFor(t, 5*time.Second, "pods bound", func() (bool, string) {
@@ -118,7 +119,7 @@ func waitBound(t *testing.T, store controller.Store, names ...string) map[string
 	return where
 }
 
-func threeNodes(t *testing.T, store controller.Store, mods map[string]func(*api.Node)) {
+func threeNodes(t *testing.T, store controllerStore, mods map[string]func(*api.Node)) {
 	t.Helper()
 	for _, name := range []string{"a", "b", "c"} {
 		n := testNode(name, "4", "8Gi")
@@ -149,7 +150,7 @@ func TestSchedulerEndToEnd(t *testing.T) {
 		}
 	}
 	// The event follows the binding: wait for it.
-	var ev []controller.RecordedEvent
+	var ev []events.RecordedEvent
 	waitFor(t, 5*time.Second, "6 Scheduled events", func() (bool, string) {
 		ev = rec.Find(ReasonScheduled)
 		return len(ev) >= 6, fmt.Sprint(len(ev))
@@ -322,4 +323,12 @@ func TestSchedulerRelistsAfterTheWatchEnds(t *testing.T) {
 	close(store.gate)
 	create(t, store, testPod("second", "1", ""))
 	waitBound(t, store, "second") // fits only if "first" no longer counts
+}
+
+// controllerStore is what the tests write through: the scheduler's Store
+// plus Create and Delete.
+type controllerStore interface {
+	Store
+	Create(ctx context.Context, obj api.Object) (api.Object, error)
+	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
 }

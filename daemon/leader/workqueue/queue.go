@@ -1,4 +1,4 @@
-package controller
+package workqueue
 
 import (
 	"context"
@@ -37,13 +37,13 @@ type delayed struct {
 
 // NewQueue makes a queue with the default back-off that shuts down when ctx
 // ends.
-func NewQueue(ctx context.Context) *Queue {
-	return NewQueueWithBackoff(ctx, DefaultBackoffBase, DefaultBackoffMax)
+func New(ctx context.Context) *Queue {
+	return NewWithBackoff(ctx, DefaultBackoffBase, DefaultBackoffMax)
 }
 
 // NewQueueWithBackoff makes a queue whose failing keys wait base, 2*base, ...
 // up to maxDelay before their next try.
-func NewQueueWithBackoff(ctx context.Context, base, maxDelay time.Duration) *Queue {
+func NewWithBackoff(ctx context.Context, base, maxDelay time.Duration) *Queue {
 	q := &Queue{
 		baseDelay:  base,
 		maxDelay:   maxDelay,

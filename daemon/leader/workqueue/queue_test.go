@@ -1,4 +1,4 @@
-package controller
+package workqueue
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shoal-dev/shoal/api/poll"
 )
 
 func getWithin(t *testing.T, q *Queue, d time.Duration) (string, bool) {
@@ -27,7 +29,7 @@ func getWithin(t *testing.T, q *Queue, d time.Duration) (string, bool) {
 }
 
 func TestQueueDedupsKeys(t *testing.T) {
-	q := NewQueue(t.Context())
+	q := New(t.Context())
 	q.Add("a")
 	q.Add("b")
 	q.Add("a")
@@ -47,7 +49,7 @@ func TestQueueDedupsKeys(t *testing.T) {
 }
 
 func TestQueueReaddWhileProcessingRunsAgainAfterDone(t *testing.T) {
-	q := NewQueue(t.Context())
+	q := New(t.Context())
 	q.Add("a")
 	k, _ := q.Get()
 	q.Add("a") // while a worker holds it
@@ -70,7 +72,7 @@ func TestQueueReaddWhileProcessingRunsAgainAfterDone(t *testing.T) {
 }
 
 func TestQueueNeverGivesOneKeyToTwoWorkers(t *testing.T) {
-	q := NewQueue(t.Context())
+	q := New(t.Context())
 	var inFlight, maxInFlight, processed atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
@@ -98,7 +100,7 @@ func TestQueueNeverGivesOneKeyToTwoWorkers(t *testing.T) {
 		q.Add("same")
 		time.Sleep(100 * time.Microsecond)
 	}
-	waitFor(t, 5*time.Second, "the queue to drain", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the queue to drain", func() (bool, string) {
 		return q.Len() == 0 && inFlight.Load() == 0, ""
 	})
 	q.ShutDown()
@@ -112,7 +114,7 @@ func TestQueueNeverGivesOneKeyToTwoWorkers(t *testing.T) {
 }
 
 func TestQueueBackoffDoublesAndForgetResets(t *testing.T) {
-	q := NewQueueWithBackoff(t.Context(), 5*time.Millisecond, 40*time.Millisecond)
+	q := NewWithBackoff(t.Context(), 5*time.Millisecond, 40*time.Millisecond)
 	want := []time.Duration{5, 10, 20, 40, 40}
 	for i, w := range want {
 		if got := q.nextBackoff("k"); got != w*time.Millisecond {
@@ -132,7 +134,7 @@ func TestQueueBackoffDoublesAndForgetResets(t *testing.T) {
 }
 
 func TestQueueDefaultBackoffCapsAtThirtySeconds(t *testing.T) {
-	q := NewQueue(t.Context())
+	q := New(t.Context())
 	var last time.Duration
 	for range 40 {
 		last = q.nextBackoff("k")
@@ -143,7 +145,7 @@ func TestQueueDefaultBackoffCapsAtThirtySeconds(t *testing.T) {
 }
 
 func TestQueueAddRateLimitedWaits(t *testing.T) {
-	q := NewQueueWithBackoff(t.Context(), 40*time.Millisecond, time.Second)
+	q := NewWithBackoff(t.Context(), 40*time.Millisecond, time.Second)
 	start := time.Now()
 	q.AddRateLimited("k")
 	if q.Len() != 0 {
@@ -159,7 +161,7 @@ func TestQueueAddRateLimitedWaits(t *testing.T) {
 }
 
 func TestQueueAddAfterKeepsEarliest(t *testing.T) {
-	q := NewQueue(t.Context())
+	q := New(t.Context())
 	start := time.Now()
 	q.AddAfter("k", time.Hour)
 	q.AddAfter("k", 20*time.Millisecond)
@@ -179,7 +181,7 @@ func TestQueueAddAfterKeepsEarliest(t *testing.T) {
 
 func TestQueueShutsDownWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	q := NewQueue(ctx)
+	q := New(ctx)
 	q.AddAfter("late", 10*time.Millisecond)
 	done := make(chan bool, 1)
 	go func() { _, ok := q.Get(); done <- ok }()
@@ -196,7 +198,7 @@ func TestQueueShutsDownWithContext(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Get blocked after the context ended")
 	}
-	waitFor(t, time.Second, "shutdown", func() (bool, string) { return q.ShuttingDown(), "" })
+	poll.True(t, time.Second, "shutdown", func() (bool, string) { return q.ShuttingDown(), "" })
 	q.Add("x")
 	if q.Len() != 0 {
 		t.Fatal("Add after shutdown queued a key")

@@ -1,47 +1,36 @@
-package daemon
+package nodelifecycle
 
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
+
+	"github.com/shoal-dev/shoal/daemon/membership"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/registry"
 )
 
-// memberView is what node health needs to know of one member, as this
-// agent's membership sees it.
-type memberView struct {
-	Name  string
-	Alive bool
-	Since time.Time // when it last became alive or stopped being alive
-}
-
-// membership is the agent's view of who is up. The gossip cluster provides
-// it; a standalone agent only knows itself.
-type membership interface {
-	members() []memberView
-	// subscribe returns a channel signalled (without blocking) on every
-	// membership change, and the function that ends the subscription.
-	subscribe() (<-chan struct{}, func())
-}
-
-// healthStore serves Node objects with their Ready condition taken from
-// membership: a node is Ready while its agent is a live member, and
-// Unknown once membership finds it gone. No heartbeat is ever written: each
+// HealthStore serves Node objects with their Ready condition taken from
+// membership.Source: a node is Ready while its agent is a live member, and
+// Unknown once membership.Source finds it gone. No heartbeat is ever written: each
 // agent derives the condition from its own view, and views converge as fast
-// as membership does. Everything else passes through to the object store.
-type healthStore struct {
+// as membership.Source does. Everything else passes through to the object store.
+type HealthStore struct {
 	*registry.Registry
-	mem membership
+	mem membership.Source
 	// self is this agent's node: the only Node whose status it writes
 	// (the other agents refuse a node's status written by anyone else).
 	self string
 }
 
+// NewHealthStore serves reg's objects with Nodes' Ready taken from mem;
+// self is this agent's node.
+func NewHealthStore(reg *registry.Registry, mem membership.Source, self string) *HealthStore {
+	return &HealthStore{Registry: reg, mem: mem, self: self}
+}
+
 // UpdateStatus writes an object's status; a Node's only on its own agent.
-func (h *healthStore) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
+func (h *HealthStore) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
 	if n, ok := obj.(*api.Node); ok && h.self != "" && n.Name != h.self {
 		return nil, api.NewForbiddenBecause(api.KindNode, n.Name, fmt.Errorf(
 			"a node's status is written by that node's own agent only; ask the agent of %s", n.Name))
@@ -50,7 +39,7 @@ func (h *healthStore) UpdateStatus(ctx context.Context, obj api.Object) (api.Obj
 }
 
 // nodeReady computes the Ready condition of a node from membership.
-func (h *healthStore) nodeReady(n *api.Node, view map[string]memberView) {
+func (h *HealthStore) nodeReady(n *api.Node, view map[string]membership.Member) {
 	c := api.FindCondition(n.Status.Conditions, api.NodeReady)
 	if c == nil {
 		n.Status.Conditions = append(n.Status.Conditions, api.Condition{Type: api.NodeReady})
@@ -71,15 +60,15 @@ func (h *healthStore) nodeReady(n *api.Node, view map[string]memberView) {
 	}
 }
 
-func (h *healthStore) viewMap() map[string]memberView {
-	view := map[string]memberView{}
-	for _, m := range h.mem.members() {
+func (h *HealthStore) viewMap() map[string]membership.Member {
+	view := map[string]membership.Member{}
+	for _, m := range h.mem.Members() {
 		view[m.Name] = m
 	}
 	return view
 }
 
-func (h *healthStore) overlay(obj api.Object, view map[string]memberView) api.Object {
+func (h *HealthStore) overlay(obj api.Object, view map[string]membership.Member) api.Object {
 	if n, ok := obj.(*api.Node); ok {
 		h.nodeReady(n, view)
 	}
@@ -87,7 +76,7 @@ func (h *healthStore) overlay(obj api.Object, view map[string]memberView) api.Ob
 }
 
 // Get returns an object, a Node with its live Ready condition.
-func (h *healthStore) Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error) {
+func (h *HealthStore) Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error) {
 	obj, err := h.Registry.Get(ctx, k, ns, name)
 	if err != nil || k != api.KindNode {
 		return obj, err
@@ -96,7 +85,7 @@ func (h *healthStore) Get(ctx context.Context, k *api.Kind, ns, name string) (ap
 }
 
 // List lists objects, Nodes with their live Ready condition.
-func (h *healthStore) List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
+func (h *HealthStore) List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
 	objs, rv, err := h.Registry.List(ctx, k, ns, sel)
 	if err != nil || k != api.KindNode {
 		return objs, rv, err
@@ -109,8 +98,8 @@ func (h *healthStore) List(ctx context.Context, k *api.Kind, ns string, sel api.
 }
 
 // Watch streams changes; for Nodes it also sends a MODIFIED event whenever
-// membership changes a node's Ready condition.
-func (h *healthStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
+// membership.Source changes a node's Ready condition.
+func (h *HealthStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	in, err := h.Registry.Watch(ctx, k, ns, opts)
 	if err != nil || k != api.KindNode {
 		return in, err
@@ -120,7 +109,7 @@ func (h *healthStore) Watch(ctx context.Context, k *api.Kind, ns string, opts ap
 	return out, nil
 }
 
-func (h *healthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, out chan<- api.WatchEvent) {
+func (h *HealthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, out chan<- api.WatchEvent) {
 	defer close(out)
 	last := map[string]*api.Node{} // what the watcher saw, by name
 	readyOf := func(n *api.Node) string {
@@ -137,7 +126,7 @@ func (h *healthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 			return false
 		}
 	}
-	changes, unsubscribe := h.mem.subscribe()
+	changes, unsubscribe := h.mem.Subscribe()
 	defer unsubscribe()
 	for {
 		select {
@@ -174,38 +163,6 @@ func (h *healthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 					return
 				}
 			}
-		}
-	}
-}
-
-// changeFanout lets any number of node watches follow membership changes.
-type changeFanout struct {
-	mu   sync.Mutex
-	subs map[chan struct{}]struct{}
-}
-
-func (f *changeFanout) subscribe() (<-chan struct{}, func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.subs == nil {
-		f.subs = map[chan struct{}]struct{}{}
-	}
-	ch := make(chan struct{}, 1)
-	f.subs[ch] = struct{}{}
-	return ch, func() {
-		f.mu.Lock()
-		delete(f.subs, ch)
-		f.mu.Unlock()
-	}
-}
-
-func (f *changeFanout) notify() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for ch := range f.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
 		}
 	}
 }

@@ -1,40 +1,44 @@
-package daemon
+package nodelifecycle
 
 import (
 	"context"
 	"log/slog"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/events"
+
 	"github.com/shoal-dev/shoal/api"
 )
 
-// evictor looks after the pods of nodes that are not Ready. At once, it
+// Evictor looks after the pods of nodes that are not Ready. At once, it
 // marks their Ready condition False, so that Services stop sending them
 // traffic (Endpoints keep ready pods only) while nobody can vouch for them;
 // after the eviction timeout it deletes them, so that their controllers
 // replace them elsewhere. It runs on the leader only. A node that comes back
 // reports its pods' readiness again; one whose pods were deleted stops their
 // containers.
-type evictor struct {
-	store   evictionStore
+type Evictor struct {
+	store   EvictionStore
 	timeout time.Duration
-	rec     eventRecorder
+	rec     events.Sink
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-type evictionStore interface {
+// NewEvictor evicts the pods of nodes not Ready for longer than timeout.
+func NewEvictor(store EvictionStore, timeout time.Duration, rec events.Sink, log *slog.Logger) *Evictor {
+	return &Evictor{store: store, timeout: timeout, rec: rec, log: log, now: time.Now}
+}
+
+// EvictionStore is what eviction reads and writes.
+type EvictionStore interface {
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
 	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
 	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
 }
 
-type eventRecorder interface {
-	Eventf(obj api.Object, eventType, reason, format string, args ...any)
-}
-
 // run checks every second until ctx ends (leadership lost or agent stops).
-func (e *evictor) run(ctx context.Context) {
+func (e *Evictor) Run(ctx context.Context) {
 	leadingSince := e.now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -51,7 +55,7 @@ func (e *evictor) run(ctx context.Context) {
 // sweep evicts from every node unready for longer than the timeout. A node
 // is counted unready at most from when this agent started leading, since
 // an earlier transition time may come from a view other than ours.
-func (e *evictor) sweep(ctx context.Context, leadingSince time.Time) {
+func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 	nodes, _, err := e.store.List(ctx, api.KindNode, "", nil)
 	if err != nil {
 		return
@@ -104,7 +108,7 @@ func (e *evictor) sweep(ctx context.Context, leadingSince time.Time) {
 // markNotReady sets the Ready condition of the node's ready pods to False,
 // as Kubernetes' node controller does: the node cannot say whether they
 // still serve.
-func (e *evictor) markNotReady(ctx context.Context, n *api.Node, pods []api.Object) {
+func (e *Evictor) markNotReady(ctx context.Context, n *api.Node, pods []api.Object) {
 	for _, o := range pods {
 		p := o.(*api.Pod)
 		if p.Spec.NodeName != n.Name || p.DeletionTimestamp != nil || !api.IsPodReady(p) {

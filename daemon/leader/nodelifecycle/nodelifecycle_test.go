@@ -1,98 +1,28 @@
-package daemon
+package nodelifecycle
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/daemon/membership"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 )
 
-// fakeMembership is a membership a test changes by hand.
-type fakeMembership struct {
-	mu   sync.Mutex
-	view []memberView
-	fan  changeFanout
-}
-
-func (f *fakeMembership) members() []memberView {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]memberView(nil), f.view...)
-}
-
-func (f *fakeMembership) subscribe() (<-chan struct{}, func()) { return f.fan.subscribe() }
-
-func (f *fakeMembership) set(view ...memberView) {
-	f.mu.Lock()
-	f.view = view
-	f.mu.Unlock()
-	f.fan.notify()
-}
-
-func poll(t *testing.T, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestLowestLiveMemberLeadsAfterSettling(t *testing.T) {
-	mem := &fakeMembership{}
-	now := time.Now()
-	mem.set(memberView{Name: "h2", Alive: true, Since: now}, memberView{Name: "h3", Alive: true, Since: now})
-	l := &leadership{self: "h2", mem: mem, settle: 100 * time.Millisecond, log: slog.New(slog.DiscardHandler)}
-	var leading atomic.Int32
-	var terms atomic.Int32
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		l.run(ctx, func(ctx context.Context) {
-			terms.Add(1)
-			leading.Store(1)
-			<-ctx.Done()
-			leading.Store(0)
-		})
-	}()
-	poll(t, "h2 leads", func() bool { return leading.Load() == 1 && l.Leader() == "h2" })
-	// h1 joins: after the settle time it leads and h2 steps down.
-	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: true, Since: now},
-		memberView{Name: "h3", Alive: true, Since: now})
-	time.Sleep(30 * time.Millisecond)
-	if leading.Load() != 1 {
-		t.Fatal("stepped down before membership settled")
-	}
-	poll(t, "h2 steps down", func() bool { return leading.Load() == 0 && l.Leader() == "h1" })
-	// h1 dies: h2 leads again, in a new term.
-	mem.set(memberView{Name: "h1", Alive: false, Since: now}, memberView{Name: "h2", Alive: true, Since: now})
-	poll(t, "h2 leads again", func() bool { return leading.Load() == 1 && terms.Load() == 2 })
-	cancel()
-	<-done
-	if leading.Load() != 0 {
-		t.Fatal("the term did not end with the agent")
-	}
-}
-
-func newHealthStore(t *testing.T, mem membership, opts ...gossip.Option) *healthStore {
+func newHealthStore(t *testing.T, mem membership.Source, opts ...gossip.Option) *HealthStore {
 	st, err := gossip.Open("", "h1", nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &healthStore{Registry: registry.New(st), mem: mem}
+	h := NewHealthStore(registry.New(st), mem, "")
 	ctx := context.Background()
-	if err := ensureNamespaces(ctx, h); err != nil {
+	if _, err := h.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"h1", "h2"} {
@@ -103,7 +33,7 @@ func newHealthStore(t *testing.T, mem membership, opts ...gossip.Option) *health
 	return h
 }
 
-func readyOf(t *testing.T, h *healthStore, name string) string {
+func readyOf(t *testing.T, h *HealthStore, name string) string {
 	o, err := h.Get(context.Background(), api.KindNode, "", name)
 	if err != nil {
 		t.Fatal(err)
@@ -112,9 +42,9 @@ func readyOf(t *testing.T, h *healthStore, name string) string {
 }
 
 func TestNodeReadyFollowsMembershipInReadsAndWatches(t *testing.T) {
-	mem := &fakeMembership{}
+	mem := &membership.Static{}
 	now := time.Now()
-	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: true, Since: now})
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, membership.Member{Name: "h2", Alive: true, Since: now})
 	h := newHealthStore(t, mem)
 	if readyOf(t, h, "h2") != api.ConditionTrue {
 		t.Fatal("a live member is not Ready")
@@ -128,7 +58,7 @@ func TestNodeReadyFollowsMembershipInReadsAndWatches(t *testing.T) {
 	for i := 0; i < 2; i++ { // the initial ADDED events
 		<-ch
 	}
-	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: false, Since: time.Now()})
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, membership.Member{Name: "h2", Alive: false, Since: time.Now()})
 	select {
 	case ev := <-ch:
 		n := ev.Object.(*api.Node)
@@ -144,9 +74,9 @@ func TestNodeReadyFollowsMembershipInReadsAndWatches(t *testing.T) {
 }
 
 func TestEvictionRemovesPodsOfNodesGoneTooLong(t *testing.T) {
-	mem := &fakeMembership{}
+	mem := &membership.Static{}
 	now := time.Now()
-	mem.set(memberView{Name: "h1", Alive: true, Since: now}, memberView{Name: "h2", Alive: false, Since: now})
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, membership.Member{Name: "h2", Alive: false, Since: now})
 	h := newHealthStore(t, mem)
 	ctx := context.Background()
 	mk := func(name, node string, tol []api.Toleration) {
@@ -173,8 +103,8 @@ func TestEvictionRemovesPodsOfNodesGoneTooLong(t *testing.T) {
 		return err == nil && api.IsPodReady(o.(*api.Pod))
 	}
 	clock := now
-	e := &evictor{store: h, timeout: 10 * time.Second, rec: nopRecorder{}, log: slog.New(slog.DiscardHandler),
-		now: func() time.Time { return clock }}
+	e := NewEvictor(h, 10*time.Second, events.NopRecorder{}, slog.New(slog.DiscardHandler))
+	e.now = func() time.Time { return clock }
 	e.sweep(ctx, now)
 	if _, err := h.Get(ctx, api.KindPod, "default", "on-dead"); err != nil {
 		t.Fatal("evicted before the timeout")
@@ -196,15 +126,11 @@ func TestEvictionRemovesPodsOfNodesGoneTooLong(t *testing.T) {
 	}
 }
 
-type nopRecorder struct{}
-
-func (nopRecorder) Eventf(api.Object, string, string, string, ...any) {}
-
 // A node watch that falls behind ends with the store's ERROR event, passed
 // on (not a panic on a non-Node object), and the channel closes.
 func TestNodeWatchPassesTheErrorEventOn(t *testing.T) {
-	mem := &fakeMembership{}
-	mem.set(memberView{Name: "h1", Alive: true, Since: time.Now()})
+	mem := &membership.Static{}
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: time.Now()})
 	h := newHealthStore(t, mem, gossip.WithSubscriptionLimits(5, 1<<20))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

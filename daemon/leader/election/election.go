@@ -1,4 +1,4 @@
-package daemon
+package election
 
 import (
 	"context"
@@ -6,15 +6,17 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/shoal-dev/shoal/daemon/membership"
 )
 
-// leadership elects the leader the design asks for: the live member with the
+// Election elects the leader the design asks for: the live member with the
 // lowest name, once membership has been stable for a settle time. Every
 // agent computes it from its own view; two agents may both lead for a
 // moment (during a partition, say), which the controllers tolerate.
-type leadership struct {
+type Election struct {
 	self   string
-	mem    membership
+	mem    membership.Source
 	settle time.Duration
 	log    *slog.Logger
 
@@ -22,17 +24,23 @@ type leadership struct {
 	leader string
 }
 
+// New makes the election of the agent named self; settle is how long
+// membership must be stable before anyone leads (none for an agent alone).
+func New(self string, mem membership.Source, settle time.Duration, log *slog.Logger) *Election {
+	return &Election{self: self, mem: mem, settle: settle, log: log}
+}
+
 // Leader returns the member this agent believes leads ("" while unsettled).
-func (l *leadership) Leader() string {
+func (l *Election) Leader() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.leader
 }
 
 // candidate is the lowest-named live member.
-func (l *leadership) candidate() string {
+func (l *Election) candidate() string {
 	var names []string
-	for _, m := range l.mem.members() {
+	for _, m := range l.mem.Members() {
 		if m.Alive {
 			names = append(names, m.Name)
 		}
@@ -46,8 +54,8 @@ func (l *leadership) candidate() string {
 
 // run calls lead with a context that lives while this agent leads, and
 // waits for lead to return before leading again, until ctx ends.
-func (l *leadership) run(ctx context.Context, lead func(context.Context)) {
-	changes, unsubscribe := l.mem.subscribe()
+func (l *Election) Run(ctx context.Context, lead func(context.Context)) {
+	changes, unsubscribe := l.mem.Subscribe()
 	defer unsubscribe()
 	var term *leaderTerm
 	stop := func() {

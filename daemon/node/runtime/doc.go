@@ -1,0 +1,4 @@
+// Package runtime is the pod runner of one node: it runs the pods bound to
+// this node on the local engine. Each pod has one worker goroutine, the only
+// owner of that pod's containers and the only writer of its status.
+package runtime
