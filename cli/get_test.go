@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func podFixture(t *testing.T) *clienttest.Server {
@@ -213,10 +214,10 @@ func TestGetWatchPrintsChanges(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int)
 	go func() { done <- shoalCtx(ctx, srv, "", &out, &errOut, "get", "pods", "-w") }()
-	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	p := waiting("web-2", "ContainerCreating", ago(0), 0)
 	srv.Add(p)
-	waitUntil(t, func() bool { return strings.Count(out.String(), "\n") == 3 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Count(out.String(), "\n") == 3 })
 	cancel()
 	if code := <-done; code != 130 {
 		t.Fatalf("an interrupted watch exits 130, got %d (stderr %q)", code, errOut.String())
@@ -228,16 +229,5 @@ web-2   0/1     ContainerCreating   0          0s
 `
 	if got := out.String(); got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // node is a host as its agent registers it: Ready (or the given status),
@@ -212,12 +213,12 @@ func TestGetNodesWatchRereadsTheSums(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int)
 	go func() { done <- shoalCtx(ctx, srv, "", &out, &errOut, "get", "nodes", "h3", "-w") }()
-	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	srv.Add(boundPod("default", "moved", "h3", "500m", "1Gi"))
 	srv.Update(api.KindNode, "", "h3", func(o api.Object) {
 		o.(*api.Node).Status.Conditions[0].Status = api.ConditionTrue
 	})
-	waitUntil(t, func() bool { return strings.Count(out.String(), "\n") == 3 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Count(out.String(), "\n") == 3 })
 	cancel()
 	if code := <-done; code != 130 {
 		t.Fatalf("exit status %d, stderr %q", code, errOut.String())

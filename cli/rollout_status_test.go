@@ -8,6 +8,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // statusRun runs `rollout status` in the background; wait returns its exit
@@ -56,12 +57,12 @@ func TestRolloutStatusFollowsTheRollout(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.Add(rollingDeployment())
 	s := startStatus(t, srv, "deploy/web")
-	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	step := func(line string, f func(d *api.Deployment)) {
 		t.Helper()
 		setDeploymentStatus(srv, "web", f)
 		if line != "" {
-			waitUntil(t, func() bool { return strings.HasSuffix(s.out.String(), line+"\n") })
+			poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.HasSuffix(s.out.String(), line+"\n") })
 		}
 	}
 	step(`Waiting for deployment "web" rollout to finish: 2 out of 6 new replicas have been updated...`, func(d *api.Deployment) {
@@ -97,11 +98,11 @@ func TestRolloutStatusProgressDeadlineExceeded(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.Add(rollingDeployment())
 	s := startStatus(t, srv, "deployment", "web")
-	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
 		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 7, UpdatedReplicas: 1, AvailableReplicas: 6}
 	})
-	waitUntil(t, func() bool { return strings.Contains(s.out.String(), "1 out of 6") })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Contains(s.out.String(), "1 out of 6") })
 	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
 		d.Status.Conditions = []api.Condition{{Type: api.DeploymentProgressing, Status: api.ConditionFalse,
 			Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-5d8f7" has timed out progressing.`}}
@@ -168,11 +169,11 @@ func TestRolloutStatusDaemonSet(t *testing.T) {
 	ds := daemonSet("agent", 3, 1, 3, ago(time.Hour))
 	srv.Add(ds)
 	s := startStatus(t, srv, "ds/agent")
-	waitUntil(t, func() bool { return strings.Contains(s.out.String(), "\n") })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Contains(s.out.String(), "\n") })
 	srv.Update(api.KindDaemonSet, "default", "agent", func(o api.Object) {
 		o.(*api.DaemonSet).Status = api.DaemonSetStatus{DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 2}
 	})
-	waitUntil(t, func() bool { return strings.Count(s.out.String(), "\n") == 2 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Count(s.out.String(), "\n") == 2 })
 	srv.Update(api.KindDaemonSet, "default", "agent", func(o api.Object) {
 		o.(*api.DaemonSet).Status = api.DaemonSetStatus{DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 3}
 	})
@@ -202,13 +203,13 @@ func TestRolloutStatusResumesAndNoticesDeletion(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.Add(rollingDeployment())
 	s := startStatus(t, srv, "deploy/web")
-	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	srv.SendWatchError(api.KindDeployment, api.NewGone("too old resource version").ErrStatus)
-	waitUntil(t, func() bool { return watchRequests(srv) == 2 && srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return watchRequests(srv) == 2 && srv.Watchers() == 1 })
 	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
 		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 3, AvailableReplicas: 6}
 	})
-	waitUntil(t, func() bool { return strings.Contains(s.out.String(), "3 out of 6") })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Contains(s.out.String(), "3 out of 6") })
 	srv.Remove(api.KindDeployment, "default", "web")
 	if code := s.wait(t); code != 1 {
 		t.Fatalf("exit status %d", code)
@@ -232,7 +233,7 @@ func TestRolloutStatusInterrupted(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.Add(rollingDeployment())
 	s := startStatus(t, srv, "deploy/web")
-	waitUntil(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	s.cancel()
 	if code := s.wait(t); code != 130 {
 		t.Fatalf("exit status %d, want 130", code)

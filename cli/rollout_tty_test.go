@@ -14,6 +14,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // In a terminal, rollout status keeps one line, redrawn after a carriage
@@ -51,7 +52,7 @@ func TestRolloutStatusRedrawsOneLineInATerminal(t *testing.T) {
 	waiting := `Waiting for deployment "web" rollout to finish: 2 out of 6 new replicas have been updated...`
 	spun := regexp.MustCompile(`\r[` + strings.Join(spinner, "") + `] ` + regexp.QuoteMeta(waiting) + `\x1b\[K`)
 	// The spinner turns while nothing changes: the line is drawn again and again.
-	waitUntil(t, func() bool { return len(spun.FindAllString(screen.String(), -1)) >= 3 })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return len(spun.FindAllString(screen.String(), -1)) >= 3 })
 	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
 		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 6, AvailableReplicas: 6}
 	})

@@ -11,10 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/daemon/leader/election"
 	"github.com/shoal-dev/shoal/daemon/membership"
-
-	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/trust/atrest"
@@ -152,25 +151,23 @@ func waitSynced(ctx context.Context, cl *gossip.Cluster, log *slog.Logger, limit
 // cluster-identity endpoints. (The other agents' record pulls are served on
 // the gossip port, over mutual TLS: see internal.go.)
 func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossip.Cluster, members memberLister, lead *election.Election,
-	dnsSrv *dns.Server) func(r *mux.Router) {
-	return func(r *mux.Router) {
-		membersRoute(cfg.Name, members, lead)(r)
-		identityRoutes(st, cl)(r)
-		storageRoutes(cfg.Name, st, sealer)(r)
-		r.HandleFunc("/shoal/v1/agent", func(w http.ResponseWriter, _ *http.Request) {
-			s := cl.Stats()
-			info := map[string]any{
-				"name": cfg.Name, "version": cfg.Version, "leader": lead.Leader(), "gossipAddress": cl.Addr(),
-				"gossip": map[string]int64{
-					"broadcastsQueued": s.BroadcastsQueued, "broadcastsSent": s.BroadcastsSent,
-					"messagesReceived": s.MessagesReceived, "malformed": s.Malformed, "dropped": s.Dropped,
-					"refused": s.Refused, "unknownSenders": s.UnknownSenders,
-					"recordsApplied": s.RecordsApplied, "pulls": s.Pulls, "pullErrors": s.PullErrors,
-				},
-				"dns": map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(info)
-		}).Methods(http.MethodGet)
-	}
+	dnsSrv *dns.Server) []server.Route {
+	routes := []server.Route{membersRoute(cfg.Name, members, lead)}
+	routes = append(routes, identityRoutes(st, cl)...)
+	routes = append(routes, storageRoutes(cfg.Name, st, sealer)...)
+	return append(routes, server.Route{Method: http.MethodGet, Path: "/shoal/v1/agent", Handler: func(w http.ResponseWriter, _ *http.Request) {
+		s := cl.Stats()
+		info := map[string]any{
+			"name": cfg.Name, "version": cfg.Version, "leader": lead.Leader(), "gossipAddress": cl.Addr(),
+			"gossip": map[string]int64{
+				"broadcastsQueued": s.BroadcastsQueued, "broadcastsSent": s.BroadcastsSent,
+				"messagesReceived": s.MessagesReceived, "malformed": s.Malformed, "dropped": s.Dropped,
+				"refused": s.Refused, "unknownSenders": s.UnknownSenders,
+				"recordsApplied": s.RecordsApplied, "pulls": s.Pulls, "pullErrors": s.PullErrors,
+			},
+			"dns": map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(info)
+	}})
 }

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/daemon/trust/atrest"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
@@ -21,18 +20,18 @@ import (
 // identityRoutes serves the cluster-identity endpoints: the join token,
 // the gossip keyring and the CA. They are non-resource paths, which only
 // cluster administrators are granted.
-func identityRoutes(st *gossip.Store, cl *gossip.Cluster) func(r *mux.Router) {
+func identityRoutes(st *gossip.Store, cl *gossip.Cluster) []server.Route {
 	h := &identityAPI{st: st, cl: cl}
-	return func(r *mux.Router) {
-		r.HandleFunc("/shoal/v1/join-token", h.getJoinToken).Methods(http.MethodGet)
-		r.HandleFunc("/shoal/v1/join-token/rotate", h.rotateJoinToken).Methods(http.MethodPost)
-		r.HandleFunc("/shoal/v1/keys", h.listKeys).Methods(http.MethodGet)
-		r.HandleFunc("/shoal/v1/keys", h.installKey).Methods(http.MethodPost)
-		r.HandleFunc("/shoal/v1/keys/use", h.useKey).Methods(http.MethodPost)
-		r.HandleFunc("/shoal/v1/keys/remove", h.removeKey).Methods(http.MethodPost)
-		r.HandleFunc("/shoal/v1/ca", h.getCA).Methods(http.MethodGet)
-		r.HandleFunc("/shoal/v1/ca/rotate", h.rotateCA).Methods(http.MethodPost)
-		r.HandleFunc("/shoal/v1/ca/rotate/finish", h.finishCA).Methods(http.MethodPost)
+	return []server.Route{
+		{Method: http.MethodGet, Path: "/shoal/v1/join-token", Handler: h.getJoinToken},
+		{Method: http.MethodPost, Path: "/shoal/v1/join-token/rotate", Handler: h.rotateJoinToken},
+		{Method: http.MethodGet, Path: "/shoal/v1/keys", Handler: h.listKeys},
+		{Method: http.MethodPost, Path: "/shoal/v1/keys", Handler: h.installKey},
+		{Method: http.MethodPost, Path: "/shoal/v1/keys/use", Handler: h.useKey},
+		{Method: http.MethodPost, Path: "/shoal/v1/keys/remove", Handler: h.removeKey},
+		{Method: http.MethodGet, Path: "/shoal/v1/ca", Handler: h.getCA},
+		{Method: http.MethodPost, Path: "/shoal/v1/ca/rotate", Handler: h.rotateCA},
+		{Method: http.MethodPost, Path: "/shoal/v1/ca/rotate/finish", Handler: h.finishCA},
 	}
 }
 
@@ -407,17 +406,17 @@ func (h *identityAPI) finishCA(w http.ResponseWriter, r *http.Request) {
 
 // storageRoutes serve this agent's encryption at rest: which key seals
 // its sensitive records, and its rotation.
-func storageRoutes(node string, st *gossip.Store, k *atrest.Keyring) func(r *mux.Router) {
+func storageRoutes(node string, st *gossip.Store, k *atrest.Keyring) []server.Route {
 	status := func(rewritten int) api.StorageEncryption {
 		id, created := k.Current()
 		return api.StorageEncryption{TypeMeta: api.TypeMeta{Kind: "StorageEncryption", APIVersion: "shoal/v1"},
 			Node: node, Key: id, Created: api.NewTime(created), Rewritten: rewritten}
 	}
-	return func(r *mux.Router) {
-		r.HandleFunc("/shoal/v1/storage", func(w http.ResponseWriter, _ *http.Request) {
+	return []server.Route{
+		{Method: http.MethodGet, Path: "/shoal/v1/storage", Handler: func(w http.ResponseWriter, _ *http.Request) {
 			respond(w, http.StatusOK, status(0))
-		}).Methods(http.MethodGet)
-		r.HandleFunc("/shoal/v1/storage/rotate-key", func(w http.ResponseWriter, r *http.Request) {
+		}},
+		{Method: http.MethodPost, Path: "/shoal/v1/storage/rotate-key", Handler: func(w http.ResponseWriter, r *http.Request) {
 			if _, err := k.Rotate(); err != nil {
 				respondErr(w, api.NewInternal(err))
 				return
@@ -433,6 +432,6 @@ func storageRoutes(node string, st *gossip.Store, k *atrest.Keyring) func(r *mux
 				return
 			}
 			respond(w, http.StatusOK, status(n))
-		}).Methods(http.MethodPost)
+		}},
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // referenceUDP serves s over UDP with miekg's server, as every listener
@@ -172,7 +174,7 @@ func TestFastPathMatchesServeDNS(t *testing.T) {
 		}
 	}
 	// Rcodes are counted once sent: a moment after the client has them.
-	waitFor(t, time.Second, "stats of the fast path twice the reference's", func() bool {
+	poll.Cond(t, time.Second, "stats of the fast path twice the reference's", func() bool {
 		fs, rs := fast.Stats(), ref.Stats()
 		return fs.Queries == 2*rs.Queries && fs.Truncated == 2*rs.Truncated && fs.Rcodes["NXDOMAIN"] == 2*rs.Rcodes["NXDOMAIN"]
 	})
@@ -285,7 +287,7 @@ func TestFastPathForwards(t *testing.T) {
 			tc.check(t, exchange(t, "udp", addr, tc.Qname, tc.Qtype))
 		}
 	}
-	waitFor(t, time.Second, "6 queries answered", func() bool {
+	poll.Cond(t, time.Second, "6 queries answered", func() bool {
 		st := s.Stats()
 		return st.Queries == 6 && st.Rcodes["NOERROR"] == 6
 	})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // listenAsStranger serves cfg on 127.0.0.1 and treats loopback like any
@@ -161,7 +163,7 @@ func TestFloodOfNamesBoundsGoroutines(t *testing.T) {
 	}
 	wg.Wait()
 	sent := time.Since(start)
-	waitFor(t, 10*time.Second, "the workers idle", func() bool { return s.pool.running.Load() == 0 })
+	poll.Cond(t, 10*time.Second, "the workers idle", func() bool { return s.pool.running.Load() == 0 })
 	close(stop)
 	sampler.Wait()
 
@@ -252,7 +254,7 @@ func TestTCPConnectionLimits(t *testing.T) {
 	// free again.
 	a2.Close()
 	var silent net.Conn
-	waitFor(t, 2*time.Second, "a2's place free", func() bool {
+	poll.Cond(t, 2*time.Second, "a2's place free", func() bool {
 		silent = dial("127.0.0.4")
 		return !closed(silent, 100*time.Millisecond)
 	})
@@ -261,7 +263,7 @@ func TestTCPConnectionLimits(t *testing.T) {
 		t.Fatal("a silent connection was kept")
 	}
 	t.Logf("silent connection closed after %v", time.Since(start).Round(100*time.Millisecond))
-	waitFor(t, 2*time.Second, "a free place", func() bool {
+	poll.Cond(t, 2*time.Second, "a free place", func() bool {
 		c := dial("127.0.0.3")
 		defer c.Close()
 		return ask(c) == nil

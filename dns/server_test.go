@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // listening starts a server with the fixture on 127.0.0.1:0.
@@ -98,7 +100,7 @@ func TestServerSurvivesGarbage(t *testing.T) {
 	if r := exchange(t, "tcp", addr, "web.default.svc.cluster.local.", mdns.TypeA); len(r.Answer) != 1 {
 		t.Errorf("after garbage: %v", r)
 	}
-	waitFor(t, time.Second, "garbage counted", func() bool {
+	poll.Cond(t, time.Second, "garbage counted", func() bool {
 		st := s.Stats()
 		return st.Malformed+st.Rejected >= 4
 	})
@@ -122,7 +124,7 @@ func TestListenStopsWithItsContext(t *testing.T) {
 		t.Fatalf("%d addresses, want 2", n)
 	}
 	cancel1()
-	waitFor(t, 2*time.Second, "first listener stopped", func() bool { return len(s.Addrs()) == 1 })
+	poll.Cond(t, 2*time.Second, "first listener stopped", func() bool { return len(s.Addrs()) == 1 })
 	second := s.Addrs()[0]
 	if second == first {
 		t.Fatal("the wrong listener stopped")
@@ -143,7 +145,7 @@ func TestServeReturnsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, "127.0.0.1:0", "127.0.0.1:0") }()
-	waitFor(t, 2*time.Second, "two listeners", func() bool { return len(s.Addrs()) == 2 })
+	poll.Cond(t, 2*time.Second, "two listeners", func() bool { return len(s.Addrs()) == 2 })
 	exchange(t, "tcp", s.Addrs()[1], "web.default.svc.cluster.local.", mdns.TypeA)
 	cancel()
 	select {

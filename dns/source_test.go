@@ -13,6 +13,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // fakeSource is a Source over objects in memory: List gives them, Watch
@@ -132,22 +133,8 @@ func runServer(t *testing.T, src Source) *Server {
 			t.Error("Run did not return after its context ended")
 		}
 	})
-	waitFor(t, 2*time.Second, "the first zone", s.Ready)
+	poll.Cond(t, 2*time.Second, "the first zone", s.Ready)
 	return s
-}
-
-// waitFor polls cond until it holds or the deadline passes, and returns
-// how long it took.
-func waitFor(t *testing.T, deadline time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > deadline {
-			t.Fatalf("%s: not within %v", what, deadline)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 func answers(t *testing.T, s *Server, name string, qtype uint16) []string {
@@ -187,24 +174,24 @@ func TestRunFollowsChanges(t *testing.T) {
 		[]api.EndpointAddress{addr("10.244.1.12", ""), addr("10.244.2.13", "db-3")},
 		api.EndpointPort{Name: "pg", Port: 5432})
 	src.send(api.Modified, e)
-	d := waitFor(t, updateLatency, "unready backend removed", hasAnswer(t, s, "db.default.svc.cluster.local.", mdns.TypeA,
+	d := poll.Cond(t, updateLatency, "unready backend removed", hasAnswer(t, s, "db.default.svc.cluster.local.", mdns.TypeA,
 		"db.default.svc.cluster.local. 5 IN A 10.244.1.10", "db.default.svc.cluster.local. 5 IN A 10.244.2.11"))
 	t.Logf("unready backend left DNS after %v", d)
 
 	// A new service appears.
 	src.send(api.Added, svc("default", "new", "10.96.0.77"))
-	d = waitFor(t, updateLatency, "new service", hasAnswer(t, s, "new.default.svc.cluster.local.", mdns.TypeA,
+	d = poll.Cond(t, updateLatency, "new service", hasAnswer(t, s, "new.default.svc.cluster.local.", mdns.TypeA,
 		"new.default.svc.cluster.local. 5 IN A 10.96.0.77"))
 	t.Logf("new service answered after %v", d)
 
 	// A service is deleted: NXDOMAIN.
 	src.send(api.Deleted, svc("default", "web", "10.96.0.10"))
-	waitFor(t, updateLatency, "deleted service", func() bool {
+	poll.Cond(t, updateLatency, "deleted service", func() bool {
 		return query(t, s, "web.default.svc.cluster.local.", mdns.TypeA).Rcode == mdns.RcodeNameError
 	})
 	// A pod's PTR follows the pod.
 	src.send(api.Added, testPod("default", "late", "10.244.5.5"))
-	waitFor(t, updateLatency, "new pod PTR", hasAnswer(t, s, "5.5.244.10.in-addr.arpa.", mdns.TypePTR,
+	poll.Cond(t, updateLatency, "new pod PTR", hasAnswer(t, s, "5.5.244.10.in-addr.arpa.", mdns.TypePTR,
 		"5.5.244.10.in-addr.arpa. 5 IN PTR 10-244-5-5.default.pod.cluster.local."))
 }
 
@@ -226,11 +213,11 @@ func TestRunDropsChangesThatNameNothing(t *testing.T) {
 		[]api.EndpointAddress{addr("10.244.1.5", ""), addr("10.244.2.7", "")},
 		[]api.EndpointAddress{addr("10.244.1.9", ""), addr("10.244.1.8", "")},
 		api.EndpointPort{Name: "http", Port: 8080, Protocol: "TCP"}))
-	waitFor(t, time.Second, "the equal zone dropped", func() bool { return s.Stats().Unchanged >= 1 })
+	poll.Cond(t, time.Second, "the equal zone dropped", func() bool { return s.Stats().Unchanged >= 1 })
 	// A change that names something, sent last: once it is served, every
 	// change before it has been applied.
 	src.send(api.Added, testPod("default", "marker", "10.244.7.7"))
-	waitFor(t, time.Second, "marker pod", hasAnswer(t, s, "7.7.244.10.in-addr.arpa.", mdns.TypePTR,
+	poll.Cond(t, time.Second, "marker pod", hasAnswer(t, s, "7.7.244.10.in-addr.arpa.", mdns.TypePTR,
 		"7.7.244.10.in-addr.arpa. 5 IN PTR 10-244-7-7.default.pod.cluster.local."))
 	st := s.Stats()
 	if st.Builds != builds+1 || st.Unchanged != 1 {
@@ -247,7 +234,7 @@ func TestRunDebouncesBursts(t *testing.T) {
 	for i := range n {
 		src.send(api.Added, testPod("burst", "p"+strconv.Itoa(i), "10.244.9."+strconv.Itoa(i%250)))
 	}
-	waitFor(t, time.Second, "the whole burst", func() bool {
+	poll.Cond(t, time.Second, "the whole burst", func() bool {
 		return query(t, s, "249.9.244.10.in-addr.arpa.", mdns.TypePTR).Rcode == mdns.RcodeSuccess
 	})
 	elapsed := time.Since(start)
@@ -266,12 +253,12 @@ func TestRunListsAgainWhenWatchesEnd(t *testing.T) {
 	src.closeWatches()
 	// Changed while nobody watches: only a new list sees it.
 	src.send(api.Added, svc("default", "missed", "10.96.0.55"))
-	waitFor(t, 2*time.Second, "relisted state", hasAnswer(t, s, "missed.default.svc.cluster.local.", mdns.TypeA,
+	poll.Cond(t, 2*time.Second, "relisted state", hasAnswer(t, s, "missed.default.svc.cluster.local.", mdns.TypeA,
 		"missed.default.svc.cluster.local. 5 IN A 10.96.0.55"))
 	if src.lists.Load() <= lists {
 		t.Error("not listed again")
 	}
-	waitFor(t, time.Second, "watching again", func() bool { return src.watching() == len(watchedKinds) })
+	poll.Cond(t, time.Second, "watching again", func() bool { return src.watching() == len(watchedKinds) })
 }
 
 func TestRunKeepsServingWhileListFails(t *testing.T) {
@@ -282,14 +269,14 @@ func TestRunKeepsServingWhileListFails(t *testing.T) {
 	src.mu.Unlock()
 	lists := src.lists.Load()
 	src.closeWatches()
-	waitFor(t, 2*time.Second, "a failed list", func() bool { return src.lists.Load() > lists })
+	poll.Cond(t, 2*time.Second, "a failed list", func() bool { return src.lists.Load() > lists })
 	if got := query(t, s, "web.default.svc.cluster.local.", mdns.TypeA); len(got.Answer) != 1 {
 		t.Errorf("the last zone is not served while the source fails: %v", got)
 	}
 	src.mu.Lock()
 	src.listErr = nil
 	src.mu.Unlock()
-	waitFor(t, 2*time.Second, "watching again", func() bool { return src.watching() == len(watchedKinds) })
+	poll.Cond(t, 2*time.Second, "watching again", func() bool { return src.watching() == len(watchedKinds) })
 }
 
 func TestRunStopsAtShutdown(t *testing.T) {
@@ -300,7 +287,7 @@ func TestRunStopsAtShutdown(t *testing.T) {
 	src := newFakeSource(fixture())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background(), src) }()
-	waitFor(t, 2*time.Second, "ready", s.Ready)
+	poll.Cond(t, 2*time.Second, "ready", s.Ready)
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +299,7 @@ func TestRunStopsAtShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after Shutdown")
 	}
-	waitFor(t, time.Second, "watches ended", func() bool { return src.watching() == 0 })
+	poll.Cond(t, time.Second, "watches ended", func() bool { return src.watching() == 0 })
 }
 
 func TestSetSnapshotDropsEqualZones(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // TestFastLoopOddPackets sends packets the fast path does not take to the
@@ -124,7 +126,7 @@ func TestFastLoopStopsAtShutdown(t *testing.T) {
 	c := dialRaw(t, addr)
 	c.exchange(packQuery(t, 1, "web.default.svc.cluster.local.", mdns.TypeA, 0, false))
 	c.send(packQuery(t, 2, "example.com.", mdns.TypeA, 0, false))
-	waitFor(t, time.Second, "forwarding", func() bool { return s.Stats().Forwarded == 1 })
+	poll.Cond(t, time.Second, "forwarding", func() bool { return s.Stats().Forwarded == 1 })
 	if runtime.NumGoroutine() <= before {
 		t.Fatal("no goroutine serves")
 	}
@@ -139,7 +141,7 @@ func TestFastLoopStopsAtShutdown(t *testing.T) {
 	if s.Stats().Rcodes["SERVFAIL"] != 1 {
 		t.Error("Shutdown did not wait for the forwarded query's answer")
 	}
-	waitFor(t, time.Second, "goroutines ended", func() bool { return runtime.NumGoroutine() <= before })
+	poll.Cond(t, time.Second, "goroutines ended", func() bool { return runtime.NumGoroutine() <= before })
 	// The address is free again.
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // The pool runs at most its workers at once, holds at most its queue,
@@ -39,12 +41,12 @@ func TestWorkPoolBounds(t *testing.T) {
 	if taken < queue || taken > workers+queue {
 		t.Fatalf("%d of 100 jobs taken, want %d to %d", taken, queue, workers+queue)
 	}
-	waitFor(t, 2*time.Second, "4 jobs running", func() bool { return running.Load() == workers })
+	poll.Cond(t, 2*time.Second, "4 jobs running", func() bool { return running.Load() == workers })
 	if n := runtime.NumGoroutine() - before; n > workers {
 		t.Errorf("%d goroutines for %d workers", n, workers)
 	}
 	close(release)
-	waitFor(t, 2*time.Second, "every job done", func() bool { return int(done.Load()) == taken })
+	poll.Cond(t, 2*time.Second, "every job done", func() bool { return int(done.Load()) == taken })
 	if peak.Load() != workers {
 		t.Errorf("peak %d jobs at once, want %d", peak.Load(), workers)
 	}
@@ -74,7 +76,7 @@ func TestWorkPoolRunsEveryJob(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitFor(t, 5*time.Second, "every job run", func() bool { return ran.Load() == submitted.Load() })
+	poll.Cond(t, 5*time.Second, "every job run", func() bool { return ran.Load() == submitted.Load() })
 	p.wait()
 	if ran.Load() < 1000 {
 		t.Errorf("only %d jobs ran", ran.Load())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/gossip/gossiptest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // recorder keeps the messages logged at warning level and above.
@@ -66,7 +67,7 @@ func TestJoinRetriesUntilAPeerAnswers(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Start took %s", d)
 	}
-	gossiptest.Eventually(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, "condition", func() error {
 		if st := a.Cluster().Stats(); st.JoinFailures < 5 {
 			return fmt.Errorf("%d join failures", st.JoinFailures)
 		}
@@ -79,7 +80,7 @@ func TestJoinRetriesUntilAPeerAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.WaitMembers(t, 10*time.Second)
-	gossiptest.Eventually(t, 10*time.Second, func() error { // counted once the join returns
+	poll.Until(t, 10*time.Second, "condition", func() error { // counted once the join returns
 		if st := a.Cluster().Stats(); st.Joins == 0 {
 			return fmt.Errorf("a joined without a join? %+v", st)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/shoal-dev/shoal/gossip/gossiptest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // userMsg is memberlist's message type for user data (its wire protocol).
@@ -38,14 +39,14 @@ func TestMalformedGossipIsDroppedAndCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gossiptest.Eventually(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, "condition", func() error {
 		if n := target.Cluster().Stats().Malformed; n < int64(len(garbage)) {
 			return fmt.Errorf("%d malformed counted, want %d", n, len(garbage))
 		}
 		return nil
 	})
 	c.Member(0).Put("after", "ok")
-	gossiptest.Eventually(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, "condition", func() error {
 		if r := target.Store.Get("after"); r == nil {
 			return fmt.Errorf("%s stopped replicating", target.Name)
 		}

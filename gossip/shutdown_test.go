@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/gossip/gossiptest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // Every goroutine a cluster starts ends with Shutdown: after a cluster has
@@ -21,7 +22,7 @@ func TestShutdownEndsEveryGoroutine(t *testing.T) {
 		c.WaitConverged(t, 10*time.Second)
 		c.Member(2).Leave()
 	})
-	gossiptest.Eventually(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, "condition", func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			buf := make([]byte, 1<<16)
 			return fmt.Errorf("%d goroutines, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])

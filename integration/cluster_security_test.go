@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // TestClusterIdentityTokensKeysAndCA runs the cluster's security on three
@@ -32,7 +33,7 @@ import (
 func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 	c := startCluster(t, 3)
 	h1, h2, h3 := c.agent(1), c.agent(2), c.agent(3)
-	eventually(t, 30*time.Second, "3 Ready nodes", func() error {
+	poll.Until(t, 30*time.Second, "3 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2,h3" {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -42,7 +43,7 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 	t.Run("a token works on every agent and its revocation reaches all within 2s", func(t *testing.T) {
 		tok := strings.TrimSpace(h1.shoal("token", "create", "viewer", "--role", "view"))
 		for _, h := range c.hosts {
-			eventually(t, 10*time.Second, h.name+" accepts the token", func() error {
+			poll.Until(t, 10*time.Second, h.name+" accepts the token", func() error {
 				_, errOut, err := h.shoalIn(nil, "--token", tok, "get", "pods")
 				if err != nil {
 					return fmt.Errorf("%v %s", err, errOut)
@@ -118,7 +119,7 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 			t.Fatal(err)
 		}
 		var foreignTok string
-		eventually(t, 60*time.Second, "the other cluster founded", func() error {
+		poll.Until(t, 60*time.Second, "the other cluster founded", func() error {
 			out, errOut, err := h1.shoalIn(nil, "--kubeconfig", filepath.Join(foreign, "admin.kubeconfig"),
 				"--server", "https://10.213.0.12:7495", "join-token")
 			if err != nil {
@@ -199,7 +200,7 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 	// A Deployment that scales while the keys rotate; a watcher counts
 	// every moment any agent sees any node not Ready.
 	h1.shoalIn([]byte(deploymentYAML("steady", 3, testImage)), "apply", "-f", "-")
-	eventually(t, 90*time.Second, "3 pods running", func() error {
+	poll.Until(t, 90*time.Second, "3 pods running", func() error {
 		if n := readyPods(h1.pods(t, "default", "app=steady")); n != 3 {
 			return fmt.Errorf("%d ready", n)
 		}
@@ -248,14 +249,14 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 		newKey := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(errOut), "new key:"))
 		h1.shoal("scale", "deploy/steady", "--replicas", "9")
 		// Using it before every member has it is refused.
-		eventually(t, 30*time.Second, "the new key installed on all 3", func() error {
+		poll.Until(t, 30*time.Second, "the new key installed on all 3", func() error {
 			if out := h2.shoal("keys", "list"); !regexp.MustCompile(`(?m)^\S+\s+3/3\s+0/3$`).MatchString(out) {
 				return fmt.Errorf("%s", out)
 			}
 			return nil
 		})
 		h2.shoal("keys", "use", newKey)
-		eventually(t, 30*time.Second, "every member encrypts with the new key", func() error {
+		poll.Until(t, 30*time.Second, "every member encrypts with the new key", func() error {
 			if out := h3.shoal("keys", "list"); !regexp.MustCompile(`(?m)^\S+\s+\*\s+3/3\s+3/3$`).MatchString(out) {
 				return fmt.Errorf("%s", out)
 			}
@@ -265,13 +266,13 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 			t.Errorf("removing the primary key: %v %s", err, errOut)
 		}
 		h3.shoal("keys", "remove", old)
-		eventually(t, 30*time.Second, "the old key gone everywhere", func() error {
+		poll.Until(t, 30*time.Second, "the old key gone everywhere", func() error {
 			if ids := keyIDs(h1.shoal("keys", "list")); len(ids) != 1 || ids[0] == old {
 				return fmt.Errorf("%v", ids)
 			}
 			return nil
 		})
-		eventually(t, 120*time.Second, "9 pods running", func() error {
+		poll.Until(t, 120*time.Second, "9 pods running", func() error {
 			if n := readyPods(h1.pods(t, "default", "app=steady")); n != 9 {
 				return fmt.Errorf("%d ready", n)
 			}
@@ -280,7 +281,7 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 		// The cluster still gossips: a new object reaches every agent.
 		h3.shoalIn([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: after-rotation}\ndata: {k: v}\n"), "apply", "-f", "-")
 		for _, h := range c.hosts {
-			eventually(t, 10*time.Second, h.name+" has the new object", func() error {
+			poll.Until(t, 10*time.Second, h.name+" has the new object", func() error {
 				_, err := h.client.Get(ctx(t), api.KindConfigMap, "default", "after-rotation")
 				return err
 			})
@@ -308,7 +309,7 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 		}
 		h1.shoal("logs", remote)
 		viewer := strings.TrimSpace(h1.shoal("token", "create", "looker", "--role", "view"))
-		eventually(t, 10*time.Second, "the token reached every agent", func() error {
+		poll.Until(t, 10*time.Second, "the token reached every agent", func() error {
 			_, _, err := h3.shoalIn(nil, "--token", viewer, "get", "pods")
 			return err
 		})
@@ -344,14 +345,14 @@ spec:
         volumeMounts: [{name: s, mountPath: /etc/s}]
       volumes: [{name: s, secret: {secretName: cluster-canary}}]
 `), "apply", "-f", "-")
-		eventually(t, 90*time.Second, "3 pods using the secret", func() error {
+		poll.Until(t, 90*time.Second, "3 pods using the secret", func() error {
 			if n := readyPods(h1.pods(t, "default", "app=canary-users")); n != 3 {
 				return fmt.Errorf("%d ready", n)
 			}
 			return nil
 		})
 		for _, h := range c.hosts {
-			eventually(t, 10*time.Second, h.name+" has the secret", func() error {
+			poll.Until(t, 10*time.Second, h.name+" has the secret", func() error {
 				_, err := h.client.Get(ctx(t), api.KindSecret, "default", "cluster-canary")
 				return err
 			})
@@ -395,7 +396,7 @@ spec:
 		// Gossip and pulls between agents go on under the new CA.
 		h1.shoalIn([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: after-ca}\ndata: {k: '"+strings.Repeat("x", 4000)+"'}\n"), "apply", "-f", "-")
 		for _, h := range c.hosts {
-			eventually(t, 20*time.Second, h.name+" has the large object", func() error {
+			poll.Until(t, 20*time.Second, h.name+" has the large object", func() error {
 				_, err := h.client.Get(ctx(t), api.KindConfigMap, "default", "after-ca")
 				return err
 			})

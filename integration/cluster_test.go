@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // members asks one agent who is in the cluster and who leads.
@@ -88,7 +89,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 	c := startCluster(t, 3)
 	h1, h2, h3 := c.agent(1), c.agent(2), c.agent(3)
 	want := "h1,h2,h3"
-	eventually(t, 30*time.Second, "every agent sees 3 Ready nodes and the same leader", func() error {
+	poll.Until(t, 30*time.Second, "every agent sees 3 Ready nodes and the same leader", func() error {
 		for _, h := range c.hosts {
 			if got := strings.Join(h.readyNodes(t), ","); got != want {
 				return fmt.Errorf("%s sees Ready nodes %q", h.name, got)
@@ -108,7 +109,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 		t.Fatalf("apply on h3: %v %s", err, errOut)
 	}
 	var settled time.Time
-	eventually(t, 90*time.Second, "6 pods running, 2 per host", func() error {
+	poll.Until(t, 90*time.Second, "6 pods running, 2 per host", func() error {
 		pods := h3.pods(t, "default", "app=spread")
 		perNode := map[string]int{}
 		for _, p := range pods {
@@ -122,7 +123,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 		settled = time.Now()
 		return nil
 	})
-	eventually(t, 2*time.Second, "every agent's pod list agrees", func() error {
+	poll.Until(t, 2*time.Second, "every agent's pod list agrees", func() error {
 		ref := podFingerprint(h3.pods(t, "default", "app=spread"))
 		for _, h := range []*clusterHost{h1, h2} {
 			if got := podFingerprint(h.pods(t, "default", "app=spread")); got != ref {
@@ -153,7 +154,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 	// A host dies: its pods run elsewhere within 20 s, and it shows NotReady.
 	killed := time.Now()
 	c.kill(3)
-	eventually(t, 20*time.Second, "the dead host's pods running on the others", func() error {
+	poll.Until(t, 20*time.Second, "the dead host's pods running on the others", func() error {
 		apps := c.runningApps("spread-")
 		if apps["h1"]+apps["h2"] != 6 {
 			return fmt.Errorf("engines of h1 and h2 run %v", apps)
@@ -161,7 +162,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 		return nil
 	})
 	t.Logf("failover: 6 pods running on h1 and h2 %s after the kill", time.Since(killed).Round(time.Millisecond))
-	eventually(t, 10*time.Second, "h3 NotReady", func() error {
+	poll.Until(t, 10*time.Second, "h3 NotReady", func() error {
 		out := h1.shoal("get", "nodes")
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, "h3 ") && strings.Contains(line, "NotReady") {
@@ -174,7 +175,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 	// It comes back: it rejoins, stops its stale containers, and exactly 6
 	// app containers run cluster-wide.
 	c.start(3)
-	eventually(t, 60*time.Second, "h3 back and exactly 6 containers", func() error {
+	poll.Until(t, 60*time.Second, "h3 back and exactly 6 containers", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != want {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -189,7 +190,7 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 func TestPartitionedSidesMergeAfterHealing(t *testing.T) {
 	c := startCluster(t, 3)
 	h1, h3 := c.agent(1), c.agent(3)
-	eventually(t, 30*time.Second, "3 Ready nodes", func() error {
+	poll.Until(t, 30*time.Second, "3 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2,h3" {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -206,7 +207,7 @@ func TestPartitionedSidesMergeAfterHealing(t *testing.T) {
 	time.Sleep(time.Until(cut.Add(30 * time.Second))) // the partition lasts 30 s
 	c.heal(3)
 	healed := time.Now()
-	eventually(t, 30*time.Second, "both sides' deployments everywhere, each at its replica count", func() error {
+	poll.Until(t, 30*time.Second, "both sides' deployments everywhere, each at its replica count", func() error {
 		for _, h := range c.hosts {
 			for _, name := range []string{"majority", "minority"} {
 				if _, err := h.client.Get(ctx(t), api.KindDeployment, "default", name); err != nil {
@@ -233,7 +234,7 @@ func TestClusterRestartKeepsObjectsAndContainers(t *testing.T) {
 	// test is about.
 	c := startCluster(t, 3, "--pod-eviction-timeout", "60s")
 	h1 := c.agent(1)
-	eventually(t, 30*time.Second, "3 Ready nodes", func() error {
+	poll.Until(t, 30*time.Second, "3 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2,h3" {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -252,14 +253,14 @@ spec:
       containers: [{name: a, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
 `
 	h1.shoalIn([]byte(ds), "apply", "-f", "-")
-	eventually(t, 90*time.Second, "one daemon pod per host", func() error {
+	poll.Until(t, 90*time.Second, "one daemon pod per host", func() error {
 		if apps := c.runningApps("everywhere-"); apps["h1"] != 1 || apps["h2"] != 1 || apps["h3"] != 1 {
 			return fmt.Errorf("%v", apps)
 		}
 		return nil
 	})
 	h1.shoalIn([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {k: v}\n"), "apply", "-f", "-")
-	eventually(t, 90*time.Second, "3 containers", func() error {
+	poll.Until(t, 90*time.Second, "3 containers", func() error {
 		if n := total(c.runningApps("durable-")); n != 3 {
 			return fmt.Errorf("%d containers", n)
 		}
@@ -275,7 +276,7 @@ spec:
 	for i := 1; i <= 3; i++ {
 		c.start(i)
 	}
-	eventually(t, 30*time.Second, "every agent has the objects back", func() error {
+	poll.Until(t, 30*time.Second, "every agent has the objects back", func() error {
 		for _, h := range c.hosts {
 			if _, err := h.client.Get(ctx(t), api.KindConfigMap, "default", "settings"); err != nil {
 				return fmt.Errorf("%s: %v", h.name, err)
@@ -308,7 +309,7 @@ func stopAgent(t *testing.T, i int) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "agent stopped", func() error {
+	poll.Until(t, 20*time.Second, "agent stopped", func() error {
 		if syscall.Kill(pid, 0) == nil {
 			return fmt.Errorf("pid %d still runs", pid)
 		}
@@ -319,7 +320,7 @@ func stopAgent(t *testing.T, i int) {
 func TestSchedulingLimitsAndDrain(t *testing.T) {
 	c := startCluster(t, 3)
 	h1, h2 := c.agent(1), c.agent(2)
-	eventually(t, 30*time.Second, "3 Ready nodes", func() error {
+	poll.Until(t, 30*time.Second, "3 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2,h3" {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -335,7 +336,7 @@ spec:
     resources: {requests: {memory: 100Ti}}
 `
 	h2.shoalIn([]byte(huge), "apply", "-f", "-")
-	eventually(t, 30*time.Second, "Pending with FailedScheduling", func() error {
+	poll.Until(t, 30*time.Second, "Pending with FailedScheduling", func() error {
 		p, err := h1.client.Get(ctx(t), api.KindPod, "default", "huge")
 		if err != nil {
 			return err
@@ -352,14 +353,14 @@ spec:
 	})
 
 	h1.shoalIn([]byte(deploymentYAML("movable", 6, testImage)), "apply", "-f", "-")
-	eventually(t, 90*time.Second, "2 containers on h2", func() error {
+	poll.Until(t, 90*time.Second, "2 containers on h2", func() error {
 		if apps := c.runningApps("movable-"); apps["h2"] != 2 || total(apps) != 6 {
 			return fmt.Errorf("%v", apps)
 		}
 		return nil
 	})
 	h1.shoal("drain", "h2", "--timeout", "2m")
-	eventually(t, 60*time.Second, "all 6 on h1 and h3", func() error {
+	poll.Until(t, 60*time.Second, "all 6 on h1 and h3", func() error {
 		if apps := c.runningApps("movable-"); apps["h2"] != 0 || total(apps) != 6 {
 			return fmt.Errorf("%v", apps)
 		}
@@ -373,7 +374,7 @@ spec:
 func TestJoinFailuresAndBadGossip(t *testing.T) {
 	c := startCluster(t, 2)
 	h1 := c.agent(1)
-	eventually(t, 30*time.Second, "2 Ready nodes", func() error {
+	poll.Until(t, 30*time.Second, "2 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2" {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -415,7 +416,7 @@ func TestJoinFailuresAndBadGossip(t *testing.T) {
 			cmd.Wait()
 			removeContainers("lonely")
 		}()
-		eventually(t, 30*time.Second, "a log line about retrying", func() error {
+		poll.Until(t, 30*time.Second, "a log line about retrying", func() error {
 			if !strings.Contains(logBuf.String(), "10.213.0.99") || !strings.Contains(strings.ToLower(logBuf.String()), "retry") {
 				return fmt.Errorf("log so far:\n%s", logBuf.String())
 			}

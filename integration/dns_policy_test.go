@@ -13,6 +13,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // dnsStats reads the cluster DNS counters of a host's agent from
@@ -97,7 +98,7 @@ func TestClusterDNSIsNotAnOpenResolver(t *testing.T) {
 	upstreamDNS(t)
 	h1 := c.agent(1)
 	const dnsH1 = "10.213.0.11:53"
-	eventually(t, 30*time.Second, "2 Ready nodes", func() error {
+	poll.Until(t, 30*time.Second, "2 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2" {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -107,7 +108,7 @@ func TestClusterDNSIsNotAnOpenResolver(t *testing.T) {
 		t.Fatalf("apply: %v %s", err, errOut)
 	}
 	var vip string
-	eventually(t, 30*time.Second, "the probe service's address", func() error {
+	poll.Until(t, 30*time.Second, "the probe service's address", func() error {
 		o, err := h1.client.Get(ctx(t), api.KindService, "default", "probe")
 		if err != nil {
 			return err
@@ -119,7 +120,7 @@ func TestClusterDNSIsNotAnOpenResolver(t *testing.T) {
 	})
 
 	t.Run("a cluster name is answered to a stranger", func(t *testing.T) {
-		eventually(t, 10*time.Second, "probe resolves", func() error {
+		poll.Until(t, 10*time.Second, "probe resolves", func() error {
 			out, err := exec.Command("dig", "@10.213.0.11", "+short", "+time=2", "+tries=1", "probe.default.svc.cluster.local", "A").CombinedOutput()
 			if err != nil || strings.TrimSpace(string(out)) != vip {
 				return fmt.Errorf("dig: %v %q, want %s", err, out, vip)
@@ -159,7 +160,7 @@ func TestClusterDNSIsNotAnOpenResolver(t *testing.T) {
 	})
 
 	t.Run("another name resolves for a pod", func(t *testing.T) {
-		eventually(t, 90*time.Second, "the asker pod running", func() error {
+		poll.Until(t, 90*time.Second, "the asker pod running", func() error {
 			o, err := h1.client.Get(ctx(t), api.KindPod, "default", "asker")
 			if err != nil {
 				return err

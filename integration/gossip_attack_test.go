@@ -28,6 +28,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // gossipStats reads the agent's replication counters and gossip address.
@@ -86,7 +87,7 @@ func sendAsInsider(t *testing.T, a *agent, addr string, msgs ...[]byte) {
 	sum := sha256.Sum256(raw)
 	id := hex.EncodeToString(sum[:])[:12]
 	a.shoal("keys", "install", key)
-	eventually(t, 10*time.Second, "the test's key installed", func() error {
+	poll.Until(t, 10*time.Second, "the test's key installed", func() error {
 		if out := a.shoal("keys", "list"); !regexp.MustCompile(`(?m)^` + id + `\s+1/1`).MatchString(out) {
 			return fmt.Errorf("%s", out)
 		}
@@ -164,7 +165,7 @@ func TestGossipAttacksOnAnAgentAreRefused(t *testing.T) {
 		recordMsg(t, &gossip.Record{Key: "o/pods/default/forever", Version: gossip.Version{Time: math.MaxUint64, Node: "h9"}, Value: pod("forever", uid)}),
 		announceMsg("o/secrets/default/db", v, "http://127.0.0.1:9/"),
 	)
-	eventually(t, 10*time.Second, "the attacks counted", func() error {
+	poll.Until(t, 10*time.Second, "the attacks counted", func() error {
 		_, s := gossipStats(t, a)
 		if s["refused"]-before["refused"] < 4 || s["unknownSenders"]-before["unknownSenders"] < 1 {
 			return fmt.Errorf("counters %v", s)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 const testImage = "shoal-testapp:v1"
@@ -184,7 +185,7 @@ func (a *agent) start() {
 	if err := a.cmd.Start(); err != nil {
 		a.t.Fatal(err)
 	}
-	eventually(a.t, 60*time.Second, "agent ready", func() error {
+	poll.Until(a.t, 60*time.Second, "agent ready", func() error {
 		resp, err := httpGetCA(a.url()+"/readyz", a.caFile())
 		if err != nil {
 			return err
@@ -248,20 +249,6 @@ func httpGet(url string) (string, error) {
 func httpGetCA(url, caFile string) (string, error) {
 	out, err := exec.Command("curl", "-sS", "--max-time", "5", "--cacert", caFile, url).Output()
 	return strings.TrimSpace(string(out)), err
-}
-
-// eventually polls fn until it returns nil or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached within %s: %v", what, within, err)
 }
 
 func ctx(t *testing.T) context.Context {

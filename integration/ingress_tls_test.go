@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // testCertificate makes a self-signed certificate for host: its PEM
@@ -156,7 +158,7 @@ func TestIngressTLS(t *testing.T) {
 		{"blog.example.test", blogRoots, "blog.example.test", "blog"},
 		{"plain.example.test", nil, "shoal ingress default certificate", "shop"},
 	} {
-		eventually(t, 90*time.Second, c.host+" over HTTPS", func() error {
+		poll.Until(t, 90*time.Second, c.host+" over HTTPS", func() error {
 			cn, body, err := httpsGet(tlsAddr, c.host, "/hostname", c.roots)
 			if err != nil {
 				return err

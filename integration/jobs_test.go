@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 const jobYAML = `apiVersion: batch/v1
@@ -38,7 +39,7 @@ func TestJobRunsExactlyItsCompletionsWithinParallelism(t *testing.T) {
 	a := startAgent(t)
 	w := watchPods(t, a, "job-name=count")
 	a.shoalIn([]byte(fmt.Sprintf(jobYAML, "count", 5, 2, 6, `"/bin/sh", "-c", "echo job-done; sleep 1"`)), "apply", "-f", "-")
-	eventually(t, 90*time.Second, "job complete", func() error {
+	poll.Until(t, 90*time.Second, "job complete", func() error {
 		j := job(t, a, "count")
 		if !api.IsJobFinished(j) || j.Status.Succeeded != 5 {
 			return fmt.Errorf("status %+v", j.Status)
@@ -73,7 +74,7 @@ func TestJobRunsExactlyItsCompletionsWithinParallelism(t *testing.T) {
 func TestFailingJobStopsAtBackoffLimit(t *testing.T) {
 	a := startAgent(t)
 	a.shoalIn([]byte(fmt.Sprintf(jobYAML, "doomed", 1, 1, 2, `"/bin/sh", "-c", "echo crash; exit 1"`)), "apply", "-f", "-")
-	eventually(t, 120*time.Second, "job failed", func() error {
+	poll.Until(t, 120*time.Second, "job failed", func() error {
 		j := job(t, a, "doomed")
 		c := api.FindCondition(j.Status.Conditions, api.JobFailed)
 		if c == nil || c.Status != api.ConditionTrue || c.Reason != api.JobReasonBackoffLimitExceeded {
@@ -106,7 +107,7 @@ spec:
       containers: [{name: a, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
 `
 	a.shoalIn([]byte(ds), "apply", "-f", "-")
-	eventually(t, 60*time.Second, "one daemon pod on the node", func() error {
+	poll.Until(t, 60*time.Second, "one daemon pod on the node", func() error {
 		pods := a.pods(t, "team", "app=node-agent")
 		if len(pods) != 1 || !api.IsPodReady(pods[0]) || pods[0].Spec.NodeName != a.name {
 			return fmt.Errorf("%d pods", len(pods))
@@ -117,7 +118,7 @@ spec:
 		t.Fatalf("get ds:\n%s", out)
 	}
 	a.shoal("delete", "namespace", "team")
-	eventually(t, 60*time.Second, "namespace and its containers gone", func() error {
+	poll.Until(t, 60*time.Second, "namespace and its containers gone", func() error {
 		if _, err := a.client.Get(ctx(t), api.KindNamespace, "", "team"); !api.IsNotFound(err) {
 			return fmt.Errorf("namespace still there (%v)", err)
 		}

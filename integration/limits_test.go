@@ -18,6 +18,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // limitsHTTP holds the client of rawRequest for each agent: trusting its
@@ -306,7 +307,7 @@ func TestAPIBoundsIdleWatches(t *testing.T) {
 		b.Close()
 	}
 	// Once closed, their places are free again.
-	eventually(t, 20*time.Second, "a new watch after closing", func() error {
+	poll.Until(t, 20*time.Second, "a new watch after closing", func() error {
 		resp, err := rawRequestContext(ctx, a, "GET", "/api/v1/namespaces/default/configmaps?watch=true", nil, nil)
 		if err != nil {
 			return err

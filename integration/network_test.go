@@ -14,6 +14,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 const webService = `apiVersion: apps/v1
@@ -110,7 +111,7 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 	c := startCluster(t, 3, "--dns-upstream", "10.213.0.1:5353", "--pod-eviction-timeout", "60s")
 	upstreamDNS(t)
 	h1, h2, h3 := c.agent(1), c.agent(2), c.agent(3)
-	eventually(t, 30*time.Second, "3 Ready nodes", func() error {
+	poll.Until(t, 30*time.Second, "3 Ready nodes", func() error {
 		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2,h3" {
 			return fmt.Errorf("h1 sees %q", got)
 		}
@@ -127,7 +128,7 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 		t.Fatalf("apply other: %v %s", err, errOut)
 	}
 	var pods []*api.Pod
-	eventually(t, 120*time.Second, "web on every host in both namespaces and the client ready", func() error {
+	poll.Until(t, 120*time.Second, "web on every host in both namespaces and the client ready", func() error {
 		for _, ns := range []string{"other", "default"} {
 			pods = h1.pods(t, ns, "app=web")
 			if err := readyOnEveryHost(pods); err != nil {
@@ -220,7 +221,7 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		eventually(t, 5*time.Second, "endpoint removed", func() error {
+		poll.Until(t, 5*time.Second, "endpoint removed", func() error {
 			o, err := h2.client.Get(ctx(t), api.KindEndpoints, "default", "web")
 			if err != nil {
 				return err
@@ -234,7 +235,7 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 			}
 			return nil
 		})
-		eventually(t, 2*time.Second, "gone from the rules and DNS of h2", func() error {
+		poll.Until(t, 2*time.Second, "gone from the rules and DNS of h2", func() error {
 			rules, err := exec.Command("ip", "netns", "exec", "shoal-h2", "iptables-save", "-t", "nat").CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("iptables-save: %v %s", err, rules)
@@ -308,7 +309,7 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 			go func() { defer wg.Done(); h.shoalIn(mk(fmt.Sprintf("twin-%d", i)), "apply", "-f", "-") }()
 		}
 		wg.Wait()
-		eventually(t, 15*time.Second, "different cluster IPs everywhere", func() error {
+		poll.Until(t, 15*time.Second, "different cluster IPs everywhere", func() error {
 			ips := map[string]bool{}
 			for _, n := range []string{"twin-0", "twin-1"} {
 				o, err := h2.client.Get(ctx(t), api.KindService, "default", n)
@@ -341,7 +342,7 @@ spec:
 		if _, errOut, err := h1.shoalIn([]byte(ing), "apply", "-f", "-"); err != nil {
 			t.Fatalf("apply: %v %s", err, errOut)
 		}
-		eventually(t, 10*time.Second, "routes answer", func() error {
+		poll.Until(t, 10*time.Second, "routes answer", func() error {
 			for _, c := range []struct{ host, path, want string }{
 				{"a.example.test", "/hostname", "web-"},
 				{"b.example.test", "/api", "404"},
@@ -373,7 +374,7 @@ spec:
 		if _, errOut, err := h1.shoalIn([]byte("apiVersion: v1\nkind: Service\nmetadata: {name: manual}\nspec:\n  ports: [{port: 80}]\n"), "apply", "-f", "-"); err != nil {
 			t.Fatalf("apply manual: %v %s", err, errOut)
 		}
-		eventually(t, 5*time.Second, "refused", func() error {
+		poll.Until(t, 5*time.Second, "refused", func() error {
 			start := time.Now()
 			out, err := execIn(t, h2, "client", "get", "http://manual/")
 			if err == nil || !strings.Contains(out, "refused") || time.Since(start) > 3*time.Second {
@@ -386,7 +387,7 @@ spec:
 	// Last: it takes a host away.
 	t.Run("a dead host's backends leave once it is found dead, before eviction", func(t *testing.T) {
 		var gone []string
-		eventually(t, 30*time.Second, "a ready web pod on every host", func() error {
+		poll.Until(t, 30*time.Second, "a ready web pod on every host", func() error {
 			gone = nil
 			web := h1.pods(t, "default", "app=web")
 			for _, p := range web {
@@ -398,7 +399,7 @@ spec:
 		})
 		start := time.Now()
 		c.kill(3)
-		eventually(t, 30*time.Second, "h3's pods out of the Endpoints", func() error {
+		poll.Until(t, 30*time.Second, "h3's pods out of the Endpoints", func() error {
 			o, err := h2.client.Get(ctx(t), api.KindEndpoints, "default", "web")
 			if err != nil {
 				return err
@@ -413,7 +414,7 @@ spec:
 			return nil
 		})
 		took := time.Since(start)
-		eventually(t, 5*time.Second, "every request answered", func() error {
+		poll.Until(t, 5*time.Second, "every request answered", func() error {
 			if out, err := execIn(t, h2, "client", "get", "http://web/hostname", "--count", "20"); err != nil {
 				return fmt.Errorf("%v %s", err, out)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func podNamed(t *testing.T, a *agent, name string) *api.Pod {
@@ -22,7 +23,7 @@ func podNamed(t *testing.T, a *agent, name string) *api.Pod {
 
 func waitPod(t *testing.T, a *agent, name, what string, within time.Duration, ok func(*api.Pod) error) {
 	t.Helper()
-	eventually(t, within, what, func() error {
+	poll.Until(t, within, what, func() error {
 		p := podNamed(t, a, name)
 		if p == nil {
 			return fmt.Errorf("pod %s not found", name)

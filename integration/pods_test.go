@@ -14,6 +14,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 const configYAML = `apiVersion: v1
@@ -161,7 +162,7 @@ func TestConfigEnvLogsAndExec(t *testing.T) {
 	})
 
 	t.Run("describe shows events", func(t *testing.T) {
-		eventually(t, 10*time.Second, "events in describe", func() error {
+		poll.Until(t, 10*time.Second, "events in describe", func() error {
 			out, _, err := a.shoalIn(nil, "describe", "pod", pod)
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // hostRunsPrivileged reports whether this host's engine can start a
@@ -48,7 +49,7 @@ func podIn(t *testing.T, a *agent, ns, name string) *api.Pod {
 func waitRunning(t *testing.T, a *agent, ns, name string) *api.Pod {
 	t.Helper()
 	var p *api.Pod
-	eventually(t, 60*time.Second, ns+"/"+name+" running", func() error {
+	poll.Until(t, 60*time.Second, ns+"/"+name+" running", func() error {
 		if p = podIn(t, a, ns, name); p == nil {
 			return fmt.Errorf("not found")
 		}
@@ -152,7 +153,7 @@ func TestPodSecurityRefusesUnderTheDefaultAndAllowsAPrivilegedNamespace(t *testi
 		if priv := docker(t, "inspect", "-f", "{{.HostConfig.Privileged}}", id); priv != "true" {
 			t.Fatalf("privileged %s", priv)
 		}
-		eventually(t, 60*time.Second, "the privileged deployment's pod ready", func() error {
+		poll.Until(t, 60*time.Second, "the privileged deployment's pod ready", func() error {
 			if n := readyPods(a.pods(t, "ops", "app=rooted")); n != 1 {
 				return fmt.Errorf("%d ready", n)
 			}
@@ -163,7 +164,7 @@ func TestPodSecurityRefusesUnderTheDefaultAndAllowsAPrivilegedNamespace(t *testi
 		// (its capability bounding set lacks some); the pods were admitted
 		// and the engine was asked for a privileged container.
 		for _, name := range []string{"rooted", ""} {
-			eventually(t, 60*time.Second, "the engine asked for a privileged container", func() error {
+			poll.Until(t, 60*time.Second, "the engine asked for a privileged container", func() error {
 				var p *api.Pod
 				if name != "" {
 					p = podIn(t, a, "ops", name)
@@ -411,7 +412,7 @@ spec:
 		}
 		return nil
 	})
-	eventually(t, 60*time.Second, "the honest container running", func() error {
+	poll.Until(t, 60*time.Second, "the honest container running", func() error {
 		for _, c := range runningApps(t, a.name) {
 			if c.Labels["io.shoal.container.name"] == "honest" {
 				return nil
@@ -435,7 +436,7 @@ spec:
 	}
 	a.shoal("delete", "pod", "escape")
 	// The agent runs in this host's mount namespace: its mounts are ours.
-	eventually(t, 60*time.Second, "the pod's staged mounts removed", func() error {
+	poll.Until(t, 60*time.Second, "the pod's staged mounts removed", func() error {
 		b, err := os.ReadFile("/proc/self/mountinfo")
 		if err != nil {
 			return err
@@ -475,7 +476,7 @@ spec:
 	if hp := p.Spec.Containers[0].Ports[0].HostPort; hp != 18080 {
 		t.Fatalf("hostPort %d, want the container port", hp)
 	}
-	eventually(t, 30*time.Second, "endpoints with the host IP", func() error {
+	poll.Until(t, 30*time.Second, "endpoints with the host IP", func() error {
 		o, err := a.client.Get(ctx(t), api.KindEndpoints, "hostnet", "onhost")
 		if err != nil {
 			return err

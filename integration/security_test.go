@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // TestAPIAsksWhoYouAre: without a credential nothing but the public paths
@@ -207,7 +208,7 @@ func TestTokensAndRoles(t *testing.T) {
 	}
 	a.shoal("token", "revoke", "viewer")
 	start := time.Now()
-	eventually(t, 2*time.Second, "the revoked token refused", func() error {
+	poll.Until(t, 2*time.Second, "the revoked token refused", func() error {
 		_, errOut, err := as(viewer, "get", "pods")
 		if err == nil || !strings.Contains(errOut, "Unauthorized") {
 			return errf("still accepted: %v %s", err, errOut)
@@ -222,7 +223,7 @@ func TestTokensAndRoles(t *testing.T) {
 	// An expired token is refused.
 	short := token("short", "--role", "view", "--ttl", "2s")
 	ok(short, "get", "pods")
-	eventually(t, 10*time.Second, "the expired token refused", func() error {
+	poll.Until(t, 10*time.Second, "the expired token refused", func() error {
 		if _, _, err := as(short, "get", "pods"); err == nil {
 			return errf("still accepted")
 		}
@@ -254,7 +255,7 @@ spec:
   volumes: [{name: s, secret: {secretName: db}}]
 `
 	a.shoalIn([]byte(manifest), "apply", "-f", "-")
-	eventually(t, 60*time.Second, "the pod running", func() error {
+	poll.Until(t, 60*time.Second, "the pod running", func() error {
 		p := a.pods(t, "default", "")
 		if len(p) != 1 || p[0].Status.Phase != api.PodRunning {
 			return errf("%d pods", len(p))
@@ -355,7 +356,7 @@ func TestNodeCertificateRenewsItself(t *testing.T) {
 	certFile := filepath.Join(a.dataDir, "identity", "node.crt")
 	first := readFile(t, certFile)
 	start := time.Now()
-	eventually(t, 90*time.Second, "a renewed certificate", func() error {
+	poll.Until(t, 90*time.Second, "a renewed certificate", func() error {
 		if bytes.Equal(readFile(t, certFile), first) {
 			return errf("still the first certificate")
 		}
@@ -371,7 +372,7 @@ func TestNodeCertificateRenewsItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the API with the new certificate", func() error {
+	poll.Until(t, 10*time.Second, "the API with the new certificate", func() error {
 		conn, err := tls.Dial("tcp", strings.TrimPrefix(a.url(), "https://"), &tls.Config{RootCAs: tlsPool(t, readFile(t, a.caFile()))})
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // podByUID maps the pods of `shoal get pods -o json`.
@@ -33,7 +34,7 @@ func cliPods(t *testing.T, a *agent, selector string) map[string]api.Pod {
 func waitReady(t *testing.T, a *agent, selector string, n int, within time.Duration) []*api.Pod {
 	t.Helper()
 	var pods []*api.Pod
-	eventually(t, within, fmt.Sprintf("%d ready pods for %s", n, selector), func() error {
+	poll.Until(t, within, fmt.Sprintf("%d ready pods for %s", n, selector), func() error {
 		pods = a.pods(t, "default", selector)
 		live := 0
 		for _, p := range pods {
@@ -86,7 +87,7 @@ func TestDeploymentRunsHealsSurvivesRestartsAndScales(t *testing.T) {
 		}
 		start := time.Now()
 		docker(t, "kill", id)
-		eventually(t, 2*time.Second, "pod running again with restartCount 1", func() error {
+		poll.Until(t, 2*time.Second, "pod running again with restartCount 1", func() error {
 			p, err := a.client.Get(ctx(t), api.KindPod, "default", victim.Name)
 			if err != nil {
 				return err
@@ -114,7 +115,7 @@ func TestDeploymentRunsHealsSurvivesRestartsAndScales(t *testing.T) {
 			}
 		}
 		docker(t, "rm", "-f", sandbox)
-		eventually(t, 20*time.Second, "pod re-created in a new sandbox", func() error {
+		poll.Until(t, 20*time.Second, "pod re-created in a new sandbox", func() error {
 			var newSandbox string
 			for _, c := range runningSandboxes(t, a.name) {
 				if c.Labels["io.shoal.pod.uid"] == victim.UID {
@@ -195,7 +196,7 @@ func TestDeploymentRunsHealsSurvivesRestartsAndScales(t *testing.T) {
 
 	t.Run("deleting the deployment removes every container", func(t *testing.T) {
 		a.shoal("delete", "deployment", "web")
-		eventually(t, 60*time.Second, "no container left", func() error {
+		poll.Until(t, 60*time.Second, "no container left", func() error {
 			if n := len(dockerPS(t, a.name)); n != 0 {
 				return fmt.Errorf("%d containers remain", n)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // readyWatcher follows the pods of a selector through a watch and records
@@ -129,7 +130,7 @@ func TestRollingUpdateKeepsEveryReplicaServingAndUndoes(t *testing.T) {
 	if !strings.Contains(out, "successfully rolled out") {
 		t.Fatalf("rollout status: %s", out)
 	}
-	eventually(t, 30*time.Second, "6 pods of v2 and nothing else", func() error {
+	poll.Until(t, 30*time.Second, "6 pods of v2 and nothing else", func() error {
 		if imgs := imagesOf(t, a, "app=web"); imgs["shoal-testapp:v2"] != 6 || len(imgs) != 1 {
 			return fmt.Errorf("images %v", imgs)
 		}
@@ -157,7 +158,7 @@ func TestRollingUpdateKeepsEveryReplicaServingAndUndoes(t *testing.T) {
 	w.reset()
 	a.shoal("rollout", "undo", "deploy/web")
 	a.shoal("rollout", "status", "deploy/web", "--timeout", "120s")
-	eventually(t, 30*time.Second, "back to 6 pods of v1", func() error {
+	poll.Until(t, 30*time.Second, "back to 6 pods of v1", func() error {
 		if imgs := imagesOf(t, a, "app=web"); imgs["shoal-testapp:v1"] != 6 || len(imgs) != 1 {
 			return fmt.Errorf("images %v", imgs)
 		}
@@ -167,7 +168,7 @@ func TestRollingUpdateKeepsEveryReplicaServingAndUndoes(t *testing.T) {
 		t.Fatalf("during the undo ready pods fell to %d", minReady)
 	}
 	// The running containers really are v1 again, once the old ones stopped.
-	eventually(t, 30*time.Second, "6 containers of v1 and nothing else", func() error {
+	poll.Until(t, 30*time.Second, "6 containers of v1 and nothing else", func() error {
 		out, err := exec.Command("docker", "ps", "--filter", "label=io.shoal.node="+a.name,
 			"--filter", "label=io.shoal.container.name=app", "--format", "{{.Image}}").Output()
 		if err != nil {
@@ -270,7 +271,7 @@ func TestProbesRestartAndGate(t *testing.T) {
 
 	t.Run("a failing readiness probe removes Ready without a restart", func(t *testing.T) {
 		a.shoal("exec", pod.Name, "--", "/testapp", "get", "http://127.0.0.1:8080/ready/off")
-		eventually(t, 10*time.Second, "pod not ready", func() error {
+		poll.Until(t, 10*time.Second, "pod not ready", func() error {
 			p := a.pods(t, "default", "app=probed")[0]
 			if api.IsPodReady(p) {
 				return fmt.Errorf("still ready")
@@ -281,7 +282,7 @@ func TestProbesRestartAndGate(t *testing.T) {
 			return nil
 		})
 		a.shoal("exec", pod.Name, "--", "/testapp", "get", "http://127.0.0.1:8080/ready/on")
-		eventually(t, 10*time.Second, "ready again", func() error {
+		poll.Until(t, 10*time.Second, "ready again", func() error {
 			if !api.IsPodReady(a.pods(t, "default", "app=probed")[0]) {
 				return fmt.Errorf("not ready")
 			}
@@ -291,14 +292,14 @@ func TestProbesRestartAndGate(t *testing.T) {
 
 	t.Run("a failing liveness probe restarts the container", func(t *testing.T) {
 		a.shoal("exec", pod.Name, "--", "/testapp", "get", "http://127.0.0.1:8080/fail")
-		eventually(t, 20*time.Second, "restarted", func() error {
+		poll.Until(t, 20*time.Second, "restarted", func() error {
 			p := a.pods(t, "default", "app=probed")[0]
 			if cs := p.Status.ContainerStatuses[0]; cs.RestartCount < 1 || cs.State.Running == nil {
 				return fmt.Errorf("%+v", cs)
 			}
 			return nil
 		})
-		eventually(t, 10*time.Second, "Unhealthy and Killing events", func() error {
+		poll.Until(t, 10*time.Second, "Unhealthy and Killing events", func() error {
 			out := a.shoal("describe", "pod", pod.Name)
 			if !strings.Contains(out, "Unhealthy") || !strings.Contains(out, "Killing") {
 				return fmt.Errorf("describe:\n%s", out)
@@ -332,7 +333,7 @@ spec:
 func TestInitContainersFeedTheAppThroughEmptyDir(t *testing.T) {
 	a := startAgent(t)
 	a.shoalIn([]byte(initYAML), "apply", "-f", "-")
-	eventually(t, 60*time.Second, "pod running", func() error {
+	poll.Until(t, 60*time.Second, "pod running", func() error {
 		p, err := a.client.Get(ctx(t), api.KindPod, "default", "initdemo")
 		if err != nil {
 			return err
@@ -378,7 +379,7 @@ spec:
 func TestConfigMapEditReachesTheMountedFile(t *testing.T) {
 	a := startAgent(t)
 	a.shoalIn([]byte(configVolumeYAML), "apply", "-f", "-")
-	eventually(t, 60*time.Second, "pod ready", func() error {
+	poll.Until(t, 60*time.Second, "pod ready", func() error {
 		p, err := a.client.Get(ctx(t), api.KindPod, "default", "reader")
 		if err != nil || !api.IsPodReady(p.(*api.Pod)) {
 			return fmt.Errorf("not ready (%v)", err)
@@ -407,7 +408,7 @@ func TestConfigMapEditReachesTheMountedFile(t *testing.T) {
 	if _, err := a.client.Patch(ctx(t), api.KindConfigMap, "default", "live", []byte(`{"data":{"message":"second"}}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the edit in the file", func() error {
+	poll.Until(t, 10*time.Second, "the edit in the file", func() error {
 		if out := a.shoal("exec", "reader", "--", "cat", "/etc/live/message"); out != "second" {
 			return fmt.Errorf("file says %q", out)
 		}

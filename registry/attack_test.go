@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/gossip/gossiptest"
+	"github.com/shoal-dev/shoal/internal/poll"
 	"github.com/shoal-dev/shoal/registry"
 )
 
@@ -70,7 +71,7 @@ func sendGossip(t *testing.T, to *gossiptest.Member, msgs ...[]byte) {
 
 func waitStat(t *testing.T, m *gossiptest.Member, what string, get func(gossip.Stats) int64, atLeast int64) {
 	t.Helper()
-	gossiptest.Eventually(t, attackWait, func() error {
+	poll.Until(t, attackWait, "condition", func() error {
 		if n := get(m.Cluster().Stats()); n < atLeast {
 			return fmt.Errorf("%s: %s = %d, want at least %d", m.Name, what, n, atLeast)
 		}
@@ -90,7 +91,7 @@ func assertStillReplicating(t *testing.T, c *gossiptest.Cluster, target *gossipt
 	if _, err := objs.Create(context.Background(), &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}}); err != nil {
 		t.Fatal(err)
 	}
-	gossiptest.Eventually(t, attackWait, func() error {
+	poll.Until(t, attackWait, "condition", func() error {
 		if r := target.Store.Get("o/configmaps/default/" + name); r == nil {
 			return fmt.Errorf("%s stopped replicating", target.Name)
 		}
@@ -141,7 +142,7 @@ func TestGossipedRecordsAreValidated(t *testing.T) {
 	// wrong, not gossip.
 	ok := &gossip.Record{Key: "o/pods/default/fine", Version: v, Value: podValue(t, "fine", "default", uid)}
 	sendGossip(t, target, gossip.EncodeRecordMessage(ok))
-	gossiptest.Eventually(t, attackWait, func() error {
+	poll.Until(t, attackWait, "condition", func() error {
 		if target.Store.Get(ok.Key) == nil {
 			return errors.New("a valid gossiped record was not stored")
 		}
@@ -253,7 +254,7 @@ func TestAnnouncesNamingNoMemberPullNothing(t *testing.T) {
 	if _, err := registry.New(c.Member(0).Store).Create(context.Background(), big); err != nil {
 		t.Fatal(err)
 	}
-	gossiptest.Eventually(t, attackWait, func() error {
+	poll.Until(t, attackWait, "condition", func() error {
 		if target.Store.Get("o/configmaps/default/big") == nil {
 			return errors.New("the announced record was not pulled")
 		}
@@ -327,7 +328,7 @@ func TestForgedHorizonForgetsNothing(t *testing.T) {
 	// beyond, not states.
 	rounds := cl.Stats().SyncRounds
 	cl.MergeRemoteState(gossip.EncodeState("m0", 0, 0, []uint64{0}))
-	gossiptest.Eventually(t, attackWait, func() error {
+	poll.Until(t, attackWait, "condition", func() error {
 		if cl.Stats().SyncRounds == rounds {
 			return errors.New("the valid state was not acted on")
 		}
@@ -429,7 +430,7 @@ func TestStateFromARecoveringMemberWaits(t *testing.T) {
 	c := gossiptest.New(t, 2, gossiptest.Options{})
 	m0, m1 := c.Member(0), c.Member(1)
 	c.Partition([]*gossiptest.Member{m0}, []*gossiptest.Member{m1})
-	gossiptest.Eventually(t, attackWait, func() error {
+	poll.Until(t, attackWait, "condition", func() error {
 		for _, m := range m1.Cluster().Members() {
 			if m.Name == "m0" && m.State != gossip.StateAlive {
 				return nil
@@ -442,7 +443,7 @@ func TestStateFromARecoveringMemberWaits(t *testing.T) {
 	rounds := cl.Stats().SyncRounds
 	cl.MergeRemoteState(gossip.EncodeState("m0", 0, 1, []uint64{0}))
 	c.Heal()
-	gossiptest.Eventually(t, attackWait, func() error {
+	poll.Until(t, attackWait, "condition", func() error {
 		if r := m1.Store.Get("written-apart"); r == nil {
 			return errors.New("m1 lacks what m0 wrote apart")
 		}

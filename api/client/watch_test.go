@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func next(t *testing.T, ch <-chan api.WatchEvent) api.WatchEvent {
@@ -65,7 +66,7 @@ func TestWatchStreamsChanges(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the channel did not close after cancel")
 	}
-	waitFor(t, func() bool { return srv.Watchers() == 0 })
+	poll.Cond(t, 5*time.Second, "watchers", func() bool { return srv.Watchers() == 0 })
 }
 
 func TestWatchFromResourceVersionSkipsExisting(t *testing.T) {
@@ -82,7 +83,7 @@ func TestWatchFromResourceVersionSkipsExisting(t *testing.T) {
 	if q := lastRequest(t, srv).Query; q.Get("resourceVersion") != rv {
 		t.Fatalf("resourceVersion not sent: %v", q)
 	}
-	waitFor(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "watchers", func() bool { return srv.Watchers() == 1 })
 	srv.Add(newPod("default", "new", nil))
 	if ev := next(t, ch); ev.Object.GetObjectMeta().Name != "new" {
 		t.Fatalf("got %s %s, want the new pod only", ev.Type, ev.Object.GetObjectMeta().Name)
@@ -95,7 +96,7 @@ func TestWatchErrorEventCarriesStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return srv.Watchers() == 1 })
+	poll.Cond(t, 5*time.Second, "watchers", func() bool { return srv.Watchers() == 1 })
 	srv.SendWatchError(api.KindPod, api.NewGone("too old resource version: 1 (40)").ErrStatus)
 	ev := next(t, ch)
 	if ev.Type != api.Error {
@@ -147,17 +148,6 @@ func TestWatchStreamEndClosesChannel(t *testing.T) {
 	}
 	if _, ok := <-ch; ok {
 		t.Fatal("a clean end of stream closes the channel without an event")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/gorilla/websocket"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/internal/poll"
 	"github.com/shoal-dev/shoal/registry"
 )
 
@@ -201,9 +201,8 @@ func TestWritesNeedAContentTypeShoalAccepts(t *testing.T) {
 
 func TestExtraRoutesRefuseWhatABrowserSendsUnasked(t *testing.T) {
 	ts, _ := limitedServer(t, func(c *server.Config) {
-		c.Extra = func(r *mux.Router) {
-			r.HandleFunc("/shoal/v1/internal/thing", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "done") })
-		}
+		c.Extra = []server.Route{{Method: http.MethodPost, Path: "/shoal/v1/internal/thing",
+			Handler: func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "done") }}}
 	})
 	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b"} {
 		if resp, b := send(t, "POST", ts.URL+"/shoal/v1/internal/thing", "x", hdr("Content-Type", ct)); resp.StatusCode != http.StatusUnsupportedMediaType {
@@ -320,7 +319,7 @@ func TestWatchesAreBoundedPerClientAndInAll(t *testing.T) {
 	}
 	// A closed watch gives its place back.
 	bob.Body.Close()
-	eventually(t, func() bool {
+	poll.Cond(t, 20*time.Second, "condition", func() bool {
 		resp, _ := openWatch(t, ctx, ts.URL, "carol")
 		return resp.StatusCode == 200
 	})
@@ -374,7 +373,7 @@ func TestStreamsAreBoundedPerClientAndInAll(t *testing.T) {
 		t.Fatalf("exec over the limit: %v %v", err, resp)
 	}
 	bob.Body.Close()
-	eventually(t, func() bool { return open.Load() == 1 })
+	poll.Cond(t, 20*time.Second, "condition", func() bool { return open.Load() == 1 })
 	if r := logs("carol"); r.StatusCode != 200 {
 		t.Fatalf("after a stream closed: %d", r.StatusCode)
 	}
@@ -416,7 +415,7 @@ func TestAWatcherThatStopsReadingIsCutOff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// While the stalled watch is open, the client has no other.
-	eventually(t, func() bool {
+	poll.Cond(t, 20*time.Second, "condition", func() bool {
 		resp, _ := openWatch(t, ctx, ts.URL, "stalled")
 		if resp.StatusCode == 200 {
 			resp.Body.Close()
@@ -435,7 +434,7 @@ func TestAWatcherThatStopsReadingIsCutOff(t *testing.T) {
 			}
 		}
 	}()
-	eventually(t, func() bool {
+	poll.Cond(t, 20*time.Second, "condition", func() bool {
 		resp, _ := openWatch(t, ctx, ts.URL, "stalled")
 		ok := resp.StatusCode == 200
 		if ok {
@@ -549,7 +548,7 @@ func TestExecMessagesAreBounded(t *testing.T) {
 		}
 		break
 	}
-	eventually(t, func() bool { return got.Load() == 60<<10 })
+	poll.Cond(t, 20*time.Second, "condition", func() bool { return got.Load() == 60<<10 })
 }
 
 func errorsAs(err error, ce **websocket.CloseError) bool {
@@ -632,17 +631,6 @@ func TestApplyObjectsAreBounded(t *testing.T) {
 	}
 }
 
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 20s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestNoCrossSitePreflightIsApproved(t *testing.T) {
 	ts, _ := limitedServer(t, nil)
 	resp, _ := send(t, "OPTIONS", ts.URL+"/shoal/v1/apply", "", hdr("Origin", "http://attacker.example",
@@ -685,7 +673,7 @@ func TestLogAndExecReadersThatStallAreCutOff(t *testing.T) {
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(conn, "GET /api/v1/namespaces/default/pods/p/log?follow=true HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-	eventually(t, func() bool { return ended.Load() == 1 })
+	poll.Cond(t, 20*time.Second, "condition", func() bool { return ended.Load() == 1 })
 	// An exec client that never reads its output.
 	ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts.URL)+"/api/v1/namespaces/default/pods/p/exec?command=yes",
 		http.Header{"Sec-WebSocket-Protocol": {api.ExecProtocol}})
@@ -693,9 +681,9 @@ func TestLogAndExecReadersThatStallAreCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	eventually(t, func() bool { return ended.Load() == 2 })
+	poll.Cond(t, 20*time.Second, "condition", func() bool { return ended.Load() == 2 })
 	// Both places are free again.
-	eventually(t, func() bool {
+	poll.Cond(t, 20*time.Second, "condition", func() bool {
 		resp, err := http.Get(ts.URL + "/api/v1/namespaces/default/pods/p/log?tailLines=1")
 		if err != nil {
 			return false

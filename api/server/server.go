@@ -50,6 +50,13 @@ type Target struct {
 	Transport http.RoundTripper
 }
 
+// Route is one more route of Config.Extra: an exact path and method.
+type Route struct {
+	Method  string
+	Path    string
+	Handler http.HandlerFunc
+}
+
 // Config sets up a Server.
 type Config struct {
 	Store   Store
@@ -72,10 +79,10 @@ type Config struct {
 	ClientKey func(*http.Request) string
 	// Ready reports whether the agent is ready to serve (for /readyz).
 	Ready func() error
-	// Extra registers more routes (agent info, metrics) on the router.
-	// They are authenticated and authorised like every route: by path
-	// (non-resource requests), unless they name a resource.
-	Extra func(r *mux.Router)
+	// Extra are more routes (agent info, metrics). They are authenticated
+	// and authorised like every route: by path (non-resource requests),
+	// unless they name a resource.
+	Extra []Route
 	// Authenticator and Authorizer guard every request but /healthz,
 	// /livez, /readyz and /version. The agent always sets both; without
 	// them (unit tests of the handlers) every request is allowed.
@@ -179,8 +186,8 @@ func (s *Server) routes() {
 	for _, k := range api.Kinds {
 		s.kindRoutes(k)
 	}
-	if s.cfg.Extra != nil {
-		s.cfg.Extra(r)
+	for _, e := range s.cfg.Extra {
+		r.HandleFunc(e.Path, e.Handler).Methods(e.Method)
 	}
 }
 

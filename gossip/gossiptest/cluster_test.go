@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 const wait = 15 * time.Second
@@ -28,7 +29,7 @@ func value(m *Member, key string) (string, error) {
 // hasValue waits until every given member holds key=want.
 func hasValue(t *testing.T, key, want string, ms ...*Member) {
 	t.Helper()
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, m := range ms {
 			got, err := value(m, key)
 			if err != nil {
@@ -87,7 +88,7 @@ func TestRestartedMemberCatchesUp(t *testing.T) {
 	// Nothing left to gossip, and memberlist no longer gossips to m2 (dead
 	// for longer than ProfileLocal's GossipToTheDeadTime, 1 s): m2 can only
 	// rejoin by itself and catch up by anti-entropy.
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, m := range c.Running() {
 			if q := m.Cluster().Stats().Queued; q > 0 {
 				return fmt.Errorf("%s has %d messages queued", m.Name, q)
@@ -102,7 +103,7 @@ func TestRestartedMemberCatchesUp(t *testing.T) {
 	}
 	c.WaitMembers(t, wait)
 	c.WaitConverged(t, wait)
-	Eventually(t, wait, func() error { // the counters follow the apply
+	poll.Until(t, wait, "condition", func() error { // the counters follow the apply
 		if st := m2.Cluster().Stats(); st.SyncRounds == 0 || st.RecordsPulled < 21 || st.Joins == 0 {
 			return fmt.Errorf("m2 caught up without rejoining and anti-entropy? %+v", st)
 		}
@@ -118,7 +119,7 @@ func TestRestartedMemberCatchesUp(t *testing.T) {
 // deadFor waits until m has seen name dead (or left) for at least d.
 func deadFor(t *testing.T, m *Member, name string, d time.Duration) {
 	t.Helper()
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, mem := range m.Cluster().Members() {
 			if mem.Name == name && mem.State != gossip.StateAlive && time.Since(mem.Since) >= d {
 				return nil
@@ -160,7 +161,7 @@ func TestLargeRecordReplicatesByPull(t *testing.T) {
 	c := New(t, 3, Options{})
 	big := bytes.Repeat([]byte("0123456789"), 10_000) // 100 KB
 	c.Member(0).PutBytes("big", big)
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, m := range c.Members() {
 			r := m.Store.Get("big")
 			if r == nil || !bytes.Equal(r.Value, big) {
@@ -212,8 +213,8 @@ func TestPartitionHeals(t *testing.T) {
 	ms[3].Put("right", "R")
 	ms[1].Put("both", "from-left")
 	ms[2].Put("both", "from-right")
-	Eventually(t, wait, func() error { return Converged(left...) })
-	Eventually(t, wait, func() error { return Converged(right...) })
+	poll.Until(t, wait, "condition", func() error { return Converged(left...) })
+	poll.Until(t, wait, "condition", func() error { return Converged(right...) })
 	// Past ProfileLocal's GossipToTheDeadTime (1 s) on every member.
 	for _, a := range left {
 		for _, b := range right {
@@ -271,7 +272,7 @@ func TestDuplicateNameRefused(t *testing.T) {
 func TestLeaveIsSeenAsLeft(t *testing.T) {
 	c := New(t, 3, Options{})
 	c.Member(2).Leave()
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, m := range c.Member(0).Cluster().Members() {
 			if m.Name == "m2" && m.State == gossip.StateLeft {
 				return nil
@@ -280,7 +281,7 @@ func TestLeaveIsSeenAsLeft(t *testing.T) {
 		return errors.New("m0 does not see m2 left")
 	})
 	c.Member(1).Stop()
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, m := range c.Member(0).Cluster().Members() {
 			if m.Name == "m1" && m.State == gossip.StateDead {
 				return nil
@@ -306,7 +307,7 @@ func TestLongAbsenceDoesNotResurrect(t *testing.T) {
 	m2.Stop()
 	m0.Delete("gone")
 	c.WaitConverged(t, wait)
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, m := range []*Member{m0, m1} {
 			if _, err := m.Store.CollectTombstones(ctx, retention); err != nil {
 				return err
@@ -326,7 +327,7 @@ func TestLongAbsenceDoesNotResurrect(t *testing.T) {
 	}
 	hasValue(t, "written-away", "1", m0, m1, m2)
 	hasValue(t, "kept", "1", m0, m1, m2)
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		if _, err := value(m2, "gone"); err == nil {
 			return errors.New("m2 still holds the deleted record")
 		}
@@ -369,7 +370,7 @@ func TestWholeClusterRestartAfterRetentionKeepsRecords(t *testing.T) {
 	for _, m := range ms {
 		m.Stop()
 	}
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for _, m := range ms {
 			if _, err := m.Store.CollectTombstones(ctx, 10*time.Millisecond); err != nil {
 				return err
@@ -410,7 +411,7 @@ func TestCatchUpBeyondOneAnswer(t *testing.T) {
 	if err := m1.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	Eventually(t, wait, func() error {
+	poll.Until(t, wait, "condition", func() error {
 		for i := range 12 {
 			if r := m1.Store.Get(fmt.Sprintf("big-%02d", i)); r == nil || len(r.Value) != len(value) {
 				return fmt.Errorf("m1 lacks big-%02d", i)

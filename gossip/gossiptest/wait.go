@@ -1,7 +1,6 @@
 package gossiptest
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,40 +9,14 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
-
-// Eventually polls cond every few milliseconds until it returns nil, and
-// fails the test with cond's last error after timeout.
-func Eventually(tb testing.TB, timeout time.Duration, cond func() error) {
-	tb.Helper()
-	if err := Poll(timeout, cond); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// ErrTimeout is returned by Poll when the condition did not hold in time.
-var ErrTimeout = errors.New("gossiptest: condition not met in time")
-
-// Poll is Eventually returning the error instead of failing.
-func Poll(timeout time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w after %s: %w", ErrTimeout, timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // WaitMembers waits until every running member sees every running member
 // alive.
 func (c *Cluster) WaitMembers(tb testing.TB, timeout time.Duration) {
 	tb.Helper()
-	Eventually(tb, timeout, c.MembersAgree)
+	poll.Until(tb, timeout, "members agree", c.MembersAgree)
 }
 
 // MembersAgree checks once that every running member sees exactly the
@@ -89,7 +62,7 @@ func abbreviate(names []string) string {
 // same records (keys, versions, tombstones).
 func (c *Cluster) WaitConverged(tb testing.TB, timeout time.Duration) {
 	tb.Helper()
-	Eventually(tb, timeout, func() error { return Converged(c.Running()...) })
+	poll.Until(tb, timeout, "stores converged", func() error { return Converged(c.Running()...) })
 }
 
 // Converged checks once that the members' stores hold the same records.

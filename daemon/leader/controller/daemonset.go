@@ -14,13 +14,9 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// DaemonSet event reasons and the taints its pods tolerate, as Kubernetes
-// names them.
+// DaemonSet event reasons, as Kubernetes names them.
 const (
 	ReasonFailedDaemonPod = "FailedDaemonPod"
-
-	TaintNodeNotReady    = "node.kubernetes.io/not-ready"
-	TaintNodeUnreachable = "node.kubernetes.io/unreachable"
 )
 
 // daemonSetController runs one pod of every DaemonSet on every node that
@@ -187,9 +183,9 @@ func placeOn(n *api.Node, spec *api.PodSpec, tols []api.Toleration, hasPods bool
 		}
 	}
 	switch {
-	case untolerated(n.Spec.Taints, tols, api.TaintNoExecute):
+	case api.UntoleratedTaint(n.Spec.Taints, tols, api.TaintNoExecute) != nil:
 		return placement{}
-	case untolerated(n.Spec.Taints, tols, api.TaintNoSchedule):
+	case api.UntoleratedTaint(n.Spec.Taints, tols, api.TaintNoSchedule) != nil:
 		return placement{keep: true}
 	case !nodeIsReady(n) && !hasPods:
 		return placement{keep: true}
@@ -197,54 +193,12 @@ func placeOn(n *api.Node, spec *api.PodSpec, tols []api.Toleration, hasPods bool
 	return placement{run: true, keep: true}
 }
 
-// untolerated reports whether a taint with the effect is tolerated by none
-// of the tolerations. The scheduler has the same rule; it is repeated here
-// because the scheduler imports this package.
-func untolerated(taints []api.Taint, tols []api.Toleration, effect string) bool {
-	for i := range taints {
-		t := &taints[i]
-		if t.Effect != effect {
-			continue
-		}
-		tolerated := false
-		for j := range tols {
-			if tolerates(&tols[j], t) {
-				tolerated = true
-				break
-			}
-		}
-		if !tolerated {
-			return true
-		}
-	}
-	return false
-}
-
-// tolerates is Kubernetes' Toleration.ToleratesTaint: an empty effect
-// matches every effect, an empty key with Exists matches every key, Exists
-// ignores the value and Equal (or no operator) compares it.
-func tolerates(tol *api.Toleration, t *api.Taint) bool {
-	if tol.Effect != "" && tol.Effect != t.Effect {
-		return false
-	}
-	if tol.Key != "" && tol.Key != t.Key {
-		return false
-	}
-	switch tol.Operator {
-	case "", "Equal":
-		return tol.Value == t.Value
-	case "Exists":
-		return true
-	}
-	return false
-}
-
 // daemonTolerations adds what Kubernetes adds to every daemon pod: it
 // stays on a node that is not ready or unreachable, so that a node's
 // trouble never evicts its daemons.
 func daemonTolerations(tols []api.Toleration) []api.Toleration {
 	out := append([]api.Toleration(nil), tols...)
-	for _, key := range []string{TaintNodeNotReady, TaintNodeUnreachable} {
+	for _, key := range []string{api.TaintNotReady, api.TaintUnreachable} {
 		found := false
 		for _, t := range out {
 			if t.Key == key && t.Effect == api.TaintNoExecute {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func newNode(name string, labels map[string]string, ready bool, taints ...api.Taint) *api.Node {
@@ -129,7 +130,7 @@ func waitPlaced(t *testing.T, store Store, name string, nodes ...string) []*api.
 	}
 	sort.Strings(want)
 	var pods []*api.Pod
-	waitFor(t, 10*time.Second, "one ready pod on each of "+strings.Join(nodes, ","), func() (bool, string) {
+	poll.True(t, 10*time.Second, "one ready pod on each of "+strings.Join(nodes, ","), func() (bool, string) {
 		pods = dsPods(t, store, name)
 		if placed(pods) != strings.Join(want, " ") || len(pods) != len(nodes) {
 			return false, describePods(pods)
@@ -156,7 +157,7 @@ func dsHash(t *testing.T, store Store, name string) string {
 
 func waitDSStatus(t *testing.T, store Store, name string, want api.DaemonSetStatus) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("status %+v", want), func() (bool, string) {
+	poll.True(t, 10*time.Second, fmt.Sprintf("status %+v", want), func() (bool, string) {
 		ds := getDS(t, store, name)
 		want.ObservedGeneration = ds.Generation
 		return jsonEqual(ds.Status, want), fmt.Sprintf("%+v", ds.Status)
@@ -191,8 +192,8 @@ func TestDaemonSetRunsOnePodPerNode(t *testing.T) {
 			p.Labels["app"] != "agent" || p.Labels[api.LabelControllerRevision] != hash {
 			t.Fatalf("pod not made from the template and owned by the DaemonSet: %+v", p.ObjectMeta)
 		}
-		for _, key := range []string{TaintNodeNotReady, TaintNodeUnreachable} {
-			if !tolerates(tolerationFor(p, key), &api.Taint{Key: key, Effect: api.TaintNoExecute}) {
+		for _, key := range []string{api.TaintNotReady, api.TaintUnreachable} {
+			if !tolerationFor(p, key).ToleratesTaint(&api.Taint{Key: key, Effect: api.TaintNoExecute}) {
 				t.Fatalf("pod %s does not tolerate %s: %+v", p.Name, key, p.Spec.Tolerations)
 			}
 		}
@@ -228,7 +229,7 @@ func TestDaemonSetRunsOnePodPerNode(t *testing.T) {
 	if _, err := store.Delete(t.Context(), api.KindNode, "", "n2", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the pod of the removed node deleted", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the pod of the removed node deleted", func() (bool, string) {
 		return !exists(t, store, api.KindPod, onN2), describePods(dsPods(t, store, "agent"))
 	})
 	if marked.Load() {
@@ -240,7 +241,7 @@ func TestDaemonSetRunsOnePodPerNode(t *testing.T) {
 	// A pod its node reports Failed is replaced.
 	failed := dsPods(t, store, "agent")[0]
 	setPodStatus(t, store, failed, api.PodFailed, false, 0)
-	waitFor(t, 5*time.Second, "the failed pod replaced", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the failed pod replaced", func() (bool, string) {
 		pods := dsPods(t, store, "agent")
 		return !exists(t, store, api.KindPod, failed.Name) && placed(pods) == "n1:1 n3:1 n4:1 n5:1", describePods(pods)
 	})
@@ -252,7 +253,7 @@ func TestDaemonSetRunsOnePodPerNode(t *testing.T) {
 	if _, err := store.Delete(t.Context(), api.KindDaemonSet, "default", "agent", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the pods collected", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the pods collected", func() (bool, string) {
 		pods := dsPods(t, store, "agent")
 		return len(pods) == 0, describePods(pods)
 	})
@@ -359,7 +360,7 @@ func TestDaemonSetDeletesExtraPodsKeepingTheReadyOne(t *testing.T) {
 		Spec:       api.PodSpec{NodeName: "n1", Containers: []api.Container{{Name: "app", Image: "img:v1"}}},
 	}
 	mustCreate(t, store, stray)
-	waitFor(t, 5*time.Second, "the stray pod adopted and deleted", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the stray pod adopted and deleted", func() (bool, string) {
 		return !exists(t, store, api.KindPod, "stray"), describePods(dsPods(t, store, "agent"))
 	})
 	pods := waitPlaced(t, store, "agent", "n1")
@@ -482,7 +483,7 @@ func TestDaemonSetRollingUpdateStaysWithinMaxUnavailable(t *testing.T) {
 			w := watchAvailability(t, store, "agent", "n1", "n2", "n3")
 			updateDS(t, store, "agent", func(ds *api.DaemonSet) { ds.Spec.Template.Spec.Containers[0].Image = "img:v2" })
 			hash := dsHash(t, store, "agent")
-			waitFor(t, 10*time.Second, "every pod replaced", func() (bool, string) {
+			poll.True(t, 10*time.Second, "every pod replaced", func() (bool, string) {
 				pods := dsPods(t, store, "agent")
 				for _, p := range pods {
 					if p.Labels[api.LabelControllerRevision] != hash || p.Spec.Containers[0].Image != "img:v2" {
@@ -523,7 +524,7 @@ func TestDaemonSetRollingUpdateWithSurge(t *testing.T) {
 	w := watchAvailability(t, store, "agent", "n1", "n2", "n3")
 	updateDS(t, store, "agent", func(ds *api.DaemonSet) { ds.Spec.Template.Spec.Containers[0].Image = "img:v2" })
 	hash := dsHash(t, store, "agent")
-	waitFor(t, 10*time.Second, "every pod replaced", func() (bool, string) {
+	poll.True(t, 10*time.Second, "every pod replaced", func() (bool, string) {
 		pods := dsPods(t, store, "agent")
 		for _, p := range pods {
 			if p.Labels[api.LabelControllerRevision] != hash {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // deploymentDone reports whether the Deployment finished rolling out its
@@ -26,7 +27,7 @@ func deploymentDone(t *testing.T, store Store, name string) (bool, string) {
 
 func waitDone(t *testing.T, store Store, name string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "deployment "+name+" rolled out", func() (bool, string) {
+	poll.True(t, 20*time.Second, "deployment "+name+" rolled out", func() (bool, string) {
 		return deploymentDone(t, store, name)
 	})
 }
@@ -101,7 +102,7 @@ func TestDeploymentScalingResizesTheCurrentReplicaSet(t *testing.T) {
 	if sets := listReplicaSets(t, store); len(sets) != 1 || *sets[0].Spec.Replicas != 1 {
 		t.Fatalf("after scaling down: %d sets", len(sets))
 	}
-	waitFor(t, 5*time.Second, "1 active pod", func() (bool, string) {
+	poll.True(t, 5*time.Second, "1 active pod", func() (bool, string) {
 		return len(activePods(listPods(t, store, nil))) == 1, ""
 	})
 }
@@ -215,7 +216,7 @@ func TestDeploymentRollingUpdateStaysWithinSurgeAndUnavailable(t *testing.T) {
 			if *sets[0].Spec.Replicas != 0 || *sets[1].Spec.Replicas != tc.replicas {
 				t.Fatalf("old at %d, new at %d", *sets[0].Spec.Replicas, *sets[1].Spec.Replicas)
 			}
-			waitFor(t, 5*time.Second, "only new pods left", func() (bool, string) {
+			poll.True(t, 5*time.Second, "only new pods left", func() (bool, string) {
 				pods := listPods(t, store, sel)
 				for _, p := range pods {
 					if podImage(p) != "img:v2" {
@@ -297,13 +298,13 @@ func TestDeploymentPauseStopsRolloutButNotScaling(t *testing.T) {
 			return d.Status.ObservedGeneration == d.Generation && c != nil && c.Reason == reason, fmt.Sprintf("%+v", d.Status)
 		}
 	}
-	waitFor(t, 5*time.Second, "the paused template change observed", observed(ReasonDeploymentPaused))
+	poll.True(t, 5*time.Second, "the paused template change observed", observed(ReasonDeploymentPaused))
 	if sets := listReplicaSets(t, store); len(sets) != 1 {
 		t.Fatalf("a paused deployment made a new replicaset (%d sets)", len(sets))
 	}
 
 	updateDeployment(t, store, "web", func(d *api.Deployment) { d.Spec.Replicas = api.Int32(4) })
-	waitFor(t, 5*time.Second, "scaled while paused", func() (bool, string) {
+	poll.True(t, 5*time.Second, "scaled while paused", func() (bool, string) {
 		sets := listReplicaSets(t, store)
 		pods := activePods(listPods(t, store, nil))
 		return len(sets) == 1 && *sets[0].Spec.Replicas == 4 && len(pods) == 4, describePods(pods)
@@ -334,7 +335,7 @@ func TestDeploymentRevisionHistoryLimit(t *testing.T) {
 		updateDeployment(t, store, "web", setImage(img))
 		waitDone(t, store, "web")
 	}
-	waitFor(t, 5*time.Second, "old revisions cleaned up", func() (bool, string) {
+	poll.True(t, 5*time.Second, "old revisions cleaned up", func() (bool, string) {
 		sets := listReplicaSets(t, store)
 		var revs []string
 		for _, rs := range sets {
@@ -360,7 +361,7 @@ func TestDeploymentRollbackReusesTheOldReplicaSet(t *testing.T) {
 		d.Spec.Template = tmpl
 	})
 	waitDone(t, store, "web")
-	waitFor(t, 5*time.Second, "the first replicaset back at revision 3", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the first replicaset back at revision 3", func() (bool, string) {
 		sets := listReplicaSets(t, store)
 		if len(sets) != 2 {
 			return false, fmt.Sprintf("%d sets", len(sets))
@@ -379,7 +380,7 @@ func TestDeploymentProgressDeadlineExceeded(t *testing.T) {
 	d := newDeployment("web", 2)
 	d.Spec.ProgressDeadlineSeconds = api.Int32(1)
 	mustCreate(t, store, d)
-	waitFor(t, 10*time.Second, "ProgressDeadlineExceeded", func() (bool, string) {
+	poll.True(t, 10*time.Second, "ProgressDeadlineExceeded", func() (bool, string) {
 		d := getDeployment(t, store, "web")
 		c := api.FindCondition(d.Status.Conditions, api.DeploymentProgressing)
 		return c != nil && c.Status == api.ConditionFalse && c.Reason == ReasonProgressDeadlineExceeded, fmt.Sprintf("%+v", c)
@@ -406,7 +407,7 @@ func TestDeploymentRolloverMidRolloutStaysWithinBounds(t *testing.T) {
 	mustCreate(t, store, newDeployment("web", 6))
 	waitDone(t, store, "web")
 	updateDeployment(t, store, "web", setImage("img:v2"))
-	waitFor(t, 5*time.Second, "the v2 rollout under way", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the v2 rollout under way", func() (bool, string) {
 		for _, p := range listPods(t, store, sel) {
 			if podImage(p) == "img:v2" && api.IsPodReady(p) {
 				return true, ""
@@ -421,7 +422,7 @@ func TestDeploymentRolloverMidRolloutStaysWithinBounds(t *testing.T) {
 	if len(sets) != 3 || *sets[2].Spec.Replicas != 6 || *sets[0].Spec.Replicas != 0 || *sets[1].Spec.Replicas != 0 {
 		t.Fatalf("want v1 and v2 at 0 and v3 at 6, got %d sets", len(sets))
 	}
-	waitFor(t, 5*time.Second, "only v3 pods", func() (bool, string) {
+	poll.True(t, 5*time.Second, "only v3 pods", func() (bool, string) {
 		pods := listPods(t, store, sel)
 		for _, p := range pods {
 			if podImage(p) != "img:v3" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func endpointsOf(t *testing.T, store Store, name string) *api.Endpoints {
@@ -38,7 +39,7 @@ func TestEndpointsFollowReadyPods(t *testing.T) {
 			Ports: []api.ServicePort{{Name: "web", Port: 80, TargetPort: api.FromString("http")}}}})
 	servedPod(t, store, "a", "10.244.1.2", true)
 	b := servedPod(t, store, "b", "10.244.2.2", false)
-	waitFor(t, 5*time.Second, "a ready and b not", func() (bool, string) {
+	poll.True(t, 5*time.Second, "a ready and b not", func() (bool, string) {
 		ep := endpointsOf(t, store, "web")
 		if ep == nil || len(ep.Subsets) != 1 {
 			return false, fmt.Sprintf("%+v", ep)
@@ -51,18 +52,18 @@ func TestEndpointsFollowReadyPods(t *testing.T) {
 	b.Status = runningStatus(api.PodRunning, true, 0, time.Now())
 	b.Status.PodIP = "10.244.2.2"
 	store.UpdateStatus(context.Background(), b)
-	waitFor(t, 5*time.Second, "both ready", func() (bool, string) {
+	poll.True(t, 5*time.Second, "both ready", func() (bool, string) {
 		ep := endpointsOf(t, store, "web")
 		return ep != nil && len(ep.Subsets) == 1 && len(ep.Subsets[0].Addresses) == 2, fmt.Sprintf("%+v", ep)
 	})
 	store.Delete(context.Background(), api.KindPod, "default", "a", api.DeleteOptions{GracePeriodSeconds: api.Int64(0)})
-	waitFor(t, 5*time.Second, "a gone", func() (bool, string) {
+	poll.True(t, 5*time.Second, "a gone", func() (bool, string) {
 		ep := endpointsOf(t, store, "web")
 		return ep != nil && len(ep.Subsets) == 1 && len(ep.Subsets[0].Addresses) == 1 && ep.Subsets[0].Addresses[0].IP == "10.244.2.2",
 			fmt.Sprintf("%+v", ep)
 	})
 	store.Delete(context.Background(), api.KindService, "default", "web", api.DeleteOptions{})
-	waitFor(t, 10*time.Second, "endpoints deleted with their service", func() (bool, string) {
+	poll.True(t, 10*time.Second, "endpoints deleted with their service", func() (bool, string) {
 		return endpointsOf(t, store, "web") == nil, "still there"
 	})
 }

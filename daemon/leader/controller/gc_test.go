@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func TestGarbageCollectorCascadesDeploymentToPods(t *testing.T) {
@@ -39,7 +40,7 @@ func TestGarbageCollectorCascadesDeploymentToPods(t *testing.T) {
 	if _, err := store.Delete(t.Context(), api.KindDeployment, "default", "web", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "replicasets and pods gone", func() (bool, string) {
+	poll.True(t, 10*time.Second, "replicasets and pods gone", func() (bool, string) {
 		sets := listReplicaSets(t, store)
 		left := listPods(t, store, nil)
 		return len(sets) == 0 && len(left) == 0, describePods(left)
@@ -88,7 +89,7 @@ func TestGarbageCollectorComparesOwnerUID(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCreate(t, store, configMap("owner"))
-	waitFor(t, 5*time.Second, "the dependent of the old owner gone", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the dependent of the old owner gone", func() (bool, string) {
 		return !exists(t, store, api.KindConfigMap, "dependent"), ""
 	})
 	if !exists(t, store, api.KindConfigMap, "owner") {
@@ -110,7 +111,7 @@ func TestGarbageCollectorWaitsOutTheGracePeriod(t *testing.T) {
 	if !exists(t, store, api.KindConfigMap, "early") {
 		t.Fatal("deleted before the owner had its grace period to arrive")
 	}
-	waitFor(t, 5*time.Second, "the orphan deleted after the grace period", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the orphan deleted after the grace period", func() (bool, string) {
 		return !exists(t, store, api.KindConfigMap, "early"), ""
 	})
 	if el := time.Since(start); el < time.Second {
@@ -127,7 +128,7 @@ func TestGarbageCollectorDropsOnlyMissingOwners(t *testing.T) {
 	if _, err := store.Delete(t.Context(), api.KindConfigMap, "default", "a", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the reference to the missing owner dropped", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the reference to the missing owner dropped", func() (bool, string) {
 		o, err := store.Get(t.Context(), api.KindConfigMap, "default", "shared")
 		if err != nil {
 			return false, err.Error()

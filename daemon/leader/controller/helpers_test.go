@@ -69,25 +69,6 @@ func startManager(t *testing.T, store Store, opts Options) *events.FakeRecorder 
 	return rec
 }
 
-// waitFor polls cond until it holds or the deadline passes; cond explains
-// what it saw when it does not hold.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		last = seen
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last saw: %s", timeout, what, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func listPods(t *testing.T, store Store, sel api.Selector) []*api.Pod {
 	t.Helper()
 	objs, _, err := store.List(context.Background(), api.KindPod, "default", sel)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/internal/poll"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -197,7 +198,7 @@ func holdsFor(t *testing.T, d time.Duration, what string, cond func() (bool, str
 func waitJobCondition(t *testing.T, store Store, name, typ string) *api.Job {
 	t.Helper()
 	var j *api.Job
-	waitFor(t, 10*time.Second, "job condition "+typ, func() (bool, string) {
+	poll.True(t, 10*time.Second, "job condition "+typ, func() (bool, string) {
 		j = getJob(t, store, name)
 		return conditionTrue(j.Status.Conditions, typ), describePods(jobPods(t, store, name))
 	})
@@ -321,7 +322,7 @@ func TestJobActiveDeadline(t *testing.T) {
 	job.Spec.ActiveDeadlineSeconds = api.Int64(2)
 	created := time.Now()
 	mustCreate(t, store, job)
-	waitFor(t, 5*time.Second, "2 ready pods", func() (bool, string) {
+	poll.True(t, 5*time.Second, "2 ready pods", func() (bool, string) {
 		j := getJob(t, store, "slow")
 		return j.Status.Ready != nil && *j.Status.Ready == 2 && j.Status.Active == 2, ""
 	})
@@ -339,7 +340,7 @@ func TestJobActiveDeadline(t *testing.T) {
 	if j.Status.Active != 0 || j.Status.Failed != 2 {
 		t.Fatalf("status: %+v, want the 2 active pods counted as failed", j.Status)
 	}
-	waitFor(t, 5*time.Second, "the active pods deleted", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the active pods deleted", func() (bool, string) {
 		pods := jobPods(t, store, "slow")
 		return len(pods) == 0, describePods(pods)
 	})
@@ -359,7 +360,7 @@ func TestJobCountsRestartsWithOnFailure(t *testing.T) {
 	job.Spec.BackoffLimit = api.Int32(3)
 	mustCreate(t, store, job)
 	var pod *api.Pod
-	waitFor(t, 5*time.Second, "a ready pod", func() (bool, string) {
+	poll.True(t, 5*time.Second, "a ready pod", func() (bool, string) {
 		pods := jobPods(t, store, "retry")
 		if len(pods) != 1 || !api.IsPodReady(pods[0]) {
 			return false, describePods(pods)
@@ -369,7 +370,7 @@ func TestJobCountsRestartsWithOnFailure(t *testing.T) {
 	})
 	// Two restarts, and the pod not ready: below the limit, the Job runs on.
 	setPodStatus(t, store, pod, api.PodRunning, false, 2)
-	waitFor(t, 5*time.Second, "the job to see the pod unready", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the job to see the pod unready", func() (bool, string) {
 		j := getJob(t, store, "retry")
 		return j.Status.Ready != nil && *j.Status.Ready == 0, ""
 	})
@@ -381,7 +382,7 @@ func TestJobCountsRestartsWithOnFailure(t *testing.T) {
 	if c := condition(j.Status.Conditions, api.JobFailed); c.Reason != api.JobReasonBackoffLimitExceeded {
 		t.Fatalf("failed condition: %+v", c)
 	}
-	waitFor(t, 5*time.Second, "the restarting pod deleted", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the restarting pod deleted", func() (bool, string) {
 		pods := jobPods(t, store, "retry")
 		return len(pods) == 0, describePods(pods)
 	})
@@ -402,13 +403,13 @@ func TestJobTTLDeletesFinishedJobAndItsPods(t *testing.T) {
 	if len(jobPods(t, store, "short")) != 1 {
 		t.Fatal("the completed job's pod is not there")
 	}
-	waitFor(t, 5*time.Second, "the job deleted after its ttl", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the job deleted after its ttl", func() (bool, string) {
 		return !exists(t, store, api.KindJob, "short"), ""
 	})
 	if since := time.Since(j.Status.CompletionTime.Time); since < time.Second {
 		t.Fatalf("deleted %v after the completion time, before the ttl of 1s", since)
 	}
-	waitFor(t, 5*time.Second, "its pod collected", func() (bool, string) {
+	poll.True(t, 5*time.Second, "its pod collected", func() (bool, string) {
 		return len(jobPods(t, store, "short")) == 0, ""
 	})
 	waitJobCondition(t, store, "kept", api.JobComplete)
@@ -424,7 +425,7 @@ func TestJobSuspendAndResume(t *testing.T) {
 	job := newJob("later", api.Int32(3), api.Int32(2), api.RestartNever)
 	job.Spec.Suspend = api.Bool(true)
 	mustCreate(t, store, job)
-	waitFor(t, 5*time.Second, "the Suspended condition", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the Suspended condition", func() (bool, string) {
 		return conditionTrue(getJob(t, store, "later").Status.Conditions, JobSuspended), ""
 	})
 	if j := getJob(t, store, "later"); j.Status.StartTime != nil || len(jobPods(t, store, "later")) != 0 {
@@ -432,7 +433,7 @@ func TestJobSuspendAndResume(t *testing.T) {
 	}
 
 	updateJob(t, store, "later", func(j *api.Job) { j.Spec.Suspend = api.Bool(false) })
-	waitFor(t, 5*time.Second, "2 running pods", func() (bool, string) {
+	poll.True(t, 5*time.Second, "2 running pods", func() (bool, string) {
 		j := getJob(t, store, "later")
 		return j.Status.Active == 2 && *j.Status.Ready == 2, describePods(jobPods(t, store, "later"))
 	})
@@ -444,7 +445,7 @@ func TestJobSuspendAndResume(t *testing.T) {
 	// Suspended again: its pods are deleted, and their end, even reported
 	// as Failed by the node, is not a failure of the Job.
 	updateJob(t, store, "later", func(j *api.Job) { j.Spec.Suspend = api.Bool(true) })
-	waitFor(t, 5*time.Second, "the pods gone", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the pods gone", func() (bool, string) {
 		pods := jobPods(t, store, "later")
 		return len(pods) == 0, describePods(pods)
 	})
@@ -476,14 +477,14 @@ func TestJobWorkQueueCompletesWhenOneSucceedsAndNoneRuns(t *testing.T) {
 	})
 	mustCreate(t, store, newJob("queue", nil, api.Int32(3), api.RestartNever))
 	var pods []*api.Pod
-	waitFor(t, 5*time.Second, "3 running pods", func() (bool, string) {
+	poll.True(t, 5*time.Second, "3 running pods", func() (bool, string) {
 		pods = activePods(jobPods(t, store, "queue"))
 		return len(pods) == 3 && getJob(t, store, "queue").Status.Active == 3, describePods(pods)
 	})
 	mu.Lock()
 	done[pods[0].Name] = true
 	mu.Unlock()
-	waitFor(t, 5*time.Second, "the job to see a success", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the job to see a success", func() (bool, string) {
 		return getJob(t, store, "queue").Status.Succeeded == 1, ""
 	})
 	holdsFor(t, 200*time.Millisecond, "no new pod after a success, not complete while pods run", func() (bool, string) {
@@ -511,7 +512,7 @@ func TestJobAdoptsMatchingOrphans(t *testing.T) {
 	job.Spec.ManualSelector = api.Bool(true)
 	job.Spec.Selector = &api.LabelSelector{MatchLabels: map[string]string{"app": "batch"}}
 	created := mustCreate(t, store, job).(*api.Job)
-	waitFor(t, 5*time.Second, "the orphan adopted and counted active", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the orphan adopted and counted active", func() (bool, string) {
 		pods := listPods(t, store, nil)
 		return len(pods) == 1 && isControlledBy(pods[0], created.UID) && getJob(t, store, "batch").Status.Active == 1, describePods(pods)
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func TestManagerIsRestartableAndReconcilesAtStart(t *testing.T) {
@@ -36,7 +37,7 @@ func TestManagerIsRestartableAndReconcilesAtStart(t *testing.T) {
 
 	cancel, done := run()
 	mustCreate(t, store, newReplicaSet("web", 2))
-	waitFor(t, 5*time.Second, "2 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 2, "" })
+	poll.True(t, 5*time.Second, "2 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 2, "" })
 	// A second Run while the first runs is refused.
 	if err := m.Run(t.Context()); !errors.Is(err, ErrAlreadyRunning) {
 		t.Fatalf("second Run: %v", err)
@@ -52,10 +53,10 @@ func TestManagerIsRestartableAndReconcilesAtStart(t *testing.T) {
 
 	// Leadership regained: everything is reconciled at start.
 	cancel, done = run()
-	waitFor(t, 5*time.Second, "4 pods after the restart", func() (bool, string) { return len(listPods(t, store, sel)) == 4, "" })
+	poll.True(t, 5*time.Second, "4 pods after the restart", func() (bool, string) { return len(listPods(t, store, sel)) == 4, "" })
 	stop(cancel, done)
 
-	waitFor(t, 5*time.Second, "every goroutine of Run to end", func() (bool, string) {
+	poll.True(t, 5*time.Second, "every goroutine of Run to end", func() (bool, string) {
 		n := runtime.NumGoroutine()
 		return n <= before, ""
 	})

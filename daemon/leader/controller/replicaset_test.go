@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/internal/poll"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -91,7 +92,7 @@ func TestReplicaSetCreatesExactlyNEvenWithSlowWatchAndManySyncs(t *testing.T) {
 		})
 		time.Sleep(5 * time.Millisecond)
 	}
-	waitFor(t, 10*time.Second, "5 pods", func() (bool, string) {
+	poll.True(t, 10*time.Second, "5 pods", func() (bool, string) {
 		pods := listPods(t, store, sel)
 		return len(pods) == 5, describePods(pods)
 	})
@@ -104,7 +105,7 @@ func TestReplicaSetCreatesExactlyNEvenWithSlowWatchAndManySyncs(t *testing.T) {
 	}
 	// Scale up and down while the watch still lags.
 	updateReplicaSet(t, store, "web", func(rs *api.ReplicaSet) { rs.Spec.Replicas = api.Int32(8) })
-	waitFor(t, 10*time.Second, "8 pods", func() (bool, string) {
+	poll.True(t, 10*time.Second, "8 pods", func() (bool, string) {
 		n := len(activePods(listPods(t, store, sel)))
 		return n == 8, ""
 	})
@@ -168,7 +169,7 @@ func TestReplicaSetReplacesDeletedAndFailedPods(t *testing.T) {
 	startManager(t, store, fastOptions())
 	mustCreate(t, store, newReplicaSet("web", 3))
 	sel := api.SelectorFromSet(map[string]string{"app": "web"})
-	waitFor(t, 5*time.Second, "3 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 3, "" })
+	poll.True(t, 5*time.Second, "3 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 3, "" })
 	first := listPods(t, store, sel)
 
 	// An unbound pod is removed at once; a new one replaces it.
@@ -177,7 +178,7 @@ func TestReplicaSetReplacesDeletedAndFailedPods(t *testing.T) {
 	}
 	// A pod its node marks Failed is replaced too, and kept for inspection.
 	setPodStatus(t, store, first[1], api.PodFailed, false, 0)
-	waitFor(t, 5*time.Second, "replacements", func() (bool, string) {
+	poll.True(t, 5*time.Second, "replacements", func() (bool, string) {
 		pods := listPods(t, store, sel)
 		return len(activePods(pods)) == 3 && len(pods) == 4, describePods(pods)
 	})
@@ -187,7 +188,7 @@ func TestReplicaSetReplacesDeletedAndFailedPods(t *testing.T) {
 		}
 	}
 	rs := getRS(t, store, "web")
-	waitFor(t, 5*time.Second, "status replicas 3", func() (bool, string) {
+	poll.True(t, 5*time.Second, "status replicas 3", func() (bool, string) {
 		rs = getRS(t, store, "web")
 		return rs.Status.Replicas == 3, ""
 	})
@@ -198,7 +199,7 @@ func TestReplicaSetScaleDownPicksLeastUsefulPods(t *testing.T) {
 	startManager(t, store, fastOptions())
 	mustCreate(t, store, newReplicaSet("web", 5))
 	sel := api.SelectorFromSet(map[string]string{"app": "web"})
-	waitFor(t, 5*time.Second, "5 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 5, "" })
+	poll.True(t, 5*time.Second, "5 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 5, "" })
 	pods := listPods(t, store, sel)
 	// Give the pods distinct ranks: 0 unscheduled, 1 scheduled but pending,
 	// 2 running not ready, 3 ready with restarts, 4 ready without.
@@ -217,12 +218,12 @@ func TestReplicaSetScaleDownPicksLeastUsefulPods(t *testing.T) {
 	setPodStatus(t, store, pods[2], api.PodRunning, false, 0)
 	setPodStatus(t, store, pods[3], api.PodRunning, true, 3)
 	setPodStatus(t, store, pods[4], api.PodRunning, true, 0)
-	waitFor(t, 5*time.Second, "2 ready", func() (bool, string) {
+	poll.True(t, 5*time.Second, "2 ready", func() (bool, string) {
 		return getRS(t, store, "web").Status.ReadyReplicas == 2, ""
 	})
 
 	updateReplicaSet(t, store, "web", func(rs *api.ReplicaSet) { rs.Spec.Replicas = api.Int32(2) })
-	waitFor(t, 5*time.Second, "2 active pods", func() (bool, string) {
+	poll.True(t, 5*time.Second, "2 active pods", func() (bool, string) {
 		a := activePods(listPods(t, store, sel))
 		return len(a) == 2, describePods(a)
 	})
@@ -230,7 +231,7 @@ func TestReplicaSetScaleDownPicksLeastUsefulPods(t *testing.T) {
 		t.Fatalf("kept %v, want the two ready pods %v", got, want)
 	}
 	updateReplicaSet(t, store, "web", func(rs *api.ReplicaSet) { rs.Spec.Replicas = api.Int32(1) })
-	waitFor(t, 5*time.Second, "1 active pod", func() (bool, string) {
+	poll.True(t, 5*time.Second, "1 active pod", func() (bool, string) {
 		return len(activePods(listPods(t, store, sel))) == 1, ""
 	})
 	if got := names(activePods(listPods(t, store, sel))); got[0] != pods[4].Name {
@@ -272,7 +273,7 @@ func TestReplicaSetAdoptsOrphansAndReleasesPods(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, 5*time.Second, "3 owned pods", func() (bool, string) {
+	poll.True(t, 5*time.Second, "3 owned pods", func() (bool, string) {
 		o := owned()
 		return len(o) == 3, describePods(o)
 	})
@@ -295,7 +296,7 @@ func TestReplicaSetAdoptsOrphansAndReleasesPods(t *testing.T) {
 	if _, err := store.Update(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "o1 released and replaced", func() (bool, string) {
+	poll.True(t, 5*time.Second, "o1 released and replaced", func() (bool, string) {
 		p, _ := store.Get(t.Context(), api.KindPod, "default", "o1")
 		return len(p.GetObjectMeta().OwnerReferences) == 0 && len(owned()) == 3, describePods(owned())
 	})
@@ -317,13 +318,13 @@ func TestReplicaSetStatusCounts(t *testing.T) {
 	rs.Spec.MinReadySeconds = 2 // ready times have second precision: at least 1 s of wait
 	mustCreate(t, store, rs)
 	sel := api.SelectorFromSet(map[string]string{"app": "web"})
-	waitFor(t, 5*time.Second, "3 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 3, "" })
+	poll.True(t, 5*time.Second, "3 pods", func() (bool, string) { return len(listPods(t, store, sel)) == 3, "" })
 	pods := listPods(t, store, sel)
 	setPodStatus(t, store, pods[0], api.PodRunning, true, 0)
 	setPodStatus(t, store, pods[1], api.PodRunning, true, 0)
 	setPodStatus(t, store, pods[2], api.PodRunning, false, 0)
 
-	waitFor(t, 5*time.Second, "ready 2", func() (bool, string) {
+	poll.True(t, 5*time.Second, "ready 2", func() (bool, string) {
 		st := getRS(t, store, "web").Status
 		return st.Replicas == 3 && st.FullyLabeledReplicas == 3 && st.ReadyReplicas == 2 && st.ObservedGeneration == 1, ""
 	})
@@ -332,12 +333,12 @@ func TestReplicaSetStatusCounts(t *testing.T) {
 	if st := getRS(t, store, "web").Status; st.AvailableReplicas != 0 {
 		t.Fatalf("available %d before minReadySeconds passed", st.AvailableReplicas)
 	}
-	waitFor(t, 5*time.Second, "available 2", func() (bool, string) {
+	poll.True(t, 5*time.Second, "available 2", func() (bool, string) {
 		st := getRS(t, store, "web").Status
 		return st.AvailableReplicas == 2, ""
 	})
 	updateReplicaSet(t, store, "web", func(rs *api.ReplicaSet) { rs.Spec.Template.Labels["tier"] = "front" })
-	waitFor(t, 5*time.Second, "observed generation 2", func() (bool, string) {
+	poll.True(t, 5*time.Second, "observed generation 2", func() (bool, string) {
 		st := getRS(t, store, "web").Status
 		// The old pods lack the new template label.
 		return st.ObservedGeneration == 2 && st.FullyLabeledReplicas == 0 && st.Replicas == 3, ""

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-dev/shoal/api/poll"
 	"github.com/shoal-dev/shoal/daemon/membership"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func TestLowestLiveMemberLeadsAfterSettling(t *testing.T) {

@@ -10,6 +10,10 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
+// ReasonNodeNotReady is the Event recorded on a pod deleted because its
+// node stayed not ready, as Kubernetes' node lifecycle controller names it.
+const ReasonNodeNotReady = "NodeNotReady"
+
 // Evictor looks after the pods of nodes that are not Ready. At once, it
 // marks their Ready condition False, so that Services stop sending them
 // traffic (Endpoints keep ready pods only) while nobody can vouch for them;
@@ -89,7 +93,7 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 	for _, n := range gone {
 		for _, o := range pods {
 			p := o.(*api.Pod)
-			if p.Spec.NodeName != n.Name || toleratesUnreachable(p) {
+			if p.Spec.NodeName != n.Name || api.ToleratesForever(p.Spec.Tolerations, api.TaintUnreachable) {
 				continue
 			}
 			// The node cannot confirm anything: remove the pod at once.
@@ -100,7 +104,7 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 				continue
 			}
 			e.log.Info("evicted pod from an unready node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
-			e.rec.Eventf(p, api.EventWarning, "NodeNotReady", "Deleting pod: node %s has not been ready for %s", n.Name, e.timeout)
+			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s", n.Name, e.timeout)
 		}
 	}
 }
@@ -131,16 +135,4 @@ func (e *Evictor) markNotReady(ctx context.Context, n *api.Node, pods []api.Obje
 		}
 		e.log.Info("marked pod not ready: its node is not ready", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
 	}
-}
-
-// toleratesUnreachable reports pods that stay on an unreachable node for
-// good (DaemonSet pods tolerate node.kubernetes.io/unreachable:NoExecute).
-func toleratesUnreachable(p *api.Pod) bool {
-	for _, t := range p.Spec.Tolerations {
-		if (t.Key == "node.kubernetes.io/unreachable" || t.Key == "" && t.Operator == "Exists") &&
-			(t.Effect == "" || t.Effect == api.TaintNoExecute) && t.TolerationSeconds == nil {
-			return true
-		}
-	}
-	return false
 }

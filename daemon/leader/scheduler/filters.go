@@ -137,51 +137,10 @@ func nodeSchedulable(_ *api.Pod, _ *podRequest, n *nodeInfo) []string {
 }
 
 func taintsTolerated(p *api.Pod, _ *podRequest, n *nodeInfo) []string {
-	if t := untoleratedTaint(n.node.Spec.Taints, p.Spec.Tolerations); t != nil {
+	if t := api.UntoleratedTaint(n.node.Spec.Taints, p.Spec.Tolerations, api.TaintNoSchedule, api.TaintNoExecute); t != nil {
 		return []string{fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)}
 	}
 	return nil
-}
-
-// untoleratedTaint returns the first NoSchedule or NoExecute taint that no
-// toleration tolerates.
-func untoleratedTaint(taints []api.Taint, tols []api.Toleration) *api.Taint {
-	for i := range taints {
-		t := &taints[i]
-		if t.Effect != api.TaintNoSchedule && t.Effect != api.TaintNoExecute {
-			continue
-		}
-		tolerated := false
-		for j := range tols {
-			if tolerates(&tols[j], t) {
-				tolerated = true
-				break
-			}
-		}
-		if !tolerated {
-			return t
-		}
-	}
-	return nil
-}
-
-// tolerates is Kubernetes' Toleration.ToleratesTaint: an empty effect
-// matches every effect, an empty key with Exists matches every key, Exists
-// ignores the value and Equal (or no operator) compares it.
-func tolerates(tol *api.Toleration, t *api.Taint) bool {
-	if tol.Effect != "" && tol.Effect != t.Effect {
-		return false
-	}
-	if tol.Key != "" && tol.Key != t.Key {
-		return false
-	}
-	switch tol.Operator {
-	case "", "Equal":
-		return tol.Value == t.Value
-	case "Exists":
-		return true
-	}
-	return false
 }
 
 func nodeSelectorMatches(p *api.Pod, _ *podRequest, n *nodeInfo) []string {

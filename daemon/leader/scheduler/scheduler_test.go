@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/internal/poll"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
@@ -60,21 +61,6 @@ func startScheduler(t *testing.T, store controllerStore) *events.FakeRecorder {
 	return rec
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last saw: %s", what, seen)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func create(t *testing.T, store controllerStore, obj api.Object) {
 	t.Helper()
 	if _, err := store.Create(context.Background(), obj); err != nil {
@@ -111,7 +97,7 @@ func placement(t *testing.T, store controllerStore, names ...string) (map[string
 func waitBound(t *testing.T, store controllerStore, names ...string) map[string][]string {
 	t.Helper()
 	var where map[string][]string
-	waitFor(t, 5*time.Second, "pods bound", func() (bool, string) {
+	poll.True(t, 5*time.Second, "pods bound", func() (bool, string) {
 		var n int
 		where, n = placement(t, store, names...)
 		return n == len(names), fmt.Sprint(where)
@@ -151,7 +137,7 @@ func TestSchedulerEndToEnd(t *testing.T) {
 	}
 	// The event follows the binding: wait for it.
 	var ev []events.RecordedEvent
-	waitFor(t, 5*time.Second, "6 Scheduled events", func() (bool, string) {
+	poll.True(t, 5*time.Second, "6 Scheduled events", func() (bool, string) {
 		ev = rec.Find(ReasonScheduled)
 		return len(ev) >= 6, fmt.Sprint(len(ev))
 	})
@@ -173,7 +159,7 @@ func TestSchedulerEndToEnd(t *testing.T) {
 	// node that fits joins.
 	create(t, store, testPod("huge", "", "10Gi", func(p *api.Pod) { p.Spec.NodeSelector = map[string]string{"disk": "ssd"} }))
 	want := "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector."
-	waitFor(t, 5*time.Second, "PodScheduled=False", func() (bool, string) {
+	poll.True(t, 5*time.Second, "PodScheduled=False", func() (bool, string) {
 		p := getPod(t, store, "huge")
 		c := api.FindCondition(p.Status.Conditions, api.PodScheduled)
 		return c != nil && c.Status == api.ConditionFalse && c.Reason == ReasonUnschedulable && c.Message == want &&
@@ -205,7 +191,7 @@ func TestSchedulerAccountsForPodsItJustBound(t *testing.T) {
 		create(t, store, testPod(name, "600m", "", ownedBy(fmt.Sprintf("owner-%d", i))))
 	}
 	startScheduler(t, store)
-	waitFor(t, 5*time.Second, "three bound and one waiting", func() (bool, string) {
+	poll.True(t, 5*time.Second, "three bound and one waiting", func() (bool, string) {
 		where, n := placement(t, store, names...)
 		return n == 3 && len(where) == 3, fmt.Sprint(where)
 	})
@@ -215,7 +201,7 @@ func TestSchedulerAccountsForPodsItJustBound(t *testing.T) {
 			waiting = n
 		}
 	}
-	waitFor(t, 5*time.Second, "Insufficient cpu", func() (bool, string) {
+	poll.True(t, 5*time.Second, "Insufficient cpu", func() (bool, string) {
 		c := api.FindCondition(getPod(t, store, waiting).Status.Conditions, api.PodScheduled)
 		return c != nil && c.Message == "0/3 nodes are available: 3 Insufficient cpu.", fmt.Sprintf("%+v", c)
 	})
@@ -230,7 +216,7 @@ func TestSchedulerAccountsForPodsItJustBound(t *testing.T) {
 	if _, err := store.Delete(t.Context(), api.KindPod, "default", victim.Name, api.DeleteOptions{GracePeriodSeconds: api.Int64(0)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the waiting pod bound where room was made", func() (bool, string) {
+	poll.True(t, 5*time.Second, "the waiting pod bound where room was made", func() (bool, string) {
 		p := getPod(t, store, waiting)
 		return p.Spec.NodeName == victim.Spec.NodeName, p.Spec.NodeName
 	})

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-dev/shoal/api/poll"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func getWithin(t *testing.T, q *Queue, d time.Duration) (string, bool) {

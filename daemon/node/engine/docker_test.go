@@ -6,6 +6,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func testContext(t *testing.T, d time.Duration) context.Context {
@@ -73,20 +75,19 @@ func createContainer(t *testing.T, d engine.Engine, spec engine.ContainerSpec) s
 // waitExited polls until the container has stopped and returns its state.
 func waitExited(t *testing.T, d engine.Engine, id string) engine.State {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := d.InspectContainer(testContext(t, 10*time.Second), id)
+	var st engine.State
+	poll.Until(t, 30*time.Second, "container "+id+" exited", func() error {
+		var err error
+		st, err = d.InspectContainer(testContext(t, 10*time.Second), id)
 		if err != nil {
 			t.Fatalf("inspect %s: %v", id, err)
 		}
-		if !st.Running {
-			return st
+		if st.Running {
+			return fmt.Errorf("still running")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container %s still running after 30s", id)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return st
 }
 
 func TestDockerUnreachableEngineIsUnavailable(t *testing.T) {

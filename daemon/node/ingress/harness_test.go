@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // harness is a proxy serving on loopback, fed by a fake source.
@@ -32,7 +33,7 @@ func newHarness(t *testing.T, cfg Config, objs ...api.Object) *harness {
 	runOn(t, p, src)
 	h := newServer(t, p)
 	h.src = src
-	waitFor(t, time.Second, "routes loaded", func() bool { return p.table.Load() != nil })
+	poll.Cond(t, time.Second, "routes loaded", func() bool { return p.table.Load() != nil })
 	return h
 }
 

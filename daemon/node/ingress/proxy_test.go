@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func TestProxyRoutesToTheMatchingService(t *testing.T) {
@@ -171,14 +172,14 @@ func TestProxyUpdateVisibleWithin100ms(t *testing.T) {
 	}
 
 	h.src.put(endpointsOf(t, "default", "web", []string{hostPort(t, b.URL)}))
-	waitFor(t, 100*time.Millisecond, "new endpoints in use", func() bool {
+	poll.Cond(t, 100*time.Millisecond, "new endpoints in use", func() bool {
 		return h.backendOf("app.example.com", "/") == "b"
 	})
 
 	ing := webIngress()
 	ing.Spec.Rules = append(ing.Spec.Rules, rule("new.example.com", httpPath(exact, "/hello", "web")))
 	h.src.put(ing)
-	waitFor(t, 100*time.Millisecond, "new rule in use", func() bool {
+	poll.Cond(t, 100*time.Millisecond, "new rule in use", func() bool {
 		code, _ := h.do(http.MethodGet, "new.example.com", "/hello", "", nil)
 		return code == http.StatusOK
 	})
@@ -235,7 +236,7 @@ func TestProxyPassesUpgrades(t *testing.T) {
 		t.Fatalf("over the upgraded connection: %q, %v", line, err)
 	}
 	conn.Close()
-	waitFor(t, time.Second, "upgrade counted as 1xx", func() bool { return h.p.Stats().Responses1xx == 1 })
+	poll.Cond(t, time.Second, "upgrade counted as 1xx", func() bool { return h.p.Stats().Responses1xx == 1 })
 }
 
 func TestProxyNotSynced(t *testing.T) {
@@ -271,7 +272,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	wg.Go(func() { _ = p.Run(runCtx, src) })
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(ctx, ln) }()
-	waitFor(t, time.Second, "routes loaded", func() bool { return p.table.Load() != nil })
+	poll.Cond(t, time.Second, "routes loaded", func() bool { return p.table.Load() != nil })
 
 	type result struct {
 		code int
@@ -299,7 +300,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 	cancel()
 	// Serve stops accepting at once but waits for the request in flight.
-	waitFor(t, time.Second, "listener closed", func() bool {
+	poll.Cond(t, time.Second, "listener closed", func() bool {
 		c, err := net.DialTimeout("tcp", ln.Addr().String(), 50*time.Millisecond)
 		if err == nil {
 			c.Close()

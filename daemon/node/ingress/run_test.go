@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // runProxy runs a proxy on src until the test ends.
@@ -39,7 +40,7 @@ func routeOf(p *Proxy, host, path string) string {
 
 func waitRoute(t *testing.T, p *Proxy, host, path, want string) {
 	t.Helper()
-	waitFor(t, 2*time.Second, host+path+" -> "+want, func() bool { return routeOf(p, host, path) == want })
+	poll.Cond(t, 2*time.Second, host+path+" -> "+want, func() bool { return routeOf(p, host, path) == want })
 }
 
 func TestRunFollowsWatchEvents(t *testing.T) {
@@ -84,11 +85,11 @@ func TestRunListsAgainWhenTheWatchEnds(t *testing.T) {
 	if n := src.listCount(api.KindEndpoints); n <= lists {
 		t.Errorf("endpoints listed %d times, want more than %d", n, lists)
 	}
-	waitFor(t, 2*time.Second, "watches open again", func() bool { return src.watchCount() == len(kinds) })
+	poll.Cond(t, 2*time.Second, "watches open again", func() bool { return src.watchCount() == len(kinds) })
 
 	lists = src.listCount(api.KindService)
 	src.sendError(api.KindService)
-	waitFor(t, 2*time.Second, "services listed after an ERROR event", func() bool {
+	poll.Cond(t, 2*time.Second, "services listed after an ERROR event", func() bool {
 		return src.listCount(api.KindService) > lists
 	})
 }
@@ -98,7 +99,7 @@ func TestRunWaitsForEveryKind(t *testing.T) {
 		endpointsOf(t, "default", "web", []string{"10.0.0.1:8080"}))
 	src.setListErr(api.KindEndpoints, errors.New("store not ready"))
 	p := runProxy(t, src)
-	waitFor(t, 2*time.Second, "endpoints list retried", func() bool {
+	poll.Cond(t, 2*time.Second, "endpoints list retried", func() bool {
 		return src.listCount(api.KindEndpoints) >= 2 && src.listCount(api.KindIngress) >= 1 && src.listCount(api.KindService) >= 1
 	})
 	if got := routeOf(p, "app.example.com", "/"); got != "not loaded" {
@@ -121,7 +122,7 @@ func TestRunOnceAtATime(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, src) }()
-	waitFor(t, time.Second, "three watches", func() bool { return src.watchCount() == len(kinds) })
+	poll.Cond(t, time.Second, "three watches", func() bool { return src.watchCount() == len(kinds) })
 	if err := p.Run(ctx, src); !errors.Is(err, ErrAlreadyRunning) {
 		t.Errorf("second Run: %v, want ErrAlreadyRunning", err)
 	}
@@ -137,7 +138,7 @@ func TestRunOnceAtATime(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
-	waitFor(t, time.Second, "watches closed", func() bool { return src.watchCount() == 0 })
+	poll.Cond(t, time.Second, "watches closed", func() bool { return src.watchCount() == 0 })
 
 	// The source is free for another Run.
 	again := runProxy(t, src)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/events"
 )
 
 // ClaimStore is what claiming needs of the object store.
@@ -19,11 +20,6 @@ type ClaimStore interface {
 	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
 	Update(ctx context.Context, obj api.Object) (api.Object, error)
 	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
-}
-
-// EventRecorder records Events about objects (events.Recorder).
-type EventRecorder interface {
-	Eventf(obj api.Object, eventType, reason, format string, args ...any)
 }
 
 // ClaimConfig configures a Claimer.
@@ -46,7 +42,7 @@ type ClaimConfig struct {
 	// while running.
 	Move func(ctx context.Context, subnet *net.IPNet) error
 	// Events, if set, receives the conflict reports.
-	Events EventRecorder
+	Events events.Sink
 	Log    *slog.Logger
 	// Resync is how often Run checks even without changes; 0 means
 	// DefaultResync.

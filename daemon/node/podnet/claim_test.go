@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/internal/poll"
 	"github.com/shoal-dev/shoal/registry"
 )
 
@@ -248,18 +249,6 @@ func TestClaimErrors(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func conflictStatus(t *testing.T, store *registry.Registry, node string) string {
 	cond := api.FindCondition(getNode(t, store, node).Status.Conditions, ConditionPodCIDRConflict)
 	if cond == nil {
@@ -293,7 +282,7 @@ func TestClaimerRunSettlesLateConflicts(t *testing.T) {
 	// Node a, which keeps the subnet, appears; b runs pods, so it keeps it
 	// too and says so.
 	addNode(t, f.store, "a", "10.244.0.0/24", "")
-	waitFor(t, "the conflict condition", func() bool { return conflictStatus(t, f.store, "b") == api.ConditionTrue })
+	poll.Cond(t, 10*time.Second, "the conflict condition", func() bool { return conflictStatus(t, f.store, "b") == api.ConditionTrue })
 	if c.Subnet().String() != "10.244.0.0/24" {
 		t.Fatalf("subnet moved to %v while pods run", c.Subnet())
 	}
@@ -318,8 +307,8 @@ func TestClaimerRunSettlesLateConflicts(t *testing.T) {
 	if moved.String() != "10.244.1.0/24" {
 		t.Fatalf("moved to %v, want 10.244.1.0/24", moved)
 	}
-	waitFor(t, "the new claim published", func() bool { return getNode(t, f.store, "b").Spec.PodCIDR == "10.244.1.0/24" })
-	waitFor(t, "the conflict condition cleared", func() bool { return conflictStatus(t, f.store, "b") == api.ConditionFalse })
+	poll.Cond(t, 10*time.Second, "the new claim published", func() bool { return getNode(t, f.store, "b").Spec.PodCIDR == "10.244.1.0/24" })
+	poll.Cond(t, 10*time.Second, "the conflict condition cleared", func() bool { return conflictStatus(t, f.store, "b") == api.ConditionFalse })
 	if saved := f.saved(t); saved != "10.244.1.0/24" {
 		t.Errorf("saved claim %q", saved)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // rulesOf lists one chain of the namespace, "-A" lines only.
@@ -127,7 +128,7 @@ func TestFirewallRunAfterEngineRestart(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	waitFor(t, "the rules at start", func() bool { return firstIsJump(t, path, "filter", "FORWARD", ChainForward) })
+	poll.Cond(t, 10*time.Second, "the rules at start", func() bool { return firstIsJump(t, path, "filter", "FORWARD", ChainForward) })
 
 	eng.SetUnavailable(true) // dockerd stops: the stream breaks
 	inNetns(t, path, "iptables", "-w", "-I", "FORWARD", "1", "-m", "comment", "--comment", "as docker would", "-j", "ACCEPT")
@@ -136,7 +137,7 @@ func TestFirewallRunAfterEngineRestart(t *testing.T) {
 		t.Fatal("rules changed while the engine was down")
 	}
 	eng.SetUnavailable(false) // and starts again, its rules first
-	waitFor(t, "the rules first after the engine came back", func() bool {
+	poll.Cond(t, 10*time.Second, "the rules first after the engine came back", func() bool {
 		return firstIsJump(t, path, "filter", "FORWARD", ChainForward)
 	})
 }

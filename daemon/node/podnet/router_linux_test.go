@@ -5,8 +5,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // ownedRoutes lists the namespace's routes with our protocol, as `ip` shows
@@ -37,7 +39,7 @@ func TestRouterInNetns(t *testing.T) {
 
 	expect := func(what string, want ...string) {
 		t.Helper()
-		waitFor(t, what, func() bool { return slices.Equal(ownedRoutes(t, ns), want) })
+		poll.Cond(t, 10*time.Second, what, func() bool { return slices.Equal(ownedRoutes(t, ns), want) })
 	}
 	expect("a route per other node", "10.244.1.0/24 via 10.98.0.2 dev lan0", "10.244.2.0/24 via 10.98.0.3 dev lan0")
 

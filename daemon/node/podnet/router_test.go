@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // fakeTable is a routing table in memory.
@@ -109,7 +110,7 @@ func TestRouterFollowsNodes(t *testing.T) {
 
 	expect := func(what string, want ...string) {
 		t.Helper()
-		waitFor(t, what, func() bool { return slices.Equal(table.routes(), want) })
+		poll.Cond(t, 10*time.Second, what, func() bool { return slices.Equal(table.routes(), want) })
 	}
 	// A stale route of ours (10.244.8.0/24, no such node) goes at once.
 	expect("routes of the start", "10.244.1.0/24 via 10.98.0.2")

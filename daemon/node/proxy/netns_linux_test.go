@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // needRoot skips unless SHOAL_TEST_DOCKER=1; then the tools must be there.
@@ -214,13 +215,13 @@ func TestNetnsServiceTraffic(t *testing.T) {
 	p := New(Config{Rules: RulesConfig{ClusterCIDR: netip.MustParsePrefix("10.244.0.0/16")},
 		Kernel: ExecKernel{Netns: client}, MinSyncInterval: 20 * time.Millisecond}, nil)
 	runProxier(t, p, src)
-	waitFor(t, 5*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 5*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	// changed applies a change and waits for the sync that carries it.
 	changed := func(o api.Object) {
 		t.Helper()
 		before := p.Stats().Syncs
 		src.Set(o)
-		waitFor(t, 5*time.Second, "a sync", func() bool { return p.Stats().Syncs > before })
+		poll.Cond(t, 5*time.Second, "a sync", func() bool { return p.Stats().Syncs > before })
 	}
 
 	t.Run("random spread", func(t *testing.T) {
@@ -467,7 +468,7 @@ func TestNetnsForwardedTraffic(t *testing.T) {
 	p := New(Config{Rules: RulesConfig{ClusterCIDR: netip.MustParsePrefix("10.98.0.0/16")},
 		Kernel: ExecKernel{Netns: node}, MinSyncInterval: 20 * time.Millisecond}, nil)
 	runProxier(t, p, src)
-	waitFor(t, 5*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 5*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 
 	for _, tc := range []struct {
 		name, from, to string
@@ -495,7 +496,7 @@ func TestNetnsForwardedTraffic(t *testing.T) {
 	t.Run("without endpoints both are refused", func(t *testing.T) {
 		before := p.Stats().Syncs
 		src.Set(eps("default", "web", nil))
-		waitFor(t, 5*time.Second, "a sync", func() bool { return p.Stats().Syncs > before })
+		poll.Cond(t, 5*time.Second, "a sync", func() bool { return p.Stats().Syncs > before })
 		for _, to := range []string{"10.96.0.10:80", "10.97.0.2:30080"} {
 			if _, errs := dialTCP(t, ext, to, 1); len(errs) != 1 || !errors.Is(errs[0], syscall.ECONNREFUSED) {
 				t.Errorf("%s without endpoints: %v, want connection refused", to, errs)

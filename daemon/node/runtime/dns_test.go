@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/sandbox"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func TestSandboxGetsTheClusterDNS(t *testing.T) {
@@ -65,7 +67,7 @@ func TestReadinessMarkedFalseElsewhereIsReportedAgain(t *testing.T) {
 		}
 		return nil
 	}
-	eventually(t, "pod ready", ready)
+	poll.Until(t, 5*time.Second, "pod ready", ready)
 	p := f.pod("web")
 	for i := range p.Status.Conditions {
 		if p.Status.Conditions[i].Type == api.PodReady {
@@ -75,5 +77,5 @@ func TestReadinessMarkedFalseElsewhereIsReportedAgain(t *testing.T) {
 	if _, err := f.objs.UpdateStatus(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "readiness reported again", ready)
+	poll.Until(t, 5*time.Second, "readiness reported again", ready)
 }

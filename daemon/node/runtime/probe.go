@@ -147,7 +147,7 @@ func (p *prober) loop(ctx context.Context, pod *api.Pod, cp *containerProbes, ki
 			successes, failures = successes+1, 0
 		} else {
 			successes, failures = 0, failures+1
-			p.w.rt.rec.Eventf(pod, api.EventWarning, "Unhealthy", "%s probe failed: %v", kind, err)
+			p.w.rt.rec.Eventf(pod, api.EventWarning, ReasonUnhealthy, "%s probe failed: %v", kind, err)
 		}
 		changed, done := p.record(cp, kind, probe, successes, failures, err)
 		if changed {

@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // scriptedExec makes exec probes answer with the exit code in *code.
@@ -38,7 +39,7 @@ func TestReadinessProbeGatesReadyWithoutRestart(t *testing.T) {
 	code.Store(1)
 	scriptedExec(f, &code)
 	f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1", ReadinessProbe: execProbe("ready")})
-	eventually(t, "running but not ready", func() error {
+	poll.Until(t, 5*time.Second, "running but not ready", func() error {
 		p := f.pod("web")
 		if p.Status.Phase != api.PodRunning || api.IsPodReady(p) || len(p.Status.ContainerStatuses) == 0 {
 			return fmt.Errorf("%s ready=%v", p.Status.Phase, api.IsPodReady(p))
@@ -46,14 +47,14 @@ func TestReadinessProbeGatesReadyWithoutRestart(t *testing.T) {
 		return nil
 	})
 	code.Store(0)
-	eventually(t, "ready once the probe passes", func() error {
+	poll.Until(t, 5*time.Second, "ready once the probe passes", func() error {
 		if !api.IsPodReady(f.pod("web")) {
 			return fmt.Errorf("not ready")
 		}
 		return nil
 	})
 	code.Store(1)
-	eventually(t, "not ready again", func() error {
+	poll.Until(t, 5*time.Second, "not ready again", func() error {
 		p := f.pod("web")
 		if api.IsPodReady(p) {
 			return fmt.Errorf("still ready")
@@ -70,21 +71,21 @@ func TestLivenessProbeFailureRestartsTheContainer(t *testing.T) {
 	var code atomic.Int32
 	scriptedExec(f, &code)
 	f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1", LivenessProbe: execProbe("alive")})
-	eventually(t, "ready", func() error {
+	poll.Until(t, 5*time.Second, "ready", func() error {
 		if !api.IsPodReady(f.pod("web")) {
 			return fmt.Errorf("not ready")
 		}
 		return nil
 	})
 	code.Store(1)
-	eventually(t, "restarted by the liveness probe", func() error {
+	poll.Until(t, 5*time.Second, "restarted by the liveness probe", func() error {
 		if cs := f.pod("web").Status.ContainerStatuses[0]; cs.RestartCount < 1 {
 			return fmt.Errorf("%+v", cs)
 		}
 		return nil
 	})
 	code.Store(0)
-	eventually(t, "running and ready again", func() error {
+	poll.Until(t, 5*time.Second, "running and ready again", func() error {
 		if cs := f.pod("web").Status.ContainerStatuses[0]; cs.State.Running == nil || !cs.Ready {
 			return fmt.Errorf("%+v", cs)
 		}
@@ -115,7 +116,7 @@ func TestStartupProbeHoldsOtherProbes(t *testing.T) {
 		t.Fatalf("ready before the startup probe passed: %+v", cs)
 	}
 	code.Store(0)
-	eventually(t, "started and ready", func() error {
+	poll.Until(t, 5*time.Second, "started and ready", func() error {
 		cs := f.pod("web").Status.ContainerStatuses[0]
 		if !cs.Ready || cs.Started == nil || !*cs.Started {
 			return fmt.Errorf("%+v", cs)

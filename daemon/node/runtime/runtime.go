@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/events"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 )
 
@@ -21,11 +22,6 @@ type Store interface {
 	Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error)
 	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
 	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
-}
-
-// Recorder records Events about pods.
-type Recorder interface {
-	Eventf(obj api.Object, eventType, reason, format string, args ...any)
 }
 
 // Config sets up the runner.
@@ -57,7 +53,7 @@ type Runtime struct {
 	cfg   Config
 	eng   engine.Engine
 	store Store
-	rec   Recorder
+	rec   events.Sink
 	log   *slog.Logger
 
 	// present remembers images and volumes known to exist, so that 30 new
@@ -74,7 +70,7 @@ type Runtime struct {
 }
 
 // New makes a runner.
-func New(cfg Config, eng engine.Engine, store Store, rec Recorder, log *slog.Logger) *Runtime {
+func New(cfg Config, eng engine.Engine, store Store, rec events.Sink, log *slog.Logger) *Runtime {
 	if cfg.ResyncPeriod <= 0 {
 		cfg.ResyncPeriod = 10 * time.Second
 	}

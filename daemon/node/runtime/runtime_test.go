@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/internal/poll"
 	"github.com/shoal-dev/shoal/registry"
 )
 
@@ -94,19 +95,6 @@ func (f *fixture) pod(name string) *api.Pod {
 	return obj.(*api.Pod)
 }
 
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
-}
-
 func (f *fixture) containers(uid string, running bool) []engine.Summary {
 	list, _ := f.eng.ListContainers(context.Background(), map[string]string{engine.LabelPodUID: uid})
 	var out []engine.Summary
@@ -131,7 +119,7 @@ func TestPodRunsWithSandboxAndReportsStatus(t *testing.T) {
 	f := newFixture(t)
 	p := f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1",
 		Env: []api.EnvVar{{Name: "POD", ValueFrom: &api.EnvVarSource{FieldRef: &api.ObjectFieldSelector{FieldPath: "metadata.name"}}}}})
-	eventually(t, "pod running and ready", func() error {
+	poll.Until(t, 5*time.Second, "pod running and ready", func() error {
 		got := f.pod("web")
 		if got.Status.Phase != api.PodRunning || !api.IsPodReady(got) || got.Status.PodIP == "" {
 			return fmt.Errorf("status %+v", got.Status)
@@ -156,7 +144,7 @@ func TestPodRunsWithSandboxAndReportsStatus(t *testing.T) {
 func TestCrashedContainerRestartsWithBackoff(t *testing.T) {
 	f := newFixture(t)
 	p := f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
-	eventually(t, "running", func() error {
+	poll.Until(t, 5*time.Second, "running", func() error {
 		if appContainer(f, p.UID, "app").ID == "" {
 			return fmt.Errorf("no app container")
 		}
@@ -164,7 +152,7 @@ func TestCrashedContainerRestartsWithBackoff(t *testing.T) {
 	})
 	first := appContainer(f, p.UID, "app")
 	f.eng.Kill(first.ID, 1)
-	eventually(t, "restarted at once", func() error {
+	poll.Until(t, 5*time.Second, "restarted at once", func() error {
 		st := f.pod("web").Status
 		if len(st.ContainerStatuses) == 0 || st.ContainerStatuses[0].RestartCount != 1 || st.ContainerStatuses[0].State.Running == nil {
 			return fmt.Errorf("%+v", st.ContainerStatuses)
@@ -174,14 +162,14 @@ func TestCrashedContainerRestartsWithBackoff(t *testing.T) {
 	second := appContainer(f, p.UID, "app")
 	killed := time.Now()
 	f.eng.Kill(second.ID, 2)
-	eventually(t, "CrashLoopBackOff shown", func() error {
+	poll.Until(t, 5*time.Second, "CrashLoopBackOff shown", func() error {
 		cs := f.pod("web").Status.ContainerStatuses[0]
 		if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" || cs.LastState.Terminated == nil || cs.LastState.Terminated.ExitCode != 2 {
 			return fmt.Errorf("%+v", cs)
 		}
 		return nil
 	})
-	eventually(t, "restarted after the back-off", func() error {
+	poll.Until(t, 5*time.Second, "restarted after the back-off", func() error {
 		cs := f.pod("web").Status.ContainerStatuses[0]
 		if cs.RestartCount != 2 || cs.State.Running == nil {
 			return fmt.Errorf("%+v", cs)
@@ -197,7 +185,7 @@ func TestRestartPolicyNeverEndsThePod(t *testing.T) {
 	f := newFixture(t)
 	f.eng.SetImageScript("app:1", enginetest.Script{ExitCode: 3, RunFor: 50 * time.Millisecond})
 	f.createPod("job", api.RestartNever, api.Container{Name: "app", Image: "app:1"})
-	eventually(t, "pod failed", func() error {
+	poll.Until(t, 5*time.Second, "pod failed", func() error {
 		st := f.pod("job").Status
 		if st.Phase != api.PodFailed || st.ContainerStatuses[0].State.Terminated == nil || st.ContainerStatuses[0].State.Terminated.ExitCode != 3 {
 			return fmt.Errorf("%+v", st)
@@ -212,7 +200,7 @@ func TestRestartPolicyNeverEndsThePod(t *testing.T) {
 func TestDeletedPodIsStoppedRemovedAndFinalized(t *testing.T) {
 	f := newFixture(t)
 	p := f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
-	eventually(t, "running", func() error {
+	poll.Until(t, 5*time.Second, "running", func() error {
 		if len(f.containers(p.UID, true)) != 2 {
 			return fmt.Errorf("want sandbox and app running")
 		}
@@ -221,7 +209,7 @@ func TestDeletedPodIsStoppedRemovedAndFinalized(t *testing.T) {
 	if _, err := f.objs.Delete(context.Background(), api.KindPod, "default", "web", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "containers removed and pod gone", func() error {
+	poll.Until(t, 5*time.Second, "containers removed and pod gone", func() error {
 		if n := len(f.containers(p.UID, false)); n != 0 {
 			return fmt.Errorf("%d containers left", n)
 		}
@@ -235,7 +223,7 @@ func TestDeletedPodIsStoppedRemovedAndFinalized(t *testing.T) {
 func TestRestartAdoptsRunningContainers(t *testing.T) {
 	f := newFixture(t)
 	p := f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
-	eventually(t, "running", func() error {
+	poll.Until(t, 5*time.Second, "running", func() error {
 		if !api.IsPodReady(f.pod("web")) {
 			return fmt.Errorf("not ready")
 		}
@@ -256,7 +244,7 @@ func TestRestartAdoptsRunningContainers(t *testing.T) {
 func TestOrphanContainersAreRemoved(t *testing.T) {
 	f := newFixture(t)
 	p := f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
-	eventually(t, "running", func() error {
+	poll.Until(t, 5*time.Second, "running", func() error {
 		if len(f.containers(p.UID, true)) != 2 {
 			return fmt.Errorf("not running")
 		}
@@ -266,7 +254,7 @@ func TestOrphanContainersAreRemoved(t *testing.T) {
 	// The pod disappears while the runner is down.
 	f.objs.Delete(context.Background(), api.KindPod, "default", "web", api.DeleteOptions{GracePeriodSeconds: api.Int64(0)})
 	f.start()
-	eventually(t, "orphans removed", func() error {
+	poll.Until(t, 5*time.Second, "orphans removed", func() error {
 		if n := len(f.containers(p.UID, false)); n != 0 {
 			return fmt.Errorf("%d containers left", n)
 		}
@@ -278,7 +266,7 @@ func TestMissingConfigMapIsAConfigError(t *testing.T) {
 	f := newFixture(t)
 	f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1",
 		Env: []api.EnvVar{{Name: "X", ValueFrom: &api.EnvVarSource{ConfigMapKeyRef: &api.KeySelector{Name: "nope", Key: "k"}}}}})
-	eventually(t, "CreateContainerConfigError", func() error {
+	poll.Until(t, 5*time.Second, "CreateContainerConfigError", func() error {
 		st := f.pod("web").Status
 		if len(st.ContainerStatuses) == 0 || st.ContainerStatuses[0].State.Waiting == nil ||
 			st.ContainerStatuses[0].State.Waiting.Reason != "CreateContainerConfigError" || st.Phase != api.PodPending {
@@ -287,7 +275,7 @@ func TestMissingConfigMapIsAConfigError(t *testing.T) {
 		return nil
 	})
 	f.objs.Create(context.Background(), &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "nope", Namespace: "default"}, Data: map[string]string{"k": "v"}})
-	eventually(t, "starts once the ConfigMap exists", func() error {
+	poll.Until(t, 5*time.Second, "starts once the ConfigMap exists", func() error {
 		if f.pod("web").Status.Phase != api.PodRunning {
 			return fmt.Errorf("not running")
 		}
@@ -298,7 +286,7 @@ func TestMissingConfigMapIsAConfigError(t *testing.T) {
 func TestImagePullPolicyNeverWithoutImage(t *testing.T) {
 	f := newFixture(t)
 	f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "absent:1", ImagePullPolicy: api.PullNever})
-	eventually(t, "ErrImageNeverPull", func() error {
+	poll.Until(t, 5*time.Second, "ErrImageNeverPull", func() error {
 		st := f.pod("web").Status
 		if len(st.ContainerStatuses) == 0 || st.ContainerStatuses[0].State.Waiting == nil || st.ContainerStatuses[0].State.Waiting.Reason != "ErrImageNeverPull" {
 			return fmt.Errorf("%+v", st)
@@ -312,7 +300,7 @@ func TestRestartPolicyOnFailure(t *testing.T) {
 	f.eng.SetImageScript("app:1", enginetest.Script{ExitCode: 1, RunFor: 30 * time.Millisecond},
 		enginetest.Script{ExitCode: 0, RunFor: 30 * time.Millisecond})
 	f.createPod("task", api.RestartOnFailure, api.Container{Name: "app", Image: "app:1"})
-	eventually(t, "restarted after the failure, then succeeded", func() error {
+	poll.Until(t, 5*time.Second, "restarted after the failure, then succeeded", func() error {
 		st := f.pod("task").Status
 		if st.Phase != api.PodSucceeded || st.ContainerStatuses[0].RestartCount != 1 {
 			return fmt.Errorf("%s %+v", st.Phase, st.ContainerStatuses)

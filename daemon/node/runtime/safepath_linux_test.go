@@ -10,12 +10,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // volumeTree makes a volume with an inside tree and an outside directory
@@ -302,13 +304,13 @@ func TestACraftedPodUIDNeverTouchesFilesOutsideTheDataDir(t *testing.T) {
 	r.dispatch(ctx, &api.Pod{ObjectMeta: api.ObjectMeta{Name: "evil", Namespace: "default", UID: "../../fresh"},
 		Spec: api.PodSpec{NodeName: "n1", Volumes: []api.Volume{{Name: "v", EmptyDir: &api.EmptyDirVolumeSource{}}},
 			Containers: []api.Container{{Name: "app", Image: "app:1"}}}}, false)
-	eventually(t, "the orphan removed", func() error {
+	poll.Until(t, 5*time.Second, "the orphan removed", func() error {
 		if _, ok := f.eng.State(id); ok {
 			return errors.New("still there")
 		}
 		return nil
 	})
-	eventually(t, "no worker left", func() error {
+	poll.Until(t, 5*time.Second, "no worker left", func() error {
 		if n := r.PodCount(); n != 0 {
 			return fmt.Errorf("%d workers", n)
 		}
@@ -393,7 +395,7 @@ func TestAfterARestartTheFilesAndMountsOfGonePodsAreRemoved(t *testing.T) {
 	odd := filepath.Join(f.cfg.DataDir, "pods", "Not.A.UID")
 	os.MkdirAll(odd, 0o755)
 	f.start()
-	eventually(t, "the gone pod's directory removed", func() error {
+	poll.Until(t, 5*time.Second, "the gone pod's directory removed", func() error {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			return fmt.Errorf("still there: %v", err)
 		}

@@ -10,10 +10,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // specWorker is a worker outside any running runner, for building specs.
@@ -234,7 +236,7 @@ func TestRunAsNonRootWithARootImageWaitsWithCreateContainerConfigError(t *testin
 	f := newFixture(t)
 	p := f.createPod("nonroot", api.RestartAlways, api.Container{Name: "app", Image: "app:1",
 		SecurityContext: &api.SecurityContext{RunAsNonRoot: api.Bool(true)}})
-	eventually(t, "CreateContainerConfigError", func() error {
+	poll.Until(t, 5*time.Second, "CreateContainerConfigError", func() error {
 		cs := f.pod("nonroot").Status.ContainerStatuses
 		if len(cs) != 1 || cs[0].State.Waiting == nil || cs[0].State.Waiting.Reason != "CreateContainerConfigError" ||
 			!strings.Contains(cs[0].State.Waiting.Message, "container has runAsNonRoot and image will run as root") {
@@ -270,7 +272,7 @@ func TestAHostNetworkPodHasTheHostIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "running with the host's IP", func() error {
+	poll.Until(t, 5*time.Second, "running with the host's IP", func() error {
 		st := f.pod("hostnet").Status
 		if st.Phase != api.PodRunning || st.PodIP != "10.0.0.1" || len(st.PodIPs) != 1 || st.PodIPs[0].IP != "10.0.0.1" {
 			return fmt.Errorf("%+v", st)

@@ -88,12 +88,12 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 	sandboxID, podIP, err := w.ensureSandbox(ctx, pod, pc)
 	if err != nil {
 		w.log.Warn("sandbox not ready", "err", err)
-		w.rt.rec.Eventf(pod, api.EventWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailedCreatePodSandBox, "Failed to create pod sandbox: %v", err)
 		w.writeStatus(ctx, pod, pc, "", "")
 		return 3 * time.Second
 	}
 	if err := w.syncVolumes(ctx, pod); err != nil {
-		w.rt.rec.Eventf(pod, api.EventWarning, "FailedMount", "%v", err)
+		w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailedMount, "%v", err)
 		w.writeStatus(ctx, pod, pc, sandboxID, podIP)
 		return 3 * time.Second
 	}
@@ -147,7 +147,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 	attempt := 0
 	if sb != nil {
 		attempt = sb.attempt + 1
-		w.rt.rec.Eventf(pod, api.EventNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+		w.rt.rec.Eventf(pod, api.EventNormal, ReasonSandboxChanged, "Pod sandbox changed, it will be killed and re-created.")
 	}
 	// App containers in a dead sandbox's network namespace are stopped; they
 	// start again in the new one.
@@ -258,7 +258,7 @@ func (w *podWorker) syncApp(ctx context.Context, pod *api.Pod, c *api.Container,
 	}
 	inSandbox := cur.Labels[engine.LabelSandbox] == sandboxID
 	if why, kill := w.probes.takeKill(cur.ID); kill && cur.State == "running" {
-		w.rt.rec.Eventf(pod, api.EventNormal, "Killing", "Container %s %s, will be restarted", c.Name, why)
+		w.rt.rec.Eventf(pod, api.EventNormal, ReasonKilling, "Container %s %s, will be restarted", c.Name, why)
 		w.stopContainer(ctx, pod, cur, c.Name, gracePeriod(pod), why)
 		cur.State = "exited"
 	}
@@ -335,7 +335,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	spec, err := w.containerSpec(ctx, pod, c, sandboxID, podIP, attempt)
 	if err != nil {
 		w.waiting[c.Name] = api.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
-		w.rt.rec.Eventf(pod, api.EventWarning, "Failed", "Error: %v", err)
+		w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailed, "Error: %v", err)
 		return false
 	}
 	for i, old := range pc[c.Name] {
@@ -346,14 +346,14 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	id, err := w.createAndStart(ctx, spec)
 	if err != nil {
 		w.waiting[c.Name] = api.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
-		w.rt.rec.Eventf(pod, api.EventWarning, "Failed", "Error: %v", err)
+		w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailed, "Error: %v", err)
 		return false
 	}
 	if crashed != nil {
 		w.backoff[c.Name] = w.rt.cfg.Backoff.next(w.backoff[c.Name], crashed.StartedAt, crashed.FinishedAt)
-		w.rt.rec.Eventf(pod, api.EventNormal, "Restarted", "Restarted container %s (exit code %d)", c.Name, crashed.ExitCode)
+		w.rt.rec.Eventf(pod, api.EventNormal, ReasonRestarted, "Restarted container %s (exit code %d)", c.Name, crashed.ExitCode)
 	} else {
-		w.rt.rec.Eventf(pod, api.EventNormal, "Started", "Started container %s", c.Name)
+		w.rt.rec.Eventf(pod, api.EventNormal, ReasonStarted, "Started container %s", c.Name)
 	}
 	w.log.Debug("container started", "container", c.Name, "attempt", attempt, "id", id)
 	delete(w.waiting, c.Name)
@@ -380,7 +380,7 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 	if !present && c.ImagePullPolicy == api.PullNever {
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
 		w.waiting[c.Name] = api.ContainerStateWaiting{Reason: "ErrImageNeverPull", Message: msg}
-		w.rt.rec.Eventf(pod, api.EventWarning, "ErrImageNeverPull", "%s", msg)
+		w.rt.rec.Eventf(pod, api.EventWarning, ReasonErrImageNeverPull, "%s", msg)
 		return false
 	}
 	if prev, ok := w.waiting[c.Name]; ok && (prev.Reason == "ErrImagePull" || prev.Reason == "ImagePullBackOff") {
@@ -389,20 +389,20 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 			return false
 		}
 	}
-	w.rt.rec.Eventf(pod, api.EventNormal, "Pulling", "Pulling image %q", c.Image)
+	w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulling, "Pulling image %q", c.Image)
 	start := time.Now()
 	err = w.rt.eng.PullImage(cctx, c.Image)
 	if err == nil {
-		w.rt.rec.Eventf(pod, api.EventNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
+		w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulled, "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
 		w.rt.present.mark("image:" + c.Image)
 		delete(w.backoff, "pull:"+c.Image)
 		return true
 	}
 	if present {
-		w.rt.rec.Eventf(pod, api.EventWarning, "Pulled", "Pulling image %q failed (%v); using the local copy", c.Image, err)
+		w.rt.rec.Eventf(pod, api.EventWarning, ReasonPulled, "Pulling image %q failed (%v); using the local copy", c.Image, err)
 		return true
 	}
-	w.rt.rec.Eventf(pod, api.EventWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+	w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailed, "Failed to pull image %q: %v", c.Image, err)
 	w.waiting[c.Name] = api.ContainerStateWaiting{Reason: "ErrImagePull", Message: fmt.Sprintf("failed to pull image %q: %v", c.Image, err)}
 	w.backoff["pull:"+c.Image] = w.rt.cfg.Backoff.next(w.backoff["pull:"+c.Image], time.Now(), time.Now())
 	w.pullFailed[c.Image] = time.Now()
@@ -424,7 +424,7 @@ func gracePeriod(pod *api.Pod) time.Duration {
 
 func (w *podWorker) stopContainer(ctx context.Context, pod *api.Pod, in *instance, name string, grace time.Duration, why string) {
 	if pod != nil {
-		w.rt.rec.Eventf(pod, api.EventNormal, "Killing", "Stopping container %s: %s", name, why)
+		w.rt.rec.Eventf(pod, api.EventNormal, ReasonKilling, "Stopping container %s: %s", name, why)
 	}
 	cctx, cancel := context.WithTimeout(ctx, grace+w.rt.cfg.EngineTimeout)
 	defer cancel()

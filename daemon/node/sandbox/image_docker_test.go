@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // buildStandin compiles testdata/standin, a static program that runs Pause
@@ -113,8 +115,7 @@ func runAndStop(t *testing.T, ctx context.Context, d engine.Engine, ref string) 
 
 func waitLogLine(t *testing.T, ctx context.Context, d engine.Engine, id, line string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, fmt.Sprintf("%q in the sandbox's log", line), func() error {
 		rc, err := d.Logs(ctx, id, engine.LogOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -124,12 +125,9 @@ func waitLogLine(t *testing.T, ctx context.Context, d engine.Engine, id, line st
 		if err != nil && !errors.Is(err, io.EOF) {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(data), line+"\n") {
-			return
+		if !strings.Contains(string(data), line+"\n") {
+			return fmt.Errorf("got %q", data)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the sandbox's log; got %q", line, data)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -5,12 +5,15 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // runPause runs pause in the background and waits until its handlers are in
@@ -101,20 +104,16 @@ func startChild(t *testing.T) int {
 // waitZombie waits until the child has exited and is a zombie.
 func waitZombie(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Until(t, 5*time.Second, fmt.Sprintf("child %d a zombie", pid), func() error {
 		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil {
 			t.Fatalf("child %d gone before pause ran: %v", pid, err)
 		}
-		if state := procState(stat); state == 'Z' {
-			return
+		if state := procState(stat); state != 'Z' {
+			return fmt.Errorf("state %c", state)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d did not exit", pid)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // procState returns the state letter of a /proc/<pid>/stat line, which

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -32,17 +33,6 @@ func nextEvent(t *testing.T, events <-chan engine.Event) engine.Event {
 		t.Fatal("no event within 5s")
 	}
 	return engine.Event{}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestFakeContainerLifecycle(t *testing.T) {
@@ -160,7 +150,7 @@ func TestFakeScriptedExit(t *testing.T) {
 	if err := f.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "second exit", func() bool { s, _ := f.State(id); return !s.Running })
+	poll.Cond(t, 5*time.Second, "second exit", func() bool { s, _ := f.State(id); return !s.Running })
 	rc, err := f.Logs(ctx, id, engine.LogOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -350,7 +340,7 @@ func TestFakeEventsFanOutAndEnd(t *testing.T) {
 	if _, open := <-ev1; open {
 		t.Fatal("cancelled stream still open")
 	}
-	waitFor(t, "unsubscribe", func() bool { return f.Subscribers() == 1 })
+	poll.Cond(t, 5*time.Second, "unsubscribe", func() bool { return f.Subscribers() == 1 })
 
 	f.BreakEvents(io.ErrUnexpectedEOF)
 	if err := <-errc2; !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -532,9 +522,9 @@ func TestFakeLogsTailAndFollow(t *testing.T) {
 		}
 	}()
 	text := func() string { mu.Lock(); defer mu.Unlock(); return string(got) }
-	waitFor(t, "tail line", func() bool { return text() == "3\n" })
+	poll.Cond(t, 5*time.Second, "tail line", func() bool { return text() == "3\n" })
 	_ = f.AppendLogs(id, "4\n")
-	waitFor(t, "appended line", func() bool { return text() == "3\n4\n" })
+	poll.Cond(t, 5*time.Second, "appended line", func() bool { return text() == "3\n4\n" })
 	_ = f.Kill(id, 0)
 	if err := <-done; !errors.Is(err, io.EOF) {
 		t.Fatalf("follow ended with %v, want EOF at exit", err)
