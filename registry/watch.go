@@ -86,16 +86,19 @@ func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gos
 	}
 }
 
-// handle turns one record change into at most one watch event.
+// handle turns one record change into at most one watch event, decoding
+// the object once (and the previous spec only when a selector needs it).
 func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 	key := ch.New.Key
 	var id string
-	var spec, status *gossip.Record
+	var obj api.Object
+	var err error
+	wasHint := false
 	switch {
 	case strings.HasPrefix(key, specPrefix):
 		id = key[len(specPrefix):]
-		spec, status = ch.New, w.o.st.Get(statusPrefix+id)
-		if spec.Deleted {
+		status := w.o.st.Get(statusPrefix + id)
+		if ch.New.Deleted {
 			if ch.Old == nil || ch.Old.Deleted {
 				return true
 			}
@@ -106,34 +109,32 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 			obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(ch.New.Version.Time, 10)
 			return w.emit(ctx, id, obj, true, w.sel.Matches(obj.GetObjectMeta().Labels))
 		}
+		if obj, err = decode(w.k, ch.New, status); err != nil {
+			return true
+		}
+		// What the watcher saw before, for objects it has not seen yet (a
+		// watch resumed from a resourceVersion): the previous spec's labels.
+		if ch.Old != nil && !ch.Old.Deleted {
+			wasHint = w.sel.Empty()
+			if !wasHint {
+				if old, err := decode(w.k, ch.Old, nil); err == nil {
+					wasHint = w.sel.Matches(old.GetObjectMeta().Labels)
+				}
+			}
+		}
 	case strings.HasPrefix(key, statusPrefix):
 		id = key[len(statusPrefix):]
-		spec, status = w.o.st.Get(specPrefix+id), ch.New
+		spec, status := w.o.st.Get(specPrefix+id), ch.New
 		if spec == nil || spec.Deleted || status.Deleted {
 			return true
 		}
 		// A status record for another incarnation changes nothing visible.
-		if obj, err := decode(w.k, spec, status); err != nil || !w.statusApplies(obj, status) {
+		if obj, err = decode(w.k, spec, status); err != nil || !w.statusApplies(obj, status) {
 			return true
 		}
+		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)
 	default:
 		return true
-	}
-	obj, err := decode(w.k, spec, status)
-	if err != nil {
-		return true
-	}
-	// What the watcher saw before, for objects it has not seen yet (a watch
-	// resumed from a resourceVersion): the previous spec's labels.
-	wasHint := false
-	if ch.New == spec {
-		if ch.Old != nil && !ch.Old.Deleted {
-			if old, err := decode(w.k, ch.Old, nil); err == nil {
-				wasHint = w.sel.Matches(old.GetObjectMeta().Labels)
-			}
-		}
-	} else {
-		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)
 	}
 	return w.emit(ctx, id, obj, false, wasHint)
 }
