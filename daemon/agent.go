@@ -36,6 +36,7 @@ import (
 	"github.com/shoal-dev/shoal/registry"
 	"github.com/shoal-dev/shoal/registry/admission/ipalloc"
 	"github.com/shoal-dev/shoal/registry/admission/podsecurity"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // Run runs the agent until ctx ends. Stopping leaves the pods' containers
@@ -96,6 +97,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
 	}
+	// The agent's one shared cache: every consumer reads it, so each
+	// change is decoded once here whatever their number.
+	inf := informer.New(objs, informer.Options{Log: log.With("component", "informer")})
 	policy, err := auth.NewCache(ctx, objs, log)
 	if err != nil {
 		return fmt.Errorf("authorisation: %w", err)
@@ -113,6 +117,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
+	var apiServer atomic.Pointer[server.Server] // for the agent route, which the server serves
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
@@ -132,7 +137,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
-		Extra:         agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv)})
+		Extra: agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, inf,
+			func() server.WatchStats { return apiServer.Load().WatchStats() })})
+	apiServer.Store(srv)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -240,6 +247,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	rec := events.New(objs, "kubelet", cfg.Name, log)
+	run("informer", func(ctx context.Context) error { inf.Run(ctx); return nil })
 	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"),
 		func(gw net.IP) { cdns.useGateway(ctx, gw) })
 	if err != nil {
@@ -250,7 +258,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Network: podnet.NetworkName, DataDir: cfg.DataDir,
 		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng, objs, rec, log)
 	rt.Store(runner)
-	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
+	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{})
 	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))

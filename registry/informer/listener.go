@@ -65,12 +65,9 @@ func (f Filter) matches(it *item) bool {
 }
 
 // AddHandler tells h of every object the filter passes, as adds, then of
-// every change, until ctx ends.
-func (c *Cache) AddHandler(ctx context.Context, f Filter, h Handler) { c.addHandler(ctx, f, h) }
-
-// addHandler is AddHandler; the channel it returns closes when the
-// consumer's goroutine has returned, after ctx ended.
-func (c *Cache) addHandler(ctx context.Context, f Filter, h Handler) <-chan struct{} {
+// every change, until ctx ends. The channel it returns closes when the
+// consumer's goroutine, which calls h, has returned after ctx ended.
+func (c *Cache) AddHandler(ctx context.Context, f Filter, h Handler) <-chan struct{} {
 	l := &listener{filter: f, h: h, pending: map[string]*pending{}, wake: make(chan struct{}, 1)}
 	c.mu.Lock()
 	var snap []*item
@@ -118,7 +115,7 @@ func (c *Cache) Watch(ctx context.Context, f Filter) <-chan Event {
 		case <-ctx.Done():
 		}
 	}
-	done := c.addHandler(ctx, f, Handler{
+	done := c.AddHandler(ctx, f, Handler{
 		OnAdd:    func(obj api.Object) { send(Event{Type: api.Added, Object: obj}) },
 		OnUpdate: func(old, obj api.Object) { send(Event{Type: api.Modified, Object: obj, Old: old}) },
 		OnDelete: func(obj api.Object) { send(Event{Type: api.Deleted, Object: obj}) },
