@@ -248,6 +248,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	rec := events.New(objs, "kubelet", cfg.Name, log)
 	run("informer", func(ctx context.Context) error { inf.Run(ctx); return nil })
+	// Every consumer below reads the informer: the read-only ones the
+	// shared objects, those that change what they read private copies.
+	view := inf.View()
 	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"),
 		func(gw net.IP) { cdns.useGateway(ctx, gw) })
 	if err != nil {
@@ -256,26 +259,29 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cdns.useGateway(ctx, pnet.gateway)
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
 		Network: podnet.NetworkName, DataDir: cfg.DataDir,
-		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng, objs, rec, log)
+		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng,
+		// Only this node's pods, through the informer's spec.nodeName
+		// index; copies, as the runner writes what it reads.
+		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)
 	rt.Store(runner)
 	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{})
-	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
+	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
-	for name, loop := range pnet.loops(eng, objs) {
+	for name, loop := range pnet.loops(eng, view) {
 		run(name, loop)
 	}
 	clusterPrefix, _ := netip.ParsePrefix(cfg.ClusterCIDR) // checked by validate
 	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}}, log.With("component", "service-proxy"))
-	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, objs) })
-	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, objs) })
+	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, view) })
+	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, view) })
 	if hostDNS := cfg.dnsHostAddr(addr); hostDNS != "" {
 		run("cluster-dns-host", func(ctx context.Context) error { cdns.serveHost(ctx, hostDNS); return nil })
 	}
 	if cfg.IngressAddr != "" || cfg.IngressTLSAddr != "" {
 		ing := ingress.New(ingress.DefaultConfig(), log.With("component", "ingress"))
-		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, objs) })
+		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, view) })
 		serveIngress(ctx, &wg, ing, cfg, log)
 	}
 	run("runtime", runner.Run)
@@ -448,4 +454,20 @@ func notHere(err error) error {
 		return api.NewUnavailable(fmt.Sprintf("%v; ask that node's agent", err))
 	}
 	return err
+}
+
+// informedStore is the registry for a consumer written against it, with
+// its lists and watches served by the agent's informer (view) instead of
+// watches of its own: nothing is decoded again for it.
+type informedStore struct {
+	*nodelifecycle.HealthStore
+	view *informer.View
+}
+
+func (s informedStore) List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
+	return s.view.List(ctx, k, ns, sel)
+}
+
+func (s informedStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
+	return s.view.Watch(ctx, k, ns, opts)
 }

@@ -46,6 +46,8 @@ type Filter struct {
 	ix    index
 	value string
 	on    bool
+	ns    string       // "" for every namespace
+	sel   api.Selector // nil for every object
 }
 
 // Everything passes every object.
@@ -60,16 +62,39 @@ func InNamespace(ns string) Filter { return Filter{ix: byNamespace, value: ns, o
 // OwnedBy passes the objects with an ownerReference naming uid.
 func OwnedBy(uid string) Filter { return Filter{ix: byOwner, value: uid, on: true} }
 
+// Within narrows f to the objects of namespace ns ("" for all) that sel
+// matches.
+func (f Filter) Within(ns string, sel api.Selector) Filter {
+	f.ns, f.sel = ns, sel
+	return f
+}
+
 func (f Filter) matches(it *item) bool {
-	return !f.on || it != nil && slices.Contains(it.vals[f.ix], f.value)
+	if it == nil {
+		return false
+	}
+	if f.on && !slices.Contains(it.vals[f.ix], f.value) {
+		return false
+	}
+	m := it.obj.GetObjectMeta()
+	return (f.ns == "" || m.Namespace == f.ns) && f.sel.Matches(m.Labels)
 }
 
 // AddHandler tells h of every object the filter passes, as adds, then of
 // every change, until ctx ends. The channel it returns closes when the
 // consumer's goroutine, which calls h, has returned after ctx ended.
 func (c *Cache) AddHandler(ctx context.Context, f Filter, h Handler) <-chan struct{} {
+	l, _ := c.listen(f, h, true)
+	return c.runListener(ctx, l)
+}
+
+// listen registers a listener; with tell, the objects the filter passes are
+// its first adds, else they are returned (the consumer's starting view) and
+// the listener tells only of changes after them.
+func (c *Cache) listen(f Filter, h Handler, tell bool) (*listener, []api.Object) {
 	l := &listener{filter: f, h: h, pending: map[string]*pending{}, wake: make(chan struct{}, 1)}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	var snap []*item
 	if f.on {
 		for _, it := range c.index[f.ix][f.value] {
@@ -82,25 +107,40 @@ func (c *Cache) AddHandler(ctx context.Context, f Filter, h Handler) <-chan stru
 		}
 	}
 	slices.SortFunc(snap, func(a, b *item) int { return strings.Compare(a.key, b.key) })
+	var start []api.Object
 	for _, it := range snap {
-		l.push(nil, it.obj, true)
+		if !f.matches(it) {
+			continue
+		}
+		if tell {
+			l.push(nil, it.obj, true)
+		} else {
+			start = append(start, it.obj)
+		}
 	}
 	if c.synced {
 		l.pushSynced()
 	}
 	c.listeners[l] = struct{}{}
-	c.mu.Unlock()
+	return l, start
+}
+
+// runListener runs l's deliveries until ctx ends, then unregisters it;
+// the channel closes after that.
+func (c *Cache) runListener(ctx context.Context, l *listener) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer func() {
-			c.mu.Lock()
-			delete(c.listeners, l)
-			c.mu.Unlock()
-		}()
+		defer c.unlisten(l)
 		l.run(ctx)
 	}()
 	return done
+}
+
+func (c *Cache) unlisten(l *listener) {
+	c.mu.Lock()
+	delete(c.listeners, l)
+	c.mu.Unlock()
 }
 
 // Watch is AddHandler with a channel: the events of the objects the filter
