@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
-		Extra: agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, inf,
+		Extra: agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
 			func() server.WatchStats { return apiServer.Load().WatchStats() })})
 	apiServer.Store(srv)
 

@@ -162,7 +162,7 @@ func waitSynced(ctx context.Context, cl *gossip.Cluster, log *slog.Logger, limit
 // cluster-identity endpoints. (The other agents' record pulls are served on
 // the gossip port, over mutual TLS: see internal.go.)
 func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossip.Cluster, members memberLister, lead *election.Election,
-	dnsSrv *dns.Server, inf *informer.Informer, apiWatches func() server.WatchStats) []server.Route {
+	dnsSrv *dns.Server, reg *registry.Registry, inf *informer.Informer, apiWatches func() server.WatchStats) []server.Route {
 	routes := []server.Route{membersRoute(cfg.Name, members, lead)}
 	routes = append(routes, identityRoutes(st, cl)...)
 	routes = append(routes, storageRoutes(cfg.Name, st, sealer)...)
@@ -178,7 +178,7 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 			},
 			"dns":      map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
 			"informer": inf.Stats(),
-			"watches":  watchStats(st, apiWatches()),
+			"watches":  watchStats(st, reg, apiWatches()),
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(info)
@@ -188,11 +188,12 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 // watchStats tells how the agent's watches fare: the store's subscriptions
 // (the informer's and the API's), and the API's watches closed because
 // their client stopped reading or fell behind.
-func watchStats(st *gossip.Store, api server.WatchStats) map[string]any {
+func watchStats(st *gossip.Store, reg *registry.Registry, api server.WatchStats) map[string]any {
 	ws := st.WatchStats()
 	return map[string]any{
 		"subscriptions": ws.Subscriptions, "subscriptionsOverflowed": ws.Overflows,
 		"historyBytes": st.HistoryBytes(),
 		"apiOpen":      api.Open, "apiCutSlow": api.Cut, "apiExpired": api.Expired,
+		"byResource": reg.WatchStats(),
 	}
 }

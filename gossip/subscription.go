@@ -167,7 +167,10 @@ func (s *Store) overflow(sub *Subscription) {
 		"prefixes", sub.prefixes, "max_changes", sub.limits.changes, "max_bytes", sub.limits.bytes)
 }
 
-// Next returns the changes waiting, in order, waiting until there is at
+// maxBatch bounds the changes one Next returns.
+const maxBatch = 256
+
+// Next returns the changes waiting (at most maxBatch), in order, waiting until there is at
 // least one, ctx is done (its error), the store closes (ErrClosed), or the
 // watcher fell behind (ErrSubscriptionOverflow: list again). One goroutine
 // at a time may call it.
@@ -180,14 +183,25 @@ func (sub *Subscription) Next(ctx context.Context) ([]Change, error) {
 			return nil, sub.err
 		}
 		if sub.waiting > 0 {
-			out := make([]Change, 0, sub.waiting)
-			for _, ch := range s.ring[s.after(sub.cursor):] {
-				if sub.matches(ch.New.Key) {
-					out = append(out, ch)
+			out := make([]Change, 0, min(sub.waiting, maxBatch))
+			rest := s.ring[s.after(sub.cursor):]
+			for i, ch := range rest {
+				if !sub.matches(ch.New.Key) {
+					continue
 				}
+				if len(out) == maxBatch {
+					// The rest waits in the history, not here: a watcher
+					// stalled on this batch holds no more than it.
+					sub.cursor = rest[i-1].Stamp
+					break
+				}
+				out = append(out, ch)
+				sub.waiting--
+				sub.waitingBytes -= changeBytes(ch)
 			}
-			sub.cursor = s.ring[len(s.ring)-1].Stamp
-			sub.waiting, sub.waitingBytes = 0, 0
+			if sub.waiting == 0 {
+				sub.cursor, sub.waitingBytes = s.ring[len(s.ring)-1].Stamp, 0
+			}
 			s.mu.RUnlock()
 			return out, nil
 		}

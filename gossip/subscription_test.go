@@ -49,9 +49,22 @@ func TestStalledSubscriptionsShareTheHistory(t *testing.T) {
 	}
 	t.Logf("heap: %d KiB, %d KiB with 1000 subscriptions, %d KiB after 5000 writes of 1 KiB",
 		base>>10, withSubs>>10, after>>10)
-	changes, err := subs[0].Next(ctx)
-	if err != nil || len(changes) != 5000 {
-		t.Fatalf("a stalled watcher that reads at last gets %d changes (%v), want 5000", len(changes), err)
+	// It gets them in batches, in order, each change once.
+	var got []Change
+	for len(got) < 5000 {
+		changes, err := subs[0].Next(ctx)
+		if err != nil || len(changes) == 0 || len(changes) > maxBatch {
+			t.Fatalf("after %d changes, a batch of %d (%v); want 1 to %d", len(got), len(changes), err, maxBatch)
+		}
+		got = append(got, changes...)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Stamp <= got[i-1].Stamp {
+			t.Fatalf("change %d out of order or repeated: stamp %d after %d", i, got[i].Stamp, got[i-1].Stamp)
+		}
+	}
+	if len(got) != 5000 {
+		t.Fatalf("a stalled watcher that reads at last gets %d changes, want 5000", len(got))
 	}
 	for _, s := range subs {
 		s.Cancel()

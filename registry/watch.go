@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
@@ -38,7 +39,9 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 	if err != nil {
 		return nil, api.NewInternal(err)
 	}
-	w := &watcher{o: o, k: k, sel: opts.LabelSelector, out: make(chan api.WatchEvent), matched: map[string]bool{}}
+	w := &watcher{o: o, k: k, sel: opts.LabelSelector, out: make(chan api.WatchEvent), matched: map[string]bool{},
+		stats: o.watchStatsOf(k)}
+	w.stats.open.Add(1)
 	go w.run(ctx, sub, snap)
 	return w.out, nil
 }
@@ -49,16 +52,57 @@ type watcher struct {
 	sel     api.Selector
 	out     chan api.WatchEvent
 	matched map[string]bool // object key -> whether the last state sent matched the selector
+	stats   *kindWatchStats
+}
+
+// decode decodes an object for the watcher, counted.
+func (w *watcher) decode(spec, status *gossip.Record) (api.Object, error) {
+	w.stats.decodes.Add(1)
+	return decode(w.k, spec, status)
+}
+
+// kindWatchStats are the counters of one kind's watches.
+type kindWatchStats struct {
+	open    atomic.Int64
+	decodes atomic.Uint64
+}
+
+func (o *Registry) watchStatsOf(k *api.Kind) *kindWatchStats {
+	if s, ok := o.watchStats.Load(k.Resource); ok {
+		return s.(*kindWatchStats)
+	}
+	s, _ := o.watchStats.LoadOrStore(k.Resource, &kindWatchStats{})
+	return s.(*kindWatchStats)
+}
+
+// WatchStats counts one kind's watches.
+type WatchStats struct {
+	Open    int64  `json:"open"`    // watches open now
+	Decodes uint64 `json:"decodes"` // objects decoded for watches, since the start
+}
+
+// WatchStats returns the counters of the watches of every kind watched
+// since the start, by resource name: with the agent's one informer, each
+// change of a kind nobody else watches is decoded once.
+func (o *Registry) WatchStats() map[string]WatchStats {
+	out := map[string]WatchStats{}
+	o.watchStats.Range(func(k, v any) bool {
+		s := v.(*kindWatchStats)
+		out[k.(string)] = WatchStats{Open: s.open.Load(), Decodes: s.decodes.Load()}
+		return true
+	})
+	return out
 }
 
 func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gossip.Record) {
 	defer close(w.out)
 	defer sub.Cancel()
+	defer w.stats.open.Add(-1)
 	for _, r := range snap {
 		if !strings.HasPrefix(r.Key, specPrefix) {
 			continue
 		}
-		obj, err := decode(w.k, r, w.o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
+		obj, err := w.decode(r, w.o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
 		if err != nil {
 			continue
 		}
@@ -102,14 +146,14 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 			if ch.Old == nil || ch.Old.Deleted {
 				return true
 			}
-			obj, err := decode(w.k, ch.Old, status)
+			obj, err := w.decode(ch.Old, status)
 			if err != nil {
 				return true
 			}
 			obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(ch.New.Version.Time, 10)
 			return w.emit(ctx, id, obj, true, w.sel.Matches(obj.GetObjectMeta().Labels))
 		}
-		if obj, err = decode(w.k, ch.New, status); err != nil {
+		if obj, err = w.decode(ch.New, status); err != nil {
 			return true
 		}
 		// What the watcher saw before, for objects it has not seen yet (a
@@ -117,7 +161,7 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 		if ch.Old != nil && !ch.Old.Deleted {
 			wasHint = w.sel.Empty()
 			if !wasHint {
-				if old, err := decode(w.k, ch.Old, nil); err == nil {
+				if old, err := w.decode(ch.Old, nil); err == nil {
 					wasHint = w.sel.Matches(old.GetObjectMeta().Labels)
 				}
 			}
@@ -129,7 +173,7 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 			return true
 		}
 		// A status record for another incarnation changes nothing visible.
-		if obj, err = decode(w.k, spec, status); err != nil || !w.statusApplies(obj, status) {
+		if obj, err = w.decode(spec, status); err != nil || !w.statusApplies(obj, status) {
 			return true
 		}
 		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)

@@ -141,11 +141,11 @@ func (inf *Informer) Verify() error {
 
 // Stats are counters of one kind's cache.
 type Stats struct {
-	Objects   int    // cached now
-	Events    uint64 // watch events taken in
-	Relists   uint64 // lists after the first (a watch ended)
-	Listeners int    // consumers following the kind
-	Pending   int    // changes waiting in the consumers' queues
+	Objects   int    `json:"objects"`   // cached now
+	Events    uint64 `json:"events"`    // watch events taken in
+	Relists   uint64 `json:"relists"`   // lists after the first (a watch ended)
+	Listeners int    `json:"listeners"` // consumers following the kind
+	Pending   int    `json:"pending"`   // changes waiting in the consumers' queues
 }
 
 // Stats returns the counters of every kind cached, by resource name.
