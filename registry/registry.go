@@ -39,6 +39,8 @@ type Registry struct {
 	// watchStats counts the watches of each kind (resource name ->
 	// *kindWatchStats).
 	watchStats sync.Map
+	// decodes shares the objects decoded for watches among watchers.
+	decodes decodeMemo
 }
 
 // update runs fn in a store transaction with a fresh admission memo.

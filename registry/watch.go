@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/shoal-dev/shoal/api"
@@ -51,14 +52,71 @@ type watcher struct {
 	k       *api.Kind
 	sel     api.Selector
 	out     chan api.WatchEvent
-	matched map[string]bool // object key -> whether the last state sent matched the selector
+	matched map[string]bool // with a selector: the objects whose last state sent matched it
 	stats   *kindWatchStats
 }
 
-// decode decodes an object for the watcher, counted.
+// decode decodes an object for the watcher, counted; the result is
+// private to it.
 func (w *watcher) decode(spec, status *gossip.Record) (api.Object, error) {
 	w.stats.decodes.Add(1)
 	return decode(w.k, spec, status)
+}
+
+// decodeShared decodes an object once for every watcher that sends this
+// state of it (the decoded object is shared: nobody may change it).
+func (w *watcher) decodeShared(spec, status *gossip.Record) (api.Object, error) {
+	key := memoKey{w.k, spec, status}
+	if obj, ok := w.o.decodes.get(key); ok {
+		return obj, nil
+	}
+	obj, err := w.decode(spec, status)
+	if err == nil {
+		w.o.decodes.put(key, obj)
+	}
+	return obj, err
+}
+
+// memoKey names one state of an object: records are never changed in
+// place, so the pair of pointers names one encoding.
+type memoKey struct {
+	k            *api.Kind
+	spec, status *gossip.Record
+}
+
+// decodeMemo keeps the objects decoded for watches most recently, so that
+// many watchers of a kind decode each change once between them.
+type decodeMemo struct {
+	mu    sync.Mutex
+	objs  map[memoKey]api.Object
+	order []memoKey // oldest first
+}
+
+// memoSize bounds the objects kept: enough for watchers a little apart.
+const memoSize = 1024
+
+func (m *decodeMemo) get(key memoKey) (api.Object, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	obj, ok := m.objs[key]
+	return obj, ok
+}
+
+func (m *decodeMemo) put(key memoKey, obj api.Object) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.objs == nil {
+		m.objs = make(map[memoKey]api.Object, memoSize)
+	}
+	if _, ok := m.objs[key]; ok {
+		return
+	}
+	if len(m.order) >= memoSize {
+		delete(m.objs, m.order[0])
+		m.order = m.order[1:]
+	}
+	m.objs[key] = obj
+	m.order = append(m.order, key)
 }
 
 // kindWatchStats are the counters of one kind's watches.
@@ -102,7 +160,7 @@ func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gos
 		if !strings.HasPrefix(r.Key, specPrefix) {
 			continue
 		}
-		obj, err := w.decode(r, w.o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
+		obj, err := w.decodeShared(r, w.o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
 		if err != nil {
 			continue
 		}
@@ -153,7 +211,7 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 			obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(ch.New.Version.Time, 10)
 			return w.emit(ctx, id, obj, true, w.sel.Matches(obj.GetObjectMeta().Labels))
 		}
-		if obj, err = w.decode(ch.New, status); err != nil {
+		if obj, err = w.decodeShared(ch.New, status); err != nil {
 			return true
 		}
 		// What the watcher saw before, for objects it has not seen yet (a
@@ -173,7 +231,7 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 			return true
 		}
 		// A status record for another incarnation changes nothing visible.
-		if obj, err = w.decode(spec, status); err != nil || !w.statusApplies(obj, status) {
+		if obj, err = w.decodeShared(spec, status); err != nil || !w.statusApplies(obj, status) {
 			return true
 		}
 		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)
@@ -197,9 +255,16 @@ func parseRV(rv string) uint64 {
 // emit sends the event for an object's new state, translating selector
 // matches into ADDED/MODIFIED/DELETED as the watcher sees them.
 func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, wasHint bool) bool {
-	was, known := w.matched[id]
-	if !known {
-		was = wasHint
+	// Without a selector every live object matches: whether the watcher
+	// saw it is whether it existed before this change (the hint), and
+	// nothing is kept per object (a watcher of 10,000 objects costs no
+	// more than one of ten).
+	was, known := wasHint, true
+	if !w.sel.Empty() {
+		was, known = w.matched[id]
+		if !known {
+			was = wasHint
+		}
 	}
 	now := !deleted && w.sel.Matches(obj.GetObjectMeta().Labels)
 	var typ string
@@ -209,7 +274,9 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 		delete(w.matched, id)
 	case !was && now:
 		typ = api.Added
-		w.matched[id] = true
+		if !w.sel.Empty() {
+			w.matched[id] = true
+		}
 	case was && now:
 		typ = api.Modified
 	default:

@@ -136,7 +136,15 @@ func (h *HealthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 			if !ok {
 				return
 			}
-			n, isNode := h.overlay(ev.Object, h.viewMap()).(*api.Node)
+			// The registry shares a watch's objects among its watchers:
+			// the condition goes on a copy.
+			n, isNode := ev.Object.(*api.Node)
+			if isNode {
+				c := *n
+				c.Status.Conditions = append([]api.Condition(nil), n.Status.Conditions...)
+				n = &c
+				h.nodeReady(n, h.viewMap())
+			}
 			if !isNode { // the ERROR event that ends the watch: pass it on
 				send(ev)
 				return
