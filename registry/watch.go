@@ -18,7 +18,9 @@ import (
 // after it. An object that stops (starts) matching the selector is sent as
 // DELETED (ADDED). The channel closes when ctx ends or the store closes, and
 // after an ERROR event (its object a *WatchError, a 410 Expired Status) when
-// the watcher fell behind: the watcher lists again and watches anew.
+// the watcher fell behind: the watcher lists again and watches anew. The
+// objects sent are shared with the other watches (each state is decoded
+// once for all of them): read them, never change them.
 func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	ns = nsFor(k, ns)
 	tail := k.Resource + "/"
