@@ -92,7 +92,7 @@ func (c *Cache) AddHandler(ctx context.Context, f Filter, h Handler) <-chan stru
 // its first adds, else they are returned (the consumer's starting view) and
 // the listener tells only of changes after them.
 func (c *Cache) listen(f Filter, h Handler, tell bool) (*listener, []api.Object) {
-	l := &listener{filter: f, h: h, pending: map[string]*pending{}, wake: make(chan struct{}, 1)}
+	l := &listener{filter: f, h: h, pending: map[objectID]*pending{}, wake: make(chan struct{}, 1)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var snap []*item
@@ -113,7 +113,7 @@ func (c *Cache) listen(f Filter, h Handler, tell bool) (*listener, []api.Object)
 			continue
 		}
 		if tell {
-			l.push(nil, it.obj, true)
+			l.push(it.key, nil, it.obj, true)
 		} else {
 			start = append(start, it.obj)
 		}
@@ -176,14 +176,18 @@ type listener struct {
 	h      Handler
 
 	mu      sync.Mutex
-	pending map[string]*pending
-	order   []string // ids; syncMarker for the Synced event
+	pending map[objectID]*pending
+	order   []objectID // syncMarker for the Synced event
 	wake    chan struct{}
 }
 
+// objectID names one object of a listener's queue: its key (shared with
+// the cache's item, so naming costs nothing) and uid.
+type objectID struct{ key, uid string }
+
 // syncMarker stands for the Synced event in a listener's order; no object
-// id is empty.
-const syncMarker = ""
+// has an empty key.
+var syncMarker = objectID{}
 
 // pending is what a consumer has not been told yet about one object.
 type pending struct {
@@ -202,20 +206,20 @@ func (l *listener) change(old, cur *item) {
 	if was {
 		prev = old.obj
 	}
-	l.push(prev, cur.obj, is)
+	l.push(cur.key, prev, cur.obj, is)
 }
 
 // remove tells of the deletion of it, whose last state is gone.
 func (l *listener) remove(it, gone *item) {
 	if l.filter.matches(it) {
-		l.push(it.obj, gone.obj, false)
+		l.push(it.key, it.obj, gone.obj, false)
 	}
 }
 
 // push merges a change into the queue; prev is the state the consumer has
 // if nothing is pending for the object.
-func (l *listener) push(prev, obj api.Object, in bool) {
-	id := keyOf(obj) + "\x00" + obj.GetObjectMeta().UID
+func (l *listener) push(key string, prev, obj api.Object, in bool) {
+	id := objectID{key, obj.GetObjectMeta().UID}
 	l.mu.Lock()
 	p := l.pending[id]
 	if p == nil {
@@ -244,8 +248,8 @@ func (l *listener) pushSynced() {
 
 // compact drops the ids of entries no longer pending; l.mu is held.
 func (l *listener) compact() {
-	kept := make([]string, 0, len(l.pending)+1)
-	seen := make(map[string]bool, len(l.pending))
+	kept := make([]objectID, 0, len(l.pending)+1)
+	seen := make(map[objectID]bool, len(l.pending))
 	for _, id := range l.order {
 		if id == syncMarker {
 			kept = append(kept, id)
