@@ -37,7 +37,9 @@ type DamagedError struct {
 	Err  error
 }
 
-func (e *DamagedError) Error() string { return fmt.Sprintf("the store %s is damaged: %v", e.Path, e.Err) }
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("the store %s is damaged: %v", e.Path, e.Err)
+}
 
 func (e *DamagedError) Unwrap() error { return e.Err }
 
@@ -186,7 +188,7 @@ const (
 )
 
 type boltMeta struct {
-	pageSize                  uint32
+	pageSize                   uint32
 	root, freelist, pgid, txid uint64
 }
 
