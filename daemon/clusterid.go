@@ -20,6 +20,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // AdminKubeconfig is the file the first agent of a cluster writes in its
@@ -246,7 +247,7 @@ func writeRecords(ctx context.Context, st *gossip.Store, recs map[string]any) er
 		}
 		return nil
 	})
-	return err
+	return registry.StoreError(err)
 }
 
 // authority lets this agent admit others: the cluster records in its

@@ -18,14 +18,17 @@ import (
 // A damaged store file must never crash the agent: bbolt trusts its file,
 // and on a truncated or corrupted one it can panic, or fault on a page
 // beyond the end of its memory map (a fault Go does not turn into a panic
-// unless asked). So the file is checked in three steps before use:
+// unless asked, and not at all on the goroutine bbolt's own check runs
+// on). So the file is checked before bbolt maps it:
 //
-//  1. checkFile reads the two meta pages itself and checks that the file
-//     holds every page the newest valid one counts (truncation);
-//  2. bbolt opens it with faults turned into panics, and panics recovered;
-//  3. verify walks every page reachable from the buckets (again with
-//     faults as panics), then runs bbolt's own consistency check, which
-//     then meets only pages known to be in the file.
+//  1. checkFile reads the two meta pages and checks that the file holds
+//     every page the newest valid one counts (truncation);
+//  2. it then reads, from the file (not the map), every page reachable
+//     from the root and the freelist page, and checks every page id and
+//     every key and value extent against the file's bounds (pageChecker);
+//  3. bbolt opens it (faults turned into panics, panics recovered), and
+//     its own consistency check runs, which now meets only pages and
+//     extents known to be in the file.
 //
 // Any failure is a DamagedError; the agent moves the file aside and
 // rebuilds from its peers (daemon), and never runs on a file that failed.
@@ -89,7 +92,10 @@ func openChecked(path string, opts *bolt.Options) (*bolt.DB, error) {
 	switch {
 	case errors.As(err, &pe):
 		if file != nil {
-			file.Close() // releases the file's lock; the abandoned mapping stays
+			// The abandoned map keeps the file (and its lock) until the
+			// process ends; the damaged file is moved aside, so the lock
+			// never stands in the way of its replacement.
+			file.Close()
 		}
 		return nil, &DamagedError{Path: path, Err: err}
 	case errors.Is(err, berrors.ErrTimeout):
@@ -123,21 +129,11 @@ func protect(fn func() error) (err error) {
 	return fn()
 }
 
-// verify reads every page reachable from the buckets, every value to its
-// last byte, then runs bbolt's consistency check (freelist, page
-// references, ordering): at most a few of its findings are reported.
+// verify runs bbolt's consistency check (freelist, page references, key
+// order): at most a few of its findings are reported.
 func verify(db *bolt.DB) error {
-	var sink byte
-	err := protect(func() error {
-		return db.View(func(tx *bolt.Tx) error {
-			return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walkBucket(b, &sink) })
-		})
-	})
-	if err != nil {
-		return err
-	}
 	var found []error
-	err = db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx *bolt.Tx) error {
 		n := 0
 		for e := range tx.Check() {
 			if n++; n <= 3 {
@@ -156,21 +152,6 @@ func verify(db *bolt.DB) error {
 		return fmt.Errorf("its consistency check failed: %w", errors.Join(found...))
 	}
 	return nil
-}
-
-func walkBucket(b *bolt.Bucket, sink *byte) error {
-	return b.ForEach(func(k, v []byte) error {
-		if v == nil {
-			if c := b.Bucket(k); c != nil {
-				return walkBucket(c, sink)
-			}
-			return nil
-		}
-		if len(v) > 0 {
-			*sink ^= v[len(v)-1] // touch the value's last page
-		}
-		return nil
-	})
 }
 
 // bbolt's meta page, as it lays it out (version 2): a 16-byte page header,
@@ -269,6 +250,160 @@ func checkFile(path string) error {
 	}
 	if m.root >= m.pgid || m.freelist != boltNoFreelist && m.freelist >= m.pgid {
 		return damaged("its meta page points beyond its %d pages (root %d, freelist %d)", m.pgid, m.root, m.freelist)
+	}
+	pc := &pageChecker{f: f, ps: ps, pages: m.pgid, seen: map[uint64]bool{}}
+	if err := pc.checkFreelist(m.freelist); err != nil {
+		return damaged("%v", err)
+	}
+	if err := pc.checkTree(m.root, "the root bucket", 0); err != nil {
+		return damaged("%v", err)
+	}
+	return nil
+}
+
+// bbolt's page layout: a header (id 8 bytes, flags 2, count 2, overflow
+// 4), then count elements of 16 bytes: a branch element is (position 4,
+// key size 4, child page 8), a leaf element (flags 4, position 4, key size
+// 4, value size 4), the position counted from the element itself. A leaf
+// element flagged as a bucket holds (root page 8, sequence 8) and, when
+// the root page is 0, the bucket's own leaf page inline.
+const (
+	pageHeaderSize   = 16
+	pageElementSize  = 16
+	branchPageFlag   = 0x01
+	leafPageFlag     = 0x02
+	freelistPageFlag = 0x10
+	bucketLeafFlag   = 0x01
+	maxTreeDepth     = 64
+)
+
+// pageChecker reads pages from the file and checks their structure.
+type pageChecker struct {
+	f     *os.File
+	ps    uint64
+	pages uint64 // the high-water mark: valid ids are below
+	seen  map[uint64]bool
+}
+
+// read returns page id with its overflow pages, after checking they lie
+// below the high-water mark and the page knows its own id.
+func (c *pageChecker) read(id uint64, what string) ([]byte, error) {
+	if id < 2 || id >= c.pages {
+		return nil, fmt.Errorf("%s points to page %d, outside pages 2..%d", what, id, c.pages-1)
+	}
+	head := make([]byte, pageHeaderSize)
+	if _, err := c.f.ReadAt(head, int64(id*c.ps)); err != nil {
+		return nil, fmt.Errorf("page %d: %w", id, err)
+	}
+	ne := binary.NativeEndian
+	if got := ne.Uint64(head); got != id {
+		return nil, fmt.Errorf("page %d (%s) says it is page %d", id, what, got)
+	}
+	overflow := uint64(ne.Uint32(head[12:]))
+	if overflow >= c.pages-id {
+		return nil, fmt.Errorf("page %d (%s) runs past the file's %d pages", id, what, c.pages)
+	}
+	buf := make([]byte, (1+overflow)*c.ps)
+	if _, err := c.f.ReadAt(buf, int64(id*c.ps)); err != nil {
+		return nil, fmt.Errorf("page %d: %w", id, err)
+	}
+	return buf, nil
+}
+
+// checkFreelist checks the freelist page: its type, and that every page
+// id it lists is one of the file's.
+func (c *pageChecker) checkFreelist(id uint64) error {
+	if id == boltNoFreelist {
+		return nil
+	}
+	p, err := c.read(id, "the meta page's freelist")
+	if err != nil {
+		return err
+	}
+	ne := binary.NativeEndian
+	if flags := ne.Uint16(p[8:]); flags&freelistPageFlag == 0 {
+		return fmt.Errorf("the freelist page %d is not a freelist page (flags %#x)", id, flags)
+	}
+	n, ids := uint64(ne.Uint16(p[10:])), p[pageHeaderSize:]
+	if n == 0xFFFF { // the count is the first element
+		n, ids = ne.Uint64(ids), ids[8:]
+	}
+	if n > uint64(len(ids))/8 {
+		return fmt.Errorf("the freelist page %d lists %d pages, more than it holds", id, n)
+	}
+	for i := range n {
+		if free := ne.Uint64(ids[i*8:]); free < 2 || free >= c.pages {
+			return fmt.Errorf("the freelist page %d lists page %d, outside pages 2..%d", id, free, c.pages-1)
+		}
+	}
+	return nil
+}
+
+// checkTree checks the page id of a bucket's tree and what it references.
+func (c *pageChecker) checkTree(id uint64, what string, depth int) error {
+	if depth > maxTreeDepth {
+		return fmt.Errorf("%s nests deeper than %d levels", what, maxTreeDepth)
+	}
+	if c.seen[id] {
+		return fmt.Errorf("page %d (%s) is referenced twice", id, what)
+	}
+	c.seen[id] = true
+	p, err := c.read(id, what)
+	if err != nil {
+		return err
+	}
+	return c.checkPage(p, id, what, depth)
+}
+
+// checkPage checks one branch or leaf page (p, from the file or inline in
+// a bucket's value) and recurses into what it references.
+func (c *pageChecker) checkPage(p []byte, id uint64, what string, depth int) error {
+	ne := binary.NativeEndian
+	if len(p) < pageHeaderSize {
+		return fmt.Errorf("%s: a page of %d bytes", what, len(p))
+	}
+	flags, count := ne.Uint16(p[8:]), uint64(ne.Uint16(p[10:]))
+	branch, leaf := flags&branchPageFlag != 0, flags&leafPageFlag != 0
+	if branch == leaf {
+		return fmt.Errorf("page %d (%s) is neither a branch nor a leaf page (flags %#x)", id, what, flags)
+	}
+	if pageHeaderSize+count*pageElementSize > uint64(len(p)) {
+		return fmt.Errorf("page %d (%s) counts %d elements, more than it holds", id, what, count)
+	}
+	for i := range count {
+		off := pageHeaderSize + i*pageElementSize
+		e := p[off : off+pageElementSize]
+		if branch {
+			pos, ksize := uint64(ne.Uint32(e[0:])), uint64(ne.Uint32(e[4:]))
+			if off+pos+ksize > uint64(len(p)) {
+				return fmt.Errorf("page %d (%s): element %d runs past the page", id, what, i)
+			}
+			if err := c.checkTree(ne.Uint64(e[8:]), what, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		eflags, pos := ne.Uint32(e[0:]), uint64(ne.Uint32(e[4:]))
+		ksize, vsize := uint64(ne.Uint32(e[8:])), uint64(ne.Uint32(e[12:]))
+		if off+pos+ksize+vsize > uint64(len(p)) {
+			return fmt.Errorf("page %d (%s): element %d runs past the page", id, what, i)
+		}
+		if eflags&bucketLeafFlag == 0 {
+			continue
+		}
+		kstart := off + pos
+		name := fmt.Sprintf("bucket %q", clip(string(p[kstart:kstart+ksize])))
+		v := p[kstart+ksize : kstart+ksize+vsize]
+		if len(v) < 16 {
+			return fmt.Errorf("page %d (%s): %s has a value of %d bytes", id, what, name, len(v))
+		}
+		if root := ne.Uint64(v); root != 0 {
+			if err := c.checkTree(root, name, depth+1); err != nil {
+				return err
+			}
+		} else if err := c.checkPage(v[16:], id, name+" (inline)", depth+1); err != nil {
+			return err
+		}
 	}
 	return nil
 }

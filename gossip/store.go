@@ -179,14 +179,20 @@ func Open(path, node string, log *slog.Logger, opts ...Option) (*Store, error) {
 func (s *Store) load(drop bool) error {
 	bound := s.clock.Bound()
 	var future []*Record
-	err := s.disk.load(func(r *Record) {
-		if r.Version.Time > bound {
-			future = append(future, r)
-			return
-		}
-		s.records[r.Key] = r
-		s.clock.Observe(r.Version.Time)
+	err := protect(func() error {
+		return s.disk.load(func(r *Record) {
+			if r.Version.Time > bound {
+				future = append(future, r)
+				return
+			}
+			s.records[r.Key] = r
+			s.clock.Observe(r.Version.Time)
+		})
 	})
+	var pe *panicError
+	if errors.As(err, &pe) { // verify should have found it: never a crash
+		return &DamagedError{Path: s.disk.path, Err: err}
+	}
 	if err != nil {
 		return err
 	}
