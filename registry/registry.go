@@ -51,7 +51,8 @@ func (o *Registry) update(ctx context.Context, fn func(*gossip.Txn) error) ([]*g
 
 // StoreError turns the store's failures into API errors, each saying that
 // nothing was written: a full disk is 507 Insufficient Storage, another
-// failure to persist a 500, a store that is closing a 503. Other errors
+// failure to persist a 500, a clock too far ahead of its peers or a
+// store that is closing a 503. Other errors
 // (those of the write itself) are returned as they are.
 func StoreError(err error) error {
 	var pe *gossip.PersistError
@@ -65,6 +66,10 @@ func StoreError(err error) error {
 	case errors.As(err, &pe):
 		return api.NewStatusError(http.StatusInternalServerError, api.ReasonInternalError, fmt.Sprintf(
 			"this agent could not store the write in %s (%v): nothing was written; retry, or write through another agent", pe.Path, pe.Err))
+	case errors.Is(err, gossip.ErrClockAhead):
+		se := api.NewUnavailable(err.Error())
+		se.ErrStatus.Details = &api.StatusDetails{RetryAfterSeconds: 5}
+		return se
 	case errors.Is(err, gossip.ErrClosed):
 		return api.NewUnavailable("this agent is stopping: nothing was written; retry, or write through another agent")
 	}
