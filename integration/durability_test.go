@@ -240,3 +240,39 @@ func TestDiskFullRefusesWritesAndResumes(t *testing.T) {
 		}
 	}
 }
+
+// An agent alone (no --join, no peer remembered) whose state.db is
+// truncated refuses to start, saying what is wrong and what to do, leaves
+// the file in place, and does not crash.
+func TestDamagedStoreAloneRefusesToStart(t *testing.T) {
+	a := startAgent(t)
+	a.stop(syscall.SIGTERM)
+	db := filepath.Join(a.dataDir, "state.db")
+	info, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(db, info.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, shoalBin(t), "agent", "--name", a.name, "--data-dir", a.dataDir,
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || cctx.Err() != nil {
+		t.Fatalf("want the agent to exit with an error, got %v:\n%s", err, out)
+	}
+	if ee.ExitCode() != 1 || strings.Contains(string(out), "panic") || strings.Contains(string(out), "SIGSEGV") {
+		t.Fatalf("the agent crashed (exit %d):\n%s", ee.ExitCode(), out)
+	}
+	t.Logf("the refusal:\n%s", out)
+	for _, want := range []string{db, "damaged", "truncated", "no peer to rebuild", "--join", "backup"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("the damaged file was not left in place: %v", err)
+	}
+}
