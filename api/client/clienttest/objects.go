@@ -11,7 +11,9 @@ import (
 // Add stores objects as a controller or another agent would have written
 // them: through the registry (defaulting, validation, admission), with the
 // status they carry, and created at their creationTimestamp when they have
-// one, so that ages print as the test means. The namespaces they need are
+// one, so that ages print as the test means (the registry's clock reads
+// that time while Add runs: seed before the requests under test, not while
+// they run). The namespaces they need are
 // made; an object that exists is replaced; a pod with a deletionTimestamp
 // is then deleted gracefully (bound to a node, it stays Terminating for
 // PodTermination). What the server sets (uid, resourceVersion, generation)
