@@ -189,6 +189,10 @@ func asInvalid(k *api.Kind, name string, err error) error {
 // New wraps a store.
 func New(st *gossip.Store) *Registry { return &Registry{st: st, now: time.Now} }
 
+// SetClock sets the clock that stamps creation and deletion times (a test
+// server seeding objects of given ages); call it before serving writes.
+func (o *Registry) SetClock(now func() time.Time) { o.now = now }
+
 // Store returns the record store underneath.
 func (o *Registry) Store() *gossip.Store { return o.st }
 
