@@ -88,6 +88,11 @@ func TestTruncatedStoreRebuildsFromAPeer(t *testing.T) {
 	})
 	logText, _ := os.ReadFile(logFile)
 	newLog := string(logText[len(logBefore):])
+	for _, line := range strings.Split(newLog, "\n") {
+		if strings.Contains(line, "damaged") || strings.Contains(line, "rebuil") {
+			t.Logf("h3: %s", line)
+		}
+	}
 	for _, want := range []string{"the store is damaged: moved it aside", "truncated", "rebuilt this agent's store from a peer"} {
 		if !strings.Contains(newLog, want) {
 			t.Errorf("h3's log does not say %q", want)
