@@ -208,7 +208,7 @@ func TestSubPathMountsAreStagedAndRemovedWithThePod(t *testing.T) {
 		t.Fatal(err)
 	}
 	podDir, _ := w.rt.podDir(w.key.uid)
-	if want := filepath.Join(podDir, "volume-subpaths", "data", "app", "0"); ms[0].Source != want || !isMountPoint(want) {
+	if want := filepath.Join(podDir, "volume-subpaths", "data", "app", "0"); ms[0].Source != want || !mountPoint(t, want) {
 		t.Fatalf("source %s, want the mounted %s", ms[0].Source, want)
 	}
 	if b, _ := os.ReadFile(filepath.Join(ms[0].Source, "f")); string(b) != "pod data" {
@@ -401,7 +401,7 @@ func TestAfterARestartTheFilesAndMountsOfGonePodsAreRemoved(t *testing.T) {
 		}
 		return nil
 	})
-	if isMountPoint(staged) {
+	if mountPoint(t, staged) {
 		t.Fatal("the staged mount is left")
 	}
 	if b, err := os.ReadFile(filepath.Join(outside, "marker")); err != nil || string(b) != "keep me" {
@@ -410,4 +410,13 @@ func TestAfterARestartTheFilesAndMountsOfGonePodsAreRemoved(t *testing.T) {
 	if _, err := os.Stat(odd); err != nil {
 		t.Fatalf("a directory whose name is no pod uid was touched: %v", err)
 	}
+}
+
+func mountPoint(t *testing.T, p string) bool {
+	t.Helper()
+	ok, err := isMountPoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }

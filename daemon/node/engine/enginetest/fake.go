@@ -56,7 +56,8 @@ type Fake struct {
 	mu          sync.Mutex
 	info        engine.Info
 	unavailable bool
-	hung        chan struct{} // while not nil, calls wait for it to close
+	hung        chan struct{}    // while not nil, calls wait for it to close
+	failing     map[string]error // method -> the error it fails with
 	calls       []Call
 
 	images   map[string]bool
@@ -136,20 +137,39 @@ func (f *Fake) SetHung(hung bool) {
 	}
 }
 
-// hold waits while the fake is hung.
-func (f *Fake) hold(ctx context.Context) error {
+// SetFailing makes every call of method (for example "StopContainer")
+// fail with err until called again with a nil err; the calls are still
+// recorded. Unlike the XxxFn fields it may be changed while the fake is in
+// use.
+func (f *Fake) SetFailing(method string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing == nil {
+		f.failing = map[string]error{}
+	}
+	if err == nil {
+		delete(f.failing, method)
+		return
+	}
+	f.failing[method] = err
+}
+
+// hold waits while the fake is hung, then fails the call if SetFailing
+// asked for it.
+func (f *Fake) hold(ctx context.Context, method string) error {
 	f.mu.Lock()
 	hung := f.hung
 	f.mu.Unlock()
-	if hung == nil {
-		return nil
+	if hung != nil {
+		select {
+		case <-hung:
+		case <-ctx.Done():
+			return fmt.Errorf("engine did not answer: %w", ctx.Err())
+		}
 	}
-	select {
-	case <-hung:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("engine did not answer: %w", ctx.Err())
-	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failing[method]
 }
 
 // SetImageScript sets how containers of image behave: the n-th container
@@ -175,7 +195,7 @@ func (f *Fake) SetContainerScript(nameOrID string, s Script) {
 // Ping answers unless the fake is down or hung.
 func (f *Fake) Ping(ctx context.Context) error {
 	f.record("Ping")
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "Ping"); err != nil {
 		return err
 	}
 	if f.PingFn != nil {
@@ -188,7 +208,7 @@ func (f *Fake) Ping(ctx context.Context) error {
 
 func (f *Fake) Info(ctx context.Context) (engine.Info, error) {
 	f.record("Info")
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "Info"); err != nil {
 		return engine.Info{}, err
 	}
 	if f.InfoFn != nil {

@@ -30,7 +30,7 @@ type fakeContainer struct {
 
 func (f *Fake) CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error) {
 	f.record("CreateContainer", spec.Name, spec.Image)
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "CreateContainer"); err != nil {
 		return "", err
 	}
 	if f.CreateContainerFn != nil {
@@ -92,7 +92,7 @@ func (f *Fake) nextImageScriptLocked(ref string) Script {
 
 func (f *Fake) StartContainer(ctx context.Context, id string) error {
 	f.record("StartContainer", id)
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "StartContainer"); err != nil {
 		return err
 	}
 	if f.StartContainerFn != nil {
@@ -193,7 +193,7 @@ func (f *Fake) allocateIPLocked() string {
 
 func (f *Fake) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
 	f.record("StopContainer", id, timeout.String())
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "StopContainer"); err != nil {
 		return err
 	}
 	if f.StopContainerFn != nil {
@@ -218,7 +218,7 @@ func (f *Fake) StopContainer(ctx context.Context, id string, timeout time.Durati
 
 func (f *Fake) RemoveContainer(ctx context.Context, id string) error {
 	f.record("RemoveContainer", id)
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "RemoveContainer"); err != nil {
 		return err
 	}
 	if f.RemoveContainerFn != nil {
@@ -244,7 +244,7 @@ func (f *Fake) RemoveContainer(ctx context.Context, id string) error {
 
 func (f *Fake) InspectContainer(ctx context.Context, id string) (engine.State, error) {
 	f.record("InspectContainer", id)
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "InspectContainer"); err != nil {
 		return engine.State{}, err
 	}
 	if f.InspectContainerFn != nil {
@@ -265,7 +265,7 @@ func (f *Fake) InspectContainer(ctx context.Context, id string) (engine.State, e
 // ListContainers lists matching containers, newest first, as the engine does.
 func (f *Fake) ListContainers(ctx context.Context, labels map[string]string) ([]engine.Summary, error) {
 	f.record("ListContainers", labelArgs(labels)...)
-	if err := f.hold(ctx); err != nil {
+	if err := f.hold(ctx, "ListContainers"); err != nil {
 		return nil, err
 	}
 	if f.ListContainersFn != nil {

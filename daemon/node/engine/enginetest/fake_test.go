@@ -415,6 +415,26 @@ func TestFakeHungCallsWaitForTheirContextOrTheEngine(t *testing.T) {
 	}
 }
 
+func TestFakeSetFailing(t *testing.T) {
+	f := New()
+	ctx := testContext(t)
+	injected := errors.New("injected")
+	f.SetFailing("ListContainers", injected)
+	if _, err := f.ListContainers(ctx, nil); !errors.Is(err, injected) {
+		t.Fatalf("list: %v", err)
+	}
+	if err := f.Ping(ctx); err != nil {
+		t.Fatalf("another method failed too: %v", err)
+	}
+	f.SetFailing("ListContainers", nil)
+	if _, err := f.ListContainers(ctx, nil); err != nil {
+		t.Fatalf("list after SetFailing(nil): %v", err)
+	}
+	if n := f.CallCount("ListContainers"); n != 2 {
+		t.Fatalf("%d calls recorded, want 2", n)
+	}
+}
+
 func TestFakeOverrides(t *testing.T) {
 	f := New()
 	ctx := testContext(t)
