@@ -254,6 +254,9 @@ func unescapeMountPath(s string) string {
 	return b.String()
 }
 
+// unmount detaches a mount; a variable so that tests can make it fail.
+var unmount = unix.Unmount
+
 // unmountAll detaches every mount at or below dir and reports an error if
 // any is left, so that nothing is removed through a mount.
 func unmountAll(dir string) error {
@@ -264,7 +267,7 @@ func unmountAll(dir string) error {
 	var failed []error
 	for _, mp := range mps {
 		// EINVAL: no longer a mount point (an outer detach took it along).
-		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		if err := unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			failed = append(failed, fmt.Errorf("unmount %s: %w", mp, err))
 		}
 	}

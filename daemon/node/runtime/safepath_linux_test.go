@@ -420,3 +420,31 @@ func mountPoint(t *testing.T, p string) bool {
 	}
 	return ok
 }
+
+// A mount that cannot be detached keeps the pod's directory, and the error
+// says which mount and why.
+func TestUnmountAllReportsWhatItCouldNotDetach(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	mp := filepath.Join(dir, "volumes", "secret")
+	if err := os.MkdirAll(mp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", mp, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(mp, unix.MNT_DETACH)
+	busy := errors.New("device or resource busy")
+	unmount = func(string, int) error { return busy }
+	err := unmountAll(dir)
+	unmount = unix.Unmount
+	if !errors.Is(err, busy) || !strings.Contains(err.Error(), mp) {
+		t.Fatalf("unmountAll with a failing unmount: %v", err)
+	}
+	if err := unmountAll(dir); err != nil {
+		t.Fatalf("unmountAll once unmount works: %v", err)
+	}
+	if ok := mountPoint(t, mp); ok {
+		t.Fatal("still mounted")
+	}
+}

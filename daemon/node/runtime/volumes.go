@@ -126,6 +126,10 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 	return nil
 }
 
+// chown gives a projected file to the pod's user; a variable so that tests
+// can make it fail.
+var chown = os.Chown
+
 // project writes the selected keys as files, replacing each changed file
 // atomically, and removes files no longer projected.
 func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultMode *int32, owner fileOwner) error {
@@ -192,7 +196,7 @@ func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultM
 			return fmt.Errorf("file %s: %w", p, err)
 		}
 		if owner.uid >= 0 || owner.gid >= 0 {
-			if err := os.Chown(tmp, owner.uid, owner.gid); err != nil {
+			if err := chown(tmp, owner.uid, owner.gid); err != nil {
 				return fmt.Errorf("file %s: give it to the pod's user (uid %d, gid %d): %w", p, owner.uid, owner.gid, err)
 			}
 		}
