@@ -25,7 +25,7 @@ type Config struct {
 }
 
 // Defaults: an engine that stops answering is declared down within about
-// Interval + 2×Timeout (8 s), one that refuses connections (killed) within
+// Interval + Interval/2 + 2×Timeout (9 s), one that refuses connections (killed) within
 // about Interval + Interval/2 (3 s).
 const (
 	DefaultInterval = 2 * time.Second
