@@ -34,7 +34,8 @@ func (f *fixture) waitRunning(name string) *api.Pod {
 
 // A hung engine holds the engine calls of the housekeeper and of the
 // workers, never the event loop: a new pod still gets its worker at once,
-// and runs once the engine answers.
+// a deletion reaches its pod's worker at once, and both are carried out
+// once the engine answers.
 func TestPodEventsAreHandledWhileTheEngineHangs(t *testing.T) {
 	f := newFixture(t)
 	old := f.createPod("old", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
@@ -51,11 +52,32 @@ func TestPodEventsAreHandledWhileTheEngineHangs(t *testing.T) {
 		}
 		return nil
 	})
+	// A deletion reaches the old pod's worker, itself waiting for the
+	// engine, as soon as it is made.
+	if _, err := f.objs.Delete(context.Background(), api.KindPod, "default", "old", api.DeleteOptions{GracePeriodSeconds: api.Int64(0)}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Cond(t, 3*time.Second, "the old pod's worker told of its deletion while the engine hangs", func() bool {
+		f.rt.mu.Lock()
+		w := f.rt.workers[old.UID]
+		f.rt.mu.Unlock()
+		if w == nil {
+			return false
+		}
+		_, deleted := w.snapshot()
+		return deleted
+	})
 	f.eng.SetHung(false)
 	f.waitRunning("new")
-	if len(f.containers(old.UID, true)) != 2 || len(f.containers(fresh.UID, true)) != 2 {
-		t.Fatal("containers missing after the engine answered again")
+	if len(f.containers(fresh.UID, true)) != 2 {
+		t.Fatal("the new pod's containers missing after the engine answered again")
 	}
+	poll.Until(t, 10*time.Second, "the deleted pod's containers stopped", func() error {
+		if n := len(f.containers(old.UID, true)); n != 0 {
+			return fmt.Errorf("%d running", n)
+		}
+		return nil
+	})
 }
 
 // A pod whose containers cannot be stopped stays (Terminating) and says
