@@ -24,6 +24,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/controller"
 	"github.com/shoal-dev/shoal/daemon/leader/scheduler"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
 	"github.com/shoal-dev/shoal/daemon/node/ingress"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.DropFutureRecords {
 		storeOpts = append(storeOpts, gossip.WithDropFutureRecords())
 	}
-	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log, storeOpts...)
+	st, err := openStore(cfg, log, storeOpts...)
 	if err != nil {
 		return err
 	}
@@ -87,6 +88,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		_ = cl.Shutdown()
 	}()
+	if err := waitRebuilt(ctx, cl, st, log); err != nil {
+		return err
+	}
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl, maxOffset: cfg.MaxClockOffset}
 	objs := nodelifecycle.NewHealthStore(registry, mem, cfg.Name)
@@ -285,6 +289,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		serveIngress(ctx, &wg, ing, cfg, log)
 	}
 	run("runtime", runner.Run)
+	// The engine's health becomes the node's Ready condition; its recovery
+	// makes the runner reconcile at once.
+	health := enginehealth.New(eng, enginehealth.Config{Interval: cfg.EngineCheckInterval, Timeout: cfg.EngineCheckTimeout}, log)
+	run("engine-health", func(ctx context.Context) error { health.Run(ctx); return nil })
+	run("node-status", func(ctx context.Context) error {
+		reportEngineHealth(ctx, objs, cfg.Name, health, runner.EngineRecovered, log.With("component", "node-status"))
+		return nil
+	})
 	// The controllers, the scheduler and eviction act on the leader only.
 	run("leadership", func(ctx context.Context) error {
 		lead.Run(ctx, func(ctx context.Context) {

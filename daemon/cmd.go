@@ -76,6 +76,8 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
 	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")
 	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere")
+	f.DurationVar(&cfg.EngineCheckInterval, "engine-check-interval", cfg.EngineCheckInterval, "how often the agent pings its container engine; two failed pings in a row make the node NotReady")
+	f.DurationVar(&cfg.EngineCheckTimeout, "engine-check-timeout", cfg.EngineCheckTimeout, "how long a ping of the container engine may take before it counts as failed")
 	f.StringVar(&cfg.JoinToken, "join-token", "", "token that admits this agent into the cluster it joins ($SHOAL_JOIN_TOKEN; print it with `shoal join-token` on a member); needed only the first time")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "certificate (PEM) to serve the API with instead of the one the cluster CA issues; with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "private key (PEM) of --tls-cert")
@@ -138,6 +140,12 @@ func (c Config) validate() error {
 	}
 	if c.PodEvictionTimeout < time.Second {
 		return fmt.Errorf("--pod-eviction-timeout: must be at least 1s")
+	}
+	if c.EngineCheckInterval < 100*time.Millisecond || c.EngineCheckInterval > time.Minute {
+		return fmt.Errorf("--engine-check-interval %s: give a duration from 100ms to 1m, such as 2s (the default)", c.EngineCheckInterval)
+	}
+	if c.EngineCheckTimeout < 100*time.Millisecond || c.EngineCheckTimeout > time.Minute {
+		return fmt.Errorf("--engine-check-timeout %s: give a duration from 100ms to 1m, such as 3s (the default)", c.EngineCheckTimeout)
 	}
 	if c.MaxClockOffset < 0 || c.MaxClockOffset > time.Hour {
 		return fmt.Errorf("--max-clock-offset %s: give a duration from 0s to 1h, such as 500ms (the default); keep the hosts' clocks in sync with NTP", c.MaxClockOffset)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
 	"github.com/shoal-dev/shoal/gossip"
 )
 
@@ -35,6 +36,10 @@ type Config struct {
 	NodeLabels     map[string]string
 
 	PodEvictionTimeout time.Duration
+	// EngineCheckInterval and EngineCheckTimeout set the engine health
+	// check: a ping every interval, each given the timeout.
+	EngineCheckInterval time.Duration
+	EngineCheckTimeout  time.Duration
 
 	// JoinToken admits an agent without an identity into the cluster it
 	// joins (`shoal join-token` on a member prints it).
@@ -69,19 +74,21 @@ func DefaultConfig() Config {
 		dockerHost = "unix:///var/run/docker.sock"
 	}
 	return Config{
-		Name:               strings.ToLower(host),
-		DataDir:            "/var/lib/shoal",
-		APIAddr:            "0.0.0.0:7480",
-		Bind:               "0.0.0.0:7481",
-		DockerHost:         dockerHost,
-		ClusterCIDR:        "10.244.0.0/16",
-		ServiceCIDR:        "10.96.0.0/16",
-		ClusterDomain:      "cluster.local",
-		IngressAddr:        "0.0.0.0:80",
-		IngressTLSAddr:     "0.0.0.0:443",
-		PodEvictionTimeout: 10 * time.Second,
-		PodSecurityDefault: "baseline",
-		MaxClockOffset:     gossip.DefaultMaxClockOffset,
+		Name:                strings.ToLower(host),
+		DataDir:             "/var/lib/shoal",
+		APIAddr:             "0.0.0.0:7480",
+		Bind:                "0.0.0.0:7481",
+		DockerHost:          dockerHost,
+		ClusterCIDR:         "10.244.0.0/16",
+		ServiceCIDR:         "10.96.0.0/16",
+		ClusterDomain:       "cluster.local",
+		IngressAddr:         "0.0.0.0:80",
+		IngressTLSAddr:      "0.0.0.0:443",
+		PodEvictionTimeout:  10 * time.Second,
+		EngineCheckInterval: enginehealth.DefaultInterval,
+		EngineCheckTimeout:  enginehealth.DefaultTimeout,
+		PodSecurityDefault:  "baseline",
+		MaxClockOffset:      gossip.DefaultMaxClockOffset,
 	}
 }
 

@@ -146,3 +146,30 @@ func TestMaxClockOffsetFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEngineCheckFlags(t *testing.T) {
+	cmd := NewAgentCommand("test")
+	for flag, def := range map[string]string{"engine-check-interval": "2s", "engine-check-timeout": "3s"} {
+		if f := cmd.Flags().Lookup(flag); f == nil || f.DefValue != def {
+			t.Fatalf("--%s default: %+v", flag, f)
+		}
+	}
+	c := DefaultConfig()
+	c.Name = "node-1"
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []time.Duration{0, time.Millisecond, 2 * time.Minute} {
+		c := c
+		c.EngineCheckInterval = bad
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--engine-check-interval") {
+			t.Errorf("--engine-check-interval %s: %v", bad, err)
+		}
+		c = DefaultConfig()
+		c.Name = "node-1"
+		c.EngineCheckTimeout = bad
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--engine-check-timeout") {
+			t.Errorf("--engine-check-timeout %s: %v", bad, err)
+		}
+	}
+}

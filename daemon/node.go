@@ -3,11 +3,14 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
 	"github.com/shoal-dev/shoal/registry/admission/podsecurity"
 )
 
@@ -141,4 +144,87 @@ func ensureNamespaces(ctx context.Context, store Store) error {
 		}
 	}
 	return nil
+}
+
+// Reasons of this node's own Ready condition, as the kubelet's.
+const (
+	reasonAgentReady      = "AgentReady"
+	reasonKubeletNotReady = "KubeletNotReady"
+)
+
+// readyCondition is the Ready condition this agent reports for its node
+// from its engine's health: False, as the kubelet says it, while the
+// engine does not answer. Membership is added by whoever serves the Node
+// (nodelifecycle.HealthStore): a node whose agent is gone is Unknown.
+func readyCondition(st enginehealth.Status) api.Condition {
+	if st.Healthy {
+		return api.Condition{Type: api.NodeReady, Status: api.ConditionTrue, Reason: reasonAgentReady,
+			Message: "shoal agent is posting ready status", LastHeartbeatTime: api.Now(), LastTransitionTime: api.NewTime(st.Since)}
+	}
+	msg := "container runtime is down"
+	if st.Err != nil {
+		msg += ": " + st.Err.Error()
+	}
+	return api.Condition{Type: api.NodeReady, Status: api.ConditionFalse, Reason: reasonKubeletNotReady,
+		Message: msg, LastHeartbeatTime: api.Now(), LastTransitionTime: api.NewTime(st.Since)}
+}
+
+// writeReady sets this node's Ready condition in its status.
+func writeReady(ctx context.Context, store Store, name string, c api.Condition) error {
+	obj, err := store.Get(ctx, api.KindNode, "", name)
+	if err != nil {
+		return fmt.Errorf("read node %s: %w", name, err)
+	}
+	n := obj.(*api.Node)
+	conds := n.Status.Conditions[:0:0]
+	for _, old := range n.Status.Conditions {
+		if old.Type != api.NodeReady {
+			conds = append(conds, old)
+		}
+	}
+	n.Status.Conditions = append(conds, c)
+	if _, err := store.UpdateStatus(ctx, n); err != nil {
+		return fmt.Errorf("write node status %s: %w", name, err)
+	}
+	return nil
+}
+
+// reportEngineHealth keeps this node's Ready condition in step with the
+// engine's health until ctx ends: it writes it at every change (a failed
+// write is tried again, 1 s doubling to 30 s), and calls recovered when the
+// engine answers again after an outage. registerNode wrote Ready True
+// before it starts.
+func reportEngineHealth(ctx context.Context, store Store, name string, chk *enginehealth.Checker, recovered func(), log *slog.Logger) {
+	changes, unsubscribe := chk.Subscribe()
+	defer unsubscribe()
+	written, healthy := true, true
+	delay := time.Second
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		st := chk.Status()
+		if st.Healthy && !healthy && recovered != nil {
+			recovered()
+		}
+		healthy = st.Healthy
+		if st.Healthy != written {
+			if err := writeReady(ctx, store, name, readyCondition(st)); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				log.Warn("writing this node's Ready condition failed; trying again", "ready", st.Healthy, "in", delay, "err", err)
+				retry.Reset(delay)
+				delay = min(2*delay, 30*time.Second)
+			} else {
+				written, delay = st.Healthy, time.Second
+				log.Info("node Ready condition written", "ready", st.Healthy)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+		case <-retry.C:
+		}
+	}
 }

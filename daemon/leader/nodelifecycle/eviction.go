@@ -65,6 +65,7 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 		return
 	}
 	var unready, gone []*api.Node
+	why := map[string]*api.Condition{} // the Ready condition of each unready node
 	for _, o := range nodes {
 		n := o.(*api.Node)
 		c := api.FindCondition(n.Status.Conditions, api.NodeReady)
@@ -72,6 +73,7 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 			continue
 		}
 		unready = append(unready, n)
+		why[n.Name] = c
 		since := c.LastTransitionTime.Time
 		if since.Before(leadingSince) {
 			since = leadingSince
@@ -91,9 +93,21 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 		e.markNotReady(ctx, n, pods)
 	}
 	for _, n := range gone {
+		// As Kubernetes' taints: a node that says it is not ready (False)
+		// is not-ready, one nobody hears from (Unknown) unreachable.
+		// DaemonSet pods tolerate both.
+		c := why[n.Name]
+		taint := api.TaintUnreachable
+		if c.Status == api.ConditionFalse {
+			taint = api.TaintNotReady
+		}
+		detail := ""
+		if c.Message != "" {
+			detail = " (" + c.Message + ")"
+		}
 		for _, o := range pods {
 			p := o.(*api.Pod)
-			if p.Spec.NodeName != n.Name || api.ToleratesForever(p.Spec.Tolerations, api.TaintUnreachable) {
+			if p.Spec.NodeName != n.Name || api.ToleratesForever(p.Spec.Tolerations, taint) {
 				continue
 			}
 			// The node cannot confirm anything: remove the pod at once.
@@ -104,7 +118,7 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 				continue
 			}
 			e.log.Info("evicted pod from an unready node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
-			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s", n.Name, e.timeout)
+			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s%s", n.Name, e.timeout, detail)
 		}
 	}
 }

@@ -11,10 +11,14 @@ import (
 )
 
 // HealthStore serves Node objects with their Ready condition taken from
-// membership.Source: a node is Ready while its agent is a live member, and
-// Unknown once membership.Source finds it gone. No heartbeat is ever written: each
-// agent derives the condition from its own view, and views converge as fast
-// as membership.Source does. Everything else passes through to the object store.
+// membership.Source and from the node's own agent: a node is Ready while
+// its agent is a live member and does not say otherwise, False while its
+// agent says it is not ready (its container engine does not answer: the
+// agent writes Ready False, reason KubeletNotReady, into its own status, as
+// the kubelet does), and Unknown once membership.Source finds it gone. No
+// heartbeat is ever written: each agent derives the condition from its own
+// view, and views converge as fast as membership.Source and the node's
+// status record do. Everything else passes through to the object store.
 type HealthStore struct {
 	*registry.Registry
 	mem membership.Source
@@ -38,7 +42,8 @@ func (h *HealthStore) UpdateStatus(ctx context.Context, obj api.Object) (api.Obj
 	return h.Registry.UpdateStatus(ctx, obj)
 }
 
-// nodeReady computes the Ready condition of a node from membership.
+// nodeReady computes the Ready condition of a node from membership and
+// from what the node's agent wrote (n as stored).
 func (h *HealthStore) nodeReady(n *api.Node, view map[string]membership.Member) {
 	c := api.FindCondition(n.Status.Conditions, api.NodeReady)
 	if c == nil {
@@ -47,8 +52,24 @@ func (h *HealthStore) nodeReady(n *api.Node, view map[string]membership.Member) 
 	}
 	m, known := view[n.Name]
 	switch {
+	case known && m.Alive && c.Status == api.ConditionFalse:
+		// The agent answers and says its node is not ready: as written,
+		// since it wrote it.
+		c.LastHeartbeatTime = api.Now()
+		return
 	case known && m.Alive:
+		// Ready since the later of: the member came alive, the agent said
+		// it was ready again.
+		since := c.LastTransitionTime
 		c.Status, c.Reason, c.Message = api.ConditionTrue, "AgentReady", "shoal agent is a live member of the cluster"
+		if !m.Since.IsZero() {
+			c.LastTransitionTime = api.NewTime(m.Since)
+			if since.After(m.Since) {
+				c.LastTransitionTime = since
+			}
+			c.LastHeartbeatTime = api.Now()
+		}
+		return
 	case known:
 		c.Status, c.Reason, c.Message = api.ConditionUnknown, "NodeStatusUnknown", "shoal agent stopped answering gossip"
 	default:
@@ -109,9 +130,24 @@ func (h *HealthStore) Watch(ctx context.Context, k *api.Kind, ns string, opts ap
 	return out, nil
 }
 
+// withOwnConditions copies a node deeply enough for nodeReady to change
+// the copy only.
+func withOwnConditions(n *api.Node) *api.Node {
+	c := *n
+	c.Status.Conditions = append([]api.Condition(nil), n.Status.Conditions...)
+	return &c
+}
+
 func (h *HealthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, out chan<- api.WatchEvent) {
 	defer close(out)
-	last := map[string]*api.Node{} // what the watcher saw, by name
+	// What the watcher saw, by name: the node as stored (the overlay is
+	// computed from it again when membership changes) and the Ready
+	// status sent.
+	type seen struct {
+		stored *api.Node
+		ready  string
+	}
+	last := map[string]seen{}
 	readyOf := func(n *api.Node) string {
 		if c := api.FindCondition(n.Status.Conditions, api.NodeReady); c != nil {
 			return c.Status
@@ -136,38 +172,34 @@ func (h *HealthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 			if !ok {
 				return
 			}
-			// The registry shares a watch's objects among its watchers:
-			// the condition goes on a copy.
 			n, isNode := ev.Object.(*api.Node)
-			if isNode {
-				c := *n
-				c.Status.Conditions = append([]api.Condition(nil), n.Status.Conditions...)
-				n = &c
-				h.nodeReady(n, h.viewMap())
-			}
 			if !isNode { // the ERROR event that ends the watch: pass it on
 				send(ev)
 				return
 			}
+			// The registry shares a watch's objects among its watches:
+			// the one received stays as stored, the condition goes on a copy.
+			stored := n
+			n = withOwnConditions(n)
+			h.nodeReady(n, h.viewMap())
 			if ev.Type == api.Deleted {
 				delete(last, n.Name)
 			} else {
-				last[n.Name] = n
+				last[n.Name] = seen{stored: stored, ready: readyOf(n)}
 			}
 			if !send(api.WatchEvent{Type: ev.Type, Object: n}) {
 				return
 			}
 		case <-changes:
 			view := h.viewMap()
-			for name, n := range last {
-				c := *n
-				c.Status.Conditions = append([]api.Condition(nil), n.Status.Conditions...)
-				h.nodeReady(&c, view)
-				if readyOf(&c) == readyOf(n) {
+			for name, s := range last {
+				c := withOwnConditions(s.stored)
+				h.nodeReady(c, view)
+				if readyOf(c) == s.ready {
 					continue
 				}
-				last[name] = &c
-				if !send(api.WatchEvent{Type: api.Modified, Object: &c}) {
+				last[name] = seen{stored: s.stored, ready: readyOf(c)}
+				if !send(api.WatchEvent{Type: api.Modified, Object: c}) {
 					return
 				}
 			}

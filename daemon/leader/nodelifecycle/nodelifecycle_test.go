@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,4 +152,138 @@ func TestNodeWatchPassesTheErrorEventOn(t *testing.T) {
 	if last.Type != api.Error || !api.IsGone(last.Object.(*registry.WatchError)) {
 		t.Fatalf("the node watch ended with %s %#v, want the 410 ERROR event", last.Type, last.Object)
 	}
+}
+
+// engineDown writes, as node name's own agent would, Ready False because
+// its container engine does not answer.
+func engineDown(t *testing.T, h *HealthStore, name string, since time.Time) {
+	t.Helper()
+	o, err := h.Get(context.Background(), api.KindNode, "", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := o.(*api.Node)
+	api.SetCondition(&n.Status.Conditions, api.Condition{Type: api.NodeReady, Status: api.ConditionFalse,
+		Reason: "KubeletNotReady", Message: "container runtime is down: engine ping: connection refused",
+		LastTransitionTime: api.NewTime(since)})
+	if _, err := h.UpdateStatus(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Ready combines membership and the node's own word: a live member whose
+// agent says its engine is down is not Ready (False, with the agent's
+// reason), in reads and in watches, also after a membership flap; a dead
+// member is Unknown whatever it last said.
+func TestNodeReadyCombinesMembershipAndTheAgentsOwnCondition(t *testing.T) {
+	mem := &membership.Static{}
+	now := time.Now()
+	alive := func(h2 bool) {
+		mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, membership.Member{Name: "h2", Alive: h2, Since: time.Now()})
+	}
+	alive(true)
+	h := newHealthStore(t, mem)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := h.Watch(ctx, api.KindNode, "", api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() *api.Node {
+		t.Helper()
+		for {
+			select {
+			case ev := <-ch:
+				if n := ev.Object.(*api.Node); n.Name == "h2" {
+					return n
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no watch event for h2")
+			}
+		}
+	}
+	next() // ADDED
+	engineDown(t, h, "h2", now)
+	for _, n := range []*api.Node{next(), getNode(t, h, "h2")} {
+		c := api.FindCondition(n.Status.Conditions, api.NodeReady)
+		if c.Status != api.ConditionFalse || c.Reason != "KubeletNotReady" || c.Message == "" {
+			t.Fatalf("Ready of a node whose engine is down: %+v", c)
+		}
+	}
+	alive(false)
+	if c := api.FindCondition(next().Status.Conditions, api.NodeReady); c.Status != api.ConditionUnknown {
+		t.Fatalf("Ready of a dead member: %+v", c)
+	}
+	alive(true)
+	if c := api.FindCondition(next().Status.Conditions, api.NodeReady); c.Status != api.ConditionFalse {
+		t.Fatalf("Ready of a member back whose engine is still down: %+v", c)
+	}
+	// The agent says its engine answers again.
+	n := getNode(t, h, "h2")
+	api.SetCondition(&n.Status.Conditions, api.Condition{Type: api.NodeReady, Status: api.ConditionTrue, Reason: "AgentReady"})
+	if _, err := h.UpdateStatus(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if c := api.FindCondition(next().Status.Conditions, api.NodeReady); c.Status != api.ConditionTrue {
+		t.Fatalf("Ready once the engine is back: %+v", c)
+	}
+}
+
+func getNode(t *testing.T, h *HealthStore, name string) *api.Node {
+	t.Helper()
+	o, err := h.Get(context.Background(), api.KindNode, "", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.(*api.Node)
+}
+
+// A live node whose engine is down is evicted like a lost one, except that
+// pods tolerating not-ready (DaemonSet pods) stay, and the Event says why.
+func TestEvictionOfANodeWhoseEngineIsDown(t *testing.T) {
+	mem := &membership.Static{}
+	now := time.Now()
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, membership.Member{Name: "h2", Alive: true, Since: now})
+	h := newHealthStore(t, mem)
+	ctx := context.Background()
+	for _, name := range []string{"app", "daemon"} {
+		p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: api.PodSpec{NodeName: "h2", Containers: []api.Container{{Name: "c", Image: "i:1"}}}}
+		if name == "daemon" {
+			p.Spec.Tolerations = []api.Toleration{{Key: api.TaintNotReady, Operator: "Exists", Effect: api.TaintNoExecute}}
+		}
+		if _, err := h.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	engineDown(t, h, "h2", now)
+	rec := &reasons{}
+	e := NewEvictor(h, 10*time.Second, rec, slog.New(slog.DiscardHandler))
+	e.now = func() time.Time { return now.Add(5 * time.Second) }
+	e.sweep(ctx, now)
+	if _, err := h.Get(ctx, api.KindPod, "default", "app"); err != nil {
+		t.Fatal("evicted before the timeout")
+	}
+	e.now = func() time.Time { return now.Add(11 * time.Second) }
+	e.sweep(ctx, now)
+	if _, err := h.Get(ctx, api.KindPod, "default", "app"); !api.IsNotFound(err) {
+		t.Fatalf("the pod of a node whose engine is down was not evicted: %v", err)
+	}
+	if _, err := h.Get(ctx, api.KindPod, "default", "daemon"); err != nil {
+		t.Fatalf("the pod tolerating not-ready was evicted: %v", err)
+	}
+	if len(rec.messages) != 1 || !strings.Contains(rec.messages[0], "container runtime is down") {
+		t.Fatalf("eviction events: %q", rec.messages)
+	}
+}
+
+type reasons struct {
+	mu       sync.Mutex
+	messages []string
+}
+
+func (r *reasons) Eventf(_ api.Object, _, _, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.messages = append(r.messages, fmt.Sprintf(format, args...))
 }

@@ -74,6 +74,10 @@ func TestNodeReadyAndSchedulable(t *testing.T) {
 		{"ready", testNode("a", "1", "1Gi"), ""},
 		{"not ready", testNode("a", "1", "1Gi", func(n *api.Node) { n.Status.Conditions[0].Status = api.ConditionFalse }), reasonNotReady},
 		{"no condition yet", testNode("a", "1", "1Gi", func(n *api.Node) { n.Status.Conditions = nil }), reasonNotReady},
+		{"container engine down", testNode("a", "1", "1Gi", func(n *api.Node) {
+			n.Status.Conditions[0] = api.Condition{Type: api.NodeReady, Status: api.ConditionFalse, Reason: "KubeletNotReady",
+				Message: "container runtime is down: engine ping: connection refused"}
+		}), reasonNotReady},
 		{"cordoned", testNode("a", "1", "1Gi", func(n *api.Node) { n.Spec.Unschedulable = true }), reasonUnschedulable},
 	}
 	for _, tc := range cases {

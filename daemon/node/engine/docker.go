@@ -51,6 +51,15 @@ func (d *Docker) Close() error {
 	return d.cli.Close()
 }
 
+// Ping asks the engine's /_ping endpoint, which answers without touching
+// containers or images.
+func (d *Docker) Ping(ctx context.Context) error {
+	if _, err := d.cli.Ping(ctx); err != nil {
+		return fmt.Errorf("engine ping: %w", mapErr(err, ErrNotFound))
+	}
+	return nil
+}
+
 // Info describes the engine and its host.
 func (d *Docker) Info(ctx context.Context) (Info, error) {
 	info, err := d.cli.Info(ctx)

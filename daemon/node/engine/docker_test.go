@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +102,9 @@ func TestDockerUnreachableEngineIsUnavailable(t *testing.T) {
 	if _, err := d.Info(ctx); !errors.Is(err, engine.ErrUnavailable) {
 		t.Fatalf("Info error = %v, want ErrUnavailable", err)
 	}
+	if err := d.Ping(ctx); !errors.Is(err, engine.ErrUnavailable) {
+		t.Fatalf("Ping error = %v, want ErrUnavailable", err)
+	}
 	if _, err := d.InspectContainer(ctx, "x"); !errors.Is(err, engine.ErrUnavailable) {
 		t.Fatalf("InspectContainer error = %v, want ErrUnavailable", err)
 	}
@@ -114,6 +119,47 @@ func TestDockerUnreachableEngineIsUnavailable(t *testing.T) {
 	}
 	if _, open := <-events; open {
 		t.Fatal("event channel still open after the stream failed")
+	}
+}
+
+// An engine that accepts connections and never answers: Ping ends with
+// its context, it does not hang.
+func TestDockerPingOfAHungEngineEndsWithItsContext(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "hung.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	d, err := engine.NewDocker("unix://"+sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := d.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ping of a hung engine: %v, want the context's deadline", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Ping took %s past its deadline", took)
+	}
+}
+
+func TestDockerPing(t *testing.T) {
+	d := enginetest.RequireDocker(t)
+	if err := d.Ping(testContext(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
 	}
 }
 

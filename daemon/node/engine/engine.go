@@ -212,6 +212,9 @@ type ExecSession interface {
 // Engine is what the agent needs of a container engine. Every call takes a
 // context; callers give each call a timeout.
 type Engine interface {
+	// Ping asks the engine whether it answers, as cheaply as it can: the
+	// agent's health check calls it every few seconds.
+	Ping(ctx context.Context) error
 	Info(ctx context.Context) (Info, error)
 
 	// ImageExists reports whether ref is present locally.

@@ -129,7 +129,10 @@ func (r *Runtime) Exec(ctx context.Context, ns, name string, opts api.ExecOption
 					if !ok {
 						return
 					}
-					_ = sess.Resize(ectx, uint(sz.Width), uint(sz.Height))
+					if err := sess.Resize(ectx, uint(sz.Width), uint(sz.Height)); err != nil && ectx.Err() == nil {
+						// The session goes on in the old size.
+						r.log.Debug("resizing an exec terminal failed", "pod", ns+"/"+name, "err", err)
+					}
 				}
 			}
 		}()

@@ -115,6 +115,13 @@ func (p *prober) state(name, id string) (ready, started bool) {
 	return cp.ready && cp.started, cp.started
 }
 
+// requeueKill asks again for a kill that could not be done.
+func (p *prober) requeueKill(id, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.kill[id] = why
+}
+
 // takeKill returns why a container instance must be killed, if it must.
 func (p *prober) takeKill(id string) (string, bool) {
 	p.mu.Lock()

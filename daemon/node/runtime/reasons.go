@@ -14,4 +14,7 @@ const (
 	ReasonErrImageNeverPull      = "ErrImageNeverPull"
 	ReasonPulling                = "Pulling"
 	ReasonPulled                 = "Pulled"
+	// ReasonFailedSync: a call to the engine (or the store) failed while
+	// the pod was synced or terminated; it is tried again with back-off.
+	ReasonFailedSync = "FailedSync"
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,10 +41,15 @@ type Config struct {
 	// pod subnet.
 	DNSServers func() []string
 	DNSSearch  func(ns string) []string
-	// ResyncPeriod is how often every pod is checked even without events.
+	// ResyncPeriod is how often every pod is checked even without events,
+	// and how often the runner compares the pods bound here in the store
+	// and the containers on the engine with what it runs.
 	ResyncPeriod time.Duration
-	// EngineTimeout bounds each engine call.
+	// EngineTimeout bounds each engine call (a stop gets the pod's grace
+	// period on top, a pull PullTimeout).
 	EngineTimeout time.Duration
+	// PullTimeout bounds one image pull.
+	PullTimeout time.Duration
 	// Backoff is the crash-loop back-off policy.
 	Backoff BackoffPolicy
 }
@@ -62,6 +68,12 @@ type Runtime struct {
 
 	// reapQueue holds containers of finished pods waiting to be removed.
 	reapQueue chan string
+	// housekeep wakes the housekeeper: orphan collection and the
+	// comparison of the store's pods with the workers, off the event loop.
+	housekeep chan struct{}
+	// engineBack tells the engine event follower to reconnect at once: the
+	// engine answers again, and its old stream may hang.
+	engineBack chan struct{}
 
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod uid
@@ -75,22 +87,33 @@ func New(cfg Config, eng engine.Engine, store Store, rec events.Sink, log *slog.
 		cfg.ResyncPeriod = 10 * time.Second
 	}
 	if cfg.EngineTimeout <= 0 {
-		cfg.EngineTimeout = 2 * time.Minute
+		cfg.EngineTimeout = DefaultEngineTimeout
+	}
+	if cfg.PullTimeout <= 0 {
+		cfg.PullTimeout = DefaultPullTimeout
 	}
 	if cfg.Backoff == (BackoffPolicy{}) {
 		cfg.Backoff = DefaultBackoff
 	}
 	return &Runtime{cfg: cfg, eng: eng, store: store, rec: rec, log: log.With("component", "runtime"),
 		workers: map[string]*podWorker{}, present: presence{seen: map[string]time.Time{}},
-		reapQueue: make(chan string, 4096)}
+		reapQueue: make(chan string, 4096), housekeep: make(chan struct{}, 1), engineBack: make(chan struct{}, 1)}
 }
+
+// Engine call bounds: an engine that does not answer a container call
+// within DefaultEngineTimeout is treated as failing (the call is retried
+// with back-off); pulls of large images take longer.
+const (
+	DefaultEngineTimeout = 30 * time.Second
+	DefaultPullTimeout   = 10 * time.Minute
+)
 
 // Run runs pods until ctx ends. Ending leaves every container running: only
 // the deletion of a pod stops its containers.
 func (r *Runtime) Run(ctx context.Context) error {
 	defer r.wg.Wait()
 	events := make(chan engine.Event, 256)
-	r.wg.Add(2)
+	r.wg.Add(3)
 	go func() {
 		defer r.wg.Done()
 		r.followEngine(ctx, events)
@@ -98,6 +121,10 @@ func (r *Runtime) Run(ctx context.Context) error {
 	go func() {
 		defer r.wg.Done()
 		r.reaper(ctx)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.housekeeper(ctx)
 	}()
 	for {
 		err := r.followPods(ctx, events)
@@ -114,7 +141,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 }
 
 // followPods lists this node's pods, then follows their changes, engine
-// events and the resync timer until the watch breaks.
+// events and the resync timer until the watch breaks. It never calls the
+// engine: workers, the reaper and the housekeeper do, so that a slow or
+// hung engine delays no pod event.
 func (r *Runtime) followPods(ctx context.Context, events <-chan engine.Event) error {
 	pods, rv, err := r.store.List(ctx, api.KindPod, "", nil)
 	if err != nil {
@@ -155,7 +184,7 @@ func (r *Runtime) followPods(ctx context.Context, events <-chan engine.Event) er
 	r.mu.Unlock()
 	resync := time.NewTicker(r.cfg.ResyncPeriod)
 	defer resync.Stop()
-	r.collectOrphans(ctx)
+	r.kickHousekeeper()
 	for {
 		select {
 		case <-ctx.Done():
@@ -194,20 +223,45 @@ func (r *Runtime) followPods(ctx context.Context, events <-chan engine.Event) er
 		case ev := <-events:
 			r.onEngineEvent(ev)
 		case <-resync.C:
-			r.mu.Lock()
-			for _, w := range r.workers {
-				w.poke()
-			}
-			r.mu.Unlock()
-			r.collectOrphans(ctx)
+			r.pokeAll()
+			r.kickHousekeeper()
 		}
 	}
+}
+
+// pokeAll wakes every worker.
+func (r *Runtime) pokeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		w.poke()
+	}
+}
+
+// EngineRecovered tells the runner that the engine answers again after an
+// outage: every worker syncs at once (their back-off was for the outage),
+// the engine's event stream is opened anew, and the housekeeper compares
+// the engine's containers with the workers. A restarted engine may have
+// stopped containers; the workers find out and start them again, adopting
+// what runs rather than starting anything twice.
+func (r *Runtime) EngineRecovered() {
+	select {
+	case r.engineBack <- struct{}{}:
+	default:
+	}
+	r.pokeAll()
+	r.kickHousekeeper()
 }
 
 // dispatch hands the pod's latest state to its worker, starting one if needed.
 func (r *Runtime) dispatch(ctx context.Context, p *api.Pod, deleted bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.dispatchLocked(ctx, p, deleted)
+}
+
+// dispatchLocked is dispatch with r.mu held.
+func (r *Runtime) dispatchLocked(ctx context.Context, p *api.Pod, deleted bool) {
 	w := r.workers[p.UID]
 	if w == nil {
 		if err := checkPathToken("pod uid", p.UID); err != nil {
@@ -239,10 +293,18 @@ func (r *Runtime) startWorkerLocked(ctx context.Context, key podKey) *podWorker 
 		defer r.wg.Done()
 		w.run(ctx)
 		r.mu.Lock()
+		defer r.mu.Unlock()
 		if r.workers[key.uid] == w {
 			delete(r.workers, key.uid)
 		}
-		r.mu.Unlock()
+		// A state that came after the one the worker finished with (the
+		// pod undeleted by a merge after a partition, say) is not lost: a
+		// new worker takes it. Updates arrive under r.mu, so none can slip
+		// in between.
+		if p := w.unfinished(); p != nil && ctx.Err() == nil {
+			w.log.Info("the pod changed while its worker finished; a new one takes over")
+			r.dispatchLocked(ctx, p, false)
+		}
 	}()
 	return w
 }
@@ -335,6 +397,11 @@ func (r *Runtime) followEngine(ctx context.Context, out chan<- engine.Event) {
 					r.log.Warn("engine event stream broke; reconnecting", "err", err, "in", delay)
 				}
 				alive = false
+			case <-r.engineBack:
+				// The old stream may be stuck on a connection the engine
+				// never answers.
+				delay = 0
+				alive = false
 			}
 		}
 		cancel()
@@ -342,8 +409,34 @@ func (r *Runtime) followEngine(ctx context.Context, out chan<- engine.Event) {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		case <-r.engineBack:
+			delay = 0
 		}
-		delay = min(delay*2, 5*time.Second)
+		delay = min(max(delay*2, 100*time.Millisecond), 5*time.Second)
+	}
+}
+
+// kickHousekeeper asks for a housekeeping round without waiting for it; a
+// round already asked for covers this one.
+func (r *Runtime) kickHousekeeper() {
+	select {
+	case r.housekeep <- struct{}{}:
+	default:
+	}
+}
+
+// housekeeper runs, one round at a time and off the event loop, the
+// checks that compare the runner's workers with the engine's containers
+// (orphans) and with the pods bound here in the store (missed events).
+func (r *Runtime) housekeeper(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.housekeep:
+		}
+		r.collectOrphans(ctx)
+		r.reconcilePods(ctx)
 	}
 }
 
@@ -354,6 +447,7 @@ func (r *Runtime) collectOrphans(ctx context.Context) {
 	defer cancel()
 	list, err := r.eng.ListContainers(cctx, map[string]string{engine.LabelPodUID: "", engine.LabelNode: r.cfg.NodeName})
 	if err != nil {
+		// Tried again at the next resync.
 		r.log.Warn("listing containers for orphan collection failed", "err", err)
 		return
 	}
@@ -381,6 +475,9 @@ func (r *Runtime) collectOrphans(ctx context.Context) {
 func (r *Runtime) collectPodDirsLocked(ctx context.Context) {
 	entries, err := os.ReadDir(filepath.Join(r.cfg.DataDir, "pods"))
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			r.log.Warn("reading the pods' directories failed; their files are collected at a later resync", "err", err)
+		}
 		return
 	}
 	for _, e := range entries {
@@ -400,30 +497,87 @@ func (r *Runtime) reap(ctx context.Context, id string) {
 	select {
 	case r.reapQueue <- id:
 	default:
-		r.removeContainer(ctx, id)
-	}
-}
-
-// reaper removes queued containers one at a time (forcibly: a sandbox
-// still running is killed). Containers left when the agent stops are found
-// again by the orphan collection.
-func (r *Runtime) reaper(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case id := <-r.reapQueue:
-			r.removeContainer(ctx, id)
+		if err := r.removeContainer(ctx, id); err != nil {
+			r.log.Warn("removing container failed; the orphan collection tries again", "container", id, "err", err)
 		}
 	}
 }
 
-func (r *Runtime) removeContainer(ctx context.Context, id string) {
+// reapAttempts bounds the removals of one container by the reaper (over
+// about a minute); a container still left after that is the orphan
+// collection's (its pod is gone) or the next restart's (an old attempt).
+const reapAttempts = 6
+
+type reapRetry struct {
+	id      string
+	attempt int
+	at      time.Time
+}
+
+// reaper removes queued containers one at a time (forcibly: a sandbox
+// still running is killed), trying a failed removal again with back-off.
+// Containers left when the agent stops are found again by the orphan
+// collection.
+func (r *Runtime) reaper(ctx context.Context) {
+	var retries []reapRetry
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	remove := func(id string, attempt int) {
+		err := r.removeContainer(ctx, id)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if attempt >= reapAttempts || len(retries) >= cap(r.reapQueue) {
+			r.log.Warn("removing container failed; giving up for now, the orphan collection tries again",
+				"container", id, "attempts", attempt, "err", err)
+			return
+		}
+		delay := time.Second << (attempt - 1)
+		r.log.Warn("removing container failed; trying again", "container", id, "in", delay, "err", err)
+		retries = append(retries, reapRetry{id: id, attempt: attempt + 1, at: time.Now().Add(delay)})
+	}
+	for {
+		if len(retries) > 0 {
+			next := retries[0].at
+			for _, rr := range retries {
+				if rr.at.Before(next) {
+					next = rr.at
+				}
+			}
+			timer.Reset(time.Until(next))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-r.reapQueue:
+			remove(id, 1)
+		case <-timer.C:
+			now := time.Now()
+			due := retries[:0:0]
+			keep := retries[:0]
+			for _, rr := range retries {
+				if rr.at.After(now) {
+					keep = append(keep, rr)
+				} else {
+					due = append(due, rr)
+				}
+			}
+			retries = keep
+			for _, rr := range due {
+				remove(rr.id, rr.attempt)
+			}
+		}
+	}
+}
+
+// removeContainer removes one container; one already gone is no error.
+func (r *Runtime) removeContainer(ctx context.Context, id string) error {
 	cctx, cancel := r.engineCtx(ctx)
 	defer cancel()
 	if err := r.eng.RemoveContainer(cctx, id); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		r.log.Warn("removing container failed", "container", id, "err", err)
+		return fmt.Errorf("remove container %s: %w", id, err)
 	}
+	return nil
 }
 
 // PodCount returns the number of pods this runner tracks.
@@ -477,4 +631,76 @@ func (r *Runtime) dnsServers() []string {
 		return nil
 	}
 	return r.cfg.DNSServers()
+}
+
+// podsHere lists the pods bound to this node, as the store has them now.
+func (r *Runtime) podsHere(ctx context.Context) ([]*api.Pod, error) {
+	objs, _, err := r.store.List(ctx, api.KindPod, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	var out []*api.Pod
+	for _, o := range objs {
+		if p := o.(*api.Pod); p.Spec.NodeName == r.cfg.NodeName {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// reconcilePods is the safety net of the pod watch: it compares the pods
+// bound here in the store with the workers and mends what an event that
+// never arrived left wrong. A pod with no worker gets one (a pod marked for
+// deletion then finishes terminating and is removed), a worker whose pod
+// changed is told, and a worker whose pod is gone stops it. Each pod is
+// read again under r.mu, so that the loop's events, which also take r.mu,
+// are all either before the read (and in it) or after it (and newer).
+func (r *Runtime) reconcilePods(ctx context.Context) {
+	listed, err := r.podsHere(ctx)
+	if err != nil {
+		r.log.Warn("comparing the pods bound here with the running ones failed; trying again at the next resync", "err", err)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.synced {
+		return
+	}
+	current := func(ns, name, uid string) *api.Pod {
+		obj, err := r.store.Get(ctx, api.KindPod, ns, name)
+		if err != nil {
+			return nil
+		}
+		p := obj.(*api.Pod)
+		if p.UID != uid || p.Spec.NodeName != r.cfg.NodeName {
+			return nil
+		}
+		return p
+	}
+	for _, p := range listed {
+		if w := r.workers[p.UID]; w != nil {
+			if cur, deleted := w.snapshot(); !deleted && cur != nil && sameDesired(cur, p) {
+				continue
+			}
+		}
+		now := current(p.Namespace, p.Name, p.UID)
+		if now == nil {
+			continue // gone meanwhile: its event is on the way
+		}
+		if r.workers[p.UID] == nil {
+			r.log.Warn("a pod bound here had no worker (a missed event); starting one", "pod", p.Namespace+"/"+p.Name, "uid", p.UID,
+				"terminating", now.DeletionTimestamp != nil)
+		}
+		r.dispatchLocked(ctx, now, false)
+	}
+	for uid, w := range r.workers {
+		cur, deleted := w.snapshot()
+		if deleted || cur == nil {
+			continue
+		}
+		if current(cur.Namespace, cur.Name, uid) == nil {
+			r.log.Warn("a pod this node runs is no longer bound here (a missed event); stopping it", "pod", cur.Namespace+"/"+cur.Name, "uid", uid)
+			w.update(nil, true)
+		}
+	}
 }

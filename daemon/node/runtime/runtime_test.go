@@ -27,17 +27,38 @@ func (r *nopRecorder) Eventf(_ api.Object, _, reason, _ string, _ ...any) {
 	r.mu.Unlock()
 }
 
+func (r *nopRecorder) count(reason string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, got := range r.reasons {
+		if got == reason {
+			n++
+		}
+	}
+	return n
+}
+
 type fixture struct {
 	t      *testing.T
 	eng    *enginetest.Fake
 	objs   *registry.Registry
+	store  Store // what the runner reads: objs unless a test wraps it
 	rec    *nopRecorder
 	cancel context.CancelFunc
 	done   chan struct{}
 	cfg    Config
+	rt     *Runtime
 }
 
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith lets a test change the runner's configuration or wrap its
+// store before it starts.
+func newFixtureWith(t *testing.T, adjust func(*fixture)) *fixture {
 	t.Helper()
 	st, err := gossip.Open("", "n1", nil)
 	if err != nil {
@@ -50,10 +71,13 @@ func newFixture(t *testing.T) *fixture {
 	eng := enginetest.New()
 	eng.AddImage("pause:1")
 	eng.AddImage("app:1")
-	f := &fixture{t: t, eng: eng, objs: objs, rec: &nopRecorder{},
+	f := &fixture{t: t, eng: eng, objs: objs, store: objs, rec: &nopRecorder{},
 		cfg: Config{NodeName: "n1", HostIP: "10.0.0.1", SandboxImage: "pause:1", Network: "shoal",
 			DataDir: t.TempDir(), ResyncPeriod: 200 * time.Millisecond,
 			Backoff: BackoffPolicy{Initial: 300 * time.Millisecond, Max: time.Second, ResetAfter: time.Minute}}}
+	if adjust != nil {
+		adjust(f)
+	}
 	f.start()
 	t.Cleanup(f.stop)
 	return f
@@ -63,7 +87,8 @@ func (f *fixture) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	f.done = make(chan struct{})
-	r := New(f.cfg, f.eng, f.objs, f.rec, slog.New(slog.DiscardHandler))
+	r := New(f.cfg, f.eng, f.store, f.rec, slog.New(slog.DiscardHandler))
+	f.rt = r
 	go func() { r.Run(ctx); close(f.done) }()
 }
 

@@ -164,7 +164,11 @@ func bindFD(fd *pathFD, target string) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
 		return err
 	}
-	if isMountPoint(target) {
+	stale, err := isMountPoint(target)
+	if err != nil {
+		return err
+	}
+	if stale {
 		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
 			return fmt.Errorf("unmount stale %s: %w", target, err)
 		}
@@ -216,17 +220,19 @@ func mountPointsUnder(dir string) ([]string, error) {
 	return out, nil
 }
 
-func isMountPoint(p string) bool {
+// isMountPoint reports whether p is a mount point; a mount table that
+// cannot be read is an error, not a "no".
+func isMountPoint(p string) (bool, error) {
 	mps, err := mountPointsUnder(p)
 	if err != nil {
-		return false
+		return false, fmt.Errorf("reading the mount table: %w", err)
 	}
 	for _, mp := range mps {
 		if mp == filepath.Clean(p) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // unescapeMountPath decodes mountinfo's octal escapes (\040 for a space).
@@ -248,6 +254,9 @@ func unescapeMountPath(s string) string {
 	return b.String()
 }
 
+// unmount detaches a mount; a variable so that tests can make it fail.
+var unmount = unix.Unmount
+
 // unmountAll detaches every mount at or below dir and reports an error if
 // any is left, so that nothing is removed through a mount.
 func unmountAll(dir string) error {
@@ -255,15 +264,19 @@ func unmountAll(dir string) error {
 	if err != nil {
 		return fmt.Errorf("reading the mount table: %w", err)
 	}
+	var failed []error
 	for _, mp := range mps {
-		_ = unix.Unmount(mp, unix.MNT_DETACH)
+		// EINVAL: no longer a mount point (an outer detach took it along).
+		if err := unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			failed = append(failed, fmt.Errorf("unmount %s: %w", mp, err))
+		}
 	}
 	left, err := mountPointsUnder(dir)
 	if err != nil {
 		return fmt.Errorf("reading the mount table: %w", err)
 	}
 	if len(left) > 0 {
-		return fmt.Errorf("still mounted: %s", strings.Join(left, ", "))
+		return fmt.Errorf("still mounted: %s: %w", strings.Join(left, ", "), errors.Join(failed...))
 	}
 	return nil
 }

@@ -208,7 +208,7 @@ func TestSubPathMountsAreStagedAndRemovedWithThePod(t *testing.T) {
 		t.Fatal(err)
 	}
 	podDir, _ := w.rt.podDir(w.key.uid)
-	if want := filepath.Join(podDir, "volume-subpaths", "data", "app", "0"); ms[0].Source != want || !isMountPoint(want) {
+	if want := filepath.Join(podDir, "volume-subpaths", "data", "app", "0"); ms[0].Source != want || !mountPoint(t, want) {
 		t.Fatalf("source %s, want the mounted %s", ms[0].Source, want)
 	}
 	if b, _ := os.ReadFile(filepath.Join(ms[0].Source, "f")); string(b) != "pod data" {
@@ -401,7 +401,7 @@ func TestAfterARestartTheFilesAndMountsOfGonePodsAreRemoved(t *testing.T) {
 		}
 		return nil
 	})
-	if isMountPoint(staged) {
+	if mountPoint(t, staged) {
 		t.Fatal("the staged mount is left")
 	}
 	if b, err := os.ReadFile(filepath.Join(outside, "marker")); err != nil || string(b) != "keep me" {
@@ -409,5 +409,42 @@ func TestAfterARestartTheFilesAndMountsOfGonePodsAreRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(odd); err != nil {
 		t.Fatalf("a directory whose name is no pod uid was touched: %v", err)
+	}
+}
+
+func mountPoint(t *testing.T, p string) bool {
+	t.Helper()
+	ok, err := isMountPoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// A mount that cannot be detached keeps the pod's directory, and the error
+// says which mount and why.
+func TestUnmountAllReportsWhatItCouldNotDetach(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	mp := filepath.Join(dir, "volumes", "secret")
+	if err := os.MkdirAll(mp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", mp, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(mp, unix.MNT_DETACH)
+	busy := errors.New("device or resource busy")
+	unmount = func(string, int) error { return busy }
+	err := unmountAll(dir)
+	unmount = unix.Unmount
+	if !errors.Is(err, busy) || !strings.Contains(err.Error(), mp) {
+		t.Fatalf("unmountAll with a failing unmount: %v", err)
+	}
+	if err := unmountAll(dir); err != nil {
+		t.Fatalf("unmountAll once unmount works: %v", err)
+	}
+	if ok := mountPoint(t, mp); ok {
+		t.Fatal("still mounted")
 	}
 }

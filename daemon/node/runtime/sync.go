@@ -74,15 +74,17 @@ func (w *podWorker) inspect(ctx context.Context, in *instance) (engine.State, er
 func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 	pc, err := w.listContainers(ctx)
 	if err != nil {
-		w.log.Warn("sync failed", "err", err)
-		return 2 * time.Second
+		return w.failed(pod, "listing the pod's containers", err)
 	}
+	w.succeeded()
 	next := w.rt.cfg.ResyncPeriod
 	if w.diedButListedRunning(pc) {
 		return 20 * time.Millisecond
 	}
 	if api.IsPodTerminal(pod) {
-		w.stopSandbox(ctx, pc)
+		if err := w.stopSandbox(ctx, pc); err != nil {
+			return w.failed(pod, "stopping the sandbox of the finished pod", err)
+		}
 		return next
 	}
 	sandboxID, podIP, err := w.ensureSandbox(ctx, pod, pc)
@@ -152,7 +154,9 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 	// App containers in a dead sandbox's network namespace are stopped; they
 	// start again in the new one.
 	if sb != nil || hasRunning(pc) {
-		w.stopAll(ctx, pod, pc, 2*time.Second, false)
+		if err := w.stopAll(ctx, pod, pc, 2*time.Second); err != nil {
+			return "", "", fmt.Errorf("stop the containers of the old sandbox: %w", err)
+		}
 	}
 	for _, old := range pc[engine.SandboxContainerName] {
 		w.rt.reap(ctx, old.ID)
@@ -259,7 +263,11 @@ func (w *podWorker) syncApp(ctx context.Context, pod *api.Pod, c *api.Container,
 	inSandbox := cur.Labels[engine.LabelSandbox] == sandboxID
 	if why, kill := w.probes.takeKill(cur.ID); kill && cur.State == "running" {
 		w.rt.rec.Eventf(pod, api.EventNormal, ReasonKilling, "Container %s %s, will be restarted", c.Name, why)
-		w.stopContainer(ctx, pod, cur, c.Name, gracePeriod(pod), why)
+		if err := w.stopContainer(ctx, pod, cur, c.Name, gracePeriod(pod), why); err != nil {
+			// Not restarted while the old one may run: tried again.
+			w.probes.requeueKill(cur.ID, why)
+			return false, w.failed(pod, "stopping container "+c.Name, err)
+		}
 		cur.State = "exited"
 	}
 	switch cur.State {
@@ -272,15 +280,20 @@ func (w *podWorker) syncApp(ctx context.Context, pod *api.Pod, c *api.Container,
 		if !inSandbox {
 			why = "Pod sandbox changed, container will be restarted"
 		}
-		w.stopContainer(ctx, pod, cur, c.Name, gracePeriod(pod), why)
+		if err := w.stopContainer(ctx, pod, cur, c.Name, gracePeriod(pod), why); err != nil {
+			// Never two of one container: the new one waits.
+			return false, w.failed(pod, "stopping container "+c.Name, err)
+		}
 		return w.startContainer(ctx, pod, c, pc, sandboxID, podIP, cur.attempt+1, nil), 0
 	case "created":
 		if inSandbox {
 			cctx, cancel := w.rt.engineCtx(ctx)
 			defer cancel()
-			if err := w.rt.eng.StartContainer(cctx, cur.ID); err == nil {
+			err := w.rt.eng.StartContainer(cctx, cur.ID)
+			if err == nil {
 				return true, 0
 			}
+			w.log.Warn("starting a created container failed; it is made again", "container", c.Name, "err", err)
 		}
 		w.remove(ctx, cur.ID)
 		return w.startContainer(ctx, pod, c, pc, sandboxID, podIP, cur.attempt+1, nil), 0
@@ -391,7 +404,9 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 	}
 	w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulling, "Pulling image %q", c.Image)
 	start := time.Now()
-	err = w.rt.eng.PullImage(cctx, c.Image)
+	pctx, pcancel := context.WithTimeout(ctx, w.rt.cfg.PullTimeout)
+	defer pcancel()
+	err = w.rt.eng.PullImage(pctx, c.Image)
 	if err == nil {
 		w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulled, "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
 		w.rt.present.mark("image:" + c.Image)
@@ -422,21 +437,25 @@ func gracePeriod(pod *api.Pod) time.Duration {
 	return 30 * time.Second
 }
 
-func (w *podWorker) stopContainer(ctx context.Context, pod *api.Pod, in *instance, name string, grace time.Duration, why string) {
+// stopContainer stops one container within its grace period; one already
+// gone is stopped.
+func (w *podWorker) stopContainer(ctx context.Context, pod *api.Pod, in *instance, name string, grace time.Duration, why string) error {
 	if pod != nil {
 		w.rt.rec.Eventf(pod, api.EventNormal, ReasonKilling, "Stopping container %s: %s", name, why)
 	}
 	cctx, cancel := context.WithTimeout(ctx, grace+w.rt.cfg.EngineTimeout)
 	defer cancel()
 	if err := w.rt.eng.StopContainer(cctx, in.ID, grace); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		w.log.Warn("stopping container failed", "container", name, "err", err)
+		return fmt.Errorf("stop container %s: %w", name, err)
 	}
+	return nil
 }
 
-// stopAll stops every running container of the pod in parallel, the app
-// containers before the sandbox.
-func (w *podWorker) stopAll(ctx context.Context, pod *api.Pod, pc podContainers, grace time.Duration, sandboxToo bool) {
-	done := make(chan struct{})
+// stopAll stops every running app container of the pod in parallel (the
+// sandbox needs no grace: it goes with the forced removal). It returns
+// the failures, joined.
+func (w *podWorker) stopAll(ctx context.Context, pod *api.Pod, pc podContainers, grace time.Duration) error {
+	done := make(chan error)
 	n := 0
 	for name, l := range pc {
 		if name == engine.SandboxContainerName {
@@ -448,38 +467,45 @@ func (w *podWorker) stopAll(ctx context.Context, pod *api.Pod, pc podContainers,
 			}
 			n++
 			go func(in *instance, name string) {
-				defer func() { done <- struct{}{} }()
-				w.stopContainer(ctx, pod, in, name, grace, "pod is being removed")
+				done <- w.stopContainer(ctx, pod, in, name, grace, "pod is being removed")
 			}(&l[i], name)
 		}
 	}
+	var errs []error
 	for ; n > 0; n-- {
-		<-done
+		if err := <-done; err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if sandboxToo {
-		w.stopSandbox(ctx, pc)
-	}
+	return errors.Join(errs...)
 }
 
-func (w *podWorker) stopSandbox(ctx context.Context, pc podContainers) {
+// stopSandbox stops the pod's running sandboxes (a finished pod's).
+func (w *podWorker) stopSandbox(ctx context.Context, pc podContainers) error {
+	var errs []error
 	for _, sb := range pc[engine.SandboxContainerName] {
 		if sb.State == "running" {
 			cctx, cancel := w.rt.engineCtx(ctx)
-			_ = w.rt.eng.StopContainer(cctx, sb.ID, time.Second)
+			err := w.rt.eng.StopContainer(cctx, sb.ID, time.Second)
 			cancel()
+			if err != nil && !errors.Is(err, engine.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("stop sandbox %s: %w", sb.ID, err))
+			}
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // terminate stops and removes all of the pod's containers and its files,
 // then, if the pod was being deleted, removes it from the store. It reports
-// whether everything is gone.
-func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool {
+// whether it is done, and if not when to try again: the record is removed
+// only once nothing of the pod runs, so a failing engine keeps it
+// Terminating (until the node's unreadiness gets it evicted).
+func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) (bool, time.Duration) {
 	w.probes.stop(nil)
 	pc, err := w.listContainers(ctx)
 	if err != nil {
-		w.log.Warn("terminate: listing containers failed", "err", err)
-		return false
+		return false, w.failed(pod, "listing the containers of the terminating pod", err)
 	}
 	grace := gracePeriod(pod)
 	if pod != nil && pod.DeletionTimestamp != nil {
@@ -492,9 +518,14 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool
 	}
 	// The app containers get their grace period; the sandbox needs none and
 	// goes with the forced removal below.
-	w.stopAll(ctx, pod, pc, grace, false)
+	if err := w.stopAll(ctx, pod, pc, grace); err != nil {
+		if ctx.Err() != nil {
+			return false, 0
+		}
+		return false, w.failed(pod, "stopping the containers of the terminating pod", err)
+	}
 	if ctx.Err() != nil {
-		return false
+		return false, 0
 	}
 	// Once nothing runs, the pod may go: the controllers need not wait for
 	// the engine to remove the stopped containers (which a crash here would
@@ -503,10 +534,10 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool
 		_, err := w.rt.store.Delete(ctx, api.KindPod, pod.Namespace, pod.Name,
 			api.DeleteOptions{GracePeriodSeconds: api.Int64(0), UID: pod.UID})
 		if err != nil && !api.IsNotFound(err) && !api.IsConflict(err) {
-			w.log.Warn("removing the terminated pod failed", "err", err)
-			return false
+			return false, w.failed(pod, "removing the terminated pod", err)
 		}
 	}
+	w.succeeded()
 	// Removal is not urgent: the runtime's reaper does it one container at a
 	// time, so that a rollout's removals do not slow its new containers.
 	for _, l := range pc {
@@ -516,10 +547,12 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) bool
 		}
 	}
 	if err := w.removeVolumes(); err != nil {
-		w.log.Warn("removing pod volumes failed", "err", err)
+		// The directory stays; the orphan collection finds it at the next
+		// resync and tries again.
+		w.log.Warn("removing pod volumes failed; tried again at the next resync", "err", err)
 	}
 	w.log.Debug("pod terminated")
-	return true
+	return true, 0
 }
 
 // syncProbes runs the probes of the running app containers in the current

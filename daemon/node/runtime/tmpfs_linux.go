@@ -14,7 +14,11 @@ func ensureTmpfs(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if mounted(dir) {
+	already, err := mounted(dir)
+	if err != nil {
+		return err
+	}
+	if already {
 		return nil
 	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "mode=0755,size=16m"); err != nil {
@@ -23,10 +27,16 @@ func ensureTmpfs(dir string) error {
 	return nil
 }
 
-func mounted(dir string) bool {
+// mounted reports whether dir is a mount point. An error (dir unreadable)
+// is returned, never taken for "not mounted": a second tmpfs on top would
+// hide the first, secrets and all.
+func mounted(dir string) (bool, error) {
 	var a, b syscall.Stat_t
-	if syscall.Stat(dir, &a) != nil || syscall.Stat(filepath.Dir(dir), &b) != nil {
-		return false
+	if err := syscall.Stat(dir, &a); err != nil {
+		return false, fmt.Errorf("stat %s: %w", dir, err)
 	}
-	return a.Dev != b.Dev
+	if err := syscall.Stat(filepath.Dir(dir), &b); err != nil {
+		return false, fmt.Errorf("stat %s: %w", filepath.Dir(dir), err)
+	}
+	return a.Dev != b.Dev, nil
 }

@@ -3,7 +3,9 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,7 +65,10 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 			if err := os.MkdirAll(dir, 0o777); err != nil {
 				return fmt.Errorf("volume %s: %w", v.Name, err)
 			}
-			_ = os.Chmod(dir, 0o777) // shared by containers running as any user
+			// Shared by containers running as any user.
+			if err := os.Chmod(dir, 0o777); err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
 		case v.HostPath != nil:
 			if v.HostPath.Type == "DirectoryOrCreate" {
 				if err := os.MkdirAll(v.HostPath.Path, 0o755); err != nil {
@@ -120,6 +125,10 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 	}
 	return nil
 }
+
+// chown gives a projected file to the pod's user; a variable so that tests
+// can make it fail.
+var chown = os.Chown
 
 // project writes the selected keys as files, replacing each changed file
 // atomically, and removes files no longer projected.
@@ -180,9 +189,16 @@ func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultM
 		if err := os.WriteFile(tmp, f.data, f.mode); err != nil {
 			return err
 		}
-		_ = os.Chmod(tmp, f.mode)
+		// WriteFile's mode passes through the umask; the file must have
+		// exactly the mode asked for, and belong to the pod's user, or a
+		// non-root container cannot read its secret (mode 0400).
+		if err := os.Chmod(tmp, f.mode); err != nil {
+			return fmt.Errorf("file %s: %w", p, err)
+		}
 		if owner.uid >= 0 || owner.gid >= 0 {
-			_ = os.Chown(tmp, owner.uid, owner.gid)
+			if err := chown(tmp, owner.uid, owner.gid); err != nil {
+				return fmt.Errorf("file %s: give it to the pod's user (uid %d, gid %d): %w", p, owner.uid, owner.gid, err)
+			}
 		}
 		if err := os.Rename(tmp, full); err != nil {
 			return err
@@ -190,12 +206,20 @@ func project(dir string, data map[string][]byte, items []api.KeyToPath, defaultM
 	}
 	// Remove keys that disappeared.
 	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
+			return fmt.Errorf("remove files no longer projected: %w", err)
+		}
+		if d.IsDir() {
 			return nil
 		}
-		rel, _ := filepath.Rel(dir, p)
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
 		if _, ok := want[rel]; !ok {
-			_ = os.Remove(p)
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove file %s no longer projected: %w", rel, err)
+			}
 		}
 		return nil
 	})

@@ -25,7 +25,16 @@ type podWorker struct {
 	mu      sync.Mutex
 	pod     *api.Pod // latest desired state (or last known, once deleted)
 	deleted bool     // the pod is gone from this node: stop everything
-	wake    chan struct{}
+	// revived is a state of the pod received after it was said to be gone
+	// (a deletion undone by a merge after a partition, possibly with a
+	// deletionTimestamp of its own): the worker still stops everything,
+	// and a new worker takes this state once it has finished.
+	revived *api.Pod
+	// seq counts the updates that changed something; handled is the seq of
+	// the state the worker last acted on. An update after the last state
+	// the worker finished with goes to a new worker.
+	seq, handled uint64
+	wake         chan struct{}
 	// died holds containers the engine said died. The engine's container
 	// list can show such a container as running for a moment after the
 	// event, so the worker looks again soon until the list agrees.
@@ -39,6 +48,7 @@ type podWorker struct {
 	probes     *prober
 	probeWG    sync.WaitGroup       // the probe goroutines
 	pullFailed map[string]time.Time // image -> last failed pull
+	failures   int                  // engine or store calls failed in a row
 }
 
 func newPodWorker(r *Runtime, key podKey) *podWorker {
@@ -51,21 +61,51 @@ func newPodWorker(r *Runtime, key podKey) *podWorker {
 
 // update records the pod's new desired state; deleted marks it gone. A
 // change of the status alone (the worker's own write coming back) needs no
-// sync.
+// sync. Once the pod is gone, a later live state is kept aside (revived)
+// for the worker that follows this one: this one only stops everything.
+// Callers hold r.mu.
 func (w *podWorker) update(p *api.Pod, deleted bool) {
 	w.mu.Lock()
-	changed := deleted && !w.deleted
-	if p != nil && (!w.deleted || deleted) {
-		changed = changed || w.pod == nil || !sameDesired(w.pod, p)
+	if w.deleted {
+		switch {
+		case deleted:
+			w.revived = nil
+			if p != nil {
+				w.pod = p
+			}
+		case p != nil:
+			w.revived = p
+		}
+		w.mu.Unlock()
+		return
+	}
+	changed := deleted || p != nil && (w.pod == nil || !sameDesired(w.pod, p))
+	if p != nil {
 		w.pod = p
 	}
-	if deleted {
-		w.deleted = true
+	w.deleted = deleted
+	if changed {
+		w.seq++
 	}
 	w.mu.Unlock()
 	if changed {
 		w.poke()
 	}
+}
+
+// unfinished returns the state a new worker must take on once this one
+// has finished: a revived pod, or a state that arrived after the one the
+// worker finished with. Called under r.mu after run returned.
+func (w *podWorker) unfinished() *api.Pod {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.revived != nil {
+		return w.revived
+	}
+	if !w.deleted && w.seq != w.handled {
+		return w.pod
+	}
+	return nil
 }
 
 // sameDesired reports whether two versions of a pod ask for the same thing.
@@ -128,6 +168,14 @@ func (w *podWorker) snapshot() (*api.Pod, bool) {
 	return w.pod, w.deleted
 }
 
+// take returns the state to act on and marks it handled.
+func (w *podWorker) take() (*api.Pod, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.handled = w.seq
+	return w.pod, w.deleted
+}
+
 // run syncs the pod whenever something changes or a timer it set fires,
 // until the pod's containers are all gone after a kill, or ctx ends (the
 // agent stops: containers stay as they are).
@@ -143,13 +191,14 @@ func (w *podWorker) run(ctx context.Context) {
 		case <-w.wake:
 		case <-timer.C:
 		}
-		pod, deleted := w.snapshot()
+		pod, deleted := w.take()
 		var next time.Duration
 		if deleted || pod == nil || pod.DeletionTimestamp != nil {
-			if w.terminate(ctx, pod, deleted) {
+			done, retry := w.terminate(ctx, pod, deleted)
+			if done {
 				return
 			}
-			next = time.Second
+			next = retry
 		} else {
 			next = w.sync(ctx, pod)
 		}
@@ -157,5 +206,31 @@ func (w *podWorker) run(ctx context.Context) {
 			next = w.rt.cfg.ResyncPeriod
 		}
 		timer.Reset(next)
+	}
+}
+
+// failed notes a failed engine (or store) call of a sync or a termination
+// and returns when to try again: 1 s, doubling up to the resync period.
+// The first failure of a streak is logged as a warning and, when the pod
+// is known, recorded as a FailedSync Event on it; the following ones are
+// logged at debug level, until a call succeeds again (succeeded).
+func (w *podWorker) failed(pod *api.Pod, what string, err error) time.Duration {
+	w.failures++
+	if w.failures == 1 {
+		w.log.Warn(what+" failed; trying again with back-off", "err", err)
+		if pod != nil {
+			w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailedSync, "%s failed: %v", what, err)
+		}
+	} else {
+		w.log.Debug(what+" failed again", "failures", w.failures, "err", err)
+	}
+	return min(time.Second<<min(w.failures-1, 10), w.rt.cfg.ResyncPeriod)
+}
+
+// succeeded ends a streak of failures.
+func (w *podWorker) succeeded() {
+	if w.failures > 0 {
+		w.log.Info("engine calls succeed again", "after_failures", w.failures)
+		w.failures = 0
 	}
 }

@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ type Script struct {
 // method (the call is still recorded). Everything else is safe for
 // concurrent use.
 type Fake struct {
+	PingFn             func(ctx context.Context) error
 	InfoFn             func(ctx context.Context) (engine.Info, error)
 	ImageExistsFn      func(ctx context.Context, ref string) (bool, error)
 	PullImageFn        func(ctx context.Context, ref string) error
@@ -54,6 +56,8 @@ type Fake struct {
 	mu          sync.Mutex
 	info        engine.Info
 	unavailable bool
+	hung        chan struct{}    // while not nil, calls wait for it to close
+	failing     map[string]error // method -> the error it fails with
 	calls       []Call
 
 	images   map[string]bool
@@ -118,6 +122,56 @@ func (f *Fake) SetUnavailable(down bool) {
 	}
 }
 
+// SetHung makes every call but Events wait, as on an engine that accepts
+// connections and never answers, until its context ends (the call then
+// fails with the context's error) or SetHung(false) lets it go on.
+func (f *Fake) SetHung(hung bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case hung && f.hung == nil:
+		f.hung = make(chan struct{})
+	case !hung && f.hung != nil:
+		close(f.hung)
+		f.hung = nil
+	}
+}
+
+// SetFailing makes every call of method (for example "StopContainer")
+// fail with err until called again with a nil err; the calls are still
+// recorded. Unlike the XxxFn fields it may be changed while the fake is in
+// use.
+func (f *Fake) SetFailing(method string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing == nil {
+		f.failing = map[string]error{}
+	}
+	if err == nil {
+		delete(f.failing, method)
+		return
+	}
+	f.failing[method] = err
+}
+
+// hold waits while the fake is hung, then fails the call if SetFailing
+// asked for it.
+func (f *Fake) hold(ctx context.Context, method string) error {
+	f.mu.Lock()
+	hung := f.hung
+	f.mu.Unlock()
+	if hung != nil {
+		select {
+		case <-hung:
+		case <-ctx.Done():
+			return fmt.Errorf("engine did not answer: %w", ctx.Err())
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failing[method]
+}
+
 // SetImageScript sets how containers of image behave: the n-th container
 // created from it follows scripts[n], and the last script every container
 // after that. A container script (SetContainerScript) takes precedence.
@@ -138,8 +192,25 @@ func (f *Fake) SetContainerScript(nameOrID string, s Script) {
 	f.containerScripts[nameOrID] = s
 }
 
+// Ping answers unless the fake is down or hung.
+func (f *Fake) Ping(ctx context.Context) error {
+	f.record("Ping")
+	if err := f.hold(ctx, "Ping"); err != nil {
+		return err
+	}
+	if f.PingFn != nil {
+		return f.PingFn(ctx)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.downLocked()
+}
+
 func (f *Fake) Info(ctx context.Context) (engine.Info, error) {
 	f.record("Info")
+	if err := f.hold(ctx, "Info"); err != nil {
+		return engine.Info{}, err
+	}
 	if f.InfoFn != nil {
 		return f.InfoFn(ctx)
 	}

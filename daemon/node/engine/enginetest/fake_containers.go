@@ -30,6 +30,9 @@ type fakeContainer struct {
 
 func (f *Fake) CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error) {
 	f.record("CreateContainer", spec.Name, spec.Image)
+	if err := f.hold(ctx, "CreateContainer"); err != nil {
+		return "", err
+	}
 	if f.CreateContainerFn != nil {
 		return f.CreateContainerFn(ctx, spec)
 	}
@@ -89,6 +92,9 @@ func (f *Fake) nextImageScriptLocked(ref string) Script {
 
 func (f *Fake) StartContainer(ctx context.Context, id string) error {
 	f.record("StartContainer", id)
+	if err := f.hold(ctx, "StartContainer"); err != nil {
+		return err
+	}
 	if f.StartContainerFn != nil {
 		return f.StartContainerFn(ctx, id)
 	}
@@ -187,6 +193,9 @@ func (f *Fake) allocateIPLocked() string {
 
 func (f *Fake) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
 	f.record("StopContainer", id, timeout.String())
+	if err := f.hold(ctx, "StopContainer"); err != nil {
+		return err
+	}
 	if f.StopContainerFn != nil {
 		return f.StopContainerFn(ctx, id, timeout)
 	}
@@ -209,6 +218,9 @@ func (f *Fake) StopContainer(ctx context.Context, id string, timeout time.Durati
 
 func (f *Fake) RemoveContainer(ctx context.Context, id string) error {
 	f.record("RemoveContainer", id)
+	if err := f.hold(ctx, "RemoveContainer"); err != nil {
+		return err
+	}
 	if f.RemoveContainerFn != nil {
 		return f.RemoveContainerFn(ctx, id)
 	}
@@ -232,6 +244,9 @@ func (f *Fake) RemoveContainer(ctx context.Context, id string) error {
 
 func (f *Fake) InspectContainer(ctx context.Context, id string) (engine.State, error) {
 	f.record("InspectContainer", id)
+	if err := f.hold(ctx, "InspectContainer"); err != nil {
+		return engine.State{}, err
+	}
 	if f.InspectContainerFn != nil {
 		return f.InspectContainerFn(ctx, id)
 	}
@@ -250,6 +265,9 @@ func (f *Fake) InspectContainer(ctx context.Context, id string) (engine.State, e
 // ListContainers lists matching containers, newest first, as the engine does.
 func (f *Fake) ListContainers(ctx context.Context, labels map[string]string) ([]engine.Summary, error) {
 	f.record("ListContainers", labelArgs(labels)...)
+	if err := f.hold(ctx, "ListContainers"); err != nil {
+		return nil, err
+	}
 	if f.ListContainersFn != nil {
 		return f.ListContainersFn(ctx, labels)
 	}

@@ -120,6 +120,9 @@ func (s *ExecSession) Resizes() [][2]uint {
 // a session that exits 0 without output.
 func (f *Fake) Exec(ctx context.Context, id string, cfg engine.ExecConfig) (engine.ExecSession, error) {
 	f.record("Exec", id, strings.Join(cfg.Cmd, " "))
+	if err := f.hold(ctx, "Exec"); err != nil {
+		return nil, err
+	}
 	if f.ExecFn != nil {
 		return f.ExecFn(ctx, id, cfg)
 	}

@@ -94,6 +94,9 @@ func (f *Fake) Volume(name string) (labels map[string]string, ok bool) {
 
 func (f *Fake) ImageExists(ctx context.Context, ref string) (bool, error) {
 	f.record("ImageExists", ref)
+	if err := f.hold(ctx, "ImageExists"); err != nil {
+		return false, err
+	}
 	if f.ImageExistsFn != nil {
 		return f.ImageExistsFn(ctx, ref)
 	}
@@ -114,6 +117,9 @@ func (f *Fake) SetImageUser(ref, user string) {
 
 func (f *Fake) InspectImage(ctx context.Context, ref string) (engine.ImageInfo, error) {
 	f.record("InspectImage", ref)
+	if err := f.hold(ctx, "InspectImage"); err != nil {
+		return engine.ImageInfo{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.downLocked(); err != nil {
@@ -127,6 +133,9 @@ func (f *Fake) InspectImage(ctx context.Context, ref string) (engine.ImageInfo, 
 
 func (f *Fake) PullImage(ctx context.Context, ref string) error {
 	f.record("PullImage", ref)
+	if err := f.hold(ctx, "PullImage"); err != nil {
+		return err
+	}
 	if f.PullImageFn != nil {
 		return f.PullImageFn(ctx, ref)
 	}
@@ -144,6 +153,9 @@ func (f *Fake) PullImage(ctx context.Context, ref string) error {
 
 func (f *Fake) ImportImage(ctx context.Context, rootfsTar io.Reader, ref string, changes []string) error {
 	f.record("ImportImage", ref)
+	if err := f.hold(ctx, "ImportImage"); err != nil {
+		return err
+	}
 	if f.ImportImageFn != nil {
 		return f.ImportImageFn(ctx, rootfsTar, ref, changes)
 	}
@@ -165,6 +177,9 @@ func (f *Fake) ImportImage(ctx context.Context, rootfsTar io.Reader, ref string,
 // spec when no container (running or not) uses it, as the engine does.
 func (f *Fake) EnsureNetwork(ctx context.Context, spec engine.NetworkSpec) (string, error) {
 	f.record("EnsureNetwork", spec.Name, spec.Subnet, spec.Gateway, spec.BridgeName)
+	if err := f.hold(ctx, "EnsureNetwork"); err != nil {
+		return "", err
+	}
 	if f.EnsureNetworkFn != nil {
 		return f.EnsureNetworkFn(ctx, spec)
 	}
@@ -231,6 +246,9 @@ func (f *Fake) networkUsersLocked(name string) []string {
 
 func (f *Fake) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
 	f.record("EnsureVolume", name)
+	if err := f.hold(ctx, "EnsureVolume"); err != nil {
+		return err
+	}
 	if f.EnsureVolumeFn != nil {
 		return f.EnsureVolumeFn(ctx, name, labels)
 	}

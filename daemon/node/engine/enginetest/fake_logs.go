@@ -47,6 +47,9 @@ func (c *fakeContainer) appendLogs(text string) {
 // ignored. A follower gets appended text until the current run ends.
 func (f *Fake) Logs(ctx context.Context, id string, opts engine.LogOptions) (io.ReadCloser, error) {
 	f.record("Logs", id)
+	if err := f.hold(ctx, "Logs"); err != nil {
+		return nil, err
+	}
 	if f.LogsFn != nil {
 		return f.LogsFn(ctx, id, opts)
 	}

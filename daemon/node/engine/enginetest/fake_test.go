@@ -375,6 +375,66 @@ func TestFakeUnavailable(t *testing.T) {
 	}
 }
 
+func TestFakeHungCallsWaitForTheirContextOrTheEngine(t *testing.T) {
+	f := New()
+	f.AddImage("img")
+	f.SetHung(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ping of a hung engine: %v", err)
+	}
+	if _, err := f.ListContainers(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("list of a hung engine: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.CreateContainer(testContext(t), engine.ContainerSpec{Image: "img"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("create returned while hung: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	f.SetHung(false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("create once the engine answers: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a held call did not go on once the engine answered")
+	}
+	if err := f.Ping(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.SetUnavailable(true)
+	if err := f.Ping(testContext(t)); !errors.Is(err, engine.ErrUnavailable) {
+		t.Fatalf("ping while down: %v", err)
+	}
+}
+
+func TestFakeSetFailing(t *testing.T) {
+	f := New()
+	ctx := testContext(t)
+	injected := errors.New("injected")
+	f.SetFailing("ListContainers", injected)
+	if _, err := f.ListContainers(ctx, nil); !errors.Is(err, injected) {
+		t.Fatalf("list: %v", err)
+	}
+	if err := f.Ping(ctx); err != nil {
+		t.Fatalf("another method failed too: %v", err)
+	}
+	f.SetFailing("ListContainers", nil)
+	if _, err := f.ListContainers(ctx, nil); err != nil {
+		t.Fatalf("list after SetFailing(nil): %v", err)
+	}
+	if n := f.CallCount("ListContainers"); n != 2 {
+		t.Fatalf("%d calls recorded, want 2", n)
+	}
+}
+
 func TestFakeOverrides(t *testing.T) {
 	f := New()
 	ctx := testContext(t)
