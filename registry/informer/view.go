@@ -2,6 +2,7 @@ package informer
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,7 +19,9 @@ import (
 // The resourceVersion a List returns is a token: a Watch given it starts
 // exactly after that list (a change made in between is told, none twice).
 // A Watch given anything else starts with an ADDED event for every present
-// object, as the registry does without a resourceVersion. A View's Watch
+// object, as the registry does without a resourceVersion; one that comes
+// more than a minute after its List answers 410 Gone (the consumer lists
+// again), as the list's listener was given up. A View's Watch
 // never ends on its own before ctx: the informer re-lists for it when its
 // own watch ends, and tells the difference as events.
 type View struct {
@@ -33,7 +36,14 @@ type viewState struct {
 	mu      sync.Mutex
 	seq     uint64
 	pending map[string]*pendingWatch // by token
+	// expired holds the tokens whose listener waited too long for its
+	// Watch (oldest first, bounded): such a Watch answers 410, and the
+	// consumer lists again, as with a registry's version too old.
+	expired []string
 }
+
+// maxExpired bounds the expired tokens remembered.
+const maxExpired = 256
 
 // pendingWatch is a listener registered by a List, waiting for the Watch
 // that follows it.
@@ -44,8 +54,9 @@ type pendingWatch struct {
 	stop func() bool // the timer that drops it if no Watch comes
 }
 
-// unclaimedTTL bounds how long a List's listener waits for its Watch.
-const unclaimedTTL = time.Minute
+// unclaimedTTL bounds how long a List's listener waits for its Watch. A
+// variable for tests.
+var unclaimedTTL = time.Minute
 
 // tokenPrefix marks the resourceVersions a View hands out.
 const tokenPrefix = "informer-"
@@ -107,18 +118,25 @@ func (v *View) List(ctx context.Context, k *api.Kind, ns string, sel api.Selecto
 	st.mu.Lock()
 	st.seq++
 	token := tokenPrefix + strconv.FormatUint(st.seq, 10)
-	t := time.AfterFunc(unclaimedTTL, func() { v.drop(token) })
+	t := time.AfterFunc(unclaimedTTL, func() { v.drop(token, true) })
 	st.pending[token] = &pendingWatch{kind: k, c: c, l: l, stop: t.Stop}
 	st.mu.Unlock()
-	context.AfterFunc(ctx, func() { v.drop(token) })
+	context.AfterFunc(ctx, func() { v.drop(token, false) })
 	return objs, token, nil
 }
 
-// drop unregisters a List's listener no Watch claimed.
-func (v *View) drop(token string) {
+// drop unregisters a List's listener no Watch claimed; expired: it
+// waited too long, and its Watch, if it comes, answers 410.
+func (v *View) drop(token string, expired bool) {
 	v.st.mu.Lock()
 	p := v.st.pending[token]
 	delete(v.st.pending, token)
+	if p != nil && expired {
+		if len(v.st.expired) >= maxExpired {
+			v.st.expired = v.st.expired[1:]
+		}
+		v.st.expired = append(v.st.expired, token)
+	}
 	v.st.mu.Unlock()
 	if p != nil {
 		p.stop()
@@ -126,17 +144,22 @@ func (v *View) drop(token string) {
 	}
 }
 
-// claim takes the listener a List registered under token for kind k.
-func (v *View) claim(token string, k *api.Kind) *listener {
+// claim takes the listener a List registered under token for kind k; it
+// fails with a 410 if that listener expired.
+func (v *View) claim(token string, k *api.Kind) (*listener, error) {
 	v.st.mu.Lock()
 	defer v.st.mu.Unlock()
 	p := v.st.pending[token]
+	if p == nil && slices.Contains(v.st.expired, token) {
+		return nil, api.NewGone("resourceVersion " + token + " expired: its watch came over " +
+			unclaimedTTL.String() + " after its list; list again")
+	}
 	if p == nil || p.kind != k {
-		return nil
+		return nil, nil
 	}
 	delete(v.st.pending, token)
 	p.stop()
-	return p.l
+	return p.l, nil
 }
 
 // Watch streams the changes of kind k in namespace ns that opts'
@@ -145,7 +168,10 @@ func (v *View) claim(token string, k *api.Kind) *listener {
 // present object. The channel closes when ctx ends.
 func (v *View) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	c := v.inf.Cache(k)
-	l := v.claim(opts.ResourceVersion, k)
+	l, err := v.claim(opts.ResourceVersion, k)
+	if err != nil {
+		return nil, err
+	}
 	if l == nil {
 		if err := c.WaitForSync(ctx); err != nil {
 			return nil, err

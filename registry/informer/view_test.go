@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/internal/poll"
@@ -130,5 +131,25 @@ func TestCopyingViewProtectsTheSharedObjects(t *testing.T) {
 	shared, _ := inf.Cache(api.KindPod).Get("default", "p")
 	if sp := shared.(*api.Pod); sp.Spec.NodeName != "" || sp.Labels["app"] != "x" {
 		t.Fatalf("the shared pod changed: %+v", sp)
+	}
+}
+
+// A Watch that comes long after its List answers 410, so that its consumer
+// lists again rather than miss what changed meanwhile.
+func TestViewWatchLongAfterItsListIsGone(t *testing.T) {
+	defer informer.SetUnclaimedTTL(50 * time.Millisecond)()
+	reg := newRegistry(t)
+	inf := startInformer(t, reg)
+	view := inf.View()
+	_, rv, err := view.List(ctxTimeout(t), api.KindConfigMap, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.True(t, wait, "the list's listener given up", func() (bool, string) {
+		s := inf.Stats()["configmaps"]
+		return s.Listeners == 0, fmt.Sprint(s.Listeners)
+	})
+	if _, err := view.Watch(ctxTimeout(t), api.KindConfigMap, "", api.ListOptions{ResourceVersion: rv}); !api.IsGone(err) {
+		t.Fatalf("a watch from an expired list: %v, want 410 Gone", err)
 	}
 }
