@@ -50,6 +50,7 @@ type Store struct {
 	subs      map[*Subscription]struct{}
 	subLimits subLimits
 	onLocal   []func([]*Record)
+	merge     Merger // nil: last-writer-wins
 	// horizon is the newest version time of any tombstone this store has
 	// collected: a key it lacks with a version at or below it may be one it
 	// deleted and forgot, so Apply refuses it (no resurrection).
@@ -218,6 +219,41 @@ func (s *Store) OnLocalWrite(fn func([]*Record)) {
 	s.mu.Unlock()
 }
 
+// SetMerger makes Apply resolve a record that differs from the one held with
+// m instead of last-writer-wins (see Merger). Set it before the store
+// receives anything.
+func (s *Store) SetMerger(m Merger) {
+	s.mu.Lock()
+	s.merge = m
+	s.mu.Unlock()
+}
+
+// Merging reports whether a Merger is set: then a record with an older
+// version may still change the one held, and replication compares content
+// (Record.Sum), not only versions.
+func (s *Store) Merging() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.merge != nil
+}
+
+// resolve returns what the store keeps of cur (held, not nil) and r
+// (received): cur when r changes nothing.
+func (s *Store) resolve(cur, r *Record) *Record {
+	if r.Same(cur) {
+		return cur
+	}
+	if s.merge != nil {
+		if m, ok := s.merge(r.Key, cur, r); ok && m != nil {
+			if m != cur && m.Same(cur) {
+				return cur
+			}
+			return m
+		}
+	}
+	return Merge(cur, r)
+}
+
 // Get returns the record of key (possibly a tombstone), or nil.
 func (s *Store) Get(key string) *Record {
 	s.mu.RLock()
@@ -366,9 +402,11 @@ func checkLocal(r *Record) error {
 	return nil
 }
 
-// Apply merges records that came from elsewhere; it returns those that won
-// and were applied. Records older than what the store holds are ignored, and
-// so is a record of a key the store lacks whose version is at or below the
+// Apply merges records that came from elsewhere; it returns those applied
+// (a record the Merger made in place of one received included). A record
+// is resolved against the one held by the Merger if one is set, else by
+// last-writer-wins (older records are ignored). A record of a key the
+// store lacks whose version is at or below the
 // collection horizon (see Horizon), and a record stamped beyond the clock's
 // bound (now + the maximum offset): the caller validates and counts those.
 func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
@@ -385,8 +423,13 @@ func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
 		}
 		s.clock.Observe(r.Version.Time)
 		cur := s.records[r.Key]
-		if cur != nil && !r.Newer(cur) || cur == nil && r.Version.Time <= s.horizon {
+		if cur == nil && r.Version.Time <= s.horizon {
 			continue
+		}
+		if cur != nil {
+			if r = s.resolve(cur, r); r == cur {
+				continue
+			}
 		}
 		s.applyLocked(r)
 		applied = append(applied, r)
