@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		_ = cl.Shutdown()
 	}()
 	// Nodes are served with their Ready condition from membership.
-	mem := gossipMembership{cl: cl}
+	mem := gossipMembership{cl: cl, maxOffset: cfg.MaxClockOffset}
 	objs := nodelifecycle.NewHealthStore(registry, mem, cfg.Name)
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
 	objs.AddAdmission(ipalloc.NewAllocator(serviceCIDR).Admit)
