@@ -345,10 +345,12 @@ type Conflict struct {
 	Loser  Write
 }
 
-// Write names a write: its version (time and agent) and its user, if known.
+// Write names a write: its version (time and agent), its user, if known,
+// and the value it gave the field (JSON; nil if it removed it).
 type Write struct {
 	Version gossip.Version
 	User    string
+	Value   []byte
 }
 
 // merged is the result of joining two states of one incarnation.
@@ -376,7 +378,7 @@ func joinStates(key string, a, b *state) merged {
 		out.regs[p] = win
 		if win.at != lose.at && !bytes.Equal(win.val, lose.val) && lose.at.Compare(win.prev) > 0 {
 			out.conflicts = append(out.conflicts, Conflict{Key: key, Path: p,
-				Winner: Write{Version: win.at, User: win.by}, Loser: Write{Version: lose.at, User: lose.by}})
+				Winner: Write{Version: win.at, User: win.by, Value: win.val}, Loser: Write{Version: lose.at, User: lose.by, Value: lose.val}})
 		}
 	}
 	for n, c := range b.gen {
