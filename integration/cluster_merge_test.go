@@ -150,7 +150,7 @@ func TestClusterPartitionedEditsMergeOnHeal(t *testing.T) {
 			}
 			msg := found[0].Message
 			if !strings.Contains(msg, "kept 3") || !strings.Contains(msg, "overwritten 2") ||
-				!strings.Contains(msg, "agent h2") || !strings.Contains(msg, "agent h1") || found[0].Type != api.EventWarning {
+				!strings.Contains(msg, "by admin on agent h2") || !strings.Contains(msg, "by admin on agent h1") || found[0].Type != api.EventWarning {
 				t.Fatalf("%s: conflict event %q (%s): want the kept and overwritten values and both agents", h.name, msg, found[0].Type)
 			}
 		}
