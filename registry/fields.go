@@ -90,9 +90,43 @@ func parseJSON(b []byte) (any, error) {
 	return v, nil
 }
 
+// canonical encodes a generic JSON value as json.Marshal does (maps
+// sorted), without reflection for the scalars that most registers are.
 func canonical(v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return []byte("null")
+	case bool:
+		if x {
+			return []byte("true")
+		}
+		return []byte("false")
+	case json.Number:
+		if x != "" {
+			return []byte(x)
+		}
+	case string:
+		if plainString(x) {
+			b := make([]byte, 0, len(x)+2)
+			b = append(b, '"')
+			b = append(b, x...)
+			return append(b, '"')
+		}
+	}
 	b, _ := json.Marshal(v) // generic values always encode; maps sorted
 	return b
+}
+
+// plainString reports a string json.Marshal writes as it is, in quotes:
+// printable ASCII without the characters it escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // flatten returns the registers of a JSON object, leaving out skip's
