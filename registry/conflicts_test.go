@@ -75,3 +75,70 @@ func TestConflictIsOneEventNamingBothWriters(t *testing.T) {
 		t.Errorf("event %+v: want a Warning on Deployment web", ev)
 	}
 }
+
+// Edits of one Event made apart merge like any object's, but are not
+// reported: a conflict's Event must not beget another.
+func TestConflictsOfEventsAreNotReported(t *testing.T) {
+	rs := newReplicas(t, 2)
+	ctx := context.Background()
+	ev := &api.Event{ObjectMeta: api.ObjectMeta{Name: "e", Namespace: "default"}, Reason: "R", Message: "m", Count: 1,
+		InvolvedObject: api.ObjectReference{Kind: "Pod", Name: "p", Namespace: "default"}}
+	if _, err := rs[0].o.Create(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, rs[0], rs[1])
+	for i, r := range rs {
+		obj, err := r.o.Get(ctx, api.KindEvent, "default", "e")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := obj.(*api.Event)
+		e.Count = int32(10 + i)
+		if _, err := r.o.Update(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exchange(t, rs[0], rs[1])
+	sameState(t, rs...)
+	for _, r := range rs {
+		if cs := drainConflicts(r.o); len(cs) != 0 {
+			t.Fatalf("%s reported a conflict of an Event: %+v", r.name, cs)
+		}
+	}
+}
+
+// A ConfigMap's data has no generation: the later edit of one key wins
+// every register, and the conflict is still reported.
+func TestConflictWithoutGenerationIsReported(t *testing.T) {
+	rs := newReplicas(t, 2)
+	ctx := context.Background()
+	if _, err := rs[0].o.Create(ctx, &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "cfg", Namespace: "default"},
+		Data: map[string]string{"mode": "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, rs[0], rs[1])
+	for i, r := range rs {
+		obj, err := r.o.Get(ctx, api.KindConfigMap, "default", "cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm := obj.(*api.ConfigMap)
+		cm.Data["mode"] = []string{"b", "c"}[i]
+		if _, err := r.o.Update(ctx, cm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exchange(t, rs[0], rs[1])
+	sameState(t, rs...)
+	var all []Conflict
+	for _, r := range rs {
+		all = append(all, drainConflicts(r.o)...)
+	}
+	if len(all) == 0 || fieldPath(all[0].Path) != "data.mode" || all[0].Winner.Version.Node != "h2" {
+		t.Fatalf("conflicts %+v; want data.mode, h2's edit kept", all)
+	}
+	obj, _ := rs[0].o.Get(ctx, api.KindConfigMap, "default", "cfg")
+	if v := obj.(*api.ConfigMap).Data["mode"]; v != "c" {
+		t.Fatalf("mode %q; want the later edit's c", v)
+	}
+}

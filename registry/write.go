@@ -192,6 +192,19 @@ func (o *Registry) MergeRecords(key string, local, remote *gossip.Record) (*goss
 		return remote, true
 	}
 	j := joinStates(key, a, b)
+	// Events are not reported on: a conflict's own Event must not beget
+	// another. A conflict is reported whether the join is a new record or
+	// one of its inputs (an edit without a generation, as of a ConfigMap's
+	// data, can win every register); an agent that meets the losing write
+	// again reports it again, under the same Event name.
+	report := spec && !strings.HasPrefix(key, specPrefix+api.KindEvent.Resource+"/")
+	if report {
+		for _, c := range j.conflicts {
+			if !strings.HasPrefix(c.Path, "metadata/") && !strings.HasPrefix(c.Path, "status/") && !strings.HasSuffix(c.Path, "/#") {
+				o.report(c)
+			}
+		}
+	}
 	if sameRegs(j.regs, a.regs) && maps.Equal(j.gen, a.gen) {
 		return local, true
 	}
@@ -206,15 +219,8 @@ func (o *Registry) MergeRecords(key string, local, remote *gossip.Record) (*goss
 	if err != nil {
 		return nil, false
 	}
-	if spec {
-		if whole {
-			o.report(Conflict{Key: key, Winner: Write{Version: newest.rec.Version}, Loser: Write{Version: other(a, b, newest).rec.Version}})
-		}
-		for _, c := range j.conflicts {
-			if !strings.HasPrefix(c.Path, "metadata/") && !strings.HasPrefix(c.Path, "status/") && !strings.HasSuffix(c.Path, "/#") {
-				o.report(c)
-			}
-		}
+	if report && whole {
+		o.report(Conflict{Key: key, Winner: Write{Version: newest.rec.Version}, Loser: Write{Version: other(a, b, newest).rec.Version}})
 	}
 	return out, true
 }
