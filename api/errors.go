@@ -23,6 +23,9 @@ const (
 	ReasonForbidden       = "Forbidden"
 	ReasonUnsupportedType = "UnsupportedMediaType"
 	ReasonTooManyRequests = "TooManyRequests"
+	// ReasonInsufficientStorage answers a write the agent could not store
+	// for want of disk space (507): nothing was written.
+	ReasonInsufficientStorage = "InsufficientStorage"
 	// ReasonMisdirected answers a request for a host name the server does
 	// not serve (421), as a browser under DNS rebinding would send.
 	ReasonMisdirected = "MisdirectedRequest"
@@ -100,6 +103,16 @@ func NewInternal(err error) *StatusError {
 func NewUnavailable(msg string) *StatusError {
 	return newStatusError(http.StatusServiceUnavailable, ReasonUnavailable, msg, nil)
 }
+
+// NewInsufficientStorage says a write was refused because the disk that
+// holds the agent's state is full (507 Insufficient Storage): nothing was
+// written, and the same write succeeds once there is space.
+func NewInsufficientStorage(msg string) *StatusError {
+	return newStatusError(http.StatusInsufficientStorage, ReasonInsufficientStorage, msg, nil)
+}
+
+// IsInsufficientStorage reports a write refused for want of disk space.
+func IsInsufficientStorage(err error) bool { return ReasonOf(err) == ReasonInsufficientStorage }
 
 // NewTooManyRequests says the client is over a limit of concurrent requests;
 // it may retry after retryAfter seconds.

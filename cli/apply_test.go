@@ -63,7 +63,7 @@ func TestApplyMultiDocumentFile(t *testing.T) {
 		t.Fatalf("stdout %q, want %q", r.stdout, want)
 	}
 	// The warning comes both as a header and in the item: printed once.
-	if r.stderr != "Warning: unknown field \"spec.foo\"\n" {
+	if r.stderr != "Warning: Deployment web: unknown field \"spec.foo\"\n" {
 		t.Fatalf("stderr %q", r.stderr)
 	}
 	reqs := applyRequests(srv)
@@ -91,7 +91,8 @@ func TestApplyStrictFails(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit status %d", r.code)
 	}
-	if !strings.HasPrefix(r.stderr, "Error from server (Invalid): document 2 (Deployment \"web\"): unknown field \"spec.foo\"") {
+	if r.stderr != "Error from server (BadRequest): document 2 of 2: strict decoding error: Deployment \"web\": unknown fields [spec.foo]; "+
+		"remove them or apply without --strict\n" {
 		t.Fatalf("stderr %q", r.stderr)
 	}
 	if srv.Object(api.KindConfigMap, "team", "conf") != nil {

@@ -16,6 +16,7 @@ import (
 
 func TestRunCreatesADeployment(t *testing.T) {
 	srv := clienttest.NewServer(t)
+	srv.Add(namespace("team"))
 	r := shoal(t, srv, "", "-n", "team", "run", "web", "--image", "nginx:1.27", "--replicas", "3", "--port", "80",
 		"--env", "A=1", "--env", "B=x=y", "--labels", "tier=front", "--", "--verbose", "-p", "8080")
 	expectOK(t, r)
@@ -133,18 +134,17 @@ func TestLogs(t *testing.T) {
 func TestDescribePodWithEvents(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	p := running("web-1", "default", ago(time.Hour))
-	p.UID = "pod-uid"
 	p.Spec.NodeName = "h1"
 	p.Spec.Containers[0].Env = []api.EnvVar{{Name: "MODE", Value: "prod"}}
 	other := running("web-2", "default", ago(time.Hour))
-	other.UID = "other-uid"
+	srv.Add(p, other)
 	event := func(name, reason, uid string, at time.Duration) *api.Event {
 		return &api.Event{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}, Type: api.EventNormal, Reason: reason,
 			InvolvedObject: api.ObjectReference{Kind: "Pod", Name: "web-1", Namespace: "default", UID: uid},
 			Source:         api.EventSource{Component: "shoal-agent", Host: "h1"}, Message: reason + " it", LastTimestamp: ago(at)}
 	}
-	srv.Add(p, other, event("e-b", "Started", "pod-uid", 10*time.Minute), event("e-a", "Scheduled", "pod-uid", 59*time.Minute),
-		event("e-c", "Pulled", "pod-uid", 30*time.Minute), event("stale", "Killing", "old-uid", time.Minute))
+	srv.Add(event("e-b", "Started", p.UID, 10*time.Minute), event("e-a", "Scheduled", p.UID, 59*time.Minute),
+		event("e-c", "Pulled", p.UID, 30*time.Minute), event("stale", "Killing", "old-uid", time.Minute))
 	r := shoal(t, srv, "", "describe", "pod", "web-1")
 	expectOK(t, r)
 	for _, f := range [][3]string{{"", "Name", "web-1"}, {"", "Namespace", "default"}, {"", "Node", "h1"},
@@ -202,21 +202,30 @@ func expectField(t *testing.T, out, indent, label, value string) {
 
 func TestVersionAndToken(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Token = "t0k"
 	r := shoal(t, srv, "", "version", "--client")
 	expectOK(t, r)
 	if r.stdout != "Client Version: "+Version+"\n" || len(srv.Requests()) != 0 {
 		t.Fatalf("--client: %q, %d requests", r.stdout, len(srv.Requests()))
 	}
-	r = shoal(t, srv, "", "version")
-	if r.code != 1 || r.stderr != "Error from server (Unauthorized): Unauthorized\n" {
-		t.Fatalf("without a token: %d %q", r.code, r.stderr)
-	}
-	r = shoal(t, srv, "", "--token", "t0k", "version")
+	// The version is public, as in Kubernetes; the objects are not.
+	r = shoal(t, srv, "", "--token", "", "version")
 	expectOK(t, r)
-	if r.stdout != "Client Version: "+Version+"\nServer Version: v0.1.0\n" {
+	if r.stdout != "Client Version: "+Version+"\nServer Version: "+clienttest.Version+"\n" {
 		t.Fatalf("stdout %q", r.stdout)
 	}
+	r = shoal(t, srv, "", "--token", "", "get", "pods")
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "Error from server (Unauthorized): Unauthorized: this API needs a bearer token") {
+		t.Fatalf("without a token: %d %q", r.code, r.stderr)
+	}
+	r = shoal(t, srv, "", "--token", wrongToken, "get", "pods")
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "Error from server (Unauthorized): Unauthorized: the bearer token is not valid here") {
+		t.Fatalf("with a wrong token: %d %q", r.code, r.stderr)
+	}
+	reqs := srv.Requests()
+	if h := reqs[len(reqs)-1].Header.Get("Authorization"); h != "Bearer "+wrongToken {
+		t.Fatalf("--token sent as Authorization %q", h)
+	}
+	expectOK(t, shoal(t, srv, "", "get", "pods"))
 	srv.Close()
 	r = shoal(t, srv, "", "version")
 	expectOK(t, r)

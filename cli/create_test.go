@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestCreateAndDeleteNamespace(t *testing.T) {
 	}
 	r = shoal(t, srv, "", "get", "ns")
 	expectOK(t, r)
-	if !strings.HasPrefix(r.stdout, "NAME   STATUS   AGE\nteam   Active   ") {
+	if !regexp.MustCompile(`^NAME +STATUS   AGE\ndefault +Active   .*\nshoal-system +Active   .*\nteam +Active   .*\n$`).MatchString(r.stdout) {
 		t.Fatalf("get ns:\n%s", r.stdout)
 	}
 

@@ -23,8 +23,8 @@ func TestDeleteBySelector(t *testing.T) {
 	if r.stdout != "pod \"a\" deleted\npod \"b\" deleted\n" {
 		t.Fatalf("stdout %q", r.stdout)
 	}
-	// clienttest's collection delete removes at once; the request must carry
-	// the selector and leave the other pod alone.
+	// Pods bound to no node go at once; the request must carry the selector
+	// and leave the other pod alone.
 	var del clienttest.Request
 	for _, q := range srv.Requests() {
 		if q.Method == "DELETE" {
@@ -42,7 +42,8 @@ func TestDeleteBySelector(t *testing.T) {
 func TestDeleteByNameWaitsForTermination(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.PodTermination = 400 * time.Millisecond
-	srv.Add(labelled("a", "web"))
+	bound := func(p *api.Pod) *api.Pod { p.Spec.NodeName = "h1"; return p }
+	srv.Add(bound(labelled("a", "web")))
 	start := time.Now()
 	r := shoal(t, srv, "", "delete", "pod", "a")
 	expectOK(t, r)
@@ -53,7 +54,7 @@ func TestDeleteByNameWaitsForTermination(t *testing.T) {
 		t.Fatal("delete returned before the pod was gone")
 	}
 
-	srv.Add(labelled("b", "web"))
+	srv.Add(bound(labelled("b", "web")))
 	r = shoal(t, srv, "", "delete", "pod/b", "--wait=false")
 	expectOK(t, r)
 	if p := srv.Object(api.KindPod, "default", "b"); p == nil || p.GetObjectMeta().DeletionTimestamp == nil {

@@ -53,7 +53,7 @@ func TestExecWithTerminal(t *testing.T) {
 	}
 
 	root := newRoot(&env{now: func() time.Time { return fixedNow }}, nil)
-	root.SetArgs([]string{"--server", srv.URL, "exec", "-it", "web-1", "--", "sh"})
+	root.SetArgs([]string{"--server", srv.URL, "--token", srv.Token, "exec", "-it", "web-1", "--", "sh"})
 	var out, errOut syncBuffer
 	root.SetIn(tty)
 	root.SetOut(&out)

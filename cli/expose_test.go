@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,10 +56,10 @@ func TestExposeDeployment(t *testing.T) {
 	if got := sentBody(t, srv, "POST", "/api/v1/namespaces/default/services"); got != want {
 		t.Fatalf("sent:\n%s\nwant:\n%s", got, want)
 	}
-	// The server's defaults make it a ClusterIP service.
+	// The server's defaults make it a ClusterIP service, with an address.
 	r = shoal(t, srv, "", "get", "svc", "web")
 	expectOK(t, r)
-	if !strings.HasPrefix(r.stdout, "NAME   TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE\nweb    ClusterIP   <none>       <none>        80/TCP    ") {
+	if !regexp.MustCompile(`^NAME   TYPE        CLUSTER-IP +EXTERNAL-IP   PORT\(S\)   AGE\nweb    ClusterIP   10\.96\.\d+\.\d+ +<none>        80/TCP    `).MatchString(r.stdout) {
 		t.Fatalf("get svc:\n%s", r.stdout)
 	}
 	r = shoal(t, srv, "", "expose", "deploy/web", "--port", "80")
@@ -138,14 +139,17 @@ func TestExposeServiceKeepsTargetPorts(t *testing.T) {
 
 func TestExposeDryRunYAML(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	rs := &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "web-5d8f7", Namespace: "default"},
-		Spec: api.ReplicaSetSpec{Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "web", "pod-template-hash": "5d8f7"}}}}
-	srv.Add(rs)
+	d := deployment("web", 1, 1, 1, 1, ago(time.Hour))
+	srv.Add(d)
+	srv.Add(ownedRS(d, "5d8f7", "1", "nginx", ""))
 	r := shoal(t, srv, "", "expose", "rs/web-5d8f7", "--port", "80", "--target-port", "http", "--dry-run=client", "-o", "yaml")
 	expectOK(t, r)
 	want := `apiVersion: v1
 kind: Service
 metadata:
+  labels:
+    app: web
+    pod-template-hash: 5d8f7
   name: web-5d8f7
   namespace: default
 spec:
@@ -174,10 +178,11 @@ func TestExposeRefusals(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	byExpression := deployment("expr", 1, 1, 1, 1, ago(time.Hour))
 	byExpression.Spec.Selector.MatchExpressions = []api.LabelSelectorRequirement{{Key: "tier", Operator: api.OpIn, Values: []string{"a", "b"}}}
+	byExpression.Spec.Template.Labels = map[string]string{"app": "expr", "tier": "a"}
 	noPorts := deployment("noports", 1, 1, 1, 1, ago(time.Hour))
 	bare := running("bare", "default", ago(time.Hour))
 	bare.Labels = nil
-	srv.Add(byExpression, noPorts, bare, &api.DaemonSet{ObjectMeta: api.ObjectMeta{Name: "agent", Namespace: "default"}})
+	srv.Add(byExpression, noPorts, bare, daemonSet("agent", 1, 1, 1, ago(time.Hour)))
 	for _, tc := range []struct {
 		args   []string
 		stderr string

@@ -215,9 +215,14 @@ func TestGetWatchPrintsChanges(t *testing.T) {
 	done := make(chan int)
 	go func() { done <- shoalCtx(ctx, srv, "", &out, &errOut, "get", "pods", "-w") }()
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
+	// A pod appears, then its node reports its status: two changes.
 	p := waiting("web-2", "ContainerCreating", ago(0), 0)
+	status := p.Status
+	p.Status = api.PodStatus{}
 	srv.Add(p)
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Count(out.String(), "\n") == 3 })
+	srv.Update(api.KindPod, "default", "web-2", func(o api.Object) { o.(*api.Pod).Status = status })
+	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Count(out.String(), "\n") == 4 })
 	cancel()
 	if code := <-done; code != 130 {
 		t.Fatalf("an interrupted watch exits 130, got %d (stderr %q)", code, errOut.String())
@@ -225,6 +230,7 @@ func TestGetWatchPrintsChanges(t *testing.T) {
 	// Rows keep the widths printed before; a wider cell pushes only its own row.
 	want := `NAME    READY   STATUS    RESTARTS   AGE
 web-1   1/1     Running   0          60s
+web-2   0/1     Pending   0          0s
 web-2   0/1     ContainerCreating   0          0s
 `
 	if got := out.String(); got != want {

@@ -42,7 +42,15 @@ type result struct {
 	code           int
 }
 
-// shoal runs the CLI against srv with args and returns what it printed.
+// wrongToken has the form of a token but is none of the server's.
+const wrongToken = "someone.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+func namespace(name string) *api.Namespace {
+	return &api.Namespace{ObjectMeta: api.ObjectMeta{Name: name}}
+}
+
+// shoal runs the CLI against srv, as the admin, with args and returns what
+// it printed. Arguments may override --token.
 func shoal(t *testing.T, srv *clienttest.Server, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -54,7 +62,7 @@ func shoal(t *testing.T, srv *clienttest.Server, stdin string, args ...string) r
 
 func shoalCtx(ctx context.Context, srv *clienttest.Server, stdin string, out, errOut *syncBuffer, args ...string) int {
 	root := newRoot(&env{now: func() time.Time { return fixedNow }}, nil)
-	root.SetArgs(append([]string{"--server", srv.URL}, args...))
+	root.SetArgs(append([]string{"--server", srv.URL, "--token", srv.Token}, args...))
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.SetIn(strings.NewReader(stdin))
@@ -99,7 +107,8 @@ func deployment(name string, want, ready, updated, available int32, created api.
 				Spec:       api.PodSpec{Containers: []api.Container{{Name: name, Image: "nginx:1.27"}}},
 			},
 		},
-		Status: api.DeploymentStatus{Replicas: want, ReadyReplicas: ready, UpdatedReplicas: updated, AvailableReplicas: available},
+		Status: api.DeploymentStatus{ObservedGeneration: 1, Replicas: want, ReadyReplicas: ready, UpdatedReplicas: updated,
+			AvailableReplicas: available},
 	}
 }
 

@@ -32,7 +32,6 @@ func serviceFixture() []api.Object {
 	ext := newService("ext", api.ServiceTypeExternalName, "")
 	ext.Spec.ExternalName, ext.Spec.Selector = "db.example.com", nil
 	lb2 := newService("lb2", api.ServiceTypeLoadBalancer, "10.96.7.8", svcPort("", 80, "TCP", api.FromInt(80), 31001))
-	lb2.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "203.0.113.11"}, {IP: "203.0.113.10"}}
 	return []api.Object{
 		web,
 		newService("dns", api.ServiceTypeClusterIP, "10.96.0.53", svcPort("dns", 53, "UDP", api.FromInt(53), 0),
@@ -51,14 +50,14 @@ func TestGetServicesTable(t *testing.T) {
 	srv.Add(serviceFixture()...)
 	r := shoal(t, srv, "", "get", "svc")
 	expectOK(t, r)
-	want := `NAME    TYPE           CLUSTER-IP   EXTERNAL-IP        PORT(S)                      AGE
-db      ClusterIP      None         <none>             5432/TCP                     10m
-dns     ClusterIP      10.96.0.53   <none>             53/UDP,53/TCP                10m
-ext     ExternalName   <none>       db.example.com     <none>                       10m
-front   NodePort       10.96.4.2    <none>             80:30080/TCP,443:30443/TCP   10m
-lb      LoadBalancer   10.96.7.7    <pending>          80:31000/TCP                 10m
-lb2     LoadBalancer   10.96.7.8    203.0.113.10,...   80:31001/TCP                 10m
-web     ClusterIP      10.96.0.10   <none>             80/TCP                       5m
+	want := `NAME    TYPE           CLUSTER-IP   EXTERNAL-IP      PORT(S)                      AGE
+db      ClusterIP      None         <none>           5432/TCP                     10m
+dns     ClusterIP      10.96.0.53   <none>           53/UDP,53/TCP                10m
+ext     ExternalName   <none>       db.example.com   <none>                       10m
+front   NodePort       10.96.4.2    <none>           80:30080/TCP,443:30443/TCP   10m
+lb      LoadBalancer   10.96.7.7    <pending>        80:31000/TCP                 10m
+lb2     LoadBalancer   10.96.7.8    <pending>        80:31001/TCP                 10m
+web     ClusterIP      10.96.0.10   <none>           80/TCP                       5m
 `
 	if r.stdout != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", r.stdout, want)
@@ -69,13 +68,50 @@ web     ClusterIP      10.96.0.10   <none>             80/TCP                   
 
 	r = shoal(t, srv, "", "get", "services", "web", "lb2", "ext", "-o", "wide")
 	expectOK(t, r)
-	want = `NAME   TYPE           CLUSTER-IP   EXTERNAL-IP                 PORT(S)        AGE   SELECTOR
-web    ClusterIP      10.96.0.10   <none>                      80/TCP         5m    app=web
-lb2    LoadBalancer   10.96.7.8    203.0.113.10,203.0.113.11   80:31001/TCP   10m   app=lb2
-ext    ExternalName   <none>       db.example.com              <none>         10m   <none>
+	want = `NAME   TYPE           CLUSTER-IP   EXTERNAL-IP      PORT(S)        AGE   SELECTOR
+web    ClusterIP      10.96.0.10   <none>           80/TCP         5m    app=web
+lb2    LoadBalancer   10.96.7.8    <pending>        80:31001/TCP   10m   app=lb2
+ext    ExternalName   <none>       db.example.com   <none>         10m   <none>
 `
 	if r.stdout != want {
 		t.Fatalf("wide, got:\n%s\nwant:\n%s", r.stdout, want)
+	}
+}
+
+// Nothing in shoal writes the status of a Service or an Ingress (there is
+// no load balancer), and the server keeps none; objects from elsewhere may
+// carry addresses, which print as kubectl prints them.
+func TestLoadBalancerAddresses(t *testing.T) {
+	lb := newService("lb2", api.ServiceTypeLoadBalancer, "10.96.7.8", svcPort("", 80, "TCP", api.FromInt(80), 31001))
+	lb.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "203.0.113.11"}, {IP: "203.0.113.10"}}
+	in := newIngress("served", "", ingRule("shop.example.com", ingPath("/", "web", 80, "")))
+	in.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "10.213.0.12"}, {Hostname: "lb.example.com"}, {IP: "10.213.0.12"}}
+	for _, tc := range []struct {
+		obj  api.Object
+		wide bool
+		want string
+	}{
+		{lb, false, `NAME   TYPE           CLUSTER-IP   EXTERNAL-IP        PORT(S)        AGE
+lb2    LoadBalancer   10.96.7.8    203.0.113.10,...   80:31001/TCP   10m
+`},
+		{lb, true, `NAME   TYPE           CLUSTER-IP   EXTERNAL-IP                 PORT(S)        AGE   SELECTOR
+lb2    LoadBalancer   10.96.7.8    203.0.113.10,203.0.113.11   80:31001/TCP   10m   app=lb2
+`},
+		{in, false, `NAME     CLASS    HOSTS              ADDRESS            PORTS   AGE
+served   <none>   shop.example.com   10.213.0.12,l...   80      120m
+`},
+	} {
+		var b bytes.Buffer
+		if err := newTablePrinter(&b, api.KindOf(tc.obj), tableOptions{wide: tc.wide}, fixedNow).print([]api.Object{tc.obj}); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tc.want {
+			t.Errorf("got:\n%s\nwant:\n%s", b.String(), tc.want)
+		}
+	}
+	// describe shows them all, each once, sorted.
+	if got := loadBalancerString(in.Status.LoadBalancer, true); got != "10.213.0.12,lb.example.com" {
+		t.Errorf("describe's address %q", got)
 	}
 }
 
@@ -164,15 +200,14 @@ func TestGetIngressesTable(t *testing.T) {
 		ingRule("c.example.com", root), ingRule("d.example.com", root), ingRule("e.example.com", root))
 	many.Spec.TLS = []api.IngressTLS{{Hosts: []string{"a.example.com"}, SecretName: "tls"}}
 	served := newIngress("served", "", ingRule("shop.example.com", root))
-	served.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "10.213.0.11"}}
 	srv.Add(newIngress("web", "shoal", ingRule("web.example.com", root)), newIngress("any", "", ingRule("", root)), many, served)
 	r := shoal(t, srv, "", "get", "ing")
 	expectOK(t, r)
-	want := `NAME     CLASS    HOSTS                                                                 ADDRESS       PORTS     AGE
-any      <none>   *                                                                                   80        120m
-many     shoal    a.example.com,b.example.com,c.example.com,d.example.com + 2 more...                 80, 443   120m
-served   <none>   shop.example.com                                                      10.213.0.11   80        120m
-web      shoal    web.example.com                                                                     80        120m
+	want := `NAME     CLASS    HOSTS                                                                 ADDRESS   PORTS     AGE
+any      <none>   *                                                                               80        120m
+many     shoal    a.example.com,b.example.com,c.example.com,d.example.com + 2 more...             80, 443   120m
+served   <none>   shop.example.com                                                                80        120m
+web      shoal    web.example.com                                                                 80        120m
 `
 	if r.stdout != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", r.stdout, want)

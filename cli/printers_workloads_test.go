@@ -11,14 +11,14 @@ import (
 	"github.com/shoal-dev/shoal/api/client/clienttest"
 )
 
+// job is a Job as a user writes it: the server gives it its selector and
+// pod labels from its uid.
 func job(name string, completions *int32, created api.Time) *api.Job {
-	sel := map[string]string{api.LabelBatchControllerUID: name + "-uid"}
 	return &api.Job{
-		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: name + "-uid", CreationTimestamp: created},
+		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", CreationTimestamp: created},
 		Spec: api.JobSpec{Completions: completions, Parallelism: api.Int32(1), BackoffLimit: api.Int32(6),
 			Suspend: api.Bool(false), CompletionMode: api.CompletionModeNonIndexed,
-			Selector: &api.LabelSelector{MatchLabels: sel},
-			Template: api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: sel},
+			Template: api.PodTemplateSpec{
 				Spec: api.PodSpec{RestartPolicy: api.RestartNever, Containers: []api.Container{{Name: "main", Image: "tool:1"}}}}},
 	}
 }
@@ -43,7 +43,8 @@ func jobFixture() []api.Object {
 
 func TestGetJobsTable(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Add(jobFixture()...)
+	jobs := jobFixture()
+	srv.Add(jobs...)
 	r := shoal(t, srv, "", "get", "jobs")
 	expectOK(t, r)
 	want := `NAME      STATUS      COMPLETIONS   DURATION   AGE
@@ -59,7 +60,7 @@ queue     Running     0/1 of 3      60s        60s
 	r = shoal(t, srv, "", "get", "job", "backup", "-o", "wide")
 	expectOK(t, r)
 	want = `NAME     STATUS     COMPLETIONS   DURATION   AGE    CONTAINERS   IMAGES   SELECTOR
-backup   Complete   5/5           95s        120m   main         tool:1   batch.kubernetes.io/controller-uid=backup-uid
+backup   Complete   5/5           95s        120m   main         tool:1   batch.kubernetes.io/controller-uid=` + jobs[0].GetObjectMeta().UID + `
 `
 	if r.stdout != want {
 		t.Fatalf("wide got:\n%s\nwant:\n%s", r.stdout, want)
@@ -122,7 +123,7 @@ func TestPodStatusColumnGolden(t *testing.T) {
 	initPod := func(name string, states ...api.ContainerState) *api.Pod {
 		p := wait(name, "PodInitializing")
 		for i, s := range states {
-			p.Spec.InitContainers = append(p.Spec.InitContainers, api.Container{Name: "init" + string(rune('a'+i))})
+			p.Spec.InitContainers = append(p.Spec.InitContainers, api.Container{Name: "init" + string(rune('a'+i)), Image: "busybox"})
 			p.Status.InitContainerStatuses = append(p.Status.InitContainerStatuses, api.ContainerStatus{State: s})
 		}
 		return p
@@ -155,13 +156,14 @@ func TestDescribeJob(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	j := jobFixture()[1].(*api.Job)
 	j.Spec.ActiveDeadlineSeconds = api.Int64(600)
-	srv.Add(j, &api.Event{ObjectMeta: api.ObjectMeta{Name: "e1", Namespace: "default"}, Type: api.EventNormal,
+	srv.Add(j)
+	srv.Add(&api.Event{ObjectMeta: api.ObjectMeta{Name: "e1", Namespace: "default"}, Type: api.EventNormal,
 		Reason: "SuccessfulCreate", Message: "Created pod: migrate-x7k2p", LastTimestamp: ago(3 * time.Minute),
-		InvolvedObject: api.ObjectReference{Kind: "Job", Name: "migrate", Namespace: "default", UID: "migrate-uid"},
+		InvolvedObject: api.ObjectReference{Kind: "Job", Name: "migrate", Namespace: "default", UID: j.UID},
 		Source:         api.EventSource{Component: "job-controller"}})
 	r := shoal(t, srv, "", "describe", "job/migrate")
 	expectOK(t, r)
-	for _, f := range [][3]string{{"", "Name", "migrate"}, {"", "Selector", "batch.kubernetes.io/controller-uid=migrate-uid"},
+	for _, f := range [][3]string{{"", "Name", "migrate"}, {"", "Selector", "batch.kubernetes.io/controller-uid=" + j.UID},
 		{"", "Parallelism", "1"}, {"", "Completions", "5"}, {"", "Completion Mode", "NonIndexed"}, {"", "Suspend", "false"},
 		{"", "Backoff Limit", "6"}, {"", "Active Deadline Seconds", "600s"},
 		{"", "Pods Statuses", "1 Active (1 Ready) / 3 Succeeded / 0 Failed"}, {"      ", "Image", "tool:1"}} {
@@ -190,17 +192,17 @@ func TestDescribeJob(t *testing.T) {
 func TestDescribeDaemonSet(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	ds := daemonSet("agent", 3, 2, 2, ago(time.Hour))
-	ds.UID = "agent-uid"
 	ds.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+	srv.Add(ds)
 	yes := true
 	pod := func(name, phase string) *api.Pod {
 		p := running(name, "default", ago(time.Minute))
 		p.Labels = map[string]string{"app": "agent"}
-		p.OwnerReferences = []api.OwnerReference{{Kind: "DaemonSet", Name: "agent", UID: "agent-uid", Controller: &yes}}
+		p.OwnerReferences = []api.OwnerReference{{Kind: "DaemonSet", Name: "agent", UID: ds.UID, Controller: &yes}}
 		p.Status.Phase = phase
 		return p
 	}
-	srv.Add(ds, pod("agent-a", api.PodRunning), pod("agent-b", api.PodRunning), pod("agent-c", api.PodPending))
+	srv.Add(pod("agent-a", api.PodRunning), pod("agent-b", api.PodRunning), pod("agent-c", api.PodPending))
 	r := shoal(t, srv, "", "describe", "ds/agent")
 	expectOK(t, r)
 	for _, f := range [][3]string{{"", "Selector", "app=agent"}, {"", "Node-Selector", "kubernetes.io/os=linux"},
@@ -222,6 +224,7 @@ func TestDescribeDaemonSet(t *testing.T) {
 func TestLogsAndExecOfJobsAndDaemonSets(t *testing.T) {
 	srv, _ := execServer(t)
 	j := jobFixture()[1].(*api.Job)
+	srv.Add(j) // the server labels the job's pods with its uid
 	attempt := func(name string, created time.Duration, phase string) *api.Pod {
 		p := running(name, "default", ago(created))
 		p.Labels = j.Spec.Template.Labels
@@ -229,7 +232,7 @@ func TestLogsAndExecOfJobsAndDaemonSets(t *testing.T) {
 		return p
 	}
 	// The newest attempt wins even when an older one still runs.
-	srv.Add(j, attempt("migrate-old", 9*time.Minute, api.PodRunning), attempt("migrate-new", time.Minute, api.PodFailed),
+	srv.Add(attempt("migrate-old", 9*time.Minute, api.PodRunning), attempt("migrate-new", time.Minute, api.PodFailed),
 		attempt("migrate-mid", 5*time.Minute, api.PodFailed))
 	srv.SetLogs("default", "migrate-new", "", "boom\n")
 	r := shoal(t, srv, "", "logs", "job/migrate")

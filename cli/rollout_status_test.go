@@ -46,16 +46,23 @@ func setDeploymentStatus(srv *clienttest.Server, name string, f func(d *api.Depl
 	srv.Update(api.KindDeployment, "default", name, func(o api.Object) { f(o.(*api.Deployment)) })
 }
 
-func rollingDeployment() *api.Deployment {
-	d := deployment("web", 6, 6, 0, 6, ago(time.Hour))
-	d.Generation = 2
-	d.Status.ObservedGeneration = 1
-	return d
+// addRollingDeployment adds web just after a change of its image: at
+// generation 2, with the status the controller wrote for generation 1,
+// then sets the status given (nil for none).
+func addRollingDeployment(srv *clienttest.Server, status *api.DeploymentStatus) {
+	srv.Add(deployment("web", 6, 6, 0, 6, ago(time.Hour)))
+	srv.Update(api.KindDeployment, "default", "web", func(o api.Object) {
+		d := o.(*api.Deployment)
+		d.Spec.Template.Spec.Containers[0].Image = "nginx:1.28"
+		if status != nil {
+			d.Status = *status
+		}
+	})
 }
 
 func TestRolloutStatusFollowsTheRollout(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Add(rollingDeployment())
+	addRollingDeployment(srv, nil)
 	s := startStatus(t, srv, "deploy/web")
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	step := func(line string, f func(d *api.Deployment)) {
@@ -96,7 +103,7 @@ deployment "web" successfully rolled out
 
 func TestRolloutStatusProgressDeadlineExceeded(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Add(rollingDeployment())
+	addRollingDeployment(srv, nil)
 	s := startStatus(t, srv, "deployment", "web")
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	setDeploymentStatus(srv, "web", func(d *api.Deployment) {
@@ -117,7 +124,7 @@ func TestRolloutStatusProgressDeadlineExceeded(t *testing.T) {
 
 func TestRolloutStatusTimeout(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Add(rollingDeployment())
+	addRollingDeployment(srv, nil)
 	start := time.Now()
 	s := startStatus(t, srv, "deploy/web", "--timeout", "300ms")
 	if code := s.wait(t); code != 1 {
@@ -136,9 +143,8 @@ func TestRolloutStatusTimeout(t *testing.T) {
 
 func TestRolloutStatusOnceAndDone(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	d := rollingDeployment()
-	d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 3, AvailableReplicas: 6}
-	srv.Add(d, deployment("api", 2, 2, 2, 2, ago(time.Hour)))
+	addRollingDeployment(srv, &api.DeploymentStatus{ObservedGeneration: 2, Replicas: 6, UpdatedReplicas: 3, AvailableReplicas: 6})
+	srv.Add(deployment("api", 2, 2, 2, 2, ago(time.Hour)))
 	r := shoal(t, srv, "", "rollout", "status", "deploy/web", "--watch=false")
 	expectOK(t, r)
 	if r.stdout != "Waiting for deployment \"web\" rollout to finish: 3 out of 6 new replicas have been updated...\n" {
@@ -171,11 +177,11 @@ func TestRolloutStatusDaemonSet(t *testing.T) {
 	s := startStatus(t, srv, "ds/agent")
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Contains(s.out.String(), "\n") })
 	srv.Update(api.KindDaemonSet, "default", "agent", func(o api.Object) {
-		o.(*api.DaemonSet).Status = api.DaemonSetStatus{DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 2}
+		o.(*api.DaemonSet).Status = api.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 2}
 	})
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return strings.Count(s.out.String(), "\n") == 2 })
 	srv.Update(api.KindDaemonSet, "default", "agent", func(o api.Object) {
-		o.(*api.DaemonSet).Status = api.DaemonSetStatus{DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 3}
+		o.(*api.DaemonSet).Status = api.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 3}
 	})
 	if code := s.wait(t); code != 0 {
 		t.Fatalf("exit status %d: %s", code, s.errOut.String())
@@ -201,7 +207,7 @@ daemon set "agent" successfully rolled out
 // the wait with an error.
 func TestRolloutStatusResumesAndNoticesDeletion(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Add(rollingDeployment())
+	addRollingDeployment(srv, nil)
 	s := startStatus(t, srv, "deploy/web")
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	srv.SendWatchError(api.KindDeployment, api.NewGone("too old resource version").ErrStatus)
@@ -231,7 +237,7 @@ func watchRequests(srv *clienttest.Server) int {
 
 func TestRolloutStatusInterrupted(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Add(rollingDeployment())
+	addRollingDeployment(srv, nil)
 	s := startStatus(t, srv, "deploy/web")
 	poll.Cond(t, 5*time.Second, "condition", func() bool { return srv.Watchers() == 1 })
 	s.cancel()

@@ -38,15 +38,14 @@ func ownedRS(d *api.Deployment, hash string, rev, image, cause string) *api.Repl
 func historyFixture(t *testing.T) *clienttest.Server {
 	srv := clienttest.NewServer(t)
 	d := deployment("web", 3, 3, 3, 3, ago(time.Hour))
-	d.UID = "web-uid"
 	d.Annotations = map[string]string{api.AnnotationChangeCause: "bump to 1.28", "team": "front"}
 	d.Spec.Template.Spec.Containers[0].Image = "nginx:1.28"
 	d.Spec.Template.Spec.Containers[0].Env = []api.EnvVar{{Name: "MODE", Value: "prod"}}
 	other := deployment("web2", 1, 1, 1, 1, ago(time.Hour))
-	other.UID = "other-uid"
+	srv.Add(d, other) // the ReplicaSets name their owners' uids
 	stranger := ownedRS(other, "zzz", "7", "nginx:1.20", "")
 	stranger.Labels["app"] = "web" // matches web's selector, but web does not own it
-	srv.Add(d, ownedRS(d, "bbb", "2", "nginx:1.27", "shoal set image deploy/web web=nginx:1.27"),
+	srv.Add(ownedRS(d, "bbb", "2", "nginx:1.27", "shoal set image deploy/web web=nginx:1.27"),
 		ownedRS(d, "ccc", "3", "nginx:1.28", "bump to 1.28"), ownedRS(d, "aaa", "1", "nginx:1.26", ""), stranger)
 	return srv
 }
@@ -99,6 +98,7 @@ Pod Template:
 
 func TestRolloutUndoSendsTheOldTemplate(t *testing.T) {
 	srv := historyFixture(t)
+	generation := srv.Object(api.KindDeployment, "default", "web").GetObjectMeta().Generation
 	r := shoal(t, srv, "", "rollout", "undo", "deploy/web")
 	expectOK(t, r)
 	if r.stdout != "deployment.apps/web rolled back\n" {
@@ -134,7 +134,7 @@ func TestRolloutUndoSendsTheOldTemplate(t *testing.T) {
 		t.Fatalf("sent annotations %v", sent.Annotations)
 	}
 	stored := srv.Object(api.KindDeployment, "default", "web").(*api.Deployment)
-	if stored.Spec.Template.Spec.Containers[0].Image != "nginx:1.27" || stored.Generation != 1 {
+	if stored.Spec.Template.Spec.Containers[0].Image != "nginx:1.27" || stored.Generation != generation+1 {
 		t.Fatalf("stored image %s generation %d", stored.Spec.Template.Spec.Containers[0].Image, stored.Generation)
 	}
 }
@@ -169,8 +169,8 @@ func TestRolloutUndoToRevision(t *testing.T) {
 func TestRolloutUndoRefusals(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	d := deployment("web", 1, 1, 1, 1, ago(time.Hour))
-	d.UID = "web-uid"
-	srv.Add(d, ownedRS(d, "aaa", "1", "nginx:1.27", ""))
+	srv.Add(d)
+	srv.Add(ownedRS(d, "aaa", "1", "nginx:1.27", ""))
 	r := shoal(t, srv, "", "rollout", "undo", "deploy/web")
 	if r.code != 1 || r.stderr != "error: no rollout history found for deployment \"web\": there is no earlier revision to go back to\n" {
 		t.Fatalf("one revision: %d %q", r.code, r.stderr)
@@ -229,7 +229,7 @@ func daemonSet(name string, desired, updated, available int32, created api.Time)
 			Template: api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: labels},
 				Spec: api.PodSpec{Containers: []api.Container{{Name: name, Image: "fluent-bit:3.0"}}}},
 		},
-		Status: api.DaemonSetStatus{DesiredNumberScheduled: desired, CurrentNumberScheduled: desired, NumberReady: available,
+		Status: api.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: desired, CurrentNumberScheduled: desired, NumberReady: available,
 			UpdatedNumberScheduled: updated, NumberAvailable: available},
 	}
 }

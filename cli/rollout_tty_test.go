@@ -36,11 +36,9 @@ func TestRolloutStatusRedrawsOneLineInATerminal(t *testing.T) {
 	}()
 
 	srv := clienttest.NewServer(t)
-	d := rollingDeployment()
-	d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: 8, UpdatedReplicas: 2, AvailableReplicas: 6}
-	srv.Add(d)
+	addRollingDeployment(srv, &api.DeploymentStatus{ObservedGeneration: 2, Replicas: 8, UpdatedReplicas: 2, AvailableReplicas: 6})
 	root := newRoot(&env{now: func() time.Time { return fixedNow }}, nil)
-	root.SetArgs([]string{"--server", srv.URL, "rollout", "status", "deploy/web"})
+	root.SetArgs([]string{"--server", srv.URL, "--token", srv.Token, "rollout", "status", "deploy/web"})
 	root.SetOut(tty)
 	var errOut syncBuffer
 	root.SetErr(&errOut)

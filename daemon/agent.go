@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.DropFutureRecords {
 		storeOpts = append(storeOpts, gossip.WithDropFutureRecords())
 	}
-	st, err := gossip.Open(filepath.Join(cfg.DataDir, "state.db"), cfg.Name, log, storeOpts...)
+	st, err := openStore(cfg, log, storeOpts...)
 	if err != nil {
 		return err
 	}
@@ -94,6 +94,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		_ = cl.Shutdown()
 	}()
+	if err := waitRebuilt(ctx, cl, st, log); err != nil {
+		return err
+	}
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl, maxOffset: cfg.MaxClockOffset}
 	objs := nodelifecycle.NewHealthStore(registry, mem, cfg.Name)

@@ -20,6 +20,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // AdminKubeconfig is the file the first agent of a cluster writes in its
@@ -115,6 +116,10 @@ func setupIdentity(ctx context.Context, cfg Config, st *gossip.Store, node *iden
 	ips []net.IP, log *slog.Logger) (*clusterIdentity, error) {
 	ci := &clusterIdentity{cfg: cfg, st: st, log: log}
 	now := time.Now()
+	if node == nil && st.Rebuilding() {
+		return nil, fmt.Errorf("this agent's store is being rebuilt from its peers (it was damaged) and its identity (%s) is gone: "+
+			"start it with an empty --data-dir and a join token (`shoal join-token` on a member prints it)", identity.Dir(cfg.DataDir))
+	}
 	if node == nil {
 		var ca identity.CAState
 		switch ok, err := readRecord(st, identity.RecordCA, &ca); {
@@ -159,12 +164,19 @@ func setupIdentity(ctx context.Context, cfg Config, st *gossip.Store, node *iden
 			return nil, err
 		}
 	}
+	ci.live = identity.NewLive(node)
 	var kr identity.Keyring
-	if ok, err := readRecord(st, identity.RecordKeyring, &kr); err != nil || !ok {
+	switch ok, err := readRecord(st, identity.RecordKeyring, &kr); {
+	case ok && err == nil:
+		ci.keyring = &kr
+	case st.Rebuilding():
+		// The store that held it was damaged: a peer has it.
+		if ci.keyring, err = keyringFromPeers(ctx, cfg, ci.live, log); err != nil {
+			return nil, err
+		}
+	default:
 		return nil, fmt.Errorf("the store holds no gossip keyring (%v); rejoin with an empty --data-dir and a join token", err)
 	}
-	ci.keyring = &kr
-	ci.live = identity.NewLive(node)
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, AdminKubeconfig)); err == nil {
 		ci.adminFile = true
 	}
@@ -246,7 +258,7 @@ func writeRecords(ctx context.Context, st *gossip.Store, recs map[string]any) er
 		}
 		return nil
 	})
-	return err
+	return registry.StoreError(err)
 }
 
 // authority lets this agent admit others: the cluster records in its

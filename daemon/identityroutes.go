@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,6 +51,16 @@ func respondErr(w http.ResponseWriter, err *api.StatusError) {
 	respond(w, err.Code(), err.ErrStatus)
 }
 
+// statusOf is the Status an error carries (a full disk's 507, say), or an
+// internal error's.
+func statusOf(err error) *api.StatusError {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	return api.NewInternal(err)
+}
+
 func (h *identityAPI) joinToken() (*api.JoinTokenInfo, *api.StatusError) {
 	var ca identity.CAState
 	var js identity.JoinState
@@ -82,7 +93,7 @@ func (h *identityAPI) rotateJoinToken(w http.ResponseWriter, r *http.Request) {
 		err = writeRecords(r.Context(), h.st, map[string]any{identity.RecordJoin: js})
 	}
 	if err != nil {
-		respondErr(w, api.NewInternal(err))
+		respondErr(w, statusOf(err))
 		return
 	}
 	h.getJoinToken(w, r)
@@ -207,7 +218,7 @@ func (h *identityAPI) installKey(w http.ResponseWriter, r *http.Request) {
 		}
 		kr.Keys = append(kr.Keys, req.Key)
 		if err := writeRecords(r.Context(), h.st, map[string]any{identity.RecordKeyring: kr}); err != nil {
-			respondErr(w, api.NewInternal(err))
+			respondErr(w, statusOf(err))
 			return
 		}
 	}
@@ -245,7 +256,7 @@ func (h *identityAPI) useKey(w http.ResponseWriter, r *http.Request) {
 	if kr.Primary != key {
 		kr.Primary = key
 		if err := writeRecords(r.Context(), h.st, map[string]any{identity.RecordKeyring: kr}); err != nil {
-			respondErr(w, api.NewInternal(err))
+			respondErr(w, statusOf(err))
 			return
 		}
 	}
@@ -286,7 +297,7 @@ func (h *identityAPI) removeKey(w http.ResponseWriter, r *http.Request) {
 	}
 	kr.Keys = slices.DeleteFunc(kr.Keys, func(s string) bool { return s == key })
 	if err := writeRecords(r.Context(), h.st, map[string]any{identity.RecordKeyring: kr}); err != nil {
-		respondErr(w, api.NewInternal(err))
+		respondErr(w, statusOf(err))
 		return
 	}
 	h.listKeys(w, r)
@@ -368,7 +379,7 @@ func (h *identityAPI) rotateCA(w http.ResponseWriter, r *http.Request) {
 	ns.CrossSigned = identity.EncodeCerts(cross)
 	ns.Trusted = identity.EncodeCerts(next.Cert, p.CA.Cert)
 	if err := writeRecords(r.Context(), h.st, map[string]any{identity.RecordCA: ns}); err != nil {
-		respondErr(w, api.NewInternal(err))
+		respondErr(w, statusOf(err))
 		return
 	}
 	h.getCA(w, r)
@@ -397,7 +408,7 @@ func (h *identityAPI) finishCA(w http.ResponseWriter, r *http.Request) {
 	if len(p.Trusted) > 1 {
 		st.Trusted = identity.EncodeCerts(p.CA.Cert)
 		if err := writeRecords(r.Context(), h.st, map[string]any{identity.RecordCA: st}); err != nil {
-			respondErr(w, api.NewInternal(err))
+			respondErr(w, statusOf(err))
 			return
 		}
 	}

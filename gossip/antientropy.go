@@ -105,9 +105,18 @@ func (c *Cluster) runAntiEntropy(ctx context.Context) {
 				continue
 			}
 		}
-		if err := c.syncWith(ctx, ps); errors.Is(err, errNotMember) {
+		err := c.syncWith(ctx, ps)
+		if err == nil {
+			err = c.endRebuild(ps)
+		}
+		switch {
+		case errors.Is(err, errNotMember):
 			continue
-		} else if err != nil {
+		case errors.Is(err, ErrStorageFull):
+			// The disk is full: what was not stored is pulled again at the
+			// next push/pull exchange, once there is space.
+			continue
+		case err != nil:
 			// The peer's API may not answer yet (it is starting): try again
 			// soon rather than at the next push/pull round, unless a newer
 			// summary from that peer came meanwhile.
@@ -122,6 +131,20 @@ func (c *Cluster) runAntiEntropy(ctx context.Context) {
 		c.stats.syncRounds.Add(1)
 		c.markSynced()
 	}
+}
+
+// endRebuild ends the rebuild of a store that replaced a damaged one, once
+// it has completed a sync with a peer: it adopts the peer's horizon (see
+// Store.Rebuilding).
+func (c *Cluster) endRebuild(ps *peerState) error {
+	if !c.store.Rebuilding() {
+		return nil
+	}
+	if err := c.store.rebuilt(ps.Horizon); err != nil {
+		return err
+	}
+	c.log.Info("rebuilt this agent's store from a peer", "peer", ps.Node, "records", c.store.Len())
+	return nil
 }
 
 // errNotMember ends an exchange with a node that is not a live member

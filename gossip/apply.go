@@ -111,8 +111,10 @@ func (c *Cluster) apply(ctx context.Context, recs []*Record, relay bool) error {
 			c.spread(r)
 		}
 	}
-	if err != nil && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
-		c.log.Error("applying replicated records failed", "records", len(recs), "err", err)
+	// A full disk is logged once by the store; the records come back by
+	// anti-entropy once there is space.
+	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStorageFull) && ctx.Err() == nil {
+		c.log.Error("applying replicated records failed; anti-entropy brings them again", "records", len(recs), "err", err)
 	}
 	return err
 }

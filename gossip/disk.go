@@ -16,27 +16,46 @@ var (
 	recordsBucket = []byte("records")
 	metaBucket    = []byte("meta")
 	horizonKey    = []byte("horizon")
+	// rebuildingKey marks a store started empty in place of a damaged one,
+	// until its first sync with a peer (Store.Rebuilding).
+	rebuildingKey = []byte("rebuilding")
 )
 
-// disk persists records in a bbolt file. Concurrent writes are coalesced into
-// one fsynced transaction by bbolt's Batch.
+// disk persists records in a bbolt file. Records are written only by the
+// store's committer (commit.go), which coalesces concurrent writes into one
+// fsynced transaction.
 type disk struct {
+	path string
 	// mu lets compaction swap the file: every use of db holds it for
 	// reading, compact for writing.
 	mu     sync.RWMutex
 	db     *bolt.DB
 	sealer Sealer // nil: values are stored as they are
+	hooks  diskHooks
 }
 
-func openDisk(path string, sealer Sealer) (*disk, error) {
+// diskHooks let tests make the disk fail.
+type diskHooks struct {
+	maxSize    int          // bbolt's MaxSize: the file cannot grow past it
+	writeFault func() error // consulted before every write of records
+}
+
+// withDiskHooks sets failures of the disk (tests).
+func withDiskHooks(h diskHooks) Option { return func(o *storeOptions) { o.diskHooks = h } }
+
+// WithRebuild marks a new, empty store as the replacement of a damaged one:
+// Rebuilding reports true, persistently, until the store has completed a
+// sync with a peer (a Cluster does that, and adopts the peer's horizon).
+func WithRebuild() Option { return func(o *storeOptions) { o.rebuild = true } }
+
+func openDisk(path string, sealer Sealer, hooks diskHooks) (*disk, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := openChecked(path, &bolt.Options{Timeout: 5 * time.Second, MaxSize: hooks.maxSize})
 	if err != nil {
-		return nil, fmt.Errorf("open store %s (is another agent using this data dir?): %w", path, err)
+		return nil, err
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
 	if err := db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(recordsBucket); err != nil {
 			return err
@@ -47,7 +66,7 @@ func openDisk(path string, sealer Sealer) (*disk, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise store %s: %w", path, err)
 	}
-	return &disk{db: db, sealer: sealer}, nil
+	return &disk{path: path, db: db, sealer: sealer, hooks: hooks}, nil
 }
 
 func (d *disk) close() error { return d.db.Close() }
@@ -60,7 +79,7 @@ func (d *disk) load(fn func(*Record)) error {
 		return tx.Bucket(recordsBucket).ForEach(func(k, v []byte) error {
 			r := &Record{}
 			if err := r.UnmarshalBinary(v); err != nil {
-				return fmt.Errorf("load record %q: %w", k, err)
+				return &DamagedError{Path: d.path, Err: fmt.Errorf("record %q does not decode: %w", clip(string(k)), err)}
 			}
 			wasClear, err := d.openRecord(r)
 			if err != nil {
@@ -98,9 +117,11 @@ func (d *disk) load(fn func(*Record)) error {
 	return d.compact()
 }
 
-// write stores records, keeping whichever version is newer if a concurrent
-// write of the same key reached the disk first.
-func (d *disk) write(ctx context.Context, recs []*Record) error {
+// write stores records in one transaction (one fsync), in order: a later
+// record of a key replaces an earlier one. Only the committer calls it, in
+// staging order, and staging admits only records newer than the store's,
+// so what reaches the file is always the newest.
+func (d *disk) write(recs []*Record) error {
 	// Sealing happens under the lock, so that a key rotation (which holds
 	// it exclusively while it rewrites) never misses a value sealed with
 	// the key it retires.
@@ -118,21 +139,14 @@ func (d *disk) write(ctx context.Context, recs []*Record) error {
 		}
 		bufs[i] = b
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if f := d.hooks.writeFault; f != nil {
+		if err := f(); err != nil {
+			return err
+		}
 	}
-	return d.db.Batch(func(tx *bolt.Tx) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(recordsBucket)
 		for i, r := range recs {
-			if old := b.Get([]byte(r.Key)); old != nil {
-				var cur Record
-				if cur.UnmarshalBinary(old) == nil {
-					// Newer compares values on a version tie: compare plain.
-					if _, err := d.openRecord(&cur); err == nil && !r.Newer(&cur) {
-						continue
-					}
-				}
-			}
 			if err := b.Put([]byte(r.Key), bufs[i]); err != nil {
 				return err
 			}
@@ -141,16 +155,42 @@ func (d *disk) write(ctx context.Context, recs []*Record) error {
 	})
 }
 
-// loadHorizon returns the persisted collection horizon (0 if none).
-func (d *disk) loadHorizon() (uint64, error) {
-	var h uint64
-	err := d.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(metaBucket).Get(horizonKey); len(v) == 8 {
-			h = binary.BigEndian.Uint64(v)
+// loadMeta returns the persisted collection horizon (0 if none) and
+// whether the store is being rebuilt.
+func (d *disk) loadMeta() (horizon uint64, rebuilding bool, err error) {
+	err = d.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(metaBucket)
+		if v := m.Get(horizonKey); len(v) == 8 {
+			horizon = binary.BigEndian.Uint64(v)
 		}
+		rebuilding = m.Get(rebuildingKey) != nil
 		return nil
 	})
-	return h, err
+	return horizon, rebuilding, err
+}
+
+// setRebuilding marks the store as being rebuilt.
+func (d *disk) setRebuilding() error {
+	return d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(rebuildingKey, []byte{1}) })
+}
+
+// rebuilt ends a rebuild: the horizon becomes at least the one given (the
+// peer's the store was rebuilt from), in the same transaction.
+func (d *disk) rebuilt(horizon uint64) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(metaBucket)
+		if v := m.Get(horizonKey); len(v) == 8 {
+			horizon = max(horizon, binary.BigEndian.Uint64(v))
+		}
+		var h [8]byte
+		binary.BigEndian.PutUint64(h[:], horizon)
+		if err := m.Put(horizonKey, h[:]); err != nil {
+			return err
+		}
+		return m.Delete(rebuildingKey)
+	})
 }
 
 // remove deletes collected tombstones, unless a newer write replaced them,
@@ -160,9 +200,13 @@ func (d *disk) remove(ctx context.Context, keys []string, cutoff, horizon uint64
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(metaBucket)
+		if v := m.Get(horizonKey); len(v) == 8 {
+			horizon = max(horizon, binary.BigEndian.Uint64(v))
+		}
 		var h [8]byte
 		binary.BigEndian.PutUint64(h[:], horizon)
-		if err := tx.Bucket(metaBucket).Put(horizonKey, h[:]); err != nil {
+		if err := m.Put(horizonKey, h[:]); err != nil {
 			return err
 		}
 		b := tx.Bucket(recordsBucket)

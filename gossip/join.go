@@ -23,7 +23,7 @@ func (c *Cluster) runJoiner(ctx context.Context) {
 	first := true
 	for {
 		targets, alone := c.joinTargets()
-		if first && alone && len(targets) == 0 {
+		if first && alone && len(targets) == 0 && !c.store.Rebuilding() {
 			c.markSynced() // a founding agent: nobody to catch up with
 		}
 		first = false

@@ -157,3 +157,20 @@ func (c *Cluster) saveBook(now time.Time) {
 		}
 	}
 }
+
+// RememberedPeers returns the gossip addresses of the peers remembered in
+// dir's peers file (none if there is no file): a restarted agent rejoins
+// through them, and one whose store was damaged rebuilds from them.
+func RememberedPeers(dir string) ([]string, error) {
+	b, err := loadPeerBook(dir)
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for _, p := range b.peers() {
+		if p.Addr != "" && !slices.Contains(addrs, p.Addr) {
+			addrs = append(addrs, p.Addr)
+		}
+	}
+	return addrs, nil
+}

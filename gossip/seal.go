@@ -132,11 +132,10 @@ func (d *disk) compact() error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("compact %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, MaxSize: d.hooks.maxSize})
 	if err != nil {
 		return fmt.Errorf("reopen %s after compaction: %w", path, err)
 	}
-	db.MaxBatchDelay = d.db.MaxBatchDelay
 	d.db = db
 	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,15 +38,30 @@ const HistorySize = ringSize
 
 // Store is the local replica: every record in memory, persisted to disk, with
 // ordered change notification. Records handed out must not be modified.
+// A write is durable before anyone sees it (commit.go).
 type Store struct {
 	node  string
 	clock *Clock
 	disk  *disk
 	log   *slog.Logger
 
-	mu        sync.RWMutex
-	closed    bool
-	records   map[string]*Record
+	mu     sync.RWMutex
+	closed bool
+	// records are the durable, published records: what readers see.
+	records map[string]*Record
+	// pending holds, by key, the newest record of a write staged and not
+	// yet persisted: writes are decided against it, readers never see it.
+	pending map[string]*Record
+	// queue holds the staged writes the committer has not taken yet, in
+	// staging order.
+	queue      []*commit
+	commitWake chan struct{}
+	commitDone chan struct{}
+	full       atomic.Bool // the last commit failed for want of space
+	// rebuilding: the store was started empty in place of a damaged one,
+	// and has not completed a sync with a peer yet (Rebuilding).
+	rebuilding atomic.Bool
+
 	ring      []Change
 	ringFloor uint64 // the newest stamp dropped from ring
 	subs      map[*Subscription]struct{}
@@ -66,6 +83,8 @@ type storeOptions struct {
 	now               func() time.Time
 	subLimits         subLimits
 	sealer            Sealer
+	rebuild           bool
+	diskHooks         diskHooks
 }
 
 // WithSealer seals the values of sensitive records on disk (see Sealer).
@@ -132,18 +151,27 @@ func Open(path, node string, log *slog.Logger, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("gossip: a negative maximum clock offset (%s)", o.maxClockOffset)
 	}
 	s := &Store{node: node, clock: newClockWith(o.now, o.maxClockOffset), log: log, records: map[string]*Record{},
-		subs: map[*Subscription]struct{}{}, subLimits: o.subLimits}
-	if path != "" {
-		d, err := openDisk(path, o.sealer)
-		if err != nil {
-			return nil, err
-		}
-		s.disk = d
-		if err := s.load(o.dropFutureRecords); err != nil {
-			d.close()
-			return nil, err
-		}
+		pending: map[string]*Record{}, subs: map[*Subscription]struct{}{}, subLimits: o.subLimits}
+	if path == "" {
+		return s, nil
 	}
+	d, err := openDisk(path, o.sealer, o.diskHooks)
+	if err != nil {
+		return nil, err
+	}
+	s.disk = d
+	if o.rebuild {
+		err = d.setRebuilding()
+	}
+	if err == nil {
+		err = s.load(o.dropFutureRecords)
+	}
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	s.commitWake, s.commitDone = make(chan struct{}, 1), make(chan struct{})
+	go s.runCommitter()
 	return s, nil
 }
 
@@ -152,20 +180,28 @@ func Open(path, node string, log *slog.Logger, opts ...Option) (*Store, error) {
 func (s *Store) load(drop bool) error {
 	bound := s.clock.Bound()
 	var future []*Record
-	err := s.disk.load(func(r *Record) {
-		if r.Version.Time > bound {
-			future = append(future, r)
-			return
-		}
-		s.records[r.Key] = r
-		s.clock.Observe(r.Version.Time)
+	err := protect(func() error {
+		return s.disk.load(func(r *Record) {
+			if r.Version.Time > bound {
+				future = append(future, r)
+				return
+			}
+			s.records[r.Key] = r
+			s.clock.Observe(r.Version.Time)
+		})
 	})
+	var pe *panicError
+	if errors.As(err, &pe) { // verify should have found it: never a crash
+		return &DamagedError{Path: s.disk.path, Err: err}
+	}
 	if err != nil {
 		return err
 	}
-	if s.horizon, err = s.disk.loadHorizon(); err != nil {
+	var rebuilding bool
+	if s.horizon, rebuilding, err = s.disk.loadMeta(); err != nil {
 		return err
 	}
+	s.rebuilding.Store(rebuilding)
 	if len(future) == 0 {
 		return nil
 	}
@@ -186,7 +222,8 @@ func (s *Store) load(drop bool) error {
 	return s.disk.drop(keys, bound)
 }
 
-// Close releases the disk and ends every subscription.
+// Close completes the writes staged so far, then releases the disk and
+// ends every subscription. Writes after Close fail with ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -194,6 +231,15 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.mu.Unlock()
+	if s.disk != nil {
+		select {
+		case s.commitWake <- struct{}{}:
+		default:
+		}
+		<-s.commitDone
+	}
+	s.mu.Lock()
 	for sub := range s.subs {
 		sub.end(ErrClosed)
 	}
@@ -205,14 +251,39 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Rebuilding reports a store started empty in place of a damaged one
+// (WithRebuild) that has not completed a sync with a peer yet: until then
+// it holds less than the cluster does, and its agent must not act on it.
+func (s *Store) Rebuilding() bool { return s.rebuilding.Load() }
+
+// rebuilt ends a rebuild after a complete sync with a peer, adopting the
+// peer's collection horizon: the store now holds what the peer holds, so
+// a record absent from both at or below that horizon was deleted.
+func (s *Store) rebuilt(horizon uint64) error {
+	if !s.rebuilding.Load() {
+		return nil
+	}
+	if s.disk != nil {
+		if err := s.disk.rebuilt(horizon); err != nil {
+			return fmt.Errorf("end the rebuild of %s: %w", s.disk.path, err)
+		}
+	}
+	s.mu.Lock()
+	s.horizon = max(s.horizon, horizon)
+	s.mu.Unlock()
+	s.rebuilding.Store(false)
+	return nil
+}
+
 // Node is the name this store writes versions with.
 func (s *Store) Node() string { return s.node }
 
 // Clock is the store's hybrid logical clock.
 func (s *Store) Clock() *Clock { return s.clock }
 
-// OnLocalWrite registers a hook called with every batch of local writes after
-// they are applied (replication broadcasts them). Hooks must not block.
+// OnLocalWrite registers a hook called with every local write (Update)
+// once it is durable and published (replication broadcasts it), in the
+// order of their versions. Hooks must not block.
 func (s *Store) OnLocalWrite(fn func([]*Record)) {
 	s.mu.Lock()
 	s.onLocal = append(s.onLocal, fn)
@@ -273,6 +344,13 @@ func (s *Store) Scan(prefix string, fn func(*Record)) {
 	}
 }
 
+// Len is how many records the store holds, tombstones included.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.records)
+}
+
 // All calls fn for every record, tombstones too (anti-entropy digests).
 func (s *Store) All(fn func(*Record)) {
 	s.mu.RLock()
@@ -299,17 +377,26 @@ type Txn struct {
 func (t *Txn) Context() context.Context { return t.ctx }
 
 // Range calls fn with the record of every key with the prefix as the
-// transaction sees it (staged writes first, in the order made, then the
-// store's other records), tombstones included, until fn returns false. It
-// runs under the store's write lock: fn must not call the store.
+// transaction sees it (its own writes first, in the order made, then the
+// store's other records, those of writes still persisting included),
+// tombstones included, until fn returns false. It runs under the store's
+// write lock: fn must not call the store.
 func (t *Txn) Range(prefix string, fn func(*Record) bool) {
 	for _, key := range t.order {
 		if strings.HasPrefix(key, prefix) && !fn(t.writes[key]) {
 			return
 		}
 	}
-	for key, r := range t.s.records {
+	for key, r := range t.s.pending {
 		if _, staged := t.writes[key]; !staged && strings.HasPrefix(key, prefix) && !fn(r) {
+			return
+		}
+	}
+	for key, r := range t.s.records {
+		if _, staged := t.writes[key]; staged || !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		if _, pending := t.s.pending[key]; !pending && !fn(r) {
 			return
 		}
 	}
@@ -326,7 +413,16 @@ func (t *Txn) Get(key string) *Record {
 	if r, ok := t.writes[key]; ok {
 		return r
 	}
-	return t.s.records[key]
+	return t.s.latestLocked(key)
+}
+
+// latestLocked is the newest record of key, durable or still persisting;
+// s.mu is held.
+func (s *Store) latestLocked(key string) *Record {
+	if r, ok := s.pending[key]; ok {
+		return r
+	}
+	return s.records[key]
 }
 
 // Put writes a value.
@@ -347,9 +443,16 @@ func (t *Txn) set(r *Record) {
 }
 
 // Update runs fn under the store's write lock; the writes it makes get new
-// versions, are applied and published together, and are persisted before
-// Update returns. If fn returns an error nothing is written.
+// versions and are persisted (fsync'd), then published to watchers and
+// handed to the OnLocalWrite hooks, together, before Update returns. If fn
+// returns an error nothing is written; if persisting fails (a
+// PersistError: ErrStorageFull for a full disk) nothing is written,
+// published or sent either. ctx is fn's (Txn.Context); once fn has
+// returned, the write completes or fails as a whole, whatever ctx does.
 func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -378,15 +481,12 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 	for _, key := range t.order {
 		r := t.writes[key]
 		r.Version = Version{Time: s.clock.Now(), Node: s.node}
-		s.applyLocked(r)
+		s.pending[key] = r
 		written = append(written, r)
 	}
-	hooks := s.onLocal
+	c := s.stageLocked(written, true)
 	s.mu.Unlock()
-	for _, h := range hooks {
-		h(written)
-	}
-	if err := s.persist(ctx, written); err != nil {
+	if err := s.finish(c); err != nil {
 		return nil, err
 	}
 	return written, nil
@@ -412,36 +512,60 @@ func checkLocal(r *Record) error {
 // store lacks whose version is at or below the
 // collection horizon (see Horizon), and a record stamped beyond the clock's
 // bound (now + the maximum offset): the caller validates and counts those.
+// Those that win are persisted, then published, as a local write is; if
+// persisting fails none is applied (a PersistError), and anti-entropy
+// brings them again later.
 func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	var applied []*Record
+	var won []*Record
 	bound := s.clock.Bound()
 	for _, r := range recs {
 		if r.Version.Time > bound {
 			continue // the caller counts it (Cluster.admit); never stored
 		}
 		s.clock.Observe(r.Version.Time)
-		cur := s.records[r.Key]
-		if cur == nil && r.Version.Time <= s.horizon {
+		if r = s.winnerLocked(r); r == nil {
 			continue
 		}
-		if cur != nil {
-			if r = s.resolve(cur, r); r == cur {
-				continue
-			}
-		}
-		s.applyLocked(r)
-		applied = append(applied, r)
+		s.pending[r.Key] = r
+		won = append(won, r)
 	}
-	s.mu.Unlock()
-	if len(applied) == 0 {
+	if len(won) == 0 {
+		s.mu.Unlock()
 		return nil, nil
 	}
-	return applied, s.persist(ctx, applied)
+	c := s.stageLocked(won, false)
+	s.mu.Unlock()
+	if err := s.finish(c); err != nil {
+		return nil, err
+	}
+	return won, nil
+}
+
+// winnerLocked returns what the store keeps of a record from elsewhere,
+// if it changes what the store holds for its key (written or staged): the
+// record itself when it is newer (or, with a Merger, what the Merger makes
+// of the two), or, for a key the store lacks, when it is newer than the
+// collection horizon. nil: the store keeps what it has. s.mu is held.
+func (s *Store) winnerLocked(r *Record) *Record {
+	cur := s.latestLocked(r.Key)
+	if cur == nil {
+		if r.Version.Time > s.horizon {
+			return r
+		}
+		return nil
+	}
+	if w := s.resolve(cur, r); w != cur {
+		return w
+	}
+	return nil
 }
 
 // applyLocked installs r and publishes the change; s.mu is held.
@@ -463,37 +587,39 @@ func (s *Store) applyLocked(r *Record) {
 	}
 }
 
-func (s *Store) persist(ctx context.Context, recs []*Record) error {
-	if s.disk == nil {
-		return nil
-	}
-	if err := s.disk.write(ctx, recs); err != nil {
-		s.log.Error("persisting records failed", "records", len(recs), "err", err)
-		return fmt.Errorf("persist %d records: %w", len(recs), err)
-	}
-	return nil
-}
-
 // CollectTombstones forgets tombstones older than retention, from memory and
 // disk, and raises the collection horizon to the newest one it forgot.
 // Nodes away for longer must rejoin by pulling, not pushing.
+// They are removed from disk first: memory follows only once the disk has.
 func (s *Store) CollectTombstones(ctx context.Context, retention time.Duration) (int, error) {
 	cutoff := uint64(time.Now().Add(-retention).UnixMilli()) << 16
-	var keys []string
-	s.mu.Lock()
+	collect := map[string]*Record{}
+	s.mu.RLock()
+	horizon := s.horizon
 	for k, r := range s.records {
 		if r.Deleted && r.Version.Time < cutoff {
-			delete(s.records, k)
-			keys = append(keys, k)
-			s.horizon = max(s.horizon, r.Version.Time)
+			collect[k] = r
+			horizon = max(horizon, r.Version.Time)
 		}
 	}
-	horizon := s.horizon
-	s.mu.Unlock()
-	if s.disk == nil || len(keys) == 0 {
-		return len(keys), nil
+	s.mu.RUnlock()
+	if len(collect) == 0 {
+		return 0, nil
 	}
-	return len(keys), s.disk.remove(ctx, keys, cutoff, horizon)
+	if s.disk != nil {
+		if err := s.disk.remove(ctx, slices.Collect(maps.Keys(collect)), cutoff, horizon); err != nil {
+			return 0, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, r := range collect {
+		if s.records[k] == r { // else a newer write replaced it meanwhile
+			delete(s.records, k)
+		}
+	}
+	s.horizon = max(s.horizon, horizon)
+	return len(collect), nil
 }
 
 // Horizon returns the newest version time among the tombstones this store

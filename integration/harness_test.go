@@ -51,6 +51,16 @@ type agent struct {
 	logFile *os.File
 	client  *client.Client
 	extra   []string
+	// logPath is where the agent logs ("": agent.log in its data dir).
+	logPath string
+}
+
+// logFilePath is the file the agent logs to.
+func (a *agent) logFilePath() string {
+	if a.logPath != "" {
+		return a.logPath
+	}
+	return filepath.Join(a.dataDir, "agent.log")
 }
 
 func freePort(t *testing.T) int {
@@ -74,16 +84,27 @@ func randomSuffix() string {
 // arguments go to `shoal agent`.
 func startAgent(t *testing.T, extra ...string) *agent {
 	t.Helper()
+	return startAgentWith(t, nil, extra...)
+}
+
+// startAgentWith is startAgent with prepare run on the agent before it
+// starts (to mount a file system on its data dir, say); cleanups prepare
+// registers run after the agent is stopped.
+func startAgentWith(t *testing.T, prepare func(*agent), extra ...string) *agent {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "shoal-it-agent-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &agent{t: t, name: "it-" + randomSuffix(), dataDir: dir, port: freePort(t), extra: extra}
+	if prepare != nil {
+		prepare(a)
+	}
 	t.Cleanup(func() {
 		a.stop(syscall.SIGKILL)
 		removeContainers(a.name)
 		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(dir, "agent.log")); err == nil {
+			if b, err := os.ReadFile(a.logFilePath()); err == nil {
 				lines := strings.Split(string(b), "\n")
 				if len(lines) > 60 {
 					lines = lines[len(lines)-60:]
@@ -172,7 +193,7 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func (a *agent) start() {
 	a.t.Helper()
-	f, err := os.OpenFile(filepath.Join(a.dataDir, "agent.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(a.logFilePath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		a.t.Fatal(err)
 	}

@@ -44,19 +44,42 @@ type Registry struct {
 	decoded map[*gossip.Record]any
 }
 
-// update runs fn in a store transaction with a fresh admission memo.
+// update runs fn in a store transaction with a fresh admission memo; a
+// write the store could not make durable is answered as StoreError says.
 func (o *Registry) update(ctx context.Context, fn func(*gossip.Txn) error) ([]*gossip.Record, error) {
 	recs, err := o.st.Update(ctx, func(t *gossip.Txn) error {
 		o.decoded = nil
 		defer func() { o.decoded = nil }()
 		return fn(t)
 	})
-	if errors.Is(err, gossip.ErrClockAhead) {
+	return recs, StoreError(err)
+}
+
+// StoreError turns the store's failures into API errors, each saying that
+// nothing was written: a full disk is 507 Insufficient Storage, another
+// failure to persist a 500, a clock too far ahead of its peers or a
+// store that is closing a 503. Other errors
+// (those of the write itself) are returned as they are.
+func StoreError(err error) error {
+	var pe *gossip.PersistError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe) && pe.Full():
+		return api.NewInsufficientStorage(fmt.Sprintf("the disk holding this agent's state (%s) is full: nothing was written (%v). "+
+			"Free space on that disk, or grow it: writes resume by themselves, without a restart. "+
+			"Reads, running pods and the other agents are not affected", pe.Path, pe.Err))
+	case errors.As(err, &pe):
+		return api.NewStatusError(http.StatusInternalServerError, api.ReasonInternalError, fmt.Sprintf(
+			"this agent could not store the write in %s (%v): nothing was written; retry, or write through another agent", pe.Path, pe.Err))
+	case errors.Is(err, gossip.ErrClockAhead):
 		se := api.NewUnavailable(err.Error())
 		se.ErrStatus.Details = &api.StatusDetails{RetryAfterSeconds: 5}
-		return nil, se
+		return se
+	case errors.Is(err, gossip.ErrClosed):
+		return api.NewUnavailable("this agent is stopping: nothing was written; retry, or write through another agent")
 	}
-	return recs, err
+	return err
 }
 
 type viewEntry struct {
@@ -178,6 +201,10 @@ func New(st *gossip.Store) *Registry {
 	}
 	return o
 }
+
+// SetClock sets the clock that stamps creation and deletion times (a test
+// server seeding objects of given ages); call it before serving writes.
+func (o *Registry) SetClock(now func() time.Time) { o.now = now }
 
 // Store returns the record store underneath.
 func (o *Registry) Store() *gossip.Store { return o.st }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func newDeployment(name string, replicas int32) *api.Deployment {
 func setup(t *testing.T, opts ...client.Option) (*clienttest.Server, *client.Client) {
 	t.Helper()
 	srv := clienttest.NewServer(t)
-	c, err := client.New(srv.URL, "", opts...)
+	c, err := client.New(srv.URL, srv.Token, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +90,7 @@ func TestNewParsesServerAddresses(t *testing.T) {
 func TestCreateGetUpdatePatch(t *testing.T) {
 	srv, c := setup(t)
 	ctx := ctxT(t)
+	srv.Add(&api.Namespace{ObjectMeta: api.ObjectMeta{Name: "team"}})
 
 	obj, err := c.Create(ctx, api.KindPod, "", newPod("team", "web", nil))
 	if err != nil {
@@ -201,12 +203,16 @@ func names(objs []api.Object) []string {
 func TestDeleteAndDeleteCollection(t *testing.T) {
 	srv, c := setup(t)
 	ctx := ctxT(t)
-	srv.PodTermination = time.Hour
-	srv.Add(newPod("default", "a", map[string]string{"app": "web"}),
-		newPod("default", "b", map[string]string{"app": "web"}),
+	srv.PodTermination = time.Hour // the pods' node never finishes stopping them
+	bound := func(p *api.Pod) *api.Pod { p.Spec.NodeName = "h1"; return p }
+	a := bound(newPod("default", "a", map[string]string{"app": "web"}))
+	srv.Add(a, bound(newPod("default", "b", map[string]string{"app": "web"})),
 		newPod("default", "c", map[string]string{"app": "db"}))
 
-	obj, err := c.Delete(ctx, api.KindPod, "default", "a", api.DeleteOptions{UID: "uid-1"})
+	if _, err := c.Delete(ctx, api.KindPod, "default", "a", api.DeleteOptions{UID: "another-uid"}); !api.IsConflict(err) {
+		t.Fatalf("delete with another uid as precondition: err = %v, want Conflict", err)
+	}
+	obj, err := c.Delete(ctx, api.KindPod, "default", "a", api.DeleteOptions{UID: a.UID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +222,7 @@ func TestDeleteAndDeleteCollection(t *testing.T) {
 	var body struct {
 		Preconditions struct{ UID string } `json:"preconditions"`
 	}
-	if err := json.Unmarshal(lastRequest(t, srv).Body, &body); err != nil || body.Preconditions.UID != "uid-1" {
+	if err := json.Unmarshal(lastRequest(t, srv).Body, &body); err != nil || body.Preconditions.UID != a.UID {
 		t.Fatalf("delete body = %s", lastRequest(t, srv).Body)
 	}
 
@@ -325,16 +331,22 @@ func TestWarningsReachTheHandler(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Token = "s3cret"
 	anon, _ := client.New(srv.URL, "")
-	if _, err := anon.Version(ctxT(t)); api.ReasonOf(err) != api.ReasonUnauthorized {
+	if _, _, err := anon.List(ctxT(t), api.KindPod, "", api.ListOptions{}); api.ReasonOf(err) != api.ReasonUnauthorized {
 		t.Fatalf("without a token: err = %v", err)
 	}
-	c, _ := client.New(srv.URL, "s3cret")
-	if _, err := c.Version(ctxT(t)); err != nil {
+	if h := lastRequest(t, srv).Header.Get("Authorization"); h != "" {
+		t.Fatalf("a client without a token sent Authorization = %q", h)
+	}
+	other, _ := client.New(srv.URL, "admin.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	if _, _, err := other.List(ctxT(t), api.KindPod, "", api.ListOptions{}); api.ReasonOf(err) != api.ReasonUnauthorized {
+		t.Fatalf("with a wrong token: err = %v", err)
+	}
+	c, _ := client.New(srv.URL, srv.Token)
+	if _, _, err := c.List(ctxT(t), api.KindPod, "", api.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if h := lastRequest(t, srv).Header.Get("Authorization"); h != "Bearer s3cret" {
+	if h := lastRequest(t, srv).Header.Get("Authorization"); h != "Bearer "+srv.Token {
 		t.Fatalf("Authorization = %q", h)
 	}
 }
@@ -424,6 +436,7 @@ spec:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: web, image: nginx}]}
 `
+	srv.Add(&api.Namespace{ObjectMeta: api.ObjectMeta{Name: "team"}})
 	res, err := c.Apply(ctx, "team", []byte(doc), false)
 	if err != nil {
 		t.Fatal(err)
@@ -437,7 +450,7 @@ spec:
 		res.Items[1].Namespace != "team" {
 		t.Fatalf("result = %+v", res.Items)
 	}
-	if len(res.Items[1].Warnings) != 1 || len(warned) != 1 || warned[0] != `unknown field "spec.foo"` {
+	if len(res.Items[1].Warnings) != 1 || len(warned) != 1 || warned[0] != `Deployment web: unknown field "spec.foo"` {
 		t.Fatalf("warnings: items %q, handler %q", res.Items[1].Warnings, warned)
 	}
 	res, err = c.Apply(ctx, "team", []byte(doc), false)
@@ -445,15 +458,15 @@ spec:
 		t.Fatalf("second apply = %+v, %v", res, err)
 	}
 	_, err = c.Apply(ctx, "team", []byte(doc), true)
-	if !api.IsInvalid(err) || !strings.Contains(err.Error(), "spec.foo") {
-		t.Fatalf("strict apply: err = %v, want Invalid naming spec.foo", err)
+	if api.ReasonOf(err) != api.ReasonBadRequest || !strings.Contains(err.Error(), "spec.foo") {
+		t.Fatalf("strict apply: err = %v, want BadRequest naming spec.foo (Kubernetes' strict decoding error)", err)
 	}
 }
 
 func TestVersionAndHealthz(t *testing.T) {
 	_, c := setup(t)
 	v, err := c.Version(ctxT(t))
-	if err != nil || v.GitVersion != "v0.1.0" || v.Platform != "linux/amd64" {
+	if err != nil || v.GitVersion != clienttest.Version || v.Platform != runtime.GOOS+"/"+runtime.GOARCH {
 		t.Fatalf("version = %+v, %v", v, err)
 	}
 	if err := c.Healthz(ctxT(t)); err != nil {
@@ -473,7 +486,7 @@ func TestUnixSocket(t *testing.T) {
 	go func() { _ = hs.Serve(l) }()
 	t.Cleanup(func() { _ = hs.Close() })
 
-	c, err := client.New("unix://"+sock, "")
+	c, err := client.New("unix://"+sock, fake.Token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,8 +38,8 @@ func TestMembers(t *testing.T) {
 
 func TestMembersErrors(t *testing.T) {
 	srv, c := setup(t)
-	srv.Token = "secret"
-	if _, err := c.Members(ctxT(t)); api.ReasonOf(err) != api.ReasonUnauthorized {
+	anon, _ := client.New(srv.URL, "")
+	if _, err := anon.Members(ctxT(t)); api.ReasonOf(err) != api.ReasonUnauthorized {
 		t.Fatalf("without the token: %v", err)
 	}
 	srv.Close()

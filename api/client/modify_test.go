@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/shoal-dev/shoal/api"
@@ -62,9 +63,13 @@ func TestModifyUnchangedAndErrors(t *testing.T) {
 	if _, _, err := c.Modify(ctxT(t), api.KindDeployment, "default", "nope", func(api.Object) (bool, error) { return true, nil }); !api.IsNotFound(err) {
 		t.Fatalf("missing object: %v", err)
 	}
-	// Someone writes the object every time: Modify gives up with the Conflict.
+	// Someone changes the object every time: Modify gives up with the Conflict.
+	writes := 0
 	_, _, err = c.Modify(ctxT(t), api.KindDeployment, "default", "web", func(o api.Object) (bool, error) {
-		srv.Update(api.KindDeployment, "default", "web", func(api.Object) {})
+		writes++
+		srv.Update(api.KindDeployment, "default", "web", func(o api.Object) {
+			o.GetObjectMeta().Labels["other"] = strconv.Itoa(writes)
+		})
 		return true, nil
 	})
 	if !api.IsConflict(err) {

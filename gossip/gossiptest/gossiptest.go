@@ -130,6 +130,16 @@ func (c *Cluster) AddAt(name, bind string, join ...string) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.add(name, bind, st, join)
+}
+
+// AddWithStore is Add with a store of the caller's (one on disk, say),
+// which the cluster closes at the end.
+func (c *Cluster) AddWithStore(name string, st *gossip.Store, join ...string) (*Member, error) {
+	return c.add(name, "", st, join)
+}
+
+func (c *Cluster) add(name, bind string, st *gossip.Store, join []string) (*Member, error) {
 	m := &Member{Name: name, Store: st, c: c}
 	if bind != "" {
 		m.addr.Store(&bind)

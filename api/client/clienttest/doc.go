@@ -1,9 +1,12 @@
-// Package clienttest is an in-memory shoal API server for tests of clients:
-// it keeps objects in a map and speaks the REST contract of the agent (CRUD,
-// label selectors, watch streams, scale, status, log, exec over websocket,
-// apply, members, version, healthz). It validates what it stores with the
-// api package and keeps metadata.generation as the agent does (1 at
-// creation, one more for every change of the spec), but runs no controllers:
-// a Deployment never gets pods or a status unless a test adds them (Add,
-// Update), and a deleted pod lingers only as PodTermination says.
+// Package clienttest runs an agent's API in memory for tests of clients:
+// the real api/server.Server over the real registry.Registry over an
+// in-memory gossip.Store, with the agent's admission chain (cluster IPs,
+// Pod Security) and its authentication and RBAC (Server.Token is the
+// admin's token). Clients under test therefore meet the real handlers,
+// defaulting, validation, optimistic concurrency, graceful deletion and
+// watch semantics. No controller, scheduler or node runs: a test writes
+// what they would (Add, Update with a status), plays the nodes' logs and
+// exec (SetLogs, Exec) and the agent's member list (SetMembers), and can
+// look at every request received (Requests) and at the open watches
+// (Watchers, SendWatchError).
 package clienttest
