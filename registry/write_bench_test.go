@@ -13,7 +13,7 @@ import (
 // BenchmarkWrites measures the registry's writes of a Deployment and of a
 // pod status on an in-memory store: what every write pays for the field
 // stamps of the merge. The same file runs on an older tree as a baseline
-// (docs/consistency-merge.md gives the ratios).
+// (docs/consistency.md gives the ratios).
 func BenchmarkWrites(b *testing.B) {
 	ctx := context.Background()
 	st, err := gossip.Open("", "n1", nil)
