@@ -55,6 +55,10 @@ type Result struct {
 	Namespace string
 	Objects   []api.Object
 	Warnings  []Issue
+	// NeedsPrivileged lists what of the project Pod Security's baseline
+	// level (the cluster's default) refuses: bind mounts, privileged
+	// containers, added capabilities, host namespaces, low host ports.
+	NeedsPrivileged []string
 }
 
 // RefusedError lists every refused key of a project.
@@ -81,6 +85,8 @@ type converter struct {
 	names map[string]string
 	// taken: object names of Services, to catch two aliases colliding.
 	taken map[string]string
+	// privileged: what needs Pod Security level privileged.
+	privileged []string
 }
 
 func (c *converter) warn(svc, key, format string, args ...any) {
@@ -143,7 +149,11 @@ func Convert(p *types.Project, opts Options) (*Result, error) {
 	if len(refused) > 0 {
 		return &Result{Namespace: c.ns, Warnings: warnings}, &RefusedError{Issues: refused}
 	}
-	return &Result{Namespace: c.ns, Objects: c.objects, Warnings: warnings}, nil
+	if len(c.privileged) > 0 && c.opts.PodSecurity != "privileged" {
+		warnings = append(warnings, Issue{Key: "pod security", Message: fmt.Sprintf("Pod Security level baseline (the cluster's default) refuses %s: "+
+			"give --pod-security privileged to label the project's namespace for them", strings.Join(c.privileged, ", "))})
+	}
+	return &Result{Namespace: c.ns, Objects: c.objects, Warnings: warnings, NeedsPrivileged: c.privileged}, nil
 }
 
 // objectName turns a compose name into an object name: compose allows

@@ -67,6 +67,7 @@ func (c *converter) podTemplate(s *types.ServiceConfig) api.PodTemplateSpec {
 	case mode == "" || mode == "bridge" || mode == "default":
 	case mode == "host":
 		spec.HostNetwork = true
+		c.needsPrivileged(s.Name, "network_mode host")
 	case mode == "none":
 		c.refuse(s.Name, "network_mode", "none: every pod is on the pod network")
 	default:
@@ -75,12 +76,14 @@ func (c *converter) podTemplate(s *types.ServiceConfig) api.PodTemplateSpec {
 	switch {
 	case s.Ipc == "host":
 		spec.HostIPC = true
+		c.needsPrivileged(s.Name, "ipc host")
 	case strings.HasPrefix(s.Ipc, "service:") || strings.HasPrefix(s.Ipc, "container:"):
 		c.refuse(s.Name, "ipc", "%q: a pod cannot join another service's IPC namespace", s.Ipc)
 	}
 	switch {
 	case s.Pid == "host":
 		spec.HostPID = true
+		c.needsPrivileged(s.Name, "pid host")
 	case s.Pid != "":
 		c.refuse(s.Name, "pid", "%q: a pod cannot join another service's PID namespace", s.Pid)
 	}
@@ -241,6 +244,9 @@ func (c *converter) containerPorts(s *types.ServiceConfig) []api.ContainerPort {
 				c.warn(s.Name, fmt.Sprintf("ports[%d]", i), "%s is published only on the hosts that run the service's pods (as mode: host): shoal publishes on every host through node ports, %d-%d only", fmtPort(p), api.NodePortMin, api.NodePortMax)
 			}
 			cp.HostPort, cp.HostIP = n, p.HostIP
+			if n < 1024 {
+				c.needsPrivileged(s.Name, fmt.Sprintf("host port %d", n))
+			}
 		}
 		add(cp)
 	}
@@ -260,6 +266,7 @@ func (c *converter) security(s *types.ServiceConfig, spec *api.PodSpec, ctr *api
 	psc := &api.PodSecurityContext{}
 	if s.Privileged {
 		sc.Privileged = api.Bool(true)
+		c.needsPrivileged(s.Name, "privileged")
 	}
 	if s.ReadOnly {
 		sc.ReadOnlyRootFilesystem = api.Bool(true)
@@ -267,7 +274,11 @@ func (c *converter) security(s *types.ServiceConfig, spec *api.PodSpec, ctr *api
 	if len(s.CapAdd) > 0 || len(s.CapDrop) > 0 {
 		sc.Capabilities = &api.Capabilities{}
 		for _, cp := range s.CapAdd {
-			sc.Capabilities.Add = append(sc.Capabilities.Add, api.CapabilityName(strings.ToUpper(cp)))
+			cp = api.CapabilityName(strings.ToUpper(cp))
+			sc.Capabilities.Add = append(sc.Capabilities.Add, cp)
+			if !baselineCaps[cp] {
+				c.needsPrivileged(s.Name, "cap_add "+cp)
+			}
 		}
 		for _, cp := range s.CapDrop {
 			sc.Capabilities.Drop = append(sc.Capabilities.Drop, api.CapabilityName(strings.ToUpper(cp)))
@@ -464,4 +475,13 @@ func mountPath(t string) string {
 		return path.Clean(t)
 	}
 	return path.Join("/", t)
+}
+
+// baselineCaps are the capabilities Pod Security's baseline lets a
+// container add.
+var baselineCaps = map[string]bool{"AUDIT_WRITE": true, "CHOWN": true, "DAC_OVERRIDE": true, "FOWNER": true, "FSETID": true,
+	"KILL": true, "MKNOD": true, "NET_BIND_SERVICE": true, "SETFCAP": true, "SETGID": true, "SETPCAP": true, "SETUID": true, "SYS_CHROOT": true}
+
+func (c *converter) needsPrivileged(svc, what string) {
+	c.privileged = append(c.privileged, fmt.Sprintf("%s (service %q)", what, svc))
 }

@@ -51,6 +51,7 @@ func (c *converter) volumes(s *types.ServiceConfig, spec *api.PodSpec, ctr *api.
 		case types.VolumeTypeBind:
 			// No type: a file or a directory, as the engine finds it.
 			add(api.Volume{HostPath: &api.HostPathVolumeSource{Path: v.Source}}, m)
+			c.needsPrivileged(s.Name, "bind mount "+v.Source)
 		case types.VolumeTypeTmpfs:
 			ed := &api.EmptyDirVolumeSource{Medium: "Memory"}
 			if v.Tmpfs != nil && v.Tmpfs.Size > 0 {
