@@ -21,6 +21,11 @@ const (
 	AnnotationDependsOn = "compose.shoal.io/depends-on"
 	// AnnotationRollbackConfig holds deploy.rollback_config as JSON.
 	AnnotationRollbackConfig = "compose.shoal.io/rollback-config"
+	// AnnotationLabels holds a service's container labels as JSON (compose
+	// labels may be any text; annotation keys may not), on the pod template.
+	AnnotationLabels = "compose.shoal.io/labels"
+	// AnnotationDeployLabels holds deploy.labels as JSON, on the workload.
+	AnnotationDeployLabels = "compose.shoal.io/deploy-labels"
 	// AnnotationServiceName is the compose name of a service whose object
 	// name had to change (`_` to `-`).
 	AnnotationServiceName = "compose.shoal.io/service"
@@ -85,6 +90,9 @@ type converter struct {
 	names map[string]string
 	// taken: object names of Services, to catch two aliases colliding.
 	taken map[string]string
+	// completes: services another waits on to complete successfully; they
+	// run once, as compose runs a service without a restart policy.
+	completes map[string]bool
 	// privileged: what needs Pod Security level privileged.
 	privileged []string
 }
@@ -127,6 +135,14 @@ func Convert(p *types.Project, opts Options) (*Result, error) {
 		c.names[n] = o
 		if o != n {
 			c.warn(n, "name", "is named %q in shoal (object names are DNS labels): other services must reach it by that name", o)
+		}
+	}
+	c.completes = map[string]bool{}
+	for _, s := range p.Services {
+		for dep, d := range s.DependsOn {
+			if d.Condition == types.ServiceConditionCompletedSuccessfully {
+				c.completes[dep] = true
+			}
 		}
 	}
 	c.fileObjects()

@@ -125,7 +125,7 @@ func (c *converter) mountFiles(s *types.ServiceConfig, spec *api.PodSpec, ctr *a
 		obj, k := fileObjectName(r.Source), fileKey(r.Source)
 		if external {
 			if extName != "" {
-				obj = extName
+				obj = objectName(extName)
 			}
 			if errs := api.IsDNS1123Subdomain(obj); len(errs) > 0 {
 				c.refuse(s.Name, key, "external %s %q cannot name an object: %s", strings.TrimSuffix(kind, "s"), obj, strings.Join(errs, "; "))

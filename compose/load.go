@@ -19,6 +19,9 @@ type LoadOptions struct {
 	Profiles    []string // --profile; default: COMPOSE_PROFILES
 	// Environment replaces the process environment when not nil (tests).
 	Environment []string
+	// skipConsistency loads a project compose-go would refuse as
+	// inconsistent, for tests of what the converter makes of it.
+	skipConsistency bool
 }
 
 // Load reads, merges, interpolates and validates a project as Docker Compose
@@ -39,6 +42,7 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
 		cli.WithDotEnv,
 		cli.WithDefaultProfiles(o.Profiles...),
 		cli.WithName(o.ProjectName),
+		cli.WithConsistency(!o.skipConsistency),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("compose: %w", err)

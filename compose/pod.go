@@ -20,7 +20,7 @@ func (c *converter) podTemplate(s *types.ServiceConfig) api.PodTemplateSpec {
 	m := c.meta("", s.Name)
 	m.Namespace = ""
 	if len(s.Labels) > 0 {
-		m.Annotations = c.annotations(s.Name, "labels", m.Annotations, s.Labels)
+		m.Annotations = jsonAnnotation(m.Annotations, AnnotationLabels, s.Labels)
 	}
 	if len(s.Annotations) > 0 {
 		m.Annotations = c.annotations(s.Name, "annotations", m.Annotations, s.Annotations)

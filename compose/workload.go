@@ -27,7 +27,7 @@ func (c *converter) service(s *types.ServiceConfig) {
 	selector := &api.LabelSelector{MatchLabels: map[string]string{LabelProject: c.ns, LabelService: name}}
 	m := c.meta(name, s.Name)
 	if s.Deploy != nil && len(s.Deploy.Labels) > 0 {
-		m.Annotations = c.annotations(s.Name, "deploy.labels", m.Annotations, s.Deploy.Labels)
+		m.Annotations = jsonAnnotation(m.Annotations, AnnotationDeployLabels, s.Deploy.Labels)
 	}
 	if len(s.DependsOn) > 0 {
 		if m.Annotations == nil {
@@ -36,11 +36,7 @@ func (c *converter) service(s *types.ServiceConfig) {
 		m.Annotations[AnnotationDependsOn] = marshalDependsOn(s.DependsOn, c.names)
 	}
 	if s.Deploy != nil && s.Deploy.RollbackConfig != nil {
-		b, _ := json.Marshal(s.Deploy.RollbackConfig)
-		if m.Annotations == nil {
-			m.Annotations = map[string]string{}
-		}
-		m.Annotations[AnnotationRollbackConfig] = string(b)
+		m.Annotations = jsonAnnotation(m.Annotations, AnnotationRollbackConfig, s.Deploy.RollbackConfig)
 	}
 	replicas := int32(s.GetScale())
 	if s.ContainerName != "" && replicas > 1 {
@@ -76,9 +72,15 @@ func (c *converter) workloadKind(s *types.ServiceConfig) (kind, restart string, 
 	restart = api.RestartAlways
 	key := "restart"
 	switch policy, arg, _ := strings.Cut(s.Restart, ":"); policy {
-	case "", types.RestartPolicyAlways, types.RestartPolicyUnlessStopped:
+	case "":
+		if c.completes[s.Name] && (s.Deploy == nil || s.Deploy.RestartPolicy == nil) {
+			// Another service waits for this one to complete: it runs
+			// once, as compose's default (no restart) has it.
+			restart, backoff = api.RestartNever, api.Int32(0)
+		}
+	case types.RestartPolicyAlways, types.RestartPolicyUnlessStopped:
 	case types.RestartPolicyNo:
-		restart = api.RestartNever
+		restart, backoff = api.RestartNever, api.Int32(0)
 	case types.RestartPolicyOnFailure:
 		restart = api.RestartOnFailure
 		if arg != "" {
@@ -100,11 +102,13 @@ func (c *converter) workloadKind(s *types.ServiceConfig) (kind, restart string, 
 		case "on-failure":
 			restart = api.RestartOnFailure
 		case "none":
-			restart = api.RestartNever
+			restart, backoff = api.RestartNever, api.Int32(0)
 		default:
 			c.refuse(s.Name, key, "%q is not a condition: use none, on-failure or any", rp.Condition)
 		}
-		backoff = nil
+		if restart != api.RestartNever {
+			backoff = nil
+		}
 		if rp.MaxAttempts != nil {
 			if restart == api.RestartAlways {
 				c.warn(s.Name, "deploy.restart_policy.max_attempts", "not honoured: a service that always restarts has no attempt limit in shoal")
@@ -195,15 +199,25 @@ func seconds(d types.Duration) int32 {
 	return int32(min((int64(d)+s-1)/s, 1<<30))
 }
 
-// annotations adds compose labels as annotations, skipping (with a
-// warning) keys Kubernetes cannot hold.
+// jsonAnnotation adds v as JSON under key.
+func jsonAnnotation(into map[string]string, key string, v any) map[string]string {
+	if into == nil {
+		into = map[string]string{}
+	}
+	b, _ := json.Marshal(v)
+	into[key] = string(b)
+	return into
+}
+
+// annotations adds compose annotations, skipping (with a warning) keys
+// Kubernetes cannot hold.
 func (c *converter) annotations(svc, key string, into map[string]string, labels map[string]string) map[string]string {
 	if into == nil {
 		into = map[string]string{}
 	}
 	for k, v := range labels {
 		if errs := api.IsQualifiedName(k); len(errs) > 0 {
-			c.warn(svc, key, "label %q not kept: %s", k, strings.Join(errs, "; "))
+			c.warn(svc, key, "%q not kept: %s", k, strings.Join(errs, "; "))
 			continue
 		}
 		into[k] = v

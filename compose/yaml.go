@@ -5,14 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"go.yaml.in/yaml/v3"
+	"sigs.k8s.io/yaml"
 
 	"github.com/shoal-dev/shoal/api"
 )
 
-// WriteYAML writes objects as multi-document YAML, fields in the order of
-// their types (apiVersion, kind, metadata, spec), as `shoal apply -f`
-// reads it.
+// WriteYAML writes objects as multi-document YAML, as `shoal apply -f`
+// reads it. It goes through the same YAML library as the server's decoder
+// (YAML 1.1, keys sorted as kubectl prints them), so that a string such as
+// "Y" or "0440" is quoted and stays a string.
 func WriteYAML(objs []api.Object) ([]byte, error) {
 	var out bytes.Buffer
 	for i, o := range objs {
@@ -23,29 +24,14 @@ func WriteYAML(objs []api.Object) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode %s %s: %w", k.Kind, o.GetObjectMeta().Name, err)
 		}
-		var n yaml.Node
-		if err := yaml.Unmarshal(j, &n); err != nil {
+		y, err := yaml.JSONToYAML(j)
+		if err != nil {
 			return nil, fmt.Errorf("encode %s %s: %w", k.Kind, o.GetObjectMeta().Name, err)
 		}
-		blockStyle(&n)
 		if i > 0 {
 			out.WriteString("---\n")
 		}
-		enc := yaml.NewEncoder(&out)
-		enc.SetIndent(2)
-		if err := enc.Encode(&n); err != nil {
-			return nil, fmt.Errorf("encode %s %s: %w", k.Kind, o.GetObjectMeta().Name, err)
-		}
-		_ = enc.Close()
+		out.Write(y)
 	}
 	return out.Bytes(), nil
-}
-
-// blockStyle turns JSON's flow style into YAML's block style; the encoder
-// quotes the strings that need it.
-func blockStyle(n *yaml.Node) {
-	n.Style = 0
-	for _, c := range n.Content {
-		blockStyle(c)
-	}
 }
