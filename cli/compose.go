@@ -36,6 +36,7 @@ directory is read, with its override file.`,
 	f.StringVar(&o.projectDir, "project-directory", "", "directory of the project (default: the first file's)")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "environment file for interpolation (repeatable; default: .env of the project directory)")
 	f.StringArrayVar(&o.profiles, "profile", nil, "profile to enable (repeatable; default: COMPOSE_PROFILES)")
+	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { compose.LogWarningsTo(cmd.ErrOrStderr()) }
 	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o))
 	return cmd
 }

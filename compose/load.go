@@ -3,10 +3,13 @@ package compose
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/sirupsen/logrus"
 )
 
 // LoadOptions are the project flags of `docker compose`, with the same
@@ -63,4 +66,18 @@ func Config(p *types.Project, format string) ([]byte, error) {
 		return p.MarshalJSON()
 	}
 	return nil, fmt.Errorf("unknown format %q: use yaml or json", format)
+}
+
+// LogWarningsTo sends the loader's warnings (an obsolete `version`, a
+// variable defaulting to blank) to w as "warning: ..." lines, as docker
+// compose prints them. compose-go logs through logrus's global logger.
+func LogWarningsTo(w io.Writer) {
+	logrus.SetOutput(w)
+	logrus.SetFormatter(plainFormatter{})
+}
+
+type plainFormatter struct{}
+
+func (plainFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	return []byte(strings.ToLower(e.Level.String()) + ": " + e.Message + "\n"), nil
 }
