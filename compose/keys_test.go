@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,5 +70,20 @@ func TestUnhonouredKeysAreReported(t *testing.T) {
 	want := map[string]Decision{"ulimits": Warned, "devices": Refused, "deploy.placement.max_replicas_per_node": Warned}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("reported %v, want %v", got, want)
+	}
+}
+
+// docs/compose.md lists every service key with its decision.
+func TestDocsListEveryServiceKey(t *testing.T) {
+	b, err := os.ReadFile("../docs/compose.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, p := range ServiceKeyPaths() {
+		row := "| `" + p + "` | " + ServiceKeys[p].Decision.String() + " |"
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/compose.md has no row %q", row)
+		}
 	}
 }
