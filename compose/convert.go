@@ -115,6 +115,12 @@ func Convert(p *types.Project, opts Options) (*Result, error) {
 	if errs := api.IsDNS1123Label(c.ns); len(errs) > 0 {
 		return nil, fmt.Errorf("compose: project name %q cannot name a namespace: %s; give one with -p", p.Name, strings.Join(errs, "; "))
 	}
+	switch c.ns {
+	case "default", "shoal-system", "kube-system", "kube-public":
+		// shoal-system is exempt from Pod Security, and down would delete
+		// the namespace with whatever else lives there.
+		return nil, fmt.Errorf("compose: project name %q names a namespace of the cluster; give another with -p", p.Name)
+	}
 	if p.Name != c.ns {
 		c.warn("", "name", "project %q becomes namespace %q (namespace names are DNS labels)", p.Name, c.ns)
 	}

@@ -291,3 +291,43 @@ services:
 		}
 	}
 }
+
+// What Pod Security's baseline refuses is found, so that the namespace is
+// labelled for it: the objects pass the registry's admission only then.
+func TestPodSecurityNeedsAreFound(t *testing.T) {
+	for _, svc := range []string{
+		"{image: x, sysctls: {net.core.somaxconn: 1024}}",
+		"{image: x, security_opt: ['seccomp:unconfined']}",
+		"{image: x, cap_add: [SYS_ADMIN]}",
+		"{image: x, privileged: true}",
+		"{image: x, network_mode: host}",
+		"{image: x, pid: host}",
+		"{image: x, ipc: host}",
+		"{image: x, ports: [{target: 80, published: '80', mode: host}]}",
+		"{image: x, volumes: ['/srv:/srv']}",
+	} {
+		p := loadString(t, "services: {a: "+svc+"}", map[string]string{})
+		res, err := Convert(p, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", svc, err)
+		}
+		if len(res.NeedsPrivileged) == 0 {
+			t.Errorf("%s: not found to need Pod Security privileged", svc)
+		}
+		convertAndApply(t, p)
+	}
+	p := loadString(t, "services: {a: {image: x, sysctls: {net.ipv4.tcp_syncookies: 1}, cap_add: [CHOWN]}}", map[string]string{})
+	if res, _ := convertAndApply(t, p); len(res.NeedsPrivileged) != 0 {
+		t.Errorf("baseline allows these; needs %v", res.NeedsPrivileged)
+	}
+}
+
+func TestReservedNamespacesAreRefused(t *testing.T) {
+	for _, name := range []string{"default", "shoal-system"} {
+		p := loadString(t, "services: {a: {image: x}}", map[string]string{})
+		p.Name = name
+		if _, err := Convert(p, Options{}); err == nil || !strings.Contains(err.Error(), "-p") {
+			t.Errorf("project %q: %v", name, err)
+		}
+	}
+}

@@ -315,6 +315,7 @@ func (c *converter) security(s *types.ServiceConfig, spec *api.PodSpec, ctr *api
 			sc.AllowPrivilegeEscalation = api.Bool(true)
 		case k == "seccomp" && v == "unconfined":
 			sc.SeccompProfile = &api.SeccompProfile{Type: api.SeccompUnconfined}
+			c.needsPrivileged(s.Name, "security_opt seccomp:unconfined")
 		default:
 			c.warn(s.Name, "security_opt", "%q not honoured", opt)
 		}
@@ -330,6 +331,9 @@ func (c *converter) security(s *types.ServiceConfig, spec *api.PodSpec, ctr *api
 			continue
 		}
 		psc.Sysctls = append(psc.Sysctls, api.Sysctl{Name: k, Value: s.Sysctls[k]})
+		if !baselineSysctls[k] {
+			c.needsPrivileged(s.Name, "sysctl "+k)
+		}
 	}
 	if *sc != (api.SecurityContext{}) {
 		ctr.SecurityContext = sc
@@ -481,6 +485,12 @@ func mountPath(t string) string {
 // container add.
 var baselineCaps = map[string]bool{"AUDIT_WRITE": true, "CHOWN": true, "DAC_OVERRIDE": true, "FOWNER": true, "FSETID": true,
 	"KILL": true, "MKNOD": true, "NET_BIND_SERVICE": true, "SETFCAP": true, "SETGID": true, "SETPCAP": true, "SETUID": true, "SYS_CHROOT": true}
+
+// baselineSysctls are the sysctls Pod Security's baseline allows.
+var baselineSysctls = map[string]bool{"kernel.shm_rmid_forced": true, "net.ipv4.ip_local_port_range": true,
+	"net.ipv4.ip_unprivileged_port_start": true, "net.ipv4.tcp_syncookies": true, "net.ipv4.ping_group_range": true,
+	"net.ipv4.ip_local_reserved_ports": true, "net.ipv4.tcp_keepalive_time": true, "net.ipv4.tcp_fin_timeout": true,
+	"net.ipv4.tcp_keepalive_intvl": true, "net.ipv4.tcp_keepalive_probes": true, "net.ipv4.tcp_rmem": true, "net.ipv4.tcp_wmem": true}
 
 func (c *converter) needsPrivileged(svc, what string) {
 	c.privileged = append(c.privileged, fmt.Sprintf("%s (service %q)", what, svc))
