@@ -94,7 +94,7 @@ type converter struct {
 	// run once, as compose runs a service without a restart policy.
 	completes map[string]bool
 	// privileged: what needs Pod Security level privileged.
-	privileged []string
+	privileged []privilegeNeed
 }
 
 func (c *converter) warn(svc, key, format string, args ...any) {
@@ -172,10 +172,14 @@ func Convert(p *types.Project, opts Options) (*Result, error) {
 		return &Result{Namespace: c.ns, Warnings: warnings}, &RefusedError{Issues: refused}
 	}
 	if len(c.privileged) > 0 && c.opts.PodSecurity != "privileged" {
-		warnings = append(warnings, Issue{Key: "pod security", Message: fmt.Sprintf("Pod Security level baseline (the cluster's default) refuses %s: "+
-			"give --pod-security privileged to label the project's namespace for them", strings.Join(c.privileged, ", "))})
+		warnings = append(warnings, Issue{Key: "pod security", Message: fmt.Sprintf("Pod Security level baseline (the cluster's default) refuses %s; "+
+			"give --pod-security privileged to label the project's namespace for them", groupByService(c.privileged))})
 	}
-	return &Result{Namespace: c.ns, Objects: c.objects, Warnings: warnings, NeedsPrivileged: c.privileged}, nil
+	var needs []string
+	for _, n := range c.privileged {
+		needs = append(needs, fmt.Sprintf("service %q: %s", n.service, n.what))
+	}
+	return &Result{Namespace: c.ns, Objects: c.objects, Warnings: warnings, NeedsPrivileged: needs}, nil
 }
 
 // objectName turns a compose name into an object name: compose allows
@@ -269,4 +273,25 @@ func marshalDependsOn(d types.DependsOnConfig, names map[string]string) string {
 	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
 	b, _ := json.Marshal(out)
 	return string(b)
+}
+
+// privilegeNeed is one thing of a service that baseline refuses.
+type privilegeNeed struct{ service, what string }
+
+// groupByService says what each service needs, one service after the
+// other: "web (bind mount /srv, cap_add SYS_ADMIN); db (...)".
+func groupByService(needs []privilegeNeed) string {
+	var order []string
+	by := map[string][]string{}
+	for _, n := range needs {
+		if _, ok := by[n.service]; !ok {
+			order = append(order, n.service)
+		}
+		by[n.service] = append(by[n.service], n.what)
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = fmt.Sprintf("service %q (%s)", s, strings.Join(by[s], ", "))
+	}
+	return strings.Join(parts, "; ")
 }

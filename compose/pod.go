@@ -493,5 +493,5 @@ var baselineSysctls = map[string]bool{"kernel.shm_rmid_forced": true, "net.ipv4.
 	"net.ipv4.tcp_keepalive_intvl": true, "net.ipv4.tcp_keepalive_probes": true, "net.ipv4.tcp_rmem": true, "net.ipv4.tcp_wmem": true}
 
 func (c *converter) needsPrivileged(svc, what string) {
-	c.privileged = append(c.privileged, fmt.Sprintf("%s (service %q)", what, svc))
+	c.privileged = append(c.privileged, privilegeNeed{svc, what})
 }
