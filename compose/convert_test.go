@@ -246,6 +246,7 @@ func TestConvertRefusesWhatItCannotHonour(t *testing.T) {
 		"services: {a: {image: x, deploy: {mode: global-job}}}":                                                          {"a", "deploy.mode"},
 		"services: {a: {image: x, volumes_from: [b]}, b: {image: x}}":                                                    {"a", "volumes_from"},
 		"services: {a: {image: x, ports: ['8000-8010:80']}}":                                                             {"a", "ports[0]"},
+		"services: {a: {image: x, deploy: {endpoint_mode: anycast}}}":                                                    {"a", "deploy.endpoint_mode"},
 		"services: {a: {image: x, runtime: runsc}}":                                                                      {"a", "runtime"},
 		"services: {a_b: {image: x}, a-b: {image: x}}":                                                                   {"a_b", "name"},
 		"services: {a: {image: x, deploy: {placement: {constraints: ['node.role == manager', 'node.hostname != h1']}}}}": {"a", "deploy.placement.constraints"},
@@ -329,5 +330,24 @@ func TestReservedNamespacesAreRefused(t *testing.T) {
 		if _, err := Convert(p, Options{}); err == nil || !strings.Contains(err.Error(), "-p") {
 			t.Errorf("project %q: %v", name, err)
 		}
+	}
+}
+
+func TestVIPEndpointModeIsAClusterIP(t *testing.T) {
+	p := loadString(t, `
+services:
+  api:
+    image: x
+    expose: ["8080", "9000/udp"]
+    ports: ["30090:9090"]
+    deploy: {endpoint_mode: vip, mode: global, replicas: 2}
+`, map[string]string{})
+	res, objs := convertAndApply(t, p)
+	svc := findObject[*api.Service](objs, "api")
+	if svc == nil || svc.Spec.ClusterIP == api.ClusterIPNone || len(svc.Spec.Ports) != 3 {
+		t.Fatalf("vip Service: %+v", svc)
+	}
+	if findObject[*api.DaemonSet](objs, "api") == nil || !strings.Contains(warningsText(res), `service "api": deploy.replicas`) {
+		t.Errorf("a global service with replicas: a DaemonSet and a warning, got:\n%s", warningsText(res))
 	}
 }

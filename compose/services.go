@@ -16,7 +16,16 @@ import (
 // ports it publishes on every host.
 func (c *converter) services(s *types.ServiceConfig, name string) {
 	selector := map[string]string{LabelProject: c.ns, LabelService: name}
-	vip := s.Deploy != nil && s.Deploy.EndpointMode == "vip"
+	vip := false
+	if s.Deploy != nil {
+		switch s.Deploy.EndpointMode {
+		case "", "dnsrr":
+		case "vip":
+			vip = true
+		default:
+			c.refuse(s.Name, "deploy.endpoint_mode", "%q: use vip or dnsrr", s.Deploy.EndpointMode)
+		}
+	}
 	var ports []api.ServicePort
 	if vip {
 		ports = servicePorts(s)

@@ -124,6 +124,9 @@ func (c *converter) workloadKind(s *types.ServiceConfig) (kind, restart string, 
 		}
 		return "Job", restart, backoff
 	case "global":
+		if s.Scale != nil || s.Deploy.Replicas != nil {
+			c.warn(s.Name, "deploy.replicas", "not honoured: a global service runs one pod on every node")
+		}
 		if restart != api.RestartAlways {
 			c.warn(s.Name, key, "not honoured: a global service runs on every node and always restarts (a DaemonSet)")
 		}
