@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-const corpusDir = "/work/shared/corpus/compose"
+const corpusDir = "testdata/corpus"
 
 // corpusCase is what a corpus file needs around it (variables, side files)
 // and what shoal makes of it: accepted, or refused naming these keys.
@@ -27,10 +27,18 @@ type corpusCase struct {
 func TestCorpus(t *testing.T) {
 	entries, err := os.ReadDir(corpusDir)
 	if err != nil {
-		t.Skipf("no corpus here: %v", err)
+		t.Fatal(err)
 	}
+	var files []string
 	for _, e := range entries {
-		name := e.Name()
+		if n := e.Name(); strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".yaml") {
+			files = append(files, n)
+		}
+	}
+	if len(files) != 26 {
+		t.Fatalf("%d compose files in %s, want the corpus's 26", len(files), corpusDir)
+	}
+	for _, name := range files {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "proj")
 			if err := os.MkdirAll(dir, 0o755); err != nil {
