@@ -213,7 +213,8 @@ func (c *converter) project() {
 		c.refuse("", "models", "models need Docker Model Runner")
 	}
 	var nets []string
-	for name, n := range c.p.Networks {
+	for _, name := range sortedKeys(c.p.Networks) {
+		n := c.p.Networks[name]
 		nets = append(nets, name)
 		switch {
 		case bool(n.External):
@@ -226,10 +227,10 @@ func (c *converter) project() {
 		}
 	}
 	if len(nets) > 1 {
-		sort.Strings(nets)
 		c.warn("", "networks", "the project's networks (%s) are one pod network in shoal: every service can reach every other", strings.Join(nets, ", "))
 	}
-	for name, v := range c.p.Volumes {
+	for _, name := range sortedKeys(c.p.Volumes) {
+		v := c.p.Volumes[name]
 		if v.Driver != "" && v.Driver != "local" {
 			c.warn("", "volumes."+name+".driver", "named volumes are the engine's local volumes")
 		}

@@ -105,10 +105,11 @@ services:
     restart: "on-failure:3"
     deploy: {mode: replicated-job, replicas: 4}
 networks:
-  front: {}
-  back: {}
+  front: {internal: true}
+  back: {internal: true}
 volumes:
-  db-data: {}
+  db-data: {driver_opts: {type: none}}
+  logs: {driver: nfs}
 secrets:
   api_key: {file: ./api_key.txt}
   tls: {file: ./tls.key}
@@ -349,5 +350,29 @@ services:
 	}
 	if findObject[*api.DaemonSet](objs, "api") == nil || !strings.Contains(warningsText(res), `service "api": deploy.replicas`) {
 		t.Errorf("a global service with replicas: a DaemonSet and a warning, got:\n%s", warningsText(res))
+	}
+}
+
+// The same project converts to the same bytes every time, so that a later
+// `up` can tell what changed.
+func TestConvertIsDeterministic(t *testing.T) {
+	p := loadString(t, shopProject, map[string]string{"api_key.txt": "k3y", "tls.key": "PRIVATE", "init.sql": "select 1;"})
+	p.Environment["DB_PASSWORD"] = "pw"
+	var first []byte
+	for i := range 20 {
+		res, err := Convert(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := WriteYAML(res.Objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y = append(y, warningsText(res)...)
+		if i == 0 {
+			first = y
+		} else if string(y) != string(first) {
+			t.Fatalf("conversion %d differs from the first", i)
+		}
 	}
 }
