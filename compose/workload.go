@@ -199,7 +199,10 @@ func (c *converter) daemonSetStrategy(s *types.ServiceConfig, spec *api.DaemonSe
 // seconds rounds a duration up to whole seconds.
 func seconds(d types.Duration) int32 {
 	const s = int64(1e9)
-	return int32(min((int64(d)+s-1)/s, 1<<30))
+	if d <= 0 {
+		return 0
+	}
+	return int32(min(int64(d)/s+min(int64(d)%s, 1), 1<<30))
 }
 
 // jsonAnnotation adds v as JSON under key.
