@@ -518,3 +518,38 @@ func IsPodReady(p *Pod) bool {
 func IsPodTerminal(p *Pod) bool {
 	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
 }
+
+// Binding binds a pod to a node: the body of POST
+// /api/v1/namespaces/{ns}/pods/{name}/binding, as Kubernetes' (v1
+// Binding). It is not stored: it sets the pod's spec.nodeName, once.
+type Binding struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata,omitzero"`
+	// Target is the node: kind "Node" (or empty) and its name.
+	Target ObjectReference `json:"target"`
+}
+
+// ValidateBinding checks a binding of the pod named name: the target is a
+// node named as a DNS-1123 subdomain, and the binding, if it names a pod,
+// names this one.
+func ValidateBinding(b *Binding, name string) error {
+	e := &errs{}
+	if b.Name != "" && b.Name != name {
+		e.invalid("metadata.name", b.Name, "must be the pod's name, "+name)
+	}
+	if b.Target.Kind != "" && b.Target.Kind != "Node" {
+		e.notSupported("target.kind", b.Target.Kind, "Node")
+	}
+	if b.Target.Name == "" {
+		e.required("target.name", "the node to bind the pod to")
+	}
+	for _, msg := range IsDNS1123Subdomain(b.Target.Name) {
+		if b.Target.Name != "" {
+			e.invalid("target.name", b.Target.Name, msg)
+		}
+	}
+	if len(e.list) > 0 {
+		return e.list
+	}
+	return nil
+}

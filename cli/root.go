@@ -94,6 +94,7 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newCACommand(e),
 		newAuthCommand(e),
 		newEncryptionCommand(e),
+		newComposeCommand(),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

@@ -78,6 +78,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	registry := registry.New(st)
+	// Field stamps name the user of each write, for the Events that
+	// report concurrent edits of one field.
+	registry.SetUserOf(func(ctx context.Context) string {
+		if u := server.UserFrom(ctx); u != nil {
+			return u.Username
+		}
+		return ""
+	})
 	cl, err := startCluster(ctx, cfg, st, ci, recordValidators(registry), log)
 	if err != nil {
 		return err
@@ -320,6 +328,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return nil
 	})
 	run("tombstones", func(ctx context.Context) error { collectTombstones(ctx, st, log); return nil })
+	run("orphaned statuses", func(ctx context.Context) error { collectOrphanStatuses(ctx, registry, log); return nil })
+	run("conflicts", func(ctx context.Context) error {
+		registry.RecordConflicts(ctx, cfg.Name, log.With("component", "registry"))
+		return nil
+	})
 	notReady.Store(nil)
 	log.Info("agent ready", "engine", info.ServerVersion, "sandbox_image", sandboxImage)
 
@@ -388,6 +401,30 @@ func collectTombstones(ctx context.Context, st *gossip.Store, log *slog.Logger) 
 				log.Warn("collecting tombstones failed", "err", err)
 			} else if n > 0 {
 				log.Debug("tombstones collected", "count", n)
+			}
+		}
+	}
+}
+
+// orphanInterval is how often an agent looks for status records of
+// deleted objects (registry.CollectOrphanStatuses): a scan of the status
+// records in memory, cheap, and writes only when it finds one.
+const orphanInterval = 15 * time.Second
+
+func collectOrphanStatuses(ctx context.Context, reg *registry.Registry, log *slog.Logger) {
+	t := time.NewTicker(orphanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := reg.CollectOrphanStatuses(ctx); err != nil {
+				if ctx.Err() == nil {
+					log.Warn("collecting orphaned status records failed", "err", err)
+				}
+			} else if n > 0 {
+				log.Info("orphaned status records collected: their objects were deleted", "count", n)
 			}
 		}
 	}

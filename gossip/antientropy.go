@@ -189,7 +189,7 @@ func (c *Cluster) syncWith(ctx context.Context, ps *peerState) error {
 		}
 		theirs = append(theirs, c.checkEntries(es, buckets, group, peer.Name)...)
 	}
-	pull, forget := plan(recordsIn(c.store, buckets, diff), theirs, c.store.Horizon(), ps.Horizon)
+	pull, forget := plan(recordsIn(c.store, buckets, diff), theirs, c.store.Horizon(), ps.Horizon, c.store.Merging())
 	var applied []*Record
 	if forget = c.admit(forget, peer.Name); len(forget) > 0 {
 		got, err := c.store.Apply(ctx, forget)
@@ -259,8 +259,12 @@ func (c *Cluster) checkEntries(es []DigestEntry, buckets int, which []int, peer 
 
 // plan compares this store's records in some buckets (mine) with the
 // peer's digest of the same buckets: it returns the keys to pull, and the
-// tombstones that forget what the peer deleted and collected.
-func plan(mine map[string]*Record, theirs []DigestEntry, myHorizon, peerHorizon uint64) (pull []string, forget []*Record) {
+// tombstones that forget what the peer deleted and collected. Under
+// last-writer-wins only newer records are pulled; with a Merger (merging)
+// every record whose version or content differs is, since an older one
+// may carry a field edited concurrently or a delete that wins: both sides
+// pull, both merge, and both hold the same bytes.
+func plan(mine map[string]*Record, theirs []DigestEntry, myHorizon, peerHorizon uint64, merging bool) (pull []string, forget []*Record) {
 	seen := make(map[string]bool, len(theirs))
 	for _, e := range theirs {
 		seen[e.Key] = true
@@ -271,6 +275,8 @@ func plan(mine map[string]*Record, theirs []DigestEntry, myHorizon, peerHorizon 
 				pull = append(pull, e.Key)
 			}
 		case e.Version.Compare(cur.Version) > 0, e.Version == cur.Version && e.Deleted && !cur.Deleted:
+			pull = append(pull, e.Key)
+		case merging && (e.Version != cur.Version || e.Deleted != cur.Deleted || e.Sum != cur.Sum()):
 			pull = append(pull, e.Key)
 		}
 	}

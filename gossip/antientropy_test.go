@@ -109,7 +109,7 @@ func TestPlan(t *testing.T) {
 		for _, r := range c.mine {
 			mine[r.Key] = r
 		}
-		pull, forget := plan(mine, c.theirs, c.myHorizon, c.peerHoriz)
+		pull, forget := plan(mine, c.theirs, c.myHorizon, c.peerHoriz, false)
 		var forgot []string
 		for _, f := range forget {
 			if !f.Deleted || f.Version != mine[f.Key].Version {

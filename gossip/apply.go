@@ -86,10 +86,19 @@ func (c *Cluster) runApplier(ctx context.Context) {
 	}
 }
 
-// stale reports a record that would not replace what the store holds.
+// stale reports a record that would not change what the store holds: a
+// copy of it, or, under last-writer-wins, an older one. With a Merger an
+// older record may still carry a field edited concurrently: only Apply
+// can tell.
 func (c *Cluster) stale(r *Record) bool {
 	cur := c.store.Get(r.Key)
-	return cur != nil && !r.Newer(cur)
+	if cur == nil {
+		return false
+	}
+	if r.Same(cur) {
+		return true
+	}
+	return !c.store.Merging() && !r.Newer(cur)
 }
 
 // apply merges records from elsewhere; with relay, those that won are
@@ -129,7 +138,7 @@ func (c *Cluster) onAnnounce(a announce) {
 		c.unknownSender("announce", a.From)
 		return
 	}
-	if cur := c.store.Get(a.Key); cur != nil && cur.Version.Compare(a.Version) >= 0 {
+	if cur := c.store.Get(a.Key); cur != nil && !announcedNews(cur, a) {
 		return
 	}
 	if !c.pulls.want(a.From, a.Key, a.Version) {
@@ -145,4 +154,16 @@ func (c *Cluster) unknownSender(what, name string) {
 		c.log.Warn("ignored input naming a node that is not a live member; nothing is pulled from it",
 			"what", what, "from", clip(name), "suppressed", suppressed)
 	}
+}
+
+// announcedNews reports whether an announced record may change cur: a newer
+// version, or the same version with another content (a merge made it). An
+// older version is not pulled even with a Merger: its holder merges this
+// agent's newer record when it gets it and announces the result, at the
+// newer version with a content of its own.
+func announcedNews(cur *Record, a announce) bool {
+	if c := cur.Version.Compare(a.Version); c != 0 {
+		return c < 0
+	}
+	return cur.Deleted || cur.Sum() != a.Sum
 }

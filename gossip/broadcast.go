@@ -66,7 +66,7 @@ func (c *Cluster) onLocalWrite(recs []*Record) {
 func (c *Cluster) spread(r *Record) {
 	msg := encodeRecordMsg(r)
 	if len(msg) > maxInline {
-		msg = encodeAnnounce(announce{Key: r.Key, Version: r.Version, From: c.cfg.NodeName})
+		msg = encodeAnnounce(announce{Key: r.Key, Version: r.Version, Sum: r.Sum(), From: c.cfg.NodeName})
 	}
 	c.queue.QueueBroadcast(&namedBroadcast{name: r.Key, msg: msg})
 	c.stats.broadcastsQueued.Add(1)

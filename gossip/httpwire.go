@@ -12,12 +12,14 @@ import (
 //	pull request:    keys
 //	pull answer:     records (each the Record encoding, length-prefixed)
 //	digest request:  bucket count, bucket indexes
-//	digest answer:   (key, version, tombstone) of every record in those buckets
+//	digest answer:   (key, version, content sum, tombstone) of every record in those buckets
 
-// DigestEntry is the version of one key, as a digest lists it.
+// DigestEntry is the version and content sum (Record.Sum) of one key, as a
+// digest lists it.
 type DigestEntry struct {
 	Key     string
 	Version Version
+	Sum     uint64
 	Deleted bool
 }
 
@@ -30,11 +32,11 @@ const (
 // minRecordEncoding is the fewest bytes a record takes in a pull answer
 // (its length, format, flags, time and three lengths), and
 // minEntryEncoding in a digest answer (key length, time, node length,
-// flags): forged counts cannot make a decoder allocate more than the input
+// sum, flags): forged counts cannot make a decoder allocate more than the input
 // allows.
 const (
 	minRecordEncoding = 7
-	minEntryEncoding  = 4
+	minEntryEncoding  = 12
 )
 
 func encodeKeys(keys []string) []byte {
@@ -134,6 +136,7 @@ func encodeEntries(es []DigestEntry) []byte {
 		b = appendString(b, e.Key)
 		b = binary.AppendUvarint(b, e.Version.Time)
 		b = appendString(b, e.Version.Node)
+		b = binary.LittleEndian.AppendUint64(b, e.Sum)
 		var flags byte
 		if e.Deleted {
 			flags = 1
@@ -155,7 +158,7 @@ func decodeEntries(buf []byte, max int) ([]DigestEntry, error) {
 	}
 	es := make([]DigestEntry, n)
 	for i := range es {
-		es[i] = DigestEntry{Key: rd.str(), Version: Version{Time: rd.uvarint(), Node: rd.str()}, Deleted: rd.byte()&1 != 0}
+		es[i] = DigestEntry{Key: rd.str(), Version: Version{Time: rd.uvarint(), Node: rd.str()}, Sum: rd.uint64(), Deleted: rd.byte()&1 != 0}
 	}
 	return es, rd.end()
 }
@@ -176,7 +179,7 @@ func inBuckets(st *Store, buckets int, which []int) []DigestEntry {
 	var es []DigestEntry
 	st.All(func(r *Record) {
 		if want[bucketOf(keyHash(r.Key), buckets)] {
-			es = append(es, DigestEntry{Key: r.Key, Version: r.Version, Deleted: r.Deleted})
+			es = append(es, DigestEntry{Key: r.Key, Version: r.Version, Sum: r.Sum(), Deleted: r.Deleted})
 		}
 	})
 	slices.SortFunc(es, func(a, b DigestEntry) int { return cmpString(a.Key, b.Key) })

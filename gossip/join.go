@@ -117,11 +117,15 @@ func (c *Cluster) join(addrs []string) (int, error) {
 	for _, a := range addrs {
 		wg.Go(func() {
 			if _, err := c.ml.Join([]string{a}); err != nil {
+				c.stats.joinFailures.Add(1)
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 				return
 			}
+			// Counted as each answers: one slow peer does not hide a
+			// join that already made this agent a member.
+			c.stats.joins.Add(1)
 			ok.Add(1)
 		})
 	}
@@ -130,8 +134,6 @@ func (c *Cluster) join(addrs []string) (int, error) {
 		return 0, *p
 	}
 	n := int(ok.Load())
-	c.stats.joins.Add(int64(n))
-	c.stats.joinFailures.Add(int64(len(errs)))
 	if n == 0 && len(addrs) > 0 {
 		return 0, fmt.Errorf("gossip: join: %w", errors.Join(errs...))
 	}

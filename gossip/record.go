@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"strconv"
 )
 
@@ -49,6 +50,41 @@ type Record struct {
 	Deleted bool
 	Value   []byte
 }
+
+var sumTable = crc64.MakeTable(crc64.ECMA)
+
+// Sum identifies the content of a record (tombstone flag and value). Under
+// last-writer-wins the version alone identifies it; a record made by a
+// Merger carries the version of its newest input with a content of its
+// own, so digests and announces carry the sum too.
+func (r *Record) Sum() uint64 {
+	h := crc64.Update(0, sumTable, r.Value)
+	if r.Deleted {
+		h = ^h
+	}
+	return h
+}
+
+// Same reports whether two records hold the same version and content.
+func (r *Record) Same(o *Record) bool {
+	return r.Version == o.Version && r.Deleted == o.Deleted && bytes.Equal(r.Value, o.Value)
+}
+
+// A Merger resolves two different records of one key, the one this store
+// holds (local) and one from elsewhere (remote), into the record the store
+// keeps: local, remote, or a new record combining them. gossip calls it
+// for every record that differs from the one held, whoever wrote it,
+// instead of last-writer-wins; ok false falls back to last-writer-wins
+// (Merge).
+//
+// A Merger must be deterministic, commutative, associative and idempotent
+// on what it returns (the same bytes on every agent, whatever the order
+// of arrival), and must return a record that every agent accepts. A
+// record it makes carries the higher of the two versions, so that version
+// comparisons still order it after both inputs; its content identifies it
+// (Sum). It runs under the store's write lock: it must be quick and must
+// not call the store.
+type Merger func(key string, local, remote *Record) (merged *Record, ok bool)
 
 // Newer reports whether r should replace o under last-writer-wins. It is a
 // total order on distinct records, so merging commutes: if the versions are

@@ -70,6 +70,7 @@ type Store struct {
 	subLimits subLimits
 	overflows uint64 // subscriptions closed for falling behind
 	onLocal   []func([]*Record)
+	merge     Merger // nil: last-writer-wins
 	// horizon is the newest version time of any tombstone this store has
 	// collected: a key it lacks with a version at or below it may be one it
 	// deleted and forgot, so Apply refuses it (no resurrection).
@@ -295,6 +296,41 @@ func (s *Store) OnLocalWrite(fn func([]*Record)) {
 	s.mu.Unlock()
 }
 
+// SetMerger makes Apply resolve a record that differs from the one held with
+// m instead of last-writer-wins (see Merger). Set it before the store
+// receives anything.
+func (s *Store) SetMerger(m Merger) {
+	s.mu.Lock()
+	s.merge = m
+	s.mu.Unlock()
+}
+
+// Merging reports whether a Merger is set: then a record with an older
+// version may still change the one held, and replication compares content
+// (Record.Sum), not only versions.
+func (s *Store) Merging() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.merge != nil
+}
+
+// resolve returns what the store keeps of cur (held, not nil) and r
+// (received): cur when r changes nothing.
+func (s *Store) resolve(cur, r *Record) *Record {
+	if r.Same(cur) {
+		return cur
+	}
+	if s.merge != nil {
+		if m, ok := s.merge(r.Key, cur, r); ok && m != nil {
+			if m != cur && m.Same(cur) {
+				return cur
+			}
+			return m
+		}
+	}
+	return Merge(cur, r)
+}
+
 // Get returns the record of key (possibly a tombstone), or nil.
 func (s *Store) Get(key string) *Record {
 	s.mu.RLock()
@@ -475,9 +511,11 @@ func checkLocal(r *Record) error {
 	return nil
 }
 
-// Apply merges records that came from elsewhere; it returns those that won
-// and were applied. Records older than what the store holds are ignored, and
-// so is a record of a key the store lacks whose version is at or below the
+// Apply merges records that came from elsewhere; it returns those applied
+// (a record the Merger made in place of one received included). A record
+// is resolved against the one held by the Merger if one is set, else by
+// last-writer-wins (older records are ignored). A record of a key the
+// store lacks whose version is at or below the
 // collection horizon (see Horizon), and a record stamped beyond the clock's
 // bound (now + the maximum offset): the caller validates and counts those.
 // Those that win are persisted, then published, as a local write is; if
@@ -499,7 +537,7 @@ func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
 			continue // the caller counts it (Cluster.admit); never stored
 		}
 		s.clock.Observe(r.Version.Time)
-		if !s.winsLocked(r) {
+		if r = s.winnerLocked(r); r == nil {
 			continue
 		}
 		s.pending[r.Key] = r
@@ -517,15 +555,23 @@ func (s *Store) Apply(ctx context.Context, recs []*Record) ([]*Record, error) {
 	return won, nil
 }
 
-// winsLocked reports whether a record from elsewhere replaces what the
-// store holds for its key (written or staged): it is newer, or the key is
-// absent and the record is newer than the collection horizon. s.mu is held.
-func (s *Store) winsLocked(r *Record) bool {
+// winnerLocked returns what the store keeps of a record from elsewhere,
+// if it changes what the store holds for its key (written or staged): the
+// record itself when it is newer (or, with a Merger, what the Merger makes
+// of the two), or, for a key the store lacks, when it is newer than the
+// collection horizon. nil: the store keeps what it has. s.mu is held.
+func (s *Store) winnerLocked(r *Record) *Record {
 	cur := s.latestLocked(r.Key)
 	if cur == nil {
-		return r.Version.Time > s.horizon
+		if r.Version.Time > s.horizon {
+			return r
+		}
+		return nil
 	}
-	return r.Newer(cur)
+	if w := s.resolve(cur, r); w != cur {
+		return w
+	}
+	return nil
 }
 
 // applyLocked installs r and publishes the change; s.mu is held.

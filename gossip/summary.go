@@ -9,7 +9,7 @@ import (
 
 // The anti-entropy summary splits the key space into a power-of-two number
 // of buckets by key hash and sends one 64-bit hash per bucket: the XOR of a
-// fingerprint of (key, version, tombstone) of every record in it. Equal
+// fingerprint of (key, version, content) of every record in it. Equal
 // sets give equal hashes; a differing bucket is then compared key by key
 // over HTTP (see digest). About recordsPerBucket records share a bucket, and
 // there are at most maxBuckets, so the summary of 10 000 records is 8 KiB.
@@ -49,14 +49,13 @@ func mix(h uint64) uint64 {
 
 func bucketOf(kh uint64, buckets int) int { return int(kh & uint64(buckets-1)) }
 
-// fingerprint identifies one state of a key.
-func fingerprint(kh uint64, v Version, deleted bool) uint64 {
+// fingerprint identifies one state of a key: its version and its content
+// (Record.Sum, which covers the tombstone flag), since a record a Merger
+// made has the version of one of its inputs with a content of its own.
+func fingerprint(kh uint64, v Version, sum uint64) uint64 {
 	h := mix(kh ^ v.Time)
 	h = mix(h ^ keyHash(v.Node))
-	if deleted {
-		h = mix(h ^ 1)
-	}
-	return h
+	return mix(h ^ sum)
 }
 
 // summarize returns the bucket hashes of every record in the store, and
@@ -66,7 +65,7 @@ func summarize(st *Store, buckets int) ([]uint64, int) {
 	n := 0
 	st.All(func(r *Record) {
 		kh := keyHash(r.Key)
-		sums[bucketOf(kh, buckets)] ^= fingerprint(kh, r.Version, r.Deleted)
+		sums[bucketOf(kh, buckets)] ^= fingerprint(kh, r.Version, r.Sum())
 		n++
 	})
 	return sums, n

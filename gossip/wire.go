@@ -16,24 +16,28 @@ const (
 	msgRecord byte = 1 // a whole record, small enough for one packet
 	// 2 and 3 were the announce and the state naming an address to pull
 	// from; their receivers now refuse them as malformed.
-	msgAnnounce byte = 4 // key and version of a record to pull from the member that has it
+	// 4 was the announce without the content's sum.
 	msgState    byte = 5 // anti-entropy summary exchanged by push/pull
+	msgAnnounce byte = 6 // key, version and content sum of a record to pull from the member that has it
 )
 
-// wireFormat versions the HTTP bodies of pulls and digests.
-const wireFormat = 1
+// wireFormat versions the HTTP bodies of pulls and digests (2: digest
+// entries carry the content sum).
+const wireFormat = 2
 
 // maxInline is the largest encoded record message sent whole. A gossip
 // packet is 1400 bytes (memberlist's UDPBufferSize) and membership messages
 // share it; larger records are announced and pulled over HTTP.
 const maxInline = 1000
 
-// announce tells that the member named From holds Key at Version. It
-// names a member, never an address: the puller resolves the name through
-// membership and pulls only from a live member.
+// announce tells that the member named From holds Key at Version, with
+// the content whose Record.Sum is Sum. It names a member, never an
+// address: the puller resolves the name through membership and pulls only
+// from a live member.
 type announce struct {
 	Key     string
 	Version Version
+	Sum     uint64
 	From    string
 }
 
@@ -57,6 +61,7 @@ func encodeAnnounce(a announce) []byte {
 	b := []byte{msgAnnounce}
 	b = binary.AppendUvarint(b, a.Version.Time)
 	b = appendString(b, a.Version.Node)
+	b = binary.LittleEndian.AppendUint64(b, a.Sum)
 	b = appendString(b, a.Key)
 	return appendString(b, a.From)
 }
@@ -79,6 +84,7 @@ func decodeMessage(buf []byte) (message, error) {
 		a := &announce{}
 		a.Version.Time = rd.uvarint()
 		a.Version.Node = rd.str()
+		a.Sum = rd.uint64()
 		a.Key = rd.str()
 		a.From = rd.str()
 		if err := rd.end(); err != nil {

@@ -16,9 +16,10 @@ func EncodeState(node string, horizon, records uint64, buckets []uint64) []byte 
 // EncodeRecordMessage encodes the gossip message of a whole record.
 func EncodeRecordMessage(r *Record) []byte { return encodeRecordMsg(r) }
 
-// EncodeAnnounce encodes the gossip message announcing a record.
-func EncodeAnnounce(key string, v Version, from string) []byte {
-	return encodeAnnounce(announce{Key: key, Version: v, From: from})
+// EncodeAnnounce encodes the gossip message announcing a record whose
+// content has the given Record.Sum.
+func EncodeAnnounce(key string, v Version, sum uint64, from string) []byte {
+	return encodeAnnounce(announce{Key: key, Version: v, Sum: sum, From: from})
 }
 
 // Pack makes an HLC timestamp of wall-clock milliseconds.

@@ -234,9 +234,9 @@ func TestAnnouncesNamingNoMemberPullNothing(t *testing.T) {
 	target := c.Member(1)
 	v := gossip.Version{Time: gossip.Pack(time.Now().UnixMilli()), Node: "m0"}
 	sendGossip(t, target,
-		gossip.EncodeAnnounce("o/secrets/default/db", v, attacker.URL),
-		gossip.EncodeAnnounce("o/secrets/default/db", v, "ghost"),
-		gossip.EncodeAnnounce("o/secrets/default/db", v, "0-attacker"))
+		gossip.EncodeAnnounce("o/secrets/default/db", v, 0, attacker.URL),
+		gossip.EncodeAnnounce("o/secrets/default/db", v, 0, "ghost"),
+		gossip.EncodeAnnounce("o/secrets/default/db", v, 0, "0-attacker"))
 	waitStat(t, target, "unknown senders", unknownSenders, 3)
 	time.Sleep(200 * time.Millisecond) // a pull, if any, would be under way
 	mu.Lock()

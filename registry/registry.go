@@ -27,6 +27,12 @@ type Registry struct {
 	st    *gossip.Store
 	now   func() time.Time
 	admit []Admission
+	// userOf names the user a write's context carries ("" if none), for
+	// the stamps of the fields it writes (SetUserOf).
+	userOf func(context.Context) string
+	// conflicts receives the concurrent edits of one field that merges
+	// decided (Conflicts); full, it drops them.
+	conflicts chan Conflict
 	// viewCache keeps the objects TxnView.List decoded, by record key, so
 	// that admitting one Service among thousands does not decode them all
 	// again: entries are reused while their record's version is unchanged.
@@ -191,8 +197,15 @@ func asInvalid(k *api.Kind, name string, err error) error {
 	return invalid(k, name, err)
 }
 
-// New wraps a store.
-func New(st *gossip.Store) *Registry { return &Registry{st: st, now: time.Now} }
+// New wraps a store and makes it merge concurrent versions of an object
+// field by field (merge.go).
+func New(st *gossip.Store) *Registry {
+	o := &Registry{st: st, now: time.Now, conflicts: make(chan Conflict, conflictQueue)}
+	if st != nil { // nil: only to validate records
+		st.SetMerger(o.MergeRecords)
+	}
+	return o
+}
 
 // SetClock sets the clock that stamps creation and deletion times (a test
 // server seeding objects of given ages); call it before serving writes.
@@ -262,6 +275,7 @@ func decode(k *api.Kind, spec, status *gossip.Record) (api.Object, error) {
 	}
 	m := obj.GetObjectMeta()
 	ver := spec.Version.Time
+	var applied *gossip.Record
 	if status != nil && !status.Deleted {
 		var env statusEnvelope
 		if err := json.Unmarshal(status.Value, &env); err == nil && env.UID == m.UID {
@@ -271,9 +285,10 @@ func decode(k *api.Kind, spec, status *gossip.Record) (api.Object, error) {
 				}
 			}
 			ver = max(ver, status.Version.Time)
+			applied = status
 		}
 	}
-	m.ResourceVersion = strconv.FormatUint(ver, 10)
+	m.ResourceVersion = resourceVersion(ver, spec, applied)
 	setTypeMeta(k, obj)
 	return obj, nil
 }
@@ -401,13 +416,13 @@ func putObject(t *gossip.Txn, k *api.Kind, name, key string, value []byte) error
 }
 
 // writeCreate stages the records of a prepared new object.
-func writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
+func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	m := obj.GetObjectMeta()
 	spec, err := encodeSpec(obj)
 	if err != nil {
 		return api.NewInternal(err)
 	}
-	if err := putObject(t, k, m.Name, specKey(k, m.Namespace, m.Name), spec); err != nil {
+	if err := o.putSpec(t, k, obj, spec, 0); err != nil {
 		return err
 	}
 	// A status given at creation is kept only for kinds whose creator is
@@ -417,7 +432,7 @@ func writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 		if err != nil {
 			return api.NewInternal(err)
 		}
-		if err := putObject(t, k, m.Name, statusKey(k, m.Namespace, m.Name), st); err != nil {
+		if err := o.putStatus(t, k, m.Namespace, m.Name, st); err != nil {
 			return err
 		}
 	} else if sv, ok := statusField(obj); ok {
@@ -434,7 +449,7 @@ func (o *Registry) Create(ctx context.Context, obj api.Object) (api.Object, erro
 		if k, err = o.prepareCreate(t, obj); err != nil {
 			return err
 		}
-		return writeCreate(t, k, obj)
+		return o.writeCreate(t, k, obj)
 	})
 	if err != nil {
 		return nil, err
@@ -490,13 +505,14 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	if err != nil {
 		return k, false, api.NewInternal(err)
 	}
+	oldRV := om.ResourceVersion
 	om.ResourceVersion = ""
 	oldSpec, _ := encodeSpec(old)
 	if bytes.Equal(spec, oldSpec) {
-		m.ResourceVersion = strconv.FormatUint(cur.Version.Time, 10)
+		m.ResourceVersion = oldRV
 		return k, false, nil
 	}
-	if err := putObject(t, k, m.Name, sk, spec); err != nil {
+	if err := o.putSpec(t, k, obj, spec, m.Generation-om.Generation); err != nil {
 		return k, false, err
 	}
 	return k, true, nil
@@ -558,10 +574,10 @@ func (o *Registry) UpdateStatus(ctx context.Context, obj api.Object) (api.Object
 		if err != nil {
 			return api.NewInternal(err)
 		}
-		if old := t.Get(statusKey(k, ns, m.Name)); old != nil && !old.Deleted && bytes.Equal(old.Value, st) {
+		if old := t.Get(statusKey(k, ns, m.Name)); old != nil && !old.Deleted && bytes.Equal(plainValue(old.Value), st) {
 			return nil
 		}
-		return putObject(t, k, m.Name, statusKey(k, ns, m.Name), st)
+		return o.putStatus(t, k, ns, m.Name, st)
 	})
 	if err != nil {
 		return nil, err
@@ -604,7 +620,7 @@ func (o *Registry) Delete(ctx context.Context, k *api.Kind, ns, name string, opt
 			if err != nil {
 				return api.NewInternal(err)
 			}
-			return putObject(t, k, name, specKey(k, ns, name), spec)
+			return o.putSpec(t, k, obj, spec, 0)
 		}
 		if k == api.KindNamespace {
 			return o.stageNamespaceDelete(t, obj.(*api.Namespace))
@@ -679,7 +695,7 @@ func (o *Registry) Apply(ctx context.Context, objs []api.Object) ([]string, erro
 				if _, err := o.prepareCreate(t, obj); err != nil {
 					return indexed(i, len(objs), err)
 				}
-				if err := writeCreate(t, k, obj); err != nil {
+				if err := o.writeCreate(t, k, obj); err != nil {
 					return err
 				}
 				actions[i] = ActionCreated

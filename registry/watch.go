@@ -29,7 +29,8 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 	}
 	var since uint64
 	if rv := opts.ResourceVersion; rv != "" && rv != "0" {
-		v, err := strconv.ParseUint(rv, 10, 64)
+		t, _, _ := strings.Cut(rv, ".")
+		v, err := strconv.ParseUint(t, 10, 64)
 		if err != nil {
 			return nil, api.NewBadRequest("resourceVersion: " + strconv.Quote(rv) + " is not a resource version from this API")
 		}
@@ -249,8 +250,11 @@ func (w *watcher) statusApplies(obj api.Object, status *gossip.Record) bool {
 	return status.Version.Time <= parseRV(obj.GetObjectMeta().ResourceVersion)
 }
 
+// parseRV reads the version time of a resourceVersion (a merged object's
+// carries a content sum after a dot).
 func parseRV(rv string) uint64 {
-	v, _ := strconv.ParseUint(rv, 10, 64)
+	t, _, _ := strings.Cut(rv, ".")
+	v, _ := strconv.ParseUint(t, 10, 64)
 	return v
 }
 

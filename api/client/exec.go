@@ -75,6 +75,9 @@ func (c *Client) dialExec(ctx context.Context, ns, pod string, opts api.ExecOpti
 	}
 	if t, ok := c.http.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
 		d.TLSClientConfig = t.TLSClientConfig.Clone()
+		// The transport adds h2 to the ALPN list once it has been used; a
+		// websocket upgrade runs on HTTP/1.1 only.
+		d.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	}
 	h := http.Header{}
 	c.setHeaders(h)

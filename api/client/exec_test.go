@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"context"
 	"errors"
 	"fmt"
@@ -167,5 +169,38 @@ func TestExecWireFormat(t *testing.T) {
 	}
 	if out.String() != "out" {
 		t.Fatalf("stdout %q", out.String())
+	}
+}
+
+// Over HTTPS with HTTP/2 (as the agent serves it), the client's transport
+// offers h2 by ALPN once it has made a request; the exec websocket must
+// still ask for HTTP/1.1, the only protocol a websocket upgrade runs on.
+func TestExecOverHTTPSAfterAnHTTP2Request(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Add(newPod("default", "web", nil))
+	srv.Exec = func(ctx context.Context, r clienttest.ExecRequest) (int, error) {
+		fmt.Fprint(r.Stdout, "hi")
+		return 0, nil
+	}
+	tlsSrv := httptest.NewUnstartedServer(srv.Config.Handler)
+	tlsSrv.EnableHTTP2 = true
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(tlsSrv.Certificate())
+	c, err := client.New(tlsSrv.URL, srv.Token, client.WithTLSConfig(&tls.Config{RootCAs: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.List(ctxT(t), api.KindPod, "default", api.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	opts := api.ExecOptions{Container: "app", Command: []string{"true"}, Stdout: true}
+	if code, err := c.Exec(ctxT(t), "default", "web", opts, nil, &stdout, io.Discard, nil); err != nil || code != 0 {
+		t.Fatalf("exec after an HTTP/2 request: code %d, %v", code, err)
+	}
+	if stdout.String() != "hi" {
+		t.Fatalf("stdout %q", stdout.String())
 	}
 }

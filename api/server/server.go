@@ -233,6 +233,7 @@ func (s *Server) objectRoutes(h *kindHandler, obj string) {
 	if h.k == api.KindPod {
 		r.HandleFunc(obj+"/log", s.podLog).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/exec", s.podExec).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc(obj+"/binding", h.bind).Methods(http.MethodPost)
 	}
 }
 

@@ -80,16 +80,18 @@ func Converged(ms ...*Member) error {
 	return nil
 }
 
-// State is one key's version and whether it is a tombstone.
+// State is one key's version, whether it is a tombstone, and its content
+// sum (a store with a Merger may hold two contents at one version).
 type State struct {
 	Version gossip.Version
 	Deleted bool
+	Sum     uint64
 }
 
 // Digest returns every record's state, tombstones included.
 func Digest(st *gossip.Store) map[string]State {
 	out := map[string]State{}
-	st.All(func(r *gossip.Record) { out[r.Key] = State{Version: r.Version, Deleted: r.Deleted} })
+	st.All(func(r *gossip.Record) { out[r.Key] = State{Version: r.Version, Deleted: r.Deleted, Sum: r.Sum()} })
 	return out
 }
 
@@ -99,7 +101,7 @@ func diff(a, b map[string]State) string {
 		if w, ok := b[k]; !ok {
 			out = append(out, fmt.Sprintf("%s only in the first", k))
 		} else if v != w {
-			out = append(out, fmt.Sprintf("%s: %v/%v vs %v/%v", k, v.Version, v.Deleted, w.Version, w.Deleted))
+			out = append(out, fmt.Sprintf("%s: %v/%v/%x vs %v/%v/%x", k, v.Version, v.Deleted, v.Sum, w.Version, w.Deleted, w.Sum))
 		}
 	}
 	for k := range b {

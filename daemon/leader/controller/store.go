@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,8 +107,11 @@ const writtenTTL = time.Minute
 
 func newWritten() *written { return &written{entries: map[writtenKey]writtenEntry{}} }
 
+// resourceVersion reads the version time of an object's resourceVersion
+// (a merged object's carries a content sum after a dot).
 func resourceVersion(obj api.Object) uint64 {
-	v, _ := strconv.ParseUint(obj.GetObjectMeta().ResourceVersion, 10, 64)
+	t, _, _ := strings.Cut(obj.GetObjectMeta().ResourceVersion, ".")
+	v, _ := strconv.ParseUint(t, 10, 64)
 	return v
 }
 

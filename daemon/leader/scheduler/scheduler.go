@@ -79,8 +79,10 @@ type Store interface {
 	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
 	Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error)
-	Update(ctx context.Context, obj api.Object) (api.Object, error)
 	UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error)
+	// Bind sets a pod's spec.nodeName, once (the pods/binding
+	// subresource): the scheduler writes no other field of the spec.
+	Bind(ctx context.Context, ns, name string, b *api.Binding) (*api.Pod, error)
 }
 
 // Scheduler binds pending pods to nodes. The agent calls Run while its node
@@ -338,15 +340,21 @@ func splitKey(key string) (ns, name string) {
 	return ns, name
 }
 
-// bind writes spec.nodeName, with a compare-and-swap on the pod read;
-// after a conflict it reads the pod again and, if it still needs a node,
-// tries again. It returns nil without error if the pod no longer needs one.
+// bind writes spec.nodeName through the binding subresource, which sets
+// that field alone and only on a pod not yet bound; after a conflict it
+// reads the pod again and, if it still needs a node (the conflict was
+// another uid's pod of this name), tries again. It returns nil without
+// error if the pod no longer needs one.
 func (r *run) bind(ctx context.Context, pod *api.Pod, node string) (*api.Pod, error) {
 	for attempt := 0; ; attempt++ {
-		pod.Spec.NodeName = node
-		obj, err := r.s.store.Update(ctx, pod)
+		b := &api.Binding{ObjectMeta: api.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+			Target: api.ObjectReference{Kind: "Node", Name: node}}
+		bound, err := r.s.store.Bind(ctx, pod.Namespace, pod.Name, b)
 		if err == nil {
-			return obj.(*api.Pod), nil
+			return bound, nil
+		}
+		if api.IsNotFound(err) {
+			return nil, nil
 		}
 		if !api.IsConflict(err) || attempt >= 4 {
 			return nil, fmt.Errorf("bind pod %s to %s: %w", podKey(pod), node, err)

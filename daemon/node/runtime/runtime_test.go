@@ -337,3 +337,40 @@ func TestRestartPolicyOnFailure(t *testing.T) {
 		t.Fatalf("%d creates, want 3", n)
 	}
 }
+
+// The node owns its pod's Ready condition: node lifecycle marks it False
+// while the node is silent, and once the node answers again its next sync
+// restores it. A condition of a type the node does not own stays.
+func TestNodeRestoresItsConditionsAndKeepsOthers(t *testing.T) {
+	f := newFixture(t)
+	f.createPod("web", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
+	ready := func(what string, also func(*api.Pod) error) {
+		t.Helper()
+		poll.Until(t, 5*time.Second, what, func() error {
+			got := f.pod("web")
+			if got.Status.Phase != api.PodRunning || !api.IsPodReady(got) {
+				return fmt.Errorf("status %+v", got.Status)
+			}
+			return also(got)
+		})
+	}
+	ready("pod running and ready", func(*api.Pod) error { return nil })
+	mark := func(c api.Condition) {
+		t.Helper()
+		p := f.pod("web")
+		api.SetCondition(&p.Status.Conditions, c)
+		if _, err := f.objs.UpdateStatus(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark(api.Condition{Type: api.PodReady, Status: api.ConditionFalse, Reason: "NodeNotReady"})
+	ready("Ready restored by the node", func(*api.Pod) error { return nil })
+	mark(api.Condition{Type: "example.com/Audited", Status: api.ConditionTrue})
+	time.Sleep(3 * f.cfg.ResyncPeriod) // the node's syncs in between
+	ready("the other owner's condition kept", func(got *api.Pod) error {
+		if c := api.FindCondition(got.Status.Conditions, "example.com/Audited"); c == nil || c.Status != api.ConditionTrue {
+			t.Fatalf("the other owner's condition is gone: %+v", got.Status.Conditions)
+		}
+		return nil
+	})
+}
