@@ -13,7 +13,9 @@
 // (Watch). Each consumer has its own queue, keyed by object: a change to
 // an object the consumer has not taken yet replaces the pending one, so the
 // queue never holds more than one entry per object and a slow consumer
-// never stalls the informer or any other consumer. Handlers run on the
+// never stalls the informer or any other consumer. An object that came and
+// went before the consumer took it is told as a delete (so that a
+// controller counting the pods it made sees each one). Handlers run on the
 // consumer's own goroutine and should only enqueue work.
 //
 // When the registry ends a watch (the informer fell behind and got a 410,

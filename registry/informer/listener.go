@@ -227,11 +227,10 @@ func (l *listener) push(key string, prev, obj api.Object, in bool) {
 		l.pending[id] = p
 		l.order = append(l.order, id)
 	}
+	// An object that came and went before the consumer looked is told
+	// as a delete (with its last state): one counting what it made (a
+	// controller's expectations) sees every object.
 	p.obj, p.in = obj, in
-	if p.seen == nil && !in {
-		// Came and went before the consumer looked: nothing to tell.
-		delete(l.pending, id)
-	}
 	if len(l.order) > 2*len(l.pending)+64 {
 		l.compact()
 	}
@@ -292,7 +291,7 @@ func (l *listener) next() (ev Event, ok bool) {
 		}
 		delete(l.pending, id)
 		switch {
-		case p.seen == nil:
+		case p.seen == nil && p.in:
 			return Event{Type: api.Added, Object: p.obj}, true
 		case p.in:
 			return Event{Type: api.Modified, Object: p.obj, Old: p.seen}, true

@@ -153,3 +153,40 @@ func TestViewWatchLongAfterItsListIsGone(t *testing.T) {
 		t.Fatalf("a watch from an expired list: %v, want 410 Gone", err)
 	}
 }
+
+// An object that came and went while its consumer was busy is told as a
+// delete (a consumer counting what it made sees every object), never as
+// nothing.
+func TestObjectThatCameAndWentIsToldAsADelete(t *testing.T) {
+	reg := newRegistry(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inf := startInformer(t, reg)
+	if err := inf.WaitForSync(ctxTimeout(t), api.KindConfigMap); err != nil {
+		t.Fatal(err)
+	}
+	ch := inf.Cache(api.KindConfigMap).Watch(ctx, informer.Everything())
+	if ev := <-ch; ev.Type != informer.Synced {
+		t.Fatalf("first event %s, want synced", ev.Type)
+	}
+	// The consumer's goroutine is held on a's add while x comes and goes.
+	must(t)(reg.Create(ctx, configMap("default", "a", nil)))
+	must(t)(reg.Create(ctx, configMap("default", "x", nil)))
+	must(t)(reg.Delete(ctx, api.KindConfigMap, "default", "x", api.DeleteOptions{}))
+	poll.True(t, wait, "the cache saw x go", func() (bool, string) {
+		s := inf.Stats()["configmaps"]
+		return s.Events >= 3, fmt.Sprint(s.Events)
+	})
+	var got []string
+	for len(got) < 2 {
+		select {
+		case ev := <-ch:
+			got = append(got, ev.Type+" "+ev.Object.GetObjectMeta().Name)
+		case <-time.After(wait):
+			t.Fatalf("events %v, then nothing", got)
+		}
+	}
+	if want := []string{"ADDED a", "DELETED x"}; !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}

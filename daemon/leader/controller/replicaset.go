@@ -111,6 +111,10 @@ func (c *replicaSetController) onPod(ctx context.Context, ev api.WatchEvent) {
 	if ev.Type == api.Deleted {
 		delete(c.podSeen, pk)
 		if cur.owner != "" {
+			if !seen {
+				// It came and went before it was seen: a creation too.
+				c.exp.creationObserved(cur.owner)
+			}
 			c.exp.deletionObserved(cur.owner, pk)
 			c.queue.Add(cur.owner)
 		}
