@@ -1,0 +1,119 @@
+package scaletest
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+func TestMain(m *testing.M) {
+	RunChild()   // when this binary is a separate agent of a run
+	PrintTable() // when scripts/bench-scale asks for the table
+	os.Exit(m.Run())
+}
+
+// TestScaleSmall is the reduced form of the scale benchmark that CI runs:
+// 5 agents (one in its own process) and 200 pods. It asserts only
+// correctness: every pod Running, on a node, with its container running
+// in that node's engine, and every agent holding the same state.
+func TestScaleSmall(t *testing.T) {
+	const agents, pods = 5, 200
+	r := Run(t, Options{Agents: agents, Pods: pods, PodsPerDeployment: 50, SeparateAgent: true,
+		IdleWindow: time.Second, Writes: 5, Timeout: 3 * time.Minute})
+	if r.Records == 0 || r.Running <= 0 || r.WriteP99 <= 0 {
+		t.Fatalf("a run that measured nothing: %+v", r)
+	}
+	c := r.cluster
+	ctx := context.Background()
+	perNode := map[string]int{}
+	for _, a := range c.agents {
+		list, _, err := a.Client.List(ctx, api.KindPod, podNamespace, api.ListOptions{})
+		if err != nil {
+			t.Fatalf("pods on %s: %v", a.Name, err)
+		}
+		if len(list) != pods {
+			t.Fatalf("%s holds %d pods, want %d", a.Name, len(list), pods)
+		}
+		for _, o := range list {
+			p := o.(*api.Pod)
+			if p.Status.Phase != api.PodRunning || p.Spec.NodeName == "" {
+				t.Fatalf("%s shows pod %s %s on node %q", a.Name, p.Name, p.Status.Phase, p.Spec.NodeName)
+			}
+			if a == c.agents[0] {
+				perNode[p.Spec.NodeName]++
+			}
+		}
+	}
+	// Each node's engine runs the containers of the pods bound to it.
+	running := 0
+	for _, a := range c.agents {
+		n := 0
+		if a.child != nil {
+			rep, err := a.child.measure()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n = rep.Running
+		} else {
+			n = runningApps(ctx, a.Engine)
+		}
+		if n != perNode[a.Name] {
+			t.Errorf("%s's engine runs %d application containers; %d pods are bound to it", a.Name, n, perNode[a.Name])
+		}
+		running += n
+	}
+	if running != pods {
+		t.Fatalf("%d application containers running for %d pods", running, pods)
+	}
+	if r.ChildMemPods.RSS == 0 || r.MemPods.HeapLive == 0 || r.TrafficRollout <= 0 {
+		t.Fatalf("memory or traffic not measured: %+v", r)
+	}
+}
+
+// BenchmarkScale is one run of the scale benchmark; scripts/bench-scale
+// runs it for each size. Sizes and output come from the environment:
+// SHOAL_SCALE_AGENTS (default 10), SHOAL_SCALE_PODS (1000),
+// SHOAL_SCALE_IDLE (idle traffic window, 30s), SHOAL_SCALE_WRITES (100),
+// SHOAL_SCALE_MAX_RSS_MIB (12288), SHOAL_SCALE_OUT (a result file for the
+// table) and SHOAL_BIN (the CLI, to time `shoal get pods -A`). Run with
+//
+//	go test ./daemon/scaletest -run '^$' -bench Scale -benchtime 1x -timeout 2h
+func BenchmarkScale(b *testing.B) {
+	opts := Options{Agents: envInt(b, "SHOAL_SCALE_AGENTS", 10), Pods: envInt(b, "SHOAL_SCALE_PODS", 1000),
+		Writes: envInt(b, "SHOAL_SCALE_WRITES", 100), SeparateAgent: true, ShoalBin: os.Getenv("SHOAL_BIN"),
+		MaxRSS: uint64(envInt(b, "SHOAL_SCALE_MAX_RSS_MIB", 12<<10)) << 20}
+	if v := os.Getenv("SHOAL_SCALE_IDLE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("SHOAL_SCALE_IDLE=%q: %v", v, err)
+		}
+		opts.IdleWindow = d
+	}
+	r := Run(b, opts)
+	b.ReportMetric(r.Running.Seconds(), "running-s")
+	b.ReportMetric(r.BindRate, "bound-pods/s")
+	b.ReportMetric(float64(r.WriteP99.Milliseconds()), "write-p99-ms")
+	b.ReportMetric(float64(r.MemPods.RSS>>20), "rss-MiB/agent")
+	b.ReportMetric(r.TrafficPods/1000, "idle-KB/s/agent")
+	if out := os.Getenv("SHOAL_SCALE_OUT"); out != "" {
+		if err := r.WriteFile(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func envInt(tb testing.TB, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		tb.Fatalf("%s=%q: give a number", name, v)
+	}
+	return n
+}
