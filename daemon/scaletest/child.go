@@ -182,7 +182,7 @@ func runChild(conf string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", ChildEnv, err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
 	eng := NewEngine()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

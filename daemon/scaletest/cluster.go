@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -89,7 +90,7 @@ func start(tb testing.TB, opts Options) *Cluster {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { f.Close() })
-	c.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: logLevel()}))
 	tb.Cleanup(c.stop)
 
 	first := c.launch(0, "")
@@ -108,6 +109,16 @@ func start(tb testing.TB, opts Options) *Cluster {
 	}
 	c.waitFormed()
 	return c
+}
+
+// logLevel is the agents' log level: warnings, or SHOAL_SCALE_LOG
+// (debug, info, warn, error) to see more.
+func logLevel() slog.Level {
+	l := slog.LevelWarn
+	if v := os.Getenv("SHOAL_SCALE_LOG"); v != "" {
+		_ = l.UnmarshalText([]byte(v))
+	}
+	return l
 }
 
 // name is the node name of agent i: the first is the lowest, so it leads.
@@ -183,29 +194,57 @@ func NewEngine() *enginetest.Fake {
 	return f
 }
 
+// Agents listen on ports below Linux's ephemeral range (32768-60999 by
+// default): a port picked there could be taken by any outgoing connection
+// (a hundred agents make thousands) before the agent binds it.
+const (
+	portLow, portHigh = 20000, 32767
+)
+
+var (
+	portsMu    sync.Mutex
+	portsTaken = map[int]bool{} // handed out by this process
+)
+
 // freePorts finds an API port and a gossip port (free for TCP and UDP) on
-// loopback. Another process may take them before the agent binds; the
-// agent then fails to start and the run says so.
+// loopback that this process has not handed out before.
 func freePorts() (apiAddr, gossipAddr string, err error) {
-	api, err := net.Listen("tcp", "127.0.0.1:0")
+	api, err := freePort(false)
 	if err != nil {
 		return "", "", err
 	}
-	defer api.Close()
-	for range 20 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", "", err
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, uerr := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		tl.Close()
-		if uerr == nil {
-			ul.Close()
-			return api.Addr().String(), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
-		}
+	gossip, err := freePort(true)
+	if err != nil {
+		return "", "", err
 	}
-	return "", "", errors.New("no free gossip port on loopback")
+	return api, gossip, nil
+}
+
+func freePort(udpToo bool) (string, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := portLow + rand.IntN(portHigh-portLow+1)
+		if portsTaken[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		tl.Close()
+		if udpToo {
+			ul, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				continue
+			}
+			ul.Close()
+		}
+		portsTaken[port] = true
+		return addr, nil
+	}
+	return "", errors.New("no free port on loopback")
 }
 
 // unixHTTP is a plain HTTP client of a unix socket.

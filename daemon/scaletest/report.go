@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -163,6 +164,8 @@ func ratios(head, base map[string]float64, keys []string) string {
 // format prints 3 significant digits at most, without exponents.
 func format(x float64) string {
 	switch {
+	case x == math.Trunc(x) && math.Abs(x) < 1e15:
+		return strconv.FormatInt(int64(x), 10)
 	case x >= 100:
 		return strconv.FormatFloat(x, 'f', 0, 64)
 	case x >= 10:

@@ -79,13 +79,15 @@ func TestScaleSmall(t *testing.T) {
 // SHOAL_SCALE_AGENTS (default 10), SHOAL_SCALE_PODS (1000),
 // SHOAL_SCALE_IDLE (idle traffic window, 30s), SHOAL_SCALE_WRITES (100),
 // SHOAL_SCALE_MAX_RSS_MIB (12288), SHOAL_SCALE_OUT (a result file for the
-// table) and SHOAL_BIN (the CLI, to time `shoal get pods -A`). Run with
+// table), SHOAL_BIN (the CLI, to time `shoal get pods -A`),
+// SHOAL_SCALE_DIR (the agents' directories, kept: agents.log holds their
+// warnings) and SHOAL_SCALE_LOG (the agents' log level). Run with
 //
 //	go test ./daemon/scaletest -run '^$' -bench Scale -benchtime 1x -timeout 2h
 func BenchmarkScale(b *testing.B) {
 	opts := Options{Agents: envInt(b, "SHOAL_SCALE_AGENTS", 10), Pods: envInt(b, "SHOAL_SCALE_PODS", 1000),
 		Writes: envInt(b, "SHOAL_SCALE_WRITES", 100), SeparateAgent: true, ShoalBin: os.Getenv("SHOAL_BIN"),
-		MaxRSS: uint64(envInt(b, "SHOAL_SCALE_MAX_RSS_MIB", 12<<10)) << 20}
+		MaxRSS: uint64(envInt(b, "SHOAL_SCALE_MAX_RSS_MIB", 12<<10)) << 20, Dir: os.Getenv("SHOAL_SCALE_DIR")}
 	if v := os.Getenv("SHOAL_SCALE_IDLE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
