@@ -16,7 +16,12 @@ func newMembersCommand(e *env) *cobra.Command {
 them through gossip: each one's gossip address, its state (alive, suspect, dead
 or left) and since when, and the leader, which runs the controllers and the
 scheduler. Agents may disagree for a moment, during a partition say; ask
-another agent with --server to compare.`,
+another agent with --server to compare.
+
+-o wide adds each member's clock as the agent asked measures it over gossip:
+its offset and the measurement's uncertainty. A member whose clock is off by
+more than the maximum clock offset (the agents' --max-clock-offset), or whose
+writes were refused for being stamped in the future, is named in a warning.`,
 		Example: `  shoal members
   shoal members -o wide
   shoal --server http://10.213.0.12:7480 members -o json`,
@@ -41,7 +46,11 @@ another agent with --server to compare.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), "No resources found")
 				return nil
 			}
-			return printMembers(cmd.OutOrStdout(), l, output == outputWide, e.now())
+			if err := printMembers(cmd.OutOrStdout(), l, output == outputWide, e.now()); err != nil {
+				return err
+			}
+			clockWarnings(cmd.ErrOrStderr(), l)
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")

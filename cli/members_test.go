@@ -52,12 +52,12 @@ h5     <none>             dead               <unknown>
 func TestMembersWide(t *testing.T) {
 	r := shoal(t, membersFixture(t), "", "members", "-o", "wide")
 	expectOK(t, r)
-	want := `NAME   ADDRESS            STATUS    LEADER   AGE         API                       VERSION
-h1     10.213.0.11:7481   alive     *        26h         http://10.213.0.11:7480   v0.1.0
-h2     10.213.0.12:7481   alive              3h          http://10.213.0.12:7480   v0.1.0
-h3     10.213.0.13:7481   suspect            4s          http://10.213.0.13:7480   v0.1.0
-h4     10.213.0.14:7481   left               10m         http://10.213.0.14:7480   v0.1.0
-h5     <none>             dead               <unknown>   <none>                    <unknown>
+	want := `NAME   ADDRESS            STATUS    LEADER   AGE         API                       VERSION     CLOCK
+h1     10.213.0.11:7481   alive     *        26h         http://10.213.0.11:7480   v0.1.0      <unknown>
+h2     10.213.0.12:7481   alive              3h          http://10.213.0.12:7480   v0.1.0      (reference)
+h3     10.213.0.13:7481   suspect            4s          http://10.213.0.13:7480   v0.1.0      <unknown>
+h4     10.213.0.14:7481   left               10m         http://10.213.0.14:7480   v0.1.0      <unknown>
+h5     <none>             dead               <unknown>   <none>                    <unknown>   <unknown>
 `
 	if r.stdout != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", r.stdout, want)
@@ -105,5 +105,49 @@ func TestMembersErrors(t *testing.T) {
 	srv.Token = "t0k"
 	if r := shoal(t, srv, "", "members"); r.code != 1 || r.stderr != "Error from server (Unauthorized): Unauthorized\n" {
 		t.Fatalf("unauthorized: %d %q", r.code, r.stderr)
+	}
+}
+
+// -o wide shows each member's clock as the answering agent measured it;
+// a skewed member, or one whose writes were refused for their future
+// stamps, is named in a warning whatever the format of the table.
+func TestMembersClock(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	since := ago(26 * time.Hour)
+	srv.SetMembers("h1", "h1",
+		api.Member{Name: "h1", Address: "10.213.0.11:7481", State: api.MemberAlive, Since: since, Version: "v1"},
+		api.Member{Name: "h2", Address: "10.213.0.12:7481", State: api.MemberAlive, Since: since, Version: "v1",
+			Clock: &api.MemberClock{Offset: "1.2ms", Uncertainty: "300µs"}},
+		api.Member{Name: "h3", Address: "10.213.0.13:7481", State: api.MemberAlive, Since: since, Version: "v1",
+			Clock: &api.MemberClock{Offset: "5m0.0012s", Uncertainty: "400µs", Skewed: true}, FutureWritesRefused: 7},
+		api.Member{Name: "h4", Address: "10.213.0.14:7481", State: api.MemberAlive, Since: since, Version: "v1",
+			Clock: &api.MemberClock{Offset: "-2ms", Uncertainty: "100µs"}, FutureWritesRefused: 2,
+			LastFutureWriteRefused: api.NewTime(time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC))},
+		api.Member{Name: "h5", State: api.MemberDead})
+	r := shoal(t, srv, "", "members", "-o", "wide")
+	expectOK(t, r)
+	want := `NAME   ADDRESS            STATUS   LEADER   AGE         API      VERSION     CLOCK
+h1     10.213.0.11:7481   alive    *        26h         <none>   v1          (reference)
+h2     10.213.0.12:7481   alive             26h         <none>   v1          +1.2ms±300µs
+h3     10.213.0.13:7481   alive             26h         <none>   v1          +5m0.0012s±400µs SKEWED
+h4     10.213.0.14:7481   alive             26h         <none>   v1          -2ms±100µs
+h5     <none>             dead              <unknown>   <none>   <unknown>   <unknown>
+`
+	if r.stdout != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	wantErr := "warning: the clock of h3 is 5m0.0012s off h1's (more than the maximum clock offset): writes stamped beyond it are refused; check NTP on both hosts\n" +
+		"warning: h1 refused 2 writes of h4 stamped beyond its clock plus the maximum clock offset (last 2026-12-02T07:00:00Z); check NTP on both hosts\n"
+	if r.stderr != wantErr {
+		t.Fatalf("stderr:\n%s\nwant:\n%s", r.stderr, wantErr)
+	}
+	// The plain table warns too; JSON carries the readings.
+	if r := shoal(t, srv, "", "members"); !strings.Contains(r.stderr, "the clock of h3") {
+		t.Fatalf("plain table without the warning: %q", r.stderr)
+	}
+	r = shoal(t, srv, "", "members", "-o", "json")
+	var l api.MemberList
+	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil || l.Items[2].Clock == nil || !l.Items[2].Clock.Skewed || l.Items[2].FutureWritesRefused != 7 {
+		t.Fatalf("json: %v %+v", err, l.Items)
 	}
 }

@@ -92,7 +92,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		_ = cl.Shutdown()
 	}()
 	// Nodes are served with their Ready condition from membership.
-	mem := gossipMembership{cl: cl}
+	mem := gossipMembership{cl: cl, maxOffset: cfg.MaxClockOffset}
 	objs := nodelifecycle.NewHealthStore(registry, mem, cfg.Name)
 	_, serviceCIDR, _ := net.ParseCIDR(cfg.ServiceCIDR) // checked by validate
 	objs.AddAdmission(ipalloc.NewAllocator(serviceCIDR).Admit)

@@ -27,7 +27,8 @@ import (
 // gossipMembership adapts the gossip cluster to what node health, leadership
 // and the members endpoint need.
 type gossipMembership struct {
-	cl *gossip.Cluster
+	cl        *gossip.Cluster
+	maxOffset time.Duration // the agent's --max-clock-offset
 }
 
 func (g gossipMembership) Members() []membership.Member {
@@ -50,8 +51,17 @@ func (g gossipMembership) apiMembers() []api.Member {
 		case gossip.StateLeft:
 			state = api.MemberLeft
 		}
-		out = append(out, api.Member{Name: m.Name, Address: m.Addr, APIAddress: m.APIAddr, State: state,
-			Since: api.NewTime(m.Since), Version: m.Meta.Version})
+		am := api.Member{Name: m.Name, Address: m.Addr, APIAddress: m.APIAddr, State: state,
+			Since: api.NewTime(m.Since), Version: m.Meta.Version, FutureWritesRefused: m.FutureRefused}
+		if !m.Clock.At.IsZero() {
+			am.Clock = &api.MemberClock{Offset: m.Clock.Offset.Round(100 * time.Microsecond).String(),
+				Uncertainty: m.Clock.Uncertainty.Round(100 * time.Microsecond).String(),
+				Measured:    api.NewTime(m.Clock.At), Skewed: m.Clock.Skewed(g.maxOffset)}
+		}
+		if !m.LastFutureRefused.IsZero() {
+			am.LastFutureWriteRefused = api.NewTime(m.LastFutureRefused)
+		}
+		out = append(out, am)
 	}
 	return out
 }

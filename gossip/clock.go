@@ -23,6 +23,7 @@ type Clock struct {
 	last      uint64
 	now       func() time.Time
 	maxOffset time.Duration
+	fence     fence
 }
 
 // NewClock returns a clock reading the system time, bounded by

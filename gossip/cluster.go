@@ -194,6 +194,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	c.addr = net.JoinHostPort(host, strconv.Itoa(port))
 	d := &delegate{c: c}
 	conf.Delegate, conf.Events, conf.Merge, conf.Conflict = d, d, d, d
+	conf.Ping = pingDelegate{c: c}
 	c.running.Store(true)
 	ml, err := memberlist.Create(conf)
 	if err != nil {

@@ -49,6 +49,13 @@ type Member struct {
 	// Since is when this agent saw the member enter its state.
 	Since time.Time
 	Meta  NodeMeta
+	// Clock is the member's clock as last measured from this agent.
+	Clock ClockReading
+	// FutureRefused counts the member's writes refused because they were
+	// stamped beyond this agent's clock plus the maximum offset, and
+	// LastFutureRefused is when the last one was.
+	FutureRefused     int64
+	LastFutureRefused time.Time
 
 	ip      net.IP
 	port    uint16

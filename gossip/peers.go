@@ -144,6 +144,7 @@ func (c *Cluster) runBookkeeping(ctx context.Context) {
 		case <-changes:
 		case <-tick.C:
 		}
+		c.updateFence()
 		c.saveBook(time.Now())
 	}
 }

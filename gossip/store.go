@@ -320,7 +320,10 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) ([]*Record, err
 		return nil, ErrClosed
 	}
 	t := &Txn{s: s, ctx: ctx, writes: map[string]*Record{}}
-	err := fn(t)
+	err := s.clock.checkAhead()
+	if err == nil {
+		err = fn(t)
+	}
 	for _, key := range t.order {
 		if err != nil {
 			break

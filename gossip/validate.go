@@ -168,6 +168,7 @@ func validateSafely(validate func(*Record) error, r *Record) (err error) {
 // an answer.
 func (c *Cluster) refuse(what, writer, via, key string, err error) {
 	c.stats.refused.Add(1)
+	c.noteRefusal(writer, err)
 	// Limited per source (a member, or gossip), never per writer: writers
 	// are whatever the input claims, and each key costs the limiter memory.
 	if ok, suppressed := c.limiter.allow("refused/" + via); ok {

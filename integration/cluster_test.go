@@ -103,6 +103,25 @@ func TestClusterFormsSpreadsHealsAndRejoins(t *testing.T) {
 	if out := h2.shoal("members"); !strings.Contains(out, "h1") || !strings.Contains(out, "*") {
 		t.Fatalf("members:\n%s", out)
 	}
+	// The agents measure each other's clocks over gossip: the hosts share
+	// one clock, so every offset is small and none is skewed.
+	poll.Until(t, 30*time.Second, "h2 has measured the others' clocks", func() error {
+		for _, m := range h2.members(t).Items {
+			if m.Name == "h2" {
+				continue
+			}
+			if m.Clock == nil {
+				return fmt.Errorf("%s not measured yet", m.Name)
+			}
+			if off, err := time.ParseDuration(m.Clock.Offset); err != nil || m.Clock.Skewed || off > 100*time.Millisecond || off < -100*time.Millisecond {
+				t.Fatalf("%s's clock reads %+v from h2 (%v); the hosts share one clock", m.Name, m.Clock, err)
+			}
+		}
+		return nil
+	})
+	if out := h2.shoal("members", "-o", "wide"); !strings.Contains(out, "CLOCK") || !strings.Contains(out, "(reference)") {
+		t.Fatalf("members -o wide:\n%s", out)
+	}
 
 	// Applied on a non-leader agent, the deployment spreads 2 pods per host.
 	if _, errOut, err := h3.shoalIn([]byte(deploymentYAML("spread", 6, testImage)), "apply", "-f", "-"); err != nil {

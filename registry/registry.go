@@ -40,11 +40,17 @@ type Registry struct {
 
 // update runs fn in a store transaction with a fresh admission memo.
 func (o *Registry) update(ctx context.Context, fn func(*gossip.Txn) error) ([]*gossip.Record, error) {
-	return o.st.Update(ctx, func(t *gossip.Txn) error {
+	recs, err := o.st.Update(ctx, func(t *gossip.Txn) error {
 		o.decoded = nil
 		defer func() { o.decoded = nil }()
 		return fn(t)
 	})
+	if errors.Is(err, gossip.ErrClockAhead) {
+		se := api.NewUnavailable(err.Error())
+		se.ErrStatus.Details = &api.StatusDetails{RetryAfterSeconds: 5}
+		return nil, se
+	}
+	return recs, err
 }
 
 type viewEntry struct {

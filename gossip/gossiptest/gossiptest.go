@@ -37,6 +37,9 @@ type Options struct {
 	// Fetcher, if set, wraps each member's fetcher (to watch or forge
 	// what pulls see).
 	Fetcher func(member string, inner gossip.Fetcher) gossip.Fetcher
+	// Now, if set, gives each member's wall clock (nil for the system's):
+	// tests of clock skew.
+	Now func(member string) func() time.Time
 }
 
 // AcceptAll is the default Validate: any key, any value.
@@ -117,7 +120,13 @@ func (c *Cluster) Add(name string, join ...string) (*Member, error) {
 
 // AddAt is Add with the gossip address to bind ("" for a free port).
 func (c *Cluster) AddAt(name, bind string, join ...string) (*Member, error) {
-	st, err := gossip.Open("", name, c.opts.Log.With("node", name))
+	var opts []gossip.Option
+	if c.opts.Now != nil {
+		if now := c.opts.Now(name); now != nil {
+			opts = append(opts, gossip.WithNow(now))
+		}
+	}
+	st, err := gossip.Open("", name, c.opts.Log.With("node", name), opts...)
 	if err != nil {
 		return nil, err
 	}

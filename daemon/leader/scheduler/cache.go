@@ -134,6 +134,13 @@ func (c *cache) absent(k *api.Kind, objs []api.Object) []api.Object {
 				out = append(out, p)
 			}
 		}
+		// A pod bound and deleted while the watch was down was never seen
+		// bound: it is only assumed, and must go too.
+		for key, a := range c.assumed {
+			if _, cached := c.pods[key]; !cached && !listed[key] {
+				out = append(out, a.pod)
+			}
+		}
 	}
 	return out
 }
