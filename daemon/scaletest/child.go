@@ -166,6 +166,12 @@ func (c *child) stop() {
 	}
 }
 
+// kill kills the child at once (SIGKILL): no leave, no flush.
+func (c *child) kill() {
+	_ = c.cmd.Process.Kill()
+	<-c.exited
+}
+
 // RunChild runs the agent ChildEnv describes and exits, if it is set; it
 // returns at once otherwise. TestMain calls it first.
 func RunChild() {

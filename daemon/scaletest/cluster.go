@@ -63,6 +63,7 @@ type Agent struct {
 	done   chan error
 	// In a process of its own.
 	child *child
+	cfg   agentConfig // to start it again after a kill
 }
 
 // agentConfig is what an agent is started with (also sent to a child).
@@ -142,6 +143,7 @@ func (c *Cluster) launch(i int, token string) *Agent {
 		c.tb.Fatal(err)
 	}
 	a.raw = unixHTTP(filepath.Join(a.Dir, "shoal.sock"))
+	a.cfg = cfg
 	if c.opts.SeparateAgent && i == c.opts.Agents-1 && i > 0 {
 		if a.child, err = startChild(cfg); err != nil {
 			c.tb.Fatalf("agent %s in its own process: %v", a.Name, err)
@@ -324,24 +326,43 @@ func (c *Cluster) waitFormed() {
 		}
 		return nil
 	})
-	for _, a := range c.agents {
-		poll.Until(c.tb, agentStartTimeout, "membership of "+a.Name, func() error {
-			ml, err := a.Client.Members(ctx)
-			if err != nil {
-				return err
-			}
-			alive := 0
-			for _, m := range ml.Items {
-				if m.State == api.MemberAlive {
-					alive++
-				}
-			}
-			if alive != n || ml.Leader != c.agents[0].Name {
-				return fmt.Errorf("%s sees %d of %d alive, leader %q", a.Name, alive, n, ml.Leader)
-			}
-			return nil
-		})
+	poll.Until(c.tb, agentStartTimeout, "every agent seeing every other alive", func() error {
+		return c.membersAgree(ctx, nil, "")
+	})
+}
+
+// membersAgree checks that every agent but skip sees every agent alive
+// except skip, which it must see in state skipState (or not at all),
+// and follows the first agent.
+func (c *Cluster) membersAgree(ctx context.Context, skip *Agent, skipState string) error {
+	want := len(c.agents)
+	if skip != nil {
+		want--
 	}
+	for _, a := range c.agents {
+		if a == skip {
+			continue
+		}
+		ml, err := a.Client.Members(ctx)
+		if err != nil {
+			return fmt.Errorf("members on %s: %w", a.Name, err)
+		}
+		alive := 0
+		for _, m := range ml.Items {
+			switch {
+			case skip != nil && m.Name == skip.Name:
+				if m.State != skipState {
+					return fmt.Errorf("%s sees %s %s, not yet %s", a.Name, m.Name, m.State, skipState)
+				}
+			case m.State == api.MemberAlive:
+				alive++
+			}
+		}
+		if alive != want || ml.Leader != c.agents[0].Name {
+			return fmt.Errorf("%s sees %d of %d alive, leader %q", a.Name, alive, want, ml.Leader)
+		}
+	}
+	return nil
 }
 
 // stop stops every agent (in parallel; each leaves the cluster).

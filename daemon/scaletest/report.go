@@ -22,6 +22,7 @@ type row struct {
 // rows is the table, in order. The keys are the result files' (stable:
 // results of other versions of shoal are compared by them).
 var rows = []row{
+	{"start → every agent up, registered, seeing every other alive", []string{"formed_s"}, "s", ""},
 	{"apply → every pod created / bound / Running", []string{"created_s", "bound_s", "running_s"}, "s", "Running ≤ 30 s (100 agents, 10,000 pods)"},
 	{"pods created per second (apply → last created)", []string{"create_rate"}, "pods/s", ""},
 	{"pods scheduled and bound per second (first created → last bound)", []string{"bind_rate"}, "pods/s", "≥ 1,000"},
@@ -36,6 +37,8 @@ var rows = []row{
 	{"gossip + anti-entropy per agent, during the rollout", []string{"traffic_rollout_kbs"}, "KB/s", ""},
 	{"gossip + anti-entropy per agent, idle, all pods", []string{"traffic_pods_kbs"}, "KB/s", "< 20 KB/s"},
 	{"list of every pod over HTTPS: `shoal get pods -A` / Go client", []string{"list_cli_ms", "list_client_ms"}, "ms", "< 1,000 ms (10,000 pods)"},
+	{"kill -9 of one agent → every other sees it dead", []string{"detected_s"}, "s", ""},
+	{"its restart → alive on every agent / healed (same state everywhere, its pods running again)", []string{"rejoined_s", "healed_s"}, "s", ""},
 	{"pod watch restarts during the run", []string{"relists"}, "", ""},
 }
 
@@ -55,6 +58,10 @@ func (r *Result) values() map[string]float64 {
 		"traffic_pods_kbs": r.TrafficPods / 1000,
 		"list_client_ms":   ms(r.ListClient),
 		"relists":          float64(r.Relists),
+		"formed_s":         r.Formed.Seconds(),
+	}
+	if r.Healed > 0 {
+		v["detected_s"], v["rejoined_s"], v["healed_s"] = r.Detected.Seconds(), r.Rejoined.Seconds(), r.Healed.Seconds()
 	}
 	if r.ChildMemIdle.RSS > 0 {
 		v["child_heap_idle_mib"], v["child_rss_idle_mib"] = mib(r.ChildMemIdle.HeapLive), mib(r.ChildMemIdle.RSS)

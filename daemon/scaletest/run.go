@@ -103,6 +103,18 @@ type Result struct {
 	ListCLI, ListClient time.Duration
 	// Relists counts the times the pod watch broke and was restarted.
 	Relists int
+	// Formed is the time from the first agent's start until every agent
+	// answers, its Node is registered and every agent sees every other
+	// alive (agents start startBatch at a time).
+	Formed time.Duration
+	// The agent in its own process killed (SIGKILL) with every pod
+	// running, then started again on its data directory: Detected is the
+	// time from the kill until every other agent sees it dead; Rejoined
+	// from the restart until every agent sees it alive again; Healed from
+	// the restart until, besides, every agent holds the same state and
+	// its (new, empty) engine runs every pod bound to its node. Zero
+	// without a separate agent.
+	Detected, Rejoined, Healed time.Duration
 
 	cluster *Cluster // for tests' own checks, until the test ends
 }
@@ -119,8 +131,8 @@ func Run(tb testing.TB, opts Options) *Result {
 	tb.Cleanup(cancel)
 	began := time.Now()
 	c := start(tb, opts)
-	tb.Logf("%d agents formed a cluster in %s", opts.Agents, time.Since(began).Round(time.Millisecond))
-	r := &Result{Agents: opts.Agents, Pods: opts.Pods, InProcess: opts.Agents, cluster: c}
+	r := &Result{Agents: opts.Agents, Pods: opts.Pods, InProcess: opts.Agents, cluster: c, Formed: time.Since(began)}
+	tb.Logf("%d agents formed a cluster in %s", opts.Agents, r.Formed.Round(time.Millisecond))
 	if opts.SeparateAgent {
 		r.InProcess--
 	}
@@ -160,7 +172,77 @@ func Run(tb testing.TB, opts Options) *Result {
 	r.TrafficPods = c.traffic(opts.IdleWindow)
 	r.WriteP50, r.WriteP99 = c.writeLatency(ctx, opts.Writes)
 	r.ListClient, r.ListCLI = c.listTimes(ctx, opts)
+	if opts.SeparateAgent {
+		r.Detected, r.Rejoined, r.Healed = c.killAndHeal(ctx)
+		tb.Logf("killed agent seen dead everywhere %s after the kill; after its restart alive everywhere %s, healed %s",
+			r.Detected.Round(time.Millisecond), r.Rejoined.Round(time.Millisecond), r.Healed.Round(time.Millisecond))
+	}
 	return r
+}
+
+// killAndHeal kills the agent in its own process, waits until every other
+// agent sees it dead, starts it again on its data directory with an empty
+// engine, and times its return (see Result.Detected).
+func (c *Cluster) killAndHeal(ctx context.Context) (detected, rejoined, healed time.Duration) {
+	c.tb.Helper()
+	var victim *Agent
+	for _, a := range c.agents {
+		if a.child != nil {
+			victim = a
+		}
+	}
+	victim.child.kill()
+	detected = poll.Until(c.tb, c.opts.Timeout, "the killed agent "+victim.Name+" seen dead by every other", func() error {
+		return c.membersAgree(ctx, victim, api.MemberDead)
+	})
+	var err error
+	if victim.child, err = startChild(victim.cfg); err != nil {
+		c.tb.Fatalf("restart %s: %v", victim.Name, err)
+	}
+	restarted := time.Now()
+	poll.Until(c.tb, c.opts.Timeout, "the restarted agent "+victim.Name+" alive on every agent", func() error {
+		if err := victim.failed(); err != nil {
+			c.tb.Fatalf("agent %s stopped after its restart: %v (see %s)", victim.Name, err, filepath.Join(c.dir, "agents.log"))
+		}
+		return c.membersAgree(ctx, nil, "")
+	})
+	rejoined = time.Since(restarted)
+	poll.Until(c.tb, c.opts.Timeout, "the restarted agent "+victim.Name+" running its pods, every agent converged", func() error {
+		if err := c.converged(); err != nil {
+			return err
+		}
+		return c.runsItsPods(ctx, victim)
+	})
+	return detected, rejoined, time.Since(restarted)
+}
+
+// runsItsPods checks that a's engine runs one application container for
+// each pod bound to its node, and that there is at least one.
+func (c *Cluster) runsItsPods(ctx context.Context, a *Agent) error {
+	list, _, err := c.agents[0].Client.List(ctx, api.KindPod, podNamespace, api.ListOptions{})
+	if err != nil {
+		return err
+	}
+	bound := 0
+	for _, o := range list {
+		if o.(*api.Pod).Spec.NodeName == a.Name {
+			bound++
+		}
+	}
+	running := 0
+	if a.child != nil {
+		rep, err := a.child.measure()
+		if err != nil {
+			return err
+		}
+		running = rep.Running
+	} else {
+		running = runningApps(ctx, a.Engine)
+	}
+	if bound == 0 || running != bound {
+		return fmt.Errorf("%s's engine runs %d application containers for %d pods bound to it", a.Name, running, bound)
+	}
+	return nil
 }
 
 // deployments is a YAML stream of Deployments totalling pods replicas.

@@ -17,14 +17,16 @@ func TestMain(m *testing.M) {
 }
 
 // TestScaleSmall is the reduced form of the scale benchmark that CI runs:
-// 5 agents (one in its own process) and 200 pods. It asserts only
-// correctness: every pod Running, on a node, with its container running
-// in that node's engine, and every agent holding the same state.
+// 5 agents (one in its own process) and 100 pods, then the separate agent
+// killed and started again. It asserts only correctness: every pod
+// Running, on a node, with its container running in that node's engine,
+// every agent holding the same state, the killed agent seen dead and then
+// back with its pods running.
 func TestScaleSmall(t *testing.T) {
-	const agents, pods = 5, 200
+	const agents, pods = 5, 100
 	r := Run(t, Options{Agents: agents, Pods: pods, PodsPerDeployment: 50, SeparateAgent: true,
-		IdleWindow: time.Second, Writes: 5, Timeout: 3 * time.Minute})
-	if r.Records == 0 || r.Running <= 0 || r.WriteP99 <= 0 {
+		IdleWindow: time.Second, Writes: 5, Timeout: 3 * time.Minute, Dir: os.Getenv("SHOAL_SCALE_DIR")})
+	if r.Records == 0 || r.Running <= 0 || r.WriteP99 <= 0 || r.Formed <= 0 || r.Detected <= 0 || r.Healed < r.Rejoined {
 		t.Fatalf("a run that measured nothing: %+v", r)
 	}
 	c := r.cluster
