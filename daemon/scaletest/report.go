@@ -36,6 +36,7 @@ var rows = []row{
 	{"gossip + anti-entropy per agent, idle, no pods", []string{"traffic_idle_kbs"}, "KB/s", "< 20 KB/s"},
 	{"gossip + anti-entropy per agent, during the rollout", []string{"traffic_rollout_kbs"}, "KB/s", ""},
 	{"gossip + anti-entropy per agent, idle, all pods", []string{"traffic_pods_kbs"}, "KB/s", "< 20 KB/s"},
+	{"CPU per agent, one process ÷ agents in it, idle, no pods / all pods", []string{"cpu_idle_pct", "cpu_pods_pct"}, "% of a core", ""},
 	{"list of every pod over HTTPS: `shoal get pods -A` / Go client", []string{"list_cli_ms", "list_client_ms"}, "ms", "< 1,000 ms (10,000 pods)"},
 	{"kill -9 of one agent → every other sees it dead", []string{"detected_s"}, "s", ""},
 	{"its restart → alive on every agent / healed (same state everywhere, its pods running again)", []string{"rejoined_s", "healed_s"}, "s", ""},
@@ -59,6 +60,7 @@ func (r *Result) values() map[string]float64 {
 		"list_client_ms":   ms(r.ListClient),
 		"relists":          float64(r.Relists),
 		"formed_s":         r.Formed.Seconds(),
+		"cpu_idle_pct":     r.CPUIdle, "cpu_pods_pct": r.CPUPods,
 	}
 	if r.Healed > 0 {
 		v["detected_s"], v["rejoined_s"], v["healed_s"] = r.Detected.Seconds(), r.Rejoined.Seconds(), r.Healed.Seconds()

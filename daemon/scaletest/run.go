@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,6 +99,9 @@ type Result struct {
 	// Traffic is gossip and anti-entropy bytes per second per agent: idle
 	// before the apply, during the rollout, and idle with every pod.
 	TrafficIdle, TrafficRollout, TrafficPods float64
+	// CPU is the CPU time per agent in this process while traffic was
+	// sampled (idle, no pods; idle, all pods), in percent of one core.
+	CPUIdle, CPUPods float64
 	// ListCLI is `shoal get pods -A` (0 without a binary); ListClient the
 	// Go client's list of every pod, both over HTTPS to a follower.
 	ListCLI, ListClient time.Duration
@@ -138,7 +142,7 @@ func Run(tb testing.TB, opts Options) *Result {
 	}
 
 	r.MemIdle, r.ChildMemIdle = c.memory()
-	r.TrafficIdle = c.traffic(opts.IdleWindow)
+	r.TrafficIdle, r.CPUIdle = c.traffic(opts.IdleWindow)
 
 	if _, err := c.agents[0].Client.Create(ctx, api.KindNamespace, "", &api.Namespace{ObjectMeta: api.ObjectMeta{Name: podNamespace}}); err != nil {
 		tb.Fatalf("namespace %s: %v", podNamespace, err)
@@ -169,7 +173,7 @@ func Run(tb testing.TB, opts Options) *Result {
 	r.Converged = poll.Until(tb, opts.Timeout, "every agent holding the same state", c.converged)
 	r.Records = c.records()
 	r.MemPods, r.ChildMemPods = c.memory()
-	r.TrafficPods = c.traffic(opts.IdleWindow)
+	r.TrafficPods, r.CPUPods = c.traffic(opts.IdleWindow)
 	r.WriteP50, r.WriteP99 = c.writeLatency(ctx, opts.Writes)
 	r.ListClient, r.ListCLI = c.listTimes(ctx, opts)
 	if opts.SeparateAgent {
@@ -435,12 +439,30 @@ func (c *Cluster) bytes() int64 {
 	return n
 }
 
-// traffic samples the gossip traffic for a window; bytes per second per
-// agent.
-func (c *Cluster) traffic(window time.Duration) float64 {
-	b0, t0 := c.bytes(), time.Now()
+// traffic samples the gossip traffic for a window: bytes per second per
+// agent; and the CPU this process used in it, per agent in it, in percent
+// of one core.
+func (c *Cluster) traffic(window time.Duration) (bytesPerSec, cpuPercent float64) {
+	b0, t0, cpu0 := c.bytes(), time.Now(), processCPU()
 	time.Sleep(window) // a measurement window, not a synchronisation
-	return perAgentRate(c.bytes()-b0, time.Since(t0), len(c.agents))
+	took := time.Since(t0)
+	inProcess := len(c.agents)
+	for _, a := range c.agents {
+		if a.child != nil {
+			inProcess--
+		}
+	}
+	cpuPercent = 100 * (processCPU() - cpu0).Seconds() / took.Seconds() / float64(inProcess)
+	return perAgentRate(c.bytes()-b0, took, len(c.agents)), cpuPercent
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // converged reports whether every agent holds what the first holds.

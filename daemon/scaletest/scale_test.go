@@ -71,7 +71,7 @@ func TestScaleSmall(t *testing.T) {
 	if running != pods {
 		t.Fatalf("%d application containers running for %d pods", running, pods)
 	}
-	if r.ChildMemPods.RSS == 0 || r.MemPods.HeapLive == 0 || r.TrafficRollout <= 0 {
+	if r.ChildMemPods.RSS == 0 || r.MemPods.HeapLive == 0 || r.TrafficRollout <= 0 || r.CPUPods <= 0 {
 		t.Fatalf("memory or traffic not measured: %+v", r)
 	}
 }
