@@ -132,7 +132,7 @@ func (c *Cluster) launch(i int, token string) *Agent {
 	cfg := agentConfig{Name: a.Name, Dir: a.Dir, JoinToken: token, MaxPods: c.maxPods(),
 		LogFile: filepath.Join(c.dir, "agents.log")}
 	if i > 0 {
-		cfg.Join = []string{c.agents[0].GossipAddr}
+		cfg.Join = c.joinPeers(i)
 	}
 	var err error
 	if cfg.APIAddr, cfg.Bind, err = freePorts(); err != nil {
@@ -156,6 +156,20 @@ func (c *Cluster) launch(i int, token string) *Agent {
 	}
 	c.agents = append(c.agents, a)
 	return a
+}
+
+// joinPeers are up to 3 agents started before agent i, picked at random,
+// as an operator lists a few --join peers: with the first agent alone,
+// its gossip port and API are the cluster's hot spot at a hundred agents
+// (joins time out while it also leads).
+func (c *Cluster) joinPeers(i int) []string {
+	// The agents of earlier batches are up; those of i's own may not be.
+	started := c.agents[:1+((i-1)/startBatch)*startBatch]
+	var peers []string
+	for _, k := range rand.Perm(len(started))[:min(3, len(started))] {
+		peers = append(peers, started[k].GossipAddr)
+	}
+	return peers
 }
 
 // maxPods is the nodes' pod capacity: room for twice their share, and
