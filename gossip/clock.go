@@ -100,6 +100,22 @@ func (c *Clock) boundAt(d time.Duration) uint64 {
 // MaxOffset returns the maximum offset of timestamps from elsewhere.
 func (c *Clock) MaxOffset() time.Duration { return c.maxOffset }
 
+// Restored moves the clock to the next millisecond after the newest
+// timestamp it holds, once the stored records were read at start. Stamps
+// handed out before a restart and never stored (watch positions) lie in
+// that millisecond at the latest, since wall time only moved on since:
+// none is handed out twice.
+func (c *Clock) Restored() {
+	bound := c.Bound()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == 0 {
+		return
+	}
+	next := addSat(c.last|(1<<counterBits-1), 1)
+	c.last = max(c.last, min(next, bound))
+}
+
 // Last returns the latest timestamp handed out or observed.
 func (c *Clock) Last() uint64 {
 	c.mu.Lock()

@@ -207,6 +207,7 @@ func (s *Store) load(drop bool) error {
 		return err
 	}
 	s.rebuilding.Store(rebuilding)
+	s.clock.Restored()
 	if len(future) == 0 {
 		return nil
 	}
