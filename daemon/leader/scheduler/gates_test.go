@@ -81,6 +81,3 @@ func TestSchedulingGatesValidation(t *testing.T) {
 		t.Fatalf("binding a gated pod: %v, want a conflict", err)
 	}
 }
-
-
-
