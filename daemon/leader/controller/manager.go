@@ -126,6 +126,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		newDaemonSetController(ctx, m.store, m.rec, m.log, m.opts).loop(),
 		newEndpointsController(ctx, m.store, m.log, m.opts).loop(),
 		newGarbageCollector(ctx, m.store, m.log, m.opts).loop(),
+		newComposeDepsController(ctx, m.store, m.rec, m.log, m.opts).loop(),
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
