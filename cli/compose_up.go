@@ -89,6 +89,9 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 	if err := checkProjectNamespace(ctx, c, res.Namespace); err != nil {
 		return err
 	}
+	if err := carryRestarts(ctx, c, res.Namespace, objs); err != nil {
+		return err
+	}
 	body, err := compose.WriteYAML(objs)
 	if err != nil {
 		return err
@@ -97,14 +100,28 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 	if err != nil {
 		return fmt.Errorf("compose up: %w", err)
 	}
+	byName := map[string]api.Object{}
+	for _, o := range objs {
+		byName[api.KindOf(o).Kind+"/"+o.GetObjectMeta().Name] = o
+	}
+	changed := map[string]bool{} // services whose workload this up created or changed
 	for _, it := range applied.Items {
 		fmt.Fprintf(out, "%s/%s %s\n", prefixForKind(it.Kind, it.APIVersion), it.Name, it.Action)
+		switch it.Kind {
+		case "Deployment", "DaemonSet", "Job":
+			if o := byName[it.Kind+"/"+it.Name]; o != nil && it.Action != client.ApplyUnchanged {
+				changed[compose.ServiceOf(o)] = true
+			}
+		}
 		if it.Kind == "Job" && it.Action == client.ApplyConfigured {
 			if err := rerunJob(ctx, c, res.Namespace, it.Name, objs); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "job.batch/%s started again (its definition changed)\n", it.Name)
 		}
+	}
+	if err := restartDependents(ctx, c, res.Namespace, objs, changed, e.now(), out); err != nil {
+		return err
 	}
 	if uo.removeOrphans && len(args) == 0 {
 		if err := removeOrphans(ctx, c, res.Namespace, objs, compose.Disabled(p.Project), out); err != nil {

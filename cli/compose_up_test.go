@@ -288,3 +288,73 @@ func trimAll(lines []string) []string {
 	}
 	return out
 }
+
+// depends_on restart: true: a change of the dependency restarts the
+// dependent (a new restart stamp on its template), and the next up of the
+// same file keeps the stamp instead of rolling the dependent out again.
+func TestComposeUpRestartsDependents(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	project := `
+name: shop
+services:
+  db:
+    image: img:db1
+  web:
+    image: img:web
+    depends_on:
+      db: {condition: service_started, restart: true}
+  worker:
+    image: img:worker
+    depends_on:
+      db: {condition: service_started}
+`
+	dir := t.TempDir()
+	f := writeCompose(t, dir, project)
+	expectOK(t, shoal(t, srv, "", "compose", "-f", f, "up", "-d"))
+	webGen := generation(t, srv, api.KindDeployment, "web")
+	workerGen := generation(t, srv, api.KindDeployment, "worker")
+
+	writeCompose(t, dir, strings.Replace(project, "img:db1", "img:db2", 1))
+	r := shoal(t, srv, "", "compose", "-f", f, "up", "-d")
+	expectOK(t, r)
+	if !strings.Contains(r.stdout, "deployment.apps/web restarted (its dependency db changed)") || strings.Contains(r.stdout, "worker restarted") {
+		t.Fatalf("up after db changed:\n%s", r.stdout)
+	}
+	web := srv.Object(api.KindDeployment, "shop", "web").(*api.Deployment)
+	if web.Spec.Template.Annotations[annotationRestartedAt] == "" || web.Generation != webGen+1 {
+		t.Fatalf("web not restarted: generation %d, template annotations %v", web.Generation, web.Spec.Template.Annotations)
+	}
+	if g := generation(t, srv, api.KindDeployment, "worker"); g != workerGen {
+		t.Errorf("worker (no restart: true) changed: generation %d -> %d", workerGen, g)
+	}
+	r = shoal(t, srv, "", "compose", "-f", f, "up", "-d")
+	expectOK(t, r)
+	if strings.Contains(r.stdout, "configured") || strings.Contains(r.stdout, "restarted") {
+		t.Fatalf("up of the same file again changed something:\n%s", r.stdout)
+	}
+}
+
+// On a terminal the board redraws one line per service in place, with a
+// check mark on the services that are done.
+func TestComposeBoardRedrawsInPlace(t *testing.T) {
+	var buf syncBuffer
+	b := newBoard(&buf, []string{"db", "web"})
+	b.tty.tty, b.tty.width = true, 40
+	b.set("db", "running, 1/1 ready", true)
+	b.set("web", "waiting for db, and a very long reason that does not fit", false)
+	b.finish()
+	out := buf.String()
+	frames := strings.Split(out, "\x1b[2A")
+	if len(frames) != 3 || strings.Count(frames[0], "\n") != 2 {
+		t.Fatalf("want three drawings of two lines, each over the one before: %q", out)
+	}
+	last := strings.Split(strings.TrimSuffix(frames[2], "\n"), "\n")
+	if len(last) != 2 || !strings.HasPrefix(last[0], "\r✔ db   running, 1/1 ready") || !strings.Contains(last[1], "web  waiting for db") {
+		t.Fatalf("second drawing %q", last)
+	}
+	for _, l := range last {
+		if n := len([]rune(strings.TrimSuffix(strings.TrimPrefix(l, "\r"), clearToEOL))); n > 40 {
+			t.Errorf("line of %d columns on a 40-column terminal: %q", n, l)
+		}
+	}
+}

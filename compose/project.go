@@ -94,3 +94,19 @@ func DependenciesOf(obj api.Object) []string {
 // Convert names it), for the verbs that need only the name (down, ps,
 // logs with -p).
 func Namespace(projectName string) string { return objectName(projectName) }
+
+// RestartsWith names the services whose change restarts this workload's
+// pods (depends_on with restart: true).
+func RestartsWith(obj api.Object) []string {
+	var deps []dependsOn
+	if json.Unmarshal([]byte(obj.GetObjectMeta().Annotations[AnnotationDependsOn]), &deps) != nil {
+		return nil
+	}
+	var out []string
+	for _, d := range deps {
+		if d.Restart {
+			out = append(out, d.Service)
+		}
+	}
+	return out
+}
