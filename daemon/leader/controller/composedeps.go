@@ -137,6 +137,7 @@ func (c *composeDepsController) sync(ctx context.Context, ns string) error {
 		}
 	}
 	if len(gated) == 0 {
+		c.forgetNamespace(ns)
 		return nil
 	}
 	for _, k := range []*api.Kind{api.KindDeployment, api.KindJob, api.KindDaemonSet} {
@@ -324,6 +325,17 @@ func (c *composeDepsController) recordWaiting(w api.Object, why string) {
 	c.mu.Unlock()
 	if !same {
 		c.rec.Eventf(w, api.EventNormal, ReasonDependencyWait, "%s", why)
+	}
+}
+
+// forgetNamespace drops what was recorded of a project with no pod held.
+func (c *composeDepsController) forgetNamespace(ns string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key := range c.waiting {
+		if _, rest, _ := strings.Cut(key, "/"); strings.HasPrefix(rest, ns+"/") {
+			delete(c.waiting, key)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/compose"
 	"github.com/shoal-dev/shoal/internal/poll"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // The controller reads what the converter writes: the same names.
@@ -55,7 +56,7 @@ services:
 
 // convertProject loads and converts a compose file, as shoal compose up
 // does, and creates its objects.
-func convertProject(t *testing.T, store Store, yaml string) {
+func convertProject(t *testing.T, store *registry.Registry, yaml string) {
 	t.Helper()
 	dir := t.TempDir()
 	f := filepath.Join(dir, "compose.yaml")
@@ -75,7 +76,7 @@ func convertProject(t *testing.T, store Store, yaml string) {
 	}
 }
 
-func servicePods(t *testing.T, store Store, svc string) []*api.Pod {
+func servicePods(t *testing.T, store *registry.Registry, svc string) []*api.Pod {
 	t.Helper()
 	objs, _, err := store.List(context.Background(), api.KindPod, "shop", api.SelectorFromSet(map[string]string{composeLabelService: svc}))
 	if err != nil {
