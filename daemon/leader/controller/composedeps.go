@@ -276,6 +276,9 @@ func (p *project) dependencyHolds(d composeDependency) (bool, string) {
 			want = *o.Spec.Replicas
 		}
 	case *api.DaemonSet:
+		if o.Status.ObservedGeneration < o.Generation {
+			return false, "its nodes are not counted yet"
+		}
 		want = o.Status.DesiredNumberScheduled
 	}
 	switch d.Condition {
