@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
@@ -36,6 +38,14 @@ directory is read, with its override file.`,
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "environment file for interpolation (repeatable; default: .env of the project directory)")
 	f.StringArrayVar(&o.profiles, "profile", nil, "profile to enable (repeatable; default: COMPOSE_PROFILES)")
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { compose.LogWarningsTo(cmd.ErrOrStderr()) }
+	// The verbs inherit this: a project flag given after the verb gets a
+	// hint where it goes.
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if c != cmd && projectFlagAfterVerb(err.Error()) {
+			return usageError(c, "%v (the project flags -f, -p, --env-file, --profile and --project-directory go before the verb: shoal compose -f FILE %s)", err, c.Name())
+		}
+		return usageError(c, "%v", err)
+	})
 	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o),
 		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o))
 	return cmd
@@ -114,3 +124,14 @@ wrong to run without refuses the project. docs/compose.md has the whole mapping.
 
 // composeProject is a loaded project.
 type composeProject struct{ *types.Project }
+
+// projectFlagAfterVerb reports whether a flag error names one of the
+// project flags, which only the compose command itself takes.
+func projectFlagAfterVerb(msg string) bool {
+	for _, f := range []string{"'f' in -f", "'p' in -p", "--file", "--project-name", "--env-file", "--profile", "--project-directory"} {
+		if strings.Contains(msg, f) {
+			return true
+		}
+	}
+	return false
+}

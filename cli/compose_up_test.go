@@ -120,6 +120,10 @@ func TestComposeUpServiceTakesItsDependencies(t *testing.T) {
 	if srv.Object(api.KindJob, "shop", "migrate") == nil {
 		t.Error("web's dependency migrate was not created")
 	}
+	r = shoal(t, srv, "", "compose", "up", "-f", f)
+	if r.code == 0 || !strings.Contains(r.stderr, "go before the verb: shoal compose -f FILE up") {
+		t.Fatalf("-f after the verb: %d %s", r.code, r.stderr)
+	}
 	r = shoal(t, srv, "", "compose", "-f", f, "up", "-d", "nosuch")
 	if r.code == 0 || !strings.Contains(r.stderr, `no such service: "nosuch"`) {
 		t.Fatalf("unknown service: %d %s", r.code, r.stderr)
