@@ -37,6 +37,7 @@ import (
 	"github.com/shoal-dev/shoal/registry"
 	"github.com/shoal-dev/shoal/registry/admission/ipalloc"
 	"github.com/shoal-dev/shoal/registry/admission/podsecurity"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // Run runs the agent until ctx ends. Stopping leaves the pods' containers
@@ -108,6 +109,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ensureNamespaces(ctx, objs); err != nil {
 		return err
 	}
+	// The agent's one shared cache: every consumer reads it, so each
+	// change is decoded once here whatever their number.
+	inf := informer.New(objs, informer.Options{Log: log.With("component", "informer")})
 	policy, err := auth.NewCache(ctx, objs, log)
 	if err != nil {
 		return fmt.Errorf("authorisation: %w", err)
@@ -125,6 +129,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
+	var apiServer atomic.Pointer[server.Server] // for the agent route, which the server serves
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
@@ -144,7 +149,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
-		Extra:         agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv)})
+		Extra: agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
+			func() server.WatchStats { return apiServer.Load().WatchStats() })})
+	apiServer.Store(srv)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -252,6 +259,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	rec := events.New(objs, "kubelet", cfg.Name, log)
+	run("informer", func(ctx context.Context) error { inf.Run(ctx); return nil })
+	// Every consumer below reads the informer: the read-only ones the
+	// shared objects, those that change what they read private copies.
+	view := inf.View()
 	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"),
 		func(gw net.IP) { cdns.useGateway(ctx, gw) })
 	if err != nil {
@@ -260,26 +271,29 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cdns.useGateway(ctx, pnet.gateway)
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
 		Network: podnet.NetworkName, DataDir: cfg.DataDir,
-		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng, objs, rec, log)
+		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng,
+		// Only this node's pods, through the informer's spec.nodeName
+		// index; copies, as the runner writes what it reads.
+		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)
 	rt.Store(runner)
-	manager := controller.NewManager(objs, rec.ForComponent("controller-manager"), log, controller.Options{})
-	sched := scheduler.New(objs, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
+	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{})
+	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
-	for name, loop := range pnet.loops(eng, objs) {
+	for name, loop := range pnet.loops(eng, view) {
 		run(name, loop)
 	}
 	clusterPrefix, _ := netip.ParsePrefix(cfg.ClusterCIDR) // checked by validate
 	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}}, log.With("component", "service-proxy"))
-	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, objs) })
-	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, objs) })
+	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, view) })
+	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, view) })
 	if hostDNS := cfg.dnsHostAddr(addr); hostDNS != "" {
 		run("cluster-dns-host", func(ctx context.Context) error { cdns.serveHost(ctx, hostDNS); return nil })
 	}
 	if cfg.IngressAddr != "" || cfg.IngressTLSAddr != "" {
 		ing := ingress.New(ingress.DefaultConfig(), log.With("component", "ingress"))
-		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, objs) })
+		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, view) })
 		serveIngress(ctx, &wg, ing, cfg, log)
 	}
 	run("runtime", runner.Run)
@@ -489,4 +503,20 @@ func notHere(err error) error {
 		return api.NewUnavailable(fmt.Sprintf("%v; ask that node's agent", err))
 	}
 	return err
+}
+
+// informedStore is the registry for a consumer written against it, with
+// its lists and watches served by the agent's informer (view) instead of
+// watches of its own: nothing is decoded again for it.
+type informedStore struct {
+	*nodelifecycle.HealthStore
+	view *informer.View
+}
+
+func (s informedStore) List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
+	return s.view.List(ctx, k, ns, sel)
+}
+
+func (s informedStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
+	return s.view.Watch(ctx, k, ns, opts)
 }

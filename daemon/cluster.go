@@ -14,6 +14,7 @@ import (
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/daemon/leader/election"
 	"github.com/shoal-dev/shoal/daemon/membership"
+	"github.com/shoal-dev/shoal/registry/informer"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/trust/atrest"
@@ -161,7 +162,7 @@ func waitSynced(ctx context.Context, cl *gossip.Cluster, log *slog.Logger, limit
 // cluster-identity endpoints. (The other agents' record pulls are served on
 // the gossip port, over mutual TLS: see internal.go.)
 func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossip.Cluster, members memberLister, lead *election.Election,
-	dnsSrv *dns.Server) []server.Route {
+	dnsSrv *dns.Server, reg *registry.Registry, inf *informer.Informer, apiWatches func() server.WatchStats) []server.Route {
 	routes := []server.Route{membersRoute(cfg.Name, members, lead)}
 	routes = append(routes, identityRoutes(st, cl)...)
 	routes = append(routes, storageRoutes(cfg.Name, st, sealer)...)
@@ -175,9 +176,24 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 				"refused": s.Refused, "unknownSenders": s.UnknownSenders,
 				"recordsApplied": s.RecordsApplied, "pulls": s.Pulls, "pullErrors": s.PullErrors,
 			},
-			"dns": map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
+			"dns":      map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
+			"informer": inf.Stats(),
+			"watches":  watchStats(st, reg, apiWatches()),
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(info)
 	}})
+}
+
+// watchStats tells how the agent's watches fare: the store's subscriptions
+// (the informer's and the API's), and the API's watches closed because
+// their client stopped reading or fell behind.
+func watchStats(st *gossip.Store, reg *registry.Registry, api server.WatchStats) map[string]any {
+	ws := st.WatchStats()
+	return map[string]any{
+		"subscriptions": ws.Subscriptions, "subscriptionsOverflowed": ws.Overflows,
+		"historyBytes": st.HistoryBytes(),
+		"apiOpen":      api.Open, "apiCutSlow": api.Cut, "apiExpired": api.Expired,
+		"byResource": reg.WatchStats(),
+	}
 }

@@ -64,8 +64,11 @@ type Store struct {
 
 	ring      []Change
 	ringFloor uint64 // the newest stamp dropped from ring
+	ringBytes int    // what ring holds, as changeBytes counts it (history.go)
+	ringLimit int    // the most ring may hold in bytes
 	subs      map[*Subscription]struct{}
 	subLimits subLimits
+	overflows uint64 // subscriptions closed for falling behind
 	onLocal   []func([]*Record)
 	merge     Merger // nil: last-writer-wins
 	// horizon is the newest version time of any tombstone this store has
@@ -83,6 +86,7 @@ type storeOptions struct {
 	now               func() time.Time
 	subLimits         subLimits
 	sealer            Sealer
+	historyBytes      int
 	rebuild           bool
 	diskHooks         diskHooks
 }
@@ -143,7 +147,8 @@ func Open(path, node string, log *slog.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := storeOptions{maxClockOffset: DefaultMaxClockOffset, now: time.Now, subLimits: defaultSubLimits}
+	o := storeOptions{maxClockOffset: DefaultMaxClockOffset, now: time.Now, subLimits: defaultSubLimits,
+		historyBytes: DefaultHistoryBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -151,7 +156,7 @@ func Open(path, node string, log *slog.Logger, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("gossip: a negative maximum clock offset (%s)", o.maxClockOffset)
 	}
 	s := &Store{node: node, clock: newClockWith(o.now, o.maxClockOffset), log: log, records: map[string]*Record{},
-		pending: map[string]*Record{}, subs: map[*Subscription]struct{}{}, subLimits: o.subLimits}
+		pending: map[string]*Record{}, subs: map[*Subscription]struct{}{}, subLimits: o.subLimits, ringLimit: o.historyBytes}
 	if path == "" {
 		return s, nil
 	}
@@ -241,7 +246,8 @@ func (s *Store) Close() error {
 	}
 	s.mu.Lock()
 	for sub := range s.subs {
-		sub.end(ErrClosed)
+		sub.err = ErrClosed
+		sub.wake()
 	}
 	s.subs = nil
 	s.mu.Unlock()
@@ -572,19 +578,8 @@ func (s *Store) winnerLocked(r *Record) *Record {
 func (s *Store) applyLocked(r *Record) {
 	ch := Change{Stamp: s.clock.Now(), Old: s.records[r.Key], New: r}
 	s.records[r.Key] = r
-	if len(s.ring) >= ringSize {
-		drop := len(s.ring) / 4
-		s.ringFloor = s.ring[drop-1].Stamp
-		s.ring = append(s.ring[:0:0], s.ring[drop:]...)
-	}
-	s.ring = append(s.ring, ch)
-	for sub := range s.subs {
-		if sub.matches(r.Key) && !sub.push(ch) {
-			delete(s.subs, sub) // overflowed: ended, and its queue released
-			s.log.Warn("closed a watch that fell behind; it lists again",
-				"prefixes", sub.prefixes, "max_changes", sub.limits.changes, "max_bytes", sub.limits.bytes)
-		}
-	}
+	s.remember(ch)
+	s.publish(ch)
 }
 
 // CollectTombstones forgets tombstones older than retention, from memory and
@@ -630,159 +625,4 @@ func (s *Store) Horizon() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.horizon
-}
-
-// Subscribe starts a subscription to changes of keys with any of the
-// prefixes. With since > 0, changes applied after that stamp are replayed
-// first (ErrStampTooOld if they are no longer kept). With snapshot, the live
-// records at the moment of subscribing are returned too, so that the caller
-// sees every state exactly once.
-func (s *Store) Subscribe(prefixes []string, since uint64, snapshot bool) (*Subscription, []*Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, nil, ErrClosed
-	}
-	sub := &Subscription{prefixes: prefixes, notify: make(chan struct{}, 1), store: s, limits: s.subLimits}
-	if since > 0 {
-		if since < s.ringFloor {
-			return nil, nil, ErrStampTooOld
-		}
-		for _, ch := range s.ring {
-			if ch.Stamp > since && sub.matches(ch.New.Key) && !sub.push(ch) {
-				return nil, nil, ErrStampTooOld // more to replay than a queue holds
-			}
-		}
-	}
-	var snap []*Record
-	if snapshot {
-		for k, r := range s.records {
-			if !r.Deleted && sub.matches(k) {
-				snap = append(snap, r)
-			}
-		}
-	}
-	s.subs[sub] = struct{}{}
-	return sub, snap, nil
-}
-
-// ErrSubscriptionOverflow ends a subscription whose watcher fell behind:
-// more changes (or bytes of records) waited for it than a subscription
-// holds. The watcher lists again and subscribes anew, as Kubernetes clients
-// do after a 410.
-var ErrSubscriptionOverflow = errors.New("gossip: the watcher fell behind and its subscription was closed")
-
-// subLimits bound what waits in one subscription's queue.
-type subLimits struct {
-	changes int // queued changes
-	bytes   int // values of the records they hold (old and new)
-}
-
-// defaultSubLimits: as many changes as the watch history keeps (a watcher
-// further behind could not resume from where it is anyway), and 64 MiB of
-// values (32 records of the largest size).
-var defaultSubLimits = subLimits{changes: ringSize, bytes: 64 << 20}
-
-// Subscription is a bounded, ordered queue of changes for one watcher, so
-// that a slow watcher never blocks a writer: one that falls behind by more
-// than the bounds is closed with ErrSubscriptionOverflow and its queue
-// released.
-type Subscription struct {
-	prefixes []string
-	store    *Store
-	limits   subLimits
-	mu       sync.Mutex
-	queue    []Change
-	bytes    int
-	err      error // why it ended (ErrClosed, ErrSubscriptionOverflow), nil while open
-	notify   chan struct{}
-}
-
-func (sub *Subscription) matches(key string) bool {
-	for _, p := range sub.prefixes {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func changeBytes(ch Change) int {
-	n := len(ch.New.Value)
-	if ch.Old != nil {
-		n += len(ch.Old.Value)
-	}
-	return n
-}
-
-// push queues a change; it reports false when that overflowed the queue,
-// which is then released and the subscription ended (the store drops it).
-func (sub *Subscription) push(ch Change) bool {
-	sub.mu.Lock()
-	if sub.err != nil {
-		sub.mu.Unlock()
-		return true
-	}
-	sub.queue = append(sub.queue, ch)
-	sub.bytes += changeBytes(ch)
-	over := len(sub.queue) > sub.limits.changes || sub.bytes > sub.limits.bytes
-	if over {
-		sub.queue, sub.bytes, sub.err = nil, 0, ErrSubscriptionOverflow
-	}
-	sub.mu.Unlock()
-	sub.wake()
-	return !over
-}
-
-func (sub *Subscription) wake() {
-	select {
-	case sub.notify <- struct{}{}:
-	default:
-	}
-}
-
-// end closes the subscription with err unless it already ended.
-func (sub *Subscription) end(err error) {
-	sub.mu.Lock()
-	if sub.err == nil {
-		sub.err = err
-	}
-	sub.mu.Unlock()
-	sub.wake()
-}
-
-// Next returns the queued changes, waiting until there is at least one, ctx
-// is done (its error), the store closes (ErrClosed), or the watcher fell
-// behind (ErrSubscriptionOverflow: what was queued is gone; list again).
-func (sub *Subscription) Next(ctx context.Context) ([]Change, error) {
-	for {
-		sub.mu.Lock()
-		if len(sub.queue) > 0 {
-			q := sub.queue
-			sub.queue, sub.bytes = nil, 0
-			sub.mu.Unlock()
-			return q, nil
-		}
-		err := sub.err
-		sub.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-sub.notify:
-		}
-	}
-}
-
-// Cancel ends the subscription.
-func (sub *Subscription) Cancel() {
-	s := sub.store
-	s.mu.Lock()
-	if s.subs != nil {
-		delete(s.subs, sub)
-	}
-	s.mu.Unlock()
-	sub.end(ErrClosed)
 }

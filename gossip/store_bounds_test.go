@@ -118,11 +118,11 @@ func TestStalledSubscriptionOverflows(t *testing.T) {
 		if _, err := st.Update(ctx, func(tx *Txn) error { tx.Put(fmt.Sprintf("k/%d", i%10), []byte("v")); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		stalled.mu.Lock()
-		n := len(stalled.queue)
-		stalled.mu.Unlock()
+		st.mu.RLock()
+		n := stalled.waiting
+		st.mu.RUnlock()
 		if n > 100 {
-			t.Fatalf("a stalled queue holds %d changes, bound 100", n)
+			t.Fatalf("%d changes wait for a stalled watcher, bound 100", n)
 		}
 		if i%50 == 0 { // a watcher that keeps up is never cut off
 			chs, err := reader.Next(ctx)

@@ -42,6 +42,11 @@ type Registry struct {
 	// times. It belongs to the transaction running (one at a time: the
 	// store's write lock), and is reset by update.
 	decoded map[*gossip.Record]any
+	// watchStats counts the watches of each kind (resource name ->
+	// *kindWatchStats).
+	watchStats sync.Map
+	// decodes shares the objects decoded for watches among watchers.
+	decodes decodeMemo
 }
 
 // update runs fn in a store transaction with a fresh admission memo; a

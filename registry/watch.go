@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
@@ -16,7 +18,9 @@ import (
 // after it. An object that stops (starts) matching the selector is sent as
 // DELETED (ADDED). The channel closes when ctx ends or the store closes, and
 // after an ERROR event (its object a *WatchError, a 410 Expired Status) when
-// the watcher fell behind: the watcher lists again and watches anew.
+// the watcher fell behind: the watcher lists again and watches anew. The
+// objects sent are shared with the other watches (each state is decoded
+// once for all of them): read them, never change them.
 func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	ns = nsFor(k, ns)
 	tail := k.Resource + "/"
@@ -39,7 +43,9 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 	if err != nil {
 		return nil, api.NewInternal(err)
 	}
-	w := &watcher{o: o, k: k, sel: opts.LabelSelector, out: make(chan api.WatchEvent), matched: map[string]bool{}}
+	w := &watcher{o: o, k: k, sel: opts.LabelSelector, out: make(chan api.WatchEvent), matched: map[string]bool{},
+		stats: o.watchStatsOf(k)}
+	w.stats.open.Add(1)
 	go w.run(ctx, sub, snap)
 	return w.out, nil
 }
@@ -49,17 +55,115 @@ type watcher struct {
 	k       *api.Kind
 	sel     api.Selector
 	out     chan api.WatchEvent
-	matched map[string]bool // object key -> whether the last state sent matched the selector
+	matched map[string]bool // with a selector: the objects whose last state sent matched it
+	stats   *kindWatchStats
+}
+
+// decode decodes an object for the watcher, counted; the result is
+// private to it.
+func (w *watcher) decode(spec, status *gossip.Record) (api.Object, error) {
+	w.stats.decodes.Add(1)
+	return decode(w.k, spec, status)
+}
+
+// decodeShared decodes an object once for every watcher that sends this
+// state of it (the decoded object is shared: nobody may change it).
+func (w *watcher) decodeShared(spec, status *gossip.Record) (api.Object, error) {
+	key := memoKey{w.k, spec, status}
+	if obj, ok := w.o.decodes.get(key); ok {
+		return obj, nil
+	}
+	obj, err := w.decode(spec, status)
+	if err == nil {
+		w.o.decodes.put(key, obj)
+	}
+	return obj, err
+}
+
+// memoKey names one state of an object: records are never changed in
+// place, so the pair of pointers names one encoding.
+type memoKey struct {
+	k            *api.Kind
+	spec, status *gossip.Record
+}
+
+// decodeMemo keeps the objects decoded for watches most recently, so that
+// many watchers of a kind decode each change once between them.
+type decodeMemo struct {
+	mu    sync.Mutex
+	objs  map[memoKey]api.Object
+	order []memoKey // oldest first
+}
+
+// memoSize bounds the objects kept: enough for watchers a little apart.
+const memoSize = 1024
+
+func (m *decodeMemo) get(key memoKey) (api.Object, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	obj, ok := m.objs[key]
+	return obj, ok
+}
+
+func (m *decodeMemo) put(key memoKey, obj api.Object) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.objs == nil {
+		m.objs = make(map[memoKey]api.Object, memoSize)
+	}
+	if _, ok := m.objs[key]; ok {
+		return
+	}
+	if len(m.order) >= memoSize {
+		delete(m.objs, m.order[0])
+		m.order = m.order[1:]
+	}
+	m.objs[key] = obj
+	m.order = append(m.order, key)
+}
+
+// kindWatchStats are the counters of one kind's watches.
+type kindWatchStats struct {
+	open    atomic.Int64
+	decodes atomic.Uint64
+}
+
+func (o *Registry) watchStatsOf(k *api.Kind) *kindWatchStats {
+	if s, ok := o.watchStats.Load(k.Resource); ok {
+		return s.(*kindWatchStats)
+	}
+	s, _ := o.watchStats.LoadOrStore(k.Resource, &kindWatchStats{})
+	return s.(*kindWatchStats)
+}
+
+// WatchStats counts one kind's watches.
+type WatchStats struct {
+	Open    int64  `json:"open"`    // watches open now
+	Decodes uint64 `json:"decodes"` // objects decoded for watches, since the start
+}
+
+// WatchStats returns the counters of the watches of every kind watched
+// since the start, by resource name: with the agent's one informer, each
+// change of a kind nobody else watches is decoded once.
+func (o *Registry) WatchStats() map[string]WatchStats {
+	out := map[string]WatchStats{}
+	o.watchStats.Range(func(k, v any) bool {
+		s := v.(*kindWatchStats)
+		out[k.(string)] = WatchStats{Open: s.open.Load(), Decodes: s.decodes.Load()}
+		return true
+	})
+	return out
 }
 
 func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gossip.Record) {
 	defer close(w.out)
 	defer sub.Cancel()
+	defer w.stats.open.Add(-1)
 	for _, r := range snap {
 		if !strings.HasPrefix(r.Key, specPrefix) {
 			continue
 		}
-		obj, err := decode(w.k, r, w.o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
+		obj, err := w.decodeShared(r, w.o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
 		if err != nil {
 			continue
 		}
@@ -87,54 +191,55 @@ func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gos
 	}
 }
 
-// handle turns one record change into at most one watch event.
+// handle turns one record change into at most one watch event, decoding
+// the object once (and the previous spec only when a selector needs it).
 func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 	key := ch.New.Key
 	var id string
-	var spec, status *gossip.Record
+	var obj api.Object
+	var err error
+	wasHint := false
 	switch {
 	case strings.HasPrefix(key, specPrefix):
 		id = key[len(specPrefix):]
-		spec, status = ch.New, w.o.st.Get(statusPrefix+id)
-		if spec.Deleted {
+		status := w.o.st.Get(statusPrefix + id)
+		if ch.New.Deleted {
 			if ch.Old == nil || ch.Old.Deleted {
 				return true
 			}
-			obj, err := decode(w.k, ch.Old, status)
+			obj, err := w.decode(ch.Old, status)
 			if err != nil {
 				return true
 			}
 			obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(ch.New.Version.Time, 10)
 			return w.emit(ctx, id, obj, true, w.sel.Matches(obj.GetObjectMeta().Labels))
 		}
+		if obj, err = w.decodeShared(ch.New, status); err != nil {
+			return true
+		}
+		// What the watcher saw before, for objects it has not seen yet (a
+		// watch resumed from a resourceVersion): the previous spec's labels.
+		if ch.Old != nil && !ch.Old.Deleted {
+			wasHint = w.sel.Empty()
+			if !wasHint {
+				if old, err := w.decode(ch.Old, nil); err == nil {
+					wasHint = w.sel.Matches(old.GetObjectMeta().Labels)
+				}
+			}
+		}
 	case strings.HasPrefix(key, statusPrefix):
 		id = key[len(statusPrefix):]
-		spec, status = w.o.st.Get(specPrefix+id), ch.New
+		spec, status := w.o.st.Get(specPrefix+id), ch.New
 		if spec == nil || spec.Deleted || status.Deleted {
 			return true
 		}
 		// A status record for another incarnation changes nothing visible.
-		if obj, err := decode(w.k, spec, status); err != nil || !w.statusApplies(obj, status) {
+		if obj, err = w.decodeShared(spec, status); err != nil || !w.statusApplies(obj, status) {
 			return true
 		}
+		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)
 	default:
 		return true
-	}
-	obj, err := decode(w.k, spec, status)
-	if err != nil {
-		return true
-	}
-	// What the watcher saw before, for objects it has not seen yet (a watch
-	// resumed from a resourceVersion): the previous spec's labels.
-	wasHint := false
-	if ch.New == spec {
-		if ch.Old != nil && !ch.Old.Deleted {
-			if old, err := decode(w.k, ch.Old, nil); err == nil {
-				wasHint = w.sel.Matches(old.GetObjectMeta().Labels)
-			}
-		}
-	} else {
-		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)
 	}
 	return w.emit(ctx, id, obj, false, wasHint)
 }
@@ -156,9 +261,16 @@ func parseRV(rv string) uint64 {
 // emit sends the event for an object's new state, translating selector
 // matches into ADDED/MODIFIED/DELETED as the watcher sees them.
 func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, wasHint bool) bool {
-	was, known := w.matched[id]
-	if !known {
-		was = wasHint
+	// Without a selector every live object matches: whether the watcher
+	// saw it is whether it existed before this change (the hint), and
+	// nothing is kept per object (a watcher of 10,000 objects costs no
+	// more than one of ten).
+	was, known := wasHint, true
+	if !w.sel.Empty() {
+		was, known = w.matched[id]
+		if !known {
+			was = wasHint
+		}
 	}
 	now := !deleted && w.sel.Matches(obj.GetObjectMeta().Labels)
 	var typ string
@@ -168,7 +280,9 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 		delete(w.matched, id)
 	case !was && now:
 		typ = api.Added
-		w.matched[id] = true
+		if !w.sel.Empty() {
+			w.matched[id] = true
+		}
 	case was && now:
 		typ = api.Modified
 	default:

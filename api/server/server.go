@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -101,6 +102,8 @@ type Server struct {
 	hosts   *hostGuard
 	watches *concurrency
 	streams *concurrency
+
+	watchesCut, watchesExpired atomic.Uint64 // WatchStats
 }
 
 // New builds the server and its routes.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
@@ -65,10 +66,34 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns s
 			if !ok {
 				return
 			}
+			if ev.Type == api.Error {
+				s.watchesExpired.Add(1) // it fell behind: the client lists again
+			}
 			// Encode writes each event in one Write, which flushes it.
 			if err := enc.Encode(ev); err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					s.watchesCut.Add(1)
+					s.log.Info("closed a watch whose client stopped reading", "resource", k.Resource,
+						"client", s.cfg.ClientKey(r), "write_timeout", s.cfg.Limits.StreamWriteTimeout)
+				}
 				return
 			}
 		}
 	}
+}
+
+// WatchStats are counters of the server's watches.
+type WatchStats struct {
+	Open int // open now
+	// Cut counts the watches closed because a write to their client made
+	// no progress within Limits.StreamWriteTimeout (it stopped reading).
+	Cut uint64
+	// Expired counts the watches ended by an ERROR event because they fell
+	// behind the store's changes (the client lists again).
+	Expired uint64
+}
+
+// WatchStats returns the counters of the server's watches.
+func (s *Server) WatchStats() WatchStats {
+	return WatchStats{Open: s.watches.inUse(), Cut: s.watchesCut.Load(), Expired: s.watchesExpired.Load()}
 }

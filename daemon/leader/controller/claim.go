@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // errOwnerGone means an owner changed (deleted, re-created) while it was
@@ -71,6 +72,7 @@ func (c *claimer) adopt(ctx context.Context, obj api.Object) (api.Object, error)
 	if c.checkErr != nil {
 		return nil, c.checkErr
 	}
+	obj = informer.Copy(obj) // shared with the informer's other consumers
 	m := obj.GetObjectMeta()
 	m.OwnerReferences = append(m.OwnerReferences, api.NewControllerRef(c.owner))
 	// The resourceVersion read with the list makes this a compare-and-swap:
@@ -84,6 +86,7 @@ func (c *claimer) adopt(ctx context.Context, obj api.Object) (api.Object, error)
 
 func (c *claimer) release(ctx context.Context, obj api.Object) error {
 	uid := c.owner.GetObjectMeta().UID
+	obj = informer.Copy(obj) // shared with the informer's other consumers
 	m := obj.GetObjectMeta()
 	refs := m.OwnerReferences[:0:0]
 	for _, r := range m.OwnerReferences {

@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // What `shoal compose` writes (package compose): the project and service
@@ -51,6 +52,7 @@ type composeDependency struct {
 // pods and workloads once and decides for every gated service.
 type composeDepsController struct {
 	store Store
+	cache cache
 	rec   Recorder
 	log   *slog.Logger
 	opts  Options
@@ -60,14 +62,14 @@ type composeDepsController struct {
 	waiting map[string]string // workload key -> the reason last recorded
 }
 
-func newComposeDepsController(ctx context.Context, store Store, rec Recorder, log *slog.Logger, opts Options) *composeDepsController {
-	return &composeDepsController{store: store, rec: rec, log: log.With("component", "compose-depends-on"), opts: opts,
+func newComposeDepsController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *composeDepsController {
+	return &composeDepsController{store: store, cache: cache, rec: rec, log: log.With("component", "compose-depends-on"), opts: opts,
 		queue: workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax), waiting: map[string]string{}}
 }
 
 func (c *composeDepsController) loop() *loop {
 	return &loop{
-		name: "compose-depends-on", store: c.store, log: c.log, queue: c.queue,
+		name: "compose-depends-on", cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: []watchSpec{
 			{kind: api.KindPod, handle: c.onObject},
@@ -92,12 +94,8 @@ func (c *composeDepsController) onObject(_ context.Context, ev api.WatchEvent) {
 	}
 }
 
-func (c *composeDepsController) resync(ctx context.Context) error {
-	pods, _, err := c.store.List(ctx, api.KindPod, "", nil)
-	if err != nil {
-		return err
-	}
-	for _, o := range pods {
+func (c *composeDepsController) resync(context.Context) error {
+	for _, o := range c.cache.list(api.KindPod, "", nil) {
 		if hasGate(o.(*api.Pod)) {
 			c.queue.Add(o.GetObjectMeta().Namespace)
 		}
@@ -122,10 +120,7 @@ type project struct {
 }
 
 func (c *composeDepsController) sync(ctx context.Context, ns string) error {
-	objs, _, err := c.store.List(ctx, api.KindPod, ns, nil)
-	if err != nil {
-		return err
-	}
+	objs := c.cache.list(api.KindPod, ns, nil)
 	gated := map[string][]*api.Pod{} // by service
 	p := &project{ns: ns, workloads: map[string]api.Object{}}
 	for _, o := range objs {
@@ -141,11 +136,7 @@ func (c *composeDepsController) sync(ctx context.Context, ns string) error {
 		return nil
 	}
 	for _, k := range []*api.Kind{api.KindDeployment, api.KindJob, api.KindDaemonSet} {
-		objs, _, err := c.store.List(ctx, k, ns, nil)
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
+		for _, o := range c.cache.list(k, ns, nil) {
 			if svc, ok := o.GetObjectMeta().Labels[composeLabelService]; ok {
 				p.workloads[svc] = o
 			}
@@ -180,16 +171,17 @@ func (c *composeDepsController) sync(ctx context.Context, ns string) error {
 	return nil
 }
 
-// ungate removes the depends-on gate from one pod, keeping any other.
+// ungate removes the depends-on gate from one pod, keeping any other. The
+// informer's pod is shared: the write goes on a copy.
 func (c *composeDepsController) ungate(ctx context.Context, pod *api.Pod) error {
-	fresh := *pod
+	fresh := informer.Copy(pod)
 	fresh.Spec.SchedulingGates = nil
 	for _, g := range pod.Spec.SchedulingGates {
 		if g.Name != composeDependsOn {
 			fresh.Spec.SchedulingGates = append(fresh.Spec.SchedulingGates, g)
 		}
 	}
-	_, err := c.store.Update(ctx, &fresh)
+	_, err := c.store.Update(ctx, fresh)
 	if api.IsNotFound(err) {
 		return nil
 	}

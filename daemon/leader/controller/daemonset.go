@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // DaemonSet event reasons, as Kubernetes names them.
@@ -33,6 +34,7 @@ const (
 // is gone is removed at once: no node will ever stop it.
 type daemonSetController struct {
 	store   Store
+	cache   cache
 	rec     Recorder
 	log     *slog.Logger
 	opts    Options
@@ -46,9 +48,10 @@ type daemonSetController struct {
 	nodes map[string]string // node name -> what of it placement depends on
 }
 
-func newDaemonSetController(ctx context.Context, store Store, rec Recorder, log *slog.Logger, opts Options) *daemonSetController {
+func newDaemonSetController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *daemonSetController {
 	return &daemonSetController{
 		store:   store,
+		cache:   cache,
 		rec:     rec,
 		log:     log.With("component", "daemonset"),
 		opts:    opts,
@@ -63,7 +66,7 @@ func newDaemonSetController(ctx context.Context, store Store, rec Recorder, log 
 
 func (c *daemonSetController) loop() *loop {
 	return &loop{
-		name: "daemonset", store: c.store, log: c.log, queue: c.queue,
+		name: "daemonset", cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: []watchSpec{
 			{kind: api.KindDaemonSet, handle: c.onDaemonSet},
@@ -71,7 +74,7 @@ func (c *daemonSetController) loop() *loop {
 			{kind: api.KindNode, handle: c.onNode},
 		},
 		sync:   c.sync,
-		resync: func(ctx context.Context) error { return enqueueAll(ctx, c.store, api.KindDaemonSet, c.queue) },
+		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindDaemonSet, c.queue) },
 	}
 }
 
@@ -113,13 +116,8 @@ func (c *daemonSetController) onPod(ctx context.Context, ev api.WatchEvent) {
 }
 
 // enqueueSelecting queues the DaemonSets whose selector matches pod.
-func (c *daemonSetController) enqueueSelecting(ctx context.Context, pod *api.Pod) {
-	sets, _, err := c.store.List(ctx, api.KindDaemonSet, pod.Namespace, nil)
-	if err != nil {
-		c.log.Debug("listing daemonsets for an orphan pod failed", "pod", keyOf(pod), "err", err)
-		return
-	}
-	for _, o := range sets {
+func (c *daemonSetController) enqueueSelecting(_ context.Context, pod *api.Pod) {
+	for _, o := range c.cache.list(api.KindDaemonSet, pod.Namespace, nil) {
 		ds := o.(*api.DaemonSet)
 		if sel, err := ds.Spec.Selector.AsSelector(); err == nil && !sel.Empty() && sel.Matches(pod.Labels) {
 			c.queue.Add(keyOf(ds))
@@ -148,7 +146,7 @@ func (c *daemonSetController) onNode(ctx context.Context, ev api.WatchEvent) {
 		}
 		c.nodes[node.Name] = fp
 	}
-	if err := enqueueAll(ctx, c.store, api.KindDaemonSet, c.queue); err != nil {
+	if err := enqueueAll(c.cache, api.KindDaemonSet, c.queue); err != nil {
 		c.log.Debug("listing daemonsets for a node change failed", "node", node.Name, "err", err)
 	}
 }
@@ -240,15 +238,12 @@ func (r *dsRun) waitAtMost(d time.Duration) {
 // sync brings one DaemonSet's pods to its nodes and writes its status.
 func (c *daemonSetController) sync(ctx context.Context, key string) error {
 	ns, name := splitKey(key)
-	obj, err := c.store.Get(ctx, api.KindDaemonSet, ns, name)
-	if api.IsNotFound(err) {
+	obj, ok := c.cache.get(api.KindDaemonSet, ns, name)
+	if !ok {
 		c.forget(key)
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("get daemonset %s: %w", key, err)
-	}
-	ds := obj.(*api.DaemonSet)
+	ds := informer.Copy(obj.(*api.DaemonSet)) // its status is written below
 	sel, err := ds.Spec.Selector.AsSelector()
 	if err != nil || sel.Empty() {
 		// Validation keeps these out; retrying would not help.
@@ -282,10 +277,7 @@ func (c *daemonSetController) observe(ctx context.Context, key string, ds *api.D
 	if err != nil {
 		return nil, err
 	}
-	nodeObjs, _, err := c.store.List(ctx, api.KindNode, "", nil)
-	if err != nil {
-		return nil, fmt.Errorf("list nodes for daemonset %s: %w", key, err)
-	}
+	nodeObjs := c.cache.list(api.KindNode, "", nil)
 	pods, err := c.claimPods(ctx, ds, sel)
 	if err != nil {
 		return nil, err
@@ -318,12 +310,8 @@ func (c *daemonSetController) observe(ctx context.Context, key string, ds *api.D
 // claimPods returns the pods the DaemonSet controls, after adopting and
 // releasing; finished pods already being deleted are past caring about.
 func (c *daemonSetController) claimPods(ctx context.Context, ds *api.DaemonSet, sel api.Selector) ([]*api.Pod, error) {
-	objs, _, err := c.store.List(ctx, api.KindPod, ds.Namespace, nil)
-	if err != nil {
-		return nil, fmt.Errorf("list pods of daemonset %s: %w", keyOf(ds), err)
-	}
 	var live []api.Object
-	for _, o := range objs {
+	for _, o := range c.cache.candidates(api.KindPod, ds, sel) {
 		if p := o.(*api.Pod); !api.IsPodTerminal(p) || p.DeletionTimestamp == nil {
 			live = append(live, o)
 		}

@@ -26,7 +26,7 @@ func newNode(name string, labels map[string]string, ready bool, taints ...api.Ta
 	}
 }
 
-func getNode(t *testing.T, store Store, name string) *api.Node {
+func getNode(t *testing.T, store testStore, name string) *api.Node {
 	t.Helper()
 	o, err := store.Get(context.Background(), api.KindNode, "", name)
 	if err != nil {
@@ -35,7 +35,7 @@ func getNode(t *testing.T, store Store, name string) *api.Node {
 	return o.(*api.Node)
 }
 
-func updateNode(t *testing.T, store Store, name string, change func(*api.Node)) {
+func updateNode(t *testing.T, store testStore, name string, change func(*api.Node)) {
 	t.Helper()
 	for range 20 {
 		n := getNode(t, store, name)
@@ -49,7 +49,7 @@ func updateNode(t *testing.T, store Store, name string, change func(*api.Node)) 
 	t.Fatal("update kept conflicting")
 }
 
-func setNodeReady(t *testing.T, store Store, name string, ready bool) {
+func setNodeReady(t *testing.T, store testStore, name string, ready bool) {
 	t.Helper()
 	n := getNode(t, store, name)
 	n.Status = newNode(name, nil, ready).Status
@@ -58,7 +58,7 @@ func setNodeReady(t *testing.T, store Store, name string, ready bool) {
 	}
 }
 
-func addNodes(t *testing.T, store Store, nodes ...*api.Node) {
+func addNodes(t *testing.T, store testStore, nodes ...*api.Node) {
 	t.Helper()
 	for _, n := range nodes {
 		mustCreate(t, store, n)
@@ -75,7 +75,7 @@ func newDaemonSet(name string) *api.DaemonSet {
 	}
 }
 
-func getDS(t *testing.T, store Store, name string) *api.DaemonSet {
+func getDS(t *testing.T, store testStore, name string) *api.DaemonSet {
 	t.Helper()
 	o, err := store.Get(context.Background(), api.KindDaemonSet, "default", name)
 	if err != nil {
@@ -84,7 +84,7 @@ func getDS(t *testing.T, store Store, name string) *api.DaemonSet {
 	return o.(*api.DaemonSet)
 }
 
-func updateDS(t *testing.T, store Store, name string, change func(*api.DaemonSet)) {
+func updateDS(t *testing.T, store testStore, name string, change func(*api.DaemonSet)) {
 	t.Helper()
 	for range 20 {
 		ds := getDS(t, store, name)
@@ -98,7 +98,7 @@ func updateDS(t *testing.T, store Store, name string, change func(*api.DaemonSet
 	t.Fatal("update kept conflicting")
 }
 
-func dsPods(t *testing.T, store Store, name string) []*api.Pod {
+func dsPods(t *testing.T, store testStore, name string) []*api.Pod {
 	t.Helper()
 	return listPods(t, store, api.SelectorFromSet(map[string]string{"app": name}))
 }
@@ -122,7 +122,7 @@ func placed(pods []*api.Pod) string {
 
 // waitPlaced waits until the DaemonSet's pods (all of them: none may be
 // on its way out) are one per listed node, ready.
-func waitPlaced(t *testing.T, store Store, name string, nodes ...string) []*api.Pod {
+func waitPlaced(t *testing.T, store testStore, name string, nodes ...string) []*api.Pod {
 	t.Helper()
 	var want []string
 	for _, n := range nodes {
@@ -145,7 +145,7 @@ func waitPlaced(t *testing.T, store Store, name string, nodes ...string) []*api.
 	return pods
 }
 
-func dsHash(t *testing.T, store Store, name string) string {
+func dsHash(t *testing.T, store testStore, name string) string {
 	t.Helper()
 	ds := getDS(t, store, name)
 	h, err := computeHash(&ds.Spec.Template, nil)
@@ -155,7 +155,7 @@ func dsHash(t *testing.T, store Store, name string) string {
 	return h
 }
 
-func waitDSStatus(t *testing.T, store Store, name string, want api.DaemonSetStatus) {
+func waitDSStatus(t *testing.T, store testStore, name string, want api.DaemonSetStatus) {
 	t.Helper()
 	poll.True(t, 10*time.Second, fmt.Sprintf("status %+v", want), func() (bool, string) {
 		ds := getDS(t, store, name)
@@ -169,7 +169,7 @@ func allAvailable(n int32) api.DaemonSetStatus {
 		UpdatedNumberScheduled: n, NumberAvailable: n}
 }
 
-func threeNodes(t *testing.T, store Store) {
+func threeNodes(t *testing.T, store testStore) {
 	t.Helper()
 	addNodes(t, store, newNode("n1", nil, true), newNode("n2", nil, true), newNode("n3", nil, true))
 }
@@ -260,7 +260,7 @@ func TestDaemonSetRunsOnePodPerNode(t *testing.T) {
 }
 
 // watchMarked reports whether the pod was ever seen marked for deletion.
-func watchMarked(t *testing.T, store Store, pod string) *atomic.Bool {
+func watchMarked(t *testing.T, store testStore, pod string) *atomic.Bool {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := store.Watch(ctx, api.KindPod, "default", api.ListOptions{})
@@ -402,7 +402,7 @@ type availabilityWatcher struct {
 	live        atomic.Int32
 }
 
-func watchAvailability(t *testing.T, store Store, name string, nodes ...string) *availabilityWatcher {
+func watchAvailability(t *testing.T, store testStore, name string, nodes ...string) *availabilityWatcher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sel := api.SelectorFromSet(map[string]string{"app": name})

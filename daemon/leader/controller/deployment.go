@@ -10,6 +10,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // errHashCollision: the name of the new ReplicaSet is taken by one that is
@@ -20,15 +21,17 @@ var errHashCollision = errors.New("controller: pod-template-hash collision")
 // pod template, following Kubernetes' pkg/controller/deployment.
 type deploymentController struct {
 	store Store
+	cache cache
 	rec   Recorder
 	log   *slog.Logger
 	opts  Options
 	queue *workqueue.Queue
 }
 
-func newDeploymentController(ctx context.Context, store Store, rec Recorder, log *slog.Logger, opts Options) *deploymentController {
+func newDeploymentController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *deploymentController {
 	return &deploymentController{
 		store: store,
+		cache: cache,
 		rec:   rec,
 		log:   log.With("component", "deployment"),
 		opts:  opts,
@@ -38,7 +41,7 @@ func newDeploymentController(ctx context.Context, store Store, rec Recorder, log
 
 func (c *deploymentController) loop() *loop {
 	return &loop{
-		name: "deployment", store: c.store, log: c.log, queue: c.queue,
+		name: "deployment", cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: []watchSpec{
 			{kind: api.KindDeployment, handle: c.onDeployment},
@@ -46,7 +49,7 @@ func (c *deploymentController) loop() *loop {
 			{kind: api.KindPod, handle: c.onPod},
 		},
 		sync:   c.sync,
-		resync: func(ctx context.Context) error { return enqueueAll(ctx, c.store, api.KindDeployment, c.queue) },
+		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindDeployment, c.queue) },
 	}
 }
 
@@ -58,7 +61,7 @@ func (c *deploymentController) onDeployment(_ context.Context, ev api.WatchEvent
 
 // onReplicaSet queues the Deployment controlling the ReplicaSet, or, for an
 // orphan, the Deployments that may adopt it.
-func (c *deploymentController) onReplicaSet(ctx context.Context, ev api.WatchEvent) {
+func (c *deploymentController) onReplicaSet(_ context.Context, ev api.WatchEvent) {
 	m := ev.Object.GetObjectMeta()
 	if ref := m.ControllerRef(); ref != nil {
 		if ref.Kind == api.KindDeployment.Kind {
@@ -69,12 +72,7 @@ func (c *deploymentController) onReplicaSet(ctx context.Context, ev api.WatchEve
 	if ev.Type == api.Deleted {
 		return
 	}
-	deps, _, err := c.store.List(ctx, api.KindDeployment, m.Namespace, nil)
-	if err != nil {
-		c.log.Debug("listing deployments for an orphan replicaset failed", "replicaset", keyOf(ev.Object), "err", err)
-		return
-	}
-	for _, o := range deps {
+	for _, o := range c.cache.list(api.KindDeployment, m.Namespace, nil) {
 		d := o.(*api.Deployment)
 		if sel, err := d.Spec.Selector.AsSelector(); err == nil && !sel.Empty() && sel.Matches(m.Labels) {
 			c.queue.Add(keyOf(d))
@@ -85,14 +83,14 @@ func (c *deploymentController) onReplicaSet(ctx context.Context, ev api.WatchEve
 // onPod queues the Deployment above the pod's ReplicaSet: the rollout
 // decides on the pods themselves (how many are up, how many available), and
 // Recreate waits for the old ones to be gone.
-func (c *deploymentController) onPod(ctx context.Context, ev api.WatchEvent) {
+func (c *deploymentController) onPod(_ context.Context, ev api.WatchEvent) {
 	m := ev.Object.GetObjectMeta()
 	ref := m.ControllerRef()
 	if ref == nil || ref.Kind != api.KindReplicaSet.Kind {
 		return
 	}
-	obj, err := c.store.Get(ctx, api.KindReplicaSet, m.Namespace, ref.Name)
-	if err != nil || obj.GetObjectMeta().UID != ref.UID {
+	obj, ok := c.cache.get(api.KindReplicaSet, m.Namespace, ref.Name)
+	if !ok || obj.GetObjectMeta().UID != ref.UID {
 		return
 	}
 	if dref := obj.GetObjectMeta().ControllerRef(); dref != nil && dref.Kind == api.KindDeployment.Kind {
@@ -167,14 +165,11 @@ func (r *rollout) availableSum(sets []*api.ReplicaSet) int32 {
 // paused or resized) or roll out with its strategy, then write status.
 func (c *deploymentController) sync(ctx context.Context, key string) error {
 	ns, name := splitKey(key)
-	obj, err := c.store.Get(ctx, api.KindDeployment, ns, name)
-	if api.IsNotFound(err) {
+	obj, ok := c.cache.get(api.KindDeployment, ns, name)
+	if !ok {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("get deployment %s: %w", key, err)
-	}
-	d := obj.(*api.Deployment)
+	d := informer.Copy(obj.(*api.Deployment)) // its status is built and written in place
 	sel, err := d.Spec.Selector.AsSelector()
 	if err != nil || sel.Empty() {
 		c.rec.Eventf(d, api.EventWarning, ReasonSelectorInvalid, "This deployment has an invalid or empty selector: %v", err)
@@ -207,43 +202,34 @@ func (c *deploymentController) sync(ctx context.Context, key string) error {
 	return c.rolloutRolling(ctx, r)
 }
 
-// claimReplicaSets lists the ReplicaSets of the Deployment's namespace and
-// returns those it controls, adopting matching orphans.
+// claimReplicaSets returns the ReplicaSets the Deployment controls,
+// adopting matching orphans. They are copies: the rollout changes them in
+// place before writing them.
 func (c *deploymentController) claimReplicaSets(ctx context.Context, d *api.Deployment, sel api.Selector) ([]*api.ReplicaSet, error) {
-	objs, _, err := c.store.List(ctx, api.KindReplicaSet, d.Namespace, nil)
-	if err != nil {
-		return nil, fmt.Errorf("list replicasets of deployment %s: %w", keyOf(d), err)
-	}
-	claimed, err := newClaimer(c.store, d, sel).claim(ctx, objs)
+	claimed, err := newClaimer(c.store, d, sel).claim(ctx, c.cache.candidates(api.KindReplicaSet, d, sel))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*api.ReplicaSet, len(claimed))
 	for i, o := range claimed {
-		out[i] = o.(*api.ReplicaSet)
+		out[i] = informer.Copy(o.(*api.ReplicaSet))
 	}
 	return out, nil
 }
 
 // podsByReplicaSet groups the Deployment's pods by the ReplicaSet that
-// controls them.
-func (c *deploymentController) podsByReplicaSet(ctx context.Context, d *api.Deployment, sel api.Selector, sets []*api.ReplicaSet) (map[string][]*api.Pod, error) {
-	objs, _, err := c.store.List(ctx, api.KindPod, d.Namespace, sel)
-	if err != nil {
-		return nil, fmt.Errorf("list pods of deployment %s: %w", keyOf(d), err)
-	}
+// controls them, from the informer's owner index. The pods are shared:
+// read only.
+func (c *deploymentController) podsByReplicaSet(_ context.Context, _ *api.Deployment, _ api.Selector, sets []*api.ReplicaSet) (map[string][]*api.Pod, error) {
 	out := make(map[string][]*api.Pod, len(sets))
 	for _, rs := range sets {
-		out[rs.UID] = nil
-	}
-	for _, o := range objs {
-		ref := o.GetObjectMeta().ControllerRef()
-		if ref == nil {
-			continue
+		var pods []*api.Pod
+		for _, o := range c.cache.inf.Cache(api.KindPod).ByOwner(rs.UID) {
+			if ref := o.GetObjectMeta().ControllerRef(); ref != nil && ref.UID == rs.UID {
+				pods = append(pods, o.(*api.Pod))
+			}
 		}
-		if _, ok := out[ref.UID]; ok {
-			out[ref.UID] = append(out[ref.UID], o.(*api.Pod))
-		}
+		out[rs.UID] = pods
 	}
 	return out, nil
 }

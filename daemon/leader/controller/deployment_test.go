@@ -14,7 +14,7 @@ import (
 
 // deploymentDone reports whether the Deployment finished rolling out its
 // current template: every replica updated and available, status current.
-func deploymentDone(t *testing.T, store Store, name string) (bool, string) {
+func deploymentDone(t *testing.T, store testStore, name string) (bool, string) {
 	d := getDeployment(t, store, name)
 	want := *d.Spec.Replicas
 	st := d.Status
@@ -25,7 +25,7 @@ func deploymentDone(t *testing.T, store Store, name string) (bool, string) {
 	return ok, fmt.Sprintf("gen %d status %+v", d.Generation, st)
 }
 
-func waitDone(t *testing.T, store Store, name string) {
+func waitDone(t *testing.T, store testStore, name string) {
 	t.Helper()
 	poll.True(t, 20*time.Second, "deployment "+name+" rolled out", func() (bool, string) {
 		return deploymentDone(t, store, name)
@@ -117,7 +117,7 @@ type boundsWatcher struct {
 	low        int
 }
 
-func watchBounds(t *testing.T, store Store, sel api.Selector, replicas, maxActive, minReady int) *boundsWatcher {
+func watchBounds(t *testing.T, store testStore, sel api.Selector, replicas, maxActive, minReady int) *boundsWatcher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := store.Watch(ctx, api.KindPod, "default", api.ListOptions{LabelSelector: sel})

@@ -19,39 +19,36 @@ import (
 // selector keep whatever Endpoints their users write.
 type endpointsController struct {
 	store Store
+	cache cache
 	log   *slog.Logger
 	opts  Options
 	queue *workqueue.Queue
 }
 
-func newEndpointsController(ctx context.Context, store Store, log *slog.Logger, opts Options) *endpointsController {
-	return &endpointsController{store: store, log: log.With("component", "endpoints"), opts: opts,
+func newEndpointsController(ctx context.Context, store Store, cache cache, log *slog.Logger, opts Options) *endpointsController {
+	return &endpointsController{store: store, cache: cache, log: log.With("component", "endpoints"), opts: opts,
 		queue: workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax)}
 }
 
 func (c *endpointsController) loop() *loop {
 	return &loop{
-		name: "endpoints", store: c.store, log: c.log, queue: c.queue,
+		name: "endpoints", cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: []watchSpec{
 			{kind: api.KindService, handle: func(_ context.Context, ev api.WatchEvent) { c.queue.Add(keyOf(ev.Object)) }},
 			{kind: api.KindPod, handle: c.onPod},
 		},
 		sync:   c.sync,
-		resync: func(ctx context.Context) error { return enqueueAll(ctx, c.store, api.KindService, c.queue) },
+		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindService, c.queue) },
 	}
 }
 
 // onPod queues the services of the pod's namespace that select it. A pod
 // whose labels changed may have left a service: its namespace's services
 // are all queued then, which stays cheap.
-func (c *endpointsController) onPod(ctx context.Context, ev api.WatchEvent) {
+func (c *endpointsController) onPod(_ context.Context, ev api.WatchEvent) {
 	pod := ev.Object.(*api.Pod)
-	svcs, _, err := c.store.List(ctx, api.KindService, pod.Namespace, nil)
-	if err != nil {
-		return
-	}
-	for _, o := range svcs {
+	for _, o := range c.cache.list(api.KindService, pod.Namespace, nil) {
 		s := o.(*api.Service)
 		if len(s.Spec.Selector) > 0 {
 			c.queue.Add(keyOf(s))
@@ -61,43 +58,34 @@ func (c *endpointsController) onPod(ctx context.Context, ev api.WatchEvent) {
 
 func (c *endpointsController) sync(ctx context.Context, key string) error {
 	ns, name := splitKey(key)
-	obj, err := c.store.Get(ctx, api.KindService, ns, name)
-	if api.IsNotFound(err) {
+	obj, ok := c.cache.get(api.KindService, ns, name)
+	if !ok {
 		// The garbage collector removes Endpoints we own; a selector-less
 		// service's Endpoints belong to the user.
 		return nil
-	}
-	if err != nil {
-		return err
 	}
 	svc := obj.(*api.Service)
 	if len(svc.Spec.Selector) == 0 || svc.Spec.Type == api.ServiceTypeExternalName {
 		return nil
 	}
-	pods, _, err := c.store.List(ctx, api.KindPod, ns, api.SelectorFromSet(svc.Spec.Selector))
-	if err != nil {
-		return err
-	}
-	want := &api.Endpoints{ObjectMeta: api.ObjectMeta{Name: svc.Name, Namespace: ns, Labels: svc.Labels,
+	pods := c.cache.list(api.KindPod, ns, api.SelectorFromSet(svc.Spec.Selector))
+	want := &api.Endpoints{ObjectMeta: api.ObjectMeta{Name: svc.Name, Namespace: ns, Labels: copyMap(svc.Labels),
 		OwnerReferences: []api.OwnerReference{api.NewControllerRef(svc)}},
 		Subsets: endpointSubsets(svc, pods)}
-	cur, err := c.store.Get(ctx, api.KindEndpoints, ns, name)
-	switch {
-	case api.IsNotFound(err):
-		_, err = c.store.Create(ctx, want)
+	cur, ok := c.cache.get(api.KindEndpoints, ns, name)
+	if !ok {
+		_, err := c.store.Create(ctx, want)
 		if api.IsAlreadyExists(err) {
 			c.queue.Add(key)
 			return nil
 		}
-		return err
-	case err != nil:
 		return err
 	}
 	if sameEndpoints(cur.(*api.Endpoints), want) {
 		return nil
 	}
 	want.ResourceVersion = cur.GetObjectMeta().ResourceVersion
-	_, err = c.store.Update(ctx, want)
+	_, err := c.store.Update(ctx, want)
 	if api.IsConflict(err) {
 		c.queue.Add(key)
 		return nil

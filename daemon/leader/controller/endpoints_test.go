@@ -10,7 +10,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
-func endpointsOf(t *testing.T, store Store, name string) *api.Endpoints {
+func endpointsOf(t *testing.T, store testStore, name string) *api.Endpoints {
 	o, err := store.Get(context.Background(), api.KindEndpoints, "default", name)
 	if err != nil {
 		return nil
@@ -18,7 +18,7 @@ func endpointsOf(t *testing.T, store Store, name string) *api.Endpoints {
 	return o.(*api.Endpoints)
 }
 
-func servedPod(t *testing.T, store Store, name, ip string, ready bool) *api.Pod {
+func servedPod(t *testing.T, store testStore, name, ip string, ready bool) *api.Pod {
 	t.Helper()
 	p := mustCreate(t, store, &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": "web"}},
 		Spec: api.PodSpec{NodeName: "n1", Containers: []api.Container{{Name: "app", Image: "img:1",

@@ -24,27 +24,25 @@ import (
 // unless this collector saw the owner's deletion itself.
 type garbageCollector struct {
 	store Store
+	cache cache
 	log   *slog.Logger
 	opts  Options
 	queue *workqueue.Queue
 
-	mu         sync.Mutex
-	dependents map[string]map[string]struct{} // owner uid -> dependent keys
-	ownersOf   map[string][]string            // dependent key -> owner uids
-	missing    map[string]map[string]time.Time
-	deleted    map[string]time.Time // owner uid -> when its deletion was seen
+	mu      sync.Mutex
+	missing map[string]map[string]time.Time
+	deleted map[string]time.Time // owner uid -> when its deletion was seen
 }
 
-func newGarbageCollector(ctx context.Context, store Store, log *slog.Logger, opts Options) *garbageCollector {
+func newGarbageCollector(ctx context.Context, store Store, cache cache, log *slog.Logger, opts Options) *garbageCollector {
 	return &garbageCollector{
-		store:      store,
-		log:        log.With("component", "garbagecollector"),
-		opts:       opts,
-		queue:      workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
-		dependents: map[string]map[string]struct{}{},
-		ownersOf:   map[string][]string{},
-		missing:    map[string]map[string]time.Time{},
-		deleted:    map[string]time.Time{},
+		store:   store,
+		cache:   cache,
+		log:     log.With("component", "garbagecollector"),
+		opts:    opts,
+		queue:   workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		missing: map[string]map[string]time.Time{},
+		deleted: map[string]time.Time{},
 	}
 }
 
@@ -62,10 +60,10 @@ func gcKinds() []*api.Kind {
 func (c *garbageCollector) loop() *loop {
 	var watches []watchSpec
 	for _, k := range gcKinds() {
-		watches = append(watches, watchSpec{kind: k, handle: c.onObject})
+		watches = append(watches, watchSpec{kind: k, handle: c.onObject, update: c.onUpdate})
 	}
 	return &loop{
-		name: "garbagecollector", store: c.store, log: c.log, queue: c.queue,
+		name: "garbagecollector", cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: watches, sync: c.sync, resync: c.resync,
 	}
@@ -91,87 +89,51 @@ func objectKey(obj api.Object) string {
 	return gcKey(api.KindOf(obj), m.Namespace, m.Name)
 }
 
-// onObject keeps the owner -> dependents index, checks new dependents, and
-// on an owner's deletion checks its dependents.
+// onObject checks new dependents and, on an owner's deletion, its
+// dependents (found through the informer's owner index).
 func (c *garbageCollector) onObject(_ context.Context, ev api.WatchEvent) {
 	m := ev.Object.GetObjectMeta()
 	key := objectKey(ev.Object)
 	if ev.Type == api.Deleted {
 		c.mu.Lock()
 		c.deleted[m.UID] = c.opts.Now()
+		delete(c.missing, key)
 		c.mu.Unlock()
-		c.unindex(key)
-		for _, dep := range c.dependentsOf(m.UID) {
-			c.queue.Add(dep)
+		for _, k := range gcKinds() {
+			for _, dep := range c.cache.inf.Cache(k).ByOwner(m.UID) {
+				c.queue.Add(objectKey(dep))
+			}
 		}
 		return
 	}
-	if c.index(key, m.OwnerReferences) || (ev.Type == api.Added && len(m.OwnerReferences) > 0) {
+	if len(m.OwnerReferences) > 0 {
 		c.queue.Add(key)
 	}
 }
 
-// index records key's owners; it reports whether they changed.
-func (c *garbageCollector) index(key string, refs []api.OwnerReference) bool {
-	uids := make([]string, len(refs))
-	for i, r := range refs {
-		uids[i] = r.UID
+// onUpdate checks an object whose owners changed.
+func (c *garbageCollector) onUpdate(_ context.Context, old, obj api.Object) {
+	if !sameOwners(old.GetObjectMeta().OwnerReferences, obj.GetObjectMeta().OwnerReferences) {
+		c.queue.Add(objectKey(obj))
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.ownersOf[key]
-	if strings.Join(old, ",") == strings.Join(uids, ",") {
+}
+
+func sameOwners(a, b []api.OwnerReference) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	c.unindexLocked(key)
-	if len(uids) == 0 {
-		return true
-	}
-	c.ownersOf[key] = uids
-	for _, u := range uids {
-		if c.dependents[u] == nil {
-			c.dependents[u] = map[string]struct{}{}
+	for i := range a {
+		if a[i].UID != b[i].UID {
+			return false
 		}
-		c.dependents[u][key] = struct{}{}
 	}
 	return true
-}
-
-func (c *garbageCollector) unindex(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.unindexLocked(key)
-	delete(c.missing, key)
-}
-
-func (c *garbageCollector) unindexLocked(key string) {
-	for _, u := range c.ownersOf[key] {
-		delete(c.dependents[u], key)
-		if len(c.dependents[u]) == 0 {
-			delete(c.dependents, u)
-		}
-	}
-	delete(c.ownersOf, key)
-}
-
-func (c *garbageCollector) dependentsOf(uid string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.dependents[uid]))
-	for k := range c.dependents[uid] {
-		out = append(out, k)
-	}
-	return out
 }
 
 // resync checks every object that has owners.
 func (c *garbageCollector) resync(ctx context.Context) error {
 	for _, k := range gcKinds() {
-		objs, _, err := c.store.List(ctx, k, "", nil)
-		if err != nil {
-			return fmt.Errorf("list %s: %w", k.Resource, err)
-		}
-		for _, o := range objs {
+		for _, o := range c.cache.list(k, "", nil) {
 			if len(o.GetObjectMeta().OwnerReferences) > 0 {
 				c.queue.Add(objectKey(o))
 			}
@@ -188,19 +150,13 @@ func (c *garbageCollector) sync(ctx context.Context, key string) error {
 		c.log.Error("dropping a key", "key", key, "err", err)
 		return nil
 	}
-	obj, err := c.store.Get(ctx, k, ns, name)
-	if api.IsNotFound(err) {
+	obj, ok := c.cache.get(k, ns, name)
+	if !ok {
 		c.clearMissing(key)
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("get %s: %w", key, err)
-	}
 	m := obj.GetObjectMeta()
-	dangling, err := c.danglingOwners(ctx, ns, m.OwnerReferences)
-	if err != nil {
-		return err
-	}
+	dangling := c.danglingOwners(ns, m.OwnerReferences, c.fromCache)
 	if len(dangling) == 0 {
 		c.clearMissing(key)
 		return nil
@@ -209,16 +165,51 @@ func (c *garbageCollector) sync(ctx context.Context, key string) error {
 		c.queue.AddAfter(key, wait)
 		return nil
 	}
-	if len(dangling) == len(m.OwnerReferences) {
-		return c.deleteOrphan(ctx, k, obj)
+	// Before deleting anything, the store itself has the last word: the
+	// cache may be a moment behind it.
+	fresh, err := c.store.Get(ctx, k, ns, name)
+	if api.IsNotFound(err) {
+		c.clearMissing(key)
+		return nil
 	}
-	return c.dropReferences(ctx, obj, dangling)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	m = fresh.GetObjectMeta()
+	if dangling = c.danglingOwners(ns, m.OwnerReferences, c.fromStore(ctx)); len(dangling) == 0 {
+		c.clearMissing(key)
+		return nil
+	}
+	if len(dangling) == len(m.OwnerReferences) {
+		return c.deleteOrphan(ctx, k, fresh)
+	}
+	return c.dropReferences(ctx, fresh, dangling)
 }
 
-// danglingOwners returns the references whose owner is not in the store
-// with the referenced uid. Owners of a kind shoal does not know are assumed
-// to exist: what cannot be checked is never deleted.
-func (c *garbageCollector) danglingOwners(ctx context.Context, ns string, refs []api.OwnerReference) (map[string]bool, error) {
+// ownerLookup finds an owner: it returns nil when there is none, or an
+// error when that cannot be told.
+type ownerLookup func(k *api.Kind, ns, name string) (api.Object, error)
+
+func (c *garbageCollector) fromCache(k *api.Kind, ns, name string) (api.Object, error) {
+	o, _ := c.cache.get(k, ns, name)
+	return o, nil
+}
+
+func (c *garbageCollector) fromStore(ctx context.Context) ownerLookup {
+	return func(k *api.Kind, ns, name string) (api.Object, error) {
+		o, err := c.store.Get(ctx, k, ns, name)
+		if api.IsNotFound(err) {
+			return nil, nil
+		}
+		return o, err
+	}
+}
+
+// danglingOwners returns the references whose owner is not there with the
+// referenced uid. Owners of a kind shoal does not know, and owners the
+// lookup cannot tell about, are assumed to exist: what cannot be checked
+// is never deleted.
+func (c *garbageCollector) danglingOwners(ns string, refs []api.OwnerReference, lookup ownerLookup) map[string]bool {
 	out := map[string]bool{}
 	for _, ref := range refs {
 		k := kindByName(ref.Kind)
@@ -229,17 +220,15 @@ func (c *garbageCollector) danglingOwners(ctx context.Context, ns string, refs [
 		if !k.Namespaced {
 			ons = ""
 		}
-		owner, err := c.store.Get(ctx, k, ons, ref.Name)
+		owner, err := lookup(k, ons, ref.Name)
 		switch {
-		case api.IsNotFound(err):
-			out[ref.UID] = true
 		case err != nil:
-			return nil, fmt.Errorf("get owner %s %s/%s: %w", ref.Kind, ons, ref.Name, err)
-		case owner.GetObjectMeta().UID != ref.UID:
+			c.log.Debug("looking up an owner failed", "kind", ref.Kind, "owner", ons+"/"+ref.Name, "err", err)
+		case owner == nil, owner.GetObjectMeta().UID != ref.UID:
 			out[ref.UID] = true
 		}
 	}
-	return out, nil
+	return out
 }
 
 func kindByName(name string) *api.Kind {

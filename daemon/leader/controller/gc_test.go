@@ -66,7 +66,7 @@ func configMap(name string, owners ...api.Object) *api.ConfigMap {
 	return cm
 }
 
-func exists(t *testing.T, store Store, k *api.Kind, name string) bool {
+func exists(t *testing.T, store testStore, k *api.Kind, name string) bool {
 	t.Helper()
 	_, err := store.Get(t.Context(), k, "default", name)
 	if err != nil && !api.IsNotFound(err) {

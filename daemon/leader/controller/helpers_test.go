@@ -15,9 +15,39 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 var _ Store = (*registry.Registry)(nil)
+
+// testStore is the registry as the tests use it: written to, and listed
+// and watched by the informer and by the tests themselves.
+type testStore interface {
+	Store
+	informer.Source
+}
+
+// newTestInformer runs an informer over store until the test ends; it
+// fails the test if a controller changed one of its shared objects.
+func newTestInformer(t *testing.T, store informer.Source) *informer.Informer {
+	t.Helper()
+	inf := informer.New(store, informer.Options{Log: testLogger(t), CheckMutations: true,
+		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		inf.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		if err := inf.Verify(); err != nil {
+			t.Error(err)
+		}
+		cancel()
+		<-done
+	})
+	return inf
+}
 
 // newTestStore opens an in-memory store with the default namespace.
 func newTestStore(t *testing.T) *registry.Registry {
@@ -48,10 +78,10 @@ func fastOptions() Options {
 }
 
 // startManager runs a Manager until the test ends.
-func startManager(t *testing.T, store Store, opts Options) *events.FakeRecorder {
+func startManager(t *testing.T, store testStore, opts Options) *events.FakeRecorder {
 	t.Helper()
 	rec := &events.FakeRecorder{}
-	m := NewManager(store, rec, testLogger(t), opts)
+	m := NewManager(store, newTestInformer(t, store), rec, testLogger(t), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -69,7 +99,7 @@ func startManager(t *testing.T, store Store, opts Options) *events.FakeRecorder 
 	return rec
 }
 
-func listPods(t *testing.T, store Store, sel api.Selector) []*api.Pod {
+func listPods(t *testing.T, store testStore, sel api.Selector) []*api.Pod {
 	t.Helper()
 	objs, _, err := store.List(context.Background(), api.KindPod, "default", sel)
 	if err != nil {
@@ -92,7 +122,7 @@ func activePods(pods []*api.Pod) []*api.Pod {
 	return out
 }
 
-func listReplicaSets(t *testing.T, store Store) []*api.ReplicaSet {
+func listReplicaSets(t *testing.T, store testStore) []*api.ReplicaSet {
 	t.Helper()
 	objs, _, err := store.List(context.Background(), api.KindReplicaSet, "default", nil)
 	if err != nil {
@@ -106,7 +136,7 @@ func listReplicaSets(t *testing.T, store Store) []*api.ReplicaSet {
 	return out
 }
 
-func getRS(t *testing.T, store Store, name string) *api.ReplicaSet {
+func getRS(t *testing.T, store testStore, name string) *api.ReplicaSet {
 	t.Helper()
 	o, err := store.Get(context.Background(), api.KindReplicaSet, "default", name)
 	if err != nil {
@@ -115,7 +145,7 @@ func getRS(t *testing.T, store Store, name string) *api.ReplicaSet {
 	return o.(*api.ReplicaSet)
 }
 
-func getDeployment(t *testing.T, store Store, name string) *api.Deployment {
+func getDeployment(t *testing.T, store testStore, name string) *api.Deployment {
 	t.Helper()
 	o, err := store.Get(context.Background(), api.KindDeployment, "default", name)
 	if err != nil {
@@ -153,7 +183,7 @@ func newDeployment(name string, replicas int32) *api.Deployment {
 	}
 }
 
-func mustCreate(t *testing.T, store Store, obj api.Object) api.Object {
+func mustCreate(t *testing.T, store testStore, obj api.Object) api.Object {
 	t.Helper()
 	got, err := store.Create(context.Background(), obj)
 	if err != nil {
@@ -164,7 +194,7 @@ func mustCreate(t *testing.T, store Store, obj api.Object) api.Object {
 
 // updateDeployment changes a Deployment with a read-modify-write that
 // retries on conflict, as a user's client would.
-func updateDeployment(t *testing.T, store Store, name string, change func(*api.Deployment)) {
+func updateDeployment(t *testing.T, store testStore, name string, change func(*api.Deployment)) {
 	t.Helper()
 	for range 20 {
 		d := getDeployment(t, store, name)
@@ -178,7 +208,7 @@ func updateDeployment(t *testing.T, store Store, name string, change func(*api.D
 	t.Fatal("update kept conflicting")
 }
 
-func updateReplicaSet(t *testing.T, store Store, name string, change func(*api.ReplicaSet)) {
+func updateReplicaSet(t *testing.T, store testStore, name string, change func(*api.ReplicaSet)) {
 	t.Helper()
 	for range 20 {
 		rs := getRS(t, store, name)
@@ -193,7 +223,7 @@ func updateReplicaSet(t *testing.T, store Store, name string, change func(*api.R
 }
 
 // setPodStatus writes a pod's status as its node would.
-func setPodStatus(t *testing.T, store Store, pod *api.Pod, phase string, ready bool, restarts int32) {
+func setPodStatus(t *testing.T, store testStore, pod *api.Pod, phase string, ready bool, restarts int32) {
 	t.Helper()
 	pod.Status = runningStatus(phase, ready, restarts, time.Now())
 	if _, err := store.UpdateStatus(context.Background(), pod); err != nil {
@@ -226,7 +256,7 @@ func names(pods []*api.Pod) []string {
 // has passed (if ready says so), and removes pods being deleted after
 // removeAfter, as a node does once their containers stopped.
 type fakeNode struct {
-	store       Store
+	store       testStore
 	readyAfter  time.Duration
 	removeAfter time.Duration
 	ready       func(*api.Pod) bool
@@ -236,7 +266,7 @@ type fakeNode struct {
 	marked  map[string]time.Time // pod uid -> when its deletion was first seen
 }
 
-func startFakeNode(t *testing.T, store Store, readyAfter, removeAfter time.Duration, ready func(*api.Pod) bool) *fakeNode {
+func startFakeNode(t *testing.T, store testStore, readyAfter, removeAfter time.Duration, ready func(*api.Pod) bool) *fakeNode {
 	t.Helper()
 	n := &fakeNode{store: store, readyAfter: readyAfter, removeAfter: removeAfter, ready: ready,
 		started: map[string]time.Time{}, marked: map[string]time.Time{}}

@@ -9,6 +9,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // Job condition types, reasons and event reasons, as Kubernetes names them.
@@ -37,6 +38,7 @@ const (
 // if its node reported it Failed while stopping it.
 type jobController struct {
 	store   Store
+	cache   cache
 	rec     Recorder
 	log     *slog.Logger
 	opts    Options
@@ -46,9 +48,10 @@ type jobController struct {
 	pods    *ownedPods // the pod watch goroutine's only
 }
 
-func newJobController(ctx context.Context, store Store, rec Recorder, log *slog.Logger, opts Options) *jobController {
+func newJobController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *jobController {
 	return &jobController{
 		store:   store,
+		cache:   cache,
 		rec:     rec,
 		log:     log.With("component", "job"),
 		opts:    opts,
@@ -61,14 +64,14 @@ func newJobController(ctx context.Context, store Store, rec Recorder, log *slog.
 
 func (c *jobController) loop() *loop {
 	return &loop{
-		name: "job", store: c.store, log: c.log, queue: c.queue,
+		name: "job", cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: []watchSpec{
 			{kind: api.KindJob, handle: c.onJob},
 			{kind: api.KindPod, handle: c.onPod},
 		},
 		sync:   c.sync,
-		resync: func(ctx context.Context) error { return enqueueAll(ctx, c.store, api.KindJob, c.queue) },
+		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindJob, c.queue) },
 	}
 }
 
@@ -109,13 +112,8 @@ func (c *jobController) onPod(ctx context.Context, ev api.WatchEvent) {
 }
 
 // enqueueSelecting queues the unfinished Jobs whose selector matches pod.
-func (c *jobController) enqueueSelecting(ctx context.Context, pod *api.Pod) {
-	jobs, _, err := c.store.List(ctx, api.KindJob, pod.Namespace, nil)
-	if err != nil {
-		c.log.Debug("listing jobs for an orphan pod failed", "pod", keyOf(pod), "err", err)
-		return
-	}
-	for _, o := range jobs {
+func (c *jobController) enqueueSelecting(_ context.Context, pod *api.Pod) {
+	for _, o := range c.cache.list(api.KindJob, pod.Namespace, nil) {
 		j := o.(*api.Job)
 		if api.IsJobFinished(j) {
 			continue
@@ -149,15 +147,12 @@ func (r *jobRun) suspended() bool { return r.job.Spec.Suspend != nil && *r.job.S
 // sync runs one Job a step forward and writes its status.
 func (c *jobController) sync(ctx context.Context, key string) error {
 	ns, name := splitKey(key)
-	obj, err := c.store.Get(ctx, api.KindJob, ns, name)
-	if api.IsNotFound(err) {
+	obj, ok := c.cache.get(api.KindJob, ns, name)
+	if !ok {
 		c.forget(key)
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("get job %s: %w", key, err)
-	}
-	job := obj.(*api.Job)
+	job := informer.Copy(obj.(*api.Job)) // its status is written below
 	if api.IsJobFinished(job) {
 		c.forget(key)
 		return c.expire(ctx, key, job)
@@ -201,11 +196,7 @@ func (c *jobController) sync(ctx context.Context, key string) error {
 // claimPods returns every pod the Job controls, finished ones included, after
 // adopting matching orphans and releasing pods that no longer match.
 func (c *jobController) claimPods(ctx context.Context, job *api.Job, sel api.Selector) ([]*api.Pod, error) {
-	objs, _, err := c.store.List(ctx, api.KindPod, job.Namespace, nil)
-	if err != nil {
-		return nil, fmt.Errorf("list pods of job %s: %w", keyOf(job), err)
-	}
-	claimed, err := newClaimer(c.store, job, sel).claim(ctx, objs)
+	claimed, err := newClaimer(c.store, job, sel).claim(ctx, c.cache.candidates(api.KindPod, job, sel))
 	pods := make([]*api.Pod, len(claimed))
 	for i, o := range claimed {
 		pods[i] = o.(*api.Pod)

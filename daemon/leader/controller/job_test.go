@@ -30,7 +30,7 @@ func newJob(name string, completions, parallelism *int32, restartPolicy string) 
 	}
 }
 
-func getJob(t *testing.T, store Store, name string) *api.Job {
+func getJob(t *testing.T, store testStore, name string) *api.Job {
 	t.Helper()
 	o, err := store.Get(context.Background(), api.KindJob, "default", name)
 	if err != nil {
@@ -39,7 +39,7 @@ func getJob(t *testing.T, store Store, name string) *api.Job {
 	return o.(*api.Job)
 }
 
-func updateJob(t *testing.T, store Store, name string, change func(*api.Job)) {
+func updateJob(t *testing.T, store testStore, name string, change func(*api.Job)) {
 	t.Helper()
 	for range 20 {
 		j := getJob(t, store, name)
@@ -53,7 +53,7 @@ func updateJob(t *testing.T, store Store, name string, change func(*api.Job)) {
 	t.Fatal("update kept conflicting")
 }
 
-func jobPods(t *testing.T, store Store, job string) []*api.Pod {
+func jobPods(t *testing.T, store testStore, job string) []*api.Pod {
 	t.Helper()
 	return listPods(t, store, api.SelectorFromSet(map[string]string{api.LabelJobName: job}))
 }
@@ -96,7 +96,7 @@ func terminatedStatus(code int32) api.PodStatus {
 // deleted is first reported Failed, as a node that killed it may, then
 // removed.
 type jobNode struct {
-	store   Store
+	store   testStore
 	outcome func(p *api.Pod, ranFor time.Duration) int32
 
 	mu      sync.Mutex
@@ -104,7 +104,7 @@ type jobNode struct {
 	failed  map[string]time.Time // pod name -> when it was reported Failed by an exit
 }
 
-func startJobNode(t *testing.T, store Store, outcome func(p *api.Pod, ranFor time.Duration) int32) *jobNode {
+func startJobNode(t *testing.T, store testStore, outcome func(p *api.Pod, ranFor time.Duration) int32) *jobNode {
 	t.Helper()
 	n := &jobNode{store: store, outcome: outcome, started: map[string]time.Time{}, failed: map[string]time.Time{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -195,7 +195,7 @@ func holdsFor(t *testing.T, d time.Duration, what string, cond func() (bool, str
 	}
 }
 
-func waitJobCondition(t *testing.T, store Store, name, typ string) *api.Job {
+func waitJobCondition(t *testing.T, store testStore, name, typ string) *api.Job {
 	t.Helper()
 	var j *api.Job
 	poll.True(t, 10*time.Second, "job condition "+typ, func() (bool, string) {
@@ -213,7 +213,7 @@ func TestJobRunsCompletionsWithinParallelism(t *testing.T) {
 	opts.ResyncPeriod = 5 * time.Millisecond // syncs as often as it can
 	// A lagging pod watch tests the expectations: a sync must not trust a
 	// list that does not show the pods it created yet.
-	rec := startManager(t, &slowWatchStore{Store: store, delay: 5 * time.Millisecond}, opts)
+	rec := startManager(t, &slowWatchStore{testStore: store, delay: 5 * time.Millisecond}, opts)
 	startJobNode(t, store, succeedAfter(30*time.Millisecond))
 
 	job := mustCreate(t, store, newJob("pi", api.Int32(5), api.Int32(2), api.RestartNever)).(*api.Job)
@@ -561,10 +561,9 @@ func TestFailureBackoffDoublesUpToMax(t *testing.T) {
 
 func TestJobExpectationsStopDuplicatesFromAStaleList(t *testing.T) {
 	store := newTestStore(t)
-	stale := &staleListStore{Store: store, frozen: []api.Object{}}
 	ctx := t.Context()
-	c := newJobController(ctx, stale, events.NopRecorder{}, testLogger(t), jobOptions().withDefaults())
-	mustCreate(t, store, newJob("pi", api.Int32(5), api.Int32(2), api.RestartNever))
+	c := newJobController(ctx, store, staleCache(t, store, newJob("pi", api.Int32(5), api.Int32(2), api.RestartNever)),
+		events.NopRecorder{}, testLogger(t), jobOptions().withDefaults())
 	// The list never shows the pods created; the expectations must hold
 	// the line at parallelism.
 	for range 4 {

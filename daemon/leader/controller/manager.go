@@ -13,6 +13,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // Defaults of Options.
@@ -92,22 +93,25 @@ func (o Options) withDefaults() Options {
 // (fresh queues and expectations) and reconciles everything first.
 type Manager struct {
 	store   Store
+	cache   cache
 	rec     Recorder
 	log     *slog.Logger
 	opts    Options
 	running atomic.Bool
 }
 
-// NewManager makes a Manager. A nil recorder drops events; a nil logger
-// discards logs.
-func NewManager(store Store, rec Recorder, log *slog.Logger, opts Options) *Manager {
+// NewManager makes a Manager that reads from inf, the agent's informer,
+// and writes to store. A nil recorder drops events; a nil logger discards
+// logs.
+func NewManager(store Store, inf *informer.Informer, rec Recorder, log *slog.Logger, opts Options) *Manager {
 	if rec == nil {
 		rec = events.NopRecorder{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{store: store, rec: rec, log: log, opts: opts.withDefaults()}
+	c := newCache(inf)
+	return &Manager{store: recordingStore{Store: store, written: c.written}, cache: c, rec: rec, log: log, opts: opts.withDefaults()}
 }
 
 // Run runs the controllers until ctx ends, then waits for every goroutine it
@@ -119,14 +123,19 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer m.running.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// No sync may decide on a half-filled cache (a ReplicaSet that sees
+	// none of its pods would create them all again).
+	if err := m.cache.inf.WaitForSync(ctx, readKinds()...); err != nil {
+		return nil // ctx ended
+	}
 	loops := []*loop{
-		newReplicaSetController(ctx, m.store, m.rec, m.log, m.opts).loop(),
-		newDeploymentController(ctx, m.store, m.rec, m.log, m.opts).loop(),
-		newJobController(ctx, m.store, m.rec, m.log, m.opts).loop(),
-		newDaemonSetController(ctx, m.store, m.rec, m.log, m.opts).loop(),
-		newEndpointsController(ctx, m.store, m.log, m.opts).loop(),
-		newGarbageCollector(ctx, m.store, m.log, m.opts).loop(),
-		newComposeDepsController(ctx, m.store, m.rec, m.log, m.opts).loop(),
+		newReplicaSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
+		newDeploymentController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
+		newJobController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
+		newDaemonSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
+		newEndpointsController(ctx, m.store, m.cache, m.log, m.opts).loop(),
+		newGarbageCollector(ctx, m.store, m.cache, m.log, m.opts).loop(),
+		newComposeDepsController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
@@ -139,11 +148,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	return nil
 }
 
-// loop is the machinery every controller shares: watches that enqueue keys,
-// workers that sync them, and a periodic resync.
+// loop is the machinery every controller shares: informer handlers that
+// enqueue keys, workers that sync them, and a periodic resync.
 type loop struct {
 	name    string
-	store   Store
+	cache   cache
 	log     *slog.Logger
 	queue   *workqueue.Queue
 	workers int
@@ -153,46 +162,37 @@ type loop struct {
 	resync  func(ctx context.Context) error
 }
 
-// watchSpec names a kind to watch and the handler of its events. Handlers
-// run on the watch's goroutine, one event at a time, and must only enqueue.
+// watchSpec names a kind to follow and the handler of its events. Handlers
+// run on the informer's goroutine for this consumer, one event at a time,
+// and must only enqueue; the objects are shared and must not be changed.
 type watchSpec struct {
 	kind   *api.Kind
 	handle func(ctx context.Context, ev api.WatchEvent)
+	// update, if set, takes the updates instead of handle, with the state
+	// before.
+	update func(ctx context.Context, old, obj api.Object)
 }
 
 func (l *loop) start(ctx context.Context, wg *sync.WaitGroup) {
 	for _, w := range l.watches {
-		wg.Go(func() { l.watch(ctx, w) })
+		// Every object present comes first as an add, so a loop that
+		// starts (leadership moved here) reconciles everything.
+		h := informer.Handler{
+			OnAdd:    func(obj api.Object) { w.handle(ctx, api.WatchEvent{Type: api.Added, Object: obj}) },
+			OnUpdate: func(_, obj api.Object) { w.handle(ctx, api.WatchEvent{Type: api.Modified, Object: obj}) },
+			OnDelete: func(obj api.Object) { w.handle(ctx, api.WatchEvent{Type: api.Deleted, Object: obj}) },
+		}
+		if w.update != nil {
+			h.OnUpdate = func(old, obj api.Object) { w.update(ctx, old, obj) }
+		}
+		done := l.cache.inf.Cache(w.kind).AddHandler(ctx, informer.Everything(), h)
+		wg.Go(func() { <-done })
 	}
 	for range l.workers {
 		wg.Go(func() { l.work(ctx) })
 	}
 	if l.resync != nil {
 		wg.Go(func() { l.resyncEvery(ctx) })
-	}
-}
-
-// watch feeds one kind's events to its handler, opening the watch again if
-// it ends before ctx does.
-func (l *loop) watch(ctx context.Context, w watchSpec) {
-	pause := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		ch, err := l.store.Watch(ctx, w.kind, "", api.ListOptions{})
-		if err != nil {
-			l.log.Warn("watch failed; retrying", "kind", w.kind.Kind, "in", pause, "err", err)
-		} else {
-			for ev := range ch {
-				// An ERROR event (the watch fell behind) ends the stream;
-				// watching again replays every object, as a list would.
-				if ev.Object != nil && ev.Type != api.Error {
-					w.handle(ctx, ev)
-				}
-			}
-		}
-		if !sleep(ctx, pause) {
-			return
-		}
-		pause = min(2*pause, 5*time.Second)
 	}
 }
 
@@ -253,12 +253,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // enqueueAll adds the key of every object of kind k.
-func enqueueAll(ctx context.Context, store Store, k *api.Kind, q *workqueue.Queue) error {
-	objs, _, err := store.List(ctx, k, "", nil)
-	if err != nil {
-		return err
-	}
-	for _, o := range objs {
+func enqueueAll(c cache, k *api.Kind, q *workqueue.Queue) error {
+	for _, o := range c.list(k, "", nil) {
 		q.Add(keyOf(o))
 	}
 	return nil

@@ -14,7 +14,11 @@ import (
 func TestManagerIsRestartableAndReconcilesAtStart(t *testing.T) {
 	store := newTestStore(t)
 	sel := api.SelectorFromSet(map[string]string{"app": "web"})
-	m := NewManager(store, nil, testLogger(t), fastOptions())
+	inf := newTestInformer(t, store)
+	if err := inf.WaitForSync(t.Context(), readKinds()...); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(store, inf, nil, testLogger(t), fastOptions())
 	before := runtime.NumGoroutine()
 
 	run := func() (context.CancelFunc, chan error) {

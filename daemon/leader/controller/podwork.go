@@ -57,6 +57,8 @@ func (o *ownedPods) observe(ev api.WatchEvent) (podEvent, bool) {
 	if ev.Type == api.Deleted {
 		delete(o.seen, pk)
 		e.deleted = true
+		// One that came and went before it was seen was a creation too.
+		e.created = !seen && e.owner != ""
 		return e, true
 	}
 	o.seen[pk] = cur

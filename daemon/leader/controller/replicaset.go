@@ -11,6 +11,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/registry/informer"
 )
 
 // ReplicaSet condition and event reasons.
@@ -36,6 +37,7 @@ func (e *replicaFailure) Unwrap() error { return e.err }
 // replicaSetController keeps spec.replicas active pods for every ReplicaSet.
 type replicaSetController struct {
 	store Store
+	cache cache
 	rec   Recorder
 	log   *slog.Logger
 	opts  Options
@@ -54,9 +56,10 @@ type seenPod struct {
 	labels   map[string]string
 }
 
-func newReplicaSetController(ctx context.Context, store Store, rec Recorder, log *slog.Logger, opts Options) *replicaSetController {
+func newReplicaSetController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *replicaSetController {
 	return &replicaSetController{
 		store:   store,
+		cache:   cache,
 		rec:     rec,
 		log:     log.With("component", "replicaset"),
 		opts:    opts,
@@ -68,14 +71,14 @@ func newReplicaSetController(ctx context.Context, store Store, rec Recorder, log
 
 func (c *replicaSetController) loop() *loop {
 	return &loop{
-		name: "replicaset", store: c.store, log: c.log, queue: c.queue,
+		name: "replicaset", cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: []watchSpec{
 			{kind: api.KindReplicaSet, handle: c.onReplicaSet},
 			{kind: api.KindPod, handle: c.onPod},
 		},
 		sync:   c.sync,
-		resync: func(ctx context.Context) error { return enqueueAll(ctx, c.store, api.KindReplicaSet, c.queue) },
+		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindReplicaSet, c.queue) },
 	}
 }
 
@@ -108,6 +111,10 @@ func (c *replicaSetController) onPod(ctx context.Context, ev api.WatchEvent) {
 	if ev.Type == api.Deleted {
 		delete(c.podSeen, pk)
 		if cur.owner != "" {
+			if !seen {
+				// It came and went before it was seen: a creation too.
+				c.exp.creationObserved(cur.owner)
+			}
 			c.exp.deletionObserved(cur.owner, pk)
 			c.queue.Add(cur.owner)
 		}
@@ -137,13 +144,8 @@ func (c *replicaSetController) onPod(ctx context.Context, ev api.WatchEvent) {
 }
 
 // enqueueSelecting queues the ReplicaSets whose selector matches pod.
-func (c *replicaSetController) enqueueSelecting(ctx context.Context, pod *api.Pod) {
-	sets, _, err := c.store.List(ctx, api.KindReplicaSet, pod.Namespace, nil)
-	if err != nil {
-		c.log.Debug("listing replicasets for an orphan pod failed", "pod", keyOf(pod), "err", err)
-		return
-	}
-	for _, o := range sets {
+func (c *replicaSetController) enqueueSelecting(_ context.Context, pod *api.Pod) {
+	for _, o := range c.cache.list(api.KindReplicaSet, pod.Namespace, nil) {
 		rs := o.(*api.ReplicaSet)
 		if sel, err := rs.Spec.Selector.AsSelector(); err == nil && !sel.Empty() && sel.Matches(pod.Labels) {
 			c.queue.Add(keyOf(rs))
@@ -154,15 +156,12 @@ func (c *replicaSetController) enqueueSelecting(ctx context.Context, pod *api.Po
 // sync brings one ReplicaSet's pods to its spec and writes its status.
 func (c *replicaSetController) sync(ctx context.Context, key string) error {
 	ns, name := splitKey(key)
-	obj, err := c.store.Get(ctx, api.KindReplicaSet, ns, name)
-	if api.IsNotFound(err) {
+	obj, ok := c.cache.get(api.KindReplicaSet, ns, name)
+	if !ok {
 		c.exp.forget(key)
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("get replicaset %s: %w", key, err)
-	}
-	rs := obj.(*api.ReplicaSet)
+	rs := informer.Copy(obj.(*api.ReplicaSet)) // its status is written below
 	sel, err := rs.Spec.Selector.AsSelector()
 	if err != nil || sel.Empty() {
 		// Validation keeps these out; retrying would not help.
@@ -188,14 +187,12 @@ func (c *replicaSetController) sync(ctx context.Context, key string) error {
 }
 
 // claimPods returns the active pods the ReplicaSet controls, after adopting
-// matching orphans and releasing pods that no longer match.
+// matching orphans and releasing pods that no longer match. The pods come
+// from the informer's owner and label indexes: those it owns and those its
+// selector matches, never every pod of the namespace.
 func (c *replicaSetController) claimPods(ctx context.Context, rs *api.ReplicaSet, sel api.Selector) ([]*api.Pod, error) {
-	objs, _, err := c.store.List(ctx, api.KindPod, rs.Namespace, nil)
-	if err != nil {
-		return nil, fmt.Errorf("list pods of replicaset %s: %w", keyOf(rs), err)
-	}
 	var active []api.Object
-	for _, o := range objs {
+	for _, o := range c.cache.candidates(api.KindPod, rs, sel) {
 		if isPodActive(o.(*api.Pod)) {
 			active = append(active, o)
 		}

@@ -17,12 +17,12 @@ import (
 
 // slowWatchStore delivers pod watch events late, as a lagging replica would.
 type slowWatchStore struct {
-	Store
+	testStore
 	delay time.Duration
 }
 
 func (s *slowWatchStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
-	in, err := s.Store.Watch(ctx, k, ns, opts)
+	in, err := s.testStore.Watch(ctx, k, ns, opts)
 	if err != nil || k != api.KindPod {
 		return in, err
 	}
@@ -44,7 +44,7 @@ func (s *slowWatchStore) Watch(ctx context.Context, k *api.Kind, ns string, opts
 }
 
 // maxActiveWatcher records the most active pods matching sel ever present.
-func maxActiveWatcher(t *testing.T, store Store, sel api.Selector) *atomic.Int32 {
+func maxActiveWatcher(t *testing.T, store testStore, sel api.Selector) *atomic.Int32 {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := store.Watch(ctx, api.KindPod, "default", api.ListOptions{LabelSelector: sel})
@@ -78,7 +78,7 @@ func TestReplicaSetCreatesExactlyNEvenWithSlowWatchAndManySyncs(t *testing.T) {
 	opts := fastOptions()
 	opts.Workers = 8
 	opts.ResyncPeriod = 5 * time.Millisecond // syncs as often as it can
-	startManager(t, &slowWatchStore{Store: store, delay: 20 * time.Millisecond}, opts)
+	startManager(t, &slowWatchStore{testStore: store, delay: 20 * time.Millisecond}, opts)
 
 	rs := mustCreate(t, store, newReplicaSet("web", 5)).(*api.ReplicaSet)
 	// Poke the ReplicaSet so that it is synced over and over while the
@@ -118,31 +118,45 @@ func TestReplicaSetCreatesExactlyNEvenWithSlowWatchAndManySyncs(t *testing.T) {
 	}
 }
 
-// staleListStore returns the pod list frozen at one moment, as a cache
-// that has not seen the latest creations would.
+// staleListStore lists no pod and watches none, as a replica that has not
+// seen the latest creations: an informer over it never shows the pods.
 type staleListStore struct {
-	Store
-	mu     sync.Mutex
-	frozen []api.Object
+	testStore
 }
 
 func (s *staleListStore) List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error) {
-	s.mu.Lock()
-	frozen := s.frozen
-	s.mu.Unlock()
-	if k == api.KindPod && frozen != nil {
-		return frozen, "", nil
+	if k == api.KindPod {
+		return nil, "1", nil
 	}
-	return s.Store.List(ctx, k, ns, sel)
+	return s.testStore.List(ctx, k, ns, sel)
+}
+
+func (s *staleListStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
+	if k == api.KindPod {
+		return make(chan api.WatchEvent), nil // nothing, ever
+	}
+	return s.testStore.Watch(ctx, k, ns, opts)
+}
+
+// staleCache is an informer over a staleListStore, synced, with obj
+// created in the store and seen by the cache.
+func staleCache(t *testing.T, store testStore, obj api.Object) cache {
+	t.Helper()
+	inf := newTestInformer(t, &staleListStore{testStore: store})
+	mustCreate(t, store, obj)
+	m := obj.GetObjectMeta()
+	poll.Cond(t, 5*time.Second, "the cache shows the owner", func() bool {
+		_, ok := inf.Cache(api.KindOf(obj)).Get(m.Namespace, m.Name)
+		return ok && inf.Cache(api.KindPod).HasSynced()
+	})
+	return newCache(inf)
 }
 
 func TestReplicaSetExpectationsStopDuplicatesFromAStaleList(t *testing.T) {
 	store := newTestStore(t)
-	stale := &staleListStore{Store: store, frozen: []api.Object{}}
 	opts := fastOptions().withDefaults()
 	ctx := t.Context()
-	c := newReplicaSetController(ctx, stale, events.NopRecorder{}, testLogger(t), opts)
-	mustCreate(t, store, newReplicaSet("web", 3))
+	c := newReplicaSetController(ctx, store, staleCache(t, store, newReplicaSet("web", 3)), events.NopRecorder{}, testLogger(t), opts)
 	if err := c.sync(ctx, "default/web"); err != nil {
 		t.Fatal(err)
 	}

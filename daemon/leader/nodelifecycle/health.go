@@ -177,7 +177,10 @@ func (h *HealthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 				send(ev)
 				return
 			}
-			stored := withOwnConditions(n)
+			// The registry shares a watch's objects among its watches:
+			// the one received stays as stored, the condition goes on a copy.
+			stored := n
+			n = withOwnConditions(n)
 			h.nodeReady(n, h.viewMap())
 			if ev.Type == api.Deleted {
 				delete(last, n.Name)
