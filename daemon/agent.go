@@ -43,6 +43,11 @@ import (
 // Run runs the agent until ctx ends. Stopping leaves the pods' containers
 // running; the next start adopts them.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	return run(ctx, cfg, log, nil)
+}
+
+// run is Run, or RunSimulated with sim set (simulation.go).
+func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
@@ -117,7 +122,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("authorisation: %w", err)
 	}
 
-	cdns, err := newClusterDNS(cfg, log)
+	cdns, err := newClusterDNS(cfg, sim.hostLevel(), log)
 	if err != nil {
 		return err
 	}
@@ -230,7 +235,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return stop(err)
 	}
 
-	eng, err := connectEngine(ctx, cfg, log)
+	eng, err := sim.engine(ctx, cfg, log)
 	if err != nil {
 		return stop(err)
 	}
@@ -238,15 +243,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return stop(fmt.Errorf("engine info: %w", err))
 	}
-	exe := cfg.ExePath
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return stop(fmt.Errorf("find own executable: %w", err))
-		}
-	}
-	sandboxImage, err := sandbox.EnsureImage(ctx, eng, exe)
-	if err != nil {
-		return stop(fmt.Errorf("sandbox image: %w", err))
+	var sandboxImage string
+	if sim != nil {
+		sandboxImage = sim.SandboxImage
+	} else if sandboxImage, err = ensureSandboxImage(ctx, eng, cfg); err != nil {
+		return stop(err)
 	}
 	if err := waitSynced(ctx, cl, log, 10*time.Second); err != nil {
 		return stop(err)
@@ -254,7 +255,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := auth.EnsureBuiltins(ctx, objs); err != nil {
 		return stop(err)
 	}
-	if err := registerNode(ctx, objs, nodeObject(cfg, info, addr)); err != nil {
+	if err := registerNode(ctx, objs, sim.node(nodeObject(cfg, info, addr))); err != nil {
 		return stop(err)
 	}
 
@@ -263,7 +264,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// Every consumer below reads the informer: the read-only ones the
 	// shared objects, those that change what they read private copies.
 	view := inf.View()
-	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"),
+	pnet, err := setupPodNetwork(ctx, cfg, eng, objs, rec, log.With("component", "pod-network"), sim.hostLevel(),
 		func(gw net.IP) { cdns.useGateway(ctx, gw) })
 	if err != nil {
 		return stop(err)
@@ -285,13 +286,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		run(name, loop)
 	}
 	clusterPrefix, _ := netip.ParsePrefix(cfg.ClusterCIDR) // checked by validate
-	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}}, log.With("component", "service-proxy"))
+	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}, Kernel: sim.proxyKernel()},
+		log.With("component", "service-proxy"))
 	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, view) })
 	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, view) })
 	if hostDNS := cfg.dnsHostAddr(addr); hostDNS != "" {
 		run("cluster-dns-host", func(ctx context.Context) error { cdns.serveHost(ctx, hostDNS); return nil })
 	}
-	if cfg.IngressAddr != "" || cfg.IngressTLSAddr != "" {
+	if cfg.IngressAddr != "" || cfg.IngressTLSAddr != "" || sim != nil {
 		ing := ingress.New(ingress.DefaultConfig(), log.With("component", "ingress"))
 		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, view) })
 		serveIngress(ctx, &wg, ing, cfg, log)
@@ -362,6 +364,23 @@ func settleTime(cfg Config) time.Duration {
 		return 0
 	}
 	return 2 * time.Second
+}
+
+// ensureSandboxImage imports the pod sandbox image, made from the agent's
+// own binary, into the engine.
+func ensureSandboxImage(ctx context.Context, eng engine.Engine, cfg Config) (string, error) {
+	exe := cfg.ExePath
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return "", fmt.Errorf("find own executable: %w", err)
+		}
+	}
+	ref, err := sandbox.EnsureImage(ctx, eng, exe)
+	if err != nil {
+		return "", fmt.Errorf("sandbox image: %w", err)
+	}
+	return ref, nil
 }
 
 // connectEngine waits for the engine to answer, saying so while it waits.

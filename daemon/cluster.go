@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,6 +169,7 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 	routes = append(routes, storageRoutes(cfg.Name, st, sealer)...)
 	return append(routes, server.Route{Method: http.MethodGet, Path: "/shoal/v1/agent", Handler: func(w http.ResponseWriter, _ *http.Request) {
 		s := cl.Stats()
+		records, hash := cl.StateDigest()
 		info := map[string]any{
 			"name": cfg.Name, "version": cfg.Version, "leader": lead.Leader(), "gossipAddress": cl.Addr(),
 			"gossip": map[string]int64{
@@ -175,7 +177,10 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 				"messagesReceived": s.MessagesReceived, "malformed": s.Malformed, "dropped": s.Dropped,
 				"refused": s.Refused, "unknownSenders": s.UnknownSenders,
 				"recordsApplied": s.RecordsApplied, "pulls": s.Pulls, "pullErrors": s.PullErrors,
+				"packetBytesSent": s.PacketBytesSent, "streamBytesIn": s.StreamBytesIn, "streamBytesOut": s.StreamBytesOut,
 			},
+			// Agents holding the same records show the same state.
+			"state":    map[string]any{"records": records, "hash": strconv.FormatUint(hash, 16)},
 			"dns":      map[string]any{"addresses": dnsSrv.Addrs(), "stats": dnsSrv.Stats()},
 			"informer": inf.Stats(),
 			"watches":  watchStats(st, reg, apiWatches()),

@@ -18,6 +18,9 @@ import (
 type clusterDNS struct {
 	srv *dns.Server
 	log *slog.Logger
+	// listenGateway is false in simulation: pods are given the gateway,
+	// nothing listens there.
+	listenGateway bool
 
 	mu        sync.Mutex
 	gateway   string             // "10.244.1.1", "" before the bridge exists
@@ -25,7 +28,7 @@ type clusterDNS struct {
 }
 
 // newClusterDNS builds the server from the agent's flags.
-func newClusterDNS(cfg Config, log *slog.Logger) (*clusterDNS, error) {
+func newClusterDNS(cfg Config, listenGateway bool, log *slog.Logger) (*clusterDNS, error) {
 	dc := dns.DefaultConfig()
 	dc.Domain = cfg.ClusterDomain
 	dc.ClusterCIDR = netip.MustParsePrefix(cfg.ClusterCIDR) // checked by validate
@@ -35,7 +38,7 @@ func newClusterDNS(cfg Config, log *slog.Logger) (*clusterDNS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster dns: %w", err)
 	}
-	return &clusterDNS{srv: srv, log: log.With("component", "dns")}, nil
+	return &clusterDNS{srv: srv, log: log.With("component", "dns"), listenGateway: listenGateway}, nil
 }
 
 // hostAddr is the address --dns-addr names, "" when turned off.
@@ -78,6 +81,9 @@ func (d *clusterDNS) useGateway(ctx context.Context, gw net.IP) {
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	d.stopGwDNS, d.gateway = cancel, gw.String()
+	if !d.listenGateway {
+		return
+	}
 	addr := net.JoinHostPort(d.gateway, "53")
 	if err := d.srv.Listen(lctx, addr); err != nil {
 		d.log.Error("cluster dns not serving pods", "addr", addr, "err", err)

@@ -14,6 +14,8 @@ import (
 
 // podNetwork is this node's part of the pod network: its /24, the bridge
 // pods attach to, the firewall rules and the routes to the other nodes.
+// Without hostLevel (simulation) only the subnet and the engine's bridge
+// network exist: fw, router and hairpin are nil.
 type podNetwork struct {
 	subnet  *net.IPNet
 	gateway net.IP
@@ -26,16 +28,19 @@ type podNetwork struct {
 // setupPodNetwork claims the node's subnet (after the first sync with the
 // cluster, so that others' claims are known), creates the bridge and the
 // firewall rules. onMove is told the new gateway if a conflict later moves
-// the node to another subnet.
+// the node to another subnet. hostLevel false leaves the host's firewall,
+// routes and bridge settings alone (simulation).
 func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store podnet.ClaimStore,
-	rec *events.Recorder, log *slog.Logger, onMove func(gw net.IP)) (*podNetwork, error) {
+	rec *events.Recorder, log *slog.Logger, hostLevel bool, onMove func(gw net.IP)) (*podNetwork, error) {
 	cidr, err := podnet.ParseClusterCIDR(cfg.ClusterCIDR)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-cidr: %w", err)
 	}
-	fw, err := podnet.NewFirewall(podnet.FirewallConfig{ClusterCIDR: cidr, Log: log})
-	if err != nil {
-		return nil, err
+	var fw *podnet.Firewall
+	if hostLevel {
+		if fw, err = podnet.NewFirewall(podnet.FirewallConfig{ClusterCIDR: cidr, Log: log}); err != nil {
+			return nil, err
+		}
 	}
 	p := &podNetwork{fw: fw}
 	p.claimer, err = podnet.NewClaimer(podnet.ClaimConfig{Store: store, Node: cfg.Name, ClusterCIDR: cidr,
@@ -44,6 +49,10 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store p
 			gw, err := ensureBridge(ctx, eng, s, cfg.Name, log)
 			if err != nil {
 				return err
+			}
+			if fw == nil {
+				onMove(gw)
+				return nil
 			}
 			if err := fw.EnsureRules(ctx); err != nil {
 				return err
@@ -59,6 +68,10 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store p
 	}
 	if p.gateway, err = ensureBridge(ctx, eng, p.subnet, cfg.Name, log); err != nil {
 		return nil, err
+	}
+	if !hostLevel {
+		log.Info("pod network simulated", "subnet", p.subnet, "gateway", p.gateway)
+		return p, nil
 	}
 	// After the bridge: creating a network puts Docker's rules first.
 	if err := fw.EnsureRules(ctx); err != nil {
@@ -95,6 +108,9 @@ func ensureBridge(ctx context.Context, eng engine.Engine, subnet *net.IPNet, nod
 
 // loops returns the pod network's background work.
 func (p *podNetwork) loops(eng engine.Engine, nodes podnet.NodeSource) map[string]func(context.Context) error {
+	if p.fw == nil {
+		return map[string]func(context.Context) error{"pod-subnet": p.claimer.Run}
+	}
 	return map[string]func(context.Context) error{
 		"pod-routes":   func(ctx context.Context) error { return p.router.Run(ctx, nodes) },
 		"pod-firewall": func(ctx context.Context) error { return p.fw.Run(ctx, eng) },

@@ -161,7 +161,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	c.warnIfLongAbsent()
 
 	mlLog := newMemberlistLogger(c.log)
-	tr, err := newTransport(ctx, c.cfg.BindAddr, c.cfg.Partition, mlLog)
+	tr, err := newTransport(ctx, c.cfg.BindAddr, c.cfg.Partition, &c.stats, mlLog)
 	if err != nil {
 		cancel()
 		return err

@@ -54,7 +54,7 @@ func (c *Cluster) runJoiner(ctx context.Context) {
 				c.log.Debug("rejoin: no remembered peer answered", "tried", targets, "err", err)
 			}
 		}
-		timer := time.NewTimer(max(time.Until(last.Add(wait)), 0) + time.Millisecond)
+		timer := time.NewTimer(joinerDelay(len(targets) > 0, last, wait, time.Now()))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -64,6 +64,18 @@ func (c *Cluster) runJoiner(ctx context.Context) {
 		}
 		timer.Stop()
 	}
+}
+
+// joinerDelay is how long the joiner waits before it looks again (a
+// membership change wakes it sooner). With something to try, until wait
+// has passed since the last attempt; with nothing, a whole wait: timing
+// from the last attempt then (long past, or never) would make the loop
+// spin, recomputing its targets every millisecond on every agent.
+func joinerDelay(haveTargets bool, last time.Time, wait time.Duration, now time.Time) time.Duration {
+	if !haveTargets {
+		return wait
+	}
+	return max(last.Add(wait).Sub(now), 0) + time.Millisecond
 }
 
 // joinTargets returns the addresses to try, and whether this agent has no

@@ -54,3 +54,28 @@ func TestPeerBookUnreadableFile(t *testing.T) {
 		t.Fatal("want an empty, usable book")
 	}
 }
+
+// The joiner waits a whole interval when it has nothing to try: timed from
+// its last attempt (long past, or never made) it would spin.
+func TestJoinerDelay(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	wait := 30 * time.Second
+	for _, tc := range []struct {
+		name    string
+		targets bool
+		last    time.Time
+		atLeast time.Duration
+		atMost  time.Duration
+	}{
+		{"no target, never tried (a founder)", false, time.Time{}, wait, wait},
+		{"no target, last attempt long ago", false, now.Add(-time.Hour), wait, wait},
+		{"no target, just tried", false, now, wait, wait},
+		{"targets, just tried", true, now, wait, wait + time.Millisecond},
+		{"targets, tried 20 s ago", true, now.Add(-20 * time.Second), 10 * time.Second, 10*time.Second + time.Millisecond},
+		{"targets, due", true, now.Add(-time.Hour), 0, time.Millisecond},
+	} {
+		if d := joinerDelay(tc.targets, tc.last, wait, now); d < tc.atLeast || d > tc.atMost {
+			t.Errorf("%s: waits %s, want %s to %s", tc.name, d, tc.atLeast, tc.atMost)
+		}
+	}
+}

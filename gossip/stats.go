@@ -1,6 +1,9 @@
 package gossip
 
-import "sync/atomic"
+import (
+	"net"
+	"sync/atomic"
+)
 
 // Stats are counters of replication since the cluster started.
 type Stats struct {
@@ -44,6 +47,16 @@ type Stats struct {
 	// Joins counts successful join attempts; JoinFailures failed ones.
 	Joins        int64
 	JoinFailures int64
+	// Bytes on the wire, counted so that summing them over every agent
+	// gives the cluster's traffic with each byte once: PacketBytesSent is
+	// the UDP this agent sent (memberlist's probes and gossip, direct
+	// pushes); StreamBytesIn and StreamBytesOut are what was read and
+	// written on the TCP connections its gossip port accepted (memberlist's
+	// push/pull, and the TLS agent-to-agent endpoints: record pulls,
+	// digests, joins), encryption and TLS included.
+	PacketBytesSent int64
+	StreamBytesIn   int64
+	StreamBytesOut  int64
 }
 
 // counters is the live, atomic form of Stats.
@@ -52,6 +65,7 @@ type counters struct {
 	refused, unknownSenders                                                atomic.Int64
 	applied, pulls, pullErrors, pulled, syncRounds, forgotten              atomic.Int64
 	joins, joinFailures                                                    atomic.Int64
+	packetBytesSent, streamBytesIn, streamBytesOut                         atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -62,5 +76,33 @@ func (c *counters) snapshot() Stats {
 		RecordsApplied: c.applied.Load(), Pulls: c.pulls.Load(), PullErrors: c.pullErrors.Load(),
 		RecordsPulled: c.pulled.Load(), SyncRounds: c.syncRounds.Load(), Forgotten: c.forgotten.Load(),
 		Joins: c.joins.Load(), JoinFailures: c.joinFailures.Load(),
+		PacketBytesSent: c.packetBytesSent.Load(), StreamBytesIn: c.streamBytesIn.Load(), StreamBytesOut: c.streamBytesOut.Load(),
 	}
+}
+
+// countedConn counts the bytes of an accepted connection.
+type countedConn struct {
+	net.Conn
+	c *counters
+}
+
+func (cc *countedConn) Read(b []byte) (int, error) {
+	n, err := cc.Conn.Read(b)
+	cc.c.streamBytesIn.Add(int64(n))
+	return n, err
+}
+
+func (cc *countedConn) Write(b []byte) (int, error) {
+	n, err := cc.Conn.Write(b)
+	cc.c.streamBytesOut.Add(int64(n))
+	return n, err
+}
+
+// StateDigest returns how many records the store holds (tombstones
+// included) and one hash of all their keys and versions: two agents with
+// the same digest hold the same state. It reads every record; it is for
+// checks and tests, not for a hot path.
+func (c *Cluster) StateDigest() (records int, hash uint64) {
+	sums, n := summarize(c.store, 1)
+	return n, sums[0]
 }

@@ -53,6 +53,7 @@ func (t *transport) sortStreams() {
 			return
 		case conn = <-in:
 		}
+		conn = &countedConn{Conn: conn, c: t.stats}
 		// At most maxSorting connections wait for their first byte; beyond,
 		// memberlist's accept loop waits and the kernel's backlog holds the
 		// rest.

@@ -24,6 +24,7 @@ type transport struct {
 	host    string
 	port    int
 	blocked func(addr string) bool
+	stats   *counters
 	packets chan *memberlist.Packet
 	streams chan net.Conn
 	tls     *chanListener
@@ -35,7 +36,7 @@ type transport struct {
 
 var _ memberlist.NodeAwareTransport = (*transport)(nil)
 
-func newTransport(ctx context.Context, bind string, blocked func(string) bool, logger *log.Logger) (*transport, error) {
+func newTransport(ctx context.Context, bind string, blocked func(string) bool, stats *counters, logger *log.Logger) (*transport, error) {
 	host, port, err := splitHostPort(bind)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: bind address: %w", err)
@@ -56,7 +57,7 @@ func newTransport(ctx context.Context, bind string, blocked func(string) bool, l
 	if err != nil {
 		return nil, fmt.Errorf("gossip: listen on %s: %w", bind, err)
 	}
-	t := &transport{NetTransport: nt, ctx: ctx, host: host, port: nt.GetAutoBindPort(), blocked: blocked, quit: make(chan struct{}),
+	t := &transport{NetTransport: nt, ctx: ctx, host: host, port: nt.GetAutoBindPort(), blocked: blocked, stats: stats, quit: make(chan struct{}),
 		streams: make(chan net.Conn)}
 	t.tls = newChanListener(&net.TCPAddr{IP: net.ParseIP(host), Port: t.port})
 	t.wg.Go(t.sortStreams)
@@ -105,6 +106,7 @@ func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, e
 	if t.blocked != nil && t.blocked(a.Addr) {
 		return time.Now(), nil // lost on the way, as UDP may be
 	}
+	t.stats.packetBytesSent.Add(int64(len(b)))
 	return t.NetTransport.WriteToAddress(b, a)
 }
 

@@ -69,6 +69,30 @@ func TestWritesAtDifferentMembersConverge(t *testing.T) {
 	if sent < 4 {
 		t.Fatalf("%d broadcasts queued for 4 writes", sent)
 	}
+	// The wire counters: gossip went by UDP, and every join's push/pull
+	// over a TCP connection some member accepted.
+	var packets, streamIn, streamOut int64
+	for _, m := range c.Members() {
+		st := m.Cluster().Stats()
+		packets, streamIn, streamOut = packets+st.PacketBytesSent, streamIn+st.StreamBytesIn, streamOut+st.StreamBytesOut
+	}
+	if packets == 0 || streamIn == 0 || streamOut == 0 {
+		t.Fatalf("bytes on the wire not counted: %d UDP sent, %d / %d TCP in / out", packets, streamIn, streamOut)
+	}
+	// Converged members have one state digest.
+	n0, h0 := c.Member(0).Cluster().StateDigest()
+	if n0 != 3 {
+		t.Fatalf("m0's digest counts %d records, want 3 (two values, one tombstone)", n0)
+	}
+	for _, m := range c.Members()[1:] {
+		if n, h := m.Cluster().StateDigest(); n != n0 || h != h0 {
+			t.Fatalf("%s's digest %d/%x differs from m0's %d/%x after converging", m.Name, n, h, n0, h0)
+		}
+	}
+	c.Member(0).Put("k9", "changed")
+	if _, h := c.Member(0).Cluster().StateDigest(); h == h0 {
+		t.Fatal("a write did not change the state digest")
+	}
 }
 
 // A member that was down catches up by anti-entropy when it comes back,
