@@ -168,6 +168,16 @@ type PodSpec struct {
 	SecurityContext               *PodSecurityContext    `json:"securityContext,omitempty"`
 	Tolerations                   []Toleration           `json:"tolerations,omitempty"`
 	ImagePullSecrets              []LocalObjectReference `json:"imagePullSecrets,omitempty"`
+	// SchedulingGates hold the pod back from scheduling while any is
+	// present (Kubernetes' field): gates may be given at creation and
+	// only removed after it; the scheduler leaves a gated pod Pending.
+	SchedulingGates []PodSchedulingGate `json:"schedulingGates,omitempty"`
+}
+
+// PodSchedulingGate names one reason a pod is not scheduled yet; whoever
+// put it there removes it when the reason is gone.
+type PodSchedulingGate struct {
+	Name string `json:"name"`
 }
 
 // Restart policies.

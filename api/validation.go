@@ -316,6 +316,7 @@ func validatePodSpec(e *errs, s *PodSpec, p path) {
 			e.invalid(p.child("nodeName"), s.NodeName, msg)
 		}
 	}
+	validateSchedulingGates(e, s, p)
 	for i, t := range s.Tolerations {
 		tp := p.child("tolerations").index(i)
 		switch t.Operator {
@@ -837,4 +838,51 @@ func validateIngressBackend(e *errs, p path, b *IngressBackend) {
 	if (b.Service.Port.Name == "") == (b.Service.Port.Number == 0) {
 		e.invalid(p.child("service.port"), nil, "must give exactly one of name or number")
 	}
+}
+
+// validateSchedulingGates checks gate names as Kubernetes does: qualified
+// names, each once, and none on a pod already given a node.
+func validateSchedulingGates(e *errs, s *PodSpec, p path) {
+	seen := map[string]bool{}
+	for i, g := range s.SchedulingGates {
+		gp := p.child("schedulingGates").index(i).child("name")
+		if g.Name == "" {
+			e.required(gp, "a scheduling gate needs a name")
+			continue
+		}
+		for _, msg := range IsQualifiedName(g.Name) {
+			e.invalid(gp, g.Name, msg)
+		}
+		if seen[g.Name] {
+			e.duplicate(gp, g.Name)
+		}
+		seen[g.Name] = true
+	}
+	if len(s.SchedulingGates) > 0 && s.NodeName != "" {
+		e.forbidden(p.child("nodeName"), "cannot be set until all schedulingGates have been cleared")
+	}
+}
+
+// ValidateUpdate checks what may change from old to obj (both of one kind,
+// obj defaulted and valid on its own): a pod's scheduling gates may only
+// be removed, as in Kubernetes.
+func ValidateUpdate(old, obj Object) error {
+	var e errs
+	if o, ok := old.(*Pod); ok {
+		if p, ok := obj.(*Pod); ok {
+			had := map[string]bool{}
+			for _, g := range o.Spec.SchedulingGates {
+				had[g.Name] = true
+			}
+			for i, g := range p.Spec.SchedulingGates {
+				if !had[g.Name] {
+					e.forbidden(path("spec.schedulingGates").index(i), fmt.Sprintf("only deletion is allowed, but found new scheduling gate %q", g.Name))
+				}
+			}
+		}
+	}
+	if len(e.list) > 0 {
+		return e.list
+	}
+	return nil
 }

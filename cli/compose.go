@@ -1,8 +1,7 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
@@ -20,7 +19,7 @@ type composeOptions struct {
 	profiles   []string
 }
 
-func newComposeCommand() *cobra.Command {
+func newComposeCommand(e *env) *cobra.Command {
 	o := &composeOptions{}
 	cmd := &cobra.Command{
 		Use:   "compose [-f FILE]... [-p NAME] COMMAND",
@@ -30,14 +29,25 @@ func newComposeCommand() *cobra.Command {
 on the cluster. Without -f, compose.yaml (or docker-compose.yml) of the current
 directory is read, with its override file.`,
 	}
-	f := cmd.PersistentFlags()
+	// Local, not persistent: they go before the verb, as docker compose
+	// has them, and leave -f free for logs -f.
+	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "file", "f", nil, "compose file (repeatable; later files override earlier ones; - for standard input)")
 	f.StringVarP(&o.project, "project-name", "p", "", "project name (default: COMPOSE_PROJECT_NAME, the file's name:, or the directory's name)")
 	f.StringVar(&o.projectDir, "project-directory", "", "directory of the project (default: the first file's)")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "environment file for interpolation (repeatable; default: .env of the project directory)")
 	f.StringArrayVar(&o.profiles, "profile", nil, "profile to enable (repeatable; default: COMPOSE_PROFILES)")
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { compose.LogWarningsTo(cmd.ErrOrStderr()) }
-	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o))
+	// The verbs inherit this: a project flag given after the verb gets a
+	// hint where it goes.
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if c != cmd && projectFlagAfterVerb(err.Error()) {
+			return usageError(c, "%v (the project flags -f, -p, --env-file, --profile and --project-directory go before the verb: shoal compose -f FILE %s)", err, c.Name())
+		}
+		return usageError(c, "%v", err)
+	})
+	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o),
+		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o))
 	return cmd
 }
 
@@ -88,26 +98,16 @@ wrong to run without refuses the project. docs/compose.md has the whole mapping.
   shoal compose convert --pod-security privileged   # for bind mounts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch podSecurity {
-			case "", "privileged", "baseline", "restricted":
-			default:
-				return usageError(cmd, "--pod-security %q: use privileged, baseline or restricted", podSecurity)
+			if err := checkPodSecurity(cmd, podSecurity); err != nil {
+				return err
 			}
 			p, err := o.load(cmd)
 			if err != nil {
 				return err
 			}
-			res, err := compose.Convert(p.Project, compose.Options{PodSecurity: podSecurity})
-			if res != nil {
-				for _, w := range res.Warnings {
-					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
-				}
-			}
+			res, err := convertProject(cmd, p, podSecurity, strict)
 			if err != nil {
 				return err
-			}
-			if strict && len(res.Warnings) > 0 {
-				return errors.New("compose: refused under --strict: the project has warnings (above)")
 			}
 			out, err := compose.WriteYAML(res.Objects)
 			if err != nil {
@@ -124,3 +124,14 @@ wrong to run without refuses the project. docs/compose.md has the whole mapping.
 
 // composeProject is a loaded project.
 type composeProject struct{ *types.Project }
+
+// projectFlagAfterVerb reports whether a flag error names one of the
+// project flags, which only the compose command itself takes.
+func projectFlagAfterVerb(msg string) bool {
+	for _, f := range []string{"'f' in -f", "'p' in -p", "--file", "--project-name", "--env-file", "--profile", "--project-directory"} {
+		if strings.Contains(msg, f) {
+			return true
+		}
+	}
+	return false
+}

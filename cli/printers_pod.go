@@ -25,7 +25,7 @@ func (s podSummary) restartsString(now time.Time) string {
 }
 
 // podStatus computes the STATUS column the way kubectl does: the phase or
-// the pod's reason, overridden by the first failing init container
+// the pod's reason (SchedulingGated while it has scheduling gates), overridden by the first failing init container
 // (Init:Error, Init:CrashLoopBackOff, Init:1/3), then by the last container
 // that is waiting or terminated (ContainerCreating, CrashLoopBackOff,
 // Completed, Error), and Terminating while the pod is being deleted.
@@ -36,6 +36,9 @@ func podStatus(p *api.Pod) podSummary {
 	}
 	if s.reason == "" {
 		s.reason = api.PodPending
+	}
+	if len(p.Spec.SchedulingGates) > 0 {
+		s.reason = "SchedulingGated" // as kubectl: held back from scheduling
 	}
 	initializing := initStatus(p, &s)
 	if !initializing || podInitialized(p) {

@@ -77,6 +77,8 @@ func TestPodStatus(t *testing.T) {
 	sidecarStillRunning := pod(api.PodRunning, nil, term(0, "Completed"), run)
 	sidecarStillRunning.Status.Conditions = []api.Condition{{Type: api.PodReady, Status: api.ConditionTrue}}
 	noStatus := &api.Pod{Spec: api.PodSpec{Containers: []api.Container{{Name: "a"}}}}
+	gated := &api.Pod{Spec: api.PodSpec{Containers: []api.Container{{Name: "a"}}, SchedulingGates: []api.PodSchedulingGate{{Name: "g"}}},
+		Status: api.PodStatus{Phase: api.PodPending}}
 
 	for _, tc := range []struct {
 		name  string
@@ -86,6 +88,7 @@ func TestPodStatus(t *testing.T) {
 	}{
 		{"running", pod(api.PodRunning, nil, run, run), "Running", "2/2"},
 		{"no status yet", noStatus, "Pending", "0/1"},
+		{"scheduling gated", gated, "SchedulingGated", "0/1"},
 		{"creating", pod(api.PodPending, nil, wait("ContainerCreating")), "ContainerCreating", "0/1"},
 		{"crash loop", pod(api.PodRunning, nil, wait("CrashLoopBackOff")), "CrashLoopBackOff", "0/1"},
 		{"first container wins", pod(api.PodRunning, nil, wait("ImagePullBackOff"), wait("CrashLoopBackOff")), "ImagePullBackOff", "0/2"},

@@ -56,6 +56,10 @@ func newRoot(e *env, agentCmd *cobra.Command, extra ...*cobra.Command) *cobra.Co
 the other commands talk to an agent's API, in the habits of kubectl.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// Flags are parsed by the command they follow, so that compose's
+		// -f (file, before the verb) and logs -f (follow, after it) can
+		// both be, as in docker compose.
+		TraverseChildren: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(c, "%v", err)
@@ -94,7 +98,7 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newCACommand(e),
 		newAuthCommand(e),
 		newEncryptionCommand(e),
-		newComposeCommand(),
+		newComposeCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

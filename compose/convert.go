@@ -17,8 +17,13 @@ const (
 	LabelProject = "com.docker.compose.project"
 	LabelService = "com.docker.compose.service"
 
-	// AnnotationDependsOn holds a service's depends_on as JSON, for `up`.
+	// AnnotationDependsOn holds a service's depends_on as JSON, on its
+	// workload: what the dependency controller checks.
 	AnnotationDependsOn = "compose.shoal.io/depends-on"
+	// GateDependsOn is the scheduling gate on the pods of a service with
+	// depends_on: the leader removes it from a pod once every dependency
+	// holds.
+	GateDependsOn = "compose.shoal.io/depends-on"
 	// AnnotationRollbackConfig holds deploy.rollback_config as JSON.
 	AnnotationRollbackConfig = "compose.shoal.io/rollback-config"
 	// AnnotationLabels holds a service's container labels as JSON (compose

@@ -146,6 +146,14 @@ func TestConvertShop(t *testing.T) {
 		!reflect.DeepEqual(deps, []dependsOn{{"db", "service_healthy", true, false}, {"migrate", "service_completed_successfully", true, false}}) {
 		t.Errorf("depends_on annotation %q (%v)", web.Annotations[AnnotationDependsOn], err)
 	}
+	if g := web.Spec.Template.Spec.SchedulingGates; !reflect.DeepEqual(g, []api.PodSchedulingGate{{Name: GateDependsOn}}) {
+		t.Errorf("web depends on db and migrate: its pods' scheduling gates %v, want the depends-on gate", g)
+	}
+	for _, o := range objs {
+		if d, ok := o.(*api.Deployment); ok && d.Annotations[AnnotationDependsOn] == "" && len(d.Spec.Template.Spec.SchedulingGates) > 0 {
+			t.Errorf("%s has no depends_on and gated pods", d.Name)
+		}
+	}
 	if !strings.Contains(web.Annotations[AnnotationDeployLabels], "Host(`shop`)") || web.Annotations[AnnotationRollbackConfig] == "" {
 		t.Errorf("deploy labels or rollback_config lost: %v", web.Annotations)
 	}

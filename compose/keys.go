@@ -102,7 +102,7 @@ var ServiceKeys = map[string]KeyRule{
 
 	"restart":        mapped("`always`, `unless-stopped` (and unset): restartPolicy Always; `on-failure[:N]`: a Job with OnFailure and `backoffLimit` N; `no`: a one-shot Job with Never"),
 	"scale":          mapped("`spec.replicas`, before `deploy.replicas` as in docker compose"),
-	"attach":         KeyRule{Decision: Command, How: "whether `up` shows the service's logs", Whole: true},
+	"attach":         KeyRule{Decision: Command, How: "`up` shows no service's logs (use `shoal compose logs -f`)", Whole: true},
 	"container_name": mapped("one more name the pods resolve by (a headless Service); refused with more than one replica, as docker compose does"),
 	"external_links": warned("containers outside the project are not reachable by a link name"),
 	"links":          mapped("`SERVICE:ALIAS` makes ALIAS resolve to SERVICE (a headless Service); plain links need nothing: every service resolves"),
@@ -223,10 +223,10 @@ var ServiceKeys = map[string]KeyRule{
 
 	"build":                      whole(KeyRule{Decision: Command, How: "built by `shoal compose build`/`up` (a later release); until then the image (`image:` or `<project>-<service>`) must be on the hosts, and convert warns"}),
 	"dockerfile":                 KeyRule{Decision: Command, How: "part of `build`"},
-	"depends_on":                 mapped("the annotation `compose.shoal.io/depends-on` (JSON: service, condition, required, restart) that `shoal compose up` waits on"),
-	"depends_on.condition":       mapped("in the annotation"),
-	"depends_on.restart":         mapped("in the annotation"),
-	"depends_on.required":        mapped("in the annotation"),
+	"depends_on":                 mapped("the scheduling gate `compose.shoal.io/depends-on` on the service's pods, removed by the leader once every dependency holds; the dependencies in the workload's annotation of that name (JSON: service, condition, required, restart); not enforced on a global service (warned)"),
+	"depends_on.condition":       mapped("`service_started`: the dependency's pods running (a one-shot one: started or completed); `service_healthy`: its pods ready (healthcheck); `service_completed_successfully`: its Job complete"),
+	"depends_on.restart":         mapped("`true`: an `up` that changes the dependency restarts this service's pods (they wait again until it holds)"),
+	"depends_on.required":        mapped("`false`: a dependency absent from the project (a disabled profile) or failed does not hold the service, as docker compose goes on with a warning"),
 	"expose":                     mapped("container ports; the ports of a `vip` Service"),
 	"healthcheck":                mapped("see its keys: the same check is the liveness probe (an unhealthy container restarts, as under Swarm) and the readiness probe (an unhealthy pod leaves the Service)"),
 	"healthcheck.test":           mapped("`CMD`: an exec probe; `CMD-SHELL` and a plain string: `/bin/sh -c`; `NONE`: no probe"),

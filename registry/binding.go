@@ -37,6 +37,8 @@ func (o *Registry) Bind(ctx context.Context, ns, name string, b *api.Binding) (*
 			return api.NewConflict(k, name, fmt.Sprintf("pod %s is already assigned to node %q", name, pod.Spec.NodeName))
 		case pod.DeletionTimestamp != nil:
 			return api.NewConflict(k, name, fmt.Sprintf("pod %s is being deleted, cannot be assigned to a node", name))
+		case len(pod.Spec.SchedulingGates) > 0:
+			return api.NewConflict(k, name, fmt.Sprintf("pod %s has non-empty spec.schedulingGates, cannot be assigned to a node", name))
 		}
 		pod.Spec.NodeName = b.Target.Name
 		pod.ResourceVersion = ""

@@ -489,6 +489,9 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	if err := api.Validate(obj); err != nil {
 		return k, false, invalid(k, m.Name, err)
 	}
+	if err := api.ValidateUpdate(old, obj); err != nil {
+		return k, false, invalid(k, m.Name, err)
+	}
 	if err := o.admitWrite(t, k, old, obj); err != nil {
 		return k, false, err
 	}

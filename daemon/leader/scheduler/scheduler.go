@@ -316,6 +316,10 @@ func (r *run) schedule(ctx context.Context, key string) error {
 		r.forget(key)
 		return nil
 	}
+	if len(pod.Spec.SchedulingGates) > 0 {
+		r.forget(key) // its update without the gates queues it again
+		return r.gated(ctx, pod)
+	}
 	nodes := r.cache.snapshot()
 	best, reasons := pickNode(pod, nodes)
 	if best == nil {
