@@ -28,12 +28,16 @@ const OrphanGrace = 10 * time.Minute
 // the orphan wherever it still lives (MergeRecords), and tombstones of one
 // key agree by last-writer-wins. It returns how many it deleted.
 func (o *Registry) CollectOrphanStatuses(ctx context.Context) (int, error) {
+	// Scan holds the store's read lock: reading the specs inside it would
+	// take that lock again, and deadlock behind a waiting writer.
+	var statuses []*gossip.Record
+	o.st.Scan(statusPrefix, func(r *gossip.Record) { statuses = append(statuses, r) })
 	var orphans []string
-	o.st.Scan(statusPrefix, func(r *gossip.Record) {
+	for _, r := range statuses {
 		if !r.Deleted && o.orphan(r, o.st.Get(specPrefix+strings.TrimPrefix(r.Key, statusPrefix))) {
 			orphans = append(orphans, r.Key)
 		}
-	})
+	}
 	if len(orphans) == 0 {
 		return 0, nil
 	}

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,4 +132,66 @@ func TestCollectionKeepsLiveAndEarlyStatuses(t *testing.T) {
 	if rec := rs[1].st.Get("s/pods/default/p"); rec == nil || rec.Deleted {
 		t.Fatalf("the re-created pod's status: %+v", rec)
 	}
+}
+
+// The collection reads the store while writes go on: it must never take
+// the store's read lock twice (a writer waiting between the two would
+// block both forever).
+func TestCollectionRunsBesideWrites(t *testing.T) {
+	st, err := gossip.Open("", "n1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o := New(st)
+	ctx := context.Background()
+	if _, err := o.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: "default"},
+			Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "img"}}}}
+		created, err := o.Create(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod := created.(*api.Pod)
+		pod.Status.Phase = api.PodRunning
+		if _, err := o.UpdateStatus(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cm := &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("c%d", i), Namespace: "default"}}
+			if _, err := o.Create(ctx, cm); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+			if _, err := o.CollectOrphanStatuses(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the collection is stuck beside the writes")
+	}
+	close(stop)
+	wg.Wait()
 }
