@@ -2,12 +2,12 @@ package gossip
 
 import (
 	"fmt"
-
-	"github.com/hashicorp/memberlist"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // ClusterConfig configures an agent's membership and replication.
