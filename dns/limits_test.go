@@ -254,7 +254,7 @@ func TestTCPConnectionLimits(t *testing.T) {
 	// free again.
 	a2.Close()
 	var silent net.Conn
-	poll.Cond(t, 2*time.Second, "a2's place free", func() bool {
+	poll.Cond(t, 10*time.Second, "a2's place free", func() bool {
 		silent = dial("127.0.0.4")
 		return !closed(silent, 100*time.Millisecond)
 	})
@@ -263,7 +263,7 @@ func TestTCPConnectionLimits(t *testing.T) {
 		t.Fatal("a silent connection was kept")
 	}
 	t.Logf("silent connection closed after %v", time.Since(start).Round(100*time.Millisecond))
-	poll.Cond(t, 2*time.Second, "a free place", func() bool {
+	poll.Cond(t, 10*time.Second, "a free place", func() bool {
 		c := dial("127.0.0.3")
 		defer c.Close()
 		return ask(c) == nil

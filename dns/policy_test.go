@@ -135,7 +135,7 @@ func TestRunFollowsNodeAddresses(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx, src)
-	poll.Cond(t, 2*time.Second, "the first zone", s.Ready)
+	poll.Cond(t, 10*time.Second, "the first zone", s.Ready)
 
 	rcode := func(from string) int { return queryFrom(t, s, from, "example.com.", mdns.TypeA).Rcode }
 	if rc := rcode("192.168.1.10"); rc != mdns.RcodeSuccess {
@@ -145,12 +145,12 @@ func TestRunFollowsNodeAddresses(t *testing.T) {
 		t.Fatalf("not a node yet: %s", rcodeName(rc))
 	}
 	src.send(api.Added, testNode("h2", "192.168.1.20"))
-	poll.Cond(t, 2*time.Second, "h2 recurses", func() bool { return rcode("192.168.1.20") == mdns.RcodeSuccess })
+	poll.Cond(t, 10*time.Second, "h2 recurses", func() bool { return rcode("192.168.1.20") == mdns.RcodeSuccess })
 	h2 := testNode("h2", "192.168.1.20")
 	h2.Status.Conditions = []api.Condition{{Type: api.NodeReady, Status: api.ConditionTrue}}
 	src.send(api.Modified, h2)
 	src.send(api.Deleted, testNode("h1", "192.168.1.10"))
-	poll.Cond(t, 2*time.Second, "h1 refused", func() bool { return rcode("192.168.1.10") == mdns.RcodeRefused })
+	poll.Cond(t, 10*time.Second, "h1 refused", func() bool { return rcode("192.168.1.10") == mdns.RcodeRefused })
 	if rc := rcode("192.168.1.20"); rc != mdns.RcodeSuccess {
 		t.Errorf("h2 after its heartbeat: %s", rcodeName(rc))
 	}

@@ -124,7 +124,7 @@ func TestListenStopsWithItsContext(t *testing.T) {
 		t.Fatalf("%d addresses, want 2", n)
 	}
 	cancel1()
-	poll.Cond(t, 2*time.Second, "first listener stopped", func() bool { return len(s.Addrs()) == 1 })
+	poll.Cond(t, 10*time.Second, "first listener stopped", func() bool { return len(s.Addrs()) == 1 })
 	second := s.Addrs()[0]
 	if second == first {
 		t.Fatal("the wrong listener stopped")
@@ -145,7 +145,7 @@ func TestServeReturnsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, "127.0.0.1:0", "127.0.0.1:0") }()
-	poll.Cond(t, 2*time.Second, "two listeners", func() bool { return len(s.Addrs()) == 2 })
+	poll.Cond(t, 10*time.Second, "two listeners", func() bool { return len(s.Addrs()) == 2 })
 	exchange(t, "tcp", s.Addrs()[1], "web.default.svc.cluster.local.", mdns.TypeA)
 	cancel()
 	select {

@@ -133,7 +133,7 @@ func runServer(t *testing.T, src Source) *Server {
 			t.Error("Run did not return after its context ended")
 		}
 	})
-	poll.Cond(t, 2*time.Second, "the first zone", s.Ready)
+	poll.Cond(t, 10*time.Second, "the first zone", s.Ready)
 	return s
 }
 
@@ -253,7 +253,7 @@ func TestRunListsAgainWhenWatchesEnd(t *testing.T) {
 	src.closeWatches()
 	// Changed while nobody watches: only a new list sees it.
 	src.send(api.Added, svc("default", "missed", "10.96.0.55"))
-	poll.Cond(t, 2*time.Second, "relisted state", hasAnswer(t, s, "missed.default.svc.cluster.local.", mdns.TypeA,
+	poll.Cond(t, 10*time.Second, "relisted state", hasAnswer(t, s, "missed.default.svc.cluster.local.", mdns.TypeA,
 		"missed.default.svc.cluster.local. 5 IN A 10.96.0.55"))
 	if src.lists.Load() <= lists {
 		t.Error("not listed again")
@@ -269,14 +269,14 @@ func TestRunKeepsServingWhileListFails(t *testing.T) {
 	src.mu.Unlock()
 	lists := src.lists.Load()
 	src.closeWatches()
-	poll.Cond(t, 2*time.Second, "a failed list", func() bool { return src.lists.Load() > lists })
+	poll.Cond(t, 10*time.Second, "a failed list", func() bool { return src.lists.Load() > lists })
 	if got := query(t, s, "web.default.svc.cluster.local.", mdns.TypeA); len(got.Answer) != 1 {
 		t.Errorf("the last zone is not served while the source fails: %v", got)
 	}
 	src.mu.Lock()
 	src.listErr = nil
 	src.mu.Unlock()
-	poll.Cond(t, 2*time.Second, "watching again", func() bool { return src.watching() == len(watchedKinds) })
+	poll.Cond(t, 10*time.Second, "watching again", func() bool { return src.watching() == len(watchedKinds) })
 }
 
 func TestRunStopsAtShutdown(t *testing.T) {
@@ -287,7 +287,7 @@ func TestRunStopsAtShutdown(t *testing.T) {
 	src := newFakeSource(fixture())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background(), src) }()
-	poll.Cond(t, 2*time.Second, "ready", s.Ready)
+	poll.Cond(t, 10*time.Second, "ready", s.Ready)
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

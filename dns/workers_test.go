@@ -41,12 +41,12 @@ func TestWorkPoolBounds(t *testing.T) {
 	if taken < queue || taken > workers+queue {
 		t.Fatalf("%d of 100 jobs taken, want %d to %d", taken, queue, workers+queue)
 	}
-	poll.Cond(t, 2*time.Second, "4 jobs running", func() bool { return running.Load() == workers })
+	poll.Cond(t, 10*time.Second, "4 jobs running", func() bool { return running.Load() == workers })
 	if n := runtime.NumGoroutine() - before; n > workers {
 		t.Errorf("%d goroutines for %d workers", n, workers)
 	}
 	close(release)
-	poll.Cond(t, 2*time.Second, "every job done", func() bool { return int(done.Load()) == taken })
+	poll.Cond(t, 10*time.Second, "every job done", func() bool { return int(done.Load()) == taken })
 	if peak.Load() != workers {
 		t.Errorf("peak %d jobs at once, want %d", peak.Load(), workers)
 	}

@@ -29,7 +29,7 @@ func TestLowestLiveMemberLeadsAfterSettling(t *testing.T) {
 			leading.Store(0)
 		})
 	}()
-	poll.True(t, 3*time.Second, "h2 leads", func() (bool, string) { return leading.Load() == 1 && l.Leader() == "h2", l.Leader() })
+	poll.True(t, 10*time.Second, "h2 leads", func() (bool, string) { return leading.Load() == 1 && l.Leader() == "h2", l.Leader() })
 	// h1 joins: after the settle time it leads and h2 steps down.
 	mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, membership.Member{Name: "h2", Alive: true, Since: now},
 		membership.Member{Name: "h3", Alive: true, Since: now})
@@ -37,10 +37,10 @@ func TestLowestLiveMemberLeadsAfterSettling(t *testing.T) {
 	if leading.Load() != 1 {
 		t.Fatal("stepped down before membership settled")
 	}
-	poll.True(t, 3*time.Second, "h2 steps down", func() (bool, string) { return leading.Load() == 0 && l.Leader() == "h1", l.Leader() })
+	poll.True(t, 10*time.Second, "h2 steps down", func() (bool, string) { return leading.Load() == 0 && l.Leader() == "h1", l.Leader() })
 	// h1 dies: h2 leads again, in a new term.
 	mem.Set(membership.Member{Name: "h1", Alive: false, Since: now}, membership.Member{Name: "h2", Alive: true, Since: now})
-	poll.True(t, 3*time.Second, "h2 leads again", func() (bool, string) { return leading.Load() == 1 && terms.Load() == 2, l.Leader() })
+	poll.True(t, 10*time.Second, "h2 leads again", func() (bool, string) { return leading.Load() == 1 && terms.Load() == 2, l.Leader() })
 	cancel()
 	<-done
 	if leading.Load() != 0 {

@@ -246,19 +246,19 @@ func TestServeTLSBySNI(t *testing.T) {
 
 	// Certificates follow the Secrets: renewed, deleted, made again.
 	h.src.put(secretOf(t, "default", "shop-tls", "2", "shop-cert-2", "shop.example.test"))
-	poll.Cond(t, 2*time.Second, "the renewed certificate", func() bool { cn, _, _ := h.get("shop.example.test", "/"); return cn == "shop-cert-2" })
+	poll.Cond(t, 10*time.Second, "the renewed certificate", func() bool { cn, _, _ := h.get("shop.example.test", "/"); return cn == "shop-cert-2" })
 	h.src.del(secretOf(t, "default", "blog-tls", "1", "blog-cert", "blog.example.test"))
-	poll.Cond(t, 2*time.Second, "the default certificate", func() bool {
+	poll.Cond(t, 10*time.Second, "the default certificate", func() bool {
 		cn, _, _ := h.get("blog.example.test", "/")
 		return cn == DefaultCertificateName
 	})
 	h.src.put(secretOf(t, "default", "blog-tls", "3", "blog-cert-3", "blog.example.test"))
-	poll.Cond(t, 2*time.Second, "the Secret made again", func() bool { cn, _, _ := h.get("blog.example.test", "/"); return cn == "blog-cert-3" })
+	poll.Cond(t, 10*time.Second, "the Secret made again", func() bool { cn, _, _ := h.get("blog.example.test", "/"); return cn == "blog-cert-3" })
 	// And the Ingresses: a host added to spec.tls.
 	ing2 := *ing
 	ing2.Spec.TLS = append(ing2.Spec.TLS, api.IngressTLS{Hosts: []string{"plain.example.test"}, SecretName: "shop-tls"})
 	h.src.put(&ing2)
-	poll.Cond(t, 2*time.Second, "plain's certificate", func() bool {
+	poll.Cond(t, 10*time.Second, "plain's certificate", func() bool {
 		cn, _, _ := h.get("plain.example.test", "/")
 		return cn == DefaultCertificateName // shop-tls does not name plain.example.test
 	})

@@ -40,7 +40,7 @@ func TestProxyWithGossipStore(t *testing.T) {
 
 	p := runProxy(t, objs)
 	srv := newServer(t, p)
-	poll.Cond(t, 2*time.Second, "the listed route", func() bool { return srv.backendOf("app.example.com", "/") == "a" })
+	poll.Cond(t, 10*time.Second, "the listed route", func() bool { return srv.backendOf("app.example.com", "/") == "a" })
 
 	cur, err := objs.Get(ctx, api.KindEndpoints, "default", "web")
 	if err != nil {
@@ -49,10 +49,10 @@ func TestProxyWithGossipStore(t *testing.T) {
 	e := cur.(*api.Endpoints)
 	e.Subsets = endpointsOf(t, "default", "web", []string{hostPort(t, b.URL)}).Subsets
 	must(objs.Update(ctx, e))
-	poll.Cond(t, 2*time.Second, "the updated endpoints", func() bool { return srv.backendOf("app.example.com", "/") == "b" })
+	poll.Cond(t, 10*time.Second, "the updated endpoints", func() bool { return srv.backendOf("app.example.com", "/") == "b" })
 
 	must(objs.Delete(ctx, api.KindIngress, "default", "app", api.DeleteOptions{}))
-	poll.Cond(t, 2*time.Second, "the deleted ingress gone", func() bool {
+	poll.Cond(t, 10*time.Second, "the deleted ingress gone", func() bool {
 		code, _ := srv.do(http.MethodGet, "app.example.com", "/", "", nil)
 		return code == http.StatusNotFound
 	})

@@ -40,7 +40,7 @@ func routeOf(p *Proxy, host, path string) string {
 
 func waitRoute(t *testing.T, p *Proxy, host, path, want string) {
 	t.Helper()
-	poll.Cond(t, 2*time.Second, host+path+" -> "+want, func() bool { return routeOf(p, host, path) == want })
+	poll.Cond(t, 10*time.Second, host+path+" -> "+want, func() bool { return routeOf(p, host, path) == want })
 }
 
 func TestRunFollowsWatchEvents(t *testing.T) {
@@ -85,11 +85,11 @@ func TestRunListsAgainWhenTheWatchEnds(t *testing.T) {
 	if n := src.listCount(api.KindEndpoints); n <= lists {
 		t.Errorf("endpoints listed %d times, want more than %d", n, lists)
 	}
-	poll.Cond(t, 2*time.Second, "watches open again", func() bool { return src.watchCount() == len(kinds) })
+	poll.Cond(t, 10*time.Second, "watches open again", func() bool { return src.watchCount() == len(kinds) })
 
 	lists = src.listCount(api.KindService)
 	src.sendError(api.KindService)
-	poll.Cond(t, 2*time.Second, "services listed after an ERROR event", func() bool {
+	poll.Cond(t, 10*time.Second, "services listed after an ERROR event", func() bool {
 		return src.listCount(api.KindService) > lists
 	})
 }
@@ -99,7 +99,7 @@ func TestRunWaitsForEveryKind(t *testing.T) {
 		endpointsOf(t, "default", "web", []string{"10.0.0.1:8080"}))
 	src.setListErr(api.KindEndpoints, errors.New("store not ready"))
 	p := runProxy(t, src)
-	poll.Cond(t, 2*time.Second, "endpoints list retried", func() bool {
+	poll.Cond(t, 10*time.Second, "endpoints list retried", func() bool {
 		return src.listCount(api.KindEndpoints) >= 2 && src.listCount(api.KindIngress) >= 1 && src.listCount(api.KindService) >= 1
 	})
 	if got := routeOf(p, "app.example.com", "/"); got != "not loaded" {

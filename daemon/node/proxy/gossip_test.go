@@ -41,12 +41,12 @@ func TestProxierWithGossipStore(t *testing.T) {
 			return strings.Contains(string(saved), part)
 		}
 	}
-	poll.Cond(t, 2*time.Second, "the listed endpoint", natHas("--to-destination 10.244.1.5:8080"))
+	poll.Cond(t, 10*time.Second, "the listed endpoint", natHas("--to-destination 10.244.1.5:8080"))
 
 	// Changes after the list arrive by the watch.
 	must(objs.Create(ctx, svc("default", "api", "10.96.0.11", port("http", "TCP", 80))))
 	must(objs.Create(ctx, eps("default", "api", []string{"10.244.2.9"}, epPort("http", "TCP", 9000))))
-	poll.Cond(t, 2*time.Second, "the new service", natHas("--to-destination 10.244.2.9:9000"))
+	poll.Cond(t, 10*time.Second, "the new service", natHas("--to-destination 10.244.2.9:9000"))
 
 	cur, err := objs.Get(ctx, api.KindEndpoints, "default", "web")
 	if err != nil {
@@ -55,8 +55,8 @@ func TestProxierWithGossipStore(t *testing.T) {
 	e := cur.(*api.Endpoints)
 	e.Subsets[0].Addresses = append(e.Subsets[0].Addresses, api.EndpointAddress{IP: "10.244.3.7"})
 	must(objs.Update(ctx, e))
-	poll.Cond(t, 2*time.Second, "the added endpoint", natHas("--to-destination 10.244.3.7:8080"))
+	poll.Cond(t, 10*time.Second, "the added endpoint", natHas("--to-destination 10.244.3.7:8080"))
 
 	must(objs.Delete(ctx, api.KindService, "default", "web", api.DeleteOptions{}))
-	poll.Cond(t, 2*time.Second, "the deleted service gone", func() bool { return !natHas("10.96.0.10")() })
+	poll.Cond(t, 10*time.Second, "the deleted service gone", func() bool { return !natHas("10.96.0.10")() })
 }

@@ -57,7 +57,7 @@ func TestProxierAppliesChangesOnly(t *testing.T) {
 	p := New(cfg, nil)
 	runProxier(t, p, src)
 
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	if got := k.restoreCalls(); len(got) != 2 || !strings.HasPrefix(got[0], "*filter") || !strings.HasPrefix(got[1], "*nat") {
 		t.Fatalf("first sync: want one restore of filter, then of nat; got %d", len(got))
 	}
@@ -74,7 +74,7 @@ func TestProxierAppliesChangesOnly(t *testing.T) {
 
 	// The same object again: a sync that finds nothing to write.
 	src.Set(webEps)
-	poll.Cond(t, 2*time.Second, "a second sync", func() bool { return p.Stats().Syncs >= 2 })
+	poll.Cond(t, 10*time.Second, "a second sync", func() bool { return p.Stats().Syncs >= 2 })
 	if n := len(k.restoreCalls()); n != 2 {
 		t.Fatalf("unchanged state restored again (%d restores)", n)
 	}
@@ -82,7 +82,7 @@ func TestProxierAppliesChangesOnly(t *testing.T) {
 	// One endpoint replaced: only nat, only the chains that changed.
 	webEps2 := eps("default", "web", []string{"10.244.1.5", "10.244.3.3"}, epPort("", "TCP", 8080))
 	src.Set(webEps2)
-	poll.Cond(t, 2*time.Second, "the change", func() bool { return len(k.restoreCalls()) == 3 })
+	poll.Cond(t, 10*time.Second, "the change", func() bool { return len(k.restoreCalls()) == 3 })
 	diff := k.restoreCalls()[2]
 	if !strings.HasPrefix(diff, "*nat") || strings.Count(diff, "\n:") != 3 || strings.Count(diff, "\n-X ") != 1 {
 		t.Errorf("partial restore should rewrite the service's chain, add one endpoint chain and delete one:\n%s", diff)
@@ -103,7 +103,7 @@ func TestProxierAppliesChangesOnly(t *testing.T) {
 
 	// The service goes: its chains go, the filter table is untouched.
 	src.Delete(web)
-	poll.Cond(t, 2*time.Second, "the deletion", func() bool { return len(k.shoalChains(TableNAT)) == 4 })
+	poll.Cond(t, 10*time.Second, "the deletion", func() bool { return len(k.shoalChains(TableNAT)) == 4 })
 	if n := len(k.iptablesCalls()); n != 2*len(jumps) { // -C and -I for each, once
 		t.Errorf("%d iptables calls, want %d", n, 2*len(jumps))
 	}
@@ -116,7 +116,7 @@ func TestProxierWaitsForBothKinds(t *testing.T) {
 	src.ListErrs["Endpoints"] = 2
 	p := New(testConfig(k), nil)
 	runProxier(t, p, src)
-	poll.Cond(t, 3*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	if src.Lists("Endpoints") < 3 {
 		t.Errorf("endpoints listed %d times, want 3", src.Lists("Endpoints"))
 	}
@@ -134,7 +134,7 @@ func TestProxierBatchesBursts(t *testing.T) {
 	cfg.MinSyncInterval = 100 * time.Millisecond
 	p := New(cfg, nil)
 	runProxier(t, p, src)
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	ss, es := manyServices(300, 2)
 	start := time.Now()
 	for i := range ss {
@@ -162,7 +162,7 @@ func TestProxierGathersChangesDuringSlowSyncs(t *testing.T) {
 	cfg := testConfig(k)
 	p := New(cfg, nil)
 	runProxier(t, p, src)
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	ss, es := manyServices(100, 1)
 	for i := range ss {
 		src.Set(ss[i])
@@ -210,7 +210,7 @@ func TestProxierRetriesFailedRestore(t *testing.T) {
 	}
 	p := New(cfg, nil)
 	runProxier(t, p, src)
-	poll.Cond(t, 3*time.Second, "a successful sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "a successful sync", func() bool { return p.Stats().Syncs >= 1 })
 	if st := p.Stats(); st.Failures != 2 {
 		t.Errorf("failures %d, want 2", st.Failures)
 	}
@@ -229,14 +229,14 @@ func TestProxierRelistsWhenWatchEnds(t *testing.T) {
 	src := newFakeSource(web, gone, eps("default", "web", []string{"10.244.1.5"}, epPort("", "TCP", 8080)))
 	p := New(testConfig(k), nil)
 	runProxier(t, p, src)
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	if !hasRule(k.rules(TableFilter, chainServices), "default/gone") {
 		t.Fatal("service without endpoints not rejected")
 	}
 	// Deleted while the watch was down: only a new list can tell.
 	src.DeleteQuietly(gone)
 	src.CloseWatches()
-	poll.Cond(t, 3*time.Second, "the service gone after a relist", func() bool {
+	poll.Cond(t, 10*time.Second, "the service gone after a relist", func() bool {
 		return !hasRule(k.rules(TableFilter, chainServices), "default/gone")
 	})
 	if src.Lists("Service") < 2 {
@@ -250,12 +250,12 @@ func TestProxierFlushesStaleUDPFlows(t *testing.T) {
 	src := newFakeSource(dns, eps("kube-system", "dns", []string{"10.244.1.5", "10.244.2.7"}, epPort("dns", "UDP", 5353)))
 	p := New(testConfig(k), nil)
 	runProxier(t, p, src)
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	if n := len(k.conntrackCalls()); n != 0 {
 		t.Fatalf("first sync flushed %d times; flows from before the proxier must stay", n)
 	}
 	src.Set(eps("kube-system", "dns", []string{"10.244.1.5"}, epPort("dns", "UDP", 5353)))
-	poll.Cond(t, 2*time.Second, "the flush", func() bool { return len(k.conntrackCalls()) == 1 })
+	poll.Cond(t, 10*time.Second, "the flush", func() bool { return len(k.conntrackCalls()) == 1 })
 	want := []string{"-D", "-p", "udp", "--orig-dst", "10.96.0.53", "--dst-nat", "10.244.2.7"}
 	if got := k.conntrackCalls()[0]; !slices.Equal(got, want) {
 		t.Errorf("conntrack %v, want %v", got, want)
@@ -276,11 +276,11 @@ func TestProxierWithoutConntrackLogsOnce(t *testing.T) {
 	src := newFakeSource(dns, eps("kube-system", "dns", []string{"10.244.1.5", "10.244.2.7", "10.244.3.9"}, epPort("dns", "UDP", 5353)))
 	p := New(testConfig(k), log)
 	runProxier(t, p, src)
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	src.Set(eps("kube-system", "dns", []string{"10.244.1.5", "10.244.2.7"}, epPort("dns", "UDP", 5353)))
-	poll.Cond(t, 2*time.Second, "a sync", func() bool { return p.Stats().Syncs >= 2 })
+	poll.Cond(t, 10*time.Second, "a sync", func() bool { return p.Stats().Syncs >= 2 })
 	src.Set(eps("kube-system", "dns", []string{"10.244.1.5"}, epPort("dns", "UDP", 5353)))
-	poll.Cond(t, 2*time.Second, "a sync", func() bool { return p.Stats().Syncs >= 3 })
+	poll.Cond(t, 10*time.Second, "a sync", func() bool { return p.Stats().Syncs >= 3 })
 	mu.Lock()
 	defer mu.Unlock()
 	if n := strings.Count(logs.String(), "conntrack tool not found"); n != 1 {
@@ -300,13 +300,13 @@ func TestProxierResyncRepairs(t *testing.T) {
 	cfg.ResyncInterval = 50 * time.Millisecond
 	p := New(cfg, nil)
 	runProxier(t, p, src)
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	// Someone removes a jump and flushes a chain behind the proxier's back.
 	k.mu.Lock()
 	k.tables[TableNAT]["PREROUTING"] = nil
 	k.tables[TableNAT][chainServices] = []string{}
 	k.mu.Unlock()
-	poll.Cond(t, 2*time.Second, "the repair", func() bool {
+	poll.Cond(t, 10*time.Second, "the repair", func() bool {
 		return hasRule(k.rules(TableNAT, "PREROUTING"), chainServices) && hasRule(k.rules(TableNAT, chainServices), "10.96.0.10")
 	})
 }
@@ -355,7 +355,7 @@ func TestCleanup(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx, src) }()
-	poll.Cond(t, 2*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
+	poll.Cond(t, 10*time.Second, "the first sync", func() bool { return p.Stats().Syncs >= 1 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func TestPodEventsAreHandledWhileTheEngineHangs(t *testing.T) {
 	// waiting for the engine.
 	poll.Cond(t, 10*time.Second, "engine calls waiting", func() bool { return f.eng.CallCount("ListContainers") >= before+2 })
 	fresh := f.createPod("new", api.RestartAlways, api.Container{Name: "app", Image: "app:1"})
-	poll.Until(t, 3*time.Second, "the new pod has its worker while the engine hangs", func() error {
+	poll.Until(t, 10*time.Second, "the new pod has its worker while the engine hangs", func() error {
 		if n := f.rt.PodCount(); n != 2 {
 			return fmt.Errorf("%d workers", n)
 		}
@@ -57,7 +57,7 @@ func TestPodEventsAreHandledWhileTheEngineHangs(t *testing.T) {
 	if _, err := f.objs.Delete(context.Background(), api.KindPod, "default", "old", api.DeleteOptions{GracePeriodSeconds: api.Int64(0)}); err != nil {
 		t.Fatal(err)
 	}
-	poll.Cond(t, 3*time.Second, "the old pod's worker told of its deletion while the engine hangs", func() bool {
+	poll.Cond(t, 10*time.Second, "the old pod's worker told of its deletion while the engine hangs", func() bool {
 		f.rt.mu.Lock()
 		w := f.rt.workers[old.UID]
 		f.rt.mu.Unlock()
