@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -367,6 +368,12 @@ func TestJobCountsRestartsWithOnFailure(t *testing.T) {
 		}
 		pod = pods[0]
 		return true, ""
+	})
+	// The job's status must have caught up with the ready pod first: an
+	// older status (no pod ready yet) would satisfy the wait below.
+	poll.True(t, 10*time.Second, "the job to see the pod ready", func() (bool, string) {
+		j := getJob(t, store, "retry")
+		return j.Status.Ready != nil && *j.Status.Ready == 1 && j.Status.Active == 1, fmt.Sprintf("%+v", j.Status)
 	})
 	// Two restarts, and the pod not ready: below the limit, the Job runs on.
 	setPodStatus(t, store, pod, api.PodRunning, false, 2)

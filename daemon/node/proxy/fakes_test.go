@@ -271,6 +271,13 @@ func (s *fakeSource) Delete(o api.Object) {
 	s.notifyLocked(api.WatchEvent{Type: api.Deleted, Object: o})
 }
 
+// Watching is how many watches are open.
+func (s *fakeSource) Watching() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.watches)
+}
+
 // CloseWatches ends every open watch, as a restarting store would.
 func (s *fakeSource) CloseWatches() {
 	s.mu.Lock()

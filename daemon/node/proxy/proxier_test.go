@@ -233,6 +233,9 @@ func TestProxierRelistsWhenWatchEnds(t *testing.T) {
 	if !hasRule(k.rules(TableFilter, chainServices), "default/gone") {
 		t.Fatal("service without endpoints not rejected")
 	}
+	// A feed opens its watch after handing over its list: close the
+	// watches only once both are open.
+	poll.Cond(t, 10*time.Second, "both watches open", func() bool { return src.Watching() == len(feedKinds) })
 	// Deleted while the watch was down: only a new list can tell.
 	src.DeleteQuietly(gone)
 	src.CloseWatches()
