@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
@@ -477,13 +477,8 @@ func TestJoinFailuresAndBadGossip(t *testing.T) {
 // forgedRecord is a gossip record message (shoal's type 1) of key with
 // value, as an agent would send it but unencrypted.
 func forgedRecord(key, value string) []byte {
-	b := []byte{1, 1, 0} // message type, record format, flags
-	b = binary.AppendUvarint(b, uint64(time.Now().UnixMilli())<<16)
-	for _, s := range []string{"h1", key, value} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	return gossip.EncodeRecordMessage(&gossip.Record{Key: key, Value: []byte(value),
+		Version: gossip.Version{Time: gossip.Pack(time.Now().UnixMilli()), Node: "h1"}})
 }
 
 // syncLog is a log buffer safe to read while a process writes it.

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -122,20 +121,11 @@ func sendAsInsider(t *testing.T, a *agent, addr string, msgs ...[]byte) {
 
 func recordMsg(t *testing.T, r *gossip.Record) []byte {
 	t.Helper()
-	b, err := r.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte{1}, b...)
+	return gossip.EncodeRecordMessage(r)
 }
 
 func announceMsg(key string, v gossip.Version, from string) []byte {
-	b := binary.AppendUvarint([]byte{4}, v.Time)
-	for _, s := range []string{v.Node, key, from} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	return gossip.EncodeAnnounce(key, v, 0, from)
 }
 
 // The review's gossip attacks against a real agent: a pod bound to it
