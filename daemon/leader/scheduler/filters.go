@@ -34,6 +34,10 @@ func (r resources) add(o resources) resources {
 	return resources{milliCPU: r.milliCPU + o.milliCPU, memory: r.memory + o.memory}
 }
 
+func (r resources) sub(o resources) resources {
+	return resources{milliCPU: r.milliCPU - o.milliCPU, memory: r.memory - o.memory}
+}
+
 // hostPort is one port a pod takes on its node.
 type hostPort struct {
 	ip       string

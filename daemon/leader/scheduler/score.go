@@ -38,11 +38,9 @@ func siblings(p *api.Pod, n *nodeInfo) int {
 	if ref == nil {
 		return 0
 	}
-	count := 0
-	for _, q := range n.pods {
-		if r := q.ControllerRef(); r != nil && r.UID == ref.UID && q.DeletionTimestamp == nil && q.UID != p.UID {
-			count++
-		}
+	count := n.owners[ref.UID]
+	if uid, ok := n.bykey[podKey(p)]; ok && uid == ref.UID && n.pods[podKey(p)].UID == p.UID {
+		count-- // the pod itself
 	}
 	return count
 }
