@@ -370,13 +370,13 @@ func (r *run) schedule(ctx context.Context, key string) (*api.Pod, error) {
 func (r *run) bindAssumed(ctx context.Context, assumed *api.Pod) error {
 	key, node := podKey(assumed), assumed.Spec.NodeName
 	err := r.bind(ctx, assumed, node)
-	if errors.Is(err, errNotNeeded) {
-		r.cache.unassume(assumed)
-		r.forget(key)
-		return nil
-	}
 	if err != nil {
 		r.cache.unassume(assumed)
+		r.retryWaiting() // the room it took is free again
+		if errors.Is(err, errNotNeeded) {
+			r.forget(key)
+			return nil
+		}
 		return err
 	}
 	r.cache.bound(assumed)
