@@ -96,6 +96,7 @@ type cache struct {
 	assumed map[string]assumedPod
 	counted map[string]*api.Pod // the pod of each key counted on its node: assumed, else bound
 	known   []*nodeInfo         // the infos of known nodes; nil after a node came or went
+	expired time.Time           // the last look for expired assumptions
 }
 
 type assumedPod struct {
@@ -266,9 +267,14 @@ func (c *cache) unassume(p *api.Pod) {
 }
 
 // expireLocked drops the assumptions whose binding was written over a TTL
-// ago and that the watch never confirmed.
+// ago and that the watch never confirmed. It looks at most once a second:
+// thousands of assumptions may wait for the watch during a rollout.
 func (c *cache) expireLocked() {
 	now := c.now()
+	if now.Sub(c.expired) < time.Second && !now.Before(c.expired) {
+		return
+	}
+	c.expired = now
 	for key, a := range c.assumed {
 		if !a.deadline.IsZero() && now.After(a.deadline) {
 			delete(c.assumed, key)
