@@ -3,9 +3,11 @@ package events
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
@@ -28,7 +30,13 @@ type Recorder struct {
 	log       *slog.Logger
 	ttl       time.Duration
 
-	queue chan *api.Event
+	// queues are the writers' queues, shared with the recorders of other
+	// components: the events of one aggregation key always take the same
+	// one, so its repeats are counted in order, while the writers of
+	// different keys write at once and share the store's commits.
+	queues  []chan *api.Event
+	seed    maphash.Seed
+	dropped *droppedLog
 
 	mu     sync.Mutex
 	recent map[string]string // aggregation key -> event name
@@ -37,16 +45,36 @@ type Recorder struct {
 // DefaultTTL is how long events are kept, as in Kubernetes.
 const DefaultTTL = time.Hour
 
-// New makes a recorder for a component (e.g. "kubelet", "scheduler") on host.
-func New(store Store, component, host string, log *slog.Logger) *Recorder {
-	return &Recorder{store: store, component: component, host: host, ttl: DefaultTTL,
-		log: log.With("component", "events"), queue: make(chan *api.Event, 1024), recent: map[string]string{}}
+// Writers and their queues' length: a burst of events (a rollout of
+// thousands of pods makes a few per pod) waits for a writer rather than
+// being dropped, and several writers keep up with it.
+const (
+	writers     = 8
+	writerQueue = 512
+)
+
+// droppedLog logs dropped events at most once per interval, with their
+// count, so that a flood of them does not flood the log too.
+type droppedLog struct {
+	count atomic.Int64
+	last  atomic.Int64 // unix nanoseconds of the last line
 }
 
-// ForComponent returns a recorder sharing the queue, with another component name.
+// New makes a recorder for a component (e.g. "kubelet", "scheduler") on host.
+func New(store Store, component, host string, log *slog.Logger) *Recorder {
+	queues := make([]chan *api.Event, writers)
+	for i := range queues {
+		queues[i] = make(chan *api.Event, writerQueue)
+	}
+	return &Recorder{store: store, component: component, host: host, ttl: DefaultTTL,
+		log: log.With("component", "events"), queues: queues, seed: maphash.MakeSeed(),
+		dropped: &droppedLog{}, recent: map[string]string{}}
+}
+
+// ForComponent returns a recorder sharing the queues, with another component name.
 func (r *Recorder) ForComponent(component string) *Recorder {
 	c := &Recorder{store: r.store, component: component, host: r.host, ttl: r.ttl, log: r.log,
-		queue: r.queue, recent: map[string]string{}}
+		queues: r.queues, seed: r.seed, dropped: r.dropped, recent: map[string]string{}}
 	return c
 }
 
@@ -69,24 +97,50 @@ func (r *Recorder) Eventf(obj api.Object, eventType, reason, format string, args
 		FirstTimestamp: now, LastTimestamp: now, Count: 1,
 		ReportingComponent: r.component, ReportingInstance: r.host,
 	}
+	q := r.queues[maphash.String(r.seed, aggregationKey(ev))%uint64(len(r.queues))]
 	select {
-	case r.queue <- ev:
+	case q <- ev:
 	default:
-		r.log.Warn("event dropped: queue full", "reason", reason, "object", m.Name)
+		r.drop(reason, m.Name)
 	}
 }
 
+// drop counts an event dropped; the first of every 10 seconds is logged,
+// with the count since the last line.
+func (r *Recorder) drop(reason, object string) {
+	n := r.dropped.count.Add(1)
+	now := time.Now().UnixNano()
+	last := r.dropped.last.Load()
+	if now-last < int64(10*time.Second) || !r.dropped.last.CompareAndSwap(last, now) {
+		return
+	}
+	n = r.dropped.count.Swap(0)
+	r.log.Warn("events dropped: queue full", "count", n, "reason", reason, "object", object)
+}
+
 // Run writes queued events until ctx ends, and deletes this host's events
-// older than the TTL.
+// older than the TTL. Its writers stop with it.
 func (r *Recorder) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, q := range r.queues {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev := <-q:
+					r.write(ctx, ev)
+				}
+			}
+		})
+	}
 	expire := time.NewTicker(5 * time.Minute)
 	defer expire.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev := <-r.queue:
-			r.write(ctx, ev)
 		case <-expire.C:
 			r.expire(ctx)
 		}

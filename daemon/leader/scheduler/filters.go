@@ -34,6 +34,10 @@ func (r resources) add(o resources) resources {
 	return resources{milliCPU: r.milliCPU + o.milliCPU, memory: r.memory + o.memory}
 }
 
+func (r resources) sub(o resources) resources {
+	return resources{milliCPU: r.milliCPU - o.milliCPU, memory: r.memory - o.memory}
+}
+
 // hostPort is one port a pod takes on its node.
 type hostPort struct {
 	ip       string
@@ -46,6 +50,8 @@ type podRequest struct {
 	res     resources // effective requests: the app containers' sum, or an init container's, whichever is larger
 	nonzero resources // the same with defaults for containers that ask nothing, for scoring
 	ports   []hostPort
+	key     string // namespace/name, and the controller's uid, for scoring
+	owner   string
 }
 
 // containerRequest is a container's request of a resource; a limit given

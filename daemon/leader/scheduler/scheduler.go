@@ -30,6 +30,10 @@ const (
 	DefaultBackoffMax    = 10 * time.Second
 	DefaultEventInterval = time.Minute
 	DefaultAssumeTTL     = 30 * time.Second
+	// DefaultMaxBindsInFlight lets enough bindings wait on the disk at once
+	// for the store to write them in a few commits, and bounds the
+	// goroutines and assumptions a slow disk can pile up.
+	DefaultMaxBindsInFlight = 64
 )
 
 // ErrAlreadyRunning is returned by Run while another Run has not returned.
@@ -50,6 +54,8 @@ type Options struct {
 	// AssumeTTL is how long a pod this scheduler bound counts on its node
 	// before the watch shows the binding.
 	AssumeTTL time.Duration
+	// MaxBindsInFlight bounds the bindings being written at once.
+	MaxBindsInFlight int
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -66,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AssumeTTL <= 0 {
 		o.AssumeTTL = DefaultAssumeTTL
+	}
+	if o.MaxBindsInFlight <= 0 {
+		o.MaxBindsInFlight = DefaultMaxBindsInFlight
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -275,64 +284,105 @@ func (r *run) forget(key string) {
 	delete(r.lastEvent, key)
 }
 
-// work schedules one pod at a time, so that every decision sees the ones
-// before it.
+// work decides one pod at a time against the cache, so that every decision
+// counts the ones before it (placed pods are assumed on their node at
+// once), and writes the bindings in the background, at most
+// MaxBindsInFlight at a time: concurrent bindings share the store's commits.
+// A pod's key stays taken in the queue until its binding is written, so no
+// second attempt of the same pod starts meanwhile.
 func (r *run) work(ctx context.Context) {
+	slots := make(chan struct{}, r.s.opts.MaxBindsInFlight)
+	var binds sync.WaitGroup
+	defer binds.Wait()
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		key, ok := r.queue.Get()
 		if !ok {
 			return
 		}
-		err := r.schedule(ctx, key)
-		switch {
-		case err == nil:
-			r.queue.Forget(key)
-		case ctx.Err() != nil:
-		case errors.Is(err, errUnschedulable):
-			r.queue.AddRateLimited(key)
-		default:
-			if r.queue.NumRequeues(key) == 0 && !api.IsConflict(err) {
-				r.s.log.Warn("scheduling failed; retrying", "pod", key, "err", err)
-			}
-			r.queue.AddRateLimited(key)
+		assumed, err := r.schedule(ctx, key)
+		if assumed == nil {
+			<-slots
+			r.done(ctx, key, err)
+			continue
 		}
-		r.queue.Done(key)
+		binds.Go(func() {
+			defer func() { <-slots }()
+			r.done(ctx, key, r.bindAssumed(ctx, assumed))
+		})
 	}
 }
 
-// schedule places one pod, reading it fresh from the store.
-func (r *run) schedule(ctx context.Context, key string) error {
+// done ends an attempt of a pod: forgotten by the queue, or queued again
+// with back-off.
+func (r *run) done(ctx context.Context, key string, err error) {
+	defer r.queue.Done(key)
+	switch {
+	case err == nil:
+		r.queue.Forget(key)
+	case ctx.Err() != nil:
+	case errors.Is(err, errUnschedulable):
+		r.queue.AddRateLimited(key)
+	default:
+		if r.queue.NumRequeues(key) == 0 && !api.IsConflict(err) {
+			r.s.log.Warn("scheduling failed; retrying", "pod", key, "err", err)
+		}
+		r.queue.AddRateLimited(key)
+	}
+}
+
+// schedule decides where one pod goes, reading it fresh from the store; a
+// placed pod comes back assumed on its node (spec.nodeName set), to bind.
+func (r *run) schedule(ctx context.Context, key string) (*api.Pod, error) {
 	ns, name := splitKey(key)
 	obj, err := r.s.store.Get(ctx, api.KindPod, ns, name)
 	if api.IsNotFound(err) {
 		r.forget(key)
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("get pod %s: %w", key, err)
+		return nil, fmt.Errorf("get pod %s: %w", key, err)
 	}
 	pod := obj.(*api.Pod)
 	if !needsScheduling(pod) {
 		r.forget(key)
-		return nil
+		return nil, nil
 	}
 	if len(pod.Spec.SchedulingGates) > 0 {
 		r.forget(key) // its update without the gates queues it again
-		return r.gated(ctx, pod)
+		return nil, r.gated(ctx, pod)
 	}
-	nodes := r.cache.snapshot()
-	best, reasons := pickNode(pod, nodes)
-	if best == nil {
-		return r.unschedulable(ctx, pod, fitErrorMessage(len(nodes), reasons))
+	assumed, why := r.cache.place(pod)
+	if assumed == nil {
+		return nil, r.unschedulable(ctx, pod, why)
 	}
-	bound, err := r.bind(ctx, pod, best.node.Name)
-	if err != nil || bound == nil {
+	return assumed, nil
+}
+
+// bindAssumed writes the binding of a pod assumed on its node. Whatever
+// keeps it from being written, the assumption is dropped, so that the node
+// does not count a pod that is not there: the pod is decided again (or
+// was bound, deleted or replaced meanwhile, and needs nothing more).
+func (r *run) bindAssumed(ctx context.Context, assumed *api.Pod) error {
+	key, node := podKey(assumed), assumed.Spec.NodeName
+	err := r.bind(ctx, assumed, node)
+	if err != nil {
+		r.cache.unassume(assumed)
+		r.retryWaiting() // the room it took is free again
+		if errors.Is(err, errNotNeeded) {
+			r.forget(key)
+			return nil
+		}
 		return err
 	}
-	r.cache.assume(bound)
+	r.cache.bound(assumed)
 	r.forget(key)
-	r.s.rec.Eventf(bound, api.EventNormal, ReasonScheduled, "Successfully assigned %s/%s to %s", ns, name, best.node.Name)
-	r.s.log.Debug("pod scheduled", "pod", key, "node", best.node.Name)
+	r.s.rec.Eventf(assumed, api.EventNormal, ReasonScheduled, "Successfully assigned %s to %s", key, node)
+	r.s.log.Debug("pod scheduled", "pod", key, "node", node)
 	return nil
 }
 
@@ -344,36 +394,33 @@ func splitKey(key string) (ns, name string) {
 	return ns, name
 }
 
+// errNotNeeded: the pod no longer needs a node (bound, deleted or ended
+// meanwhile): nothing to retry.
+var errNotNeeded = errors.New("scheduler: the pod no longer needs a node")
+
 // bind writes spec.nodeName through the binding subresource, which sets
-// that field alone and only on a pod not yet bound; after a conflict it
-// reads the pod again and, if it still needs a node (the conflict was
-// another uid's pod of this name), tries again. It returns nil without
-// error if the pod no longer needs one.
-func (r *run) bind(ctx context.Context, pod *api.Pod, node string) (*api.Pod, error) {
-	for attempt := 0; ; attempt++ {
-		b := &api.Binding{ObjectMeta: api.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
-			Target: api.ObjectReference{Kind: "Node", Name: node}}
-		bound, err := r.s.store.Bind(ctx, pod.Namespace, pod.Name, b)
-		if err == nil {
-			return bound, nil
-		}
-		if api.IsNotFound(err) {
-			return nil, nil
-		}
-		if !api.IsConflict(err) || attempt >= 4 {
-			return nil, fmt.Errorf("bind pod %s to %s: %w", podKey(pod), node, err)
-		}
-		fresh, err := r.s.store.Get(ctx, api.KindPod, pod.Namespace, pod.Name)
-		if api.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bind pod %s: read again: %w", podKey(pod), err)
-		}
-		if pod = fresh.(*api.Pod); !needsScheduling(pod) {
-			return nil, nil
-		}
+// that field alone and only on a pod of that uid not yet bound. After a
+// conflict it reads the pod again: if it still needs a node (another uid's
+// pod of that name, or a change the binding raced with) the conflict is
+// returned, and the pod decided again.
+func (r *run) bind(ctx context.Context, pod *api.Pod, node string) error {
+	b := &api.Binding{ObjectMeta: api.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+		Target: api.ObjectReference{Kind: "Node", Name: node}}
+	_, err := r.s.store.Bind(ctx, pod.Namespace, pod.Name, b)
+	if err == nil {
+		return nil
 	}
+	if api.IsNotFound(err) {
+		return errNotNeeded
+	}
+	if !api.IsConflict(err) {
+		return fmt.Errorf("bind pod %s to %s: %w", podKey(pod), node, err)
+	}
+	fresh, gerr := r.s.store.Get(ctx, api.KindPod, pod.Namespace, pod.Name)
+	if api.IsNotFound(gerr) || gerr == nil && !needsScheduling(fresh.(*api.Pod)) {
+		return errNotNeeded
+	}
+	return fmt.Errorf("bind pod %s to %s: %w", podKey(pod), node, err)
 }
 
 // unschedulable records why the pod fits nowhere: its PodScheduled

@@ -28,21 +28,18 @@ func (a score) better(b score) bool {
 
 // scoreNode scores a node that fits the pod.
 func scoreNode(p *api.Pod, req *podRequest, n *nodeInfo) score {
-	return score{siblings: siblings(p, n), allocated: allocatedShare(req, n), name: n.node.Name}
+	return score{siblings: siblings(p, req, n), allocated: allocatedShare(req, n), name: n.node.Name}
 }
 
 // siblings counts the node's pods that have the pod's controller, leaving
-// out pods on their way out.
-func siblings(p *api.Pod, n *nodeInfo) int {
-	ref := p.ControllerRef()
-	if ref == nil {
+// out pods on their way out (the node's sums keep the count per controller).
+func siblings(p *api.Pod, req *podRequest, n *nodeInfo) int {
+	if req.owner == "" {
 		return 0
 	}
-	count := 0
-	for _, q := range n.pods {
-		if r := q.ControllerRef(); r != nil && r.UID == ref.UID && q.DeletionTimestamp == nil && q.UID != p.UID {
-			count++
-		}
+	count := n.owners[req.owner]
+	if uid, ok := n.bykey[req.key]; ok && uid == req.owner && n.pods[req.key].UID == p.UID {
+		count-- // the pod itself
 	}
 	return count
 }
@@ -68,6 +65,10 @@ func allocatedShare(req *podRequest, n *nodeInfo) float64 {
 // count of nodes per reason they did not fit.
 func pickNode(p *api.Pod, nodes []*nodeInfo) (*nodeInfo, map[string]int) {
 	req := computeRequest(p)
+	req.key = podKey(p)
+	if ref := p.ControllerRef(); ref != nil {
+		req.owner = ref.UID
+	}
 	var best *nodeInfo
 	var bestScore score
 	reasons := map[string]int{}
