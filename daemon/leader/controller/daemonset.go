@@ -94,25 +94,7 @@ func (c *daemonSetController) forget(key string) {
 }
 
 func (c *daemonSetController) onPod(ctx context.Context, ev api.WatchEvent) {
-	e, ok := c.pods.observe(ev)
-	if !ok {
-		return
-	}
-	if e.owner != "" {
-		if e.created {
-			c.creates.creationObserved(e.owner)
-		}
-		if e.deleted {
-			c.deletes.deletionObserved(e.owner, e.key)
-		}
-		c.queue.Add(e.owner)
-	}
-	if e.prevOwner != "" {
-		c.queue.Add(e.prevOwner)
-	}
-	if e.adoptable {
-		c.enqueueSelecting(ctx, e.pod)
-	}
+	podHandler{pods: c.pods, creates: c.creates, deletes: c.deletes, queue: c.queue, selecting: c.enqueueSelecting}.onPod(ctx, ev)
 }
 
 // enqueueSelecting queues the DaemonSets whose selector matches pod.

@@ -90,25 +90,7 @@ func (c *jobController) forget(key string) {
 }
 
 func (c *jobController) onPod(ctx context.Context, ev api.WatchEvent) {
-	e, ok := c.pods.observe(ev)
-	if !ok {
-		return
-	}
-	if e.owner != "" {
-		if e.created {
-			c.exp.creationObserved(e.owner)
-		}
-		if e.deleted {
-			c.exp.deletionObserved(e.owner, e.key)
-		}
-		c.queue.Add(e.owner)
-	}
-	if e.prevOwner != "" {
-		c.queue.Add(e.prevOwner)
-	}
-	if e.adoptable {
-		c.enqueueSelecting(ctx, e.pod)
-	}
+	podHandler{pods: c.pods, creates: c.exp, deletes: c.exp, queue: c.queue, selecting: c.enqueueSelecting}.onPod(ctx, ev)
 }
 
 // enqueueSelecting queues the unfinished Jobs whose selector matches pod.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/leader/workqueue"
 )
 
 // ownedPods follows, for the controller of one owner kind, what its pod
@@ -72,6 +73,40 @@ func (o *ownedPods) observe(ev api.WatchEvent) (podEvent, bool) {
 	e.created = !seen
 	e.deleted = cur.deleting && !prev.deleting
 	return e, true
+}
+
+// podHandler turns the pod events of one owner kind into expectations met
+// and owners queued: the part of a pod watch handler every controller of
+// pods shares.
+type podHandler struct {
+	pods    *ownedPods
+	creates *expectations // creations observed
+	deletes *expectations // deletions observed (may be creates)
+	queue   *workqueue.Queue
+	// selecting queues the owners whose selector matches an orphan.
+	selecting func(ctx context.Context, pod *api.Pod)
+}
+
+func (h podHandler) onPod(ctx context.Context, ev api.WatchEvent) {
+	e, ok := h.pods.observe(ev)
+	if !ok {
+		return
+	}
+	if e.owner != "" {
+		if e.created {
+			h.creates.creationObserved(e.owner)
+		}
+		if e.deleted {
+			h.deletes.deletionObserved(e.owner, e.key)
+		}
+		h.queue.Add(e.owner)
+	}
+	if e.prevOwner != "" {
+		h.queue.Add(e.prevOwner)
+	}
+	if e.adoptable {
+		h.selecting(ctx, e.pod)
+	}
 }
 
 // podWriter creates and deletes the pods of one owner, keeping its

@@ -44,10 +44,10 @@ type replicaSetController struct {
 	queue *workqueue.Queue
 	exp   *expectations
 
-	// podSeen is what the pod watch last saw of each pod, so that a
+	// pods is what the pod watch last saw of each pod, so that a
 	// MODIFIED event can be compared with the state before it. Only the
 	// pod watch goroutine touches it.
-	podSeen map[string]seenPod
+	pods *ownedPods
 }
 
 type seenPod struct {
@@ -58,14 +58,14 @@ type seenPod struct {
 
 func newReplicaSetController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *replicaSetController {
 	return &replicaSetController{
-		store:   store,
-		cache:   cache,
-		rec:     rec,
-		log:     log.With("component", "replicaset"),
-		opts:    opts,
-		queue:   workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
-		exp:     newExpectations(opts.ExpectationsTimeout, opts.Now),
-		podSeen: map[string]seenPod{},
+		store: store,
+		cache: cache,
+		rec:   rec,
+		log:   log.With("component", "replicaset"),
+		opts:  opts,
+		queue: workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
+		exp:   newExpectations(opts.ExpectationsTimeout, opts.Now),
+		pods:  newOwnedPods(api.KindReplicaSet),
 	}
 }
 
@@ -91,56 +91,8 @@ func (c *replicaSetController) onReplicaSet(_ context.Context, ev api.WatchEvent
 	c.queue.Add(key)
 }
 
-// rsOwnerKey is the key of the ReplicaSet controlling pod, or "".
-func rsOwnerKey(pod *api.Pod) string {
-	ref := pod.ControllerRef()
-	if ref == nil || ref.Kind != api.KindReplicaSet.Kind {
-		return ""
-	}
-	return keyFor(pod.Namespace, ref.Name)
-}
-
 func (c *replicaSetController) onPod(ctx context.Context, ev api.WatchEvent) {
-	pod, ok := ev.Object.(*api.Pod)
-	if !ok {
-		return
-	}
-	pk := keyOf(pod)
-	prev, seen := c.podSeen[pk]
-	cur := seenPod{owner: rsOwnerKey(pod), deleting: pod.DeletionTimestamp != nil, labels: pod.Labels}
-	if ev.Type == api.Deleted {
-		delete(c.podSeen, pk)
-		if cur.owner != "" {
-			if !seen {
-				// It came and went before it was seen: a creation too.
-				c.exp.creationObserved(cur.owner)
-			}
-			c.exp.deletionObserved(cur.owner, pk)
-			c.queue.Add(cur.owner)
-		}
-		return
-	}
-	c.podSeen[pk] = cur
-	if cur.owner == "" {
-		// An orphan: the ReplicaSets that select it may adopt it.
-		if !seen || prev.owner != "" || !jsonEqual(prev.labels, cur.labels) {
-			c.enqueueSelecting(ctx, pod)
-		}
-		if prev.owner != "" {
-			c.queue.Add(prev.owner)
-		}
-		return
-	}
-	if !seen {
-		c.exp.creationObserved(cur.owner)
-	}
-	if cur.deleting && !prev.deleting {
-		c.exp.deletionObserved(cur.owner, pk)
-	}
-	if seen && prev.owner != "" && prev.owner != cur.owner {
-		c.queue.Add(prev.owner)
-	}
-	c.queue.Add(cur.owner)
+	podHandler{pods: c.pods, creates: c.exp, deletes: c.exp, queue: c.queue, selecting: c.enqueueSelecting}.onPod(ctx, ev)
 }
 
 // enqueueSelecting queues the ReplicaSets whose selector matches pod.
