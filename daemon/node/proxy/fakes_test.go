@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -186,9 +187,15 @@ type fakeSource struct {
 	mu       sync.Mutex
 	objs     map[string]api.Object // "Kind/ns/name"
 	rv       int
+	history  []fakeEvent // every event, so a watch from a version replays what came after it
 	watches  []*fakeWatch
 	lists    map[string]int // per kind
 	ListErrs map[string]int // fail the next n lists of a kind
+}
+
+type fakeEvent struct {
+	rv int
+	ev api.WatchEvent
 }
 
 type fakeWatch struct {
@@ -229,10 +236,19 @@ func (s *fakeSource) List(_ context.Context, k *api.Kind, _ string, _ api.Select
 	return out, fmt.Sprint(s.rv), nil
 }
 
-func (s *fakeSource) Watch(ctx context.Context, k *api.Kind, _ string, _ api.ListOptions) (<-chan api.WatchEvent, error) {
+func (s *fakeSource) Watch(ctx context.Context, k *api.Kind, _ string, opts api.ListOptions) (<-chan api.WatchEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := &fakeWatch{kind: k.Kind, ch: make(chan api.WatchEvent, 100000)}
+	// Like the store: changes made after the listed version and before
+	// the watch opened are sent first, so none falls between the two.
+	if from, err := strconv.Atoi(opts.ResourceVersion); err == nil {
+		for _, h := range s.history {
+			if h.rv > from && api.KindOf(h.ev.Object).Kind == k.Kind {
+				w.ch <- h.ev
+			}
+		}
+	}
 	s.watches = append(s.watches, w)
 	go func() {
 		<-ctx.Done()
@@ -303,6 +319,7 @@ func (s *fakeSource) Lists(kind string) int {
 
 func (s *fakeSource) notifyLocked(ev api.WatchEvent) {
 	s.rv++
+	s.history = append(s.history, fakeEvent{rv: s.rv, ev: ev})
 	for _, w := range s.watches {
 		if w.kind == api.KindOf(ev.Object).Kind {
 			w.ch <- ev
