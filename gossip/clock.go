@@ -125,3 +125,6 @@ func (c *Clock) Last() uint64 {
 
 // TimeOf returns the wall-clock part of a timestamp.
 func TimeOf(ts uint64) time.Time { return time.UnixMilli(int64(ts >> counterBits)) }
+
+// TimestampOf is the first timestamp of t's millisecond: TimeOf's inverse.
+func TimestampOf(t time.Time) uint64 { return pack(t.UnixMilli()) }

@@ -321,3 +321,25 @@ func TestResyncCatchesMissedPodEvents(t *testing.T) {
 		return nil
 	})
 }
+
+// A pod written a moment ago is taken for one whose event is on its way;
+// one written long ago, or whose version cannot be read, for a missed event.
+func TestWrittenWithinReadsTheVersionTime(t *testing.T) {
+	recent := gossip.NewClock().Now()
+	old := gossip.TimestampOf(time.Now().Add(-time.Minute))
+	for _, tc := range []struct {
+		rv   string
+		want bool
+	}{
+		{fmt.Sprint(recent), true},
+		{fmt.Sprintf("%d.1a2b", recent), true},
+		{fmt.Sprint(old), false},
+		{"", false},
+		{"not-a-version", false},
+	} {
+		p := &api.Pod{ObjectMeta: api.ObjectMeta{ResourceVersion: tc.rv}}
+		if got := writtenWithin(p, eventDelay); got != tc.want {
+			t.Errorf("writtenWithin(rv %q) = %v, want %v", tc.rv, got, tc.want)
+		}
+	}
+}

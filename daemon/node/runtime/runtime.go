@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/events"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/gossip"
 )
 
 // Store is what the runner needs of the object store.
@@ -648,6 +651,21 @@ func (r *Runtime) podsHere(ctx context.Context) ([]*api.Pod, error) {
 	return out, nil
 }
 
+// eventDelay is how long a change may take to reach the pod watch's loop
+// on a busy agent before its absence is called a missed event.
+const eventDelay = 5 * time.Second
+
+// writtenWithin says whether p was last written less than d ago, by the
+// time its resourceVersion carries ("<time>" or "<time>.<sum>").
+func writtenWithin(p *api.Pod, d time.Duration) bool {
+	t, _, _ := strings.Cut(p.ResourceVersion, ".")
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
+		return false
+	}
+	return time.Since(gossip.TimeOf(v)) < d
+}
+
 // reconcilePods is the safety net of the pod watch: it compares the pods
 // bound here in the store with the workers and mends what an event that
 // never arrived left wrong. A pod with no worker gets one (a pod marked for
@@ -688,7 +706,14 @@ func (r *Runtime) reconcilePods(ctx context.Context) {
 			continue // gone meanwhile: its event is on the way
 		}
 		if r.workers[p.UID] == nil {
-			r.log.Warn("a pod bound here had no worker (a missed event); starting one", "pod", p.Namespace+"/"+p.Name, "uid", p.UID,
+			// A pod written a moment ago is most likely one whose event is
+			// still on its way to the loop: starting its worker here is
+			// harmless, but not worth a warning.
+			level := slog.LevelWarn
+			if writtenWithin(now, eventDelay) {
+				level = slog.LevelDebug
+			}
+			r.log.Log(ctx, level, "a pod bound here had no worker (a missed event); starting one", "pod", p.Namespace+"/"+p.Name, "uid", p.UID,
 				"terminating", now.DeletionTimestamp != nil)
 		}
 		r.dispatchLocked(ctx, now, false)
