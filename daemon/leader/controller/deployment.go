@@ -26,6 +26,10 @@ type deploymentController struct {
 	log   *slog.Logger
 	opts  Options
 	queue *workqueue.Queue
+	// creating says how many pods the ReplicaSet of a key is creating that
+	// the informer does not show yet (the ReplicaSet controller's
+	// expectations); nil counts none.
+	creating func(rsKey string) int
 }
 
 func newDeploymentController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *deploymentController {
@@ -105,6 +109,8 @@ type rollout struct {
 	rsList []*api.ReplicaSet
 	pods   map[string][]*api.Pod // by the uid of the controlling ReplicaSet
 	now    time.Time
+	// creating: see deploymentController.creating.
+	creating func(rsKey string) int
 }
 
 // podCount is what a ReplicaSet's pods are right now, read from the pods
@@ -131,15 +137,21 @@ func (r *rollout) count(rs *api.ReplicaSet) podCount {
 	return pc
 }
 
-// upperBound is the most pods the ReplicaSet can have active before the
-// rollout changes it again: its controller only creates up to spec, and
-// deletes down to it.
+// upperBound is the most pods the ReplicaSets can have active before the
+// rollout changes them again: each one's controller only creates up to
+// spec, and deletes down to it; but pods it is creating for an earlier,
+// larger spec exist before the informer shows them, so they count too.
 func (r *rollout) upperBound(sets []*api.ReplicaSet) int32 {
 	var n int32
 	for _, rs := range sets {
-		if rs != nil {
-			n += max(replicasOf(rs.Spec.Replicas), r.count(rs).active)
+		if rs == nil {
+			continue
 		}
+		active := r.count(rs).active
+		if r.creating != nil {
+			active += int32(r.creating(keyOf(rs)))
+		}
+		n += max(replicasOf(rs.Spec.Replicas), active)
 	}
 	return n
 }
@@ -175,7 +187,7 @@ func (c *deploymentController) sync(ctx context.Context, key string) error {
 		c.rec.Eventf(d, api.EventWarning, ReasonSelectorInvalid, "This deployment has an invalid or empty selector: %v", err)
 		return nil
 	}
-	r := &rollout{d: d, now: c.opts.Now()}
+	r := &rollout{d: d, now: c.opts.Now(), creating: c.creating}
 	if r.stored, err = deepCopy(d.Status); err != nil {
 		return err
 	}

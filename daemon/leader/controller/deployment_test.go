@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,14 @@ func watchBounds(t *testing.T, store testStore, sel api.Selector, replicas, maxA
 			w.mu.Lock()
 			w.peak = max(w.peak, active)
 			if active > maxActive {
-				w.violations = append(w.violations, fmt.Sprintf("%d active pods > %d", active, maxActive))
+				var act []*api.Pod
+				for _, p := range pods {
+					if isPodActive(p) {
+						act = append(act, p)
+					}
+				}
+				slices.SortFunc(act, func(a, b *api.Pod) int { return strings.Compare(a.Name, b.Name) })
+				w.violations = append(w.violations, fmt.Sprintf("%d active pods > %d: %s", active, maxActive, describePods(act)))
 			}
 			if armed {
 				w.low = min(w.low, ready)

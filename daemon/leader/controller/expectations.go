@@ -85,6 +85,18 @@ func (e *expectations) deletionObserved(key, pod string) {
 	}
 }
 
+// pendingCreations is how many creations for key the watch has not shown
+// yet (0 once they have waited longer than the timeout).
+func (e *expectations) pendingCreations(key string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.m[key]
+	if !ok || x.adds <= 0 || e.now().Sub(x.at) > e.ttl {
+		return 0
+	}
+	return x.adds
+}
+
 // forget drops everything recorded for key, when its object is deleted.
 func (e *expectations) forget(key string) {
 	e.mu.Lock()

@@ -128,9 +128,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	if err := m.cache.inf.WaitForSync(ctx, readKinds()...); err != nil {
 		return nil // ctx ended
 	}
+	rsc := newReplicaSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts)
+	dc := newDeploymentController(ctx, m.store, m.cache, m.rec, m.log, m.opts)
+	// A rollout counts the pods a ReplicaSet is creating but nobody sees yet.
+	dc.creating = rsc.exp.pendingCreations
 	loops := []*loop{
-		newReplicaSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
-		newDeploymentController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
+		rsc.loop(),
+		dc.loop(),
 		newJobController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newDaemonSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newEndpointsController(ctx, m.store, m.cache, m.log, m.opts).loop(),

@@ -175,6 +175,23 @@ func (c *replicaSetController) manageReplicas(ctx context.Context, key string, r
 // as expected first so that no later sync creates them again.
 func (c *replicaSetController) createPods(ctx context.Context, key string, rs *api.ReplicaSet, n int) ([]*api.Pod, error) {
 	c.exp.expectCreations(key, n)
+	// A rollout may have scaled the ReplicaSet down since it was read. A
+	// rollout counts the expected creations above, so reading the spec
+	// again after announcing them finds every scale-down made before that
+	// count: creating only up to the newer spec keeps the rollout's
+	// bounds.
+	if obj, ok := c.cache.get(api.KindReplicaSet, rs.Namespace, rs.Name); !ok || obj.GetObjectMeta().UID != rs.UID {
+		n = 0
+	} else if now := replicasOf(obj.(*api.ReplicaSet).Spec.Replicas); now < replicasOf(rs.Spec.Replicas) {
+		n = max(0, n-int(replicasOf(rs.Spec.Replicas)-now))
+	}
+	for range c.exp.pendingCreations(key) - n {
+		c.exp.creationObserved(key)
+	}
+	if n == 0 {
+		c.queue.Add(key) // the newer spec gets a sync of its own
+		return nil, nil
+	}
 	created, err := slowStartBatch(n, 1, func() (*api.Pod, error) {
 		pod, err := newPodFromTemplate(rs, &rs.Spec.Template)
 		if err != nil {

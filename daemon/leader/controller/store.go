@@ -132,7 +132,14 @@ func (w *written) record(obj api.Object, deleted bool) {
 			}
 		}
 	}
-	w.entries[writtenKey{k, m.Namespace + "/" + m.Name}] = writtenEntry{obj: informer.Copy(obj), deleted: deleted, at: now}
+	key := writtenKey{k, m.Namespace + "/" + m.Name}
+	// Two controllers writing one object (a rollout its spec, the
+	// ReplicaSet controller its status) record their results in whatever
+	// order their calls return: keep the newer.
+	if e, ok := w.entries[key]; ok && e.obj.GetObjectMeta().UID == m.UID && resourceVersion(e.obj) > resourceVersion(obj) {
+		return
+	}
+	w.entries[key] = writtenEntry{obj: informer.Copy(obj), deleted: deleted, at: now}
 }
 
 // over returns what a read of one object gives: the informer's object, or
