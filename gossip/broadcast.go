@@ -26,8 +26,14 @@ import (
 // version, the name of the member that has it), and receivers pull it from
 // that member.
 
-// maxQueued bounds the gossip queue; anti-entropy repairs what is pruned.
-const maxQueued = 4096
+// maxQueued bounds the gossip queue to the newest writes; anti-entropy
+// repairs what is pruned. The queue is a second path beside the pushes,
+// and a slow one: each agent's gossip packets carry a few messages, each
+// sent RetransmitMult x log10(N+1) times, so a few messages retire per
+// round. A queue of thousands, filled by a rollout that every agent
+// relays, kept every agent sending full packets for minutes after the
+// cluster went quiet; 256 drain in well under a minute.
+const maxQueued = 256
 
 // namedBroadcast is one queued message, named by its record's key.
 type namedBroadcast struct {

@@ -408,13 +408,9 @@ func (c *Cluster) memory() (perAgent, alone Mem) {
 
 // agentInfo is the part of /shoal/v1/agent the run reads.
 type agentInfo struct {
-	Leader string `json:"leader"`
-	Gossip struct {
-		PacketBytesSent int64 `json:"packetBytesSent"`
-		StreamBytesIn   int64 `json:"streamBytesIn"`
-		StreamBytesOut  int64 `json:"streamBytesOut"`
-	} `json:"gossip"`
-	State struct {
+	Leader string       `json:"leader"`
+	Gossip gossipCounts `json:"gossip"`
+	State  struct {
 		Records int    `json:"records"`
 		Hash    string `json:"hash"`
 	} `json:"state"`
@@ -429,23 +425,55 @@ func (c *Cluster) info(a *Agent) agentInfo {
 	return info
 }
 
-// bytes is the cluster's gossip traffic so far: every byte counted once.
-func (c *Cluster) bytes() int64 {
-	var n int64
+// gossipCounts are the replication counters an agent reports that tell
+// what its traffic is made of.
+type gossipCounts struct {
+	PacketBytesSent  int64 `json:"packetBytesSent"`
+	StreamBytesIn    int64 `json:"streamBytesIn"`
+	StreamBytesOut   int64 `json:"streamBytesOut"`
+	BroadcastsQueued int64 `json:"broadcastsQueued"`
+	BroadcastsSent   int64 `json:"broadcastsSent"`
+	RecordsApplied   int64 `json:"recordsApplied"`
+	Pulls            int64 `json:"pulls"`
+	RecordsPulled    int64 `json:"recordsPulled"`
+	SyncRounds       int64 `json:"syncRounds"`
+}
+
+func (g gossipCounts) bytes() int64 { return g.PacketBytesSent + g.StreamBytesIn + g.StreamBytesOut }
+
+func (g gossipCounts) minus(h gossipCounts) gossipCounts {
+	return gossipCounts{g.PacketBytesSent - h.PacketBytesSent, g.StreamBytesIn - h.StreamBytesIn, g.StreamBytesOut - h.StreamBytesOut,
+		g.BroadcastsQueued - h.BroadcastsQueued, g.BroadcastsSent - h.BroadcastsSent, g.RecordsApplied - h.RecordsApplied,
+		g.Pulls - h.Pulls, g.RecordsPulled - h.RecordsPulled, g.SyncRounds - h.SyncRounds}
+}
+
+// gossipTotals sums the agents' replication counters so far: every byte
+// counted once.
+func (c *Cluster) gossipTotals() gossipCounts {
+	var n gossipCounts
 	for _, a := range c.agents {
 		g := c.info(a).Gossip
-		n += g.PacketBytesSent + g.StreamBytesIn + g.StreamBytesOut
+		n = n.minus(gossipCounts{}.minus(g))
 	}
 	return n
 }
+
+// bytes is the cluster's gossip traffic so far: every byte counted once.
+func (c *Cluster) bytes() int64 { return c.gossipTotals().bytes() }
 
 // traffic samples the gossip traffic for a window: bytes per second per
 // agent; and the CPU this process used in it, per agent in it, in percent
 // of one core.
 func (c *Cluster) traffic(window time.Duration) (bytesPerSec, cpuPercent float64) {
-	b0, t0, cpu0 := c.bytes(), time.Now(), processCPU()
+	g0, t0, cpu0 := c.gossipTotals(), time.Now(), processCPU()
 	time.Sleep(window) // a measurement window, not a synchronisation
 	took := time.Since(t0)
+	d := c.gossipTotals().minus(g0)
+	// What the bytes are made of, per second for the whole cluster.
+	per := func(n int64) float64 { return float64(n) / took.Seconds() }
+	c.tb.Logf("idle window %v: %.0f B/s UDP, %.0f B/s TCP; per second: %.1f writes queued, %.1f sent, %.1f records applied, %.1f pulls, %.1f records pulled, %.2f anti-entropy rounds",
+		took.Round(time.Second), per(d.PacketBytesSent), per(d.StreamBytesIn+d.StreamBytesOut), per(d.BroadcastsQueued),
+		per(d.BroadcastsSent), per(d.RecordsApplied), per(d.Pulls), per(d.RecordsPulled), per(d.SyncRounds))
 	inProcess := len(c.agents)
 	for _, a := range c.agents {
 		if a.child != nil {
@@ -453,7 +481,7 @@ func (c *Cluster) traffic(window time.Duration) (bytesPerSec, cpuPercent float64
 		}
 	}
 	cpuPercent = 100 * (processCPU() - cpu0).Seconds() / took.Seconds() / float64(inProcess)
-	return perAgentRate(c.bytes()-b0, took, len(c.agents)), cpuPercent
+	return perAgentRate(d.bytes(), took, len(c.agents)), cpuPercent
 }
 
 // processCPU is the CPU time (user and system) this process has used.

@@ -232,13 +232,16 @@ func (c *daemonSetController) sync(ctx context.Context, key string) error {
 		c.rec.Eventf(ds, api.EventWarning, ReasonSelectorInvalid, "Invalid selector: %v", err)
 		return nil
 	}
+	// While pods it created or deleted are not seen yet, the lists may be
+	// stale: only the status is written, and observedGeneration stays.
+	// Whether the creations and deletions made are all seen is read before
+	// the pods are: read after, a pod seen (and counted) between the two
+	// reads would be missing from the list and made again.
+	processed := c.creates.satisfied(key) && c.deletes.satisfied(key)
 	r, err := c.observe(ctx, key, ds, sel)
 	if err != nil {
 		return err
 	}
-	// While pods it created or deleted are not seen yet, the lists may be
-	// stale: only the status is written, and observedGeneration stays.
-	processed := c.creates.satisfied(key) && c.deletes.satisfied(key)
 	var manageErr error
 	if processed {
 		manageErr = c.manage(ctx, r)

@@ -145,6 +145,10 @@ func (c *jobController) sync(ctx context.Context, key string) error {
 		c.rec.Eventf(job, api.EventWarning, ReasonSelectorInvalid, "Invalid selector: %v", err)
 		return nil
 	}
+	// Whether the creations and deletions made are all seen is read before
+	// the pods are: read after, a pod seen (and counted) between the two
+	// reads would be missing from the list and made again.
+	needsSync := c.exp.satisfied(key)
 	pods, err := c.claimPods(ctx, job, sel)
 	if err != nil {
 		return err
@@ -157,7 +161,7 @@ func (c *jobController) sync(ctx context.Context, key string) error {
 	if reason, msg := failureOf(run); reason != "" {
 		stepErr = c.fail(ctx, key, run, reason, msg)
 	} else {
-		if c.exp.satisfied(key) {
+		if needsSync {
 			stepErr = c.manage(ctx, key, run)
 		}
 		completeIfDone(run)

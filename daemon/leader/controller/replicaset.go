@@ -120,12 +120,16 @@ func (c *replicaSetController) sync(ctx context.Context, key string) error {
 		c.rec.Eventf(rs, api.EventWarning, ReasonSelectorInvalid, "Invalid selector: %v", err)
 		return nil
 	}
+	// Whether the creations and deletions made are all seen is read before
+	// the pods are: read after, a pod seen (and counted) between the two
+	// reads would be missing from the list and made again.
+	needsSync := c.exp.satisfied(key)
 	owned, err := c.claimPods(ctx, rs, sel)
 	if err != nil {
 		return err
 	}
 	var manageErr error
-	if c.exp.satisfied(key) {
+	if needsSync {
 		owned, manageErr = c.manageReplicas(ctx, key, rs, owned)
 	}
 	if err := c.writeStatus(ctx, rs, c.calculateStatus(rs, owned, manageErr)); err != nil {
