@@ -94,11 +94,22 @@ func TestComposeHistoryAndRollback(t *testing.T) {
 	webGen := generation(t, srv, api.KindDeployment, "web")
 
 	// The rollback needs no file: -p names the project.
-	applies := len(applyRequests(srv))
+	applies, before := len(applyRequests(srv)), len(srv.Requests())
 	r = shoal(t, srv, "", "compose", "-p", "shop", "rollback", "-d")
 	expectOK(t, r)
 	if n := len(applyRequests(srv)) - applies; n != 1 {
 		t.Errorf("rollback made %d apply requests, want 1", n)
+	}
+	// The services v1 did not have go in that same request (pruned), not
+	// by deletes of their own.
+	last := applyRequests(srv)[applies]
+	if last.Query.Get("prune") != "com.docker.compose.project=shop" || len(last.Query["pruneResource"]) == 0 {
+		t.Errorf("rollback's apply does not prune: %v", last.Query)
+	}
+	for _, req := range srv.Requests()[before:] {
+		if req.Method == "DELETE" && strings.Contains(req.Path, "/deployments/") {
+			t.Errorf("rollback deleted a workload on its own: %s", req.Path)
+		}
 	}
 	web := srv.Object(api.KindDeployment, "shop", "web").(*api.Deployment)
 	if img := web.Spec.Template.Spec.Containers[0].Image; img != "img:web1" {
@@ -117,7 +128,7 @@ func TestComposeHistoryAndRollback(t *testing.T) {
 		t.Errorf("web generation %d -> %d, want one more", webGen, g)
 	}
 	for _, want := range []string{"deployment.apps/db unchanged", "deployment.apps/web configured", "deployment.apps/cache created",
-		"deployment.apps/worker deleted", "revision 3 recorded: Rollback to 1"} {
+		"deployment.apps/worker deleted (not in revision 1)", "revision 3 recorded: Rollback to 1"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("rollback lacks %q:\n%s", want, r.stdout)
 		}

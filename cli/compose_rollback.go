@@ -26,12 +26,12 @@ func newComposeRollbackCommand(e *env, o *composeOptions) *cobra.Command {
 		Use:   "rollback [--to N]",
 		Short: "Return every service of the project to an earlier revision in one step",
 		Long: `Return the whole project to a revision of its history (shoal compose history):
-by default the one before the newest. Every object of that revision is applied
-in one request, all or nothing, as up applies: a service that is the same in
-both is left as it is (nothing restarts), one that differs is rolled out with
-its update_config, a one-shot service that differs runs again. Services that
-the revision did not have are then removed. The rollback is recorded as a new
-revision, "Rollback to N", as Helm records one.
+by default the one before the newest. One request replaces the project's state,
+all or nothing: every object of that revision is applied and the objects of
+services it did not have are deleted in the same step. A service that is the
+same in both is left as it is (nothing restarts), one that differs is rolled
+out with its update_config, a one-shot service that differs runs again. The
+rollback is recorded as a new revision, "Rollback to N", as Helm records one.
 
 Without -d, rollback follows every service of the revision until it is running
 and ready (a one-shot service: completed), with the same view as up. With -p
@@ -104,7 +104,11 @@ func runComposeRollback(cmd *cobra.Command, e *env, o *composeOptions, ro *compo
 	if err != nil {
 		return err
 	}
-	applied, err := c.Apply(ctx, ns, body, false)
+	// One request replaces the project's state: the revision's objects
+	// applied and, in the same atomic step, the project's objects it did
+	// not have deleted.
+	sel := api.SelectorFromSet(map[string]string{compose.LabelProject: ns})
+	applied, err := c.ApplyPrune(ctx, ns, body, false, sel, projectKinds)
 	if err != nil {
 		return fmt.Errorf("compose rollback to %d: %w (nothing was changed)", to, err)
 	}
@@ -121,6 +125,10 @@ func runComposeRollback(cmd *cobra.Command, e *env, o *composeOptions, ro *compo
 		}
 	}
 	for _, it := range applied.Items {
+		if it.Action == client.ApplyPruned {
+			fmt.Fprintf(out, "%s/%s deleted (not in revision %d)\n", prefixForKind(it.Kind, it.APIVersion), it.Name, to)
+			continue
+		}
 		fmt.Fprintf(out, "%s/%s %s\n", prefixForKind(it.Kind, it.APIVersion), it.Name, it.Action)
 		o := byKey[it.Kind+"/"+it.Name]
 		if o == nil || it.Action == client.ApplyUnchanged {
@@ -138,9 +146,6 @@ func runComposeRollback(cmd *cobra.Command, e *env, o *composeOptions, ro *compo
 		}
 	}
 	if err := restartDependents(ctx, c, ns, objs, changed, e.now(), out); err != nil {
-		return err
-	}
-	if err := removeOrphans(ctx, c, ns, objs, nil, out); err != nil {
 		return err
 	}
 	rev, err := recordRevision(ctx, c, historyRecord{ns: ns, project: target.Project, description: fmt.Sprintf("Rollback to %d", to),
