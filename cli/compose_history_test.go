@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
 	"github.com/shoal-dev/shoal/compose"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 const historyV1 = `
@@ -210,5 +213,34 @@ func TestComposeHistoryOfAPartialUp(t *testing.T) {
 		if !strings.Contains(objs.stdout, want) {
 			t.Errorf("revision 2 lacks %s: it is not the whole project:\n%s", want, objs.stdout)
 		}
+	}
+}
+
+// A revision whose one-shot service fails while up follows it is marked
+// failed in the history.
+func TestComposeHistoryMarksAFailedRevision(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	f := writeCompose(t, t.TempDir(), "name: shop\nservices:\n  migrate:\n    image: img:m\n    restart: \"no\"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- shoalCtx(ctx, srv, "", &out, &errOut, "compose", "-f", f, "up") }()
+	poll.True(t, 10*time.Second, "revision 1 recorded", func() (bool, string) {
+		return strings.Contains(out.String(), "revision 1 recorded"), out.String()
+	})
+	srv.Update(api.KindJob, "shop", "migrate", func(o api.Object) {
+		o.(*api.Job).Status.Conditions = []api.Condition{{Type: api.JobFailed, Status: api.ConditionTrue, Message: "Job has reached the specified backoff limit"}}
+	})
+	select {
+	case code := <-done:
+		if code == 0 {
+			t.Fatalf("up of a failing one-shot service returned 0:\n%s", out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("up did not return after the job failed:\n%s", out.String())
+	}
+	if rows := historyRows(t, srv); len(rows) != 1 || rows[0].Status != "failed" {
+		t.Fatalf("history after a failed up: %+v", rows)
 	}
 }
