@@ -149,6 +149,7 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 		return nil
 	case errors.Is(err, errServiceFailed):
 		markRevisionFailed(ctx, c, res.Namespace, rev)
+		return fmt.Errorf("compose up: %w", err)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(wctx.Err(), context.DeadlineExceeded):
@@ -293,7 +294,7 @@ func followServices(ctx context.Context, c *client.Client, ns string, selected m
 			}
 		}
 		if len(failed) > 0 {
-			return fmt.Errorf("compose up: service %v %w", failed, errServiceFailed)
+			return fmt.Errorf("service %v %w", failed, errServiceFailed)
 		}
 		if done == len(names) {
 			return nil
