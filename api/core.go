@@ -172,6 +172,10 @@ type PodSpec struct {
 	// present (Kubernetes' field): gates may be given at creation and
 	// only removed after it; the scheduler leaves a gated pod Pending.
 	SchedulingGates []PodSchedulingGate `json:"schedulingGates,omitempty"`
+	// Affinity holds node affinity (Kubernetes' field; of it, shoal
+	// honours the required node affinity, nodeAffinity's
+	// requiredDuringSchedulingIgnoredDuringExecution).
+	Affinity *Affinity `json:"affinity,omitempty"`
 }
 
 // PodSchedulingGate names one reason a pod is not scheduled yet; whoever

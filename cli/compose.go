@@ -48,6 +48,7 @@ directory is read, with its override file.`,
 	})
 	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o),
 		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o))
+	cmd.AddCommand(newComposeHistoryCommand(e, o), newComposeRollbackCommand(e, o))
 	return cmd
 }
 

@@ -21,6 +21,7 @@ type composeUpOptions struct {
 	strict        bool
 	removeOrphans bool
 	waitTimeout   time.Duration
+	historyMax    int
 }
 
 func newComposeUpCommand(e *env, o *composeOptions) *cobra.Command {
@@ -55,6 +56,7 @@ service: completed) and then returns; it does not show the services' logs
 	f.BoolVar(&uo.strict, "strict", false, "refuse a project with any warning")
 	f.BoolVar(&uo.removeOrphans, "remove-orphans", true, "remove the objects of services no longer in the file")
 	f.DurationVar(&uo.waitTimeout, "wait-timeout", 0, "without -d, give up following after this long, such as 5m (0: as long as it takes)")
+	f.IntVar(&uo.historyMax, "history-max", defaultHistoryMax, "revisions of the project to keep in its history (0: every one)")
 	return cmd
 }
 
@@ -128,6 +130,10 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 			return err
 		}
 	}
+	rev, err := recordUp(cmd, c, p, res.Namespace, objs, applied, len(args) > 0, uo.removeOrphans, uo.historyMax, e.now())
+	if err != nil {
+		return err
+	}
 	if uo.detach {
 		return nil
 	}
@@ -141,6 +147,9 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, errServiceFailed):
+		markRevisionFailed(ctx, c, res.Namespace, rev)
+		return fmt.Errorf("compose up: %w", err)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(wctx.Err(), context.DeadlineExceeded):
@@ -285,7 +294,7 @@ func followServices(ctx context.Context, c *client.Client, ns string, selected m
 			}
 		}
 		if len(failed) > 0 {
-			return fmt.Errorf("compose up: service %v failed", failed)
+			return fmt.Errorf("service %v %w", failed, errServiceFailed)
 		}
 		if done == len(names) {
 			return nil

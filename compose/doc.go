@@ -7,4 +7,10 @@
 // Every key of a compose service has a decision in keys.go: mapped by the
 // converter, or reported (a warning, or an error that refuses the project),
 // so that nothing a user wrote is dropped without a word.
+//
+// revision.go keeps a project's history as Helm keeps a release's: each
+// revision (the objects a change left the project with, and the compose
+// model they came from) is a compressed record in a Secret of the
+// project's namespace, which `shoal compose history` lists and `rollback`
+// applies.
 package compose

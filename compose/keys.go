@@ -223,7 +223,7 @@ var ServiceKeys = map[string]KeyRule{
 
 	"build":                      whole(KeyRule{Decision: Command, How: "built by `shoal compose build`/`up` (a later release); until then the image (`image:` or `<project>-<service>`) must be on the hosts, and convert warns"}),
 	"dockerfile":                 KeyRule{Decision: Command, How: "part of `build`"},
-	"depends_on":                 mapped("the scheduling gate `compose.shoal.io/depends-on` on the service's pods, removed by the leader once every dependency holds; the dependencies in the workload's annotation of that name (JSON: service, condition, required, restart); not enforced on a global service (warned)"),
+	"depends_on":                 mapped("the scheduling gate `compose.shoal.io/depends-on` on the service's pods, removed by the leader once every dependency holds; the dependencies in the workload's annotation of that name (JSON: service, condition, required, restart); a global service's pods wait unbound, pinned to their node, until released"),
 	"depends_on.condition":       mapped("`service_started`: the dependency's pods running (a one-shot one: started or completed); `service_healthy`: its pods ready (healthcheck); `service_completed_successfully`: its Job complete"),
 	"depends_on.restart":         mapped("`true`: an `up` that changes the dependency restarts this service's pods (they wait again until it holds)"),
 	"depends_on.required":        mapped("`false`: a dependency absent from the project (a disabled profile) or failed does not hold the service, as docker compose goes on with a warning"),

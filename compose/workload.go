@@ -34,15 +34,11 @@ func (c *converter) service(s *types.ServiceConfig) {
 			m.Annotations = map[string]string{}
 		}
 		m.Annotations[AnnotationDependsOn] = marshalDependsOn(s.DependsOn, c.names)
-		if kind == "DaemonSet" {
-			// A DaemonSet's pods are placed by its controller, not the
-			// scheduler, so a scheduling gate cannot hold them.
-			c.warn(s.Name, "depends_on", "not enforced: a global service's pods start on every node at once")
-		} else {
-			// The cluster holds the pods until the dependencies hold (the
-			// leader's compose dependency controller removes the gate).
-			tmpl.Spec.SchedulingGates = []api.PodSchedulingGate{{Name: GateDependsOn}}
-		}
+		// The cluster holds the pods until the dependencies hold (the
+		// leader's compose dependency controller removes the gate). A
+		// DaemonSet's gated pods wait unbound, pinned to their node, and
+		// the scheduler binds them once released.
+		tmpl.Spec.SchedulingGates = []api.PodSchedulingGate{{Name: GateDependsOn}}
 	}
 	if s.Deploy != nil && s.Deploy.RollbackConfig != nil {
 		m.Annotations = jsonAnnotation(m.Annotations, AnnotationRollbackConfig, s.Deploy.RollbackConfig)

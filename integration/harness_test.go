@@ -283,6 +283,7 @@ type container struct {
 	ID     string
 	Names  string
 	State  string
+	Image  string
 	Labels map[string]string
 }
 
@@ -300,12 +301,12 @@ func dockerPS(t *testing.T, node string) []container {
 			continue
 		}
 		var raw struct {
-			ID, Names, State, Labels string
+			ID, Names, State, Image, Labels string
 		}
 		if err := json.Unmarshal([]byte(line), &raw); err != nil {
 			t.Fatalf("docker ps line %q: %v", line, err)
 		}
-		c := container{ID: raw.ID, Names: raw.Names, State: raw.State, Labels: map[string]string{}}
+		c := container{ID: raw.ID, Names: raw.Names, State: raw.State, Image: raw.Image, Labels: map[string]string{}}
 		for _, kv := range strings.Split(raw.Labels, ",") {
 			if k, v, ok := strings.Cut(kv, "="); ok {
 				c.Labels[k] = v

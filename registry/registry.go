@@ -683,12 +683,52 @@ const (
 	ActionUnchanged  = "unchanged"
 )
 
+// ActionPruned is what ApplyPrune did with an object it deleted.
+const ActionPruned = "pruned"
+
 // Apply creates or updates every object in one atomic step: either all of
 // them are stored or, on the first error, none. Existing objects keep their
 // status; a given resourceVersion is ignored (apply is last-writer-wins).
 func (o *Registry) Apply(ctx context.Context, objs []api.Object) ([]string, error) {
-	actions := make([]string, len(objs))
-	_, err := o.update(ctx, func(t *gossip.Txn) error {
+	actions, _, err := o.ApplyPrune(ctx, objs, nil, nil)
+	return actions, err
+}
+
+// ApplyPrune is Apply that also deletes the objects of prune in the same
+// atomic step, as kubectl apply --prune does in several: the state the
+// objects describe replaces the one before, with nothing in between.
+// Each object of prune is deleted only if it is still the one the caller
+// saw (its uid) and still matches sel; one that is gone or changed is left
+// (its action is ""). Pods and namespaces are not pruned (they have their
+// own graceful deletes).
+func (o *Registry) ApplyPrune(ctx context.Context, objs, prune []api.Object, sel api.Selector) (actions, pruned []string, err error) {
+	for _, p := range prune {
+		if k := api.KindOf(p); k == api.KindPod || k == api.KindNamespace || !k.Namespaced {
+			return nil, nil, api.NewBadRequest(fmt.Sprintf("apply cannot prune %s: only namespaced objects other than pods", k.Resource))
+		}
+	}
+	actions = make([]string, len(objs))
+	pruned = make([]string, len(prune))
+	_, err = o.update(ctx, func(t *gossip.Txn) error {
+		for i, p := range prune {
+			pruned[i] = ""
+			k, m := api.KindOf(p), p.GetObjectMeta()
+			cur := t.Get(specKey(k, m.Namespace, m.Name))
+			if cur == nil || cur.Deleted {
+				continue
+			}
+			live, err := decode(k, cur, nil)
+			if err != nil {
+				return api.NewInternal(err)
+			}
+			lm := live.GetObjectMeta()
+			if lm.UID != m.UID || (sel != nil && !sel.Matches(lm.Labels)) {
+				continue
+			}
+			t.Delete(specKey(k, m.Namespace, m.Name))
+			t.Delete(statusKey(k, m.Namespace, m.Name))
+			pruned[i] = ActionPruned
+		}
 		for i, obj := range objs {
 			k := api.KindOf(obj)
 			m := obj.GetObjectMeta()
@@ -716,9 +756,9 @@ func (o *Registry) Apply(ctx context.Context, objs []api.Object) ([]string, erro
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return actions, nil
+	return actions, pruned, nil
 }
 
 // indexed names the document an error is about when several were sent.

@@ -122,6 +122,8 @@ const (
 	ApplyCreated    = "created"
 	ApplyConfigured = "configured"
 	ApplyUnchanged  = "unchanged"
+	// ApplyPruned is the action of an object ApplyPrune deleted.
+	ApplyPruned = "pruned"
 )
 
 // Apply creates or updates every object of body, one or more YAML or JSON
@@ -132,6 +134,29 @@ func (c *Client) Apply(ctx context.Context, ns string, body []byte, strict bool)
 	q := url.Values{"strict": {strconv.FormatBool(strict)}}
 	if ns != "" {
 		q.Set("namespace", ns)
+	}
+	var out ApplyResult
+	r := request{method: "POST", path: "/shoal/v1/apply", query: q, body: body, contentType: "application/yaml"}
+	if err := c.do(ctx, r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ApplyPrune is Apply that also deletes, in the same atomic step, the
+// objects of the kinds given in namespace ns that match sel and are not
+// among the objects applied (as kubectl apply --prune -l SELECTOR). The
+// answer lists them after the applied objects, with the action "pruned".
+func (c *Client) ApplyPrune(ctx context.Context, ns string, body []byte, strict bool, sel api.Selector, kinds []*api.Kind) (*ApplyResult, error) {
+	if sel == nil || sel.Empty() || len(kinds) == 0 {
+		return nil, fmt.Errorf("apply with prune needs a label selector and the kinds to prune")
+	}
+	q := url.Values{"strict": {strconv.FormatBool(strict)}, "prune": {sel.String()}}
+	if ns != "" {
+		q.Set("namespace", ns)
+	}
+	for _, k := range kinds {
+		q.Add("pruneResource", k.Resource)
 	}
 	var out ApplyResult
 	r := request{method: "POST", path: "/shoal/v1/apply", query: q, body: body, contentType: "application/yaml"}

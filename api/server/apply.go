@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -51,6 +52,11 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 		ns = "default"
 	}
 	strict := q.Get("strict") == "true" || q.Get("fieldValidation") == "Strict"
+	prune, err := parsePrune(q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	objs := make([]api.Object, 0, len(docs))
 	items := make([]ApplyItem, 0, len(docs))
 	for i, doc := range docs {
@@ -84,12 +90,17 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 		objs = append(objs, d.Object)
 		items = append(items, it)
 	}
-	actions, err := s.cfg.Store.Apply(r.Context(), objs)
+	var actions []string
+	if prune == nil {
+		actions, err = s.cfg.Store.Apply(r.Context(), objs)
+	} else {
+		actions, err = s.applyPrune(r, ns, objs, prune, &items)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	for i := range items {
+	for i := range actions {
 		items[i].Action = actions[i]
 		for _, warn := range items[i].Warnings {
 			w.Header().Add("Warning", fmt.Sprintf("299 - %q", warn))
@@ -141,4 +152,84 @@ func (s *Server) authorizeApply(r *http.Request, k *api.Kind, obj api.Object) er
 		return err
 	}
 	return s.admitWrite(r, obj)
+}
+
+// pruneRequest is what an apply deletes in the same step: the objects of
+// these kinds in the request's namespace that match the selector and are
+// not among the objects applied (kubectl apply --prune -l SELECTOR
+// --prune-allowlist KIND...).
+type pruneRequest struct {
+	sel   api.Selector
+	kinds []*api.Kind
+}
+
+// parsePrune reads prune=SELECTOR and pruneResource=RESOURCE (repeated,
+// such as deployments or deployments.apps); nil without prune.
+func parsePrune(q url.Values) (*pruneRequest, error) {
+	text, ok := q["prune"]
+	if !ok {
+		if len(q["pruneResource"]) > 0 {
+			return nil, api.NewBadRequest("pruneResource needs prune=SELECTOR: the label selector of the objects to prune")
+		}
+		return nil, nil
+	}
+	sel, err := api.ParseSelector(text[0])
+	if err != nil || sel.Empty() {
+		return nil, api.NewBadRequest(fmt.Sprintf("prune=%q: give a label selector that is not empty (what apply may delete), such as app=shop", text[0]))
+	}
+	p := &pruneRequest{sel: sel}
+	for _, res := range q["pruneResource"] {
+		k, ok := api.LookupKind(res)
+		if !ok || !k.Namespaced || k == api.KindPod || k == api.KindEvent || k == api.KindEndpoints {
+			return nil, api.NewBadRequest(fmt.Sprintf("pruneResource=%q: give a namespaced resource such as deployments, services or configmaps (not pods, events or endpoints)", res))
+		}
+		p.kinds = append(p.kinds, k)
+	}
+	if len(p.kinds) == 0 {
+		return nil, api.NewBadRequest("prune needs pruneResource=RESOURCE (repeatable): the kinds apply may delete")
+	}
+	return p, nil
+}
+
+// applyPrune lists what the apply replaces, checks that the caller may
+// delete each, and applies and prunes in one step; the pruned objects are
+// added to the answer's items.
+func (s *Server) applyPrune(r *http.Request, ns string, objs []api.Object, p *pruneRequest, items *[]ApplyItem) ([]string, error) {
+	applied := map[string]bool{}
+	for _, o := range objs {
+		m := o.GetObjectMeta()
+		applied[api.KindOf(o).Kind+"/"+m.Namespace+"/"+m.Name] = true
+	}
+	var prune []api.Object
+	for _, k := range p.kinds {
+		list, _, err := s.cfg.Store.List(r.Context(), k, ns, p.sel)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range list {
+			m := o.GetObjectMeta()
+			if applied[k.Kind+"/"+m.Namespace+"/"+m.Name] {
+				continue
+			}
+			if s.cfg.Authorizer != nil {
+				a := &api.ResourceAttributes{Namespace: ns, Verb: api.VerbDelete, Group: k.Group, Version: k.Version, Resource: k.Resource, Name: m.Name}
+				if err := s.check(r, api.AccessRequest{ResourceAttributes: a}); err != nil {
+					return nil, err
+				}
+			}
+			prune = append(prune, o)
+		}
+	}
+	actions, pruned, err := s.cfg.Store.ApplyPrune(r.Context(), objs, prune, p.sel)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range prune {
+		if pruned[i] == "" {
+			continue
+		}
+		k, m := api.KindOf(o), o.GetObjectMeta()
+		*items = append(*items, ApplyItem{Kind: k.Kind, APIVersion: k.APIVersion(), Namespace: m.Namespace, Name: m.Name, Action: pruned[i]})
+	}
+	return actions, nil
 }

@@ -32,6 +32,11 @@ type Store interface {
 	// Apply creates or updates all objects atomically and says what it did
 	// with each ("created", "configured", "unchanged").
 	Apply(ctx context.Context, objs []api.Object) ([]string, error)
+	// ApplyPrune is Apply that also deletes the objects of prune in the
+	// same atomic step, each only while it is the one listed (same uid)
+	// and matches sel; it says what it did with each ("pruned", or ""
+	// for one gone or changed meanwhile).
+	ApplyPrune(ctx context.Context, objs, prune []api.Object, sel api.Selector) (actions, pruned []string, err error)
 }
 
 // PodIO streams a pod's logs and runs commands in it. Locate says where a

@@ -222,3 +222,67 @@ services:
 		})
 	}
 }
+
+// A global service with depends_on: the DaemonSet controller makes one
+// gated pod per node, unbound (a gated pod may not have a node) and
+// pinned to its node by node affinity, and makes no second one while it
+// waits; the dependency controller releases them once the dependency
+// holds, and each is then bound to its own node only.
+func TestComposeDepsHoldAGlobalService(t *testing.T) {
+	store := newTestStore(t)
+	addNodes(t, store, newNode("n1", nil, true), newNode("n2", nil, true))
+	convertProject(t, store, `
+name: shop
+services:
+  migrate:
+    image: img:migrate
+    restart: "no"
+  agent:
+    image: img:agent
+    deploy: {mode: global}
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+`)
+	startManager(t, store, fastOptions())
+	var agents []*api.Pod
+	poll.True(t, 5*time.Second, "one agent pod per node", func() (bool, string) {
+		agents = servicePods(t, store, "agent")
+		return len(agents) == 2, describePods(agents)
+	})
+	pinned := map[string]bool{}
+	for _, p := range agents {
+		if p.Spec.NodeName != "" || !hasGate(p) {
+			t.Fatalf("agent pod %s: node %q gates %v, want unbound and gated", p.Name, p.Spec.NodeName, p.Spec.SchedulingGates)
+		}
+		pinned[api.NodeNameOfAffinity(&p.Spec)] = true
+		if !api.ToleratesForever(p.Spec.Tolerations, api.TaintNotReady) {
+			t.Errorf("agent pod %s lost the daemon tolerations: %+v", p.Name, p.Spec.Tolerations)
+		}
+	}
+	if !pinned["n1"] || !pinned["n2"] {
+		t.Fatalf("agent pods pinned to %v, want n1 and n2", pinned)
+	}
+	time.Sleep(300 * time.Millisecond) // several syncs: no second pod for a node whose pod waits
+	if got := servicePods(t, store, "agent"); len(got) != 2 || gatedCount(got) != 2 {
+		t.Fatalf("while waiting: %s", describePods(got))
+	}
+
+	setPodStatus(t, store, servicePods(t, store, "migrate")[0], api.PodSucceeded, false, 0)
+	poll.True(t, 5*time.Second, "agent released", func() (bool, string) {
+		got := servicePods(t, store, "agent")
+		return len(got) == 2 && gatedCount(got) == 0, describePods(got)
+	})
+	// As the scheduler does once the gate is gone: each pod bound to the
+	// node it is pinned to. Still one pod per node.
+	for _, p := range servicePods(t, store, "agent") {
+		node := api.NodeNameOfAffinity(&p.Spec)
+		if _, err := store.Bind(context.Background(), "shop", p.Name, &api.Binding{ObjectMeta: api.ObjectMeta{Name: p.Name},
+			Target: api.ObjectReference{Kind: "Node", Name: node}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := servicePods(t, store, "agent"); placed(got) != "n1:1 n2:1" || len(got) != 2 {
+		t.Fatalf("after binding: %s", describePods(got))
+	}
+}

@@ -24,7 +24,13 @@ const (
 // fits it, following Kubernetes' pkg/controller/daemon. As Kubernetes did
 // before 1.12, it binds the pods itself (spec.nodeName), without the
 // scheduler; unlike Kubernetes' scheduler it does not check resources or
-// host ports.
+// host ports. A template with scheduling gates is the exception: a pod
+// with gates may not have a node (Kubernetes refuses spec.nodeName on a
+// gated pod), so its pods are created unbound, pinned to their node by a
+// required node affinity on metadata.name, and the scheduler binds each
+// once its gates are removed, as Kubernetes schedules every daemon pod
+// since 1.12. Such a pod passes the scheduler's resource and host-port
+// checks too, and waits Pending when its node lacks room.
 //
 // A node fits when its labels match the template's nodeSelector and its
 // NoSchedule and NoExecute taints are tolerated; spec.unschedulable is
@@ -154,7 +160,7 @@ type placement struct {
 // must not run the pod; an untolerated NoSchedule taint only stops new pods.
 // A node that is not Ready gets no new pod but keeps the one it has.
 func placeOn(n *api.Node, spec *api.PodSpec, tols []api.Toleration, hasPods bool) placement {
-	if spec.NodeName != "" && spec.NodeName != n.Name {
+	if spec.NodeName != "" && spec.NodeName != n.Name || !api.MatchesNodeAffinity(spec, n) {
 		return placement{}
 	}
 	for k, v := range spec.NodeSelector {
@@ -270,7 +276,8 @@ func (c *daemonSetController) observe(ctx context.Context, key string, ds *api.D
 	r := &dsRun{key: key, ds: ds, hash: hash, tols: daemonTolerations(ds.Spec.Template.Spec.Tolerations),
 		now: c.opts.Now(), nodes: map[string]*api.Node{}, byNode: map[string][]*api.Pod{}, place: map[string]placement{}}
 	for _, p := range pods {
-		r.byNode[p.Spec.NodeName] = append(r.byNode[p.Spec.NodeName], p)
+		node := targetNode(p)
+		r.byNode[node] = append(r.byNode[node], p)
 	}
 	for _, o := range nodeObjs {
 		n := o.(*api.Node)
@@ -547,9 +554,28 @@ func (r *dsRun) newPod(node string) (*api.Pod, error) {
 		pod.Labels = map[string]string{}
 	}
 	pod.Labels[api.LabelControllerRevision] = r.hash
-	pod.Spec.NodeName = node
 	pod.Spec.Tolerations = append([]api.Toleration(nil), r.tols...)
+	if len(pod.Spec.SchedulingGates) == 0 {
+		pod.Spec.NodeName = node
+		return pod, nil
+	}
+	// Gated: the scheduler binds it to its node once the gates are gone;
+	// it tolerates a cordon there, as the controller does.
+	pod.Spec.Affinity = &api.Affinity{NodeAffinity: &api.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &api.NodeSelector{
+		NodeSelectorTerms: []api.NodeSelectorTerm{{MatchFields: []api.NodeSelectorRequirement{{Key: api.FieldNodeName, Operator: api.OpIn, Values: []string{node}}}}},
+	}}}
+	pod.Spec.Tolerations = append(pod.Spec.Tolerations, api.Toleration{Key: api.TaintUnschedulable, Operator: "Exists", Effect: api.TaintNoSchedule})
 	return pod, nil
+}
+
+// targetNode is the node a daemon pod is for: the one it is bound to, or
+// the one its node affinity pins it to while it waits for the scheduler
+// (Kubernetes' GetTargetNodeName).
+func targetNode(p *api.Pod) string {
+	if p.Spec.NodeName != "" {
+		return p.Spec.NodeName
+	}
+	return api.NodeNameOfAffinity(&p.Spec)
 }
 
 // calculateStatus counts as Kubernetes' updateDaemonSetStatus does: on each

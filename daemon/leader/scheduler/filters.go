@@ -115,7 +115,7 @@ type filter func(p *api.Pod, req *podRequest, n *nodeInfo) []string
 
 // filters run in this order; a node is rejected for the first that fails,
 // as in the Kubernetes scheduler.
-var filters = []filter{nodeReady, nodeSchedulable, taintsTolerated, nodeSelectorMatches, hostPortsFree, resourcesFit}
+var filters = []filter{nodeReady, nodeSchedulable, taintsTolerated, nodeSelectorMatches, nodeAffinityMatches, hostPortsFree, resourcesFit}
 
 // fits runs the filters; it returns nil if the node fits.
 func fits(p *api.Pod, req *podRequest, n *nodeInfo) []string {
@@ -135,8 +135,13 @@ func nodeReady(_ *api.Pod, _ *podRequest, n *nodeInfo) []string {
 	return nil
 }
 
-func nodeSchedulable(_ *api.Pod, _ *podRequest, n *nodeInfo) []string {
-	if n.node.Spec.Unschedulable {
+// nodeSchedulable keeps new pods off a cordoned node, except pods that
+// tolerate node.kubernetes.io/unschedulable (the DaemonSet controller
+// gives its pods that toleration, as Kubernetes does: daemons run on
+// cordoned nodes).
+func nodeSchedulable(p *api.Pod, _ *podRequest, n *nodeInfo) []string {
+	unschedulable := []api.Taint{{Key: api.TaintUnschedulable, Effect: api.TaintNoSchedule}}
+	if n.node.Spec.Unschedulable && api.UntoleratedTaint(unschedulable, p.Spec.Tolerations, api.TaintNoSchedule) != nil {
 		return []string{reasonUnschedulable}
 	}
 	return nil
@@ -154,6 +159,14 @@ func nodeSelectorMatches(p *api.Pod, _ *podRequest, n *nodeInfo) []string {
 		if have, ok := n.node.Labels[k]; !ok || have != v {
 			return []string{reasonSelector}
 		}
+	}
+	return nil
+}
+
+// nodeAffinityMatches checks the pod's required node affinity.
+func nodeAffinityMatches(p *api.Pod, _ *podRequest, n *nodeInfo) []string {
+	if !api.MatchesNodeAffinity(&p.Spec, n.node) {
+		return []string{reasonSelector}
 	}
 	return nil
 }

@@ -218,3 +218,52 @@ func TestComputeRequest(t *testing.T) {
 		t.Fatalf("empty pod: %+v", r)
 	}
 }
+
+func TestRequiredNodeAffinity(t *testing.T) {
+	n := newNodeInfo(testNode("a", "1", "1Gi", func(n *api.Node) { n.Labels["disk"] = "ssd" }))
+	term := func(exprs, fields []api.NodeSelectorRequirement) api.NodeSelectorTerm {
+		return api.NodeSelectorTerm{MatchExpressions: exprs, MatchFields: fields}
+	}
+	req := func(k, op string, v ...string) []api.NodeSelectorRequirement {
+		return []api.NodeSelectorRequirement{{Key: k, Operator: op, Values: v}}
+	}
+	cases := []struct {
+		name  string
+		terms []api.NodeSelectorTerm
+		want  string
+	}{
+		{"pinned to it by name", []api.NodeSelectorTerm{term(nil, req(api.FieldNodeName, api.OpIn, "a"))}, ""},
+		{"pinned to another", []api.NodeSelectorTerm{term(nil, req(api.FieldNodeName, api.OpIn, "b"))}, reasonSelector},
+		{"label in", []api.NodeSelectorTerm{term(req("disk", api.OpIn, "ssd", "nvme"), nil)}, ""},
+		{"label not in", []api.NodeSelectorTerm{term(req("disk", api.OpNotIn, "ssd"), nil)}, reasonSelector},
+		{"label absent, not in", []api.NodeSelectorTerm{term(req("gpu", api.OpNotIn, "yes"), nil)}, ""},
+		{"exists", []api.NodeSelectorTerm{term(req("disk", api.OpExists), nil)}, ""},
+		{"does not exist", []api.NodeSelectorTerm{term(req("disk", api.OpDoesNotExist), nil)}, reasonSelector},
+		{"terms are ORed", []api.NodeSelectorTerm{term(req("gpu", api.OpExists), nil), term(req("disk", api.OpExists), nil)}, ""},
+		{"an empty term matches nothing", []api.NodeSelectorTerm{{}}, reasonSelector},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPod("p", "", "", func(p *api.Pod) {
+				p.Spec.Affinity = &api.Affinity{NodeAffinity: &api.NodeAffinity{
+					RequiredDuringSchedulingIgnoredDuringExecution: &api.NodeSelector{NodeSelectorTerms: tc.terms}}}
+			})
+			if got := runFilter(nodeAffinityMatches, p, n); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// A cordoned node takes only pods that tolerate the cordon, as daemon
+// pods do.
+func TestCordonedNodeTakesDaemonPods(t *testing.T) {
+	n := newNodeInfo(testNode("a", "1", "1Gi", func(n *api.Node) { n.Spec.Unschedulable = true }))
+	daemon := testPod("p", "", "", tolerating(api.Toleration{Key: api.TaintUnschedulable, Operator: "Exists", Effect: api.TaintNoSchedule}))
+	if got := runFilter(nodeSchedulable, daemon, n); got != "" {
+		t.Errorf("daemon pod on a cordoned node: %q", got)
+	}
+	if got := runFilter(nodeSchedulable, testPod("p", "", ""), n); got != reasonUnschedulable {
+		t.Errorf("other pod on a cordoned node: %q", got)
+	}
+}
