@@ -47,7 +47,8 @@ directory is read, with its override file.`,
 		return usageError(c, "%v", err)
 	})
 	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o),
-		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o))
+		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o),
+		newComposeBuildCommand(e, o))
 	return cmd
 }
 

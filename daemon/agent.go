@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/scheduler"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
+	"github.com/shoal-dev/shoal/daemon/node/imagebuild"
 	"github.com/shoal-dev/shoal/daemon/node/ingress"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
@@ -134,7 +135,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
-	var apiServer atomic.Pointer[server.Server] // for the agent route, which the server serves
+	var apiServer atomic.Pointer[server.Server]     // for the agent route, which the server serves
+	var builder atomic.Pointer[engine.ImageBuilder] // set once the engine answers
+	builds := imagebuild.New(imagebuild.Config{Log: log, Builder: func() engine.ImageBuilder {
+		if b := builder.Load(); b != nil {
+			return *b
+		}
+		return nil
+	}, EnforceLevel: func(ctx context.Context, ns string) (string, error) {
+		return namespaceEnforceLevel(ctx, objs, ns, cfg.PodSecurityDefault)
+	}})
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
@@ -154,8 +164,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
-		Extra: agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
-			func() server.WatchStats { return apiServer.Load().WatchStats() })})
+		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
+			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route())})
 	apiServer.Store(srv)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -242,6 +252,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	info, err := eng.Info(ctx)
 	if err != nil {
 		return stop(fmt.Errorf("engine info: %w", err))
+	}
+	if b, ok := eng.(engine.ImageBuilder); ok {
+		builder.Store(&b)
 	}
 	var sandboxImage string
 	if sim != nil {
@@ -384,6 +397,23 @@ func ensureSandboxImage(ctx context.Context, eng engine.Engine, cfg Config) (str
 }
 
 // connectEngine waits for the engine to answer, saying so while it waits.
+// namespaceEnforceLevel is the Pod Security level a namespace enforces:
+// its label, else the cluster's default (also for a namespace not made
+// yet).
+func namespaceEnforceLevel(ctx context.Context, objs server.Store, ns, def string) (string, error) {
+	o, err := objs.Get(ctx, api.KindNamespace, "", ns)
+	if api.IsNotFound(err) {
+		return def, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if l := o.GetObjectMeta().Labels[api.LabelPodSecurityEnforce]; l != "" {
+		return l, nil
+	}
+	return def, nil
+}
+
 func connectEngine(ctx context.Context, cfg Config, log *slog.Logger) (engine.Engine, error) {
 	eng, err := engine.NewDocker(cfg.DockerHost, log)
 	if err != nil {

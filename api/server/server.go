@@ -56,6 +56,11 @@ type Route struct {
 	Method  string
 	Path    string
 	Handler http.HandlerFunc
+	// Access, when set, says what the caller must be allowed to do for
+	// the request, instead of the path (a non-resource request, which only
+	// administrators are granted): every request returned must be allowed.
+	// An error refuses the request as it is (a 400 naming what is wrong).
+	Access func(r *http.Request) ([]api.AccessRequest, error)
 }
 
 // Config sets up a Server.
@@ -102,6 +107,8 @@ type Server struct {
 	hosts   *hostGuard
 	watches *concurrency
 	streams *concurrency
+	// access holds the Access of the Extra routes that have one, by path.
+	access map[string]func(*http.Request) ([]api.AccessRequest, error)
 
 	watchesCut, watchesExpired atomic.Uint64 // WatchStats
 }
@@ -189,8 +196,12 @@ func (s *Server) routes() {
 	for _, k := range api.Kinds {
 		s.kindRoutes(k)
 	}
+	s.access = map[string]func(*http.Request) ([]api.AccessRequest, error){}
 	for _, e := range s.cfg.Extra {
 		r.HandleFunc(e.Path, e.Handler).Methods(e.Method)
+		if e.Access != nil {
+			s.access[e.Path] = e.Access
+		}
 	}
 }
 

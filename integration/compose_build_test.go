@@ -1,0 +1,122 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
+)
+
+const composeBuild = `
+services:
+  web:
+    build:
+      context: ./web
+      target: prod
+      args:
+        GREETING: built-by-shoal
+      labels:
+        com.example.team: shop
+    command: ["serve", "--port", "8080"]
+    stop_grace_period: 1s
+`
+
+// writeFiles writes files (path: content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		f := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestComposeUpBuildsAndRunsABuildService: up builds a build: service's
+// image from its context with the engine of the agent's host (offline:
+// FROM the local test image), with its target, args and labels, without
+// what .dockerignore excludes, and runs it; a context outside the project
+// is refused naming the service and the key, and nothing is created.
+func TestComposeUpBuildsAndRunsABuildService(t *testing.T) {
+	a := startAgent(t)
+	project := "bld-" + randomSuffix()
+	image := project + "-web"
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
+	dir := filepath.Join(t.TempDir(), project)
+	writeFiles(t, dir, map[string]string{
+		"compose.yaml": composeBuild,
+		"web/Dockerfile": "FROM " + testImage + " AS base\nARG GREETING=none\n" +
+			"COPY greeting.txt /greeting.txt\nCOPY . /ctx/\n" +
+			"RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $GREETING > /greeting\"]\n" +
+			"FROM base AS prod\nLABEL stage=prod\n" +
+			"FROM base AS debug\nLABEL stage=debug\n",
+		"web/greeting.txt":  "hello\n",
+		"web/secret.key":    "must not be sent",
+		"web/.dockerignore": "*.key\n",
+	})
+	file := filepath.Join(dir, "compose.yaml")
+
+	out := a.shoal("compose", "-f", file, "up", "--wait-timeout", "2m")
+	for _, want := range []string{"web | Step", "web | built " + image, "deployment.apps/web created", "web: running, 1/1 ready"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up lacks %q:\n%s", want, out)
+		}
+	}
+	labels := docker(t, "image", "inspect", "--format", "{{json .Config.Labels}}", image)
+	if !strings.Contains(labels, `"stage":"prod"`) || !strings.Contains(labels, `"com.example.team":"shop"`) {
+		t.Errorf("image labels %s: want the prod target's and build.labels", labels)
+	}
+	var id string
+	poll.Until(t, 30*time.Second, "the web container", func() error {
+		for _, c := range projectContainers(t, a.name, project) {
+			if c.Labels["io.shoal.container.name"] == "web" && c.State == "running" {
+				id = c.ID
+				return nil
+			}
+		}
+		return fmt.Errorf("no running web container")
+	})
+	if got := docker(t, "exec", id, "/bin/busybox", "cat", "/greeting", "/greeting.txt"); got != "built-by-shoal\nhello" {
+		t.Errorf("the container's files %q: want the build arg and the copied file", got)
+	}
+	if got := strings.Fields(docker(t, "exec", id, "/bin/busybox", "ls", "-A", "/ctx")); strings.Join(got, " ") != ".dockerignore Dockerfile greeting.txt" {
+		t.Errorf("the context sent was %v: want it without secret.key, which .dockerignore excludes", got)
+	}
+	pods := a.pods(t, project, "com.docker.compose.service=web")
+	if len(pods) != 1 || pods[0].Spec.Containers[0].Image != image || pods[0].Spec.Containers[0].ImagePullPolicy != api.PullIfNotPresent {
+		t.Fatalf("web pods %v", pods)
+	}
+
+	// up again: the image is there and nothing changed, so nothing is
+	// built or rolled out.
+	out = a.shoal("compose", "-f", file, "up", "-d")
+	if !strings.Contains(out, "image "+image+" is there") || strings.Contains(out, "configured") {
+		t.Errorf("second up:\n%s", out)
+	}
+	a.shoal("compose", "-f", file, "down")
+
+	// A context that leaves the project is refused before anything is
+	// built or created.
+	bad := filepath.Join(t.TempDir(), "bad")
+	writeFiles(t, bad, map[string]string{"compose.yaml": "name: " + project + "-bad\nservices:\n  web:\n    build: ../outside\n"})
+	writeFiles(t, filepath.Dir(bad), map[string]string{"outside/Dockerfile": "FROM " + testImage + "\n"})
+	_, errOut, err := a.shoalIn(nil, "compose", "-f", filepath.Join(bad, "compose.yaml"), "up", "-d")
+	if err == nil || !strings.Contains(errOut, `service "web": build.context "`) || !strings.Contains(errOut, "outside the project directory") {
+		t.Fatalf("a context outside the project: %v\n%s", err, errOut)
+	}
+	if _, err := a.client.Get(ctx(t), api.KindNamespace, "", project+"-bad"); !api.IsNotFound(err) {
+		t.Errorf("the refused project's namespace: %v", err)
+	}
+	if out, _ := exec.Command("docker", "image", "inspect", project+"-bad-web").CombinedOutput(); !strings.Contains(string(out), "No such image") {
+		t.Errorf("the refused project's image was built: %s", out)
+	}
+}
