@@ -31,6 +31,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
 	"github.com/shoal-dev/shoal/daemon/node/runtime"
 	"github.com/shoal-dev/shoal/daemon/node/sandbox"
+	"github.com/shoal-dev/shoal/daemon/node/volumereclaim"
 	"github.com/shoal-dev/shoal/daemon/trust/atrest"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
@@ -290,6 +291,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		// index; copies, as the runner writes what it reads.
 		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)
 	rt.Store(runner)
+	if vr, ok := eng.(engine.VolumeRemover); ok {
+		reclaim := volumereclaim.New(volumereclaim.Config{Node: cfg.Name, Engine: vr, Objects: view, Answers: objs, Log: log})
+		run("volume-reclaim", func(ctx context.Context) error { reclaim.Run(ctx); return nil })
+	}
 	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{})
 	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 

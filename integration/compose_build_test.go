@@ -120,3 +120,67 @@ func TestComposeUpBuildsAndRunsABuildService(t *testing.T) {
 		t.Errorf("the refused project's image was built: %s", out)
 	}
 }
+
+// TestComposeDownVRemovesTheProjectsVolumes: a named volume is an engine
+// volume on the host that ran the pod; down keeps it (up finds the data
+// again), down -v leaves no volume and no container of the project.
+func TestComposeDownVRemovesTheProjectsVolumes(t *testing.T) {
+	a := startAgent(t)
+	project := "vol-" + randomSuffix()
+	volume := "shoal-pvc-" + project + "-data"
+	t.Cleanup(func() { _ = exec.Command("docker", "volume", "rm", "-f", volume).Run() })
+	dir := filepath.Join(t.TempDir(), project)
+	writeFiles(t, dir, map[string]string{"compose.yaml": `
+services:
+  db:
+    image: ` + testImage + `
+    command: ["serve", "--port", "5432"]
+    stop_grace_period: 1s
+    volumes: ["data:/data"]
+volumes:
+  data: {}
+`})
+	file := filepath.Join(dir, "compose.yaml")
+	a.shoal("compose", "-f", file, "up", "--wait-timeout", "2m")
+	if got := docker(t, "volume", "ls", "-q", "--filter", "name="+volume); got != volume {
+		t.Fatalf("volume %s not made: %q", volume, got)
+	}
+	dbContainer := func() string {
+		for _, c := range projectContainers(t, a.name, project) {
+			if c.Labels["io.shoal.container.name"] == "db" && c.State == "running" {
+				return c.ID
+			}
+		}
+		return ""
+	}
+	var id string
+	poll.Cond(t, 30*time.Second, "the db container", func() bool { id = dbContainer(); return id != "" })
+	docker(t, "exec", id, "/bin/busybox", "sh", "-c", "echo kept > /data/file")
+
+	// down keeps the volume, and up finds its data.
+	a.shoal("compose", "-f", file, "down")
+	if got := docker(t, "volume", "ls", "-q", "--filter", "name="+volume); got != volume {
+		t.Fatalf("down without -v removed the volume: %q", got)
+	}
+	a.shoal("compose", "-f", file, "up", "--wait-timeout", "2m")
+	poll.Cond(t, 30*time.Second, "the db container", func() bool { id = dbContainer(); return id != "" })
+	if got := docker(t, "exec", id, "/bin/busybox", "cat", "/data/file"); got != "kept" {
+		t.Fatalf("the data after down and up: %q", got)
+	}
+
+	out := a.shoal("compose", "-f", file, "down", "-v")
+	for _, want := range []string{"db: removed", "(volumes): removed " + volume, "namespace/" + project + " deleted"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("down -v lacks %q:\n%s", want, out)
+		}
+	}
+	if got := docker(t, "volume", "ls", "-q", "--filter", "name="+volume); got != "" {
+		t.Errorf("volumes after down -v: %q", got)
+	}
+	poll.Until(t, 60*time.Second, "no container of the project left", func() error {
+		if cs := projectContainers(t, a.name, project); len(cs) != 0 {
+			return fmt.Errorf("%d containers left", len(cs))
+		}
+		return nil
+	})
+}
