@@ -48,7 +48,7 @@ directory is read, with its override file.`,
 	})
 	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o),
 		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o),
-		newComposeBuildCommand(e, o))
+		newComposeBuildCommand(e, o), newComposeExecCommand(e, o), newComposeRestartCommand(e, o), newComposeEventsCommand(e, o))
 	return cmd
 }
 
