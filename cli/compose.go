@@ -48,7 +48,8 @@ directory is read, with its override file.`,
 	})
 	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o),
 		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o),
-		newComposeBuildCommand(e, o), newComposeExecCommand(e, o), newComposeRestartCommand(e, o), newComposeEventsCommand(e, o))
+		newComposeBuildCommand(e, o), newComposeExecCommand(e, o), newComposeRestartCommand(e, o), newComposeEventsCommand(e, o),
+		newComposeImagesCommand(e, o), newComposeTopCommand(e, o))
 	return cmd
 }
 

@@ -132,3 +132,58 @@ func TestComposeEventsShowsTheProjectsEvents(t *testing.T) {
 		t.Errorf("followed events of db:\n%s", out.String())
 	}
 }
+
+func TestComposeImagesListsWhatThePodsRun(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	f := writeCompose(t, t.TempDir(), shopCompose)
+	expectOK(t, shoal(t, srv, "", "compose", "-f", f, "up", "-d"))
+	withImage := func(p *api.Pod, image, id string) *api.Pod {
+		p.Spec.Containers[0].Image = image
+		p.Status.ContainerStatuses[0].Image, p.Status.ContainerStatuses[0].ImageID = image, id
+		return p
+	}
+	srv.Add(withImage(composePod("web-1", "web", "n1", time.Hour), "img:web1", "sha256:aaaaaaaaaaaa1111"),
+		withImage(composePod("web-2", "web", "n2", time.Hour), "img:web1", "sha256:aaaaaaaaaaaa1111"),
+		withImage(composePod("db-1", "db", "n2", time.Hour), "img:db", "sha256:bbbbbbbbbbbb2222"))
+	r := shoal(t, srv, "", "compose", "-p", "shop", "images")
+	expectOK(t, r)
+	want := []string{
+		"SERVICE   IMAGE         IMAGE ID       HOSTS",
+		"cache     img:cache     <none>         <none running>",
+		"db        img:db        bbbbbbbbbbbb   n2",
+		"migrate   img:migrate   <none>         <none running>",
+		"web       img:web1      aaaaaaaaaaaa   n1,n2",
+	}
+	if got := trimAll(strings.Split(strings.TrimSpace(r.stdout), "\n")); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("images:\n%s\nwant:\n%s", r.stdout, strings.Join(want, "\n"))
+	}
+	if r := shoal(t, srv, "", "compose", "-p", "shop", "images", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, `no such service in project shop: "nosuch"`) {
+		t.Errorf("images of an unknown service: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestComposeTopShowsEachPodsProcesses(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	f := writeCompose(t, t.TempDir(), shopCompose)
+	expectOK(t, shoal(t, srv, "", "compose", "-f", f, "up", "-d"))
+	srv.Add(composePod("web-1", "web", "n1", time.Hour), composePod("db-1", "db", "n2", time.Hour))
+	titles := []string{"UID", "PID", "CMD"}
+	srv.SetTop("shop", "web-1", titles, []string{"root", "101", "/app serve --port 8080"})
+	srv.SetTop("shop", "db-1", titles, []string{"root", "202", "/app serve --port 5432"}, []string{"root", "203", "sleep 1"})
+	r := shoal(t, srv, "", "compose", "-p", "shop", "top")
+	expectOK(t, r)
+	want := "db-1 (db on n2)\nUID    PID   CMD\nroot   202   /app serve --port 5432\nroot   203   sleep 1\n\n" +
+		"web-1 (web on n1)\nUID    PID   CMD\nroot   101   /app serve --port 8080\n"
+	if got := strings.Join(trimAll(strings.Split(r.stdout, "\n")), "\n"); got != want {
+		t.Fatalf("top:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	// A viewer of the namespace may list processes, as it may read logs.
+	viewer := srv.UserToken("viewer", "shop", "view")
+	poll.Cond(t, 5*time.Second, "the viewer's top", func() bool {
+		r = shoal(t, srv, "", "--token", viewer, "compose", "-p", "shop", "top", "web")
+		return r.code == 0
+	})
+	if !strings.Contains(r.stdout, "/app serve --port 8080") {
+		t.Errorf("viewer's top:\n%s", r.stdout)
+	}
+}

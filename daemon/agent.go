@@ -549,6 +549,16 @@ func (p *podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, 
 	return code, notHere(err)
 }
 
+// Top lists the processes of a container of a pod on this node.
+func (p *podIO) Top(ctx context.Context, ns, pod, container string) (*api.PodTop, error) {
+	r, err := p.runner()
+	if err != nil {
+		return nil, err
+	}
+	top, err := r.Top(ctx, ns, pod, container)
+	return top, notHere(err)
+}
+
 // notHere reports pods on other nodes; proxying to them comes with the
 // multi-host cluster.
 func notHere(err error) error {

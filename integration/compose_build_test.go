@@ -91,6 +91,31 @@ func TestComposeUpBuildsAndRunsABuildService(t *testing.T) {
 	if got := strings.Fields(docker(t, "exec", id, "/bin/busybox", "ls", "-A", "/ctx")); strings.Join(got, " ") != ".dockerignore Dockerfile greeting.txt" {
 		t.Errorf("the context sent was %v: want it without secret.key, which .dockerignore excludes", got)
 	}
+	// The verbs on the running project: exec in its pod, top from the
+	// engine, images, events, restart.
+	if got := a.shoal("compose", "-f", file, "exec", "web", "/bin/busybox", "cat", "/greeting"); got != "built-by-shoal\n" {
+		t.Errorf("compose exec: %q", got)
+	}
+	if top := a.shoal("compose", "-f", file, "top", "web"); !strings.Contains(top, "PID") || !strings.Contains(top, "serve --port 8080") {
+		t.Errorf("compose top:\n%s", top)
+	}
+	imgID := docker(t, "image", "inspect", "--format", "{{.Id}}", image)
+	if images := a.shoal("compose", "-f", file, "images"); !strings.Contains(images, image) || !strings.Contains(images, strings.TrimPrefix(imgID, "sha256:")[:12]) || !strings.Contains(images, a.name) {
+		t.Errorf("compose images (want %s %s on %s):\n%s", image, imgID, a.name, images)
+	}
+	if evs := a.shoal("compose", "-f", file, "events", "--follow=false", "web"); !strings.Contains(evs, "Started") {
+		t.Errorf("compose events:\n%s", evs)
+	}
+	before := a.pods(t, project, "com.docker.compose.service=web")[0].Name
+	if out := a.shoal("compose", "-f", file, "restart", "--wait-timeout", "2m", "web"); !strings.Contains(out, "web: running, 1/1 ready") {
+		t.Errorf("compose restart:\n%s", out)
+	}
+	poll.Cond(t, 60*time.Second, "web's pod replaced", func() bool {
+		pods := a.pods(t, project, "com.docker.compose.service=web")
+		return len(pods) == 1 && pods[0].Name != before && readyPods(pods) == 1
+	})
+	a.shoal("compose", "-f", file, "up", "-d") // keeps the restart: nothing rolls out
+
 	pods := a.pods(t, project, "com.docker.compose.service=web")
 	if len(pods) != 1 || pods[0].Spec.Containers[0].Image != image || pods[0].Spec.Containers[0].ImagePullPolicy != api.PullIfNotPresent {
 		t.Fatalf("web pods %v", pods)

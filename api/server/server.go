@@ -43,6 +43,12 @@ type PodIO interface {
 	Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (exitCode int, err error)
 }
 
+// PodTopper is the optional part of PodIO that lists the processes of a
+// pod's container (the pods/top subresource).
+type PodTopper interface {
+	Top(ctx context.Context, ns, pod, container string) (*api.PodTop, error)
+}
+
 // Target is another agent that serves a request: the URL the request's
 // path is appended to, and the transport that reaches it (mutual TLS
 // between agents).
@@ -244,6 +250,7 @@ func (s *Server) objectRoutes(h *kindHandler, obj string) {
 	if h.k == api.KindPod {
 		r.HandleFunc(obj+"/log", s.podLog).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/exec", s.podExec).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc(obj+"/top", s.podTop).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/binding", h.bind).Methods(http.MethodPost)
 	}
 }

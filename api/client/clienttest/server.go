@@ -80,6 +80,7 @@ type Server struct {
 	members  api.MemberList
 	streams  map[*watchStream]struct{}
 	builder  engine.ImageBuilder
+	tops     map[string]*api.PodTop
 }
 
 // NewServer starts a server that stops when the test ends. The namespaces
