@@ -75,9 +75,18 @@ func composeDown(ctx context.Context, c *client.Client, ns string, o downOptions
 	if err != nil {
 		return err
 	}
-	if !exists {
+	if !exists && !o.volumes {
 		fmt.Fprintf(o.out, "project %s is not on the cluster\n", ns)
 		return nil
+	}
+	if !exists {
+		// An earlier down kept the volumes: the request needs the
+		// namespace to ride on, made again for the time of the removal.
+		fmt.Fprintf(o.out, "project %s is not on the cluster; removing its volumes\n", ns)
+		n := &api.Namespace{ObjectMeta: api.ObjectMeta{Name: ns, Labels: map[string]string{compose.LabelProject: ns}}}
+		if _, err := c.Create(ctx, api.KindNamespace, "", n); err != nil {
+			return fmt.Errorf("compose down: namespace %s for the volume removal: %w", ns, err)
+		}
 	}
 	services, err := downServices(ctx, c, ns)
 	if err != nil {

@@ -118,4 +118,19 @@ func TestComposeDownRemovesVolumesOnEveryReadyHost(t *testing.T) {
 	if srv.Object(api.KindNamespace, "", "shop") != nil {
 		t.Errorf("the namespace is still there")
 	}
+
+	// down, then down -v: the volumes kept by the first go with the second.
+	up()
+	expectOK(t, shoal(t, srv, "", "compose", "-p", "shop", "down"))
+	h.mu.Lock()
+	h.vols["shoal-pvc-shop-data"] = "shop"
+	h.mu.Unlock()
+	r = shoal(t, srv, "", "compose", "-p", "shop", "down", "-v")
+	expectOK(t, r)
+	if !strings.Contains(r.stdout, "project shop is not on the cluster; removing its volumes") || !strings.Contains(r.stdout, "(volumes): removed shoal-pvc-shop-data") {
+		t.Errorf("down -v after down:\n%s", r.stdout)
+	}
+	if srv.Object(api.KindNamespace, "", "shop") != nil {
+		t.Errorf("the namespace made for the removal is still there")
+	}
 }

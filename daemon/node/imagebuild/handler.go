@@ -153,11 +153,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(checkErr, &tooBig):
 		out.fail(tooLarge(h.cfg.MaxContextBytes))
-	case checkErr != nil && (errors.Is(checkErr, ErrContext) || buildErr != nil):
+	case errors.Is(checkErr, ErrContext):
+		// The refusal is why the engine's read failed.
 		out.fail(api.NewBadRequest(checkErr.Error()))
 	case buildErr != nil:
 		h.cfg.Log.Debug("build failed", "tags", o.Tags, "namespace", o.Namespace, "err", buildErr)
 		out.fail(api.NewStatusError(http.StatusUnprocessableEntity, api.ReasonInvalid, buildErr.Error()))
+	case checkErr != nil:
+		// The engine built without reading the whole context (a
+		// Dockerfile that needs no more of it): still, what it read passed.
+		h.cfg.Log.Debug("context not read to its end", "tags", o.Tags, "err", checkErr)
+		fallthrough
 	default:
 		h.cfg.Log.Info("image built", "tags", o.Tags, "namespace", o.Namespace, "id", id, "user", userName(r))
 		out.send(api.BuildMessage{ImageID: id})
@@ -180,7 +186,14 @@ func (h *Handler) existing(ctx context.Context, b engine.ImageBuilder, tags []st
 
 func tooLarge(limit int64) *api.StatusError {
 	return api.NewStatusError(http.StatusRequestEntityTooLarge, api.ReasonTooLarge,
-		fmt.Sprintf("build: the context is larger than %d MiB; leave out what the build does not need with a .dockerignore", limit>>20))
+		fmt.Sprintf("build: the context is larger than %s; leave out what the build does not need with a .dockerignore", sizeText(limit)))
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func userName(r *http.Request) string {

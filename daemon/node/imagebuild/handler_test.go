@@ -195,7 +195,8 @@ func TestBuildIsBounded(t *testing.T) {
 	rec := &recorder{}
 	h := New(Config{Builder: func() engine.ImageBuilder { return rec }, MaxContextBytes: 4096})
 	code, msgs, raw := build(t, h, opts(nil), tarOf(t, entry{"Dockerfile", tar.TypeReg, "FROM base\n", ""}, entry{"big", tar.TypeReg, strings.Repeat("x", 10000), ""}))
-	if code != http.StatusRequestEntityTooLarge && (len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1].Error, "larger than")) {
+	if !(code == http.StatusRequestEntityTooLarge && strings.Contains(raw, "the context is larger than 4096 bytes")) &&
+		!(len(msgs) > 0 && strings.Contains(msgs[len(msgs)-1].Error, "the context is larger than 4096 bytes")) {
 		t.Fatalf("status %d %s, want the context refused as too large", code, raw)
 	}
 	// No engine yet: unavailable, not a crash.

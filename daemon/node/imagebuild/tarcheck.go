@@ -30,7 +30,7 @@ func checkContext(in io.Reader, out io.Writer, dockerfile string) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: not a tar stream (send the context as an uncompressed tar): %v", ErrContext, err)
+			return fmt.Errorf("%w: not a tar stream (send the context as an uncompressed tar): %w", ErrContext, err)
 		}
 		if n >= maxEntries {
 			return fmt.Errorf("%w: more than %d files", ErrContext, maxEntries)
@@ -55,7 +55,7 @@ func checkContext(in io.Reader, out io.Writer, dockerfile string) error {
 			return fmt.Errorf("passing the context on: %w", err)
 		}
 		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("%w: reading %s: %v", ErrContext, h.Name, err)
+			return fmt.Errorf("%w: reading %s: %w", ErrContext, h.Name, err)
 		}
 	}
 	if !seen {

@@ -40,8 +40,9 @@ type Config struct {
 // Reclaimer answers the removal requests of one node.
 type Reclaimer struct {
 	cfg Config
-	// answered holds, per namespace, the request this node answered, so
-	// that it is answered once; it forgets namespaces that are gone.
+	// answered holds, per namespace, the request this node answered (the
+	// namespace's uid and the request), so that it is answered once; it
+	// forgets namespaces that are gone.
 	answered map[string]string
 	failing  map[string]bool // namespaces whose last attempt failed (logged once)
 	// removed holds what earlier, failed attempts of a request removed,
@@ -90,7 +91,10 @@ func (r *Reclaimer) Sync(ctx context.Context) {
 		m := o.GetObjectMeta()
 		present[m.Name] = true
 		req := m.Annotations[api.AnnotationRemoveVolumes]
-		if req == "" || r.answered[m.Name] == req {
+		// A namespace made again (a new uid) with the same request value
+		// is a new request.
+		key := string(m.UID) + "/" + req
+		if req == "" || r.answered[m.Name] == key {
 			continue
 		}
 		removed, ready, err := r.reclaim(ctx, m.Name)
@@ -112,7 +116,7 @@ func (r *Reclaimer) Sync(ctx context.Context) {
 		}
 		delete(r.failing, m.Name)
 		delete(r.removed, m.Name)
-		r.answered[m.Name] = req
+		r.answered[m.Name] = key
 	}
 	for ns := range r.answered {
 		if !present[ns] {
