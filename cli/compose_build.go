@@ -145,3 +145,24 @@ func runUpBuilds(ctx context.Context, c *client.Client, ns string, p *types.Proj
 	}
 	return nil
 }
+
+// upBuildFlags are up's build flags.
+type upBuildFlags struct{ build, noBuild bool }
+
+func (b *upBuildFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&b.build, "build", false, "build the images of services with build: first, even those that are there")
+	f.BoolVar(&b.noBuild, "no-build", false, "build nothing, even images that are missing")
+	cmd.MarkFlagsMutuallyExclusive("build", "no-build")
+}
+
+// buildMode is what up builds: "always", "never", or "missing" images.
+func (b *upBuildFlags) buildMode() string {
+	switch {
+	case b.build:
+		return "always"
+	case b.noBuild:
+		return "never"
+	}
+	return "missing"
+}

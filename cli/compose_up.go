@@ -16,12 +16,12 @@ import (
 )
 
 type composeUpOptions struct {
-	detach         bool
-	podSecurity    string
-	strict         bool
-	removeOrphans  bool
-	waitTimeout    time.Duration
-	build, noBuild bool
+	detach        bool
+	podSecurity   string
+	strict        bool
+	removeOrphans bool
+	waitTimeout   time.Duration
+	upBuildFlags
 }
 
 func newComposeUpCommand(e *env, o *composeOptions) *cobra.Command {
@@ -56,9 +56,7 @@ service: completed) and then returns; it does not show the services' logs
 	f.BoolVar(&uo.strict, "strict", false, "refuse a project with any warning")
 	f.BoolVar(&uo.removeOrphans, "remove-orphans", true, "remove the objects of services no longer in the file")
 	f.DurationVar(&uo.waitTimeout, "wait-timeout", 0, "without -d, give up following after this long, such as 5m (0: as long as it takes)")
-	f.BoolVar(&uo.build, "build", false, "build the images of services with build: first, even those that are there")
-	f.BoolVar(&uo.noBuild, "no-build", false, "build nothing, even images that are missing")
-	cmd.MarkFlagsMutuallyExclusive("build", "no-build")
+	uo.upBuildFlags.add(cmd)
 	return cmd
 }
 
@@ -154,16 +152,6 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 		return fmt.Errorf("compose up: timed out after %s; the services go on starting (see shoal compose ps)", uo.waitTimeout)
 	}
 	return err
-}
-
-func (uo *composeUpOptions) buildMode() string {
-	switch {
-	case uo.build:
-		return "always"
-	case uo.noBuild:
-		return "never"
-	}
-	return "missing"
 }
 
 func checkPodSecurity(cmd *cobra.Command, level string) error {
