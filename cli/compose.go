@@ -47,7 +47,9 @@ directory is read, with its override file.`,
 		return usageError(c, "%v", err)
 	})
 	cmd.AddCommand(newComposeConfigCommand(o), newComposeConvertCommand(o),
-		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o))
+		newComposeUpCommand(e, o), newComposeDownCommand(e, o), newComposePsCommand(e, o), newComposeLogsCommand(e, o),
+		newComposeBuildCommand(e, o), newComposeExecCommand(e, o), newComposeRestartCommand(e, o), newComposeEventsCommand(e, o),
+		newComposeImagesCommand(e, o), newComposeTopCommand(e, o))
 	cmd.AddCommand(newComposeHistoryCommand(e, o), newComposeRollbackCommand(e, o))
 	return cmd
 }

@@ -22,6 +22,7 @@ type composeUpOptions struct {
 	removeOrphans bool
 	waitTimeout   time.Duration
 	historyMax    int
+	upBuildFlags
 }
 
 func newComposeUpCommand(e *env, o *composeOptions) *cobra.Command {
@@ -57,6 +58,7 @@ service: completed) and then returns; it does not show the services' logs
 	f.BoolVar(&uo.removeOrphans, "remove-orphans", true, "remove the objects of services no longer in the file")
 	f.DurationVar(&uo.waitTimeout, "wait-timeout", 0, "without -d, give up following after this long, such as 5m (0: as long as it takes)")
 	f.IntVar(&uo.historyMax, "history-max", defaultHistoryMax, "revisions of the project to keep in its history (0: every one)")
+	uo.upBuildFlags.add(cmd)
 	return cmd
 }
 
@@ -89,6 +91,9 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	if err := checkProjectNamespace(ctx, c, res.Namespace); err != nil {
+		return err
+	}
+	if err := runUpBuilds(ctx, c, res.Namespace, p.Project, selected, uo.buildMode(), out); err != nil {
 		return err
 	}
 	if err := carryRestarts(ctx, c, res.Namespace, objs); err != nil {

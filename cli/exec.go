@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/client"
 )
 
 type execOptions struct {
@@ -70,7 +71,13 @@ func runExec(cmd *cobra.Command, e *env, o *execOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	t := setupTerminal(cmd, o)
+	return execInPod(cmd, c, e.namespace, pod, o, setupTerminal(cmd, o), command)
+}
+
+// execInPod runs command in a container of the pod, with the terminal t
+// decided, and returns an exitError for a non-zero exit.
+func execInPod(cmd *cobra.Command, c *client.Client, ns, pod string, o *execOptions, t terminal, command []string) error {
+	ctx := cmd.Context()
 	opts := api.ExecOptions{Container: o.container, Command: command, Stdin: o.stdin, Stdout: true,
 		Stderr: !t.tty, TTY: t.tty}
 	var stdin io.Reader
@@ -88,7 +95,7 @@ func runExec(cmd *cobra.Command, e *env, o *execOptions, args []string) error {
 		defer cancel()
 		resize = watchResize(rctx, t.sizeFd)
 	}
-	code, err := c.Exec(ctx, e.namespace, pod, opts, stdin, cmd.OutOrStdout(), cmd.ErrOrStderr(), resize)
+	code, err := c.Exec(ctx, ns, pod, opts, stdin, cmd.OutOrStdout(), cmd.ErrOrStderr(), resize)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ func resolved(how string) KeyRule { return KeyRule{Decision: Resolved, How: how,
 func warned(why string) KeyRule   { return KeyRule{Decision: Warned, How: why} }
 func refused(why string) KeyRule  { return KeyRule{Decision: Refused, How: why, Whole: true} }
 func whole(r KeyRule) KeyRule     { r.Whole = true; return r }
+func command(how string) KeyRule  { return KeyRule{Decision: Command, How: how} }
 
 // ServiceKeys holds a decision for every key of a compose service (dotted
 // paths, as compose-go's types.ServiceConfig has them). A test walks
@@ -175,7 +176,7 @@ var ServiceKeys = map[string]KeyRule{
 	"pids_limit":                      warned("no pids limit in shoal's container spec"),
 	"platform":                        mapped("`linux/ARCH`: `nodeSelector` on `kubernetes.io/os` and `kubernetes.io/arch`; another OS refused"),
 	"privileged":                      mapped("`securityContext.privileged` (needs Pod Security `privileged`)"),
-	"pull_policy":                     mapped("`always`: Always; `never`: Never; `missing`, `if_not_present`: IfNotPresent; `build`: Never (the image is built, later by `shoal compose build`); `refresh`/`daily`/`every_*` warn and use IfNotPresent"),
+	"pull_policy":                     mapped("`always`: Always; `never`: Never; `missing`, `if_not_present`: IfNotPresent; `build`: IfNotPresent (`up` builds it every time, as docker compose does); `refresh`/`daily`/`every_*` warn and use IfNotPresent"),
 	"pull_refresh_after":              warned("no periodic re-pull"),
 	"read_only":                       mapped("`securityContext.readOnlyRootFilesystem`"),
 	"runtime":                         refused("the engine's default runtime runs every container; an image made for another runtime (wasm, gVisor) would not run"),
@@ -221,7 +222,32 @@ var ServiceKeys = map[string]KeyRule{
 	"volumes_from":                    refused("pods cannot mount another service's volumes; name a volume in both services"),
 	"working_dir":                     mapped("container `workingDir`"),
 
-	"build":                      whole(KeyRule{Decision: Command, How: "built by `shoal compose build`/`up` (a later release); until then the image (`image:` or `<project>-<service>`) must be on the hosts, and convert warns"}),
+	"build":                      command("built by `shoal compose build` and `up` through the engine of the command's agent, tagged `image:` or `<project>-<service>`; the pods pull it `IfNotPresent`"),
+	"build.context":              command("a directory inside the project directory, tarred without what its `.dockerignore` excludes; a remote (git, URL) context or one outside the project is refused"),
+	"build.dockerfile":           command("the Dockerfile's path, which must be inside the context"),
+	"build.dockerfile_inline":    command("sent as a file of the context"),
+	"build.args":                 command("the build's `ARG` values"),
+	"build.target":               command("the stage built"),
+	"build.labels":               command("labels of the image"),
+	"build.no_cache":             command("builds without the engine's cache"),
+	"build.pull":                 command("pulls the base images first"),
+	"build.entitlements":         warned("builds run with the engine's defaults, without entitlements"),
+	"build.provenance":           warned("the engine's classic builder makes no attestations"),
+	"build.sbom":                 warned("the engine's classic builder makes no attestations"),
+	"build.ssh":                  whole(warned("no SSH agent is forwarded to a build on the cluster")),
+	"build.cache_from":           warned("the engine's local cache is used"),
+	"build.cache_to":             warned("the engine's local cache is used"),
+	"build.no_cache_filter":      warned("the engine's classic builder caches every stage alike"),
+	"build.additional_contexts":  warned("one context per build"),
+	"build.extra_hosts":          warned("build steps use the engine's resolver"),
+	"build.isolation":            warned("Windows only"),
+	"build.network":              warned("build steps use the engine's default network (a build may not take the host's)"),
+	"build.secrets":              whole(warned("no build secrets are passed to a build on the cluster")),
+	"build.shm_size":             warned("build steps get the engine's default /dev/shm"),
+	"build.tags":                 warned("the image is tagged `image:` or `<project>-<service>` only"),
+	"build.ulimits":              whole(warned("build steps get the engine's default limits")),
+	"build.platforms":            warned("the image is built for the platform of the command's host"),
+	"build.privileged":           refused("a privileged build step would own the agent's host"),
 	"dockerfile":                 KeyRule{Decision: Command, How: "part of `build`"},
 	"depends_on":                 mapped("the scheduling gate `compose.shoal.io/depends-on` on the service's pods, removed by the leader once every dependency holds; the dependencies in the workload's annotation of that name (JSON: service, condition, required, restart); a global service's pods wait unbound, pinned to their node, until released"),
 	"depends_on.condition":       mapped("`service_started`: the dependency's pods running (a one-shot one: started or completed); `service_healthy`: its pods ready (healthcheck); `service_completed_successfully`: its Job complete"),

@@ -37,10 +37,12 @@ func (c *converter) podTemplate(s *types.ServiceConfig) api.PodTemplateSpec {
 	if ctr.Image == "" {
 		ctr.Image = c.ns + "-" + name
 	}
-	if s.Build != nil {
-		c.warn(s.Name, "build", "not built by this version of shoal: the image %q must be on the hosts", ctr.Image)
-	}
 	ctr.ImagePullPolicy = c.pullPolicy(s)
+	if s.Build != nil && ctr.ImagePullPolicy != api.PullAlways {
+		// Built by up on the command's host, not in any registry: a host
+		// without it gets it from a host that has it.
+		ctr.ImagePullPolicy = api.PullIfNotPresent
+	}
 	ctr.Env = env(s.Environment)
 	ctr.Resources = c.resources(s)
 	ctr.Ports = c.containerPorts(s)
@@ -119,8 +121,10 @@ func (c *converter) pullPolicy(s *types.ServiceConfig) string {
 		return ""
 	case p == types.PullPolicyAlways:
 		return api.PullAlways
-	case p == types.PullPolicyNever, p == types.PullPolicyBuild:
+	case p == types.PullPolicyNever:
 		return api.PullNever
+	case p == types.PullPolicyBuild:
+		return api.PullIfNotPresent
 	case p == types.PullPolicyMissing, p == types.PullPolicyIfNotPresent:
 		return api.PullIfNotPresent
 	default:

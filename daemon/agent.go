@@ -25,11 +25,13 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/scheduler"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
+	"github.com/shoal-dev/shoal/daemon/node/imagebuild"
 	"github.com/shoal-dev/shoal/daemon/node/ingress"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
 	"github.com/shoal-dev/shoal/daemon/node/runtime"
 	"github.com/shoal-dev/shoal/daemon/node/sandbox"
+	"github.com/shoal-dev/shoal/daemon/node/volumereclaim"
 	"github.com/shoal-dev/shoal/daemon/trust/atrest"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
@@ -134,7 +136,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	connecting := "connecting to the container engine"
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
-	var apiServer atomic.Pointer[server.Server] // for the agent route, which the server serves
+	var apiServer atomic.Pointer[server.Server]     // for the agent route, which the server serves
+	var builder atomic.Pointer[engine.ImageBuilder] // set once the engine answers
+	builds := imagebuild.New(imagebuild.Config{Log: log, Builder: func() engine.ImageBuilder {
+		if b := builder.Load(); b != nil {
+			return *b
+		}
+		return nil
+	}, EnforceLevel: func(ctx context.Context, ns string) (string, error) {
+		return namespaceEnforceLevel(ctx, objs, ns, cfg.PodSecurityDefault)
+	}})
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
@@ -154,8 +165,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
-		Extra: agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
-			func() server.WatchStats { return apiServer.Load().WatchStats() })})
+		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
+			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route())})
 	apiServer.Store(srv)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -243,6 +254,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	if err != nil {
 		return stop(fmt.Errorf("engine info: %w", err))
 	}
+	if b, ok := eng.(engine.ImageBuilder); ok {
+		builder.Store(&b)
+	}
 	var sandboxImage string
 	if sim != nil {
 		sandboxImage = sim.SandboxImage
@@ -277,6 +291,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		// index; copies, as the runner writes what it reads.
 		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)
 	rt.Store(runner)
+	if vr, ok := eng.(engine.VolumeRemover); ok {
+		reclaim := volumereclaim.New(volumereclaim.Config{Node: cfg.Name, Engine: vr, Objects: view, Answers: objs, Log: log})
+		run("volume-reclaim", func(ctx context.Context) error { reclaim.Run(ctx); return nil })
+	}
 	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{})
 	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
@@ -384,6 +402,23 @@ func ensureSandboxImage(ctx context.Context, eng engine.Engine, cfg Config) (str
 }
 
 // connectEngine waits for the engine to answer, saying so while it waits.
+// namespaceEnforceLevel is the Pod Security level a namespace enforces:
+// its label, else the cluster's default (also for a namespace not made
+// yet).
+func namespaceEnforceLevel(ctx context.Context, objs server.Store, ns, def string) (string, error) {
+	o, err := objs.Get(ctx, api.KindNamespace, "", ns)
+	if api.IsNotFound(err) {
+		return def, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if l := o.GetObjectMeta().Labels[api.LabelPodSecurityEnforce]; l != "" {
+		return l, nil
+	}
+	return def, nil
+}
+
 func connectEngine(ctx context.Context, cfg Config, log *slog.Logger) (engine.Engine, error) {
 	eng, err := engine.NewDocker(cfg.DockerHost, log)
 	if err != nil {
@@ -512,6 +547,16 @@ func (p *podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, 
 	}
 	code, err := r.Exec(ctx, ns, pod, opts, stdin, stdout, stderr, resize)
 	return code, notHere(err)
+}
+
+// Top lists the processes of a container of a pod on this node.
+func (p *podIO) Top(ctx context.Context, ns, pod, container string) (*api.PodTop, error) {
+	r, err := p.runner()
+	if err != nil {
+		return nil, err
+	}
+	top, err := r.Top(ctx, ns, pod, container)
+	return top, notHere(err)
 }
 
 // notHere reports pods on other nodes; proxying to them comes with the

@@ -162,6 +162,7 @@ type request struct {
 	path        string
 	query       url.Values
 	body        []byte
+	bodyReader  io.Reader // a streamed body, instead of body
 	contentType string
 }
 
@@ -178,6 +179,8 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
+	} else if r.bodyReader != nil {
+		body = r.bodyReader
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, c.url(r.path, r.query), body)
 	if err != nil {

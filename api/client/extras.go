@@ -200,3 +200,19 @@ func (c *Client) Healthz(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Top lists the processes of a pod's container ("" for its only one).
+func (c *Client) Top(ctx context.Context, ns, pod, container string) (*api.PodTop, error) {
+	if err := needName(api.KindPod, pod); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if container != "" {
+		q.Set("container", container)
+	}
+	var out api.PodTop
+	if err := c.do(ctx, request{method: "GET", path: api.KindPod.ObjectPath(ns, pod) + "/top", query: q}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -78,6 +78,19 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request) bool {
 	if s.cfg.Authorizer == nil || publicPaths[r.URL.Path] || selfAuthorizing[r.URL.Path] {
 		return true
 	}
+	if access := s.access[r.URL.Path]; access != nil {
+		reqs, err := access(r)
+		if err != nil {
+			writeError(w, api.NewBadRequest(err.Error()))
+			return false
+		}
+		for _, req := range reqs {
+			if !s.authorize(w, r, req) {
+				return false
+			}
+		}
+		return len(reqs) > 0 || s.authorize(w, r, RequestAccess(r))
+	}
 	return s.authorize(w, r, RequestAccess(r))
 }
 

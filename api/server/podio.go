@@ -92,6 +92,25 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (release fun
 	return release, true
 }
 
+// podTop lists the processes of a pod's container, on the pod's node.
+func (s *Server) podTop(w http.ResponseWriter, r *http.Request) {
+	if s.forward(w, r) {
+		return
+	}
+	topper, ok := s.cfg.PodIO.(PodTopper)
+	if !ok {
+		writeError(w, api.NewUnavailable("this agent does not list a pod's processes"))
+		return
+	}
+	v := mux.Vars(r)
+	top, err := topper.Top(r.Context(), v["namespace"], v["name"], r.URL.Query().Get("container"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, top)
+}
+
 func (s *Server) podLog(w http.ResponseWriter, r *http.Request) {
 	release, ok := s.openStream(w, r)
 	if !ok {

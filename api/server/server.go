@@ -48,6 +48,12 @@ type PodIO interface {
 	Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (exitCode int, err error)
 }
 
+// PodTopper is the optional part of PodIO that lists the processes of a
+// pod's container (the pods/top subresource).
+type PodTopper interface {
+	Top(ctx context.Context, ns, pod, container string) (*api.PodTop, error)
+}
+
 // Target is another agent that serves a request: the URL the request's
 // path is appended to, and the transport that reaches it (mutual TLS
 // between agents).
@@ -61,6 +67,11 @@ type Route struct {
 	Method  string
 	Path    string
 	Handler http.HandlerFunc
+	// Access, when set, says what the caller must be allowed to do for
+	// the request, instead of the path (a non-resource request, which only
+	// administrators are granted): every request returned must be allowed.
+	// An error refuses the request as it is (a 400 naming what is wrong).
+	Access func(r *http.Request) ([]api.AccessRequest, error)
 }
 
 // Config sets up a Server.
@@ -107,6 +118,8 @@ type Server struct {
 	hosts   *hostGuard
 	watches *concurrency
 	streams *concurrency
+	// access holds the Access of the Extra routes that have one, by path.
+	access map[string]func(*http.Request) ([]api.AccessRequest, error)
 
 	watchesCut, watchesExpired atomic.Uint64 // WatchStats
 }
@@ -194,8 +207,12 @@ func (s *Server) routes() {
 	for _, k := range api.Kinds {
 		s.kindRoutes(k)
 	}
+	s.access = map[string]func(*http.Request) ([]api.AccessRequest, error){}
 	for _, e := range s.cfg.Extra {
 		r.HandleFunc(e.Path, e.Handler).Methods(e.Method)
+		if e.Access != nil {
+			s.access[e.Path] = e.Access
+		}
 	}
 }
 
@@ -238,6 +255,7 @@ func (s *Server) objectRoutes(h *kindHandler, obj string) {
 	if h.k == api.KindPod {
 		r.HandleFunc(obj+"/log", s.podLog).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/exec", s.podExec).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc(obj+"/top", s.podTop).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/binding", h.bind).Methods(http.MethodPost)
 	}
 }

@@ -76,3 +76,26 @@ func (p podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, s
 	return run(ctx, ExecRequest{Namespace: ns, Pod: pod, Container: opts.Container, Command: opts.Command, TTY: opts.TTY,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr, Resize: resize})
 }
+
+// SetTop sets the processes the pod's node lists for the pod's top.
+func (s *Server) SetTop(ns, pod string, titles []string, processes ...[]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tops == nil {
+		s.tops = map[string]*api.PodTop{}
+	}
+	s.tops[ns+"/"+pod] = &api.PodTop{TypeMeta: api.TypeMeta{Kind: "PodTop", APIVersion: "shoal/v1"}, Pod: pod,
+		Titles: titles, Processes: processes}
+}
+
+func (p podIO) Top(_ context.Context, ns, pod, container string) (*api.PodTop, error) {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	t, ok := p.s.tops[ns+"/"+pod]
+	if !ok {
+		return nil, api.NewBadRequest(fmt.Sprintf("container %q in pod %q is not running", container, pod))
+	}
+	out := *t
+	out.Container = container
+	return &out, nil
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
@@ -78,6 +79,8 @@ type Server struct {
 	logs     map[string]string
 	members  api.MemberList
 	streams  map[*watchStream]struct{}
+	builder  engine.ImageBuilder
+	tops     map[string]*api.PodTop
 }
 
 // NewServer starts a server that stops when the test ends. The namespaces
@@ -104,7 +107,7 @@ func NewServer(tb testing.TB) *Server {
 	go s.runNodes(ctx)
 	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Version: Version,
 		Authenticator: auth.NewAuthenticator(policy), Authorizer: auth.NewAuthorizer(policy),
-		Extra: []server.Route{s.membersRoute()}})
+		Extra: []server.Route{s.membersRoute(), s.buildRoute()}})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, apiServer) }))
 	tb.Cleanup(s.Close)
 	return s

@@ -44,7 +44,7 @@ func (w *podWorker) subPathDir(volume, container string, index int) (string, err
 
 // pvcVolumeName maps a claim to the named engine volume that holds its data;
 // it outlives the pods that use it.
-func pvcVolumeName(ns, claim string) string { return "shoal-pvc-" + ns + "-" + claim }
+func pvcVolumeName(ns, claim string) string { return api.ClaimVolumePrefix(ns) + claim }
 
 // syncVolumes prepares the pod's volumes on the host: scratch directories,
 // projected ConfigMap and Secret files (kept up to date on every sync), and

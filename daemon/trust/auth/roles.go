@@ -42,11 +42,11 @@ var (
 )
 
 // viewRules read everything in a namespace but Secrets and roles (as
-// Kubernetes' view role), plus the pods' logs, and, bound cluster-wide,
+// Kubernetes' view role), plus the pods' logs and processes, and, bound cluster-wide,
 // nodes and namespaces.
 func viewRules() []api.PolicyRule {
 	return []api.PolicyRule{
-		rule(readVerbs, "", append(append([]string{}, coreWorkload...), "pods/log", "pods/status", "events", "namespaces", "nodes")...),
+		rule(readVerbs, "", append(append([]string{}, coreWorkload...), "pods/log", "pods/top", "pods/status", "events", "namespaces", "nodes")...),
 		rule(readVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale", "deployments/status")...),
 		rule(readVerbs, "batch", batchWorkload...),
 		rule(readVerbs, "networking.k8s.io", netWorkload...),
