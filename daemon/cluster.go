@@ -177,7 +177,7 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 				"messagesReceived": s.MessagesReceived, "malformed": s.Malformed, "dropped": s.Dropped,
 				"refused": s.Refused, "unknownSenders": s.UnknownSenders,
 				"recordsApplied": s.RecordsApplied, "pulls": s.Pulls, "pullErrors": s.PullErrors,
-				"recordsPulled": s.RecordsPulled, "syncRounds": s.SyncRounds,
+				"recordsPulled": s.RecordsPulled, "syncRounds": s.SyncRounds, "queued": s.Queued,
 				"packetBytesSent": s.PacketBytesSent, "streamBytesIn": s.StreamBytesIn, "streamBytesOut": s.StreamBytesOut,
 			},
 			// Agents holding the same records show the same state.

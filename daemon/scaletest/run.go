@@ -86,6 +86,11 @@ type Result struct {
 	// Converged is the time from every pod Running (on the leader) until
 	// every agent holds the same state.
 	Converged time.Duration
+	// Drained is the time from then until every agent's gossip queue was
+	// empty: the rollout's writes retransmitted as often as memberlist
+	// sends each. The idle windows begin only then, so that they measure
+	// an idle cluster rather than the tail of a rollout.
+	Drained time.Duration
 	// Records is the number of records each agent holds at the end.
 	Records int
 	// Write is how long a write on one agent takes to reach every agent's
@@ -142,6 +147,7 @@ func Run(tb testing.TB, opts Options) *Result {
 	}
 
 	r.MemIdle, r.ChildMemIdle = c.memory()
+	c.drained()
 	r.TrafficIdle, r.CPUIdle = c.traffic(opts.IdleWindow)
 
 	if _, err := c.agents[0].Client.Create(ctx, api.KindNamespace, "", &api.Namespace{ObjectMeta: api.ObjectMeta{Name: podNamespace}}); err != nil {
@@ -173,6 +179,8 @@ func Run(tb testing.TB, opts Options) *Result {
 	r.Converged = poll.Until(tb, opts.Timeout, "every agent holding the same state", c.converged)
 	r.Records = c.records()
 	r.MemPods, r.ChildMemPods = c.memory()
+	r.Drained = c.drained()
+	tb.Logf("gossip queues empty %s after every agent held the same state", r.Drained.Round(time.Millisecond))
 	r.TrafficPods, r.CPUPods = c.traffic(opts.IdleWindow)
 	r.WriteP50, r.WriteP99 = c.writeLatency(ctx, opts.Writes)
 	r.ListClient, r.ListCLI = c.listTimes(ctx, opts)
@@ -437,6 +445,7 @@ type gossipCounts struct {
 	Pulls            int64 `json:"pulls"`
 	RecordsPulled    int64 `json:"recordsPulled"`
 	SyncRounds       int64 `json:"syncRounds"`
+	Queued           int64 `json:"queued"` // a level, not a counter
 }
 
 func (g gossipCounts) bytes() int64 { return g.PacketBytesSent + g.StreamBytesIn + g.StreamBytesOut }
@@ -444,7 +453,7 @@ func (g gossipCounts) bytes() int64 { return g.PacketBytesSent + g.StreamBytesIn
 func (g gossipCounts) minus(h gossipCounts) gossipCounts {
 	return gossipCounts{g.PacketBytesSent - h.PacketBytesSent, g.StreamBytesIn - h.StreamBytesIn, g.StreamBytesOut - h.StreamBytesOut,
 		g.BroadcastsQueued - h.BroadcastsQueued, g.BroadcastsSent - h.BroadcastsSent, g.RecordsApplied - h.RecordsApplied,
-		g.Pulls - h.Pulls, g.RecordsPulled - h.RecordsPulled, g.SyncRounds - h.SyncRounds}
+		g.Pulls - h.Pulls, g.RecordsPulled - h.RecordsPulled, g.SyncRounds - h.SyncRounds, g.Queued - h.Queued}
 }
 
 // gossipTotals sums the agents' replication counters so far: every byte
@@ -461,6 +470,16 @@ func (c *Cluster) gossipTotals() gossipCounts {
 // bytes is the cluster's gossip traffic so far: every byte counted once.
 func (c *Cluster) bytes() int64 { return c.gossipTotals().bytes() }
 
+// drained waits until no agent has a message left in its gossip queue.
+func (c *Cluster) drained() time.Duration {
+	return poll.Until(c.tb, c.opts.Timeout, "every gossip queue empty", func() error {
+		if n := c.gossipTotals().Queued; n > 0 {
+			return fmt.Errorf("%d messages queued", n)
+		}
+		return nil
+	})
+}
+
 // traffic samples the gossip traffic for a window: bytes per second per
 // agent; and the CPU this process used in it, per agent in it, in percent
 // of one core.
@@ -468,12 +487,13 @@ func (c *Cluster) traffic(window time.Duration) (bytesPerSec, cpuPercent float64
 	g0, t0, cpu0 := c.gossipTotals(), time.Now(), processCPU()
 	time.Sleep(window) // a measurement window, not a synchronisation
 	took := time.Since(t0)
-	d := c.gossipTotals().minus(g0)
+	g1 := c.gossipTotals()
+	d := g1.minus(g0)
 	// What the bytes are made of, per second for the whole cluster.
 	per := func(n int64) float64 { return float64(n) / took.Seconds() }
-	c.tb.Logf("idle window %v: %.0f B/s UDP, %.0f B/s TCP; per second: %.1f writes queued, %.1f sent, %.1f records applied, %.1f pulls, %.1f records pulled, %.2f anti-entropy rounds",
+	c.tb.Logf("idle window %v: %.0f B/s UDP, %.0f B/s TCP; per second: %.1f writes queued, %.1f sent, %.1f records applied, %.1f pulls, %.1f records pulled, %.2f anti-entropy rounds; %d then %d messages in the gossip queues",
 		took.Round(time.Second), per(d.PacketBytesSent), per(d.StreamBytesIn+d.StreamBytesOut), per(d.BroadcastsQueued),
-		per(d.BroadcastsSent), per(d.RecordsApplied), per(d.Pulls), per(d.RecordsPulled), per(d.SyncRounds))
+		per(d.BroadcastsSent), per(d.RecordsApplied), per(d.Pulls), per(d.RecordsPulled), per(d.SyncRounds), g0.Queued, g1.Queued)
 	inProcess := len(c.agents)
 	for _, a := range c.agents {
 		if a.child != nil {
