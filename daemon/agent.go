@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/leader/scheduler"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
+	"github.com/shoal-dev/shoal/daemon/node/imagemove"
 	"github.com/shoal-dev/shoal/daemon/node/ingress"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
@@ -135,6 +136,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	notReady.Store(&connecting)
 	var rt atomic.Pointer[runtime.Runtime]
 	var apiServer atomic.Pointer[server.Server] // for the agent route, which the server serves
+	mover := &imageMover{name: cfg.Name, cl: cl, live: ci.live}
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
@@ -154,8 +156,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
-		Extra: agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
-			func() server.WatchStats { return apiServer.Load().WatchStats() })})
+		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
+			func() server.WatchStats { return apiServer.Load().WatchStats() }), mover.route())})
 	apiServer.Store(srv)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -183,7 +185,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	}
 	run("internal endpoints", func(ctx context.Context) error {
 		return serveInternal(ctx, internalL, ci.live, internalHandler(cfg.Name, authority{st: st, members: cl.Members}, cl, srv,
-			log.With("component", "internal")), log.With("component", "internal"))
+			mover.serveSave, log.With("component", "internal")), log.With("component", "internal"))
 	})
 	run("cluster identity", ci.maintain(cl))
 	serve := func(l net.Listener, what string, conn func(context.Context, net.Conn) context.Context) {
@@ -270,8 +272,18 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		return stop(err)
 	}
 	cdns.useGateway(ctx, pnet.gateway)
+	// Images move between hosts when the engine can save and load them
+	// (the real one can; docs/images.md).
+	var peers runtime.PeerImages
+	if movable, ok := eng.(imagemove.Engine); ok {
+		imgLog := log.With("component", "images")
+		reporter := imagemove.NewReporter(movable, nodeImages{store: objs, name: cfg.Name}, 0, imgLog)
+		mover.start(movable, view, reporter.Kick, imgLog)
+		peers = mover
+		run("node-images", func(ctx context.Context) error { reporter.Run(ctx); return nil })
+	}
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
-		Network: podnet.NetworkName, DataDir: cfg.DataDir,
+		Network: podnet.NetworkName, DataDir: cfg.DataDir, Peers: peers,
 		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng,
 		// Only this node's pods, through the informer's spec.nodeName
 		// index; copies, as the runner writes what it reads.

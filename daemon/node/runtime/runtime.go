@@ -52,6 +52,17 @@ type Config struct {
 	PullTimeout time.Duration
 	// Backoff is the crash-loop back-off policy.
 	Backoff BackoffPolicy
+	// Peers, when set, is asked first for an image the engine lacks and
+	// the pull policy lets the runner pull: another node's copy, moved
+	// without a registry (daemon/node/imagemove).
+	Peers PeerImages
+}
+
+// PeerImages fetches images from the engines of other nodes.
+type PeerImages interface {
+	// FetchFromPeer makes the engine hold ref, copied from another node,
+	// and names that node; "" and no error when no other node holds it.
+	FetchFromPeer(ctx context.Context, ref string) (from string, err error)
 }
 
 // Runtime runs the pods bound to one node.
