@@ -109,14 +109,16 @@ func (f *Fetcher) Fetch(ctx context.Context, ref string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if info, err := f.eng.InspectImage(ctx, w.String()); err == nil {
-		return Result{ImageID: info.ID, Source: SourcePresent}, nil
-	} else if !errors.Is(err, engine.ErrImageNotFound) {
-		return Result{}, err
+	if r, ok, err := f.present(ctx, w); ok || err != nil {
+		return r, err
 	}
 	ch := f.group.DoChan(w.String(), func() (any, error) {
 		// Callers that come while a transfer runs wait for it; it runs
-		// under the first caller's context.
+		// under the first caller's context. One that came just after
+		// finds the image here.
+		if r, ok, err := f.present(ctx, w); ok || err != nil {
+			return r, err
+		}
 		return f.fetch(ctx, w)
 	})
 	select {
@@ -128,6 +130,18 @@ func (f *Fetcher) Fetch(ctx context.Context, ref string) (Result, error) {
 		}
 		return r.Val.(Result), nil
 	}
+}
+
+// present reports an image the engine holds already.
+func (f *Fetcher) present(ctx context.Context, w wanted) (Result, bool, error) {
+	info, err := f.eng.InspectImage(ctx, w.String())
+	switch {
+	case err == nil:
+		return Result{ImageID: info.ID, Source: SourcePresent}, true, nil
+	case errors.Is(err, engine.ErrImageNotFound):
+		return Result{}, false, nil
+	}
+	return Result{}, false, err
 }
 
 func (f *Fetcher) fetch(ctx context.Context, w wanted) (Result, error) {
