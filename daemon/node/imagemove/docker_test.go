@@ -83,4 +83,3 @@ func TestRealEngineSaveAndLoadThroughTheRelay(t *testing.T) {
 		t.Fatalf("%s exists after a refused transfer", wanted)
 	}
 }
-
