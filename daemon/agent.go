@@ -278,7 +278,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	if movable, ok := eng.(imagemove.Engine); ok {
 		imgLog := log.With("component", "images")
 		reporter := imagemove.NewReporter(movable, nodeImages{store: objs, name: cfg.Name}, 0, imgLog)
-		mover.start(movable, view, reporter.Kick, imgLog)
+		mover.start(ctx, &wg, movable, filepath.Join(cfg.DataDir, "image-spool"), view, reporter.Kick, imgLog)
 		peers = mover
 		run("node-images", func(ctx context.Context) error { reporter.Run(ctx); return nil })
 	}

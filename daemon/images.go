@@ -43,13 +43,14 @@ type imageMover struct {
 	cl      *gossip.Cluster
 	live    *identity.Live
 	fetcher atomic.Pointer[imagemove.Fetcher]
-	save    atomic.Pointer[http.Handler]
+	save    atomic.Pointer[imagemove.Server]
 
 	transports sync.Map // node name -> http.RoundTripper
 }
 
-// start creates the fetcher and the save endpoint over the engine.
-func (m *imageMover) start(eng imagemove.Engine, view *informer.View, loaded func(), log *slog.Logger) {
+// start creates the fetcher and the save endpoint over the engine; the
+// save server spools under spoolDir and runs until ctx ends.
+func (m *imageMover) start(ctx context.Context, wg *sync.WaitGroup, eng imagemove.Engine, spoolDir string, view *informer.View, loaded func(), log *slog.Logger) {
 	f := imagemove.NewFetcher(eng, imagemove.Config{Self: m.name, Log: log, Loaded: loaded,
 		Nodes: func(ctx context.Context) ([]*api.Node, error) {
 			objs, _, err := view.List(ctx, api.KindNode, "", nil)
@@ -64,8 +65,13 @@ func (m *imageMover) start(eng imagemove.Engine, view *informer.View, loaded fun
 		},
 		Dial: m.dial})
 	m.fetcher.Store(f)
-	h := imagemove.Handler(eng, 2, log)
-	m.save.Store(&h)
+	saves := imagemove.NewServer(eng, spoolDir, log)
+	wg.Go(func() {
+		if err := saves.Run(ctx); err != nil {
+			log.Error("the image save server stopped; peers cannot copy images from this host", "err", err)
+		}
+	})
+	m.save.Store(saves)
 }
 
 // dial reaches the agent of node over mutual TLS that accepts only that
@@ -89,12 +95,12 @@ func (m *imageMover) dial(node string) (http.RoundTripper, *url.URL, error) {
 
 // serveSave is the internal save endpoint.
 func (m *imageMover) serveSave(w http.ResponseWriter, r *http.Request) {
-	h := m.save.Load()
-	if h == nil {
+	saves := m.save.Load()
+	if saves == nil {
 		http.Error(w, "the agent is still starting", http.StatusServiceUnavailable)
 		return
 	}
-	(*h).ServeHTTP(w, r)
+	saves.ServeHTTP(w, r)
 }
 
 // FetchFromPeer serves the pod runner (runtime.PeerImages).

@@ -6,8 +6,9 @@
 // when the list changes). When a pod lands on a host whose engine lacks
 // its image, the pod runner asks the Fetcher first: it picks the peers
 // whose Node lists the image, asks one for `docker save` of the image's
-// ID over the agents' mutual-TLS channel (Handler serves that end), and
-// streams the tar into `docker load` here, checking it on the way: only
+// ID over the agents' mutual-TLS channel (Server serves that end, making
+// one save of an image for all the peers that ask at once), and streams
+// the tar into `docker load` here, checking it on the way: only
 // the entries a save writes, the configuration blob's digest equal to the
 // ID the peer announced, the tags set by this agent alone, a bounded
 // size. A failed transfer is tried with another peer, then once more;

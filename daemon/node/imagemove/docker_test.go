@@ -3,7 +3,6 @@ package imagemove
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -45,8 +44,7 @@ func TestRealEngineSaveAndLoadThroughTheRelay(t *testing.T) {
 	}
 	moved := enginetest.UniqueName("shoal-test-moved:")
 	t.Cleanup(func() { _ = d.RemoveImage(context.Background(), moved) })
-	log := slog.New(slog.DiscardHandler)
-	f := NewFetcher(d, realPeer(t, d, Handler(d, 1, log), info.ID, moved))
+	f := NewFetcher(d, realPeer(t, d, startServer(t, d), info.ID, moved))
 	res, err := f.Fetch(ctx, moved)
 	if err != nil {
 		t.Fatalf("fetch: %v", err)

@@ -97,6 +97,10 @@ type fakeEngine struct {
 	loadStarted chan struct{}
 	// release, when set, holds loads until it is closed.
 	release chan struct{}
+	// saveGate, when set, holds every save after its first 1000 bytes
+	// until it is closed; saveFail then ends the save with that error.
+	saveGate chan struct{}
+	saveFail error
 }
 
 var _ Engine = (*fakeEngine)(nil)
@@ -156,7 +160,22 @@ func (f *fakeEngine) SaveImage(_ context.Context, refs ...string) (io.ReadCloser
 	if !ok {
 		return nil, engine.ErrImageNotFound
 	}
-	return io.NopCloser(bytes.NewReader(a)), nil
+	if f.saveGate == nil {
+		return io.NopCloser(bytes.NewReader(a)), nil
+	}
+	pr, pw := io.Pipe()
+	gate, fail := f.saveGate, f.saveFail
+	go func() {
+		_, _ = pw.Write(a[:1000])
+		<-gate
+		if fail != nil {
+			pw.CloseWithError(fail)
+			return
+		}
+		_, _ = pw.Write(a[1000:])
+		pw.Close()
+	}()
+	return pr, nil
 }
 
 func (f *fakeEngine) LoadImage(_ context.Context, r io.Reader) error {

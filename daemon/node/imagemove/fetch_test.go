@@ -40,7 +40,7 @@ func newCluster(t *testing.T, peers ...string) *cluster {
 // addPeer starts a peer; serve, when given, replaces the real handler.
 func (c *cluster) addPeer(name string, serve http.Handler) *fakeEngine {
 	eng := newFakeEngine()
-	h := Handler(eng, 2, slog.New(slog.DiscardHandler))
+	var h http.Handler = startServer(c.t, eng)
 	if serve != nil {
 		h = serve
 	}
@@ -93,6 +93,17 @@ func (c *cluster) fetcher(cfg Config) *Fetcher {
 	}
 	cfg.RetryDelay = 10 * time.Millisecond
 	return NewFetcher(c.local, cfg)
+}
+
+// startServer runs a save server over eng until the test ends.
+func startServer(t *testing.T, eng Engine) *Server {
+	s := NewServer(eng, t.TempDir(), slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-s.Started()
+	return s
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -220,7 +231,7 @@ func TestFetchTriesAgainAfterAFailedRound(t *testing.T) {
 	img := newTestImage(t, "a")
 	c := newCluster(t)
 	var calls atomic.Int32
-	real := Handler(c.addPeer("h1", nil), 2, slog.New(slog.DiscardHandler))
+	real := startServer(t, c.addPeer("h1", nil))
 	c.peers["h1"].hold(t, img, "app:1")
 	c.addPeer("flaky", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
@@ -282,7 +293,7 @@ func TestSaveEndpointChecksItsInput(t *testing.T) {
 	eng := newFakeEngine()
 	img := newTestImage(t, "a")
 	eng.hold(t, img, "app:1")
-	h := Handler(eng, 1, slog.New(slog.DiscardHandler))
+	h := startServer(t, eng)
 	for _, tc := range []struct {
 		query string
 		code  int
