@@ -278,9 +278,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	if movable, ok := eng.(imagemove.Engine); ok {
 		imgLog := log.With("component", "images")
 		reporter := imagemove.NewReporter(movable, nodeImages{store: objs, name: cfg.Name}, 0, imgLog)
-		mover.start(ctx, &wg, movable, filepath.Join(cfg.DataDir, "image-spool"), view, reporter.Kick, imgLog)
+		fetcher := mover.start(ctx, &wg, movable, filepath.Join(cfg.DataDir, "image-spool"), view, reporter.Kick, imgLog)
 		peers = mover
 		run("node-images", func(ctx context.Context) error { reporter.Run(ctx); return nil })
+		// Copies start when a pod is bound here, beside its sandbox.
+		ownPods := view.Narrow(api.KindPod, informer.OnNode(cfg.Name))
+		prefetch := imagemove.NewPrefetcher(fetcher, func(ctx context.Context) (<-chan api.WatchEvent, error) {
+			return ownPods.Watch(ctx, api.KindPod, "", api.ListOptions{})
+		}, imgLog)
+		run("image-prefetch", func(ctx context.Context) error { prefetch.Run(ctx); return nil })
 	}
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
 		Network: podnet.NetworkName, DataDir: cfg.DataDir, Peers: peers,

@@ -50,7 +50,7 @@ type imageMover struct {
 
 // start creates the fetcher and the save endpoint over the engine; the
 // save server spools under spoolDir and runs until ctx ends.
-func (m *imageMover) start(ctx context.Context, wg *sync.WaitGroup, eng imagemove.Engine, spoolDir string, view *informer.View, loaded func(), log *slog.Logger) {
+func (m *imageMover) start(ctx context.Context, wg *sync.WaitGroup, eng imagemove.Engine, spoolDir string, view *informer.View, loaded func(), log *slog.Logger) *imagemove.Fetcher {
 	f := imagemove.NewFetcher(eng, imagemove.Config{Self: m.name, Log: log, Loaded: loaded,
 		Nodes: func(ctx context.Context) ([]*api.Node, error) {
 			objs, _, err := view.List(ctx, api.KindNode, "", nil)
@@ -72,6 +72,7 @@ func (m *imageMover) start(ctx context.Context, wg *sync.WaitGroup, eng imagemov
 		}
 	})
 	m.save.Store(saves)
+	return f
 }
 
 // dial reaches the agent of node over mutual TLS that accepts only that
@@ -110,6 +111,7 @@ func (m *imageMover) FetchFromPeer(ctx context.Context, ref string) (string, err
 		return "", nil
 	}
 	r, err := f.Fetch(ctx, ref)
+	f.CopiedFrom(ref) // told by this answer: not again
 	switch {
 	case errors.Is(err, imagemove.ErrNoPeer) || errors.Is(err, imagemove.ErrNotMovable):
 		return "", nil
@@ -119,6 +121,19 @@ func (m *imageMover) FetchFromPeer(ctx context.Context, ref string) (string, err
 		return m.name, nil
 	}
 	return r.Source, nil
+}
+
+// CopiedFrom serves the pod runner (runtime.PeerImages).
+func (m *imageMover) CopiedFrom(ref string) (string, time.Duration) {
+	f := m.fetcher.Load()
+	if f == nil {
+		return "", 0
+	}
+	r, ok := f.CopiedFrom(ref)
+	if !ok {
+		return "", 0
+	}
+	return r.Source, r.Elapsed
 }
 
 // route is the API's POST /api/v1/nodes/{name}/images.

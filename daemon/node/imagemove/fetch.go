@@ -60,7 +60,13 @@ type Fetcher struct {
 	eng   Engine
 	slots chan struct{}
 	group singleflight.Group
+
+	mu     sync.Mutex
+	copied map[string]Result // name asked -> the copy made, until read
 }
+
+// maxCopied bounds the copies remembered for CopiedFrom.
+const maxCopied = 64
 
 // NewFetcher returns a Fetcher over the local engine.
 func NewFetcher(eng Engine, cfg Config) *Fetcher {
@@ -79,7 +85,7 @@ func NewFetcher(eng Engine, cfg Config) *Fetcher {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Fetcher{cfg: cfg, eng: eng, slots: make(chan struct{}, cfg.Parallel)}
+	return &Fetcher{cfg: cfg, eng: eng, slots: make(chan struct{}, cfg.Parallel), copied: map[string]Result{}}
 }
 
 // Result says where an image came from.
@@ -132,6 +138,35 @@ func (f *Fetcher) Fetch(ctx context.Context, ref string) (Result, error) {
 	}
 }
 
+// remember keeps a copy's result for CopiedFrom; the oldest is dropped
+// beyond maxCopied.
+func (f *Fetcher) remember(name string, r Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.copied) >= maxCopied {
+		for k := range f.copied { // any one: it only loses an event's detail
+			delete(f.copied, k)
+			break
+		}
+	}
+	f.copied[name] = r
+}
+
+// CopiedFrom returns, once, the copy from a peer that brought ref here
+// (a prefetch the pod runner did not see), so that the runner can tell
+// in the pod's events where its image came from.
+func (f *Fetcher) CopiedFrom(ref string) (Result, bool) {
+	w, err := parseRef(ref)
+	if err != nil {
+		return Result{}, false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.copied[w.String()]
+	delete(f.copied, w.String())
+	return r, ok
+}
+
 // present reports an image the engine holds already.
 func (f *Fetcher) present(ctx context.Context, w wanted) (Result, bool, error) {
 	info, err := f.eng.InspectImage(ctx, w.String())
@@ -169,6 +204,7 @@ func (f *Fetcher) fetch(ctx context.Context, w wanted) (Result, error) {
 					f.cfg.Loaded()
 				}
 				r := Result{ImageID: h.id, Source: h.node, Bytes: n, Elapsed: time.Since(start)}
+				f.remember(w.String(), r)
 				f.cfg.Log.Info("image fetched from a peer", "image", w.String(), "id", h.id, "from", h.node,
 					"bytes", n, "took", r.Elapsed.Round(time.Millisecond))
 				return r, nil

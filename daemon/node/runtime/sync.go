@@ -388,6 +388,11 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 	}
 	if present && c.ImagePullPolicy != api.PullAlways {
 		w.rt.present.mark("image:" + c.Image)
+		if w.rt.cfg.Peers != nil {
+			if from, took := w.rt.cfg.Peers.CopiedFrom(c.Image); from != "" {
+				w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulled, "Successfully copied image %q from node %s in %s", c.Image, from, took.Round(time.Millisecond))
+			}
+		}
 		return true
 	}
 	if !present && c.ImagePullPolicy == api.PullNever {
