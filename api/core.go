@@ -1,5 +1,7 @@
 package api
 
+import "strings"
+
 // Namespace groups namespaced objects.
 type Namespace struct {
 	TypeMeta   `json:",inline"`
@@ -102,6 +104,101 @@ type NodeStatus struct {
 	Conditions  []Condition   `json:"conditions,omitempty"`
 	Addresses   []NodeAddress `json:"addresses,omitempty"`
 	NodeInfo    NodeInfo      `json:"nodeInfo,omitzero"`
+	// Images are the images the node's engine holds, largest first, at
+	// most MaxNodeImages of them (Kubernetes' nodeStatusMaxImages).
+	Images []ContainerImage `json:"images,omitempty"`
+}
+
+// MaxNodeImages bounds Node.status.images, as the kubelet's default
+// nodeStatusMaxImages: the largest images are listed, the rest left out,
+// so that a host with many images does not swell every gossip round.
+const MaxNodeImages = 50
+
+// ContainerImage is one image a node's engine holds. Names are its repo
+// digests (repo@sha256:...), its image ID (sha256:..., the digest of its
+// configuration, which a save and load keep) and its tags.
+type ContainerImage struct {
+	Names     []string `json:"names"`
+	SizeBytes int64    `json:"sizeBytes,omitempty"`
+}
+
+// ImageID returns the image's ID (sha256:<64 hex>) from its names, or "".
+func (c ContainerImage) ImageID() string {
+	for _, n := range c.Names {
+		if IsImageID(n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// Has reports whether the image answers to ref: its ID, or one of its
+// names in the engine's familiar spelling (busybox and
+// docker.io/library/busybox are busybox:latest).
+func (c ContainerImage) Has(ref string) bool {
+	if IsImageID(ref) {
+		return c.ImageID() == ref
+	}
+	want := FamiliarImageName(ref)
+	for _, n := range c.Names {
+		if FamiliarImageName(n) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// FamiliarImageName spells an image reference as the engine lists its
+// tags: without docker.io/library/ or docker.io/, with :latest when it has
+// neither tag nor digest.
+func FamiliarImageName(ref string) string {
+	if IsImageID(ref) {
+		return ref
+	}
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	ref = strings.TrimPrefix(ref, "library/")
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if !strings.ContainsAny(last, ":@") {
+		ref += ":latest"
+	}
+	return ref
+}
+
+// IsImageID reports whether s is an image ID: sha256: and 64 lower-case
+// hex digits.
+func IsImageID(s string) bool {
+	hex, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// NodeImageRequest is the body of POST /api/v1/nodes/{name}/images: the
+// node's agent makes its engine hold Image, fetched from a peer that
+// holds it (docs/images.md).
+type NodeImageRequest struct {
+	TypeMeta `json:",inline"`
+	Image    string `json:"image"`
+}
+
+// NodeImageResult answers a NodeImageRequest.
+type NodeImageResult struct {
+	TypeMeta `json:",inline"`
+	Node     string `json:"node"`
+	Image    string `json:"image"`
+	ImageID  string `json:"imageID"`
+	// Source is "present" when the node held it already, else the peer
+	// node it came from.
+	Source string `json:"source"`
+	Bytes  int64  `json:"bytes,omitempty"`
+	// Seconds the transfer took.
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // NodeAddress is one address of a node.

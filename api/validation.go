@@ -70,6 +70,7 @@ func Validate(o Object) error {
 				e.notSupported(p.child("effect"), t.Effect, TaintNoSchedule, TaintPreferNoSche, TaintNoExecute)
 			}
 		}
+		validateNodeImages(&e, obj.Status.Images)
 	case *Event:
 		if obj.InvolvedObject.Kind == "" || obj.InvolvedObject.Name == "" {
 			e.required("involvedObject", "kind and name of the object the event is about")
@@ -886,4 +887,33 @@ func ValidateUpdate(old, obj Object) error {
 		return e.list
 	}
 	return nil
+}
+
+// Bounds of one entry of a Node's status.images.
+const (
+	maxImageNames   = 32
+	maxImageNameLen = 512
+)
+
+// validateNodeImages bounds what a node reports of its images: other
+// agents fetch images by these names (docs/images.md).
+func validateNodeImages(e *errs, images []ContainerImage) {
+	if len(images) > MaxNodeImages {
+		e.invalid(path("status.images"), len(images), fmt.Sprintf("a node lists at most %d images (the largest ones)", MaxNodeImages))
+		return
+	}
+	for i, img := range images {
+		p := path("status.images").index(i)
+		if len(img.Names) == 0 || len(img.Names) > maxImageNames {
+			e.invalid(p.child("names"), len(img.Names), fmt.Sprintf("an image has 1 to %d names", maxImageNames))
+		}
+		for j, n := range img.Names {
+			if n == "" || len(n) > maxImageNameLen || strings.ContainsAny(n, " \t\r\n") {
+				e.invalid(p.child("names").index(j), n, fmt.Sprintf("an image name is 1 to %d characters without spaces", maxImageNameLen))
+			}
+		}
+		if img.SizeBytes < 0 {
+			e.invalid(p.child("sizeBytes"), img.SizeBytes, "must not be negative")
+		}
+	}
 }

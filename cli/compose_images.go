@@ -38,8 +38,8 @@ a row for each.`,
 	return cmd
 }
 
-// imageRow is one image of one service.
-type imageRow struct {
+// serviceImageRow is one image of one service.
+type serviceImageRow struct {
 	service, image, id string
 	hosts              map[string]bool
 }
@@ -90,14 +90,14 @@ func printComposeImages(cmd *cobra.Command, c *client.Client, ns string, only []
 
 // serviceImages reads each workload's image and what its running pods'
 // containers run, sorted by service and image.
-func serviceImages(ctx context.Context, c *client.Client, ns string) ([]*imageRow, error) {
+func serviceImages(ctx context.Context, c *client.Client, ns string) ([]*serviceImageRow, error) {
 	sel := api.SelectorFromSet(map[string]string{compose.LabelProject: ns})
-	rows := map[string]*imageRow{} // service|image|id
+	rows := map[string]*serviceImageRow{} // service|image|id
 	add := func(service, image, id, host string) {
 		key := service + "|" + image + "|" + id
 		r := rows[key]
 		if r == nil {
-			r = &imageRow{service: service, image: image, id: id, hosts: map[string]bool{}}
+			r = &serviceImageRow{service: service, image: image, id: id, hosts: map[string]bool{}}
 			rows[key] = r
 		}
 		if host != "" {
@@ -150,7 +150,7 @@ func serviceImages(ctx context.Context, c *client.Client, ns string) ([]*imageRo
 			}
 		}
 	}
-	out := make([]*imageRow, 0, len(rows))
+	out := make([]*serviceImageRow, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, r)
 	}

@@ -99,6 +99,7 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newAuthCommand(e),
 		newEncryptionCommand(e),
 		newComposeCommand(e),
+		newImageCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

@@ -26,6 +26,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
 	"github.com/shoal-dev/shoal/daemon/node/imagebuild"
+	"github.com/shoal-dev/shoal/daemon/node/imagemove"
 	"github.com/shoal-dev/shoal/daemon/node/ingress"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
@@ -146,6 +147,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	}, EnforceLevel: func(ctx context.Context, ns string) (string, error) {
 		return namespaceEnforceLevel(ctx, objs, ns, cfg.PodSecurityDefault)
 	}})
+	mover := &imageMover{name: cfg.Name, cl: cl, live: ci.live}
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
@@ -166,7 +168,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
 		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
-			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route())})
+			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route())})
 	apiServer.Store(srv)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -194,7 +196,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	}
 	run("internal endpoints", func(ctx context.Context) error {
 		return serveInternal(ctx, internalL, ci.live, internalHandler(cfg.Name, authority{st: st, members: cl.Members}, cl, srv,
-			log.With("component", "internal")), log.With("component", "internal"))
+			mover.serveSave, log.With("component", "internal")), log.With("component", "internal"))
 	})
 	run("cluster identity", ci.maintain(cl))
 	serve := func(l net.Listener, what string, conn func(context.Context, net.Conn) context.Context) {
@@ -284,8 +286,24 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		return stop(err)
 	}
 	cdns.useGateway(ctx, pnet.gateway)
+	// Images move between hosts when the engine can save and load them
+	// (the real one can; docs/images.md).
+	var peers runtime.PeerImages
+	if movable, ok := eng.(imagemove.Engine); ok {
+		imgLog := log.With("component", "images")
+		reporter := imagemove.NewReporter(movable, nodeImages{store: objs, name: cfg.Name}, 0, imgLog)
+		fetcher := mover.start(ctx, &wg, movable, filepath.Join(cfg.DataDir, "image-spool"), view, reporter.Kick, imgLog)
+		peers = mover
+		run("node-images", func(ctx context.Context) error { reporter.Run(ctx); return nil })
+		// Copies start when a pod is bound here, beside its sandbox.
+		ownPods := view.Narrow(api.KindPod, informer.OnNode(cfg.Name))
+		prefetch := imagemove.NewPrefetcher(fetcher, func(ctx context.Context) (<-chan api.WatchEvent, error) {
+			return ownPods.Watch(ctx, api.KindPod, "", api.ListOptions{})
+		}, imgLog)
+		run("image-prefetch", func(ctx context.Context) error { prefetch.Run(ctx); return nil })
+	}
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
-		Network: podnet.NetworkName, DataDir: cfg.DataDir,
+		Network: podnet.NetworkName, DataDir: cfg.DataDir, Peers: peers,
 		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng,
 		// Only this node's pods, through the informer's spec.nodeName
 		// index; copies, as the runner writes what it reads.

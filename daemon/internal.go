@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/daemon/node/imagemove"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
@@ -40,7 +41,7 @@ type hello struct {
 }
 
 // internalHandler routes the internal endpoints.
-func internalHandler(name string, auth authority, cl *gossip.Cluster, apiHandler http.Handler, log *slog.Logger) http.Handler {
+func internalHandler(name string, auth authority, cl *gossip.Cluster, apiHandler http.Handler, saveImage http.HandlerFunc, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	identity.NewJoinHandler(auth, 0, log).Register(mux)
 	nodes := http.NewServeMux()
@@ -56,6 +57,8 @@ func internalHandler(name string, auth authority, cl *gossip.Cluster, apiHandler
 		_ = json.NewEncoder(w).Encode(hello{Name: name, Keyring: *kr})
 	})
 	nodes.Handle(forwardPrefix+"/", forwarded(apiHandler))
+	// Other agents fetch images of this engine (daemon/node/imagemove).
+	nodes.HandleFunc("GET "+imagemove.SavePath, saveImage)
 	mux.Handle(internalPrefix, requireNode(nodes, log))
 	return mux
 }

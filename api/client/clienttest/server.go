@@ -73,14 +73,15 @@ type Server struct {
 	seedMu sync.Mutex
 	seedAt atomic.Pointer[time.Time]
 
-	mu       sync.Mutex
-	requests []Request
-	warnings []string
-	logs     map[string]string
-	members  api.MemberList
-	streams  map[*watchStream]struct{}
-	builder  engine.ImageBuilder
-	tops     map[string]*api.PodTop
+	mu         sync.Mutex
+	requests   []Request
+	warnings   []string
+	logs       map[string]string
+	members    api.MemberList
+	placeImage PlaceImageFunc
+	streams    map[*watchStream]struct{}
+	builder    engine.ImageBuilder
+	tops       map[string]*api.PodTop
 }
 
 // NewServer starts a server that stops when the test ends. The namespaces
@@ -107,7 +108,7 @@ func NewServer(tb testing.TB) *Server {
 	go s.runNodes(ctx)
 	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Version: Version,
 		Authenticator: auth.NewAuthenticator(policy), Authorizer: auth.NewAuthorizer(policy),
-		Extra: []server.Route{s.membersRoute(), s.buildRoute()}})
+		Extra: []server.Route{s.membersRoute(), s.buildRoute(), s.nodeImagesRoute()}})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, apiServer) }))
 	tb.Cleanup(s.Close)
 	return s

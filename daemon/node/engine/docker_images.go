@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 )
 
 // ImageExists reports whether ref is present in the engine.
@@ -103,4 +104,42 @@ func drainProgress(r io.Reader) error {
 			return errors.New(msg.Error)
 		}
 	}
+}
+
+var _ ImageMover = (*Docker)(nil)
+
+// ListImages lists the engine's images (intermediate ones left out).
+func (d *Docker) ListImages(ctx context.Context) ([]ImageSummary, error) {
+	list, err := d.cli.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", mapErr(err, ErrNotFound))
+	}
+	out := make([]ImageSummary, 0, len(list))
+	for _, img := range list {
+		out = append(out, ImageSummary{ID: img.ID, RepoTags: img.RepoTags, RepoDigests: img.RepoDigests, Size: img.Size})
+	}
+	return out, nil
+}
+
+// SaveImage streams the engine's export of refs (docker save).
+func (d *Docker) SaveImage(ctx context.Context, refs ...string) (io.ReadCloser, error) {
+	rc, err := d.cli.ImageSave(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("save image %v: %w", refs, mapErr(err, ErrImageNotFound))
+	}
+	return rc, nil
+}
+
+// LoadImage loads a docker save tar and waits for the engine's answer,
+// which reports failures in its body.
+func (d *Docker) LoadImage(ctx context.Context, tar io.Reader) error {
+	resp, err := d.cli.ImageLoad(ctx, tar, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return fmt.Errorf("load image: %w", mapErr(err, ErrNotFound))
+	}
+	defer resp.Body.Close()
+	if err := drainProgress(resp.Body); err != nil {
+		return fmt.Errorf("load image: %w", err)
+	}
+	return nil
 }

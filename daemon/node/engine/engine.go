@@ -258,3 +258,23 @@ type Engine interface {
 	// Exec starts a command in a running container.
 	Exec(ctx context.Context, id string, cfg ExecConfig) (ExecSession, error)
 }
+
+// ImageSummary is one image of the engine's list.
+type ImageSummary struct {
+	ID          string // sha256:<hex>, the digest of the image's configuration
+	RepoTags    []string
+	RepoDigests []string
+	Size        int64
+}
+
+// ImageMover is the optional ability to list, save and load images, with
+// which agents move images between hosts (daemon/node/imagemove).
+type ImageMover interface {
+	ListImages(ctx context.Context) ([]ImageSummary, error)
+	// SaveImage streams `docker save` of the given references (IDs or
+	// names) as a tar.
+	SaveImage(ctx context.Context, refs ...string) (io.ReadCloser, error)
+	// LoadImage loads a `docker save` tar; it returns once the engine has
+	// read and applied all of it.
+	LoadImage(ctx context.Context, tar io.Reader) error
+}

@@ -55,6 +55,21 @@ type Config struct {
 	PullTimeout time.Duration
 	// Backoff is the crash-loop back-off policy.
 	Backoff BackoffPolicy
+	// Peers, when set, is asked first for an image the engine lacks and
+	// the pull policy lets the runner pull: another node's copy, moved
+	// without a registry (daemon/node/imagemove).
+	Peers PeerImages
+}
+
+// PeerImages fetches images from the engines of other nodes.
+type PeerImages interface {
+	// FetchFromPeer makes the engine hold ref, copied from another node,
+	// and names that node; "" and no error when no other node holds it.
+	FetchFromPeer(ctx context.Context, ref string) (from string, err error)
+	// CopiedFrom names, once, the node an image present here was copied
+	// from before the runner asked (a prefetch), with how long it took;
+	// "" when it was not.
+	CopiedFrom(ref string) (from string, took time.Duration)
 }
 
 // Runtime runs the pods bound to one node.

@@ -388,6 +388,11 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 	}
 	if present && c.ImagePullPolicy != api.PullAlways {
 		w.rt.present.mark("image:" + c.Image)
+		if w.rt.cfg.Peers != nil {
+			if from, took := w.rt.cfg.Peers.CopiedFrom(c.Image); from != "" {
+				w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulled, "Successfully copied image %q from node %s in %s", c.Image, from, took.Round(time.Millisecond))
+			}
+		}
 		return true
 	}
 	if !present && c.ImagePullPolicy == api.PullNever {
@@ -402,10 +407,22 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *api.Pod, c *api.Contai
 			return false
 		}
 	}
-	w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulling, "Pulling image %q", c.Image)
 	start := time.Now()
 	pctx, pcancel := context.WithTimeout(ctx, w.rt.cfg.PullTimeout)
 	defer pcancel()
+	if !present && w.rt.cfg.Peers != nil {
+		from, err := w.rt.cfg.Peers.FetchFromPeer(pctx, c.Image)
+		switch {
+		case err == nil && from != "":
+			w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulled, "Successfully copied image %q from node %s in %s", c.Image, from, time.Since(start).Round(time.Millisecond))
+			w.rt.present.mark("image:" + c.Image)
+			delete(w.backoff, "pull:"+c.Image)
+			return true
+		case err != nil:
+			w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailed, "Copying image %q from another node failed (%v); pulling it from its registry", c.Image, err)
+		}
+	}
+	w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulling, "Pulling image %q", c.Image)
 	err = w.rt.eng.PullImage(pctx, c.Image)
 	if err == nil {
 		w.rt.rec.Eventf(pod, api.EventNormal, ReasonPulled, "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
