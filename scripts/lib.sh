@@ -40,7 +40,7 @@ ensure_docker() {
 	log "starting dockerd (log: /var/log/shoal-dockerd.log)"
 	# Docker's own bridge can be missing after an earlier dockerd ran with
 	# --bridge=none; dockerd re-creates it on start.
-	as_root setsid dockerd >/var/log/shoal-dockerd.log 2>&1 < /dev/null &
+	as_root setsid dockerd >/var/log/shoal-dockerd.log 2>&1 </dev/null 9>&- &  # not holding a caller's lock (scripts/cluster: fd 9)
 	local i
 	for i in $(seq 1 60); do
 		docker info >/dev/null 2>&1 && return 0
