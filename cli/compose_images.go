@@ -18,8 +18,9 @@ func newComposeImagesCommand(e *env, o *composeOptions) *cobra.Command {
 		Use:   "images [SERVICE...]",
 		Short: "List the images the project's services run, and the hosts that run them",
 		Long: `List, for each service, the image its workload names and, from its pods, the
-image each running container was made from (its id) and the hosts whose
-engines run it. A service whose pods run two images (a rollout under way) has
+image each running container was made from (its id), the hosts whose
+engines run it and the hosts whose engines hold it (as the nodes report their
+images). A service whose pods run two images (a rollout under way) has
 a row for each.`,
 		Example: `  shoal compose images
   shoal compose -p shop images web`,
@@ -59,8 +60,14 @@ func printComposeImages(cmd *cobra.Command, c *client.Client, ns string, only []
 	for _, s := range only {
 		want[compose.ServiceObjectName(s)] = true
 	}
+	// The hosts whose engines hold each image, as the nodes report it: those
+	// that can run a new pod of it without a copy.
+	nodes, err := listNodes(ctx, c)
+	if err != nil {
+		return err
+	}
 	found := map[string]bool{}
-	lines := [][]string{{"SERVICE", "IMAGE", "IMAGE ID", "HOSTS"}}
+	lines := [][]string{{"SERVICE", "IMAGE", "IMAGE ID", "HOSTS", "HELD BY"}}
 	for _, r := range rows {
 		if len(want) > 0 && !want[compose.ServiceObjectName(r.service)] {
 			continue
@@ -78,7 +85,11 @@ func printComposeImages(cmd *cobra.Command, c *client.Client, ns string, only []
 		if hostList == "" {
 			hostList = "<none running>"
 		}
-		lines = append(lines, []string{r.service, r.image, id, hostList})
+		held := heldBy(nodes, r)
+		if held == "" {
+			held = "<none>"
+		}
+		lines = append(lines, []string{r.service, r.image, id, hostList, held})
 	}
 	for s := range want {
 		if !found[s] {
@@ -86,6 +97,26 @@ func printComposeImages(cmd *cobra.Command, c *client.Client, ns string, only []
 		}
 	}
 	return printTable(cmd.OutOrStdout(), lines)
+}
+
+// heldBy lists the nodes whose engines report r's image: by its id when a
+// container showed it, else by the name the workload gives.
+func heldBy(nodes []*api.Node, r *serviceImageRow) string {
+	ref := r.id
+	if !api.IsImageID(ref) {
+		ref = r.image
+	}
+	var out []string
+	for _, n := range nodes {
+		for _, img := range n.Status.Images {
+			if img.Has(ref) {
+				out = append(out, n.Name)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }
 
 // serviceImages reads each workload's image and what its running pods'

@@ -145,14 +145,21 @@ func TestComposeImagesListsWhatThePodsRun(t *testing.T) {
 	srv.Add(withImage(composePod("web-1", "web", "n1", time.Hour), "img:web1", "sha256:aaaaaaaaaaaa1111"),
 		withImage(composePod("web-2", "web", "n2", time.Hour), "img:web1", "sha256:aaaaaaaaaaaa1111"),
 		withImage(composePod("db-1", "db", "n2", time.Hour), "img:db", "sha256:bbbbbbbbbbbb2222"))
+	// What the nodes report their engines hold: h1 has web's image and
+	// cache's (by name), h2 only web's.
+	h1 := node("h1", "10.0.0.1", api.ConditionTrue, "2", "4Gi", time.Hour)
+	h1.Status.Images = []api.ContainerImage{{Names: []string{"img:web1"}}, {Names: []string{"img:cache"}}}
+	h2 := node("h2", "10.0.0.2", api.ConditionTrue, "2", "4Gi", time.Hour)
+	h2.Status.Images = []api.ContainerImage{{Names: []string{"img:web1"}}}
+	srv.Add(h1, h2)
 	r := shoal(t, srv, "", "compose", "-p", "shop", "images")
 	expectOK(t, r)
 	want := []string{
-		"SERVICE   IMAGE         IMAGE ID       HOSTS",
-		"cache     img:cache     <none>         <none running>",
-		"db        img:db        bbbbbbbbbbbb   n2",
-		"migrate   img:migrate   <none>         <none running>",
-		"web       img:web1      aaaaaaaaaaaa   n1,n2",
+		"SERVICE   IMAGE         IMAGE ID       HOSTS            HELD BY",
+		"cache     img:cache     <none>         <none running>   h1",
+		"db        img:db        bbbbbbbbbbbb   n2               <none>",
+		"migrate   img:migrate   <none>         <none running>   <none>",
+		"web       img:web1      aaaaaaaaaaaa   n1,n2            h1,h2",
 	}
 	if got := trimAll(strings.Split(strings.TrimSpace(r.stdout), "\n")); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("images:\n%s\nwant:\n%s", r.stdout, strings.Join(want, "\n"))
