@@ -438,6 +438,15 @@ func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error
 	} else if sv, ok := statusField(obj); ok {
 		sv.Set(reflect.Zero(sv.Type()))
 	}
+	switch obj := obj.(type) {
+	case *api.PersistentVolumeClaim:
+		// Pending, or Bound when created with its node named.
+		return o.stageClaimStatus(t, obj, "")
+	case *api.Pod:
+		if obj.Spec.NodeName != "" { // bound by its creator, as DaemonSet pods are
+			return o.bindClaims(t, obj, obj.Spec.NodeName)
+		}
+	}
 	return nil
 }
 
@@ -484,6 +493,7 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	m.UID, m.CreationTimestamp, m.GenerateName = om.UID, om.CreationTimestamp, om.GenerateName
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 	m.Generation = om.Generation
+	keepClaimBinding(old, obj)
 	api.Default(obj)
 	api.DefaultIdentity(obj)
 	if err := api.Validate(obj); err != nil {
@@ -517,6 +527,11 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	}
 	if err := o.putSpec(t, k, obj, spec, m.Generation-om.Generation); err != nil {
 		return k, false, err
+	}
+	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
+		if err := o.stageClaimStatus(t, c, old.(*api.PersistentVolumeClaim).Status.Phase); err != nil {
+			return k, false, err
+		}
 	}
 	return k, true, nil
 }

@@ -1,0 +1,91 @@
+package registry
+
+import (
+	"fmt"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/gossip"
+)
+
+// A PersistentVolumeClaim is bound to the node of the first pod that uses
+// it: the annotation api.AnnotationSelectedNode names that node and the
+// status says Bound. The binding is written in the same transaction as the
+// pod's spec.nodeName (Bind, or the creation of a pod that names its node),
+// so that two pods of one claim are never bound to two nodes by one agent.
+
+// keepClaimBinding keeps the node a claim is bound to when an update does
+// not name one: applying the same manifest again (a compose up) must not
+// unbind the claim from the node that holds its data. An update naming
+// another node moves the binding; the data does not move with it.
+func keepClaimBinding(old, obj api.Object) {
+	oc, ok1 := old.(*api.PersistentVolumeClaim)
+	nc, ok2 := obj.(*api.PersistentVolumeClaim)
+	if !ok1 || !ok2 || oc.SelectedNode() == "" {
+		return
+	}
+	if _, named := nc.Annotations[api.AnnotationSelectedNode]; named {
+		return
+	}
+	if nc.Annotations == nil {
+		nc.Annotations = map[string]string{}
+	}
+	nc.Annotations[api.AnnotationSelectedNode] = oc.SelectedNode()
+}
+
+// stageClaimStatus writes the phase the claim's annotation gives, if the
+// stored status says otherwise (had is the stored phase).
+func (o *Registry) stageClaimStatus(t *gossip.Txn, c *api.PersistentVolumeClaim, had string) error {
+	c.Status.Phase = api.ClaimPhase(c)
+	if c.Status.Phase == had {
+		return nil
+	}
+	st, err := encodeStatus(c)
+	if err != nil {
+		return api.NewInternal(err)
+	}
+	return o.putStatus(t, api.KindClaim, c.Namespace, c.Name, st)
+}
+
+// bindClaims binds every claim of pod that has a PersistentVolumeClaim
+// object and no node yet to node, and refuses (a conflict) when one is
+// bound to another node. A claim without an object is an engine volume on
+// whichever node runs the pod, as before claims were objects.
+func (o *Registry) bindClaims(t *gossip.Txn, pod *api.Pod, node string) error {
+	for _, name := range api.PodClaims(&pod.Spec) {
+		k := api.KindClaim
+		cur := t.Get(specKey(k, pod.Namespace, name))
+		if cur == nil || cur.Deleted {
+			continue
+		}
+		obj, err := decode(k, cur, t.Get(statusKey(k, pod.Namespace, name)))
+		if err != nil {
+			return api.NewInternal(err)
+		}
+		c := obj.(*api.PersistentVolumeClaim)
+		switch at := c.SelectedNode(); at {
+		case node:
+			continue
+		case "":
+		default:
+			return api.NewConflict(api.KindPod, pod.Name, fmt.Sprintf(
+				"persistentvolumeclaim %q is bound to node %s: pod %s can only run there, not on %s", name, at, pod.Name, node))
+		}
+		had := c.Status.Phase
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Annotations[api.AnnotationSelectedNode] = node
+		c.ResourceVersion = ""
+		spec, err := encodeSpec(c)
+		if err != nil {
+			return api.NewInternal(err)
+		}
+		if err := o.putSpec(t, k, c, spec, 0); err != nil {
+			return err
+		}
+		if err := o.stageClaimStatus(t, c, had); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package registry
+
+import (
+	"testing"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+func testClaim(name string) *api.PersistentVolumeClaim {
+	return &api.PersistentVolumeClaim{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": "db"}},
+		Spec: api.PersistentVolumeClaimSpec{AccessModes: []string{api.ReadWriteOnce}}}
+}
+
+func claimOf(t *testing.T, o *Registry, name string) *api.PersistentVolumeClaim {
+	t.Helper()
+	obj, err := o.Get(t.Context(), api.KindClaim, "default", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj.(*api.PersistentVolumeClaim)
+}
+
+// Applying a claim's manifest again (as every compose up does) keeps the
+// node it is bound to: the manifest does not name one, and the data is
+// there. Naming another node moves the binding, and the phase follows the
+// annotation whichever write sets it.
+func TestApplyingAClaimAgainKeepsItsNode(t *testing.T) {
+	o := newTestObjects(t, "")
+	if _, err := o.Apply(t.Context(), []api.Object{testClaim("data")}); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimOf(t, o, "data"); c.Status.Phase != api.ClaimPending {
+		t.Fatalf("new claim: phase %q", c.Status.Phase)
+	}
+	pod := &api.Pod{ObjectMeta: api.ObjectMeta{Name: "db", Namespace: "default"}, Spec: api.PodSpec{
+		Containers: []api.Container{{Name: "app", Image: "img:v1"}},
+		Volumes:    []api.Volume{{Name: "d", PersistentVolumeClaim: &api.PersistentVolumeClaimSource{ClaimName: "data"}}}}}
+	if _, err := o.Create(t.Context(), pod); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Bind(t.Context(), "default", "db", &api.Binding{Target: api.ObjectReference{Kind: "Node", Name: "h2"}}); err != nil {
+		t.Fatal(err)
+	}
+	again := testClaim("data")
+	again.Labels["tier"] = "storage"
+	actions, err := o.Apply(t.Context(), []api.Object{again})
+	if err != nil || actions[0] != ActionConfigured {
+		t.Fatalf("apply again: %v %v", actions, err)
+	}
+	c := claimOf(t, o, "data")
+	if c.SelectedNode() != "h2" || c.Status.Phase != api.ClaimBound || c.Labels["tier"] != "storage" {
+		t.Fatalf("after applying again: node %q phase %q labels %v; want h2, Bound and the new label", c.SelectedNode(), c.Status.Phase, c.Labels)
+	}
+	// An edit naming another node moves the binding.
+	c.Annotations[api.AnnotationSelectedNode] = "h3"
+	if _, err := o.Update(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimOf(t, o, "data"); c.SelectedNode() != "h3" || c.Status.Phase != api.ClaimBound {
+		t.Fatalf("after the move: node %q phase %q", c.SelectedNode(), c.Status.Phase)
+	}
+	// Deleting the claim ends the binding: a claim made again is Pending.
+	if _, err := o.Delete(t.Context(), api.KindClaim, "default", "data", api.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Create(t.Context(), testClaim("data")); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimOf(t, o, "data"); c.SelectedNode() != "" || c.Status.Phase != api.ClaimPending {
+		t.Fatalf("re-created claim: node %q phase %q", c.SelectedNode(), c.Status.Phase)
+	}
+}
