@@ -424,4 +424,27 @@ volumes:
 	if strings.Join(claims, ",") != "db-data,shared" {
 		t.Errorf("db mounts the claims %v, want db-data and shared", claims)
 	}
+
+	// A volume a global service mounts stays a volume on each host (no
+	// claim object, which would keep the service on one host), with a
+	// warning for a replicated service that mounts it too.
+	p = loadString(t, `
+services:
+  agent:
+    image: agent:1
+    deploy: {mode: global}
+    volumes: ["buffer:/buffer"]
+  web:
+    image: web:1
+    volumes: ["buffer:/cache"]
+volumes:
+  buffer: {}
+`, map[string]string{})
+	res, objs = convertAndApply(t, p)
+	if c := findObject[*api.PersistentVolumeClaim](objs, "buffer"); c != nil {
+		t.Errorf("a volume of a global service got a claim: %+v", c)
+	}
+	if w := warningsText(res); !strings.Contains(w, `volume "buffer" is also mounted by the global service agent`) {
+		t.Errorf("no warning for web's mount of the global service's volume: %s", w)
+	}
 }

@@ -89,3 +89,44 @@ func (o *Registry) bindClaims(t *gossip.Txn, pod *api.Pod, node string) error {
 	}
 	return nil
 }
+
+// checkDaemonSetClaims refuses a DaemonSet whose pods would use a claim
+// that has a PersistentVolumeClaim object, and such an object for a claim a
+// DaemonSet uses: a DaemonSet runs a pod on every node, and a claim with
+// an object keeps its pods on one.
+func checkDaemonSetClaims(v *TxnView, old, obj api.Object) error {
+	switch o := obj.(type) {
+	case *api.DaemonSet:
+		var errs api.FieldErrors
+		for i, vol := range o.Spec.Template.Spec.Volumes {
+			if vol.PersistentVolumeClaim == nil || v.Get(api.KindClaim, o.Namespace, vol.PersistentVolumeClaim.ClaimName) == nil {
+				continue
+			}
+			errs = append(errs, api.FieldError{Field: fmt.Sprintf("spec.template.spec.volumes[%d].persistentVolumeClaim.claimName", i),
+				Value: vol.PersistentVolumeClaim.ClaimName, Type: api.ErrTypeForbidden,
+				Detail: "this claim has a PersistentVolumeClaim object, which keeps its pods on one node, and a DaemonSet runs a pod on every node: " +
+					"name a claim without an object (an engine volume on each node) or use a hostPath"})
+		}
+		if len(errs) > 0 {
+			return errs
+		}
+	case *api.PersistentVolumeClaim:
+		if old != nil {
+			return nil
+		}
+		for _, d := range v.List(api.KindDaemonSet) {
+			ds := d.(*api.DaemonSet)
+			if ds.Namespace != o.Namespace {
+				continue
+			}
+			for _, name := range api.PodClaims(&ds.Spec.Template.Spec) {
+				if name == o.Name {
+					return api.FieldErrors{{Field: "metadata.name", Value: o.Name, Type: api.ErrTypeForbidden,
+						Detail: fmt.Sprintf("DaemonSet %s uses the claim %s on every node (an engine volume on each), and a PersistentVolumeClaim object would keep its pods on one node: "+
+							"give the claim another name, or change the DaemonSet first", ds.Name, o.Name)}}
+				}
+			}
+		}
+	}
+	return nil
+}

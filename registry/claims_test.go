@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/shoal-dev/shoal/api"
@@ -68,5 +69,34 @@ func TestApplyingAClaimAgainKeepsItsNode(t *testing.T) {
 	}
 	if c := claimOf(t, o, "data"); c.SelectedNode() != "" || c.Status.Phase != api.ClaimPending {
 		t.Fatalf("re-created claim: node %q phase %q", c.SelectedNode(), c.Status.Phase)
+	}
+}
+
+// A DaemonSet runs a pod on every node, and a claim with an object keeps
+// its pods on one: the two are refused together, in either order, naming
+// the field.
+func TestDaemonSetAndClaimObjectAreRefusedTogether(t *testing.T) {
+	o := newTestObjects(t, "")
+	ds := func(name, claim string) *api.DaemonSet {
+		labels := map[string]string{"app": name}
+		return &api.DaemonSet{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}, Spec: api.DaemonSetSpec{
+			Selector: &api.LabelSelector{MatchLabels: labels},
+			Template: api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: labels}, Spec: api.PodSpec{
+				Containers: []api.Container{{Name: "app", Image: "img:v1"}},
+				Volumes:    []api.Volume{{Name: "d", PersistentVolumeClaim: &api.PersistentVolumeClaimSource{ClaimName: claim}}}}}}}
+	}
+	if _, err := o.Create(t.Context(), testClaim("data")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := o.Create(t.Context(), ds("agent", "data"))
+	if !api.IsInvalid(err) || !strings.Contains(err.Error(), "spec.template.spec.volumes[0].persistentVolumeClaim.claimName") {
+		t.Fatalf("a DaemonSet using a claim with an object: %v; want a 422 naming the claim's field", err)
+	}
+	if _, err := o.Create(t.Context(), ds("agent", "buffer")); err != nil {
+		t.Fatalf("a DaemonSet using a claim without an object: %v", err)
+	}
+	_, err = o.Create(t.Context(), testClaim("buffer"))
+	if !api.IsInvalid(err) || !strings.Contains(err.Error(), "DaemonSet agent uses the claim buffer") {
+		t.Fatalf("a claim object for a DaemonSet's claim: %v; want a 422 naming the DaemonSet", err)
 	}
 }

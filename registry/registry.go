@@ -180,6 +180,9 @@ func (v *TxnView) Get(k *api.Kind, ns, name string) api.Object {
 func (v *TxnView) Warn(msg string) { api.AddWarning(v.t.Context(), msg) }
 
 func (o *Registry) admitWrite(t *gossip.Txn, k *api.Kind, old, obj api.Object) error {
+	if err := checkDaemonSetClaims(&TxnView{o: o, t: t}, old, obj); err != nil {
+		return asInvalid(k, obj.GetObjectMeta().Name, err)
+	}
 	for _, a := range o.admit {
 		if err := a(&TxnView{o: o, t: t}, old, obj); err != nil {
 			return asInvalid(k, obj.GetObjectMeta().Name, err)
