@@ -32,6 +32,52 @@ func keepClaimBinding(old, obj api.Object) {
 	nc.Annotations[api.AnnotationSelectedNode] = oc.SelectedNode()
 }
 
+// adoptRunningPodsNode binds a new claim, created without a node, to the
+// node its namespace's bound pods already use it on, when that is one node:
+// pods started before the claim had an object (a cluster upgraded, a
+// compose project from before) keep their data. Pods on several nodes
+// leave it unbound: each has its own volume, and none is the claim's.
+func (o *Registry) adoptRunningPodsNode(t *gossip.Txn, c *api.PersistentVolumeClaim) error {
+	if c.SelectedNode() != "" {
+		return nil
+	}
+	k := api.KindPod
+	prefix := specKey(k, c.Namespace, "")
+	nodes := map[string]bool{}
+	var err error
+	t.Range(prefix, func(r *gossip.Record) bool {
+		if r.Deleted {
+			return true
+		}
+		var obj api.Object
+		if obj, err = decode(k, r, t.Get(statusPrefix+r.Key[len(specPrefix):])); err != nil {
+			return false
+		}
+		p := obj.(*api.Pod)
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || api.IsPodTerminal(p) {
+			return true
+		}
+		for _, name := range api.PodClaims(&p.Spec) {
+			if name == c.Name {
+				nodes[p.Spec.NodeName] = true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return api.NewInternal(err)
+	}
+	if len(nodes) == 1 {
+		for n := range nodes {
+			if c.Annotations == nil {
+				c.Annotations = map[string]string{}
+			}
+			c.Annotations[api.AnnotationSelectedNode] = n
+		}
+	}
+	return nil
+}
+
 // stageClaimStatus writes the phase the claim's annotation gives, if the
 // stored status says otherwise (had is the stored phase).
 func (o *Registry) stageClaimStatus(t *gossip.Txn, c *api.PersistentVolumeClaim, had string) error {

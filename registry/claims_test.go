@@ -60,8 +60,12 @@ func TestApplyingAClaimAgainKeepsItsNode(t *testing.T) {
 	if c := claimOf(t, o, "data"); c.SelectedNode() != "h3" || c.Status.Phase != api.ClaimBound {
 		t.Fatalf("after the move: node %q phase %q", c.SelectedNode(), c.Status.Phase)
 	}
-	// Deleting the claim ends the binding: a claim made again is Pending.
+	// Deleting the claim ends the binding: a claim made again, once its
+	// pod is gone too, is Pending.
 	if _, err := o.Delete(t.Context(), api.KindClaim, "default", "data", api.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Delete(t.Context(), api.KindPod, "default", "db", api.DeleteOptions{GracePeriodSeconds: api.Int64(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := o.Create(t.Context(), testClaim("data")); err != nil {
@@ -98,5 +102,33 @@ func TestDaemonSetAndClaimObjectAreRefusedTogether(t *testing.T) {
 	_, err = o.Create(t.Context(), testClaim("buffer"))
 	if !api.IsInvalid(err) || !strings.Contains(err.Error(), "DaemonSet agent uses the claim buffer") {
 		t.Fatalf("a claim object for a DaemonSet's claim: %v; want a 422 naming the DaemonSet", err)
+	}
+}
+
+// A claim object made for a claim that bound pods already use on one node
+// (pods from before the claim had an object) is bound to that node at
+// once; pods of the claim on two nodes leave it Pending.
+func TestANewClaimTakesTheNodeOfItsRunningPods(t *testing.T) {
+	o := newTestObjects(t, "")
+	pod := func(name, node, claim string) *api.Pod {
+		return &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}, Spec: api.PodSpec{NodeName: node,
+			Containers: []api.Container{{Name: "app", Image: "img:v1"}},
+			Volumes:    []api.Volume{{Name: "d", PersistentVolumeClaim: &api.PersistentVolumeClaimSource{ClaimName: claim}}}}}
+	}
+	for _, p := range []*api.Pod{pod("db", "h2", "data"), pod("pending", "", "data"), pod("a", "h1", "split"), pod("b", "h3", "split")} {
+		if _, err := o.Create(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"data", "split"} {
+		if _, err := o.Create(t.Context(), testClaim(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := claimOf(t, o, "data"); c.SelectedNode() != "h2" || c.Status.Phase != api.ClaimBound {
+		t.Fatalf("claim of a pod running on h2: node %q phase %q", c.SelectedNode(), c.Status.Phase)
+	}
+	if c := claimOf(t, o, "split"); c.SelectedNode() != "" || c.Status.Phase != api.ClaimPending {
+		t.Fatalf("claim of pods on h1 and h3: node %q phase %q; want unbound", c.SelectedNode(), c.Status.Phase)
 	}
 }

@@ -421,6 +421,11 @@ func putObject(t *gossip.Txn, k *api.Kind, name, key string, value []byte) error
 // writeCreate stages the records of a prepared new object.
 func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	m := obj.GetObjectMeta()
+	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
+		if err := o.adoptRunningPodsNode(t, c); err != nil {
+			return err
+		}
+	}
 	spec, err := encodeSpec(obj)
 	if err != nil {
 		return api.NewInternal(err)
@@ -443,7 +448,7 @@ func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error
 	}
 	switch obj := obj.(type) {
 	case *api.PersistentVolumeClaim:
-		// Pending, or Bound when created with its node named.
+		// Pending, or Bound when created with its node named or found.
 		return o.stageClaimStatus(t, obj, "")
 	case *api.Pod:
 		if obj.Spec.NodeName != "" { // bound by its creator, as DaemonSet pods are
