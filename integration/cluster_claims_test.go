@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +146,117 @@ func getClaimOn(t *testing.T, h *clusterHost, name string) *api.PersistentVolume
 		t.Fatalf("get pvc %s: %v", name, err)
 	}
 	return o.(*api.PersistentVolumeClaim)
+}
+
+const clusterComposeVolumes = `
+name: store
+services:
+  db:
+    image: shoal-testapp:v1
+    command: ["serve", "--port", "8080"]
+    scale: 2
+    stop_grace_period: 1s
+    volumes: ["data:/data"]
+  cache:
+    image: shoal-testapp:v1
+    command: ["serve", "--port", "9100"]
+    stop_grace_period: 1s
+    deploy: {mode: global}
+    volumes: ["scratch:/scratch"]
+volumes:
+  data: {}
+  scratch: {}
+`
+
+// A compose project on three hosts: the named volume of a replicated
+// service is a claim of the project, bound to one host, where both
+// replicas run and share it (as on one host under docker compose), and
+// where replacements return; the global service's volume stays one per
+// host; down -v removes the claim and the engine volume.
+func TestClusterComposeNamedVolumeKeepsItsHost(t *testing.T) {
+	c := startCluster(t, 3)
+	h1 := c.agent(1)
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(file, []byte(clusterComposeVolumes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h1.shoal("compose", "-f", file, "up", "-d")
+	dbOn := func() (string, []*api.Pod, error) {
+		var running []*api.Pod
+		nodes := map[string]bool{}
+		for _, p := range h1.pods(t, "store", "com.docker.compose.service=db") {
+			if p.DeletionTimestamp == nil {
+				nodes[p.Spec.NodeName] = true
+				if p.Status.Phase == api.PodRunning {
+					running = append(running, p)
+				}
+			}
+		}
+		if len(running) != 2 || len(nodes) != 1 {
+			return "", nil, fmt.Errorf("db: %d running, on %v", len(running), nodes)
+		}
+		return running[0].Spec.NodeName, running, nil
+	}
+	var home string
+	var db []*api.Pod
+	poll.Until(t, 120*time.Second, "both db pods running on one host, and a cache pod on each", func() error {
+		var err error
+		if home, db, err = dbOn(); err != nil {
+			return err
+		}
+		if n := len(h1.pods(t, "store", "com.docker.compose.service=cache")); n != 3 {
+			return fmt.Errorf("%d cache pods", n)
+		}
+		return nil
+	})
+	o, err := h1.client.Get(ctx(t), api.KindClaim, "store", "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := o.(*api.PersistentVolumeClaim)
+	if claim.SelectedNode() != home || claim.Status.Phase != api.ClaimBound || claim.Labels["com.docker.compose.project"] != "store" {
+		t.Fatalf("claim data: node %q phase %q labels %v; want Bound to %s with the project label", claim.SelectedNode(), claim.Status.Phase, claim.Labels, home)
+	}
+	if _, err := h1.client.Get(ctx(t), api.KindClaim, "store", "scratch"); !api.IsNotFound(err) {
+		t.Fatalf("the global service's volume has a claim object (%v)", err)
+	}
+	// The replicas share the volume, as on one host.
+	h1.shoal("-n", "store", "exec", db[0].Name, "--", "/testapp", "write", "/data/shared", "from-"+db[0].Name)
+	if out := strings.TrimSpace(h1.shoal("-n", "store", "exec", db[1].Name, "--", "/testapp", "cat", "/data/shared")); out != "from-"+db[0].Name {
+		t.Fatalf("the other replica reads %q", out)
+	}
+	// Replacements return to the claim's host.
+	for _, p := range db {
+		h1.shoal("-n", "store", "delete", "pod", p.Name)
+	}
+	poll.Until(t, 90*time.Second, "two new db pods running on "+home, func() error {
+		node, pods, err := dbOn()
+		if err != nil {
+			return err
+		}
+		for _, p := range pods {
+			if p.UID == db[0].UID || p.UID == db[1].UID {
+				return fmt.Errorf("old pod %s still counted", p.Name)
+			}
+		}
+		if node != home {
+			t.Fatalf("db replaced on %s, not on %s where its volume is", node, home)
+		}
+		return nil
+	})
+
+	volumeOn := func(i int) bool {
+		return strings.Contains(c.docker(i, "volume", "ls", "--format", "{{.Name}}"), "shoal-pvc-store-data")
+	}
+	i := int(home[1] - '0')
+	if !volumeOn(i) {
+		t.Fatalf("no engine volume shoal-pvc-store-data on %s", home)
+	}
+	h1.shoal("compose", "-p", "store", "down", "-v")
+	if _, err := h1.client.Get(ctx(t), api.KindClaim, "store", "data"); !api.IsNotFound(err) {
+		t.Fatalf("the claim outlived down -v (%v)", err)
+	}
+	if volumeOn(i) {
+		t.Fatalf("the engine volume outlived down -v on %s", home)
+	}
 }
