@@ -63,6 +63,7 @@ var Kinds = []*Kind{
 	{Kind: "Namespace", Resource: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, Version: "v1", HasStatus: true, New: func() Object { return &Namespace{} }},
 	{Kind: "Node", Resource: "nodes", Singular: "node", ShortNames: []string{"no"}, Version: "v1", HasStatus: true, New: func() Object { return &Node{} }},
 	{Kind: "ConfigMap", Resource: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Version: "v1", Namespaced: true, New: func() Object { return &ConfigMap{} }},
+	{Kind: "PersistentVolumeClaim", Resource: "persistentvolumeclaims", Singular: "persistentvolumeclaim", ShortNames: []string{"pvc"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &PersistentVolumeClaim{} }},
 	{Kind: "Secret", Resource: "secrets", Singular: "secret", Version: "v1", Namespaced: true, New: func() Object { return &Secret{} }},
 	{Kind: "ClusterRole", Resource: "clusterroles", Singular: "clusterrole", Group: RBACGroup, Version: "v1", New: func() Object { return &ClusterRole{} }},
 	{Kind: "ClusterRoleBinding", Resource: "clusterrolebindings", Singular: "clusterrolebinding", Group: RBACGroup, Version: "v1", New: func() Object { return &ClusterRoleBinding{} }},
@@ -86,6 +87,7 @@ var (
 	KindNode       = MustKind("Node")
 	KindConfigMap  = MustKind("ConfigMap")
 	KindSecret     = MustKind("Secret")
+	KindClaim      = MustKind("PersistentVolumeClaim")
 	KindDeployment = MustKind("Deployment")
 	KindReplicaSet = MustKind("ReplicaSet")
 	KindPod        = MustKind("Pod")

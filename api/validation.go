@@ -34,6 +34,8 @@ func Validate(o Object) error {
 		validateService(&e, obj)
 	case *Ingress:
 		validateIngress(&e, obj)
+	case *PersistentVolumeClaim:
+		validateClaim(&e, obj)
 	case *ConfigMap:
 		size := 0
 		for key, v := range obj.Data {

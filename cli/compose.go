@@ -93,8 +93,9 @@ func newComposeConvertCommand(o *composeOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "convert",
 		Short: "Print the objects a project maps to, for shoal apply -f -",
-		Long: `Print the Namespace, workloads, Services, ConfigMaps and Secrets the project
-maps to, as multi-document YAML that "shoal apply -f -" takes. What the project
+		Long: `Print the Namespace, workloads, Services, ConfigMaps, Secrets and
+PersistentVolumeClaims the project maps to, as multi-document YAML that
+"shoal apply -f -" takes. What the project
 asks for and shoal cannot honour is a warning on standard error; what would be
 wrong to run without refuses the project. docs/compose.md has the whole mapping.`,
 		Example: `  shoal compose -f compose.yaml convert | shoal apply -f -

@@ -167,6 +167,8 @@ func describeOne(ctx context.Context, c *client.Client, out io.Writer, now time.
 		d.configMap(o)
 	case *api.Secret:
 		d.secret(o)
+	case *api.PersistentVolumeClaim:
+		err = d.claim(o)
 	case *api.Service:
 		err = d.service(o)
 	case *api.Endpoints:

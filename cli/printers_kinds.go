@@ -33,10 +33,11 @@ var kindColumns = map[string]*columns{
 		wideHeaders: []string{"CONTAINERS", "IMAGES", "SELECTOR"}, wideRow: jobWide},
 	"Node": {named: true, headers: []string{"STATUS", "ROLES", "AGE", "ADDRESS", "PODS", "CPU(REQ/ALLOC)", "MEMORY(REQ/ALLOC)"},
 		rowWith: nodeRow, wideHeaders: []string{"VERSION", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"}, wideRow: nodeWide},
-	"Namespace": {named: true, headers: []string{"STATUS", "AGE"}, row: namespaceRow},
-	"ConfigMap": {named: true, headers: []string{"DATA", "AGE"}, row: configMapRow},
-	"Secret":    {named: true, headers: []string{"TYPE", "DATA", "AGE"}, row: secretRow},
-	"Event":     {headers: []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}, row: eventRow},
+	"Namespace":             {named: true, headers: []string{"STATUS", "AGE"}, row: namespaceRow},
+	"ConfigMap":             {named: true, headers: []string{"DATA", "AGE"}, row: configMapRow},
+	"Secret":                {named: true, headers: []string{"TYPE", "DATA", "AGE"}, row: secretRow},
+	"PersistentVolumeClaim": {named: true, headers: []string{"STATUS", "NODE", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"}, row: claimRow},
+	"Event":                 {headers: []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}, row: eventRow},
 	"Service": {named: true, headers: []string{"TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"}, rowWith: serviceRow,
 		wideHeaders: []string{"SELECTOR"}, wideRow: serviceWide},
 	"Endpoints": {named: true, headers: []string{"ENDPOINTS", "AGE"}, row: endpointsRow},
@@ -165,6 +166,37 @@ func secretRow(o api.Object, now time.Time) []string {
 		typ = "Opaque"
 	}
 	return []string{typ, fmt.Sprint(len(s.Data) + len(s.StringData)), age(s.CreationTimestamp, now)}
+}
+
+// claimRow prints a claim as kubectl does, with the node holding its data
+// where kubectl prints the PersistentVolume (shoal has none).
+func claimRow(o api.Object, now time.Time) []string {
+	c, ok := o.(*api.PersistentVolumeClaim)
+	if !ok {
+		return []string{"", "", "", "", "", ""}
+	}
+	phase := c.Status.Phase
+	if phase == "" {
+		phase = api.ClaimPhase(c)
+	}
+	size := ""
+	if q, ok := c.Spec.Resources.Requests[api.ResourceStorage]; ok {
+		size = q.String()
+	}
+	modes := make([]string, 0, len(c.Spec.AccessModes))
+	for _, m := range c.Spec.AccessModes {
+		modes = append(modes, map[string]string{api.ReadWriteOnce: "RWO", api.ReadOnlyMany: "ROX",
+			api.ReadWriteMany: "RWX", api.ReadWriteOncePod: "RWOP"}[m])
+	}
+	class := "<unset>"
+	if c.Spec.StorageClassName != nil {
+		class = *c.Spec.StorageClassName
+	}
+	node := c.SelectedNode()
+	if node == "" {
+		node = "<none>"
+	}
+	return []string{phase, node, size, strings.Join(modes, ","), class, age(c.CreationTimestamp, now)}
 }
 
 func eventRow(o api.Object, now time.Time) []string {

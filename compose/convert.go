@@ -111,7 +111,8 @@ func (c *converter) refuse(svc, key, format string, args ...any) {
 }
 
 // Convert maps a loaded project onto shoal objects: its Namespace first,
-// then ConfigMaps and Secrets, then per service (in name order) its
+// then ConfigMaps and Secrets, then the PersistentVolumeClaims of its
+// named volumes, then per service (in name order) its
 // workload and Services. A project with any refused key returns a
 // *RefusedError naming each, and no objects.
 func Convert(p *types.Project, opts Options) (*Result, error) {
@@ -157,6 +158,7 @@ func Convert(p *types.Project, opts Options) (*Result, error) {
 		}
 	}
 	c.fileObjects()
+	c.claims()
 	for _, n := range names {
 		if _, ok := c.names[n]; !ok {
 			continue

@@ -384,3 +384,67 @@ func TestConvertIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// Each named volume that is not external becomes a PersistentVolumeClaim
+// of the project, which the scheduler binds to the host of its first pod:
+// the service returns to its data. An external volume gets none (each
+// host's engine volume of that name serves).
+func TestNamedVolumesBecomeClaims(t *testing.T) {
+	p := loadString(t, `
+services:
+  db:
+    image: db:1
+    volumes: ["db_data:/var/lib/db", "shared:/shared", "/scratch"]
+volumes:
+  db_data: {}
+  unused: {}
+  shared: {external: true}
+`, map[string]string{})
+	res, objs := convertAndApply(t, p)
+	for _, name := range []string{"db-data", "unused"} {
+		c := findObject[*api.PersistentVolumeClaim](objs, name)
+		if c == nil {
+			t.Fatalf("no PersistentVolumeClaim %s among %d objects", name, len(objs))
+		}
+		if c.Namespace != res.Namespace || c.Labels[LabelProject] != res.Namespace ||
+			strings.Join(c.Spec.AccessModes, ",") != api.ReadWriteOnce || c.Status.Phase != api.ClaimPending {
+			t.Errorf("claim %s: %+v", name, c)
+		}
+	}
+	if c := findObject[*api.PersistentVolumeClaim](objs, "shared"); c != nil {
+		t.Errorf("an external volume got a claim: %+v", c)
+	}
+	db := findObject[*api.Deployment](objs, "db")
+	var claims []string
+	for _, v := range db.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims = append(claims, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
+	if strings.Join(claims, ",") != "db-data,shared" {
+		t.Errorf("db mounts the claims %v, want db-data and shared", claims)
+	}
+
+	// A volume a global service mounts stays a volume on each host (no
+	// claim object, which would keep the service on one host), with a
+	// warning for a replicated service that mounts it too.
+	p = loadString(t, `
+services:
+  agent:
+    image: agent:1
+    deploy: {mode: global}
+    volumes: ["buffer:/buffer"]
+  web:
+    image: web:1
+    volumes: ["buffer:/cache"]
+volumes:
+  buffer: {}
+`, map[string]string{})
+	res, objs = convertAndApply(t, p)
+	if c := findObject[*api.PersistentVolumeClaim](objs, "buffer"); c != nil {
+		t.Errorf("a volume of a global service got a claim: %+v", c)
+	}
+	if w := warningsText(res); !strings.Contains(w, `volume "buffer" is also mounted by the global service agent`) {
+		t.Errorf("no warning for web's mount of the global service's volume: %s", w)
+	}
+}

@@ -11,8 +11,54 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
+// claims makes a PersistentVolumeClaim of each named volume of the project
+// that is not external: the claim is bound to the host of the first pod
+// that mounts it, and the pods that mount it later run on that host, so a
+// service finds its data again wherever it was rescheduled from. External
+// volumes get no claim: each host's engine volume of that name is used,
+// whichever host the pod runs on. Nor do volumes a global service mounts:
+// its pods run on every host, each with that host's volume.
+func (c *converter) claims() {
+	global := map[string][]string{} // volume -> the global services mounting it
+	type mount struct{ service, volume string }
+	var others []mount
+	for _, n := range sortedKeys(c.p.Services) {
+		s := c.p.Services[n]
+		for _, m := range s.Volumes {
+			if m.Type != types.VolumeTypeVolume || m.Source == "" {
+				continue
+			}
+			if s.Deploy != nil && s.Deploy.Mode == "global" {
+				global[m.Source] = append(global[m.Source], n)
+			} else {
+				others = append(others, mount{n, m.Source})
+			}
+		}
+	}
+	for _, o := range others {
+		if g := global[o.volume]; len(g) > 0 {
+			c.warn(o.service, "volumes", "volume %q is also mounted by the global service %s: it stays a volume on each host, and %s's pods are not kept on the host of their data",
+				o.volume, strings.Join(g, ", "), o.service)
+		}
+	}
+	for _, name := range sortedKeys(c.p.Volumes) {
+		v := c.p.Volumes[name]
+		if bool(v.External) || len(global[name]) > 0 {
+			continue
+		}
+		claim := objectName(volumeName(name, v))
+		if len(api.IsDNS1123Subdomain(claim)) > 0 {
+			continue // the services mounting it are refused, naming it
+		}
+		c.objects = append(c.objects, &api.PersistentVolumeClaim{ObjectMeta: c.meta(claim, ""),
+			Spec: api.PersistentVolumeClaimSpec{AccessModes: []string{api.ReadWriteOnce}}})
+	}
+}
+
 // volumes maps compose mounts onto pod volumes: named volumes onto claims
-// (the engine volume shoal-pvc-<project>-<name> on the pod's host), bind
+// (the engine volume shoal-pvc-<project>-<name> on the pod's host; a
+// volume declared at the top level has a PersistentVolumeClaim object
+// that keeps its pods on one host, see claims), bind
 // mounts onto hostPath, tmpfs and shm_size onto memory-backed emptyDirs,
 // anonymous volumes onto emptyDirs.
 func (c *converter) volumes(s *types.ServiceConfig, spec *api.PodSpec, ctr *api.Container) {

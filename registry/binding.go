@@ -13,7 +13,9 @@ import (
 // the spec, so that the scheduler is the one writer of that field and
 // never rewrites what others wrote in the spec meanwhile. A PodScheduled
 // condition the scheduler left False becomes True. A pod already bound
-// (to any node), being deleted, or of another uid is a conflict. name is
+// (to any node), being deleted, or of another uid is a conflict, and so is
+// a node other than the one a claim of the pod is bound to; a claim not
+// yet bound is bound to the node in the same step (claims.go). name is
 // the pod's (the binding's own name, if given, must be it).
 func (o *Registry) Bind(ctx context.Context, ns, name string, b *api.Binding) (*api.Pod, error) {
 	k := api.KindPod
@@ -39,6 +41,9 @@ func (o *Registry) Bind(ctx context.Context, ns, name string, b *api.Binding) (*
 			return api.NewConflict(k, name, fmt.Sprintf("pod %s is being deleted, cannot be assigned to a node", name))
 		case len(pod.Spec.SchedulingGates) > 0:
 			return api.NewConflict(k, name, fmt.Sprintf("pod %s has non-empty spec.schedulingGates, cannot be assigned to a node", name))
+		}
+		if err := o.bindClaims(t, pod, b.Target.Name); err != nil {
+			return err
 		}
 		pod.Spec.NodeName = b.Target.Name
 		pod.ResourceVersion = ""

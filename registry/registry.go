@@ -180,6 +180,9 @@ func (v *TxnView) Get(k *api.Kind, ns, name string) api.Object {
 func (v *TxnView) Warn(msg string) { api.AddWarning(v.t.Context(), msg) }
 
 func (o *Registry) admitWrite(t *gossip.Txn, k *api.Kind, old, obj api.Object) error {
+	if err := checkDaemonSetClaims(&TxnView{o: o, t: t}, old, obj); err != nil {
+		return asInvalid(k, obj.GetObjectMeta().Name, err)
+	}
 	for _, a := range o.admit {
 		if err := a(&TxnView{o: o, t: t}, old, obj); err != nil {
 			return asInvalid(k, obj.GetObjectMeta().Name, err)
@@ -418,6 +421,11 @@ func putObject(t *gossip.Txn, k *api.Kind, name, key string, value []byte) error
 // writeCreate stages the records of a prepared new object.
 func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	m := obj.GetObjectMeta()
+	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
+		if err := o.adoptRunningPodsNode(t, c); err != nil {
+			return err
+		}
+	}
 	spec, err := encodeSpec(obj)
 	if err != nil {
 		return api.NewInternal(err)
@@ -437,6 +445,15 @@ func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error
 		}
 	} else if sv, ok := statusField(obj); ok {
 		sv.Set(reflect.Zero(sv.Type()))
+	}
+	switch obj := obj.(type) {
+	case *api.PersistentVolumeClaim:
+		// Pending, or Bound when created with its node named or found.
+		return o.stageClaimStatus(t, obj, "")
+	case *api.Pod:
+		if obj.Spec.NodeName != "" { // bound by its creator, as DaemonSet pods are
+			return o.bindClaims(t, obj, obj.Spec.NodeName)
+		}
 	}
 	return nil
 }
@@ -484,6 +501,7 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	m.UID, m.CreationTimestamp, m.GenerateName = om.UID, om.CreationTimestamp, om.GenerateName
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 	m.Generation = om.Generation
+	keepClaimBinding(old, obj)
 	api.Default(obj)
 	api.DefaultIdentity(obj)
 	if err := api.Validate(obj); err != nil {
@@ -517,6 +535,11 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	}
 	if err := o.putSpec(t, k, obj, spec, m.Generation-om.Generation); err != nil {
 		return k, false, err
+	}
+	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
+		if err := o.stageClaimStatus(t, c, old.(*api.PersistentVolumeClaim).Status.Phase); err != nil {
+			return k, false, err
+		}
 	}
 	return k, true, nil
 }

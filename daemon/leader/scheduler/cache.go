@@ -97,6 +97,9 @@ type cache struct {
 	counted map[string]*api.Pod // the pod of each key counted on its node: assumed, else bound
 	known   []*nodeInfo         // the infos of known nodes; nil after a node came or went
 	expired time.Time           // the last look for expired assumptions
+
+	claims       map[string]string          // PersistentVolumeClaims by namespace/name: their node, "" while unbound
+	claimAssumed map[string]claimAssumption // unbound claims this scheduler placed a first pod of
 }
 
 type assumedPod struct {
@@ -106,7 +109,8 @@ type assumedPod struct {
 
 func newCache(ttl time.Duration, now func() time.Time) *cache {
 	return &cache{ttl: ttl, now: now, nodes: map[string]*nodeInfo{}, pods: map[string]*api.Pod{},
-		assumed: map[string]assumedPod{}, counted: map[string]*api.Pod{}}
+		assumed: map[string]assumedPod{}, counted: map[string]*api.Pod{},
+		claims: map[string]string{}, claimAssumed: map[string]claimAssumption{}}
 }
 
 func podKey(p *api.Pod) string { return p.Namespace + "/" + p.Name }
@@ -217,6 +221,13 @@ func (c *cache) absent(k *api.Kind, objs []api.Object) []api.Object {
 				out = append(out, ni.node)
 			}
 		}
+	case api.KindClaim:
+		for _, key := range c.claimKeysLocked() {
+			if !listed[key] {
+				ns, name := splitKey(key)
+				out = append(out, &api.PersistentVolumeClaim{ObjectMeta: api.ObjectMeta{Namespace: ns, Name: name}})
+			}
+		}
 	case api.KindPod:
 		for key, p := range c.pods {
 			if !listed[key] {
@@ -264,6 +275,7 @@ func (c *cache) unassume(p *api.Pod) {
 		delete(c.assumed, key)
 		c.recountLocked(key)
 	}
+	c.unassumeClaimsLocked(p)
 }
 
 // expireLocked drops the assumptions whose binding was written over a TTL
@@ -298,14 +310,20 @@ func (c *cache) knownLocked() []*nodeInfo {
 
 // place picks the best node for pod and, in the same step, assumes it
 // there (a copy with spec.nodeName set, returned), so that the next
-// decision counts it whatever the binding's progress. With no node fitting
-// it returns nil and why.
+// decision counts it whatever the binding's progress; claims of the pod
+// not yet bound are assumed bound to that node too. A pod whose claim is
+// bound to a node goes there or nowhere. With no node fitting it returns
+// nil and why.
 func (c *cache) place(pod *api.Pod) (*api.Pod, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expireLocked()
+	pinned, why := c.claimNodeLocked(pod)
+	if why != "" {
+		return nil, why
+	}
 	nodes := c.knownLocked()
-	best, reasons := pickNode(pod, nodes)
+	best, reasons := pickNode(pod, nodes, pinned)
 	if best == nil {
 		return nil, fitErrorMessage(len(nodes), reasons)
 	}
@@ -314,6 +332,7 @@ func (c *cache) place(pod *api.Pod) (*api.Pod, string) {
 	key := podKey(pod)
 	c.assumed[key] = assumedPod{pod: &assumed}
 	c.recountLocked(key)
+	c.assumeClaimsLocked(pod, best.node.Name)
 	return &assumed, ""
 }
 

@@ -137,6 +137,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { r.watch(ctx, api.KindNode, r.onNode) })
 	wg.Go(func() { r.watch(ctx, api.KindPod, r.onPod) })
+	wg.Go(func() { r.watch(ctx, api.KindClaim, r.onClaim) })
 	wg.Go(func() { r.work(ctx) })
 	s.log.Info("scheduler started")
 	<-ctx.Done()
@@ -170,6 +171,13 @@ func (r *run) prime(ctx context.Context) error {
 	}
 	for _, o := range pods {
 		r.cache.updatePod(o.(*api.Pod))
+	}
+	claims, _, err := r.s.store.List(ctx, api.KindClaim, "", nil)
+	if err != nil {
+		return fmt.Errorf("scheduler: list persistentvolumeclaims: %w", err)
+	}
+	for _, o := range claims {
+		r.cache.setClaim(o.(*api.PersistentVolumeClaim))
 	}
 	return nil
 }
@@ -234,6 +242,21 @@ func (r *run) onNode(ev api.WatchEvent) {
 		r.cache.deleteNode(n.Name)
 	} else {
 		r.cache.setNode(n)
+	}
+	r.retryWaiting()
+}
+
+// onClaim follows the PersistentVolumeClaims: a claim made, bound or
+// deleted changes where its pods may go.
+func (r *run) onClaim(ev api.WatchEvent) {
+	c, ok := ev.Object.(*api.PersistentVolumeClaim)
+	if !ok {
+		return
+	}
+	if ev.Type == api.Deleted {
+		r.cache.deleteClaim(c.Namespace + "/" + c.Name)
+	} else {
+		r.cache.setClaim(c)
 	}
 	r.retryWaiting()
 }

@@ -62,8 +62,9 @@ func allocatedShare(req *podRequest, n *nodeInfo) float64 {
 }
 
 // pickNode filters the nodes and returns the best that fits, or nil and the
-// count of nodes per reason they did not fit.
-func pickNode(p *api.Pod, nodes []*nodeInfo) (*nodeInfo, map[string]int) {
+// count of nodes per reason they did not fit. A pinned node (that of the
+// pod's claims) is the only one that may fit.
+func pickNode(p *api.Pod, nodes []*nodeInfo, pinned string) (*nodeInfo, map[string]int) {
 	req := computeRequest(p)
 	req.key = podKey(p)
 	if ref := p.ControllerRef(); ref != nil {
@@ -73,6 +74,10 @@ func pickNode(p *api.Pod, nodes []*nodeInfo) (*nodeInfo, map[string]int) {
 	var bestScore score
 	reasons := map[string]int{}
 	for _, n := range nodes {
+		if pinned != "" && n.node.Name != pinned {
+			reasons[reasonClaimNode]++
+			continue
+		}
 		if why := fits(p, &req, n); len(why) > 0 {
 			for _, r := range why {
 				reasons[r]++
