@@ -185,6 +185,10 @@ func IsImageID(s string) bool {
 type NodeImageRequest struct {
 	TypeMeta `json:",inline"`
 	Image    string `json:"image"`
+	// Pull: when no other node holds the image, the node's engine pulls it
+	// from its registry (as docker compose pulls a missing image before it
+	// starts anything).
+	Pull bool `json:"pull,omitempty"`
 }
 
 // NodeImageResult answers a NodeImageRequest.

@@ -96,6 +96,9 @@ func runComposeUp(cmd *cobra.Command, e *env, o *composeOptions, uo *composeUpOp
 	if err := runUpBuilds(ctx, c, res.Namespace, p.Project, selected, uo.buildMode(), out); err != nil {
 		return err
 	}
+	if err := pullMissingImages(ctx, c, p.Project, objs, out); err != nil {
+		return err
+	}
 	if err := carryRestarts(ctx, c, res.Namespace, objs); err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ type imageMover struct {
 	live    *identity.Live
 	fetcher atomic.Pointer[imagemove.Fetcher]
 	save    atomic.Pointer[imagemove.Server]
+	eng     atomic.Pointer[imagemove.Engine] // for registry pulls and their image IDs
 
 	transports sync.Map // node name -> http.RoundTripper
 }
@@ -65,6 +66,7 @@ func (m *imageMover) start(ctx context.Context, wg *sync.WaitGroup, eng imagemov
 		},
 		Dial: m.dial})
 	m.fetcher.Store(f)
+	m.eng.Store(&eng)
 	saves := imagemove.NewServer(eng, spoolDir, log)
 	wg.Go(func() {
 		if err := saves.Run(ctx); err != nil {
@@ -164,6 +166,14 @@ func (m *imageMover) serveNodeImages(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Minute)
 	defer cancel()
 	res, err := f.Fetch(ctx, req.Image)
+	if errors.Is(err, imagemove.ErrNoPeer) && req.Pull {
+		res, err = m.pullFromRegistry(ctx, req.Image)
+		if err != nil {
+			writeStatus(w, api.NewStatusError(http.StatusNotFound, api.ReasonNotFound,
+				fmt.Sprintf("image %q: no node holds it and node %s could not pull it from its registry: %v", req.Image, m.name, err)))
+			return
+		}
+	}
 	switch {
 	case errors.Is(err, imagemove.ErrNoPeer):
 		writeStatus(w, api.NewStatusError(http.StatusNotFound, api.ReasonNotFound,
@@ -179,6 +189,34 @@ func (m *imageMover) serveNodeImages(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(api.NodeImageResult{TypeMeta: api.TypeMeta{Kind: "NodeImageResult", APIVersion: "v1"},
 		Node: m.name, Image: req.Image, ImageID: res.ImageID, Source: res.Source, Bytes: res.Bytes, Seconds: res.Elapsed.Seconds()})
+}
+
+// registrySource is the Source of an image a node pulled from its registry.
+const registrySource = "registry"
+
+// pullFromRegistry pulls ref through this node's engine, for a request
+// that allows it when no peer holds the image.
+func (m *imageMover) pullFromRegistry(ctx context.Context, ref string) (imagemove.Result, error) {
+	p := m.eng.Load()
+	if p == nil {
+		return imagemove.Result{}, errors.New("the engine is not ready")
+	}
+	eng := *p
+	puller, ok := eng.(interface {
+		PullImage(ctx context.Context, ref string) error
+	})
+	if !ok {
+		return imagemove.Result{}, errors.New("the engine cannot pull")
+	}
+	start := time.Now()
+	if err := puller.PullImage(ctx, ref); err != nil {
+		return imagemove.Result{}, err
+	}
+	info, err := eng.InspectImage(ctx, ref)
+	if err != nil {
+		return imagemove.Result{}, fmt.Errorf("inspect the pulled image: %w", err)
+	}
+	return imagemove.Result{ImageID: info.ID, Source: registrySource, Elapsed: time.Since(start)}, nil
 }
 
 // forward sends the request to the agent of node, on the caller's behalf.

@@ -144,6 +144,19 @@ func TestComposeUpBuildsAndRunsABuildService(t *testing.T) {
 	if out, _ := exec.Command("docker", "image", "inspect", project+"-bad-web").CombinedOutput(); !strings.Contains(string(out), "No such image") {
 		t.Errorf("the refused project's image was built: %s", out)
 	}
+
+	// An image no host holds and no registry serves (none is reachable
+	// here): up asks a host to pull it first, as docker compose does, and
+	// refuses naming the service and the image, with nothing created.
+	missing := filepath.Join(t.TempDir(), "missing")
+	writeFiles(t, missing, map[string]string{"compose.yaml": "name: " + project + "-missing\nservices:\n  api:\n    image: " + project + "-nosuch:1\n"})
+	_, errOut, err = a.shoalIn(nil, "compose", "-f", filepath.Join(missing, "compose.yaml"), "up", "-d")
+	if err == nil || !strings.Contains(errOut, `service api: image "`+project+`-nosuch:1"`) || !strings.Contains(errOut, "could not pull it from its registry") {
+		t.Fatalf("an image nobody has: %v\n%s", err, errOut)
+	}
+	if _, err := a.client.Get(ctx(t), api.KindNamespace, "", project+"-missing"); !api.IsNotFound(err) {
+		t.Errorf("the refused project's namespace: %v", err)
+	}
 }
 
 // TestComposeDownVRemovesTheProjectsVolumes: a named volume is an engine

@@ -12,7 +12,15 @@ import (
 // fetched from another node that holds it (POST
 // /api/v1/nodes/{node}/images). It returns once the image is there.
 func (c *Client) PlaceImage(ctx context.Context, node, image string) (*api.NodeImageResult, error) {
-	body, err := json.Marshal(api.NodeImageRequest{TypeMeta: api.TypeMeta{Kind: "NodeImageRequest", APIVersion: "v1"}, Image: image})
+	return c.RequestImage(ctx, node, api.NodeImageRequest{Image: image})
+}
+
+// RequestImage asks the agent of node to make its engine hold req.Image:
+// from another node that holds it, else, with req.Pull, from its
+// registry. It returns once the image is there.
+func (c *Client) RequestImage(ctx context.Context, node string, req api.NodeImageRequest) (*api.NodeImageResult, error) {
+	req.TypeMeta = api.TypeMeta{Kind: "NodeImageRequest", APIVersion: "v1"}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
