@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -65,23 +64,17 @@ func ask(base, path string) answer {
 // call is the path that makes web GET url and relay the answer.
 func call(u string) string { return "/call?url=" + url.QueryEscape(u) }
 
-// onlyVars keeps the lines of an environment listing for the given names.
-// The rest legitimately differ: HOSTNAME is the container's (an engine ID
-// under docker-compose, the pod's name under shoal), and each runtime adds
-// its own variables (shoal, as Kubernetes, the Services' *_SERVICE_HOST and
-// *_PORT variables). What the project sets must be equal.
-func onlyVars(env string, names ...string) string {
-	keep := map[string]bool{}
-	for _, n := range names {
-		keep[n] = true
-	}
+// withoutHostname drops HOSTNAME from an environment listing: it is the
+// container's host name, an engine container ID under docker-compose and
+// the pod's name under shoal. Every other variable must be the same (the
+// image's, the project's, and none added by either runtime).
+func withoutHostname(env string) string {
 	var out []string
 	for _, line := range strings.Split(env, "\n") {
-		if k, _, ok := strings.Cut(line, "="); ok && keep[k] {
+		if !strings.HasPrefix(line, "HOSTNAME=") {
 			out = append(out, line)
 		}
 	}
-	sort.Strings(out)
 	return strings.Join(out, "\n")
 }
 
@@ -172,7 +165,12 @@ func TestComposeAnswersAsDockerCompose(t *testing.T) {
 	// moment to be wired).
 	for _, base := range []string{viaCompose, viaShoal} {
 		poll.Until(t, 30*time.Second, "web at "+base+" reaches api", func() error {
-			if got := ask(base, call("http://api:9000/healthz")); got.Status != 200 {
+			got := ask(base, call("http://api:9000/healthz"))
+			if got.Status == http.StatusNotFound && got.Body == "404 page not found\n" {
+				// web itself answered: its image has no /call.
+				t.Fatalf("%s: shoal-testapp:v1 has no /call: build it again with scripts/build-images", base)
+			}
+			if got.Status != 200 {
 				return fmt.Errorf("got %v", got)
 			}
 			return nil
@@ -184,9 +182,8 @@ func TestComposeAnswersAsDockerCompose(t *testing.T) {
 		norm       func(string) string // nil: the body as it is
 	}
 	requests := []request{
-		{"web's environment", "/env", func(s string) string { return onlyVars(s, "GREETING", "API_URL") }},
-		{"api's environment by name: env_file, environment over it, interpolation", call("http://api:9000/env"),
-			func(s string) string { return onlyVars(s, "DB_HOST", "LEVEL", "MODE", "PLAIN") }},
+		{"web's environment", "/env", withoutHostname},
+		{"api's environment by name: env_file, environment over it, interpolation", call("http://api:9000/env"), withoutHostname},
 		{"the project's name for api (headless DNS under shoal, the embedded DNS under compose)", call("http://api:9000/echo"), echoed},
 		{"the secret at /run/secrets/token", call("http://api:9000/file?path=/run/secrets/token"), nil},
 		{"a secret api was not given", call("http://api:9000/file?path=/run/secrets/other"), nil},
