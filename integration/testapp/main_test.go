@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -132,6 +133,23 @@ func TestFile(t *testing.T) {
 	}
 	if code, _ := get(t, ts, "/file"); code != 400 {
 		t.Errorf("no path: status %d, want 400", code)
+	}
+}
+
+func TestCall(t *testing.T) {
+	_, ts, _, _ := newTestServer(t, "")
+	_, other, _, _ := newTestServer(t, "")
+	expect(t, ts, "/call?url="+url.QueryEscape(other.URL+"/env"), 200, "A=1\nB=2\nC=x=y\n")
+	// The called server's status is relayed.
+	expect(t, ts, "/call?url="+url.QueryEscape(other.URL+"/nope"), 404, "404 page not found\n")
+	for _, bad := range []string{"", "ftp://x/", "http://", "%zz"} {
+		if code, _ := get(t, ts, "/call?url="+bad); code != 400 {
+			t.Errorf("url %q: status %d, want 400", bad, code)
+		}
+	}
+	// Nothing listens on port 1 of the loopback.
+	if code, body := get(t, ts, "/call?url=http://127.0.0.1:1/"); code != 502 || !strings.HasPrefix(body, "call: ") {
+		t.Errorf("unreachable: %d %q, want 502 call: ...", code, body)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sort"
@@ -34,6 +35,7 @@ type server struct {
 	environ   func() []string // the environment shown by /env
 	exit      func(code int)  // ends the process for /exit
 	exitDelay time.Duration   // lets the /exit reply reach the client first
+	caller    *http.Client    // makes the requests of /call
 }
 
 func newServer(readyFile string, out io.Writer) *server {
@@ -45,6 +47,7 @@ func newServer(readyFile string, out io.Writer) *server {
 		environ:   os.Environ,
 		exit:      os.Exit,
 		exitDelay: 100 * time.Millisecond,
+		caller:    newHTTPClient(5*time.Second, false, 1),
 	}
 }
 
@@ -96,6 +99,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("/file", s.handleFile)
 	mux.HandleFunc("/exit", s.handleExit)
 	mux.HandleFunc("/echo", s.handleEcho)
+	mux.HandleFunc("/call", s.handleCall)
 	return s.logRequests(mux)
 }
 
@@ -168,6 +172,39 @@ func (s *server) handleExit(w http.ResponseWriter, r *http.Request) {
 	http.NewResponseController(w).Flush()
 	s.log.Printf("exit requested, code %d", code)
 	time.AfterFunc(s.exitDelay, func() { s.exit(code) })
+}
+
+// callLimit bounds the body /call relays.
+const callLimit = 1 << 20
+
+// handleCall GETs the http URL in ?url= and relays its status and body, so
+// a test reaches one service from another, by the name the project gives
+// it, through a single published port. A URL that cannot be reached is a
+// 502 naming the error.
+func (s *server) handleCall(w http.ResponseWriter, r *http.Request) {
+	target, err := url.Parse(r.URL.Query().Get("url"))
+	if err != nil || target.Scheme != "http" || target.Host == "" {
+		http.Error(w, "want ?url=http://HOST[:PORT]/PATH", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, err := s.caller.Do(req)
+	if err != nil {
+		http.Error(w, "call: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, io.LimitReader(resp.Body, callLimit))
 }
 
 // echoReply is what /echo returns: enough to see how a request was routed.
