@@ -257,7 +257,11 @@ func TestClusterIdentityTokensKeysAndCA(t *testing.T) {
 		})
 		h2.shoal("keys", "use", newKey)
 		poll.Until(t, 30*time.Second, "every member encrypts with the new key", func() error {
-			if out := h3.shoal("keys", "list"); !regexp.MustCompile(`(?m)^\S+\s+\*\s+3/3\s+3/3$`).MatchString(out) {
+			// The primary must be another key than the old one: the old
+			// key's line also reads "* 3/3 3/3" until h3 learns of the
+			// switch.
+			out := h3.shoal("keys", "list")
+			if m := regexp.MustCompile(`(?m)^(\S+)\s+\*\s+3/3\s+3/3$`).FindStringSubmatch(out); m == nil || m[1] == old {
 				return fmt.Errorf("%s", out)
 			}
 			return nil
