@@ -7,12 +7,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,15 +65,38 @@ func (a *agent) logFilePath() string {
 	return filepath.Join(a.dataDir, "agent.log")
 }
 
+// freePort finds a port free on loopback for an agent to listen on. It is
+// taken from below Linux's ephemeral range (32768-60999), and below the
+// node ports (30000-32767): a port of the ephemeral range, free when
+// looked at, could be taken by any outgoing connection before the agent
+// binds it (seen: "bind: address already in use").
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 2000 {
+		p := portLow + mrand.IntN(portHigh-portLow)
+		if portsGiven[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port found in 2,000 tries")
+	return 0
 }
+
+const portLow, portHigh = 10000, 20000
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{} // handed out by this process
+)
 
 func randomSuffix() string {
 	b := make([]byte, 3)
