@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -55,10 +56,26 @@ func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) 
 		writeError(w, err)
 		return
 	}
+	// A conflict without a resourceVersion of the caller's is this
+	// handler's own read racing another write (a controller's, or a merge
+	// from another agent after a partition heals): read again, as
+	// Kubernetes' guaranteed update does, backing off a little, for up to
+	// about 3 s. A caller's own resourceVersion that is stale is answered
+	// at once.
+	var sent struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(body, &sent)
 	for attempt := 0; ; attempt++ {
 		out, err := h.scaleOnce(r, ns, name, body, patch)
-		if api.IsConflict(err) && attempt < 5 {
-			continue
+		if api.IsConflict(err) && sent.Metadata.ResourceVersion == "" && attempt < 20 {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(min(time.Duration(10<<min(attempt, 5))*time.Millisecond, 200*time.Millisecond)):
+				continue
+			}
 		}
 		if err != nil {
 			writeError(w, err)
