@@ -34,11 +34,7 @@ file is needed. A namespace that compose did not make is refused.`,
   shoal compose -p shop down -v`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -30,11 +30,7 @@ prints one JSON object a line, as docker compose events --json does.`,
 		Example: `  shoal compose events
   shoal compose -p shop events --json web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -32,11 +32,7 @@ command gets one (-T: never). The exit status is the command's.`,
 			if index < 1 {
 				return usageError(cmd, "--index %d: give 1 for the first pod of the service, 2 for the second...", index)
 			}
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

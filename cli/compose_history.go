@@ -51,11 +51,7 @@ compose file is needed.`,
 			default:
 				return usageError(cmd, "-o %q: use table or json", output)
 			}
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -25,11 +25,7 @@ a row for each.`,
 		Example: `  shoal compose images
   shoal compose -p shop images web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -35,11 +35,7 @@ With -f, follow them, and the pods that start later too, until interrupted.`,
   shoal compose logs -f web
   shoal compose -p shop logs --tail 20 db`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,18 @@ import (
 	"github.com/shoal-dev/shoal/compose"
 )
 
+// projectClient is the project's namespace (see projectNamespace) and a
+// client of the API: what every verb that needs only the project's name
+// starts with.
+func (o *composeOptions) projectClient(cmd *cobra.Command, e *env) (string, *client.Client, error) {
+	ns, _, err := o.projectNamespace(cmd)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := e.client(cmd)
+	return ns, c, err
+}
+
 // projectNamespace is the namespace of the project the flags name: with
 // -p and no -f, the name alone (no file needs to be at hand, as for
 // docker compose -p NAME down); otherwise the loaded project's.
@@ -40,11 +52,7 @@ every host, (host) ports on the hosts that run its pods).`,
 		Example: `  shoal compose ps
   shoal compose -p shop ps web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ func pullMissingImages(ctx context.Context, c *client.Client, p *types.Project, 
 		if len(n.Status.Images) > 0 {
 			reporting = true
 		}
-		if c := api.FindCondition(n.Status.Conditions, api.NodeReady); c != nil && c.Status == api.ConditionTrue {
+		if nodeReady(n) {
 			ready = append(ready, n.Name)
 		}
 	}

@@ -103,11 +103,7 @@ the services until they run again, as up does (-d: return at once).`,
 		Example: `  shoal compose restart
   shoal compose -p shop restart web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}

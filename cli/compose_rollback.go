@@ -55,11 +55,7 @@ NAME and no -f, no compose file is needed: the revision holds everything.`,
 }
 
 func runComposeRollback(cmd *cobra.Command, e *env, o *composeOptions, ro *composeRollbackOptions) error {
-	ns, _, err := o.projectNamespace(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := e.client(cmd)
+	ns, c, err := o.projectClient(cmd, e)
 	if err != nil {
 		return err
 	}

@@ -19,11 +19,7 @@ under the pod's name and host, as docker compose top shows each container.`,
 		Example: `  shoal compose top
   shoal compose -p shop top web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := o.projectNamespace(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := e.client(cmd)
+			ns, c, err := o.projectClient(cmd, e)
 			if err != nil {
 				return err
 			}
