@@ -450,10 +450,14 @@ type gossipCounts struct {
 
 func (g gossipCounts) bytes() int64 { return g.PacketBytesSent + g.StreamBytesIn + g.StreamBytesOut }
 
-func (g gossipCounts) minus(h gossipCounts) gossipCounts {
-	return gossipCounts{g.PacketBytesSent - h.PacketBytesSent, g.StreamBytesIn - h.StreamBytesIn, g.StreamBytesOut - h.StreamBytesOut,
-		g.BroadcastsQueued - h.BroadcastsQueued, g.BroadcastsSent - h.BroadcastsSent, g.RecordsApplied - h.RecordsApplied,
-		g.Pulls - h.Pulls, g.RecordsPulled - h.RecordsPulled, g.SyncRounds - h.SyncRounds, g.Queued - h.Queued}
+func (g gossipCounts) minus(h gossipCounts) gossipCounts { return g.plus(h, -1) }
+
+// plus is g + sign*h, field by field.
+func (g gossipCounts) plus(h gossipCounts, sign int64) gossipCounts {
+	return gossipCounts{g.PacketBytesSent + sign*h.PacketBytesSent, g.StreamBytesIn + sign*h.StreamBytesIn,
+		g.StreamBytesOut + sign*h.StreamBytesOut, g.BroadcastsQueued + sign*h.BroadcastsQueued,
+		g.BroadcastsSent + sign*h.BroadcastsSent, g.RecordsApplied + sign*h.RecordsApplied, g.Pulls + sign*h.Pulls,
+		g.RecordsPulled + sign*h.RecordsPulled, g.SyncRounds + sign*h.SyncRounds, g.Queued + sign*h.Queued}
 }
 
 // gossipTotals sums the agents' replication counters so far: every byte
@@ -462,7 +466,7 @@ func (c *Cluster) gossipTotals() gossipCounts {
 	var n gossipCounts
 	for _, a := range c.agents {
 		g := c.info(a).Gossip
-		n = n.minus(gossipCounts{}.minus(g))
+		n = n.plus(g, 1)
 	}
 	return n
 }
