@@ -18,6 +18,8 @@ func Default(o Object) {
 		defaultDeployment(obj)
 	case *Job:
 		defaultJob(obj)
+	case *CronJob:
+		defaultCronJob(obj)
 	case *DaemonSet:
 		defaultDaemonSet(obj)
 	case *Service:

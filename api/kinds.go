@@ -74,6 +74,7 @@ var Kinds = []*Kind{
 	{Kind: "ReplicaSet", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &ReplicaSet{} }},
 	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
 	{Kind: "Job", Resource: "jobs", Singular: "job", Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Job{} }},
+	{Kind: "CronJob", Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &CronJob{} }},
 	{Kind: "Pod", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Pod{} }},
 	{Kind: "Service", Resource: "services", Singular: "service", ShortNames: []string{"svc"}, Version: "v1", Namespaced: true, New: func() Object { return &Service{} }},
 	{Kind: "Endpoints", Resource: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Version: "v1", Namespaced: true, New: func() Object { return &Endpoints{} }},
@@ -92,6 +93,7 @@ var (
 	KindReplicaSet = MustKind("ReplicaSet")
 	KindPod        = MustKind("Pod")
 	KindJob        = MustKind("Job")
+	KindCronJob    = MustKind("CronJob")
 	KindDaemonSet  = MustKind("DaemonSet")
 	KindService    = MustKind("Service")
 	KindEndpoints  = MustKind("Endpoints")

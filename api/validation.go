@@ -28,6 +28,8 @@ func Validate(o Object) error {
 		validateDeployment(&e, obj)
 	case *Job:
 		validateJob(&e, obj)
+	case *CronJob:
+		validateCronJob(&e, obj)
 	case *DaemonSet:
 		validateDaemonSet(&e, obj)
 	case *Service:
