@@ -20,6 +20,10 @@ func Default(o Object) {
 		defaultJob(obj)
 	case *CronJob:
 		defaultCronJob(obj)
+	case *StorageClass:
+		defaultStorageClass(obj)
+	case *PersistentVolume:
+		defaultPersistentVolume(obj)
 	case *DaemonSet:
 		defaultDaemonSet(obj)
 	case *Service:

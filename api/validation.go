@@ -30,6 +30,10 @@ func Validate(o Object) error {
 		validateJob(&e, obj)
 	case *CronJob:
 		validateCronJob(&e, obj)
+	case *StorageClass:
+		validateStorageClass(&e, obj)
+	case *PersistentVolume:
+		validatePersistentVolume(&e, obj)
 	case *DaemonSet:
 		validateDaemonSet(&e, obj)
 	case *Service:
