@@ -42,7 +42,7 @@ func (c *serviceAccountController) loop() *loop {
 				}
 			}},
 		},
-		sync:   c.sync,
+		sync: c.sync,
 		resync: func(context.Context) error {
 			for _, o := range c.cache.list(api.KindNamespace, "", nil) {
 				c.queue.Add(o.GetObjectMeta().Name)
