@@ -275,8 +275,8 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 func (h *kindHandler) patch(w http.ResponseWriter, r *http.Request)       { h.patchWith(w, r, false) }
 func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.patchWith(w, r, true) }
 
-// patchWith applies a JSON merge patch, retrying when a concurrent write
-// changed the object between read and write.
+// patchWith applies a JSON merge patch, retrying (retryConflicts) when a
+// concurrent write changed the object between read and write.
 func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
 	patch, err := h.s.readBody(w, r)
@@ -284,18 +284,14 @@ func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status b
 		writeError(w, err)
 		return
 	}
-	for attempt := 0; ; attempt++ {
-		out, err := h.patchOnce(w, r, ns, name, patch, status)
-		if api.IsConflict(err) && attempt < 5 {
-			continue
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+	out, err := retryConflicts(r.Context(), true, func() (api.Object, error) {
+		return h.patchOnce(w, r, ns, name, patch, status)
+	})
+	if err != nil {
+		writeError(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name string, patch []byte, status bool) (api.Object, error) {
