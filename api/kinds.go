@@ -78,6 +78,7 @@ var Kinds = []*Kind{
 	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
 	{Kind: "Job", Resource: "jobs", Singular: "job", Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Job{} }},
 	{Kind: "CronJob", Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &CronJob{} }},
+	{Kind: "PodDisruptionBudget", Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Group: "policy", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &PodDisruptionBudget{} }},
 	{Kind: "Pod", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Pod{} }},
 	{Kind: "Service", Resource: "services", Singular: "service", ShortNames: []string{"svc"}, Version: "v1", Namespaced: true, New: func() Object { return &Service{} }},
 	{Kind: "Endpoints", Resource: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Version: "v1", Namespaced: true, New: func() Object { return &Endpoints{} }},
@@ -87,24 +88,25 @@ var Kinds = []*Kind{
 
 // Well-known kinds, for code that names one directly.
 var (
-	KindNamespace        = MustKind("Namespace")
-	KindNode             = MustKind("Node")
-	KindConfigMap        = MustKind("ConfigMap")
-	KindSecret           = MustKind("Secret")
-	KindServiceAccount   = MustKind("ServiceAccount")
-	KindStorageClass     = MustKind("StorageClass")
-	KindPersistentVolume = MustKind("PersistentVolume")
-	KindClaim            = MustKind("PersistentVolumeClaim")
-	KindDeployment       = MustKind("Deployment")
-	KindReplicaSet       = MustKind("ReplicaSet")
-	KindPod              = MustKind("Pod")
-	KindJob              = MustKind("Job")
-	KindCronJob          = MustKind("CronJob")
-	KindDaemonSet        = MustKind("DaemonSet")
-	KindService          = MustKind("Service")
-	KindEndpoints        = MustKind("Endpoints")
-	KindIngress          = MustKind("Ingress")
-	KindEvent            = MustKind("Event")
+	KindNamespace           = MustKind("Namespace")
+	KindNode                = MustKind("Node")
+	KindConfigMap           = MustKind("ConfigMap")
+	KindSecret              = MustKind("Secret")
+	KindServiceAccount      = MustKind("ServiceAccount")
+	KindStorageClass        = MustKind("StorageClass")
+	KindPersistentVolume    = MustKind("PersistentVolume")
+	KindClaim               = MustKind("PersistentVolumeClaim")
+	KindDeployment          = MustKind("Deployment")
+	KindReplicaSet          = MustKind("ReplicaSet")
+	KindPod                 = MustKind("Pod")
+	KindJob                 = MustKind("Job")
+	KindCronJob             = MustKind("CronJob")
+	KindPodDisruptionBudget = MustKind("PodDisruptionBudget")
+	KindDaemonSet           = MustKind("DaemonSet")
+	KindService             = MustKind("Service")
+	KindEndpoints           = MustKind("Endpoints")
+	KindIngress             = MustKind("Ingress")
+	KindEvent               = MustKind("Event")
 )
 
 // MustKind returns the kind named exactly, or panics; for package variables.

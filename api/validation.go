@@ -32,6 +32,8 @@ func Validate(o Object) error {
 		validateCronJob(&e, obj)
 	case *StorageClass:
 		validateStorageClass(&e, obj)
+	case *PodDisruptionBudget:
+		validatePodDisruptionBudget(&e, obj)
 	case *PersistentVolume:
 		validatePersistentVolume(&e, obj)
 	case *DaemonSet:
