@@ -1,0 +1,38 @@
+package openapi
+
+// Go doc comments are not in the binary: these short descriptions are what
+// `kubectl explain` shows. A kind without one gets a generic sentence.
+
+// kindDescriptions describe each kind, by kind name.
+var kindDescriptions = map[string]string{
+	"Namespace":               "Namespace groups the objects of one team or application and scopes their names.",
+	"Node":                    "Node is one Docker host of the cluster, written by its agent.",
+	"ConfigMap":               "ConfigMap holds configuration data for pods to consume as environment variables or files.",
+	"PersistentVolumeClaim":   "PersistentVolumeClaim asks for a volume that outlives the pods that use it.",
+	"Secret":                  "Secret holds sensitive data, such as passwords, tokens or keys, for pods to consume.",
+	"ClusterRole":             "ClusterRole is a set of permissions, granted cluster-wide or in a namespace by a binding.",
+	"ClusterRoleBinding":      "ClusterRoleBinding grants the permissions of a ClusterRole to users, groups or service accounts cluster-wide.",
+	"Role":                    "Role is a set of permissions within one namespace.",
+	"RoleBinding":             "RoleBinding grants the permissions of a Role or ClusterRole within one namespace.",
+	"Token":                   "Token is a bearer credential of a user of the cluster (shoal's own kind).",
+	"Deployment":              "Deployment runs a number of identical pods and rolls out changes to their template through ReplicaSets.",
+	"ReplicaSet":              "ReplicaSet keeps a number of identical pods running.",
+	"DaemonSet":               "DaemonSet runs one pod on each node that matches its selector.",
+	"Job":                     "Job runs pods until a number of them complete successfully.",
+	"Pod":                     "Pod is a group of containers that run together on one node, sharing a network namespace.",
+	"Service":                 "Service gives a set of pods one stable virtual address and DNS name.",
+	"Endpoints":               "Endpoints lists the addresses of the ready pods behind a Service.",
+	"Ingress":                 "Ingress routes HTTP requests by host and path to Services.",
+	"Event":                   "Event reports something that happened to an object.",
+	"SelfSubjectAccessReview": "SelfSubjectAccessReview asks whether the caller may do an action (kubectl auth can-i).",
+	"SelfSubjectReview":       "SelfSubjectReview tells the caller who the server takes it to be (kubectl auth whoami).",
+}
+
+// fieldDescriptions describe the fields every object shares, by JSON name.
+var fieldDescriptions = map[string]string{
+	"apiVersion": "APIVersion defines the versioned schema of this representation of an object, such as v1 or apps/v1.",
+	"kind":       "Kind is the type of the object, in CamelCase, such as Pod or Deployment.",
+	"metadata":   "Standard object's metadata: name, namespace, labels, annotations.",
+	"spec":       "Spec is the desired state of the object.",
+	"status":     "Status is the most recently observed state of the object, written by the system. Read-only.",
+}
