@@ -51,7 +51,12 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 	if ns == "" {
 		ns = "default"
 	}
-	strict := q.Get("strict") == "true" || q.Get("fieldValidation") == "Strict"
+	validation, err := fieldValidationOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	strict := validation == fieldValidationStrict
 	prune, err := parsePrune(q)
 	if err != nil {
 		writeError(w, err)
@@ -76,6 +81,9 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 		}
 		it := ApplyItem{Kind: d.Kind.Kind, APIVersion: d.Kind.APIVersion(), Namespace: m.Namespace, Name: m.Name}
 		for _, f := range d.UnknownFields {
+			if validation == fieldValidationIgnore {
+				break
+			}
 			it.Warnings = append(it.Warnings, fmt.Sprintf("%s %s: unknown field %q", d.Kind.Kind, m.Name, f))
 		}
 		if strict && len(it.Warnings) > 0 {
