@@ -85,6 +85,18 @@ func V3(resources []Resource, opts Options) map[string]*spec3.OpenAPI {
 	return out
 }
 
+// V3Keys are the keys of the documents V3 builds, without building them.
+func V3Keys(resources []Resource) []string {
+	var keys []string
+	for _, r := range resources {
+		key := strings.TrimPrefix(PathPrefix(r.Group, r.Version), "/")
+		if !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
 // defineKinds defines each resource's type, marked with its kind, and the
 // list kind of each registered kind.
 func defineKinds(b *Schemas, resources []Resource) {

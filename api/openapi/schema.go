@@ -21,7 +21,6 @@ const (
 	extPatchMergeKey = "x-kubernetes-patch-merge-key"
 	extListType      = "x-kubernetes-list-type"
 	extListMapKeys   = "x-kubernetes-list-map-keys"
-	extIntOrString   = "x-kubernetes-int-or-string"
 	extAction        = "x-kubernetes-action"
 	extPreserve      = "x-kubernetes-preserve-unknown-fields"
 )
@@ -110,9 +109,14 @@ func (b *Schemas) definition(t reflect.Type) spec.Schema {
 	s := spec.Schema{}
 	s.Type = spec.StringOrArray{"object"}
 	s.Properties = map[string]spec.Schema{}
+	if t.PkgPath() == apiPackage {
+		s.Description = typeDescriptions[t.Name()]
+	}
 	b.addFields(&s, t)
 	return s
 }
+
+var apiPackage = reflect.TypeFor[api.ObjectMeta]().PkgPath()
 
 // addFields adds t's JSON fields to s, following inlined embedded structs
 // as encoding/json does.

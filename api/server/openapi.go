@@ -3,9 +3,13 @@ package server
 import (
 	"net/http"
 	"strings"
+	"sync"
 
+	"k8s.io/kube-openapi/pkg/cached"
 	"k8s.io/kube-openapi/pkg/handler"
 	"k8s.io/kube-openapi/pkg/handler3"
+	"k8s.io/kube-openapi/pkg/spec3"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/openapi"
@@ -29,12 +33,19 @@ func (m pathMux) Handle(path string, h http.Handler) {
 	m.s.router.Handle(path, h).Methods(http.MethodGet, http.MethodHead)
 }
 
+// openAPIRoutes serves the documents of the resources. They are built on
+// the first request (tens of milliseconds), not with the server.
 func (s *Server) openAPIRoutes(resources []openapi.Resource) {
 	opts := openapi.Options{Version: s.cfg.Version, PatchTypes: patchTypes}
-	docs := &openAPIDocs{v2: handler.NewOpenAPIService(openapi.V2(resources, opts)), v3: handler3.NewOpenAPIService(),
-		v3Keys: map[string]bool{}}
-	for key, doc := range openapi.V3(resources, opts) {
-		docs.v3.UpdateGroupVersion(key, doc)
+	v2 := cached.Once(cached.Func(func() (*spec.Swagger, string, error) {
+		return openapi.V2(resources, opts), "", nil
+	}))
+	v3 := sync.OnceValue(func() map[string]*spec3.OpenAPI { return openapi.V3(resources, opts) })
+	docs := &openAPIDocs{v2: handler.NewOpenAPIServiceLazy(v2), v3: handler3.NewOpenAPIService(), v3Keys: map[string]bool{}}
+	for _, key := range openapi.V3Keys(resources) {
+		docs.v3.UpdateGroupVersionLazy(key, cached.Once(cached.Func(func() (*spec3.OpenAPI, string, error) {
+			return v3()[key], "", nil
+		})))
 		docs.v3Keys[key] = true
 	}
 	s.openAPI = docs
