@@ -69,6 +69,20 @@ func TestFieldValidationStrictRefusesWarnWarnsIgnoreIsSilent(t *testing.T) {
 	}
 }
 
+func TestFieldValidationCoversScale(t *testing.T) {
+	ts, _ := newServer(t)
+	do(t, http.MethodPost, ts.URL+"/apis/apps/v1/namespaces/default/deployments", "application/yaml", deployYAML)
+	scale := ts.URL + "/apis/apps/v1/namespaces/default/deployments/web/scale"
+	resp, b := do(t, http.MethodPatch, scale+"?fieldValidation=Strict", "application/merge-patch+json", `{"spec":{"replica":3}}`)
+	if st := status(t, b); resp.StatusCode != http.StatusBadRequest || !strings.Contains(st.Message, `unknown field "spec.replica"`) {
+		t.Fatalf("Strict scale patch: %d %s", resp.StatusCode, st.Message)
+	}
+	resp, _ = do(t, http.MethodPatch, scale, "application/merge-patch+json", `{"spec":{"replicas":3,"replica":3}}`)
+	if resp.StatusCode != http.StatusOK || !slices.Equal(resp.Header.Values("Warning"), []string{`299 - "unknown field \"spec.replica\""`}) {
+		t.Fatalf("scale patch, default validation: %d %q", resp.StatusCode, resp.Header.Values("Warning"))
+	}
+}
+
 // anonymous finds no credential on any request.
 type anonymous struct{}
 

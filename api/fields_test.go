@@ -22,3 +22,10 @@ func TestDuplicateFieldsNamesEachRepeatedKeyByPath(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownFieldsOfNamesFieldsTheTypeLacks(t *testing.T) {
+	got := UnknownFieldsOf(&Scale{}, []byte(`{"spec":{"replicas":2,"replica":3},"metadata":{"name":"w"},"extra":1}`))
+	if want := []string{"extra", "spec.replica"}; !slices.Equal(got, want) {
+		t.Fatalf("UnknownFieldsOf = %q, want %q", got, want)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"sort"
 )
 
 // DuplicateFields lists the keys that appear more than once in one JSON
@@ -59,4 +61,18 @@ func scanDuplicates(dec *json.Decoder, at string, out *[]string) error {
 		return err
 	}
 	return nil
+}
+
+// UnknownFieldsOf lists the fields of the JSON object data that the Go
+// value v (a pointer to a struct) has no field for, as paths; for bodies
+// that are not objects of a kind, such as a Scale or a Binding.
+func UnknownFieldsOf(v any, data []byte) []string {
+	var generic any
+	if err := json.Unmarshal(data, &generic); err != nil {
+		return nil // the caller's decoder reports it
+	}
+	var unknown []string
+	findUnknown(reflect.TypeOf(v), generic, "", &unknown)
+	sort.Strings(unknown)
+	return unknown
 }
