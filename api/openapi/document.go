@@ -34,7 +34,7 @@ func V2(resources []Resource, opts Options) *spec.Swagger {
 	b := NewSchemas(refV2)
 	defineKinds(b, resources)
 	paths := &spec.Paths{Paths: map[string]spec.PathItem{}}
-	for _, p := range pathsOf(resources, opts) {
+	for _, p := range pathsOf(b, resources, opts) {
 		paths.Paths[p.path] = p.v2(b)
 	}
 	defs := spec.Definitions{}
@@ -56,7 +56,7 @@ func V3(resources []Resource, opts Options) map[string]*spec3.OpenAPI {
 	b := NewSchemas(refV3)
 	defineKinds(b, resources)
 	byGV := map[string][]*pathSpec{}
-	for _, p := range pathsOf(resources, opts) {
+	for _, p := range pathsOf(b, resources, opts) {
 		key := strings.TrimPrefix(PathPrefix(p.group, p.version), "/")
 		byGV[key] = append(byGV[key], p)
 	}
@@ -255,14 +255,14 @@ type pathSpec struct {
 }
 
 // pathsOf lists the paths of the resources, with one operation per verb.
-func pathsOf(resources []Resource, opts Options) []*pathSpec {
+func pathsOf(b *Schemas, resources []Resource, opts Options) []*pathSpec {
 	var out []*pathSpec
 	for _, r := range resources {
 		if r.Registered == nil {
 			out = append(out, extraPath(r))
 			continue
 		}
-		out = append(out, kindPaths(r, opts)...)
+		out = append(out, kindPaths(b, r, opts)...)
 	}
 	return out
 }
@@ -283,7 +283,7 @@ func opID(verb, group, version, scope, kind, suffix string) string {
 	return verb + g + strings.ToUpper(version[:1]) + version[1:] + scope + kind + suffix
 }
 
-func kindPaths(r Resource, opts Options) []*pathSpec {
+func kindPaths(b *Schemas, r Resource, opts Options) []*pathSpec {
 	k := r.Registered
 	name := DefinitionName(reflect.TypeOf(r.Object))
 	gvk := gvkOf(r.Group, r.Version, r.Kind)
@@ -321,8 +321,11 @@ func kindPaths(r Resource, opts Options) []*pathSpec {
 	}
 	for _, s := range r.Subresources {
 		subName := name
-		if s.Group != r.Group || s.Version != r.Version || s.Kind != r.Kind {
-			subName = "" // a kind of its own, or plain text: no schema here
+		switch {
+		case s.Object != nil:
+			subName = defineSubresourceKind(b, s)
+		case s.Group != r.Group || s.Version != r.Version || s.Kind != r.Kind:
+			subName = "" // plain text, or a kind without a Go type: no schema
 		}
 		suffix := strings.ToUpper(s.Name[:1]) + s.Name[1:]
 		sp := &pathSpec{group: r.Group, version: r.Version, path: coll + "/{name}/" + s.Name, params: objParams}
@@ -333,6 +336,18 @@ func kindPaths(r Resource, opts Options) []*pathSpec {
 		out = append(out, sp)
 	}
 	return out
+}
+
+// defineSubresourceKind defines the type a subresource carries, marked with
+// its kind (autoscaling/v1 Scale), and returns its name.
+func defineSubresourceKind(b *Schemas, s Subresource) string {
+	name := b.Define(reflect.TypeOf(s.Object))
+	def := b.defs[name]
+	if def.Extensions[extGVK] == nil {
+		def.AddExtension(extGVK, []map[string]string{{"group": s.Group, "version": s.Version, "kind": s.Kind}})
+	}
+	b.defs[name] = def
+	return name
 }
 
 // objectOps are the operations on one object's path (or a subresource's).

@@ -27,6 +27,10 @@ type Subresource struct {
 	// The kind its requests and answers carry.
 	Group, Version, Kind string
 	Verbs                []string
+	// Object is a value of the Go type its requests and answers carry when
+	// that is not the parent's (a Scale, a Binding); nil for the parent's
+	// type or for plain text (logs, exec streams).
+	Object any
 }
 
 // GroupVersion is "v1" for the core group and "group/version" otherwise.

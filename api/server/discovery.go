@@ -28,14 +28,14 @@ var categoryAll = map[string]bool{
 }
 
 // subresourceKinds are the kinds the subresources carry, as Kubernetes
-// declares them; a subresource not listed carries its parent's kind
-// (status).
-var subresourceKinds = map[string][3]string{ // group, version, kind
-	"scale":   {"autoscaling", "v1", "Scale"},
-	"log":     {"", "v1", "Pod"},
-	"exec":    {"", "v1", "PodExecOptions"},
-	"binding": {"", "v1", "Binding"},
-	"top":     {"", "v1", "PodTop"},
+// declares them, with their Go types where they have one; a subresource
+// not listed carries its parent's kind (status).
+var subresourceKinds = map[string]openapi.Subresource{
+	"scale":   {Group: "autoscaling", Version: "v1", Kind: "Scale", Object: &api.Scale{}},
+	"log":     {Version: "v1", Kind: "Pod"}, // plain text
+	"exec":    {Version: "v1", Kind: "PodExecOptions"},
+	"binding": {Version: "v1", Kind: "Binding", Object: &api.Binding{}},
+	"top":     {Version: "v1", Kind: "PodTop", Object: &api.PodTop{}},
 }
 
 // extraResources are the resources served outside the kind registry.
@@ -82,12 +82,12 @@ func servedResources(router *mux.Router) []openapi.Resource {
 		}
 		sort.Strings(subs)
 		for _, name := range subs {
-			g, v, kind := k.Group, k.Version, k.Kind
-			if sk, ok := subresourceKinds[name]; ok {
-				g, v, kind = sk[0], sk[1], sk[2]
+			sub, ok := subresourceKinds[name]
+			if !ok {
+				sub = openapi.Subresource{Group: k.Group, Version: k.Version, Kind: k.Kind}
 			}
-			res.Subresources = append(res.Subresources, openapi.Subresource{Name: name, Group: g, Version: v, Kind: kind,
-				Verbs: sortedVerbs(verbsOf(methods[obj+"/"+name], true))})
+			sub.Name, sub.Verbs = name, sortedVerbs(verbsOf(methods[obj+"/"+name], true))
+			res.Subresources = append(res.Subresources, sub)
 		}
 		out = append(out, res)
 	}

@@ -236,6 +236,9 @@ func TestClientGoDiscoversResourcesAndBothOpenAPIVersions(t *testing.T) {
 	if !bytes.Contains(b, []byte(`"fieldValidation"`)) || !bytes.Contains(b, []byte(`"x-kubernetes-group-version-kind"`)) {
 		t.Errorf("apis/apps/v1 lacks fieldValidation or the kinds' GVK")
 	}
+	if !bytes.Contains(b, []byte(`{"group":"autoscaling","kind":"Scale","version":"v1"}`)) {
+		t.Errorf("apis/apps/v1 lacks the Scale its scale subresources carry")
+	}
 }
 
 func TestOpenAPIv3ServesAHashedURLPerGroupVersionAndRefusesOthers(t *testing.T) {
