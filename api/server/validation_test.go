@@ -83,6 +83,24 @@ func TestFieldValidationCoversScale(t *testing.T) {
 	}
 }
 
+func TestApplyValidatesFieldsOfEachDocument(t *testing.T) {
+	ts, _ := newServer(t)
+	doc := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"1","k":"2"},"bogus":1}`
+	resp, b := do(t, http.MethodPost, ts.URL+"/shoal/v1/apply?fieldValidation=Strict", "application/json", doc)
+	if st := status(t, b); resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(st.Message, `strict decoding error: unknown field "bogus", duplicate field "data.k"`) {
+		t.Fatalf("strict apply: %d %s", resp.StatusCode, st.Message)
+	}
+	resp, b = do(t, http.MethodPost, ts.URL+"/shoal/v1/apply", "application/json", doc)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `ConfigMap a: duplicate field \"data.k\"`) {
+		t.Fatalf("apply: %d %s", resp.StatusCode, b)
+	}
+	resp, b = do(t, http.MethodPost, ts.URL+"/shoal/v1/apply?fieldValidation=Bad", "application/json", doc)
+	if st := status(t, b); resp.StatusCode != http.StatusBadRequest || !strings.Contains(st.Message, "fieldValidation") {
+		t.Fatalf("apply with a bad fieldValidation: %d %s", resp.StatusCode, st.Message)
+	}
+}
+
 // anonymous finds no credential on any request.
 type anonymous struct{}
 
