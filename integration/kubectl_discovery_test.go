@@ -110,7 +110,9 @@ func TestKubectlDiscoversExplainsAndValidatesFields(t *testing.T) {
 		// No replicas: its pods would count among the next subtest's.
 		bad := strings.Replace(deploymentYAML("typo", 0, testImage), "        args:", "        imagePullPolcy: Always\n        args:", 1)
 		out, err := a.kubectl(t, bad, "apply", "--validate=strict", "-f", "-")
-		if err == nil || !strings.Contains(out, `unknown field "spec.template.spec.containers[0].imagePullPolcy"`) {
+		// The server's words: kubectl found fieldValidation in the OpenAPI
+		// document and left validation to the server.
+		if err == nil || !strings.Contains(out, `strict decoding error: unknown field "spec.template.spec.containers[0].imagePullPolcy"`) {
 			t.Fatalf("strict apply of an unknown field: err %v\n%s", err, out)
 		}
 		if out, err := a.kubectl(t, "", "get", "deployment", "typo"); err == nil || !strings.Contains(out, "NotFound") {
