@@ -121,6 +121,9 @@ type Server struct {
 	streams *concurrency
 	// access holds the Access of the Extra routes that have one, by path.
 	access map[string]func(*http.Request) ([]api.AccessRequest, error)
+	// discovery and openAPI describe the routes; built once by routes().
+	discovery *discovery
+	openAPI   *openAPIDocs
 
 	watchesCut, watchesExpired atomic.Uint64 // WatchStats
 
@@ -217,6 +220,11 @@ func (s *Server) routes() {
 			s.access[e.Path] = e.Access
 		}
 	}
+	// Last: discovery and OpenAPI describe the routes registered above.
+	resources := servedResources(r)
+	s.discovery = newDiscovery(resources)
+	s.discoveryRoutes()
+	s.openAPIRoutes(resources)
 }
 
 func (s *Server) kindRoutes(k *api.Kind) {
