@@ -1,7 +1,5 @@
 package api
 
-import "encoding/json"
-
 // The meta.k8s.io group of Table and PartialObjectMetadata, and its versions
 // a client may ask a Table in.
 const (
@@ -38,8 +36,10 @@ type TableColumnDefinition struct {
 // object itself as the request's includeObject asks: its metadata (a
 // PartialObjectMetadata), all of it, or nothing.
 type TableRow struct {
-	Cells  []any           `json:"cells"`
-	Object json.RawMessage `json:"object,omitempty"`
+	Cells []any `json:"cells"`
+	// Object is nil, a *PartialObjectMetadata or the Object; it is
+	// encoded in place, once, with the Table.
+	Object any `json:"object,omitempty"`
 }
 
 // PartialObjectMetadata is an object's kind, version and metadata only.

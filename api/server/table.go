@@ -127,7 +127,7 @@ func (t *tabler) columns() []api.TableColumnDefinition {
 // computes them on the server: an age is text such as "5m". Rows hold every
 // column's cell, the wide ones too, so they are computed as -o wide shows
 // them (a load balancer's addresses uncut), as Kubernetes does.
-func (t *tabler) build(objs []api.Object, meta api.ListMeta, withColumns bool) (*api.Table, error) {
+func (t *tabler) build(objs []api.Object, meta api.ListMeta, withColumns bool) *api.Table {
 	tbl := &api.Table{TypeMeta: api.TypeMeta{Kind: "Table", APIVersion: api.MetaGroup + "/" + t.version},
 		ListMeta: meta, Rows: make([]api.TableRow, 0, len(objs))}
 	if withColumns {
@@ -143,16 +143,12 @@ func (t *tabler) build(objs []api.Object, meta api.ListMeta, withColumns bool) (
 		now = t.s.cfg.Now()
 	}
 	for _, o := range objs {
-		row, err := t.row(o, cols, now, opts)
-		if err != nil {
-			return nil, err
-		}
-		tbl.Rows = append(tbl.Rows, row)
+		tbl.Rows = append(tbl.Rows, t.row(o, cols, now, opts))
 	}
-	return tbl, nil
+	return tbl
 }
 
-func (t *tabler) row(o api.Object, cols []printers.Column, now time.Time, opts *printers.Options) (api.TableRow, error) {
+func (t *tabler) row(o api.Object, cols []printers.Column, now time.Time, opts *printers.Options) api.TableRow {
 	var texts []string
 	if t.table.Named() {
 		texts = append(texts, o.GetObjectMeta().Name)
@@ -170,28 +166,20 @@ func (t *tabler) row(o api.Object, cols []printers.Column, now time.Time, opts *
 		}
 	}
 	row := api.TableRow{Cells: cells}
-	var err error
 	switch t.include {
 	case api.IncludeObject:
-		row.Object, err = json.Marshal(o)
+		row.Object = o
 	case api.IncludeMetadata:
-		row.Object, err = json.Marshal(api.PartialObjectMetadata{
+		row.Object = &api.PartialObjectMetadata{
 			TypeMeta:   api.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: api.MetaGroup + "/" + api.MetaVersion},
-			ObjectMeta: *o.GetObjectMeta()})
+			ObjectMeta: *o.GetObjectMeta()}
 	}
-	if err != nil {
-		return row, api.NewInternal(fmt.Errorf("encoding the row of %s %s: %w", t.k.Kind, o.GetObjectMeta().Name, err))
-	}
-	return row, nil
+	return row
 }
 
 // write answers with the Table of objs.
 func (t *tabler) write(w http.ResponseWriter, objs []api.Object, meta api.ListMeta) {
-	tbl, err := t.build(objs, meta, true)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+	tbl := t.build(objs, meta, true)
 	w.Header().Set("Content-Type", tableContentType(t.version))
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(tbl)
@@ -200,23 +188,19 @@ func (t *tabler) write(w http.ResponseWriter, objs []api.Object, meta api.ListMe
 // event turns a watch event into the event a Table watch sends: its object a
 // Table of one row (none for a bookmark), the column definitions in the
 // first event only. Error events keep their Status.
-func (t *tabler) event(ev api.WatchEvent, first bool) (any, error) {
+func (t *tabler) event(ev api.WatchEvent, first bool) any {
 	if ev.Type == api.Error || ev.Object == nil {
-		return ev, nil
+		return ev
 	}
 	meta := api.ListMeta{ResourceVersion: ev.Object.GetObjectMeta().ResourceVersion}
 	var objs []api.Object
 	if ev.Type != api.Bookmark {
 		objs = []api.Object{ev.Object}
 	}
-	tbl, err := t.build(objs, meta, first)
-	if err != nil {
-		return nil, err
-	}
 	return struct {
 		Type   string     `json:"type"`
 		Object *api.Table `json:"object"`
-	}{ev.Type, tbl}, nil
+	}{ev.Type, t.build(objs, meta, first)}
 }
 
 // nodeLoads sums the requests of the pods bound to each node for the Node

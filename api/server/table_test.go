@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -349,5 +350,52 @@ func TestTableWatch(t *testing.T) {
 	want := "ADDED c1 | 1 | 5m, MODIFIED c1 | 2 | 5m, DELETED c1 | 2 | 5m"
 	if strings.Join(got, ", ") != want {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, ", "), want)
+	}
+}
+
+// BenchmarkListPods lists 1,000 pods as objects (shoal get) and as a Table
+// (kubectl get), side by side.
+func BenchmarkListPods(b *testing.B) {
+	st, err := gossip.Open("", "n1", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	objs := registry.New(st)
+	ctx := context.Background()
+	if _, err := objs.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		if _, err := objs.Create(ctx, &api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "default",
+			Labels: map[string]string{"app": "web"}},
+			Spec: api.PodSpec{Containers: []api.Container{{Name: "app", Image: "shoal-testapp:v1"}}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ts := httptest.NewServer(server.New(server.Config{Store: objs, Version: "v-test", MaxBodyBytes: 64 << 10}))
+	defer ts.Close()
+	for _, bc := range []struct{ name, accept string }{
+		{"objects", "application/json"},
+		{"table", kubectlAccept},
+		{"table-with-objects", kubectlAccept},
+	} {
+		url := ts.URL + "/api/v1/pods"
+		if bc.name == "table-with-objects" {
+			url += "?includeObject=Object"
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("Accept", bc.accept)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := bufio.NewReader(resp.Body).WriteTo(io.Discard)
+				resp.Body.Close()
+				b.SetBytes(n)
+			}
+		})
 	}
 }

@@ -78,11 +78,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns s
 			}
 			var out any = ev
 			if tab != nil {
-				var err error
-				if out, err = tab.event(ev, first); err != nil {
-					s.log.Warn("closed a watch whose event could not be printed as a table", "resource", k.Resource, "err", err)
-					return
-				}
+				out = tab.event(ev, first)
 				// The column definitions go with the first row.
 				first = first && ev.Type == api.Error
 			}
