@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // kubectlGetAccept is the Accept header of kubectl get.
@@ -25,9 +27,15 @@ const kubectlGetAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,applicati
 // does, and prints the Table with kubectl's own table printer.
 func kubectlGet(t *testing.T, srv *clienttest.Server, path string, opts printers.PrintOptions) string {
 	t.Helper()
+	return kubectlGetAs(t, srv, srv.Token, path, opts)
+}
+
+// kubectlGetAs is kubectlGet with the bearer token given.
+func kubectlGetAs(t *testing.T, srv *clienttest.Server, token, path string, opts printers.PrintOptions) string {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 	req.Header.Set("Accept", kubectlGetAccept)
-	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -102,5 +110,40 @@ func TestKubectlPrintsTheCLIsTables(t *testing.T) {
 				t.Errorf("get %s %s: kubectl prints:\n%s\nshoal prints:\n%s", res, strings.Join(tc.args, " "), got, r.stdout)
 			}
 		}
+	}
+}
+
+// A caller who may list nodes but not every pod gets the node table with
+// the sums over the pods as <unknown>, from kubectl as from shoal get.
+func TestKubectlNodeTableWithoutPodAccess(t *testing.T) {
+	srv := nodeFixture(t)
+	srv.TableNow = func() time.Time { return fixedNow }
+	reg := srv.Registry()
+	if _, err := reg.Create(t.Context(), &api.ClusterRole{ObjectMeta: api.ObjectMeta{Name: "node-reader"},
+		Rules: []api.PolicyRule{{Verbs: []string{"get", "list", "watch"}, APIGroups: []string{""}, Resources: []string{"nodes"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	token := srv.UserToken("nodes-only", "default")
+	if _, err := reg.Create(t.Context(), &api.ClusterRoleBinding{ObjectMeta: api.ObjectMeta{Name: "nodes-only"},
+		Subjects: []api.Subject{{Kind: api.SubjectUser, APIGroup: api.RBACGroup, Name: "nodes-only"}},
+		RoleRef:  api.RoleRef{APIGroup: api.RBACGroup, Kind: "ClusterRole", Name: "node-reader"}}); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	poll.Until(t, 10*time.Second, "the binding in force", func() error {
+		if r = shoal(t, srv, "", "get", "nodes", "--token", token); r.code != 0 {
+			return fmt.Errorf("%s", r.stderr)
+		}
+		return nil
+	})
+	if !strings.Contains(r.stdout, "<unknown>") {
+		t.Fatalf("shoal get nodes without access to pods:\n%s", r.stdout)
+	}
+	if got := kubectlGetAs(t, srv, token, "/api/v1/nodes", printers.PrintOptions{}); got != r.stdout {
+		t.Errorf("kubectl prints:\n%s\nshoal prints:\n%s", got, r.stdout)
+	}
+	// The admin sees the sums.
+	if got := kubectlGet(t, srv, "/api/v1/nodes", printers.PrintOptions{}); strings.Contains(got, "<unknown>") {
+		t.Errorf("the admin's node table:\n%s", got)
 	}
 }
