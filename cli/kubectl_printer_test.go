@@ -81,9 +81,20 @@ func TestKubectlPrintsTheCLIsTables(t *testing.T) {
 		&api.Role{ObjectMeta: api.ObjectMeta{Name: "reader", Namespace: "default", CreationTimestamp: ago(2 * time.Hour)}})
 	srv.Add(serviceFixture()...)
 	srv.Add(jobFixture()...)
+	retain, wait, fs := api.ReclaimRetain, api.BindingWaitForFirstConsumer, "Filesystem"
+	srv.Add(&api.CronJob{ObjectMeta: api.ObjectMeta{Name: "tick", Namespace: "default", CreationTimestamp: ago(2 * time.Hour)},
+		Spec:   api.CronJobSpec{Schedule: "*/5 * * * *", JobTemplate: api.JobTemplateSpec{Spec: job("tick", nil, ago(0)).Spec}},
+		Status: api.CronJobStatus{LastScheduleTime: func() *api.Time { t := ago(3 * time.Minute); return &t }()}},
+		&api.ServiceAccount{ObjectMeta: api.ObjectMeta{Name: "builder", Namespace: "default", CreationTimestamp: ago(time.Hour)}},
+		&api.StorageClass{ObjectMeta: api.ObjectMeta{Name: "local", CreationTimestamp: ago(time.Hour)}, Provisioner: api.ProvisionerLocal,
+			ReclaimPolicy: &retain, VolumeBindingMode: &wait},
+		&api.PersistentVolume{ObjectMeta: api.ObjectMeta{Name: "pv1", CreationTimestamp: ago(time.Hour)},
+			Spec: api.PersistentVolumeSpec{Capacity: api.ResourceList{api.ResourceStorage: api.MustParseQuantity("10Gi")},
+				AccessModes: []string{api.ReadWriteOnce}, PersistentVolumeReclaimPolicy: retain, StorageClassName: "manual",
+				VolumeMode: &fs, HostPath: &api.HostPathVolumeSource{Path: "/srv/pv1"}}})
 
 	for _, res := range []string{"pods", "deployments", "daemonsets", "jobs", "services", "nodes", "namespaces",
-		"configmaps", "secrets", "ingresses", "roles"} {
+		"configmaps", "secrets", "ingresses", "roles", "cronjobs", "serviceaccounts", "storageclasses", "persistentvolumes"} {
 		var k *api.Kind
 		for _, kk := range api.Kinds {
 			if kk.Resource == res {

@@ -116,6 +116,34 @@ var tables = map[string]*Table{
 		ageColumn,
 		wide("Selector", typeString, "The label selector of the pods it sends to."),
 	}},
+	"CronJob": {named: true, row: cronJobRow, wideRow: cronJobWide, columns: append([]Column{
+		col("Schedule", typeString, "The cron schedule."),
+		col("Timezone", typeString, "The time zone of the schedule."),
+		col("Suspend", typeString, "Whether later runs are suspended."),
+		col("Active", typeInteger, "Jobs running now."),
+		col("Last Schedule", typeString, "How long ago a job was last scheduled."),
+		ageColumn,
+	}, templateColumns...)},
+	"ServiceAccount": {named: true, row: serviceAccountRow, columns: []Column{
+		col("Secrets", typeInteger, "Secrets the account lists."), ageColumn}},
+	"StorageClass": {named: true, row: storageClassRow, columns: []Column{
+		col("Provisioner", typeString, "What makes the volumes of its claims."),
+		col("ReclaimPolicy", typeString, "What happens to a volume when its claim is deleted."),
+		col("VolumeBindingMode", typeString, "Immediate, or WaitForFirstConsumer: a claim is bound where its first pod runs."),
+		col("AllowVolumeExpansion", typeString, "Whether claims may grow."),
+		ageColumn,
+	}},
+	"PersistentVolume": {named: true, row: persistentVolumeRow, wideRow: persistentVolumeWide, columns: []Column{
+		col("Capacity", typeString, "The volume's size."),
+		col("Access Modes", typeString, "RWO, ROX, RWX, RWOP."),
+		col("Reclaim Policy", typeString, "What happens to the volume when its claim is deleted."),
+		col("Status", typeString, "Available, Bound, Released or Failed."),
+		col("Claim", typeString, "The claim bound to it, namespace/name."),
+		col("StorageClass", typeString, "Its storage class."),
+		col("Reason", typeString, "Why it is in its status."),
+		ageColumn,
+		wide("VolumeMode", typeString, "Filesystem or Block."),
+	}},
 	"Endpoints": {named: true, row: endpointsRow, columns: []Column{
 		col("Endpoints", typeString, "The ready backends, address:port."), ageColumn}},
 	"Ingress": {named: true, row: ingressRow, columns: []Column{
@@ -274,11 +302,6 @@ func claimRow(o api.Object, now time.Time, _ *Options) []string {
 	if q, ok := c.Spec.Resources.Requests[api.ResourceStorage]; ok {
 		size = q.String()
 	}
-	modes := make([]string, 0, len(c.Spec.AccessModes))
-	for _, m := range c.Spec.AccessModes {
-		modes = append(modes, map[string]string{api.ReadWriteOnce: "RWO", api.ReadOnlyMany: "ROX",
-			api.ReadWriteMany: "RWX", api.ReadWriteOncePod: "RWOP"}[m])
-	}
 	class := "<unset>"
 	if c.Spec.StorageClassName != nil {
 		class = *c.Spec.StorageClassName
@@ -287,7 +310,7 @@ func claimRow(o api.Object, now time.Time, _ *Options) []string {
 	if node == "" {
 		node = "<none>"
 	}
-	return []string{phase, node, size, strings.Join(modes, ","), class, Age(c.CreationTimestamp, now)}
+	return []string{phase, node, size, accessModes(c.Spec.AccessModes), class, Age(c.CreationTimestamp, now)}
 }
 
 func eventRow(o api.Object, now time.Time, _ *Options) []string {

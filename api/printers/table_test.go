@@ -1,6 +1,7 @@
 package printers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,45 @@ func TestHeadersAreUpperCasedNames(t *testing.T) {
 	}
 	if n := len(tbl.Headers(false)); n != 7 {
 		t.Errorf("%d default headers", n)
+	}
+}
+
+func TestStorageAndCronJobCells(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	created := api.NewTime(now.Add(-2 * time.Hour))
+	last := api.NewTime(now.Add(-3 * time.Minute))
+	zone, retain, wait, fs := "Europe/Paris", api.ReclaimRetain, api.BindingWaitForFirstConsumer, "Filesystem"
+	yes := true
+	for _, tc := range []struct {
+		obj  api.Object
+		want string
+	}{
+		{&api.CronJob{ObjectMeta: api.ObjectMeta{CreationTimestamp: created},
+			Spec: api.CronJobSpec{Schedule: "*/5 * * * *", TimeZone: &zone, Suspend: &yes,
+				JobTemplate: api.JobTemplateSpec{Spec: api.JobSpec{Template: api.PodTemplateSpec{Spec: api.PodSpec{
+					Containers: []api.Container{{Name: "tick", Image: "tool:1"}}}}}}},
+			Status: api.CronJobStatus{Active: []api.ObjectReference{{Name: "tick-1"}}, LastScheduleTime: &last}},
+			"*/5 * * * * | Europe/Paris | True | 1 | 3m | 120m | tick | tool:1 | <none>"},
+		{&api.CronJob{ObjectMeta: api.ObjectMeta{CreationTimestamp: created}, Spec: api.CronJobSpec{Schedule: "@hourly"}},
+			"@hourly | <none> | <unset> | 0 | <none> | 120m |  |  | <none>"},
+		{&api.ServiceAccount{ObjectMeta: api.ObjectMeta{CreationTimestamp: created}}, "0 | 120m"},
+		{&api.StorageClass{ObjectMeta: api.ObjectMeta{CreationTimestamp: created}, Provisioner: api.ProvisionerLocal},
+			"shoal.io/local | Delete | Immediate | false | 120m"},
+		{&api.StorageClass{ObjectMeta: api.ObjectMeta{CreationTimestamp: created}, Provisioner: "x", ReclaimPolicy: &retain,
+			VolumeBindingMode: &wait, AllowVolumeExpansion: &yes}, "x | Retain | WaitForFirstConsumer | true | 120m"},
+		{&api.PersistentVolume{ObjectMeta: api.ObjectMeta{CreationTimestamp: created},
+			Spec: api.PersistentVolumeSpec{Capacity: api.ResourceList{api.ResourceStorage: api.MustParseQuantity("10Gi")},
+				AccessModes: []string{api.ReadWriteOnce, api.ReadOnlyMany}, PersistentVolumeReclaimPolicy: retain,
+				ClaimRef: &api.ObjectReference{Namespace: "default", Name: "data"}, StorageClassName: "manual", VolumeMode: &fs},
+			Status: api.PersistentVolumeStatus{Phase: "Bound"}},
+			"10Gi | RWO,ROX | Retain | Bound | default/data | manual | <none> | 120m | Filesystem"},
+		{&api.PersistentVolume{ObjectMeta: api.ObjectMeta{CreationTimestamp: created}},
+			" |  |  |  | <none> | <none> | <none> | 120m | <unset>"},
+	} {
+		k := api.KindOf(tc.obj)
+		got := strings.Join(For(k.Kind).Cells(tc.obj, now, &Options{Wide: true}), " | ")
+		if got != tc.want {
+			t.Errorf("%s: cells %q, want %q", k.Kind, got, tc.want)
+		}
 	}
 }

@@ -107,3 +107,33 @@ func daemonSetWide(o api.Object) []string {
 	}
 	return templateWide(&d.Spec.Template, d.Spec.Selector)
 }
+
+// cronJobRow is kubectl's: the schedule, its zone (<none>: the agent's),
+// whether it is suspended, its running jobs and when it last made one.
+func cronJobRow(o api.Object, now time.Time, _ *Options) []string {
+	cj, ok := o.(*api.CronJob)
+	if !ok {
+		return []string{"", "", "", "", "", ""}
+	}
+	zone := "<none>"
+	if z := cj.Spec.TimeZone; z != nil {
+		zone = *z
+	}
+	suspend := "<unset>"
+	if s := cj.Spec.Suspend; s != nil {
+		suspend = map[bool]string{true: "True", false: "False"}[*s]
+	}
+	last := "<none>"
+	if t := cj.Status.LastScheduleTime; t != nil {
+		last = Age(*t, now)
+	}
+	return []string{cj.Spec.Schedule, zone, suspend, fmt.Sprint(len(cj.Status.Active)), last, Age(cj.CreationTimestamp, now)}
+}
+
+func cronJobWide(o api.Object) []string {
+	cj, ok := o.(*api.CronJob)
+	if !ok {
+		return []string{"", "", ""}
+	}
+	return templateWide(&cj.Spec.JobTemplate.Spec.Template, cj.Spec.JobTemplate.Spec.Selector)
+}

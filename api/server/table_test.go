@@ -99,6 +99,10 @@ var cliHeaders = map[string][2]string{
 	"Service":               {"NAME | TYPE | CLUSTER-IP | EXTERNAL-IP | PORT(S) | AGE", "SELECTOR"},
 	"Endpoints":             {"NAME | ENDPOINTS | AGE", ""},
 	"Ingress":               {"NAME | CLASS | HOSTS | ADDRESS | PORTS | AGE", ""},
+	"CronJob":               {"NAME | SCHEDULE | TIMEZONE | SUSPEND | ACTIVE | LAST SCHEDULE | AGE", "CONTAINERS | IMAGES | SELECTOR"},
+	"ServiceAccount":        {"NAME | SECRETS | AGE", ""},
+	"StorageClass":          {"NAME | PROVISIONER | RECLAIMPOLICY | VOLUMEBINDINGMODE | ALLOWVOLUMEEXPANSION | AGE", ""},
+	"PersistentVolume":      {"NAME | CAPACITY | ACCESS MODES | RECLAIM POLICY | STATUS | CLAIM | STORAGECLASS | REASON | AGE", "VOLUMEMODE"},
 }
 
 func TestTableColumnsOfEveryKind(t *testing.T) {
