@@ -137,13 +137,22 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	tab, err := h.s.newTabler(r, h.k)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	if b, _ := strconv.ParseBool(r.URL.Query().Get("watch")); b {
-		h.s.watch(w, r, h.k, ns, opts)
+		h.s.watch(w, r, h.k, ns, opts, tab)
 		return
 	}
 	items, rv, err := h.listMatching(r, ns, opts)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if tab != nil {
+		tab.write(w, items, api.ListMeta{ResourceVersion: rv})
 		return
 	}
 	writeJSON(w, http.StatusOK, listOf(h.k, items, rv))
@@ -175,9 +184,18 @@ func listOf(k *api.Kind, items []api.Object, rv string) api.List[api.Object] {
 
 func (h *kindHandler) get(w http.ResponseWriter, r *http.Request) {
 	ns, name := h.nsAndName(r)
+	tab, err := h.s.newTabler(r, h.k)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	obj, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if tab != nil {
+		tab.write(w, []api.Object{obj}, api.ListMeta{ResourceVersion: obj.GetObjectMeta().ResourceVersion})
 		return
 	}
 	writeJSON(w, http.StatusOK, obj)

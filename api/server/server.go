@@ -106,6 +106,9 @@ type Config struct {
 	// them (unit tests of the handlers) every request is allowed.
 	Authenticator Authenticator
 	Authorizer    Authorizer
+	// Now is the clock of the Table answers' cells (ages, durations);
+	// nil is time.Now. Tests fix it.
+	Now func() time.Time
 }
 
 // DefaultMaxBodyBytes is Kubernetes' limit for one object.
