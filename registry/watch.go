@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
@@ -36,15 +37,21 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 		}
 		since = v
 	}
-	sub, snap, err := o.st.Subscribe([]string{specPrefix + tail, statusPrefix + tail}, since, since == 0)
+	// A watch asked for the initial state gets the current one whatever
+	// version it names: shoal keeps no older states, and the current one
+	// is not older than any version it handed out.
+	if opts.InitialEvents {
+		since = 0
+	}
+	sub, snap, err := o.st.Subscribe([]string{specPrefix + tail, statusPrefix + tail}, since, since == 0 && !opts.NoInitialEvents)
 	if errors.Is(err, gossip.ErrStampTooOld) {
 		return nil, api.NewGone("too old resource version: " + opts.ResourceVersion + "; list again and watch from the list's resourceVersion")
 	}
 	if err != nil {
 		return nil, api.NewInternal(err)
 	}
-	w := &watcher{o: o, k: k, sel: opts.LabelSelector, out: make(chan api.WatchEvent), matched: map[string]bool{},
-		stats: o.watchStatsOf(k)}
+	w := &watcher{o: o, k: k, sel: opts.LabelSelector, fsel: opts.FieldSelector, out: make(chan api.WatchEvent), matched: map[string]bool{},
+		stats: o.watchStatsOf(k), initialBookmark: opts.InitialEventsBookmark, bookmarks: opts.Bookmarks}
 	w.stats.open.Add(1)
 	go w.run(ctx, sub, snap)
 	return w.out, nil
@@ -54,9 +61,47 @@ type watcher struct {
 	o       *Registry
 	k       *api.Kind
 	sel     api.Selector
+	fsel    api.FieldSelector
 	out     chan api.WatchEvent
 	matched map[string]bool // with a selector: the objects whose last state sent matched it
 	stats   *kindWatchStats
+	// initialBookmark: end the initial events with a BOOKMARK saying so.
+	initialBookmark bool
+	// bookmarks: send a BOOKMARK with the current position when idle.
+	bookmarks bool
+}
+
+// bookmarkIdle is how long a watch that asked for bookmarks waits without
+// a change before it sends one (Kubernetes sends them about once a minute;
+// sooner keeps a client's resume point fresh on a busy store whose other
+// kinds change).
+var bookmarkIdle = 10 * time.Second
+
+// filtered says whether the watcher sends only some objects.
+func (w *watcher) filtered() bool { return !w.sel.Empty() || !w.fsel.Empty() }
+
+// matches says whether obj passes the watcher's selectors.
+func (w *watcher) matches(obj api.Object) bool {
+	return w.sel.Matches(obj.GetObjectMeta().Labels) && w.fsel.Matches(obj)
+}
+
+// bookmark sends a BOOKMARK at stamp: an object of the kind holding only
+// the resourceVersion (and, ending the initial events, the annotation
+// that says so).
+func (w *watcher) bookmark(ctx context.Context, stamp uint64, initialEnd bool) bool {
+	obj := w.k.NewObject()
+	setTypeMeta(w.k, obj)
+	m := obj.GetObjectMeta()
+	m.ResourceVersion = strconv.FormatUint(stamp, 10)
+	if initialEnd {
+		m.Annotations = map[string]string{api.InitialEventsEndAnnotation: "true"}
+	}
+	select {
+	case w.out <- api.WatchEvent{Type: api.Bookmark, Object: obj}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // decode decodes an object for the watcher, counted; the result is
@@ -171,8 +216,17 @@ func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gos
 			return
 		}
 	}
+	if w.initialBookmark && !w.bookmark(ctx, sub.Start(), true) {
+		return
+	}
 	for {
-		changes, err := sub.Next(ctx)
+		changes, err := w.next(ctx, sub)
+		if errors.Is(err, errIdle) {
+			if !w.bookmark(ctx, sub.Position(), false) {
+				return
+			}
+			continue
+		}
 		if errors.Is(err, gossip.ErrSubscriptionOverflow) {
 			// As Kubernetes does for a position it no longer has: an ERROR
 			// event with a 410, after which clients list again.
@@ -189,6 +243,24 @@ func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gos
 			}
 		}
 	}
+}
+
+// errIdle: no change came within bookmarkIdle.
+var errIdle = errors.New("idle")
+
+// next waits for the next changes; a watcher that sends bookmarks waits
+// at most bookmarkIdle, then answers errIdle.
+func (w *watcher) next(ctx context.Context, sub *gossip.Subscription) ([]gossip.Change, error) {
+	if !w.bookmarks {
+		return sub.Next(ctx)
+	}
+	nctx, cancel := context.WithTimeout(ctx, bookmarkIdle)
+	defer cancel()
+	changes, err := sub.Next(nctx)
+	if err != nil && ctx.Err() == nil && nctx.Err() != nil {
+		return nil, errIdle
+	}
+	return changes, err
 }
 
 // handle turns one record change into at most one watch event, decoding
@@ -212,7 +284,7 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 				return true
 			}
 			obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(ch.New.Version.Time, 10)
-			return w.emit(ctx, id, obj, true, w.sel.Matches(obj.GetObjectMeta().Labels))
+			return w.emit(ctx, id, obj, true, w.matches(obj))
 		}
 		if obj, err = w.decodeShared(ch.New, status); err != nil {
 			return true
@@ -220,10 +292,10 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 		// What the watcher saw before, for objects it has not seen yet (a
 		// watch resumed from a resourceVersion): the previous spec's labels.
 		if ch.Old != nil && !ch.Old.Deleted {
-			wasHint = w.sel.Empty()
+			wasHint = !w.filtered()
 			if !wasHint {
 				if old, err := w.decode(ch.Old, nil); err == nil {
-					wasHint = w.sel.Matches(old.GetObjectMeta().Labels)
+					wasHint = w.matches(old)
 				}
 			}
 		}
@@ -237,7 +309,7 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 		if obj, err = w.decodeShared(spec, status); err != nil || !w.statusApplies(obj, status) {
 			return true
 		}
-		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)
+		wasHint = w.matches(obj)
 	default:
 		return true
 	}
@@ -266,13 +338,13 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 	// nothing is kept per object (a watcher of 10,000 objects costs no
 	// more than one of ten).
 	was, known := wasHint, true
-	if !w.sel.Empty() {
+	if w.filtered() {
 		was, known = w.matched[id]
 		if !known {
 			was = wasHint
 		}
 	}
-	now := !deleted && w.sel.Matches(obj.GetObjectMeta().Labels)
+	now := !deleted && w.matches(obj)
 	var typ string
 	switch {
 	case deleted && was, was && !now:
@@ -280,7 +352,7 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 		delete(w.matched, id)
 	case !was && now:
 		typ = api.Added
-		if !w.sel.Empty() {
+		if w.filtered() {
 			w.matched[id] = true
 		}
 	case was && now:

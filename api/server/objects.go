@@ -129,37 +129,29 @@ func (h *kindHandler) placeInNamespace(obj api.Object, ns string) error {
 	return nil
 }
 
-func listOptions(r *http.Request) (api.ListOptions, error) {
-	q := r.URL.Query()
-	var opts api.ListOptions
-	if s := q.Get("labelSelector"); s != "" {
-		sel, err := api.ParseSelector(s)
-		if err != nil {
-			return opts, api.NewBadRequest("labelSelector: " + err.Error())
-		}
-		opts.LabelSelector = sel
-	}
-	opts.ResourceVersion = q.Get("resourceVersion")
-	return opts, nil
-}
-
 func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
-	opts, err := listOptions(r)
+	lr, ok := listRequestOf(w, r)
+	if !ok {
+		return
+	}
+	if lr.watch {
+		h.s.watch(w, r, h.k, ns, lr)
+		return
+	}
+	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
+	if err == nil && lr.exact && rv != lr.opts.ResourceVersion {
+		err = api.NewGone("too old resource version: " + lr.opts.ResourceVersion + " (current " + rv +
+			"); shoal lists only the current state: list without resourceVersionMatch=Exact")
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if b, _ := strconv.ParseBool(r.URL.Query().Get("watch")); b {
-		h.s.watch(w, r, h.k, ns, opts)
-		return
-	}
-	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, opts.LabelSelector)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, listOf(h.k, items, rv))
+	items, rv, cont := lr.page(items, rv)
+	l := listOf(h.k, items, rv)
+	l.ListMeta.Continue = cont
+	writeJSON(w, http.StatusOK, l)
 }
 
 func listOf(k *api.Kind, items []api.Object, rv string) api.List[api.Object] {
@@ -359,9 +351,8 @@ func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
-	lo, err := listOptions(r)
-	if err != nil {
-		writeError(w, err)
+	lr, ok := listRequestOf(w, r)
+	if !ok {
 		return
 	}
 	opts, err := h.deleteOptions(w, r)
@@ -369,11 +360,12 @@ func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, _, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lo.LabelSelector)
+	items, _, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	items, _, _ = listRequest{opts: lr.opts}.page(items, "")
 	var deleted []api.Object
 	for _, it := range items {
 		m := it.GetObjectMeta()
