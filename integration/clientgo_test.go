@@ -345,9 +345,10 @@ func TestClientGoListWatchInformerWriteAndDelete(t *testing.T) {
 					t.Errorf("concurrent writer: %v", err)
 					return
 				}
-				time.Sleep(5 * time.Millisecond)
+				time.Sleep(25 * time.Millisecond)
 			}
 		}()
+		defer func() { stopWriter(); wg.Wait() }()
 		for i := range 10 {
 			attempts := 0
 			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -375,6 +376,9 @@ func TestClientGoListWatchInformerWriteAndDelete(t *testing.T) {
 		}
 		stopWriter()
 		wg.Wait()
+		if t.Failed() {
+			return
+		}
 		if conflicts.Load() == 0 {
 			t.Fatalf("no update conflicted with the concurrent writer (%d writes of its own)", writerWrites.Load())
 		}
@@ -457,42 +461,7 @@ func TestClientGoListWatchInformerWriteAndDelete(t *testing.T) {
 		poll.Until(t, 20*time.Second, "informer stores equal to the server's", func() error {
 			return sameState(c, cs, ns, cmInf.GetStore(), depInf.GetStore())
 		})
-		wrote.mu.Lock()
-		defer wrote.mu.Unlock()
-		total := 0
-		for key, rvs := range wrote.rvs {
-			kind, name, _ := strings.Cut(key, "/")
-			got := events.of(kind, name)
-			total += len(rvs)
-			seenRV := map[string]bool{}
-			var last uint64
-			for i, e := range got {
-				if e.typ == "DELETED-UNSEEN" {
-					t.Fatalf("%s: the informer missed a delete and learnt of it by re-listing", key)
-				}
-				if e.typ == "ADDED" && i > 0 {
-					t.Fatalf("%s: ADDED again after %v", key, got[:i])
-				}
-				n := rvNum(t, e.rv)
-				if n <= last {
-					t.Fatalf("%s: resourceVersion %s came after %d: out of order in %v", key, e.rv, last, got)
-				}
-				last = n
-				seenRV[e.rv] = true
-			}
-			if len(got) == 0 {
-				t.Fatalf("%s: the informer saw nothing of it", key)
-			}
-			// Writes before the informer started are summed up in its
-			// first ADDED; every later one must have been seen.
-			first := rvNum(t, got[0].rv)
-			for _, rv := range rvs {
-				if rvNum(t, rv) > first && !seenRV[rv] {
-					sort.Slice(rvs, func(i, j int) bool { return rvNum(t, rvs[i]) < rvNum(t, rvs[j]) })
-					t.Fatalf("%s: the informer never saw the write at resourceVersion %s; wrote %v, saw %v", key, rv, rvs, got)
-				}
-			}
-		}
+		total := checkSeenInOrder(t, &events, &wrote, false)
 		if total < 50 {
 			t.Fatalf("only %d writes checked", total)
 		}
@@ -535,6 +504,51 @@ func TestClientGoListWatchInformerWriteAndDelete(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// checkSeenInOrder checks that the informers saw each object's changes in
+// the order of its resourceVersions, with no delete learnt of only by
+// re-listing, and (unless coalesced) every write made after they started;
+// it returns the number of writes checked.
+func checkSeenInOrder(t *testing.T, events *eventLog, wrote *writes, coalesced bool) int {
+	t.Helper()
+	wrote.mu.Lock()
+	defer wrote.mu.Unlock()
+	total := 0
+	for key, rvs := range wrote.rvs {
+		kind, name, _ := strings.Cut(key, "/")
+		got := events.of(kind, name)
+		total += len(rvs)
+		seenRV := map[string]bool{}
+		var last uint64
+		for i, e := range got {
+			if e.typ == "DELETED-UNSEEN" {
+				t.Fatalf("%s: the informer missed a delete and learnt of it by re-listing", key)
+			}
+			if e.typ == "ADDED" && i > 0 {
+				t.Fatalf("%s: ADDED again after %v", key, got[:i])
+			}
+			n := rvNum(t, e.rv)
+			if n <= last {
+				t.Fatalf("%s: resourceVersion %s came after %d: out of order in %v", key, e.rv, last, got)
+			}
+			last = n
+			seenRV[e.rv] = true
+		}
+		if len(got) == 0 {
+			t.Fatalf("%s: the informer saw nothing of it", key)
+		}
+		// Writes before the informer started are summed up in its
+		// first ADDED; every later one must have been seen.
+		first := rvNum(t, got[0].rv)
+		for _, rv := range rvs {
+			if !coalesced && rvNum(t, rv) > first && !seenRV[rv] {
+				sort.Slice(rvs, func(i, j int) bool { return rvNum(t, rvs[i]) < rvNum(t, rvs[j]) })
+				t.Fatalf("%s: the informer never saw the write at resourceVersion %s; wrote %v, saw %v", key, rv, rvs, got)
+			}
+		}
+	}
+	return total
 }
 
 // sameState compares the informers' stores with a fresh list from the server.
