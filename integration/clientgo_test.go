@@ -609,3 +609,83 @@ func clientGoDeployment(name string, replicas int32) *appsv1.Deployment {
 		},
 	}
 }
+
+// withoutWatchList is client-go's feature gates with WatchListClient off,
+// as in client-go before v0.35.
+type withoutWatchList struct{ clientfeatures.Gates }
+
+func (g withoutWatchList) Enabled(f clientfeatures.Feature) bool {
+	return f != clientfeatures.WatchListClient && g.Gates.Enabled(f)
+}
+
+// Without the streaming list (older client-go, or the gate turned off) an
+// informer lists, then watches from the list's resourceVersion, and sees
+// every change in order just the same.
+func TestClientGoInformerWithPlainList(t *testing.T) {
+	gates := clientfeatures.FeatureGates()
+	clientfeatures.ReplaceFeatureGates(withoutWatchList{gates})
+	defer clientfeatures.ReplaceFeatureGates(gates)
+
+	a := startAgent(t)
+	reqs := &requestLog{}
+	cs, err := kubernetes.NewForConfig(clientGoConfig(t, a, reqs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ctx(t)
+	const ns = "default"
+	cms := cs.CoreV1().ConfigMaps(ns)
+	var wrote writes
+	for i := range 3 {
+		cm, err := cms.Create(c, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pre-%d", i)}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrote.add("ConfigMap", cm.Name, cm.ResourceVersion)
+	}
+	var events eventLog
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+	inf := factory.Core().V1().ConfigMaps().Informer()
+	if _, err := inf.AddEventHandler(events.handler("ConfigMap")); err != nil {
+		t.Fatal(err)
+	}
+	infCtx, stopInformers := context.WithCancel(c)
+	defer func() { stopInformers(); factory.Shutdown() }()
+	factory.Start(infCtx.Done())
+	syncCtx, cancelSync := context.WithTimeout(c, 20*time.Second)
+	defer cancelSync()
+	for typ, ok := range factory.WaitForCacheSync(syncCtx.Done()) {
+		if !ok {
+			t.Fatalf("informer of %v did not sync in 20 s", typ)
+		}
+	}
+	if got := reqs.matching("/configmaps?", "sendInitialEvents"); len(got) > 0 {
+		t.Fatalf("a streaming list with the gate off: %v", got)
+	}
+	if got := reqs.matching("GET /api/v1/namespaces/default/configmaps?", "limit=500", "resourceVersion=0"); len(got) == 0 {
+		t.Fatalf("no plain list: %v", reqs.matching("configmaps"))
+	}
+	if got := reqs.matching("/configmaps?", "watch=true", "allowWatchBookmarks=true"); len(got) == 0 {
+		t.Fatalf("no watch after the list: %v", reqs.matching("configmaps"))
+	}
+	for i := range 3 {
+		name := fmt.Sprintf("pre-%d", i)
+		for v := range 12 {
+			cm, err := cms.Patch(c, name, types.MergePatchType, []byte(fmt.Sprintf(`{"data":{"v":"%d"}}`, v)), metav1.PatchOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wrote.add("ConfigMap", name, cm.ResourceVersion)
+		}
+	}
+	if err := cms.Delete(c, "pre-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 20*time.Second, "the informer holding the last writes", func() error {
+		return sameState(c, cs, ns, inf.GetStore(), cache.NewStore(cache.MetaNamespaceKeyFunc))
+	})
+	if got := events.of("ConfigMap", "pre-0"); len(got) == 0 || got[len(got)-1].typ != "DELETED" {
+		t.Fatalf("pre-0: the last notification is not its delete: %v", got)
+	}
+	t.Logf("%d writes seen in order after a plain list", checkSeenInOrder(t, &events, &wrote, false))
+}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -47,8 +48,9 @@ func TestClusterClientGoInformerSeesOtherHostsWritesInOrder(t *testing.T) {
 	if _, err := cmInf.AddEventHandler(events.handler("ConfigMap")); err != nil {
 		t.Fatal(err)
 	}
-	defer factory.Shutdown()
-	factory.Start(ctx.Done())
+	infCtx, stopInformers := context.WithCancel(ctx)
+	defer func() { stopInformers(); factory.Shutdown() }()
+	factory.Start(infCtx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			t.Fatalf("informer of %v did not sync", typ)
