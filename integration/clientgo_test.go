@@ -665,9 +665,13 @@ func TestClientGoInformerWithPlainList(t *testing.T) {
 	if got := reqs.matching("GET /api/v1/namespaces/default/configmaps?", "limit=500", "resourceVersion=0"); len(got) == 0 {
 		t.Fatalf("no plain list: %v", reqs.matching("configmaps"))
 	}
-	if got := reqs.matching("/configmaps?", "watch=true", "allowWatchBookmarks=true"); len(got) == 0 {
-		t.Fatalf("no watch after the list: %v", reqs.matching("configmaps"))
-	}
+	// The cache is synced once the list is in; the watch follows.
+	poll.Until(t, 5*time.Second, "a watch after the list", func() error {
+		if got := reqs.matching("/configmaps?", "watch=true", "allowWatchBookmarks=true"); len(got) == 0 {
+			return fmt.Errorf("requests: %v", reqs.matching("configmaps"))
+		}
+		return nil
+	})
 	for i := range 3 {
 		name := fmt.Sprintf("pre-%d", i)
 		for v := range 12 {

@@ -36,6 +36,9 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 			return nil, api.NewBadRequest("resourceVersion: " + strconv.Quote(rv) + " is not a resource version from this API")
 		}
 		since = v
+		if cur := o.st.Stamp(); since > cur {
+			return nil, api.NewTooLargeResourceVersion(rv, strconv.FormatUint(cur, 10))
+		}
 	}
 	// A watch asked for the initial state gets the current one whatever
 	// version it names: shoal keeps no older states, and the current one

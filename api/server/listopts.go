@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
@@ -185,6 +186,28 @@ func (lr listRequest) page(items []api.Object, rv string) ([]api.Object, string,
 	}
 	items = items[:lr.limit]
 	return items, rv, continueToken{RV: rv, After: key(items[len(items)-1])}.encode()
+}
+
+// notNewerThan checks a list's resourceVersion against the store's
+// current one: the current state is not older than any version this agent
+// handed out, but one from an agent whose clock is ahead may be newer
+// (504 ResourceVersionTooLarge: the client lists again without it).
+func notNewerThan(rv, current string) error {
+	if rv == "" || rv == "0" {
+		return nil
+	}
+	num := func(s string) (uint64, error) {
+		head, _, _ := strings.Cut(s, ".")
+		return strconv.ParseUint(head, 10, 64)
+	}
+	want, err := num(rv)
+	if err != nil {
+		return api.NewBadRequest("resourceVersion: " + strconv.Quote(rv) + " is not a resource version from this API")
+	}
+	if cur, err := num(current); err == nil && want > cur {
+		return api.NewTooLargeResourceVersion(rv, current)
+	}
+	return nil
 }
 
 // listRequestOf parses a request's list options, answering the error.

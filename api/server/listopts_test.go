@@ -135,3 +135,22 @@ func TestWatchSendInitialEventsAndTimeout(t *testing.T) {
 		t.Fatalf("the watch with timeoutSeconds=1 lasted %s", d)
 	}
 }
+
+// A version newer than the store has reached (from an agent whose clock is
+// ahead) is a 504 with the cause ResourceVersionTooLarge, on which client-go
+// lists again; for lists and for watches.
+func TestTooLargeResourceVersion(t *testing.T) {
+	ts, _ := newServer(t)
+	coll := ts.URL + "/api/v1/namespaces/default/configmaps"
+	far := "18446744073709551000"
+	for _, q := range []string{"?resourceVersion=" + far, "?resourceVersion=" + far + "&resourceVersionMatch=NotOlderThan", "?watch=true&resourceVersion=" + far} {
+		resp, b := do(t, http.MethodGet, coll+q, "", "")
+		st := status(t, b)
+		if resp.StatusCode != http.StatusGatewayTimeout || st.Details == nil || len(st.Details.Causes) != 1 || st.Details.Causes[0].Type != api.CauseResourceVersionTooLarge {
+			t.Errorf("%s: want 504 ResourceVersionTooLarge, got %d %s", q, resp.StatusCode, b)
+		}
+	}
+	if resp, b := do(t, http.MethodGet, coll+"?resourceVersion=abc", "", ""); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("resourceVersion=abc: %d %s", resp.StatusCode, b)
+	}
+}

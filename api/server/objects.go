@@ -140,6 +140,9 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
+	if err == nil && !lr.exact {
+		err = notNewerThan(lr.opts.ResourceVersion, rv)
+	}
 	if err == nil && lr.exact && rv != lr.opts.ResourceVersion {
 		err = api.NewGone("too old resource version: " + lr.opts.ResourceVersion + " (current " + rv +
 			"); shoal lists only the current state: list without resourceVersionMatch=Exact")
