@@ -14,10 +14,15 @@ import (
 )
 
 // Watch streams the changes of objects of kind k in namespace ns ("" for all)
-// that match the selector. Without a resourceVersion it starts with an ADDED
-// event for every existing object; with one it replays the changes applied
-// after it. An object that stops (starts) matching the selector is sent as
-// DELETED (ADDED). The channel closes when ctx ends or the store closes, and
+// that match the selectors (labels and fields). Without a resourceVersion it
+// starts with an ADDED event for every existing object (unless
+// opts.NoInitialEvents); with one it replays the changes applied after it
+// (or, with opts.InitialEvents, starts from the current state). With
+// opts.InitialEventsBookmark the initial events end with a BOOKMARK saying
+// so; with opts.Bookmarks an idle watch sends a BOOKMARK at its position
+// now and then. A version newer than the store has reached is a 504
+// ResourceVersionTooLarge. An object that stops (starts) matching the
+// selectors is sent as DELETED (ADDED). The channel closes when ctx ends or the store closes, and
 // after an ERROR event (its object a *WatchError, a 410 Expired Status) when
 // the watcher fell behind: the watcher lists again and watches anew. The
 // objects sent are shared with the other watches (each state is decoded
