@@ -88,6 +88,20 @@ func NewGone(msg string) *StatusError {
 	return newStatusError(http.StatusGone, ReasonGone, msg, nil)
 }
 
+// CauseResourceVersionTooLarge is the cause Kubernetes gives a version
+// newer than the server has: clients list again.
+const CauseResourceVersionTooLarge = "ResourceVersionTooLarge"
+
+// NewTooLargeResourceVersion says a list or watch named a version newer
+// than this agent's store has reached (one from another agent whose clock
+// is ahead): a 504 with the cause Kubernetes gives, on which client-go lists
+// again from the current state.
+func NewTooLargeResourceVersion(rv, current string) *StatusError {
+	return newStatusError(http.StatusGatewayTimeout, ReasonTimeout,
+		fmt.Sprintf("Too large resource version: %s, current: %s; list again without resourceVersion", rv, current),
+		&StatusDetails{Causes: []StatusCause{{Type: CauseResourceVersionTooLarge, Message: "Too large resource version"}}, RetryAfterSeconds: 1})
+}
+
 // NewTooLarge says a request body is over the limit.
 func NewTooLarge(limit int64) *StatusError {
 	return newStatusError(http.StatusRequestEntityTooLarge, ReasonTooLarge,

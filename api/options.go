@@ -15,11 +15,28 @@ type WatchEvent struct {
 	Object Object `json:"object"`
 }
 
+// InitialEventsEndAnnotation marks the BOOKMARK that ends the initial
+// events of a watch asked to send them (sendInitialEvents=true), as
+// Kubernetes marks it: clients then know they hold the whole state.
+const InitialEventsEndAnnotation = "k8s.io/initial-events-end"
+
 // ListOptions narrow a list or a watch.
 type ListOptions struct {
-	LabelSelector   Selector
-	FieldSelector   FieldSelector
-	ResourceVersion string // for watches: send changes after this version
+	LabelSelector Selector
+	// FieldSelector keeps the objects whose fields match (metadata.name,
+	// metadata.namespace, and a few fields of some kinds).
+	FieldSelector FieldSelector
+	// ResourceVersion: for watches, send changes after this version.
+	ResourceVersion string
+	// InitialEvents: with a ResourceVersion, a watch starts with an ADDED
+	// event for every object instead of the changes after it; without
+	// one, NoInitialEvents skips them. Either way, with
+	// InitialEventsBookmark a BOOKMARK annotated InitialEventsEndAnnotation
+	// follows the initial events.
+	InitialEvents, NoInitialEvents, InitialEventsBookmark bool
+	// Bookmarks: a watch sends a BOOKMARK with the current resourceVersion
+	// when it has been idle a while, so that a client resumes from there.
+	Bookmarks bool
 }
 
 // Matches reports whether obj satisfies both selectors.

@@ -46,6 +46,26 @@ type Subscription struct {
 	waitingBytes int
 	err          error // why it ended (ErrClosed, ErrSubscriptionOverflow), nil while open
 	notify       chan struct{}
+	// start is the stamp the subscription began at: its snapshot, if it
+	// took one, is the state as of this stamp.
+	start uint64
+}
+
+// Start is the stamp the subscription began at: a snapshot taken with it
+// is the state as of this stamp, and changes after it follow.
+func (sub *Subscription) Start() uint64 { return sub.start }
+
+// Position is a stamp up to which every matching change has been read
+// with Next: a watcher that stopped here and resumed from it would miss
+// nothing. Call it from the subscription's reader, between calls to Next.
+func (sub *Subscription) Position() uint64 {
+	s := sub.store
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if sub.waiting > 0 {
+		return sub.cursor
+	}
+	return max(sub.cursor, s.clock.Last())
 }
 
 func (sub *Subscription) matches(key string) bool {
@@ -85,6 +105,7 @@ func (s *Store) Subscribe(prefixes []string, since uint64, snapshot bool) (*Subs
 	}
 	sub := &Subscription{prefixes: prefixes, notify: make(chan struct{}, 1), store: s, limits: s.subLimits,
 		cursor: s.clock.Last()}
+	sub.start = sub.cursor
 	if since > 0 {
 		if since < s.ringFloor {
 			return nil, nil, ErrStampTooOld

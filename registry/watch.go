@@ -7,16 +7,22 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/gossip"
 )
 
 // Watch streams the changes of objects of kind k in namespace ns ("" for all)
-// that match the selector. Without a resourceVersion it starts with an ADDED
-// event for every existing object; with one it replays the changes applied
-// after it. An object that stops (starts) matching the selector is sent as
-// DELETED (ADDED). The channel closes when ctx ends or the store closes, and
+// that match the selectors (labels and fields). Without a resourceVersion it
+// starts with an ADDED event for every existing object (unless
+// opts.NoInitialEvents); with one it replays the changes applied after it
+// (or, with opts.InitialEvents, starts from the current state). With
+// opts.InitialEventsBookmark the initial events end with a BOOKMARK saying
+// so; with opts.Bookmarks an idle watch sends a BOOKMARK at its position
+// now and then. A version newer than the store has reached is a 504
+// ResourceVersionTooLarge. An object that stops (starts) matching the
+// selectors is sent as DELETED (ADDED). The channel closes when ctx ends or the store closes, and
 // after an ERROR event (its object a *WatchError, a 410 Expired Status) when
 // the watcher fell behind: the watcher lists again and watches anew. The
 // objects sent are shared with the other watches (each state is decoded
@@ -35,8 +41,17 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 			return nil, api.NewBadRequest("resourceVersion: " + strconv.Quote(rv) + " is not a resource version from this API")
 		}
 		since = v
+		if cur := o.st.Stamp(); since > cur {
+			return nil, api.NewTooLargeResourceVersion(rv, strconv.FormatUint(cur, 10))
+		}
 	}
-	sub, snap, err := o.st.Subscribe([]string{specPrefix + tail, statusPrefix + tail}, since, since == 0)
+	// A watch asked for the initial state gets the current one whatever
+	// version it names: shoal keeps no older states, and the current one
+	// is not older than any version it handed out.
+	if opts.InitialEvents {
+		since = 0
+	}
+	sub, snap, err := o.st.Subscribe([]string{specPrefix + tail, statusPrefix + tail}, since, since == 0 && !opts.NoInitialEvents)
 	if errors.Is(err, gossip.ErrStampTooOld) {
 		return nil, api.NewGone("too old resource version: " + opts.ResourceVersion + "; list again and watch from the list's resourceVersion")
 	}
@@ -44,7 +59,7 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 		return nil, api.NewInternal(err)
 	}
 	w := &watcher{o: o, k: k, sel: opts, out: make(chan api.WatchEvent), matched: map[string]bool{},
-		stats: o.watchStatsOf(k)}
+		stats: o.watchStatsOf(k), initialBookmark: opts.InitialEventsBookmark, bookmarks: opts.Bookmarks}
 	w.stats.open.Add(1)
 	go w.run(ctx, sub, snap)
 	return w.out, nil
@@ -57,6 +72,35 @@ type watcher struct {
 	out     chan api.WatchEvent
 	matched map[string]bool // with a selector: the objects whose last state sent matched it
 	stats   *kindWatchStats
+	// initialBookmark: end the initial events with a BOOKMARK saying so.
+	initialBookmark bool
+	// bookmarks: send a BOOKMARK with the current position when idle.
+	bookmarks bool
+}
+
+// bookmarkIdle is how long a watch that asked for bookmarks waits without
+// a change before it sends one (Kubernetes sends them about once a minute;
+// sooner keeps a client's resume point fresh on a busy store whose other
+// kinds change).
+var bookmarkIdle = 10 * time.Second
+
+// bookmark sends a BOOKMARK at stamp: an object of the kind holding only
+// the resourceVersion (and, ending the initial events, the annotation
+// that says so).
+func (w *watcher) bookmark(ctx context.Context, stamp uint64, initialEnd bool) bool {
+	obj := w.k.NewObject()
+	setTypeMeta(w.k, obj)
+	m := obj.GetObjectMeta()
+	m.ResourceVersion = strconv.FormatUint(stamp, 10)
+	if initialEnd {
+		m.Annotations = map[string]string{api.InitialEventsEndAnnotation: "true"}
+	}
+	select {
+	case w.out <- api.WatchEvent{Type: api.Bookmark, Object: obj}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // decode decodes an object for the watcher, counted; the result is
@@ -171,8 +215,17 @@ func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gos
 			return
 		}
 	}
+	if w.initialBookmark && !w.bookmark(ctx, sub.Start(), true) {
+		return
+	}
 	for {
-		changes, err := sub.Next(ctx)
+		changes, err := w.next(ctx, sub)
+		if errors.Is(err, errIdle) {
+			if !w.bookmark(ctx, sub.Position(), false) {
+				return
+			}
+			continue
+		}
 		if errors.Is(err, gossip.ErrSubscriptionOverflow) {
 			// As Kubernetes does for a position it no longer has: an ERROR
 			// event with a 410, after which clients list again.
@@ -189,6 +242,24 @@ func (w *watcher) run(ctx context.Context, sub *gossip.Subscription, snap []*gos
 			}
 		}
 	}
+}
+
+// errIdle: no change came within bookmarkIdle.
+var errIdle = errors.New("idle")
+
+// next waits for the next changes; a watcher that sends bookmarks waits
+// at most bookmarkIdle, then answers errIdle.
+func (w *watcher) next(ctx context.Context, sub *gossip.Subscription) ([]gossip.Change, error) {
+	if !w.bookmarks {
+		return sub.Next(ctx)
+	}
+	nctx, cancel := context.WithTimeout(ctx, bookmarkIdle)
+	defer cancel()
+	changes, err := sub.Next(nctx)
+	if err != nil && ctx.Err() == nil && nctx.Err() != nil {
+		return nil, errIdle
+	}
+	return changes, err
 }
 
 // handle turns one record change into at most one watch event, decoding

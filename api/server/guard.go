@@ -34,7 +34,7 @@ import (
 // Content types accepted per verb.
 var (
 	// objectTypes are accepted for a create (POST) or replace (PUT).
-	objectTypes = []string{"application/json", "application/yaml", "application/x-yaml", "text/yaml"}
+	objectTypes = []string{"application/json", "application/yaml", "application/x-yaml", "text/yaml", protobufType}
 	// patchTypes are accepted for PATCH; a strategic merge patch is
 	// applied as a merge patch (lists are replaced whole).
 	patchTypes = []string{"application/merge-patch+json", "application/strategic-merge-patch+json"}

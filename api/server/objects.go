@@ -109,32 +109,10 @@ func (h *kindHandler) placeInNamespace(obj api.Object, ns string) error {
 	return nil
 }
 
-func listOptions(r *http.Request, k *api.Kind) (api.ListOptions, error) {
-	q := r.URL.Query()
-	var opts api.ListOptions
-	if s := q.Get("labelSelector"); s != "" {
-		sel, err := api.ParseSelector(s)
-		if err != nil {
-			return opts, api.NewBadRequest("labelSelector: " + err.Error())
-		}
-		opts.LabelSelector = sel
-	}
-	if s := q.Get("fieldSelector"); s != "" {
-		sel, err := api.ParseFieldSelector(k, s)
-		if err != nil {
-			return opts, api.NewBadRequest(err.Error())
-		}
-		opts.FieldSelector = sel
-	}
-	opts.ResourceVersion = q.Get("resourceVersion")
-	return opts, nil
-}
-
 func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
-	opts, err := listOptions(r, h.k)
-	if err != nil {
-		writeError(w, err)
+	lr, ok := listRequestOf(w, r, h.k)
+	if !ok {
 		return
 	}
 	tab, err := h.s.newTabler(r, h.k)
@@ -142,36 +120,30 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if b, _ := strconv.ParseBool(r.URL.Query().Get("watch")); b {
-		h.s.watch(w, r, h.k, ns, opts, tab)
+	if lr.watch {
+		h.s.watch(w, r, h.k, ns, lr, tab)
 		return
 	}
-	items, rv, err := h.listMatching(r, ns, opts)
+	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
+	if err == nil && !lr.exact {
+		err = notNewerThan(lr.opts.ResourceVersion, rv)
+	}
+	if err == nil && lr.exact && rv != lr.opts.ResourceVersion {
+		err = api.NewGone("too old resource version: " + lr.opts.ResourceVersion + " (current " + rv +
+			"); shoal lists only the current state: list without resourceVersionMatch=Exact")
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	items, rv, cont := lr.page(items, rv)
 	if tab != nil {
-		tab.write(w, items, api.ListMeta{ResourceVersion: rv})
+		tab.write(w, items, api.ListMeta{ResourceVersion: rv, Continue: cont})
 		return
 	}
-	writeJSON(w, http.StatusOK, listOf(h.k, items, rv))
-}
-
-// listMatching lists the objects matching both selectors: the store
-// filters by labels, the field selector is applied here.
-func (h *kindHandler) listMatching(r *http.Request, ns string, opts api.ListOptions) ([]api.Object, string, error) {
-	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, opts.LabelSelector)
-	if err != nil || opts.FieldSelector.Empty() {
-		return items, rv, err
-	}
-	kept := items[:0]
-	for _, o := range items {
-		if opts.FieldSelector.Matches(o) {
-			kept = append(kept, o)
-		}
-	}
-	return kept, rv, nil
+	l := listOf(h.k, items, rv)
+	l.ListMeta.Continue = cont
+	writeJSON(w, http.StatusOK, l)
 }
 
 func listOf(k *api.Kind, items []api.Object, rv string) api.List[api.Object] {
@@ -376,9 +348,8 @@ func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
-	lo, err := listOptions(r, h.k)
-	if err != nil {
-		writeError(w, err)
+	lr, ok := listRequestOf(w, r, h.k)
+	if !ok {
 		return
 	}
 	opts, err := h.deleteOptions(w, r)
@@ -386,11 +357,12 @@ func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, _, err := h.listMatching(r, ns, lo)
+	items, _, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	items, _, _ = listRequest{opts: lr.opts}.page(items, "")
 	var deleted []api.Object
 	for _, it := range items {
 		m := it.GetObjectMeta()

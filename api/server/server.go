@@ -181,6 +181,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.authorizeRequest(w, r) {
 		return
 	}
+	r, err := s.protobufBodyAsJSON(w, r)
+	if err != nil {
+		s.refuse(w, r, err)
+		return
+	}
 	// Admission steps below may accept a write with warnings (Pod Security's
 	// warn level): they reach the client as Warning headers.
 	r = r.WithContext(api.WithWarningSink(r.Context(), func(msg string) {

@@ -19,7 +19,8 @@ import (
 // here beyond what the socket buffers; a client that stops reading is cut off
 // after StreamWriteTimeout, which ends the store's subscription with it, and
 // the client re-lists.
-func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns string, opts api.ListOptions, tab *tabler) {
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns string, lr listRequest, tab *tabler) {
+	opts := lr.opts
 	release, err := s.watches.acquire(s.cfg.ClientKey(r))
 	if err != nil {
 		writeError(w, err)
@@ -28,6 +29,13 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns s
 	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	if lr.timeout > 0 {
+		// As Kubernetes does: the watch ends cleanly after timeoutSeconds
+		// and the client watches again from the last version it saw.
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, lr.timeout)
+		defer stop()
+	}
 	events, err := s.cfg.Store.Watch(ctx, k, ns, opts)
 	if api.IsGone(err) {
 		// As Kubernetes does: an expired position is an ERROR event in an
@@ -73,6 +81,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns s
 			if !ok {
 				return
 			}
+
 			if ev.Type == api.Error {
 				s.watchesExpired.Add(1) // it fell behind: the client lists again
 			}

@@ -177,6 +177,12 @@ func (h *HealthStore) watchNodes(ctx context.Context, in <-chan api.WatchEvent, 
 				send(ev)
 				return
 			}
+			if ev.Type == api.Bookmark { // a position, not a node
+				if !send(ev) {
+					return
+				}
+				continue
+			}
 			// The registry shares a watch's objects among its watches:
 			// the one received stays as stored, the condition goes on a copy.
 			stored := n

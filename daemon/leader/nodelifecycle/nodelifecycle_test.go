@@ -287,3 +287,36 @@ func (r *reasons) Eventf(_ api.Object, _, _, format string, args ...any) {
 	defer r.mu.Unlock()
 	r.messages = append(r.messages, fmt.Sprintf(format, args...))
 }
+
+// The bookmark that ends a streaming list of nodes passes unchanged: it is
+// a position, not a node that membership could make Ready.
+func TestNodeWatchPassesBookmarksOn(t *testing.T) {
+	mem := &membership.Static{}
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: time.Now()})
+	h := newHealthStore(t, mem)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := h.Watch(ctx, api.KindNode, "", api.ListOptions{InitialEventsBookmark: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if ev := <-ch; ev.Type != api.Added {
+			t.Fatalf("initial event %s", ev.Type)
+		}
+	}
+	ev := <-ch
+	n := ev.Object.(*api.Node)
+	if ev.Type != api.Bookmark || n.Name != "" || len(n.Status.Conditions) != 0 || n.Annotations[api.InitialEventsEndAnnotation] != "true" {
+		t.Fatalf("want the bookmark unchanged, got %s %+v", ev.Type, n)
+	}
+	// Membership changes: no event for the bookmark's empty node.
+	mem.Set(membership.Member{Name: "h1", Alive: false, Since: time.Now()})
+	select {
+	case ev := <-ch:
+		if ev.Object.GetObjectMeta().Name == "" {
+			t.Fatalf("an event for the bookmark: %s %+v", ev.Type, ev.Object)
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+}
