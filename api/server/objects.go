@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/patch"
 )
 
 // kindHandler serves the REST verbs of one kind.
@@ -252,18 +253,25 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 func (h *kindHandler) patch(w http.ResponseWriter, r *http.Request)       { h.patchWith(w, r, false) }
 func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.patchWith(w, r, true) }
 
-// patchWith applies a JSON merge patch, retrying when a concurrent write
-// changed the object between read and write.
+// patchWith applies a strategic merge, JSON merge or JSON patch, retrying
+// when a concurrent write changed the object between read and write,
+// unless the patch itself names the resourceVersion it was made against.
 func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
-	patch, err := h.s.readBody(w, r)
+	typ, err := patch.ParseType(r.Header.Get("Content-Type"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	for attempt := 0; ; attempt++ {
-		out, err := h.patchOnce(w, r, ns, name, patch, status)
-		if api.IsConflict(err) && attempt < 5 {
+		out, err := h.patchOnce(w, r, ns, name, typ, body, status)
+		var pc *preconditionConflict
+		if api.IsConflict(err) && !errors.As(err, &pc) && attempt < 5 {
 			continue
 		}
 		if err != nil {
@@ -275,7 +283,13 @@ func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status b
 	}
 }
 
-func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name string, patch []byte, status bool) (api.Object, error) {
+// preconditionConflict is a conflict with the resourceVersion the patch
+// itself carries: reading again cannot resolve it.
+type preconditionConflict struct{ *api.StatusError }
+
+func (e *preconditionConflict) Unwrap() error { return e.StatusError }
+
+func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name string, typ patch.Type, body []byte, status bool) (api.Object, error) {
 	cur, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
 	if err != nil {
 		return nil, err
@@ -284,9 +298,9 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	if err != nil {
 		return nil, api.NewInternal(err)
 	}
-	merged, err := api.MergePatch(doc, patch)
+	merged, err := patch.Apply(typ, doc, body, h.k.New(), patch.Limits{})
 	if err != nil {
-		return nil, api.NewBadRequest(err.Error())
+		return nil, err
 	}
 	obj, unknown, err := api.DecodeInto(h.k, merged)
 	if err != nil {
@@ -298,6 +312,12 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	m := obj.GetObjectMeta()
 	if m.Name != name || m.Namespace != cur.GetObjectMeta().Namespace {
 		return nil, api.NewBadRequest("a patch may not change metadata.name or metadata.namespace")
+	}
+	// A resourceVersion the patch sets is a precondition, as in
+	// Kubernetes: the patch was made against that version only.
+	if rv := m.ResourceVersion; rv != "" && rv != cur.GetObjectMeta().ResourceVersion {
+		return nil, &preconditionConflict{api.NewConflict(h.k, name,
+			"the object has been modified; please apply your changes to the latest version and try again")}
 	}
 	m.ResourceVersion = cur.GetObjectMeta().ResourceVersion
 	if err := h.s.admitWrite(r, obj); err != nil {

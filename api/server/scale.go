@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/patch"
 )
 
 // replicasOf returns the replicas pointer and selector of a scalable object.
@@ -48,9 +49,19 @@ func (h *kindHandler) getScale(w http.ResponseWriter, r *http.Request) {
 func (h *kindHandler) replaceScale(w http.ResponseWriter, r *http.Request) { h.scale(w, r, false) }
 func (h *kindHandler) patchScale(w http.ResponseWriter, r *http.Request)   { h.scale(w, r, true) }
 
-// scale sets spec.replicas from a Scale object (PUT) or a merge patch of one.
-func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) {
+// scale sets spec.replicas from a Scale object (PUT) or a patch of one
+// (any of the patch types; kubectl scale sends a merge patch).
+func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, isPatch bool) {
 	ns, name := h.nsAndName(r)
+	var typ patch.Type
+	if isPatch {
+		t, err := patch.ParseType(r.Header.Get("Content-Type"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		typ = t
+	}
 	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -67,9 +78,9 @@ func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) 
 			ResourceVersion string `json:"resourceVersion"`
 		} `json:"metadata"`
 	}
-	_ = json.Unmarshal(body, &sent)
+	_ = json.Unmarshal(body, &sent) // a JSON patch (a list) names none
 	for attempt := 0; ; attempt++ {
-		out, err := h.scaleOnce(r, ns, name, body, patch)
+		out, err := h.scaleOnce(r, ns, name, body, typ)
 		if api.IsConflict(err) && sent.Metadata.ResourceVersion == "" && attempt < 20 {
 			select {
 			case <-r.Context().Done():
@@ -86,16 +97,18 @@ func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) 
 	}
 }
 
-func (h *kindHandler) scaleOnce(r *http.Request, ns, name string, body []byte, patch bool) (api.Object, error) {
+// scaleOnce applies one Scale (typ "") or a patch of type typ to it.
+func (h *kindHandler) scaleOnce(r *http.Request, ns, name string, body []byte, typ patch.Type) (api.Object, error) {
 	obj, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
 	if err != nil {
 		return nil, err
 	}
 	req := body
-	if patch {
+	isPatch := typ != ""
+	if isPatch {
 		doc, _ := json.Marshal(scaleOf(obj))
-		if req, err = api.MergePatch(doc, body); err != nil {
-			return nil, api.NewBadRequest(err.Error())
+		if req, err = patch.Apply(typ, doc, body, &api.Scale{}, patch.Limits{}); err != nil {
+			return nil, err
 		}
 	}
 	var sc api.Scale
@@ -106,7 +119,7 @@ func (h *kindHandler) scaleOnce(r *http.Request, ns, name string, body []byte, p
 		return nil, api.NewInvalid(h.k, name, api.FieldErrors{{Field: "spec.replicas", Value: sc.Spec.Replicas,
 			Type: api.ErrTypeInvalid, Detail: "must be greater than or equal to 0"}})
 	}
-	if sc.ResourceVersion != "" && sc.ResourceVersion != obj.GetObjectMeta().ResourceVersion && !patch {
+	if sc.ResourceVersion != "" && sc.ResourceVersion != obj.GetObjectMeta().ResourceVersion && !isPatch {
 		return nil, api.NewConflict(h.k, name, "the object has been modified; please apply your changes to the latest version and try again")
 	}
 	rep, _, _ := replicasOf(obj)
