@@ -329,6 +329,8 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	return h.s.cfg.Store.Update(r.Context(), obj)
 }
 
+// deleteOptions reads a DeleteOptions body (kubectl and client-go send
+// one) and the same options as query parameters, which win.
 func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api.DeleteOptions, error) {
 	var opts api.DeleteOptions
 	if r.ContentLength != 0 && r.Body != nil {
@@ -338,9 +340,12 @@ func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			var o struct {
-				GracePeriodSeconds *int64 `json:"gracePeriodSeconds"`
+				GracePeriodSeconds *int64  `json:"gracePeriodSeconds"`
+				PropagationPolicy  *string `json:"propagationPolicy"`
+				OrphanDependents   *bool   `json:"orphanDependents"`
 				Preconditions      *struct {
-					UID string `json:"uid"`
+					UID             *string `json:"uid"`
+					ResourceVersion *string `json:"resourceVersion"`
 				} `json:"preconditions"`
 			}
 			if err := json.Unmarshal(body, &o); err != nil {
@@ -348,18 +353,51 @@ func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api
 			}
 			opts.GracePeriodSeconds = o.GracePeriodSeconds
 			if o.Preconditions != nil {
-				opts.UID = o.Preconditions.UID
+				opts.UID = deref(o.Preconditions.UID)
+				opts.ResourceVersion = deref(o.Preconditions.ResourceVersion)
+			}
+			if o.OrphanDependents != nil && o.PropagationPolicy != nil {
+				return opts, api.NewBadRequest("delete options: give propagationPolicy or the deprecated orphanDependents, not both")
+			}
+			if o.OrphanDependents != nil {
+				opts.PropagationPolicy = api.DeletePropagationBackground
+				if *o.OrphanDependents {
+					opts.PropagationPolicy = api.DeletePropagationOrphan
+				}
+			}
+			if o.PropagationPolicy != nil {
+				opts.PropagationPolicy = *o.PropagationPolicy
 			}
 		}
 	}
-	if g := r.URL.Query().Get("gracePeriodSeconds"); g != "" {
+	q := r.URL.Query()
+	if g := q.Get("gracePeriodSeconds"); g != "" {
 		v, err := strconv.ParseInt(g, 10, 64)
 		if err != nil || v < 0 {
 			return opts, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
 		}
 		opts.GracePeriodSeconds = &v
 	}
+	if p := q.Get("propagationPolicy"); p != "" {
+		opts.PropagationPolicy = p
+	}
+	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < 0 {
+		return opts, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
+	}
+	switch opts.PropagationPolicy {
+	case "", api.DeletePropagationBackground, api.DeletePropagationForeground, api.DeletePropagationOrphan:
+	default:
+		return opts, api.NewBadRequest(fmt.Sprintf("propagationPolicy: %q is not one of %s, %s, %s", opts.PropagationPolicy,
+			api.DeletePropagationBackground, api.DeletePropagationForeground, api.DeletePropagationOrphan))
+	}
 	return opts, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
