@@ -260,6 +260,12 @@ func TestBadPatchesAreRefusedWithTheirCode(t *testing.T) {
 		{"JSON patch copies too much", JSONPatch, copies, Limits{}, http.StatusUnprocessableEntity, "copy"},
 		{"strategic patch not JSON", StrategicMergePatch, `[1]`, Limits{}, http.StatusBadRequest, "strategic merge patch"},
 		{"strategic patch bad directive", StrategicMergePatch, `{"spec":{"$patch":"explode"}}`, Limits{}, http.StatusUnprocessableEntity, "explode"},
+		{"strategic patch null", StrategicMergePatch, `null`, Limits{}, http.StatusBadRequest, "strategic merge patch"},
+		// The library panics on this one (it compares merge key values
+		// that cannot be compared): a refusal, not a crash.
+		{"strategic order by a merge key that is an object", StrategicMergePatch,
+			`{"metadata":{"$setElementOrder/ownerReferences":[{"uid":{"a":1}}],"ownerReferences":[{"uid":{"a":1}}]}}`,
+			Limits{}, http.StatusUnprocessableEntity, "does not fit"},
 		{"server-side apply", ApplyPatchYAML, `{}`, Limits{}, http.StatusUnsupportedMediaType, "server-side apply"},
 	}
 	for _, c := range cases {
@@ -293,5 +299,28 @@ func TestParseTypeNamesTheAcceptedTypes(t *testing.T) {
 			!strings.Contains(se.Error(), string(StrategicMergePatch)) || !strings.Contains(se.Error(), string(JSONPatch)) {
 			t.Errorf("ParseType(%q): %v; want a 415 naming the accepted types", ct, err)
 		}
+	}
+}
+
+// TestStrategicPatchOfAFieldShoalLacksKeepsItForDecoding: kubectl sends
+// $setElementOrder for Kubernetes' merge lists, some of which shoal's types
+// do not have (hostAliases); the patch applies, and the field stays in the
+// result for decoding to report as unknown.
+func TestStrategicPatchOfAFieldShoalLacks(t *testing.T) {
+	cur := `{"spec":{"template":{"spec":{"containers":[{"name":"a","image":"a:1"}]}}}}`
+	p := `{"spec":{"template":{"spec":{
+	  "$setElementOrder/hostAliases":[{"ip":"10.0.0.1"}],"hostAliases":[{"ip":"10.0.0.1","hostnames":["db"]}],
+	  "$setElementOrder/containers":[{"name":"a"}],"containers":[{"name":"a","image":"a:2"}]}}}}`
+	out, err := Apply(StrategicMergePatch, []byte(cur), []byte(p), &api.Deployment{}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, unknown, err := api.DecodeInto(api.KindDeployment, append([]byte(`{"apiVersion":"apps/v1","kind":"Deployment",`), out[1:]...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := obj.(*api.Deployment)
+	if d.Spec.Template.Spec.Containers[0].Image != "a:2" || len(unknown) != 1 || !strings.Contains(unknown[0], "hostAliases") {
+		t.Fatalf("image %s, unknown %v", d.Spec.Template.Spec.Containers[0].Image, unknown)
 	}
 }

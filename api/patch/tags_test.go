@@ -2,7 +2,6 @@ package patch
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -75,28 +74,4 @@ func elem(t reflect.Type) reflect.Type {
 			return t
 		}
 	}
-}
-
-// jsonFields lists a struct's fields by JSON name, with inline (unnamed
-// embedded) structs flattened as encoding/json does.
-func jsonFields(t reflect.Type) map[string]reflect.StructField {
-	out := map[string]reflect.StructField{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() && !f.Anonymous {
-			continue
-		}
-		if name == "" && f.Anonymous && elem(f.Type).Kind() == reflect.Struct {
-			for n, g := range jsonFields(elem(f.Type)) {
-				out[n] = g
-			}
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out[name] = f
-	}
-	return out
 }

@@ -225,7 +225,19 @@ func TestPatchRefusals(t *testing.T) {
 	if !apierrors.IsBadRequest(err) {
 		t.Errorf("renaming patch: want BadRequest, got %v", err)
 	}
-	resp, b := do(t, "PATCH", ts.URL+"/apis/apps/v1/namespaces/default/deployments/web", "application/json", `{}`)
+	// A field shoal lacks, with the order kubectl sends for its list: a
+	// warning, or under strict validation a 400 naming it.
+	unknown := `{"spec":{"template":{"spec":{"$setElementOrder/hostAliases":[{"ip":"10.0.0.1"}],"hostAliases":[{"ip":"10.0.0.1","hostnames":["db"]}]}}}}`
+	obj := ts.URL + "/apis/apps/v1/namespaces/default/deployments/web"
+	resp, b := do(t, "PATCH", obj+"?fieldValidation=Strict", "application/strategic-merge-patch+json", unknown)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "hostAliases") {
+		t.Errorf("strict patch with an unknown field: %d %s", resp.StatusCode, b)
+	}
+	resp, b = do(t, "PATCH", obj, "application/strategic-merge-patch+json", unknown)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Warning"), "hostAliases") {
+		t.Errorf("patch with an unknown field: %d %q %s", resp.StatusCode, resp.Header.Get("Warning"), b)
+	}
+	resp, b = do(t, "PATCH", obj, "application/json", `{}`)
 	if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(b), "application/json-patch+json") {
 		t.Errorf("plain JSON: %d %s", resp.StatusCode, b)
 	}
