@@ -134,3 +134,48 @@ func TestDeletePreconditions(t *testing.T) {
 		t.Fatalf("matching preconditions: %v", err)
 	}
 }
+
+func TestDryRunChecksEverythingAndStoresNothing(t *testing.T) {
+	o := newTestObjects(t, "")
+	dry := api.WithDryRun(context.Background())
+	ctx := context.Background()
+	if _, err := o.Create(dry, testDeployment("web", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Get(ctx, api.KindDeployment, "default", "web"); !api.IsNotFound(err) {
+		t.Fatalf("a dry-run create stored the object: %v", err)
+	}
+	bad := testDeployment("bad", 1)
+	bad.Spec.Template.Spec.Containers[0].Image = ""
+	if _, err := o.Create(dry, bad); !api.IsInvalid(err) {
+		t.Fatalf("a dry run validates: %v", err)
+	}
+	d, rs := ownedChain(t, o)
+	edit := *d
+	edit.Spec.Replicas = api.Int32(9)
+	out, err := o.Update(dry, &edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *out.(*api.Deployment).Spec.Replicas != 9 || out.GetObjectMeta().ResourceVersion != d.ResourceVersion {
+		t.Fatalf("dry-run update answered %+v", out.GetObjectMeta())
+	}
+	st := *rs
+	st.Status.Replicas = 7
+	if out, err := o.UpdateStatus(dry, &st); err != nil || out.(*api.ReplicaSet).Status.Replicas != 7 {
+		t.Fatalf("dry-run status: %v %+v", err, out)
+	}
+	if _, err := o.Delete(dry, api.KindDeployment, "default", "web", api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := o.Get(ctx, api.KindDeployment, "default", "web")
+	if err != nil || *got.(*api.Deployment).Spec.Replicas != 1 || got.GetObjectMeta().ResourceVersion != d.ResourceVersion {
+		t.Fatalf("after dry runs the Deployment is %v %+v", err, got)
+	}
+	if r, _ := o.Get(ctx, api.KindReplicaSet, "default", "web-1"); r == nil || r.(*api.ReplicaSet).Status.Replicas == 7 {
+		t.Fatalf("a dry run wrote the ReplicaSet: %+v", r)
+	}
+	if pods, _, _ := o.List(ctx, api.KindPod, "default", nil); len(pods) != 2 || pods[0].GetObjectMeta().DeletionTimestamp != nil {
+		t.Fatalf("a dry-run foreground delete touched the pods")
+	}
+}

@@ -51,14 +51,30 @@ type Registry struct {
 
 // update runs fn in a store transaction with a fresh admission memo; a
 // write the store could not make durable is answered as StoreError says.
+//
+// In a dry run (api.IsDryRun) fn runs, with every check it makes, and the
+// transaction is then dropped: nothing is written and no records are
+// returned.
 func (o *Registry) update(ctx context.Context, fn func(*gossip.Txn) error) ([]*gossip.Record, error) {
 	recs, err := o.st.Update(ctx, func(t *gossip.Txn) error {
 		o.decoded = nil
 		defer func() { o.decoded = nil }()
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		if api.IsDryRun(ctx) {
+			return errDryRun
+		}
+		return nil
 	})
+	if errors.Is(err, errDryRun) {
+		return nil, nil
+	}
 	return recs, StoreError(err)
 }
+
+// errDryRun drops a dry run's transaction.
+var errDryRun = errors.New("registry: dry run")
 
 // StoreError turns the store's failures into API errors, each saying that
 // nothing was written: a full disk is 507 Insufficient Storage, another
@@ -471,6 +487,9 @@ func (o *Registry) Create(ctx context.Context, obj api.Object) (api.Object, erro
 	if err != nil {
 		return nil, err
 	}
+	if api.IsDryRun(ctx) {
+		return obj, nil // stored nowhere: no resourceVersion
+	}
 	obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(recs[len(recs)-1].Version.Time, 10)
 	return obj, nil
 }
@@ -568,6 +587,12 @@ func (o *Registry) Update(ctx context.Context, obj api.Object) (api.Object, erro
 	if len(recs) > 0 {
 		return o.Get(ctx, api.KindOf(obj), obj.GetObjectMeta().Namespace, obj.GetObjectMeta().Name)
 	}
+	if api.IsDryRun(ctx) {
+		// The object as it would be, at the version it still has.
+		if cur, err := o.Get(ctx, api.KindOf(obj), obj.GetObjectMeta().Namespace, obj.GetObjectMeta().Name); err == nil {
+			obj.GetObjectMeta().ResourceVersion = cur.GetObjectMeta().ResourceVersion
+		}
+	}
 	return obj, nil
 }
 
@@ -608,7 +633,16 @@ func (o *Registry) UpdateStatus(ctx context.Context, obj api.Object) (api.Object
 	if err != nil {
 		return nil, err
 	}
-	return o.load(k, ns, m.Name)
+	cur, err := o.load(k, ns, m.Name)
+	if err != nil || !api.IsDryRun(ctx) {
+		return cur, err
+	}
+	// The stored object with the status it would have.
+	if sv, ok := statusField(cur); ok {
+		nsv, _ := statusField(obj)
+		sv.Set(nsv)
+	}
+	return cur, nil
 }
 
 // Delete removes an object. A pod bound to a node is deleted gracefully: it

@@ -79,6 +79,26 @@ func (h *kindHandler) decodeFor(w http.ResponseWriter, r *http.Request, body []b
 	return obj, nil
 }
 
+// dryRun reads the dryRun query parameter: "All" (what kubectl diff,
+// apply --dry-run=server and Helm send) makes the request a dry run, whose
+// write is checked, defaulted and admitted but not stored. The request to
+// serve is returned.
+func dryRun(r *http.Request) (*http.Request, error) {
+	vals, ok := r.URL.Query()["dryRun"]
+	if !ok {
+		return r, nil
+	}
+	for _, v := range vals {
+		if v != "All" {
+			return r, api.NewBadRequest(fmt.Sprintf("dryRun: unsupported value %q: the only supported value is \"All\"", v))
+		}
+	}
+	if len(vals) == 0 {
+		return r, nil
+	}
+	return r.WithContext(api.WithDryRun(r.Context())), nil
+}
+
 // unknownFields reports fields shoal does not know: a warning each, or a 400
 // when the client asked for strict validation.
 func unknownFields(w http.ResponseWriter, r *http.Request, k *api.Kind, name string, unknown []string) error {
@@ -183,6 +203,11 @@ func (h *kindHandler) get(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) create(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -217,6 +242,11 @@ func (h *kindHandler) replaceStatus(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -259,6 +289,9 @@ func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.pa
 func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
 	typ, err := patch.ParseType(r.Header.Get("Content-Type"))
+	if err == nil {
+		r, err = dryRun(r)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -330,34 +363,41 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 }
 
 // deleteOptions reads a DeleteOptions body (kubectl and client-go send
-// one) and the same options as query parameters, which win.
-func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api.DeleteOptions, error) {
-	var opts api.DeleteOptions
+// one) and the same options as query parameters, which win. A body's
+// dryRun (client-go sends it there) sets dryRunBody.
+func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (opts api.DeleteOptions, dryRunBody bool, err error) {
 	if r.ContentLength != 0 && r.Body != nil {
 		body, err := readBodyWithin(w, r, 64<<10, h.s.cfg.Limits.BodyTimeout)
 		if err != nil {
-			return opts, err
+			return opts, false, err
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			var o struct {
-				GracePeriodSeconds *int64  `json:"gracePeriodSeconds"`
-				PropagationPolicy  *string `json:"propagationPolicy"`
-				OrphanDependents   *bool   `json:"orphanDependents"`
+				GracePeriodSeconds *int64   `json:"gracePeriodSeconds"`
+				PropagationPolicy  *string  `json:"propagationPolicy"`
+				OrphanDependents   *bool    `json:"orphanDependents"`
+				DryRun             []string `json:"dryRun"`
 				Preconditions      *struct {
 					UID             *string `json:"uid"`
 					ResourceVersion *string `json:"resourceVersion"`
 				} `json:"preconditions"`
 			}
 			if err := json.Unmarshal(body, &o); err != nil {
-				return opts, api.NewBadRequest("delete options are not valid JSON: " + err.Error())
+				return opts, false, api.NewBadRequest("delete options are not valid JSON: " + err.Error())
 			}
 			opts.GracePeriodSeconds = o.GracePeriodSeconds
+			for _, v := range o.DryRun {
+				if v != "All" {
+					return opts, false, api.NewBadRequest(fmt.Sprintf("dryRun: unsupported value %q: the only supported value is \"All\"", v))
+				}
+				dryRunBody = true
+			}
 			if o.Preconditions != nil {
 				opts.UID = deref(o.Preconditions.UID)
 				opts.ResourceVersion = deref(o.Preconditions.ResourceVersion)
 			}
 			if o.OrphanDependents != nil && o.PropagationPolicy != nil {
-				return opts, api.NewBadRequest("delete options: give propagationPolicy or the deprecated orphanDependents, not both")
+				return opts, false, api.NewBadRequest("delete options: give propagationPolicy or the deprecated orphanDependents, not both")
 			}
 			if o.OrphanDependents != nil {
 				opts.PropagationPolicy = api.DeletePropagationBackground
@@ -374,7 +414,7 @@ func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api
 	if g := q.Get("gracePeriodSeconds"); g != "" {
 		v, err := strconv.ParseInt(g, 10, 64)
 		if err != nil || v < 0 {
-			return opts, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
+			return opts, false, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
 		}
 		opts.GracePeriodSeconds = &v
 	}
@@ -382,15 +422,15 @@ func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api
 		opts.PropagationPolicy = p
 	}
 	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < 0 {
-		return opts, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
+		return opts, false, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
 	}
 	switch opts.PropagationPolicy {
 	case "", api.DeletePropagationBackground, api.DeletePropagationForeground, api.DeletePropagationOrphan:
 	default:
-		return opts, api.NewBadRequest(fmt.Sprintf("propagationPolicy: %q is not one of %s, %s, %s", opts.PropagationPolicy,
+		return opts, false, api.NewBadRequest(fmt.Sprintf("propagationPolicy: %q is not one of %s, %s, %s", opts.PropagationPolicy,
 			api.DeletePropagationBackground, api.DeletePropagationForeground, api.DeletePropagationOrphan))
 	}
-	return opts, nil
+	return opts, dryRunBody, nil
 }
 
 func deref(s *string) string {
@@ -402,10 +442,18 @@ func deref(s *string) string {
 
 func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 	ns, name := h.nsAndName(r)
-	opts, err := h.deleteOptions(w, r)
+	r, err := dryRun(r)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	opts, dry, err := h.deleteOptions(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if dry {
+		r = r.WithContext(api.WithDryRun(r.Context()))
 	}
 	obj, err := h.s.cfg.Store.Delete(r.Context(), h.k, ns, name, opts)
 	if err != nil {
@@ -417,15 +465,23 @@ func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	lo, err := listOptions(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	opts, err := h.deleteOptions(w, r)
+	opts, dry, err := h.deleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if dry {
+		r = r.WithContext(api.WithDryRun(r.Context()))
 	}
 	items, _, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lo.LabelSelector)
 	if err != nil {

@@ -280,3 +280,42 @@ func TestDeleteOptionsFromClientGo(t *testing.T) {
 		t.Fatalf("orphaned ReplicaSet: %v %+v", err, got)
 	}
 }
+
+// TestDryRunWritesNothing: kubectl diff and apply --dry-run=server send
+// dryRun=All; the answer is the object as it would be, and nothing is
+// stored.
+func TestDryRunWritesNothing(t *testing.T) {
+	ts, _ := newServer(t)
+	ctx := context.Background()
+	deps := clientset(t, ts.URL).AppsV1().Deployments("default")
+	all := []string{metav1.DryRunAll}
+	if _, err := deps.Create(ctx, fileDeployment("web:1", nil, nil), metav1.CreateOptions{DryRun: all}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deps.Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("dry-run create stored it: %v", err)
+	}
+	created, err := deps.Create(ctx, fileDeployment("web:1", nil, nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"web:2"}]}}}}`
+	got, err := deps.Patch(ctx, "web", types.StrategicMergePatchType, []byte(p), metav1.PatchOptions{DryRun: all})
+	if err != nil || got.Spec.Template.Spec.Containers[0].Image != "web:2" || got.ResourceVersion != created.ResourceVersion {
+		t.Fatalf("dry-run patch answered %v %+v", err, got)
+	}
+	if _, err := deps.Patch(ctx, "web", types.MergePatchType, []byte(`{"spec":{"replicas":3}}`), metav1.PatchOptions{DryRun: all}, "scale"); err != nil {
+		t.Fatal(err)
+	}
+	if err := deps.Delete(ctx, "web", metav1.DeleteOptions{DryRun: all}); err != nil {
+		t.Fatal(err)
+	}
+	now, err := deps.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || now.Spec.Template.Spec.Containers[0].Image != "web:1" || *now.Spec.Replicas != 1 || now.ResourceVersion != created.ResourceVersion {
+		t.Fatalf("after dry runs: %v %+v", err, now)
+	}
+	resp, b := do(t, "PATCH", ts.URL+"/apis/apps/v1/namespaces/default/deployments/web?dryRun=Some", "application/merge-patch+json", `{}`)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "dryRun") {
+		t.Fatalf("unknown dryRun value: %d %s", resp.StatusCode, b)
+	}
+}

@@ -53,6 +53,11 @@ func (h *kindHandler) patchScale(w http.ResponseWriter, r *http.Request)   { h.s
 // (any of the patch types; kubectl scale sends a merge patch).
 func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, isPatch bool) {
 	ns, name := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var typ patch.Type
 	if isPatch {
 		t, err := patch.ParseType(r.Header.Get("Content-Type"))
