@@ -283,9 +283,10 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 func (h *kindHandler) patch(w http.ResponseWriter, r *http.Request)       { h.patchWith(w, r, false) }
 func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.patchWith(w, r, true) }
 
-// patchWith applies a strategic merge, JSON merge or JSON patch, retrying
-// when a concurrent write changed the object between read and write,
-// unless the patch itself names the resourceVersion it was made against.
+// patchWith applies a strategic merge, JSON merge or JSON patch, applying
+// it again to the newer object when a concurrent write changed the object
+// between read and write (retryConflicts), unless the patch itself names
+// the resourceVersion it was made against.
 func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
 	typ, err := patch.ParseType(r.Header.Get("Content-Type"))
@@ -301,19 +302,16 @@ func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status b
 		writeError(w, err)
 		return
 	}
-	for attempt := 0; ; attempt++ {
+	out, err := retryConflicts(r.Context(), func() (api.Object, bool, error) {
 		out, err := h.patchOnce(w, r, ns, name, typ, body, status)
 		var pc *preconditionConflict
-		if api.IsConflict(err) && !errors.As(err, &pc) && attempt < 5 {
-			continue
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+		return out, api.IsConflict(err) && !errors.As(err, &pc), err
+	})
+	if err != nil {
+		writeError(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // preconditionConflict is a conflict with the resourceVersion the patch

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -317,5 +318,34 @@ func TestDryRunWritesNothing(t *testing.T) {
 	resp, b := do(t, "PATCH", ts.URL+"/apis/apps/v1/namespaces/default/deployments/web?dryRun=Some", "application/merge-patch+json", `{}`)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "dryRun") {
 		t.Fatalf("unknown dryRun value: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestConcurrentPatchesAllLand: patches that race each other are applied
+// again to the newer object, so each one's change stays.
+func TestConcurrentPatchesAllLand(t *testing.T) {
+	ts, _ := newServer(t)
+	ctx := context.Background()
+	deps := clientset(t, ts.URL).AppsV1().Deployments("default")
+	if _, err := deps.Create(ctx, fileDeployment("web:1", nil, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 48
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			p := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"V%d","value":"x"}]}]}}}}`, i)
+			_, err := deps.Patch(ctx, "web", types.StrategicMergePatchType, []byte(p), metav1.PatchOptions{})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := deps.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || len(d.Spec.Template.Spec.Containers[0].Env) != n {
+		t.Fatalf("%v: %d env vars of %d", err, len(d.Spec.Template.Spec.Containers[0].Env), n)
 	}
 }
