@@ -53,7 +53,9 @@ func patchDeployment(image, mode string, ports ...int32) *appsv1.Deployment {
 // strategic merge patch kubectl apply computes for an edited file (a new
 // image, one env var changed, a port removed) and then with a JSON patch,
 // and checks the stored object and the running pods; then it deletes the
-// Deployment orphaning its ReplicaSet, whose pods keep running.
+// Deployment orphaning its ReplicaSet, whose pods keep running, and the
+// ReplicaSet in the foreground, whose pods are terminating when the
+// delete answers.
 func TestClientGoPatchesADeploymentOnARealAgent(t *testing.T) {
 	a := startAgent(t)
 	cfg, err := clientcmd.BuildConfigFromFlags("", a.kubeconfig())
@@ -210,4 +212,35 @@ func TestClientGoPatchesADeploymentOnARealAgent(t *testing.T) {
 	if pods := a.pods(t, "default", "app=patched"); readyPods(pods) != 2 {
 		t.Fatalf("the orphaned ReplicaSet's pods: %d ready of %d", readyPods(pods), len(pods))
 	}
+
+	// A foreground delete of the orphaned ReplicaSet: when it answers,
+	// the ReplicaSet is gone and its pods are already terminating; their
+	// containers then stop.
+	var rsName string
+	for _, rs := range sets.Items {
+		if *rs.Spec.Replicas == 2 {
+			rsName = rs.Name
+		}
+	}
+	foreground := metav1.DeletePropagationForeground
+	if err := cs.AppsV1().ReplicaSets("default").Delete(c, rsName, metav1.DeleteOptions{PropagationPolicy: &foreground}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AppsV1().ReplicaSets("default").Get(c, rsName, metav1.GetOptions{}); err == nil {
+		t.Fatal("the ReplicaSet is still there after its foreground delete")
+	}
+	for _, p := range a.pods(t, "default", "app=patched") {
+		if p.DeletionTimestamp == nil {
+			t.Fatalf("pod %s is not terminating after its owner's foreground delete", p.Name)
+		}
+	}
+	poll.Until(t, 30*time.Second, "the pods and their containers gone", func() error {
+		if pods := a.pods(t, "default", "app=patched"); len(pods) != 0 {
+			return fmt.Errorf("%d pods left", len(pods))
+		}
+		if apps := runningApps(t, a.name); len(apps) != 0 {
+			return fmt.Errorf("%d containers running", len(apps))
+		}
+		return nil
+	})
 }
