@@ -23,7 +23,7 @@ type ReplicaSetStatus struct {
 	ReadyReplicas        int32       `json:"readyReplicas,omitempty"`
 	AvailableReplicas    int32       `json:"availableReplicas,omitempty"`
 	ObservedGeneration   int64       `json:"observedGeneration,omitempty"`
-	Conditions           []Condition `json:"conditions,omitempty"`
+	Conditions           []Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // Deployment manages ReplicaSets to roll out pod templates.
@@ -39,7 +39,7 @@ type DeploymentSpec struct {
 	Replicas                *int32             `json:"replicas,omitempty"`
 	Selector                *LabelSelector     `json:"selector"`
 	Template                PodTemplateSpec    `json:"template,omitzero"`
-	Strategy                DeploymentStrategy `json:"strategy,omitzero"`
+	Strategy                DeploymentStrategy `json:"strategy,omitzero" patchStrategy:"retainKeys"`
 	MinReadySeconds         int32              `json:"minReadySeconds,omitempty"`
 	RevisionHistoryLimit    *int32             `json:"revisionHistoryLimit,omitempty"`
 	Paused                  bool               `json:"paused,omitempty"`
@@ -72,7 +72,7 @@ type DeploymentStatus struct {
 	ReadyReplicas       int32       `json:"readyReplicas,omitempty"`
 	AvailableReplicas   int32       `json:"availableReplicas,omitempty"`
 	UnavailableReplicas int32       `json:"unavailableReplicas,omitempty"`
-	Conditions          []Condition `json:"conditions,omitempty"`
+	Conditions          []Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	CollisionCount      *int32      `json:"collisionCount,omitempty"`
 }
 

@@ -24,7 +24,7 @@ type JobSpec struct {
 
 // JobStatus is written by the Job controller.
 type JobStatus struct {
-	Conditions     []Condition `json:"conditions,omitempty"`
+	Conditions     []Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	StartTime      *Time       `json:"startTime,omitempty"`
 	CompletionTime *Time       `json:"completionTime,omitempty"`
 	Active         int32       `json:"active,omitempty"`
@@ -105,5 +105,5 @@ type DaemonSetStatus struct {
 	UpdatedNumberScheduled int32       `json:"updatedNumberScheduled,omitempty"`
 	NumberAvailable        int32       `json:"numberAvailable,omitempty"`
 	NumberUnavailable      int32       `json:"numberUnavailable,omitempty"`
-	Conditions             []Condition `json:"conditions,omitempty"`
+	Conditions             []Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }

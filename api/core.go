@@ -84,7 +84,7 @@ type Node struct {
 // NodeSpec holds what users set on a node.
 type NodeSpec struct {
 	PodCIDR       string   `json:"podCIDR,omitempty"`
-	PodCIDRs      []string `json:"podCIDRs,omitempty"`
+	PodCIDRs      []string `json:"podCIDRs,omitempty" patchStrategy:"merge"`
 	Unschedulable bool     `json:"unschedulable,omitempty"`
 	Taints        []Taint  `json:"taints,omitempty"`
 }
@@ -101,8 +101,8 @@ type Taint struct {
 type NodeStatus struct {
 	Capacity    ResourceList  `json:"capacity,omitempty"`
 	Allocatable ResourceList  `json:"allocatable,omitempty"`
-	Conditions  []Condition   `json:"conditions,omitempty"`
-	Addresses   []NodeAddress `json:"addresses,omitempty"`
+	Conditions  []Condition   `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+	Addresses   []NodeAddress `json:"addresses,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	NodeInfo    NodeInfo      `json:"nodeInfo,omitzero"`
 	// Images are the images the node's engine holds, largest first, at
 	// most MaxNodeImages of them (Kubernetes' nodeStatusMaxImages).
@@ -251,9 +251,9 @@ type PodTemplateSpec struct {
 
 // PodSpec is the desired state of a pod.
 type PodSpec struct {
-	Volumes                       []Volume               `json:"volumes,omitempty"`
-	InitContainers                []Container            `json:"initContainers,omitempty"`
-	Containers                    []Container            `json:"containers"`
+	Volumes                       []Volume               `json:"volumes,omitempty" patchStrategy:"merge,retainKeys" patchMergeKey:"name"`
+	InitContainers                []Container            `json:"initContainers,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	Containers                    []Container            `json:"containers" patchStrategy:"merge" patchMergeKey:"name"`
 	RestartPolicy                 string                 `json:"restartPolicy,omitempty"`
 	TerminationGracePeriodSeconds *int64                 `json:"terminationGracePeriodSeconds,omitempty"`
 	ActiveDeadlineSeconds         *int64                 `json:"activeDeadlineSeconds,omitempty"`
@@ -268,11 +268,11 @@ type PodSpec struct {
 	Subdomain                     string                 `json:"subdomain,omitempty"`
 	SecurityContext               *PodSecurityContext    `json:"securityContext,omitempty"`
 	Tolerations                   []Toleration           `json:"tolerations,omitempty"`
-	ImagePullSecrets              []LocalObjectReference `json:"imagePullSecrets,omitempty"`
+	ImagePullSecrets              []LocalObjectReference `json:"imagePullSecrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	// SchedulingGates hold the pod back from scheduling while any is
 	// present (Kubernetes' field): gates may be given at creation and
 	// only removed after it; the scheduler leaves a gated pod Pending.
-	SchedulingGates []PodSchedulingGate `json:"schedulingGates,omitempty"`
+	SchedulingGates []PodSchedulingGate `json:"schedulingGates,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	// Affinity holds node affinity (Kubernetes' field; of it, shoal
 	// honours the required node affinity, nodeAffinity's
 	// requiredDuringSchedulingIgnoredDuringExecution).
@@ -370,11 +370,11 @@ type Container struct {
 	Command         []string             `json:"command,omitempty"`
 	Args            []string             `json:"args,omitempty"`
 	WorkingDir      string               `json:"workingDir,omitempty"`
-	Ports           []ContainerPort      `json:"ports,omitempty"`
+	Ports           []ContainerPort      `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort"`
 	EnvFrom         []EnvFromSource      `json:"envFrom,omitempty"`
-	Env             []EnvVar             `json:"env,omitempty"`
+	Env             []EnvVar             `json:"env,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	Resources       ResourceRequirements `json:"resources,omitzero"`
-	VolumeMounts    []VolumeMount        `json:"volumeMounts,omitempty"`
+	VolumeMounts    []VolumeMount        `json:"volumeMounts,omitempty" patchStrategy:"merge" patchMergeKey:"mountPath"`
 	LivenessProbe   *Probe               `json:"livenessProbe,omitempty"`
 	ReadinessProbe  *Probe               `json:"readinessProbe,omitempty"`
 	StartupProbe    *Probe               `json:"startupProbe,omitempty"`
@@ -550,12 +550,12 @@ type TCPSocketAction struct {
 // scheduler's PodScheduled condition before that).
 type PodStatus struct {
 	Phase                 string            `json:"phase,omitempty"`
-	Conditions            []Condition       `json:"conditions,omitempty"`
+	Conditions            []Condition       `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	Message               string            `json:"message,omitempty"`
 	Reason                string            `json:"reason,omitempty"`
 	HostIP                string            `json:"hostIP,omitempty"`
 	PodIP                 string            `json:"podIP,omitempty"`
-	PodIPs                []PodIP           `json:"podIPs,omitempty"`
+	PodIPs                []PodIP           `json:"podIPs,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
 	StartTime             *Time             `json:"startTime,omitempty"`
 	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`

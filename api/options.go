@@ -54,7 +54,21 @@ type DeleteOptions struct {
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 	// Preconditions: delete only the object with this uid.
 	UID string `json:"-"`
+	// ResourceVersion, a precondition too: delete only this version.
+	ResourceVersion string `json:"-"`
+	// PropagationPolicy says what becomes of the object's dependents
+	// (the objects whose ownerReferences name it): "" and Background
+	// delete them after it, Foreground before it, Orphan keeps them and
+	// drops their references to it.
+	PropagationPolicy string `json:"propagationPolicy,omitempty"`
 }
+
+// Propagation policies of a delete, as Kubernetes names them.
+const (
+	DeletePropagationBackground = "Background"
+	DeletePropagationForeground = "Foreground"
+	DeletePropagationOrphan     = "Orphan"
+)
 
 // LogOptions select the log lines of one container.
 type LogOptions struct {

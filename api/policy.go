@@ -14,7 +14,7 @@ type PodDisruptionBudget struct {
 type PodDisruptionBudgetSpec struct {
 	MinAvailable               *IntOrString   `json:"minAvailable,omitempty"`
 	MaxUnavailable             *IntOrString   `json:"maxUnavailable,omitempty"`
-	Selector                   *LabelSelector `json:"selector,omitempty"`
+	Selector                   *LabelSelector `json:"selector,omitempty" patchStrategy:"replace"`
 	UnhealthyPodEvictionPolicy *string        `json:"unhealthyPodEvictionPolicy,omitempty"`
 }
 
@@ -29,7 +29,7 @@ type PodDisruptionBudgetStatus struct {
 	CurrentHealthy     int32           `json:"currentHealthy"`
 	DesiredHealthy     int32           `json:"desiredHealthy"`
 	ExpectedPods       int32           `json:"expectedPods"`
-	Conditions         []Condition     `json:"conditions,omitempty"`
+	Conditions         []Condition     `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // Eviction asks to delete a pod within its disruption budgets (the

@@ -79,7 +79,7 @@ type PersistentVolumeStatus struct {
 type ServiceAccount struct {
 	TypeMeta                     `json:",inline"`
 	ObjectMeta                   `json:"metadata,omitzero"`
-	Secrets                      []ObjectReference      `json:"secrets,omitempty"`
+	Secrets                      []ObjectReference      `json:"secrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	ImagePullSecrets             []LocalObjectReference `json:"imagePullSecrets,omitempty"`
 	AutomountServiceAccountToken *bool                  `json:"automountServiceAccountToken,omitempty"`
 }

@@ -51,14 +51,30 @@ type Registry struct {
 
 // update runs fn in a store transaction with a fresh admission memo; a
 // write the store could not make durable is answered as StoreError says.
+//
+// In a dry run (api.IsDryRun) fn runs, with every check it makes, and the
+// transaction is then dropped: nothing is written and no records are
+// returned.
 func (o *Registry) update(ctx context.Context, fn func(*gossip.Txn) error) ([]*gossip.Record, error) {
 	recs, err := o.st.Update(ctx, func(t *gossip.Txn) error {
 		o.decoded = nil
 		defer func() { o.decoded = nil }()
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		if api.IsDryRun(ctx) {
+			return errDryRun
+		}
+		return nil
 	})
+	if errors.Is(err, errDryRun) {
+		return nil, nil
+	}
 	return recs, StoreError(err)
 }
+
+// errDryRun drops a dry run's transaction.
+var errDryRun = errors.New("registry: dry run")
 
 // StoreError turns the store's failures into API errors, each saying that
 // nothing was written: a full disk is 507 Insufficient Storage, another
@@ -471,6 +487,9 @@ func (o *Registry) Create(ctx context.Context, obj api.Object) (api.Object, erro
 	if err != nil {
 		return nil, err
 	}
+	if api.IsDryRun(ctx) {
+		return obj, nil // stored nowhere: no resourceVersion
+	}
 	obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(recs[len(recs)-1].Version.Time, 10)
 	return obj, nil
 }
@@ -568,6 +587,12 @@ func (o *Registry) Update(ctx context.Context, obj api.Object) (api.Object, erro
 	if len(recs) > 0 {
 		return o.Get(ctx, api.KindOf(obj), obj.GetObjectMeta().Namespace, obj.GetObjectMeta().Name)
 	}
+	if api.IsDryRun(ctx) {
+		// The object as it would be, at the version it still has.
+		if cur, err := o.Get(ctx, api.KindOf(obj), obj.GetObjectMeta().Namespace, obj.GetObjectMeta().Name); err == nil {
+			obj.GetObjectMeta().ResourceVersion = cur.GetObjectMeta().ResourceVersion
+		}
+	}
 	return obj, nil
 }
 
@@ -608,57 +633,177 @@ func (o *Registry) UpdateStatus(ctx context.Context, obj api.Object) (api.Object
 	if err != nil {
 		return nil, err
 	}
-	return o.load(k, ns, m.Name)
+	cur, err := o.load(k, ns, m.Name)
+	if err != nil || !api.IsDryRun(ctx) {
+		return cur, err
+	}
+	// The stored object with the status it would have.
+	if sv, ok := statusField(cur); ok {
+		nsv, _ := statusField(obj)
+		sv.Set(nsv)
+	}
+	return cur, nil
 }
 
 // Delete removes an object. A pod bound to a node is deleted gracefully: it
 // is marked with a deletionTimestamp, its node stops its containers within
 // the grace period and then removes it. A grace period of 0 removes it at once.
+//
+// The propagation policy decides what becomes of the object's dependents
+// (objects whose ownerReferences name its uid): with Background (and by
+// default) the garbage collector deletes them after it; with Orphan they
+// lose their reference to it in the same transaction, so they stay; with
+// Foreground they are deleted, depth first, in the same transaction before
+// it (pods among them gracefully, as a delete of each would).
 func (o *Registry) Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error) {
 	ns = nsFor(k, ns)
 	var result api.Object
 	_, err := o.update(ctx, func(t *gossip.Txn) error {
-		cur := t.Get(specKey(k, ns, name))
-		if cur == nil || cur.Deleted {
-			return api.NewNotFound(k, name)
-		}
-		obj, err := decode(k, cur, t.Get(statusKey(k, ns, name)))
-		if err != nil {
-			return api.NewInternal(err)
-		}
-		m := obj.GetObjectMeta()
-		if opts.UID != "" && opts.UID != m.UID {
-			return api.NewConflict(k, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object: %s", opts.UID, m.UID))
-		}
+		obj, err := o.deleteIn(t, k, ns, name, opts, 0)
 		result = obj
-		if pod, ok := obj.(*api.Pod); ok && needsGracefulDelete(pod, opts) {
-			grace := *pod.Spec.TerminationGracePeriodSeconds
-			if opts.GracePeriodSeconds != nil {
-				grace = *opts.GracePeriodSeconds
-			}
-			if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds <= grace {
-				return nil // already terminating, no shorter
-			}
-			ts := api.NewTime(o.now().Add(time.Duration(grace) * time.Second))
-			m.DeletionTimestamp, m.DeletionGracePeriodSeconds = &ts, &grace
-			m.ResourceVersion = ""
-			spec, err := encodeSpec(obj)
-			if err != nil {
-				return api.NewInternal(err)
-			}
-			return o.putSpec(t, k, obj, spec, 0)
-		}
-		if k == api.KindNamespace {
-			return o.stageNamespaceDelete(t, obj.(*api.Namespace))
-		}
-		t.Delete(specKey(k, ns, name))
-		t.Delete(statusKey(k, ns, name))
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return result, nil
+}
+
+// maxForegroundDepth bounds the owner chains a foreground delete follows
+// (Deployment, ReplicaSet, Pod is three).
+const maxForegroundDepth = 8
+
+// deleteIn deletes one object inside a transaction.
+func (o *Registry) deleteIn(t *gossip.Txn, k *api.Kind, ns, name string, opts api.DeleteOptions, depth int) (api.Object, error) {
+	cur := t.Get(specKey(k, ns, name))
+	if cur == nil || cur.Deleted {
+		return nil, api.NewNotFound(k, name)
+	}
+	obj, err := decode(k, cur, t.Get(statusKey(k, ns, name)))
+	if err != nil {
+		return nil, api.NewInternal(err)
+	}
+	m := obj.GetObjectMeta()
+	if opts.UID != "" && opts.UID != m.UID {
+		return nil, api.NewConflict(k, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object: %s", opts.UID, m.UID))
+	}
+	if opts.ResourceVersion != "" && opts.ResourceVersion != m.ResourceVersion {
+		return nil, api.NewConflict(k, name, fmt.Sprintf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object: %s", opts.ResourceVersion, m.ResourceVersion))
+	}
+	switch opts.PropagationPolicy {
+	case api.DeletePropagationOrphan:
+		if err := o.releaseDependents(t, k, obj, nil); err != nil {
+			return nil, err
+		}
+	case api.DeletePropagationForeground:
+		if depth >= maxForegroundDepth {
+			return nil, api.NewBadRequest(fmt.Sprintf("%s %q: owner references go deeper than %d levels; delete with propagationPolicy Background", k.Kind, name, maxForegroundDepth))
+		}
+		dependentOpts := api.DeleteOptions{GracePeriodSeconds: opts.GracePeriodSeconds, PropagationPolicy: api.DeletePropagationForeground}
+		err := o.releaseDependents(t, k, obj, func(dk *api.Kind, dep api.Object) error {
+			dm := dep.GetObjectMeta()
+			_, err := o.deleteIn(t, dk, dm.Namespace, dm.Name, dependentOpts, depth+1)
+			if api.IsNotFound(err) {
+				return nil // reached twice through two owners
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if pod, ok := obj.(*api.Pod); ok && needsGracefulDelete(pod, opts) {
+		grace := *pod.Spec.TerminationGracePeriodSeconds
+		if opts.GracePeriodSeconds != nil {
+			grace = *opts.GracePeriodSeconds
+		}
+		if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds <= grace {
+			return obj, nil // already terminating, no shorter
+		}
+		ts := api.NewTime(o.now().Add(time.Duration(grace) * time.Second))
+		m.DeletionTimestamp, m.DeletionGracePeriodSeconds = &ts, &grace
+		m.ResourceVersion = ""
+		spec, err := encodeSpec(obj)
+		if err != nil {
+			return nil, api.NewInternal(err)
+		}
+		return obj, o.putSpec(t, k, obj, spec, 0)
+	}
+	if k == api.KindNamespace {
+		return obj, o.stageNamespaceDelete(t, obj.(*api.Namespace))
+	}
+	t.Delete(specKey(k, ns, name))
+	t.Delete(statusKey(k, ns, name))
+	return obj, nil
+}
+
+// releaseDependents finds the objects whose ownerReferences name owner's
+// uid. A dependent that another owner also holds, or every dependent when
+// del is nil, only loses its reference to owner; the others are given to
+// del.
+func (o *Registry) releaseDependents(t *gossip.Txn, ownerKind *api.Kind, owner api.Object, del func(*api.Kind, api.Object) error) error {
+	om := owner.GetObjectMeta()
+	if om.UID == "" {
+		return nil
+	}
+	uid := []byte(om.UID)
+	type dependent struct {
+		k   *api.Kind
+		rec *gossip.Record
+	}
+	var found []dependent
+	for _, dk := range api.Kinds {
+		// Owner references are namespace-local: a namespaced owner has
+		// dependents in its own namespace only.
+		prefix := specPrefix + dk.Resource + "/"
+		if ownerKind.Namespaced {
+			if !dk.Namespaced {
+				continue
+			}
+			prefix += om.Namespace + "/"
+		}
+		t.Range(prefix, func(r *gossip.Record) bool {
+			if !r.Deleted && bytes.Contains(r.Value, uid) {
+				found = append(found, dependent{dk, r})
+			}
+			return true
+		})
+	}
+	for _, d := range found {
+		dep, err := decode(d.k, d.rec, nil)
+		if err != nil {
+			return api.NewInternal(err)
+		}
+		dm := dep.GetObjectMeta()
+		kept := make([]api.OwnerReference, 0, len(dm.OwnerReferences))
+		for _, ref := range dm.OwnerReferences {
+			if ref.UID != om.UID {
+				kept = append(kept, ref)
+			}
+		}
+		if len(kept) == len(dm.OwnerReferences) {
+			continue // the uid appeared elsewhere in it
+		}
+		if del != nil && len(kept) == 0 {
+			if err := del(d.k, dep); err != nil {
+				return err
+			}
+			continue
+		}
+		dm.OwnerReferences = kept
+		if len(kept) == 0 {
+			dm.OwnerReferences = nil
+		}
+		dm.ResourceVersion = ""
+		spec, err := encodeSpec(dep)
+		if err != nil {
+			return api.NewInternal(err)
+		}
+		if err := o.putSpec(t, d.k, dep, spec, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func needsGracefulDelete(p *api.Pod, opts api.DeleteOptions) bool {

@@ -59,7 +59,8 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 		return nil, api.NewInternal(err)
 	}
 	w := &watcher{o: o, k: k, sel: opts, out: make(chan api.WatchEvent), matched: map[string]bool{},
-		stats: o.watchStatsOf(k), initialBookmark: opts.InitialEventsBookmark, bookmarks: opts.Bookmarks}
+		stats: o.watchStatsOf(k), initialBookmark: opts.InitialEventsBookmark, bookmarks: opts.Bookmarks,
+		knowsAll: since == 0 && !opts.NoInitialEvents}
 	w.stats.open.Add(1)
 	go w.run(ctx, sub, snap)
 	return w.out, nil
@@ -71,6 +72,10 @@ type watcher struct {
 	sel     api.ListOptions // its label and field selectors
 	out     chan api.WatchEvent
 	matched map[string]bool // with a selector: the objects whose last state sent matched it
+	// knowsAll: the watch began with the whole state (initial events), so
+	// with a selector an object not in matched was never sent; a watch
+	// resumed from a version guesses what its client holds (the hint).
+	knowsAll bool
 	stats   *kindWatchStats
 	// initialBookmark: end the initial events with a BOOKMARK saying so.
 	initialBookmark bool
@@ -305,6 +310,13 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 		if spec == nil || spec.Deleted || status.Deleted {
 			return true
 		}
+		// A status a newer one replaced before this watcher got to it has
+		// been shown already (a spec change is sent with the status of the
+		// moment) or will be (the newer status's own change follows): sent
+		// now, it would take the object back in time.
+		if w.o.st.Get(statusPrefix+id) != status {
+			return true
+		}
 		// A status record for another incarnation changes nothing visible.
 		if obj, err = w.decodeShared(spec, status); err != nil || !w.statusApplies(obj, status) {
 			return true
@@ -351,7 +363,7 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 	was, known := wasHint, true
 	if w.sel.Selects() {
 		was, known = w.matched[id]
-		if !known {
+		if !known && !w.knowsAll {
 			was = wasHint
 		}
 	}

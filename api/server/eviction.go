@@ -61,7 +61,10 @@ func (s *Server) podEviction(w http.ResponseWriter, r *http.Request) {
 	s.evictions.Lock()
 	defer s.evictions.Unlock()
 	// A conflict is retried unless it is the caller's own precondition.
-	if _, err := retryConflicts(r.Context(), opts.UID == "", func() (api.Object, error) { return s.evictOnce(r.Context(), ns, name, opts) }); err != nil {
+	if _, err := retryConflicts(r.Context(), func() (api.Object, bool, error) {
+		out, err := s.evictOnce(r.Context(), ns, name, opts)
+		return out, api.IsConflict(err) && opts.UID == "", err
+	}); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/patch"
 )
 
 // The guards below keep a web browser from being used against an agent: a
@@ -35,9 +36,6 @@ import (
 var (
 	// objectTypes are accepted for a create (POST) or replace (PUT).
 	objectTypes = []string{"application/json", "application/yaml", "application/x-yaml", "text/yaml", protobufType}
-	// patchTypes are accepted for PATCH; a strategic merge patch is
-	// applied as a merge patch (lists are replaced whole).
-	patchTypes = []string{"application/merge-patch+json", "application/strategic-merge-patch+json"}
 	// applyTypes are accepted by /shoal/v1/apply.
 	applyTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "application/json"}
 )
@@ -64,9 +62,6 @@ func acceptedTypes(r *http.Request) []string {
 	case p == "/shoal/v1/apply":
 		return applyTypes
 	case strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/apis/"):
-		if r.Method == http.MethodPatch {
-			return patchTypes
-		}
 		return objectTypes
 	}
 	return nil
@@ -79,6 +74,12 @@ func checkContentType(r *http.Request) error {
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")
+	if r.Method == http.MethodPatch && acceptedTypes(r) != nil {
+		if _, err := patch.ParseType(ct); err != nil {
+			return err
+		}
+		return nil
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
 		mt = ""
@@ -100,12 +101,6 @@ func checkContentType(r *http.Request) error {
 		want = "Content-Type " + strings.Join(accepted, ", ")
 	}
 	msg := fmt.Sprintf("%s is not accepted for %s %s; send %s", what, r.Method, r.URL.Path, want)
-	switch mt {
-	case "application/json-patch+json":
-		msg = "JSON patch (RFC 6902) is not supported; send a merge patch with Content-Type application/merge-patch+json"
-	case "application/apply-patch+yaml", "application/apply-patch+cbor":
-		msg = "server-side apply is not supported; use shoal apply (or kubectl apply without --server-side)"
-	}
 	return api.NewStatusError(http.StatusUnsupportedMediaType, api.ReasonUnsupportedType, msg)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/patch"
 )
 
 // kindHandler serves the REST verbs of one kind.
@@ -76,6 +77,26 @@ func (h *kindHandler) decodeFor(w http.ResponseWriter, r *http.Request, body []b
 		return nil, err
 	}
 	return obj, nil
+}
+
+// dryRun reads the dryRun query parameter: "All" (what kubectl diff,
+// apply --dry-run=server and Helm send) makes the request a dry run, whose
+// write is checked, defaulted and admitted but not stored. The request to
+// serve is returned.
+func dryRun(r *http.Request) (*http.Request, error) {
+	vals, ok := r.URL.Query()["dryRun"]
+	if !ok {
+		return r, nil
+	}
+	for _, v := range vals {
+		if v != "All" {
+			return r, api.NewBadRequest(fmt.Sprintf("dryRun: unsupported value %q: the only supported value is \"All\"", v))
+		}
+	}
+	if len(vals) == 0 {
+		return r, nil
+	}
+	return r.WithContext(api.WithDryRun(r.Context())), nil
 }
 
 // asStatus turns decode and validation errors into Status errors.
@@ -175,6 +196,11 @@ func (h *kindHandler) get(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) create(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -209,6 +235,11 @@ func (h *kindHandler) replaceStatus(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	body, err := h.s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -245,17 +276,29 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 func (h *kindHandler) patch(w http.ResponseWriter, r *http.Request)       { h.patchWith(w, r, false) }
 func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.patchWith(w, r, true) }
 
-// patchWith applies a JSON merge patch, retrying (retryConflicts) when a
-// concurrent write changed the object between read and write.
+// patchWith applies a strategic merge, JSON merge or JSON patch, applying
+// it again to the newer object when a concurrent write changed the object
+// between read and write (retryConflicts), unless the patch itself names
+// the resourceVersion it was made against.
 func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
-	patch, err := h.s.readBody(w, r)
+	typ, err := patch.ParseType(r.Header.Get("Content-Type"))
+	if err == nil {
+		r, err = dryRun(r)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out, err := retryConflicts(r.Context(), true, func() (api.Object, error) {
-		return h.patchOnce(w, r, ns, name, patch, status)
+	body, err := h.s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out, err := retryConflicts(r.Context(), func() (api.Object, bool, error) {
+		out, err := h.patchOnce(w, r, ns, name, typ, body, status)
+		var pc *preconditionConflict
+		return out, api.IsConflict(err) && !errors.As(err, &pc), err
 	})
 	if err != nil {
 		writeError(w, err)
@@ -264,7 +307,13 @@ func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status b
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name string, patch []byte, status bool) (api.Object, error) {
+// preconditionConflict is a conflict with the resourceVersion the patch
+// itself carries: reading again cannot resolve it.
+type preconditionConflict struct{ *api.StatusError }
+
+func (e *preconditionConflict) Unwrap() error { return e.StatusError }
+
+func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name string, typ patch.Type, body []byte, status bool) (api.Object, error) {
 	cur, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
 	if err != nil {
 		return nil, err
@@ -273,20 +322,26 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	if err != nil {
 		return nil, api.NewInternal(err)
 	}
-	merged, err := api.MergePatch(doc, patch)
+	merged, err := patch.Apply(typ, doc, body, h.k.New(), patch.Limits{})
 	if err != nil {
-		return nil, api.NewBadRequest(err.Error())
+		return nil, err
 	}
 	obj, unknown, err := api.DecodeInto(h.k, merged)
 	if err != nil {
 		return nil, asStatus(h.k, name, err)
 	}
-	if err := checkFields(w, r, h.k, name, patch, unknown); err != nil {
+	if err := checkFields(w, r, h.k, name, body, unknown); err != nil {
 		return nil, err
 	}
 	m := obj.GetObjectMeta()
 	if m.Name != name || m.Namespace != cur.GetObjectMeta().Namespace {
 		return nil, api.NewBadRequest("a patch may not change metadata.name or metadata.namespace")
+	}
+	// A resourceVersion the patch sets is a precondition, as in
+	// Kubernetes: the patch was made against that version only.
+	if rv := m.ResourceVersion; rv != "" && rv != cur.GetObjectMeta().ResourceVersion {
+		return nil, &preconditionConflict{api.NewConflict(h.k, name,
+			"the object has been modified; please apply your changes to the latest version and try again")}
 	}
 	m.ResourceVersion = cur.GetObjectMeta().ResourceVersion
 	if err := h.s.admitWrite(r, obj); err != nil {
@@ -298,45 +353,98 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	return h.s.cfg.Store.Update(r.Context(), obj)
 }
 
-func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (api.DeleteOptions, error) {
-	var opts api.DeleteOptions
+// deleteOptions reads a DeleteOptions body (kubectl and client-go send
+// one) and the same options as query parameters, which win. A body's
+// dryRun (client-go sends it there) sets dryRunBody.
+func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (opts api.DeleteOptions, dryRunBody bool, err error) {
 	if r.ContentLength != 0 && r.Body != nil {
 		body, err := readBodyWithin(w, r, 64<<10, h.s.cfg.Limits.BodyTimeout)
 		if err != nil {
-			return opts, err
+			return opts, false, err
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			var o struct {
-				GracePeriodSeconds *int64 `json:"gracePeriodSeconds"`
+				GracePeriodSeconds *int64   `json:"gracePeriodSeconds"`
+				PropagationPolicy  *string  `json:"propagationPolicy"`
+				OrphanDependents   *bool    `json:"orphanDependents"`
+				DryRun             []string `json:"dryRun"`
 				Preconditions      *struct {
-					UID string `json:"uid"`
+					UID             *string `json:"uid"`
+					ResourceVersion *string `json:"resourceVersion"`
 				} `json:"preconditions"`
 			}
 			if err := json.Unmarshal(body, &o); err != nil {
-				return opts, api.NewBadRequest("delete options are not valid JSON: " + err.Error())
+				return opts, false, api.NewBadRequest("delete options are not valid JSON: " + err.Error())
 			}
 			opts.GracePeriodSeconds = o.GracePeriodSeconds
+			for _, v := range o.DryRun {
+				if v != "All" {
+					return opts, false, api.NewBadRequest(fmt.Sprintf("dryRun: unsupported value %q: the only supported value is \"All\"", v))
+				}
+				dryRunBody = true
+			}
 			if o.Preconditions != nil {
-				opts.UID = o.Preconditions.UID
+				opts.UID = deref(o.Preconditions.UID)
+				opts.ResourceVersion = deref(o.Preconditions.ResourceVersion)
+			}
+			if o.OrphanDependents != nil && o.PropagationPolicy != nil {
+				return opts, false, api.NewBadRequest("delete options: give propagationPolicy or the deprecated orphanDependents, not both")
+			}
+			if o.OrphanDependents != nil {
+				opts.PropagationPolicy = api.DeletePropagationBackground
+				if *o.OrphanDependents {
+					opts.PropagationPolicy = api.DeletePropagationOrphan
+				}
+			}
+			if o.PropagationPolicy != nil {
+				opts.PropagationPolicy = *o.PropagationPolicy
 			}
 		}
 	}
-	if g := r.URL.Query().Get("gracePeriodSeconds"); g != "" {
+	q := r.URL.Query()
+	if g := q.Get("gracePeriodSeconds"); g != "" {
 		v, err := strconv.ParseInt(g, 10, 64)
 		if err != nil || v < 0 {
-			return opts, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
+			return opts, false, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
 		}
 		opts.GracePeriodSeconds = &v
 	}
-	return opts, nil
+	if p := q.Get("propagationPolicy"); p != "" {
+		opts.PropagationPolicy = p
+	}
+	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < 0 {
+		return opts, false, api.NewBadRequest("gracePeriodSeconds: must be a non-negative integer")
+	}
+	switch opts.PropagationPolicy {
+	case "", api.DeletePropagationBackground, api.DeletePropagationForeground, api.DeletePropagationOrphan:
+	default:
+		return opts, false, api.NewBadRequest(fmt.Sprintf("propagationPolicy: %q is not one of %s, %s, %s", opts.PropagationPolicy,
+			api.DeletePropagationBackground, api.DeletePropagationForeground, api.DeletePropagationOrphan))
+	}
+	return opts, dryRunBody, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 	ns, name := h.nsAndName(r)
-	opts, err := h.deleteOptions(w, r)
+	r, err := dryRun(r)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	opts, dry, err := h.deleteOptions(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if dry {
+		r = r.WithContext(api.WithDryRun(r.Context()))
 	}
 	obj, err := h.s.cfg.Store.Delete(r.Context(), h.k, ns, name, opts)
 	if err != nil {
@@ -348,14 +456,22 @@ func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	lr, ok := listRequestOf(w, r, h.k)
 	if !ok {
 		return
 	}
-	opts, err := h.deleteOptions(w, r)
+	opts, dry, err := h.deleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if dry {
+		r = r.WithContext(api.WithDryRun(r.Context()))
 	}
 	items, _, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
 	if err != nil {

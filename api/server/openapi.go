@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/openapi"
+	"github.com/shoal-dev/shoal/api/patch"
 )
 
 // openAPIDocs serve the OpenAPI documents of the routes: kube-openapi's
@@ -36,7 +37,7 @@ func (m pathMux) Handle(path string, h http.Handler) {
 // openAPIRoutes serves the documents of the resources. They are built on
 // the first request (tens of milliseconds), not with the server.
 func (s *Server) openAPIRoutes(resources []openapi.Resource) {
-	opts := openapi.Options{Version: s.cfg.Version, PatchTypes: patchTypes}
+	opts := openapi.Options{Version: s.cfg.Version, PatchTypes: patchTypeNames()}
 	v2 := cached.Once(cached.Func(func() (*spec.Swagger, string, error) {
 		return openapi.V2(resources, opts), "", nil
 	}))
@@ -61,4 +62,13 @@ func (s *Server) openAPIRoutes(resources []openapi.Resource) {
 		}
 		docs.v3.HandleGroupVersion(w, r)
 	}).Methods(http.MethodGet, http.MethodHead)
+}
+
+// patchTypeNames are the PATCH content types the server applies.
+func patchTypeNames() []string {
+	out := make([]string, len(patch.Types))
+	for i, t := range patch.Types {
+		out[i] = string(t)
+	}
+	return out
 }

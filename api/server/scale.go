@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/patch"
 )
 
 // replicasOf returns the replicas pointer and selector of a scalable object.
@@ -49,9 +50,24 @@ func (h *kindHandler) getScale(w http.ResponseWriter, r *http.Request) {
 func (h *kindHandler) replaceScale(w http.ResponseWriter, r *http.Request) { h.scale(w, r, false) }
 func (h *kindHandler) patchScale(w http.ResponseWriter, r *http.Request)   { h.scale(w, r, true) }
 
-// scale sets spec.replicas from a Scale object (PUT) or a merge patch of one.
-func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) {
+// scale sets spec.replicas from a Scale object (PUT) or a patch of one
+// (any of the patch types; kubectl scale sends a merge patch).
+func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, isPatch bool) {
 	ns, name := h.nsAndName(r)
+	r, err := dryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var typ patch.Type
+	if isPatch {
+		t, err := patch.ParseType(r.Header.Get("Content-Type"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		typ = t
+	}
 	body, err := h.s.readBody(w, r)
 	if err == nil {
 		err = checkFields(w, r, h.k, name, body, api.UnknownFieldsOf(&api.Scale{}, body))
@@ -66,9 +82,10 @@ func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) 
 			ResourceVersion string `json:"resourceVersion"`
 		} `json:"metadata"`
 	}
-	_ = json.Unmarshal(body, &sent)
-	out, err := retryConflicts(r.Context(), sent.Metadata.ResourceVersion == "", func() (api.Object, error) {
-		return h.scaleOnce(r, ns, name, body, patch)
+	_ = json.Unmarshal(body, &sent) // a JSON patch (a list) names none
+	out, err := retryConflicts(r.Context(), func() (api.Object, bool, error) {
+		out, err := h.scaleOnce(r, ns, name, body, typ)
+		return out, api.IsConflict(err) && sent.Metadata.ResourceVersion == "", err
 	})
 	if err != nil {
 		writeError(w, err)
@@ -77,36 +94,38 @@ func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) 
 	writeJSON(w, http.StatusOK, scaleOf(out))
 }
 
-// retryConflicts runs a read-modify-write until it does not conflict: when
-// retry is set (the caller gave no resourceVersion of its own), a conflict
-// is the handler's own read racing another write (a controller's, or a
-// merge from another agent after a partition heals), so it reads again, as
-// Kubernetes' guaranteed update does, backing off a little, for up to
-// about 3 s.
-func retryConflicts(ctx context.Context, retry bool, write func() (api.Object, error)) (api.Object, error) {
+// retryConflicts runs a read-modify-write until it succeeds, fails for
+// good, or has met a conflict it may retry 20 times, backing off from
+// 10 ms to 200 ms between tries (about 3 s in all), as Kubernetes'
+// guaranteed update reads again: the conflict is the handler's own read
+// racing another write (a controller's, another client's, a merge from
+// another agent after a partition heals).
+func retryConflicts(ctx context.Context, once func() (out api.Object, retry bool, err error)) (api.Object, error) {
 	for attempt := 0; ; attempt++ {
-		out, err := write()
-		if !api.IsConflict(err) || !retry || attempt >= 20 {
+		out, retry, err := once()
+		if !retry || attempt >= 20 {
 			return out, err
 		}
 		select {
 		case <-ctx.Done():
-			return out, err
+			return nil, err
 		case <-time.After(min(time.Duration(10<<min(attempt, 5))*time.Millisecond, 200*time.Millisecond)):
 		}
 	}
 }
 
-func (h *kindHandler) scaleOnce(r *http.Request, ns, name string, body []byte, patch bool) (api.Object, error) {
+// scaleOnce applies one Scale (typ "") or a patch of type typ to it.
+func (h *kindHandler) scaleOnce(r *http.Request, ns, name string, body []byte, typ patch.Type) (api.Object, error) {
 	obj, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
 	if err != nil {
 		return nil, err
 	}
 	req := body
-	if patch {
+	isPatch := typ != ""
+	if isPatch {
 		doc, _ := json.Marshal(scaleOf(obj))
-		if req, err = api.MergePatch(doc, body); err != nil {
-			return nil, api.NewBadRequest(err.Error())
+		if req, err = patch.Apply(typ, doc, body, &api.Scale{}, patch.Limits{}); err != nil {
+			return nil, err
 		}
 	}
 	var sc api.Scale
@@ -117,7 +136,7 @@ func (h *kindHandler) scaleOnce(r *http.Request, ns, name string, body []byte, p
 		return nil, api.NewInvalid(h.k, name, api.FieldErrors{{Field: "spec.replicas", Value: sc.Spec.Replicas,
 			Type: api.ErrTypeInvalid, Detail: "must be greater than or equal to 0"}})
 	}
-	if sc.ResourceVersion != "" && sc.ResourceVersion != obj.GetObjectMeta().ResourceVersion && !patch {
+	if sc.ResourceVersion != "" && sc.ResourceVersion != obj.GetObjectMeta().ResourceVersion && !isPatch {
 		return nil, api.NewConflict(h.k, name, "the object has been modified; please apply your changes to the latest version and try again")
 	}
 	rep, _, _ := replicasOf(obj)
