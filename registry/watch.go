@@ -76,7 +76,7 @@ type watcher struct {
 	// with a selector an object not in matched was never sent; a watch
 	// resumed from a version guesses what its client holds (the hint).
 	knowsAll bool
-	stats   *kindWatchStats
+	stats    *kindWatchStats
 	// initialBookmark: end the initial events with a BOOKMARK saying so.
 	initialBookmark bool
 	// bookmarks: send a BOOKMARK with the current position when idle.
