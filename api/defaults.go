@@ -22,6 +22,8 @@ func Default(o Object) {
 		defaultCronJob(obj)
 	case *DaemonSet:
 		defaultDaemonSet(obj)
+	case *StatefulSet:
+		defaultStatefulSet(obj)
 	case *Service:
 		defaultService(obj)
 	case *Ingress:

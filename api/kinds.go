@@ -73,6 +73,7 @@ var Kinds = []*Kind{
 	{Kind: "Deployment", Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Deployment{} }},
 	{Kind: "ReplicaSet", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &ReplicaSet{} }},
 	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
+	{Kind: "StatefulSet", Resource: "statefulsets", Singular: "statefulset", ShortNames: []string{"sts"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &StatefulSet{} }},
 	{Kind: "Job", Resource: "jobs", Singular: "job", Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Job{} }},
 	{Kind: "CronJob", Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &CronJob{} }},
 	{Kind: "Pod", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Pod{} }},
@@ -84,21 +85,22 @@ var Kinds = []*Kind{
 
 // Well-known kinds, for code that names one directly.
 var (
-	KindNamespace  = MustKind("Namespace")
-	KindNode       = MustKind("Node")
-	KindConfigMap  = MustKind("ConfigMap")
-	KindSecret     = MustKind("Secret")
-	KindClaim      = MustKind("PersistentVolumeClaim")
-	KindDeployment = MustKind("Deployment")
-	KindReplicaSet = MustKind("ReplicaSet")
-	KindPod        = MustKind("Pod")
-	KindJob        = MustKind("Job")
-	KindCronJob    = MustKind("CronJob")
-	KindDaemonSet  = MustKind("DaemonSet")
-	KindService    = MustKind("Service")
-	KindEndpoints  = MustKind("Endpoints")
-	KindIngress    = MustKind("Ingress")
-	KindEvent      = MustKind("Event")
+	KindNamespace   = MustKind("Namespace")
+	KindNode        = MustKind("Node")
+	KindConfigMap   = MustKind("ConfigMap")
+	KindSecret      = MustKind("Secret")
+	KindClaim       = MustKind("PersistentVolumeClaim")
+	KindDeployment  = MustKind("Deployment")
+	KindReplicaSet  = MustKind("ReplicaSet")
+	KindPod         = MustKind("Pod")
+	KindJob         = MustKind("Job")
+	KindCronJob     = MustKind("CronJob")
+	KindDaemonSet   = MustKind("DaemonSet")
+	KindStatefulSet = MustKind("StatefulSet")
+	KindService     = MustKind("Service")
+	KindEndpoints   = MustKind("Endpoints")
+	KindIngress     = MustKind("Ingress")
+	KindEvent       = MustKind("Event")
 )
 
 // MustKind returns the kind named exactly, or panics; for package variables.

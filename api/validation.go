@@ -32,6 +32,8 @@ func Validate(o Object) error {
 		validateCronJob(&e, obj)
 	case *DaemonSet:
 		validateDaemonSet(&e, obj)
+	case *StatefulSet:
+		validateStatefulSet(&e, obj)
 	case *Service:
 		validateService(&e, obj)
 	case *Ingress:
