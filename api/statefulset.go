@@ -60,8 +60,7 @@ type StatefulSetOrdinals struct {
 }
 
 // StatefulSetStatus is written by the StatefulSet controller. The
-// revisions are "<name>-<hash of the template>", the names Kubernetes
-// gives its ControllerRevisions; shoal keeps no ControllerRevision objects.
+// revisions name ControllerRevisions "<name>-<hash of the template>".
 type StatefulSetStatus struct {
 	ObservedGeneration int64       `json:"observedGeneration,omitempty"`
 	Replicas           int32       `json:"replicas"`

@@ -70,3 +70,21 @@ func TestStatefulSetIsServedAsAppsV1WithShortNameSts(t *testing.T) {
 		t.Fatalf("sts: %+v %v", k, ok)
 	}
 }
+
+func TestControllerRevisionValidation(t *testing.T) {
+	good := &ControllerRevision{ObjectMeta: ObjectMeta{Name: "web-abc", Namespace: "default"}, Data: []byte(`{"spec":{}}`), Revision: 1}
+	if err := Validate(good); err != nil {
+		t.Fatalf("a good ControllerRevision: %v", err)
+	}
+	for _, tc := range []struct {
+		r    *ControllerRevision
+		want string
+	}{
+		{&ControllerRevision{ObjectMeta: good.ObjectMeta, Revision: -1}, "revision: Invalid"},
+		{&ControllerRevision{ObjectMeta: good.ObjectMeta, Data: []byte(`[1]`)}, "data: Invalid"},
+	} {
+		if err := Validate(tc.r); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want %q, got %v", tc.want, err)
+		}
+	}
+}

@@ -34,6 +34,8 @@ func Validate(o Object) error {
 		validateDaemonSet(&e, obj)
 	case *StatefulSet:
 		validateStatefulSet(&e, obj)
+	case *ControllerRevision:
+		validateControllerRevision(&e, obj)
 	case *Service:
 		validateService(&e, obj)
 	case *Ingress:

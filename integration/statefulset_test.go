@@ -181,4 +181,40 @@ func TestStatefulSetStartsInOrderWithStableNamesAndKeepsItsData(t *testing.T) {
 	if out := a.shoal("get", "pvc"); !strings.Contains(out, "data-web-2") {
 		t.Fatalf("the claim of web-2 was deleted by the scale-down:\n%s", out)
 	}
+
+	// A template change rolls out from the highest ordinal down, each pod
+	// keeping its claim; the revisions are ControllerRevisions.
+	before := a.getSTS(t)
+	changed := strings.Replace(strings.Replace(statefulSetManifests, "replicas: 3", "replicas: 2", 1),
+		`args: ["serve", "--port", "8080"]`, `args: ["serve", "--port", "8080"]`+"\n        env: [{name: VERSION, value: two}]", 1)
+	if _, errOut, err := a.shoalIn([]byte(changed), "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply the changed template: %v %s", err, errOut)
+	}
+	took = poll.Until(t, 120*time.Second, "the rollout done", func() error {
+		s := a.getSTS(t)
+		if s.Status.UpdateRevision == before.Status.UpdateRevision || s.Status.CurrentRevision != s.Status.UpdateRevision ||
+			s.Status.UpdatedReplicas != 2 || s.Status.ReadyReplicas != 2 {
+			return fmt.Errorf("status %+v", s.Status)
+		}
+		return nil
+	})
+	t.Logf("2 pods rolled out %s after apply", took.Round(100*time.Millisecond))
+	if out := strings.TrimSpace(a.shoal("exec", "web-1", "--", "/testapp", "cat", "/data/note")); out != "kept-by-web-1" {
+		t.Fatalf("the file on web-1's claim reads %q after the rollout", out)
+	}
+	revs := a.shoal("get", "controllerrevisions")
+	for _, r := range []string{before.Status.UpdateRevision, a.getSTS(t).Status.UpdateRevision} {
+		if !strings.Contains(revs, r) {
+			t.Errorf("get controllerrevisions has no %s:\n%s", r, revs)
+		}
+	}
+}
+
+func (a *agent) getSTS(t *testing.T) *api.StatefulSet {
+	t.Helper()
+	o, err := a.client.Get(ctx(t), api.KindStatefulSet, "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.(*api.StatefulSet)
 }

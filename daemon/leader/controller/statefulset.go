@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,11 +26,12 @@ import (
 // pod that failed or was deleted is made again with the same name and the
 // same claims, which the scheduler keeps on their node.
 //
-// The template's revision is its hash: status.updateRevision is
-// "<set>-<hash>", the controller-revision-hash label of its pods. Unlike
-// Kubernetes, no ControllerRevision objects are kept, so a pod below the
-// rolling update's partition that has to be made again gets the update
-// revision, not the older one it had.
+// Each template revision is kept as a ControllerRevision "<set>-<hash>"
+// owned by the set, as in Kubernetes; status.updateRevision names the
+// current template's, status.currentRevision the one the pods ran before a
+// rolling update finished, and each pod's controller-revision-hash label
+// the one it was made from. A pod below the rolling update's partition is
+// made again from the current revision.
 type statefulSetController struct {
 	store   Store
 	cache   cache
@@ -64,6 +66,7 @@ func (c *statefulSetController) loop() *loop {
 			{kind: api.KindStatefulSet, handle: c.onStatefulSet},
 			{kind: api.KindPod, handle: c.onPod},
 			{kind: api.KindClaim, handle: c.onClaim},
+			{kind: api.KindRevision, handle: c.onRevision},
 		},
 		sync:   c.sync,
 		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindStatefulSet, c.queue) },
@@ -101,6 +104,14 @@ func (c *statefulSetController) onClaim(_ context.Context, ev api.WatchEvent) {
 	}
 }
 
+// onRevision queues the set that controls a revision.
+func (c *statefulSetController) onRevision(_ context.Context, ev api.WatchEvent) {
+	m := ev.Object.GetObjectMeta()
+	if ref := m.ControllerRef(); ref != nil && ref.Kind == api.KindStatefulSet.Kind {
+		c.queue.Add(keyFor(m.Namespace, ref.Name))
+	}
+}
+
 // enqueueSelecting queues the sets whose selector matches an orphan pod.
 func (c *statefulSetController) enqueueSelecting(_ context.Context, pod *api.Pod) {
 	for _, o := range c.cache.list(api.KindStatefulSet, pod.Namespace, nil) {
@@ -130,12 +141,17 @@ type stsRun struct {
 	key       string
 	set       *api.StatefulSet
 	now       time.Time
-	update    string             // the update revision: <set>-<hash>
-	current   string             // the current revision
-	replicas  map[int32]*api.Pod // pods with an ordinal in range
-	condemned []*api.Pod         // pods with an ordinal out of range, highest first
-	claims    map[string]*api.PersistentVolumeClaim
-	wait      time.Duration // until a ready pod becomes available, if > 0
+	hash      string
+	update    string                    // the update revision: <set>-<hash>
+	current   string                    // the current revision
+	revisions []*api.ControllerRevision // the set's, by revision number
+	// currentTemplate is the template of the current revision; nil when
+	// its revision is gone.
+	currentTemplate *api.PodTemplateSpec
+	replicas        map[int32]*api.Pod // pods with an ordinal in range
+	condemned       []*api.Pod         // pods with an ordinal out of range, highest first
+	claims          map[string]*api.PersistentVolumeClaim
+	wait            time.Duration // until a ready pod becomes available, if > 0
 }
 
 func (r *stsRun) start() int32 { return r.set.StartOrdinal() }
@@ -206,7 +222,7 @@ func (c *statefulSetController) observe(ctx context.Context, key string, set *ap
 	if err != nil {
 		return nil, err
 	}
-	r := &stsRun{key: key, set: set, now: c.opts.Now(), update: set.Name + "-" + hash,
+	r := &stsRun{key: key, set: set, now: c.opts.Now(), hash: hash, update: set.Name + "-" + hash,
 		replicas: map[int32]*api.Pod{}, claims: map[string]*api.PersistentVolumeClaim{}}
 	r.current = set.Status.CurrentRevision
 	if r.current == "" {
@@ -238,6 +254,22 @@ func (c *statefulSetController) observe(ctx context.Context, key string, set *ap
 		b, _ := ordinalOf(set.Name, r.condemned[j].Name)
 		return a > b
 	})
+	for _, o := range c.cache.list(api.KindRevision, set.Namespace, nil) {
+		if ref := o.GetObjectMeta().ControllerRef(); ref != nil && ref.UID == set.UID {
+			r.revisions = append(r.revisions, o.(*api.ControllerRevision))
+		}
+	}
+	sort.Slice(r.revisions, func(i, j int) bool { return r.revisions[i].Revision < r.revisions[j].Revision })
+	for _, rev := range r.revisions {
+		if rev.Name == r.current {
+			if t, err := revisionTemplate(rev); err == nil {
+				r.currentTemplate = t
+			}
+		}
+	}
+	if r.current == r.update {
+		r.currentTemplate = &set.Spec.Template
+	}
 	for _, o := range c.cache.list(api.KindClaim, set.Namespace, nil) {
 		cl := o.(*api.PersistentVolumeClaim)
 		r.claims[cl.Name] = cl
@@ -250,8 +282,16 @@ func (c *statefulSetController) observe(ctx context.Context, key string, set *ap
 // take a rolling update one step further. In OrderedReady mode every step
 // waits for the pods before it to be healthy.
 func (c *statefulSetController) manage(ctx context.Context, r *stsRun) error {
-	monotonic := r.monotonic()
+	if err := c.ensureRevision(ctx, r); err != nil {
+		return err
+	}
 	var errs []error
+	defer func() {
+		if errors.Join(errs...) == nil {
+			c.truncateHistory(ctx, r)
+		}
+	}()
+	monotonic := r.monotonic()
 	var create []int32
 	var del []*api.Pod
 	unhealthy := false
@@ -369,9 +409,15 @@ func (r *stsRun) rollingUpdate() []*api.Pod {
 	return out
 }
 
-// newPod makes the pod of an ordinal at the update revision.
+// newPod makes the pod of an ordinal: at the current revision below the
+// rolling update's partition, at the update revision elsewhere.
 func (r *stsRun) newPod(ord int32) (*api.Pod, error) {
-	pod, err := newPodFromTemplate(r.set, &r.set.Spec.Template)
+	rev, tmpl := r.update, &r.set.Spec.Template
+	if ru := r.set.Spec.UpdateStrategy.RollingUpdate; r.set.Spec.UpdateStrategy.Type == api.RollingUpdateStrategy && ru != nil &&
+		ru.Partition != nil && ord < r.start()+*ru.Partition && r.currentTemplate != nil {
+		rev, tmpl = r.current, r.currentTemplate
+	}
+	pod, err := newPodFromTemplate(r.set, tmpl)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +429,7 @@ func (r *stsRun) newPod(ord int32) (*api.Pod, error) {
 	}
 	pod.Labels[api.LabelStatefulSetPodName] = name
 	pod.Labels[api.LabelPodIndex] = strconv.Itoa(int(ord))
-	pod.Labels[api.LabelControllerRevision] = r.update
+	pod.Labels[api.LabelControllerRevision] = rev
 	pod.Spec.Hostname = name
 	pod.Spec.Subdomain = r.set.Spec.ServiceName
 	// Each claim template becomes the pod's own claim, mounted under the
@@ -641,4 +687,131 @@ func (c *statefulSetController) writeStatus(ctx context.Context, r *stsRun, proc
 		return fmt.Errorf("update status of statefulset %s: %w", r.key, err)
 	}
 	return nil
+}
+
+// LabelRevisionHash is the label of a ControllerRevision that holds the
+// hash of its data, as Kubernetes names it.
+const LabelRevisionHash = "controller.kubernetes.io/hash"
+
+// revisionData is a template as Kubernetes stores it in a StatefulSet's
+// ControllerRevision: a patch that replaces spec.template.
+func revisionData(t *api.PodTemplateSpec) (json.RawMessage, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode template: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("encode template: %w", err)
+	}
+	m["$patch"] = "replace"
+	return json.Marshal(map[string]any{"spec": map[string]any{"template": m}})
+}
+
+// revisionTemplate reads the template back from a revision's data.
+func revisionTemplate(rev *api.ControllerRevision) (*api.PodTemplateSpec, error) {
+	var d struct {
+		Spec struct {
+			Template *api.PodTemplateSpec `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(rev.Data, &d); err != nil || d.Spec.Template == nil {
+		return nil, fmt.Errorf("controllerrevision %s holds no pod template: %v", keyOf(rev), err)
+	}
+	return d.Spec.Template, nil
+}
+
+// ensureRevision makes the ControllerRevision of the set's template, or
+// gives an older one of the same template (a rollback) the next revision
+// number. A revision of that name with other data is a hash collision:
+// status.collisionCount goes up and the next sync hashes again.
+func (c *statefulSetController) ensureRevision(ctx context.Context, r *stsRun) error {
+	var next int64 = 1
+	var have *api.ControllerRevision
+	for _, rev := range r.revisions {
+		next = max(next, rev.Revision+1)
+		if rev.Name == r.update {
+			have = rev
+		}
+	}
+	if have != nil {
+		t, err := revisionTemplate(have)
+		if err != nil || !jsonEqual(t, &r.set.Spec.Template) {
+			return c.collision(ctx, r)
+		}
+		if have.Revision == next-1 {
+			return nil
+		}
+		have = informer.Copy(have)
+		have.Revision = next
+		if _, err := c.store.Update(ctx, have); err != nil {
+			return fmt.Errorf("renumber controllerrevision %s: %w", keyOf(have), err)
+		}
+		return nil
+	}
+	data, err := revisionData(&r.set.Spec.Template)
+	if err != nil {
+		return err
+	}
+	labels := copyMap(r.set.Spec.Template.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelRevisionHash] = r.hash
+	rev := &api.ControllerRevision{
+		ObjectMeta: api.ObjectMeta{Name: r.update, Namespace: r.set.Namespace, Labels: labels,
+			OwnerReferences: []api.OwnerReference{api.NewControllerRef(r.set)}},
+		Data: data, Revision: next,
+	}
+	created, err := c.store.Create(ctx, rev)
+	if api.IsAlreadyExists(err) {
+		// Not the set's (or not seen yet): check on the next sync.
+		return fmt.Errorf("controllerrevision %s/%s exists: %w", r.set.Namespace, r.update, err)
+	}
+	if err != nil {
+		return fmt.Errorf("create controllerrevision %s/%s: %w", r.set.Namespace, r.update, err)
+	}
+	r.revisions = append(r.revisions, created.(*api.ControllerRevision))
+	return nil
+}
+
+func (c *statefulSetController) collision(ctx context.Context, r *stsRun) error {
+	n := int32(1)
+	if r.set.Status.CollisionCount != nil {
+		n = *r.set.Status.CollisionCount + 1
+	}
+	r.set.Status.CollisionCount = &n
+	if _, err := c.store.UpdateStatus(ctx, r.set); err != nil {
+		return fmt.Errorf("update collision count of statefulset %s: %w", r.key, err)
+	}
+	return fmt.Errorf("controllerrevision %s/%s holds another template: hashing again with collisionCount %d", r.set.Namespace, r.update, n)
+}
+
+// truncateHistory deletes the oldest revisions beyond revisionHistoryLimit
+// that neither the status nor a pod refers to, as Kubernetes does.
+func (c *statefulSetController) truncateHistory(ctx context.Context, r *stsRun) {
+	live := map[string]bool{r.current: true, r.update: true}
+	for _, p := range r.replicas {
+		if p != nil {
+			live[p.Labels[api.LabelControllerRevision]] = true
+		}
+	}
+	for _, p := range r.condemned {
+		live[p.Labels[api.LabelControllerRevision]] = true
+	}
+	var old []*api.ControllerRevision
+	for _, rev := range r.revisions {
+		if !live[rev.Name] {
+			old = append(old, rev)
+		}
+	}
+	limit := 10
+	if l := r.set.Spec.RevisionHistoryLimit; l != nil {
+		limit = int(*l)
+	}
+	for _, rev := range old[:max(0, len(old)-limit)] {
+		if _, err := c.store.Delete(ctx, api.KindRevision, rev.Namespace, rev.Name, api.DeleteOptions{UID: rev.UID}); err != nil && !api.IsNotFound(err) {
+			c.log.Debug("deleting an old controllerrevision failed", "revision", keyOf(rev), "err", err)
+		}
+	}
 }

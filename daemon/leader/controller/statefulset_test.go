@@ -379,6 +379,18 @@ func TestStatefulSetRollingUpdateReplacesFromTheTopDownToThePartition(t *testing
 		t.Errorf("replaced %v, want %v", deleted, want)
 	}
 
+	// A pod below the partition is made again from the current revision.
+	if _, err := store.Delete(context.Background(), api.KindPod, "default", "web-0", api.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll.True(t, 5*time.Second, "web-0 made again from the current revision", func() (bool, string) {
+		p := stsPods(t, store, "web")["web-0"]
+		return p != nil && p.UID != pods["web-0"].UID && api.IsPodReady(p), describePods(listPods(t, store, nil))
+	})
+	if p := stsPods(t, store, "web")["web-0"]; p.Spec.Containers[0].Image != "img:v1" || p.Labels[api.LabelControllerRevision] != oldRev {
+		t.Errorf("web-0 below the partition made again with %s, revision %s; want img:v1, %s", p.Spec.Containers[0].Image, p.Labels[api.LabelControllerRevision], oldRev)
+	}
+
 	updateSTS(t, store, "web", func(s *api.StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.Partition = api.Int32(0) })
 	poll.True(t, 10*time.Second, "all updated and the revision current", func() (bool, string) {
 		s := getSTS(t, store, "web")
@@ -432,4 +444,63 @@ func TestOrdinalOf(t *testing.T) {
 			t.Errorf("ordinalOf(web, %s) = %d %v, want %d %v", c.pod, ord, ok, c.ord, c.okay)
 		}
 	}
+}
+
+func listRevisions(t *testing.T, store testStore) map[string]*api.ControllerRevision {
+	t.Helper()
+	objs, _, err := store.List(context.Background(), api.KindRevision, "default", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*api.ControllerRevision{}
+	for _, o := range objs {
+		out[o.GetObjectMeta().Name] = o.(*api.ControllerRevision)
+	}
+	return out
+}
+
+func TestStatefulSetKeepsRevisionsAsControllerRevisions(t *testing.T) {
+	store := newTestStore(t)
+	startFakeNode(t, store, 0, 20*time.Millisecond, nil)
+	startManager(t, store, fastOptions())
+	s := newStatefulSet("rev", 2)
+	s.Spec.RevisionHistoryLimit = api.Int32(1)
+	mustCreate(t, store, s)
+	waitReadySTS(t, store, "rev", 2)
+	v1 := getSTS(t, store, "rev").Status.UpdateRevision
+	revs := listRevisions(t, store)
+	if r := revs[v1]; len(revs) != 1 || r == nil || r.Revision != 1 || r.ControllerRef() == nil || r.ControllerRef().Name != "rev" ||
+		r.Labels["app"] != "rev" {
+		t.Fatalf("revisions after the start: %+v", revs)
+	}
+	if tmpl, err := revisionTemplate(revs[v1]); err != nil || tmpl.Spec.Containers[0].Image != "img:v1" ||
+		!strings.Contains(string(revs[v1].Data), `"$patch":"replace"`) {
+		t.Fatalf("revision data %s: %v", revs[v1].Data, err)
+	}
+	rollTo := func(image string) string {
+		updateSTS(t, store, "rev", func(s *api.StatefulSet) { s.Spec.Template.Spec.Containers[0].Image = image })
+		var rev string
+		poll.True(t, 10*time.Second, "rolled out "+image, func() (bool, string) {
+			s := getSTS(t, store, "rev")
+			rev = s.Status.UpdateRevision
+			return s.Status.ObservedGeneration == s.Generation && s.Status.UpdatedReplicas == 2 && s.Status.ReadyReplicas == 2 &&
+				s.Status.CurrentRevision == rev, fmt.Sprintf("%+v", s.Status)
+		})
+		return rev
+	}
+	v2 := rollTo("img:v2")
+	v3 := rollTo("img:v3")
+	// History limit 1: v1 is gone, v2 kept, v3 current.
+	poll.True(t, 5*time.Second, "the oldest revision deleted", func() (bool, string) {
+		revs := listRevisions(t, store)
+		return len(revs) == 2 && revs[v2] != nil && revs[v3] != nil && revs[v3].Revision == 3, fmt.Sprint(len(revs))
+	})
+	// Back to v2: its revision is reused with the next number.
+	if back := rollTo("img:v2"); back != v2 {
+		t.Fatalf("rolled back to revision %s, want %s", back, v2)
+	}
+	poll.True(t, 5*time.Second, "v2 renumbered 4", func() (bool, string) {
+		r := listRevisions(t, store)[v2]
+		return r != nil && r.Revision == 4, fmt.Sprintf("%+v", r)
+	})
 }
