@@ -156,9 +156,19 @@ func validateStatefulSet(e *errs, s *StatefulSet) {
 	}
 	p := path("spec")
 	// The template's mounts may name a claim template: check the template
-	// with those as volumes, as the pods will have them.
+	// with those as volumes, as the pods will have them (a template volume
+	// of the same name is replaced by the claim, as Kubernetes does).
 	t := s.Spec.Template
-	t.Spec.Volumes = append([]Volume(nil), t.Spec.Volumes...)
+	claimed := map[string]bool{}
+	for _, c := range s.Spec.VolumeClaimTemplates {
+		claimed[c.Name] = true
+	}
+	t.Spec.Volumes = nil
+	for _, v := range s.Spec.Template.Spec.Volumes {
+		if !claimed[v.Name] {
+			t.Spec.Volumes = append(t.Spec.Volumes, v)
+		}
+	}
 	for _, c := range s.Spec.VolumeClaimTemplates {
 		t.Spec.Volumes = append(t.Spec.Volumes, Volume{Name: c.Name, PersistentVolumeClaim: &PersistentVolumeClaimSource{ClaimName: c.Name}})
 	}
@@ -215,9 +225,6 @@ func validateStatefulSet(e *errs, s *StatefulSet) {
 
 func validateClaimTemplates(e *errs, s *StatefulSet, p path) {
 	seen := map[string]bool{}
-	for _, v := range s.Spec.Template.Spec.Volumes {
-		seen[v.Name] = true
-	}
 	for i := range s.Spec.VolumeClaimTemplates {
 		c := &s.Spec.VolumeClaimTemplates[i]
 		cp := p.index(i)

@@ -20,6 +20,13 @@ func TestStatefulSetValidationNamesTheFieldAndTheFix(t *testing.T) {
 	if err := Validate(good()); err != nil {
 		t.Fatalf("a good StatefulSet (its mount names a claim template): %v", err)
 	}
+	// A template volume named as a claim template is replaced by the claim
+	// (the cockroachdb example has one).
+	withVolume := good()
+	withVolume.Spec.Template.Spec.Volumes = []Volume{{Name: "data", PersistentVolumeClaim: &PersistentVolumeClaimSource{ClaimName: "data"}}}
+	if err := Validate(withVolume); err != nil {
+		t.Fatalf("a template volume of a claim template's name: %v", err)
+	}
 	s := good()
 	if *s.Spec.Replicas != 1 || s.Spec.PodManagementPolicy != OrderedReadyPodManagement || s.Spec.UpdateStrategy.Type != RollingUpdateStrategy ||
 		*s.Spec.UpdateStrategy.RollingUpdate.Partition != 0 || *s.Spec.RevisionHistoryLimit != 10 ||
