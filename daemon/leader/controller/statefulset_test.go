@@ -187,6 +187,30 @@ func TestStatefulSetStartsPodsInOrderEachAfterTheOneBeforeIsReady(t *testing.T) 
 	if !slices.Equal(msgs, want) {
 		t.Errorf("events %q, want %q", msgs, want)
 	}
+	claimEvent := false
+	for _, e := range rec.Find(ReasonSuccessfulCreate) {
+		claimEvent = claimEvent || e.Message == "create Claim data-web-0 Pod web-0 in StatefulSet web success"
+	}
+	if !claimEvent {
+		t.Errorf("no claim event in %+v", rec.Find(ReasonSuccessfulCreate))
+	}
+}
+
+func TestStatefulSetOrdinalsStart(t *testing.T) {
+	store := newTestStore(t)
+	startFakeNode(t, store, 0, 0, nil)
+	startManager(t, store, fastOptions())
+	s := newStatefulSet("ord", 2)
+	s.Spec.Ordinals = &api.StatefulSetOrdinals{Start: 5}
+	mustCreate(t, store, s)
+	waitReadySTS(t, store, "ord", 2)
+	pods := stsPods(t, store, "ord")
+	if pods["ord-5"] == nil || pods["ord-6"] == nil || len(pods) != 2 || pods["ord-5"].Labels[api.LabelPodIndex] != "5" {
+		t.Fatalf("pods %s, want ord-5 and ord-6", describePods(listPods(t, store, nil)))
+	}
+	if got := claimNames(t, store); !slices.Equal(got, []string{"data-ord-5", "data-ord-6"}) {
+		t.Errorf("claims %v", got)
+	}
 }
 
 func TestStatefulSetScalesUpInOrderAndDownFromTheHighestOrdinal(t *testing.T) {
