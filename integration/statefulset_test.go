@@ -190,6 +190,9 @@ func TestStatefulSetStartsInOrderWithStableNamesAndKeepsItsData(t *testing.T) {
 	if _, errOut, err := a.shoalIn([]byte(changed), "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply the changed template: %v %s", err, errOut)
 	}
+	if out := a.shoal("rollout", "status", "sts/web", "--timeout", "2m"); !strings.Contains(out, "partitioned roll out complete: 2 new pods have been updated") {
+		t.Errorf("rollout status sts/web: %q", out)
+	}
 	took = poll.Until(t, 120*time.Second, "the rollout done", func() error {
 		s := a.getSTS(t)
 		if s.Status.UpdateRevision == before.Status.UpdateRevision || s.Status.CurrentRevision != s.Status.UpdateRevision ||
