@@ -26,6 +26,8 @@ func Default(o Object) {
 		defaultPersistentVolume(obj)
 	case *DaemonSet:
 		defaultDaemonSet(obj)
+	case *StatefulSet:
+		defaultStatefulSet(obj)
 	case *Service:
 		defaultService(obj)
 	case *Ingress:

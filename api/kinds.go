@@ -76,6 +76,8 @@ var Kinds = []*Kind{
 	{Kind: "Deployment", Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Deployment{} }},
 	{Kind: "ReplicaSet", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &ReplicaSet{} }},
 	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
+	{Kind: "StatefulSet", Resource: "statefulsets", Singular: "statefulset", ShortNames: []string{"sts"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &StatefulSet{} }},
+	{Kind: "ControllerRevision", Resource: "controllerrevisions", Singular: "controllerrevision", Group: "apps", Version: "v1", Namespaced: true, New: func() Object { return &ControllerRevision{} }},
 	{Kind: "Job", Resource: "jobs", Singular: "job", Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Job{} }},
 	{Kind: "CronJob", Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &CronJob{} }},
 	{Kind: "PodDisruptionBudget", Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Group: "policy", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &PodDisruptionBudget{} }},
@@ -103,6 +105,8 @@ var (
 	KindCronJob             = MustKind("CronJob")
 	KindPodDisruptionBudget = MustKind("PodDisruptionBudget")
 	KindDaemonSet           = MustKind("DaemonSet")
+	KindStatefulSet         = MustKind("StatefulSet")
+	KindRevision            = MustKind("ControllerRevision")
 	KindService             = MustKind("Service")
 	KindEndpoints           = MustKind("Endpoints")
 	KindIngress             = MustKind("Ingress")

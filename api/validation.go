@@ -38,6 +38,10 @@ func Validate(o Object) error {
 		validatePersistentVolume(&e, obj)
 	case *DaemonSet:
 		validateDaemonSet(&e, obj)
+	case *StatefulSet:
+		validateStatefulSet(&e, obj)
+	case *ControllerRevision:
+		validateControllerRevision(&e, obj)
 	case *Service:
 		validateService(&e, obj)
 	case *Ingress:

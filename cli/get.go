@@ -31,7 +31,7 @@ func newGetCommand(e *env) *cobra.Command {
 Kinds are named as in kubectl: pods (pod, po), deployments (deploy), replicasets (rs),
 daemonsets (ds), jobs, services (svc), endpoints (ep), ingresses (ing),
 namespaces (ns), nodes (no), configmaps (cm), secrets, events (ev). "all" shows
-pods, services, daemonsets, deployments, replicasets and jobs, in kubectl's order.`,
+pods, services, daemonsets, deployments, replicasets, statefulsets and jobs, in kubectl's order.`,
 		Example: `  shoal get pods
   shoal get deploy web -o yaml
   shoal get pods -l app=web -o wide

@@ -10,7 +10,7 @@ import (
 
 // allKinds is what `get all` shows, in kubectl's order; kinds shoal does not
 // serve yet are skipped.
-var allKinds = []string{"pods", "services", "daemonsets", "deployments", "replicasets", "jobs"}
+var allKinds = []string{"pods", "services", "daemonsets", "deployments", "replicasets", "statefulsets", "jobs"}
 
 // lookupKind resolves a kind as a user types it: pods, pod, po, deploy,
 // deployments.apps.

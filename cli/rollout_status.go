@@ -24,10 +24,11 @@ type rolloutStatusOptions struct {
 func newRolloutStatusCommand(e *env) *cobra.Command {
 	o := &rolloutStatusOptions{}
 	cmd := &cobra.Command{
-		Use:   "status deploy/NAME | ds/NAME",
+		Use:   "status deploy/NAME | ds/NAME | sts/NAME",
 		Short: "Follow a rollout until it is done",
-		Long: `Watch the rollout of a Deployment or DaemonSet and print its progress until
-every pod runs the current template and is available.
+		Long: `Watch the rollout of a Deployment, DaemonSet or StatefulSet and print its
+progress until every pod runs the current template and is available (for a
+StatefulSet with a partition: every pod at or above the partition).
 
 The exit status is 0 once the rollout is done, and 1 when the Deployment
 exceeded its progress deadline, when --timeout passes, or on any other error.
@@ -47,7 +48,7 @@ state is printed once, as a plain line.`,
 }
 
 func runRolloutStatus(cmd *cobra.Command, e *env, o *rolloutStatusOptions, args []string) error {
-	refs, err := workloadRefs(cmd, args, api.KindDeployment, api.KindDaemonSet)
+	refs, err := workloadRefs(cmd, args, api.KindDeployment, api.KindDaemonSet, api.KindStatefulSet)
 	if err != nil {
 		return err
 	}
@@ -111,6 +112,8 @@ func rolloutState(obj api.Object) (string, bool, error) {
 		return deploymentRolloutState(w)
 	case *api.DaemonSet:
 		return daemonSetRolloutState(w)
+	case *api.StatefulSet:
+		return statefulSetRolloutState(w)
 	}
 	return "", false, fmt.Errorf("rollout status: %T has no rollout", obj)
 }
@@ -157,6 +160,35 @@ func daemonSetRolloutState(ds *api.DaemonSet) (string, bool, error) {
 		return prefix + fmt.Sprintf("%d of %d updated pods are available...", st.NumberAvailable, st.DesiredNumberScheduled), false, nil
 	}
 	return fmt.Sprintf("daemon set %q successfully rolled out", ds.Name), true, nil
+}
+
+// statefulSetRolloutState follows kubectl's StatefulSetStatusViewer: done
+// once every pod is ready and the pods from the partition up are updated.
+// OnDelete has no rollout to follow.
+func statefulSetRolloutState(s *api.StatefulSet) (string, bool, error) {
+	if s.Spec.UpdateStrategy.Type != api.RollingUpdateStrategy {
+		return "", false, fmt.Errorf("rollout status is only available for the %s strategy; statefulset %q uses %s",
+			api.RollingUpdateStrategy, s.Name, s.Spec.UpdateStrategy.Type)
+	}
+	if s.Status.ObservedGeneration == 0 || s.Generation > s.Status.ObservedGeneration {
+		return "Waiting for statefulset spec update to be observed...", false, nil
+	}
+	want := replicas(s.Spec.Replicas)
+	st := s.Status
+	if st.ReadyReplicas < want {
+		return fmt.Sprintf("Waiting for %d pods to be ready...", want-st.ReadyReplicas), false, nil
+	}
+	if ru := s.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+		if ru.Partition != nil && st.UpdatedReplicas < want-*ru.Partition {
+			return fmt.Sprintf("Waiting for partitioned roll out to finish: %d out of %d new pods have been updated...",
+				st.UpdatedReplicas, want-*ru.Partition), false, nil
+		}
+		return fmt.Sprintf("partitioned roll out complete: %d new pods have been updated...", st.UpdatedReplicas), true, nil
+	}
+	if st.UpdateRevision != st.CurrentRevision {
+		return fmt.Sprintf("waiting for statefulset rolling update to complete %d pods at revision %s...", st.UpdatedReplicas, st.UpdateRevision), false, nil
+	}
+	return fmt.Sprintf("statefulset rolling update complete %d pods at revision %s...", st.CurrentReplicas, st.CurrentRevision), true, nil
 }
 
 // followObject calls check with the named object now and, with watch, after

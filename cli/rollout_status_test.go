@@ -245,3 +245,32 @@ func TestRolloutStatusInterrupted(t *testing.T) {
 		t.Fatalf("exit status %d, want 130", code)
 	}
 }
+
+func TestStatefulSetRolloutStateAsKubectlSaysIt(t *testing.T) {
+	set := func(gen, observed int64, replicas, ready, updated, partition int32) *api.StatefulSet {
+		return &api.StatefulSet{ObjectMeta: api.ObjectMeta{Name: "web", Generation: gen},
+			Spec: api.StatefulSetSpec{Replicas: api.Int32(replicas), UpdateStrategy: api.StatefulSetUpdateStrategy{Type: api.RollingUpdateStrategy,
+				RollingUpdate: &api.RollingUpdateStatefulSetStrategy{Partition: api.Int32(partition)}}},
+			Status: api.StatefulSetStatus{ObservedGeneration: observed, ReadyReplicas: ready, UpdatedReplicas: updated}}
+	}
+	for _, c := range []struct {
+		s    *api.StatefulSet
+		msg  string
+		done bool
+	}{
+		{set(2, 1, 3, 3, 3, 0), "Waiting for statefulset spec update to be observed...", false},
+		{set(2, 2, 3, 1, 1, 0), "Waiting for 2 pods to be ready...", false},
+		{set(2, 2, 3, 3, 1, 0), "Waiting for partitioned roll out to finish: 1 out of 3 new pods have been updated...", false},
+		{set(2, 2, 3, 3, 2, 1), "partitioned roll out complete: 2 new pods have been updated...", true},
+	} {
+		msg, done, err := statefulSetRolloutState(c.s)
+		if err != nil || msg != c.msg || done != c.done {
+			t.Errorf("%+v: %q %v %v, want %q %v", c.s.Status, msg, done, err, c.msg, c.done)
+		}
+	}
+	onDelete := set(1, 1, 1, 1, 1, 0)
+	onDelete.Spec.UpdateStrategy = api.StatefulSetUpdateStrategy{Type: api.OnDeleteStatefulSetUpdate}
+	if _, _, err := statefulSetRolloutState(onDelete); err == nil || !strings.Contains(err.Error(), "only available for the RollingUpdate strategy") {
+		t.Errorf("OnDelete: %v", err)
+	}
+}

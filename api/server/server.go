@@ -266,7 +266,7 @@ func (s *Server) objectRoutes(h *kindHandler, obj string) {
 		r.HandleFunc(obj+"/status", h.replaceStatus).Methods(http.MethodPut)
 		r.HandleFunc(obj+"/status", h.patchStatus).Methods(http.MethodPatch)
 	}
-	if h.k == api.KindDeployment || h.k == api.KindReplicaSet {
+	if h.k == api.KindDeployment || h.k == api.KindReplicaSet || h.k == api.KindStatefulSet {
 		r.HandleFunc(obj+"/scale", h.getScale).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/scale", h.replaceScale).Methods(http.MethodPut)
 		r.HandleFunc(obj+"/scale", h.patchScale).Methods(http.MethodPatch)

@@ -140,6 +140,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		newServiceAccountController(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newDisruptionController(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newDaemonSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
+		newStatefulSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newEndpointsController(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newGarbageCollector(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newComposeDepsController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),

@@ -47,7 +47,8 @@ var (
 func viewRules() []api.PolicyRule {
 	return []api.PolicyRule{
 		rule(readVerbs, "", append(append([]string{}, coreWorkload...), "pods/log", "pods/top", "pods/status", "events", "namespaces", "nodes")...),
-		rule(readVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale", "deployments/status")...),
+		rule(readVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale", "statefulsets/scale",
+			"deployments/status", "statefulsets/status", "controllerrevisions")...),
 		rule(readVerbs, "batch", batchWorkload...),
 		rule(readVerbs, "networking.k8s.io", netWorkload...),
 		rule(readVerbs, "policy", "poddisruptionbudgets"),
@@ -61,7 +62,7 @@ func editRules() []api.PolicyRule {
 		rule(allVerbs, "", append(append([]string{}, coreWorkload...), "secrets")...),
 		rule([]string{api.VerbCreate}, "", "pods/exec"),
 		rule([]string{api.VerbGet}, "", "pods/exec"),
-		rule(allVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale")...),
+		rule(allVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale", "statefulsets/scale")...),
 		rule(allVerbs, "batch", batchWorkload...),
 		rule(allVerbs, "networking.k8s.io", netWorkload...),
 		rule(allVerbs, "policy", "poddisruptionbudgets"),

@@ -20,7 +20,7 @@ type View interface {
 }
 
 // Admission enforces the levels on writes of Pods and of the pod templates
-// of Deployments, ReplicaSets, DaemonSets and Jobs.
+// of Deployments, ReplicaSets, DaemonSets, StatefulSets and Jobs.
 type Admission struct {
 	def Level
 	log *slog.Logger
@@ -92,6 +92,8 @@ func podSpecOf(obj api.Object) (*api.PodSpec, string) {
 	case *api.ReplicaSet:
 		return &o.Spec.Template.Spec, "spec.template.spec"
 	case *api.DaemonSet:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *api.StatefulSet:
 		return &o.Spec.Template.Spec, "spec.template.spec"
 	case *api.Job:
 		return &o.Spec.Template.Spec, "spec.template.spec"
