@@ -161,7 +161,9 @@ func TestKubectlStreamsWithClientGo(t *testing.T) {
 		pr, pw := io.Pipe()
 		out := &watchWriter{want: "got-ping", seen: make(chan struct{})}
 		done := make(chan error, 1)
-		go func() { done <- ex.StreamWithContext(actx, remotecommand.StreamOptions{Stdin: pr, Stdout: out, Stderr: out}) }()
+		go func() {
+			done <- ex.StreamWithContext(actx, remotecommand.StreamOptions{Stdin: pr, Stdout: out, Stderr: out})
+		}()
 		// The attach may not be there yet when the first line goes: send
 		// until the answer comes.
 		tick := time.NewTicker(300 * time.Millisecond)
@@ -195,7 +197,9 @@ func TestKubectlStreamsWithClientGo(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 			}
 		}()
-		go func() { _ = ex.StreamWithContext(actx2, remotecommand.StreamOptions{Stdin: pr2, Stdout: out2, Stderr: out2}) }()
+		go func() {
+			_ = ex.StreamWithContext(actx2, remotecommand.StreamOptions{Stdin: pr2, Stdout: out2, Stderr: out2})
+		}()
 		select {
 		case <-out2.seen:
 		case <-actx2.Done():
