@@ -130,6 +130,19 @@ func TestKubectlStreamsWithClientGo(t *testing.T) {
 		}
 	})
 
+	t.Run("exec over SPDY, kubectl's fallback", func(t *testing.T) {
+		ex, err := remotecommand.NewSPDYExecutor(cfg, "POST", podSubURL(cfg, pod, "exec", execQuery("app", true, false, "sh", "-c", "cat; exit 6")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err = ex.StreamWithContext(ctx(t), remotecommand.StreamOptions{Stdin: strings.NewReader("over spdy\n"), Stdout: &out, Stderr: io.Discard})
+		var ce utilexec.CodeExitError
+		if !errors.As(err, &ce) || ce.Code != 6 || out.String() != "over spdy\n" {
+			t.Fatalf("SPDY exec: %v, output %q; want exit code 6 and the input back", err, out.String())
+		}
+	})
+
 	t.Run("exec with a terminal of the client's size", func(t *testing.T) {
 		ex := kubectlExecutor(t, cfg, podSubURL(cfg, pod, "exec", execQuery("app", true, true, "sh", "-c", "sleep 1; stty size; [ -t 1 ] && echo tty")))
 		var out bytes.Buffer

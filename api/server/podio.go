@@ -10,11 +10,14 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/gorilla/websocket"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/util/httpstream/spdy"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -307,7 +310,6 @@ func (s *Server) serveStdio(w http.ResponseWriter, r *http.Request, what string,
 	if s.forward(w, r) {
 		return
 	}
-	v := mux.Vars(r)
 	opts, err := stdioOptions(r.URL.Query())
 	if err != nil {
 		writeError(w, err)
@@ -322,10 +324,20 @@ func (s *Server) serveStdio(w http.ResponseWriter, r *http.Request, what string,
 		writeError(w, err)
 		return
 	}
-	if !websocket.IsWebSocketUpgrade(r) {
-		writeError(w, api.NewBadRequest(what+" needs a websocket upgrade with sub-protocol "+api.ExecProtocolV5+" or "+api.ExecProtocol))
-		return
+	switch {
+	case websocket.IsWebSocketUpgrade(r):
+		s.serveStdioWebsocket(w, r, what, opts, run)
+	case strings.EqualFold(r.Header.Get(httpstream.HeaderUpgrade), spdy.HeaderSpdy31):
+		s.serveStdioSPDY(w, r, what, opts, run)
+	default:
+		writeError(w, api.NewBadRequest(what+" needs a websocket upgrade with sub-protocol "+api.ExecProtocolV5+" or "+
+			api.ExecProtocol+", or an upgrade to "+spdy.HeaderSpdy31))
 	}
+}
+
+// serveStdioWebsocket streams an exec or attach over a websocket.
+func (s *Server) serveStdioWebsocket(w http.ResponseWriter, r *http.Request, what string, opts api.ExecOptions, run stdioFunc) {
+	v := mux.Vars(r)
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
@@ -460,6 +472,13 @@ var errMessageTooBig = errors.New("websocket message over the limit")
 
 // sendStatus ends the exec with a Status on the error channel.
 func (ws *wsStreams) sendStatus(code int, err error) {
+	b, _ := json.Marshal(execStatus(code, err))
+	_ = ws.send(api.StreamError, b)
+}
+
+// execStatus is the Status that ends an exec or attach: Success, the
+// error, or the exit code as kubectl reads it.
+func execStatus(code int, err error) api.Status {
 	st := api.Status{TypeMeta: api.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: "Success"}
 	switch {
 	case err != nil:
@@ -475,6 +494,5 @@ func (ws *wsStreams) sendStatus(code int, err error) {
 		st.Message = fmt.Sprintf("command terminated with non-zero exit code: exit status %d", code)
 		st.Details = &api.StatusDetails{Causes: []api.StatusCause{{Type: "ExitCode", Message: strconv.Itoa(code)}}}
 	}
-	b, _ := json.Marshal(st)
-	_ = ws.send(api.StreamError, b)
+	return st
 }

@@ -165,6 +165,29 @@ func TestExecWithClientGo(t *testing.T) {
 			t.Fatalf("fallback exec: %v, output %q", err, out.String())
 		}
 	})
+	t.Run("over SPDY, kubectl's fallback", func(t *testing.T) {
+		q := url.Values{"command": {"7"}, "stdin": {"true"}, "stdout": {"true"}, "stderr": {"true"}}
+		ex, err := remotecommand.NewSPDYExecutor(cfg, "POST", podURL(cfg, "exec", q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader("spdy"), Stdout: &out, Stderr: &errOut})
+		var ce utilexec.CodeExitError
+		if !errors.As(err, &ce) || ce.Code != 7 || out.String() != "SPDY" || errOut.String() != "err" {
+			t.Fatalf("SPDY exec: %v, stdout %q, stderr %q; want exit code 7, SPDY, err", err, out.String(), errOut.String())
+		}
+		q = url.Values{"command": {"sh"}, "stdin": {"true"}, "stdout": {"true"}, "tty": {"true"}}
+		ex, _ = remotecommand.NewSPDYExecutor(cfg, "POST", podURL(cfg, "exec", q))
+		out.Reset()
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: pr, Stdout: &out, Tty: true,
+			TerminalSizeQueue: &sizeQueue{{Width: 90, Height: 30}}})
+		if err != nil || out.String() != "size 90x30" {
+			t.Fatalf("SPDY tty exec: %v, output %q", err, out.String())
+		}
+	})
 	t.Run("bad stream flags are refused", func(t *testing.T) {
 		q := url.Values{"command": {"0"}, "stdin": {"yes"}}
 		ex, _ := remotecommand.NewWebSocketExecutor(cfg, "GET", podURL(cfg, "exec", q).String())
