@@ -95,7 +95,7 @@ func (s *Server) podPortForward(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return // the upgrader has answered
 		}
-		conn, err = spdy.NewServerConnectionWithPings(&wsNetConn{conn: ws}, h.accept, pfPingPeriod)
+		conn, err = spdy.NewServerConnectionWithPings(&wsNetConn{conn: ws, writeTimeout: s.cfg.Limits.StreamWriteTimeout}, h.accept, pfPingPeriod)
 		if err != nil {
 			ws.Close()
 			s.log.Debug("port-forward: SPDY over websocket failed", "pod", v["name"], "err", err)
@@ -338,9 +338,10 @@ func (h *pfSession) forward(ctx context.Context, p *pfPair) {
 // wsNetConn is a websocket seen as a byte stream, as kubectl's tunnel
 // writes it: each binary message carries the next bytes.
 type wsNetConn struct {
-	conn *websocket.Conn
-	r    io.Reader // the message being read
-	wmu  sync.Mutex
+	conn         *websocket.Conn
+	writeTimeout time.Duration // a client that stops reading is cut off
+	r            io.Reader     // the message being read
+	wmu          sync.Mutex
 }
 
 func (c *wsNetConn) Read(p []byte) (int, error) {
@@ -374,6 +375,9 @@ func (c *wsNetConn) Read(p []byte) (int, error) {
 func (c *wsNetConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.writeTimeout > 0 {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	}
 	if err := c.conn.WriteMessage(websocket.BinaryMessage, p); err != nil {
 		return 0, err
 	}

@@ -197,13 +197,38 @@ func (r *Runtime) DialPod(ctx context.Context, ns, name string, port uint16) (ne
 		}
 		return nil, &ErrNotHere{Node: pod.Spec.NodeName}
 	}
-	if pod.Status.PodIP == "" {
-		return nil, api.NewBadRequest(fmt.Sprintf("pod %s has no address yet (phase %s); wait until it runs", name, pod.Status.Phase))
+	ip, err := r.podAddress(ctx, pod)
+	if err != nil {
+		return nil, err
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))))
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))))
 	if err != nil {
 		return nil, fmt.Errorf("connect to port %d of pod %s: %w", port, name, err)
 	}
 	return conn, nil
+}
+
+// podAddress is the address of the pod's running sandbox as the engine
+// reports it (not the pod's status, which an API client with the rights
+// could write: the agent must not dial where a status points), or the
+// node's for a pod on the host's network.
+func (r *Runtime) podAddress(ctx context.Context, pod *api.Pod) (string, error) {
+	if pod.Spec.HostNetwork {
+		return r.cfg.HostIP, nil
+	}
+	cctx, cancel := r.engineCtx(ctx)
+	defer cancel()
+	list, err := r.eng.ListContainers(cctx, map[string]string{engine.LabelPodUID: pod.UID, engine.LabelContainer: engine.SandboxContainerName})
+	if err != nil {
+		return "", fmt.Errorf("list the pod's sandbox: %w", err)
+	}
+	for _, c := range list {
+		st, err := r.eng.InspectContainer(cctx, c.ID)
+		if err != nil || !st.Running || st.IPAddress == "" {
+			continue
+		}
+		return st.IPAddress, nil
+	}
+	return "", api.NewBadRequest(fmt.Sprintf("pod %s has no running sandbox with an address yet (phase %s); wait until it runs", pod.Name, pod.Status.Phase))
 }
