@@ -276,6 +276,29 @@ func TestKubectlStreamsWithClientGo(t *testing.T) {
 		}
 	})
 
+	t.Run("a viewer may not exec, attach or port-forward", func(t *testing.T) {
+		viewer := rest.CopyConfig(cfg)
+		viewer.BearerToken = strings.TrimSpace(a.shoal("token", "create", "looker", "--role", "view"))
+		for _, sub := range []string{"exec", "attach"} {
+			q := execQuery("app", false, false, "true")
+			if sub == "attach" {
+				q.Del("command")
+			}
+			ex := kubectlExecutor(t, viewer, podSubURL(viewer, pod, sub, q))
+			err := ex.StreamWithContext(ctx(t), remotecommand.StreamOptions{Stdout: io.Discard, Stderr: io.Discard})
+			if err == nil || !strings.Contains(err.Error(), "pods/"+sub) {
+				t.Errorf("%s as a viewer: %v, want a refusal naming pods/%s", sub, err, sub)
+			}
+		}
+		tunnel, err := portforward.NewSPDYOverWebsocketDialer(podSubURL(viewer, pod, "portforward", nil), viewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := tunnel.Dial("portforward.k8s.io"); err == nil || !strings.Contains(err.Error(), "403") && !strings.Contains(err.Error(), "forbidden") {
+			t.Errorf("port-forward as a viewer: %v, want 403", err)
+		}
+	})
+
 	t.Run("kubectl cp's tar streams", func(t *testing.T) {
 		// kubectl cp POD:/etc/passwd runs `tar cf - /etc/passwd`.
 		ex := kubectlExecutor(t, cfg, podSubURL(cfg, pod, "exec", execQuery("app", false, false, "tar", "cf", "-", "/etc/passwd")))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
@@ -392,5 +393,31 @@ func TestLogOptionsAsKubectlSendsThem(t *testing.T) {
 		if code, body := get(c.q); code != http.StatusBadRequest || !strings.Contains(body, c.field) {
 			t.Errorf("%s: %d %s, want 400 naming %s", c.q, code, body, c.field)
 		}
+	}
+}
+
+// TestAttachAndPortForwardRefuseOtherOrigins: a web page elsewhere must not
+// reach into pods through the browser's websockets.
+func TestAttachAndPortForwardRefuseOtherOrigins(t *testing.T) {
+	cfg, _ := streamServer(t)
+	ws := "ws" + strings.TrimPrefix(cfg.Host, "http")
+	for _, c := range []struct{ path, protocol string }{
+		{"/attach?stdout=true", api.ExecProtocolV5},
+		{"/portforward", api.PortForwardTunnelProtocol},
+	} {
+		u := ws + "/api/v1/namespaces/default/pods/p" + c.path
+		_, resp, err := websocket.DefaultDialer.Dial(u, http.Header{"Origin": {"http://attacker.example"}, "Sec-WebSocket-Protocol": {c.protocol}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s from another origin: %v %+v", c.path, err, resp)
+		}
+		// The same request without a foreign Origin is upgraded.
+		conn, _, err := websocket.DefaultDialer.Dial(u, http.Header{"Sec-WebSocket-Protocol": {c.protocol}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		if conn.Subprotocol() != c.protocol {
+			t.Fatalf("%s: sub-protocol %q, want %q", c.path, conn.Subprotocol(), c.protocol)
+		}
+		conn.Close()
 	}
 }
