@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -37,6 +39,12 @@ func (s *Server) serveStdioSPDY(w http.ResponseWriter, r *http.Request, what str
 	if _, err := httpstream.Handshake(r, w, []string{api.ExecProtocolV5, api.ExecProtocol}); err != nil {
 		return // Handshake has answered
 	}
+	// The client opens exactly the streams it names true; one not named
+	// is not coming (Kubernetes' reading, which kubectl relies on), unlike
+	// the websocket, where an unused channel costs nothing.
+	q := r.URL.Query()
+	opts.Stdout = isTrue(q.Get("stdout"))
+	opts.Stderr = isTrue(q.Get("stderr")) && !opts.TTY
 	want := map[string]bool{spdyStreamError: true, spdyStreamStdin: opts.Stdin, spdyStreamStdout: opts.Stdout,
 		spdyStreamStderr: opts.Stderr, spdyStreamResize: opts.TTY}
 	expected := 0
@@ -46,7 +54,7 @@ func (s *Server) serveStdioSPDY(w http.ResponseWriter, r *http.Request, what str
 		}
 	}
 	incoming := make(chan httpstream.Stream, len(want))
-	conn := spdy.NewResponseUpgraderWithPings(pfPingPeriod).UpgradeResponse(hijackable{w}, r,
+	conn := spdy.NewResponseUpgraderWithPings(pfPingPeriod).UpgradeResponse(spdyHijacker{w, s.cfg.Limits.MaxWebsocketMessage}, r,
 		func(st httpstream.Stream, _ <-chan struct{}) error {
 			if !want[st.Headers().Get("streamType")] {
 				return fmt.Errorf("streamType %q: not one this request asked for", st.Headers().Get("streamType"))
@@ -77,7 +85,20 @@ func (s *Server) serveStdioSPDY(w http.ResponseWriter, r *http.Request, what str
 			}
 			streams[typ] = st
 		case <-timeout.C:
-			s.log.Debug(what+" over SPDY: the client did not open its streams", "got", len(streams), "want", expected)
+			var missing []string
+			for typ, w := range want {
+				if w && streams[typ] == nil {
+					missing = append(missing, typ)
+				}
+			}
+			slices.Sort(missing)
+			msg := fmt.Sprintf("%s: the streams %s the request named did not come within %v", what, strings.Join(missing, ", "), spdyStreamsTimeout)
+			if st := streams[spdyStreamError]; st != nil {
+				b, _ := json.Marshal(execStatus(-1, api.NewBadRequest(msg)))
+				_, _ = st.Write(b)
+				_ = st.Close()
+			}
+			s.log.Debug(msg)
 			return
 		case <-conn.CloseChan():
 			return

@@ -95,7 +95,9 @@ func (s *Server) podPortForward(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return // the upgrader has answered
 		}
-		conn, err = spdy.NewServerConnectionWithPings(&wsNetConn{conn: ws, writeTimeout: s.cfg.Limits.StreamWriteTimeout}, h.accept, pfPingPeriod)
+		tunnel := &wsNetConn{conn: ws, writeTimeout: s.cfg.Limits.StreamWriteTimeout}
+		limited := &spdyFrameLimit{Conn: tunnel, r: tunnel, max: s.cfg.Limits.MaxWebsocketMessage}
+		conn, err = spdy.NewServerConnectionWithPings(limited, h.accept, pfPingPeriod)
 		if err != nil {
 			ws.Close()
 			s.log.Debug("port-forward: SPDY over websocket failed", "pod", v["name"], "err", err)
@@ -109,7 +111,7 @@ func (s *Server) podPortForward(w http.ResponseWriter, r *http.Request) {
 		if _, err := httpstream.Handshake(r, w, []string{api.PortForwardProtocol}); err != nil {
 			return // Handshake has answered
 		}
-		conn = spdy.NewResponseUpgraderWithPings(pfPingPeriod).UpgradeResponse(hijackable{w}, r, h.accept)
+		conn = spdy.NewResponseUpgraderWithPings(pfPingPeriod).UpgradeResponse(spdyHijacker{w, s.cfg.Limits.MaxWebsocketMessage}, r, h.accept)
 		if conn == nil {
 			return // the upgrader has answered
 		}
@@ -136,12 +138,60 @@ func offers(values []string, want string) bool {
 	return false
 }
 
-// hijackable gives the SPDY upgrader, which asks for http.Hijacker itself,
-// the connection of a ResponseWriter that wraps the server's.
-type hijackable struct{ http.ResponseWriter }
+// spdyHijacker gives the SPDY upgrader, which asks for http.Hijacker
+// itself, the connection of a ResponseWriter that wraps the server's, with
+// its SPDY frames bounded to maxFrame bytes.
+type spdyHijacker struct {
+	http.ResponseWriter
+	maxFrame int
+}
 
-func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(h.ResponseWriter).Hijack()
+func (h spdyHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Reads go through what the server buffered, then the connection; the
+	// upgrader reads its own buffer only when it holds bytes, and this new
+	// one never does.
+	lc := &spdyFrameLimit{Conn: c, r: brw.Reader, max: h.maxFrame}
+	return lc, bufio.NewReadWriter(bufio.NewReader(lc), brw.Writer), nil
+}
+
+// spdyFrameLimit fails the connection on an SPDY frame longer than max:
+// the SPDY library reads a whole frame into memory, and a frame may
+// declare up to 16 MiB. kubectl's frames are 32 KiB at most.
+type spdyFrameLimit struct {
+	net.Conn
+	r    io.Reader // the connection's bytes, to read through
+	max  int
+	hdr  [8]byte // the frame header being read
+	nhdr int
+	left int // payload bytes left in the current frame
+}
+
+func (f *spdyFrameLimit) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	for i := 0; i < n; {
+		if f.left > 0 {
+			k := min(n-i, f.left)
+			f.left -= k
+			i += k
+			continue
+		}
+		f.hdr[f.nhdr] = p[i]
+		f.nhdr++
+		i++
+		if f.nhdr == len(f.hdr) {
+			f.nhdr = 0
+			// The last three bytes of a frame header are its length.
+			f.left = int(f.hdr[5])<<16 | int(f.hdr[6])<<8 | int(f.hdr[7])
+			if f.left > f.max {
+				return 0, fmt.Errorf("an SPDY frame of %d bytes, over the limit of %d", f.left, f.max)
+			}
+		}
+	}
+	return n, err
 }
 
 // pfSession is one port-forward connection: it pairs the streams the

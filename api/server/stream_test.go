@@ -115,7 +115,7 @@ func podURL(cfg *rest.Config, sub string, q url.Values) *url.URL {
 // from the Status on the error channel.
 func TestExecWithClientGo(t *testing.T) {
 	cfg, _ := streamServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	q := url.Values{"command": {"3", "ignored"}, "container": {"c"}, "stdin": {"true"}, "stdout": {"true"}, "stderr": {"true"}}
 	ex, err := remotecommand.NewWebSocketExecutor(cfg, "GET", podURL(cfg, "exec", q).String())
@@ -178,6 +178,13 @@ func TestExecWithClientGo(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Code != 7 || out.String() != "SPDY" || errOut.String() != "err" {
 			t.Fatalf("SPDY exec: %v, stdout %q, stderr %q; want exit code 7, SPDY, err", err, out.String(), errOut.String())
 		}
+		// 3 MiB of stdin: kubectl's frames stay under the frame limit.
+		big := strings.Repeat("abcdefgh", 3<<17)
+		ex, _ = remotecommand.NewSPDYExecutor(cfg, "POST", podURL(cfg, "exec", url.Values{"command": {"0"}, "stdin": {"true"}, "stdout": {"true"}}))
+		out.Reset()
+		if err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader(big), Stdout: &out}); err != nil || out.String() != strings.ToUpper(big) {
+			t.Fatalf("SPDY exec of 3 MiB: %v, %d bytes back", err, out.Len())
+		}
 		q = url.Values{"command": {"sh"}, "stdin": {"true"}, "stdout": {"true"}, "tty": {"true"}}
 		ex, _ = remotecommand.NewSPDYExecutor(cfg, "POST", podURL(cfg, "exec", q))
 		out.Reset()
@@ -214,7 +221,7 @@ func (q *sizeQueue) Next() *remotecommand.TerminalSize {
 // TestAttachWithClientGo attaches as kubectl attach does.
 func TestAttachWithClientGo(t *testing.T) {
 	cfg, _ := streamServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	q := url.Values{"container": {"c"}, "stdin": {"true"}, "stdout": {"true"}, "stderr": {"true"}}
 	ex, err := remotecommand.NewWebSocketExecutor(cfg, "POST", podURL(cfg, "attach", q).String())
@@ -291,6 +298,11 @@ func TestPortForwardWithClientGo(t *testing.T) {
 			ports, err := fw.GetPorts()
 			if err != nil {
 				t.Fatal(err)
+			}
+			// 3 MiB through: kubectl's frames stay under the frame limit.
+			big := strings.Repeat("0123456789abcdef", 3<<16)
+			if got := roundTrip(t, ports[0].Local, big); got != "echo: "+big {
+				t.Fatalf("3 MiB through the forward: %d bytes back", len(got))
 			}
 			// Two connections one after the other over the same session.
 			for i := range 2 {
