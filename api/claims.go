@@ -24,6 +24,9 @@ type PersistentVolumeClaimSpec struct {
 	Resources        VolumeResourceRequirements `json:"resources,omitzero"`
 	StorageClassName *string                    `json:"storageClassName,omitempty"`
 	VolumeMode       *string                    `json:"volumeMode,omitempty"`
+	// VolumeName would bind the claim to a declared PersistentVolume,
+	// which shoal does not do: it is refused (validateClaim).
+	VolumeName string `json:"volumeName,omitempty"`
 }
 
 // VolumeResourceRequirements holds the storage a claim requests.
@@ -91,6 +94,9 @@ func PodClaims(spec *PodSpec) []string {
 
 func validateClaim(e *errs, c *PersistentVolumeClaim) {
 	s := &c.Spec
+	if s.VolumeName != "" {
+		e.forbidden("spec.volumeName", "shoal does not bind claims to declared PersistentVolumes yet; remove volumeName and the claim gets a local volume on the host of its first pod")
+	}
 	if len(s.AccessModes) == 0 {
 		e.required("spec.accessModes", "at least one access mode, such as ReadWriteOnce")
 	}

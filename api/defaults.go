@@ -18,6 +18,12 @@ func Default(o Object) {
 		defaultDeployment(obj)
 	case *Job:
 		defaultJob(obj)
+	case *CronJob:
+		defaultCronJob(obj)
+	case *StorageClass:
+		defaultStorageClass(obj)
+	case *PersistentVolume:
+		defaultPersistentVolume(obj)
 	case *DaemonSet:
 		defaultDaemonSet(obj)
 	case *Service:

@@ -114,6 +114,10 @@ func NewInsufficientStorage(msg string) *StatusError {
 // IsInsufficientStorage reports a write refused for want of disk space.
 func IsInsufficientStorage(err error) bool { return ReasonOf(err) == ReasonInsufficientStorage }
 
+// IsTooManyRequests reports a 429: a limit, or an eviction a disruption
+// budget refused for now.
+func IsTooManyRequests(err error) bool { return ReasonOf(err) == ReasonTooManyRequests }
+
 // NewTooManyRequests says the client is over a limit of concurrent requests;
 // it may retry after retryAfter seconds.
 func NewTooManyRequests(msg string, retryAfter int32) *StatusError {

@@ -62,6 +62,9 @@ func (k *Kind) NewObject() Object {
 var Kinds = []*Kind{
 	{Kind: "Namespace", Resource: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, Version: "v1", HasStatus: true, New: func() Object { return &Namespace{} }},
 	{Kind: "Node", Resource: "nodes", Singular: "node", ShortNames: []string{"no"}, Version: "v1", HasStatus: true, New: func() Object { return &Node{} }},
+	{Kind: "PersistentVolume", Resource: "persistentvolumes", Singular: "persistentvolume", ShortNames: []string{"pv"}, Version: "v1", New: func() Object { return &PersistentVolume{} }},
+	{Kind: "StorageClass", Resource: "storageclasses", Singular: "storageclass", ShortNames: []string{"sc"}, Group: "storage.k8s.io", Version: "v1", New: func() Object { return &StorageClass{} }},
+	{Kind: "ServiceAccount", Resource: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Version: "v1", Namespaced: true, New: func() Object { return &ServiceAccount{} }},
 	{Kind: "ConfigMap", Resource: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Version: "v1", Namespaced: true, New: func() Object { return &ConfigMap{} }},
 	{Kind: "PersistentVolumeClaim", Resource: "persistentvolumeclaims", Singular: "persistentvolumeclaim", ShortNames: []string{"pvc"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &PersistentVolumeClaim{} }},
 	{Kind: "Secret", Resource: "secrets", Singular: "secret", Version: "v1", Namespaced: true, New: func() Object { return &Secret{} }},
@@ -74,6 +77,8 @@ var Kinds = []*Kind{
 	{Kind: "ReplicaSet", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &ReplicaSet{} }},
 	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
 	{Kind: "Job", Resource: "jobs", Singular: "job", Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Job{} }},
+	{Kind: "CronJob", Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Group: "batch", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &CronJob{} }},
+	{Kind: "PodDisruptionBudget", Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Group: "policy", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &PodDisruptionBudget{} }},
 	{Kind: "Pod", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Pod{} }},
 	{Kind: "Service", Resource: "services", Singular: "service", ShortNames: []string{"svc"}, Version: "v1", Namespaced: true, New: func() Object { return &Service{} }},
 	{Kind: "Endpoints", Resource: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Version: "v1", Namespaced: true, New: func() Object { return &Endpoints{} }},
@@ -83,20 +88,25 @@ var Kinds = []*Kind{
 
 // Well-known kinds, for code that names one directly.
 var (
-	KindNamespace  = MustKind("Namespace")
-	KindNode       = MustKind("Node")
-	KindConfigMap  = MustKind("ConfigMap")
-	KindSecret     = MustKind("Secret")
-	KindClaim      = MustKind("PersistentVolumeClaim")
-	KindDeployment = MustKind("Deployment")
-	KindReplicaSet = MustKind("ReplicaSet")
-	KindPod        = MustKind("Pod")
-	KindJob        = MustKind("Job")
-	KindDaemonSet  = MustKind("DaemonSet")
-	KindService    = MustKind("Service")
-	KindEndpoints  = MustKind("Endpoints")
-	KindIngress    = MustKind("Ingress")
-	KindEvent      = MustKind("Event")
+	KindNamespace           = MustKind("Namespace")
+	KindNode                = MustKind("Node")
+	KindConfigMap           = MustKind("ConfigMap")
+	KindSecret              = MustKind("Secret")
+	KindServiceAccount      = MustKind("ServiceAccount")
+	KindStorageClass        = MustKind("StorageClass")
+	KindPersistentVolume    = MustKind("PersistentVolume")
+	KindClaim               = MustKind("PersistentVolumeClaim")
+	KindDeployment          = MustKind("Deployment")
+	KindReplicaSet          = MustKind("ReplicaSet")
+	KindPod                 = MustKind("Pod")
+	KindJob                 = MustKind("Job")
+	KindCronJob             = MustKind("CronJob")
+	KindPodDisruptionBudget = MustKind("PodDisruptionBudget")
+	KindDaemonSet           = MustKind("DaemonSet")
+	KindService             = MustKind("Service")
+	KindEndpoints           = MustKind("Endpoints")
+	KindIngress             = MustKind("Ingress")
+	KindEvent               = MustKind("Event")
 )
 
 // MustKind returns the kind named exactly, or panics; for package variables.

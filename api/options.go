@@ -18,8 +18,17 @@ type WatchEvent struct {
 // ListOptions narrow a list or a watch.
 type ListOptions struct {
 	LabelSelector   Selector
+	FieldSelector   FieldSelector
 	ResourceVersion string // for watches: send changes after this version
 }
+
+// Matches reports whether obj satisfies both selectors.
+func (o ListOptions) Matches(obj Object) bool {
+	return o.LabelSelector.Matches(obj.GetObjectMeta().Labels) && o.FieldSelector.Matches(obj)
+}
+
+// Selects reports whether the options narrow the objects at all.
+func (o ListOptions) Selects() bool { return !o.LabelSelector.Empty() || !o.FieldSelector.Empty() }
 
 // DeleteOptions control a delete.
 type DeleteOptions struct {

@@ -28,6 +28,14 @@ func Validate(o Object) error {
 		validateDeployment(&e, obj)
 	case *Job:
 		validateJob(&e, obj)
+	case *CronJob:
+		validateCronJob(&e, obj)
+	case *StorageClass:
+		validateStorageClass(&e, obj)
+	case *PodDisruptionBudget:
+		validatePodDisruptionBudget(&e, obj)
+	case *PersistentVolume:
+		validatePersistentVolume(&e, obj)
 	case *DaemonSet:
 		validateDaemonSet(&e, obj)
 	case *Service:

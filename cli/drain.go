@@ -317,21 +317,41 @@ func (o *drainOptions) evict(ctx context.Context, c *client.Client, out io.Write
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	opts := api.DeleteOptions{}
+	var grace *int64
 	if o.gracePeriod >= 0 {
-		opts.GracePeriodSeconds = api.Int64(int64(o.gracePeriod))
+		grace = api.Int64(int64(o.gracePeriod))
 	}
 	for _, p := range pods {
-		fmt.Fprintf(out, "evicting pod %s/%s\n", p.Namespace, p.Name)
-		// The uid makes sure a new pod that took the name is left alone.
-		opts.UID = p.UID
-		_, err := c.Delete(ctx, api.KindPod, p.Namespace, p.Name, opts)
-		// NotFound and Conflict (another uid now) both mean this pod is gone.
-		if err != nil && !api.IsNotFound(err) && !api.IsConflict(err) {
-			return pods, err // those deleted before may still be stopping
+		if err := evictOne(ctx, c, out, p, grace); err != nil {
+			return pods, err // those evicted before may still be stopping
 		}
 	}
 	return waitEvicted(ctx, c, out, pods)
+}
+
+// evictOne evicts a pod through the pods/eviction subresource, so that its
+// PodDisruptionBudget is honoured: while the budget allows no disruption,
+// it says so and tries again every 5 s, as kubectl drain does, until the
+// drain's timeout.
+func evictOne(ctx context.Context, c *client.Client, out io.Writer, p *api.Pod, grace *int64) error {
+	fmt.Fprintf(out, "evicting pod %s/%s\n", p.Namespace, p.Name)
+	for {
+		// The uid makes sure a new pod that took the name is left alone.
+		err := c.Evict(ctx, p.Namespace, p.Name, p.UID, grace)
+		// NotFound and Conflict (another uid now) both mean this pod is gone.
+		if err == nil || api.IsNotFound(err) || api.IsConflict(err) {
+			return nil
+		}
+		if !api.IsTooManyRequests(err) {
+			return err
+		}
+		fmt.Fprintf(out, "error when evicting pods/%q -n %q (will retry after 5s): %v\n", p.Name, p.Namespace, err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("evicting pod %s/%s: %w", p.Namespace, p.Name, ctx.Err())
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 // waitEvicted polls until none of the pods exists any more (a pod of the

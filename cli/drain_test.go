@@ -40,10 +40,10 @@ func drainFixture(t *testing.T) *clienttest.Server {
 	return srv
 }
 
-func deletes(srv *clienttest.Server) []clienttest.Request {
+func evictions(srv *clienttest.Server) []clienttest.Request {
 	var out []clienttest.Request
 	for _, q := range srv.Requests() {
-		if q.Method == "DELETE" {
+		if q.Method == "POST" && strings.HasSuffix(q.Path, "/eviction") {
 			out = append(out, q)
 		}
 	}
@@ -85,18 +85,18 @@ node/h1 drained
 	if !unschedulable(t, srv, "h1") || unschedulable(t, srv, "h2") {
 		t.Fatal("only h1 is cordoned")
 	}
-	// Each delete names the pod's uid, so that a new pod that took the name
-	// is never deleted by mistake, and leaves the grace period to the pod.
-	dels := deletes(srv)
-	if len(dels) != 3 {
-		t.Fatalf("%d deletes, want 3", len(dels))
+	// Each eviction names the pod's uid, so that a new pod that took the
+	// name is never deleted by mistake, and leaves the grace period to the
+	// pod.
+	evs := evictions(srv)
+	if len(evs) != 3 {
+		t.Fatalf("%d evictions, want 3", len(evs))
 	}
-	for _, q := range dels {
-		var body struct {
-			Preconditions struct{ UID string }
-		}
-		if err := json.Unmarshal(q.Body, &body); err != nil || body.Preconditions.UID == "" || q.Query.Has("gracePeriodSeconds") {
-			t.Errorf("DELETE %s ?%v %s", q.Path, q.Query, q.Body)
+	for _, q := range evs {
+		var body api.Eviction
+		if err := json.Unmarshal(q.Body, &body); err != nil || body.DeleteOptions == nil || body.DeleteOptions.Preconditions == nil ||
+			body.DeleteOptions.Preconditions.UID == nil || *body.DeleteOptions.Preconditions.UID == "" || body.DeleteOptions.GracePeriodSeconds != nil {
+			t.Errorf("POST %s %s", q.Path, q.Body)
 		}
 	}
 }
@@ -125,8 +125,8 @@ error: ` + solo + `
 	if r.stderr != want {
 		t.Fatalf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
-	if len(deletes(srv)) != 0 {
-		t.Fatal("a refused drain must delete nothing")
+	if len(evictions(srv)) != 0 {
+		t.Fatal("a refused drain must evict nothing")
 	}
 
 	// One refusal left: kubectl's message without brackets.
@@ -134,8 +134,8 @@ error: ` + solo + `
 	if r.code != 1 || !strings.HasPrefix(r.stderr, `error: unable to drain node "h1" due to error: `+solo+", continuing command...\n") {
 		t.Fatalf("code %d stderr %q", r.code, r.stderr)
 	}
-	if r.stdout != "node/h1 already cordoned\n" || len(deletes(srv)) != 0 {
-		t.Fatalf("stdout %q, %d deletes", r.stdout, len(deletes(srv)))
+	if r.stdout != "node/h1 already cordoned\n" || len(evictions(srv)) != 0 {
+		t.Fatalf("stdout %q, %d evictions", r.stdout, len(evictions(srv)))
 	}
 
 	r = shoal(t, srv, "", "drain", "h1", "--ignore-daemonsets", "--delete-emptydir-data", "--force")
@@ -198,9 +198,15 @@ func TestDrainGracePeriodAndErrors(t *testing.T) {
 	srv.PodTermination = time.Hour // a grace period of 0 removes at once
 	r := shoal(t, srv, "", "drain", "h1", "--ignore-daemonsets", "--grace-period", "0")
 	expectOK(t, r)
-	for _, q := range deletes(srv) {
-		if q.Query.Get("gracePeriodSeconds") != "0" {
-			t.Errorf("DELETE %s ?%v", q.Path, q.Query)
+	evs := evictions(srv)
+	if len(evs) == 0 {
+		t.Fatal("no eviction")
+	}
+	for _, q := range evs {
+		var body api.Eviction
+		if err := json.Unmarshal(q.Body, &body); err != nil || body.DeleteOptions == nil ||
+			body.DeleteOptions.GracePeriodSeconds == nil || *body.DeleteOptions.GracePeriodSeconds != 0 {
+			t.Errorf("POST %s %s", q.Path, q.Body)
 		}
 	}
 

@@ -468,3 +468,41 @@ func TestAdmissionViewGetsOneObjectAndWarnsTheWriter(t *testing.T) {
 		t.Fatalf("warnings %q", warnings)
 	}
 }
+
+func TestWatchWithFieldSelectorSendsObjectsEnteringAndLeavingIt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := newTestObjects(t, "")
+	sel, err := api.ParseFieldSelector(api.KindReplicaSet, "status.replicas=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := o.Watch(ctx, api.KindReplicaSet, "default", api.ListOptions{FieldSelector: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: api.ReplicaSetSpec{Replicas: api.Int32(2), Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: api.PodSpec{Containers: []api.Container{{Name: "app", Image: "img:v1"}}}}}}
+	created, err := o.Create(ctx, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := created.(*api.ReplicaSet)
+	for _, n := range []int32{1, 2, 3} {
+		cur.Status.Replicas = n
+		out, err := o.UpdateStatus(ctx, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur = out.(*api.ReplicaSet)
+	}
+	// replicas 0 and 1 do not match; 2 enters the selection, 3 leaves it.
+	if ev := nextEvent(t, ch); ev.Type != api.Added || ev.Object.(*api.ReplicaSet).Status.Replicas != 2 {
+		t.Fatalf("entering: %s %d", ev.Type, ev.Object.(*api.ReplicaSet).Status.Replicas)
+	}
+	if ev := nextEvent(t, ch); ev.Type != api.Deleted || ev.Object.(*api.ReplicaSet).Status.Replicas != 3 {
+		t.Fatalf("leaving: %s %d", ev.Type, ev.Object.(*api.ReplicaSet).Status.Replicas)
+	}
+}

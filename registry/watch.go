@@ -43,7 +43,7 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 	if err != nil {
 		return nil, api.NewInternal(err)
 	}
-	w := &watcher{o: o, k: k, sel: opts.LabelSelector, out: make(chan api.WatchEvent), matched: map[string]bool{},
+	w := &watcher{o: o, k: k, sel: opts, out: make(chan api.WatchEvent), matched: map[string]bool{},
 		stats: o.watchStatsOf(k)}
 	w.stats.open.Add(1)
 	go w.run(ctx, sub, snap)
@@ -53,7 +53,7 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 type watcher struct {
 	o       *Registry
 	k       *api.Kind
-	sel     api.Selector
+	sel     api.ListOptions // its label and field selectors
 	out     chan api.WatchEvent
 	matched map[string]bool // with a selector: the objects whose last state sent matched it
 	stats   *kindWatchStats
@@ -212,18 +212,19 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 				return true
 			}
 			obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(ch.New.Version.Time, 10)
-			return w.emit(ctx, id, obj, true, w.sel.Matches(obj.GetObjectMeta().Labels))
+			return w.emit(ctx, id, obj, true, w.sel.Matches(obj))
 		}
 		if obj, err = w.decodeShared(ch.New, status); err != nil {
 			return true
 		}
 		// What the watcher saw before, for objects it has not seen yet (a
-		// watch resumed from a resourceVersion): the previous spec's labels.
+		// watch resumed from a resourceVersion): the previous spec, with
+		// today's status (status fields are judged by the current one).
 		if ch.Old != nil && !ch.Old.Deleted {
-			wasHint = w.sel.Empty()
+			wasHint = !w.sel.Selects()
 			if !wasHint {
-				if old, err := w.decode(ch.Old, nil); err == nil {
-					wasHint = w.sel.Matches(old.GetObjectMeta().Labels)
+				if old, err := w.decode(ch.Old, status); err == nil {
+					wasHint = w.sel.Matches(old)
 				}
 			}
 		}
@@ -237,7 +238,18 @@ func (w *watcher) handle(ctx context.Context, ch gossip.Change) bool {
 		if obj, err = w.decodeShared(spec, status); err != nil || !w.statusApplies(obj, status) {
 			return true
 		}
-		wasHint = w.sel.Matches(obj.GetObjectMeta().Labels)
+		wasHint = w.sel.Matches(obj)
+		if !w.sel.FieldSelector.Empty() {
+			// A field selector may look at the status: judge the previous
+			// state with the previous status.
+			var prev *gossip.Record
+			if ch.Old != nil && !ch.Old.Deleted {
+				prev = ch.Old
+			}
+			if old, err := w.decode(spec, prev); err == nil {
+				wasHint = w.sel.Matches(old)
+			}
+		}
 	default:
 		return true
 	}
@@ -266,13 +278,13 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 	// nothing is kept per object (a watcher of 10,000 objects costs no
 	// more than one of ten).
 	was, known := wasHint, true
-	if !w.sel.Empty() {
+	if w.sel.Selects() {
 		was, known = w.matched[id]
 		if !known {
 			was = wasHint
 		}
 	}
-	now := !deleted && w.sel.Matches(obj.GetObjectMeta().Labels)
+	now := !deleted && w.sel.Matches(obj)
 	var typ string
 	switch {
 	case deleted && was, was && !now:
@@ -280,7 +292,7 @@ func (w *watcher) emit(ctx context.Context, id string, obj api.Object, deleted, 
 		delete(w.matched, id)
 	case !was && now:
 		typ = api.Added
-		if !w.sel.Empty() {
+		if w.sel.Selects() {
 			w.matched[id] = true
 		}
 	case was && now:

@@ -216,3 +216,23 @@ func (c *Client) Top(ctx context.Context, ns, pod, container string) (*api.PodTo
 	}
 	return &out, nil
 }
+
+// Evict asks to delete a pod within its PodDisruptionBudget (the
+// pods/eviction subresource). A budget that allows no disruption now
+// answers a TooManyRequests error (api.IsTooManyRequests): try again later.
+// A uid makes sure only that pod is evicted, not a new one that took its
+// name (a Conflict error then).
+func (c *Client) Evict(ctx context.Context, ns, pod, uid string, gracePeriodSeconds *int64) error {
+	ev := api.Eviction{TypeMeta: api.TypeMeta{APIVersion: "policy/v1", Kind: "Eviction"},
+		ObjectMeta:    api.ObjectMeta{Name: pod, Namespace: ns},
+		DeleteOptions: &api.EvictionDeleteOptions{GracePeriodSeconds: gracePeriodSeconds}}
+	if uid != "" {
+		ev.DeleteOptions.Preconditions = &api.Preconditions{UID: &uid}
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encoding the eviction of pod %q: %w", pod, err)
+	}
+	r := request{method: "POST", path: api.KindPod.ObjectPath(ns, pod) + "/eviction", body: body, contentType: "application/json"}
+	return c.do(ctx, r, nil)
+}

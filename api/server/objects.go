@@ -129,7 +129,7 @@ func (h *kindHandler) placeInNamespace(obj api.Object, ns string) error {
 	return nil
 }
 
-func listOptions(r *http.Request) (api.ListOptions, error) {
+func listOptions(r *http.Request, k *api.Kind) (api.ListOptions, error) {
 	q := r.URL.Query()
 	var opts api.ListOptions
 	if s := q.Get("labelSelector"); s != "" {
@@ -139,13 +139,20 @@ func listOptions(r *http.Request) (api.ListOptions, error) {
 		}
 		opts.LabelSelector = sel
 	}
+	if s := q.Get("fieldSelector"); s != "" {
+		sel, err := api.ParseFieldSelector(k, s)
+		if err != nil {
+			return opts, api.NewBadRequest(err.Error())
+		}
+		opts.FieldSelector = sel
+	}
 	opts.ResourceVersion = q.Get("resourceVersion")
 	return opts, nil
 }
 
 func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
-	opts, err := listOptions(r)
+	opts, err := listOptions(r, h.k)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -154,12 +161,28 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		h.s.watch(w, r, h.k, ns, opts)
 		return
 	}
-	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, opts.LabelSelector)
+	items, rv, err := h.listMatching(r, ns, opts)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, listOf(h.k, items, rv))
+}
+
+// listMatching lists the objects matching both selectors: the store
+// filters by labels, the field selector is applied here.
+func (h *kindHandler) listMatching(r *http.Request, ns string, opts api.ListOptions) ([]api.Object, string, error) {
+	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, opts.LabelSelector)
+	if err != nil || opts.FieldSelector.Empty() {
+		return items, rv, err
+	}
+	kept := items[:0]
+	for _, o := range items {
+		if opts.FieldSelector.Matches(o) {
+			kept = append(kept, o)
+		}
+	}
+	return kept, rv, nil
 }
 
 func listOf(k *api.Kind, items []api.Object, rv string) api.List[api.Object] {
@@ -252,8 +275,8 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 func (h *kindHandler) patch(w http.ResponseWriter, r *http.Request)       { h.patchWith(w, r, false) }
 func (h *kindHandler) patchStatus(w http.ResponseWriter, r *http.Request) { h.patchWith(w, r, true) }
 
-// patchWith applies a JSON merge patch, retrying when a concurrent write
-// changed the object between read and write.
+// patchWith applies a JSON merge patch, retrying (retryConflicts) when a
+// concurrent write changed the object between read and write.
 func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status bool) {
 	ns, name := h.nsAndName(r)
 	patch, err := h.s.readBody(w, r)
@@ -261,18 +284,14 @@ func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status b
 		writeError(w, err)
 		return
 	}
-	for attempt := 0; ; attempt++ {
-		out, err := h.patchOnce(w, r, ns, name, patch, status)
-		if api.IsConflict(err) && attempt < 5 {
-			continue
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+	out, err := retryConflicts(r.Context(), true, func() (api.Object, error) {
+		return h.patchOnce(w, r, ns, name, patch, status)
+	})
+	if err != nil {
+		writeError(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name string, patch []byte, status bool) (api.Object, error) {
@@ -359,7 +378,7 @@ func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 
 func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 	ns, _ := h.nsAndName(r)
-	lo, err := listOptions(r)
+	lo, err := listOptions(r, h.k)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -369,7 +388,7 @@ func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, _, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lo.LabelSelector)
+	items, _, err := h.listMatching(r, ns, lo)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -56,33 +57,40 @@ func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) 
 		writeError(w, err)
 		return
 	}
-	// A conflict without a resourceVersion of the caller's is this
-	// handler's own read racing another write (a controller's, or a merge
-	// from another agent after a partition heals): read again, as
-	// Kubernetes' guaranteed update does, backing off a little, for up to
-	// about 3 s. A caller's own resourceVersion that is stale is answered
-	// at once.
+	// A caller's own resourceVersion that is stale is answered at once.
 	var sent struct {
 		Metadata struct {
 			ResourceVersion string `json:"resourceVersion"`
 		} `json:"metadata"`
 	}
 	_ = json.Unmarshal(body, &sent)
-	for attempt := 0; ; attempt++ {
-		out, err := h.scaleOnce(r, ns, name, body, patch)
-		if api.IsConflict(err) && sent.Metadata.ResourceVersion == "" && attempt < 20 {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(min(time.Duration(10<<min(attempt, 5))*time.Millisecond, 200*time.Millisecond)):
-				continue
-			}
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, scaleOf(out))
+	out, err := retryConflicts(r.Context(), sent.Metadata.ResourceVersion == "", func() (api.Object, error) {
+		return h.scaleOnce(r, ns, name, body, patch)
+	})
+	if err != nil {
+		writeError(w, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, scaleOf(out))
+}
+
+// retryConflicts runs a read-modify-write until it does not conflict: when
+// retry is set (the caller gave no resourceVersion of its own), a conflict
+// is the handler's own read racing another write (a controller's, or a
+// merge from another agent after a partition heals), so it reads again, as
+// Kubernetes' guaranteed update does, backing off a little, for up to
+// about 3 s.
+func retryConflicts(ctx context.Context, retry bool, write func() (api.Object, error)) (api.Object, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := write()
+		if !api.IsConflict(err) || !retry || attempt >= 20 {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(min(time.Duration(10<<min(attempt, 5))*time.Millisecond, 200*time.Millisecond)):
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -136,6 +137,8 @@ type Server struct {
 	access map[string]func(*http.Request) ([]api.AccessRequest, error)
 
 	watchesCut, watchesExpired atomic.Uint64 // WatchStats
+
+	evictions sync.Mutex // one eviction at a time: each reads and spends a budget
 }
 
 // New builds the server and its routes.
@@ -273,6 +276,7 @@ func (s *Server) objectRoutes(h *kindHandler, obj string) {
 		r.HandleFunc(obj+"/portforward", s.podPortForward).Methods(http.MethodGet, http.MethodPost)
 		r.HandleFunc(obj+"/top", s.podTop).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/binding", h.bind).Methods(http.MethodPost)
+		r.HandleFunc(obj+"/eviction", s.podEviction).Methods(http.MethodPost)
 	}
 }
 

@@ -246,3 +246,44 @@ func TestAdmissionWarningsBecomeWarningHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestListAndDeleteCollectionHonourFieldSelectors(t *testing.T) {
+	ts, objs := newServer(t)
+	ctx := context.Background()
+	for _, n := range []string{"a", "b", "c"} {
+		if _, err := objs.Create(ctx, &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: n, Namespace: "default"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(query string) string {
+		t.Helper()
+		resp, b := do(t, "GET", ts.URL+"/api/v1/namespaces/default/configmaps?"+query, "", "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", query, resp.StatusCode, b)
+		}
+		var l struct{ Items []api.ConfigMap }
+		json.Unmarshal(b, &l)
+		var out []string
+		for _, it := range l.Items {
+			out = append(out, it.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names("fieldSelector=metadata.name%3Db"); got != "b" {
+		t.Fatalf("metadata.name=b: %q", got)
+	}
+	if got := names("fieldSelector=metadata.name!%3Db,metadata.namespace%3Ddefault"); got != "a,c" {
+		t.Fatalf("metadata.name!=b: %q", got)
+	}
+	resp, b := do(t, "GET", ts.URL+"/api/v1/namespaces/default/configmaps?fieldSelector=spec.nodeName%3Dh1", "", "")
+	if st := status(t, b); resp.StatusCode != 400 || !strings.Contains(st.Message, "field label not supported: spec.nodeName") {
+		t.Fatalf("unsupported field: %d %s", resp.StatusCode, b)
+	}
+	resp, b = do(t, "DELETE", ts.URL+"/api/v1/namespaces/default/configmaps?fieldSelector=metadata.name%3Da", "", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("delete collection: %d %s", resp.StatusCode, b)
+	}
+	if got := names(""); got != "b,c" {
+		t.Fatalf("after deleting metadata.name=a: %q", got)
+	}
+}

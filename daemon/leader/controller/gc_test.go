@@ -138,7 +138,7 @@ func TestGarbageCollectorDropsOnlyMissingOwners(t *testing.T) {
 	})
 	// An owner of a kind shoal does not serve is never taken for missing.
 	unknown := configMap("foreign")
-	unknown.OwnerReferences = []api.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: "nightly", UID: "u1"}}
+	unknown.OwnerReferences = []api.OwnerReference{{APIVersion: "example.com/v1", Kind: "Widget", Name: "nightly", UID: "u1"}}
 	mustCreate(t, store, unknown)
 	time.Sleep(300 * time.Millisecond)
 	if !exists(t, store, api.KindConfigMap, "foreign") {

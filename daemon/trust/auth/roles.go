@@ -50,6 +50,7 @@ func viewRules() []api.PolicyRule {
 		rule(readVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale", "deployments/status")...),
 		rule(readVerbs, "batch", batchWorkload...),
 		rule(readVerbs, "networking.k8s.io", netWorkload...),
+		rule(readVerbs, "policy", "poddisruptionbudgets"),
 	}
 }
 
@@ -62,6 +63,8 @@ func editRules() []api.PolicyRule {
 		rule(allVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale")...),
 		rule(allVerbs, "batch", batchWorkload...),
 		rule(allVerbs, "networking.k8s.io", netWorkload...),
+		rule(allVerbs, "policy", "poddisruptionbudgets"),
+		rule([]string{api.VerbCreate}, "", "pods/eviction"),
 		rule([]string{api.VerbCreate, api.VerbPatch, api.VerbUpdate}, "", "events"),
 	)
 }
