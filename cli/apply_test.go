@@ -91,7 +91,7 @@ func TestApplyStrictFails(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit status %d", r.code)
 	}
-	if r.stderr != "Error from server (BadRequest): document 2 of 2: strict decoding error: Deployment \"web\": unknown fields [spec.foo]; "+
+	if r.stderr != "Error from server (BadRequest): document 2 of 2: Deployment \"web\": strict decoding error: unknown field \"spec.foo\"; "+
 		"remove them or apply without --strict\n" {
 		t.Fatalf("stderr %q", r.stderr)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 	"github.com/shoal-dev/shoal/compose"
 )
 
@@ -73,7 +74,7 @@ func composeEvents(ctx context.Context, c *client.Client, ns string, services []
 	for _, o := range objs {
 		evs = append(evs, o.(*api.Event))
 	}
-	sort.SliceStable(evs, func(i, j int) bool { return eventTime(evs[i]).Before(eventTime(evs[j]).Time) })
+	sort.SliceStable(evs, func(i, j int) bool { return printers.EventTime(evs[i]).Before(printers.EventTime(evs[j]).Time) })
 	for _, ev := range evs {
 		printComposeEvent(out, ev, want, asJSON)
 	}
@@ -128,7 +129,7 @@ func printComposeEvent(out io.Writer, ev *api.Event, want []string, asJSON bool)
 	if ev.Source.Host != "" {
 		source += " on " + ev.Source.Host
 	}
-	ce := composeEvent{Time: eventTime(ev).UTC(), Type: ev.Type, Service: svc, Kind: ev.InvolvedObject.Kind,
+	ce := composeEvent{Time: printers.EventTime(ev).UTC(), Type: ev.Type, Service: svc, Kind: ev.InvolvedObject.Kind,
 		Object: ev.InvolvedObject.Name, Reason: ev.Reason, Message: ev.Message, Source: source, Count: ev.Count}
 	if asJSON {
 		data, _ := json.Marshal(ce)

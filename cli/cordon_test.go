@@ -6,6 +6,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 func unschedulable(t *testing.T, srv *clienttest.Server, name string) bool {
@@ -40,7 +41,7 @@ func TestCordonAndUncordon(t *testing.T) {
 	// The write is a read-modify-write of the whole node: the status the
 	// agent wrote and the labels stay.
 	n := srv.Object(api.KindNode, "", "h1").(*api.Node)
-	if nodeInternalIP(n) != "10.213.0.11" || n.Labels["node-role.kubernetes.io/control-plane"] != "" ||
+	if printers.NodeInternalIP(n) != "10.213.0.11" || n.Labels["node-role.kubernetes.io/control-plane"] != "" ||
 		len(n.Labels) != 2 {
 		t.Fatalf("node lost fields: %+v", n)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 type describeOptions struct {
@@ -177,7 +178,7 @@ func describeOne(ctx context.Context, c *client.Client, out io.Writer, now time.
 		d.ingress(o)
 	case *api.Namespace:
 		d.meta(&o.ObjectMeta, false)
-		d.line(0, "Status", orNone(o.Status.Phase))
+		d.line(0, "Status", printers.OrNone(o.Status.Phase))
 	default:
 		err = d.generic(k, obj)
 	}
@@ -207,7 +208,7 @@ func (d *describer) events(k *api.Kind, obj api.Object) error {
 		d.line(0, "Events", "<none>")
 		return nil
 	}
-	sort.SliceStable(mine, func(i, j int) bool { return eventTime(mine[i]).Before(eventTime(mine[j]).Time) })
+	sort.SliceStable(mine, func(i, j int) bool { return printers.EventTime(mine[i]).Before(printers.EventTime(mine[j]).Time) })
 	d.text(0, "Events:")
 	d.text(1, "Type\tReason\tAge\tFrom\tMessage")
 	d.text(1, "----\t------\t----\t----\t-------")
@@ -229,9 +230,9 @@ func about(e *api.Event, k *api.Kind, m *api.ObjectMeta) bool {
 
 // eventAge is "5m", or "2m (x4 over 10m)" for a repeated event.
 func eventAge(e *api.Event, now time.Time) string {
-	last := age(eventTime(e), now)
+	last := printers.Age(printers.EventTime(e), now)
 	if e.Count > 1 && !e.FirstTimestamp.IsZero() {
-		return fmt.Sprintf("%s (x%d over %s)", last, e.Count, age(e.FirstTimestamp, now))
+		return fmt.Sprintf("%s (x%d over %s)", last, e.Count, printers.Age(e.FirstTimestamp, now))
 	}
 	return last
 }
@@ -271,7 +272,7 @@ func (d *describer) configMap(cm *api.ConfigMap) {
 func (d *describer) secret(s *api.Secret) {
 	d.meta(&s.ObjectMeta, true)
 	d.text(0, "")
-	d.line(0, "Type", orNone(s.Type))
+	d.line(0, "Type", printers.OrNone(s.Type))
 	d.text(0, "")
 	d.text(0, "Data")
 	d.text(0, "====")

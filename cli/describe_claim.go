@@ -7,6 +7,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 // claim describes a PersistentVolumeClaim as kubectl does, with the node
@@ -23,14 +24,14 @@ func (d *describer) claim(c *api.PersistentVolumeClaim) error {
 		phase = api.ClaimPhase(c)
 	}
 	d.line(0, "Status", phase)
-	d.line(0, "Node", orNone(c.SelectedNode()))
+	d.line(0, "Node", printers.OrNone(c.SelectedNode()))
 	d.line(0, "Volume", "engine volume "+api.ClaimVolumePrefix(c.Namespace)+c.Name+" on the node")
 	size := ""
 	if q, ok := c.Spec.Resources.Requests[api.ResourceStorage]; ok {
 		size = q.String()
 	}
-	d.line(0, "Capacity", orNone(size))
-	d.line(0, "Access Modes", orNone(strings.Join(c.Spec.AccessModes, ",")))
+	d.line(0, "Capacity", printers.OrNone(size))
+	d.line(0, "Access Modes", printers.OrNone(strings.Join(c.Spec.AccessModes, ",")))
 	mode := api.VolumeModeFS
 	if c.Spec.VolumeMode != nil {
 		mode = *c.Spec.VolumeMode
@@ -49,6 +50,6 @@ func (d *describer) claim(c *api.PersistentVolumeClaim) error {
 		}
 	}
 	sort.Strings(users)
-	d.line(0, "Used By", orNone(strings.Join(users, ", ")))
+	d.line(0, "Used By", printers.OrNone(strings.Join(users, ", ")))
 	return nil
 }

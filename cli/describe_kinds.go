@@ -10,11 +10,12 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 func (d *describer) pod(p *api.Pod) {
 	d.meta(&p.ObjectMeta, true)
-	node := orNone(p.Spec.NodeName)
+	node := printers.OrNone(p.Spec.NodeName)
 	if p.Status.HostIP != "" {
 		node += "/" + p.Status.HostIP
 	}
@@ -22,7 +23,7 @@ func (d *describer) pod(p *api.Pod) {
 	if p.Status.StartTime != nil {
 		d.line(0, "Start Time", timestamp(*p.Status.StartTime))
 	}
-	status := orNone(p.Status.Phase)
+	status := printers.OrNone(p.Status.Phase)
 	if p.DeletionTimestamp != nil && !api.IsPodTerminal(p) {
 		status = "Terminating"
 	}
@@ -374,7 +375,7 @@ func selectorString(s *api.LabelSelector) string {
 	if s == nil {
 		return "<none>"
 	}
-	return orNone(s.String())
+	return printers.OrNone(s.String())
 }
 
 // ownedReplicaSets writes the deployment's ReplicaSets: the newest revision
@@ -394,7 +395,7 @@ func (d *describer) ownedReplicaSets(dep *api.Deployment) error {
 			old = append(old, rsSummary(rs))
 		}
 	}
-	d.line(0, "OldReplicaSets", orNone(strings.Join(old, ", ")))
+	d.line(0, "OldReplicaSets", printers.OrNone(strings.Join(old, ", ")))
 	d.line(0, "NewReplicaSet", rsSummary(owned[0]))
 	return nil
 }
@@ -438,7 +439,7 @@ func (d *describer) podPhases(ns string, ls *api.LabelSelector, owner string) (m
 
 func (d *describer) node(n *api.Node) error {
 	d.line(0, "Name", n.Name)
-	d.line(0, "Roles", nodeRoles(n))
+	d.line(0, "Roles", printers.NodeRoles(n))
 	d.labels(0, "Labels", n.Labels)
 	d.labels(0, "Annotations", n.Annotations)
 	d.line(0, "CreationTimestamp", timestamp(n.CreationTimestamp))
@@ -511,39 +512,39 @@ func (d *describer) nodePods(n *api.Node) error {
 	if err != nil {
 		return fmt.Errorf("listing the pods of node %s: %w", n.Name, err)
 	}
-	l := nodeLoads(pods)[n.Name]
+	l := printers.NodeLoads(pods)[n.Name]
 	if l == nil {
-		l = &nodeLoad{}
+		l = &printers.NodeLoad{}
 	}
 	cpu := func(v int64) string {
-		return fmt.Sprintf("%s (%d%%)", milliCPU(v), percentOf(n, api.ResourceCPU, v, true))
+		return fmt.Sprintf("%s (%d%%)", printers.MilliCPU(v), percentOf(n, api.ResourceCPU, v, true))
 	}
 	mem := func(v int64) string {
-		return fmt.Sprintf("%s (%d%%)", humanBytes(v), percentOf(n, api.ResourceMemory, v, false))
+		return fmt.Sprintf("%s (%d%%)", printers.HumanBytes(v), percentOf(n, api.ResourceMemory, v, false))
 	}
-	d.text(0, "Non-terminated Pods:\t(%d in total)", len(l.pods))
-	if len(l.pods) > 0 {
+	d.text(0, "Non-terminated Pods:\t(%d in total)", len(l.Pods))
+	if len(l.Pods) > 0 {
 		d.text(1, "Namespace\tName\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
 		d.text(1, "---------\t----\t------------\t----------\t---------------\t-------------\t---")
-		for _, p := range l.pods {
-			r := resourcesOf(p)
-			d.text(1, "%s\t%s\t%s\t%s\t%s\t%s\t%s", p.Namespace, p.Name, cpu(r.cpuReq), cpu(r.cpuLim), mem(r.memReq),
-				mem(r.memLim), age(p.CreationTimestamp, d.now))
+		for _, p := range l.Pods {
+			r := printers.ResourcesOf(p)
+			d.text(1, "%s\t%s\t%s\t%s\t%s\t%s\t%s", p.Namespace, p.Name, cpu(r.CPURequest), cpu(r.CPULimit), mem(r.MemoryRequest),
+				mem(r.MemoryLimit), printers.Age(p.CreationTimestamp, d.now))
 		}
 	}
 	d.text(0, "Allocated resources:")
 	d.text(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
 	d.text(1, "Resource\tRequests\tLimits")
 	d.text(1, "--------\t--------\t------")
-	d.text(1, "%s\t%s\t%s", api.ResourceCPU, cpu(l.sum.cpuReq), cpu(l.sum.cpuLim))
-	d.text(1, "%s\t%s\t%s", api.ResourceMemory, mem(l.sum.memReq), mem(l.sum.memLim))
+	d.text(1, "%s\t%s\t%s", api.ResourceCPU, cpu(l.Sum.CPURequest), cpu(l.Sum.CPULimit))
+	d.text(1, "%s\t%s\t%s", api.ResourceMemory, mem(l.Sum.MemoryRequest), mem(l.Sum.MemoryLimit))
 	return nil
 }
 
 // percentOf is v as a whole percentage of the node's allocatable amount,
 // truncated as kubectl does; 0 when the node reports none.
 func percentOf(n *api.Node, name string, v int64, milli bool) int64 {
-	q, ok := allocatable(n, name)
+	q, ok := printers.Allocatable(n, name)
 	total := q.Value()
 	if milli {
 		total = q.MilliValue()

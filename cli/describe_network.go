@@ -7,6 +7,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 // service writes a Service as kubectl describe does, each port with the
@@ -20,8 +21,8 @@ func (d *describer) service(s *api.Service) error {
 	d.line(0, "Namespace", s.Namespace)
 	d.labels(0, "Labels", s.Labels)
 	d.labels(0, "Annotations", s.Annotations)
-	d.line(0, "Selector", labelsString(s.Spec.Selector))
-	d.line(0, "Type", serviceType(s))
+	d.line(0, "Selector", printers.LabelsString(s.Spec.Selector))
+	d.line(0, "Type", printers.ServiceType(s))
 	// shoal services are IPv4 only, so kubectl's IP family lines would
 	// say nothing.
 	d.line(0, "IP", s.Spec.ClusterIP)
@@ -41,7 +42,7 @@ func (d *describer) service(s *api.Service) error {
 		if name == "" {
 			name = "<unset>"
 		}
-		proto := protocol(p.Protocol)
+		proto := printers.Protocol(p.Protocol)
 		d.text(0, "Port:\t%s\t%d/%s", name, p.Port, proto)
 		d.line(0, "TargetPort", p.TargetPort.String()+"/"+proto)
 		if p.NodePort != 0 {
@@ -77,7 +78,7 @@ func endpointsOfPort(ep *api.Endpoints, portName string) string {
 	if ep == nil {
 		return "<none>"
 	}
-	return formatEndpoints(ep, &portName)
+	return printers.FormatEndpoints(ep, &portName)
 }
 
 func lbIngressString(lb []api.LoadBalancerIngress) string {
@@ -103,7 +104,7 @@ func (d *describer) endpoints(ep *api.Endpoints) {
 		for i, a := range as {
 			list[i] = a.IP
 		}
-		return orNone(strings.Join(list, ","))
+		return printers.OrNone(strings.Join(list, ","))
 	}
 	for _, ss := range ep.Subsets {
 		d.line(1, "Addresses", ips(ss.Addresses))
@@ -117,7 +118,7 @@ func (d *describer) endpoints(ep *api.Endpoints) {
 				if name == "" {
 					name = "<unset>"
 				}
-				d.text(2, "%s\t%d\t%s", name, p.Port, protocol(p.Protocol))
+				d.text(2, "%s\t%d\t%s", name, p.Port, printers.Protocol(p.Protocol))
 			}
 		}
 		d.text(0, "")
@@ -130,8 +131,8 @@ func (d *describer) ingress(in *api.Ingress) {
 	d.line(0, "Name", in.Name)
 	d.labels(0, "Labels", in.Labels)
 	d.line(0, "Namespace", in.Namespace)
-	d.line(0, "Address", loadBalancerString(in.Status.LoadBalancer, true))
-	d.line(0, "Ingress Class", ingressClass(in))
+	d.line(0, "Address", printers.LoadBalancerString(in.Status.LoadBalancer, true))
+	d.line(0, "Ingress Class", printers.IngressClass(in))
 	b := &backendDescriber{d: d, ns: in.Namespace, services: map[string]*api.Service{}, endpoints: map[string]*api.Endpoints{},
 		failures: map[string]string{}}
 	def := in.Spec.DefaultBackend
@@ -207,7 +208,7 @@ func (b *backendDescriber) describe(be *api.IngressBackend) string {
 			portName = p.Name
 		}
 	}
-	return name + " (" + formatEndpoints(ep, &portName) + ")"
+	return name + " (" + printers.FormatEndpoints(ep, &portName) + ")"
 }
 
 // read returns a backend service and its endpoints, or why they could not

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 // job writes a Job as kubectl describe does: its spec's knobs, its timing,
@@ -39,7 +40,7 @@ func (d *describer) job(j *api.Job) {
 		d.line(0, "Completed At", timestamp(*st.CompletionTime))
 	}
 	if st.StartTime != nil && st.CompletionTime != nil {
-		d.line(0, "Duration", humanDuration(st.CompletionTime.Sub(st.StartTime.Time)))
+		d.line(0, "Duration", printers.HumanDuration(st.CompletionTime.Sub(st.StartTime.Time)))
 	}
 	if a := j.Spec.ActiveDeadlineSeconds; a != nil {
 		d.line(0, "Active Deadline Seconds", fmt.Sprintf("%ds", *a))
@@ -63,7 +64,7 @@ func (d *describer) workloadConditions(cs []api.Condition) {
 	d.text(1, "Type\tStatus\tReason")
 	d.text(1, "----\t------\t------")
 	for _, c := range cs {
-		d.text(1, "%s\t%s\t%s", c.Type, c.Status, orNone(c.Reason))
+		d.text(1, "%s\t%s\t%s", c.Type, c.Status, printers.OrNone(c.Reason))
 	}
 }
 
@@ -72,7 +73,7 @@ func (d *describer) workloadConditions(cs []api.Condition) {
 func (d *describer) daemonSet(ds *api.DaemonSet) error {
 	d.meta(&ds.ObjectMeta, true)
 	d.line(0, "Selector", selectorString(ds.Spec.Selector))
-	d.line(0, "Node-Selector", labelsString(ds.Spec.Template.Spec.NodeSelector))
+	d.line(0, "Node-Selector", printers.LabelsString(ds.Spec.Template.Spec.NodeSelector))
 	st := ds.Status
 	for _, n := range []struct {
 		label string

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 type exposeOptions struct {
@@ -335,7 +336,7 @@ func (o *exposeOptions) servicePorts(cmd *cobra.Command, obj api.Object) ([]api.
 func portsOf(obj api.Object) []objectPort {
 	var out []objectPort
 	add := func(port int32, proto string, target api.IntOrString) {
-		proto = protocol(proto)
+		proto = printers.Protocol(proto)
 		for i := range out {
 			if out[i].port != port {
 				continue

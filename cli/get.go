@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 type getOptions struct {
@@ -90,7 +91,7 @@ func runGet(cmd *cobra.Command, e *env, o *getOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	var loads map[string]*nodeLoad
+	var loads map[string]*printers.NodeLoad
 	// Only the node table shows what pods take of each node; the documents
 	// are the objects as stored, so they cost no extra request.
 	if (o.output == outputTable || o.output == outputWide) && needsNodeLoads(results) {
@@ -150,11 +151,11 @@ func sortForDisplay(k *api.Kind, objs []api.Object) {
 	sort.SliceStable(objs, func(i, j int) bool {
 		a, aok := objs[i].(*api.Event)
 		b, bok := objs[j].(*api.Event)
-		return aok && bok && eventTime(a).Before(eventTime(b).Time)
+		return aok && bok && printers.EventTime(a).Before(printers.EventTime(b).Time)
 	})
 }
 
-func printResults(cmd *cobra.Command, e *env, o *getOptions, results []kindResult, ns string, loads map[string]*nodeLoad) error {
+func printResults(cmd *cobra.Command, e *env, o *getOptions, results []kindResult, ns string, loads map[string]*printers.NodeLoad) error {
 	out := cmd.OutOrStdout()
 	total := 0
 	for _, r := range results {
@@ -223,7 +224,7 @@ func noResources(results []kindResult, ns string) string {
 	return fmt.Sprintf("No resources found in %s namespace.", ns)
 }
 
-func printTables(out io.Writer, e *env, o *getOptions, results []kindResult, ns string, loads map[string]*nodeLoad) error {
+func printTables(out io.Writer, e *env, o *getOptions, results []kindResult, ns string, loads map[string]*printers.NodeLoad) error {
 	opts := tableOptions{wide: o.output == outputWide, withNamespace: ns == "", withKind: len(results) > 1,
 		showLabels: o.showLabels, loads: loads}
 	first := true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 func newJoinTokenCommand(e *env) *cobra.Command {
@@ -273,7 +274,7 @@ func printCA(w io.Writer, s *api.CAStatus) error {
 	fmt.Fprintf(w, "CA:         %s (generation %d, %s)\nTrusted:    %s\n", s.Current, s.Generation, state, strings.Join(s.Trusted, ", "))
 	lines := [][]string{{"MEMBER", "CA"}}
 	for _, m := range s.Members {
-		lines = append(lines, []string{m.Name, orNone(m.CA)})
+		lines = append(lines, []string{m.Name, printers.OrNone(m.CA)})
 	}
 	return printTable(w, lines)
 }

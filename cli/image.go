@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 func newImageCommand(e *env) *cobra.Command {
@@ -167,7 +168,7 @@ func printImageRows(w io.Writer, rows []imageRow) error {
 		if len(id) > 12 {
 			id = id[:12]
 		}
-		lines = append(lines, []string{rowName(r), id, humanBytes(r.SizeBytes), strings.Join(r.Nodes, ",")})
+		lines = append(lines, []string{rowName(r), id, printers.HumanBytes(r.SizeBytes), strings.Join(r.Nodes, ",")})
 	}
 	return printTable(w, lines)
 }
@@ -282,7 +283,7 @@ func placeImage(ctx context.Context, c *client.Client, out io.Writer, image stri
 				fmt.Fprintf(out, "%s: %s already present\n", node, image)
 				return
 			}
-			fmt.Fprintf(out, "%s: %s copied from %s (%s in %.1fs)\n", node, image, res.Source, humanBytes(res.Bytes), res.Seconds)
+			fmt.Fprintf(out, "%s: %s copied from %s (%s in %.1fs)\n", node, image, res.Source, printers.HumanBytes(res.Bytes), res.Seconds)
 		})
 	}
 	wg.Wait()

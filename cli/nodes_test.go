@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/api/printers"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
@@ -140,7 +141,7 @@ func TestNodeTableWithoutLoads(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 	n.Status.Conditions = []api.Condition{{Type: api.NodeReady, Status: api.ConditionFalse}}
-	if got := nodeStatus(n); got != "NotReady" {
+	if got := printers.NodeStatus(n); got != "NotReady" {
 		t.Fatalf("Ready=False: %s", got)
 	}
 }
@@ -167,8 +168,8 @@ func TestHumanBytes(t *testing.T) {
 		{1<<30 + 50<<20 + 1, "1.0Gi"},
 		{10239 << 20, "10Gi"},
 	} {
-		if got := humanBytes(tc.v); got != tc.want {
-			t.Errorf("humanBytes(%d) = %q, want %q", tc.v, got, tc.want)
+		if got := printers.HumanBytes(tc.v); got != tc.want {
+			t.Errorf("printers.HumanBytes(%d) = %q, want %q", tc.v, got, tc.want)
 		}
 	}
 }

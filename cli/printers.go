@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 // Output formats of -o.
@@ -46,7 +49,7 @@ type tableOptions struct {
 	showLabels    bool
 	// loads are the pods' requests per node, for the node table; nil when
 	// they could not be read.
-	loads map[string]*nodeLoad
+	loads map[string]*printers.NodeLoad
 }
 
 // tablePrinter writes one kind's objects as an aligned table. It remembers
@@ -55,7 +58,7 @@ type tableOptions struct {
 type tablePrinter struct {
 	w      io.Writer
 	kind   *api.Kind
-	cols   *columns
+	table  *printers.Table
 	opts   tableOptions
 	now    time.Time
 	widths []int
@@ -65,7 +68,7 @@ func newTablePrinter(w io.Writer, k *api.Kind, opts tableOptions, now time.Time)
 	if !k.Namespaced {
 		opts.withNamespace = false
 	}
-	return &tablePrinter{w: w, kind: k, cols: columnsFor(k), opts: opts, now: now}
+	return &tablePrinter{w: w, kind: k, table: printers.For(k.Kind), opts: opts, now: now}
 }
 
 func (p *tablePrinter) header() []string {
@@ -73,13 +76,10 @@ func (p *tablePrinter) header() []string {
 	if p.opts.withNamespace {
 		h = append(h, "NAMESPACE")
 	}
-	if p.cols.named {
+	if p.table.Named() {
 		h = append(h, "NAME")
 	}
-	h = append(h, p.cols.headers...)
-	if p.opts.wide {
-		h = append(h, p.cols.wideHeaders...)
-	}
+	h = append(h, p.table.Headers(p.opts.wide)...)
 	if p.opts.showLabels {
 		h = append(h, "LABELS")
 	}
@@ -92,23 +92,16 @@ func (p *tablePrinter) row(o api.Object) []string {
 	if p.opts.withNamespace {
 		r = append(r, m.Namespace)
 	}
-	if p.cols.named {
+	if p.table.Named() {
 		name := m.Name
 		if p.opts.withKind {
 			name = qualifiedName(p.kind, o)
 		}
 		r = append(r, name)
 	}
-	if p.cols.rowWith != nil {
-		r = append(r, p.cols.rowWith(o, p.now, &p.opts)...)
-	} else {
-		r = append(r, p.cols.row(o, p.now)...)
-	}
-	if p.opts.wide && p.cols.wideRow != nil {
-		r = append(r, p.cols.wideRow(o)...)
-	}
+	r = append(r, p.table.Cells(o, p.now, &printers.Options{Wide: p.opts.wide, Loads: p.opts.loads})...)
 	if p.opts.showLabels {
-		r = append(r, labelsString(m.Labels))
+		r = append(r, printers.LabelsString(m.Labels))
 	}
 	return r
 }
@@ -210,62 +203,26 @@ func printDocument(w io.Writer, format string, v any) error {
 	return err
 }
 
-// age renders the time since t as kubectl does, "<unknown>" for no time.
-func age(t api.Time, now time.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
+// listNodeLoads reads every pod to sum what each node carries. A token that
+// may not list pods everywhere still gets its node table, with the sums
+// shown as unknown (nil loads).
+func listNodeLoads(ctx context.Context, c *client.Client) (map[string]*printers.NodeLoad, error) {
+	pods, _, err := client.ListAs[api.Pod](ctx, c, "", api.ListOptions{})
+	if api.ReasonOf(err) == api.ReasonForbidden {
+		return nil, nil
 	}
-	return humanDuration(now.Sub(t.Time))
+	if err != nil {
+		return nil, fmt.Errorf("listing pods to sum the requests on each node: %w", err)
+	}
+	return printers.NodeLoads(pods), nil
 }
 
-// humanDuration is kubectl's short duration: 45s, 3m20s, 15m, 5h10m, 2d4h,
-// 30d, 2y100d. Two significant units while they matter, then one.
-func humanDuration(d time.Duration) string {
-	if seconds := int(d.Seconds()); seconds < -1 {
-		return "<invalid>"
-	} else if seconds < 0 {
-		return "0s"
-	} else if seconds < 60*2 {
-		return fmt.Sprintf("%ds", seconds)
-	}
-	minutes := int(d / time.Minute)
-	if minutes < 10 {
-		if s := int(d/time.Second) % 60; s != 0 {
-			return fmt.Sprintf("%dm%ds", minutes, s)
+// needsNodeLoads reports whether a table of these results has a node row.
+func needsNodeLoads(results []kindResult) bool {
+	for _, r := range results {
+		if r.kind == api.KindNode && len(r.objs) > 0 {
+			return true
 		}
-		return fmt.Sprintf("%dm", minutes)
-	} else if minutes < 60*3 {
-		return fmt.Sprintf("%dm", minutes)
 	}
-	hours := int(d / time.Hour)
-	switch {
-	case hours < 8:
-		if m := minutes % 60; m != 0 {
-			return fmt.Sprintf("%dh%dm", hours, m)
-		}
-		return fmt.Sprintf("%dh", hours)
-	case hours < 48:
-		return fmt.Sprintf("%dh", hours)
-	case hours < 24*8:
-		if h := hours % 24; h != 0 {
-			return fmt.Sprintf("%dd%dh", hours/24, h)
-		}
-		return fmt.Sprintf("%dd", hours/24)
-	case hours < 24*365*2:
-		return fmt.Sprintf("%dd", hours/24)
-	case hours < 24*365*8:
-		if dy := (hours / 24) % 365; dy != 0 {
-			return fmt.Sprintf("%dy%dd", hours/24/365, dy)
-		}
-		return fmt.Sprintf("%dy", hours/24/365)
-	}
-	return fmt.Sprintf("%dy", hours/24/365)
-}
-
-// orNone returns s, or "<none>" when it is empty.
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
+	return false
 }

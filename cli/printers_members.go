@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 // printMembers writes the members table: NAME ADDRESS STATUS LEADER AGE,
@@ -22,9 +23,9 @@ func printMembers(w io.Writer, l *api.MemberList, wide bool, now time.Time) erro
 		if m.Name == l.Leader {
 			leader = "*"
 		}
-		row := []string{m.Name, orNone(m.Address), orNone(m.State), leader, age(m.Since, now)}
+		row := []string{m.Name, printers.OrNone(m.Address), printers.OrNone(m.State), leader, printers.Age(m.Since, now)}
 		if wide {
-			row = append(row, orNone(m.APIAddress), unknownIfEmpty(m.Version), memberClock(l.Self, &m))
+			row = append(row, printers.OrNone(m.APIAddress), printers.UnknownIfEmpty(m.Version), memberClock(l.Self, &m))
 		}
 		lines = append(lines, row)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 func newService(name, typ, ip string, ports ...api.ServicePort) *api.Service {
@@ -110,7 +111,7 @@ served   <none>   shop.example.com   10.213.0.12,l...   80      120m
 		}
 	}
 	// describe shows them all, each once, sorted.
-	if got := loadBalancerString(in.Status.LoadBalancer, true); got != "10.213.0.12,lb.example.com" {
+	if got := printers.LoadBalancerString(in.Status.LoadBalancer, true); got != "10.213.0.12,lb.example.com" {
 		t.Errorf("describe's address %q", got)
 	}
 }
@@ -231,7 +232,7 @@ func TestIngressHosts(t *testing.T) {
 		{[]api.IngressRule{r("a"), r("b"), r("c"), r("d"), r("")}, "a,b,c,d + 1 more..."},
 		{[]api.IngressRule{r("a"), r(""), r("b"), r("c"), r("d")}, "a,b,c,d"},
 	} {
-		if got := ingressHosts(tc.rules); got != tc.want {
+		if got := printers.IngressHosts(tc.rules); got != tc.want {
 			t.Errorf("%v: got %q, want %q", tc.rules, got, tc.want)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 func TestHumanDuration(t *testing.T) {
@@ -39,11 +40,11 @@ func TestHumanDuration(t *testing.T) {
 		{3 * 365 * 24 * time.Hour, "3y"},
 		{9 * 365 * 24 * time.Hour, "9y"},
 	} {
-		if got := humanDuration(tc.d); got != tc.want {
-			t.Errorf("humanDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		if got := printers.HumanDuration(tc.d); got != tc.want {
+			t.Errorf("printers.HumanDuration(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
-	if got := age(api.Time{}, fixedNow); got != "<unknown>" {
+	if got := printers.Age(api.Time{}, fixedNow); got != "<unknown>" {
 		t.Errorf("age of no time = %q", got)
 	}
 }
@@ -107,20 +108,20 @@ func TestPodStatus(t *testing.T) {
 		{"pod reason", evicted, "Evicted", "0/0"},
 		{"completed container beside a running one", sidecarStillRunning, "Running", "1/2"},
 	} {
-		s := podStatus(tc.pod)
-		if s.reason != tc.want || fmt.Sprintf("%d/%d", s.ready, s.total) != tc.ready {
-			t.Errorf("%s: got %s %d/%d, want %s %s", tc.name, s.reason, s.ready, s.total, tc.want, tc.ready)
+		s := printers.PodStatus(tc.pod)
+		if s.Reason != tc.want || fmt.Sprintf("%d/%d", s.Ready, s.Total) != tc.ready {
+			t.Errorf("%s: got %s %d/%d, want %s %s", tc.name, s.Reason, s.Ready, s.Total, tc.want, tc.ready)
 		}
 	}
 }
 
 func TestRestartsColumn(t *testing.T) {
 	p := waiting("x", "CrashLoopBackOff", ago(time.Hour), 5)
-	if got := podStatus(p).restartsString(fixedNow); got != "5" {
+	if got := printers.PodStatus(p).RestartsString(fixedNow); got != "5" {
 		t.Errorf("without a last termination time: %q", got)
 	}
 	p.Status.ContainerStatuses[0].LastState.Terminated = &api.ContainerStateTerminated{FinishedAt: ago(3 * time.Minute)}
-	if got := podStatus(p).restartsString(fixedNow); got != "5 (3m ago)" {
+	if got := printers.PodStatus(p).RestartsString(fixedNow); got != "5 (3m ago)" {
 		t.Errorf("got %q", got)
 	}
 }

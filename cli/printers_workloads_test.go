@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 // job is a Job as a user writes it: the server gives it its selector and
@@ -283,7 +284,7 @@ func TestJobStatusColumn(t *testing.T) {
 		{deleting, "Terminating"}, {cond("Suspended"), "Suspended"}, {cond("FailureTarget"), "FailureTarget"},
 		{cond("SuccessCriteriaMet"), "SuccessCriteriaMet"}, {notYet, "Running"},
 	} {
-		if got := jobStatus(tc.job); got != tc.want {
+		if got := printers.JobStatus(tc.job); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.job.Status.Conditions, got, tc.want)
 		}
 	}

@@ -128,19 +128,40 @@ func sortObjects(objs []api.Object) {
 	})
 }
 
-// labelsString renders labels as k=v,k2=v2 sorted by key, or <none>.
-func labelsString(l map[string]string) string {
-	if len(l) == 0 {
-		return "<none>"
+// replicas is a workload's spec.replicas, 1 when unset as the server
+// defaults it.
+func replicas(p *int32) int32 {
+	if p == nil {
+		return 1
 	}
-	keys := make([]string, 0, len(l))
-	for k := range l {
-		keys = append(keys, k)
+	return *p
+}
+
+// podTemplateOf returns the pod template of a workload, or nil for kinds
+// without one.
+func podTemplateOf(o api.Object) *api.PodTemplateSpec {
+	switch w := o.(type) {
+	case *api.Deployment:
+		return &w.Spec.Template
+	case *api.ReplicaSet:
+		return &w.Spec.Template
+	case *api.DaemonSet:
+		return &w.Spec.Template
+	case *api.Job:
+		return &w.Spec.Template
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + l[k]
+	return nil
+}
+
+// containerNames lists a template's containers, init containers first, for
+// messages.
+func containerNames(t *api.PodTemplateSpec) string {
+	var names []string
+	for _, c := range t.Spec.InitContainers {
+		names = append(names, c.Name)
 	}
-	return strings.Join(parts, ",")
+	for _, c := range t.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ", ")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 func newRolloutHistoryCommand(e *env) *cobra.Command {
@@ -91,7 +92,7 @@ func printHistory(cmd *cobra.Command, e *env, c *client.Client, ref objectRef, r
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "REVISION\tCHANGE-CAUSE")
 	for _, r := range revs {
-		fmt.Fprintf(tw, "%d\t%s\n", r, orNone(oneLine(byRevision[r].Annotations[api.AnnotationChangeCause])))
+		fmt.Fprintf(tw, "%d\t%s\n", r, printers.OrNone(oneLine(byRevision[r].Annotations[api.AnnotationChangeCause])))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

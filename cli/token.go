@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/printers"
 )
 
 // labelToken marks the bindings `token create` made for a token, so that
@@ -175,7 +176,7 @@ func newTokenListCommand(e *env) *cobra.Command {
 				if t.Name == "admin" && role == "" {
 					role = "cluster-admin"
 				}
-				lines = append(lines, []string{t.Name, orNone(role), expires, age(t.CreationTimestamp, now), t.Spec.Description})
+				lines = append(lines, []string{t.Name, printers.OrNone(role), expires, printers.Age(t.CreationTimestamp, now), t.Spec.Description})
 			}
 			return printTable(cmd.OutOrStdout(), lines)
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -51,7 +52,12 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 	if ns == "" {
 		ns = "default"
 	}
-	strict := q.Get("strict") == "true" || q.Get("fieldValidation") == "Strict"
+	validation, err := fieldValidationOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	strict := validation == fieldValidationStrict
 	prune, err := parsePrune(q)
 	if err != nil {
 		writeError(w, err)
@@ -75,12 +81,21 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		it := ApplyItem{Kind: d.Kind.Kind, APIVersion: d.Kind.APIVersion(), Namespace: m.Namespace, Name: m.Name}
-		for _, f := range d.UnknownFields {
-			it.Warnings = append(it.Warnings, fmt.Sprintf("%s %s: unknown field %q", d.Kind.Kind, m.Name, f))
+		var problems []string
+		if validation != fieldValidationIgnore {
+			for _, f := range d.UnknownFields {
+				problems = append(problems, fmt.Sprintf("unknown field %q", f))
+			}
+			for _, f := range api.DuplicateFields(doc) {
+				problems = append(problems, fmt.Sprintf("duplicate field %q", f))
+			}
 		}
-		if strict && len(it.Warnings) > 0 {
+		for _, p := range problems {
+			it.Warnings = append(it.Warnings, fmt.Sprintf("%s %s: %s", d.Kind.Kind, m.Name, p))
+		}
+		if strict && len(problems) > 0 {
 			writeError(w, docError(i, len(docs), api.NewStatusError(http.StatusBadRequest, api.ReasonBadRequest,
-				fmt.Sprintf("strict decoding error: %s %q: unknown fields %v; remove them or apply without --strict", d.Kind.Kind, m.Name, d.UnknownFields))))
+				fmt.Sprintf("%s %q: strict decoding error: %s; remove them or apply without --strict", d.Kind.Kind, m.Name, strings.Join(problems, ", ")))))
 			return
 		}
 		if err := s.authorizeApply(r, d.Kind, d.Object); err != nil {

@@ -25,6 +25,9 @@ func (h *kindHandler) bind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := h.s.readBody(w, r)
+	if err == nil {
+		err = checkFields(w, r, h.k, name, body, api.UnknownFieldsOf(&api.Binding{}, body))
+	}
 	if err != nil {
 		writeError(w, err)
 		return

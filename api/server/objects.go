@@ -57,8 +57,8 @@ func (s *Server) decodeLimits() api.DecodeLimits {
 	return lim
 }
 
-// decodeFor decodes a body as an object of this kind, answering unknown
-// fields with Warning headers, or with an error under fieldValidation=Strict.
+// decodeFor decodes a body as an object of this kind, checking its unknown
+// and duplicate fields as the request's fieldValidation asks.
 func (h *kindHandler) decodeFor(w http.ResponseWriter, r *http.Request, body []byte) (api.Object, error) {
 	var tm api.TypeMeta
 	if err := json.Unmarshal(body, &tm); err != nil {
@@ -72,30 +72,10 @@ func (h *kindHandler) decodeFor(w http.ResponseWriter, r *http.Request, body []b
 	if err != nil {
 		return nil, asStatus(h.k, "", err)
 	}
-	if err := unknownFields(w, r, h.k, obj.GetObjectMeta().Name, unknown); err != nil {
+	if err := checkFields(w, r, h.k, obj.GetObjectMeta().Name, body, unknown); err != nil {
 		return nil, err
 	}
 	return obj, nil
-}
-
-// unknownFields reports fields shoal does not know: a warning each, or a 400
-// when the client asked for strict validation.
-func unknownFields(w http.ResponseWriter, r *http.Request, k *api.Kind, name string, unknown []string) error {
-	if len(unknown) == 0 {
-		return nil
-	}
-	if v := r.URL.Query().Get("fieldValidation"); v == "Strict" || r.URL.Query().Get("strict") == "true" {
-		fe := make(api.FieldErrors, len(unknown))
-		for i, f := range unknown {
-			fe[i] = api.FieldError{Field: f, Type: api.ErrTypeUnknown, Detail: "shoal does not support this field; remove it or apply without strict validation"}
-		}
-		return api.NewStatusError(http.StatusBadRequest, api.ReasonBadRequest,
-			fmt.Sprintf("%s %q: strict decoding error: %s", k.Kind, name, fe.Error()))
-	}
-	for _, f := range unknown {
-		w.Header().Add("Warning", fmt.Sprintf("299 - %q", "unknown field \""+f+"\""))
-	}
-	return nil
 }
 
 // asStatus turns decode and validation errors into Status errors.
@@ -157,13 +137,22 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	tab, err := h.s.newTabler(r, h.k)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	if b, _ := strconv.ParseBool(r.URL.Query().Get("watch")); b {
-		h.s.watch(w, r, h.k, ns, opts)
+		h.s.watch(w, r, h.k, ns, opts, tab)
 		return
 	}
 	items, rv, err := h.listMatching(r, ns, opts)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if tab != nil {
+		tab.write(w, items, api.ListMeta{ResourceVersion: rv})
 		return
 	}
 	writeJSON(w, http.StatusOK, listOf(h.k, items, rv))
@@ -195,9 +184,18 @@ func listOf(k *api.Kind, items []api.Object, rv string) api.List[api.Object] {
 
 func (h *kindHandler) get(w http.ResponseWriter, r *http.Request) {
 	ns, name := h.nsAndName(r)
+	tab, err := h.s.newTabler(r, h.k)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	obj, err := h.s.cfg.Store.Get(r.Context(), h.k, ns, name)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if tab != nil {
+		tab.write(w, []api.Object{obj}, api.ListMeta{ResourceVersion: obj.GetObjectMeta().ResourceVersion})
 		return
 	}
 	writeJSON(w, http.StatusOK, obj)
@@ -311,7 +309,7 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	if err != nil {
 		return nil, asStatus(h.k, name, err)
 	}
-	if err := unknownFields(w, r, h.k, name, unknown); err != nil {
+	if err := checkFields(w, r, h.k, name, patch, unknown); err != nil {
 		return nil, err
 	}
 	m := obj.GetObjectMeta()

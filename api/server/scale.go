@@ -53,6 +53,9 @@ func (h *kindHandler) patchScale(w http.ResponseWriter, r *http.Request)   { h.s
 func (h *kindHandler) scale(w http.ResponseWriter, r *http.Request, patch bool) {
 	ns, name := h.nsAndName(r)
 	body, err := h.s.readBody(w, r)
+	if err == nil {
+		err = checkFields(w, r, h.k, name, body, api.UnknownFieldsOf(&api.Scale{}, body))
+	}
 	if err != nil {
 		writeError(w, err)
 		return

@@ -120,6 +120,9 @@ type Config struct {
 	// them (unit tests of the handlers) every request is allowed.
 	Authenticator Authenticator
 	Authorizer    Authorizer
+	// Now is the clock of the Table answers' cells (ages, durations);
+	// nil is time.Now. Tests fix it.
+	Now func() time.Time
 }
 
 // DefaultMaxBodyBytes is Kubernetes' limit for one object.
@@ -135,6 +138,9 @@ type Server struct {
 	streams *concurrency
 	// access holds the Access of the Extra routes that have one, by path.
 	access map[string]func(*http.Request) ([]api.AccessRequest, error)
+	// discovery and openAPI describe the routes; built once by routes().
+	discovery *discovery
+	openAPI   *openAPIDocs
 
 	watchesCut, watchesExpired atomic.Uint64 // WatchStats
 
@@ -231,6 +237,11 @@ func (s *Server) routes() {
 			s.access[e.Path] = e.Access
 		}
 	}
+	// Last: discovery and OpenAPI describe the routes registered above.
+	resources := servedResources(r)
+	s.discovery = newDiscovery(resources)
+	s.discoveryRoutes()
+	s.openAPIRoutes(resources)
 }
 
 func (s *Server) kindRoutes(k *api.Kind) {

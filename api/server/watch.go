@@ -11,13 +11,15 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// watch streams newline-delimited watch events until the client goes away.
+// watch streams newline-delimited watch events until the client goes away;
+// with tab set, each event's object is a Table of one row, as Kubernetes
+// sends to a watch that asked for a Table (kubectl get -w).
 // Open watches are bounded in all and per client. The store hands events over
 // one at a time (an unbuffered channel), so a watch holds at most one event
 // here beyond what the socket buffers; a client that stops reading is cut off
 // after StreamWriteTimeout, which ends the store's subscription with it, and
 // the client re-lists.
-func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns string, opts api.ListOptions) {
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns string, opts api.ListOptions, tab *tabler) {
 	release, err := s.watches.acquire(s.cfg.ClientKey(r))
 	if err != nil {
 		writeError(w, err)
@@ -43,7 +45,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns s
 	sw := newStreamWriter(w, s.cfg.Limits.StreamWriteTimeout)
 	// The end of the stream must reach the client too.
 	defer sw.extend()
-	sw.Header().Set("Content-Type", "application/json")
+	contentType := "application/json"
+	if tab != nil {
+		contentType = tableContentType(tab.version)
+	}
+	sw.Header().Set("Content-Type", contentType)
 	sw.Header().Set("Transfer-Encoding", "chunked")
 	sw.WriteHeader(http.StatusOK)
 	if sw.FlushError() != nil {
@@ -54,6 +60,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns s
 	// clients skip empty lines.
 	keepAlive := time.NewTicker(30 * time.Second)
 	defer keepAlive.Stop()
+	first := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -69,8 +76,14 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *api.Kind, ns s
 			if ev.Type == api.Error {
 				s.watchesExpired.Add(1) // it fell behind: the client lists again
 			}
+			var out any = ev
+			if tab != nil {
+				out = tab.event(ev, first)
+				// The column definitions go with the first row.
+				first = first && ev.Type == api.Error
+			}
 			// Encode writes each event in one Write, which flushes it.
-			if err := enc.Encode(ev); err != nil {
+			if err := enc.Encode(out); err != nil {
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					s.watchesCut.Add(1)
 					s.log.Info("closed a watch whose client stopped reading", "resource", k.Resource,

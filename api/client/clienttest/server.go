@@ -63,6 +63,10 @@ type Server struct {
 	// Exec runs the command of an exec request, as the pod's node would;
 	// nil refuses every exec.
 	Exec ExecFunc
+	// TableNow is the clock the server prints Table cells at (ages); nil
+	// is time.Now. CLI tests set their fixed clock, so a table kubectl
+	// prints can be compared with what the CLI prints.
+	TableNow func() time.Time
 
 	reg *registry.Registry
 	tb  testing.TB
@@ -108,7 +112,7 @@ func NewServer(tb testing.TB) *Server {
 	go s.runNodes(ctx)
 	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Version: Version,
 		Authenticator: auth.NewAuthenticator(policy), Authorizer: auth.NewAuthorizer(policy),
-		Extra: []server.Route{s.membersRoute(), s.buildRoute(), s.nodeImagesRoute()}})
+		Extra: []server.Route{s.membersRoute(), s.buildRoute(), s.nodeImagesRoute()}, Now: s.tableNow})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, apiServer) }))
 	tb.Cleanup(s.Close)
 	return s
@@ -141,6 +145,13 @@ func (s *Server) bootstrap(ctx context.Context) (*auth.Cache, error) {
 		return nil, fmt.Errorf("admin binding: %w", err)
 	}
 	return auth.NewCache(ctx, s.reg, slog.New(slog.DiscardHandler))
+}
+
+func (s *Server) tableNow() time.Time {
+	if s.TableNow != nil {
+		return s.TableNow()
+	}
+	return time.Now()
 }
 
 // now is the registry's clock: the seeded creation time during Add.

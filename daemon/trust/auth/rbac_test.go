@@ -87,6 +87,15 @@ func TestBuiltinRolesDecideAsKubernetes(t *testing.T) {
 		{user("someone", api.GroupMasters), res("delete", "anything", "things", "", "x", "y"), true},
 		{user("someone"), path("get", "/shoal/v1/members"), true},
 		{user("someone"), path("get", "/shoal/v1/join-token"), false},
+		// discovery and OpenAPI: every authenticated user (Kubernetes' system:discovery).
+		{user("someone"), path("get", "/api"), true},
+		{user("someone"), path("get", "/api/v1"), true},
+		{user("someone"), path("get", "/apis"), true},
+		{user("someone"), path("get", "/apis/apps/v1"), true},
+		{user("someone"), path("get", "/openapi/v2"), true},
+		{user("someone"), path("get", "/openapi/v3"), true},
+		{user("someone"), path("get", "/openapi/v3/apis/apps/v1"), true},
+		{user("someone"), path("post", "/api"), false},
 		{user("someone"), res("create", "authorization.k8s.io", "selfsubjectaccessreviews", "", "", ""), true},
 		{user("someone"), res("get", "", "pods", "", "a", "p"), false},
 		// resourceNames, groups, service accounts.

@@ -90,8 +90,9 @@ func BuiltinClusterRoles() []*api.ClusterRole {
 		mk(RoleBasicUser, []api.PolicyRule{
 			rule([]string{api.VerbCreate}, "authorization.k8s.io", "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			rule([]string{api.VerbCreate}, "authentication.k8s.io", "selfsubjectreviews"),
+			// Discovery and OpenAPI, as Kubernetes' system:discovery role.
 			{Verbs: []string{api.VerbGet}, NonResourceURLs: []string{"/api", "/api/*", "/apis", "/apis/*", "/version",
-				"/openapi/*", "/shoal/v1/members", "/shoal/v1/agent"}},
+				"/openapi", "/openapi/*", "/shoal/v1/members", "/shoal/v1/agent"}},
 		}),
 	}
 }

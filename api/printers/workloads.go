@@ -1,8 +1,7 @@
-package cli
+package printers
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
@@ -16,12 +15,12 @@ const (
 	jobSuccessCriteriaMet = "SuccessCriteriaMet"
 )
 
-func jobRow(o api.Object, now time.Time) []string {
+func jobRow(o api.Object, now time.Time, _ *Options) []string {
 	j, ok := o.(*api.Job)
 	if !ok {
 		return []string{"", "", "", ""}
 	}
-	return []string{jobStatus(j), jobCompletions(j), jobDuration(j, now), age(j.CreationTimestamp, now)}
+	return []string{JobStatus(j), jobCompletions(j), jobDuration(j, now), Age(j.CreationTimestamp, now)}
 }
 
 func jobWide(o api.Object) []string {
@@ -32,10 +31,10 @@ func jobWide(o api.Object) []string {
 	return templateWide(&j.Spec.Template, j.Spec.Selector)
 }
 
-// jobStatus is the STATUS column of kubectl 1.28 and later: a finished
+// JobStatus is the STATUS column of kubectl 1.28 and later: a finished
 // job's outcome first, then Terminating, Suspended and the interim
 // conditions, else Running.
-func jobStatus(j *api.Job) string {
+func JobStatus(j *api.Job) string {
 	has := func(t string) bool {
 		c := api.FindCondition(j.Status.Conditions, t)
 		return c != nil && c.Status == api.ConditionTrue
@@ -78,13 +77,13 @@ func jobDuration(j *api.Job, now time.Time) string {
 	case st.StartTime == nil:
 		return ""
 	case st.CompletionTime == nil:
-		return humanDuration(now.Sub(st.StartTime.Time))
+		return HumanDuration(now.Sub(st.StartTime.Time))
 	default:
-		return humanDuration(st.CompletionTime.Sub(st.StartTime.Time))
+		return HumanDuration(st.CompletionTime.Sub(st.StartTime.Time))
 	}
 }
 
-func daemonSetRow(o api.Object, now time.Time) []string {
+func daemonSetRow(o api.Object, now time.Time, _ *Options) []string {
 	d, ok := o.(*api.DaemonSet)
 	if !ok {
 		return []string{"", "", "", "", "", "", ""}
@@ -96,8 +95,8 @@ func daemonSetRow(o api.Object, now time.Time) []string {
 		fmt.Sprint(st.NumberReady),
 		fmt.Sprint(st.UpdatedNumberScheduled),
 		fmt.Sprint(st.NumberAvailable),
-		labelsString(d.Spec.Template.Spec.NodeSelector),
-		age(d.CreationTimestamp, now),
+		LabelsString(d.Spec.Template.Spec.NodeSelector),
+		Age(d.CreationTimestamp, now),
 	}
 }
 
@@ -109,31 +108,32 @@ func daemonSetWide(o api.Object) []string {
 	return templateWide(&d.Spec.Template, d.Spec.Selector)
 }
 
-// podTemplateOf returns the pod template of a workload, or nil for kinds
-// without one.
-func podTemplateOf(o api.Object) *api.PodTemplateSpec {
-	switch w := o.(type) {
-	case *api.Deployment:
-		return &w.Spec.Template
-	case *api.ReplicaSet:
-		return &w.Spec.Template
-	case *api.DaemonSet:
-		return &w.Spec.Template
-	case *api.Job:
-		return &w.Spec.Template
+// cronJobRow is kubectl's: the schedule, its zone (<none>: the agent's),
+// whether it is suspended, its running jobs and when it last made one.
+func cronJobRow(o api.Object, now time.Time, _ *Options) []string {
+	cj, ok := o.(*api.CronJob)
+	if !ok {
+		return []string{"", "", "", "", "", ""}
 	}
-	return nil
+	zone := "<none>"
+	if z := cj.Spec.TimeZone; z != nil {
+		zone = *z
+	}
+	suspend := "<unset>"
+	if s := cj.Spec.Suspend; s != nil {
+		suspend = map[bool]string{true: "True", false: "False"}[*s]
+	}
+	last := "<none>"
+	if t := cj.Status.LastScheduleTime; t != nil {
+		last = Age(*t, now)
+	}
+	return []string{cj.Spec.Schedule, zone, suspend, fmt.Sprint(len(cj.Status.Active)), last, Age(cj.CreationTimestamp, now)}
 }
 
-// containerNames lists a template's containers, init containers first, for
-// messages.
-func containerNames(t *api.PodTemplateSpec) string {
-	var names []string
-	for _, c := range t.Spec.InitContainers {
-		names = append(names, c.Name)
+func cronJobWide(o api.Object) []string {
+	cj, ok := o.(*api.CronJob)
+	if !ok {
+		return []string{"", "", ""}
 	}
-	for _, c := range t.Spec.Containers {
-		names = append(names, c.Name)
-	}
-	return strings.Join(names, ", ")
+	return templateWide(&cj.Spec.JobTemplate.Spec.Template, cj.Spec.JobTemplate.Spec.Selector)
 }

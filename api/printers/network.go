@@ -1,4 +1,4 @@
-package cli
+package printers
 
 import (
 	"fmt"
@@ -22,13 +22,13 @@ const (
 	maxHosts     = 4
 )
 
-func serviceRow(o api.Object, now time.Time, opts *tableOptions) []string {
+func serviceRow(o api.Object, now time.Time, opts *Options) []string {
 	s, ok := o.(*api.Service)
 	if !ok {
 		return []string{"", "", "", "", ""}
 	}
-	return []string{serviceType(s), orNone(clusterIP(s)), externalIP(s, opts.wide), orNone(servicePorts(s.Spec.Ports)),
-		age(s.CreationTimestamp, now)}
+	return []string{ServiceType(s), OrNone(ClusterIP(s)), externalIP(s, opts.Wide), OrNone(ServicePorts(s.Spec.Ports)),
+		Age(s.CreationTimestamp, now)}
 }
 
 func serviceWide(o api.Object) []string {
@@ -36,21 +36,21 @@ func serviceWide(o api.Object) []string {
 	if !ok {
 		return []string{""}
 	}
-	return []string{labelsString(s.Spec.Selector)}
+	return []string{LabelsString(s.Spec.Selector)}
 }
 
-// serviceType is the type as stored; a service the server has not
+// ServiceType is the type as stored; a service the server has not
 // defaulted is a ClusterIP one.
-func serviceType(s *api.Service) string {
+func ServiceType(s *api.Service) string {
 	if s.Spec.Type == "" {
 		return api.ServiceTypeClusterIP
 	}
 	return s.Spec.Type
 }
 
-// clusterIP is the first of spec.clusterIPs, as kubectl shows it; "None"
+// ClusterIP is the first of spec.clusterIPs, as kubectl shows it; "None"
 // for a headless service, "" for one without an address (yet).
-func clusterIP(s *api.Service) string {
+func ClusterIP(s *api.Service) string {
 	if len(s.Spec.ClusterIPs) > 0 {
 		return s.Spec.ClusterIPs[0]
 	}
@@ -61,11 +61,11 @@ func clusterIP(s *api.Service) string {
 // service, the load balancer's addresses (<pending> until it has some),
 // <none> otherwise.
 func externalIP(s *api.Service, wide bool) string {
-	switch serviceType(s) {
+	switch ServiceType(s) {
 	case api.ServiceTypeClusterIP, api.ServiceTypeNodePort:
 		return "<none>"
 	case api.ServiceTypeLoadBalancer:
-		if lb := loadBalancerString(s.Status.LoadBalancer, wide); lb != "" {
+		if lb := LoadBalancerString(s.Status.LoadBalancer, wide); lb != "" {
 			return lb
 		}
 		return "<pending>"
@@ -75,9 +75,9 @@ func externalIP(s *api.Service, wide bool) string {
 	return "<unknown>"
 }
 
-// loadBalancerString joins the sorted, distinct addresses of a load
+// LoadBalancerString joins the sorted, distinct addresses of a load
 // balancer; outside -o wide it is cut to kubectl's width.
-func loadBalancerString(st api.LoadBalancerStatus, wide bool) string {
+func LoadBalancerString(st api.LoadBalancerStatus, wide bool) string {
 	seen := map[string]bool{}
 	var addrs []string
 	for _, in := range st.Ingress {
@@ -98,41 +98,41 @@ func loadBalancerString(st api.LoadBalancerStatus, wide bool) string {
 	return r
 }
 
-// servicePorts is the PORT(S) column: 80/TCP, 80:30080/TCP, 53/UDP,53/TCP.
-func servicePorts(ports []api.ServicePort) string {
+// ServicePorts is the PORT(S) column: 80/TCP, 80:30080/TCP, 53/UDP,53/TCP.
+func ServicePorts(ports []api.ServicePort) string {
 	parts := make([]string, len(ports))
 	for i, p := range ports {
 		if p.NodePort > 0 {
-			parts[i] = fmt.Sprintf("%d:%d/%s", p.Port, p.NodePort, protocol(p.Protocol))
+			parts[i] = fmt.Sprintf("%d:%d/%s", p.Port, p.NodePort, Protocol(p.Protocol))
 		} else {
-			parts[i] = fmt.Sprintf("%d/%s", p.Port, protocol(p.Protocol))
+			parts[i] = fmt.Sprintf("%d/%s", p.Port, Protocol(p.Protocol))
 		}
 	}
 	return strings.Join(parts, ",")
 }
 
-// protocol is TCP when none is given, as the server defaults it.
-func protocol(p string) string {
+// Protocol is TCP when none is given, as the server defaults it.
+func Protocol(p string) string {
 	if p == "" {
 		return "TCP"
 	}
 	return p
 }
 
-func endpointsRow(o api.Object, now time.Time) []string {
+func endpointsRow(o api.Object, now time.Time, _ *Options) []string {
 	ep, ok := o.(*api.Endpoints)
 	if !ok {
 		return []string{"", ""}
 	}
-	return []string{formatEndpoints(ep, nil), age(ep.CreationTimestamp, now)}
+	return []string{FormatEndpoints(ep, nil), Age(ep.CreationTimestamp, now)}
 }
 
-// formatEndpoints lists the ready backends as ip:port, the first three and
+// FormatEndpoints lists the ready backends as ip:port, the first three and
 // "+ N more...", as kubectl does. With portName set, only that port of the
 // subsets counts (describe's Endpoints line of one service port). Unlike
 // kubectl, which leaves the cell blank when every backend is not ready,
 // this says <none>: a blank cell breaks scripts that split on spaces.
-func formatEndpoints(ep *api.Endpoints, portName *string) string {
+func FormatEndpoints(ep *api.Endpoints, portName *string) string {
 	var list []string
 	count := 0
 	add := func(s string) {
@@ -168,25 +168,25 @@ func formatEndpoints(ep *api.Endpoints, portName *string) string {
 	return s
 }
 
-func ingressRow(o api.Object, now time.Time, opts *tableOptions) []string {
+func ingressRow(o api.Object, now time.Time, opts *Options) []string {
 	in, ok := o.(*api.Ingress)
 	if !ok {
 		return []string{"", "", "", "", ""}
 	}
-	return []string{ingressClass(in), ingressHosts(in.Spec.Rules), loadBalancerString(in.Status.LoadBalancer, opts.wide),
-		ingressPorts(in), age(in.CreationTimestamp, now)}
+	return []string{IngressClass(in), IngressHosts(in.Spec.Rules), LoadBalancerString(in.Status.LoadBalancer, opts.Wide),
+		ingressPorts(in), Age(in.CreationTimestamp, now)}
 }
 
-func ingressClass(in *api.Ingress) string {
+func IngressClass(in *api.Ingress) string {
 	if c := in.Spec.IngressClassName; c != nil {
 		return *c
 	}
 	return "<none>"
 }
 
-// ingressHosts is kubectl's HOSTS: up to four hosts, "+ N more..." after
+// IngressHosts is kubectl's HOSTS: up to four hosts, "+ N more..." after
 // them, "*" when no rule names a host.
-func ingressHosts(rules []api.IngressRule) string {
+func IngressHosts(rules []api.IngressRule) string {
 	var list []string
 	more := false
 	for _, r := range rules {
