@@ -10,6 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -102,7 +105,8 @@ func execQuery(container string, stdin, tty bool, command ...string) url.Values 
 
 // TestKubectlStreamsWithClientGo drives exec, attach, port-forward, the
 // tar streams of kubectl cp and the log options with client-go's own
-// code, as kubectl 1.32 does, against a pod on a real engine.
+// code, as kubectl 1.32 does, against a pod on a real engine; and the
+// installed kubectl's exec, cp, port-forward and logs.
 func TestKubectlStreamsWithClientGo(t *testing.T) {
 	a := startAgent(t)
 	if _, errOut, err := a.shoalIn([]byte(kubeStreamPod), "apply", "-f", "-"); err != nil {
@@ -330,6 +334,69 @@ func TestKubectlStreamsWithClientGo(t *testing.T) {
 		out.Reset()
 		if err := ex.StreamWithContext(ctx(t), remotecommand.StreamOptions{Stdout: &out, Stderr: io.Discard}); err != nil || out.String() != body {
 			t.Fatalf("the copied file: %v, %q", err, out.String())
+		}
+	})
+
+	t.Run("the installed kubectl", func(t *testing.T) {
+		out, err := a.kubectl(t, "from kubectl\n", "exec", "-i", pod, "-c", "app", "--", "sh", "-c", "cat; exit 3")
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.HasPrefix(out, "from kubectl\n") {
+			t.Errorf("kubectl exec -i: %v, output %q; want exit code 3 and the input back", err, out)
+		}
+		if out, err := a.kubectl(t, "", "logs", pod, "-c", "ticker", "--tail=2"); err != nil || len(lines(out)) != 2 {
+			t.Errorf("kubectl logs --tail=2: %v, %q", err, out)
+		}
+		// kubectl cp into the pod and back.
+		dir := t.TempDir()
+		src, back := filepath.Join(dir, "src.txt"), filepath.Join(dir, "back.txt")
+		if err := os.WriteFile(src, []byte("copied by kubectl\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := a.kubectl(t, "", "cp", src, pod+":/tmp/src.txt", "-c", "app"); err != nil {
+			t.Fatalf("kubectl cp into the pod: %v: %s", err, out)
+		}
+		if out, err := a.kubectl(t, "", "cp", pod+":/tmp/src.txt", back, "-c", "app"); err != nil {
+			t.Fatalf("kubectl cp out of the pod: %v: %s", err, out)
+		}
+		if b, err := os.ReadFile(back); err != nil || string(b) != "copied by kubectl\n" {
+			t.Fatalf("the file copied in and out: %q, %v", b, err)
+		}
+		// kubectl port-forward on a port it picks.
+		bin, _ := exec.LookPath("kubectl")
+		cmd := exec.Command(bin, "--kubeconfig", a.kubeconfig(), "--cache-dir", t.TempDir(), "port-forward", "--address", "127.0.0.1", "pod/"+pod, ":8080")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		port := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			re := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> 8080`)
+			for sc.Scan() {
+				if m := re.FindStringSubmatch(sc.Text()); m != nil {
+					port <- m[1]
+				}
+			}
+		}()
+		select {
+		case p := <-port:
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://127.0.0.1:" + p + "/hostname")
+			if err != nil {
+				t.Fatalf("GET through kubectl port-forward: %v; kubectl: %s", err, errOut.String())
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.TrimSpace(string(b)) != pod {
+				t.Fatalf("GET /hostname through kubectl port-forward: %q", b)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("kubectl port-forward did not start: %s", errOut.String())
 		}
 	})
 
