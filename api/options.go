@@ -78,6 +78,8 @@ type LogOptions struct {
 	Timestamps bool
 	TailLines  *int64
 	SinceTime  *Time
+	// LimitBytes ends the log after this many bytes (nil: no limit).
+	LimitBytes *int64
 }
 
 // ExecOptions describe a command to run in a container.
@@ -96,11 +98,20 @@ const (
 	StreamStdin  = 0
 	StreamStdout = 1
 	StreamStderr = 2
-	StreamError  = 3 // a JSON Status at the end: Success, or Failure with the exit code
-	StreamResize = 4 // {"Width":w,"Height":h}
-	StreamClose  = 255
-	// ExecProtocol is the websocket sub-protocol shoal speaks.
+	StreamError  = 3   // a JSON Status at the end: Success, or Failure with the exit code
+	StreamResize = 4   // {"Width":w,"Height":h}
+	StreamClose  = 255 // v5: the client closed the stream named by the next byte (stdin)
+	// ExecProtocol is the websocket sub-protocol shoal's own client speaks.
 	ExecProtocol = "v4.channel.k8s.io"
+	// ExecProtocolV5 is v4 plus StreamClose, which kubectl 1.30 and later
+	// send to end stdin.
+	ExecProtocolV5 = "v5.channel.k8s.io"
+	// PortForwardProtocol is the one port-forward protocol: SPDY streams
+	// in pairs (data and error) per forwarded connection.
+	PortForwardProtocol = "portforward.k8s.io"
+	// PortForwardTunnelProtocol is the websocket sub-protocol that carries
+	// SPDY port-forward over a websocket (kubectl 1.31 and later).
+	PortForwardTunnelProtocol = "SPDY/3.1+" + PortForwardProtocol
 )
 
 // TerminalSize is a resize message on StreamResize.

@@ -567,6 +567,25 @@ func (p *podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, 
 	return code, notHere(err)
 }
 
+// Attach joins the main process of a container of a pod on this node.
+func (p *podIO) Attach(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) error {
+	r, err := p.runner()
+	if err != nil {
+		return err
+	}
+	return notHere(r.Attach(ctx, ns, pod, opts, stdin, stdout, stderr, resize))
+}
+
+// DialPod connects to a port of a pod on this node.
+func (p *podIO) DialPod(ctx context.Context, ns, pod string, port uint16) (net.Conn, error) {
+	r, err := p.runner()
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.DialPod(ctx, ns, pod, port)
+	return c, notHere(err)
+}
+
 // Top lists the processes of a container of a pod on this node.
 func (p *podIO) Top(ctx context.Context, ns, pod, container string) (*api.PodTop, error) {
 	r, err := p.runner()

@@ -175,8 +175,10 @@ func RequestAccess(r *http.Request) api.AccessRequest {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		switch {
-		case a.Subresource == "exec":
-			a.Verb = api.VerbCreate // a websocket exec is a GET, but runs a command
+		case a.Resource == "pods" && (a.Subresource == "exec" || a.Subresource == "attach" || a.Subresource == "portforward"):
+			// A websocket is opened with a GET, but these run a command or
+			// reach into the pod: create, as Kubernetes asks since 1.30.
+			a.Verb = api.VerbCreate
 		case a.Name != "":
 			a.Verb = api.VerbGet
 		case isTrue(r.URL.Query().Get("watch")):

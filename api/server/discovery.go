@@ -31,11 +31,13 @@ var categoryAll = map[string]bool{
 // declares them, with their Go types where they have one; a subresource
 // not listed carries its parent's kind (status).
 var subresourceKinds = map[string]openapi.Subresource{
-	"scale":   {Group: "autoscaling", Version: "v1", Kind: "Scale", Object: &api.Scale{}},
-	"log":     {Version: "v1", Kind: "Pod"}, // plain text
-	"exec":    {Version: "v1", Kind: "PodExecOptions"},
-	"binding": {Version: "v1", Kind: "Binding", Object: &api.Binding{}},
-	"top":     {Version: "v1", Kind: "PodTop", Object: &api.PodTop{}},
+	"scale":       {Group: "autoscaling", Version: "v1", Kind: "Scale", Object: &api.Scale{}},
+	"log":         {Version: "v1", Kind: "Pod"}, // plain text
+	"exec":        {Version: "v1", Kind: "PodExecOptions"},
+	"attach":      {Version: "v1", Kind: "PodAttachOptions"},
+	"portforward": {Version: "v1", Kind: "PodPortForwardOptions"},
+	"binding":     {Version: "v1", Kind: "Binding", Object: &api.Binding{}},
+	"top":         {Version: "v1", Kind: "PodTop", Object: &api.PodTop{}},
 }
 
 // extraResources are the resources served outside the kind registry.

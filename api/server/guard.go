@@ -67,10 +67,25 @@ func acceptedTypes(r *http.Request) []string {
 	return nil
 }
 
+// isStreamUpgrade reports a POST that opens an exec, attach or
+// port-forward stream (kubectl's SPDY upgrade): it has no body, and a
+// browser cannot send an Upgrade header.
+func isStreamUpgrade(r *http.Request) bool {
+	if r.Header.Get("Upgrade") == "" || (!strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/")) {
+		return false
+	}
+	for _, sub := range []string{"/exec", "/attach", "/portforward"} {
+		if strings.HasSuffix(r.URL.Path, sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkContentType refuses a write whose Content-Type the path does not
 // accept, with a 415 naming the accepted types.
 func checkContentType(r *http.Request) error {
-	if !isWrite(r.Method) {
+	if !isWrite(r.Method) || isStreamUpgrade(r) {
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")

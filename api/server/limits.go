@@ -21,7 +21,8 @@ type Limits struct {
 	MaxStreams, MaxStreamsPerClient int
 	// MaxApplyObjects bounds the objects of one apply.
 	MaxApplyObjects int
-	// MaxWebsocketMessage bounds one message an exec client sends.
+	// MaxWebsocketMessage bounds one message an exec client sends, and
+	// one SPDY frame of an exec, attach or port-forward.
 	MaxWebsocketMessage int
 	// BodyTimeout is how long a request body may take to arrive.
 	BodyTimeout time.Duration

@@ -8,12 +8,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/gorilla/websocket"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/util/httpstream/spdy"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -147,6 +151,25 @@ func (s *Server) podLog(w http.ResponseWriter, r *http.Request) {
 		t := api.NewTime(ts)
 		opts.SinceTime = &t
 	}
+	if ss := q.Get("sinceSeconds"); ss != "" {
+		n, e := strconv.ParseInt(ss, 10, 64)
+		switch {
+		case e != nil || n < 1:
+			err = api.NewBadRequest("sinceSeconds: must be a positive integer")
+		case opts.SinceTime != nil:
+			err = api.NewBadRequest("sinceSeconds, sinceTime: give at most one of them")
+		default:
+			t := api.NewTime(time.Now().Add(-time.Duration(min(n, 1<<32)) * time.Second))
+			opts.SinceTime = &t
+		}
+	}
+	if lb := q.Get("limitBytes"); lb != "" {
+		n, e := strconv.ParseInt(lb, 10, 64)
+		if e != nil || n < 1 {
+			err = api.NewBadRequest("limitBytes: must be a positive integer")
+		}
+		opts.LimitBytes = &n
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -191,8 +214,10 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 }
 
 var upgrader = websocket.Upgrader{
-	Subprotocols: []string{api.ExecProtocol, "channel.k8s.io"},
-	// podExec checks the Origin before upgrading, with a Status for the
+	// The server's order decides: v5 (stdin can be closed) when the client
+	// offers it, as kubectl does; v4 for shoal's own client.
+	Subprotocols: []string{api.ExecProtocolV5, api.ExecProtocol, "channel.k8s.io"},
+	// serveStdio checks the Origin before upgrading, with a Status for the
 	// refusal; this is the same rule, in case the order ever changes.
 	CheckOrigin:      func(r *http.Request) bool { return checkOrigin(r) == nil },
 	HandshakeTimeout: 10 * time.Second,
@@ -200,9 +225,77 @@ var upgrader = websocket.Upgrader{
 	WriteBufferSize:  32 << 10,
 }
 
+// stdioOptions reads the streams exec and attach ask for, as kubectl sends
+// them: stdin, stdout, stderr and tty, each "true" or "false" (stdout and
+// stderr default to true), and the container.
+func stdioOptions(q url.Values) (api.ExecOptions, error) {
+	opts := api.ExecOptions{Container: q.Get("container"), Command: q["command"], Stdout: true, Stderr: true}
+	for _, f := range []struct {
+		name string
+		to   *bool
+	}{{"stdin", &opts.Stdin}, {"stdout", &opts.Stdout}, {"stderr", &opts.Stderr}, {"tty", &opts.TTY}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return opts, api.NewBadRequest(fmt.Sprintf("%s: must be true or false, not %q", f.name, v))
+		}
+		*f.to = b
+	}
+	if opts.TTY && opts.Stderr {
+		// A terminal has one output stream (as in Kubernetes, which refuses
+		// the pair; kubectl never sends it).
+		opts.Stderr = false
+	}
+	return opts, nil
+}
+
+// stdioFunc runs what an exec or attach streams: the command, or the
+// attachment to the container's main process. It returns the exit code
+// (0 for an attach).
+type stdioFunc func(ctx context.Context, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (int, error)
+
 // podExec runs a command in a pod over a websocket speaking the Kubernetes
 // channel protocol: each binary message starts with its stream number.
 func (s *Server) podExec(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	s.serveStdio(w, r, "exec", func(opts api.ExecOptions) (stdioFunc, error) {
+		if len(opts.Command) == 0 {
+			return nil, api.NewBadRequest("command: give the command to run, one `command=` parameter per argument")
+		}
+		return func(ctx context.Context, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (int, error) {
+			return s.cfg.PodIO.Exec(ctx, v["namespace"], v["name"], opts, stdin, stdout, stderr, resize)
+		}, nil
+	})
+}
+
+// podAttach connects to the standard streams of a container's main
+// process (kubectl attach), over the same channel protocol as exec.
+func (s *Server) podAttach(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	s.serveStdio(w, r, "attach", func(opts api.ExecOptions) (stdioFunc, error) {
+		if len(opts.Command) != 0 {
+			return nil, api.NewBadRequest("command: attach joins the container's running process; use exec to run a command")
+		}
+		if !opts.Stdin && !opts.Stdout && !opts.Stderr {
+			return nil, api.NewBadRequest("stdin, stdout, stderr: at least one must be true")
+		}
+		attacher, ok := s.cfg.PodIO.(PodAttacher)
+		if !ok {
+			return nil, api.NewUnavailable("this agent does not attach to containers")
+		}
+		return func(ctx context.Context, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) (int, error) {
+			return 0, attacher.Attach(ctx, v["namespace"], v["name"], opts, stdin, stdout, stderr, resize)
+		}, nil
+	})
+}
+
+// serveStdio serves an exec or an attach: it checks the request, forwards
+// it to the pod's node when the pod runs elsewhere, and streams over a
+// websocket. prepare validates the options and returns what to run.
+func (s *Server) serveStdio(w http.ResponseWriter, r *http.Request, what string, prepare func(api.ExecOptions) (stdioFunc, error)) {
 	// A browser opens websockets to any site without asking: a page
 	// elsewhere must not run commands in pods.
 	if err := checkOrigin(r); err != nil {
@@ -217,23 +310,34 @@ func (s *Server) podExec(w http.ResponseWriter, r *http.Request) {
 	if s.forward(w, r) {
 		return
 	}
-	v := mux.Vars(r)
-	q := r.URL.Query()
-	opts := api.ExecOptions{Container: q.Get("container"), Command: q["command"],
-		Stdin: q.Get("stdin") == "true", Stdout: q.Get("stdout") != "false", Stderr: q.Get("stderr") != "false",
-		TTY: q.Get("tty") == "true"}
-	if len(opts.Command) == 0 {
-		writeError(w, api.NewBadRequest("command: give the command to run, one `command=` parameter per argument"))
+	opts, err := stdioOptions(r.URL.Query())
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	if s.cfg.PodIO == nil {
-		writeError(w, api.NewUnavailable("this agent does not serve exec"))
+		writeError(w, api.NewUnavailable("this agent does not serve "+what))
 		return
 	}
-	if !websocket.IsWebSocketUpgrade(r) {
-		writeError(w, api.NewBadRequest("exec needs a websocket upgrade with sub-protocol "+api.ExecProtocol))
+	run, err := prepare(opts)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
+	switch {
+	case websocket.IsWebSocketUpgrade(r):
+		s.serveStdioWebsocket(w, r, what, opts, run)
+	case strings.EqualFold(r.Header.Get(httpstream.HeaderUpgrade), spdy.HeaderSpdy31):
+		s.serveStdioSPDY(w, r, what, opts, run)
+	default:
+		writeError(w, api.NewBadRequest(what+" needs a websocket upgrade with sub-protocol "+api.ExecProtocolV5+" or "+
+			api.ExecProtocol+", or an upgrade to "+spdy.HeaderSpdy31))
+	}
+}
+
+// serveStdioWebsocket streams an exec or attach over a websocket.
+func (s *Server) serveStdioWebsocket(w http.ResponseWriter, r *http.Request, what string, opts api.ExecOptions, run stdioFunc) {
+	v := mux.Vars(r)
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
@@ -256,8 +360,18 @@ func (s *Server) podExec(w http.ResponseWriter, r *http.Request) {
 	if opts.Stdin {
 		stdin = stdinR
 	}
-	code, err := s.cfg.PodIO.Exec(ctx, v["namespace"], v["name"], opts, stdin, ws.writer(api.StreamStdout), ws.writer(api.StreamStderr), resize)
+	var stdout, stderr io.Writer
+	if opts.Stdout {
+		stdout = ws.writer(api.StreamStdout)
+	}
+	if opts.Stderr {
+		stderr = ws.writer(api.StreamStderr)
+	}
+	code, err := run(ctx, opts, stdin, stdout, stderr, resize)
 	stdinR.Close()
+	if err != nil {
+		s.log.Debug(what+" ended with an error", "pod", v["namespace"]+"/"+v["name"], "err", err)
+	}
 	ws.sendStatus(code, err)
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	conn.Close()
@@ -358,6 +472,13 @@ var errMessageTooBig = errors.New("websocket message over the limit")
 
 // sendStatus ends the exec with a Status on the error channel.
 func (ws *wsStreams) sendStatus(code int, err error) {
+	b, _ := json.Marshal(execStatus(code, err))
+	_ = ws.send(api.StreamError, b)
+}
+
+// execStatus is the Status that ends an exec or attach: Success, the
+// error, or the exit code as kubectl reads it.
+func execStatus(code int, err error) api.Status {
 	st := api.Status{TypeMeta: api.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: "Success"}
 	switch {
 	case err != nil:
@@ -373,6 +494,5 @@ func (ws *wsStreams) sendStatus(code int, err error) {
 		st.Message = fmt.Sprintf("command terminated with non-zero exit code: exit status %d", code)
 		st.Details = &api.StatusDetails{Causes: []api.StatusCause{{Type: "ExitCode", Message: strconv.Itoa(code)}}}
 	}
-	b, _ := json.Marshal(st)
-	_ = ws.send(api.StreamError, b)
+	return st
 }

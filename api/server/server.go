@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -53,6 +54,19 @@ type PodIO interface {
 // pod's container (the pods/top subresource).
 type PodTopper interface {
 	Top(ctx context.Context, ns, pod, container string) (*api.PodTop, error)
+}
+
+// PodAttacher is the optional part of PodIO that joins the standard
+// streams of a container's main process (the pods/attach subresource).
+// opts.Command is empty; the TTY is the container's own.
+type PodAttacher interface {
+	Attach(ctx context.Context, ns, pod string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) error
+}
+
+// PodPortForwarder is the optional part of PodIO that opens a connection
+// to a port of a pod (the pods/portforward subresource).
+type PodPortForwarder interface {
+	DialPod(ctx context.Context, ns, pod string, port uint16) (net.Conn, error)
 }
 
 // Target is another agent that serves a request: the URL the request's
@@ -274,6 +288,8 @@ func (s *Server) objectRoutes(h *kindHandler, obj string) {
 	if h.k == api.KindPod {
 		r.HandleFunc(obj+"/log", s.podLog).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/exec", s.podExec).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc(obj+"/attach", s.podAttach).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc(obj+"/portforward", s.podPortForward).Methods(http.MethodGet, http.MethodPost)
 		r.HandleFunc(obj+"/top", s.podTop).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/binding", h.bind).Methods(http.MethodPost)
 		r.HandleFunc(obj+"/eviction", s.podEviction).Methods(http.MethodPost)

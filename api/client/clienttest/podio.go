@@ -73,6 +73,12 @@ func (p podIO) Exec(ctx context.Context, ns, pod string, opts api.ExecOptions, s
 	if run == nil {
 		return -1, api.NewBadRequest("exec is not set up on this test server (set Server.Exec)")
 	}
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	return run(ctx, ExecRequest{Namespace: ns, Pod: pod, Container: opts.Container, Command: opts.Command, TTY: opts.TTY,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr, Resize: resize})
 }

@@ -209,6 +209,29 @@ type ExecSession interface {
 	Resize(ctx context.Context, width, height uint) error
 }
 
+// AttachConfig says which streams of a container's main process to join.
+type AttachConfig struct {
+	Stdin, Stdout, Stderr bool
+}
+
+// AttachSession is an attachment to a running container's main process.
+type AttachSession interface {
+	// Stream copies stdin to the process and its output to stdout/stderr
+	// until the process ends or ctx is done (a detach, not an error).
+	Stream(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error
+	// Resize changes the container's TTY size.
+	Resize(ctx context.Context, width, height uint) error
+	// TTY reports whether the container has a terminal: then stdout
+	// carries everything.
+	TTY() bool
+}
+
+// Attacher is the optional ability to join the streams of a running
+// container's main process (kubectl attach).
+type Attacher interface {
+	Attach(ctx context.Context, id string, cfg AttachConfig) (AttachSession, error)
+}
+
 // Engine is what the agent needs of a container engine. Every call takes a
 // context; callers give each call a timeout.
 type Engine interface {

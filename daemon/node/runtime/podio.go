@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 
@@ -99,6 +100,15 @@ func (r *Runtime) Logs(ctx context.Context, ns, name string, opts api.LogOptions
 		return fmt.Errorf("container logs: %w", err)
 	}
 	defer rc.Close()
+	if opts.LimitBytes != nil {
+		// The limit ends the stream, even a followed one: the client
+		// asked for no more.
+		_, err = io.CopyN(w, rc, *opts.LimitBytes)
+		if err == io.EOF {
+			err = nil
+		}
+		return err
+	}
 	_, err = io.Copy(w, rc)
 	if ctx.Err() != nil {
 		return nil
@@ -119,26 +129,106 @@ func (r *Runtime) Exec(ctx context.Context, ns, name string, opts api.ExecOption
 	}
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if resize != nil {
-		go func() {
-			for {
-				select {
-				case <-ectx.Done():
-					return
-				case sz, ok := <-resize:
-					if !ok {
-						return
-					}
-					if err := sess.Resize(ectx, uint(sz.Width), uint(sz.Height)); err != nil && ectx.Err() == nil {
-						// The session goes on in the old size.
-						r.log.Debug("resizing an exec terminal failed", "pod", ns+"/"+name, "err", err)
-					}
-				}
-			}
-		}()
+	if opts.TTY {
+		go r.resizeLoop(ectx, ns+"/"+name, sess.Resize, resize)
 	}
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
 	return sess.Stream(ectx, stdin, stdout, stderr)
+}
+
+// resizeLoop applies the terminal sizes the client sends until ctx ends.
+func (r *Runtime) resizeLoop(ctx context.Context, pod string, apply func(ctx context.Context, w, h uint) error, resize <-chan api.TerminalSize) {
+	if resize == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sz, ok := <-resize:
+			if !ok {
+				return
+			}
+			if err := apply(ctx, uint(sz.Width), uint(sz.Height)); err != nil && ctx.Err() == nil {
+				// The session goes on in the old size.
+				r.log.Debug("resizing a terminal failed", "pod", pod, "err", err)
+			}
+		}
+	}
+}
+
+// Attach joins the streams of the main process of a running container of
+// a pod on this node. The terminal is the container's own (its tty field):
+// with one, everything arrives on stdout.
+func (r *Runtime) Attach(ctx context.Context, ns, name string, opts api.ExecOptions, stdin io.Reader, stdout, stderr io.Writer, resize <-chan api.TerminalSize) error {
+	att, ok := r.eng.(engine.Attacher)
+	if !ok {
+		return api.NewUnavailable("this node's container engine does not attach to containers")
+	}
+	_, id, err := r.findContainer(ctx, ns, name, opts.Container, false)
+	if err != nil {
+		return err
+	}
+	sess, err := att.Attach(ctx, id, engine.AttachConfig{Stdin: stdin != nil, Stdout: stdout != nil, Stderr: stderr != nil})
+	if err != nil {
+		return api.NewBadRequest(fmt.Sprintf("cannot attach to container of pod %s: %v", name, err))
+	}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if sess.TTY() {
+		go r.resizeLoop(actx, ns+"/"+name, sess.Resize, resize)
+	}
+	return sess.Stream(actx, stdin, stdout, stderr)
+}
+
+// DialPod connects to a port of a pod on this node, at the pod's address
+// (kubectl port-forward).
+func (r *Runtime) DialPod(ctx context.Context, ns, name string, port uint16) (net.Conn, error) {
+	obj, err := r.store.Get(ctx, api.KindPod, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	pod := obj.(*api.Pod)
+	if pod.Spec.NodeName != r.cfg.NodeName {
+		if pod.Spec.NodeName == "" {
+			return nil, api.NewBadRequest(fmt.Sprintf("pod %s is not scheduled to a node yet", name))
+		}
+		return nil, &ErrNotHere{Node: pod.Spec.NodeName}
+	}
+	ip, err := r.podAddress(ctx, pod)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))))
+	if err != nil {
+		return nil, fmt.Errorf("connect to port %d of pod %s: %w", port, name, err)
+	}
+	return conn, nil
+}
+
+// podAddress is the address of the pod's running sandbox as the engine
+// reports it (not the pod's status, which an API client with the rights
+// could write: the agent must not dial where a status points), or the
+// node's for a pod on the host's network.
+func (r *Runtime) podAddress(ctx context.Context, pod *api.Pod) (string, error) {
+	if pod.Spec.HostNetwork {
+		return r.cfg.HostIP, nil
+	}
+	cctx, cancel := r.engineCtx(ctx)
+	defer cancel()
+	list, err := r.eng.ListContainers(cctx, map[string]string{engine.LabelPodUID: pod.UID, engine.LabelContainer: engine.SandboxContainerName})
+	if err != nil {
+		return "", fmt.Errorf("list the pod's sandbox: %w", err)
+	}
+	for _, c := range list {
+		st, err := r.eng.InspectContainer(cctx, c.ID)
+		if err != nil || !st.Running || st.IPAddress == "" {
+			continue
+		}
+		return st.IPAddress, nil
+	}
+	return "", api.NewBadRequest(fmt.Sprintf("pod %s has no running sandbox with an address yet (phase %s); wait until it runs", pod.Name, pod.Status.Phase))
 }

@@ -60,8 +60,7 @@ func editRules() []api.PolicyRule {
 	rules := viewRules()
 	return append(rules,
 		rule(allVerbs, "", append(append([]string{}, coreWorkload...), "secrets")...),
-		rule([]string{api.VerbCreate}, "", "pods/exec"),
-		rule([]string{api.VerbGet}, "", "pods/exec"),
+		rule([]string{api.VerbCreate, api.VerbGet}, "", "pods/exec", "pods/attach", "pods/portforward"),
 		rule(allVerbs, "apps", append(append([]string{}, appsWorkload...), "deployments/scale", "replicasets/scale", "statefulsets/scale")...),
 		rule(allVerbs, "batch", batchWorkload...),
 		rule(allVerbs, "networking.k8s.io", netWorkload...),
