@@ -124,6 +124,23 @@ var tables = map[string]*Table{
 		col("Last Schedule", typeString, "How long ago a job was last scheduled."),
 		ageColumn,
 	}, templateColumns...)},
+	"StatefulSet": {named: true, row: statefulSetRow, wideRow: statefulSetWide, columns: []Column{
+		col("Ready", typeString, "Ready pods of the desired replicas."),
+		ageColumn,
+		wide("Containers", typeString, containersDescription),
+		wide("Images", typeString, imagesDescription),
+	}},
+	"ControllerRevision": {named: true, row: revisionRow, columns: []Column{
+		col("Controller", typeString, "The object the revision belongs to."),
+		col("Revision", typeInteger, "The revision's number."),
+		ageColumn,
+	}},
+	"PodDisruptionBudget": {named: true, row: budgetRow, columns: []Column{
+		col("Min Available", typeString, "Pods that must stay available, a number or a percentage."),
+		col("Max Unavailable", typeString, "Pods that may be unavailable, a number or a percentage."),
+		col("Allowed Disruptions", typeInteger, "Evictions the budget allows now."),
+		ageColumn,
+	}},
 	"ServiceAccount": {named: true, row: serviceAccountRow, columns: []Column{
 		col("Secrets", typeInteger, "Secrets the account lists."), ageColumn}},
 	"StorageClass": {named: true, row: storageClassRow, columns: []Column{

@@ -2,6 +2,7 @@ package printers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
@@ -136,4 +137,56 @@ func cronJobWide(o api.Object) []string {
 		return []string{"", "", ""}
 	}
 	return templateWide(&cj.Spec.JobTemplate.Spec.Template, cj.Spec.JobTemplate.Spec.Selector)
+}
+
+func statefulSetRow(o api.Object, now time.Time, _ *Options) []string {
+	s, ok := o.(*api.StatefulSet)
+	if !ok {
+		return []string{"", ""}
+	}
+	return []string{fmt.Sprintf("%d/%d", s.Status.ReadyReplicas, replicas(s.Spec.Replicas)), Age(s.CreationTimestamp, now)}
+}
+
+func statefulSetWide(o api.Object) []string {
+	s, ok := o.(*api.StatefulSet)
+	if !ok {
+		return []string{"", ""}
+	}
+	cells := templateWide(&s.Spec.Template, s.Spec.Selector)
+	return cells[:2] // kubectl shows no selector for StatefulSets
+}
+
+func revisionRow(o api.Object, now time.Time, _ *Options) []string {
+	r, ok := o.(*api.ControllerRevision)
+	if !ok {
+		return []string{"", "", ""}
+	}
+	controller := "<none>"
+	if ref := r.ControllerRef(); ref != nil {
+		controller = strings.ToLower(ref.Kind) + "." + groupOf(ref.APIVersion) + "/" + ref.Name
+	}
+	return []string{controller, fmt.Sprint(r.Revision), Age(r.CreationTimestamp, now)}
+}
+
+// groupOf is the group of an apiVersion ("apps/v1" → "apps").
+func groupOf(apiVersion string) string {
+	g, _, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return ""
+	}
+	return g
+}
+
+func budgetRow(o api.Object, now time.Time, _ *Options) []string {
+	b, ok := o.(*api.PodDisruptionBudget)
+	if !ok {
+		return []string{"", "", "", ""}
+	}
+	orNA := func(v *api.IntOrString) string {
+		if v == nil {
+			return "N/A"
+		}
+		return v.String()
+	}
+	return []string{orNA(b.Spec.MinAvailable), orNA(b.Spec.MaxUnavailable), fmt.Sprint(b.Status.DisruptionsAllowed), Age(b.CreationTimestamp, now)}
 }

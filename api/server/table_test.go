@@ -101,6 +101,9 @@ var cliHeaders = map[string][2]string{
 	"Ingress":               {"NAME | CLASS | HOSTS | ADDRESS | PORTS | AGE", ""},
 	"CronJob":               {"NAME | SCHEDULE | TIMEZONE | SUSPEND | ACTIVE | LAST SCHEDULE | AGE", "CONTAINERS | IMAGES | SELECTOR"},
 	"ServiceAccount":        {"NAME | SECRETS | AGE", ""},
+	"StatefulSet":           {"NAME | READY | AGE", "CONTAINERS | IMAGES"},
+	"ControllerRevision":    {"NAME | CONTROLLER | REVISION | AGE", ""},
+	"PodDisruptionBudget":   {"NAME | MIN AVAILABLE | MAX UNAVAILABLE | ALLOWED DISRUPTIONS | AGE", ""},
 	"StorageClass":          {"NAME | PROVISIONER | RECLAIMPOLICY | VOLUMEBINDINGMODE | ALLOWVOLUMEEXPANSION | AGE", ""},
 	"PersistentVolume":      {"NAME | CAPACITY | ACCESS MODES | RECLAIM POLICY | STATUS | CLAIM | STORAGECLASS | REASON | AGE", "VOLUMEMODE"},
 }
