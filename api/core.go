@@ -228,6 +228,8 @@ const (
 	LabelHostname     = "kubernetes.io/hostname"
 	LabelOS           = "kubernetes.io/os"
 	LabelArch         = "kubernetes.io/arch"
+	LabelBetaOS       = "beta.kubernetes.io/os"
+	LabelBetaArch     = "beta.kubernetes.io/arch"
 	NodeInternalIP    = "InternalIP"
 	NodeHostName      = "Hostname"
 	TaintNoSchedule   = "NoSchedule"

@@ -35,6 +35,10 @@ func nodeObject(cfg Config, info engine.Info, addr string) *api.Node {
 		api.LabelHostname: cfg.Name,
 		api.LabelOS:       "linux",
 		api.LabelArch:     runtime.GOARCH,
+		// The deprecated forms the kubelet still sets: older manifests
+		// select nodes by them (the Sock Shop demo does).
+		api.LabelBetaOS:   "linux",
+		api.LabelBetaArch: runtime.GOARCH,
 	}
 	for k, v := range cfg.NodeLabels {
 		labels[k] = v

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -70,4 +71,15 @@ func TestNodeReadyFollowsTheEngine(t *testing.T) {
 	})
 	cancel()
 	<-done
+}
+
+func TestNodeCarriesKubeletsLabelsOldAndNew(t *testing.T) {
+	info, _ := enginetest.New().Info(context.Background())
+	n := nodeObject(Config{Name: "n1", NodeLabels: map[string]string{"zone": "a"}}, info, "10.0.0.1")
+	for k, v := range map[string]string{api.LabelHostname: "n1", api.LabelOS: "linux", api.LabelBetaOS: "linux",
+		api.LabelArch: runtime.GOARCH, api.LabelBetaArch: runtime.GOARCH, "zone": "a"} {
+		if n.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, n.Labels[k], v)
+		}
+	}
 }
