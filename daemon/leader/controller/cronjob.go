@@ -84,6 +84,7 @@ func (c *cronJobController) sync(ctx context.Context, key string) error {
 	}
 	now := c.opts.Now()
 	active, finished := c.ownedJobs(cj)
+	active, finished = c.withRecorded(ctx, cj, active, finished)
 	st := cj.Status
 	st.Active = nil
 	for _, j := range active {
@@ -241,6 +242,31 @@ func (c *cronJobController) ownedJobs(cj *api.CronJob) (active, finished []*api.
 		}
 	}
 	sort.Slice(active, func(a, b int) bool { return active[a].Name < active[b].Name })
+	return active, finished
+}
+
+// withRecorded adds the Jobs the status lists as active that the cache
+// does not show yet (made a moment ago): read from the store, so that
+// Forbid and Replace see a Job they just made.
+func (c *cronJobController) withRecorded(ctx context.Context, cj *api.CronJob, active, finished []*api.Job) ([]*api.Job, []*api.Job) {
+	seen := map[string]bool{}
+	for _, j := range append(append([]*api.Job(nil), active...), finished...) {
+		seen[j.UID] = true
+	}
+	for _, ref := range cj.Status.Active {
+		if seen[ref.UID] {
+			continue
+		}
+		o, err := c.store.Get(ctx, api.KindJob, cj.Namespace, ref.Name)
+		if err != nil || o.GetObjectMeta().UID != ref.UID || o.GetObjectMeta().DeletionTimestamp != nil {
+			continue // gone: dropped from the status below
+		}
+		if j := o.(*api.Job); api.IsJobFinished(j) {
+			finished = append(finished, j)
+		} else {
+			active = append(active, j)
+		}
+	}
 	return active, finished
 }
 
