@@ -60,7 +60,7 @@ func (o *Registry) Watch(ctx context.Context, k *api.Kind, ns string, opts api.L
 	}
 	w := &watcher{o: o, k: k, sel: opts, out: make(chan api.WatchEvent), matched: map[string]bool{},
 		stats: o.watchStatsOf(k), initialBookmark: opts.InitialEventsBookmark, bookmarks: opts.Bookmarks,
-		knowsAll: since == 0 && !opts.NoInitialEvents}
+		knowsAll: since == 0 && !opts.NoInitialEvents, idle: bookmarkIdle}
 	w.stats.open.Add(1)
 	go w.run(ctx, sub, snap)
 	return w.out, nil
@@ -76,6 +76,8 @@ type watcher struct {
 	// with a selector an object not in matched was never sent; a watch
 	// resumed from a version guesses what its client holds (the hint).
 	knowsAll bool
+	// idle is bookmarkIdle when the watch began (tests shorten it).
+	idle time.Duration
 	stats    *kindWatchStats
 	// initialBookmark: end the initial events with a BOOKMARK saying so.
 	initialBookmark bool
@@ -258,7 +260,7 @@ func (w *watcher) next(ctx context.Context, sub *gossip.Subscription) ([]gossip.
 	if !w.bookmarks {
 		return sub.Next(ctx)
 	}
-	nctx, cancel := context.WithTimeout(ctx, bookmarkIdle)
+	nctx, cancel := context.WithTimeout(ctx, w.idle)
 	defer cancel()
 	changes, err := sub.Next(nctx)
 	if err != nil && ctx.Err() == nil && nctx.Err() != nil {
