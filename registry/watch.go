@@ -77,8 +77,8 @@ type watcher struct {
 	// resumed from a version guesses what its client holds (the hint).
 	knowsAll bool
 	// idle is bookmarkIdle when the watch began (tests shorten it).
-	idle time.Duration
-	stats    *kindWatchStats
+	idle  time.Duration
+	stats *kindWatchStats
 	// initialBookmark: end the initial events with a BOOKMARK saying so.
 	initialBookmark bool
 	// bookmarks: send a BOOKMARK with the current position when idle.
