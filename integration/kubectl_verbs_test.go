@@ -210,7 +210,7 @@ func TestKubectlGeneratorsRolloutsAndNodes(t *testing.T) {
 	if out := a.kubectlStdout(t, "get", "svc", "api", "-o", "jsonpath={.spec.ports[0].port} {.spec.selector.app}"); out != "80 api" {
 		t.Errorf("expose: %q", out)
 	}
-	a.kubectlStdout(t, "run", "solo", "--image="+testImage, "--restart=Never", "--", "/testapp", "serve", "--port", "8080")
+	a.kubectlStdout(t, "run", "solo", "--image="+testImage, "--restart=Never", "--command", "--", "/testapp", "serve", "--port", "8080")
 	a.kubectlStdout(t, "wait", "--for=condition=Ready", "pod/solo", "--timeout=90s")
 	a.kubectlStdout(t, "set", "env", "deployment/api", "MODE=test")
 	a.kubectlStdout(t, "rollout", "status", "deployment/api", "--timeout=90s")
