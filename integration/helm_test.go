@@ -58,23 +58,30 @@ func (h *helmRunner) run(t *testing.T, args ...string) string {
 // runBoth is run returning stderr too (where --debug logs).
 func (h *helmRunner) runBoth(t *testing.T, args ...string) (string, string) {
 	t.Helper()
+	out, errOut, err := h.try(args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out, errOut
+}
+
+// try runs helm and returns stdout, stderr and its error.
+func (h *helmRunner) try(args ...string) (string, string, error) {
 	cmd := exec.Command(h.bin, append([]string{"--kubeconfig", h.a.kubeconfig()}, args...)...)
 	cmd.Env = h.env
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("helm %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		t.Fatalf("helm %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errOut.String())
-	}
-	return out.String(), errOut.String()
+	h.a.t.Logf("helm %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	return out.String(), errOut.String(), err
 }
 
 // helmChart is a chart of the usual shape: a Deployment whose pods read a
 // ConfigMap (and roll when it changes, through a checksum annotation), a
 // Service in front of them, and a post-install/post-upgrade hook Job that
-// Helm waits for and deletes once it succeeded.
+// Helm waits for and deletes once it succeeded. hookExit makes the hook
+// fail; autoscale adds a kind shoal does not serve.
 var helmChart = map[string]string{
 	"Chart.yaml": `apiVersion: v2
 name: web
@@ -86,6 +93,8 @@ appVersion: "1"
 	"values.yaml": `image: shoal-testapp:v1
 replicas: 2
 greeting: hello
+hookExit: 0
+autoscale: false
 `,
 	"templates/configmap.yaml": `apiVersion: v1
 kind: ConfigMap
@@ -165,7 +174,19 @@ spec:
       containers:
       - name: hook
         image: shoal-testapp:v1
-        args: ["echo", "revision {{ .Release.Revision }} of {{ .Release.Name }}"]
+        args: ["exit", "{{ .Values.hookExit }}"]
+`,
+	// A kind shoal does not serve, to see Helm stop before writing.
+	"templates/hpa.yaml": `{{- if .Values.autoscale }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: {{ .Release.Name }}-web}
+  minReplicas: 1
+  maxReplicas: 3
+{{- end }}
 `,
 }
 
@@ -316,6 +337,26 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	if list := decodeReleases(t, h.run(t, "list", "-n", ns, "-a", "-o", "json")); len(list) != 0 {
 		t.Fatalf("helm list after uninstall: %+v", list)
 	}
+	// A chart with a kind shoal does not serve fails before Helm writes
+	// anything: no namespace, no object, no release.
+	_, errOut, err := h.try("install", "hpa", chart, "-n", "helm-hpa", "--create-namespace", "--set", "autoscale=true", "--wait", "--timeout", "2m")
+	if err == nil || !strings.Contains(errOut, `no matches for kind "HorizontalPodAutoscaler"`) {
+		t.Fatalf("helm install of a chart with an HPA: err %v, stderr:\n%s", err, errOut)
+	}
+	if out, _, _ := a.kubectlIn(t, nil, "get", "ns", "helm-hpa", "-o", "name", "--ignore-not-found"); strings.TrimSpace(out) != "" {
+		t.Fatalf("the refused install made its namespace: %s", out)
+	}
+
+	// A hook Job that fails fails the release, saying which.
+	_, errOut, err = h.try("install", "failing", chart, "-n", ns, "--set", "hookExit=1", "--timeout", "2m")
+	if err == nil || !strings.Contains(errOut, "job failing-hook failed") {
+		t.Fatalf("helm install with a failing hook: err %v, stderr:\n%s", err, errOut)
+	}
+	if list := decodeReleases(t, h.run(t, "list", "-n", ns, "-a", "-o", "json")); len(list) != 1 || list[0].Status != "failed" {
+		t.Fatalf("helm list after a failed hook: %+v", list)
+	}
+	h.run(t, "uninstall", "failing", "-n", ns, "--wait", "--timeout", "2m")
+
 	poll.Cond(t, 60*time.Second, "the release's pods to go", func() bool {
 		if strings.TrimSpace(kc("get", "pods", "-l", "app.kubernetes.io/instance=web", "-o", "name")) == "" {
 			return true
