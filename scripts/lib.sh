@@ -73,8 +73,10 @@ ensure_helm() {
 		local tmp
 		tmp="$(mktemp -d)"
 		mkdir -p "$dir"
+		# The version stamp is what Helm's own release build sets.
 		(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod GOBIN="$tmp/bin" \
-			go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||
+			go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+			"helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||
 			{ rm -rf "$tmp"; die "could not build helm $HELM_VERSION"; }
 		mv "$tmp/bin/helm" "$dir/helm"  # whole, so an interrupted build leaves no binary
 		rm -rf "$tmp"
