@@ -228,6 +228,7 @@ func decodeReleases(t *testing.T, out string) []helmRelease {
 // releases stored in Secrets, --wait on Deployments, Services and hook Jobs)
 // against a real agent.
 func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
+	helmBin(t) // before the agent: a missing helm fails at once
 	a := startAgent(t)
 	h := newHelm(t, a)
 	chart := writeChart(t, t.TempDir(), helmChart)
