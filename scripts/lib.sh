@@ -58,6 +58,32 @@ ensure_go() {
 	command -v go >/dev/null 2>&1 || die "Go is needed to build shoal (https://go.dev/dl/); put it on the PATH"
 }
 
+# HELM_VERSION is the Helm the integration tests drive (integration/helm_test.go).
+HELM_VERSION="v3.22.0"
+
+# ensure_helm builds Helm's CLI from its Go module (only the Go module proxy is
+# needed) into a cache outside the worktree, once per version, and exports
+# SHOAL_HELM with its path. Helm's module is built on its own, outside shoal's
+# module, since its Kubernetes modules are other versions than shoal's.
+ensure_helm() {
+	ensure_go
+	local dir="${XDG_CACHE_HOME:-$HOME/.cache}/shoal/helm-$HELM_VERSION"
+	if [[ ! -x "$dir/helm" ]]; then
+		log "building helm $HELM_VERSION from its Go module (a few minutes, once)"
+		local tmp
+		tmp="$(mktemp -d)"
+		mkdir -p "$dir"
+		# The version stamp is what Helm's own release build sets.
+		(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod GOBIN="$tmp/bin" \
+			go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+			"helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||
+			{ rm -rf "$tmp"; die "could not build helm $HELM_VERSION"; }
+		mv "$tmp/bin/helm" "$dir/helm"  # whole, so an interrupted build leaves no binary
+		rm -rf "$tmp"
+	fi
+	export SHOAL_HELM="$dir/helm"
+}
+
 # build_shoal builds the static binary bin/shoal.
 build_shoal() {
 	ensure_go
