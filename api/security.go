@@ -32,9 +32,11 @@ var LinuxCapabilities = []string{
 	"SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "WAKE_ALARM",
 }
 
-// CapabilityName strips an optional CAP_ prefix: Kubernetes manifests name
-// capabilities without it, Docker's documentation often with it.
-func CapabilityName(c string) string { return strings.TrimPrefix(c, "CAP_") }
+// CapabilityName is a capability's name in upper case without the optional
+// CAP_ prefix: Kubernetes manifests name capabilities without it, Docker's
+// documentation often with it, and runtimes take any case (the Sock Shop
+// drops "all").
+func CapabilityName(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
 
 func isCapability(c string) bool {
 	c = CapabilityName(c)
@@ -155,7 +157,7 @@ func validateContainerSecurityContext(e *errs, c *Container, p path) {
 			for i, name := range l.list {
 				if !isCapability(name) {
 					e.invalid(p.child("capabilities").child(l.name).index(i), name,
-						"not a Linux capability; give a name such as NET_ADMIN (upper case, CAP_ prefix optional) or ALL")
+						"not a Linux capability; give a name such as NET_ADMIN (any case, CAP_ prefix optional) or ALL")
 				}
 				if l.name == "add" && noEscalation && CapabilityName(name) == "SYS_ADMIN" {
 					e.invalid(p, nil, "cannot set `allowPrivilegeEscalation` to false and `capabilities.add` SYS_ADMIN")

@@ -33,7 +33,7 @@ func TestSecurityContextValidationNamesTheField(t *testing.T) {
 			s.Containers[0].SecurityContext = &SecurityContext{AllowPrivilegeEscalation: &fa, Capabilities: &Capabilities{Add: []string{"CAP_SYS_ADMIN"}}}
 		}, "spec.containers[0].securityContext"},
 		{"unknown capability", func(s *PodSpec) {
-			s.Containers[0].SecurityContext = &SecurityContext{Capabilities: &Capabilities{Drop: []string{"KILL", "net_admin"}}}
+			s.Containers[0].SecurityContext = &SecurityContext{Capabilities: &Capabilities{Drop: []string{"KILL", "net_adminx"}}}
 		}, "spec.containers[0].securityContext.capabilities.drop[1]"},
 		{"procMount", func(s *PodSpec) {
 			s.InitContainers = []Container{{Name: "init", Image: "i", ImagePullPolicy: PullIfNotPresent, SecurityContext: &SecurityContext{ProcMount: &bogus}}}
@@ -117,5 +117,16 @@ func TestSecurityFieldsAreKnownNotWarnedAbout(t *testing.T) {
 	}
 	if len(d.UnknownFields) != 0 {
 		t.Fatalf("unknown fields %v", d.UnknownFields)
+	}
+}
+
+func TestCapabilityNamesAreTakenInAnyCase(t *testing.T) {
+	for _, c := range []string{"all", "ALL", "net_admin", "CAP_NET_ADMIN", "cap_sys_time"} {
+		if !isCapability(c) {
+			t.Errorf("%q refused", c)
+		}
+	}
+	if got := CapabilityName("cap_net_bind_service"); got != "NET_BIND_SERVICE" {
+		t.Errorf("CapabilityName: %q", got)
 	}
 }

@@ -232,6 +232,12 @@ func (s *Server) routes() {
 	r.HandleFunc("/shoal/v1/apply", s.apply).Methods(http.MethodPost)
 	r.HandleFunc("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", s.selfSubjectAccessReview).Methods(http.MethodPost)
 	r.HandleFunc("/apis/authentication.k8s.io/v1/selfsubjectreviews", s.selfSubjectReview).Methods(http.MethodPost)
+	// shoal has no custom resources; kubectl's validation lists them to
+	// tell a kind it does not know from a mistake, so the list is empty.
+	r.HandleFunc("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "CustomResourceDefinitionList", "apiVersion": "apiextensions.k8s.io/v1",
+			"metadata": map[string]any{"resourceVersion": "0"}, "items": []any{}})
+	}).Methods(http.MethodGet)
 	for _, k := range api.Kinds {
 		s.kindRoutes(k)
 	}

@@ -287,3 +287,15 @@ func TestListAndDeleteCollectionHonourFieldSelectors(t *testing.T) {
 		t.Fatalf("after deleting metadata.name=a: %q", got)
 	}
 }
+
+func TestCustomResourceDefinitionsAreAnEmptyList(t *testing.T) {
+	ts, _ := newServer(t)
+	resp, b := do(t, "GET", ts.URL+"/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "", "")
+	var l struct {
+		Kind  string
+		Items []any
+	}
+	if err := json.Unmarshal(b, &l); err != nil || resp.StatusCode != 200 || l.Kind != "CustomResourceDefinitionList" || l.Items == nil || len(l.Items) != 0 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}

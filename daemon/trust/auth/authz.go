@@ -48,21 +48,15 @@ func (a *Authorizer) AdmitWrite(ctx context.Context, u *api.UserInfo, obj api.Ob
 	case *api.ClusterRole:
 		return a.noEscalation(ctx, u, p, "", "clusterroles", o.Name, "escalate", o.Rules, api.KindClusterRole)
 	case *api.RoleBinding:
-		rules, err := a.roleRules(p, o.RoleRef, o.Namespace)
-		if err != nil {
-			return api.NewForbiddenBecause(api.KindRoleBinding, o.Name, err)
-		}
 		res := "roles"
 		if o.RoleRef.Kind == "ClusterRole" {
 			res = "clusterroles"
 		}
-		return a.noEscalation(ctx, u, p, o.Namespace, res, o.RoleRef.Name, "bind", rules, api.KindRoleBinding)
+		return a.noEscalationFor(ctx, u, p, o.Namespace, res, o.RoleRef.Name, "bind", api.KindRoleBinding, o.Name,
+			func() ([]api.PolicyRule, error) { return a.roleRules(p, o.RoleRef, o.Namespace) })
 	case *api.ClusterRoleBinding:
-		rules, err := a.roleRules(p, o.RoleRef, "")
-		if err != nil {
-			return api.NewForbiddenBecause(api.KindClusterRoleBinding, o.Name, err)
-		}
-		return a.noEscalation(ctx, u, p, "", "clusterroles", o.RoleRef.Name, "bind", rules, api.KindClusterRoleBinding)
+		return a.noEscalationFor(ctx, u, p, "", "clusterroles", o.RoleRef.Name, "bind", api.KindClusterRoleBinding, o.Name,
+			func() ([]api.PolicyRule, error) { return a.roleRules(p, o.RoleRef, "") })
 	}
 	return nil
 }
@@ -79,6 +73,23 @@ func (a *Authorizer) roleRules(p *Policy, ref api.RoleRef, ns string) ([]api.Pol
 		}
 	}
 	return nil, fmt.Errorf("the %s %q does not exist (create the role before binding it)", ref.Kind, ref.Name)
+}
+
+// noEscalationFor is noEscalation for a binding: a caller who may "bind"
+// the role needs nothing more (the role need not exist yet, as in
+// Kubernetes); any other needs the role to exist and to hold its rules.
+func (a *Authorizer) noEscalationFor(ctx context.Context, u *api.UserInfo, p *Policy, ns, resource, name, verb string, k *api.Kind, obj string,
+	rules func() ([]api.PolicyRule, error)) error {
+	special := api.AccessRequest{ResourceAttributes: &api.ResourceAttributes{Namespace: ns, Verb: verb,
+		Group: api.RBACGroup, Resource: resource, Name: name}}
+	if p.Authorize(u, special).Allowed {
+		return nil
+	}
+	rs, err := rules()
+	if err != nil {
+		return api.NewForbiddenBecause(k, obj, err)
+	}
+	return a.noEscalation(ctx, u, p, ns, resource, name, verb, rs, k)
 }
 
 // noEscalation allows writing a role (or binding) with these rules only if

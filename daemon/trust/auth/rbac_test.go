@@ -171,6 +171,14 @@ func TestAdmitWriteRefusesEscalationAndOtherNodes(t *testing.T) {
 	if err := a.AdmitWrite(ctx, owner, bind("no-such-role")); !api.IsForbidden(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("a binding to a missing role: %v", err)
 	}
+	// A cluster administrator (who may bind anything) binds a role that
+	// does not exist yet, as in Kubernetes: manifests list bindings and
+	// their roles in any order.
+	later := &api.ClusterRoleBinding{ObjectMeta: api.ObjectMeta{Name: "later"},
+		RoleRef: api.RoleRef{APIGroup: api.RBACGroup, Kind: "ClusterRole", Name: "made-later"}, Subjects: []api.Subject{userSubject("eve")}}
+	if err := a.AdmitWrite(ctx, user("admin"), later); err != nil {
+		t.Fatalf("cluster-admin binding a role made later: %v", err)
+	}
 	role := &api.Role{ObjectMeta: api.ObjectMeta{Name: "r", Namespace: "a"},
 		Rules: []api.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"secrets"}}}}
 	if err := a.AdmitWrite(ctx, owner, role); err != nil {
