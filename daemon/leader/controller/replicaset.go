@@ -183,8 +183,12 @@ func (c *replicaSetController) createPods(ctx context.Context, key string, rs *a
 	// rollout counts the expected creations above, so reading the spec
 	// again after announcing them finds every scale-down made before that
 	// count: creating only up to the newer spec keeps the rollout's
-	// bounds.
-	if obj, ok := c.cache.get(api.KindReplicaSet, rs.Namespace, rs.Name); !ok || obj.GetObjectMeta().UID != rs.UID {
+	// bounds. The read is the store's, not the cache's: a foreground
+	// delete removes the ReplicaSet and its pods at once, and the cache
+	// may show the pods gone before the ReplicaSet (one watch per kind),
+	// which would make their replacements for an owner already deleted.
+	if obj, err := c.store.Get(ctx, api.KindReplicaSet, rs.Namespace, rs.Name); err != nil || obj.GetObjectMeta().UID != rs.UID ||
+		obj.GetObjectMeta().DeletionTimestamp != nil {
 		n = 0
 	} else if now := replicasOf(obj.(*api.ReplicaSet).Spec.Replicas); now < replicasOf(rs.Spec.Replicas) {
 		n = max(0, n-int(replicasOf(rs.Spec.Replicas)-now))
