@@ -401,7 +401,7 @@ func TestABodyMustArriveInTime(t *testing.T) {
 
 func TestAWatcherThatStopsReadingIsCutOff(t *testing.T) {
 	ts, objs := limitedServer(t, func(c *server.Config) {
-		c.Limits = server.Limits{StreamWriteTimeout: 300 * time.Millisecond, MaxWatchesPerClient: 1, WriteTimeout: 200 * time.Millisecond}
+		c.Limits = server.Limits{StreamWriteTimeout: 300 * time.Millisecond, MaxWatchesPerClient: 1, WriteTimeout: 2 * time.Second}
 	})
 	// A raw connection that sends the request and never reads.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
