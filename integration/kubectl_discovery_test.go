@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,21 +8,12 @@ import (
 	"time"
 )
 
-// kubectl runs the installed kubectl on the agent's admin kubeconfig, with
-// a discovery cache of the test's own, and returns its combined output.
+// kubectl runs the installed kubectl on the agent's admin kubeconfig and
+// returns its output, stdout then stderr.
 func (a *agent) kubectl(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	bin, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Fatal("kubectl is not installed; these tests run the real kubectl v1.32 against shoal")
-	}
-	args = append([]string{"--kubeconfig", a.kubeconfig(), "--cache-dir", t.TempDir()}, args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	return out.String(), err
+	out, errOut, err := a.kubectlIn(t, []byte(stdin), args...)
+	return out + errOut, err
 }
 
 // mustKubectl is kubectl that fails the test when kubectl does.

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -122,18 +121,17 @@ func (c *disruptionController) scaleOf(pod *api.Pod) (string, int32, bool) {
 	}
 }
 
-// workloadReplicas reads spec.replicas of any workload that has one.
+// workloadReplicas reads spec.replicas of the workloads that have one.
 func workloadReplicas(o api.Object) (int32, bool) {
-	var w struct {
-		Spec struct {
-			Replicas *int32 `json:"replicas"`
-		} `json:"spec"`
+	switch w := o.(type) {
+	case *api.Deployment:
+		return replicasOf(w.Spec.Replicas), true
+	case *api.ReplicaSet:
+		return replicasOf(w.Spec.Replicas), true
+	case *api.StatefulSet:
+		return replicasOf(w.Spec.Replicas), true
 	}
-	b, err := json.Marshal(o)
-	if err != nil || json.Unmarshal(b, &w) != nil || w.Spec.Replicas == nil {
-		return 0, false
-	}
-	return *w.Spec.Replicas, true
+	return 0, false
 }
 
 // BudgetStatus computes a budget's status from its pods. scale gives a
