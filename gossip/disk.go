@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 var (
@@ -56,13 +58,23 @@ func openDisk(path string, sealer Sealer, hooks diskHooks) (*disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(recordsBucket); err != nil {
+	err = protect(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(recordsBucket); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucketIfNotExists(metaBucket)
 			return err
-		}
-		_, err := tx.CreateBucketIfNotExists(metaBucket)
-		return err
-	}); err != nil {
+		})
+	})
+	var pe *panicError
+	if errors.As(err, &pe) || errors.Is(err, berrors.ErrIncompatibleValue) {
+		// A damaged root page: a bucket's name holds a plain value, or
+		// reading it crashed (verify passes over some such damage).
+		db.Close()
+		return nil, &DamagedError{Path: path, Err: fmt.Errorf("the store's buckets: %w", err)}
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialise store %s: %w", path, err)
 	}
@@ -158,14 +170,20 @@ func (d *disk) write(recs []*Record) error {
 // loadMeta returns the persisted collection horizon (0 if none) and
 // whether the store is being rebuilt.
 func (d *disk) loadMeta() (horizon uint64, rebuilding bool, err error) {
-	err = d.db.View(func(tx *bolt.Tx) error {
-		m := tx.Bucket(metaBucket)
-		if v := m.Get(horizonKey); len(v) == 8 {
-			horizon = binary.BigEndian.Uint64(v)
-		}
-		rebuilding = m.Get(rebuildingKey) != nil
-		return nil
+	err = protect(func() error {
+		return d.db.View(func(tx *bolt.Tx) error {
+			m := tx.Bucket(metaBucket)
+			if v := m.Get(horizonKey); len(v) == 8 {
+				horizon = binary.BigEndian.Uint64(v)
+			}
+			rebuilding = m.Get(rebuildingKey) != nil
+			return nil
+		})
 	})
+	var pe *panicError
+	if errors.As(err, &pe) { // a damaged meta bucket that verify let through
+		return 0, false, &DamagedError{Path: d.path, Err: err}
+	}
 	return horizon, rebuilding, err
 }
 
