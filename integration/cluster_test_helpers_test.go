@@ -35,13 +35,13 @@ var clusterMu sync.Mutex
 
 // cluster is a local multi-host cluster made by scripts/cluster for one test.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	hosts []*clusterHost // hosts[0] is h1
 }
 
 // clusterHost is one host of a cluster: its agent's API and its engine.
 type clusterHost struct {
-	t          *testing.T
+	t          testing.TB
 	name       string // h<i>, also the node name
 	url        string // https://10.213.0.<10+i>:7480
 	dockerHost string // unix:///run/shoal-cluster/h<i>/docker.sock
@@ -53,7 +53,7 @@ type clusterHost struct {
 // down` as cleanup. agentArgs are added to every agent's command line (also
 // when a host is started again). Any failure fails the test: multi-host tests
 // run only where the single-host ones do (SHOAL_TEST_DOCKER=1), as root.
-func startCluster(t *testing.T, n int, agentArgs ...string) *cluster {
+func startCluster(t testing.TB, n int, agentArgs ...string) *cluster {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("multi-host tests need root: scripts/cluster makes network namespaces and runs dockerd")
@@ -201,7 +201,7 @@ func (c *cluster) heal(i int) {
 
 // newClient makes an API client of the host's agent: with the admin
 // token, or with token when given.
-func (h *clusterHost) newClient(t *testing.T, token string) *client.Client {
+func (h *clusterHost) newClient(t testing.TB, token string) *client.Client {
 	t.Helper()
 	kc, err := client.LoadKubeconfig(h.kubeconfig)
 	if err != nil {
@@ -285,7 +285,7 @@ func (h *clusterHost) shoalIn(stdin []byte, args ...string) (string, string, err
 
 // pods lists the pods of a namespace matching a selector, as this host's
 // agent sees them.
-func (h *clusterHost) pods(t *testing.T, ns, selector string) []*api.Pod {
+func (h *clusterHost) pods(t testing.TB, ns, selector string) []*api.Pod {
 	t.Helper()
 	sel, err := api.ParseSelector(selector)
 	if err != nil {

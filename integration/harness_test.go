@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func shoalBin(t *testing.T) string {
+func shoalBin(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv("SHOAL_BIN")
 	if bin == "" {
@@ -297,7 +297,7 @@ func httpGetCA(url, caFile string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c

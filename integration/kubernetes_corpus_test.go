@@ -165,6 +165,38 @@ func (s *standIn) rewriteManifest(raw []byte) ([]byte, map[string]bool, error) {
 	return out.Bytes(), defined, nil
 }
 
+// stubs returns the manifest of the namespaces the rewritten files use and
+// of the Secrets and ConfigMaps their pods name but no file defines, as a
+// user would create them first.
+func (s *standIn) stubs(defined map[string]bool) string {
+	var stubs strings.Builder
+	namespaces := map[string]bool{}
+	for k := range s.secrets {
+		namespaces[strings.SplitN(k, "/", 2)[0]] = true
+	}
+	for k := range s.configMaps {
+		namespaces[strings.SplitN(k, "/", 2)[0]] = true
+	}
+	for ns := range namespaces {
+		if ns != "default" && !defined["Namespace /"+ns] && !defined["Namespace default/"+ns] {
+			fmt.Fprintf(&stubs, "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", ns)
+		}
+	}
+	for k := range s.secrets {
+		ns, name, _ := strings.Cut(k, "/")
+		if !defined["Secret "+k] {
+			fmt.Fprintf(&stubs, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: %s}\nstringData: {password: stub, key: stub}\n", name, ns)
+		}
+	}
+	for k := range s.configMaps {
+		ns, name, _ := strings.Cut(k, "/")
+		if !defined["ConfigMap "+k] {
+			fmt.Fprintf(&stubs, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {stub: stub}\n", name, ns)
+		}
+	}
+	return stubs.String()
+}
+
 // TestKubernetesCorpus applies every manifest of the corpus with the real
 // kubectl, images mapped to the test image: each file applies whole or is
 // refused with a message naming what is wrong; then the guestbook and the
@@ -199,36 +231,10 @@ func TestKubernetesCorpus(t *testing.T) {
 		}
 		files = append(files, file{e.Name(), p})
 	}
-	// The namespaces the files use, and stubs of what they use but do
-	// not define (as a user would create them first).
-	var stubs strings.Builder
-	namespaces := map[string]bool{}
-	for k := range s.secrets {
-		namespaces[strings.SplitN(k, "/", 2)[0]] = true
-	}
-	for k := range s.configMaps {
-		namespaces[strings.SplitN(k, "/", 2)[0]] = true
-	}
-	for ns := range namespaces {
-		if ns != "default" && !defined["Namespace /"+ns] && !defined["Namespace default/"+ns] {
-			fmt.Fprintf(&stubs, "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", ns)
-		}
-	}
-	for k := range s.secrets {
-		ns, name, _ := strings.Cut(k, "/")
-		if !defined["Secret "+k] {
-			fmt.Fprintf(&stubs, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: %s}\nstringData: {password: stub, key: stub}\n", name, ns)
-		}
-	}
-	for k := range s.configMaps {
-		ns, name, _ := strings.Cut(k, "/")
-		if !defined["ConfigMap "+k] {
-			fmt.Fprintf(&stubs, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {stub: stub}\n", name, ns)
-		}
-	}
-	if stubs.Len() > 0 {
-		if out, err := a.kubectl(t, stubs.String(), "apply", "-f", "-"); err != nil {
-			t.Fatalf("the stubs: %v\n%s\n%s", err, out, stubs.String())
+	stubs := s.stubs(defined)
+	if stubs != "" {
+		if out, err := a.kubectl(t, stubs, "apply", "-f", "-"); err != nil {
+			t.Fatalf("the stubs: %v\n%s\n%s", err, out, stubs)
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })

@@ -123,16 +123,21 @@ func TestStatefulSetStartsInOrderWithStableNamesAndKeepsItsData(t *testing.T) {
 	}
 
 	pods := stsPodsByName(t, a)
-	// The stable names, asked of this agent's DNS server directly.
+	// The stable names, asked of this agent's DNS server directly. A name
+	// follows its pod's readiness through the headless Service's
+	// endpoints, a moment after the pod is ready (as in Kubernetes).
 	for i := range 3 {
 		name := fmt.Sprintf("web-%d.web.default.svc.cluster.local.", i)
-		q := new(mdns.Msg)
-		q.SetQuestion(name, mdns.TypeA)
-		in, err := mdns.Exchange(q, dnsAddr)
 		want := pods[fmt.Sprintf("web-%d", i)].Status.PodIP
-		if err != nil || len(in.Answer) != 1 || !strings.Contains(in.Answer[0].String(), want) {
-			t.Fatalf("%s at %s: %v %v; want %s", name, dnsAddr, err, in, want)
-		}
+		poll.Until(t, 10*time.Second, name+" answers "+want, func() error {
+			q := new(mdns.Msg)
+			q.SetQuestion(name, mdns.TypeA)
+			in, err := mdns.Exchange(q, dnsAddr)
+			if err != nil || len(in.Answer) != 1 || !strings.Contains(in.Answer[0].String(), want) {
+				return fmt.Errorf("%s at %s: %v %v", name, dnsAddr, err, in)
+			}
+			return nil
+		})
 	}
 	// From a pod: its resolver asks the pod bridge's gateway. Agents of
 	// other tests on this machine share that bridge; when one of them

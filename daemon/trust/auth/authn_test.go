@@ -54,6 +54,17 @@ func TestBearerTokensAndCertificates(t *testing.T) {
 			t.Errorf("%q accepted as %+v", bad, u)
 		}
 	}
+	// A token written a moment ago, not in the snapshot yet: read from the
+	// store, it works at once (the CLI hands it out as soon as it is
+	// stored); one the store does not have either stays refused.
+	fresh, freshHash, _ := api.NewBearerToken("fresh")
+	c.src = storeOf(&api.Token{ObjectMeta: api.ObjectMeta{Name: "fresh"}, Spec: api.TokenSpec{Hash: freshHash}})
+	if u, err := auth("Bearer " + fresh); err != nil || u.Username != "fresh" {
+		t.Fatalf("a token stored but not yet in the snapshot: %+v %v", u, err)
+	}
+	if _, err := auth("Bearer nobody." + tokSecret); err == nil {
+		t.Fatal("a token in neither the snapshot nor the store was accepted")
+	}
 	// A verified client certificate: its common name and organizations.
 	r := httptest.NewRequest("GET", "/api/v1/pods", nil)
 	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "alice", Organization: []string{"team-a"}}}

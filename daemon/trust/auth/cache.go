@@ -13,6 +13,7 @@ import (
 type Source interface {
 	List(ctx context.Context, k *api.Kind, ns string, sel api.Selector) ([]api.Object, string, error)
 	Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error)
+	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
 }
 
 // snapshot is what every request is decided against: rebuilt whole when a
@@ -136,5 +137,18 @@ func (c *Cache) rebuild(ctx context.Context) error {
 // Policy returns the current policy.
 func (c *Cache) Policy() *Policy { return c.snap().policy }
 
-// token returns the named token, or nil.
-func (c *Cache) token(name string) *api.Token { return c.snap().tokens[name] }
+// token returns the named token, or nil. A token the snapshot does not
+// hold yet is read from the store: a token works as soon as its creation
+// is acknowledged, not only after the rebuild that follows (a name no
+// token has costs one map lookup there).
+func (c *Cache) token(name string) *api.Token {
+	if t := c.snap().tokens[name]; t != nil {
+		return t
+	}
+	obj, err := c.src.Get(context.Background(), api.KindToken, "", name)
+	if err != nil {
+		return nil
+	}
+	t, _ := obj.(*api.Token)
+	return t
+}

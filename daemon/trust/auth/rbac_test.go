@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -147,13 +148,40 @@ func TestCoversFindsWhatAWriterLacks(t *testing.T) {
 
 // staticCache is a Cache with a fixed snapshot, for the authorizer.
 func staticCache(p *Policy, tokens ...*api.Token) *Cache {
-	c := &Cache{}
+	c := &Cache{src: storeOf()}
 	m := map[string]*api.Token{}
 	for _, t := range tokens {
 		m[t.Name] = t
 	}
 	c.cur.Store(&snapshot{policy: p, tokens: m})
 	return c
+}
+
+// tokenStore is a store holding tokens only, for the cache's reads of
+// what its snapshot does not have yet.
+type tokenStore map[string]*api.Token
+
+func storeOf(tokens ...*api.Token) tokenStore {
+	s := tokenStore{}
+	for _, t := range tokens {
+		s[t.Name] = t
+	}
+	return s
+}
+
+func (s tokenStore) List(context.Context, *api.Kind, string, api.Selector) ([]api.Object, string, error) {
+	return nil, "", nil
+}
+
+func (s tokenStore) Watch(context.Context, *api.Kind, string, api.ListOptions) (<-chan api.WatchEvent, error) {
+	return nil, errors.New("not watched")
+}
+
+func (s tokenStore) Get(_ context.Context, k *api.Kind, _, name string) (api.Object, error) {
+	if t, ok := s[name]; ok && k == api.KindToken {
+		return t, nil
+	}
+	return nil, api.NewNotFound(k, name)
 }
 
 func TestAdmitWriteRefusesEscalationAndOtherNodes(t *testing.T) {
