@@ -200,7 +200,7 @@ func BenchmarkKubectlApplySockShop(b *testing.B) {
 		})
 		took := time.Since(start)
 		b.StopTimer()
-		timedRun(b, shoalCmd(b, h, manifest, "delete", "-f", "-"))
+		timedRun(b, shoalCmd(b, h, nil, "delete", "namespace", ns)) // all of the demo is in it
 		poll.Until(b, 5*time.Minute, "the Sock Shop gone from every host", func() error {
 			if n := len(h.pods(b, ns, "")); n > 0 {
 				return fmt.Errorf("%d pods left", n)
