@@ -32,6 +32,7 @@ var (
 	quantityType    = reflect.TypeFor[api.Quantity]()
 	timeType        = reflect.TypeFor[api.Time]()
 	stdTimeType     = reflect.TypeFor[time.Time]()
+	fieldsV1Type    = reflect.TypeFor[api.FieldsV1]()
 	marshalerType   = reflect.TypeFor[json.Marshaler]()
 	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
 )
@@ -101,6 +102,12 @@ func (b *Schemas) definition(t reflect.Type) spec.Schema {
 		s := spec.Schema{}
 		s.Type, s.Format = spec.StringOrArray{"string"}, "date-time"
 		s.Description = "Time in RFC 3339 form, such as 2026-01-02T15:04:05Z."
+		return s
+	case fieldsV1Type:
+		s := spec.Schema{}
+		s.Type = spec.StringOrArray{"object"}
+		s.Description = "FieldsV1 is a set of fields in JSON: a trie of \"f:<name>\", \"k:<key>\" and \"v:<value>\" members."
+		s.AddExtension(extPreserve, true)
 		return s
 	}
 	if t.Kind() != reflect.Struct {
@@ -218,7 +225,7 @@ func (b *Schemas) field(t reflect.Type) spec.Schema {
 	}
 	if t.Kind() == reflect.Struct && t.Name() != "" {
 		switch {
-		case t == intOrStringType || t == quantityType || t == timeType || t == stdTimeType:
+		case t == intOrStringType || t == quantityType || t == timeType || t == stdTimeType || t == fieldsV1Type:
 			return b.Ref(b.Define(t))
 		case isScalar(t):
 			return b.inline(t)
