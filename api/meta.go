@@ -27,7 +27,7 @@ type ObjectMeta struct {
 	Labels                     map[string]string `json:"labels,omitempty"`
 	Annotations                map[string]string `json:"annotations,omitempty"`
 	OwnerReferences            []OwnerReference  `json:"ownerReferences,omitempty" patchStrategy:"merge" patchMergeKey:"uid"`
-	Finalizers                 []string          `json:"finalizers,omitempty" patchStrategy:"merge"`
+	Finalizers                 []string          `json:"finalizers,omitempty" patchStrategy:"merge" listType:"set"`
 	// ManagedFields records which field manager set which fields, by
 	// operation (server-side apply); the API server maintains it.
 	ManagedFields []ManagedFieldsEntry `json:"managedFields,omitempty"`

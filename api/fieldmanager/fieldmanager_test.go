@@ -159,3 +159,43 @@ func TestEveryKindHasAType(t *testing.T) {
 		}
 	}
 }
+
+// TestListMapKeysAreKubernetes: container and Service ports are keyed by
+// port and protocol, as in Kubernetes, so the same port over TCP and UDP
+// are two items, and an item without a protocol is TCP's.
+func TestListMapKeysAreKubernetes(t *testing.T) {
+	m := fieldmanager.New(api.Kinds)
+	svc := []byte(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"dns","namespace":"default"},
+	 "spec":{"ports":[{"name":"dns","port":53,"protocol":"UDP"},{"name":"dns-tcp","port":53}]}}`)
+	out, err := m.Apply(api.KindService, fieldmanager.Main, nil, svc, "alice", false)
+	if err != nil {
+		t.Fatalf("ports 53/UDP and 53 (TCP): %v", err)
+	}
+	var s api.Service
+	if err := json.Unmarshal(out, &s); err != nil || len(s.Spec.Ports) != 2 {
+		t.Fatalf("ports %+v (%v)", s.Spec.Ports, err)
+	}
+	if raw := string(s.ManagedFields[0].FieldsV1.Raw); !strings.Contains(raw, `k:{\"port\":53,\"protocol\":\"TCP\"}`) {
+		t.Fatalf("the TCP item is not keyed by port and protocol: %s", raw)
+	}
+	pod := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},
+	 "spec":{"containers":[{"name":"c","image":"i","ports":[{"containerPort":53,"protocol":"UDP"},{"containerPort":53}]}]}}`)
+	if _, err := m.Apply(api.KindPod, fieldmanager.Main, nil, pod, "alice", false); err != nil {
+		t.Fatalf("container ports 53/UDP and 53 (TCP): %v", err)
+	}
+}
+
+// TestFinalizersAreASet: two managers each own their finalizer.
+func TestFinalizersAreASet(t *testing.T) {
+	m := fieldmanager.New(api.Kinds)
+	a := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"default","finalizers":["a.example/x"]}}`)
+	b := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"default","finalizers":["b.example/y"]}}`)
+	out, err := m.Apply(api.KindConfigMap, fieldmanager.Main, nil, a, "alice", false)
+	if err == nil {
+		out, err = m.Apply(api.KindConfigMap, fieldmanager.Main, out, b, "bob", false)
+	}
+	var cm api.ConfigMap
+	if err != nil || json.Unmarshal(out, &cm) != nil || len(cm.Finalizers) != 2 {
+		t.Fatalf("finalizers %v (%v): want both managers' items", cm.Finalizers, err)
+	}
+}

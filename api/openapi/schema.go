@@ -157,6 +157,11 @@ func (b *Schemas) addFields(s *spec.Schema, t reflect.Type) {
 			prop.Description = d
 		}
 		b.patchExtensions(&prop, f)
+		// A default the server gives, such as a port's protocol: server-side
+		// apply reads it for a list-map key an item leaves out.
+		if d := f.Tag.Get("default"); d != "" {
+			prop.Default = d
+		}
 		s.Properties[name] = prop
 		// As in Kubernetes' types, a field the encoder never leaves out is
 		// one every object has.
