@@ -26,6 +26,8 @@ type Subresource string
 const (
 	Main   Subresource = ""
 	Status Subresource = "status"
+	// Scale is a write of the scale subresource: of spec.replicas alone.
+	Scale Subresource = "scale"
 )
 
 // MaxManagerLength bounds a fieldManager name, as Kubernetes does.
@@ -100,12 +102,18 @@ func (m *Manager) fieldManager(k *api.Kind, sub Subresource) (*managedfields.Fie
 // resetFields are the fields a write of one part of an object does not
 // own, because the registry keeps them from the stored object: the status
 // in a write of the object (its own record, with its own writer), all but
-// the status in a write of the status subresource.
+// the status in a write of the status subresource, all but spec.replicas
+// in a write of the scale subresource.
 func resetFields(k *api.Kind, sub Subresource) map[fieldpath.APIVersion]fieldpath.Filter {
+	v := fieldpath.APIVersion(k.APIVersion())
+	if sub == Scale {
+		return map[fieldpath.APIVersion]fieldpath.Filter{
+			v: fieldpath.NewIncludeMatcherFilter(fieldpath.MakePrefixMatcherOrDie("spec", "replicas")),
+		}
+	}
 	if !k.HasStatus {
 		return nil
 	}
-	v := fieldpath.APIVersion(k.APIVersion())
 	status := fieldpath.MakePathOrDie("status")
 	if sub == Status {
 		return map[fieldpath.APIVersion]fieldpath.Filter{

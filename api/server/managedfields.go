@@ -76,21 +76,28 @@ func subresourceOf(status bool) fieldmanager.Subresource {
 // set the fields it changes from cur (nil for a create), as an Update
 // entry. An empty list (no entries left) tells the registry to clear them.
 func (h *kindHandler) trackUpdate(r *http.Request, status bool, cur, obj api.Object) error {
-	manager, err := fieldManagerOf(r, false)
-	if err != nil {
-		return err
-	}
 	var live []byte
 	if cur != nil {
+		var err error
 		if live, err = json.Marshal(cur); err != nil {
 			return api.NewInternal(err)
 		}
+	}
+	return h.trackUpdateFrom(r, subresourceOf(status), live, obj)
+}
+
+// trackUpdateFrom is trackUpdate from the stored object's JSON, live, for
+// a write of the subresource sub.
+func (h *kindHandler) trackUpdateFrom(r *http.Request, sub fieldmanager.Subresource, live []byte, obj api.Object) error {
+	manager, err := fieldManagerOf(r, false)
+	if err != nil {
+		return err
 	}
 	updated, err := json.Marshal(obj)
 	if err != nil {
 		return api.NewInternal(err)
 	}
-	out, err := h.s.fields.Update(h.k, subresourceOf(status), live, updated, manager)
+	out, err := h.s.fields.Update(h.k, sub, live, updated, manager)
 	if err != nil {
 		return err
 	}

@@ -236,3 +236,31 @@ func TestManagedFieldsSurviveWritersThatIgnoreThem(t *testing.T) {
 		t.Fatalf("managedFields %v after a controller's writes: want alice's entry alone", managersOf(got))
 	}
 }
+
+// TestScaleOwnsReplicas: a write of the scale subresource makes its
+// manager the owner of spec.replicas, so an apply of other replicas
+// conflicts with it, as in Kubernetes.
+func TestScaleOwnsReplicas(t *testing.T) {
+	ts, _ := newServer(t)
+	ctx := context.Background()
+	deps := clientset(t, ts.URL).AppsV1().Deployments("default")
+	if _, err := deps.Apply(ctx, webApply(2, nil), metav1.ApplyOptions{FieldManager: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deps.Patch(ctx, "web", types.MergePatchType, []byte(`{"spec":{"replicas":4}}`),
+		metav1.PatchOptions{FieldManager: "scaler"}, "scale"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := deps.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := managersOf(d)["scaler/Update/scale"]
+	if !ok || !strings.Contains(string(e.FieldsV1.Raw), "f:replicas") || *d.Spec.Replicas != 4 {
+		t.Fatalf("managedFields %v replicas %d: want scaler's Update entry of spec.replicas (subresource scale)", managersOf(d), *d.Spec.Replicas)
+	}
+	_, err = deps.Apply(ctx, webApply(2, nil), metav1.ApplyOptions{FieldManager: "alice"})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), `"scaler" with subresource "scale"`) {
+		t.Fatalf("alice's apply of replicas after a scale: %v", err)
+	}
+}
