@@ -80,8 +80,10 @@ func TestKubectlServerSideApply(t *testing.T) {
 		t.Fatalf("a second apply changed the objects:\nbefore %s (rv %s)\nafter  %s (rv %s)", before, rv, after, cmRV())
 	}
 
-	// Another manager's replicas conflict with kubectl's.
-	other := strings.Replace(v1, "replicas: 1", "replicas: 2", 1)
+	// Another manager's replicas conflict with kubectl's. (It applies only
+	// replicas: the fields of a configuration are its manager's too, so a
+	// copy of kubectl's file would keep what kubectl's later file drops.)
+	other := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ssa\nspec:\n  replicas: 2\n"
 	out, errOut, err = a.kubectlIn(t, []byte(other), "apply", "--server-side", "--field-manager=other", "-f", "-")
 	if err == nil || !strings.Contains(errOut, `conflict with "kubectl"`) || !strings.Contains(errOut, ".spec.replicas") {
 		t.Fatalf("conflicting apply: want kubectl's conflict error naming .spec.replicas and \"kubectl\", got %v\n%s%s", err, out, errOut)
