@@ -124,6 +124,14 @@ func TestKubectlServerSideApply(t *testing.T) {
 		t.Errorf("replicas %s: want other's 2 kept", r)
 	}
 
+	// kubectl scale takes replicas over (an Update of the scale
+	// subresource): other's apply of its old value now conflicts with it.
+	a.kubectlStdout(t, "scale", "deployment/ssa", "--replicas=3")
+	out, errOut, err = a.kubectlIn(t, []byte(other), "apply", "--server-side", "--field-manager=other", "-f", "-")
+	if err == nil || !strings.Contains(errOut, `with subresource "scale"`) || !strings.Contains(errOut, ".spec.replicas") {
+		t.Fatalf("apply after a scale: want a conflict with the scale's manager, got %v\n%s%s", err, out, errOut)
+	}
+
 	// client-go's typed Apply adds a key under its own manager.
 	cfg, err := clientcmd.BuildConfigFromFlags("", a.kubeconfig())
 	if err != nil {

@@ -264,3 +264,26 @@ func TestScaleOwnsReplicas(t *testing.T) {
 		t.Fatalf("alice's apply of replicas after a scale: %v", err)
 	}
 }
+
+// TestServerSideApplyWarnsOfUnknownFields: under fieldValidation=Warn an
+// unknown field is a Warning header and is left out of the merge; the rest
+// applies.
+func TestServerSideApplyWarnsOfUnknownFields(t *testing.T) {
+	ts, objs := newServer(t)
+	body := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ncolour: blue\ndata:\n  a: \"1\"\n"
+	req, _ := http.NewRequest(http.MethodPatch, ts.URL+"/api/v1/namespaces/default/configmaps/c?fieldManager=me&fieldValidation=Warn",
+		strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/apply-patch+yaml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(resp.Header.Get("Warning"), `unknown field \"colour\"`) {
+		t.Fatalf("%d, Warning %q: want 201 and a warning naming colour", resp.StatusCode, resp.Header.Get("Warning"))
+	}
+	obj, err := objs.Get(context.Background(), api.KindConfigMap, "default", "c")
+	if err != nil || obj.(*api.ConfigMap).Data["a"] != "1" {
+		t.Fatalf("stored %v (%v)", obj, err)
+	}
+}
