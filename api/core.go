@@ -84,7 +84,7 @@ type Node struct {
 // NodeSpec holds what users set on a node.
 type NodeSpec struct {
 	PodCIDR       string   `json:"podCIDR,omitempty"`
-	PodCIDRs      []string `json:"podCIDRs,omitempty" patchStrategy:"merge"`
+	PodCIDRs      []string `json:"podCIDRs,omitempty" patchStrategy:"merge" listType:"set"`
 	Unschedulable bool     `json:"unschedulable,omitempty"`
 	Taints        []Taint  `json:"taints,omitempty"`
 }
@@ -372,7 +372,7 @@ type Container struct {
 	Command         []string             `json:"command,omitempty"`
 	Args            []string             `json:"args,omitempty"`
 	WorkingDir      string               `json:"workingDir,omitempty"`
-	Ports           []ContainerPort      `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort"`
+	Ports           []ContainerPort      `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort" listType:"map" listMapKeys:"containerPort,protocol"`
 	EnvFrom         []EnvFromSource      `json:"envFrom,omitempty"`
 	Env             []EnvVar             `json:"env,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	Resources       ResourceRequirements `json:"resources,omitzero"`
@@ -391,7 +391,7 @@ type ContainerPort struct {
 	Name          string `json:"name,omitempty"`
 	HostPort      int32  `json:"hostPort,omitempty"`
 	ContainerPort int32  `json:"containerPort"`
-	Protocol      string `json:"protocol,omitempty"`
+	Protocol      string `json:"protocol,omitempty" default:"TCP"`
 	HostIP        string `json:"hostIP,omitempty"`
 }
 

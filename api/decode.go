@@ -54,7 +54,7 @@ func DecodeInto(k *Kind, data []byte) (Object, []string, error) {
 		return nil, nil, describeJSONError(err)
 	}
 	var unknown []string
-	findUnknown(reflect.TypeOf(obj).Elem(), generic, "", &unknown)
+	findUnknown(reflect.TypeOf(obj).Elem(), generic, "", &unknown, false)
 	sort.Strings(unknown)
 	tm := obj.GetTypeMeta()
 	tm.Kind, tm.APIVersion = k.Kind, k.APIVersion()
@@ -86,7 +86,19 @@ var unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
 
 // findUnknown walks the generic JSON value alongside the Go type and records
 // every key the type has no field for.
-func findUnknown(t reflect.Type, v any, at string, out *[]string) {
+// PruneUnknown removes from doc, the decoded JSON of an object of kind k,
+// the members k's type does not have (those DecodeInto lists), and returns
+// their paths.
+func PruneUnknown(k *Kind, doc map[string]any) []string {
+	var unknown []string
+	findUnknown(reflect.TypeOf(k.New()).Elem(), doc, "", &unknown, true)
+	sort.Strings(unknown)
+	return unknown
+}
+
+// findUnknown lists the members of v that t does not have, removing them
+// when drop is set.
+func findUnknown(t reflect.Type, v any, at string, out *[]string, drop bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -108,9 +120,12 @@ func findUnknown(t reflect.Type, v any, at string, out *[]string) {
 			}
 			if !ok {
 				*out = append(*out, p)
+				if drop {
+					delete(m, key)
+				}
 				continue
 			}
-			findUnknown(ft, val, p, out)
+			findUnknown(ft, val, p, out, drop)
 		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
@@ -121,7 +136,7 @@ func findUnknown(t reflect.Type, v any, at string, out *[]string) {
 			return
 		}
 		for i, item := range list {
-			findUnknown(t.Elem(), item, fmt.Sprintf("%s[%d]", at, i), out)
+			findUnknown(t.Elem(), item, fmt.Sprintf("%s[%d]", at, i), out, drop)
 		}
 	case reflect.Map:
 		m, ok := v.(map[string]any)
@@ -129,7 +144,7 @@ func findUnknown(t reflect.Type, v any, at string, out *[]string) {
 			return
 		}
 		for key, val := range m {
-			findUnknown(t.Elem(), val, at+"["+key+"]", out)
+			findUnknown(t.Elem(), val, at+"["+key+"]", out, drop)
 		}
 	}
 }

@@ -67,6 +67,16 @@ func NewConflict(k *Kind, name, why string) *StatusError {
 		&StatusDetails{Name: name, Group: k.Group, Kind: k.Resource})
 }
 
+// CauseFieldManagerConflict is the cause type of a field another manager
+// holds, in a server-side apply conflict.
+const CauseFieldManagerConflict = "FieldManagerConflict"
+
+// NewApplyConflict is server-side apply's 409: the message lists the
+// fields and their managers, one cause per field, as Kubernetes answers.
+func NewApplyConflict(causes []StatusCause, msg string) *StatusError {
+	return newStatusError(http.StatusConflict, ReasonConflict, msg, &StatusDetails{Causes: causes})
+}
+
 // NewInvalid wraps field errors of one object as a 422.
 func NewInvalid(k *Kind, name string, fe FieldErrors) *StatusError {
 	causes := make([]StatusCause, len(fe))

@@ -72,7 +72,7 @@ func UnknownFieldsOf(v any, data []byte) []string {
 		return nil // the caller's decoder reports it
 	}
 	var unknown []string
-	findUnknown(reflect.TypeOf(v), generic, "", &unknown)
+	findUnknown(reflect.TypeOf(v), generic, "", &unknown, false)
 	sort.Strings(unknown)
 	return unknown
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -26,7 +27,49 @@ type ObjectMeta struct {
 	Labels                     map[string]string `json:"labels,omitempty"`
 	Annotations                map[string]string `json:"annotations,omitempty"`
 	OwnerReferences            []OwnerReference  `json:"ownerReferences,omitempty" patchStrategy:"merge" patchMergeKey:"uid"`
-	Finalizers                 []string          `json:"finalizers,omitempty" patchStrategy:"merge"`
+	Finalizers                 []string          `json:"finalizers,omitempty" patchStrategy:"merge" listType:"set"`
+	// ManagedFields records which field manager set which fields, by
+	// operation (server-side apply); the API server maintains it.
+	ManagedFields []ManagedFieldsEntry `json:"managedFields,omitempty"`
+}
+
+// ManagedFieldsEntry is one manager's fields, for one operation and API
+// version, in Kubernetes' shape.
+type ManagedFieldsEntry struct {
+	Manager     string    `json:"manager,omitempty"`
+	Operation   string    `json:"operation,omitempty"` // Apply or Update
+	APIVersion  string    `json:"apiVersion,omitempty"`
+	Time        *Time     `json:"time,omitempty"`
+	FieldsType  string    `json:"fieldsType,omitempty"` // FieldsV1
+	FieldsV1    *FieldsV1 `json:"fieldsV1,omitempty"`
+	Subresource string    `json:"subresource,omitempty"`
+}
+
+// FieldsV1 is the set of fields of a managedFields entry, kept as the JSON
+// it is written in (a trie of "f:name", "k:{key}" and "v:value" members).
+type FieldsV1 struct {
+	Raw []byte
+}
+
+// MarshalJSON writes the set as it was received.
+func (f FieldsV1) MarshalJSON() ([]byte, error) {
+	if f.Raw == nil {
+		return []byte("null"), nil
+	}
+	return f.Raw, nil
+}
+
+// UnmarshalJSON keeps a copy of the set's JSON, which must be an object.
+func (f *FieldsV1) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		f.Raw = nil
+		return nil
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return errors.New("fieldsV1 must be a JSON object")
+	}
+	f.Raw = append(f.Raw[:0], b...)
+	return nil
 }
 
 // GetObjectMeta gives generic code access to an object's metadata.

@@ -13,7 +13,7 @@ type Service struct {
 type ServiceSpec struct {
 	Type                     string            `json:"type,omitempty"`
 	Selector                 map[string]string `json:"selector,omitempty"`
-	Ports                    []ServicePort     `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"port"`
+	Ports                    []ServicePort     `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"port" listType:"map" listMapKeys:"port,protocol"`
 	ClusterIP                string            `json:"clusterIP,omitempty"`
 	ClusterIPs               []string          `json:"clusterIPs,omitempty"`
 	ExternalName             string            `json:"externalName,omitempty"`
@@ -25,7 +25,7 @@ type ServiceSpec struct {
 // ServicePort is one port of a Service.
 type ServicePort struct {
 	Name       string      `json:"name,omitempty"`
-	Protocol   string      `json:"protocol,omitempty"`
+	Protocol   string      `json:"protocol,omitempty" default:"TCP"`
 	Port       int32       `json:"port"`
 	TargetPort IntOrString `json:"targetPort,omitzero"`
 	NodePort   int32       `json:"nodePort,omitempty"`

@@ -141,6 +141,31 @@ func validateMeta(e *errs, k *Kind, m *ObjectMeta) {
 			e.required(p, "an owner reference needs kind, name and uid")
 		}
 	}
+	validateManagedFields(e, m.ManagedFields)
+}
+
+// MaxFieldManagerLength bounds a field manager's name, as in Kubernetes.
+const MaxFieldManagerLength = 128
+
+// validateManagedFields checks the shape of managedFields entries, as
+// Kubernetes does (the sets themselves are read by server-side apply,
+// which starts afresh from a set it cannot read).
+func validateManagedFields(e *errs, entries []ManagedFieldsEntry) {
+	for i, f := range entries {
+		p := path("metadata.managedFields").index(i)
+		if f.Operation != "Apply" && f.Operation != "Update" {
+			e.notSupported(p.child("operation"), f.Operation, "Apply", "Update")
+		}
+		if f.FieldsType != "" && f.FieldsType != "FieldsV1" {
+			e.notSupported(p.child("fieldsType"), f.FieldsType, "FieldsV1")
+		}
+		if len(f.Manager) > MaxFieldManagerLength {
+			e.invalid(p.child("manager"), f.Manager, fmt.Sprintf("must be at most %d characters", MaxFieldManagerLength))
+		}
+		if len(f.Subresource) > 253 {
+			e.invalid(p.child("subresource"), f.Subresource, "must be at most 253 characters")
+		}
+	}
 }
 
 func validateLabels(e *errs, p path, labels map[string]string) {

@@ -19,6 +19,7 @@ type getOptions struct {
 	allNamespaces bool
 	watch         bool
 	showLabels    bool
+	managedFields bool
 }
 
 func newGetCommand(e *env) *cobra.Command {
@@ -47,6 +48,7 @@ pods, services, daemonsets, deployments, replicasets, statefulsets and jobs, in 
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
 	f.BoolVarP(&o.watch, "watch", "w", false, "after the list, print a row for every change")
 	f.BoolVar(&o.showLabels, "show-labels", false, "add a LABELS column")
+	f.BoolVar(&o.managedFields, "show-managed-fields", false, "keep metadata.managedFields in JSON and YAML output")
 	return cmd
 }
 
@@ -165,6 +167,14 @@ func printResults(cmd *cobra.Command, e *env, o *getOptions, results []kindResul
 	case outputJSON, outputYAML:
 		if total == 0 && anyNamed(results) {
 			return nil // only errors to show
+		}
+		if !o.managedFields {
+			// As kubectl: server-side apply's bookkeeping is noise to a reader.
+			for _, r := range results {
+				for _, obj := range r.objs {
+					obj.GetObjectMeta().ManagedFields = nil
+				}
+			}
 		}
 		return printDocument(out, o.output, document(results))
 	}

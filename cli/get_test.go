@@ -237,3 +237,22 @@ web-2   0/1     ContainerCreating   0          0s
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestGetHidesManagedFieldsUnlessAsked(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	cm := &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "c", Namespace: "default",
+		ManagedFields: []api.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Apply", APIVersion: "v1",
+			FieldsType: "FieldsV1", FieldsV1: &api.FieldsV1{Raw: []byte(`{"f:data":{"f:a":{}}}`)}}}},
+		Data: map[string]string{"a": "1"}}
+	srv.Add(cm)
+	r := shoal(t, srv, "", "get", "configmap", "c", "-o", "yaml")
+	expectOK(t, r)
+	if strings.Contains(r.stdout, "managedFields") {
+		t.Fatalf("-o yaml shows managedFields:\n%s", r.stdout)
+	}
+	r = shoal(t, srv, "", "get", "configmap", "c", "-o", "yaml", "--show-managed-fields")
+	expectOK(t, r)
+	if !strings.Contains(r.stdout, "manager: kubectl") || !strings.Contains(r.stdout, "f:a: {}") {
+		t.Fatalf("--show-managed-fields lacks the entry:\n%s", r.stdout)
+	}
+}

@@ -520,6 +520,13 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	m.UID, m.CreationTimestamp, m.GenerateName = om.UID, om.CreationTimestamp, om.GenerateName
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 	m.Generation = om.Generation
+	// A writer that does not know managedFields (a controller, shoal
+	// apply) keeps them; the API server sends an empty list to clear them.
+	if m.ManagedFields == nil {
+		m.ManagedFields = om.ManagedFields
+	} else if len(m.ManagedFields) == 0 {
+		m.ManagedFields = nil
+	}
 	keepClaimBinding(old, obj)
 	api.Default(obj)
 	api.DefaultIdentity(obj)
@@ -625,6 +632,11 @@ func (o *Registry) UpdateStatus(ctx context.Context, obj api.Object) (api.Object
 		if err != nil {
 			return api.NewInternal(err)
 		}
+		if api.HasManagedFields(ctx) {
+			if err := o.stageStatusManagers(t, k, cur, m); err != nil {
+				return err
+			}
+		}
 		if old := t.Get(statusKey(k, ns, m.Name)); old != nil && !old.Deleted && bytes.Equal(plainValue(old.Value), st) {
 			return nil
 		}
@@ -643,6 +655,42 @@ func (o *Registry) UpdateStatus(ctx context.Context, obj api.Object) (api.Object
 		sv.Set(nsv)
 	}
 	return cur, nil
+}
+
+// stageStatusManagers keeps the managedFields a write of the status
+// subresource sends (the API server's record of who set which status
+// field): they live in the object's metadata, so in its spec record, which
+// the same transaction then rewrites. Only API writes carry them
+// (api.WithManagedFields); a node's or a controller's status write leaves
+// the spec record alone.
+func (o *Registry) stageStatusManagers(t *gossip.Txn, k *api.Kind, spec *gossip.Record, m *api.ObjectMeta) error {
+	if m.ManagedFields == nil {
+		return nil
+	}
+	stored, err := decode(k, spec, nil)
+	if err != nil {
+		return api.NewInternal(err)
+	}
+	sm := stored.GetObjectMeta()
+	want := m.ManagedFields
+	if len(want) == 0 {
+		want = nil
+	}
+	a, _ := json.Marshal(sm.ManagedFields)
+	b, _ := json.Marshal(want)
+	if bytes.Equal(a, b) {
+		return nil
+	}
+	sm.ManagedFields = want
+	if err := api.Validate(stored); err != nil {
+		return invalid(k, sm.Name, err)
+	}
+	sm.ResourceVersion = ""
+	value, err := encodeSpec(stored)
+	if err != nil {
+		return api.NewInternal(err)
+	}
+	return o.putSpec(t, k, stored, value, 0)
 }
 
 // Delete removes an object. A pod bound to a node is deleted gracefully: it

@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -519,4 +520,22 @@ func (pr param) v3() *spec3.Parameter {
 	s.UniqueItems = true
 	return &spec3.Parameter{ParameterProps: spec3.ParameterProps{Name: pr.name, In: pr.in, Description: pr.description,
 		Required: pr.in == "path", Schema: s}}
+}
+
+// Models returns the schemas of the resources' kinds and of every type they
+// hold, named and referring to each other as in the v3 documents, with
+// extensions in the plain JSON shapes a reader of a served document sees
+// (server-side apply builds its type converter from them).
+func Models(resources []Resource) (map[string]*spec.Schema, error) {
+	b := NewSchemas(refV3)
+	defineKinds(b, resources)
+	raw, err := json.Marshal(b.Definitions())
+	if err != nil {
+		return nil, fmt.Errorf("openapi models: %w", err)
+	}
+	out := map[string]*spec.Schema{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("openapi models: %w", err)
+	}
+	return out, nil
 }

@@ -32,6 +32,7 @@ var (
 	quantityType    = reflect.TypeFor[api.Quantity]()
 	timeType        = reflect.TypeFor[api.Time]()
 	stdTimeType     = reflect.TypeFor[time.Time]()
+	fieldsV1Type    = reflect.TypeFor[api.FieldsV1]()
 	marshalerType   = reflect.TypeFor[json.Marshaler]()
 	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
 )
@@ -102,6 +103,12 @@ func (b *Schemas) definition(t reflect.Type) spec.Schema {
 		s.Type, s.Format = spec.StringOrArray{"string"}, "date-time"
 		s.Description = "Time in RFC 3339 form, such as 2026-01-02T15:04:05Z."
 		return s
+	case fieldsV1Type:
+		s := spec.Schema{}
+		s.Type = spec.StringOrArray{"object"}
+		s.Description = "FieldsV1 is a set of fields in JSON: a trie of \"f:<name>\", \"k:<key>\" and \"v:<value>\" members."
+		s.AddExtension(extPreserve, true)
+		return s
 	}
 	if t.Kind() != reflect.Struct {
 		return b.inline(t)
@@ -150,6 +157,11 @@ func (b *Schemas) addFields(s *spec.Schema, t reflect.Type) {
 			prop.Description = d
 		}
 		b.patchExtensions(&prop, f)
+		// A default the server gives, such as a port's protocol: server-side
+		// apply reads it for a list-map key an item leaves out.
+		if d := f.Tag.Get("default"); d != "" {
+			prop.Default = d
+		}
 		s.Properties[name] = prop
 		// As in Kubernetes' types, a field the encoder never leaves out is
 		// one every object has.
@@ -218,7 +230,7 @@ func (b *Schemas) field(t reflect.Type) spec.Schema {
 	}
 	if t.Kind() == reflect.Struct && t.Name() != "" {
 		switch {
-		case t == intOrStringType || t == quantityType || t == timeType || t == stdTimeType:
+		case t == intOrStringType || t == quantityType || t == timeType || t == stdTimeType || t == fieldsV1Type:
 			return b.Ref(b.Define(t))
 		case isScalar(t):
 			return b.inline(t)

@@ -19,7 +19,8 @@ import (
 // Type is the media type of a PATCH body.
 type Type string
 
-// The patch types shoal applies, and server-side apply's, which it refuses.
+// The patch types shoal applies. Server-side apply (ApplyPatchYAML) is
+// package fieldmanager's, not Apply's; its CBOR form is refused.
 const (
 	JSONPatch           Type = "application/json-patch+json"
 	MergePatch          Type = "application/merge-patch+json"
@@ -29,7 +30,7 @@ const (
 )
 
 // Types lists the patch types Apply accepts, in the order messages name them.
-var Types = []Type{StrategicMergePatch, MergePatch, JSONPatch}
+var Types = []Type{StrategicMergePatch, MergePatch, JSONPatch, ApplyPatchYAML}
 
 // MaxJSONPatchOperations bounds the operations of one JSON patch, as
 // Kubernetes' API server does.
@@ -64,11 +65,14 @@ func ParseType(contentType string) (Type, error) {
 func Unsupported(contentType string) *api.StatusError {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	switch Type(mt) {
-	case ApplyPatchYAML, ApplyPatchCBOR:
+	case ApplyPatchCBOR:
 		return api.NewStatusError(http.StatusUnsupportedMediaType, api.ReasonUnsupportedType,
-			"server-side apply ("+mt+") is not supported yet; use client-side apply "+
-				"(kubectl apply without --server-side sends a strategic merge patch), "+
-				"or send one of "+accepted())
+			"server-side apply in CBOR ("+mt+") is not supported; send the apply configuration as "+
+				string(ApplyPatchYAML)+" (one of "+accepted()+")")
+	case ApplyPatchYAML:
+		return api.NewStatusError(http.StatusUnsupportedMediaType, api.ReasonUnsupportedType,
+			"server-side apply ("+mt+") is not supported on this path; apply the object itself, "+
+				"or send one of "+string(StrategicMergePatch)+", "+string(MergePatch)+", "+string(JSONPatch))
 	}
 	what := fmt.Sprintf("Content-Type %q", contentType)
 	if contentType == "" {

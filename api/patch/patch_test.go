@@ -287,12 +287,13 @@ func TestParseTypeNamesTheAcceptedTypes(t *testing.T) {
 		"application/strategic-merge-patch+json":      StrategicMergePatch,
 		"application/merge-patch+json; charset=utf-8": MergePatch,
 		"application/json-patch+json":                 JSONPatch,
+		"application/apply-patch+yaml":                ApplyPatchYAML,
 	} {
 		if got, err := ParseType(ct); err != nil || got != want {
 			t.Errorf("ParseType(%q) = %q, %v", ct, got, err)
 		}
 	}
-	for _, ct := range []string{"", "application/json", "text/plain", "application/apply-patch+yaml"} {
+	for _, ct := range []string{"", "application/json", "text/plain", "application/apply-patch+cbor"} {
 		_, err := ParseType(ct)
 		var se *api.StatusError
 		if !errors.As(err, &se) || se.ErrStatus.Code != http.StatusUnsupportedMediaType ||

@@ -141,7 +141,7 @@ func TestWritesNeedAContentTypeShoalAccepts(t *testing.T) {
 	for _, c := range []struct{ method, url, ct string }{
 		{"POST", coll, "application/merge-patch+json"},
 		{"PATCH", coll + "/x", "application/json"},
-		{"PATCH", coll + "/x", "application/apply-patch+yaml"},
+		{"PATCH", coll + "/x", "application/apply-patch+cbor"},
 	} {
 		if resp, b := send(t, c.method, c.url, "{}", hdr("Content-Type", c.ct)); resp.StatusCode != http.StatusUnsupportedMediaType {
 			t.Fatalf("%s with %q: %d %s", c.method, c.ct, resp.StatusCode, b)

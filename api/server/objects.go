@@ -213,6 +213,9 @@ func (h *kindHandler) create(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.s.admitWrite(r, obj)
 	}
+	if err == nil {
+		err = h.trackUpdate(r, false, nil, obj)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -260,9 +263,17 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 		writeError(w, err)
 		return
 	}
+	ctx := r.Context()
+	if cur, err := h.s.cfg.Store.Get(ctx, h.k, obj.GetObjectMeta().Namespace, name); err == nil {
+		if err := h.trackUpdate(r, status, cur, obj); err != nil {
+			writeError(w, err)
+			return
+		}
+		ctx = api.WithManagedFields(ctx)
+	}
 	var out api.Object
 	if status {
-		out, err = h.s.cfg.Store.UpdateStatus(r.Context(), obj)
+		out, err = h.s.cfg.Store.UpdateStatus(ctx, obj)
 	} else {
 		out, err = h.s.cfg.Store.Update(r.Context(), obj)
 	}
@@ -295,16 +306,29 @@ func (h *kindHandler) patchWith(w http.ResponseWriter, r *http.Request, status b
 		writeError(w, err)
 		return
 	}
-	out, err := retryConflicts(r.Context(), func() (api.Object, bool, error) {
-		out, err := h.patchOnce(w, r, ns, name, typ, body, status)
+	if _, err := forceOf(r, typ == patch.ApplyPatchYAML); err != nil {
+		writeError(w, err)
+		return
+	}
+	created := false
+	out, err := retryConflicts(r.Context(), func() (out api.Object, retry bool, err error) {
+		if typ == patch.ApplyPatchYAML {
+			out, created, err = h.applyOnce(w, r, ns, name, body, status)
+		} else {
+			out, err = h.patchOnce(w, r, ns, name, typ, body, status)
+		}
 		var pc *preconditionConflict
-		return out, api.IsConflict(err) && !errors.As(err, &pc), err
+		return out, api.IsConflict(err) && !errors.As(err, &pc) && !isApplyConflict(err), err
 	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	writeJSON(w, code, out)
 }
 
 // preconditionConflict is a conflict with the resourceVersion the patch
@@ -347,8 +371,11 @@ func (h *kindHandler) patchOnce(w http.ResponseWriter, r *http.Request, ns, name
 	if err := h.s.admitWrite(r, obj); err != nil {
 		return nil, err
 	}
+	if err := h.trackUpdate(r, status, cur, obj); err != nil {
+		return nil, err
+	}
 	if status {
-		return h.s.cfg.Store.UpdateStatus(r.Context(), obj)
+		return h.s.cfg.Store.UpdateStatus(api.WithManagedFields(r.Context()), obj)
 	}
 	return h.s.cfg.Store.Update(r.Context(), obj)
 }

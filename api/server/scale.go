@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/fieldmanager"
 	"github.com/shoal-dev/shoal/api/patch"
 )
 
@@ -141,7 +142,15 @@ func (h *kindHandler) scaleOnce(r *http.Request, ns, name string, body []byte, t
 	if sc.ResourceVersion != "" && sc.ResourceVersion != obj.GetObjectMeta().ResourceVersion && !isPatch {
 		return nil, api.NewConflict(h.k, name, "the object has been modified; please apply your changes to the latest version and try again")
 	}
+	live, err := json.Marshal(obj)
+	if err != nil {
+		return nil, api.NewInternal(err)
+	}
 	rep, _, _ := replicasOf(obj)
 	*rep = api.Int32(sc.Spec.Replicas)
+	// As in Kubernetes, the scaler owns spec.replicas (subresource scale).
+	if err := h.trackUpdateFrom(r, fieldmanager.Scale, live, obj); err != nil {
+		return nil, err
+	}
 	return h.s.cfg.Store.Update(r.Context(), obj)
 }

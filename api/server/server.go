@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/fieldmanager"
 )
 
 // Store is the object store the API reads and writes.
@@ -141,6 +142,8 @@ type Server struct {
 	// discovery and openAPI describe the routes; built once by routes().
 	discovery *discovery
 	openAPI   *openAPIDocs
+	// fields is server-side apply, and the tracking of managedFields.
+	fields *fieldmanager.Manager
 
 	watchesCut, watchesExpired atomic.Uint64 // WatchStats
 
@@ -163,7 +166,8 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: cfg.Log.With("component", "api"), router: mux.NewRouter(),
 		hosts:   newHostGuard(cfg.AllowedHosts),
 		watches: newConcurrency("watches", l.MaxWatches, l.MaxWatchesPerClient),
-		streams: newConcurrency("log and exec streams", l.MaxStreams, l.MaxStreamsPerClient)}
+		streams: newConcurrency("log and exec streams", l.MaxStreams, l.MaxStreamsPerClient),
+		fields:  fieldmanager.New(api.Kinds)}
 	s.routes()
 	return s
 }
