@@ -245,6 +245,7 @@ func (s *Server) routes() {
 		s.kindRoutes(k)
 	}
 	s.metricsRoutes()
+	s.hpaV1Routes()
 	s.access = map[string]func(*http.Request) ([]api.AccessRequest, error){}
 	for _, e := range s.cfg.Extra {
 		r.HandleFunc(e.Path, e.Handler).Methods(e.Method)
