@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/resourceusage"
@@ -36,6 +37,10 @@ const (
 	maxUsageBytes = 32 << 20
 	// usagePeersParallel bounds the peers asked at once.
 	usagePeersParallel = 8
+	// usageCacheFor is how long a gathered round answers again: requests
+	// and autoscalers arriving together ask the peers once. Agents sample
+	// every 10 s, so the answer is hardly older.
+	usageCacheFor = 2 * time.Second
 )
 
 // clusterUsage is the cluster's resource usage, for the API server and
@@ -48,6 +53,11 @@ type clusterUsage struct {
 	log   *slog.Logger
 
 	clients sync.Map // node name -> *http.Client
+
+	gathering singleflight.Group
+	mu        sync.Mutex
+	cached    []resourceusage.Snapshot
+	cachedAt  time.Time
 }
 
 // serve answers another agent with this node's last round.
@@ -60,10 +70,32 @@ func (c *clusterUsage) serve(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(snap)
 }
 
-// snapshots gathers the last round of every live agent, this one first.
-// A peer that fails is logged and left out.
+// snapshots returns the last round of every live agent, gathered at most
+// usageCacheFor ago; concurrent callers share one gathering.
 func (c *clusterUsage) snapshots(ctx context.Context) []resourceusage.Snapshot {
-	var out []resourceusage.Snapshot
+	c.mu.Lock()
+	if c.cached != nil && time.Since(c.cachedAt) < usageCacheFor {
+		s := c.cached
+		c.mu.Unlock()
+		return s
+	}
+	c.mu.Unlock()
+	v, _, _ := c.gathering.Do("", func() (any, error) {
+		// Not bound to the first caller's request: the others share the
+		// answer. Each peer's answer is bounded by usageTimeout.
+		s := c.gather(context.WithoutCancel(ctx))
+		c.mu.Lock()
+		c.cached, c.cachedAt = s, time.Now()
+		c.mu.Unlock()
+		return s, nil
+	})
+	return v.([]resourceusage.Snapshot)
+}
+
+// gather asks every live agent for its last round, this one first. A peer
+// that fails is logged and left out.
+func (c *clusterUsage) gather(ctx context.Context) []resourceusage.Snapshot {
+	out := []resourceusage.Snapshot{}
 	if s := c.local.Load(); s != nil {
 		out = append(out, s.Snapshot())
 	}

@@ -83,8 +83,10 @@ func (c *autoscalerController) loop() *loop {
 				}
 			},
 		}},
-		sync:   c.sync,
-		resync: func(context.Context) error { return nil }, // each key comes back every sync period by itself
+		sync: c.sync,
+		// Each key comes back every sync period by itself; the resync is the
+		// safety net, as for every controller.
+		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindHPA, c.queue) },
 	}
 }
 
