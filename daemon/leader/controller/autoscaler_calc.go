@@ -276,7 +276,7 @@ func limitRate(now time.Time, current, desired, minR, maxR int32, upEvents, down
 	switch {
 	case desired > current:
 		limit := max(scaleUpLimit(now, current, upEvents, up), current)
-		if maxR < limit {
+		if maxR <= limit {
 			if desired > maxR {
 				return maxR, "TooManyReplicas", "the desired replica count is more than the maximum replica count"
 			}
@@ -287,7 +287,7 @@ func limitRate(now time.Time, current, desired, minR, maxR int32, upEvents, down
 		}
 	case desired < current:
 		limit := min(scaleDownLimit(now, current, downEvents, down), current)
-		if minR > limit {
+		if minR >= limit {
 			if desired < minR {
 				return minR, "TooFewReplicas", "the desired replica count is less than the minimum replica count"
 			}
