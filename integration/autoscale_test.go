@@ -11,8 +11,9 @@ import (
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
-// burnYAML is a Deployment whose pods burn CPU in a shell loop, at most
-// 200m each (their limit), against a request of 100m.
+// burnYAML is a Deployment whose pods hold a 4 MiB shell variable and
+// burn CPU in a shell loop, at most 200m each (their limit), against a
+// request of 100m.
 const burnYAML = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: burn}
@@ -28,7 +29,7 @@ spec:
       containers:
       - name: app
         image: ` + testImage + `
-        command: ["/bin/sh", "-c", "while :; do :; done"]
+        command: ["/bin/sh", "-c", "s=x; i=0; while [ $i -lt 22 ]; do s=$s$s; i=$((i+1)); done; while :; do :; done"]
         resources:
           requests: {cpu: 100m, memory: 16Mi}
           limits: {cpu: 200m}
@@ -77,8 +78,9 @@ func TestKubectlTopAndHorizontalPodAutoscaler(t *testing.T) {
 		if cpu := milli(t, row[1]); cpu < 50 || cpu > 260 {
 			return fmt.Errorf("cpu %s, want about 200m (the limit):\n%s", row[1], out)
 		}
-		if !strings.HasSuffix(row[2], "Mi") && !strings.HasSuffix(row[2], "Ki") {
-			return fmt.Errorf("memory %q:\n%s", row[2], out)
+		// The working set holds the 4 MiB variable at least.
+		if mem, err := strconv.Atoi(strings.TrimSuffix(row[2], "Mi")); err != nil || mem < 4 || mem > 64 {
+			return fmt.Errorf("memory %q, want 4Mi or more:\n%s", row[2], out)
 		}
 		t.Logf("kubectl top pods:\n%s", out)
 		return nil

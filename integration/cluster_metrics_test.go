@@ -66,8 +66,8 @@ func TestClusterResourceMetricsAnswerFromAnyHost(t *testing.T) {
 		if len(pm.Containers) != 1 {
 			return fmt.Errorf("containers %+v", pm.Containers)
 		}
-		cpu := pm.Containers[0].Usage[api.ResourceCPU]
-		if cpu.MilliValue() < 30 || pm.Labels["app"] != "burn" {
+		cpu, mem := pm.Containers[0].Usage[api.ResourceCPU], pm.Containers[0].Usage[api.ResourceMemory]
+		if cpu.MilliValue() < 30 || mem.Value() < 4096 || pm.Labels["app"] != "burn" {
 			return fmt.Errorf("pod metrics %+v", pm)
 		}
 		return nil
