@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
@@ -109,5 +111,32 @@ func TestResourceMetricsAPI(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "pods:PodMetrics:get,list nodes:NodeMetrics:get,list" {
 		t.Fatalf("discovery of metrics.k8s.io: %s", got)
+	}
+
+	// client-go finds the group (what kubectl top checks), and autoscaling
+	// prefers v2 while serving v1 too; OpenAPI v3 has both.
+	dc, err := discovery.NewDiscoveryClientForConfig(&rest.Config{Host: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _, err := dc.ServerGroupsAndResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pref := map[string]string{}
+	for _, g := range groups {
+		pref[g.Name] = g.PreferredVersion.GroupVersion
+	}
+	if pref["metrics.k8s.io"] != "metrics.k8s.io/v1beta1" || pref["autoscaling"] != "autoscaling/v2" {
+		t.Fatalf("preferred versions %v", pref)
+	}
+	paths, err := dc.OpenAPIV3().Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gv := range []string{"apis/autoscaling/v2", "apis/autoscaling/v1", "apis/metrics.k8s.io/v1beta1"} {
+		if _, ok := paths[gv]; !ok {
+			t.Errorf("OpenAPI v3 lacks %s", gv)
+		}
 	}
 }
