@@ -89,6 +89,10 @@ func TestKubectlTopAndHorizontalPodAutoscaler(t *testing.T) {
 	if h := header(all); h != "NAMESPACE NAME CPU(cores) MEMORY(bytes)" || !strings.Contains(all, name) {
 		t.Fatalf("kubectl top pods -A:\n%s", all)
 	}
+	ctrs := a.kubectlStdout(t, "top", "pods", "--containers")
+	if row := rowOf(ctrs, name); header(ctrs) != "POD NAME CPU(cores) MEMORY(bytes)" || len(row) != 4 || row[1] != "app" {
+		t.Fatalf("kubectl top pods --containers:\n%s", ctrs)
+	}
 	if sel := a.kubectlStdout(t, "top", "pods", "-l", "app=other"); strings.Contains(sel, name) {
 		t.Fatalf("a label selector that matches nothing listed the pod:\n%s", sel)
 	}
