@@ -28,6 +28,8 @@ func Default(o Object) {
 		defaultDaemonSet(obj)
 	case *StatefulSet:
 		defaultStatefulSet(obj)
+	case *HorizontalPodAutoscaler:
+		defaultHorizontalPodAutoscaler(obj)
 	case *Service:
 		defaultService(obj)
 	case *Ingress:

@@ -34,6 +34,8 @@ func Validate(o Object) error {
 		validateStorageClass(&e, obj)
 	case *PodDisruptionBudget:
 		validatePodDisruptionBudget(&e, obj)
+	case *HorizontalPodAutoscaler:
+		validateHorizontalPodAutoscaler(&e, obj)
 	case *PersistentVolume:
 		validatePersistentVolume(&e, obj)
 	case *DaemonSet:

@@ -30,6 +30,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/ingress"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
+	"github.com/shoal-dev/shoal/daemon/node/resourceusage"
 	"github.com/shoal-dev/shoal/daemon/node/runtime"
 	"github.com/shoal-dev/shoal/daemon/node/sandbox"
 	"github.com/shoal-dev/shoal/daemon/node/volumereclaim"
@@ -148,6 +149,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		return namespaceEnforceLevel(ctx, objs, ns, cfg.PodSecurityDefault)
 	}})
 	mover := &imageMover{name: cfg.Name, cl: cl, live: ci.live}
+	usage := &clusterUsage{node: cfg.Name, cl: cl, live: ci.live, log: log.With("component", "resource-usage")}
 	srv := server.New(server.Config{Store: objs, Log: log, Version: cfg.Version,
 		PodIO:        &podIO{rt: &rt, store: objs, node: cfg.Name, cl: cl, live: ci.live},
 		AllowedHosts: cfg.apiAllowedHosts(),
@@ -167,6 +169,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		},
 		Authenticator: auth.NewAuthenticator(policy),
 		Authorizer:    auth.NewAuthorizer(policy),
+		Metrics:       usage,
 		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
 			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route())})
 	apiServer.Store(srv)
@@ -196,7 +199,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	}
 	run("internal endpoints", func(ctx context.Context) error {
 		return serveInternal(ctx, internalL, ci.live, internalHandler(cfg.Name, authority{st: st, members: cl.Members}, cl, srv,
-			mover.serveSave, log.With("component", "internal")), log.With("component", "internal"))
+			mover.serveSave, usage.serve, log.With("component", "internal")), log.With("component", "internal"))
 	})
 	run("cluster identity", ci.maintain(cl))
 	serve := func(l net.Listener, what string, conn func(context.Context, net.Conn) context.Context) {
@@ -313,7 +316,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		reclaim := volumereclaim.New(volumereclaim.Config{Node: cfg.Name, Engine: vr, Objects: view, Answers: objs, Log: log})
 		run("volume-reclaim", func(ctx context.Context) error { reclaim.Run(ctx); return nil })
 	}
-	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{})
+	if se, ok := eng.(resourceusage.Engine); ok {
+		procRoot := ""
+		if sim != nil {
+			procRoot = "-" // simulated nodes share one host: no node usage of their own
+		}
+		sampler := resourceusage.New(resourceusage.Config{Node: cfg.Name, Engine: se, ProcRoot: procRoot, Log: log.With("component", "resource-usage")})
+		usage.local.Store(sampler)
+		run("resource-usage", func(ctx context.Context) error { sampler.Run(ctx); return nil })
+	}
+	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{Metrics: usage})
 	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))

@@ -41,7 +41,7 @@ type hello struct {
 }
 
 // internalHandler routes the internal endpoints.
-func internalHandler(name string, auth authority, cl *gossip.Cluster, apiHandler http.Handler, saveImage http.HandlerFunc, log *slog.Logger) http.Handler {
+func internalHandler(name string, auth authority, cl *gossip.Cluster, apiHandler http.Handler, saveImage, usage http.HandlerFunc, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	identity.NewJoinHandler(auth, 0, log).Register(mux)
 	nodes := http.NewServeMux()
@@ -59,6 +59,8 @@ func internalHandler(name string, auth authority, cl *gossip.Cluster, apiHandler
 	nodes.Handle(forwardPrefix+"/", forwarded(apiHandler))
 	// Other agents fetch images of this engine (daemon/node/imagemove).
 	nodes.HandleFunc("GET "+imagemove.SavePath, saveImage)
+	// Other agents gather this node's resource usage (metrics.k8s.io).
+	nodes.HandleFunc("GET "+usagePath, usage)
 	mux.Handle(internalPrefix, requireNode(nodes, log))
 	return mux
 }

@@ -125,7 +125,7 @@ func newReplicationTrio(b *testing.B, secure bool) *replicationTrio {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := internalHandler(name, authority{st: st, members: cl.Members}, cl, http.NotFoundHandler(), http.NotFound, log)
+			h := internalHandler(name, authority{st: st, members: cl.Members}, cl, http.NotFoundHandler(), http.NotFound, http.NotFound, log)
 			go func() { _ = serveInternal(ctx, l, live, h, log) }()
 		} else {
 			plainHandler = cl.Handler()

@@ -81,7 +81,7 @@ func (h *helmRunner) try(args ...string) (string, string, error) {
 // ConfigMap (and roll when it changes, through a checksum annotation), a
 // Service in front of them, and a post-install/post-upgrade hook Job that
 // Helm waits for and deletes once it succeeded. hookExit makes the hook
-// fail; autoscale adds a kind shoal does not serve.
+// fail; legacy adds a kind shoal does not serve.
 var helmChart = map[string]string{
 	"Chart.yaml": `apiVersion: v2
 name: web
@@ -94,7 +94,7 @@ appVersion: "1"
 replicas: 2
 greeting: hello
 hookExit: 0
-autoscale: false
+legacy: false
 `,
 	"templates/configmap.yaml": `apiVersion: v1
 kind: ConfigMap
@@ -177,15 +177,21 @@ spec:
         args: ["exit", "{{ .Values.hookExit }}"]
 `,
 	// A kind shoal does not serve, to see Helm stop before writing.
-	"templates/hpa.yaml": `{{- if .Values.autoscale }}
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
+	"templates/rc.yaml": `{{- if .Values.legacy }}
+apiVersion: v1
+kind: ReplicationController
 metadata:
-  name: {{ .Release.Name }}-web
+  name: {{ .Release.Name }}-legacy
 spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: {{ .Release.Name }}-web}
-  minReplicas: 1
-  maxReplicas: 3
+  replicas: 1
+  selector: {app: legacy}
+  template:
+    metadata:
+      labels: {app: legacy}
+    spec:
+      containers:
+      - name: app
+        image: shoal-testapp:v1
 {{- end }}
 `,
 }
@@ -340,11 +346,11 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	}
 	// A chart with a kind shoal does not serve fails before Helm writes
 	// anything: no namespace, no object, no release.
-	_, errOut, err := h.try("install", "hpa", chart, "-n", "helm-hpa", "--create-namespace", "--set", "autoscale=true", "--wait", "--timeout", "2m")
-	if err == nil || !strings.Contains(errOut, `no matches for kind "HorizontalPodAutoscaler"`) {
-		t.Fatalf("helm install of a chart with an HPA: err %v, stderr:\n%s", err, errOut)
+	_, errOut, err := h.try("install", "legacy", chart, "-n", "helm-legacy", "--create-namespace", "--set", "legacy=true", "--wait", "--timeout", "2m")
+	if err == nil || !strings.Contains(errOut, `no matches for kind "ReplicationController"`) {
+		t.Fatalf("helm install of a chart with a ReplicationController: err %v, stderr:\n%s", err, errOut)
 	}
-	if out, _, _ := a.kubectlIn(t, nil, "get", "ns", "helm-hpa", "-o", "name", "--ignore-not-found"); strings.TrimSpace(out) != "" {
+	if out, _, _ := a.kubectlIn(t, nil, "get", "ns", "helm-legacy", "-o", "name", "--ignore-not-found"); strings.TrimSpace(out) != "" {
 		t.Fatalf("the refused install made its namespace: %s", out)
 	}
 

@@ -141,6 +141,14 @@ var tables = map[string]*Table{
 		col("Allowed Disruptions", typeInteger, "Evictions the budget allows now."),
 		ageColumn,
 	}},
+	"HorizontalPodAutoscaler": {named: true, row: autoscalerRow, columns: []Column{
+		col("Reference", typeString, "The workload it scales, kind/name."),
+		col("Targets", typeString, "Each metric's current value and its target."),
+		col("MinPods", typeString, "The fewest replicas it scales to."),
+		col("MaxPods", typeInteger, "The most replicas it scales to."),
+		col("Replicas", typeInteger, "The replicas it last saw."),
+		ageColumn,
+	}},
 	"ServiceAccount": {named: true, row: serviceAccountRow, columns: []Column{
 		col("Secrets", typeInteger, "Secrets the account lists."), ageColumn}},
 	"StorageClass": {named: true, row: storageClassRow, columns: []Column{

@@ -190,3 +190,34 @@ func budgetRow(o api.Object, now time.Time, _ *Options) []string {
 	}
 	return []string{orNA(b.Spec.MinAvailable), orNA(b.Spec.MaxUnavailable), fmt.Sprint(b.Status.DisruptionsAllowed), Age(b.CreationTimestamp, now)}
 }
+
+// autoscalerRow prints an autoscaler as kubectl does: its metrics'
+// current and target values, the first two then a count of the rest.
+func autoscalerRow(o api.Object, now time.Time, _ *Options) []string {
+	h, ok := o.(*api.HorizontalPodAutoscaler)
+	if !ok {
+		return []string{"", "", "", "", "", ""}
+	}
+	ref := h.Spec.ScaleTargetRef.Kind + "/" + h.Spec.ScaleTargetRef.Name
+	var targets []string
+	for i, m := range h.Spec.Metrics {
+		if i == 2 {
+			targets = append(targets, fmt.Sprintf("+ %d more...", len(h.Spec.Metrics)-2))
+			break
+		}
+		var st *api.MetricStatus
+		if i < len(h.Status.CurrentMetrics) {
+			st = &h.Status.CurrentMetrics[i]
+		}
+		targets = append(targets, api.MetricTargetString(m, st))
+	}
+	t := "<none>"
+	if len(targets) > 0 {
+		t = strings.Join(targets, ", ")
+	}
+	minPods := "<unset>"
+	if h.Spec.MinReplicas != nil {
+		minPods = fmt.Sprint(*h.Spec.MinReplicas)
+	}
+	return []string{ref, t, minPods, fmt.Sprint(h.Spec.MaxReplicas), fmt.Sprint(h.Status.CurrentReplicas), Age(h.CreationTimestamp, now)}
+}

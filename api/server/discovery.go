@@ -93,7 +93,7 @@ func servedResources(router *mux.Router) []openapi.Resource {
 		}
 		out = append(out, res)
 	}
-	for _, e := range extraResources {
+	for _, e := range append(slices.Clone(extraResources), append(metricsResources, hpaV1Resource)...) {
 		if len(methods[openapi.PathPrefix(e.Group, e.Version)+"/"+e.Resource]) > 0 {
 			out = append(out, e)
 		}

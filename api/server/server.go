@@ -121,6 +121,9 @@ type Config struct {
 	// them (unit tests of the handlers) every request is allowed.
 	Authenticator Authenticator
 	Authorizer    Authorizer
+	// Metrics serves the resource metrics API (metrics.k8s.io); nil
+	// leaves the API out of the routes and discovery.
+	Metrics ResourceMetrics
 	// Now is the clock of the Table answers' cells (ages, durations);
 	// nil is time.Now. Tests fix it.
 	Now func() time.Time
@@ -245,6 +248,8 @@ func (s *Server) routes() {
 	for _, k := range api.Kinds {
 		s.kindRoutes(k)
 	}
+	s.metricsRoutes()
+	s.hpaV1Routes()
 	s.access = map[string]func(*http.Request) ([]api.AccessRequest, error){}
 	for _, e := range s.cfg.Extra {
 		r.HandleFunc(e.Path, e.Handler).Methods(e.Method)

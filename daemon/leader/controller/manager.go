@@ -50,6 +50,11 @@ type Options struct {
 	// or a DaemonSet replaces a failed pod: the first doubles with every
 	// failure up to the second.
 	FailedPodBackoff, FailedPodBackoffMax time.Duration
+	// Metrics gives the pods' usage to the horizontal pod autoscaler; nil:
+	// autoscalers report that no metrics are available.
+	Metrics MetricsSource
+	// AutoscalerSyncPeriod is how often each autoscaler is evaluated.
+	AutoscalerSyncPeriod time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -81,6 +86,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FailedPodBackoffMax <= 0 {
 		o.FailedPodBackoffMax = DefaultFailedPodBackoffMax
+	}
+	if o.AutoscalerSyncPeriod <= 0 {
+		o.AutoscalerSyncPeriod = DefaultAutoscalerSyncPeriod
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -139,6 +147,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		newCronJobController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newServiceAccountController(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newDisruptionController(ctx, m.store, m.cache, m.log, m.opts).loop(),
+		newAutoscalerController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newDaemonSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newStatefulSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newEndpointsController(ctx, m.store, m.cache, m.log, m.opts).loop(),

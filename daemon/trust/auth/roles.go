@@ -52,6 +52,8 @@ func viewRules() []api.PolicyRule {
 		rule(readVerbs, "batch", batchWorkload...),
 		rule(readVerbs, "networking.k8s.io", netWorkload...),
 		rule(readVerbs, "policy", "poddisruptionbudgets"),
+		rule(readVerbs, "autoscaling", "horizontalpodautoscalers", "horizontalpodautoscalers/status"),
+		rule(readVerbs, "metrics.k8s.io", "pods", "nodes"),
 	}
 }
 
@@ -65,6 +67,7 @@ func editRules() []api.PolicyRule {
 		rule(allVerbs, "batch", batchWorkload...),
 		rule(allVerbs, "networking.k8s.io", netWorkload...),
 		rule(allVerbs, "policy", "poddisruptionbudgets"),
+		rule(allVerbs, "autoscaling", "horizontalpodautoscalers"),
 		rule([]string{api.VerbCreate}, "", "pods/eviction"),
 		rule([]string{api.VerbCreate, api.VerbPatch, api.VerbUpdate}, "", "events"),
 	)
