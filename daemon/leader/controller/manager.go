@@ -134,6 +134,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	dc.creating = rsc.exp.pendingCreations
 	loops := []*loop{
 		rsc.loop(),
+		newReplicatedController(ctx, replicationControllerKind, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		dc.loop(),
 		newJobController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newCronJobController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
