@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
 	"github.com/shoal-dev/shoal/daemon/leader/controller"
 	"github.com/shoal-dev/shoal/daemon/leader/scheduler"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
@@ -313,7 +314,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		reclaim := volumereclaim.New(volumereclaim.Config{Node: cfg.Name, Engine: vr, Objects: view, Answers: objs, Log: log})
 		run("volume-reclaim", func(ctx context.Context) error { reclaim.Run(ctx); return nil })
 	}
-	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{})
+	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log,
+		controller.Options{ReservedPorts: func() []int32 { return reservedPorts(cfg, cl) }})
 	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))
@@ -351,7 +353,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 				ipalloc.Repair(ctx, objs, log.With("component", "service-repair"), 5*time.Second)
 				return nil
 			}
-			for _, loop := range []func(context.Context) error{manager.Run, sched.Run, repair,
+			kubeSvc := func(ctx context.Context) error {
+				changes, unsubscribe := cl.Subscribe()
+				defer unsubscribe()
+				apiservice.New(apiservice.Config{Store: objs, Members: func() []apiservice.Member { return apiMembersOf(cl) },
+					Changes: changes, ServiceCIDR: netip.MustParsePrefix(cfg.ServiceCIDR), Log: log}).Run(ctx)
+				return nil
+			}
+			for _, loop := range []func(context.Context) error{manager.Run, sched.Run, repair, kubeSvc,
 				func(ctx context.Context) error { ev.Run(ctx); return nil }} {
 				lw.Add(1)
 				go func() {

@@ -50,6 +50,9 @@ type Options struct {
 	// or a DaemonSet replaces a failed pod: the first doubles with every
 	// failure up to the second.
 	FailedPodBackoff, FailedPodBackoffMax time.Duration
+	// ReservedPorts lists the ports the agents listen on, which no
+	// LoadBalancer Service may take on the nodes' addresses; nil: none.
+	ReservedPorts func() []int32
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -143,6 +146,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		newDaemonSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newStatefulSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newEndpointsController(ctx, m.store, m.cache, m.log, m.opts).loop(),
+		newLoadBalancerController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newGarbageCollector(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newComposeDepsController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 	}

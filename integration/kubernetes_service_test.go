@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
+)
+
+// TestKubernetesServiceLeadsPodsToTheAPI: the agent keeps the `kubernetes`
+// Service in `default` (the first address of the service range, port 443)
+// with Endpoints naming the agent's API, and a pod reaches the API at
+// https://kubernetes.default.svc, verifying it with the cluster's CA; a
+// view token it holds is judged by RBAC.
+func TestKubernetesServiceLeadsPodsToTheAPI(t *testing.T) {
+	// The API must listen where pods reach it: the host's address, not
+	// loopback (whose agents the Service leaves out).
+	a := startAgentWith(t, func(a *agent) {
+		a.extra = append(a.extra, "--api-addr", fmt.Sprintf("0.0.0.0:%d", a.port), "--bind", "0.0.0.0:0")
+	})
+	svcTable := a.kubectlStdout(t, "get", "service", "kubernetes", "-n", "default")
+	if row := rowOf(svcTable, "kubernetes"); len(row) < 5 || row[1] != "ClusterIP" || row[2] != "10.96.0.1" || row[4] != "443/TCP" {
+		t.Fatalf("get service kubernetes:\n%s", svcTable)
+	}
+	var ep *api.Endpoints
+	poll.Until(t, 30*time.Second, "the kubernetes endpoints name the agent", func() error {
+		o, err := a.client.Get(ctx(t), api.KindEndpoints, "default", "kubernetes")
+		if err != nil {
+			return err
+		}
+		ep = o.(*api.Endpoints)
+		if len(ep.Subsets) != 1 || len(ep.Subsets[0].Addresses) != 1 || ep.Subsets[0].Ports[0].Port != int32(a.port) {
+			return fmt.Errorf("endpoints %+v", ep.Subsets)
+		}
+		return nil
+	})
+	if ip := net.ParseIP(ep.Subsets[0].Addresses[0].IP); ip == nil || ip.IsLoopback() {
+		t.Fatalf("endpoint address %q", ep.Subsets[0].Addresses[0].IP)
+	}
+	// The Service is kept: deleted, it comes back with the same address.
+	a.kubectlStdout(t, "delete", "service", "kubernetes")
+	poll.Until(t, 60*time.Second, "the kubernetes service back", func() error {
+		o, err := a.client.Get(ctx(t), api.KindService, "default", "kubernetes")
+		if err != nil {
+			return err
+		}
+		if ip := o.(*api.Service).Spec.ClusterIP; ip != "10.96.0.1" {
+			return fmt.Errorf("cluster IP %s", ip)
+		}
+		return nil
+	})
+
+	ca, err := os.ReadFile(a.caFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := strings.TrimSpace(a.shoal("token", "create", "pod-viewer", "--role", "view"))
+	a.kubectlStdout(t, "create", "configmap", "cluster-ca", "--from-literal=ca.crt="+string(ca))
+	a.kubectlStdout(t, "create", "secret", "generic", "viewer-token", "--from-literal=token="+viewer)
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - name: c
+    image: ` + testImage + `
+    command: ["/testapp", "sleep", "1h"]
+    volumeMounts:
+    - {name: ca, mountPath: /ca}
+    - {name: token, mountPath: /token}
+  volumes:
+  - {name: ca, configMap: {name: cluster-ca}}
+  - {name: token, secret: {secretName: viewer-token}}
+`
+	if _, errOut, err := a.kubectlIn(t, []byte(pod), "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply pod: %v %s", err, errOut)
+	}
+	a.kubectlStdout(t, "wait", "pod/client", "--for=condition=Ready", "--timeout=90s")
+	get := func(url string, token bool) (string, error) {
+		args := []string{"exec", "client", "--", "/testapp", "get", url, "--cacert", "/ca/ca.crt", "--timeout", "5s"}
+		if token {
+			args = append(args, "--bearer-file", "/token/token")
+		}
+		out, errOut, err := a.kubectlIn(t, nil, args...)
+		return out + errOut, err
+	}
+	// Through the Service's name and its address, the certificate holds.
+	var out string
+	poll.Until(t, 30*time.Second, "a pod reaches the API by kubernetes.default.svc", func() error {
+		out, err = get("https://kubernetes.default.svc/api", true)
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	if !strings.Contains(out, `"APIVersions"`) || !strings.Contains(out, `"v1"`) {
+		t.Errorf("GET /api from the pod: %s", out)
+	}
+	if out, err := get("https://10.96.0.1:443/api/v1/namespaces/default/pods", true); err != nil || !strings.Contains(out, `"PodList"`) {
+		t.Errorf("list pods with a view token by the cluster IP: %v %s", err, out)
+	}
+	// RBAC decides: the view role reads no Secrets; no token is no user.
+	if out, err := get("https://kubernetes.default.svc/api/v1/namespaces/default/secrets", true); err == nil || !strings.Contains(out, "403") {
+		t.Errorf("secrets with a view token: %v %s", err, out)
+	}
+	if out, err := get("https://kubernetes.default.svc/api/v1/namespaces/default/pods", false); err == nil || !strings.Contains(out, "401") {
+		t.Errorf("pods without a token: %v %s", err, out)
+	}
+}
