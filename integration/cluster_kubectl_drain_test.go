@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -35,7 +36,9 @@ func (h *clusterHost) mustKubectl(t *testing.T, stdin string, args ...string) st
 	return out
 }
 
-// TestKubectlDrainWaitsOnAPodDisruptionBudget runs the real `kubectl drain`
+// TestKubectlDrainWaitsOnAPodDisruptionBudget checks, on two hosts, that the
+// kubernetes Service's Endpoints list both agents and that a LoadBalancer
+// answers on both nodes' addresses; then it runs the real `kubectl drain`
 // on a node holding both pods of a Deployment under a budget of
 // minAvailable 1: kubectl evicts one, is told to wait (429) for the other
 // until the first one's replacement is Ready elsewhere, then evicts it and
@@ -49,6 +52,46 @@ func TestKubectlDrainWaitsOnAPodDisruptionBudget(t *testing.T) {
 		}
 		return nil
 	})
+	t.Run("the kubernetes service lists every agent", func(t *testing.T) {
+		poll.Until(t, 30*time.Second, "both agents in the endpoints", func() error {
+			out, err := h1.kubectl(t, "", "get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[*].addresses[*].ip} {.subsets[*].ports[*].port}")
+			if err != nil || strings.TrimSpace(out) != "10.213.0.11 10.213.0.12 7480" {
+				return fmt.Errorf("endpoints %q %v", out, err)
+			}
+			return nil
+		})
+		if out := h1.mustKubectl(t, "", "get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP} {.spec.ports[0].port}"); out != "10.96.0.1 443" {
+			t.Errorf("service %q", out)
+		}
+	})
+	t.Run("a load balancer answers on every node's address", func(t *testing.T) {
+		h1.mustKubectl(t, deploymentYAML("lb", 1, testImage), "apply", "-f", "-")
+		h1.mustKubectl(t, `apiVersion: v1
+kind: Service
+metadata: {name: lb}
+spec:
+  type: LoadBalancer
+  selector: {app: lb}
+  ports: [{port: 8089, targetPort: 8080}]
+`, "apply", "-f", "-")
+		h1.mustKubectl(t, "", "wait", "service/lb", "--for=jsonpath={.status.loadBalancer.ingress[1].ip}=10.213.0.12", "--timeout=60s")
+		client := &http.Client{Timeout: 3 * time.Second}
+		for _, ip := range []string{"10.213.0.11", "10.213.0.12"} {
+			poll.Until(t, 60*time.Second, ip+":8089 answers", func() error {
+				resp, err := client.Get("http://" + ip + ":8089/")
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("%s", resp.Status)
+				}
+				return nil
+			})
+		}
+		h1.mustKubectl(t, "", "delete", "deployment,service", "lb")
+	})
+
 	// Both pods on h2: h1 is cordoned while they are placed.
 	h1.mustKubectl(t, "", "cordon", "h1")
 	h1.mustKubectl(t, deploymentYAML("web", 2, testImage), "apply", "-f", "-")
