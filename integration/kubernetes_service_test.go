@@ -23,10 +23,16 @@ func TestKubernetesServiceLeadsPodsToTheAPI(t *testing.T) {
 	a := startAgentWith(t, func(a *agent) {
 		a.extra = append(a.extra, "--api-addr", fmt.Sprintf("0.0.0.0:%d", a.port), "--bind", "0.0.0.0:0")
 	})
-	svcTable := a.kubectlStdout(t, "get", "service", "kubernetes", "-n", "default")
-	if row := rowOf(svcTable, "kubernetes"); len(row) < 5 || row[1] != "ClusterIP" || row[2] != "10.96.0.1" || row[4] != "443/TCP" {
-		t.Fatalf("get service kubernetes:\n%s", svcTable)
-	}
+	poll.Until(t, 30*time.Second, "the kubernetes service", func() error {
+		svcTable, errOut, err := a.kubectlIn(t, nil, "get", "service", "kubernetes", "-n", "default")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, errOut)
+		}
+		if row := rowOf(svcTable, "kubernetes"); len(row) < 5 || row[1] != "ClusterIP" || row[2] != "10.96.0.1" || row[4] != "443/TCP" {
+			return fmt.Errorf("get service kubernetes:\n%s", svcTable)
+		}
+		return nil
+	})
 	var ep *api.Endpoints
 	poll.Until(t, 30*time.Second, "the kubernetes endpoints name the agent", func() error {
 		o, err := a.client.Get(ctx(t), api.KindEndpoints, "default", "kubernetes")
