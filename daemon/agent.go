@@ -315,7 +315,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		run("volume-reclaim", func(ctx context.Context) error { reclaim.Run(ctx); return nil })
 	}
 	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log,
-		controller.Options{ReservedPorts: func() []int32 { return reservedPorts(cfg, cl) }})
+		controller.Options{ReservedPorts: func() []int32 { return reservedPorts(cfg, cl.Members()) }})
 	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))

@@ -60,7 +60,7 @@ func apiMembersOf(cl *gossip.Cluster) []apiservice.Member {
 // Service may not take on the nodes' addresses: every member's API and
 // gossip ports (from membership), DNS, and this agent's ingress ports
 // (agents of one cluster normally share their flags).
-func reservedPorts(cfg Config, cl *gossip.Cluster) []int32 {
+func reservedPorts(cfg Config, members []gossip.Member) []int32 {
 	out := []int32{53}
 	add := func(hostport string) {
 		if u, err := url.Parse(hostport); err == nil && u.Host != "" {
@@ -72,7 +72,7 @@ func reservedPorts(cfg Config, cl *gossip.Cluster) []int32 {
 			}
 		}
 	}
-	for _, m := range cl.Members() {
+	for _, m := range members {
 		add(m.Addr)
 		add(m.APIAddr)
 	}
