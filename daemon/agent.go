@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/trust/atrest"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/satoken"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 	"github.com/shoal-dev/shoal/registry/admission/ipalloc"
@@ -166,8 +168,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 			}
 			return nil
 		},
-		Authenticator: auth.NewAuthenticator(policy),
-		Authorizer:    auth.NewAuthorizer(policy),
+		Authenticator: auth.NewAuthenticator(policy).WithServiceAccountTokens(&satoken.Verifier{
+			Roots: func() *x509.CertPool { return ci.live.Node().Pool() }, Pods: objs}),
+		Authorizer: auth.NewAuthorizer(policy),
 		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
 			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route())})
 	apiServer.Store(srv)
@@ -305,7 +308,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	}
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
 		Network: podnet.NetworkName, DataDir: cfg.DataDir, Peers: peers,
-		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng,
+		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain), Tokens: podTokensUnlessSimulated(ci, sim)}, eng,
 		// Only this node's pods, through the informer's spec.nodeName
 		// index; copies, as the runner writes what it reads.
 		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)

@@ -17,8 +17,10 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/daemon/node/runtime"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/satoken"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 )
@@ -311,6 +313,25 @@ func (a authority) CheckJoinName(name string, ips []net.IP) error {
 		}
 	}
 	return nil
+}
+
+// podTokens signs the service-account tokens of this node's pods with
+// its current identity.
+type podTokens struct{ ci *clusterIdentity }
+
+func (p podTokens) Token(pod *api.Pod, now time.Time) (string, time.Time, error) {
+	return satoken.Issue(p.ci.live.Node(), pod, now, satoken.DefaultTTL)
+}
+
+func (p podTokens) CA() []byte { return p.ci.trustBundle() }
+
+// podTokensUnlessSimulated: simulated pods run nothing that could read a
+// token, and a tmpfs per simulated pod would only cost.
+func podTokensUnlessSimulated(ci *clusterIdentity, sim *Simulation) runtime.TokenSource {
+	if sim != nil {
+		return nil
+	}
+	return podTokens{ci}
 }
 
 // trustBundle is the PEM of the roots this agent trusts.

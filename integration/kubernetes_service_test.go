@@ -117,4 +117,61 @@ spec:
 	if out, err := get("https://kubernetes.default.svc/api/v1/namespaces/default/pods", false); err == nil || !strings.Contains(out, "401") {
 		t.Errorf("pods without a token: %v %s", err, out)
 	}
+
+	// The pod's own service-account token, mounted by its node.
+	saPod := func(name, extra string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  ` + extra + `
+  containers:
+  - {name: c, image: ` + testImage + `, command: ["/testapp", "sleep", "1h"]}
+`
+	}
+	for name, extra := range map[string]string{"sa-client": "serviceAccountName: default", "no-token": "automountServiceAccountToken: false"} {
+		if _, errOut, err := a.kubectlIn(t, []byte(saPod(name, extra)), "apply", "-f", "-"); err != nil {
+			t.Fatalf("apply pod %s: %v %s", name, err, errOut)
+		}
+	}
+	a.kubectlStdout(t, "wait", "pod/sa-client", "pod/no-token", "--for=condition=Ready", "--timeout=90s")
+	const sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+	saGet := func(url string) (string, error) {
+		out, errOut, err := a.kubectlIn(t, nil, "exec", "sa-client", "--", "/testapp", "get", url,
+			"--cacert", sa+"/ca.crt", "--bearer-file", sa+"/token", "--timeout", "5s")
+		return out + errOut, err
+	}
+	if ns := a.kubectlStdout(t, "exec", "sa-client", "--", "/testapp", "cat", sa+"/namespace"); ns != "default" {
+		t.Errorf("namespace file %q", ns)
+	}
+	// The default account may discover, nothing more (as in Kubernetes).
+	if out, err := saGet("https://kubernetes.default.svc/api"); err != nil || !strings.Contains(out, `"APIVersions"`) {
+		t.Errorf("discovery with the pod's token: %v %s", err, out)
+	}
+	if out, err := saGet("https://kubernetes.default.svc/api/v1/namespaces/default/pods"); err == nil || !strings.Contains(out, "403") ||
+		!strings.Contains(out, "system:serviceaccount:default:default") {
+		t.Errorf("pods with the default account's token: %v %s", err, out)
+	}
+	a.kubectlStdout(t, "create", "rolebinding", "sa-view", "--clusterrole=view", "--serviceaccount=default:default")
+	poll.Until(t, 30*time.Second, "the bound account lists pods", func() error {
+		out, err := saGet("https://kubernetes.default.svc/api/v1/namespaces/default/pods")
+		if err != nil || !strings.Contains(out, `"PodList"`) {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	if out, errOut, err := a.kubectlIn(t, nil, "exec", "no-token", "--", "/testapp", "cat", sa+"/token"); err == nil {
+		t.Errorf("a pod with automountServiceAccountToken: false has a token: %s %s", out, errOut)
+	}
+	// The token is bound to its pod: it works from anywhere while the pod
+	// lives, and no longer once the pod is deleted.
+	token := a.kubectlStdout(t, "exec", "sa-client", "--", "/testapp", "cat", sa+"/token")
+	tc := a.newClient(t, token)
+	if _, _, err := tc.List(ctx(t), api.KindPod, "default", api.ListOptions{}); err != nil {
+		t.Fatalf("the pod's token from outside: %v", err)
+	}
+	a.kubectlStdout(t, "delete", "pod", "sa-client", "--wait=true", "--timeout=60s")
+	if _, _, err := tc.List(ctx(t), api.KindPod, "default", api.ListOptions{}); err == nil || !strings.Contains(err.Error(), "not valid") {
+		t.Errorf("the token of a deleted pod: %v", err)
+	}
 }
