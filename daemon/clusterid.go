@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
 	"github.com/shoal-dev/shoal/daemon/node/runtime"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
@@ -324,6 +326,19 @@ func (p podTokens) Token(pod *api.Pod, now time.Time) (string, time.Time, error)
 }
 
 func (p podTokens) CA() []byte { return p.ci.trustBundle() }
+
+// apiServiceHost is the kubernetes Service's address in the service range.
+func apiServiceHost(cfg Config) string {
+	p, err := netip.ParsePrefix(cfg.ServiceCIDR)
+	if err != nil {
+		return ""
+	}
+	ip, err := apiservice.ClusterIP(p)
+	if err != nil {
+		return ""
+	}
+	return ip
+}
 
 // podTokensUnlessSimulated: simulated pods run nothing that could read a
 // token, and a tmpfs per simulated pod would only cost.

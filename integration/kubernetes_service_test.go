@@ -141,6 +141,11 @@ spec:
 			"--cacert", sa+"/ca.crt", "--bearer-file", sa+"/token", "--timeout", "5s")
 		return out + errOut, err
 	}
+	// The variables client-go's in-cluster configuration reads.
+	if env := a.kubectlStdout(t, "exec", "sa-client", "--", "/testapp", "env"); !strings.Contains(env, "KUBERNETES_SERVICE_HOST=10.96.0.1\n") ||
+		!strings.Contains(env, "KUBERNETES_SERVICE_PORT=443\n") {
+		t.Errorf("env:\n%s", env)
+	}
 	if ns := a.kubectlStdout(t, "exec", "sa-client", "--", "/testapp", "cat", sa+"/namespace"); ns != "default" {
 		t.Errorf("namespace file %q", ns)
 	}

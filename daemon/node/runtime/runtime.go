@@ -62,6 +62,10 @@ type Config struct {
 	// Tokens, when set, signs the service-account tokens mounted into
 	// pods at ServiceAccountDir; nil mounts none.
 	Tokens TokenSource
+	// APIServiceHost is the address of the kubernetes Service, given to
+	// every container as KUBERNETES_SERVICE_HOST (port 443) as the kubelet
+	// does, for clients' in-cluster configuration; "": none.
+	APIServiceHost string
 }
 
 // TokenSource signs service-account tokens for this node's pods.
