@@ -262,6 +262,7 @@ type PodSpec struct {
 	DNSPolicy                     string                 `json:"dnsPolicy,omitempty"`
 	NodeSelector                  map[string]string      `json:"nodeSelector,omitempty"`
 	ServiceAccountName            string                 `json:"serviceAccountName,omitempty"`
+	AutomountServiceAccountToken  *bool                  `json:"automountServiceAccountToken,omitempty"`
 	NodeName                      string                 `json:"nodeName,omitempty"`
 	HostNetwork                   bool                   `json:"hostNetwork,omitempty"`
 	HostPID                       bool                   `json:"hostPID,omitempty"`

@@ -14,6 +14,8 @@ func Default(o Object) {
 			obj.Spec.Replicas = Int32(1)
 		}
 		defaultTemplate(&obj.Spec.Template, &obj.Spec.Selector)
+	case *ReplicationController:
+		defaultReplicationController(obj)
 	case *Deployment:
 		defaultDeployment(obj)
 	case *Job:

@@ -121,6 +121,8 @@ func objectFields(obj Object) map[string]string {
 		set["status.phase"] = o.Status.Phase
 	case *ReplicaSet:
 		set["status.replicas"] = strconv.Itoa(int(o.Status.Replicas))
+	case *ReplicationController:
+		set["status.replicas"] = strconv.Itoa(int(o.Status.Replicas))
 	case *Job:
 		set["status.successful"] = strconv.Itoa(int(o.Status.Succeeded))
 	}

@@ -75,6 +75,7 @@ var Kinds = []*Kind{
 	{Kind: "Token", Resource: "tokens", Singular: "token", Group: "shoal.io", Version: "v1", New: func() Object { return &Token{} }},
 	{Kind: "Deployment", Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Deployment{} }},
 	{Kind: "ReplicaSet", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &ReplicaSet{} }},
+	{Kind: "ReplicationController", Resource: "replicationcontrollers", Singular: "replicationcontroller", ShortNames: []string{"rc"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &ReplicationController{} }},
 	{Kind: "DaemonSet", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &DaemonSet{} }},
 	{Kind: "StatefulSet", Resource: "statefulsets", Singular: "statefulset", ShortNames: []string{"sts"}, Group: "apps", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &StatefulSet{} }},
 	{Kind: "ControllerRevision", Resource: "controllerrevisions", Singular: "controllerrevision", Group: "apps", Version: "v1", Namespaced: true, New: func() Object { return &ControllerRevision{} }},
@@ -83,7 +84,7 @@ var Kinds = []*Kind{
 	{Kind: "PodDisruptionBudget", Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Group: "policy", Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &PodDisruptionBudget{} }},
 	{Kind: "HorizontalPodAutoscaler", Resource: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", ShortNames: []string{"hpa"}, Group: "autoscaling", Version: "v2", Namespaced: true, HasStatus: true, New: func() Object { return &HorizontalPodAutoscaler{} }},
 	{Kind: "Pod", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Pod{} }},
-	{Kind: "Service", Resource: "services", Singular: "service", ShortNames: []string{"svc"}, Version: "v1", Namespaced: true, New: func() Object { return &Service{} }},
+	{Kind: "Service", Resource: "services", Singular: "service", ShortNames: []string{"svc"}, Version: "v1", Namespaced: true, HasStatus: true, New: func() Object { return &Service{} }},
 	{Kind: "Endpoints", Resource: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Version: "v1", Namespaced: true, New: func() Object { return &Endpoints{} }},
 	{Kind: "Ingress", Resource: "ingresses", Singular: "ingress", ShortNames: []string{"ing"}, Group: "networking.k8s.io", Version: "v1", Namespaced: true, New: func() Object { return &Ingress{} }},
 	{Kind: "Event", Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Version: "v1", Namespaced: true, New: func() Object { return &Event{} }},
@@ -91,28 +92,29 @@ var Kinds = []*Kind{
 
 // Well-known kinds, for code that names one directly.
 var (
-	KindNamespace           = MustKind("Namespace")
-	KindNode                = MustKind("Node")
-	KindConfigMap           = MustKind("ConfigMap")
-	KindSecret              = MustKind("Secret")
-	KindServiceAccount      = MustKind("ServiceAccount")
-	KindStorageClass        = MustKind("StorageClass")
-	KindPersistentVolume    = MustKind("PersistentVolume")
-	KindClaim               = MustKind("PersistentVolumeClaim")
-	KindDeployment          = MustKind("Deployment")
-	KindReplicaSet          = MustKind("ReplicaSet")
-	KindPod                 = MustKind("Pod")
-	KindJob                 = MustKind("Job")
-	KindCronJob             = MustKind("CronJob")
-	KindPodDisruptionBudget = MustKind("PodDisruptionBudget")
-	KindDaemonSet           = MustKind("DaemonSet")
-	KindHPA                 = MustKind("HorizontalPodAutoscaler")
-	KindStatefulSet         = MustKind("StatefulSet")
-	KindRevision            = MustKind("ControllerRevision")
-	KindService             = MustKind("Service")
-	KindEndpoints           = MustKind("Endpoints")
-	KindIngress             = MustKind("Ingress")
-	KindEvent               = MustKind("Event")
+	KindNamespace             = MustKind("Namespace")
+	KindNode                  = MustKind("Node")
+	KindConfigMap             = MustKind("ConfigMap")
+	KindSecret                = MustKind("Secret")
+	KindServiceAccount        = MustKind("ServiceAccount")
+	KindStorageClass          = MustKind("StorageClass")
+	KindPersistentVolume      = MustKind("PersistentVolume")
+	KindClaim                 = MustKind("PersistentVolumeClaim")
+	KindDeployment            = MustKind("Deployment")
+	KindReplicaSet            = MustKind("ReplicaSet")
+	KindReplicationController = MustKind("ReplicationController")
+	KindPod                   = MustKind("Pod")
+	KindJob                   = MustKind("Job")
+	KindCronJob               = MustKind("CronJob")
+	KindPodDisruptionBudget   = MustKind("PodDisruptionBudget")
+	KindDaemonSet             = MustKind("DaemonSet")
+	KindHPA                   = MustKind("HorizontalPodAutoscaler")
+	KindStatefulSet           = MustKind("StatefulSet")
+	KindRevision              = MustKind("ControllerRevision")
+	KindService               = MustKind("Service")
+	KindEndpoints             = MustKind("Endpoints")
+	KindIngress               = MustKind("Ingress")
+	KindEvent                 = MustKind("Event")
 )
 
 // MustKind returns the kind named exactly, or panics; for package variables.

@@ -24,6 +24,8 @@ func Validate(o Object) error {
 		if obj.Spec.MinReadySeconds < 0 {
 			e.invalid("spec.minReadySeconds", obj.Spec.MinReadySeconds, "must be greater than or equal to 0")
 		}
+	case *ReplicationController:
+		validateReplicationController(&e, obj)
 	case *Deployment:
 		validateDeployment(&e, obj)
 	case *Job:

@@ -145,6 +145,8 @@ func podTemplateOf(o api.Object) *api.PodTemplateSpec {
 		return &w.Spec.Template
 	case *api.ReplicaSet:
 		return &w.Spec.Template
+	case *api.ReplicationController:
+		return w.Spec.Template
 	case *api.DaemonSet:
 		return &w.Spec.Template
 	case *api.Job:

@@ -35,8 +35,8 @@ func runScale(cmd *cobra.Command, e *env, replicas int32, args []string) error {
 		return usageError(cmd, "%v", err)
 	}
 	for _, t := range targets {
-		if t.kind != api.KindDeployment && t.kind != api.KindReplicaSet && t.kind != api.KindStatefulSet {
-			return usageError(cmd, "cannot scale %s: only deployments, replicasets and statefulsets scale", t.kind.Resource)
+		if t.kind != api.KindDeployment && t.kind != api.KindReplicaSet && t.kind != api.KindStatefulSet && t.kind != api.KindReplicationController {
+			return usageError(cmd, "cannot scale %s: only deployments, replicasets, statefulsets and replicationcontrollers scale", t.kind.Resource)
 		}
 		if len(t.names) == 0 {
 			return usageError(cmd, "name the %s to scale, such as deploy/web", t.kind.Resource)

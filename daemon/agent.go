@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/daemon/events"
+	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
 	"github.com/shoal-dev/shoal/daemon/leader/controller"
 	"github.com/shoal-dev/shoal/daemon/leader/scheduler"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
@@ -37,6 +39,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/trust/atrest"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/satoken"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 	"github.com/shoal-dev/shoal/registry/admission/ipalloc"
@@ -167,9 +170,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 			}
 			return nil
 		},
-		Authenticator: auth.NewAuthenticator(policy),
-		Authorizer:    auth.NewAuthorizer(policy),
-		Metrics:       usage,
+		Authenticator: auth.NewAuthenticator(policy).WithServiceAccountTokens(&satoken.Verifier{
+			Roots: func() *x509.CertPool { return ci.live.Node().Pool() }, Pods: objs}),
+		Authorizer: auth.NewAuthorizer(policy),
+		Metrics:    usage,
 		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
 			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route())})
 	apiServer.Store(srv)
@@ -307,7 +311,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	}
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
 		Network: podnet.NetworkName, DataDir: cfg.DataDir, Peers: peers,
-		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain)}, eng,
+		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain), Tokens: podTokensUnlessSimulated(ci, sim),
+		APIServiceHost: apiServiceHost(cfg)}, eng,
 		// Only this node's pods, through the informer's spec.nodeName
 		// index; copies, as the runner writes what it reads.
 		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)
@@ -325,7 +330,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		usage.local.Store(sampler)
 		run("resource-usage", func(ctx context.Context) error { sampler.Run(ctx); return nil })
 	}
-	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{Metrics: usage})
+	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{Metrics: usage,
+		ReservedPorts: func() []int32 { return reservedPorts(cfg, cl.Members()) }})
 	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))
@@ -363,7 +369,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 				ipalloc.Repair(ctx, objs, log.With("component", "service-repair"), 5*time.Second)
 				return nil
 			}
-			for _, loop := range []func(context.Context) error{manager.Run, sched.Run, repair,
+			kubeSvc := func(ctx context.Context) error {
+				changes, unsubscribe := cl.Subscribe()
+				defer unsubscribe()
+				apiservice.New(apiservice.Config{Store: objs, Members: func() []apiservice.Member { return apiMembersOf(cl) },
+					Changes: changes, ServiceCIDR: netip.MustParsePrefix(cfg.ServiceCIDR), Log: log}).Run(ctx)
+				return nil
+			}
+			for _, loop := range []func(context.Context) error{manager.Run, sched.Run, repair, kubeSvc,
 				func(ctx context.Context) error { ev.Run(ctx); return nil }} {
 				lw.Add(1)
 				go func() {

@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
 
 	"github.com/shoal-dev/shoal/api/server"
 	"github.com/shoal-dev/shoal/daemon/leader/election"
@@ -41,6 +44,43 @@ func (g gossipMembership) Members() []membership.Member {
 }
 
 func (g gossipMembership) Subscribe() (<-chan struct{}, func()) { return g.cl.Subscribe() }
+
+// apiMembersOf lists the agents and their API URLs for the kubernetes
+// Service's endpoints: membership's record, which only each agent writes
+// for itself.
+func apiMembersOf(cl *gossip.Cluster) []apiservice.Member {
+	var out []apiservice.Member
+	for _, m := range cl.Members() {
+		out = append(out, apiservice.Member{Name: m.Name, APIURL: m.APIAddr, Alive: m.State == gossip.StateAlive})
+	}
+	return out
+}
+
+// reservedPorts are the ports agents listen on, which a LoadBalancer
+// Service may not take on the nodes' addresses: every member's API and
+// gossip ports (from membership), DNS, and this agent's ingress ports
+// (agents of one cluster normally share their flags).
+func reservedPorts(cfg Config, members []gossip.Member) []int32 {
+	out := []int32{53}
+	add := func(hostport string) {
+		if u, err := url.Parse(hostport); err == nil && u.Host != "" {
+			hostport = u.Host
+		}
+		if _, p, err := net.SplitHostPort(hostport); err == nil {
+			if n, err := strconv.ParseUint(p, 10, 16); err == nil && n > 0 {
+				out = append(out, int32(n))
+			}
+		}
+	}
+	for _, m := range members {
+		add(m.Addr)
+		add(m.APIAddr)
+	}
+	for _, a := range []string{cfg.APIAddr, cfg.IngressAddr, cfg.IngressTLSAddr, cfg.DNSAddr} {
+		add(a)
+	}
+	return out
+}
 
 func (g gossipMembership) apiMembers() []api.Member {
 	var out []api.Member

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,8 +18,11 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
+	"github.com/shoal-dev/shoal/daemon/node/runtime"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
+	"github.com/shoal-dev/shoal/daemon/trust/satoken"
 	"github.com/shoal-dev/shoal/gossip"
 	"github.com/shoal-dev/shoal/registry"
 )
@@ -311,6 +315,38 @@ func (a authority) CheckJoinName(name string, ips []net.IP) error {
 		}
 	}
 	return nil
+}
+
+// podTokens signs the service-account tokens of this node's pods with
+// its current identity.
+type podTokens struct{ ci *clusterIdentity }
+
+func (p podTokens) Token(pod *api.Pod, now time.Time) (string, time.Time, error) {
+	return satoken.Issue(p.ci.live.Node(), pod, now, satoken.DefaultTTL)
+}
+
+func (p podTokens) CA() []byte { return p.ci.trustBundle() }
+
+// apiServiceHost is the kubernetes Service's address in the service range.
+func apiServiceHost(cfg Config) string {
+	p, err := netip.ParsePrefix(cfg.ServiceCIDR)
+	if err != nil {
+		return ""
+	}
+	ip, err := apiservice.ClusterIP(p)
+	if err != nil {
+		return ""
+	}
+	return ip
+}
+
+// podTokensUnlessSimulated: simulated pods run nothing that could read a
+// token, and a tmpfs per simulated pod would only cost.
+func podTokensUnlessSimulated(ci *clusterIdentity, sim *Simulation) runtime.TokenSource {
+	if sim != nil {
+		return nil
+	}
+	return podTokens{ci}
 }
 
 // trustBundle is the PEM of the roots this agent trusts.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
@@ -36,6 +38,13 @@ func (c Config) certificateIPs(advertise string) []net.IP {
 			add(host)
 		} else {
 			add(a)
+		}
+	}
+	// The kubernetes Service's address: pods' clients (client-go's
+	// in-cluster configuration) dial it by IP.
+	if p, err := netip.ParsePrefix(c.ServiceCIDR); err == nil {
+		if ip, err := apiservice.ClusterIP(p); err == nil {
+			add(ip)
 		}
 	}
 	return ips

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
 
@@ -121,6 +122,9 @@ func (c Config) apiAllowedHosts() []string {
 			names = append(names, host)
 		}
 	}
+	// The kubernetes Service's names, by which pods reach the API.
+	names = append(names, identity.KubernetesServiceNames...)
+	names = append(names, "kubernetes.default.svc."+c.ClusterDomain)
 	return append(names, c.APIAllowedHosts...)
 }
 

@@ -177,21 +177,13 @@ spec:
         args: ["exit", "{{ .Values.hookExit }}"]
 `,
 	// A kind shoal does not serve, to see Helm stop before writing.
-	"templates/rc.yaml": `{{- if .Values.legacy }}
-apiVersion: v1
-kind: ReplicationController
+	"templates/widget.yaml": `{{- if .Values.legacy }}
+apiVersion: example.com/v1
+kind: Widget
 metadata:
   name: {{ .Release.Name }}-legacy
 spec:
-  replicas: 1
-  selector: {app: legacy}
-  template:
-    metadata:
-      labels: {app: legacy}
-    spec:
-      containers:
-      - name: app
-        image: shoal-testapp:v1
+  size: 1
 {{- end }}
 `,
 }
@@ -347,8 +339,8 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	// A chart with a kind shoal does not serve fails before Helm writes
 	// anything: no namespace, no object, no release.
 	_, errOut, err := h.try("install", "legacy", chart, "-n", "helm-legacy", "--create-namespace", "--set", "legacy=true", "--wait", "--timeout", "2m")
-	if err == nil || !strings.Contains(errOut, `no matches for kind "ReplicationController"`) {
-		t.Fatalf("helm install of a chart with a ReplicationController: err %v, stderr:\n%s", err, errOut)
+	if err == nil || !strings.Contains(errOut, `no matches for kind "Widget"`) {
+		t.Fatalf("helm install of a chart with a custom resource shoal does not serve: err %v, stderr:\n%s", err, errOut)
 	}
 	if out, _, _ := a.kubectlIn(t, nil, "get", "ns", "helm-legacy", "-o", "name", "--ignore-not-found"); strings.TrimSpace(out) != "" {
 		t.Fatalf("the refused install made its namespace: %s", out)

@@ -29,7 +29,6 @@ var corpusRefusals = map[string][]string{
 	// validation names the field)
 	"kubernetes-examples--cockroachdb--cockroachdb-statefulset.yaml": {`no matches for kind "PodDisruptionBudget" in version "policy/v1beta1"`,
 		`unknown field "spec.template.spec.affinity.podAntiAffinity"`},
-	"kubernetes-examples--https-nginx--nginx-app.yaml":              {`ReplicationController`},
 	"kubernetes-examples--vllm-deployment--prometheus-adapter.yaml": {`APIService`},
 	// A claim bound to a declared volume, which shoal does not do.
 	"kubernetes-examples--model-serving-tensorflow--pvc.yaml": {"spec.volumeName: Forbidden"},

@@ -17,6 +17,7 @@ var kindDescriptions = map[string]string{
 	"Token":                   "Token is a bearer credential of a user of the cluster (shoal's own kind).",
 	"Deployment":              "Deployment runs a number of identical pods and rolls out changes to their template through ReplicaSets.",
 	"ReplicaSet":              "ReplicaSet keeps a number of identical pods running.",
+	"ReplicationController":   "ReplicationController keeps a number of identical pods running; the older form of ReplicaSet, with a plain map as its selector.",
 	"DaemonSet":               "DaemonSet runs one pod on each node that matches its selector.",
 	"Job":                     "Job runs pods until a number of them complete successfully.",
 	"Pod":                     "Pod is a group of containers that run together on one node, sharing a network namespace.",

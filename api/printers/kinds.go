@@ -58,6 +58,12 @@ var tables = map[string]*Table{
 		col("Ready", typeInteger, "Its ready pods."),
 		ageColumn,
 	}, templateColumns...)},
+	"ReplicationController": {named: true, row: replicationControllerRow, wideRow: replicationControllerWide, columns: append([]Column{
+		col("Desired", typeInteger, "The replicas asked for."),
+		col("Current", typeInteger, "The pods it has."),
+		col("Ready", typeInteger, "Its ready pods."),
+		ageColumn,
+	}, templateColumns...)},
 	"DaemonSet": {named: true, row: daemonSetRow, wideRow: daemonSetWide, columns: append([]Column{
 		col("Desired", typeInteger, "Nodes that should run its pod."),
 		col("Current", typeInteger, "Nodes running its pod."),
@@ -264,6 +270,31 @@ func replicaSetWide(o api.Object) []string {
 		return []string{"", "", ""}
 	}
 	return templateWide(&rs.Spec.Template, rs.Spec.Selector)
+}
+
+func replicationControllerRow(o api.Object, now time.Time, _ *Options) []string {
+	rc, ok := o.(*api.ReplicationController)
+	if !ok {
+		return []string{"", "", "", ""}
+	}
+	return []string{
+		fmt.Sprint(replicas(rc.Spec.Replicas)),
+		fmt.Sprint(rc.Status.Replicas),
+		fmt.Sprint(rc.Status.ReadyReplicas),
+		Age(rc.CreationTimestamp, now),
+	}
+}
+
+func replicationControllerWide(o api.Object) []string {
+	rc, ok := o.(*api.ReplicationController)
+	if !ok {
+		return []string{"", "", ""}
+	}
+	t := rc.Spec.Template
+	if t == nil {
+		t = &api.PodTemplateSpec{}
+	}
+	return templateWide(t, rc.Spec.LabelSelector())
 }
 
 // templateWide is CONTAINERS IMAGES SELECTOR of a workload.

@@ -38,6 +38,10 @@ var subresourceKinds = map[string]openapi.Subresource{
 	"portforward": {Version: "v1", Kind: "PodPortForwardOptions"},
 	"binding":     {Version: "v1", Kind: "Binding", Object: &api.Binding{}},
 	"top":         {Version: "v1", Kind: "PodTop", Object: &api.PodTop{}},
+	// kubectl drain evicts only when discovery lists pods/eviction with
+	// this group, version and kind; otherwise it deletes the pods,
+	// passing over their PodDisruptionBudgets.
+	"eviction": {Group: "policy", Version: "v1", Kind: "Eviction", Object: &api.Eviction{}},
 }
 
 // extraResources are the resources served outside the kind registry.

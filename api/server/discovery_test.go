@@ -105,6 +105,15 @@ func TestLegacyDiscoveryDocumentsAreKubernetesTypes(t *testing.T) {
 			t.Errorf("%s = %+v, want verbs %v", name, r, verbs)
 		}
 	}
+	// kubectl drain evicts (honouring budgets) only when it finds this
+	// entry; without it, it deletes the pods.
+	if r := findResource(&core, "pods/eviction"); r == nil || r.Kind != "Eviction" || r.Group != "policy" || r.Version != "v1" ||
+		!slices.Equal(r.Verbs, []string{"create"}) {
+		t.Errorf("pods/eviction = %+v", r)
+	}
+	if r := findResource(&core, "replicationcontrollers/scale"); r == nil || r.Kind != "Scale" || r.Group != "autoscaling" {
+		t.Errorf("replicationcontrollers/scale = %+v", r)
+	}
 	if ns := findResource(&core, "namespaces"); ns == nil || ns.Namespaced || len(ns.Categories) != 0 {
 		t.Errorf("namespaces = %+v", ns)
 	}

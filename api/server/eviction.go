@@ -118,8 +118,11 @@ func spendBudget(ctx context.Context, store Store, pdb *api.PodDisruptionBudget,
 			return nil
 		}
 	}
+	// No Retry-After, as Kubernetes: client-go would otherwise wait and
+	// retry inside the request, and kubectl drain would never say that a
+	// budget holds the pod (it retries every 5 s itself, saying why).
 	refuse := func(why string) error {
-		e := api.NewTooManyRequests(msgBudgetViolated, 10)
+		e := api.NewTooManyRequests(msgBudgetViolated, 0)
 		e.ErrStatus.Details.Causes = []api.StatusCause{{Type: "DisruptionBudget", Message: why}}
 		return e
 	}

@@ -20,6 +20,8 @@ func replicasOf(obj api.Object) (**int32, *api.LabelSelector, int32) {
 		return &o.Spec.Replicas, o.Spec.Selector, o.Status.Replicas
 	case *api.StatefulSet:
 		return &o.Spec.Replicas, o.Spec.Selector, o.Status.Replicas
+	case *api.ReplicationController:
+		return &o.Spec.Replicas, o.Spec.LabelSelector(), o.Status.Replicas
 	}
 	return nil, nil, 0
 }

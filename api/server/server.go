@@ -295,7 +295,7 @@ func (s *Server) objectRoutes(h *kindHandler, obj string) {
 		r.HandleFunc(obj+"/status", h.replaceStatus).Methods(http.MethodPut)
 		r.HandleFunc(obj+"/status", h.patchStatus).Methods(http.MethodPatch)
 	}
-	if h.k == api.KindDeployment || h.k == api.KindReplicaSet || h.k == api.KindStatefulSet {
+	if h.k == api.KindDeployment || h.k == api.KindReplicaSet || h.k == api.KindStatefulSet || h.k == api.KindReplicationController {
 		r.HandleFunc(obj+"/scale", h.getScale).Methods(http.MethodGet)
 		r.HandleFunc(obj+"/scale", h.replaceScale).Methods(http.MethodPut)
 		r.HandleFunc(obj+"/scale", h.patchScale).Methods(http.MethodPatch)

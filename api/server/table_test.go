@@ -88,6 +88,7 @@ var cliHeaders = map[string][2]string{
 	"Pod":                     {"NAME | READY | STATUS | RESTARTS | AGE", "IP | NODE"},
 	"Deployment":              {"NAME | READY | UP-TO-DATE | AVAILABLE | AGE", "CONTAINERS | IMAGES | SELECTOR"},
 	"ReplicaSet":              {"NAME | DESIRED | CURRENT | READY | AGE", "CONTAINERS | IMAGES | SELECTOR"},
+	"ReplicationController":   {"NAME | DESIRED | CURRENT | READY | AGE", "CONTAINERS | IMAGES | SELECTOR"},
 	"DaemonSet":               {"NAME | DESIRED | CURRENT | READY | UP-TO-DATE | AVAILABLE | NODE SELECTOR | AGE", "CONTAINERS | IMAGES | SELECTOR"},
 	"Job":                     {"NAME | STATUS | COMPLETIONS | DURATION | AGE", "CONTAINERS | IMAGES | SELECTOR"},
 	"Node":                    {"NAME | STATUS | ROLES | AGE | ADDRESS | PODS | CPU(REQ/ALLOC) | MEMORY(REQ/ALLOC)", "VERSION | OS-IMAGE | KERNEL-VERSION | CONTAINER-RUNTIME"},

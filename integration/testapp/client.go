@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -42,14 +45,34 @@ func fetch(client *http.Client, url string) ([]byte, error) {
 }
 
 func runGet(args []string) error {
-	fs := newFlagSet("get", "URL [--count N] [--timeout 2s]")
+	fs := newFlagSet("get", "URL [--count N] [--timeout 2s] [--cacert FILE] [--bearer-file FILE]")
 	count := fs.Int("count", 1, "number of requests; above 1, print a tally of distinct bodies")
 	timeout := fs.Duration("timeout", 2*time.Second, "timeout per request")
+	caFile := fs.String("cacert", "", "PEM file of the CAs an https server must be signed by")
+	bearerFile := fs.String("bearer-file", "", "file holding a bearer token, sent as the Authorization header")
 	pos, err := parseExact(fs, args, 1)
 	if err != nil {
 		return err
 	}
 	client := newHTTPClient(*timeout, false, 1)
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s: no PEM certificate", *caFile)
+		}
+		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	if *bearerFile != "" {
+		token, err := os.ReadFile(*bearerFile)
+		if err != nil {
+			return err
+		}
+		client.Transport = bearer{token: strings.TrimSpace(string(token)), next: client.Transport}
+	}
 	if *count <= 1 {
 		body, err := fetch(client, pos[0])
 		stdout.Write(body)
@@ -61,6 +84,18 @@ func runGet(args []string) error {
 		return fmt.Errorf("%d of %d requests failed", failed, *count)
 	}
 	return nil
+}
+
+// bearer adds an Authorization header to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // getMany GETs url count times and counts each distinct answer; failures

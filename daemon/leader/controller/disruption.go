@@ -130,6 +130,8 @@ func workloadReplicas(o api.Object) (int32, bool) {
 		return replicasOf(w.Spec.Replicas), true
 	case *api.StatefulSet:
 		return replicasOf(w.Spec.Replicas), true
+	case *api.ReplicationController:
+		return replicasOf(w.Spec.Replicas), true
 	}
 	return 0, false
 }

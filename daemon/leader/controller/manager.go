@@ -55,6 +55,9 @@ type Options struct {
 	Metrics MetricsSource
 	// AutoscalerSyncPeriod is how often each autoscaler is evaluated.
 	AutoscalerSyncPeriod time.Duration
+	// ReservedPorts lists the ports the agents listen on, which no
+	// LoadBalancer Service may take on the nodes' addresses; nil: none.
+	ReservedPorts func() []int32
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -142,6 +145,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	dc.creating = rsc.exp.pendingCreations
 	loops := []*loop{
 		rsc.loop(),
+		newReplicatedController(ctx, replicationControllerKind, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		dc.loop(),
 		newJobController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newCronJobController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
@@ -151,6 +155,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		newDaemonSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newStatefulSetController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newEndpointsController(ctx, m.store, m.cache, m.log, m.opts).loop(),
+		newLoadBalancerController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newGarbageCollector(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newComposeDepsController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 	}

@@ -34,8 +34,62 @@ type replicaFailure struct {
 func (e *replicaFailure) Error() string { return e.err.Error() }
 func (e *replicaFailure) Unwrap() error { return e.err }
 
-// replicaSetController keeps spec.replicas active pods for every ReplicaSet.
+// replicated adapts a kind whose objects each keep a number of pods of one
+// template (ReplicaSet, ReplicationController) to the one controller that
+// keeps them: the kinds differ only in how they spell their spec and status.
+type replicated struct {
+	kind *api.Kind
+	// spec reads what the controller needs of an object of the kind.
+	spec func(obj api.Object) replicaSpec
+	// status reads an object's status; setStatus sets it on a copy.
+	status    func(obj api.Object) api.ReplicaSetStatus
+	setStatus func(obj api.Object, st api.ReplicaSetStatus)
+}
+
+// replicaSpec is the desired state of a replicated object.
+type replicaSpec struct {
+	replicas        int32
+	minReadySeconds int32
+	selector        *api.LabelSelector
+	template        *api.PodTemplateSpec
+}
+
+var replicaSetKind = replicated{
+	kind: api.KindReplicaSet,
+	spec: func(obj api.Object) replicaSpec {
+		rs := obj.(*api.ReplicaSet)
+		return replicaSpec{replicas: replicasOf(rs.Spec.Replicas), minReadySeconds: rs.Spec.MinReadySeconds,
+			selector: rs.Spec.Selector, template: &rs.Spec.Template}
+	},
+	status:    func(obj api.Object) api.ReplicaSetStatus { return obj.(*api.ReplicaSet).Status },
+	setStatus: func(obj api.Object, st api.ReplicaSetStatus) { obj.(*api.ReplicaSet).Status = st },
+}
+
+// replicationControllerKind is the older core/v1 form: a plain map as the
+// selector and a template that validation makes sure is there.
+var replicationControllerKind = replicated{
+	kind: api.KindReplicationController,
+	spec: func(obj api.Object) replicaSpec {
+		rc := obj.(*api.ReplicationController)
+		t := rc.Spec.Template
+		if t == nil {
+			t = &api.PodTemplateSpec{}
+		}
+		return replicaSpec{replicas: replicasOf(rc.Spec.Replicas), minReadySeconds: rc.Spec.MinReadySeconds,
+			selector: rc.Spec.LabelSelector(), template: t}
+	},
+	status: func(obj api.Object) api.ReplicaSetStatus {
+		return api.ReplicaSetStatus(obj.(*api.ReplicationController).Status)
+	},
+	setStatus: func(obj api.Object, st api.ReplicaSetStatus) {
+		obj.(*api.ReplicationController).Status = api.ReplicationControllerStatus(st)
+	},
+}
+
+// replicaSetController keeps spec.replicas active pods for every object of
+// its kind: ReplicaSets, or ReplicationControllers.
 type replicaSetController struct {
+	rk    replicated
 	store Store
 	cache cache
 	rec   Recorder
@@ -57,28 +111,33 @@ type seenPod struct {
 }
 
 func newReplicaSetController(ctx context.Context, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *replicaSetController {
+	return newReplicatedController(ctx, replicaSetKind, store, cache, rec, log, opts)
+}
+
+func newReplicatedController(ctx context.Context, rk replicated, store Store, cache cache, rec Recorder, log *slog.Logger, opts Options) *replicaSetController {
 	return &replicaSetController{
+		rk:    rk,
 		store: store,
 		cache: cache,
 		rec:   rec,
-		log:   log.With("component", "replicaset"),
+		log:   log.With("component", rk.kind.Singular),
 		opts:  opts,
 		queue: workqueue.NewWithBackoff(ctx, opts.BackoffBase, opts.BackoffMax),
 		exp:   newExpectations(opts.ExpectationsTimeout, opts.Now),
-		pods:  newOwnedPods(api.KindReplicaSet),
+		pods:  newOwnedPods(rk.kind),
 	}
 }
 
 func (c *replicaSetController) loop() *loop {
 	return &loop{
-		name: "replicaset", cache: c.cache, log: c.log, queue: c.queue,
+		name: c.rk.kind.Singular, cache: c.cache, log: c.log, queue: c.queue,
 		workers: c.opts.Workers, period: c.opts.ResyncPeriod,
 		watches: []watchSpec{
-			{kind: api.KindReplicaSet, handle: c.onReplicaSet},
+			{kind: c.rk.kind, handle: c.onReplicaSet},
 			{kind: api.KindPod, handle: c.onPod},
 		},
 		sync:   c.sync,
-		resync: func(context.Context) error { return enqueueAll(c.cache, api.KindReplicaSet, c.queue) },
+		resync: func(context.Context) error { return enqueueAll(c.cache, c.rk.kind, c.queue) },
 	}
 }
 
@@ -95,26 +154,26 @@ func (c *replicaSetController) onPod(ctx context.Context, ev api.WatchEvent) {
 	podHandler{pods: c.pods, creates: c.exp, deletes: c.exp, queue: c.queue, selecting: c.enqueueSelecting}.onPod(ctx, ev)
 }
 
-// enqueueSelecting queues the ReplicaSets whose selector matches pod.
+// enqueueSelecting queues the owners whose selector matches pod.
 func (c *replicaSetController) enqueueSelecting(_ context.Context, pod *api.Pod) {
-	for _, o := range c.cache.list(api.KindReplicaSet, pod.Namespace, nil) {
-		rs := o.(*api.ReplicaSet)
-		if sel, err := rs.Spec.Selector.AsSelector(); err == nil && !sel.Empty() && sel.Matches(pod.Labels) {
-			c.queue.Add(keyOf(rs))
+	for _, o := range c.cache.list(c.rk.kind, pod.Namespace, nil) {
+		if sel, err := c.rk.spec(o).selector.AsSelector(); err == nil && !sel.Empty() && sel.Matches(pod.Labels) {
+			c.queue.Add(keyOf(o))
 		}
 	}
 }
 
-// sync brings one ReplicaSet's pods to its spec and writes its status.
+// sync brings one owner's pods to its spec and writes its status.
 func (c *replicaSetController) sync(ctx context.Context, key string) error {
 	ns, name := splitKey(key)
-	obj, ok := c.cache.get(api.KindReplicaSet, ns, name)
+	obj, ok := c.cache.get(c.rk.kind, ns, name)
 	if !ok {
 		c.exp.forget(key)
 		return nil
 	}
-	rs := informer.Copy(obj.(*api.ReplicaSet)) // its status is written below
-	sel, err := rs.Spec.Selector.AsSelector()
+	rs := informer.Copy(obj) // its status is written below
+	spec := c.rk.spec(rs)
+	sel, err := spec.selector.AsSelector()
 	if err != nil || sel.Empty() {
 		// Validation keeps these out; retrying would not help.
 		c.rec.Eventf(rs, api.EventWarning, ReasonSelectorInvalid, "Invalid selector: %v", err)
@@ -130,15 +189,15 @@ func (c *replicaSetController) sync(ctx context.Context, key string) error {
 	}
 	var manageErr error
 	if needsSync {
-		owned, manageErr = c.manageReplicas(ctx, key, rs, owned)
+		owned, manageErr = c.manageReplicas(ctx, key, rs, spec, owned)
 	}
-	if err := c.writeStatus(ctx, rs, c.calculateStatus(rs, owned, manageErr)); err != nil {
+	if err := c.writeStatus(ctx, rs, c.calculateStatus(rs, spec, owned, manageErr)); err != nil {
 		return err
 	}
 	if manageErr != nil {
 		return manageErr
 	}
-	c.requeueForAvailability(key, rs, owned)
+	c.requeueForAvailability(key, spec, owned)
 	return nil
 }
 
@@ -146,7 +205,7 @@ func (c *replicaSetController) sync(ctx context.Context, key string) error {
 // matching orphans and releasing pods that no longer match. The pods come
 // from the informer's owner and label indexes: those it owns and those its
 // selector matches, never every pod of the namespace.
-func (c *replicaSetController) claimPods(ctx context.Context, rs *api.ReplicaSet, sel api.Selector) ([]*api.Pod, error) {
+func (c *replicaSetController) claimPods(ctx context.Context, rs api.Object, sel api.Selector) ([]*api.Pod, error) {
 	var active []api.Object
 	for _, o := range c.cache.candidates(api.KindPod, rs, sel) {
 		if isPodActive(o.(*api.Pod)) {
@@ -163,11 +222,11 @@ func (c *replicaSetController) claimPods(ctx context.Context, rs *api.ReplicaSet
 
 // manageReplicas creates or deletes pods so that spec.replicas are active,
 // and returns the pods that are active afterwards.
-func (c *replicaSetController) manageReplicas(ctx context.Context, key string, rs *api.ReplicaSet, pods []*api.Pod) ([]*api.Pod, error) {
-	diff := len(pods) - int(replicasOf(rs.Spec.Replicas))
+func (c *replicaSetController) manageReplicas(ctx context.Context, key string, rs api.Object, spec replicaSpec, pods []*api.Pod) ([]*api.Pod, error) {
+	diff := len(pods) - int(spec.replicas)
 	switch {
 	case diff < 0:
-		created, err := c.createPods(ctx, key, rs, min(-diff, c.opts.BurstReplicas))
+		created, err := c.createPods(ctx, key, rs, spec, min(-diff, c.opts.BurstReplicas))
 		return append(pods, created...), err
 	case diff > 0:
 		return c.deletePods(ctx, key, rs, pods, min(diff, c.opts.BurstReplicas))
@@ -177,7 +236,7 @@ func (c *replicaSetController) manageReplicas(ctx context.Context, key string, r
 
 // createPods creates n pods in slow-start batches, recording the creations
 // as expected first so that no later sync creates them again.
-func (c *replicaSetController) createPods(ctx context.Context, key string, rs *api.ReplicaSet, n int) ([]*api.Pod, error) {
+func (c *replicaSetController) createPods(ctx context.Context, key string, rs api.Object, spec replicaSpec, n int) ([]*api.Pod, error) {
 	c.exp.expectCreations(key, n)
 	// A rollout may have scaled the ReplicaSet down since it was read. A
 	// rollout counts the expected creations above, so reading the spec
@@ -187,11 +246,12 @@ func (c *replicaSetController) createPods(ctx context.Context, key string, rs *a
 	// delete removes the ReplicaSet and its pods at once, and the cache
 	// may show the pods gone before the ReplicaSet (one watch per kind),
 	// which would make their replacements for an owner already deleted.
-	if obj, err := c.store.Get(ctx, api.KindReplicaSet, rs.Namespace, rs.Name); err != nil || obj.GetObjectMeta().UID != rs.UID ||
+	m := rs.GetObjectMeta()
+	if obj, err := c.store.Get(ctx, c.rk.kind, m.Namespace, m.Name); err != nil || obj.GetObjectMeta().UID != m.UID ||
 		obj.GetObjectMeta().DeletionTimestamp != nil {
 		n = 0
-	} else if now := replicasOf(obj.(*api.ReplicaSet).Spec.Replicas); now < replicasOf(rs.Spec.Replicas) {
-		n = max(0, n-int(replicasOf(rs.Spec.Replicas)-now))
+	} else if now := c.rk.spec(obj).replicas; now < spec.replicas {
+		n = max(0, n-int(spec.replicas-now))
 	}
 	for range c.exp.pendingCreations(key) - n {
 		c.exp.creationObserved(key)
@@ -201,7 +261,7 @@ func (c *replicaSetController) createPods(ctx context.Context, key string, rs *a
 		return nil, nil
 	}
 	created, err := slowStartBatch(n, 1, func() (*api.Pod, error) {
-		pod, err := newPodFromTemplate(rs, &rs.Spec.Template)
+		pod, err := newPodFromTemplate(rs, spec.template)
 		if err != nil {
 			return nil, err
 		}
@@ -220,17 +280,17 @@ func (c *replicaSetController) createPods(ctx context.Context, key string, rs *a
 	}
 	if err != nil {
 		c.rec.Eventf(rs, api.EventWarning, ReasonFailedCreate, "Error creating: %v", err)
-		return created, &replicaFailure{reason: ReasonFailedCreate, err: fmt.Errorf("create pods for replicaset %s: %w", key, err)}
+		return created, &replicaFailure{reason: ReasonFailedCreate, err: fmt.Errorf("create pods for %s %s: %w", c.rk.kind.Singular, key, err)}
 	}
 	if len(created) > 0 {
-		c.log.Debug("created pods", "replicaset", key, "count", len(created))
+		c.log.Debug("created pods", c.rk.kind.Singular, key, "count", len(created))
 	}
 	return created, nil
 }
 
 // deletePods deletes the n least useful pods, in parallel, and returns the
 // pods that remain active.
-func (c *replicaSetController) deletePods(ctx context.Context, key string, rs *api.ReplicaSet, pods []*api.Pod, n int) ([]*api.Pod, error) {
+func (c *replicaSetController) deletePods(ctx context.Context, key string, rs api.Object, pods []*api.Pod, n int) ([]*api.Pod, error) {
 	victims := podsToDelete(pods, n)
 	keys := make([]string, len(victims))
 	for i, p := range victims {
@@ -299,12 +359,12 @@ func slowStartBatch[T any](count, initial int, fn func() (T, error)) ([]T, error
 	return out, nil
 }
 
-// calculateStatus counts the active pods the ReplicaSet controls.
-func (c *replicaSetController) calculateStatus(rs *api.ReplicaSet, pods []*api.Pod, manageErr error) api.ReplicaSetStatus {
+// calculateStatus counts the active pods the owner controls.
+func (c *replicaSetController) calculateStatus(rs api.Object, spec replicaSpec, pods []*api.Pod, manageErr error) api.ReplicaSetStatus {
 	now := c.opts.Now()
-	st := api.ReplicaSetStatus{ObservedGeneration: rs.Generation,
-		Conditions: append([]api.Condition(nil), rs.Status.Conditions...)}
-	templateSel := api.SelectorFromSet(rs.Spec.Template.Labels)
+	st := api.ReplicaSetStatus{ObservedGeneration: rs.GetObjectMeta().Generation,
+		Conditions: append([]api.Condition(nil), c.rk.status(rs).Conditions...)}
+	templateSel := api.SelectorFromSet(spec.template.Labels)
 	for _, p := range pods {
 		st.Replicas++
 		if templateSel.Matches(p.Labels) {
@@ -313,7 +373,7 @@ func (c *replicaSetController) calculateStatus(rs *api.ReplicaSet, pods []*api.P
 		if api.IsPodReady(p) {
 			st.ReadyReplicas++
 		}
-		if isPodAvailable(p, rs.Spec.MinReadySeconds, now) {
+		if isPodAvailable(p, spec.minReadySeconds, now) {
 			st.AvailableReplicas++
 		}
 	}
@@ -342,24 +402,24 @@ func removeCondition(conds []api.Condition, typ string) []api.Condition {
 
 // writeStatus writes the status only when it changed: every write is
 // replicated to every node.
-func (c *replicaSetController) writeStatus(ctx context.Context, rs *api.ReplicaSet, st api.ReplicaSetStatus) error {
-	if jsonEqual(rs.Status, st) {
+func (c *replicaSetController) writeStatus(ctx context.Context, rs api.Object, st api.ReplicaSetStatus) error {
+	if jsonEqual(c.rk.status(rs), st) {
 		return nil
 	}
-	rs.Status = st
+	c.rk.setStatus(rs, st)
 	if _, err := c.store.UpdateStatus(ctx, rs); err != nil && !api.IsNotFound(err) {
-		return fmt.Errorf("update status of replicaset %s: %w", keyOf(rs), err)
+		return fmt.Errorf("update status of %s %s: %w", c.rk.kind.Singular, keyOf(rs), err)
 	}
 	return nil
 }
 
 // requeueForAvailability syncs again when the next ready pod has been ready
 // for minReadySeconds: that moment brings no watch event.
-func (c *replicaSetController) requeueForAvailability(key string, rs *api.ReplicaSet, pods []*api.Pod) {
+func (c *replicaSetController) requeueForAvailability(key string, spec replicaSpec, pods []*api.Pod) {
 	now := c.opts.Now()
 	var next time.Duration
 	for _, p := range pods {
-		if d, ok := availableIn(p, rs.Spec.MinReadySeconds, now); ok && (next == 0 || d < next) {
+		if d, ok := availableIn(p, spec.minReadySeconds, now); ok && (next == 0 || d < next) {
 			next = d
 		}
 	}

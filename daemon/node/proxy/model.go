@@ -17,7 +17,11 @@ type servicePort struct {
 	clusterIP netip.Addr // invalid: no cluster IP rules (not allocated yet)
 	port      int32
 	nodePort  int32 // 0: none
-	affinity  bool  // sessionAffinity ClientIP
+	// lbIPs are the addresses of status.loadBalancer.ingress of a
+	// LoadBalancer Service (the nodes' addresses): traffic to them at the
+	// service port takes the service, as kube-proxy does.
+	lbIPs     []netip.Addr
+	affinity  bool // sessionAffinity ClientIP
 	endpoints []endpoint
 }
 
@@ -78,6 +82,9 @@ func servicePorts(services []*api.Service, endpoints []*api.Endpoints) []service
 			if withNodePorts && p.NodePort > 0 && p.NodePort <= 65535 {
 				sp.nodePort = p.NodePort
 			}
+			if s.Spec.Type == api.ServiceTypeLoadBalancer {
+				sp.lbIPs = loadBalancerIPs(s.Status.LoadBalancer)
+			}
 			if !sp.clusterIP.IsValid() && sp.nodePort == 0 {
 				continue
 			}
@@ -85,6 +92,19 @@ func servicePorts(services []*api.Service, endpoints []*api.Endpoints) []service
 		}
 	}
 	return out
+}
+
+// loadBalancerIPs are the IPv4 addresses of a load balancer's ingress,
+// sorted, without duplicates.
+func loadBalancerIPs(st api.LoadBalancerStatus) []netip.Addr {
+	var out []netip.Addr
+	for _, in := range st.Ingress {
+		if ip, err := netip.ParseAddr(in.IP); err == nil && ip.Is4() && !ip.IsLoopback() && !ip.IsUnspecified() {
+			out = append(out, ip)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }
 
 // portName names a service port as kube-proxy does: "ns/name:port", or

@@ -94,6 +94,10 @@ func build(sps []servicePort, cfg RulesConfig) *ruleSet {
 				f.rule(chainServices, cat([]string{"-m", "comment", "--comment", c,
 					"-d", sp.clusterIP.String() + "/32"}, proto, []string{"--dport", port}, reject)...)
 			}
+			for _, ip := range sp.lbIPs {
+				f.rule(chainServices, cat([]string{"-m", "comment", "--comment", c,
+					"-d", ip.String() + "/32"}, proto, []string{"--dport", port}, reject)...)
+			}
 			if sp.nodePort != 0 {
 				for _, d := range nodeDests {
 					f.rule(chainServices, cat([]string{"-m", "comment", "--comment", c}, d, proto,
@@ -108,6 +112,12 @@ func build(sps []servicePort, cfg RulesConfig) *ruleSet {
 		if sp.clusterIP.IsValid() {
 			n.rule(chainServices, cat([]string{"-m", "comment", "--comment", comment(sp.name + " cluster IP"),
 				"-d", sp.clusterIP.String() + "/32"}, proto, []string{"--dport", port, "-j", svc})...)
+		}
+		for _, ip := range sp.lbIPs {
+			lb := cat([]string{"-m", "comment", "--comment", comment(sp.name + " loadbalancer IP"),
+				"-d", ip.String() + "/32"}, proto, []string{"--dport", port})
+			n.rule(chainServices, cat(lb, []string{"-j", chainMarkMasq})...)
+			n.rule(chainServices, cat(lb, []string{"-j", svc})...)
 		}
 		if sp.nodePort != 0 {
 			np := cat([]string{"-m", "comment", "--comment", c}, proto, []string{"--dport", nodePort})

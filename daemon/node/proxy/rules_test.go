@@ -225,3 +225,37 @@ func TestRenderChanged(t *testing.T) {
 		t.Errorf("diff rewrites %s although no cluster IP changed:\n%s", chainServices, data)
 	}
 }
+
+// TestRulesLoadBalancerIngress: a LoadBalancer Service's ingress addresses
+// take its port, masqueraded, as kube-proxy does; without endpoints they
+// are rejected; a ClusterIP Service's stale status publishes nothing.
+func TestRulesLoadBalancerIngress(t *testing.T) {
+	lb := svc("default", "web", "10.96.0.10", api.ServicePort{Name: "http", Port: 80, Protocol: "TCP", NodePort: 30080})
+	lb.Spec.Type = api.ServiceTypeLoadBalancer
+	lb.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "10.213.0.12"}, {IP: "10.213.0.11"}, {IP: "127.0.0.1"}}
+	plain := svc("default", "db", "10.96.0.11", api.ServicePort{Name: "pg", Port: 5432, Protocol: "TCP"})
+	plain.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "10.213.0.11"}}
+	es := []*api.Endpoints{eps("default", "web", []string{"10.244.1.5"}, api.EndpointPort{Name: "http", Port: 8080}),
+		eps("default", "db", []string{"10.244.1.6"}, api.EndpointPort{Name: "pg", Port: 5432})}
+	out := string(Rules([]*api.Service{lb, plain}, es, testRulesConfig))
+	for _, ip := range []string{"10.213.0.11", "10.213.0.12"} {
+		var mark, jump bool
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "-A "+chainServices) && strings.Contains(line, "-d "+ip+"/32 ") && strings.Contains(line, "--dport 80 ") {
+				mark = mark || strings.HasSuffix(line, "-j "+chainMarkMasq)
+				jump = jump || strings.Contains(line, "-j "+svcChainPrefix)
+			}
+		}
+		if !mark || !jump {
+			t.Errorf("load balancer address %s: masquerade %v, service jump %v\n%s", ip, mark, jump, out)
+		}
+	}
+	if strings.Contains(out, "-d 127.0.0.1/32") || strings.Contains(out, "-d 10.213.0.11/32 -p tcp -m tcp --dport 5432") {
+		t.Errorf("loopback or a ClusterIP Service's status published:\n%s", out)
+	}
+	es[0].Subsets = nil
+	out = string(Rules([]*api.Service{lb}, es[:1], testRulesConfig))
+	if !strings.Contains(out, "-d 10.213.0.11/32 -p tcp -m tcp --dport 80 -j REJECT") {
+		t.Errorf("no reject for a load balancer address without endpoints:\n%s", out)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,6 +169,17 @@ func runAs(pod *api.Pod, c *api.Container) (user, group *int64) {
 
 // resolveEnv computes the environment as Kubernetes does: envFrom first, then
 // env in order, with $(VAR) references to earlier variables expanded.
+// kubernetesServiceEnv are the variables the kubelet gives every container
+// for the kubernetes Service at host, port 443.
+func kubernetesServiceEnv(host string) [][2]string {
+	hp := net.JoinHostPort(host, "443")
+	return [][2]string{
+		{"KUBERNETES_SERVICE_HOST", host}, {"KUBERNETES_SERVICE_PORT", "443"}, {"KUBERNETES_SERVICE_PORT_HTTPS", "443"},
+		{"KUBERNETES_PORT", "tcp://" + hp}, {"KUBERNETES_PORT_443_TCP", "tcp://" + hp},
+		{"KUBERNETES_PORT_443_TCP_PROTO", "tcp"}, {"KUBERNETES_PORT_443_TCP_PORT", "443"}, {"KUBERNETES_PORT_443_TCP_ADDR", host},
+	}
+}
+
 func (w *podWorker) resolveEnv(ctx context.Context, pod *api.Pod, c *api.Container, podIP string) ([]string, error) {
 	vals := map[string]string{}
 	var order []string
@@ -176,6 +188,12 @@ func (w *podWorker) resolveEnv(ctx context.Context, pod *api.Pod, c *api.Contain
 			order = append(order, k)
 		}
 		vals[k] = v
+	}
+	// First, so that the container's own variables win, as in Kubernetes.
+	if h := w.rt.cfg.APIServiceHost; h != "" {
+		for _, kv := range kubernetesServiceEnv(h) {
+			set(kv[0], kv[1])
+		}
 	}
 	for _, ef := range c.EnvFrom {
 		data, err := w.sourceData(ctx, pod.Namespace, ef.ConfigMapRef, ef.SecretRef)

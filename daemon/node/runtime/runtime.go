@@ -59,6 +59,22 @@ type Config struct {
 	// the pull policy lets the runner pull: another node's copy, moved
 	// without a registry (daemon/node/imagemove).
 	Peers PeerImages
+	// Tokens, when set, signs the service-account tokens mounted into
+	// pods at ServiceAccountDir; nil mounts none.
+	Tokens TokenSource
+	// APIServiceHost is the address of the kubernetes Service, given to
+	// every container as KUBERNETES_SERVICE_HOST (port 443) as the kubelet
+	// does, for clients' in-cluster configuration; "": none.
+	APIServiceHost string
+}
+
+// TokenSource signs service-account tokens for this node's pods.
+type TokenSource interface {
+	// Token signs a token for pod, returning it and when it expires.
+	Token(pod *api.Pod, now time.Time) (string, time.Time, error)
+	// CA is the PEM of the cluster's roots, which the API's certificates
+	// chain to.
+	CA() []byte
 }
 
 // PeerImages fetches images from the engines of other nodes.

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
@@ -123,7 +126,62 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 			w.rt.present.mark("volume:" + name)
 		}
 	}
+	return w.syncServiceAccount(ctx, pod)
+}
+
+// ServiceAccountDir is where pods find their service-account token, the
+// cluster's CA and their namespace, as in Kubernetes.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// syncServiceAccount writes the pod's service-account files (token,
+// ca.crt, namespace) on a tmpfs of its own, and the token again when a
+// fifth of its life is left. Pods that opt out (the pod's or its service
+// account's automountServiceAccountToken: false) get none.
+func (w *podWorker) syncServiceAccount(ctx context.Context, pod *api.Pod) error {
+	if w.rt.cfg.Tokens == nil || !w.automountToken(ctx, pod) {
+		w.saDir = ""
+		return nil
+	}
+	now := time.Now()
+	if w.saDir != "" && now.Before(w.saRenew) {
+		return nil
+	}
+	poddir, err := w.rt.podDir(w.key.uid)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(poddir, "serviceaccount")
+	if err := ensureTmpfs(dir); err != nil {
+		return fmt.Errorf("service account token: kept in memory only: %w", err)
+	}
+	tok, exp, err := w.rt.cfg.Tokens.Token(pod, now)
+	if err != nil {
+		return fmt.Errorf("service account token: %w", err)
+	}
+	files := map[string][]byte{"token": []byte(tok), "ca.crt": w.rt.cfg.Tokens.CA(), "namespace": []byte(pod.Namespace)}
+	if err := project(dir, files, nil, nil, podOwner(pod)); err != nil {
+		return fmt.Errorf("service account token: %w", err)
+	}
+	w.saDir, w.saRenew = dir, now.Add(exp.Sub(now)*4/5)
 	return nil
+}
+
+// automountToken is the pod's automountServiceAccountToken, else its
+// service account's, else true.
+func (w *podWorker) automountToken(ctx context.Context, pod *api.Pod) bool {
+	if a := pod.Spec.AutomountServiceAccountToken; a != nil {
+		return *a
+	}
+	name := pod.Spec.ServiceAccountName
+	if name == "" {
+		name = api.DefaultServiceAccount
+	}
+	if obj, err := w.rt.store.Get(ctx, api.KindServiceAccount, pod.Namespace, name); err == nil {
+		if a := obj.(*api.ServiceAccount).AutomountServiceAccountToken; a != nil {
+			return *a
+		}
+	}
+	return true
 }
 
 // chown gives a projected file to the pod's user; a variable so that tests
@@ -274,6 +332,13 @@ func (w *podWorker) mounts(pod *api.Pod, c *api.Container) ([]engine.Mount, erro
 			m.Source = staged
 		}
 		out = append(out, m)
+	}
+	// The service-account files, unless the container mounts something
+	// of its own there.
+	if w.saDir != "" && !slices.ContainsFunc(c.VolumeMounts, func(vm api.VolumeMount) bool {
+		return path.Clean(vm.MountPath) == ServiceAccountDir
+	}) {
+		out = append(out, engine.Mount{Type: "bind", Source: w.saDir, Target: ServiceAccountDir, ReadOnly: true})
 	}
 	return out, nil
 }

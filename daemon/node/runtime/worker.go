@@ -48,7 +48,11 @@ type podWorker struct {
 	probes     *prober
 	probeWG    sync.WaitGroup       // the probe goroutines
 	pullFailed map[string]time.Time // image -> last failed pull
-	failures   int                  // engine or store calls failed in a row
+	// saDir holds the pod's service-account files once written ("": the
+	// pod mounts none); saRenew is when its token is written again.
+	saDir    string
+	saRenew  time.Time
+	failures int // engine or store calls failed in a row
 }
 
 func newPodWorker(r *Runtime, key podKey) *podWorker {

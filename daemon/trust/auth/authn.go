@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/trust/satoken"
 )
 
 // ErrBadToken is the answer to a bearer token that is not (or no longer) a
@@ -21,10 +22,19 @@ var ErrBadToken = errors.New("the bearer token is not valid here: it was revoked
 type Authenticator struct {
 	cache *Cache
 	now   func() time.Time
+	// sa checks pods' service-account tokens; nil: they are refused.
+	sa *satoken.Verifier
 }
 
 // NewAuthenticator authenticates against the cache's tokens.
 func NewAuthenticator(c *Cache) *Authenticator { return &Authenticator{cache: c, now: time.Now} }
+
+// WithServiceAccountTokens makes the authenticator take pods'
+// service-account tokens, checked by v.
+func (a *Authenticator) WithServiceAccountTokens(v *satoken.Verifier) *Authenticator {
+	a.sa = v
+	return a
+}
 
 // Authenticate returns the caller, nil if the request carries no
 // credential, or an error for a credential that is not valid.
@@ -34,7 +44,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (*api.UserInfo, error) {
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 			return nil, errors.New(`the Authorization header must be "Bearer <token>"`)
 		}
-		return a.bearer(strings.TrimSpace(tok))
+		tok = strings.TrimSpace(tok)
+		if strings.HasPrefix(tok, satoken.Prefix) {
+			if a.sa == nil {
+				return nil, ErrBadToken
+			}
+			c, err := a.sa.Verify(r.Context(), tok)
+			if err != nil {
+				return nil, ErrBadToken
+			}
+			return c.User(), nil
+		}
+		return a.bearer(tok)
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 		return certUser(r.TLS.VerifiedChains[0][0].Subject.CommonName, r.TLS.VerifiedChains[0][0].Subject.Organization), nil

@@ -98,6 +98,11 @@ func (ca *CA) CrossSign(next *CA, now time.Time) (*x509.Certificate, error) {
 	return cert, nil
 }
 
+// KubernetesServiceNames are the names of the `kubernetes` Service in the
+// `default` namespace, through which pods reach every agent's API: each
+// node certificate carries them, as a Kubernetes API server's does.
+var KubernetesServiceNames = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+
 // NodeRequest is what a node certificate is issued for.
 type NodeRequest struct {
 	Name      string
@@ -118,7 +123,7 @@ func (ca *CA) IssueNode(req NodeRequest, now time.Time) (*x509.Certificate, erro
 	if validity <= 0 {
 		validity = DefaultNodeValidity
 	}
-	dns := append([]string{req.Name, "localhost"}, req.DNSNames...)
+	dns := append(append([]string{req.Name, "localhost"}, KubernetesServiceNames...), req.DNSNames...)
 	ips := append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, req.IPs...)
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: NodeUserPrefix + req.Name, Organization: []string{NodesGroup}},

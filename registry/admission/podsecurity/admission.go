@@ -91,6 +91,11 @@ func podSpecOf(obj api.Object) (*api.PodSpec, string) {
 		return &o.Spec.Template.Spec, "spec.template.spec"
 	case *api.ReplicaSet:
 		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *api.ReplicationController:
+		if o.Spec.Template == nil {
+			return nil, ""
+		}
+		return &o.Spec.Template.Spec, "spec.template.spec"
 	case *api.DaemonSet:
 		return &o.Spec.Template.Spec, "spec.template.spec"
 	case *api.StatefulSet:
