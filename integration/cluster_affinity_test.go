@@ -1,0 +1,173 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
+)
+
+// kubectl runs the installed kubectl against the host's agent with the
+// admin kubeconfig (its server pointed at this host) and returns stdout; a
+// failure fails the test with stderr.
+func (h *clusterHost) kubectl(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	global := []string{"--kubeconfig", h.kubeconfig, "--server", h.url, "--request-timeout", "60s"}
+	cmd := exec.Command(kubectlBin(t), append(global, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECACHEDIR="+filepath.Join(t.TempDir(), "kubectl-cache"))
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+// antiAffineDeployment is a Deployment whose pods may not share a host.
+const antiAffineDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, labels: {app: db}}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - labelSelector: {matchLabels: {app: db}}
+            topologyKey: kubernetes.io/hostname
+      containers:
+      - name: app
+        image: shoal-testapp:v1
+        args: ["serve", "--port", "8080"]
+`
+
+// spreadDeployment spreads 6 pods over the hosts, at most one apart.
+const spreadDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: spread, labels: {app: spread}}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: spread}}
+  template:
+    metadata: {labels: {app: spread}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      topologySpreadConstraints:
+      - maxSkew: 1
+        topologyKey: kubernetes.io/hostname
+        whenUnsatisfiable: DoNotSchedule
+        labelSelector: {matchLabels: {app: spread}}
+      containers:
+      - name: app
+        image: shoal-testapp:v1
+        args: ["serve", "--port", "8080"]
+`
+
+// hostsOf counts the bound pods per node.
+func hostsOf(pods []*api.Pod) map[string]int {
+	out := map[string]int{}
+	for _, p := range pods {
+		if p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
+			out[p.Spec.NodeName]++
+		}
+	}
+	return out
+}
+
+// On 3 hosts, with the real kubectl: a Deployment of 3 with required
+// anti-affinity on the hostname runs one pod per host; scaled to 4, the
+// fourth stays Pending with a FailedScheduling event naming the rule; a
+// Deployment of 6 with a topology spread constraint runs 2 per host.
+func TestClusterPodAntiAffinityAndTopologySpread(t *testing.T) {
+	c := startCluster(t, 3)
+	h1 := c.agent(1)
+	poll.Until(t, 60*time.Second, "3 Ready nodes", func() error {
+		if got := strings.Join(h1.readyNodes(t), ","); got != "h1,h2,h3" {
+			return fmt.Errorf("h1 sees %q", got)
+		}
+		return nil
+	})
+	// Every node carries its hostname label, the topology key used here.
+	for _, n := range []string{"h1", "h2", "h3"} {
+		if got := h1.kubectl(t, "", "get", "node", n, "-o", `jsonpath={.metadata.labels.kubernetes\.io/hostname}`); got != n {
+			t.Fatalf("node %s has kubernetes.io/hostname=%q", n, got)
+		}
+	}
+
+	h1.kubectl(t, antiAffineDeployment, "apply", "-f", "-")
+	took := poll.Until(t, 120*time.Second, "3 db pods ready, one per host", func() error {
+		pods := h1.pods(t, "default", "app=db")
+		if n := readyPods(pods); n != 3 {
+			return fmt.Errorf("%d ready: %s", n, podFingerprint(pods))
+		}
+		if hosts := hostsOf(pods); len(hosts) != 3 {
+			return fmt.Errorf("not one per host: %v", hosts)
+		}
+		return nil
+	})
+	t.Logf("3 anti-affine pods ready %s after apply: %s", took.Round(100*time.Millisecond), podFingerprint(h1.pods(t, "default", "app=db")))
+
+	h1.kubectl(t, "", "scale", "deployment", "db", "--replicas", "4")
+	want := "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+	var pending string
+	poll.Until(t, 60*time.Second, "the fourth db pod Pending with FailedScheduling", func() error {
+		pods := h1.pods(t, "default", "app=db")
+		if len(pods) != 4 {
+			return fmt.Errorf("%d pods: %s", len(pods), podFingerprint(pods))
+		}
+		pending = ""
+		for _, p := range pods {
+			if p.Spec.NodeName == "" {
+				pending = p.Name
+				c := api.FindCondition(p.Status.Conditions, api.PodScheduled)
+				if p.Status.Phase != api.PodPending || c == nil || c.Status != api.ConditionFalse || c.Message != want {
+					return fmt.Errorf("%s: phase %q, PodScheduled %+v", p.Name, p.Status.Phase, c)
+				}
+			}
+		}
+		if pending == "" {
+			t.Fatalf("all 4 anti-affine pods bound on 3 hosts: %s", podFingerprint(pods))
+		}
+		out := h1.kubectl(t, "", "get", "events", "--field-selector", "involvedObject.name="+pending, "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
+		if !strings.Contains(out, "FailedScheduling: "+want) {
+			return fmt.Errorf("events of %s:\n%s", pending, out)
+		}
+		return nil
+	})
+	// It stays Pending: no host can take it while the others run.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
+		if hosts := hostsOf(h1.pods(t, "default", "app=db")); hosts["h1"] != 1 || hosts["h2"] != 1 || hosts["h3"] != 1 {
+			t.Fatalf("anti-affine pods share a host: %v", hosts)
+		}
+	}
+
+	h1.kubectl(t, spreadDeployment, "apply", "-f", "-")
+	poll.Until(t, 120*time.Second, "6 spread pods ready, 2 per host", func() error {
+		pods := h1.pods(t, "default", "app=spread")
+		if n := readyPods(pods); n != 6 {
+			return fmt.Errorf("%d ready: %s", n, podFingerprint(pods))
+		}
+		hosts := hostsOf(pods)
+		counts := []int{hosts["h1"], hosts["h2"], hosts["h3"]}
+		sort.Ints(counts)
+		if counts[0] != 2 || counts[2] != 2 {
+			return fmt.Errorf("not 2 per host: %v", hosts)
+		}
+		return nil
+	})
+}
