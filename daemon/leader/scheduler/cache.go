@@ -19,12 +19,12 @@ type nodeInfo struct {
 	ports     map[hostPort]int    // host ports taken, and by how many pods
 	owners    map[string]int      // pods not being deleted, per controller uid
 	bykey     map[string]string   // the controller uid counted for each pod, to undo it
-	affine    map[string]*api.Pod // pods with pod affinity or anti-affinity terms, which may name others
+	affine    map[string]podTerms // the resolved terms of pods with pod affinity or anti-affinity, which may name others
 }
 
 func newNodeInfo(n *api.Node, pods ...*api.Pod) *nodeInfo {
 	ni := &nodeInfo{node: n, pods: map[string]*api.Pod{}, ports: map[hostPort]int{},
-		owners: map[string]int{}, bykey: map[string]string{}, affine: map[string]*api.Pod{}}
+		owners: map[string]int{}, bykey: map[string]string{}, affine: map[string]podTerms{}}
 	for _, p := range pods {
 		ni.addPod(p)
 	}
@@ -48,7 +48,7 @@ func (ni *nodeInfo) addPod(p *api.Pod) {
 		ni.bykey[key] = ref.UID
 	}
 	if api.HasPodAffinity(&p.Spec) {
-		ni.affine[key] = p
+		ni.affine[key] = termsOf(p) // resolved once, read by every decision
 	}
 }
 

@@ -196,11 +196,11 @@ func newInterPod(p *api.Pod, nodes []*nodeInfo, nl namespaceLabels) *interPod {
 				s.countOwnTerms(e, labels, nl)
 			}
 		}
-		for key, e := range n.affine {
+		for key, theirs := range n.affine {
 			if key == self {
 				continue
 			}
-			s.countTheirTerms(p, termsOf(e), labels, nl)
+			s.countTheirTerms(p, theirs, labels, nl)
 		}
 	}
 	return s
