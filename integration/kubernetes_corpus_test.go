@@ -28,8 +28,8 @@ var corpusRefusals = map[string][]string{
 	// cockroachdb file's other objects apply: its StatefulSet, with
 	// preferred pod anti-affinity, is checked below.)
 	"kubernetes-examples--cockroachdb--cockroachdb-statefulset.yaml": {`no matches for kind "PodDisruptionBudget" in version "policy/v1beta1"`},
-	"kubernetes-examples--https-nginx--nginx-app.yaml":              {`ReplicationController`},
-	"kubernetes-examples--vllm-deployment--prometheus-adapter.yaml": {`APIService`},
+	"kubernetes-examples--https-nginx--nginx-app.yaml":               {`ReplicationController`},
+	"kubernetes-examples--vllm-deployment--prometheus-adapter.yaml":  {`APIService`},
 	// A claim bound to a declared volume, which shoal does not do.
 	"kubernetes-examples--model-serving-tensorflow--pvc.yaml": {"spec.volumeName: Forbidden"},
 	// Pod Security's baseline level, shoal's default (Kubernetes enforces
