@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -56,27 +55,35 @@ spec:
         args: ["serve", "--port", "8080"]
 `
 
-// spreadDeployment spreads 6 pods over the hosts, at most one apart.
-const spreadDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: spread, labels: {app: spread}}
-spec:
-  replicas: 6
-  selector: {matchLabels: {app: spread}}
-  template:
-    metadata: {labels: {app: spread}}
-    spec:
-      terminationGracePeriodSeconds: 5
-      topologySpreadConstraints:
+// spreadGroup is a Deployment of 3 whose pods carry group=spread; pinned
+// puts them all on h1, spread spreads the whole group over the hosts at
+// most one apart.
+func spreadGroup(name string, pinned bool) string {
+	rule := `      topologySpreadConstraints:
       - maxSkew: 1
         topologyKey: kubernetes.io/hostname
         whenUnsatisfiable: DoNotSchedule
-        labelSelector: {matchLabels: {app: spread}}
-      containers:
+        labelSelector: {matchLabels: {group: spread}}
+`
+	if pinned {
+		rule = "      nodeSelector: {kubernetes.io/hostname: h1}\n"
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s, group: spread}}
+    spec:
+      terminationGracePeriodSeconds: 5
+%[2]s      containers:
       - name: app
         image: shoal-testapp:v1
         args: ["serve", "--port", "8080"]
-`
+`, name, rule)
+}
 
 // hostsOf counts the bound pods per node.
 func hostsOf(pods []*api.Pod) map[string]int {
@@ -92,7 +99,8 @@ func hostsOf(pods []*api.Pod) map[string]int {
 // On 3 hosts, with the real kubectl: a Deployment of 3 with required
 // anti-affinity on the hostname runs one pod per host; scaled to 4, the
 // fourth stays Pending with a FailedScheduling event naming the rule; a
-// Deployment of 6 with a topology spread constraint runs 2 per host.
+// topology spread constraint over a group of pods, 3 of them pinned to h1,
+// puts the group's next 3 on the other hosts.
 func TestClusterPodAntiAffinityAndTopologySpread(t *testing.T) {
 	c := startCluster(t, 3)
 	h1 := c.agent(1)
@@ -156,17 +164,29 @@ func TestClusterPodAntiAffinityAndTopologySpread(t *testing.T) {
 		}
 	}
 
-	h1.kubectl(t, spreadDeployment, "apply", "-f", "-")
-	poll.Until(t, 120*time.Second, "6 spread pods ready, 2 per host", func() error {
+	// 3 pods of the group pinned to h1; then 3 more spread with the whole
+	// group in view: none may join h1 (3 there, 0 elsewhere), though
+	// spreading their own Deployment alone would put one there.
+	h1.kubectl(t, spreadGroup("pinned", true), "apply", "-f", "-")
+	poll.Until(t, 120*time.Second, "3 pinned pods ready on h1", func() error {
+		pods := h1.pods(t, "default", "app=pinned")
+		if n, hosts := readyPods(pods), hostsOf(pods); n != 3 || hosts["h1"] != 3 {
+			return fmt.Errorf("%d ready: %s", n, podFingerprint(pods))
+		}
+		return nil
+	})
+	h1.kubectl(t, spreadGroup("spread", false), "apply", "-f", "-")
+	poll.Until(t, 120*time.Second, "3 spread pods ready on h2 and h3", func() error {
 		pods := h1.pods(t, "default", "app=spread")
-		if n := readyPods(pods); n != 6 {
+		if n := readyPods(pods); n != 3 {
 			return fmt.Errorf("%d ready: %s", n, podFingerprint(pods))
 		}
 		hosts := hostsOf(pods)
-		counts := []int{hosts["h1"], hosts["h2"], hosts["h3"]}
-		sort.Ints(counts)
-		if counts[0] != 2 || counts[2] != 2 {
-			return fmt.Errorf("not 2 per host: %v", hosts)
+		if hosts["h1"] != 0 {
+			t.Fatalf("a spread pod joined the 3 of its group on h1 (skew above 1): %v", hosts)
+		}
+		if counts := []int{hosts["h2"], hosts["h3"]}; counts[0]+counts[1] != 3 || counts[0] == 0 || counts[1] == 0 {
+			return fmt.Errorf("not 2 and 1 on h2 and h3: %v", hosts)
 		}
 		return nil
 	})
