@@ -488,3 +488,31 @@ func BenchmarkPickNode(b *testing.B) {
 		})
 	}
 }
+
+// The scheduler follows namespace labels: a namespaceSelector names the
+// pods of a namespace once it carries the label, and a pod kept out by
+// them is placed when the label goes.
+func TestSchedulerFollowsNamespaceLabelsForNamespaceSelectors(t *testing.T) {
+	store := newTestStore(t)
+	create(t, store, testNode("a", "4", "8Gi"))
+	create(t, store, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "data", Labels: map[string]string{"team": "data"}}})
+	create(t, store, testPod("db", "", "", inNamespace("data"), labelled("app", "db"), onNode("a")))
+	startScheduler(t, store)
+	create(t, store, testPod("web", "", "", requiredAnti(term(api.LabelHostname, selecting("app", "db"), func(t *api.PodAffinityTerm) {
+		t.NamespaceSelector = selecting("team", "data")
+	}))))
+	poll.True(t, 5*time.Second, "web kept off a by the pod of namespace data", func() (bool, string) {
+		c := api.FindCondition(getPod(t, store, "web").Status.Conditions, api.PodScheduled)
+		return c != nil && c.Message == "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules.", fmt.Sprintf("%+v", c)
+	})
+	o, err := store.Get(t.Context(), api.KindNamespace, "", "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := o.(*api.Namespace)
+	ns.Labels = map[string]string{"team": "other"}
+	if _, err := store.Update(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	waitBound(t, store, "web")
+}

@@ -8,8 +8,8 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// score is how good a feasible node is for a pod; lower is better, compared
-// field by field.
+// score is how good a feasible node is for a pod, compared field by field:
+// a higher preference, then lower values of the others, are better.
 type score struct {
 	preference int64   // weights of the preferred node and pod affinity terms that hold: higher first
 	spread     int64   // matching pods in the node's domains of ScheduleAnyway spread constraints
