@@ -226,6 +226,7 @@ type NodeInfo struct {
 const (
 	NodeReady         = "Ready"
 	LabelHostname     = "kubernetes.io/hostname"
+	LabelZone         = "topology.kubernetes.io/zone"
 	LabelOS           = "kubernetes.io/os"
 	LabelArch         = "kubernetes.io/arch"
 	LabelBetaOS       = "beta.kubernetes.io/os"
@@ -276,10 +277,12 @@ type PodSpec struct {
 	// present (Kubernetes' field): gates may be given at creation and
 	// only removed after it; the scheduler leaves a gated pod Pending.
 	SchedulingGates []PodSchedulingGate `json:"schedulingGates,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
-	// Affinity holds node affinity (Kubernetes' field; of it, shoal
-	// honours the required node affinity, nodeAffinity's
-	// requiredDuringSchedulingIgnoredDuringExecution).
+	// Affinity holds node affinity, pod affinity and anti-affinity
+	// (Kubernetes' field), required and preferred.
 	Affinity *Affinity `json:"affinity,omitempty"`
+	// TopologySpreadConstraints spread matching pods over the domains of
+	// node labels (Kubernetes' field).
+	TopologySpreadConstraints []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty" patchStrategy:"merge" patchMergeKey:"topologyKey"`
 }
 
 // PodSchedulingGate names one reason a pod is not scheduled yet; whoever

@@ -362,6 +362,7 @@ func validatePodSpec(e *errs, s *PodSpec, p path) {
 	}
 	validateSchedulingGates(e, s, p)
 	validateAffinity(e, s.Affinity, p.child("affinity"))
+	validateTopologySpread(e, s.TopologySpreadConstraints, p.child("topologySpreadConstraints"))
 	for i, t := range s.Tolerations {
 		tp := p.child("tolerations").index(i)
 		switch t.Operator {

@@ -24,12 +24,11 @@ const kubeCorpusDir = "testdata/kubernetes-corpus"
 // corpusRefusals are the corpus files kubectl or shoal refuse, each with
 // what the refusal must name. Every other file must apply whole.
 var corpusRefusals = map[string][]string{
-	// A removed API version and kinds shoal does not serve yet.
-	// (and pod anti-affinity, which shoal's scheduler lacks: strict
-	// validation names the field)
-	"kubernetes-examples--cockroachdb--cockroachdb-statefulset.yaml": {`no matches for kind "PodDisruptionBudget" in version "policy/v1beta1"`,
-		`unknown field "spec.template.spec.affinity.podAntiAffinity"`},
-	"kubernetes-examples--vllm-deployment--prometheus-adapter.yaml": {`APIService`},
+	// A removed API version and kinds shoal does not serve yet. (The
+	// cockroachdb file's other objects apply: its StatefulSet, with
+	// preferred pod anti-affinity, is checked below.)
+	"kubernetes-examples--cockroachdb--cockroachdb-statefulset.yaml": {`no matches for kind "PodDisruptionBudget" in version "policy/v1beta1"`},
+	"kubernetes-examples--vllm-deployment--prometheus-adapter.yaml":  {`APIService`},
 	// A claim bound to a declared volume, which shoal does not do.
 	"kubernetes-examples--model-serving-tensorflow--pvc.yaml": {"spec.volumeName: Forbidden"},
 	// Pod Security's baseline level, shoal's default (Kubernetes enforces
@@ -257,6 +256,20 @@ func TestKubernetesCorpus(t *testing.T) {
 			t.Logf("%s: %s", f.name, strings.Join(strings.Fields(strings.ReplaceAll(out, "\n", "; ")), " "))
 		}
 	}
+
+	// The cockroachdb StatefulSet applied with its preferred pod
+	// anti-affinity, and the scheduler places its first pod.
+	if w := a.mustKubectl(t, "", "get", "statefulset", "cockroachdb", "-o",
+		"jsonpath={.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight}"); w != "100" {
+		t.Errorf("cockroachdb StatefulSet: preferred anti-affinity weight %q, want 100", w)
+	}
+	poll.Until(t, time.Minute, "cockroachdb-0 bound to a node", func() error {
+		out, err := a.kubectl(t, "", "get", "pod", "cockroachdb-0", "-o", "jsonpath={.spec.nodeName}")
+		if err != nil || strings.TrimSpace(out) == "" {
+			return fmt.Errorf("%v %s", err, out)
+		}
+		return nil
+	})
 
 	// The guestbook (all in one) and the Sock Shop run, and their names resolve.
 	for _, app := range []struct {

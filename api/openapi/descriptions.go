@@ -32,21 +32,23 @@ var kindDescriptions = map[string]string{
 // typeDescriptions describe the types most fields refer to, by Go type
 // name (of package api).
 var typeDescriptions = map[string]string{
-	"ObjectMeta":           "ObjectMeta is the metadata every stored object has: name, namespace, labels, annotations, and the fields the system sets (uid, resourceVersion, creationTimestamp).",
-	"ListMeta":             "ListMeta is the metadata of a list: the resourceVersion to watch from.",
-	"OwnerReference":       "OwnerReference names an object this one belongs to; it is deleted with its owner.",
-	"LabelSelector":        "LabelSelector selects objects by their labels: every matchLabels pair and every matchExpressions requirement must hold.",
-	"PodTemplateSpec":      "PodTemplateSpec describes the pods a workload creates: their metadata and spec.",
-	"PodSpec":              "PodSpec is the description of a pod: its containers, volumes, and where and how it runs.",
-	"Container":            "Container is one container of a pod: its image, command, environment, ports, probes and resources.",
-	"ContainerPort":        "ContainerPort is a network port a container listens on.",
-	"EnvVar":               "EnvVar is an environment variable of a container: a value, or a reference to where it comes from.",
-	"Volume":               "Volume is storage a pod's containers may mount: emptyDir, hostPath, configMap, secret or a persistentVolumeClaim.",
-	"VolumeMount":          "VolumeMount mounts one of the pod's volumes into a container.",
-	"ResourceRequirements": "ResourceRequirements are the compute resources a container asks for (requests) and may use at most (limits).",
-	"Probe":                "Probe checks a container's health: by a command, an HTTP GET or a TCP connection.",
-	"Toleration":           "Toleration lets a pod run on nodes with a matching taint.",
-	"Affinity":             "Affinity constrains where a pod runs, by node labels and by the pods already there.",
+	"ObjectMeta":               "ObjectMeta is the metadata every stored object has: name, namespace, labels, annotations, and the fields the system sets (uid, resourceVersion, creationTimestamp).",
+	"ListMeta":                 "ListMeta is the metadata of a list: the resourceVersion to watch from.",
+	"OwnerReference":           "OwnerReference names an object this one belongs to; it is deleted with its owner.",
+	"LabelSelector":            "LabelSelector selects objects by their labels: every matchLabels pair and every matchExpressions requirement must hold.",
+	"PodTemplateSpec":          "PodTemplateSpec describes the pods a workload creates: their metadata and spec.",
+	"PodSpec":                  "PodSpec is the description of a pod: its containers, volumes, and where and how it runs.",
+	"Container":                "Container is one container of a pod: its image, command, environment, ports, probes and resources.",
+	"ContainerPort":            "ContainerPort is a network port a container listens on.",
+	"EnvVar":                   "EnvVar is an environment variable of a container: a value, or a reference to where it comes from.",
+	"Volume":                   "Volume is storage a pod's containers may mount: emptyDir, hostPath, configMap, secret or a persistentVolumeClaim.",
+	"VolumeMount":              "VolumeMount mounts one of the pod's volumes into a container.",
+	"ResourceRequirements":     "ResourceRequirements are the compute resources a container asks for (requests) and may use at most (limits).",
+	"Probe":                    "Probe checks a container's health: by a command, an HTTP GET or a TCP connection.",
+	"Toleration":               "Toleration lets a pod run on nodes with a matching taint.",
+	"Affinity":                 "Affinity constrains where a pod runs, by node labels and by the pods already there.",
+	"PodAffinityTerm":          "PodAffinityTerm names pods (labelSelector, in the namespaces listed or selected, else the pod's own) and the node label whose value makes a topology domain (topologyKey).",
+	"TopologySpreadConstraint": "TopologySpreadConstraint spreads the pods labelSelector names over the domains of the node label topologyKey, at most maxSkew apart.",
 }
 
 // fieldDescriptions describe the fields every object shares, by JSON name.

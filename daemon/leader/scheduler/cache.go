@@ -14,16 +14,17 @@ import (
 type nodeInfo struct {
 	node      *api.Node // nil while pods name a node the cache does not know
 	pods      map[string]*api.Pod
-	requested resources         // effective requests of its pods
-	nonzero   resources         // the same with the scoring defaults
-	ports     map[hostPort]int  // host ports taken, and by how many pods
-	owners    map[string]int    // pods not being deleted, per controller uid
-	bykey     map[string]string // the controller uid counted for each pod, to undo it
+	requested resources           // effective requests of its pods
+	nonzero   resources           // the same with the scoring defaults
+	ports     map[hostPort]int    // host ports taken, and by how many pods
+	owners    map[string]int      // pods not being deleted, per controller uid
+	bykey     map[string]string   // the controller uid counted for each pod, to undo it
+	affine    map[string]podTerms // the resolved terms of pods with pod affinity or anti-affinity, which may name others
 }
 
 func newNodeInfo(n *api.Node, pods ...*api.Pod) *nodeInfo {
 	ni := &nodeInfo{node: n, pods: map[string]*api.Pod{}, ports: map[hostPort]int{},
-		owners: map[string]int{}, bykey: map[string]string{}}
+		owners: map[string]int{}, bykey: map[string]string{}, affine: map[string]podTerms{}}
 	for _, p := range pods {
 		ni.addPod(p)
 	}
@@ -46,6 +47,9 @@ func (ni *nodeInfo) addPod(p *api.Pod) {
 		ni.owners[ref.UID]++
 		ni.bykey[key] = ref.UID
 	}
+	if api.HasPodAffinity(&p.Spec) {
+		ni.affine[key] = termsOf(p) // resolved once, read by every decision
+	}
 }
 
 func (ni *nodeInfo) removePod(key string) {
@@ -54,6 +58,7 @@ func (ni *nodeInfo) removePod(key string) {
 		return
 	}
 	delete(ni.pods, key)
+	delete(ni.affine, key)
 	req := computeRequest(p)
 	ni.requested = ni.requested.sub(req.res)
 	ni.nonzero = ni.nonzero.sub(req.nonzero)
@@ -98,6 +103,7 @@ type cache struct {
 	known   []*nodeInfo         // the infos of known nodes; nil after a node came or went
 	expired time.Time           // the last look for expired assumptions
 
+	namespaces   namespaceLabels            // the labels of each namespace, for namespaceSelectors
 	claims       map[string]string          // PersistentVolumeClaims by namespace/name: their node, "" while unbound
 	claimAssumed map[string]claimAssumption // unbound claims this scheduler placed a first pod of
 }
@@ -110,7 +116,7 @@ type assumedPod struct {
 func newCache(ttl time.Duration, now func() time.Time) *cache {
 	return &cache{ttl: ttl, now: now, nodes: map[string]*nodeInfo{}, pods: map[string]*api.Pod{},
 		assumed: map[string]assumedPod{}, counted: map[string]*api.Pod{},
-		claims: map[string]string{}, claimAssumed: map[string]claimAssumption{}}
+		namespaces: namespaceLabels{}, claims: map[string]string{}, claimAssumed: map[string]claimAssumption{}}
 }
 
 func podKey(p *api.Pod) string { return p.Namespace + "/" + p.Name }
@@ -221,6 +227,12 @@ func (c *cache) absent(k *api.Kind, objs []api.Object) []api.Object {
 				out = append(out, ni.node)
 			}
 		}
+	case api.KindNamespace:
+		for name := range c.namespaces {
+			if !listed["/"+name] {
+				out = append(out, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: name}})
+			}
+		}
 	case api.KindClaim:
 		for _, key := range c.claimKeysLocked() {
 			if !listed[key] {
@@ -323,7 +335,7 @@ func (c *cache) place(pod *api.Pod) (*api.Pod, string) {
 		return nil, why
 	}
 	nodes := c.knownLocked()
-	best, reasons := pickNode(pod, nodes, pinned)
+	best, reasons := pickNode(pod, nodes, pinned, c.namespaces)
 	if best == nil {
 		return nil, fitErrorMessage(len(nodes), reasons)
 	}
@@ -351,4 +363,18 @@ func (c *cache) snapshot() []*nodeInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].node.Name < out[j].node.Name })
 	return out
+}
+
+// setNamespace records a namespace's labels, which pod affinity terms'
+// namespaceSelectors match.
+func (c *cache) setNamespace(ns *api.Namespace) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.namespaces[ns.Name] = ns.Labels
+}
+
+func (c *cache) deleteNamespace(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.namespaces, name)
 }

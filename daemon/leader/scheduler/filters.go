@@ -52,6 +52,10 @@ type podRequest struct {
 	ports   []hostPort
 	key     string // namespace/name, and the controller's uid, for scoring
 	owner   string
+	// What pod affinity and topology spread need of the whole cluster,
+	// worked out once per decision (nil when the rules do not apply).
+	interPod *interPod
+	spread   *spreadState
 }
 
 // containerRequest is a container's request of a resource; a limit given
@@ -115,7 +119,8 @@ type filter func(p *api.Pod, req *podRequest, n *nodeInfo) []string
 
 // filters run in this order; a node is rejected for the first that fails,
 // as in the Kubernetes scheduler.
-var filters = []filter{nodeReady, nodeSchedulable, taintsTolerated, nodeSelectorMatches, nodeAffinityMatches, hostPortsFree, resourcesFit}
+var filters = []filter{nodeReady, nodeSchedulable, taintsTolerated, nodeSelectorMatches, nodeAffinityMatches, hostPortsFree, resourcesFit,
+	topologySpreadFits, podAffinityFits}
 
 // fits runs the filters; it returns nil if the node fits.
 func fits(p *api.Pod, req *podRequest, n *nodeInfo) []string {

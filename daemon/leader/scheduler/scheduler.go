@@ -138,6 +138,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	wg.Go(func() { r.watch(ctx, api.KindNode, r.onNode) })
 	wg.Go(func() { r.watch(ctx, api.KindPod, r.onPod) })
 	wg.Go(func() { r.watch(ctx, api.KindClaim, r.onClaim) })
+	wg.Go(func() { r.watch(ctx, api.KindNamespace, r.onNamespace) })
 	wg.Go(func() { r.work(ctx) })
 	s.log.Info("scheduler started")
 	<-ctx.Done()
@@ -171,6 +172,13 @@ func (r *run) prime(ctx context.Context) error {
 	}
 	for _, o := range pods {
 		r.cache.updatePod(o.(*api.Pod))
+	}
+	namespaces, _, err := r.s.store.List(ctx, api.KindNamespace, "", nil)
+	if err != nil {
+		return fmt.Errorf("scheduler: list namespaces: %w", err)
+	}
+	for _, o := range namespaces {
+		r.cache.setNamespace(o.(*api.Namespace))
 	}
 	claims, _, err := r.s.store.List(ctx, api.KindClaim, "", nil)
 	if err != nil {
@@ -257,6 +265,21 @@ func (r *run) onClaim(ev api.WatchEvent) {
 		r.cache.deleteClaim(c.Namespace + "/" + c.Name)
 	} else {
 		r.cache.setClaim(c)
+	}
+	r.retryWaiting()
+}
+
+// onNamespace follows the namespaces' labels: a label changed may change
+// which pods a pod affinity term's namespaceSelector names.
+func (r *run) onNamespace(ev api.WatchEvent) {
+	ns, ok := ev.Object.(*api.Namespace)
+	if !ok {
+		return
+	}
+	if ev.Type == api.Deleted {
+		r.cache.deleteNamespace(ns.Name)
+	} else {
+		r.cache.setNamespace(ns)
 	}
 	r.retryWaiting()
 }

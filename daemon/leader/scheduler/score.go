@@ -8,15 +8,23 @@ import (
 	"github.com/shoal-dev/shoal/api"
 )
 
-// score is how good a feasible node is for a pod; lower is better, compared
-// field by field.
+// score is how good a feasible node is for a pod, compared field by field:
+// a higher preference, then lower values of the others, are better.
 type score struct {
-	siblings  int     // pods of the same controller already there: spread them
-	allocated float64 // share of CPU and memory requested with this pod: least allocated first
-	name      string  // a deterministic tie-break
+	preference int64   // weights of the preferred node and pod affinity terms that hold: higher first
+	spread     int64   // matching pods in the node's domains of ScheduleAnyway spread constraints
+	siblings   int     // pods of the same controller already there: spread them
+	allocated  float64 // share of CPU and memory requested with this pod: least allocated first
+	name       string  // a deterministic tie-break
 }
 
 func (a score) better(b score) bool {
+	if a.preference != b.preference {
+		return a.preference > b.preference
+	}
+	if a.spread != b.spread {
+		return a.spread < b.spread
+	}
 	if a.siblings != b.siblings {
 		return a.siblings < b.siblings
 	}
@@ -28,7 +36,8 @@ func (a score) better(b score) bool {
 
 // scoreNode scores a node that fits the pod.
 func scoreNode(p *api.Pod, req *podRequest, n *nodeInfo) score {
-	return score{siblings: siblings(p, req, n), allocated: allocatedShare(req, n), name: n.node.Name}
+	return score{preference: api.PreferredNodeAffinityScore(&p.Spec, n.node) + podAffinityScore(req, n),
+		spread: topologySpreadScore(req, n), siblings: siblings(p, req, n), allocated: allocatedShare(req, n), name: n.node.Name}
 }
 
 // siblings counts the node's pods that have the pod's controller, leaving
@@ -63,13 +72,16 @@ func allocatedShare(req *podRequest, n *nodeInfo) float64 {
 
 // pickNode filters the nodes and returns the best that fits, or nil and the
 // count of nodes per reason they did not fit. A pinned node (that of the
-// pod's claims) is the only one that may fit.
-func pickNode(p *api.Pod, nodes []*nodeInfo, pinned string) (*nodeInfo, map[string]int) {
+// pod's claims) is the only one that may fit. nl gives the namespaces'
+// labels, for the namespaceSelector of pod affinity terms.
+func pickNode(p *api.Pod, nodes []*nodeInfo, pinned string, nl namespaceLabels) (*nodeInfo, map[string]int) {
 	req := computeRequest(p)
 	req.key = podKey(p)
 	if ref := p.ControllerRef(); ref != nil {
 		req.owner = ref.UID
 	}
+	req.interPod = newInterPod(p, nodes, nl)
+	req.spread = newSpreadState(p, nodes)
 	var best *nodeInfo
 	var bestScore score
 	reasons := map[string]int{}

@@ -56,7 +56,7 @@ func TestPickNode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			best, reasons := pickNode(tc.pod, tc.nodes, "")
+			best, reasons := pickNode(tc.pod, tc.nodes, "", nil)
 			if best == nil || best.node.Name != tc.want {
 				t.Fatalf("picked %v (reasons %v), want %s", best, reasons, tc.want)
 			}
@@ -71,7 +71,7 @@ func TestFitErrorMessageAsKubernetes(t *testing.T) {
 		newNodeInfo(testNode("b", "4", "8Gi", func(n *api.Node) { n.Labels["disk"] = "ssd" })),
 		newNodeInfo(testNode("c", "4", "8Gi", func(n *api.Node) { n.Labels["disk"] = "ssd" })),
 	}
-	best, reasons := pickNode(pod, nodes, "")
+	best, reasons := pickNode(pod, nodes, "", nil)
 	if best != nil {
 		t.Fatalf("picked %s", best.node.Name)
 	}
