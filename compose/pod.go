@@ -46,7 +46,9 @@ func (c *converter) podTemplate(s *types.ServiceConfig) api.PodTemplateSpec {
 	ctr.Env = env(s.Environment)
 	ctr.Resources = c.resources(s)
 	ctr.Ports = c.containerPorts(s)
-	spec := api.PodSpec{}
+	// A compose container knows nothing of the cluster's API, as under
+	// docker compose: no service-account token, no KUBERNETES_* variables.
+	spec := api.PodSpec{AutomountServiceAccountToken: api.Bool(false)}
 	c.security(s, &spec, &ctr)
 	c.volumes(s, &spec, &ctr)
 	c.mountFiles(s, &spec, &ctr)

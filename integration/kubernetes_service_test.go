@@ -168,6 +168,11 @@ spec:
 	if out, errOut, err := a.kubectlIn(t, nil, "exec", "no-token", "--", "/testapp", "cat", sa+"/token"); err == nil {
 		t.Errorf("a pod with automountServiceAccountToken: false has a token: %s %s", out, errOut)
 	}
+	// Nor is it told where the API is (shoal's choice: compose's pods take
+	// no token, and docker compose gives its containers no such variables).
+	if env := a.kubectlStdout(t, "exec", "no-token", "--", "/testapp", "env"); strings.Contains(env, "KUBERNETES_") {
+		t.Errorf("a pod with automountServiceAccountToken: false has the API's variables:\n%s", env)
+	}
 	// The token is bound to its pod: it works from anywhere while the pod
 	// lives, and no longer once the pod is deleted.
 	token := a.kubectlStdout(t, "exec", "sa-client", "--", "/testapp", "cat", sa+"/token")

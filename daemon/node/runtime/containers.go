@@ -190,7 +190,10 @@ func (w *podWorker) resolveEnv(ctx context.Context, pod *api.Pod, c *api.Contain
 		vals[k] = v
 	}
 	// First, so that the container's own variables win, as in Kubernetes.
-	if h := w.rt.cfg.APIServiceHost; h != "" {
+	// Unlike Kubernetes, a pod that takes no service-account token is not
+	// told where the API is either (compose's pods: docker compose gives
+	// its containers no such variables).
+	if h := w.rt.cfg.APIServiceHost; h != "" && w.automountToken(ctx, pod) {
 		for _, kv := range kubernetesServiceEnv(h) {
 			set(kv[0], kv[1])
 		}
