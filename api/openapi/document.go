@@ -347,6 +347,12 @@ func defineSubresourceKind(b *Schemas, s Subresource) string {
 	if def.Extensions[extGVK] == nil {
 		def.AddExtension(extGVK, []map[string]string{{"group": s.Group, "version": s.Version, "kind": s.Kind}})
 	}
+	if def.Description == "" {
+		def.Description = kindDescriptions[s.Kind]
+	}
+	if def.Description == "" {
+		def.Description = fmt.Sprintf("%s is what the %s subresource carries.", s.Kind, s.Name)
+	}
 	b.defs[name] = def
 	return name
 }
@@ -372,6 +378,10 @@ func objectOps(verbs []string, group, version, scope, kind, suffix string, gvk m
 		case api.VerbPatch:
 			op.method, op.action, op.id = http.MethodPatch, "patch", opID("patch", group, version, scope, kind, suffix)
 			op.description, op.params, op.consumes = "partially update the specified "+kind+strings.ToLower(suffix), patchParams, opts.PatchTypes
+			if suffix == "Scale" {
+				// Server-side apply of /scale is refused (415): not listed.
+				op.consumes = slices.DeleteFunc(slices.Clone(opts.PatchTypes), func(t string) bool { return strings.HasPrefix(t, "application/apply-patch") })
+			}
 		case api.VerbDelete:
 			op.method, op.action, op.id, op.body = http.MethodDelete, "delete", opID("delete", group, version, scope, kind, suffix), ""
 			op.description, op.params = "delete "+article(kind), deleteParams

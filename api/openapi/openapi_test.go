@@ -132,13 +132,17 @@ func testResources() []Resource {
 			r.Subresources = append(r.Subresources, Subresource{Name: "status", Group: k.Group, Version: k.Version, Kind: k.Kind,
 				Verbs: []string{"get", "patch", "update"}})
 		}
+		if k == api.KindDeployment { // one scale subresource stands for all
+			r.Subresources = append(r.Subresources, Subresource{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale",
+				Verbs: []string{"get", "patch", "update"}, Object: &api.Scale{}})
+		}
 		out = append(out, r)
 	}
 	return append(out, Resource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews",
 		Kind: "SelfSubjectAccessReview", Verbs: []string{"create"}, Object: &api.SelfSubjectAccessReview{}})
 }
 
-var opts = Options{Version: "test", PatchTypes: []string{"application/merge-patch+json"}}
+var opts = Options{Version: "test", PatchTypes: []string{"application/merge-patch+json", "application/apply-patch+yaml"}}
 
 func TestV2HasEveryKindItsPathsAndFieldValidationOnEachPatch(t *testing.T) {
 	doc := V2(testResources(), opts)
@@ -191,6 +195,11 @@ func TestV2HasEveryKindItsPathsAndFieldValidationOnEachPatch(t *testing.T) {
 				t.Errorf("kind %s: status PATCH lacks fieldValidation", k.Kind)
 			}
 		}
+	}
+	// Server-side apply of /scale is refused: its PATCH does not offer it.
+	scale := doc.Paths.Paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]
+	if scale.Patch == nil || !slices.Equal(scale.Patch.Consumes, []string{"application/merge-patch+json"}) {
+		t.Errorf("deployments/scale PATCH: %+v", scale.Patch)
 	}
 	pods := doc.Paths.Paths["/api/v1/namespaces/{namespace}/pods"]
 	if pods.Post == nil || pods.Post.ID != "createCoreV1NamespacedPod" || !hasQueryParam(pods.Post.Parameters, "fieldValidation") ||
