@@ -74,7 +74,7 @@ services:
       update_config: {parallelism: 2, delay: 10s, order: start-first}
       rollback_config: {parallelism: 1}
       placement:
-        constraints: ["node.labels.zone == east", "node.platform.arch == x86_64"]
+        constraints: ["node.labels.zone == east", "node.platform.arch == x86_64", "node.hostname != h3", "node.labels.disk != hdd"]
       labels: {"traefik.http.routers.shop.rule": "Host(` + "`shop`" + `)"}
     labels: {team: shop}
     healthcheck:
@@ -179,6 +179,16 @@ func TestConvertShop(t *testing.T) {
 	if !reflect.DeepEqual(pod.NodeSelector, map[string]string{"zone": "east", api.LabelArch: "amd64"}) {
 		t.Errorf("nodeSelector %v", pod.NodeSelector)
 	}
+	// != constraints: NotIn node affinity (which, as Swarm's !=, a node
+	// without the label satisfies).
+	wantAffinity := &api.Affinity{NodeAffinity: &api.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &api.NodeSelector{
+		NodeSelectorTerms: []api.NodeSelectorTerm{{MatchExpressions: []api.NodeSelectorRequirement{
+			{Key: api.LabelHostname, Operator: "NotIn", Values: []string{"h3"}},
+			{Key: "disk", Operator: "NotIn", Values: []string{"hdd"}},
+		}}}}}}
+	if !reflect.DeepEqual(pod.Affinity, wantAffinity) {
+		t.Errorf("affinity %+v", pod.Affinity)
+	}
 	if c.LivenessProbe == nil || c.ReadinessProbe == nil || c.StartupProbe == nil ||
 		!reflect.DeepEqual(c.LivenessProbe.Exec.Command, []string{"/bin/web", "check"}) ||
 		c.LivenessProbe.PeriodSeconds != 5 || c.LivenessProbe.TimeoutSeconds != 2 || c.LivenessProbe.FailureThreshold != 4 ||
@@ -251,14 +261,14 @@ func TestConvertRefusesWhatItCannotHonour(t *testing.T) {
 	cases := map[string]struct{ service, key string }{
 		"services: {a: {image: x, devices: ['/dev/fuse:/dev/fuse']}}":                                                    {"a", "devices"},
 		"services: {a: {image: x, network_mode: 'service:b'}, b: {image: x}}":                                            {"a", "network_mode"},
-		"services: {a: {image: x, deploy: {placement: {constraints: ['node.labels.z != east']}}}}":                       {"a", "deploy.placement.constraints"},
+		"services: {a: {image: x, deploy: {placement: {constraints: ['node.labels.z != .east']}}}}":                       {"a", "deploy.placement.constraints"},
 		"services: {a: {image: x, deploy: {mode: global-job}}}":                                                          {"a", "deploy.mode"},
 		"services: {a: {image: x, volumes_from: [b]}, b: {image: x}}":                                                    {"a", "volumes_from"},
 		"services: {a: {image: x, ports: ['8000-8010:80']}}":                                                             {"a", "ports[0]"},
 		"services: {a: {image: x, deploy: {endpoint_mode: anycast}}}":                                                    {"a", "deploy.endpoint_mode"},
 		"services: {a: {image: x, runtime: runsc}}":                                                                      {"a", "runtime"},
 		"services: {a_b: {image: x}, a-b: {image: x}}":                                                                   {"a_b", "name"},
-		"services: {a: {image: x, deploy: {placement: {constraints: ['node.role == manager', 'node.hostname != h1']}}}}": {"a", "deploy.placement.constraints"},
+		"services: {a: {image: x, deploy: {placement: {constraints: ['node.hostname == h1', 'node.role != manager']}}}}": {"a", "deploy.placement.constraints"},
 	}
 	for text, want := range cases {
 		p := loadString(t, text, map[string]string{})

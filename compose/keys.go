@@ -96,7 +96,7 @@ var ServiceKeys = map[string]KeyRule{
 	"deploy.restart_policy.max_attempts":              mapped("a Job's `backoffLimit`; warns for a service that always restarts"),
 	"deploy.restart_policy.window":                    warned("shoal's back-off resets after 10 minutes of running"),
 	"deploy.placement":                                mapped("see its keys"),
-	"deploy.placement.constraints":                    mapped("`==` on `node.hostname`, `node.labels.K`, `node.platform.os`, `node.platform.arch`: `nodeSelector`; `node.role` holds on every shoal node (each is both manager and worker): `== manager`/`== worker` are dropped with a warning, `!=` refused; any other `!=` and `node.id`, `engine.labels.*` refused (no node affinity in shoal's pod spec yet)"),
+	"deploy.placement.constraints":                    mapped("`==` on `node.hostname`, `node.labels.K`, `node.platform.os`, `node.platform.arch`: `nodeSelector`; `!=` on those: required node affinity `NotIn` (a node without the label holds, as under Swarm); `node.role` holds on every shoal node (each is both manager and worker): `== manager`/`== worker` are dropped with a warning, `!=` refused; `node.id`, `engine.labels.*` refused"),
 	"deploy.placement.preferences":                    whole(warned("the scheduler spreads a workload's pods over nodes, not over a label's values")),
 	"deploy.placement.max_replicas_per_node":          warned("no per-node replica cap in shoal's scheduler"),
 	"deploy.endpoint_mode":                            mapped("`dnsrr` (and the default): a headless Service, the name resolves to the ready pods' addresses, every port reachable as under compose; `vip`: a ClusterIP Service over the `expose`d and published ports"),

@@ -395,9 +395,11 @@ func (c *converter) probes(s *types.ServiceConfig, ctr *api.Container) {
 	}
 }
 
-// placement maps constraints onto a nodeSelector.
+// placement maps constraints onto a nodeSelector (==) and required node
+// affinity (!=, NotIn: as under Swarm, a node without the label holds).
 func (c *converter) placement(s *types.ServiceConfig, spec *api.PodSpec) {
 	sel := map[string]string{}
+	var not []api.NodeSelectorRequirement
 	if s.Platform != "" {
 		os, arch, _ := strings.Cut(s.Platform, "/")
 		if os != "linux" {
@@ -412,11 +414,15 @@ func (c *converter) placement(s *types.ServiceConfig, spec *api.PodSpec) {
 	}
 	if s.Deploy != nil {
 		for _, con := range s.Deploy.Placement.Constraints {
-			c.constraint(s.Name, con, sel)
+			c.constraint(s.Name, con, sel, &not)
 		}
 	}
 	if len(sel) > 0 {
 		spec.NodeSelector = sel
+	}
+	if len(not) > 0 {
+		spec.Affinity = &api.Affinity{NodeAffinity: &api.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &api.NodeSelector{
+			NodeSelectorTerms: []api.NodeSelectorTerm{{MatchExpressions: not}}}}}
 	}
 }
 
@@ -431,7 +437,7 @@ func goArch(a string) string {
 	return a
 }
 
-func (c *converter) constraint(svc, con string, sel map[string]string) {
+func (c *converter) constraint(svc, con string, sel map[string]string, not *[]api.NodeSelectorRequirement) {
 	const key = "deploy.placement.constraints"
 	op := "=="
 	l, r, ok := strings.Cut(con, "==")
@@ -464,16 +470,16 @@ func (c *converter) constraint(svc, con string, sel map[string]string) {
 		c.refuse(svc, key, "%q: shoal can place by node.hostname, node.labels.*, node.platform.os and node.platform.arch", con)
 		return
 	}
+	if errs := append(api.IsQualifiedName(label), api.IsValidLabelValue(r)...); len(errs) > 0 {
+		c.refuse(svc, key, "%q: %s", con, strings.Join(errs, "; "))
+		return
+	}
 	if op == "!=" {
-		c.refuse(svc, key, "%q: only == constraints can be honoured (no node affinity in shoal's pod spec yet)", con)
+		*not = append(*not, api.NodeSelectorRequirement{Key: label, Operator: "NotIn", Values: []string{r}})
 		return
 	}
 	if prev, ok := sel[label]; ok && prev != r {
 		c.refuse(svc, key, "%q contradicts another constraint (%s == %s): no node can satisfy both", con, label, prev)
-		return
-	}
-	if errs := append(api.IsQualifiedName(label), api.IsValidLabelValue(r)...); len(errs) > 0 {
-		c.refuse(svc, key, "%q: %s", con, strings.Join(errs, "; "))
 		return
 	}
 	sel[label] = r
