@@ -261,7 +261,7 @@ func TestConvertRefusesWhatItCannotHonour(t *testing.T) {
 	cases := map[string]struct{ service, key string }{
 		"services: {a: {image: x, devices: ['/dev/fuse:/dev/fuse']}}":                                                    {"a", "devices"},
 		"services: {a: {image: x, network_mode: 'service:b'}, b: {image: x}}":                                            {"a", "network_mode"},
-		"services: {a: {image: x, deploy: {placement: {constraints: ['node.labels.z != .east']}}}}":                       {"a", "deploy.placement.constraints"},
+		"services: {a: {image: x, deploy: {placement: {constraints: ['node.labels.z != .east']}}}}":                      {"a", "deploy.placement.constraints"},
 		"services: {a: {image: x, deploy: {mode: global-job}}}":                                                          {"a", "deploy.mode"},
 		"services: {a: {image: x, volumes_from: [b]}, b: {image: x}}":                                                    {"a", "volumes_from"},
 		"services: {a: {image: x, ports: ['8000-8010:80']}}":                                                             {"a", "ports[0]"},
