@@ -135,3 +135,14 @@ type TerminalSize struct {
 	Width  uint16 `json:"Width"`
 	Height uint16 `json:"Height"`
 }
+
+// BlocksOwner reports whether the object's reference to the owner with the
+// uid blocks the owner's foreground deletion (blockOwnerDeletion).
+func BlocksOwner(m *ObjectMeta, owner string) bool {
+	for _, ref := range m.OwnerReferences {
+		if ref.UID == owner && ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
+			return true
+		}
+	}
+	return false
+}

@@ -785,7 +785,7 @@ func (o *Registry) deleteIn(t *gossip.Txn, k *api.Kind, ns, name string, opts ap
 			}
 			// A dependent still there (a terminating pod, one with
 			// finalizers) that blocks its owner keeps the owner.
-			if r := t.Get(specKey(dk, dm.Namespace, dm.Name)); r != nil && !r.Deleted && BlocksOwner(dm, m.UID) {
+			if r := t.Get(specKey(dk, dm.Namespace, dm.Name)); r != nil && !r.Deleted && api.BlocksOwner(dm, m.UID) {
 				addFinalizer = true
 			}
 			return nil
@@ -857,17 +857,6 @@ func (o *Registry) removeIn(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	t.Delete(specKey(k, m.Namespace, m.Name))
 	t.Delete(statusKey(k, m.Namespace, m.Name))
 	return nil
-}
-
-// BlocksOwner reports whether the object's reference to the owner with
-// the uid asks to block the owner's foreground deletion.
-func BlocksOwner(m *api.ObjectMeta, owner string) bool {
-	for _, ref := range m.OwnerReferences {
-		if ref.UID == owner && ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
-			return true
-		}
-	}
-	return false
 }
 
 // finalized reports whether an update leaves an object being deleted with
