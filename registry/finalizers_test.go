@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -194,5 +195,43 @@ func TestATerminatingPodWithAFinalizerStaysAfterItsNodeRemovesIt(t *testing.T) {
 	}
 	if _, err := o.Get(ctx, api.KindPod, "default", "p"); !api.IsNotFound(err) {
 		t.Fatalf("pod: %v, want it gone", err)
+	}
+}
+
+// A watcher of the owner sees the foreground delete as MODIFIED (marked,
+// with the finalizer), then DELETED once the finalizer is removed.
+func TestForegroundDeleteIsWatchedAsModifiedThenDeleted(t *testing.T) {
+	o := newTestObjects(t, "")
+	blockingChain(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rv := mustGet(t, o, api.KindDeployment, "web").ResourceVersion
+	ch, err := o.Watch(ctx, api.KindDeployment, "default", api.ListOptions{ResourceVersion: rv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Delete(ctx, api.KindDeployment, "default", "web", api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
+		t.Fatal(err)
+	}
+	next := func() api.WatchEvent {
+		t.Helper()
+		select {
+		case ev := <-ch:
+			return ev
+		case <-time.After(5 * time.Second):
+			t.Fatal("no watch event")
+		}
+		return api.WatchEvent{}
+	}
+	ev := next()
+	for ev.Type == api.Added && ev.Object.GetObjectMeta().DeletionTimestamp == nil {
+		ev = next() // the watch's start
+	}
+	if m := ev.Object.GetObjectMeta(); ev.Type != api.Modified || m.DeletionTimestamp == nil || !api.HasFinalizer(m, api.FinalizerForeground) {
+		t.Fatalf("first event %s %+v; want MODIFIED with the mark and the finalizer", ev.Type, m)
+	}
+	removeFinalizers(t, o, api.KindDeployment, "web")
+	if ev := next(); ev.Type != api.Deleted {
+		t.Fatalf("second event %s; want DELETED", ev.Type)
 	}
 }
