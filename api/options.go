@@ -58,8 +58,9 @@ type DeleteOptions struct {
 	ResourceVersion string `json:"-"`
 	// PropagationPolicy says what becomes of the object's dependents
 	// (the objects whose ownerReferences name it): "" and Background
-	// delete them after it, Foreground before it, Orphan keeps them and
-	// drops their references to it.
+	// delete them after it, Foreground before it (the object stays,
+	// being deleted, with the finalizer FinalizerForeground until they
+	// are gone), Orphan keeps them and drops their references to it.
 	PropagationPolicy string `json:"propagationPolicy,omitempty"`
 }
 
@@ -69,6 +70,21 @@ const (
 	DeletePropagationForeground = "Foreground"
 	DeletePropagationOrphan     = "Orphan"
 )
+
+// FinalizerForeground is the finalizer a foreground delete puts on the
+// object: the garbage collector removes it once no dependent that blocks
+// its owner's deletion (ownerReferences[].blockOwnerDeletion) is left.
+const FinalizerForeground = "foregroundDeletion"
+
+// HasFinalizer reports whether m lists the finalizer f.
+func HasFinalizer(m *ObjectMeta, f string) bool {
+	for _, x := range m.Finalizers {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
 
 // LogOptions select the log lines of one container.
 type LogOptions struct {
@@ -118,4 +134,15 @@ const (
 type TerminalSize struct {
 	Width  uint16 `json:"Width"`
 	Height uint16 `json:"Height"`
+}
+
+// BlocksOwner reports whether the object's reference to the owner with the
+// uid blocks the owner's foreground deletion (blockOwnerDeletion).
+func BlocksOwner(m *ObjectMeta, owner string) bool {
+	for _, ref := range m.OwnerReferences {
+		if ref.UID == owner && ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
+			return true
+		}
+	}
+	return false
 }

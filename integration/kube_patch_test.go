@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
@@ -214,8 +216,9 @@ func TestClientGoPatchesADeploymentOnARealAgent(t *testing.T) {
 	}
 
 	// A foreground delete of the orphaned ReplicaSet: when it answers,
-	// the ReplicaSet is gone and its pods are already terminating; their
-	// containers then stop.
+	// the ReplicaSet is still there, being deleted with the finalizer
+	// foregroundDeletion, and its pods are already terminating; their
+	// containers then stop, and the ReplicaSet goes after them.
 	var rsName string
 	for _, rs := range sets.Items {
 		if *rs.Spec.Replicas == 2 {
@@ -226,15 +229,22 @@ func TestClientGoPatchesADeploymentOnARealAgent(t *testing.T) {
 	if err := cs.AppsV1().ReplicaSets("default").Delete(c, rsName, metav1.DeleteOptions{PropagationPolicy: &foreground}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.AppsV1().ReplicaSets("default").Get(c, rsName, metav1.GetOptions{}); err == nil {
-		t.Fatal("the ReplicaSet is still there after its foreground delete")
+	if rs, err := cs.AppsV1().ReplicaSets("default").Get(c, rsName, metav1.GetOptions{}); err == nil {
+		if rs.DeletionTimestamp == nil || !slices.Contains(rs.Finalizers, metav1.FinalizerDeleteDependents) {
+			t.Fatalf("the ReplicaSet after its foreground delete: deletionTimestamp %v, finalizers %v", rs.DeletionTimestamp, rs.Finalizers)
+		}
+	} else if !apierrors.IsNotFound(err) { // its pods may all be gone already
+		t.Fatal(err)
 	}
 	for _, p := range a.pods(t, "default", "app=patched") {
 		if p.DeletionTimestamp == nil {
 			t.Fatalf("pod %s is not terminating after its owner's foreground delete", p.Name)
 		}
 	}
-	poll.Until(t, 30*time.Second, "the pods and their containers gone", func() error {
+	poll.Until(t, 30*time.Second, "the pods, their containers and the ReplicaSet gone", func() error {
+		if _, err := cs.AppsV1().ReplicaSets("default").Get(c, rsName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the ReplicaSet: %v", err)
+		}
 		if pods := a.pods(t, "default", "app=patched"); len(pods) != 0 {
 			return fmt.Errorf("%d pods left", len(pods))
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -519,6 +520,12 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	}
 	m.UID, m.CreationTimestamp, m.GenerateName = om.UID, om.CreationTimestamp, om.GenerateName
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
+	if om.DeletionTimestamp != nil {
+		if added := addedFinalizers(om.Finalizers, m.Finalizers); len(added) > 0 {
+			return k, false, invalid(k, m.Name, api.FieldErrors{{Field: "metadata.finalizers", Type: api.ErrTypeForbidden,
+				Detail: fmt.Sprintf("no new finalizers can be added if the object is being deleted, found new finalizers %q", added)}})
+		}
+	}
 	m.Generation = om.Generation
 	// A writer that does not know managedFields (a controller, shoal
 	// apply) keeps them; the API server sends an empty list to clear them.
@@ -559,6 +566,10 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 		m.ResourceVersion = oldRV
 		return k, false, nil
 	}
+	if finalized(m) {
+		// The last finalizer of an object being deleted is gone: so is it.
+		return k, true, o.removeIn(t, k, obj)
+	}
 	if err := o.putSpec(t, k, obj, spec, m.Generation-om.Generation); err != nil {
 		return k, false, err
 	}
@@ -592,7 +603,11 @@ func (o *Registry) Update(ctx context.Context, obj api.Object) (api.Object, erro
 		return nil, err
 	}
 	if len(recs) > 0 {
-		return o.Get(ctx, api.KindOf(obj), obj.GetObjectMeta().Namespace, obj.GetObjectMeta().Name)
+		cur, err := o.Get(ctx, api.KindOf(obj), obj.GetObjectMeta().Namespace, obj.GetObjectMeta().Name)
+		if api.IsNotFound(err) && finalized(obj.GetObjectMeta()) {
+			return obj, nil // the update removed its last finalizer, and it
+		}
+		return cur, err
 	}
 	if api.IsDryRun(ctx) {
 		// The object as it would be, at the version it still has.
@@ -697,12 +712,19 @@ func (o *Registry) stageStatusManagers(t *gossip.Txn, k *api.Kind, spec *gossip.
 // is marked with a deletionTimestamp, its node stops its containers within
 // the grace period and then removes it. A grace period of 0 removes it at once.
 //
+// An object with finalizers (metadata.finalizers) is only marked: it gets a
+// deletionTimestamp and stays, readable, until an update removes its last
+// finalizer (stageUpdate), which removes it.
+//
 // The propagation policy decides what becomes of the object's dependents
 // (objects whose ownerReferences name its uid): with Background (and by
 // default) the garbage collector deletes them after it; with Orphan they
 // lose their reference to it in the same transaction, so they stay; with
-// Foreground they are deleted, depth first, in the same transaction before
-// it (pods among them gracefully, as a delete of each would).
+// Foreground they are deleted, depth first, in the same transaction (pods
+// among them gracefully, as a delete of each would), and the object, if a
+// dependent that blocks it (blockOwnerDeletion) is still there after that,
+// gets the finalizer foregroundDeletion, which the garbage collector removes
+// once no such dependent is left.
 func (o *Registry) Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error) {
 	ns = nsFor(k, ns)
 	var result api.Object
@@ -738,12 +760,16 @@ func (o *Registry) deleteIn(t *gossip.Txn, k *api.Kind, ns, name string, opts ap
 	if opts.ResourceVersion != "" && opts.ResourceVersion != m.ResourceVersion {
 		return nil, api.NewConflict(k, name, fmt.Sprintf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object: %s", opts.ResourceVersion, m.ResourceVersion))
 	}
+	addFinalizer := false
 	switch opts.PropagationPolicy {
 	case api.DeletePropagationOrphan:
 		if err := o.releaseDependents(t, k, obj, nil); err != nil {
 			return nil, err
 		}
 	case api.DeletePropagationForeground:
+		if m.DeletionTimestamp != nil && api.HasFinalizer(m, api.FinalizerForeground) {
+			return obj, nil // its foreground deletion is under way
+		}
 		if depth >= maxForegroundDepth {
 			return nil, api.NewBadRequest(fmt.Sprintf("%s %q: owner references go deeper than %d levels; delete with propagationPolicy Background", k.Kind, name, maxForegroundDepth))
 		}
@@ -754,35 +780,102 @@ func (o *Registry) deleteIn(t *gossip.Txn, k *api.Kind, ns, name string, opts ap
 			if api.IsNotFound(err) {
 				return nil // reached twice through two owners
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			// A dependent still there (a terminating pod, one with
+			// finalizers) that blocks its owner keeps the owner.
+			if r := t.Get(specKey(dk, dm.Namespace, dm.Name)); r != nil && !r.Deleted && api.BlocksOwner(dm, m.UID) {
+				addFinalizer = true
+			}
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+	}
+	if addFinalizer && !api.HasFinalizer(m, api.FinalizerForeground) {
+		m.Finalizers = append(m.Finalizers, api.FinalizerForeground)
 	}
 	if pod, ok := obj.(*api.Pod); ok && needsGracefulDelete(pod, opts) {
 		grace := *pod.Spec.TerminationGracePeriodSeconds
 		if opts.GracePeriodSeconds != nil {
 			grace = *opts.GracePeriodSeconds
 		}
-		if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds <= grace {
+		if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds <= grace && !addFinalizer {
 			return obj, nil // already terminating, no shorter
 		}
-		ts := api.NewTime(o.now().Add(time.Duration(grace) * time.Second))
-		m.DeletionTimestamp, m.DeletionGracePeriodSeconds = &ts, &grace
-		m.ResourceVersion = ""
-		spec, err := encodeSpec(obj)
-		if err != nil {
-			return nil, api.NewInternal(err)
+		if m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds > grace {
+			ts := api.NewTime(o.now().Add(time.Duration(grace) * time.Second))
+			m.DeletionTimestamp, m.DeletionGracePeriodSeconds = &ts, &grace
 		}
-		return obj, o.putSpec(t, k, obj, spec, 0)
+		return obj, o.rewriteSpec(t, k, obj)
 	}
+	if len(m.Finalizers) > 0 {
+		return obj, o.markDeleting(t, k, obj, addFinalizer)
+	}
+	return obj, o.removeIn(t, k, obj)
+}
+
+// markDeleting marks an object with finalizers as being deleted: it gets a
+// deletionTimestamp (kept if it has one) and a grace period of 0, and stays
+// until its last finalizer is removed.
+func (o *Registry) markDeleting(t *gossip.Txn, k *api.Kind, obj api.Object, changed bool) error {
+	m := obj.GetObjectMeta()
+	if m.DeletionTimestamp == nil {
+		ts := api.NewTime(o.now())
+		m.DeletionTimestamp = &ts
+		changed = true
+	}
+	if m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds != 0 {
+		zero := int64(0)
+		m.DeletionGracePeriodSeconds = &zero
+		changed = true
+	}
+	if !changed {
+		return nil // already being deleted: nothing to write
+	}
+	return o.rewriteSpec(t, k, obj)
+}
+
+// rewriteSpec stages an object's spec record as the registry changed it.
+func (o *Registry) rewriteSpec(t *gossip.Txn, k *api.Kind, obj api.Object) error {
+	obj.GetObjectMeta().ResourceVersion = ""
+	spec, err := encodeSpec(obj)
+	if err != nil {
+		return api.NewInternal(err)
+	}
+	return o.putSpec(t, k, obj, spec, 0)
+}
+
+// removeIn removes an object's records (a namespace with everything in it).
+func (o *Registry) removeIn(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	if k == api.KindNamespace {
-		return obj, o.stageNamespaceDelete(t, obj.(*api.Namespace))
+		return o.stageNamespaceDelete(t, obj.(*api.Namespace))
 	}
-	t.Delete(specKey(k, ns, name))
-	t.Delete(statusKey(k, ns, name))
-	return obj, nil
+	m := obj.GetObjectMeta()
+	t.Delete(specKey(k, m.Namespace, m.Name))
+	t.Delete(statusKey(k, m.Namespace, m.Name))
+	return nil
+}
+
+// finalized reports whether an update leaves an object being deleted with
+// nothing left to wait for: no finalizer, and no grace period running (a
+// terminating pod is removed by its node).
+func finalized(m *api.ObjectMeta) bool {
+	return m.DeletionTimestamp != nil && len(m.Finalizers) == 0 &&
+		(m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds == 0)
+}
+
+// addedFinalizers are the finalizers in cur that old does not have.
+func addedFinalizers(old, cur []string) []string {
+	var out []string
+	for _, f := range cur {
+		if !slices.Contains(old, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // releaseDependents finds the objects whose ownerReferences name owner's

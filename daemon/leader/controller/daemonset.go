@@ -249,7 +249,7 @@ func (c *daemonSetController) sync(ctx context.Context, key string) error {
 		return err
 	}
 	var manageErr error
-	if processed {
+	if processed && ds.DeletionTimestamp == nil { // a DaemonSet being deleted makes no pods
 		manageErr = c.manage(ctx, r)
 	}
 	if err := c.writeStatus(ctx, r, processed); err != nil {

@@ -197,6 +197,15 @@ func (c *deploymentController) sync(ctx context.Context, key string) error {
 	if r.pods, err = c.podsByReplicaSet(ctx, d, sel, r.rsList); err != nil {
 		return err
 	}
+	if d.DeletionTimestamp != nil {
+		// Being deleted (in the foreground, its ReplicaSets with it):
+		// nothing is scaled or made; the status stays true.
+		newRS, old, err := c.replicaSets(ctx, r, false)
+		if err != nil {
+			return err
+		}
+		return c.syncDeploymentStatus(ctx, r, withNew(old, newRS), newRS)
+	}
 	c.checkPausedConditions(r)
 	if d.Spec.Paused {
 		return c.syncScale(ctx, r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,12 @@ import (
 // one before. Because replication may deliver a dependent before its owner,
 // an owner must be missing for GCGracePeriod before anything is deleted,
 // unless this collector saw the owner's deletion itself.
+//
+// It also finishes deletions (finish): an object being deleted in the
+// foreground (finalizer foregroundDeletion) loses that finalizer once no
+// dependent that blocks it (blockOwnerDeletion) is left, pods still
+// terminating included, and an object being deleted that has no finalizer
+// left (two agents' writes merged so) is removed.
 type garbageCollector struct {
 	store Store
 	cache cache
@@ -104,18 +111,48 @@ func (c *garbageCollector) onObject(_ context.Context, ev api.WatchEvent) {
 				c.queue.Add(objectKey(dep))
 			}
 		}
+		c.addOwners(m) // one of them may wait for it
 		return
 	}
-	if len(m.OwnerReferences) > 0 {
+	if len(m.OwnerReferences) > 0 || m.DeletionTimestamp != nil {
 		c.queue.Add(key)
 	}
 }
 
-// onUpdate checks an object whose owners changed.
+// onUpdate checks an object whose owners changed (and the owners it
+// left, which may wait for it), or that is being deleted.
 func (c *garbageCollector) onUpdate(_ context.Context, old, obj api.Object) {
-	if !sameOwners(old.GetObjectMeta().OwnerReferences, obj.GetObjectMeta().OwnerReferences) {
+	om, m := old.GetObjectMeta(), obj.GetObjectMeta()
+	if !sameOwners(om.OwnerReferences, m.OwnerReferences) || !sameBlocking(om.OwnerReferences, m.OwnerReferences) {
+		c.queue.Add(objectKey(obj))
+		c.addOwners(om)
+	}
+	if m.DeletionTimestamp != nil {
 		c.queue.Add(objectKey(obj))
 	}
+}
+
+// addOwners queues the owners an object names.
+func (c *garbageCollector) addOwners(m *api.ObjectMeta) {
+	for _, ref := range m.OwnerReferences {
+		if k := kindByName(ref.Kind); k != nil {
+			ns := m.Namespace
+			if !k.Namespaced {
+				ns = ""
+			}
+			c.queue.Add(gcKey(k, ns, ref.Name))
+		}
+	}
+}
+
+func sameBlocking(a, b []api.OwnerReference) bool {
+	blocks := func(r api.OwnerReference) bool { return r.BlockOwnerDeletion != nil && *r.BlockOwnerDeletion }
+	for i := range a {
+		if blocks(a[i]) != blocks(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameOwners(a, b []api.OwnerReference) bool {
@@ -130,11 +167,11 @@ func sameOwners(a, b []api.OwnerReference) bool {
 	return true
 }
 
-// resync checks every object that has owners.
+// resync checks every object that has owners or is being deleted.
 func (c *garbageCollector) resync(ctx context.Context) error {
 	for _, k := range gcKinds() {
 		for _, o := range c.cache.list(k, "", nil) {
-			if len(o.GetObjectMeta().OwnerReferences) > 0 {
+			if m := o.GetObjectMeta(); len(m.OwnerReferences) > 0 || m.DeletionTimestamp != nil {
 				c.queue.Add(objectKey(o))
 			}
 		}
@@ -156,6 +193,9 @@ func (c *garbageCollector) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	m := obj.GetObjectMeta()
+	if m.DeletionTimestamp != nil {
+		return c.finish(ctx, k, obj)
+	}
 	dangling := c.danglingOwners(ns, m.OwnerReferences, c.fromCache)
 	if len(dangling) == 0 {
 		c.clearMissing(key)
@@ -313,5 +353,54 @@ func (c *garbageCollector) dropReferences(ctx context.Context, obj api.Object, d
 		return fmt.Errorf("drop missing owners of %s: %w", objectKey(obj), err)
 	}
 	c.clearMissing(objectKey(obj))
+	return nil
+}
+
+// finish moves on the deletion of an object being deleted: its finalizer
+// foregroundDeletion goes once no dependent blocks it, and an object with
+// no finalizer left goes (a pod's grace period is its node's).
+func (c *garbageCollector) finish(ctx context.Context, k *api.Kind, obj api.Object) error {
+	m := obj.GetObjectMeta()
+	switch {
+	case api.HasFinalizer(m, api.FinalizerForeground):
+		if dep := c.blockingDependent(m.UID); dep != nil {
+			c.log.Debug("a foreground deletion waits for a dependent", "object", objectKey(obj), "dependent", objectKey(dep))
+			return nil // its deletion queues this owner again
+		}
+		fresh, err := c.store.Get(ctx, k, m.Namespace, m.Name)
+		if api.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("get %s: %w", objectKey(obj), err)
+		}
+		fm := fresh.GetObjectMeta()
+		if fm.UID != m.UID || !api.HasFinalizer(fm, api.FinalizerForeground) {
+			return nil
+		}
+		fm.Finalizers = slices.DeleteFunc(slices.Clone(fm.Finalizers), func(f string) bool { return f == api.FinalizerForeground })
+		if _, err := c.store.Update(ctx, fresh); err != nil && !api.IsNotFound(err) {
+			return fmt.Errorf("remove the finalizer %s of %s: %w", api.FinalizerForeground, objectKey(obj), err)
+		}
+		c.log.Debug("finished a foreground deletion", "object", objectKey(obj), "finalizers left", len(fm.Finalizers))
+	case len(m.Finalizers) == 0 && (m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds == 0):
+		_, err := c.store.Delete(ctx, k, m.Namespace, m.Name, api.DeleteOptions{UID: m.UID})
+		if err != nil && !api.IsNotFound(err) && !api.IsConflict(err) {
+			return fmt.Errorf("remove %s, being deleted with no finalizer left: %w", objectKey(obj), err)
+		}
+	}
+	return nil
+}
+
+// blockingDependent returns a dependent, in the cache, whose reference to
+// the owner with the uid blocks the owner's deletion, or nil.
+func (c *garbageCollector) blockingDependent(uid string) api.Object {
+	for _, k := range gcKinds() {
+		for _, dep := range c.cache.inf.Cache(k).ByOwner(uid) {
+			if api.BlocksOwner(dep.GetObjectMeta(), uid) {
+				return dep
+			}
+		}
+	}
 	return nil
 }

@@ -161,7 +161,7 @@ func (c *jobController) sync(ctx context.Context, key string) error {
 	if reason, msg := failureOf(run); reason != "" {
 		stepErr = c.fail(ctx, key, run, reason, msg)
 	} else {
-		if needsSync {
+		if needsSync && job.DeletionTimestamp == nil { // a Job being deleted makes no pods
 			stepErr = c.manage(ctx, key, run)
 		}
 		completeIfDone(run)

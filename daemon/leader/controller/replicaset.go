@@ -188,7 +188,9 @@ func (c *replicaSetController) sync(ctx context.Context, key string) error {
 		return err
 	}
 	var manageErr error
-	if needsSync {
+	// A ReplicaSet being deleted (in the foreground: its pods first)
+	// makes and removes nothing; its status stays true.
+	if needsSync && rs.GetObjectMeta().DeletionTimestamp == nil {
 		owned, manageErr = c.manageReplicas(ctx, key, rs, spec, owned)
 	}
 	if err := c.writeStatus(ctx, rs, c.calculateStatus(rs, spec, owned, manageErr)); err != nil {
