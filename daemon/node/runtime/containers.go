@@ -190,10 +190,11 @@ func (w *podWorker) resolveEnv(ctx context.Context, pod *api.Pod, c *api.Contain
 		vals[k] = v
 	}
 	// First, so that the container's own variables win, as in Kubernetes.
-	// Unlike Kubernetes, a pod that takes no service-account token is not
-	// told where the API is either (compose's pods: docker compose gives
-	// its containers no such variables).
-	if h := w.rt.cfg.APIServiceHost; h != "" && w.automountToken(ctx, pod) {
+	// Unlike Kubernetes, a pod that was given no service-account token
+	// (syncVolumes ran before any container starts) is not told where the
+	// API is either: compose's pods, as docker compose gives its
+	// containers no such variables.
+	if h := w.rt.cfg.APIServiceHost; h != "" && w.saDir != "" {
 		for _, kv := range kubernetesServiceEnv(h) {
 			set(kv[0], kv[1])
 		}
