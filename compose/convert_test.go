@@ -371,6 +371,49 @@ services:
 	}
 }
 
+// Swarm's placement preferences and max_replicas_per_node become topology
+// spread constraints over the service's own pods, which the API accepts.
+func TestPlacementPreferencesAndCapSpreadTheServicesPods(t *testing.T) {
+	p := loadString(t, `
+services:
+  api:
+    image: x
+    deploy:
+      replicas: 7
+      placement:
+        max_replicas_per_node: 2
+        preferences: [{spread: node.labels.zone}, {spread: node.hostname}]
+`, map[string]string{})
+	res, objs := convertAndApply(t, p)
+	if w := warningsText(res); strings.Contains(w, "placement") {
+		t.Errorf("placement warned, want it honoured: %s", w)
+	}
+	d := findObject[*api.Deployment](objs, "api")
+	if d == nil {
+		t.Fatal("no Deployment api")
+	}
+	own := &api.LabelSelector{MatchLabels: map[string]string{LabelProject: res.Namespace, LabelService: "api"}}
+	want := []api.TopologySpreadConstraint{
+		{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: api.ScheduleAnyway, LabelSelector: own},
+		{MaxSkew: 1, TopologyKey: api.LabelHostname, WhenUnsatisfiable: api.ScheduleAnyway, LabelSelector: own},
+		{MaxSkew: 2, TopologyKey: api.LabelHostname, WhenUnsatisfiable: api.DoNotSchedule, MinDomains: api.Int32(spreadEverywhere), LabelSelector: own},
+	}
+	if got := d.Spec.Template.Spec.TopologySpreadConstraints; !reflect.DeepEqual(got, want) {
+		t.Errorf("spread constraints:\n got %+v\nwant %+v", got, want)
+	}
+
+	for text, key := range map[string]string{
+		"services: {a: {image: x, deploy: {placement: {preferences: [{spread: engine.labels.rack}]}}}}":    "deploy.placement.preferences",
+		"services: {a: {image: x, deploy: {placement: {preferences: [{spread: 'node.labels.bad key'}]}}}}": "deploy.placement.preferences",
+	} {
+		_, err := Convert(loadString(t, text, map[string]string{}), Options{})
+		var refused *RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: want a refusal naming %s, got %v", text, key, err)
+		}
+	}
+}
+
 // The same project converts to the same bytes every time, so that a later
 // `up` can tell what changed.
 func TestConvertIsDeterministic(t *testing.T) {

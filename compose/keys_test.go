@@ -67,7 +67,7 @@ func TestUnhonouredKeysAreReported(t *testing.T) {
 	s.Deploy = &types.DeployConfig{Placement: types.Placement{MaxReplicas: 2}}
 	got := map[string]Decision{}
 	unhonoured(&s, func(key string, r KeyRule) { got[key] = r.Decision })
-	want := map[string]Decision{"ulimits": Warned, "devices": Refused, "deploy.placement.max_replicas_per_node": Warned}
+	want := map[string]Decision{"ulimits": Warned, "devices": Refused}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("reported %v, want %v", got, want)
 	}

@@ -424,6 +424,55 @@ func (c *converter) placement(s *types.ServiceConfig, spec *api.PodSpec) {
 		spec.Affinity = &api.Affinity{NodeAffinity: &api.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &api.NodeSelector{
 			NodeSelectorTerms: []api.NodeSelectorTerm{{MatchExpressions: not}}}}}
 	}
+	if s.Deploy != nil {
+		c.spread(s, spec)
+	}
+}
+
+// spreadEverywhere is a minDomains no cluster reaches: with fewer domains
+// than it, the scheduler takes the least count of a domain as 0, which
+// turns maxSkew into a per-node cap.
+const spreadEverywhere = math.MaxInt32
+
+// spread maps Swarm's placement preferences and max_replicas_per_node onto
+// topology spread constraints over the service's own pods.
+func (c *converter) spread(s *types.ServiceConfig, spec *api.PodSpec) {
+	own := func() *api.LabelSelector {
+		return &api.LabelSelector{MatchLabels: map[string]string{LabelProject: c.ns, LabelService: c.names[s.Name]}}
+	}
+	const prefKey = "deploy.placement.preferences"
+	seen := map[string]bool{}
+	for _, p := range s.Deploy.Placement.Preferences {
+		var label string
+		switch {
+		case p.Spread == "node.hostname":
+			label = api.LabelHostname
+		case strings.HasPrefix(p.Spread, "node.labels."):
+			label = strings.TrimPrefix(p.Spread, "node.labels.")
+		default:
+			c.refuse(s.Name, prefKey, "spread %q: shoal spreads over node.labels.K or node.hostname", p.Spread)
+			continue
+		}
+		if errs := api.IsQualifiedName(label); len(errs) > 0 {
+			c.refuse(s.Name, prefKey, "spread %q: %s", p.Spread, strings.Join(errs, "; "))
+			continue
+		}
+		if seen[label] {
+			continue
+		}
+		seen[label] = true
+		spec.TopologySpreadConstraints = append(spec.TopologySpreadConstraints, api.TopologySpreadConstraint{
+			MaxSkew: 1, TopologyKey: label, WhenUnsatisfiable: api.ScheduleAnyway, LabelSelector: own()})
+	}
+	if n := s.Deploy.Placement.MaxReplicas; n > 0 {
+		if n > math.MaxInt32 {
+			c.refuse(s.Name, "deploy.placement.max_replicas_per_node", "%d: at most %d", n, math.MaxInt32)
+			return
+		}
+		spec.TopologySpreadConstraints = append(spec.TopologySpreadConstraints, api.TopologySpreadConstraint{
+			MaxSkew: int32(n), TopologyKey: api.LabelHostname, WhenUnsatisfiable: api.DoNotSchedule,
+			MinDomains: api.Int32(spreadEverywhere), LabelSelector: own()})
+	}
 }
 
 // goArch names an architecture as Kubernetes node labels do.

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -444,6 +445,30 @@ func TestSchedulerPlacesAntiAffinePodsApartInOnePass(t *testing.T) {
 		if len(where[node]) != 2 {
 			t.Fatalf("not 2 per node: %v", where)
 		}
+	}
+
+	// A per-node cap, as compose's max_replicas_per_node 2 makes it
+	// (maxSkew 2, minDomains beyond any cluster): 7 pods, 2 per node, the
+	// seventh Pending.
+	capped := func(c *api.TopologySpreadConstraint) { c.MinDomains = api.Int32(math.MaxInt32) }
+	var api7 []string
+	for i := range 7 {
+		name := fmt.Sprintf("api-%d", i)
+		api7 = append(api7, name)
+		create(t, store, testPod(name, "", "", labelled("app", "api"),
+			spreading(constraint(api.LabelHostname, 2, api.DoNotSchedule, selecting("app", "api"), capped))))
+	}
+	poll.True(t, 5*time.Second, "six bound, two per node, one waiting", func() (bool, string) {
+		where, n := placement(t, store, api7...)
+		ok := n == 6 && len(where) == 3
+		for _, pods := range where {
+			ok = ok && len(pods) == 2
+		}
+		return ok, fmt.Sprint(where)
+	})
+	time.Sleep(200 * time.Millisecond)
+	if _, n := placement(t, store, api7...); n != 6 {
+		t.Fatalf("%d of 7 bound past the cap of 2 per node on 3 nodes", n)
 	}
 }
 
