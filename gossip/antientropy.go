@@ -216,7 +216,7 @@ func (c *Cluster) syncWith(ctx context.Context, ps *peerState) error {
 	}
 	if len(applied) <= relayLimit && c.running.Load() {
 		for _, r := range applied {
-			c.spread(r)
+			c.spread(r, false)
 		}
 	}
 	return nil

@@ -108,7 +108,7 @@ func (c *Cluster) apply(ctx context.Context, recs []*Record, relay bool) error {
 	c.stats.applied.Add(int64(len(applied)))
 	if relay && c.running.Load() {
 		for _, r := range applied {
-			c.spread(r)
+			c.spread(r, false)
 		}
 	}
 	// A full disk is logged once by the store; the records come back by

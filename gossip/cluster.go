@@ -56,7 +56,7 @@ type Cluster struct {
 	inbound *inbox
 	pulls   *puller
 	states  *stateQueue
-	pushes  chan []byte
+	pushes  chan push
 	book    *peerBook
 	state   stateCache
 
@@ -116,7 +116,7 @@ func NewCluster(cfg ClusterConfig, store *Store, log *slog.Logger) (*Cluster, er
 	c := &Cluster{cfg: cfg, tm: tm, store: store, log: log.With("component", "gossip"),
 		members: newMembership(cfg.NodeName), limiter: newLogLimiter(tm.logEvery),
 		inbound: newInbox(maxInbound), pulls: newPuller(), states: newStateQueue(),
-		pushes: make(chan []byte, 1024), synced: make(chan struct{}), done: make(chan struct{})}
+		pushes: make(chan push, 1024), synced: make(chan struct{}), done: make(chan struct{})}
 	meta, err := encodeMeta(cfg.Meta, false)
 	if err != nil {
 		return nil, err
@@ -177,6 +177,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		conf.GossipVerifyIncoming, conf.GossipVerifyOutgoing = true, true
 	}
 	conf.Logger = mlLog
+	conf.EnableCompression = c.cfg.Compression
 	conf.BindAddr, conf.BindPort = tr.host, tr.port
 	host, port, err := advertise(c.cfg.AdvertiseAddr, tr.port)
 	if err == nil {

@@ -45,6 +45,14 @@ type ClusterConfig struct {
 	// HTTPClient is used by the default Fetcher (default: a client with
 	// the profile's timeout).
 	HTTPClient *http.Client
+	// Compression turns on memberlist's LZW compression of every packet and
+	// stream it sends. Off by default: it saved about a quarter of a small
+	// record's bytes but cost each packet a fresh 78 KB compressor (27 µs
+	// and the garbage), and each write is pushed to Fanout members and
+	// relayed by each; BenchmarkWriteBurst in gossiptest measures both.
+	// Receivers read compressed and plain packets alike, so agents that
+	// differ in this setting work together.
+	Compression bool
 	// Fanout is how many random members get each new record at once,
 	// besides the gossip queue: 0 means the profile's (3), negative none.
 	Fanout int

@@ -29,6 +29,8 @@ type Options struct {
 	Log *slog.Logger
 	// NoDataDir runs members without a DataDir (no peers file).
 	NoDataDir bool
+	// Compression is every member's ClusterConfig.Compression.
+	Compression bool
 	// Validate is every member's ClusterConfig.Validate; default: any key
 	// and value (gossip's own structural checks still apply).
 	Validate func(*gossip.Record) error
@@ -182,7 +184,7 @@ func (m *Member) start(join []string) error {
 	cfg := gossip.ClusterConfig{
 		NodeName: m.Name, BindAddr: bind, Join: join, DataDir: m.DataDir,
 		Meta:    gossip.NodeMeta{APIAddr: m.APIAddr, Version: "test"},
-		Profile: m.c.opts.profile(), Fanout: m.c.opts.Fanout,
+		Profile: m.c.opts.profile(), Fanout: m.c.opts.Fanout, Compression: m.c.opts.Compression,
 		Fetcher: fetch, Validate: validate, Retention: m.c.opts.Retention,
 		Partition: func(peer string) bool {
 			return m.c.net.blocked(m.Name, peer)
