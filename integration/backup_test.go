@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,12 @@ func TestBackupRestoreIntoANewCluster(t *testing.T) {
 	}
 	clusterIP := svc.(*api.Service).Spec.ClusterIP
 
+	// Only a cluster administrator takes a backup.
+	viewer := strings.TrimSpace(a.shoal("token", "create", "viewer", "--role", "view"))
+	if _, err := a.newClient(t, viewer).Backup(ctx(t), "a long enough passphrase", io.Discard); !api.IsForbidden(err) {
+		t.Fatalf("a backup with a view token: %v, want Forbidden", err)
+	}
+
 	dir := t.TempDir()
 	passFile := filepath.Join(dir, "pass")
 	if err := os.WriteFile(passFile, []byte("a long enough passphrase\n"), 0o600); err != nil {
@@ -101,6 +108,7 @@ func TestBackupRestoreIntoANewCluster(t *testing.T) {
 	// Every host lost: the agent, its containers and its data.
 	a.stop(syscall.SIGKILL)
 	removeContainers(a.name)
+	unmountUnder(t, a.dataDir) // the secret volumes' tmpfs
 	if err := os.RemoveAll(a.dataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +176,25 @@ func TestBackupRestoreIntoANewCluster(t *testing.T) {
 	// A second restore would overwrite what the cluster now holds: refused.
 	if _, errOut, err := n.shoalIn(nil, "restore", file, "--passphrase-file", passFile); err == nil || !strings.Contains(errOut, "already holds") {
 		t.Fatalf("a second restore: %v: %s", err, errOut)
+	}
+}
+
+// unmountUnder unmounts every file system mounted below dir, deepest first.
+func unmountUnder(t *testing.T, dir string) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			points = append(points, f[1])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		if err := syscall.Unmount(points[i], syscall.MNT_DETACH); err != nil {
+			t.Fatalf("unmount %s: %v", points[i], err)
+		}
 	}
 }
