@@ -14,7 +14,9 @@ import (
 
 const pass = "correct horse battery"
 
-func sensitive(key string) bool { return strings.HasPrefix(key, "o/secrets/") || strings.HasPrefix(key, "x/") }
+func sensitive(key string) bool {
+	return strings.HasPrefix(key, "o/secrets/") || strings.HasPrefix(key, "x/")
+}
 
 func obj(kind, apiVersion, ns, name, extra string) []byte {
 	return fmt.Appendf(nil, `{"kind":%q,"apiVersion":%q,"metadata":{"name":%q,"namespace":%q,"uid":"0b7cdbb4-4b64-4c1a-9d51-1f2c3a4b5c6d"%s}}`,

@@ -174,7 +174,9 @@ func Read(r io.Reader, passphrase string) (*api.BackupHeader, []*gossip.Record, 
 }
 
 func decodeBody(b []byte, want int, s *sealer) ([]*gossip.Record, error) {
-	recs := make([]*gossip.Record, 0, want)
+	// A record takes at least a few bytes: the count cannot make this
+	// allocate more than the body allows.
+	recs := make([]*gossip.Record, 0, max(0, min(want, len(b)/4)))
 	for len(b) > 0 {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {

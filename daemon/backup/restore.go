@@ -56,8 +56,8 @@ type Target interface {
 // objectMeta is what a restore reads of an object.
 type objectMeta struct {
 	Metadata struct {
-		Name              string `json:"name"`
-		Namespace         string `json:"namespace"`
+		Name              string  `json:"name"`
+		Namespace         string  `json:"namespace"`
 		DeletionTimestamp *string `json:"deletionTimestamp"`
 		OwnerReferences   []struct {
 			Controller *bool `json:"controller"`
