@@ -117,20 +117,22 @@ spec:
         args: ["serve", "--port", "8080"]
 `
 
-// Agents of this build join a cluster of agents of the previous release
+// An agent of this build joins a cluster of agents of the previous release
 // (built from git), and a rolling upgrade of every host, one at a time,
 // restarts no container and loses no object: at each step an object written
 // on an upgraded agent is seen by the agents not yet upgraded, and the
 // other way round.
 func TestMixedVersionsAndRollingUpgrade(t *testing.T) {
 	oldBin, oldVersion := previousRelease(t)
-	c := startClusterEnv(t, 3, []string{"SHOAL_CLUSTER_AGENT_BIN=" + oldBin})
-	for i := 1; i <= 3; i++ {
+	c := startClusterEnv(t, 4, []string{"SHOAL_CLUSTER_AGENT_BIN=" + oldBin})
+	for i := 1; i <= 4; i++ {
 		v, err := c.agent(i).client.Version(ctx(t))
 		if err != nil || v.GitVersion != oldVersion {
 			t.Fatalf("h%d runs %v (%v), want the previous release %s", i, v, err, oldVersion)
 		}
 	}
+	// h4 is where a new agent joins: no pods there.
+	c.agent(1).shoal("cordon", "h4")
 	if _, errOut, err := c.agent(1).shoalIn([]byte(upgradeYAML), "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v: %s", err, errOut)
 	}
@@ -144,7 +146,7 @@ func TestMixedVersionsAndRollingUpgrade(t *testing.T) {
 	}
 	waitClusterReady("3 ready pods on the previous release")
 	before := containerStarts(c)
-	if len(before) < 6 { // 3 pods: a sandbox and an app container each
+	if len(before) < 6 { // 3 pods: a sandbox and an app container each (none on h4)
 		t.Fatalf("%d containers before the upgrade, want at least 6: %v", len(before), before)
 	}
 
@@ -161,7 +163,7 @@ func TestMixedVersionsAndRollingUpgrade(t *testing.T) {
 	seenEverywhere := func(step string) {
 		t.Helper()
 		poll.Until(t, 30*time.Second, step+": every object on every host", func() error {
-			for i := 1; i <= 3; i++ {
+			for i := 1; i <= 4; i++ {
 				for _, name := range written {
 					if _, err := c.agent(i).client.Get(ctx(t), api.KindConfigMap, "default", name); err != nil {
 						return fmt.Errorf("h%d: %s: %v", i, name, err)
@@ -173,6 +175,30 @@ func TestMixedVersionsAndRollingUpgrade(t *testing.T) {
 	}
 	put(1, "before-upgrade")
 	seenEverywhere("before the upgrade")
+
+	// A new agent of this build joins the cluster of the previous release:
+	// h4 loses its agent's data and comes back as a new agent, joining with
+	// the join token.
+	c.kill(4)
+	h4 := filepath.Join(clusterStateDir, "h4")
+	if err := os.RemoveAll(filepath.Join(h4, "agent")); err != nil {
+		t.Fatal(err)
+	}
+	newBin, err := os.ReadFile(shoalBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h4, "shoal"), newBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.start(4)
+	if v, err := c.agent(4).client.Version(ctx(t)); err != nil || v.GitVersion == oldVersion {
+		t.Fatalf("the new agent h4 runs %v (%v), want this build", v, err)
+	}
+	put(4, "on-new-h4-joined")
+	put(1, "on-old-h1-after-h4-joined")
+	seenEverywhere("a new agent joined")
+	t.Logf("a new agent of this build joined the previous release's cluster; %d objects on every host", len(written))
 
 	newVersion := ""
 	for _, i := range []int{3, 2, 1} {
