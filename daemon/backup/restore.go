@@ -49,7 +49,6 @@ var ErrNotEmpty = errors.New("restore: the cluster is not new")
 
 // Target is the store a restore writes into.
 type Target interface {
-	Get(key string) *gossip.Record
 	Update(ctx context.Context, fn func(*gossip.Txn) error) ([]*gossip.Record, error)
 }
 
@@ -167,38 +166,43 @@ func unbind(v []byte) ([]byte, error) {
 // of this cluster's clock; sensitive values are sealed with this agent's
 // keys as they reach its disk.
 func Restore(ctx context.Context, st Target, recs []*gossip.Record, res *api.RestoreResult, validate func(*gossip.Record) error) error {
-	var write []*gossip.Record
-	var held []string
-	for _, r := range recs {
-		if validate != nil {
+	if validate != nil {
+		for _, r := range recs {
 			if err := validate(r); err != nil {
 				return fmt.Errorf("%w: %s: %w", ErrFile, r.Key, err)
 			}
 		}
-		if cur := st.Get(r.Key); cur != nil && !cur.Deleted {
-			res, _ := specResource(r.Key)
-			if bootstrap[res] {
+	}
+	var write []*gossip.Record
+	// The check and the writes are one transaction: no write of the
+	// cluster's slips in between.
+	_, err := st.Update(ctx, func(t *gossip.Txn) error {
+		var held []string
+		for _, r := range recs {
+			if cur := t.Get(r.Key); cur != nil && !cur.Deleted {
+				if res, _ := specResource(r.Key); !bootstrap[res] {
+					held = append(held, strings.TrimPrefix(r.Key, "o/"))
+				}
 				continue
 			}
-			held = append(held, strings.TrimPrefix(r.Key, "o/"))
-			continue
+			write = append(write, r)
 		}
-		write = append(write, r)
-	}
-	if len(held) > 0 {
-		more := ""
-		if len(held) > 5 {
-			held, more = held[:5], fmt.Sprintf(" and %d more", len(held)-5)
+		if len(held) > 0 {
+			more := ""
+			if len(held) > 5 {
+				held, more = held[:5], fmt.Sprintf(" and %d more", len(held)-5)
+			}
+			return fmt.Errorf("%w: it already holds %s%s, which the backup would overwrite. A restore seeds a new cluster: "+
+				"start a new agent with an empty --data-dir and restore into it", ErrNotEmpty, strings.Join(held, ", "), more)
 		}
-		return fmt.Errorf("%w: it already holds %s%s, which the backup would overwrite. A restore seeds a new cluster: "+
-			"start a new agent with an empty --data-dir and restore into it", ErrNotEmpty, strings.Join(held, ", "), more)
-	}
-	_, err := st.Update(ctx, func(t *gossip.Txn) error {
 		for _, r := range write {
 			t.Put(r.Key, r.Value)
 		}
 		return nil
 	})
+	if errors.Is(err, ErrNotEmpty) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("restore: writing %d objects: %w", len(write), err)
 	}
