@@ -100,6 +100,8 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newEncryptionCommand(e),
 		newComposeCommand(e),
 		newImageCommand(e),
+		newBackupCommand(e),
+		newRestoreCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

@@ -207,6 +207,7 @@ func agentRoutes(cfg Config, st *gossip.Store, sealer *atrest.Keyring, cl *gossi
 	routes := []server.Route{membersRoute(cfg.Name, members, lead)}
 	routes = append(routes, identityRoutes(st, cl)...)
 	routes = append(routes, storageRoutes(cfg.Name, st, sealer)...)
+	routes = append(routes, backupRoutes(cfg, st, sealer, reg)...)
 	return append(routes, server.Route{Method: http.MethodGet, Path: "/shoal/v1/agent", Handler: func(w http.ResponseWriter, _ *http.Request) {
 		s := cl.Stats()
 		records, hash := cl.StateDigest()

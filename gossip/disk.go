@@ -91,6 +91,13 @@ func (d *disk) load(fn func(*Record)) error {
 		return tx.Bucket(recordsBucket).ForEach(func(k, v []byte) error {
 			r := &Record{}
 			if err := r.UnmarshalBinary(v); err != nil {
+				var fe *FormatError
+				if errors.As(err, &fe) && fe.Newer() {
+					// A newer build wrote this store (a downgrade): moving it
+					// aside as damaged would throw away good state.
+					return fmt.Errorf("the store %s holds record %q in a format this build does not read: %w. "+
+						"The file was left as it is: run the shoal release that wrote it, or a newer one", d.path, clip(string(k)), err)
+				}
 				return &DamagedError{Path: d.path, Err: fmt.Errorf("record %q does not decode: %w", clip(string(k)), err)}
 			}
 			wasClear, err := d.openRecord(r)

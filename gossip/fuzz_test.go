@@ -15,6 +15,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(encodeRecordMsg(&Record{Key: "o/pods/default/x", Version: Version{Time: 5, Node: "n"}, Value: []byte("v")}))
 	f.Add(encodeRecordMsg(&Record{Key: "s/pods/default/x", Version: Version{Time: 5, Node: "n"}, Deleted: true}))
 	f.Add(encodeAnnounce(announce{Key: "k", Version: Version{Time: 5, Node: "n"}, From: "h1"}))
+	f.Add(append([]byte{msgRecord, RecordFormat + 1}, encodeRecordMsg(&Record{Key: "k", Value: []byte("v")})[2:]...)) // a newer release's format
 	f.Add([]byte{msgRecord})
 	f.Add([]byte{msgAnnounce, 0x80})
 	f.Add([]byte{})

@@ -164,8 +164,13 @@ func decodeEntries(buf []byte, max int) ([]DigestEntry, error) {
 }
 
 func openBody(buf []byte) (*reader, error) {
-	if len(buf) == 0 || buf[0] != wireFormat {
-		return nil, fmt.Errorf("%w: unknown body format", ErrMalformed)
+	if len(buf) == 0 {
+		return nil, fmt.Errorf("%w: empty body", ErrMalformed)
+	}
+	if buf[0] != wireFormat {
+		// A peer of another release: say so, rather than misread it.
+		return nil, fmt.Errorf("%w: pull body format %d, this build speaks format %d: the peer runs a release this one cannot exchange records with",
+			ErrMalformed, buf[0], wireFormat)
 	}
 	return &reader{b: buf[1:]}, nil
 }

@@ -117,7 +117,44 @@ func Merge(a, b *Record) *Record {
 // ErrBadRecord is returned for a record that cannot be decoded.
 var ErrBadRecord = errors.New("gossip: malformed record")
 
-const recordFormat = 1
+// RecordFormat is the encoding of records this build writes and the
+// newest it reads. A record begins with its format, so a build that meets
+// a newer one refuses it by name instead of misreading its bytes. To
+// change the encoding: add format 2 beside 1 (read both), ship it, and
+// only in a later release write 2, so that every agent of a rolling
+// upgrade reads what the others write (docs/upgrades.md).
+const RecordFormat = 1
+
+// recordFormat is the format MarshalBinary writes.
+const recordFormat = RecordFormat
+
+// ErrUnknownRecordFormat is returned for a record whose format this build
+// does not know: written by a newer (or unrelated) build. It wraps
+// ErrBadRecord; a FormatError carries the numbers.
+var ErrUnknownRecordFormat = fmt.Errorf("%w: unknown record format", ErrBadRecord)
+
+// FormatError names a record format this build does not read.
+type FormatError struct {
+	Got byte // the format the record carries
+}
+
+func (e *FormatError) Error() string {
+	if e.Newer() {
+		return fmt.Sprintf("record format %d is newer than this build reads (formats 1 to %d): "+
+			"it was written by a newer shoal; upgrade this agent to that release or later", e.Got, RecordFormat)
+	}
+	return fmt.Sprintf("record format %d is not a format of shoal (this build reads formats 1 to %d)", e.Got, RecordFormat)
+}
+
+func (e *FormatError) Unwrap() error { return ErrUnknownRecordFormat }
+
+// maxPlausibleFormat bounds the formats taken for a newer release's rather
+// than for damage: formats are numbered from 1 and grow by one a change.
+const maxPlausibleFormat = 32
+
+// Newer reports a format a later release plausibly wrote (rather than a
+// damaged byte).
+func (e *FormatError) Newer() bool { return e.Got > RecordFormat && e.Got <= maxPlausibleFormat }
 
 // MarshalBinary encodes a record compactly: format, flags, time, node, key, value.
 func (r *Record) MarshalBinary() ([]byte, error) {
@@ -139,8 +176,14 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes what MarshalBinary wrote; it never panics on bad input.
 func (r *Record) UnmarshalBinary(data []byte) error {
-	if len(data) < 2 || data[0] != recordFormat {
-		return fmt.Errorf("%w: unknown format", ErrBadRecord)
+	if len(data) == 0 {
+		return fmt.Errorf("%w: empty", ErrBadRecord)
+	}
+	if data[0] != recordFormat {
+		return &FormatError{Got: data[0]}
+	}
+	if len(data) < 2 {
+		return fmt.Errorf("%w: no flags", ErrBadRecord)
 	}
 	r.Deleted = data[1]&1 != 0
 	rest := data[2:]

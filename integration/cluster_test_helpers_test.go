@@ -55,6 +55,13 @@ type clusterHost struct {
 // run only where the single-host ones do (SHOAL_TEST_DOCKER=1), as root.
 func startCluster(t testing.TB, n int, agentArgs ...string) *cluster {
 	t.Helper()
+	return startClusterEnv(t, n, nil, agentArgs...)
+}
+
+// startClusterEnv is startCluster with more environment for scripts/cluster
+// up (SHOAL_CLUSTER_AGENT_BIN, say).
+func startClusterEnv(t testing.TB, n int, extraEnv []string, agentArgs ...string) *cluster {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("multi-host tests need root: scripts/cluster makes network namespaces and runs dockerd")
 	}
@@ -64,7 +71,7 @@ func startCluster(t testing.TB, n int, agentArgs ...string) *cluster {
 	c := &cluster{t: t}
 	t.Cleanup(c.down)
 
-	env := append(os.Environ(), "SHOAL_CLUSTER_AGENT_ARGS="+strings.Join(agentArgs, " "))
+	env := append(append(os.Environ(), extraEnv...), "SHOAL_CLUSTER_AGENT_ARGS="+strings.Join(agentArgs, " "))
 	out := c.script(5*time.Minute, env, "up", fmt.Sprint(n))
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)

@@ -164,6 +164,7 @@ type request struct {
 	body        []byte
 	bodyReader  io.Reader // a streamed body, instead of body
 	contentType string
+	header      http.Header // more headers
 }
 
 func (c *Client) url(path string, q url.Values) string {
@@ -190,6 +191,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	req.Header.Set("Accept", "application/json")
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/daemon/backup"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/trust/auth"
 	"github.com/shoal-dev/shoal/gossip"
@@ -112,7 +114,12 @@ func NewServer(tb testing.TB) *Server {
 	go s.runNodes(ctx)
 	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Version: Version,
 		Authenticator: auth.NewAuthenticator(policy), Authorizer: auth.NewAuthorizer(policy),
-		Extra: []server.Route{s.membersRoute(), s.buildRoute(), s.nodeImagesRoute()}, Now: s.tableNow})
+		Extra: append([]server.Route{s.membersRoute(), s.buildRoute(), s.nodeImagesRoute()}, backup.Routes(backup.RouteConfig{
+			Store: st, Cluster: func() string { return "sha256:clienttest" }, Agent: "clienttest", Validate: s.reg.ValidateRecord,
+			Sensitive: func(key string) bool {
+				return strings.HasPrefix(key, "o/secrets/") || strings.HasPrefix(key, "o/tokens/")
+			},
+		})...), Now: s.tableNow})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, apiServer) }))
 	tb.Cleanup(s.Close)
 	return s
