@@ -45,26 +45,8 @@ func documentedDockerRun(t *testing.T) []string {
 // iptables through the image's links), and `docker stop` ends the agent
 // cleanly and leaves the pod running.
 func TestAgentRunsFromTheContainerImage(t *testing.T) {
-	bin := shoalBin(t)
 	suffix := randomSuffix()
-	image := "shoal-it-image:" + suffix
-
-	// The build context: the binary the scripts build and the Dockerfile.
-	buildDir := t.TempDir()
-	copyFile(t, bin, filepath.Join(buildDir, "bin", "shoal"), 0o755)
-	copyFile(t, filepath.Join("..", "Dockerfile"), filepath.Join(buildDir, "Dockerfile"), 0o644)
-	copyFile(t, filepath.Join("..", ".dockerignore"), filepath.Join(buildDir, ".dockerignore"), 0o644)
-	build := exec.Command("docker", "build", "-q", "-t", image, buildDir)
-	build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	start := time.Now()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
-	}
-	t.Logf("image built offline in %s", time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
-	if user := docker(t, "image", "inspect", "-f", "{{len .RootFS.Layers}} {{.Config.Entrypoint}}", image); user != "2 [/usr/bin/shoal]" {
-		t.Fatalf("image: layers and entrypoint %q, want the binary's layer and the links' layer, entrypoint /usr/bin/shoal", user)
-	}
+	image := buildShoalImage(t, suffix)
 
 	// The data dir is shared with the host both ways (rshared), as the
 	// documented command mounts /var/lib/shoal; on a host whose / is not
@@ -73,11 +55,7 @@ func TestAgentRunsFromTheContainerImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"--bind", dataDir, dataDir}, {"--make-rshared", dataDir}} {
-		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
-			t.Fatalf("mount %v: %v: %s", args, err, out)
-		}
-	}
+	sharedMount(t, dataDir)
 	confDir := t.TempDir()
 	a := &agent{t: t, name: "it-" + suffix, dataDir: dataDir, port: freePort(t)}
 	config := fmt.Sprintf(`# settings of a test agent
@@ -95,19 +73,7 @@ log-level: debug
 	}
 
 	container := "shoal-" + a.name
-	args := documentedDockerRun(t)
-	for i, w := range args {
-		switch {
-		case w == "shoal:latest":
-			args[i] = image
-		case i > 0 && args[i-1] == "--name" && w == "shoal":
-			args[i] = container
-		case strings.HasPrefix(w, "/var/lib/shoal:/var/lib/shoal"):
-			args[i] = strings.ReplaceAll(w, "/var/lib/shoal", dataDir)
-		case strings.HasPrefix(w, "/etc/shoal:/etc/shoal"):
-			args[i] = confDir + ":/etc/shoal" + strings.TrimPrefix(w, "/etc/shoal:/etc/shoal")
-		}
-	}
+	args := dockerRunAs(t, image, container, dataDir, confDir, "")
 	t.Logf("docker %s", strings.Join(args, " "))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -116,7 +82,7 @@ log-level: debug
 		}
 		_ = exec.Command("docker", "rm", "-f", container).Run()
 		removeContainers(a.name)
-		_ = exec.Command("umount", "-R", dataDir).Run()
+		unmountShared(dataDir)
 		os.RemoveAll(dataDir)
 	})
 	docker(t, args...)
@@ -204,7 +170,7 @@ spec:
 
 	// docker stop sends SIGTERM: the agent ends by itself, with status 0,
 	// and the pod's containers stay (they belong to the engine).
-	start = time.Now()
+	start := time.Now()
 	docker(t, "stop", "-t", "30", container)
 	if code := docker(t, "inspect", "-f", "{{.State.ExitCode}}", container); code != "0" {
 		t.Fatalf("agent container exited with %s, want 0", code)
@@ -213,6 +179,66 @@ spec:
 	if n := len(runningApps(t, a.name)); n != 1 {
 		t.Fatalf("%d app containers running after the agent stopped, want 1", n)
 	}
+}
+
+// buildShoalImage builds the top-level Dockerfile offline, from the binary
+// under test, and returns the image's tag (removed at the end of the test).
+func buildShoalImage(t *testing.T, suffix string) string {
+	t.Helper()
+	image := "shoal-it-image:" + suffix
+	buildDir := t.TempDir()
+	copyFile(t, shoalBin(t), filepath.Join(buildDir, "bin", "shoal"), 0o755)
+	copyFile(t, filepath.Join("..", "Dockerfile"), filepath.Join(buildDir, "Dockerfile"), 0o644)
+	copyFile(t, filepath.Join("..", ".dockerignore"), filepath.Join(buildDir, ".dockerignore"), 0o644)
+	build := exec.Command("docker", "build", "-q", "-t", image, buildDir)
+	build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	start := time.Now()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Logf("image built offline in %s", time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
+	if got := docker(t, "image", "inspect", "-f", "{{len .RootFS.Layers}} {{.Config.Entrypoint}}", image); got != "2 [/usr/bin/shoal]" {
+		t.Fatalf("image: layers and entrypoint %q, want the binary's layer and the links' layer, entrypoint /usr/bin/shoal", got)
+	}
+	return image
+}
+
+// sharedMount makes dir its own shared mount, as docs/install.md has a
+// host without systemd do for /var/lib/shoal (here / is not shared).
+func sharedMount(t *testing.T, dir string) {
+	t.Helper()
+	for _, args := range [][]string{{"--bind", dir, dir}, {"--make-rshared", dir}} {
+		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+			t.Fatalf("mount %v: %v: %s", args, err, out)
+		}
+	}
+}
+
+// unmountShared undoes sharedMount, with the mounts the agent made below.
+func unmountShared(dir string) { _ = exec.Command("umount", "-R", "-l", dir).Run() }
+
+// dockerRunAs is the documented docker run command with the test's image,
+// container name, data dir and configuration dir put in, and, when socket
+// is given, that engine's socket mounted in place of /var/run/docker.sock.
+func dockerRunAs(t *testing.T, image, container, dataDir, confDir, socket string) []string {
+	t.Helper()
+	args := documentedDockerRun(t)
+	for i, w := range args {
+		switch {
+		case w == "shoal:latest":
+			args[i] = image
+		case i > 0 && args[i-1] == "--name" && w == "shoal":
+			args[i] = container
+		case strings.HasPrefix(w, "/var/lib/shoal:/var/lib/shoal"):
+			args[i] = strings.ReplaceAll(w, "/var/lib/shoal", dataDir)
+		case strings.HasPrefix(w, "/etc/shoal:/etc/shoal"):
+			args[i] = confDir + ":/etc/shoal" + strings.TrimPrefix(w, "/etc/shoal:/etc/shoal")
+		case socket != "" && w == "/var/run/docker.sock:/var/run/docker.sock":
+			args[i] = socket + ":/var/run/docker.sock"
+		}
+	}
+	return args
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
