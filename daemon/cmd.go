@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -227,12 +228,18 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	opts := slog.HandlerOptions{Level: l}
+	var newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		newHandler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) }
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		newHandler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	if isJournalStream(os.Stderr) {
+		return slog.New(newJournalHandler(os.Stderr, newHandler, opts)), nil
+	}
+	return slog.New(newHandler(os.Stderr, &opts)), nil
 }
