@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -73,6 +75,15 @@ log-level: debug
 	}
 
 	container := "shoal-" + a.name
+	// The pod sandbox image is made by the agent from its own binary and
+	// imported into the engine: remove this binary's, so that the agent in
+	// its container has to import it.
+	pause := sandboxImageOf(t, shoalBin(t))
+	_ = exec.Command("docker", "rmi", pause).Run()
+	sandboxRemoved := exec.Command("docker", "image", "inspect", pause).Run() != nil
+	if !sandboxRemoved {
+		t.Logf("%s is in use and stays: this run does not show the import from inside the container", pause)
+	}
 	args := dockerRunAs(t, image, container, dataDir, confDir, "")
 	t.Logf("docker %s", strings.Join(args, " "))
 	t.Cleanup(func() {
@@ -150,6 +161,13 @@ spec:
 	pods := waitReady(t, a, "app=web", 1, 90*time.Second)
 	if pods[0].Spec.NodeName != a.name {
 		t.Fatalf("pod on %q, want %q", pods[0].Spec.NodeName, a.name)
+	}
+
+	if sandboxRemoved {
+		if err := exec.Command("docker", "image", "inspect", pause).Run(); err != nil {
+			t.Fatalf("the pod runs, but its sandbox image %s is not in the engine: %v", pause, err)
+		}
+		t.Logf("the agent in its container imported the sandbox image %s", pause)
 	}
 
 	svc, err := a.client.Get(ctx(t), api.KindService, "default", "web")
@@ -239,6 +257,18 @@ func dockerRunAs(t *testing.T, image, container, dataDir, confDir, socket string
 		}
 	}
 	return args
+}
+
+// sandboxImageOf is the sandbox image the agent makes from the binary:
+// shoal-pause:<the first 12 hex digits of its sha256> (daemon/node/sandbox).
+func sandboxImageOf(t *testing.T, bin string) string {
+	t.Helper()
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return "shoal-pause:" + hex.EncodeToString(sum[:])[:12]
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
