@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -23,9 +24,16 @@ import (
 // environment variable SHOAL_<FLAG> (upper case, dashes as underscores);
 // a flag on the command line wins.
 func NewAgentCommand(version string) *cobra.Command {
+	return newAgentCommand(version, Run)
+}
+
+// newAgentCommand is `shoal agent` running run with the settings; tests
+// give a run that only records them.
+func newAgentCommand(version string, run func(context.Context, Config, *slog.Logger) error) *cobra.Command {
 	cfg := DefaultConfig()
 	cfg.Version = version
-	var join, labels, dnsUpstreams, allowedHosts, logLevel, logFormat string
+	var raw rawFlags
+	var configFile string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the shoal agent of this host",
@@ -33,39 +41,75 @@ func NewAgentCommand(version string) *cobra.Command {
 cluster state, runs the pods bound to this host and serves the API.
 
 Every flag can also be set with an environment variable SHOAL_<FLAG>, for example
-SHOAL_DATA_DIR=/srv/shoal.`,
+SHOAL_DATA_DIR=/srv/shoal, or as a key of the YAML file --config names (the keys
+are the flag names: data-dir: /srv/shoal). A flag on the command line wins over
+the environment, which wins over the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd.Flags()); err != nil {
 				return err
 			}
-			var err error
-			if cfg.NodeLabels, err = ParseLabels(labels); err != nil {
+			if configFile != "" {
+				if err := applyConfigFile(cmd.LocalFlags(), configFile); err != nil {
+					return err
+				}
+			}
+			if err := raw.apply(&cfg); err != nil {
 				return err
 			}
-			cfg.Join = splitList(join)
-			cfg.DNSUpstreams = splitList(dnsUpstreams)
-			cfg.APIAllowedHosts = splitList(allowedHosts)
-			log, err := newLogger(logLevel, logFormat)
+			log, err := newLogger(raw.logLevel, raw.logFormat)
 			if err != nil {
 				return err
 			}
 			if err := cfg.validate(); err != nil {
+				if configFile != "" {
+					return fmt.Errorf("%w (a flag, or the key of that name in %s)", err, configFile)
+				}
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return Run(ctx, cfg, log)
+			return run(ctx, cfg, log)
 		},
 	}
-	f := cmd.Flags()
+	bindAgentFlags(cmd.Flags(), &cfg, &raw)
+	cmd.Flags().StringVar(&configFile, configFlag, "", "YAML file of agent settings, one key per flag (data-dir: /srv/shoal); flags and SHOAL_* variables override it (docs/install.md)")
+	return cmd
+}
+
+// configFlag names the agent's configuration file; it is the one flag
+// without a key in that file.
+const configFlag = "config"
+
+// rawFlags holds the flags whose text is parsed into Config after the
+// command line, the environment and the configuration file are applied.
+type rawFlags struct {
+	join, labels, dnsUpstreams, allowedHosts, logLevel, logFormat string
+}
+
+// apply parses the raw flags into cfg.
+func (r rawFlags) apply(cfg *Config) error {
+	var err error
+	if cfg.NodeLabels, err = ParseLabels(r.labels); err != nil {
+		return err
+	}
+	cfg.Join = splitList(r.join)
+	cfg.DNSUpstreams = splitList(r.dnsUpstreams)
+	cfg.APIAllowedHosts = splitList(r.allowedHosts)
+	return nil
+}
+
+// bindAgentFlags defines every flag of `shoal agent` on f, with cfg's
+// values as defaults. The names are also the keys of the configuration
+// file and, upper-cased, the SHOAL_* variables.
+func bindAgentFlags(f *pflag.FlagSet, cfg *Config, raw *rawFlags) {
 	f.StringVar(&cfg.Name, "name", cfg.Name, "node name, a DNS-1123 subdomain")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the agent's state")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "address of the HTTP API")
-	f.StringVar(&allowedHosts, "api-allowed-hosts", "", "more names clients may reach the API by, name,... (IP addresses, localhost, the node name and the host name are always accepted; any other Host is refused, against DNS rebinding)")
+	f.StringVar(&raw.allowedHosts, "api-allowed-hosts", "", "more names clients may reach the API by, name,... (IP addresses, localhost, the node name and the host name are always accepted; any other Host is refused, against DNS rebinding)")
 	f.StringVar(&cfg.Bind, "bind", cfg.Bind, "gossip bind address, ip:port")
 	f.StringVar(&cfg.Advertise, "advertise", "", "address other agents reach this one at (default: detected)")
-	f.StringVar(&join, "join", "", "agents to join, host:port,... (any one that answers is enough)")
+	f.StringVar(&raw.join, "join", "", "agents to join, host:port,... (any one that answers is enough)")
 	f.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "Docker Engine to drive")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network of the cluster; every node takes a /24 of it")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services")
@@ -73,8 +117,8 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 	f.StringVar(&cfg.IngressAddr, "ingress-addr", cfg.IngressAddr, "address of the HTTP ingress proxy (empty: none)")
 	f.StringVar(&cfg.IngressTLSAddr, "ingress-tls-addr", cfg.IngressTLSAddr, "address of the HTTPS ingress proxy, which terminates TLS with the Ingresses' spec.tls Secrets (empty: none)")
 	f.StringVar(&cfg.DNSAddr, "dns-addr", "", "host address of the cluster DNS server, ip:port (default: the advertise address, port 53; \"off\": none; pods always use the pod bridge's gateway)")
-	f.StringVar(&dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
-	f.StringVar(&labels, "node-labels", "", "labels of this node, k=v,...")
+	f.StringVar(&raw.dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
+	f.StringVar(&raw.labels, "node-labels", "", "labels of this node, k=v,...")
 	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere")
 	f.DurationVar(&cfg.EngineCheckInterval, "engine-check-interval", cfg.EngineCheckInterval, "how often the agent pings its container engine; two failed pings in a row make the node NotReady")
 	f.DurationVar(&cfg.EngineCheckTimeout, "engine-check-timeout", cfg.EngineCheckTimeout, "how long a ping of the container engine may take before it counts as failed")
@@ -87,9 +131,8 @@ SHOAL_DATA_DIR=/srv/shoal.`,
 		"Pod Security level of namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted")
 	f.DurationVar(&cfg.MaxClockOffset, "max-clock-offset", cfg.MaxClockOffset, "how far ahead of this host's clock a write of another agent may be stamped; anything further ahead is refused and its sender logged (keep clocks in sync with NTP)")
 	f.BoolVar(&cfg.DropFutureRecords, "drop-future-records", false, "at start, delete the stored records stamped beyond this host's clock plus --max-clock-offset, instead of refusing to start (only once the clock is known to be right)")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&logFormat, "log-format", "text", "text or json")
-	return cmd
+	f.StringVar(&raw.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&raw.logFormat, "log-format", "text", "text or json")
 }
 
 // envDefaults applies SHOAL_* variables to flags not given on the command line.
@@ -101,7 +144,9 @@ func envDefaults(fs *pflag.FlagSet) error {
 		}
 		env := "SHOAL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := os.LookupEnv(env); ok {
-			if e := f.Value.Set(v); e != nil {
+			// Set through the flag set, which marks the flag given: the
+			// configuration file then leaves it alone.
+			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, e)
 			}
 		}
@@ -183,12 +228,18 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	opts := slog.HandlerOptions{Level: l}
+	var newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		newHandler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) }
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		newHandler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	if isJournalStream(os.Stderr) {
+		return slog.New(newJournalHandler(os.Stderr, newHandler, opts)), nil
+	}
+	return slog.New(newHandler(os.Stderr, &opts)), nil
 }
