@@ -16,16 +16,21 @@ type apiMetrics struct {
 	duration *prometheus.HistogramVec
 
 	mu     sync.RWMutex
-	counts map[apiCountKey]prometheus.Counter
-	times  map[apiTimeKey]prometheus.Observer
+	series map[apiKey]apiSeries
 }
 
-type apiCountKey struct {
+type apiKey struct {
 	verb, resource string
 	code           int
 }
 
-type apiTimeKey struct{ verb, resource string }
+// apiSeries are the series of one label combination; duration is nil
+// until a timed request of it was seen (watches are never timed, and get
+// no empty histogram).
+type apiSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
 
 func newAPIMetrics(f factory) *apiMetrics {
 	return &apiMetrics{
@@ -34,7 +39,7 @@ func newAPIMetrics(f factory) *apiMetrics {
 		duration: f.histogramVec("shoal_api_request_duration_seconds",
 			"Time to answer an API request, by verb and resource; watches and streams (logs, exec, attach, port-forward) are left out.",
 			requestBuckets, "verb", "resource"),
-		counts: map[apiCountKey]prometheus.Counter{}, times: map[apiTimeKey]prometheus.Observer{},
+		series: map[apiKey]apiSeries{},
 	}
 }
 
@@ -44,47 +49,30 @@ func newAPIMetrics(f factory) *apiMetrics {
 // whose duration says nothing of the server's speed.
 func (m *Metrics) ObserveRequest(verb, resource string, code int, took time.Duration, timed bool) {
 	a := m.api
-	ck := apiCountKey{verb, resource, code}
+	k := apiKey{verb, resource, code}
 	a.mu.RLock()
-	c, ok := a.counts[ck]
+	s, ok := a.series[k]
 	a.mu.RUnlock()
-	if !ok {
-		c = a.counter(ck)
+	if !ok || timed && s.duration == nil {
+		s = a.make(k, timed)
 	}
-	c.Inc()
-	if !timed {
-		return
+	s.count.Inc()
+	if timed {
+		s.duration.Observe(took.Seconds())
 	}
-	tk := apiTimeKey{verb, resource}
-	a.mu.RLock()
-	o, ok := a.times[tk]
-	a.mu.RUnlock()
-	if !ok {
-		o = a.observer(tk)
-	}
-	o.Observe(took.Seconds())
 }
 
-// counter makes (once) the counter of a label combination.
-func (a *apiMetrics) counter(k apiCountKey) prometheus.Counter {
+// make makes (once) the series of a label combination.
+func (a *apiMetrics) make(k apiKey, timed bool) apiSeries {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c, ok := a.counts[k]
+	s, ok := a.series[k]
 	if !ok {
-		c = a.requests.WithLabelValues(k.verb, k.resource, codeLabel(k.code))
-		a.counts[k] = c
+		s.count = a.requests.WithLabelValues(k.verb, k.resource, codeLabel(k.code))
 	}
-	return c
-}
-
-// observer makes (once) the histogram of a label combination.
-func (a *apiMetrics) observer(k apiTimeKey) prometheus.Observer {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	o, ok := a.times[k]
-	if !ok {
-		o = a.duration.WithLabelValues(k.verb, k.resource)
-		a.times[k] = o
+	if timed && s.duration == nil {
+		s.duration = a.duration.WithLabelValues(k.verb, k.resource)
 	}
-	return o
+	a.series[k] = s
+	return s
 }
