@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,9 +28,11 @@ type dnsMetrics struct {
 	latency prometheus.Histogram
 
 	typeIndex map[uint16]int
-	mu        sync.Mutex
-	table     [][]prometheus.Counter // [type index][rcode index], nil until seen
+	mu        sync.Mutex                      // held to make a counter
+	table     [][]atomic.Pointer[counterCell] // [type index][rcode index], nil until seen
 }
+
+type counterCell struct{ c prometheus.Counter }
 
 func newDNSMetrics(f factory) *dnsMetrics {
 	d := &dnsMetrics{
@@ -40,9 +43,9 @@ func newDNSMetrics(f factory) *dnsMetrics {
 	for i, t := range dnsTypes {
 		d.typeIndex[t.code] = i
 	}
-	d.table = make([][]prometheus.Counter, len(dnsTypes)+1)
+	d.table = make([][]atomic.Pointer[counterCell], len(dnsTypes)+1)
 	for i := range d.table {
-		d.table[i] = make([]prometheus.Counter, len(dnsRcodes)+1)
+		d.table[i] = make([]atomic.Pointer[counterCell], len(dnsRcodes)+1)
 	}
 	return d
 }
@@ -58,22 +61,31 @@ func (m *Metrics) ObserveQuery(qtype uint16, rcode int, took time.Duration) {
 	if ri < 0 || ri >= len(dnsRcodes) {
 		ri = len(dnsRcodes)
 	}
-	d.mu.Lock()
-	c := d.table[ti][ri]
-	if c == nil {
-		tn, rn := "OTHER", "OTHER"
-		if ti < len(dnsTypes) {
-			tn = dnsTypes[ti].name
-		}
-		if ri < len(dnsRcodes) {
-			rn = dnsRcodes[ri]
-		}
-		c = d.queries.WithLabelValues(tn, rn)
-		d.table[ti][ri] = c
+	cell := d.table[ti][ri].Load()
+	if cell == nil {
+		cell = d.counter(ti, ri)
 	}
-	d.mu.Unlock()
-	c.Inc()
+	cell.c.Inc()
 	if took >= 0 {
 		d.latency.Observe(took.Seconds())
 	}
+}
+
+// counter makes (once) the counter of a type and rcode.
+func (d *dnsMetrics) counter(ti, ri int) *counterCell {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cell := d.table[ti][ri].Load(); cell != nil {
+		return cell
+	}
+	tn, rn := "OTHER", "OTHER"
+	if ti < len(dnsTypes) {
+		tn = dnsTypes[ti].name
+	}
+	if ri < len(dnsRcodes) {
+		rn = dnsRcodes[ri]
+	}
+	cell := &counterCell{d.queries.WithLabelValues(tn, rn)}
+	d.table[ti][ri].Store(cell)
+	return cell
 }
