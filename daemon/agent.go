@@ -358,7 +358,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	clusterPrefix, _ := netip.ParsePrefix(cfg.ClusterCIDR) // checked by validate
 	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}, Kernel: sim.proxyKernel(),
 		OnSync: func(r proxy.SyncResult) {
-			mx.ObserveProxySync(r.Generate+r.Apply, r.ServicePorts, r.Chains, r.Rules, r.Err)
+			mx.ObserveProxySync(r.Generate+r.Apply, r.Latency, r.ServicePorts, r.Chains, r.Rules, r.Err)
 		}}, log.With("component", "service-proxy"))
 	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, view) })
 	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, view) })

@@ -29,7 +29,7 @@ var metricFamilies = []string{
 	"shoal_workqueue_depth", "shoal_controller_sync_duration_seconds", "shoal_controller_sync_errors_total",
 	"shoal_scheduler_attempts_total", "shoal_scheduler_attempt_duration_seconds",
 	"shoal_dns_queries_total", "shoal_dns_request_duration_seconds",
-	"shoal_proxy_sync_duration_seconds", "shoal_proxy_sync_errors_total", "shoal_proxy_rules", "shoal_proxy_chains", "shoal_proxy_service_ports",
+	"shoal_proxy_sync_duration_seconds", "shoal_proxy_change_to_rules_seconds", "shoal_proxy_sync_errors_total", "shoal_proxy_rules", "shoal_proxy_chains", "shoal_proxy_service_ports",
 	"shoal_ingress_requests_total", "shoal_ingress_upstream_errors_total",
 	"go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes",
 }

@@ -44,7 +44,7 @@ type Metrics struct {
 	schedAttempts        *prometheus.CounterVec
 	schedDuration        prometheus.Histogram
 
-	proxySync                             prometheus.Histogram
+	proxySync, proxyLatency               prometheus.Histogram
 	proxySyncErrors                       prometheus.Counter
 	proxyRules, proxyChains, proxyService prometheus.Gauge
 
@@ -92,6 +92,8 @@ func New() *Metrics {
 	m.schedDuration = f.histogram("shoal_scheduler_attempt_duration_seconds", "Time to decide where one pod goes.", requestBuckets)
 
 	m.proxySync = f.histogram("shoal_proxy_sync_duration_seconds", "Time of one sync of the service proxy's rules (building and installing them).", requestBuckets)
+	m.proxyLatency = f.histogram("shoal_proxy_change_to_rules_seconds",
+		"Time from a Service or endpoint change reaching the service proxy to its rules being installed.", requestBuckets)
 	m.proxySyncErrors = f.counter("shoal_proxy_sync_errors_total", "Syncs of the service proxy's rules that failed.")
 	m.proxyRules = f.gauge("shoal_proxy_rules", "Rules in the service proxy's chains after the last sync.")
 	m.proxyChains = f.gauge("shoal_proxy_chains", "Chains of the service proxy after the last sync.")
@@ -193,13 +195,17 @@ func (m *Metrics) ObserveAttempt(result string, took time.Duration) {
 }
 
 // ObserveProxySync records one sync of the service proxy and what its
-// rules hold after it.
-func (m *Metrics) ObserveProxySync(took time.Duration, servicePorts, chains, rules int, err error) {
+// rules hold after it; latency is from the first change it carries to its
+// rules being installed (0: it carried none).
+func (m *Metrics) ObserveProxySync(took, latency time.Duration, servicePorts, chains, rules int, err error) {
 	if err != nil {
 		m.proxySyncErrors.Inc()
 		return
 	}
 	m.proxySync.Observe(took.Seconds())
+	if latency > 0 {
+		m.proxyLatency.Observe(latency.Seconds())
+	}
 	m.proxyService.Set(float64(servicePorts))
 	m.proxyChains.Set(float64(chains))
 	m.proxyRules.Set(float64(rules))

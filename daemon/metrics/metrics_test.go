@@ -45,7 +45,7 @@ var Families = []string{
 	"shoal_workqueue_depth", "shoal_controller_sync_duration_seconds", "shoal_controller_sync_errors_total",
 	"shoal_scheduler_attempts_total", "shoal_scheduler_attempt_duration_seconds",
 	"shoal_dns_queries_total", "shoal_dns_request_duration_seconds",
-	"shoal_proxy_sync_duration_seconds", "shoal_proxy_sync_errors_total", "shoal_proxy_rules", "shoal_proxy_chains", "shoal_proxy_service_ports",
+	"shoal_proxy_sync_duration_seconds", "shoal_proxy_change_to_rules_seconds", "shoal_proxy_sync_errors_total", "shoal_proxy_rules", "shoal_proxy_chains", "shoal_proxy_service_ports",
 	"shoal_ingress_requests_total", "shoal_ingress_upstream_errors_total",
 	"go_goroutines", "process_resident_memory_bytes",
 }
@@ -123,8 +123,9 @@ func TestEveryFamilyIsServedAndMovesWithItsEvent(t *testing.T) {
 	m.ObserveQuery(1, 0, 100*time.Microsecond)
 	m.ObserveQuery(28, 3, 100*time.Microsecond)
 	m.ObserveQuery(999, 99, 100*time.Microsecond) // outside the fixed sets
-	m.ObserveProxySync(5*time.Millisecond, 4, 10, 30, nil)
-	m.ObserveProxySync(time.Millisecond, 0, 0, 0, errors.New("iptables-restore failed"))
+	m.ObserveProxySync(5*time.Millisecond, 40*time.Millisecond, 4, 10, 30, nil)
+	m.ObserveProxySync(5*time.Millisecond, 0, 4, 10, 30, nil) // a resync that carried no change
+	m.ObserveProxySync(time.Millisecond, 0, 0, 0, 0, errors.New("iptables-restore failed"))
 
 	fams := scrape(t, m)
 	for _, name := range Families {
@@ -170,7 +171,8 @@ func TestEveryFamilyIsServedAndMovesWithItsEvent(t *testing.T) {
 		{"shoal_dns_queries_total", []string{"type", "AAAA", "rcode", "NXDOMAIN"}, 1},
 		{"shoal_dns_queries_total", []string{"type", "OTHER", "rcode", "OTHER"}, 1},
 		{"shoal_dns_request_duration_seconds", nil, 3},
-		{"shoal_proxy_sync_duration_seconds", nil, 1},
+		{"shoal_proxy_sync_duration_seconds", nil, 2},
+		{"shoal_proxy_change_to_rules_seconds", nil, 1},
 		{"shoal_proxy_sync_errors_total", nil, 1},
 		{"shoal_proxy_rules", nil, 30},
 		{"shoal_ingress_requests_total", []string{"code", "2xx"}, 9},
