@@ -44,6 +44,9 @@ var scraped = []struct {
 	{"shoal_ingress_upstream_errors_total", "Ingress requests a backend failed (answered 502 or 504).", nil},
 }
 
+// statusClasses label the ingress's answers.
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
 func newSources() *sources {
 	s := &sources{descs: map[string]*prometheus.Desc{}}
 	for _, f := range scraped {
@@ -120,7 +123,7 @@ func (s *sources) Collect(ch chan<- prometheus.Metric) {
 	if ing != nil {
 		st := ing()
 		for i, n := range []int64{st.Responses1xx, st.Responses2xx, st.Responses3xx, st.Responses4xx, st.Responses5xx} {
-			counter("shoal_ingress_requests_total", n, string(rune('1'+i))+"xx")
+			counter("shoal_ingress_requests_total", n, statusClasses[i])
 		}
 		counter("shoal_ingress_upstream_errors_total", st.UpstreamErrors)
 	}
