@@ -18,6 +18,7 @@ import (
 
 	"github.com/shoal-dev/shoal/daemon/leader/election"
 	"github.com/shoal-dev/shoal/daemon/leader/nodelifecycle"
+	"github.com/shoal-dev/shoal/daemon/metrics"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
@@ -73,7 +74,11 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	if err != nil {
 		return err
 	}
-	storeOpts := []gossip.Option{gossip.WithMaxClockOffset(cfg.MaxClockOffset), gossip.WithSealer(sealer)}
+	// One registry per agent: agents run in one process (simulations,
+	// tests) keep their metrics apart.
+	mx := metrics.New()
+	storeOpts := []gossip.Option{gossip.WithMaxClockOffset(cfg.MaxClockOffset), gossip.WithSealer(sealer),
+		gossip.WithPersistObserver(mx.ObservePersist)}
 	if cfg.DropFutureRecords {
 		storeOpts = append(storeOpts, gossip.WithDropFutureRecords())
 	}
@@ -111,6 +116,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	if err := waitRebuilt(ctx, cl, st, log); err != nil {
 		return err
 	}
+	mx.SetGossip(cl.Stats, cl.Members, st.Len)
 	// Nodes are served with their Ready condition from membership.
 	mem := gossipMembership{cl: cl, maxOffset: cfg.MaxClockOffset}
 	objs := nodelifecycle.NewHealthStore(registry, mem, cfg.Name)
@@ -134,6 +140,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		return err
 	}
 	defer cdns.shutdown()
+	cdns.srv.SetObserver(mx)
 
 	// notReady holds why the agent is not ready yet; nil once it is.
 	lead := election.New(cfg.Name, mem, settleTime(cfg), log.With("component", "leadership"))
@@ -174,8 +181,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 			Roots: func() *x509.CertPool { return ci.live.Node().Pool() }, Pods: objs}),
 		Authorizer: auth.NewAuthorizer(policy),
 		Metrics:    usage,
+		Observer:   mx,
 		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
-			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route())})
+			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route(),
+			// Authorised by path: get on the non-resource URL /metrics
+			// (the view role and the shoal:metrics role have it).
+			server.Route{Method: http.MethodGet, Path: "/metrics", Handler: mx.Handler().ServeHTTP})})
 	apiServer.Store(srv)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -259,6 +270,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	if err != nil {
 		return stop(err)
 	}
+	if d, ok := eng.(*engine.Docker); ok {
+		d.SetObserver(mx)
+	}
 	info, err := eng.Info(ctx)
 	if err != nil {
 		return stop(fmt.Errorf("engine info: %w", err))
@@ -312,7 +326,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
 		Network: podnet.NetworkName, DataDir: cfg.DataDir, Peers: peers,
 		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain), Tokens: podTokensUnlessSimulated(ci, sim),
-		APIServiceHost: apiServiceHost(cfg)}, eng,
+		APIServiceHost: apiServiceHost(cfg), Observer: mx}, eng,
 		// Only this node's pods, through the informer's spec.nodeName
 		// index; copies, as the runner writes what it reads.
 		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)
@@ -331,8 +345,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		run("resource-usage", func(ctx context.Context) error { sampler.Run(ctx); return nil })
 	}
 	manager := controller.NewManager(objs, inf, rec.ForComponent("controller-manager"), log, controller.Options{Metrics: usage,
-		ReservedPorts: func() []int32 { return reservedPorts(cfg, cl.Members()) }})
-	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{})
+		ReservedPorts: func() []int32 { return reservedPorts(cfg, cl.Members()) }, Observer: mx})
+	sched := scheduler.New(informedStore{objs, view.Copies()}, rec.ForComponent("default-scheduler"), log, scheduler.Options{Observer: mx})
+	mx.AddQueues(manager.QueueDepths)
+	mx.AddQueues(sched.QueueDepth)
 
 	ev := nodelifecycle.NewEvictor(objs, cfg.PodEvictionTimeout, rec.ForComponent("node-controller"), log.With("component", "eviction"))
 	run("events", func(ctx context.Context) error { rec.Run(ctx); return nil })
@@ -340,8 +356,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		run(name, loop)
 	}
 	clusterPrefix, _ := netip.ParsePrefix(cfg.ClusterCIDR) // checked by validate
-	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}, Kernel: sim.proxyKernel()},
-		log.With("component", "service-proxy"))
+	px := proxy.New(proxy.Config{Rules: proxy.RulesConfig{ClusterCIDR: clusterPrefix}, Kernel: sim.proxyKernel(),
+		OnSync: func(r proxy.SyncResult) {
+			mx.ObserveProxySync(r.Generate+r.Apply, r.Latency, r.ServicePorts, r.Chains, r.Rules, r.Err)
+		}}, log.With("component", "service-proxy"))
 	run("service-proxy", func(ctx context.Context) error { return px.Run(ctx, view) })
 	run("cluster-dns", func(ctx context.Context) error { return cdns.srv.Run(ctx, view) })
 	if hostDNS := cfg.dnsHostAddr(addr); hostDNS != "" {
@@ -349,6 +367,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	}
 	if cfg.IngressAddr != "" || cfg.IngressTLSAddr != "" || sim != nil {
 		ing := ingress.New(ingress.DefaultConfig(), log.With("component", "ingress"))
+		mx.SetIngress(ing.Stats)
 		run("ingress", func(ctx context.Context) error { return ing.Run(ctx, view) })
 		serveIngress(ctx, &wg, ing, cfg, log)
 	}

@@ -175,6 +175,7 @@ type packedAnswer struct {
 	msg   []byte
 	rcode int
 	tc    bool
+	qtype uint16 // the question's type, for the Observer (set by fastReply)
 	// owners are the offsets of the answer's owner names that are the
 	// question's name: ServeDNS spells them as the client did, so the
 	// client's spelling is copied there as well as into the question.
@@ -316,6 +317,7 @@ func (s *Server) fastReply(pkt, out []byte, key *[]byte, recursion bool) ([]byte
 	if ok && !recursion {
 		out[3] &^= flagRA
 	}
+	p.qtype = q.qtype
 	return out, p, ok
 }
 

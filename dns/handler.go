@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -16,6 +17,10 @@ var _ mdns.Handler = (*Server)(nil)
 // the server.
 func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 	s.stats.queries.Add(1)
+	var start time.Time
+	if s.obs != nil {
+		start = time.Now()
+	}
 	wrote := false
 	defer func() {
 		if v := recover(); v != nil {
@@ -23,6 +28,7 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 			s.log.Error("dns handler panicked", "panic", v, "stack", string(debug.Stack()))
 			if !wrote && r != nil {
 				s.fail(w, r)
+				s.observe(r, mdns.RcodeServerFailure, start)
 			}
 		}
 	}()
@@ -30,8 +36,21 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 	if m == nil {
 		return
 	}
-	s.write(w, r, m)
+	rc := s.write(w, r, m)
 	wrote = true
+	s.observe(r, rc, start)
+}
+
+// observe tells the Observer of an answer sent to r with rcode rc.
+func (s *Server) observe(r *mdns.Msg, rc int, start time.Time) {
+	if s.obs == nil || r == nil {
+		return
+	}
+	var qtype uint16
+	if len(r.Question) > 0 {
+		qtype = r.Question[0].Qtype
+	}
+	s.obs.ObserveQuery(qtype, rc, time.Since(start))
 }
 
 // fail answers SERVFAIL, with nothing of the request but its id, after a
@@ -232,7 +251,7 @@ func rotated(answer []mdns.RR, k int) []mdns.RR {
 }
 
 // write sends m, cut to what the client can receive over UDP, and counts it.
-func (s *Server) write(w mdns.ResponseWriter, r, m *mdns.Msg) {
+func (s *Server) write(w mdns.ResponseWriter, r, m *mdns.Msg) int {
 	size := mdns.MaxMsgSize
 	if isUDP(w) {
 		size = udpLimit(r)
@@ -244,9 +263,10 @@ func (s *Server) write(w mdns.ResponseWriter, r, m *mdns.Msg) {
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("writing a dns response failed", "error", err)
 		s.fail(w, r)
-		return
+		return mdns.RcodeServerFailure
 	}
 	s.stats.rcode(m.Rcode)
+	return m.Rcode
 }
 
 // udpLimit is the most a UDP response to r may hold: 512 bytes, or the

@@ -22,6 +22,7 @@ import (
 type Server struct {
 	cfg    settings
 	log    *slog.Logger
+	obs    Observer // nil: nobody asked
 	zopts  zoneOptions
 	apexes map[string]bool
 	zone   atomic.Pointer[zone]

@@ -3,9 +3,22 @@ package dns
 import (
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
+
+// Observer is told of every answer the server sends, for the agent's
+// metrics: the question's type (0 for an answer to a query over its rate
+// limit, which is not parsed), the rcode and the time from reading the
+// query to sending the answer. It runs on the packet loop and must not
+// block.
+type Observer interface {
+	ObserveQuery(qtype uint16, rcode int, took time.Duration)
+}
+
+// SetObserver has o told of every answer sent; call it before Run.
+func (s *Server) SetObserver(o Observer) { s.obs = o }
 
 // Stats are the server's counters since it started.
 type Stats struct {

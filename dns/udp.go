@@ -114,14 +114,16 @@ func (u *udpServer) stop(ctx context.Context) error {
 type batch struct {
 	in     []ipv4.Message
 	out    []ipv4.Message
-	rcodes []int // of out, counted once sent
-	n      int   // answers in out
+	rcodes []int           // of out, counted once sent
+	qtypes []uint16        // of out, for the Observer
+	starts []time.Duration // of out: when the query was read (limiter clock)
+	n      int             // answers in out
 	key    []byte
 }
 
 func (u *udpServer) newBatch() *batch {
 	b := &batch{in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
-		rcodes: make([]int, udpBatch), key: make([]byte, 0, 256+5)}
+		rcodes: make([]int, udpBatch), qtypes: make([]uint16, udpBatch), starts: make([]time.Duration, udpBatch), key: make([]byte, 0, 256+5)}
 	for i := range udpBatch {
 		b.in[i].Buffers = [][]byte{make([]byte, udpReadSize)}
 		b.out[i].Buffers = [][]byte{make([]byte, 0, upstreamUDPSize)}
@@ -184,7 +186,7 @@ func (u *udpServer) handle(b *batch, m *ipv4.Message, now time.Duration) {
 		}
 		s.stats.slipped.Add(1)
 		s.stats.truncated.Add(1)
-		u.queue(b, m, resp, mdns.RcodeSuccess)
+		u.queue(b, m, resp, mdns.RcodeSuccess, 0, now)
 		return
 	}
 	if resp, p, ok := s.fastReply(pkt, out.Buffers[0], &b.key, s.policy.recursion(src)); ok {
@@ -192,20 +194,20 @@ func (u *udpServer) handle(b *batch, m *ipv4.Message, now time.Duration) {
 		if p.tc {
 			s.stats.truncated.Add(1)
 		}
-		u.queue(b, m, resp, p.rcode)
+		u.queue(b, m, resp, p.rcode, p.qtype, now)
 		return
 	}
 	u.slow(pkt, m)
 }
 
 // queue puts the answer resp to the packet m into the batch.
-func (u *udpServer) queue(b *batch, m *ipv4.Message, resp []byte, rcode int) {
+func (u *udpServer) queue(b *batch, m *ipv4.Message, resp []byte, rcode int, qtype uint16, read time.Duration) {
 	out := &b.out[b.n]
 	out.Buffers[0], out.Addr, out.OOB = resp, m.Addr, nil
 	if u.pktinfo {
 		out.OOB = replySource(m.OOB[:m.NN])
 	}
-	b.rcodes[b.n] = rcode
+	b.rcodes[b.n], b.qtypes[b.n], b.starts[b.n] = rcode, qtype, read
 	b.n++
 }
 
@@ -247,6 +249,8 @@ func replySource(oob []byte) []byte {
 // flush sends the batch's answers and counts them.
 func (u *udpServer) flush(b *batch) {
 	out, rcodes := b.out[:b.n], b.rcodes[:b.n]
+	qtypes, starts := b.qtypes[:b.n], b.starts[:b.n]
+	obs := u.s.obs
 	for len(out) > 0 {
 		n, err := u.batch.WriteBatch(out, 0)
 		if err != nil || n == 0 {
@@ -256,13 +260,19 @@ func (u *udpServer) flush(b *batch) {
 			if errors.Is(err, net.ErrClosed) {
 				break
 			}
-			out, rcodes = out[1:], rcodes[1:]
+			out, rcodes, qtypes, starts = out[1:], rcodes[1:], qtypes[1:], starts[1:]
 			continue
 		}
 		for _, rc := range rcodes[:n] {
 			u.s.stats.rcode(rc)
 		}
-		out, rcodes = out[n:], rcodes[n:]
+		if obs != nil {
+			sent := u.s.limit.now()
+			for i, rc := range rcodes[:n] {
+				obs.ObserveQuery(qtypes[i], rc, sent-starts[i])
+			}
+		}
+		out, rcodes, qtypes, starts = out[n:], rcodes[n:], qtypes[n:], starts[n:]
 	}
 	for i := range b.out[:b.n] {
 		b.out[i].Addr, b.out[i].OOB = nil, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
+	"time"
 
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -170,7 +171,11 @@ func (s *Store) commitBatch(batch []*commit) {
 	for _, c := range batch {
 		recs = append(recs, c.recs...)
 	}
+	start := time.Now()
 	err := s.disk.write(recs)
+	if s.onPersist != nil {
+		s.onPersist(len(recs), time.Since(start), err)
+	}
 	s.mu.Lock()
 	if err != nil {
 		failed := append(batch, s.queue...)

@@ -70,7 +70,8 @@ type Store struct {
 	subLimits subLimits
 	overflows uint64 // subscriptions closed for falling behind
 	onLocal   []func([]*Record)
-	merge     Merger // nil: last-writer-wins
+	merge     Merger                                           // nil: last-writer-wins
+	onPersist func(records int, took time.Duration, err error) // nil: nobody asked
 	// horizon is the newest version time of any tombstone this store has
 	// collected: a key it lacks with a version at or below it may be one it
 	// deleted and forgot, so Apply refuses it (no resurrection).
@@ -89,11 +90,19 @@ type storeOptions struct {
 	historyBytes      int
 	rebuild           bool
 	diskHooks         diskHooks
+	onPersist         func(records int, took time.Duration, err error)
 }
 
 // WithSealer seals the values of sensitive records on disk (see Sealer).
 func WithSealer(s Sealer) Option {
 	return func(o *storeOptions) { o.sealer = s }
+}
+
+// WithPersistObserver has fn told of every commit written to disk (or
+// failed): the records it held and how long the write took. It runs on
+// the committer's goroutine and must not block (the agent's metrics).
+func WithPersistObserver(fn func(records int, took time.Duration, err error)) Option {
+	return func(o *storeOptions) { o.onPersist = fn }
 }
 
 // WithMaxClockOffset bounds how far ahead of this host's clock a version
@@ -156,7 +165,8 @@ func Open(path, node string, log *slog.Logger, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("gossip: a negative maximum clock offset (%s)", o.maxClockOffset)
 	}
 	s := &Store{node: node, clock: newClockWith(o.now, o.maxClockOffset), log: log, records: map[string]*Record{},
-		pending: map[string]*Record{}, subs: map[*Subscription]struct{}{}, subLimits: o.subLimits, ringLimit: o.historyBytes}
+		pending: map[string]*Record{}, subs: map[*Subscription]struct{}{}, subLimits: o.subLimits, ringLimit: o.historyBytes,
+		onPersist: o.onPersist}
 	if path == "" {
 		return s, nil
 	}

@@ -127,6 +127,8 @@ type Config struct {
 	// Now is the clock of the Table answers' cells (ages, durations);
 	// nil is time.Now. Tests fix it.
 	Now func() time.Time
+	// Observer, when set, is told of every request answered (metrics).
+	Observer RequestObserver
 }
 
 // DefaultMaxBodyBytes is Kubernetes' limit for one object.
@@ -147,6 +149,8 @@ type Server struct {
 	openAPI   *openAPIDocs
 	// fields is server-side apply, and the tracking of managedFields.
 	fields *fieldmanager.Manager
+	// labels name requests' resources for the Observer.
+	labels resourceLabels
 
 	watchesCut, watchesExpired atomic.Uint64 // WatchStats
 
@@ -170,7 +174,7 @@ func New(cfg Config) *Server {
 		hosts:   newHostGuard(cfg.AllowedHosts),
 		watches: newConcurrency("watches", l.MaxWatches, l.MaxWatchesPerClient),
 		streams: newConcurrency("log and exec streams", l.MaxStreams, l.MaxStreamsPerClient),
-		fields:  fieldmanager.New(api.Kinds)}
+		fields:  fieldmanager.New(api.Kinds), labels: newResourceLabels()}
 	s.routes()
 	return s
 }
@@ -178,6 +182,12 @@ func New(cfg Config) *Server {
 // ServeHTTP serves one request, turning any panic into a 500 Status.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if s.cfg.Observer != nil {
+		// Deferred first, so it runs last: after a panic's 500 is written.
+		rec := &statusRecorder{ResponseWriter: w}
+		w = rec
+		defer s.observe(rec, r, start)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {

@@ -58,6 +58,8 @@ type Options struct {
 	// ReservedPorts lists the ports the agents listen on, which no
 	// LoadBalancer Service may take on the nodes' addresses; nil: none.
 	ReservedPorts func() []int32
+	// Observer, when set, is told of every sync of every controller.
+	Observer Observer
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -99,6 +101,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Observer is told of the controllers' work, for the agent's metrics. It
+// must not block.
+type Observer interface {
+	// ObserveSync: controller synced one key in took; err is its failure.
+	ObserveSync(controller string, took time.Duration, err error)
+}
+
 // Manager runs every controller. The agent calls Run while its node leads and
 // cancels the context when it stops leading; each Run starts from nothing
 // (fresh queues and expectations) and reconciles everything first.
@@ -109,6 +118,7 @@ type Manager struct {
 	log     *slog.Logger
 	opts    Options
 	running atomic.Bool
+	loops   atomic.Pointer[[]*loop] // of the current Run, for QueueDepths
 }
 
 // NewManager makes a Manager that reads from inf, the agent's informer,
@@ -161,6 +171,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
+		l.observer = m.opts.Observer
+	}
+	m.loops.Store(&loops)
+	defer m.loops.Store(nil)
+	for _, l := range loops {
 		l.start(ctx, &wg)
 	}
 	m.log.Info("controllers started", "workers", m.opts.Workers, "resync", m.opts.ResyncPeriod)
@@ -182,6 +197,21 @@ type loop struct {
 	watches []watchSpec
 	sync    func(ctx context.Context, key string) error
 	resync  func(ctx context.Context) error
+	// observer, when set, is told of every sync.
+	observer Observer
+}
+
+// QueueDepths reports the keys waiting in each controller's queue;
+// nothing while the controllers do not run (on an agent that does not
+// lead).
+func (m *Manager) QueueDepths(yield func(name string, depth int)) {
+	loops := m.loops.Load()
+	if loops == nil {
+		return
+	}
+	for _, l := range *loops {
+		yield(l.name, l.queue.Len())
+	}
 }
 
 // watchSpec names a kind to follow and the handler of its events. Handlers
@@ -230,7 +260,11 @@ func (l *loop) work(ctx context.Context) {
 
 func (l *loop) process(ctx context.Context, key string) {
 	defer l.queue.Done(key)
+	start := time.Now()
 	err := l.sync(ctx, key)
+	if l.observer != nil && ctx.Err() == nil {
+		l.observer.ObserveSync(l.name, time.Since(start), err)
+	}
 	if err == nil {
 		l.queue.Forget(key)
 		return

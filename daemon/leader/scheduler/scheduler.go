@@ -58,6 +58,16 @@ type Options struct {
 	MaxBindsInFlight int
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// Observer, when set, is told of every attempt to place a pod.
+	Observer Observer
+}
+
+// Observer is told of the scheduler's work, for the agent's metrics. It
+// must not block.
+type Observer interface {
+	// ObserveAttempt: one pod was decided ("scheduled", "unschedulable"
+	// or "error"), in took.
+	ObserveAttempt(result string, took time.Duration)
 }
 
 func (o Options) withDefaults() Options {
@@ -102,6 +112,7 @@ type Scheduler struct {
 	log     *slog.Logger
 	opts    Options
 	running atomic.Bool
+	queue   atomic.Pointer[workqueue.Queue] // of the current Run, for QueueDepth
 }
 
 // New makes a Scheduler. A nil recorder drops events; a nil logger discards
@@ -134,6 +145,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := r.prime(ctx); err != nil {
 		return err
 	}
+	s.queue.Store(r.queue)
+	defer s.queue.Store(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { r.watch(ctx, api.KindNode, r.onNode) })
 	wg.Go(func() { r.watch(ctx, api.KindPod, r.onPod) })
@@ -350,7 +363,9 @@ func (r *run) work(ctx context.Context) {
 		if !ok {
 			return
 		}
+		start := time.Now()
 		assumed, err := r.schedule(ctx, key)
+		r.observe(start, assumed, err)
 		if assumed == nil {
 			<-slots
 			r.done(ctx, key, err)
@@ -360,6 +375,32 @@ func (r *run) work(ctx context.Context) {
 			defer func() { <-slots }()
 			r.done(ctx, key, r.bindAssumed(ctx, assumed))
 		})
+	}
+}
+
+// observe reports an attempt that decided something: a placement, a pod
+// that fits nowhere, an error.
+func (r *run) observe(start time.Time, assumed *api.Pod, err error) {
+	o := r.s.opts.Observer
+	if o == nil {
+		return
+	}
+	switch {
+	case assumed != nil:
+		o.ObserveAttempt("scheduled", time.Since(start))
+	case errors.Is(err, errUnschedulable):
+		o.ObserveAttempt("unschedulable", time.Since(start))
+	case err != nil:
+		o.ObserveAttempt("error", time.Since(start))
+	}
+}
+
+// QueueDepth reports the pods waiting in the queue of the running
+// scheduler; nothing while it does not run (on an agent that does not
+// lead).
+func (s *Scheduler) QueueDepth(yield func(name string, depth int)) {
+	if q := s.queue.Load(); q != nil {
+		yield("scheduler", q.Len())
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 )
 
@@ -17,6 +19,26 @@ const defaultDockerHost = "unix:///var/run/docker.sock"
 type Docker struct {
 	cli *client.Client
 	log *slog.Logger
+	obs Observer
+}
+
+// Observer is told of the engine calls a Docker makes, for the agent's
+// metrics: the operation (a fixed name such as "container_create"), how
+// long it took, and whether it failed for another reason than a missing
+// object. It must not block.
+type Observer interface {
+	ObserveEngineCall(operation string, took time.Duration, failed bool)
+}
+
+// SetObserver has o told of the calls to the engine from now on; set it
+// before the Docker is shared.
+func (d *Docker) SetObserver(o Observer) { d.obs = o }
+
+// observe reports one call to the Observer.
+func (d *Docker) observe(op string, start time.Time, err error) {
+	if d.obs != nil {
+		d.obs.ObserveEngineCall(op, time.Since(start), err != nil && !cerrdefs.IsNotFound(err))
+	}
 }
 
 var _ Engine = (*Docker)(nil)
@@ -54,7 +76,10 @@ func (d *Docker) Close() error {
 // Ping asks the engine's /_ping endpoint, which answers without touching
 // containers or images.
 func (d *Docker) Ping(ctx context.Context) error {
-	if _, err := d.cli.Ping(ctx); err != nil {
+	start := time.Now()
+	_, err := d.cli.Ping(ctx)
+	d.observe("ping", start, err)
+	if err != nil {
 		return fmt.Errorf("engine ping: %w", mapErr(err, ErrNotFound))
 	}
 	return nil
@@ -62,7 +87,9 @@ func (d *Docker) Ping(ctx context.Context) error {
 
 // Info describes the engine and its host.
 func (d *Docker) Info(ctx context.Context) (Info, error) {
+	start := time.Now()
 	info, err := d.cli.Info(ctx)
+	d.observe("info", start, err)
 	if err != nil {
 		return Info{}, fmt.Errorf("engine info: %w", mapErr(err, ErrNotFound))
 	}

@@ -18,7 +18,9 @@ func (d *Docker) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
+	start := time.Now()
 	resp, err := d.cli.ContainerCreate(ctx, cfg, host, nil, nil, spec.Name)
+	d.observe("container_create", start, err)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", spec.Name, d.createErr(ctx, spec.Image, err))
 	}
@@ -44,7 +46,10 @@ func (d *Docker) createErr(ctx context.Context, image string, err error) error {
 // StartContainer starts a created or stopped container; starting a running
 // one is not an error.
 func (d *Docker) StartContainer(ctx context.Context, id string) error {
-	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+	start := time.Now()
+	err := d.cli.ContainerStart(ctx, id, container.StartOptions{})
+	d.observe("container_start", start, err)
+	if err != nil {
 		return fmt.Errorf("start container %s: %w", id, mapErr(err, ErrNotFound))
 	}
 	return nil
@@ -57,7 +62,10 @@ func (d *Docker) StopContainer(ctx context.Context, id string, timeout time.Dura
 	if timeout > 0 {
 		seconds = int((timeout + time.Second - 1) / time.Second)
 	}
-	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &seconds}); err != nil {
+	start := time.Now()
+	err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &seconds})
+	d.observe("container_stop", start, err)
+	if err != nil {
 		return fmt.Errorf("stop container %s: %w", id, mapErr(err, ErrNotFound))
 	}
 	return nil
@@ -67,7 +75,10 @@ func (d *Docker) StopContainer(ctx context.Context, id string, timeout time.Dura
 // volumes. A missing container is ErrNotFound, for callers to ignore.
 func (d *Docker) RemoveContainer(ctx context.Context, id string) error {
 	opts := container.RemoveOptions{Force: true, RemoveVolumes: true}
-	if err := d.cli.ContainerRemove(ctx, id, opts); err != nil {
+	start := time.Now()
+	err := d.cli.ContainerRemove(ctx, id, opts)
+	d.observe("container_remove", start, err)
+	if err != nil {
 		return fmt.Errorf("remove container %s: %w", id, mapErr(err, ErrNotFound))
 	}
 	return nil
@@ -75,7 +86,9 @@ func (d *Docker) RemoveContainer(ctx context.Context, id string) error {
 
 // InspectContainer returns the container's current state.
 func (d *Docker) InspectContainer(ctx context.Context, id string) (State, error) {
+	start := time.Now()
 	resp, err := d.cli.ContainerInspect(ctx, id)
+	d.observe("container_inspect", start, err)
 	if err != nil {
 		return State{}, fmt.Errorf("inspect container %s: %w", id, mapErr(err, ErrNotFound))
 	}
@@ -85,7 +98,9 @@ func (d *Docker) InspectContainer(ctx context.Context, id string) (State, error)
 // ListContainers lists all containers, stopped ones too, that carry every
 // given label; a label with the value "" matches any value.
 func (d *Docker) ListContainers(ctx context.Context, labels map[string]string) ([]Summary, error) {
+	start := time.Now()
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: labelFilters(labels)})
+	d.observe("container_list", start, err)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", mapErr(err, ErrNotFound))
 	}

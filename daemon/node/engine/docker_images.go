@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -13,7 +14,9 @@ import (
 
 // ImageExists reports whether ref is present in the engine.
 func (d *Docker) ImageExists(ctx context.Context, ref string) (bool, error) {
+	start := time.Now()
 	_, err := d.cli.ImageInspect(ctx, ref)
+	d.observe("image_inspect", start, err)
 	if err == nil {
 		return true, nil
 	}
@@ -26,7 +29,9 @@ func (d *Docker) ImageExists(ctx context.Context, ref string) (bool, error) {
 
 // InspectImage returns the image's id and configured user.
 func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error) {
+	start := time.Now()
 	img, err := d.cli.ImageInspect(ctx, ref)
+	d.observe("image_inspect", start, err)
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("inspect image %s: %w", ref, mapErr(err, ErrImageNotFound))
 	}
@@ -40,12 +45,16 @@ func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error
 // PullImage pulls ref and waits for the pull to finish. An image the
 // registry does not know is ErrImageNotFound.
 func (d *Docker) PullImage(ctx context.Context, ref string) error {
+	start := time.Now()
 	progress, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
+		d.observe("image_pull", start, err)
 		return fmt.Errorf("pull image %s: %w", ref, mapErr(err, ErrImageNotFound))
 	}
 	defer progress.Close()
-	if err := drainProgress(progress); err != nil {
+	err = drainProgress(progress)
+	d.observe("image_pull", start, err)
+	if err != nil {
 		return fmt.Errorf("pull image %s: %w", ref, err)
 	}
 	return nil

@@ -66,6 +66,18 @@ type Config struct {
 	// every container as KUBERNETES_SERVICE_HOST (port 443) as the kubelet
 	// does, for clients' in-cluster configuration; "": none.
 	APIServiceHost string
+	// Observer, when set, is told of pod starts and container restarts.
+	Observer Observer
+}
+
+// Observer is told of what the runner did, for the agent's metrics. It
+// must not block: it runs on the pod workers.
+type Observer interface {
+	// PodStarted: a pod reached phase Running, took after its worker
+	// started.
+	PodStarted(took time.Duration)
+	// ContainerRestarted: a container that had ended was started again.
+	ContainerRestarted()
 }
 
 // TokenSource signs service-account tokens for this node's pods.

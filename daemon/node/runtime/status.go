@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
@@ -221,5 +222,8 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, pc podContain
 		return
 	}
 	w.lastStatus = b
+	if o := w.rt.cfg.Observer; o != nil && st.Phase == api.PodRunning && pod.Status.Phase != api.PodRunning {
+		o.PodStarted(time.Since(w.born))
+	}
 	pod.Status = st
 }

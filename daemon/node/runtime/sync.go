@@ -365,6 +365,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	if crashed != nil {
 		w.backoff[c.Name] = w.rt.cfg.Backoff.next(w.backoff[c.Name], crashed.StartedAt, crashed.FinishedAt)
 		w.rt.rec.Eventf(pod, api.EventNormal, ReasonRestarted, "Restarted container %s (exit code %d)", c.Name, crashed.ExitCode)
+		if o := w.rt.cfg.Observer; o != nil {
+			o.ContainerRestarted()
+		}
 	} else {
 		w.rt.rec.Eventf(pod, api.EventNormal, ReasonStarted, "Started container %s", c.Name)
 	}

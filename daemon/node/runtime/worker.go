@@ -52,11 +52,12 @@ type podWorker struct {
 	// pod mounts none); saRenew is when its token is written again.
 	saDir    string
 	saRenew  time.Time
-	failures int // engine or store calls failed in a row
+	failures int       // engine or store calls failed in a row
+	born     time.Time // when the worker started, for Observer.PodStarted
 }
 
 func newPodWorker(r *Runtime, key podKey) *podWorker {
-	w := &podWorker{rt: r, key: key, log: r.log.With("pod", key.ns+"/"+key.name, "uid", key.uid),
+	w := &podWorker{rt: r, key: key, born: time.Now(), log: r.log.With("pod", key.ns+"/"+key.name, "uid", key.uid),
 		wake: make(chan struct{}, 1), died: map[string]time.Time{}, inspected: map[string]engine.State{}, backoff: map[string]*backoffEntry{},
 		waiting: map[string]api.ContainerStateWaiting{}, pullFailed: map[string]time.Time{}}
 	w.probes = newProber(w)

@@ -17,6 +17,9 @@ const (
 	BindingAdmin = "shoal:admin"
 	// AdminUser is the user of the admin credential the first agent writes.
 	AdminUser = "admin"
+	// RoleMetrics may read the agents' /metrics and nothing else, for a
+	// Prometheus server's token (as Kubernetes' system:monitoring).
+	RoleMetrics = "shoal:metrics"
 )
 
 // LabelBootstrap marks the objects the agent created itself.
@@ -41,9 +44,13 @@ var (
 	netWorkload   = []string{"ingresses"}
 )
 
+// metricsRule reads the agents' Prometheus metrics: a non-resource URL,
+// granted only through a ClusterRoleBinding.
+var metricsRule = api.PolicyRule{Verbs: []string{api.VerbGet}, NonResourceURLs: []string{"/metrics"}}
+
 // viewRules read everything in a namespace but Secrets and roles (as
 // Kubernetes' view role), plus the pods' logs and processes, and, bound cluster-wide,
-// nodes and namespaces.
+// nodes, namespaces and the agents' metrics.
 func viewRules() []api.PolicyRule {
 	return []api.PolicyRule{
 		rule(readVerbs, "", append(append([]string{}, coreWorkload...), "pods/log", "pods/top", "pods/status", "events", "namespaces", "nodes")...),
@@ -54,6 +61,7 @@ func viewRules() []api.PolicyRule {
 		rule(readVerbs, "policy", "poddisruptionbudgets"),
 		rule(readVerbs, "autoscaling", "horizontalpodautoscalers", "horizontalpodautoscalers/status"),
 		rule(readVerbs, "metrics.k8s.io", "pods", "nodes"),
+		metricsRule,
 	}
 }
 
@@ -91,6 +99,7 @@ func BuiltinClusterRoles() []*api.ClusterRole {
 		mk(RoleAdmin, adminRules()),
 		mk(RoleEdit, editRules()),
 		mk(RoleView, viewRules()),
+		mk(RoleMetrics, []api.PolicyRule{metricsRule}),
 		mk(RoleBasicUser, []api.PolicyRule{
 			rule([]string{api.VerbCreate}, "authorization.k8s.io", "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			rule([]string{api.VerbCreate}, "authentication.k8s.io", "selfsubjectreviews"),
