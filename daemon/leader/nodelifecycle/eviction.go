@@ -14,6 +14,13 @@ import (
 // node stayed not ready, as Kubernetes' node lifecycle controller names it.
 const ReasonNodeNotReady = "NodeNotReady"
 
+// RestartGrace is the least time a node that reports itself not ready (its
+// engine does not answer) or whose agent left the cluster on purpose keeps
+// its pods, whatever the eviction timeout: those are most often an engine
+// or agent restart, not a lost host, and the pods still run. A host that
+// stops answering (killed, cut off) is evicted after the timeout alone.
+const RestartGrace = 10 * time.Second
+
 // Evictor looks after the pods of nodes that are not Ready. At once, it
 // marks their Ready condition False, so that Services stop sending them
 // traffic (Endpoints keep ready pods only) while nobody can vouch for them;
@@ -78,7 +85,7 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 		if since.Before(leadingSince) {
 			since = leadingSince
 		}
-		if e.now().Sub(since) >= e.timeout {
+		if e.now().Sub(since) >= e.timeoutFor(c) {
 			gone = append(gone, n)
 		}
 	}
@@ -118,9 +125,17 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 				continue
 			}
 			e.log.Info("evicted pod from an unready node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
-			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s%s", n.Name, e.timeout, detail)
+			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s%s", n.Name, e.timeoutFor(c), detail)
 		}
 	}
+}
+
+// timeoutFor is how long a node with Ready condition c keeps its pods.
+func (e *Evictor) timeoutFor(c *api.Condition) time.Duration {
+	if c.Status == api.ConditionFalse || c.Reason == ReasonAgentLeft {
+		return max(e.timeout, RestartGrace)
+	}
+	return e.timeout
 }
 
 // markNotReady sets the Ready condition of the node's ready pods to False,

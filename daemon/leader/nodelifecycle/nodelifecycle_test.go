@@ -320,3 +320,47 @@ func TestNodeWatchPassesBookmarksOn(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// A host that stops answering loses its pods after the eviction timeout; one
+// whose agent left on purpose (a restart) keeps them for RestartGrace.
+func TestEvictionWaitsLongerForAnAgentThatLeft(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name       string
+		member     membership.Member
+		reason     string
+		kept, gone time.Duration // after the member went
+	}{
+		{"stopped answering", membership.Member{Name: "h2", Since: now}, "NodeStatusUnknown", 2 * time.Second, 3 * time.Second},
+		{"left", membership.Member{Name: "h2", Left: true, Since: now}, ReasonAgentLeft, RestartGrace - time.Second, RestartGrace},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := &membership.Static{}
+			mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, tc.member)
+			h := newHealthStore(t, mem)
+			ctx := context.Background()
+			o, err := h.Get(ctx, api.KindNode, "", "h2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := api.FindCondition(o.(*api.Node).Status.Conditions, api.NodeReady); c.Status != api.ConditionUnknown || c.Reason != tc.reason {
+				t.Fatalf("Ready of h2: %s %s, want Unknown %s", c.Status, c.Reason, tc.reason)
+			}
+			if _, err := h.Create(ctx, &api.Pod{ObjectMeta: api.ObjectMeta{Name: "app", Namespace: "default"},
+				Spec: api.PodSpec{NodeName: "h2", Containers: []api.Container{{Name: "c", Image: "i:1"}}}}); err != nil {
+				t.Fatal(err)
+			}
+			e := NewEvictor(h, 3*time.Second, events.NopRecorder{}, slog.New(slog.DiscardHandler))
+			e.now = func() time.Time { return now.Add(tc.kept) }
+			e.sweep(ctx, now)
+			if _, err := h.Get(ctx, api.KindPod, "default", "app"); err != nil {
+				t.Fatalf("evicted after %s: %v", tc.kept, err)
+			}
+			e.now = func() time.Time { return now.Add(tc.gone) }
+			e.sweep(ctx, now)
+			if _, err := h.Get(ctx, api.KindPod, "default", "app"); !api.IsNotFound(err) {
+				t.Fatalf("not evicted after %s: %v", tc.gone, err)
+			}
+		})
+	}
+}
