@@ -48,25 +48,33 @@ type EvictionStore interface {
 	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
 }
 
-// run checks every second until ctx ends (leadership lost or agent stops).
+// Run checks every second until ctx ends (leadership lost or agent stops),
+// and again at the moment an unready node's timeout ends, so that a
+// failover does not wait for the next tick.
 func (e *Evictor) Run(ctx context.Context) {
 	leadingSince := e.now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	deadline := time.NewTimer(time.Hour)
+	defer deadline.Stop()
 	for {
-		e.sweep(ctx, leadingSince)
+		if next := e.sweep(ctx, leadingSince); !next.IsZero() {
+			deadline.Reset(max(next.Sub(e.now()), time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-deadline.C:
 		}
 	}
 }
 
 // sweep evicts from every node unready for longer than the timeout. A node
 // is counted unready at most from when this agent started leading, since
-// an earlier transition time may come from a view other than ours.
-func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
+// an earlier transition time may come from a view other than ours. It
+// returns when the next unready node's timeout ends, zero for none.
+func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) (next time.Time) {
 	nodes, _, err := e.store.List(ctx, api.KindNode, "", nil)
 	if err != nil {
 		return
@@ -85,16 +93,18 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 		if since.Before(leadingSince) {
 			since = leadingSince
 		}
-		if e.now().Sub(since) >= e.timeoutFor(c) {
+		if end := since.Add(e.timeoutFor(c)); !e.now().Before(end) {
 			gone = append(gone, n)
+		} else if next.IsZero() || end.Before(next) {
+			next = end
 		}
 	}
 	if len(unready) == 0 {
-		return
+		return next
 	}
 	pods, _, err := e.store.List(ctx, api.KindPod, "", nil)
 	if err != nil {
-		return
+		return next
 	}
 	for _, n := range unready {
 		e.markNotReady(ctx, n, pods)
@@ -128,6 +138,7 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s%s", n.Name, e.timeoutFor(c), detail)
 		}
 	}
+	return next
 }
 
 // timeoutFor is how long a node with Ready condition c keeps its pods.
