@@ -38,7 +38,8 @@ type gossipMembership struct {
 func (g gossipMembership) Members() []membership.Member {
 	var out []membership.Member
 	for _, m := range g.cl.Members() {
-		out = append(out, membership.Member{Name: m.Name, Alive: m.State == gossip.StateAlive, Since: m.Since})
+		out = append(out, membership.Member{Name: m.Name, Alive: m.State == gossip.StateAlive,
+			Left: m.State == gossip.StateLeft, Since: m.Since})
 	}
 	return out
 }

@@ -119,7 +119,7 @@ func bindAgentFlags(f *pflag.FlagSet, cfg *Config, raw *rawFlags) {
 	f.StringVar(&cfg.DNSAddr, "dns-addr", "", "host address of the cluster DNS server, ip:port (default: the advertise address, port 53; \"off\": none; pods always use the pod bridge's gateway)")
 	f.StringVar(&raw.dnsUpstreams, "dns-upstream", "", "resolvers for names outside the cluster, ip[:port],... (default: the nameservers of /etc/resolv.conf)")
 	f.StringVar(&raw.labels, "node-labels", "", "labels of this node, k=v,...")
-	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node may be down before its pods are replaced elsewhere")
+	f.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", cfg.PodEvictionTimeout, "how long a node nobody hears from may be down before its pods are replaced elsewhere (at least 10s for a node whose agent stopped or whose engine is down)")
 	f.DurationVar(&cfg.EngineCheckInterval, "engine-check-interval", cfg.EngineCheckInterval, "how often the agent pings its container engine; two failed pings in a row make the node NotReady")
 	f.DurationVar(&cfg.EngineCheckTimeout, "engine-check-timeout", cfg.EngineCheckTimeout, "how long a ping of the container engine may take before it counts as failed")
 	f.StringVar(&cfg.JoinToken, "join-token", "", "token that admits this agent into the cluster it joins ($SHOAL_JOIN_TOKEN; print it with `shoal join-token` on a member); needed only the first time")

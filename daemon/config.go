@@ -12,6 +12,14 @@ import (
 	"github.com/shoal-dev/shoal/gossip"
 )
 
+// DefaultPodEvictionTimeout is how long a node nobody hears from keeps its
+// pods after memberlist declared it dead (which takes about 3 s). 2 s puts
+// a failover at about 6 s; on a link losing 20% of its packets no node was
+// declared dead at all (docs/decisions.md), so the timeout is not what
+// guards against false alarms there. A node whose agent stopped on purpose
+// or whose engine is down waits at least nodelifecycle.RestartGrace (10 s).
+const DefaultPodEvictionTimeout = 2 * time.Second
+
 // Config is the agent's configuration; DefaultConfig gives the defaults of the
 // interface contract, flags override them.
 type Config struct {
@@ -85,7 +93,7 @@ func DefaultConfig() Config {
 		ClusterDomain:       "cluster.local",
 		IngressAddr:         "0.0.0.0:80",
 		IngressTLSAddr:      "0.0.0.0:443",
-		PodEvictionTimeout:  10 * time.Second,
+		PodEvictionTimeout:  DefaultPodEvictionTimeout,
 		EngineCheckInterval: enginehealth.DefaultInterval,
 		EngineCheckTimeout:  enginehealth.DefaultTimeout,
 		PodSecurityDefault:  "baseline",

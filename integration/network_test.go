@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +69,10 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
 `
+
+// podnetResync is how often an agent checks its pod network rules
+// (podnet.DefaultResync).
+const podnetResync = 30 * time.Second
 
 // execIn runs the test app inside a pod through the CLI of host h.
 func execIn(t *testing.T, h *clusterHost, pod string, args ...string) (string, error) {
@@ -160,6 +165,108 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 		json.Unmarshal([]byte(out), &echo)
 		if !strings.HasPrefix(echo.RemoteAddr, client.Status.PodIP+":") {
 			t.Fatalf("the server saw %q, the client is %s", echo.RemoteAddr, client.Status.PodIP)
+		}
+	})
+
+	t.Run("an administrator's DROP in DOCKER-USER or first in FORWARD holds", func(t *testing.T) {
+		var onH1, onH3 *api.Pod
+		for _, p := range pods {
+			switch p.Spec.NodeName {
+			case "h1":
+				onH1 = p
+			case "h3":
+				onH3 = p
+			}
+		}
+		reach := func(p *api.Pod) error {
+			out, err := execIn(t, h2, "client", "get", "http://"+p.Status.PodIP+":8080/hostname", "--timeout", "1s")
+			if err != nil {
+				return fmt.Errorf("client on h2 -> %s on %s: %v %s", p.Name, p.Spec.NodeName, err, out)
+			}
+			return nil
+		}
+		for _, p := range []*api.Pod{onH1, onH3} {
+			if err := reach(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		iptablesIn := func(host string, args ...string) string {
+			t.Helper()
+			out, err := exec.Command("ip", append([]string{"netns", "exec", "shoal-" + host, "iptables", "-w"}, args...)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("iptables %v on %s: %v %s", args, host, err, out)
+			}
+			return string(out)
+		}
+		// The agent's jump is right below DOCKER-USER's on every host.
+		belowUser := func(host string) error {
+			var rules []string
+			for _, l := range strings.Split(iptablesIn(host, "-S", "FORWARD"), "\n") {
+				if strings.HasPrefix(l, "-A ") {
+					rules = append(rules, l)
+				}
+			}
+			user := slices.IndexFunc(rules, func(r string) bool { return strings.HasSuffix(r, "-j DOCKER-USER") })
+			ours := slices.IndexFunc(rules, func(r string) bool { return strings.HasSuffix(r, "-j SHOAL-FORWARD") })
+			if user < 0 || ours <= user {
+				return fmt.Errorf("%s FORWARD: DOCKER-USER at %d, SHOAL-FORWARD at %d:\n%s", host, user, ours, strings.Join(rules, "\n"))
+			}
+			return nil
+		}
+		for _, h := range []string{"h1", "h2", "h3"} {
+			if err := belowUser(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A DROP for the pod on h3 in h3's DOCKER-USER, one first in h1's
+		// FORWARD for the pod on h1, and the agent's jump deleted on h2.
+		userDrop := []string{"DOCKER-USER", "-d", onH3.Status.PodIP, "-m", "comment", "--comment", "admin", "-j", "DROP"}
+		fwdDrop := []string{"FORWARD", "-d", onH1.Status.PodIP, "-m", "comment", "--comment", "admin", "-j", "DROP"}
+		iptablesIn("h3", append([]string{"-I", userDrop[0], "1"}, userDrop[1:]...)...)
+		iptablesIn("h1", append([]string{"-I", fwdDrop[0], "1"}, fwdDrop[1:]...)...)
+		removed := false
+		t.Cleanup(func() { // the later subtests need the pods reachable
+			if !removed {
+				exec.Command("ip", append([]string{"netns", "exec", "shoal-h3", "iptables", "-w", "-D"}, userDrop...)...).Run()
+				exec.Command("ip", append([]string{"netns", "exec", "shoal-h1", "iptables", "-w", "-D"}, fwdDrop...)...).Run()
+			}
+		})
+		n := 0 // rule number, from 1
+		for _, l := range strings.Split(iptablesIn("h2", "-S", "FORWARD"), "\n") {
+			if !strings.HasPrefix(l, "-A ") {
+				continue
+			}
+			if n++; strings.HasSuffix(l, "-j SHOAL-FORWARD") {
+				iptablesIn("h2", "-D", "FORWARD", strconv.Itoa(n))
+				break
+			}
+		}
+		blockedFor := func() {
+			t.Helper()
+			for _, p := range []*api.Pod{onH1, onH3} {
+				if err := reach(p); err == nil {
+					t.Fatalf("%s on %s answered through the administrator's DROP", p.Name, p.Spec.NodeName)
+				}
+			}
+		}
+		blockedFor()
+		// The agents check their rules every 30 s: past that, the DROPs still
+		// hold and the deleted jump is back, below DOCKER-USER.
+		time.Sleep(podnetResync + 3*time.Second)
+		blockedFor()
+		if first := iptablesIn("h1", "-S", "FORWARD", "1"); !strings.Contains(first, "admin") {
+			t.Fatalf("the administrator's rule is no longer first in h1's FORWARD: %s", first)
+		}
+		for _, h := range []string{"h1", "h2", "h3"} {
+			if err := belowUser(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		iptablesIn("h3", append([]string{"-D"}, userDrop...)...)
+		iptablesIn("h1", append([]string{"-D"}, fwdDrop...)...)
+		removed = true
+		for _, p := range []*api.Pod{onH1, onH3} {
+			poll.Until(t, 5*time.Second, "traffic allowed again", func() error { return reach(p) })
 		}
 	})
 

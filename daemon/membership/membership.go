@@ -9,6 +9,9 @@ import (
 type Member struct {
 	Name  string
 	Alive bool
+	// Left: not alive because its agent left the cluster on purpose (it
+	// stopped, most often to restart), not because it stopped answering.
+	Left  bool
 	Since time.Time // when it last became alive or stopped being alive
 }
 

@@ -14,6 +14,13 @@ import (
 // node stayed not ready, as Kubernetes' node lifecycle controller names it.
 const ReasonNodeNotReady = "NodeNotReady"
 
+// RestartGrace is the least time a node that reports itself not ready (its
+// engine does not answer) or whose agent left the cluster on purpose keeps
+// its pods, whatever the eviction timeout: those are most often an engine
+// or agent restart, not a lost host, and the pods still run. A host that
+// stops answering (killed, cut off) is evicted after the timeout alone.
+const RestartGrace = 10 * time.Second
+
 // Evictor looks after the pods of nodes that are not Ready. At once, it
 // marks their Ready condition False, so that Services stop sending them
 // traffic (Endpoints keep ready pods only) while nobody can vouch for them;
@@ -41,25 +48,33 @@ type EvictionStore interface {
 	Delete(ctx context.Context, k *api.Kind, ns, name string, opts api.DeleteOptions) (api.Object, error)
 }
 
-// run checks every second until ctx ends (leadership lost or agent stops).
+// Run checks every second until ctx ends (leadership lost or agent stops),
+// and again at the moment an unready node's timeout ends, so that a
+// failover does not wait for the next tick.
 func (e *Evictor) Run(ctx context.Context) {
 	leadingSince := e.now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	deadline := time.NewTimer(time.Hour)
+	defer deadline.Stop()
 	for {
-		e.sweep(ctx, leadingSince)
+		if next := e.sweep(ctx, leadingSince); !next.IsZero() {
+			deadline.Reset(max(next.Sub(e.now()), time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-deadline.C:
 		}
 	}
 }
 
 // sweep evicts from every node unready for longer than the timeout. A node
 // is counted unready at most from when this agent started leading, since
-// an earlier transition time may come from a view other than ours.
-func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
+// an earlier transition time may come from a view other than ours. It
+// returns when the next unready node's timeout ends, zero for none.
+func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) (next time.Time) {
 	nodes, _, err := e.store.List(ctx, api.KindNode, "", nil)
 	if err != nil {
 		return
@@ -78,16 +93,18 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 		if since.Before(leadingSince) {
 			since = leadingSince
 		}
-		if e.now().Sub(since) >= e.timeout {
+		if end := since.Add(e.timeoutFor(c)); !e.now().Before(end) {
 			gone = append(gone, n)
+		} else if next.IsZero() || end.Before(next) {
+			next = end
 		}
 	}
 	if len(unready) == 0 {
-		return
+		return next
 	}
 	pods, _, err := e.store.List(ctx, api.KindPod, "", nil)
 	if err != nil {
-		return
+		return next
 	}
 	for _, n := range unready {
 		e.markNotReady(ctx, n, pods)
@@ -118,9 +135,18 @@ func (e *Evictor) sweep(ctx context.Context, leadingSince time.Time) {
 				continue
 			}
 			e.log.Info("evicted pod from an unready node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
-			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s%s", n.Name, e.timeout, detail)
+			e.rec.Eventf(p, api.EventWarning, ReasonNodeNotReady, "Deleting pod: node %s has not been ready for %s%s", n.Name, e.timeoutFor(c), detail)
 		}
 	}
+	return next
+}
+
+// timeoutFor is how long a node with Ready condition c keeps its pods.
+func (e *Evictor) timeoutFor(c *api.Condition) time.Duration {
+	if c.Status == api.ConditionFalse || c.Reason == ReasonAgentLeft {
+		return max(e.timeout, RestartGrace)
+	}
+	return e.timeout
 }
 
 // markNotReady sets the Ready condition of the node's ready pods to False,

@@ -10,6 +10,11 @@ import (
 	"github.com/shoal-dev/shoal/registry"
 )
 
+// ReasonAgentLeft is the reason of the Ready condition (Unknown) of a node
+// whose agent left the cluster on purpose: it stopped, most often to be
+// started again, so eviction waits at least RestartGrace.
+const ReasonAgentLeft = "AgentLeft"
+
 // HealthStore serves Node objects with their Ready condition taken from
 // membership.Source and from the node's own agent: a node is Ready while
 // its agent is a live member and does not say otherwise, False while its
@@ -70,6 +75,8 @@ func (h *HealthStore) nodeReady(n *api.Node, view map[string]membership.Member) 
 			c.LastHeartbeatTime = api.Now()
 		}
 		return
+	case known && m.Left:
+		c.Status, c.Reason, c.Message = api.ConditionUnknown, ReasonAgentLeft, "shoal agent left the cluster (stopped)"
 	case known:
 		c.Status, c.Reason, c.Message = api.ConditionUnknown, "NodeStatusUnknown", "shoal agent stopped answering gossip"
 	default:

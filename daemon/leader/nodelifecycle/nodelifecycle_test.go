@@ -320,3 +320,91 @@ func TestNodeWatchPassesBookmarksOn(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// A host that stops answering loses its pods after the eviction timeout; one
+// whose agent left on purpose (a restart) keeps them for RestartGrace.
+func TestEvictionWaitsLongerForAnAgentThatLeft(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name       string
+		member     membership.Member
+		reason     string
+		kept, gone time.Duration // after the member went
+	}{
+		{"stopped answering", membership.Member{Name: "h2", Since: now}, "NodeStatusUnknown", 2 * time.Second, 3 * time.Second},
+		{"left", membership.Member{Name: "h2", Left: true, Since: now}, ReasonAgentLeft, RestartGrace - time.Second, RestartGrace},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := &membership.Static{}
+			mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, tc.member)
+			h := newHealthStore(t, mem)
+			ctx := context.Background()
+			o, err := h.Get(ctx, api.KindNode, "", "h2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := api.FindCondition(o.(*api.Node).Status.Conditions, api.NodeReady); c.Status != api.ConditionUnknown || c.Reason != tc.reason {
+				t.Fatalf("Ready of h2: %s %s, want Unknown %s", c.Status, c.Reason, tc.reason)
+			}
+			if _, err := h.Create(ctx, &api.Pod{ObjectMeta: api.ObjectMeta{Name: "app", Namespace: "default"},
+				Spec: api.PodSpec{NodeName: "h2", Containers: []api.Container{{Name: "c", Image: "i:1"}}}}); err != nil {
+				t.Fatal(err)
+			}
+			e := NewEvictor(h, 3*time.Second, events.NopRecorder{}, slog.New(slog.DiscardHandler))
+			e.now = func() time.Time { return now.Add(tc.kept) }
+			e.sweep(ctx, now)
+			if _, err := h.Get(ctx, api.KindPod, "default", "app"); err != nil {
+				t.Fatalf("evicted after %s: %v", tc.kept, err)
+			}
+			e.now = func() time.Time { return now.Add(tc.gone) }
+			e.sweep(ctx, now)
+			if _, err := h.Get(ctx, api.KindPod, "default", "app"); !api.IsNotFound(err) {
+				t.Fatalf("not evicted after %s: %v", tc.gone, err)
+			}
+		})
+	}
+}
+
+// Run evicts at the moment the timeout ends, not at the next whole-second
+// tick after it.
+func TestEvictionRunsWhenTheTimeoutEnds(t *testing.T) {
+	mem := &membership.Static{}
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: time.Now()}, membership.Member{Name: "h2", Alive: true, Since: time.Now()})
+	h := newHealthStore(t, mem)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := h.Create(ctx, &api.Pod{ObjectMeta: api.ObjectMeta{Name: "app", Namespace: "default"},
+		Spec: api.PodSpec{NodeName: "h2", Containers: []api.Container{{Name: "c", Image: "i:1"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	e := NewEvictor(h, 1300*time.Millisecond, events.NopRecorder{}, slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	started := time.Now()
+	go func() { defer close(done); e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond) // Run leads from now
+	gone := time.Now()
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: gone}, membership.Member{Name: "h2", Since: gone})
+	for {
+		if _, err := h.Get(ctx, api.KindPod, "default", "app"); api.IsNotFound(err) {
+			break
+		}
+		if time.Since(gone) > 3*time.Second {
+			t.Fatal("not evicted within 3 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The timeout counts from the transition time as stored (whole
+	// seconds), or from when Run started leading if that is later. The
+	// ticks come at whole seconds after Run started; the deadline falls
+	// between them.
+	evicted := time.Now()
+	from := gone.Truncate(time.Second)
+	if from.Before(started) {
+		from = started
+	}
+	end := from.Add(1300 * time.Millisecond)
+	if evicted.Before(end.Add(-20*time.Millisecond)) || evicted.After(end.Add(300*time.Millisecond)) {
+		t.Fatalf("evicted %s after the timeout ended, want within 0.3 s", evicted.Sub(end).Round(time.Millisecond))
+	}
+}

@@ -8,7 +8,9 @@
 //     "shoal", bridge device shoal0) use that /24.
 //   - Router keeps one route per other node: its pod /24 via its address.
 //   - Firewall keeps the iptables rules that let pod traffic cross hosts
-//     without NAT, ahead of Docker's own rules.
+//     without NAT (first in nat POSTROUTING, ahead of Docker's masquerading)
+//     and through the pod bridge (in filter FORWARD, below Docker's jump to
+//     DOCKER-USER, so that an administrator's rules decide first).
 //
 // # Claiming a subnet
 //

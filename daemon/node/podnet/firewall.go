@@ -26,9 +26,12 @@ type FirewallConfig struct {
 }
 
 // Firewall keeps the pod network's iptables rules (chains ChainPostrouting
-// and ChainForward) and the jumps to them first in POSTROUTING and FORWARD.
-// Docker inserts its own rules first whenever it starts or creates a
-// network, so they are checked again and again.
+// and ChainForward) and the jumps to them: first in nat POSTROUTING (ahead of
+// Docker's masquerading), and in filter FORWARD below Docker's jump to
+// DOCKER-USER, where an administrator's rules, and any FORWARD rule put
+// above ours, decide first. Docker inserts its own rules first whenever it
+// starts or creates a network, and rules get deleted by hand, so they are
+// checked again and again; a FORWARD jump in its place is never moved.
 type Firewall struct {
 	cfg     FirewallConfig
 	cluster netip.Prefix
@@ -61,7 +64,7 @@ func NewFirewall(cfg FirewallConfig) (*Firewall, error) {
 	return f, nil
 }
 
-// EnsureRules puts the chains, their rules and the jumps to them first, in
+// EnsureRules puts the chains, their rules and the jumps to them in place, in
 // one atomic change per table, and changes nothing when all is in place. It
 // is safe for concurrent use; call it after creating the pod bridge too.
 func (f *Firewall) EnsureRules(ctx context.Context) error {

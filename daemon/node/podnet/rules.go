@@ -18,9 +18,14 @@ const (
 	// (same host) is left to later rules, such as the service proxy's
 	// hairpin masquerading; Docker does not masquerade it.
 	ChainPostrouting = "SHOAL-POSTROUTING"
-	// ChainForward (filter) accepts pod traffic that crosses hosts, which
-	// Docker's FORWARD rules and DROP policy would otherwise drop.
+	// ChainForward (filter) accepts pod traffic on the pod bridge, which
+	// Docker's FORWARD rules and DROP policy would otherwise drop. Its jump
+	// sits below Docker's jump to DOCKER-USER, so that an administrator's
+	// rules there (and any FORWARD rule above ours) decide first.
 	ChainForward = "SHOAL-FORWARD"
+	// ChainDockerUser is where Docker lets administrators filter forwarded
+	// traffic ahead of its own rules; Docker keeps the jump to it first.
+	ChainDockerUser = "DOCKER-USER"
 )
 
 // chainSpec is one chain of ours and the built-in chain that must jump to
@@ -33,6 +38,10 @@ type chainSpec struct {
 	rules []string
 	// jump is the hook's rule, in the same form.
 	jump string
+	// below is the chain whose jump in hook must come before ours; "" keeps
+	// our jump first. A jump in its place is left where it is, however far
+	// down an administrator moved it.
+	below string
 }
 
 // chainsFor returns the chains for the cluster CIDR and the pod bridge
@@ -48,12 +57,17 @@ func chainsFor(cluster netip.Prefix, bridge string) []chainSpec {
 			rules: []string{`-s ` + c + ` -d ` + c + ` ! -o ` + bridge + ` -m mark ! --mark 0x4000/0x4000` +
 				` -m comment --comment "shoal: pod to pod keeps its source address" -j ACCEPT`},
 			jump: `-m comment --comment "shoal: pod network, keep first" -j ` + ChainPostrouting},
-		{table: "filter", hook: "FORWARD", chain: ChainForward,
+		{table: "filter", hook: "FORWARD", chain: ChainForward, below: ChainDockerUser,
+			// Only traffic on the pod bridge: what pods send (to pods here,
+			// to peers' pods through the uplink, out of the cluster), and
+			// what comes to them from outside the bridge (peers' pods and
+			// hosts over the host-gw routes, replies). Traffic to the
+			// cluster CIDR through another interface is not ours to accept.
 			rules: []string{
-				`-s ` + c + ` -m comment --comment "shoal: traffic from pods" -j ACCEPT`,
-				`-d ` + c + ` -m comment --comment "shoal: traffic to pods" -j ACCEPT`,
+				`-s ` + c + ` -i ` + bridge + ` -m comment --comment "shoal: traffic from pods on this host" -j ACCEPT`,
+				`-d ` + c + ` ! -i ` + bridge + ` -o ` + bridge + ` -m comment --comment "shoal: traffic to pods on this host" -j ACCEPT`,
 			},
-			jump: `-m comment --comment "shoal: pod network, keep first" -j ` + ChainForward},
+			jump: `-m comment --comment "shoal: pod network, below DOCKER-USER" -j ` + ChainForward},
 	}
 }
 
@@ -61,7 +75,9 @@ func chainsFor(cluster netip.Prefix, bridge string) []chainSpec {
 // wanted in it and returns the input for `iptables-restore --noflush` that
 // makes it right, or "" when it is. One restore is one atomic commit: the
 // jump is never missing, even for an instant. Declaring an existing chain
-// flushes it, so its rules are rewritten whole.
+// flushes it, so its rules are rewritten whole. A jump that is missing,
+// doubled or above s.below's is put right below s.below's jump (first when
+// there is none); one in its place is left alone.
 func restoreInput(table, listing string, specs []chainSpec) string {
 	rules := map[string][]string{} // chain -> its rules, "-A chain" cut off
 	exists := map[string]bool{}
@@ -94,13 +110,22 @@ func restoreInput(table, listing string, specs []chainSpec) string {
 				jumps = append(jumps, i)
 			}
 		}
-		if len(jumps) == 1 && jumps[0] == 0 {
+		after := -1 // index of the jump ours must follow
+		if s.below != "" {
+			after = slices.IndexFunc(rules[s.hook], func(r string) bool { return target(r) == s.below })
+		}
+		if len(jumps) == 1 && (s.below == "" && jumps[0] == 0 || s.below != "" && jumps[0] > after) {
 			continue
 		}
 		for _, i := range jumps {
 			fmt.Fprintf(&b, "-D %s %s\n", s.hook, rules[s.hook][i])
+			if i < after {
+				after--
+			}
 		}
-		fmt.Fprintf(&b, "-I %s 1 %s\n", s.hook, s.jump)
+		// -I takes a 1-based position: after+2 is right below the jump at
+		// index after, and 1 when there is none.
+		fmt.Fprintf(&b, "-I %s %d %s\n", s.hook, after+2, s.jump)
 	}
 	if b.Len() == 0 {
 		return ""

@@ -19,6 +19,8 @@
 //	          REJECT for service ports without ready endpoints, so clients fail
 //	          at once instead of hanging
 //	        FORWARD -> SHOAL-PROXY-FORWARD: accept marked service traffic and its replies
+//	        (FORWARD's jumps go right below Docker's jump to DOCKER-USER, the
+//	        other jumps first)
 //
 // A Proxier keeps a node's kernel in step with the cluster: it lists and
 // watches Services and Endpoints, regenerates the rules at once after a quiet

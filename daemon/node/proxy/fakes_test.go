@@ -117,7 +117,11 @@ func (k *fakeKernel) Iptables(_ context.Context, args ...string) error {
 			return &CommandError{Args: args, ExitCode: 1, Err: fmt.Errorf("bad rule")}
 		}
 	case "-I":
-		tab[chain] = append([]string{strings.Join(rest[1:], " ")}, tab[chain]...)
+		pos, err := strconv.Atoi(rest[0])
+		if err != nil || pos < 1 || pos > len(tab[chain])+1 {
+			return &CommandError{Args: args, ExitCode: 1, Err: fmt.Errorf("bad position %q", rest[0])}
+		}
+		tab[chain] = slices.Insert(tab[chain], pos-1, strings.Join(rest[1:], " "))
 	default:
 		return fmt.Errorf("fake kernel: unexpected iptables %v", args)
 	}

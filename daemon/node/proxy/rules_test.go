@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"math/rand/v2"
 	"net/netip"
@@ -257,5 +258,25 @@ func TestRulesLoadBalancerIngress(t *testing.T) {
 	out = string(Rules([]*api.Service{lb}, es[:1], testRulesConfig))
 	if !strings.Contains(out, "-d 10.213.0.11/32 -p tcp -m tcp --dport 80 -j REJECT") {
 		t.Errorf("no reject for a load balancer address without endpoints:\n%s", out)
+	}
+}
+
+// The FORWARD jumps go right below Docker's jump to DOCKER-USER, so that an
+// administrator's rules there come first; the others go first.
+func TestJumpsGoBelowDockerUserInForward(t *testing.T) {
+	k := newFakeKernel()
+	k.tables[TableFilter]["DOCKER-USER"] = []string{"-j RETURN"}
+	k.tables[TableFilter]["FORWARD"] = []string{"-d 10.244.2.0/24 -j DROP", "-j DOCKER-USER", "-j DOCKER-ISOLATION-STAGE-1"}
+	k.tables[TableNAT]["POSTROUTING"] = []string{"-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"}
+	if _, err := ensureJumps(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	fwd := k.tables[TableFilter]["FORWARD"]
+	if len(fwd) != 5 || fwd[0] != "-d 10.244.2.0/24 -j DROP" || fwd[1] != "-j DOCKER-USER" ||
+		!strings.HasSuffix(fwd[2], "-j "+chainForward) || !strings.HasSuffix(fwd[3], "-j "+chainServices) {
+		t.Fatalf("FORWARD:\n%s", strings.Join(fwd, "\n"))
+	}
+	if post := k.tables[TableNAT]["POSTROUTING"]; !strings.HasSuffix(post[0], "-j "+chainMasq) {
+		t.Fatalf("POSTROUTING:\n%s", strings.Join(post, "\n"))
 	}
 }
