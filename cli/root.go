@@ -100,11 +100,15 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newEncryptionCommand(e),
 		newComposeCommand(e),
 		newImageCommand(e),
+		newLabelCommand(e),
+		newAnnotateCommand(e),
+		newPatchCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)
 	}
 	root.AddCommand(extra...)
+	addCompletions(e, root)
 	return root
 }
 
