@@ -138,3 +138,14 @@ func (l *liveLine) fit(s string, reserve int) string {
 	r := []rune(s)
 	return string(r[:room-1]) + "…"
 }
+
+// clear removes the live line from a terminal, for an operation whose
+// result is printed elsewhere (stdout); plain lines stay as printed.
+func (l *liveLine) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tty && l.msg != "" {
+		fmt.Fprintf(l.w, "\r%s", clearToEOL)
+	}
+	l.msg = ""
+}

@@ -103,6 +103,9 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newLabelCommand(e),
 		newAnnotateCommand(e),
 		newPatchCommand(e),
+		newWaitCommand(e),
+		newEventsCommand(e),
+		newTopCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

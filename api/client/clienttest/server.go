@@ -86,6 +86,9 @@ type Server struct {
 	streams    map[*watchStream]struct{}
 	builder    engine.ImageBuilder
 	tops       map[string]*api.PodTop
+
+	podMetrics  []api.PodMetrics
+	nodeMetrics []api.NodeMetrics
 }
 
 // NewServer starts a server that stops when the test ends. The namespaces
@@ -110,7 +113,7 @@ func NewServer(tb testing.TB) *Server {
 	}
 	go policy.Run(ctx)
 	go s.runNodes(ctx)
-	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Version: Version,
+	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Metrics: metricsSource{s}, Version: Version,
 		Authenticator: auth.NewAuthenticator(policy), Authorizer: auth.NewAuthorizer(policy),
 		Extra: []server.Route{s.membersRoute(), s.buildRoute(), s.nodeImagesRoute()}, Now: s.tableNow})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, apiServer) }))
