@@ -106,6 +106,8 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newWaitCommand(e),
 		newEventsCommand(e),
 		newTopCommand(e),
+		newEditCommand(e),
+		newDiffCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

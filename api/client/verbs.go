@@ -90,3 +90,37 @@ func selectorQuery(sel api.Selector) url.Values {
 	}
 	return q
 }
+
+// DryRunWrite asks the server what storing obj would make of it, storing
+// nothing: a replace of the object as it is now when it exists (the
+// semantics of apply), a create when it does not. The answer is the object
+// with the server's defaults, admission and preserved fields applied, for
+// a diff against the live object (nil when there is none).
+func (c *Client) DryRunWrite(ctx context.Context, k *api.Kind, ns string, obj api.Object) (live, merged api.Object, err error) {
+	ns = namespaceOf(ns, obj)
+	name := obj.GetObjectMeta().Name
+	if err := needName(k, name); err != nil {
+		return nil, nil, err
+	}
+	q := url.Values{"dryRun": {"All"}}
+	live, err = c.Get(ctx, k, ns, name)
+	switch {
+	case api.IsNotFound(err):
+		live = nil
+		body, err := encode(k, obj)
+		if err != nil {
+			return nil, nil, err
+		}
+		merged, err = c.objectCall(ctx, k, request{method: "POST", path: k.CollectionPath(ns), query: q, body: body, contentType: "application/json"})
+		return nil, merged, err
+	case err != nil:
+		return nil, nil, err
+	}
+	obj.GetObjectMeta().ResourceVersion = live.GetObjectMeta().ResourceVersion
+	body, err := encode(k, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	merged, err = c.objectCall(ctx, k, request{method: "PUT", path: k.ObjectPath(ns, name), query: q, body: body, contentType: "application/json"})
+	return live, merged, err
+}
