@@ -108,6 +108,7 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newTopCommand(e),
 		newEditCommand(e),
 		newDiffCommand(e),
+		newPortForwardCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)

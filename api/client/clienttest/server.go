@@ -63,6 +63,9 @@ type Server struct {
 	// Exec runs the command of an exec request, as the pod's node would;
 	// nil refuses every exec.
 	Exec ExecFunc
+	// Dial connects a port-forward to a port of a pod, as the pod's node
+	// would; nil refuses every port-forward.
+	Dial DialFunc
 	// TableNow is the clock the server prints Table cells at (ages); nil
 	// is time.Now. CLI tests set their fixed clock, so a table kubectl
 	// prints can be compared with what the CLI prints.
