@@ -109,6 +109,7 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newEditCommand(e),
 		newDiffCommand(e),
 		newPortForwardCommand(e),
+		newCpCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)
