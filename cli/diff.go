@@ -63,6 +63,7 @@ func runDiff(cmd *cobra.Command, e *env, files []string) error {
 	}
 	different := false
 	out := cmd.OutOrStdout()
+	color := colorOn(out)
 	for _, it := range items {
 		ns := e.namespace
 		if !it.kind.Namespaced {
@@ -86,7 +87,11 @@ func runDiff(cmd *cobra.Command, e *env, files []string) error {
 				if derr != nil {
 					return &codedError{code: 2, err: derr}
 				}
-				fmt.Fprintf(out, "diff -u -N LIVE/%s MERGED/%s\n%s", name, name, text)
+				text = fmt.Sprintf("diff -u -N LIVE/%s MERGED/%s\n%s", name, name, text)
+				if color {
+					text = colorDiff(text)
+				}
+				fmt.Fprint(out, text)
 			}
 		}
 		if err != nil {

@@ -149,3 +149,16 @@ func (l *liveLine) clear() {
 	}
 	l.msg = ""
 }
+
+// above prints msg as a line of its own; on a terminal the live line is
+// drawn again under it, so lines and live progress do not garble.
+func (l *liveLine) above(msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.tty {
+		fmt.Fprintln(l.w, msg)
+		return
+	}
+	fmt.Fprintf(l.w, "\r%s%s\n", msg, clearToEOL)
+	l.draw()
+}
