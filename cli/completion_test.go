@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-dev/shoal/api/client"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
 )
 
@@ -53,5 +54,25 @@ func TestCompletion(t *testing.T) {
 		if !strings.Contains(r.stdout, "__complete") {
 			t.Errorf("completion %s: the script does not call __complete", sh)
 		}
+	}
+}
+
+func TestCompletionOfContexts(t *testing.T) {
+	p := writeKubeconfig(t, t.TempDir(), "kc", "https://first:7480", "first.secrettoken", "team")
+	var out syncBuffer
+	r := newRoot(&env{}, nil)
+	r.SetArgs([]string{"__complete", "--kubeconfig", p, "config", "use-context", ""})
+	r.SetOut(&out)
+	if err := r.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := client.LoadKubeconfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(out.String())
+	want := append(kc.ContextNames(), ":4")
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("contexts offered %q, want %q", got, want)
 	}
 }
