@@ -382,11 +382,18 @@ func waitEvicted(ctx context.Context, c *client.Client, out io.Writer, pods []*a
 			present[key(p)] = true
 		}
 		var left []*api.Pod
+		var gone []string
 		for _, p := range pods {
 			if present[key(p)] {
 				left = append(left, p)
 			} else {
-				line.above(fmt.Sprintf("pod/%s evicted", p.Name))
+				gone = append(gone, fmt.Sprintf("pod/%s evicted", p.Name))
+			}
+		}
+		if len(gone) > 0 {
+			line.clear() // the count it shows is stale now
+			for _, g := range gone {
+				line.above(g)
 			}
 		}
 		if pods = left; len(pods) == 0 {

@@ -130,3 +130,40 @@ func TestDiffColoursOnlyATerminal(t *testing.T) {
 		t.Fatalf("colours to a buffer: %d %q", r.code, r.stdout)
 	}
 }
+
+// In a terminal, drain keeps kubectl's lines and shows the pods still
+// stopping on a live line under them, cleared at the end.
+func TestDrainShowsStoppingPodsInATerminal(t *testing.T) {
+	term := openTerminal(t)
+	srv := drainFixture(t)
+	srv.PodTermination = 1500 * time.Millisecond
+	var errOut syncBuffer
+	done := runWith(t, srv, term.tty, &errOut, "drain", "h1", "--ignore-daemonsets")
+	live := regexp.MustCompile(`\r[` + strings.Join(spinner, "") + `] waiting for 2 pod\(s\) to stop: web-1, web-2\x1b\[K`)
+	if !waitMatch(live, term.screen, 5*time.Second) {
+		t.Fatalf("no live line:\n%q", term.screen.String())
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	screen := term.text()
+	for _, line := range []string{"evicting pod default/web-1\r\n", "\rpod/web-1 evicted\x1b[K\r\n", "node/h1 drained\r\n"} {
+		if !strings.Contains(screen, line) {
+			t.Fatalf("no %q on the screen:\n%q", line, screen)
+		}
+	}
+	if strings.Contains(screen[strings.LastIndex(screen, "evicted"):], "waiting for") {
+		t.Fatalf("the live line was left after the last pod:\n%q", screen)
+	}
+}
+
+func waitMatch(re *regexp.Regexp, b *syncBuffer, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if re.MatchString(b.String()) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
