@@ -167,3 +167,26 @@ func waitMatch(re *regexp.Regexp, b *syncBuffer, d time.Duration) bool {
 	}
 	return false
 }
+
+// In a terminal, delete names what it waits for on a live line (stderr).
+func TestDeleteShowsTheWaitInATerminal(t *testing.T) {
+	term := openTerminal(t)
+	srv := clienttest.NewServer(t)
+	srv.PodTermination = time.Second
+	srv.Add(node("h1", "10.213.0.11", api.ConditionTrue, "2", "8Gi", time.Hour), boundPod("default", "web-1", "h1", "", ""))
+	var out syncBuffer
+	done := runWith(t, srv, &out, term.tty, "delete", "pod", "web-1")
+	live := regexp.MustCompile(`\r[` + strings.Join(spinner, "") + `] waiting for pods/web-1 to be deleted\x1b\[K`)
+	if !waitMatch(live, term.screen, 5*time.Second) {
+		t.Fatalf("no live line:\n%q", term.screen.String())
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if screen := term.text(); !strings.HasSuffix(screen, "\r\x1b[K") {
+		t.Fatalf("the live line was not cleared:\n%q", screen)
+	}
+	if out.String() != "pod \"web-1\" deleted\n" {
+		t.Fatalf("stdout %q", out.String())
+	}
+}
