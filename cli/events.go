@@ -137,6 +137,15 @@ func runEvents(cmd *cobra.Command, e *env, o *eventsOptions) error {
 func watchEvents(cmd *cobra.Command, e *env, c *client.Client, ns, rv string, opts api.ListOptions, types map[string]bool, allNS bool, out io.Writer) error {
 	ctx := cmd.Context()
 	for {
+		if rv == "" {
+			// The position expired: start from now, without printing
+			// again what was printed before.
+			_, now, err := c.List(ctx, api.KindEvent, ns, opts)
+			if err != nil {
+				return err
+			}
+			rv = now
+		}
 		opts.ResourceVersion = rv
 		ch, err := c.Watch(ctx, api.KindEvent, ns, opts)
 		if err != nil {
@@ -145,7 +154,7 @@ func watchEvents(cmd *cobra.Command, e *env, c *client.Client, ns, rv string, op
 		for ev := range ch {
 			if err := client.EventError(ev); err != nil {
 				if api.IsGone(err) {
-					rv = "" // too old: start from now
+					rv = "" // too old
 				}
 				break
 			}

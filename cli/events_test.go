@@ -8,6 +8,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client/clienttest"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 func event(name, ns, typ, reason, kind, obj, msg string, last time.Duration) *api.Event {
@@ -86,6 +87,17 @@ func TestEventsWatch(t *testing.T) {
 	waitFor("Scheduled")
 	srv.Add(event("e2", "default", api.EventWarning, "Unhealthy", "Pod", "web-1", "Readiness probe failed", 0))
 	waitFor("Readiness probe failed")
+	// The agent expires the watch: the stream resumes from now, printing
+	// nothing twice.
+	poll.Cond(t, 5*time.Second, "a watch", func() bool { return srv.Watchers() > 0 })
+	srv.SendWatchError(api.KindEvent, api.NewGone("too old resource version").ErrStatus)
+	poll.Cond(t, 5*time.Second, "the watch to end", func() bool { return srv.Watchers() == 0 })
+	poll.Cond(t, 5*time.Second, "a new watch", func() bool { return srv.Watchers() > 0 })
+	srv.Add(event("e3", "default", api.EventNormal, "Started", "Pod", "web-1", "Started container app", 0))
+	waitFor("Started container app")
+	if n := strings.Count(out.String(), "Readiness probe failed"); n != 1 {
+		t.Fatalf("an event printed %d times after the watch expired:\n%s", n, out.String())
+	}
 	cancel()
 	if code := <-done; code != 130 {
 		t.Fatalf("interrupted watch exit %d", code)
