@@ -51,6 +51,22 @@ func TestEdit(t *testing.T) {
 	if now := srv.Object(api.KindDeployment, "default", "web").GetObjectMeta().ResourceVersion; now != rv {
 		t.Fatalf("a cancelled edit wrote the deployment")
 	}
+	// In JSON, with KUBE_EDITOR first.
+	useEditor(t, `false`)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "json-editor.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nsed -i '0,/\"replicas\": 3,/s//\"replicas\": 5,/' \"$1\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBE_EDITOR", script)
+	expectOK(t, shoal(t, srv, "", "edit", "deploy/web", "-o", "json"))
+	if replicasOf(srv, "web") != 5 {
+		t.Fatalf("json edit: replicas %d", replicasOf(srv, "web"))
+	}
+	t.Setenv("KUBE_EDITOR", "")
+	if r := shoal(t, srv, "", "edit", "deploy/web"); r.code != 1 || !strings.Contains(r.stderr, "failed") || !strings.Contains(r.stderr, "set KUBE_EDITOR or EDITOR") {
+		t.Fatalf("a failing editor: %d %q", r.code, r.stderr)
+	}
 }
 
 func TestEditReopensOnError(t *testing.T) {
