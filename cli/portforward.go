@@ -211,8 +211,8 @@ func containerPort(pod *api.Pod, port string) (uint16, error) {
 	return 0, fmt.Errorf("pod/%s has no container port named %q", pod.Name, port)
 }
 
-// portForwardDialer connects to the agent's port-forward endpoint over
-// SPDY, with the credentials of every other request.
+// portForwardDialer connects to the agent's port-forward endpoint with the
+// credentials of every other request.
 func (e *env) portForwardDialer(cmd *cobra.Command, path string) (httpstream.Dialer, error) {
 	conn, err := e.connection()
 	if err != nil {
@@ -240,7 +240,19 @@ func (e *env) portForwardDialer(cmd *cobra.Command, path string) (httpstream.Dia
 	if err != nil {
 		return nil, fmt.Errorf("preparing the port-forward connection: %w", err)
 	}
-	return spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u), nil
+	plain := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	if cfg.Dial != nil {
+		return plain, nil // a unix socket: the SPDY upgrade dials it itself
+	}
+	// As kubectl 1.31 and later: SPDY tunnelled through a websocket, which
+	// passes proxies that drop other upgrades, then a plain SPDY upgrade.
+	tunnel, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the port-forward connection: %w", err)
+	}
+	return portforward.NewFallbackDialer(tunnel, plain, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	}), nil
 }
 
 func unixDialer(path string) func(ctx context.Context, network, addr string) (net.Conn, error) {

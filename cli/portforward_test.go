@@ -128,6 +128,12 @@ func TestPortForward(t *testing.T) {
 	if got != "default/web-1:80 default/web-1:80" {
 		t.Fatalf("dialed %q", got)
 	}
+	// As kubectl: SPDY tunnelled through a websocket.
+	for _, q := range srv.Requests() {
+		if strings.HasSuffix(q.Path, "/portforward") && (q.Method != "GET" || !strings.EqualFold(q.Header.Get("Upgrade"), "websocket")) {
+			t.Fatalf("port-forward request %s %s with Upgrade %q, want a websocket", q.Method, q.Path, q.Header.Get("Upgrade"))
+		}
+	}
 
 	for _, c := range []struct {
 		args []string
