@@ -92,6 +92,25 @@ func TestCLICopyAndPortForward(t *testing.T) {
 		}
 	})
 
+	t.Run("bash completes the pod's name from the agent", func(t *testing.T) {
+		// bash-completion's helper, reduced to what cobra's script reads.
+		script := `_get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+source <("$SHOAL" completion bash)
+COMP_WORDS=(shoal --kubeconfig "$KC" --server "$SRV" logs "")
+COMP_CWORD=5
+COMP_LINE="${COMP_WORDS[*]}"
+COMP_POINT=${#COMP_LINE}
+shoal() { "$SHOAL" "$@"; }
+__start_shoal 2>/dev/null
+echo "${COMPREPLY[*]}"`
+		cmd := exec.Command("bash", "-c", script)
+		cmd.Env = append(os.Environ(), "SHOAL="+shoalBin(t), "KC="+a.kubeconfig(), "SRV="+a.url())
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != "verbs" {
+			t.Fatalf("bash completion of `shoal logs `: %q, %v; want the pod verbs", out, err)
+		}
+	})
+
 	t.Run("cp a directory to the pod and back", func(t *testing.T) {
 		local := t.TempDir()
 		big := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
