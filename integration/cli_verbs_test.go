@@ -97,7 +97,7 @@ func TestCLICopyAndPortForward(t *testing.T) {
 		script := `_get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
 source <("$SHOAL" completion bash)
 COMP_WORDS=(shoal --kubeconfig "$KC" --server "$SRV" logs "")
-COMP_CWORD=5
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 COMP_LINE="${COMP_WORDS[*]}"
 COMP_POINT=${#COMP_LINE}
 shoal() { "$SHOAL" "$@"; }
