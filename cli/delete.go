@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,7 +89,7 @@ func runDelete(cmd *cobra.Command, e *env, o *deleteOptions, args []string) erro
 		deleted, errs = deleteEach(cmd, c, victims, opts, o.ignoreNotFound)
 	}
 	if o.wait {
-		if err := waitGone(cmd.Context(), c, deleted, o.timeout); err != nil {
+		if err := waitGone(cmd.Context(), c, deleted, o.timeout, cmd.ErrOrStderr()); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -207,15 +208,24 @@ func deleteBySelector(cmd *cobra.Command, e *env, c *client.Client, o *deleteOpt
 
 // waitGone polls until every deleted object is gone, or replaced by a new
 // object of the same name.
-func waitGone(ctx context.Context, c *client.Client, victims []victim, timeout time.Duration) error {
+// On a terminal, a live line on progress (stderr) names the object
+// waited for; elsewhere the wait is silent, as kubectl's.
+func waitGone(ctx context.Context, c *client.Client, victims []victim, timeout time.Duration, progress io.Writer) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	line := newLiveLine(progress)
+	stop := line.animate(ctx)
+	defer line.clear()
+	defer stop()
 	for _, v := range victims {
 		if !v.lingering {
 			continue
+		}
+		if line.tty {
+			line.update(fmt.Sprintf("waiting for %s/%s to be deleted", v.kind.Resource, v.name))
 		}
 		if err := waitOneGone(ctx, c, v); err != nil {
 			return err

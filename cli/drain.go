@@ -364,6 +364,12 @@ func waitEvicted(ctx context.Context, c *client.Client, out io.Writer, pods []*a
 		}
 		return p.Namespace + "/" + p.Name
 	}
+	// On a terminal a live line says what is still stopping; kubectl's
+	// lines are printed above it (and alone, to a file or pipe).
+	line := newLiveLine(out)
+	stop := line.animate(ctx)
+	defer line.clear()
+	defer stop()
 	delay := 100 * time.Millisecond
 	for {
 		// One list a round, not a read per pod: a node may hold many.
@@ -376,15 +382,25 @@ func waitEvicted(ctx context.Context, c *client.Client, out io.Writer, pods []*a
 			present[key(p)] = true
 		}
 		var left []*api.Pod
+		var gone []string
 		for _, p := range pods {
 			if present[key(p)] {
 				left = append(left, p)
 			} else {
-				fmt.Fprintf(out, "pod/%s evicted\n", p.Name)
+				gone = append(gone, fmt.Sprintf("pod/%s evicted", p.Name))
+			}
+		}
+		if len(gone) > 0 {
+			line.clear() // the count it shows is stale now
+			for _, g := range gone {
+				line.above(g)
 			}
 		}
 		if pods = left; len(pods) == 0 {
 			return nil, nil
+		}
+		if line.tty {
+			line.update(fmt.Sprintf("waiting for %d pod(s) to stop: %s", len(pods), podNames(pods)))
 		}
 		select {
 		case <-ctx.Done():
@@ -393,4 +409,16 @@ func waitEvicted(ctx context.Context, c *client.Client, out io.Writer, pods []*a
 		}
 		delay = min(2*delay, time.Second)
 	}
+}
+
+// podNames lists a few pods by name, for a progress line.
+func podNames(pods []*api.Pod) string {
+	names := make([]string, 0, 3)
+	for i, p := range pods {
+		if i == 3 {
+			return strings.Join(names, ", ") + fmt.Sprintf(" and %d more", len(pods)-3)
+		}
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
 }

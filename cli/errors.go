@@ -17,6 +17,16 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// codedError is an error printed as usual that ends the CLI with its own
+// status, such as diff's 2 (1 means "different" there).
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
 // errUsage is a mistake on the command line.
 type errUsage struct {
 	msg, cmdPath string
@@ -59,6 +69,11 @@ func reportError(w io.Writer, err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	var ce *codedError
+	if errors.As(err, &ce) {
+		reportError(w, ce.err)
+		return ce.code
 	}
 	var list errorList
 	if errors.As(err, &list) {

@@ -138,3 +138,27 @@ func (l *liveLine) fit(s string, reserve int) string {
 	r := []rune(s)
 	return string(r[:room-1]) + "…"
 }
+
+// clear removes the live line from a terminal, for an operation whose
+// result is printed elsewhere (stdout); plain lines stay as printed.
+func (l *liveLine) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tty && l.msg != "" {
+		fmt.Fprintf(l.w, "\r%s", clearToEOL)
+	}
+	l.msg = ""
+}
+
+// above prints msg as a line of its own; on a terminal the live line is
+// drawn again under it, so lines and live progress do not garble.
+func (l *liveLine) above(msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.tty {
+		fmt.Fprintln(l.w, msg)
+		return
+	}
+	fmt.Fprintf(l.w, "\r%s%s\n", msg, clearToEOL)
+	l.draw()
+}

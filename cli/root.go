@@ -102,11 +102,22 @@ the other commands talk to an agent's API, in the habits of kubectl.`,
 		newImageCommand(e),
 		newBackupCommand(e),
 		newRestoreCommand(e),
+		newLabelCommand(e),
+		newAnnotateCommand(e),
+		newPatchCommand(e),
+		newWaitCommand(e),
+		newEventsCommand(e),
+		newTopCommand(e),
+		newEditCommand(e),
+		newDiffCommand(e),
+		newPortForwardCommand(e),
+		newCpCommand(e),
 	)
 	if agentCmd != nil {
 		root.AddCommand(agentCmd)
 	}
 	root.AddCommand(extra...)
+	addCompletions(e, root)
 	return root
 }
 

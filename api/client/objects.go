@@ -20,12 +20,15 @@ func (c *Client) Get(ctx context.Context, k *api.Kind, ns, name string) (api.Obj
 }
 
 // List reads the objects of a kind in namespace ns ("" for every namespace)
-// that match opts.LabelSelector, and the list's resourceVersion, from which a
+// that match opts.LabelSelector and opts.FieldSelector, and the list's resourceVersion, from which a
 // Watch can continue.
 func (c *Client) List(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) ([]api.Object, string, error) {
 	q := url.Values{}
 	if !opts.LabelSelector.Empty() {
 		q.Set("labelSelector", opts.LabelSelector.String())
+	}
+	if !opts.FieldSelector.Empty() {
+		q.Set("fieldSelector", opts.FieldSelector.String())
 	}
 	if opts.ResourceVersion != "" {
 		q.Set("resourceVersion", opts.ResourceVersion)

@@ -55,6 +55,9 @@ func (c *Client) Watch(ctx context.Context, k *api.Kind, ns string, opts api.Lis
 	if !opts.LabelSelector.Empty() {
 		q.Set("labelSelector", opts.LabelSelector.String())
 	}
+	if !opts.FieldSelector.Empty() {
+		q.Set("fieldSelector", opts.FieldSelector.String())
+	}
 	if opts.ResourceVersion != "" {
 		q.Set("resourceVersion", opts.ResourceVersion)
 	}

@@ -65,6 +65,9 @@ type Server struct {
 	// Exec runs the command of an exec request, as the pod's node would;
 	// nil refuses every exec.
 	Exec ExecFunc
+	// Dial connects a port-forward to a port of a pod, as the pod's node
+	// would; nil refuses every port-forward.
+	Dial DialFunc
 	// TableNow is the clock the server prints Table cells at (ages); nil
 	// is time.Now. CLI tests set their fixed clock, so a table kubectl
 	// prints can be compared with what the CLI prints.
@@ -88,6 +91,9 @@ type Server struct {
 	streams    map[*watchStream]struct{}
 	builder    engine.ImageBuilder
 	tops       map[string]*api.PodTop
+
+	podMetrics  []api.PodMetrics
+	nodeMetrics []api.NodeMetrics
 }
 
 // NewServer starts a server that stops when the test ends. The namespaces
@@ -112,7 +118,7 @@ func NewServer(tb testing.TB) *Server {
 	}
 	go policy.Run(ctx)
 	go s.runNodes(ctx)
-	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Version: Version,
+	apiServer := server.New(server.Config{Store: s.reg, PodIO: podIO{s}, Metrics: metricsSource{s}, Version: Version,
 		Authenticator: auth.NewAuthenticator(policy), Authorizer: auth.NewAuthorizer(policy),
 		Extra: append([]server.Route{s.membersRoute(), s.buildRoute(), s.nodeImagesRoute()}, backup.Routes(backup.RouteConfig{
 			Store: st, Cluster: func() string { return "sha256:clienttest" }, Agent: "clienttest", Validate: s.reg.ValidateRecord,
