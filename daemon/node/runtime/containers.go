@@ -78,6 +78,10 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 			spec.Sysctls[s.Name] = s.Value
 		}
 	}
+	if w.rt.cfg.Wiring != nil {
+		// The agent wires the sandbox itself, and publishes its ports.
+		spec.NetworkMode = "none"
+	}
 	if pod.Spec.HostNetwork {
 		spec.NetworkMode = "host"
 		spec.Hostname = ""
@@ -91,7 +95,7 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 	}
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {
-			if p.HostPort > 0 && !pod.Spec.HostNetwork {
+			if p.HostPort > 0 && !pod.Spec.HostNetwork && w.rt.cfg.Wiring == nil {
 				spec.PortBindings = append(spec.PortBindings, engine.PortBinding{ContainerPort: int(p.ContainerPort),
 					Protocol: strings.ToLower(p.Protocol), HostIP: p.HostIP, HostPort: int(p.HostPort)})
 			}

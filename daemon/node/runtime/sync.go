@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/daemon/node/podnet"
 )
 
 // instance is one container of the pod as the engine has it.
@@ -144,7 +147,11 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 		if err != nil {
 			return "", "", err
 		}
-		return sb.ID, w.podIP(pod, st), nil
+		ip, err := w.sandboxIP(ctx, pod, sb.ID, st)
+		if err != nil {
+			return "", "", err
+		}
+		return sb.ID, ip, nil
 	}
 	attempt := 0
 	if sb != nil {
@@ -174,16 +181,81 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 	}
 	w.inspected[id] = st
 	pc[engine.SandboxContainerName] = []instance{{Summary: engine.Summary{ID: id, State: st.Status, Labels: spec.Labels, Created: time.Now()}, attempt: attempt}}
-	return id, w.podIP(pod, st), nil
+	ip, err := w.sandboxIP(ctx, pod, id, st)
+	if err != nil {
+		return "", "", err
+	}
+	return id, ip, nil
 }
 
-// podIP is the sandbox's address, or the node's for a pod on the host's
-// network (as in Kubernetes), so that Services and Endpoints reach it.
-func (w *podWorker) podIP(pod *api.Pod, sandbox engine.State) string {
+// sandboxIP is the pod's address: the node's for a pod on the host's
+// network (as in Kubernetes), so that Services and Endpoints reach it;
+// otherwise the one the wiring gave the sandbox, wiring it first if this
+// worker has not yet (a new sandbox, or the first sync after an agent
+// restart, which finds the interface in place and keeps it). A sandbox an
+// older agent put on the engine network keeps the engine's address, which
+// the wiring records so that no other pod gets it.
+func (w *podWorker) sandboxIP(ctx context.Context, pod *api.Pod, sandboxID string, st engine.State) (string, error) {
 	if pod.Spec.HostNetwork {
-		return w.rt.cfg.HostIP
+		return w.rt.cfg.HostIP, nil
 	}
-	return sandbox.IPAddress
+	wr := w.rt.cfg.Wiring
+	if wr == nil {
+		return st.IPAddress, nil
+	}
+	if st.IPAddress != "" {
+		if ip, err := netip.ParseAddr(st.IPAddress); err == nil && w.wiredSandbox != sandboxID {
+			if err := wr.Adopt(w.key.uid, ip); err != nil {
+				w.log.Warn("recording the address of a sandbox on the old engine network failed", "addr", ip, "err", err)
+			}
+			w.wiredSandbox, w.wiredIP = sandboxID, ip
+		}
+		return st.IPAddress, nil
+	}
+	if w.wiredSandbox == sandboxID {
+		return w.wiredIP.String(), nil
+	}
+	ip, err := wr.Attach(ctx, w.key.uid, st.Pid)
+	if err != nil {
+		return "", fmt.Errorf("connect the sandbox to the pod network: %w", err)
+	}
+	if hp := w.rt.cfg.HostPorts; hp != nil {
+		if err := hp.Set(ctx, w.key.uid, ip, hostPorts(pod)); err != nil {
+			return "", fmt.Errorf("publish the pod's host ports: %w", err)
+		}
+	}
+	w.wiredSandbox, w.wiredIP = sandboxID, ip
+	return ip.String(), nil
+}
+
+// hostPorts lists the pod's published ports.
+func hostPorts(pod *api.Pod) []podnet.HostPort {
+	var out []podnet.HostPort
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort > 0 {
+				out = append(out, podnet.HostPort{Protocol: strings.ToLower(p.Protocol), HostIP: p.HostIP,
+					HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort)})
+			}
+		}
+	}
+	return out
+}
+
+// unwire removes the pod's interface, address and host ports; what fails
+// is left to the cleanup at the next resync.
+func (w *podWorker) unwire(ctx context.Context) {
+	if hp := w.rt.cfg.HostPorts; hp != nil {
+		if err := hp.Remove(ctx, w.key.uid); err != nil {
+			w.log.Warn("withdrawing the pod's host ports failed; tried again at the next resync", "err", err)
+		}
+	}
+	if wr := w.rt.cfg.Wiring; wr != nil {
+		if err := wr.Detach(ctx, w.key.uid); err != nil {
+			w.log.Warn("disconnecting the pod from the pod network failed; tried again at the next resync", "err", err)
+		}
+	}
+	w.wiredSandbox, w.wiredIP = "", netip.Addr{}
 }
 
 func hasRunning(pc podContainers) bool {
@@ -555,6 +627,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) (boo
 		}
 	}
 	w.succeeded()
+	w.unwire(ctx)
 	// Removal is not urgent: the runtime's reaper does it one container at a
 	// time, so that a rollout's removals do not slow its new containers.
 	for _, l := range pc {
