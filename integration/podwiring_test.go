@@ -324,3 +324,101 @@ func TestPodWiringKeepsAddressesAcrossRestartsAndLeavesNothing(t *testing.T) {
 		})
 	})
 }
+
+// nsPodLinks is podLinks in host h<i>'s network namespace.
+func nsPodLinks(t *testing.T, i int) map[string]string {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", fmt.Sprintf("shoal-h%d", i), "-d", "-o", "link", "show").Output()
+	if err != nil {
+		t.Fatalf("ip link in h%d: %v", i, err)
+	}
+	links := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if j := strings.Index(line, "alias shoal-pod:"); j >= 0 {
+			links[strings.Fields(line[j+len("alias shoal-pod:"):])[0]] = strings.Fields(line)[1]
+		}
+	}
+	return links
+}
+
+func TestPodDeletedWhileItsAgentIsDownIsUnwiredWhenItReturns(t *testing.T) {
+	c := startCluster(t, 2)
+	h1, h2 := c.agent(1), c.agent(2)
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: lonely}
+spec:
+  nodeName: h2
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
+`
+	if _, errOut, err := h1.shoalIn([]byte(pod), "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply: %v %s", err, errOut)
+	}
+	var p *api.Pod
+	poll.Until(t, 60*time.Second, "lonely running on h2", func() error {
+		o, err := h1.client.Get(ctx(t), api.KindPod, "default", "lonely")
+		if err != nil {
+			return err
+		}
+		p = o.(*api.Pod)
+		if !api.IsPodReady(p) || p.Status.PodIP == "" {
+			return fmt.Errorf("not ready")
+		}
+		return nil
+	})
+	ipFile := "/var/lib/shoal-cluster/h2/agent/pod-ips.json"
+	held := func() map[string]string {
+		b, err := os.ReadFile(ipFile)
+		if err != nil {
+			t.Fatalf("address file: %v", err)
+		}
+		var st struct {
+			Pods map[string]string `json:"pods"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Pods
+	}
+	if held()[p.UID] != p.Status.PodIP || nsPodLinks(t, 2)[p.UID] == "" {
+		t.Fatalf("pod not wired: addresses %v, links %v", held(), nsPodLinks(t, 2))
+	}
+
+	// Only the agent dies: the sandbox, its veth and address stay.
+	b, err := os.ReadFile("/run/shoal-cluster/h2/agent.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(strings.TrimSpace(string(b)), &pid)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill agent %d: %v", pid, err)
+	}
+	if _, err := h1.client.Delete(ctx(t), api.KindPod, "default", "lonely", api.DeleteOptions{GracePeriodSeconds: api.Int64(0)}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	poll.Until(t, 30*time.Second, "lonely gone from the API", func() error {
+		if _, err := h1.client.Get(ctx(t), api.KindPod, "default", "lonely"); !api.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
+	if nsPodLinks(t, 2)[p.UID] == "" {
+		t.Fatal("the veth went away while the agent was down: the test proves nothing")
+	}
+	c.start(2)
+	poll.Until(t, 60*time.Second, "veth, address and containers of the deleted pod gone", func() error {
+		if l := nsPodLinks(t, 2)[p.UID]; l != "" {
+			return fmt.Errorf("veth %s left", l)
+		}
+		if ip := held()[p.UID]; ip != "" {
+			return fmt.Errorf("address %s still held", ip)
+		}
+		out, _ := h2.dockerIn("ps", "-aq", "--filter", "label=io.shoal.pod.uid="+p.UID)
+		if strings.TrimSpace(out) != "" {
+			return fmt.Errorf("containers left: %s", out)
+		}
+		return nil
+	})
+}
