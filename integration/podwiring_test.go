@@ -196,6 +196,15 @@ func TestPodWiringKeepsAddressesAcrossRestartsAndLeavesNothing(t *testing.T) {
 	}
 	checkWired(t, before)
 	checkConnected(t, before)
+	// The engine writes no entry for a pod's own name on network mode none;
+	// the sandbox adds it once wired.
+	poll.Until(t, 5*time.Second, "the client's own name in its /etc/hosts", func() error {
+		out, err := inPod(a, "client", "cat", "/etc/hosts")
+		if err != nil || !strings.Contains(out, before["client"].Status.PodIP+"\tclient\n") {
+			return fmt.Errorf("%v %q", err, out)
+		}
+		return nil
+	})
 	if out := docker(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains("\n"+out+"\n", "\nshoal\n") {
 		t.Fatalf("the engine network shoal exists:\n%s", out)
 	}

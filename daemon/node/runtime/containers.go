@@ -81,6 +81,9 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 	if w.rt.cfg.Wiring != nil {
 		// The agent wires the sandbox itself, and publishes its ports.
 		spec.NetworkMode = "none"
+		if !pod.Spec.HostNetwork {
+			spec.Env = append(spec.Env, sandbox.HostsEntryEnv+"=1")
+		}
 	}
 	if pod.Spec.HostNetwork {
 		spec.NetworkMode = "host"
