@@ -88,6 +88,12 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 		if err := w.stopSandbox(ctx, pc); err != nil {
 			return w.failed(pod, "stopping the sandbox of the finished pod", err)
 		}
+		// A finished pod gives its address back (its status keeps it), as
+		// under Kubernetes: kept Jobs' pods must not exhaust the subnet.
+		if !w.unwiredFinished {
+			w.unwire(ctx)
+			w.unwiredFinished = true
+		}
 		return next
 	}
 	sandboxID, podIP, err := w.ensureSandbox(ctx, pod, pc)

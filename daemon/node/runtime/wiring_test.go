@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/daemon/node/engine/enginetest"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
@@ -127,4 +128,32 @@ func TestWiredSandboxesGetTheirAddressFromTheWiringAndKeepIt(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestAFinishedPodGivesItsAddressBack(t *testing.T) {
+	var wr *recordingWiring
+	f := newFixtureWith(t, func(f *fixture) {
+		ipam, err := podnet.OpenIPAM(f.cfg.DataDir, netip.MustParsePrefix("10.244.8.0/24"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wr = &recordingWiring{SimulatedWiring: podnet.SimulatedWiring{IPAM: ipam},
+			attached: map[string][]int{}, detached: map[string]int{}, ports: map[string][]podnet.HostPort{}}
+		f.cfg.Wiring, f.cfg.HostPorts = wr, wr
+	})
+	f.eng.SetImageScript("app:1", enginetest.Script{ExitCode: 0, RunFor: 50 * time.Millisecond})
+	p := f.createPod("job", api.RestartNever, api.Container{Name: "app", Image: "app:1"})
+	poll.Until(t, 5*time.Second, "succeeded and unwired", func() error {
+		got := f.pod("job")
+		if got.Status.Phase != api.PodSucceeded {
+			return fmt.Errorf("phase %s", got.Status.Phase)
+		}
+		if _, held := wr.Address(p.UID); held {
+			return fmt.Errorf("address still held")
+		}
+		return nil
+	})
+	if got := f.pod("job"); got.Status.PodIP == "" {
+		t.Fatal("the finished pod's status lost its address")
+	}
 }

@@ -47,12 +47,14 @@ type podWorker struct {
 	// (or found connected), with the address wiredIP.
 	wiredSandbox string
 	wiredIP      netip.Addr
-	backoff      map[string]*backoffEntry
-	waiting      map[string]api.ContainerStateWaiting // container -> why it is not running
-	lastStatus   []byte
-	probes       *prober
-	probeWG      sync.WaitGroup       // the probe goroutines
-	pullFailed   map[string]time.Time // image -> last failed pull
+	// unwiredFinished: the finished pod's address was given back.
+	unwiredFinished bool
+	backoff         map[string]*backoffEntry
+	waiting         map[string]api.ContainerStateWaiting // container -> why it is not running
+	lastStatus      []byte
+	probes          *prober
+	probeWG         sync.WaitGroup       // the probe goroutines
+	pullFailed      map[string]time.Time // image -> last failed pull
 	// saDir holds the pod's service-account files once written ("": the
 	// pod mounts none); saRenew is when its token is written again.
 	saDir    string
