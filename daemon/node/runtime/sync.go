@@ -108,12 +108,10 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 		w.writeStatus(ctx, pod, pc, sandboxID, podIP)
 		return 3 * time.Second
 	}
-	changed := false
 	initDone := true
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		done, ch, wait := w.syncInit(ctx, pod, c, pc, sandboxID, podIP)
-		changed = changed || ch
+		done, _, wait := w.syncInit(ctx, pod, c, pc, sandboxID, podIP)
 		next = minPositive(next, wait)
 		if !done {
 			initDone = false
@@ -122,16 +120,12 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 	}
 	if initDone {
 		for i := range pod.Spec.Containers {
-			ch, wait := w.syncApp(ctx, pod, &pod.Spec.Containers[i], pc, sandboxID, podIP)
-			changed = changed || ch
+			_, wait := w.syncApp(ctx, pod, &pod.Spec.Containers[i], pc, sandboxID, podIP)
 			next = minPositive(next, wait)
 		}
 	}
-	if changed {
-		if pc2, err := w.listContainers(ctx); err == nil {
-			pc = pc2
-		}
-	}
+	// Containers started above were added to pc by startContainer: no
+	// second listing (one engine call per pod start saved).
 	w.syncProbes(ctx, pod, pc, sandboxID, podIP)
 	w.writeStatus(ctx, pod, pc, sandboxID, podIP)
 	return next
@@ -448,6 +442,10 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	}
 	w.log.Debug("container started", "container", c.Name, "attempt", attempt, "id", id)
 	delete(w.waiting, c.Name)
+	// The status reads it from pc, newest attempt first, as a listing
+	// would show it; its state comes from an inspect.
+	pc[c.Name] = append([]instance{{Summary: engine.Summary{ID: id, State: "running", Labels: spec.Labels, Created: time.Now()},
+		attempt: attempt}}, pc[c.Name]...)
 	return true
 }
 
