@@ -166,10 +166,10 @@ func (h *HostPorts) applyLocked(ctx context.Context, force bool) error {
 
 // fixedRules are the jumps to the chain and the loopback masquerading.
 func (h *HostPorts) fixedRules() [][]string {
-	jump := []string{"-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "shoal: pods' host ports", "-j", ChainHostPorts}
+	jump := []string{"-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "shoal: host ports of pods", "-j", ChainHostPorts}
 	return [][]string{
 		append([]string{"PREROUTING"}, jump...),
 		append([]string{"OUTPUT"}, jump...),
-		{"POSTROUTING", "-s", "127.0.0.0/8", "-o", h.bridge, "-m", "comment", "--comment", "shoal: loopback to a pod's host port", "-j", "MASQUERADE"},
+		{"POSTROUTING", "-s", "127.0.0.0/8", "-o", h.bridge, "-m", "comment", "--comment", "shoal: loopback to host ports of pods", "-j", "MASQUERADE"},
 	}
 }
