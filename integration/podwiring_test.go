@@ -431,3 +431,101 @@ spec:
 		return nil
 	})
 }
+
+// TestUpgradeFromTheEngineNetworkKeepsOldPodsUntilReplaced starts pods under
+// an agent that put sandboxes on the engine network "shoal" (SHOAL_BASE_BIN,
+// a build from before the agent wired pods itself), then this build on the
+// same data: the old pods keep their addresses and connectivity, new pods
+// are wired by the agent beside them, and once the old ones are gone the
+// engine network is removed and the new pods stay connected.
+func TestUpgradeFromTheEngineNetworkKeepsOldPodsUntilReplaced(t *testing.T) {
+	base := os.Getenv("SHOAL_BASE_BIN")
+	if base == "" {
+		t.Skip("set SHOAL_BASE_BIN to a build whose sandboxes join the engine network shoal")
+	}
+	if exec.Command("docker", "network", "inspect", "shoal").Run() != nil {
+		exec.Command("ip", "link", "del", "shoal0").Run() // a newer agent's bridge
+	}
+	a := startAgentWith(t, func(a *agent) { a.bin = base })
+	old := `apiVersion: v1
+kind: Pod
+metadata: {name: old-server}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: shoal-testapp:v1, args: ["serve"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: old-client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
+`
+	a.shoalIn([]byte(old), "apply", "-f", "-")
+	before := waitAllReady(t, a, 2, 60*time.Second)
+	for _, c := range runningSandboxes(t, a.name) {
+		if mode := docker(t, "inspect", "-f", "{{.HostConfig.NetworkMode}}", c.ID); mode != "shoal" {
+			t.Fatalf("the base build's sandbox has network mode %q: SHOAL_BASE_BIN is not an engine-network build", mode)
+		}
+	}
+
+	a.stop(syscall.SIGKILL)
+	a.bin = ""
+	a.start()
+	now := waitAllReady(t, a, 2, 60*time.Second)
+	for name, p := range before {
+		if now[name].Status.PodIP != p.Status.PodIP {
+			t.Fatalf("%s moved from %s to %s across the upgrade", name, p.Status.PodIP, now[name].Status.PodIP)
+		}
+	}
+	if exec.Command("docker", "network", "inspect", "shoal").Run() != nil {
+		t.Fatal("the engine network was removed while old sandboxes are on it")
+	}
+	fresh := `apiVersion: v1
+kind: Pod
+metadata: {name: new-server}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: shoal-testapp:v1, args: ["serve"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: new-client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
+`
+	a.shoalIn([]byte(fresh), "apply", "-f", "-")
+	now = waitAllReady(t, a, 4, 60*time.Second)
+	if now["new-server"].Status.PodIP == before["old-server"].Status.PodIP || now["new-server"].Status.PodIP == before["old-client"].Status.PodIP {
+		t.Fatalf("a new pod got an old pod's address: %s", now["new-server"].Status.PodIP)
+	}
+	get := func(from, to string) error {
+		out, err := inPod(a, from, "get", "http://"+now[to].Status.PodIP+":8080/hostname")
+		if err != nil || !strings.Contains(out, to) {
+			return fmt.Errorf("%s -> %s: %v %s", from, to, err, out)
+		}
+		return nil
+	}
+	poll.Until(t, 15*time.Second, "old and new pods reach each other", func() error {
+		for _, pair := range [][2]string{{"old-client", "new-server"}, {"new-client", "old-server"}, {"new-client", "new-server"}} {
+			if err := get(pair[0], pair[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	a.shoal("delete", "pod", "old-server", "old-client")
+	start := time.Now()
+	poll.Until(t, 60*time.Second, "the engine network removed once empty", func() error {
+		if exec.Command("docker", "network", "inspect", "shoal").Run() == nil {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+	t.Logf("old pods deleted to engine network removed: %s", time.Since(start).Round(time.Second))
+	poll.Until(t, 15*time.Second, "new pods connected on the agent's own bridge", func() error {
+		return get("new-client", "new-server")
+	})
+}
