@@ -31,7 +31,6 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/imagebuild"
 	"github.com/shoal-dev/shoal/daemon/node/imagemove"
 	"github.com/shoal-dev/shoal/daemon/node/ingress"
-	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/proxy"
 	"github.com/shoal-dev/shoal/daemon/node/resourceusage"
 	"github.com/shoal-dev/shoal/daemon/node/runtime"
@@ -323,10 +322,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		}, imgLog)
 		run("image-prefetch", func(ctx context.Context) error { prefetch.Run(ctx); return nil })
 	}
-	runner := runtime.New(runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
-		Network: podnet.NetworkName, DataDir: cfg.DataDir, Peers: peers,
+	rtCfg := runtime.Config{NodeName: cfg.Name, HostIP: addr, SandboxImage: sandboxImage,
+		DataDir: cfg.DataDir, Peers: peers,
 		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain), Tokens: podTokensUnlessSimulated(ci, sim),
-		APIServiceHost: apiServiceHost(cfg), Observer: mx}, eng,
+		APIServiceHost: apiServiceHost(cfg), Observer: mx}
+	pnet.runtimeConfig(&rtCfg)
+	runner := runtime.New(rtCfg, eng,
 		// Only this node's pods, through the informer's spec.nodeName
 		// index; copies, as the runner writes what it reads.
 		informedStore{objs, view.Narrow(api.KindPod, informer.OnNode(cfg.Name)).Copies()}, rec, log)

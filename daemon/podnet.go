@@ -6,30 +6,46 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/shoal-dev/shoal/daemon/events"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
+	"github.com/shoal-dev/shoal/daemon/node/runtime"
 )
 
 // podNetwork is this node's part of the pod network: its /24, the bridge
-// pods attach to, the firewall rules and the routes to the other nodes.
-// Without hostLevel (simulation) only the subnet and the engine's bridge
-// network exist: fw, router and hairpin are nil.
+// pods attach to, the pods' addresses and interfaces, the firewall rules
+// and the routes to the other nodes. Without hostLevel (simulation) only
+// the subnet and the addresses exist: the wiring touches no device, and
+// fw, router, hairpin and hostPorts are nil.
 type podNetwork struct {
-	subnet  *net.IPNet
-	gateway net.IP
-	claimer *podnet.Claimer
-	fw      *podnet.Firewall
-	router  *podnet.Router
-	hairpin *podnet.Hairpin
+	subnet    *net.IPNet
+	gateway   net.IP
+	claimer   *podnet.Claimer
+	ipam      *podnet.IPAM
+	wiring    runtime.PodWiring
+	hostPorts *podnet.HostPorts
+	fw        *podnet.Firewall
+	router    *podnet.Router
+	hairpin   *podnet.Hairpin
+	eng       engine.Engine
+	log       *slog.Logger
+
+	mu sync.Mutex
+	// legacy: the engine network "shoal" of older agents still has
+	// sandboxes; it is removed once they are gone.
+	legacy bool
+	prefix netip.Prefix // the subnet the bridge and masquerading have
 }
 
 // setupPodNetwork claims the node's subnet (after the first sync with the
 // cluster, so that others' claims are known), creates the bridge and the
 // firewall rules. onMove is told the new gateway if a conflict later moves
 // the node to another subnet. hostLevel false leaves the host's firewall,
-// routes and bridge settings alone (simulation).
+// routes and devices alone (simulation).
 func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store podnet.ClaimStore,
 	rec *events.Recorder, log *slog.Logger, hostLevel bool, onMove func(gw net.IP)) (*podNetwork, error) {
 	cidr, err := podnet.ParseClusterCIDR(cfg.ClusterCIDR)
@@ -42,20 +58,24 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store p
 			return nil, err
 		}
 	}
-	p := &podNetwork{fw: fw}
+	p := &podNetwork{fw: fw, eng: eng, log: log}
 	p.claimer, err = podnet.NewClaimer(podnet.ClaimConfig{Store: store, Node: cfg.Name, ClusterCIDR: cidr,
 		DataDir: cfg.DataDir, RunsPods: podnet.EngineRunsPods(eng, cfg.Name), Events: rec.ForComponent("pod-network"), Log: log,
 		Move: func(ctx context.Context, s *net.IPNet) error {
-			gw, err := ensureBridge(ctx, eng, s, cfg.Name, log)
+			pfx, _ := netip.ParsePrefix(s.String())
+			if p.ipam != nil {
+				if err := p.ipam.Reset(pfx); err != nil {
+					return err
+				}
+			}
+			gw, err := p.ensureBridge(ctx, pfx, hostLevel)
 			if err != nil {
 				return err
 			}
-			if fw == nil {
-				onMove(gw)
-				return nil
-			}
-			if err := fw.EnsureRules(ctx); err != nil {
-				return err
+			if fw != nil {
+				if err := fw.EnsureRules(ctx); err != nil {
+					return err
+				}
 			}
 			onMove(gw)
 			return nil
@@ -66,44 +86,116 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store p
 	if p.subnet, err = p.claimer.Claim(ctx); err != nil {
 		return nil, fmt.Errorf("pod subnet: %w", err)
 	}
-	if p.gateway, err = ensureBridge(ctx, eng, p.subnet, cfg.Name, log); err != nil {
+	pfx, err := netip.ParsePrefix(p.subnet.String())
+	if err != nil {
+		return nil, fmt.Errorf("pod subnet %s: %w", p.subnet, err)
+	}
+	if p.ipam, err = podnet.OpenIPAM(cfg.DataDir, pfx); err != nil {
 		return nil, err
 	}
 	if !hostLevel {
+		p.wiring = podnet.SimulatedWiring{IPAM: p.ipam}
+		p.gateway, _ = p.ensureBridge(ctx, pfx, false)
 		log.Info("pod network simulated", "subnet", p.subnet, "gateway", p.gateway)
 		return p, nil
 	}
-	// After the bridge: creating a network puts Docker's rules first.
+	p.migrate(ctx)
+	if p.gateway, err = p.ensureBridge(ctx, pfx, true); err != nil {
+		return nil, err
+	}
 	if err := fw.EnsureRules(ctx); err != nil {
 		return nil, fmt.Errorf("pod network firewall: %w", err)
 	}
 	if p.router, err = podnet.NewRouter(podnet.RouterConfig{Node: cfg.Name, ClusterCIDR: cidr, Log: log}); err != nil {
 		return nil, err
 	}
+	p.wiring = &podnet.BridgeWiring{IPAM: p.ipam, Log: log}
+	p.hostPorts = podnet.NewHostPorts("", log)
 	p.hairpin = podnet.NewHairpin("", log)
 	log.Info("pod network ready", "subnet", p.subnet, "gateway", p.gateway)
 	return p, nil
 }
 
-// ensureBridge creates the pod bridge. A bridge left by an older agent with
-// another subnet and this node's pods on it is cleared: their containers are
-// removed (their pods restart on the new bridge), never anyone else's.
-func ensureBridge(ctx context.Context, eng engine.Engine, subnet *net.IPNet, node string, log *slog.Logger) (net.IP, error) {
-	gw, err := podnet.EnsureBridge(ctx, eng, subnet)
-	if !errors.Is(err, podnet.ErrNetworkInUse) {
-		return gw, err
+// migrate removes the engine network "shoal" that older agents attached
+// sandboxes to. While sandboxes of theirs are attached, it stays (and so
+// does the engine's bridge shoal0, which new pods' veths join): they keep
+// running until replaced, and the network is removed once empty.
+func (p *podNetwork) migrate(ctx context.Context) {
+	err := p.eng.RemoveNetwork(ctx, podnet.NetworkName)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case err == nil:
+		p.log.Info("removed the engine network of older agents; the agent now wires pods itself", "network", podnet.NetworkName)
+		p.legacy = false
+	case errors.Is(err, engine.ErrNotFound):
+		p.legacy = false
+	case errors.Is(err, engine.ErrInUse):
+		if !p.legacy {
+			p.log.Warn("sandboxes of an older agent are on the engine network; it is kept until they are replaced", "network", podnet.NetworkName, "err", err)
+		}
+		p.legacy = true
+	default:
+		p.log.Warn("removing the engine network of older agents failed; tried again later", "network", podnet.NetworkName, "err", err)
 	}
-	log.Warn("the pod network has another subnet; restarting this node's pods on the new one", "subnet", subnet)
-	list, lerr := eng.ListContainers(ctx, map[string]string{engine.LabelNode: node})
-	if lerr != nil {
-		return nil, fmt.Errorf("%w (listing containers: %v)", err, lerr)
+}
+
+// ensureBridge makes the pod bridge have the subnet's gateway, puts the
+// pods' host ends back on it (it may have been made again) and keeps the
+// masquerading of pod traffic that leaves the node. Without hostLevel it
+// only computes the gateway.
+func (p *podNetwork) ensureBridge(ctx context.Context, subnet netip.Prefix, hostLevel bool) (net.IP, error) {
+	if !hostLevel {
+		return subnet.Masked().Addr().Next().AsSlice(), nil
 	}
-	for _, c := range list {
-		if rerr := eng.RemoveContainer(ctx, c.ID); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
-			return nil, fmt.Errorf("%w (removing %s: %v)", err, c.ID, rerr)
+	gw, err := podnet.EnsurePodBridge(podnet.BridgeDevice, subnet)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := podnet.ReattachPorts(podnet.BridgeDevice); err != nil {
+		p.log.Warn("putting pods' veths back on the pod bridge failed", "err", err)
+	} else if n > 0 {
+		p.log.Info("put pods' veths back on the pod bridge", "veths", n)
+	}
+	p.mu.Lock()
+	old := p.prefix
+	p.mu.Unlock()
+	if err := podnet.EnsureMasquerade(ctx, podnet.BridgeDevice, subnet, old); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.prefix = subnet
+	p.mu.Unlock()
+	return gw.AsSlice(), nil
+}
+
+// keepBridge checks the bridge, its ports and the masquerading every
+// resync, and removes the old engine network once its sandboxes are gone.
+func (p *podNetwork) keepBridge(ctx context.Context) error {
+	tick := time.NewTicker(podnet.DefaultResync)
+	defer tick.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		legacy, pfx := p.legacy, p.prefix
+		p.mu.Unlock()
+		if legacy {
+			p.migrate(ctx)
+		}
+		_, err := p.ensureBridge(ctx, pfx, true)
+		switch {
+		case err != nil && !warned && ctx.Err() == nil:
+			p.log.Warn("keeping the pod bridge failed", "err", err)
+			warned = true
+		case err == nil:
+			warned = false
 		}
 	}
-	return podnet.EnsureBridge(ctx, eng, subnet)
 }
 
 // loops returns the pod network's background work.
@@ -112,9 +204,19 @@ func (p *podNetwork) loops(eng engine.Engine, nodes podnet.NodeSource) map[strin
 		return map[string]func(context.Context) error{"pod-subnet": p.claimer.Run}
 	}
 	return map[string]func(context.Context) error{
-		"pod-routes":   func(ctx context.Context) error { return p.router.Run(ctx, nodes) },
-		"pod-firewall": func(ctx context.Context) error { return p.fw.Run(ctx, eng) },
-		"pod-subnet":   p.claimer.Run,
-		"pod-hairpin":  func(ctx context.Context) error { return p.hairpin.Run(ctx, eng) },
+		"pod-routes":     func(ctx context.Context) error { return p.router.Run(ctx, nodes) },
+		"pod-firewall":   func(ctx context.Context) error { return p.fw.Run(ctx, eng) },
+		"pod-subnet":     p.claimer.Run,
+		"pod-hairpin":    func(ctx context.Context) error { return p.hairpin.Run(ctx, eng) },
+		"pod-bridge":     p.keepBridge,
+		"pod-host-ports": p.hostPorts.Run,
+	}
+}
+
+// runtimeConfig is what the runner needs of the pod network.
+func (p *podNetwork) runtimeConfig(cfg *runtime.Config) {
+	cfg.Wiring = p.wiring
+	if p.hostPorts != nil {
+		cfg.HostPorts = p.hostPorts
 	}
 }

@@ -55,6 +55,8 @@ type agent struct {
 	extra   []string
 	// logPath is where the agent logs ("": agent.log in its data dir).
 	logPath string
+	// bin is the agent binary ("": SHOAL_BIN), for tests of upgrades.
+	bin string
 }
 
 // logFilePath is the file the agent logs to.
@@ -226,7 +228,11 @@ func (a *agent) start() {
 	args := append([]string{"agent", "--name", a.name, "--data-dir", a.dataDir,
 		"--api-addr", fmt.Sprintf("127.0.0.1:%d", a.port), "--bind", "127.0.0.1:0", "--ingress-addr", "127.0.0.1:0", "--ingress-tls-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0",
 		"--log-level", "debug"}, a.extra...)
-	a.cmd = exec.Command(shoalBin(a.t), args...)
+	bin := a.bin
+	if bin == "" {
+		bin = shoalBin(a.t)
+	}
+	a.cmd = exec.Command(bin, args...)
 	a.cmd.Stdout, a.cmd.Stderr = f, f
 	if err := a.cmd.Start(); err != nil {
 		a.t.Fatal(err)

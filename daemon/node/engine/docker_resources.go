@@ -55,6 +55,26 @@ func (d *Docker) EnsureNetwork(ctx context.Context, spec NetworkSpec) (string, e
 	return "", fmt.Errorf("create network %s: %w", spec.Name, mapErr(err, ErrNotFound))
 }
 
+// RemoveNetwork removes the network name if nothing is attached to it.
+func (d *Docker) RemoveNetwork(ctx context.Context, name string) error {
+	inspect, err := d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect network %s: %w", name, mapErr(err, ErrNotFound))
+	}
+	attached, err := d.attached(ctx, inspect)
+	if err != nil {
+		return err
+	}
+	if len(attached) > 0 {
+		return fmt.Errorf("network %s: containers %s are attached to it: %w", name, strings.Join(attached, ", "), ErrInUse)
+	}
+	if err := d.cli.NetworkRemove(ctx, inspect.ID); err != nil {
+		return fmt.Errorf("remove network %s: %w", name, mapErr(err, ErrNotFound))
+	}
+	d.log.Info("removed network", "network", name, "id", inspect.ID)
+	return nil
+}
+
 func createOptions(spec NetworkSpec) network.CreateOptions {
 	opts := network.CreateOptions{Driver: "bridge", Options: maps.Clone(spec.Options)}
 	if spec.BridgeName != "" {

@@ -19,6 +19,9 @@ func stateFromInspect(resp container.InspectResponse) State {
 		if s := resp.State; s != nil {
 			st.Status = string(s.Status)
 			st.Running = s.Running
+			if s.Running {
+				st.Pid = s.Pid
+			}
 			st.ExitCode = s.ExitCode
 			st.OOMKilled = s.OOMKilled
 			st.Error = s.Error

@@ -154,8 +154,12 @@ type State struct {
 	Error      string
 	StartedAt  time.Time
 	FinishedAt time.Time
-	// IPAddress is the container's address on its network, for sandboxes.
+	// IPAddress is the container's address on an engine network, for
+	// sandboxes created by older agents on the engine network "shoal".
 	IPAddress string
+	// Pid is the container's main process while it runs (0 otherwise): the
+	// agent reaches a sandbox's network namespace through it.
+	Pid int
 	// Health is the engine's healthcheck state, if the image defines one.
 	Health string
 }
@@ -257,6 +261,10 @@ type Engine interface {
 	// not, is attached to it; otherwise the error wraps ErrInUse and names
 	// the attached containers.
 	EnsureNetwork(ctx context.Context, spec NetworkSpec) (string, error)
+	// RemoveNetwork removes the network name unless a container, running
+	// or not, is attached to it (then the error wraps ErrInUse and names
+	// them); ErrNotFound when there is none.
+	RemoveNetwork(ctx context.Context, name string) error
 	// EnsureVolume creates a named volume if absent.
 	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
 

@@ -4,8 +4,12 @@
 //   - Claimer claims a /24 of the cluster CIDR for the node, publishes it in
 //     the Node's spec.podCIDR and keeps it in <data-dir>/pod-cidr, and
 //     resolves conflicts (see below).
-//   - EnsureBridge makes the engine network pods join (Docker network
-//     "shoal", bridge device shoal0) use that /24.
+//   - EnsurePodBridge makes the Linux bridge shoal0 with the /24's gateway
+//     address; BridgeWiring connects each sandbox (network mode "none") to
+//     it with a veth pair and an address from IPAM, which keeps every
+//     pod's address in <data-dir>/pod-ips.json; HostPorts publishes
+//     hostPorts by DNAT. EnsureBridge is the engine network "shoal" of
+//     older agents, removed once no sandbox is on it.
 //   - Router keeps one route per other node: its pod /24 via its address.
 //   - Firewall keeps the iptables rules that let pod traffic cross hosts
 //     without NAT (first in nat POSTROUTING, ahead of Docker's masquerading)

@@ -78,6 +78,13 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 			spec.Sysctls[s.Name] = s.Value
 		}
 	}
+	if w.rt.cfg.Wiring != nil {
+		// The agent wires the sandbox itself, and publishes its ports.
+		spec.NetworkMode = "none"
+		if !pod.Spec.HostNetwork {
+			spec.Env = append(spec.Env, sandbox.HostsEntryEnv+"=1")
+		}
+	}
 	if pod.Spec.HostNetwork {
 		spec.NetworkMode = "host"
 		spec.Hostname = ""
@@ -91,7 +98,7 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 	}
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {
-			if p.HostPort > 0 && !pod.Spec.HostNetwork {
+			if p.HostPort > 0 && !pod.Spec.HostNetwork && w.rt.cfg.Wiring == nil {
 				spec.PortBindings = append(spec.PortBindings, engine.PortBinding{ContainerPort: int(p.ContainerPort),
 					Protocol: strings.ToLower(p.Protocol), HostIP: p.HostIP, HostPort: int(p.HostPort)})
 			}

@@ -210,7 +210,7 @@ func (r *Runtime) DialPod(ctx context.Context, ns, name string, port uint16) (ne
 }
 
 // podAddress is the address of the pod's running sandbox as the engine
-// reports it (not the pod's status, which an API client with the rights
+// or the agent's own address manager reports it (not the pod's status, which an API client with the rights
 // could write: the agent must not dial where a status points), or the
 // node's for a pod on the host's network.
 func (r *Runtime) podAddress(ctx context.Context, pod *api.Pod) (string, error) {
@@ -225,10 +225,17 @@ func (r *Runtime) podAddress(ctx context.Context, pod *api.Pod) (string, error) 
 	}
 	for _, c := range list {
 		st, err := r.eng.InspectContainer(cctx, c.ID)
-		if err != nil || !st.Running || st.IPAddress == "" {
+		if err != nil || !st.Running {
 			continue
 		}
-		return st.IPAddress, nil
+		if st.IPAddress != "" {
+			return st.IPAddress, nil
+		}
+		if r.cfg.Wiring != nil {
+			if ip, ok := r.cfg.Wiring.Address(pod.UID); ok {
+				return ip.String(), nil
+			}
+		}
 	}
 	return "", api.NewBadRequest(fmt.Sprintf("pod %s has no running sandbox with an address yet (phase %s); wait until it runs", pod.Name, pod.Status.Phase))
 }

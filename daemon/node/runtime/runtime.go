@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/events"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/gossip"
 )
 
@@ -35,8 +37,14 @@ type Config struct {
 	HostIP string
 	// SandboxImage is the image of the pod sandbox container.
 	SandboxImage string
-	// Network is the engine network sandboxes attach to.
+	// Network is the engine network sandboxes attach to when Wiring is
+	// nil (tests of the runner alone).
 	Network string
+	// Wiring, when set, connects sandboxes (created with the engine's
+	// network mode "none") to the pod network and keeps the pods'
+	// addresses; HostPorts, when set, publishes their hostPorts.
+	Wiring    PodWiring
+	HostPorts HostPortPublisher
 	// DataDir holds per-pod volume directories.
 	DataDir string
 	// DNSServers are the name servers of pods that use the cluster DNS
@@ -78,6 +86,30 @@ type Observer interface {
 	PodStarted(took time.Duration)
 	// ContainerRestarted: a container that had ended was started again.
 	ContainerRestarted()
+}
+
+// PodWiring connects pod sandboxes to the node's pod network and keeps
+// their addresses (podnet.BridgeWiring, podnet.SimulatedWiring).
+type PodWiring interface {
+	// Attach gives the sandbox whose main process is pid the pod's
+	// interface and address (the one it had, if any) and returns it.
+	Attach(ctx context.Context, uid string, pid int) (netip.Addr, error)
+	// Address is the pod's address, if it holds one.
+	Address(uid string) (netip.Addr, bool)
+	// Adopt records the address an engine network gave a sandbox.
+	Adopt(uid string, ip netip.Addr) error
+	// Detach removes the pod's interface and frees its address.
+	Detach(ctx context.Context, uid string) error
+	// Cleanup removes the interfaces and frees the addresses of pods keep
+	// refuses.
+	Cleanup(ctx context.Context, keep func(uid string) bool) error
+}
+
+// HostPortPublisher publishes the hostPorts of pods whose sandboxes the
+// engine does not publish (podnet.HostPorts).
+type HostPortPublisher interface {
+	Set(ctx context.Context, uid string, ip netip.Addr, ports []podnet.HostPort) error
+	Remove(ctx context.Context, uid string) error
 }
 
 // TokenSource signs service-account tokens for this node's pods.
@@ -512,6 +544,15 @@ func (r *Runtime) collectOrphans(ctx context.Context) {
 		w.update(nil, true)
 	}
 	r.collectPodDirsLocked(ctx)
+	// Every pod with a container here has a worker now, and a worker is
+	// made (under r.mu) before it wires anything: what no worker claims
+	// is a leftover (a pod deleted while the agent was down, whose
+	// containers were gone already).
+	if r.cfg.Wiring != nil {
+		if err := r.cfg.Wiring.Cleanup(ctx, func(uid string) bool { return r.workers[uid] != nil }); err != nil {
+			r.log.Warn("cleaning up the pod network failed; tried again at the next resync", "err", err)
+		}
+	}
 }
 
 // collectPodDirsLocked removes the directories (and mounts: tmpfs volumes,

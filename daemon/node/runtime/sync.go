@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/daemon/node/podnet"
 )
 
 // instance is one container of the pod as the engine has it.
@@ -85,6 +88,12 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 		if err := w.stopSandbox(ctx, pc); err != nil {
 			return w.failed(pod, "stopping the sandbox of the finished pod", err)
 		}
+		// A finished pod gives its address back (its status keeps it), as
+		// under Kubernetes: kept Jobs' pods must not exhaust the subnet.
+		if !w.unwiredFinished {
+			w.unwire(ctx)
+			w.unwiredFinished = true
+		}
 		return next
 	}
 	sandboxID, podIP, err := w.ensureSandbox(ctx, pod, pc)
@@ -99,12 +108,10 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 		w.writeStatus(ctx, pod, pc, sandboxID, podIP)
 		return 3 * time.Second
 	}
-	changed := false
 	initDone := true
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		done, ch, wait := w.syncInit(ctx, pod, c, pc, sandboxID, podIP)
-		changed = changed || ch
+		done, _, wait := w.syncInit(ctx, pod, c, pc, sandboxID, podIP)
 		next = minPositive(next, wait)
 		if !done {
 			initDone = false
@@ -113,16 +120,12 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 	}
 	if initDone {
 		for i := range pod.Spec.Containers {
-			ch, wait := w.syncApp(ctx, pod, &pod.Spec.Containers[i], pc, sandboxID, podIP)
-			changed = changed || ch
+			_, wait := w.syncApp(ctx, pod, &pod.Spec.Containers[i], pc, sandboxID, podIP)
 			next = minPositive(next, wait)
 		}
 	}
-	if changed {
-		if pc2, err := w.listContainers(ctx); err == nil {
-			pc = pc2
-		}
-	}
+	// Containers started above were added to pc by startContainer: no
+	// second listing (one engine call per pod start saved).
 	w.syncProbes(ctx, pod, pc, sandboxID, podIP)
 	w.writeStatus(ctx, pod, pc, sandboxID, podIP)
 	return next
@@ -144,7 +147,11 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 		if err != nil {
 			return "", "", err
 		}
-		return sb.ID, w.podIP(pod, st), nil
+		ip, err := w.sandboxIP(ctx, pod, sb.ID, st)
+		if err != nil {
+			return "", "", err
+		}
+		return sb.ID, ip, nil
 	}
 	attempt := 0
 	if sb != nil {
@@ -174,16 +181,81 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 	}
 	w.inspected[id] = st
 	pc[engine.SandboxContainerName] = []instance{{Summary: engine.Summary{ID: id, State: st.Status, Labels: spec.Labels, Created: time.Now()}, attempt: attempt}}
-	return id, w.podIP(pod, st), nil
+	ip, err := w.sandboxIP(ctx, pod, id, st)
+	if err != nil {
+		return "", "", err
+	}
+	return id, ip, nil
 }
 
-// podIP is the sandbox's address, or the node's for a pod on the host's
-// network (as in Kubernetes), so that Services and Endpoints reach it.
-func (w *podWorker) podIP(pod *api.Pod, sandbox engine.State) string {
+// sandboxIP is the pod's address: the node's for a pod on the host's
+// network (as in Kubernetes), so that Services and Endpoints reach it;
+// otherwise the one the wiring gave the sandbox, wiring it first if this
+// worker has not yet (a new sandbox, or the first sync after an agent
+// restart, which finds the interface in place and keeps it). A sandbox an
+// older agent put on the engine network keeps the engine's address, which
+// the wiring records so that no other pod gets it.
+func (w *podWorker) sandboxIP(ctx context.Context, pod *api.Pod, sandboxID string, st engine.State) (string, error) {
 	if pod.Spec.HostNetwork {
-		return w.rt.cfg.HostIP
+		return w.rt.cfg.HostIP, nil
 	}
-	return sandbox.IPAddress
+	wr := w.rt.cfg.Wiring
+	if wr == nil {
+		return st.IPAddress, nil
+	}
+	if st.IPAddress != "" {
+		if ip, err := netip.ParseAddr(st.IPAddress); err == nil && w.wiredSandbox != sandboxID {
+			if err := wr.Adopt(w.key.uid, ip); err != nil {
+				w.log.Warn("recording the address of a sandbox on the old engine network failed", "addr", ip, "err", err)
+			}
+			w.wiredSandbox, w.wiredIP = sandboxID, ip
+		}
+		return st.IPAddress, nil
+	}
+	if w.wiredSandbox == sandboxID {
+		return w.wiredIP.String(), nil
+	}
+	ip, err := wr.Attach(ctx, w.key.uid, st.Pid)
+	if err != nil {
+		return "", fmt.Errorf("connect the sandbox to the pod network: %w", err)
+	}
+	if hp := w.rt.cfg.HostPorts; hp != nil {
+		if err := hp.Set(ctx, w.key.uid, ip, hostPorts(pod)); err != nil {
+			return "", fmt.Errorf("publish the pod's host ports: %w", err)
+		}
+	}
+	w.wiredSandbox, w.wiredIP = sandboxID, ip
+	return ip.String(), nil
+}
+
+// hostPorts lists the pod's published ports.
+func hostPorts(pod *api.Pod) []podnet.HostPort {
+	var out []podnet.HostPort
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort > 0 {
+				out = append(out, podnet.HostPort{Protocol: strings.ToLower(p.Protocol), HostIP: p.HostIP,
+					HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort)})
+			}
+		}
+	}
+	return out
+}
+
+// unwire removes the pod's interface, address and host ports; what fails
+// is left to the cleanup at the next resync.
+func (w *podWorker) unwire(ctx context.Context) {
+	if hp := w.rt.cfg.HostPorts; hp != nil {
+		if err := hp.Remove(ctx, w.key.uid); err != nil {
+			w.log.Warn("withdrawing the pod's host ports failed; tried again at the next resync", "err", err)
+		}
+	}
+	if wr := w.rt.cfg.Wiring; wr != nil {
+		if err := wr.Detach(ctx, w.key.uid); err != nil {
+			w.log.Warn("disconnecting the pod from the pod network failed; tried again at the next resync", "err", err)
+		}
+	}
+	w.wiredSandbox, w.wiredIP = "", netip.Addr{}
 }
 
 func hasRunning(pc podContainers) bool {
@@ -373,6 +445,10 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	}
 	w.log.Debug("container started", "container", c.Name, "attempt", attempt, "id", id)
 	delete(w.waiting, c.Name)
+	// The status reads it from pc, newest attempt first, as a listing
+	// would show it; its state comes from an inspect.
+	pc[c.Name] = append([]instance{{Summary: engine.Summary{ID: id, State: "running", Labels: spec.Labels, Created: time.Now()},
+		attempt: attempt}}, pc[c.Name]...)
 	return true
 }
 
@@ -558,6 +634,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *api.Pod, gone bool) (boo
 		}
 	}
 	w.succeeded()
+	w.unwire(ctx)
 	// Removal is not urgent: the runtime's reaper does it one container at a
 	// time, so that a rollout's removals do not slow its new containers.
 	for _, l := range pc {

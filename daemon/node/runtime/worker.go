@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"strings"
 	"sync"
@@ -41,13 +42,19 @@ type podWorker struct {
 	died map[string]time.Time
 
 	// Owned by the worker goroutine.
-	inspected  map[string]engine.State // container id -> last inspected state
-	backoff    map[string]*backoffEntry
-	waiting    map[string]api.ContainerStateWaiting // container -> why it is not running
-	lastStatus []byte
-	probes     *prober
-	probeWG    sync.WaitGroup       // the probe goroutines
-	pullFailed map[string]time.Time // image -> last failed pull
+	inspected map[string]engine.State // container id -> last inspected state
+	// wiredSandbox is the sandbox this worker connected to the pod network
+	// (or found connected), with the address wiredIP.
+	wiredSandbox string
+	wiredIP      netip.Addr
+	// unwiredFinished: the finished pod's address was given back.
+	unwiredFinished bool
+	backoff         map[string]*backoffEntry
+	waiting         map[string]api.ContainerStateWaiting // container -> why it is not running
+	lastStatus      []byte
+	probes          *prober
+	probeWG         sync.WaitGroup       // the probe goroutines
+	pullFailed      map[string]time.Time // image -> last failed pull
 	// saDir holds the pod's service-account files once written ("": the
 	// pod mounts none); saRenew is when its token is written again.
 	saDir    string

@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // Pause is what `shoal pause` runs as PID 1 of a sandbox. It first writes
@@ -21,6 +23,15 @@ func Pause(ctx context.Context) error {
 		// The pod keeps the engine's resolver, which forwards to the same
 		// server: slower, not broken.
 		fmt.Fprintln(os.Stderr, "shoal pause:", err)
+	}
+	if os.Getenv(HostsEntryEnv) == "1" {
+		hctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		go func() {
+			if err := addHostsEntry(hctx, "/etc/hosts", net.InterfaceAddrs); err != nil {
+				fmt.Fprintln(os.Stderr, "shoal pause:", err)
+			}
+		}()
 	}
 	return pause(ctx, nil)
 }

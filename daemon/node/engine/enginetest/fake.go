@@ -70,6 +70,7 @@ type Fake struct {
 	containers       map[string]*fakeContainer // by id
 	seq              int                       // containers created so far
 	nextIP           int
+	nextPid          int
 	imageScripts     map[string][]Script
 	imageScriptUses  map[string]int
 	containerScripts map[string]Script // by name or id

@@ -129,6 +129,8 @@ func (f *Fake) StartContainer(ctx context.Context, id string) error {
 	c.state.OOMKilled = false
 	c.state.StartedAt = time.Now()
 	c.state.FinishedAt = time.Time{}
+	f.nextPid++
+	c.state.Pid = 10000 + f.nextPid
 	if c.state.IPAddress == "" && ownsNetwork(c.spec.NetworkMode) {
 		c.state.IPAddress = f.allocateIPLocked()
 	}
@@ -318,6 +320,7 @@ func (f *Fake) exitLocked(c *fakeContainer, exitCode int, oom bool) {
 		c.timer = nil
 	}
 	c.state.Running = false
+	c.state.Pid = 0
 	c.state.Status = "exited"
 	c.state.ExitCode = exitCode
 	c.state.OOMKilled = oom

@@ -175,6 +175,27 @@ func (f *Fake) ImportImage(ctx context.Context, rootfsTar io.Reader, ref string,
 
 // EnsureNetwork creates the network, or re-creates one that differs from
 // spec when no container (running or not) uses it, as the engine does.
+// RemoveNetwork removes a network nothing is attached to.
+func (f *Fake) RemoveNetwork(ctx context.Context, name string) error {
+	f.record("RemoveNetwork", name)
+	if err := f.hold(ctx, "RemoveNetwork"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.downLocked(); err != nil {
+		return err
+	}
+	if _, ok := f.networks[name]; !ok {
+		return fmt.Errorf("network %s: %w", name, engine.ErrNotFound)
+	}
+	if users := f.networkUsersLocked(name); len(users) > 0 {
+		return fmt.Errorf("network %s: containers %s are attached to it: %w", name, strings.Join(users, ", "), engine.ErrInUse)
+	}
+	delete(f.networks, name)
+	return nil
+}
+
 func (f *Fake) EnsureNetwork(ctx context.Context, spec engine.NetworkSpec) (string, error) {
 	f.record("EnsureNetwork", spec.Name, spec.Subnet, spec.Gateway, spec.BridgeName)
 	if err := f.hold(ctx, "EnsureNetwork"); err != nil {
