@@ -497,7 +497,13 @@ func (o *Registry) Create(ctx context.Context, obj api.Object) (api.Object, erro
 
 // stageUpdate checks an update against the current object and stages the
 // new spec record. It reports whether anything changed.
-func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, error) {
+//
+// A whole-object write (wholeObject: a PUT, shoal apply) with no
+// metadata.finalizers at all keeps the stored ones while the object is
+// being deleted: its writer did not mean to finish the deletion. The
+// garbage collector's removal of foregroundDeletion (finishForeground) is
+// refused while a dependent that blocks the owner is stored.
+func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object, wholeObject, finishForeground bool) (*api.Kind, bool, error) {
 	k := api.KindOf(obj)
 	setTypeMeta(k, obj)
 	m := obj.GetObjectMeta()
@@ -521,6 +527,9 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	m.UID, m.CreationTimestamp, m.GenerateName = om.UID, om.CreationTimestamp, om.GenerateName
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 	if om.DeletionTimestamp != nil {
+		if wholeObject && m.Finalizers == nil {
+			m.Finalizers = slices.Clone(om.Finalizers)
+		}
 		if added := addedFinalizers(om.Finalizers, m.Finalizers); len(added) > 0 {
 			return k, false, invalid(k, m.Name, api.FieldErrors{{Field: "metadata.finalizers", Type: api.ErrTypeForbidden,
 				Detail: fmt.Sprintf("no new finalizers can be added if the object is being deleted, found new finalizers %q", added)}})
@@ -566,6 +575,14 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 		m.ResourceVersion = oldRV
 		return k, false, nil
 	}
+	if finishForeground && api.HasFinalizer(om, api.FinalizerForeground) && !api.HasFinalizer(m, api.FinalizerForeground) {
+		if dep, err := o.blockingDependentIn(t, k, old); err != nil || dep != "" {
+			if err != nil {
+				return k, false, err
+			}
+			return k, false, api.NewConflict(k, m.Name, fmt.Sprintf("the dependent %s still blocks its deletion (blockOwnerDeletion)", dep))
+		}
+	}
 	if finalized(m) {
 		// The last finalizer of an object being deleted is gone: so is it.
 		return k, true, o.removeIn(t, k, obj)
@@ -596,7 +613,7 @@ func specChanged(old, cur api.Object) bool {
 // resourceVersion must match the stored one (optimistic concurrency).
 func (o *Registry) Update(ctx context.Context, obj api.Object) (api.Object, error) {
 	recs, err := o.update(ctx, func(t *gossip.Txn) error {
-		_, _, err := o.stageUpdate(t, obj)
+		_, _, err := o.stageUpdate(t, obj, api.IsWholeObject(ctx), api.IsFinishForeground(ctx))
 		return err
 	})
 	if err != nil {
@@ -770,6 +787,12 @@ func (o *Registry) deleteIn(t *gossip.Txn, k *api.Kind, ns, name string, opts ap
 		if m.DeletionTimestamp != nil && api.HasFinalizer(m, api.FinalizerForeground) {
 			return obj, nil // its foreground deletion is under way
 		}
+		// As in Kubernetes, the object deleted in the foreground is always
+		// marked first, even with nothing blocking it: the garbage
+		// collector removes the finalizer, and with it the object, a
+		// moment later. Its dependents are marked only while something
+		// still blocks them.
+		addFinalizer = depth == 0
 		if depth >= maxForegroundDepth {
 			return nil, api.NewBadRequest(fmt.Sprintf("%s %q: owner references go deeper than %d levels; delete with propagationPolicy Background", k.Kind, name, maxForegroundDepth))
 		}
@@ -876,6 +899,53 @@ func addedFinalizers(old, cur []string) []string {
 		}
 	}
 	return out
+}
+
+// blockingDependentIn names a stored dependent whose owner reference to
+// owner blocks the owner's deletion (blockOwnerDeletion), or returns "".
+func (o *Registry) blockingDependentIn(t *gossip.Txn, ownerKind *api.Kind, owner api.Object) (string, error) {
+	om := owner.GetObjectMeta()
+	if om.UID == "" {
+		return "", nil
+	}
+	uid := []byte(om.UID)
+	var found string
+	var err error
+	for _, dk := range api.Kinds {
+		prefix := specPrefix + dk.Resource + "/"
+		if ownerKind.Namespaced {
+			if !dk.Namespaced {
+				continue
+			}
+			prefix += om.Namespace + "/"
+		}
+		t.Range(prefix, func(r *gossip.Record) bool {
+			if r.Deleted || !bytes.Contains(r.Value, uid) {
+				return true
+			}
+			dep, derr := decode(dk, r, nil)
+			if derr != nil {
+				err = api.NewInternal(derr)
+				return false
+			}
+			if dm := dep.GetObjectMeta(); api.BlocksOwner(dm, om.UID) {
+				found = dk.Singular + " " + keyOfMeta(dm)
+				return false
+			}
+			return true
+		})
+		if found != "" || err != nil {
+			break
+		}
+	}
+	return found, err
+}
+
+func keyOfMeta(m *api.ObjectMeta) string {
+	if m.Namespace == "" {
+		return m.Name
+	}
+	return m.Namespace + "/" + m.Name
 }
 
 // releaseDependents finds the objects whose ownerReferences name owner's
@@ -1053,7 +1123,7 @@ func (o *Registry) ApplyPrune(ctx context.Context, objs, prune []api.Object, sel
 				actions[i] = ActionCreated
 				continue
 			}
-			_, changed, err := o.stageUpdate(t, obj)
+			_, changed, err := o.stageUpdate(t, obj, true, false)
 			if err != nil {
 				return indexed(i, len(objs), err)
 			}

@@ -275,7 +275,7 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 	if status {
 		out, err = h.s.cfg.Store.UpdateStatus(ctx, obj)
 	} else {
-		out, err = h.s.cfg.Store.Update(r.Context(), obj)
+		out, err = h.s.cfg.Store.Update(api.WithWholeObject(r.Context()), obj)
 	}
 	if err != nil {
 		writeError(w, err)
@@ -418,6 +418,7 @@ func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (opt
 				return opts, false, api.NewBadRequest("delete options: give propagationPolicy or the deprecated orphanDependents, not both")
 			}
 			if o.OrphanDependents != nil {
+				opts.OrphanDependents = o.OrphanDependents
 				opts.PropagationPolicy = api.DeletePropagationBackground
 				if *o.OrphanDependents {
 					opts.PropagationPolicy = api.DeletePropagationOrphan
@@ -478,7 +479,23 @@ func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, obj)
+	writeJSON(w, deleteStatus(obj, opts), obj)
+}
+
+// deleteStatus is the code of a delete's answer as Kubernetes' handler
+// gives it: 202 Accepted when the object is not removed at once (it stays,
+// marked, for its finalizers or its grace period) and the request asked for
+// cascading with the deprecated orphanDependents: false; 200 otherwise, a
+// foreground delete included (Kubernetes keeps 200 there so as not to
+// break clients).
+func deleteStatus(obj api.Object, opts api.DeleteOptions) int {
+	m := obj.GetObjectMeta()
+	removed := m.DeletionTimestamp == nil || (len(m.Finalizers) == 0 &&
+		(m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds == 0))
+	if !removed && opts.OrphanDependents != nil && !*opts.OrphanDependents {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
 }
 
 func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {
