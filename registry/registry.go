@@ -310,6 +310,9 @@ func decode(k *api.Kind, spec, status *gossip.Record) (api.Object, error) {
 	}
 	m.ResourceVersion = resourceVersion(ver, spec, applied)
 	setTypeMeta(k, obj)
+	if pv, ok := obj.(*api.PersistentVolume); ok && pv.Status.Phase == "" {
+		pv.Status.Phase = api.PersistentVolumePhase(pv) // stored before volumes had a status record
+	}
 	return obj, nil
 }
 
@@ -438,8 +441,18 @@ func putObject(t *gossip.Txn, k *api.Kind, name, key string, value []byte) error
 // writeCreate stages the records of a prepared new object.
 func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	m := obj.GetObjectMeta()
-	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
-		if err := o.adoptRunningPodsNode(t, c); err != nil {
+	switch obj := obj.(type) {
+	case *api.PersistentVolumeClaim:
+		if err := o.bindNewClaim(t, obj); err != nil {
+			return err
+		}
+		if obj.Spec.VolumeName == "" && obj.Annotations[api.AnnotationWaitsForVolume] == "" {
+			if err := o.adoptRunningPodsNode(t, obj); err != nil {
+				return err
+			}
+		}
+	case *api.PersistentVolume:
+		if err := o.bindWaitingClaims(t, obj); err != nil {
 			return err
 		}
 	}
@@ -471,6 +484,8 @@ func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error
 		if obj.Spec.NodeName != "" { // bound by its creator, as DaemonSet pods are
 			return o.bindClaims(t, obj, obj.Spec.NodeName)
 		}
+	case *api.PersistentVolume:
+		return o.stageVolumeStatus(t, obj)
 	}
 	return nil
 }
@@ -563,6 +578,17 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object, wholeObject, finis
 		osv, _ := statusField(old)
 		sv.Set(osv)
 	}
+	pv, isVolume := obj.(*api.PersistentVolume)
+	if isVolume {
+		// A volume made Available (its claimRef removed) takes a
+		// waiting claim.
+		pv.Status.Phase = api.PersistentVolumePhase(pv)
+		if pv.Status.Phase == api.VolumeAvailable {
+			if err := o.bindWaitingClaims(t, pv); err != nil {
+				return k, false, err
+			}
+		}
+	}
 	m.ResourceVersion = ""
 	spec, err := encodeSpec(obj)
 	if err != nil {
@@ -592,6 +618,11 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object, wholeObject, finis
 	}
 	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
 		if err := o.stageClaimStatus(t, c, old.(*api.PersistentVolumeClaim).Status.Phase); err != nil {
+			return k, false, err
+		}
+	}
+	if isVolume {
+		if err := o.stageVolumeStatus(t, pv); err != nil {
 			return k, false, err
 		}
 	}
@@ -875,6 +906,11 @@ func (o *Registry) rewriteSpec(t *gossip.Txn, k *api.Kind, obj api.Object) error
 func (o *Registry) removeIn(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	if k == api.KindNamespace {
 		return o.stageNamespaceDelete(t, obj.(*api.Namespace))
+	}
+	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
+		if err := o.releaseVolume(t, c); err != nil {
+			return err
+		}
 	}
 	m := obj.GetObjectMeta()
 	t.Delete(specKey(k, m.Namespace, m.Name))

@@ -53,6 +53,9 @@ type podWorker struct {
 	saDir    string
 	saRenew  time.Time
 	failures int // engine or store calls failed in a row
+	// declared holds, by volume name, the host path of each claim bound
+	// to a declared hostPath or local PersistentVolume.
+	declared map[string]string
 }
 
 func newPodWorker(r *Runtime, key podKey) *podWorker {
