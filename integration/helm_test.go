@@ -39,9 +39,25 @@ type helmRunner struct {
 	env []string
 }
 
-func newHelm(t *testing.T, a *agent) *helmRunner {
+// helm4Bin is Helm 4's CLI: $SHOAL_HELM4 (scripts/test builds it from its
+// Go module and sets it). Its absence fails the test.
+func helm4Bin(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("SHOAL_HELM4")
+	if p == "" {
+		t.Fatal("Helm 4 is not given: scripts/test builds it (ensure_helm in scripts/lib.sh) and sets SHOAL_HELM4")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("SHOAL_HELM4=%s: %v", p, err)
+	}
+	return p
+}
+
+func newHelm(t *testing.T, a *agent) *helmRunner { return newHelmWith(t, a, helmBin(t)) }
+
+func newHelmWith(t *testing.T, a *agent, bin string) *helmRunner {
 	home := t.TempDir()
-	return &helmRunner{a: a, bin: helmBin(t), env: append(os.Environ(),
+	return &helmRunner{a: a, bin: bin, env: append(os.Environ(),
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
 		"HELM_DATA_HOME="+filepath.Join(home, "data"))}
@@ -226,9 +242,20 @@ func decodeReleases(t *testing.T, out string) []helmRelease {
 // releases stored in Secrets, --wait on Deployments, Services and hook Jobs)
 // against a real agent.
 func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
-	helmBin(t) // before the agent: a missing helm fails at once
+	helmLifecycle(t, helmBin(t), false) // before the agent: a missing helm fails at once
+}
+
+// TestHelm4InstallUpgradeRollbackUninstall drives the same release with
+// Helm 4, which installs with server-side apply (application/apply-patch+yaml,
+// field manager "helm") and upgrades and rolls back the same way, and
+// waits with its kstatus watcher.
+func TestHelm4InstallUpgradeRollbackUninstall(t *testing.T) {
+	helmLifecycle(t, helm4Bin(t), true)
+}
+
+func helmLifecycle(t *testing.T, bin string, helm4 bool) {
 	a := startAgent(t)
-	h := newHelm(t, a)
+	h := newHelmWith(t, a, bin)
 	chart := writeChart(t, t.TempDir(), helmChart)
 	const ns = "helm-it"
 	kc := func(args ...string) string { return a.kubectlStdout(t, append([]string{"-n", ns}, args...)...) }
@@ -243,9 +270,13 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	}
 	// Helm watched the hook Job to its completion, then deleted it (it
 	// also tries a delete before creating it: before-hook-creation).
-	watched := strings.Index(debug, "Watching for changes to Job web-hook")
-	if watched < 0 || !strings.Contains(debug[watched:], `Starting delete for "web-hook" Job`) {
-		t.Fatalf("helm install --debug did not log watching the hook Job, then deleting it:\n%s", debug)
+	if !helm4 {
+		watched := strings.Index(debug, "Watching for changes to Job web-hook")
+		if watched < 0 || !strings.Contains(debug[watched:], `Starting delete for "web-hook" Job`) {
+			t.Fatalf("helm install --debug did not log watching the hook Job, then deleting it:\n%s", debug)
+		}
+	} else {
+		t.Logf("helm 4 install --debug:\n%s", debug)
 	}
 	if got := kc("get", "deploy", "web-web", "-o", "jsonpath={.status.readyReplicas} {.spec.template.spec.containers[0].image}"); got != "2 shoal-testapp:v1" {
 		t.Fatalf("after install the Deployment is %q, want 2 ready of shoal-testapp:v1", got)
@@ -255,6 +286,15 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	}
 	if got := kc("get", "cm", "web-config", "-o", "jsonpath={.data.greeting}"); got != "hello" {
 		t.Fatalf("after install the ConfigMap says %q, want hello", got)
+	}
+	if helm4 {
+		// Helm 4 installed by server-side apply: its field manager owns
+		// the fields, by an Apply operation.
+		got := kc("get", "cm", "web-config", "--show-managed-fields", "-o",
+			`jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}`)
+		if !strings.Contains(got, "helm/Apply") {
+			t.Fatalf("the ConfigMap's managedFields after a Helm 4 install: %q, want helm/Apply", got)
+		}
 	}
 	if got := kc("get", "jobs", "-o", "name"); strings.TrimSpace(got) != "" {
 		t.Fatalf("the succeeded hook Job should have been deleted by Helm, found %q", got)
