@@ -388,7 +388,11 @@ func helmLifecycle(t *testing.T, bin string, helm4 bool) {
 
 	// A hook Job that fails fails the release, saying which.
 	_, errOut, err = h.try("install", "failing", chart, "-n", ns, "--set", "hookExit=1", "--timeout", "2m")
-	if err == nil || !strings.Contains(errOut, "job failing-hook failed") {
+	failedHook := "job failing-hook failed"
+	if helm4 { // Helm 4 waits on hooks with its kstatus watcher
+		failedHook = "Job/" + ns + "/failing-hook not ready. status: Failed"
+	}
+	if err == nil || !strings.Contains(errOut, failedHook) {
 		t.Fatalf("helm install with a failing hook: err %v, stderr:\n%s", err, errOut)
 	}
 	if list := decodeReleases(t, h.run(t, "list", "-n", ns, "-a", "-o", "json")); len(list) != 1 || list[0].Status != "failed" {
