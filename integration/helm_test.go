@@ -276,7 +276,13 @@ func helmLifecycle(t *testing.T, bin string, helm4 bool) {
 			t.Fatalf("helm install --debug did not log watching the hook Job, then deleting it:\n%s", debug)
 		}
 	} else {
-		t.Logf("helm 4 install --debug:\n%s", debug)
+		// Helm 4 logs its server-side applies and its kstatus wait on
+		// the hook Job, then the Job's deletion.
+		watched := strings.Index(debug, "name=web-hook kind=Job expectedStatus=Current")
+		if !strings.Contains(debug, "using server-side apply") || watched < 0 ||
+			!strings.Contains(debug[watched:], `starting delete resource" namespace=helm-it name=web-hook kind=Job`) {
+			t.Fatalf("helm 4 install --debug did not log server-side applies and waiting for the hook Job, then deleting it:\n%s", debug)
+		}
 	}
 	if got := kc("get", "deploy", "web-web", "-o", "jsonpath={.status.readyReplicas} {.spec.template.spec.containers[0].image}"); got != "2 shoal-testapp:v1" {
 		t.Fatalf("after install the Deployment is %q, want 2 ready of shoal-testapp:v1", got)
@@ -373,7 +379,7 @@ func helmLifecycle(t *testing.T, bin string, helm4 bool) {
 	if got := kc("get", "secrets", "-l", "owner=helm", "-o", "name"); strings.TrimSpace(got) != "" {
 		t.Fatalf("release Secrets after uninstall: %s", got)
 	}
-	if list := decodeReleases(t, h.run(t, "list", "-n", ns, "-a", "-o", "json")); len(list) != 0 {
+	if list := decodeReleases(t, h.run(t, listAll(helm4, "-n", ns, "-o", "json")...)); len(list) != 0 {
 		t.Fatalf("helm list after uninstall: %+v", list)
 	}
 	// A chart with a kind shoal does not serve fails before Helm writes
@@ -395,7 +401,7 @@ func helmLifecycle(t *testing.T, bin string, helm4 bool) {
 	if err == nil || !strings.Contains(errOut, failedHook) {
 		t.Fatalf("helm install with a failing hook: err %v, stderr:\n%s", err, errOut)
 	}
-	if list := decodeReleases(t, h.run(t, "list", "-n", ns, "-a", "-o", "json")); len(list) != 1 || list[0].Status != "failed" {
+	if list := decodeReleases(t, h.run(t, listAll(helm4, "-n", ns, "-o", "json")...)); len(list) != 1 || list[0].Status != "failed" {
 		t.Fatalf("helm list after a failed hook: %+v", list)
 	}
 	h.run(t, "uninstall", "failing", "-n", ns, "--wait", "--timeout", "2m")
@@ -407,6 +413,15 @@ func helmLifecycle(t *testing.T, bin string, helm4 bool) {
 		time.Sleep(300 * time.Millisecond) // each check runs kubectl
 		return false
 	})
+}
+
+// listAll is `helm list ARGS` of releases in every status: Helm 3 needs -a,
+// Helm 4 lists them all by default and has no -a.
+func listAll(helm4 bool, args ...string) []string {
+	if helm4 {
+		return append([]string{"list"}, args...)
+	}
+	return append([]string{"list", "-a"}, args...)
 }
 
 // waitHelmPods waits until exactly n pods of the chart's Deployment exist,
