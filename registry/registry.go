@@ -368,6 +368,41 @@ func (o *Registry) List(_ context.Context, k *api.Kind, ns string, sel api.Selec
 	return out, strconv.FormatUint(stamp, 10), nil
 }
 
+// ListPage is List from the object after the key after ("namespace/name",
+// "" for the first) on, at most limit objects, and whether more follow. It
+// decodes only the objects of the page (and the ones the selector skips),
+// so that a paged list (kubectl asks by 500) costs what the page does.
+func (o *Registry) ListPage(_ context.Context, k *api.Kind, ns string, sel api.Selector, after string, limit int) ([]api.Object, string, bool, error) {
+	base := specPrefix + k.Resource + "/"
+	prefix := base
+	if k.Namespaced && ns != "" {
+		prefix += ns + "/"
+	}
+	stamp := o.st.Stamp()
+	var specs []*gossip.Record
+	o.st.Scan(prefix, func(r *gossip.Record) { specs = append(specs, r) })
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Key < specs[j].Key })
+	if after != "" {
+		from := base + after
+		specs = specs[sort.Search(len(specs), func(i int) bool { return specs[i].Key > from }):]
+	}
+	out := make([]api.Object, 0, min(limit, len(specs)))
+	for _, r := range specs {
+		obj, err := decode(k, r, o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
+		if err != nil {
+			return nil, "", false, err
+		}
+		if !sel.Matches(obj.GetObjectMeta().Labels) {
+			continue
+		}
+		if len(out) == limit {
+			return out, strconv.FormatUint(stamp, 10), true, nil
+		}
+		out = append(out, obj)
+	}
+	return out, strconv.FormatUint(stamp, 10), false, nil
+}
+
 // prepare defaults and validates a new object in place and gives it identity.
 func (o *Registry) prepareCreate(t *gossip.Txn, obj api.Object) (*api.Kind, error) {
 	k := api.KindOf(obj)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,6 +146,10 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		h.s.watch(w, r, h.k, ns, lr, tab)
 		return
 	}
+	if pl, ok := h.s.cfg.Store.(pagedLister); ok && lr.limit > 0 && lr.opts.FieldSelector.Empty() && !lr.exact {
+		h.listPage(w, r, pl, ns, lr, tab)
+		return
+	}
 	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
 	if err == nil && !lr.exact {
 		err = notNewerThan(lr.opts.ResourceVersion, rv)
@@ -158,6 +163,45 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items, rv, cont := lr.page(items, rv)
+	if tab != nil {
+		tab.write(w, items, api.ListMeta{ResourceVersion: rv, Continue: cont})
+		return
+	}
+	l := listOf(h.k, items, rv)
+	l.ListMeta.Continue = cont
+	writeJSON(w, http.StatusOK, l)
+}
+
+// pagedLister is a store that lists one page at a time (the registry): a
+// list with a limit then decodes only that page's objects.
+type pagedLister interface {
+	ListPage(ctx context.Context, k *api.Kind, ns string, sel api.Selector, after string, limit int) ([]api.Object, string, bool, error)
+}
+
+// listPage answers a list with a limit (and no field selector) from one
+// page of the store; the answer is the one lr.page gives over a whole
+// list: the same items, resourceVersion and continue token.
+func (h *kindHandler) listPage(w http.ResponseWriter, r *http.Request, pl pagedLister, ns string, lr listRequest, tab *tabler) {
+	after := ""
+	if lr.cont != nil {
+		after = lr.cont.After
+	}
+	items, rv, more, err := pl.ListPage(r.Context(), h.k, ns, lr.opts.LabelSelector, after, int(lr.limit))
+	if err == nil {
+		err = notNewerThan(lr.opts.ResourceVersion, rv)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if lr.cont != nil {
+		rv = lr.cont.RV
+	}
+	cont := ""
+	if more && len(items) > 0 {
+		m := items[len(items)-1].GetObjectMeta()
+		cont = continueToken{RV: rv, After: m.Namespace + "/" + m.Name}.encode()
+	}
 	if tab != nil {
 		tab.write(w, items, api.ListMeta{ResourceVersion: rv, Continue: cont})
 		return
