@@ -24,8 +24,9 @@ type PersistentVolumeClaimSpec struct {
 	Resources        VolumeResourceRequirements `json:"resources,omitzero"`
 	StorageClassName *string                    `json:"storageClassName,omitempty"`
 	VolumeMode       *string                    `json:"volumeMode,omitempty"`
-	// VolumeName would bind the claim to a declared PersistentVolume,
-	// which shoal does not do: it is refused (validateClaim).
+	// VolumeName binds the claim to a declared PersistentVolume (the
+	// store sets it, too, when it binds a claim of a class served by
+	// declared volumes).
 	VolumeName string `json:"volumeName,omitempty"`
 }
 
@@ -70,9 +71,33 @@ const (
 // SelectedNode is the node the claim is bound to, "" while Pending.
 func (c *PersistentVolumeClaim) SelectedNode() string { return c.Annotations[AnnotationSelectedNode] }
 
+// Annotations of the binding of a claim to a declared PersistentVolume,
+// as Kubernetes' volume controller writes them.
+const (
+	// AnnotationBindCompleted on a claim: its binding to
+	// spec.volumeName is done (both sides written).
+	AnnotationBindCompleted = "pv.kubernetes.io/bind-completed"
+	// AnnotationBoundByController on a claim or volume: the store chose
+	// the pair (the claim named no volume, or the volume no claim).
+	AnnotationBoundByController = "pv.kubernetes.io/bound-by-controller"
+	// AnnotationWaitsForVolume on a claim: it is served by declared
+	// volumes and none is bound yet; the value says why. Its pods are not
+	// scheduled meanwhile.
+	AnnotationWaitsForVolume = "volume.shoal.io/waits-for-volume"
+)
+
+// BoundVolume is the declared PersistentVolume the claim is bound to, ""
+// if none.
+func (c *PersistentVolumeClaim) BoundVolume() string {
+	if c.Annotations[AnnotationBindCompleted] == "yes" {
+		return c.Spec.VolumeName
+	}
+	return ""
+}
+
 // ClaimPhase is the phase a claim's annotations give it.
 func ClaimPhase(c *PersistentVolumeClaim) string {
-	if c.SelectedNode() != "" {
+	if c.SelectedNode() != "" || c.BoundVolume() != "" {
 		return ClaimBound
 	}
 	return ClaimPending
@@ -95,7 +120,9 @@ func PodClaims(spec *PodSpec) []string {
 func validateClaim(e *errs, c *PersistentVolumeClaim) {
 	s := &c.Spec
 	if s.VolumeName != "" {
-		e.forbidden("spec.volumeName", "shoal does not bind claims to declared PersistentVolumes yet; remove volumeName and the claim gets a local volume on the host of its first pod")
+		for _, msg := range IsDNS1123Subdomain(s.VolumeName) {
+			e.invalid("spec.volumeName", s.VolumeName, msg)
+		}
 	}
 	if len(s.AccessModes) == 0 {
 		e.required("spec.accessModes", "at least one access mode, such as ReadWriteOnce")

@@ -62,6 +62,10 @@ type DeleteOptions struct {
 	// being deleted, with the finalizer FinalizerForeground until they
 	// are gone), Orphan keeps them and drops their references to it.
 	PropagationPolicy string `json:"propagationPolicy,omitempty"`
+	// OrphanDependents is the deprecated form of PropagationPolicy, kept
+	// as sent: Kubernetes answers 202 Accepted to a delete that set it
+	// false and did not remove the object at once.
+	OrphanDependents *bool `json:"orphanDependents,omitempty"`
 }
 
 // Propagation policies of a delete, as Kubernetes names them.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -207,11 +208,77 @@ func validatePersistentVolume(e *errs, pv *PersistentVolume) {
 	}
 }
 
-// PersistentVolumePhase is the phase shown for a volume: shoal binds no
-// claim to a declared volume, so one is Bound only if its claimRef says so.
+// PersistentVolumePhase is the phase shown for a volume: Available with no
+// claimRef, Released once its claim was deleted (the store sets that, and
+// it lasts until the claimRef is removed), Bound otherwise.
 func PersistentVolumePhase(pv *PersistentVolume) string {
-	if pv.Spec.ClaimRef != nil && pv.Spec.ClaimRef.Name != "" {
-		return VolumeBound
+	switch {
+	case pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.Name == "":
+		return VolumeAvailable
+	case pv.Status.Phase == VolumeReleased:
+		return VolumeReleased
 	}
-	return VolumeAvailable
+	return VolumeBound
+}
+
+// ClaimClass is the class a claim asks for, "" for none.
+func ClaimClass(c *PersistentVolumeClaim) string {
+	if c.Spec.StorageClassName == nil {
+		return ""
+	}
+	return *c.Spec.StorageClassName
+}
+
+// VolumeFits says why pv cannot serve c, or returns "": the rules of
+// Kubernetes' volume controller. The volume must be Available (or
+// reserved for c by its claimRef), not being deleted, of the claim's class,
+// offer every access mode and the volume mode the claim asks for, and
+// hold at least the storage it requests.
+func VolumeFits(c *PersistentVolumeClaim, pv *PersistentVolume) string {
+	if pv.DeletionTimestamp != nil {
+		return fmt.Sprintf("persistentvolume %q is being deleted", pv.Name)
+	}
+	if r := pv.Spec.ClaimRef; r != nil && r.Name != "" {
+		if r.Namespace != c.Namespace || r.Name != c.Name || (r.UID != "" && r.UID != c.UID) {
+			return fmt.Sprintf("persistentvolume %q is bound to another claim (%s/%s)", pv.Name, r.Namespace, r.Name)
+		}
+	}
+	if class := ClaimClass(c); pv.Spec.StorageClassName != class {
+		return fmt.Sprintf("persistentvolume %q has storageClassName %q, the claim asks for %q", pv.Name, pv.Spec.StorageClassName, class)
+	}
+	for _, m := range c.Spec.AccessModes {
+		if !slices.Contains(pv.Spec.AccessModes, m) {
+			return fmt.Sprintf("persistentvolume %q does not offer the access mode %s", pv.Name, m)
+		}
+	}
+	want, have := VolumeModeFS, VolumeModeFS
+	if c.Spec.VolumeMode != nil {
+		want = *c.Spec.VolumeMode
+	}
+	if pv.Spec.VolumeMode != nil {
+		have = *pv.Spec.VolumeMode
+	}
+	if want != have {
+		return fmt.Sprintf("persistentvolume %q has volumeMode %s, the claim asks for %s", pv.Name, have, want)
+	}
+	if q, ok := c.Spec.Resources.Requests[ResourceStorage]; ok {
+		if size := pv.Spec.Capacity[ResourceStorage]; size.MilliValue() < q.MilliValue() {
+			return fmt.Sprintf("persistentvolume %q holds %s, the claim requests %s", pv.Name, size.String(), q.String())
+		}
+	}
+	return ""
+}
+
+// MatchesVolumeNodeAffinity reports whether node n can reach pv: one term
+// of its required node affinity holds (true when it has none).
+func MatchesVolumeNodeAffinity(pv *PersistentVolume, n *Node) bool {
+	if pv.Spec.NodeAffinity == nil || pv.Spec.NodeAffinity.Required == nil {
+		return true
+	}
+	for _, t := range pv.Spec.NodeAffinity.Required.NodeSelectorTerms {
+		if t.matches(n) {
+			return true
+		}
+	}
+	return false
 }

@@ -28,8 +28,11 @@ func TestStorageKindsValidateNamingTheField(t *testing.T) {
 	}
 	claim := &PersistentVolumeClaim{ObjectMeta: ObjectMeta{Name: "c", Namespace: "default"},
 		Spec: PersistentVolumeClaimSpec{AccessModes: []string{ReadWriteOnce}, VolumeName: "models"}}
-	if err := Validate(claim); err == nil || !strings.Contains(err.Error(), "spec.volumeName: Forbidden") ||
-		!strings.Contains(err.Error(), "remove volumeName") {
+	if err := Validate(claim); err != nil {
 		t.Fatalf("a claim naming a volume: %v", err)
+	}
+	claim.Spec.VolumeName = "Not_A_Name"
+	if err := Validate(claim); err == nil || !strings.Contains(err.Error(), "spec.volumeName") {
+		t.Fatalf("a claim naming a volume by an invalid name: %v", err)
 	}
 }

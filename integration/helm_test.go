@@ -39,9 +39,25 @@ type helmRunner struct {
 	env []string
 }
 
-func newHelm(t *testing.T, a *agent) *helmRunner {
+// helm4Bin is Helm 4's CLI: $SHOAL_HELM4 (scripts/test builds it from its
+// Go module and sets it). Its absence fails the test.
+func helm4Bin(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("SHOAL_HELM4")
+	if p == "" {
+		t.Fatal("Helm 4 is not given: scripts/test builds it (ensure_helm in scripts/lib.sh) and sets SHOAL_HELM4")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("SHOAL_HELM4=%s: %v", p, err)
+	}
+	return p
+}
+
+func newHelm(t *testing.T, a *agent) *helmRunner { return newHelmWith(t, a, helmBin(t)) }
+
+func newHelmWith(t *testing.T, a *agent, bin string) *helmRunner {
 	home := t.TempDir()
-	return &helmRunner{a: a, bin: helmBin(t), env: append(os.Environ(),
+	return &helmRunner{a: a, bin: bin, env: append(os.Environ(),
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
 		"HELM_DATA_HOME="+filepath.Join(home, "data"))}
@@ -226,9 +242,20 @@ func decodeReleases(t *testing.T, out string) []helmRelease {
 // releases stored in Secrets, --wait on Deployments, Services and hook Jobs)
 // against a real agent.
 func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
-	helmBin(t) // before the agent: a missing helm fails at once
+	helmLifecycle(t, helmBin(t), false) // before the agent: a missing helm fails at once
+}
+
+// TestHelm4InstallUpgradeRollbackUninstall drives the same release with
+// Helm 4, which installs with server-side apply (application/apply-patch+yaml,
+// field manager "helm") and upgrades and rolls back the same way, and
+// waits with its kstatus watcher.
+func TestHelm4InstallUpgradeRollbackUninstall(t *testing.T) {
+	helmLifecycle(t, helm4Bin(t), true)
+}
+
+func helmLifecycle(t *testing.T, bin string, helm4 bool) {
 	a := startAgent(t)
-	h := newHelm(t, a)
+	h := newHelmWith(t, a, bin)
 	chart := writeChart(t, t.TempDir(), helmChart)
 	const ns = "helm-it"
 	kc := func(args ...string) string { return a.kubectlStdout(t, append([]string{"-n", ns}, args...)...) }
@@ -243,9 +270,19 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	}
 	// Helm watched the hook Job to its completion, then deleted it (it
 	// also tries a delete before creating it: before-hook-creation).
-	watched := strings.Index(debug, "Watching for changes to Job web-hook")
-	if watched < 0 || !strings.Contains(debug[watched:], `Starting delete for "web-hook" Job`) {
-		t.Fatalf("helm install --debug did not log watching the hook Job, then deleting it:\n%s", debug)
+	if !helm4 {
+		watched := strings.Index(debug, "Watching for changes to Job web-hook")
+		if watched < 0 || !strings.Contains(debug[watched:], `Starting delete for "web-hook" Job`) {
+			t.Fatalf("helm install --debug did not log watching the hook Job, then deleting it:\n%s", debug)
+		}
+	} else {
+		// Helm 4 logs its server-side applies and its kstatus wait on
+		// the hook Job, then the Job's deletion.
+		watched := strings.Index(debug, "name=web-hook kind=Job expectedStatus=Current")
+		if !strings.Contains(debug, "using server-side apply") || watched < 0 ||
+			!strings.Contains(debug[watched:], `starting delete resource" namespace=helm-it name=web-hook kind=Job`) {
+			t.Fatalf("helm 4 install --debug did not log server-side applies and waiting for the hook Job, then deleting it:\n%s", debug)
+		}
 	}
 	if got := kc("get", "deploy", "web-web", "-o", "jsonpath={.status.readyReplicas} {.spec.template.spec.containers[0].image}"); got != "2 shoal-testapp:v1" {
 		t.Fatalf("after install the Deployment is %q, want 2 ready of shoal-testapp:v1", got)
@@ -255,6 +292,15 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	}
 	if got := kc("get", "cm", "web-config", "-o", "jsonpath={.data.greeting}"); got != "hello" {
 		t.Fatalf("after install the ConfigMap says %q, want hello", got)
+	}
+	if helm4 {
+		// Helm 4 installed by server-side apply: its field manager owns
+		// the fields, by an Apply operation.
+		got := kc("get", "cm", "web-config", "--show-managed-fields", "-o",
+			`jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}`)
+		if !strings.Contains(got, "helm/Apply") {
+			t.Fatalf("the ConfigMap's managedFields after a Helm 4 install: %q, want helm/Apply", got)
+		}
 	}
 	if got := kc("get", "jobs", "-o", "name"); strings.TrimSpace(got) != "" {
 		t.Fatalf("the succeeded hook Job should have been deleted by Helm, found %q", got)
@@ -333,7 +379,7 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 	if got := kc("get", "secrets", "-l", "owner=helm", "-o", "name"); strings.TrimSpace(got) != "" {
 		t.Fatalf("release Secrets after uninstall: %s", got)
 	}
-	if list := decodeReleases(t, h.run(t, "list", "-n", ns, "-a", "-o", "json")); len(list) != 0 {
+	if list := decodeReleases(t, h.run(t, listAll(helm4, "-n", ns, "-o", "json")...)); len(list) != 0 {
 		t.Fatalf("helm list after uninstall: %+v", list)
 	}
 	// A chart with a kind shoal does not serve fails before Helm writes
@@ -348,10 +394,14 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 
 	// A hook Job that fails fails the release, saying which.
 	_, errOut, err = h.try("install", "failing", chart, "-n", ns, "--set", "hookExit=1", "--timeout", "2m")
-	if err == nil || !strings.Contains(errOut, "job failing-hook failed") {
+	failedHook := "job failing-hook failed"
+	if helm4 { // Helm 4 waits on hooks with its kstatus watcher
+		failedHook = "Job/" + ns + "/failing-hook not ready. status: Failed"
+	}
+	if err == nil || !strings.Contains(errOut, failedHook) {
 		t.Fatalf("helm install with a failing hook: err %v, stderr:\n%s", err, errOut)
 	}
-	if list := decodeReleases(t, h.run(t, "list", "-n", ns, "-a", "-o", "json")); len(list) != 1 || list[0].Status != "failed" {
+	if list := decodeReleases(t, h.run(t, listAll(helm4, "-n", ns, "-o", "json")...)); len(list) != 1 || list[0].Status != "failed" {
 		t.Fatalf("helm list after a failed hook: %+v", list)
 	}
 	h.run(t, "uninstall", "failing", "-n", ns, "--wait", "--timeout", "2m")
@@ -363,6 +413,15 @@ func TestHelmInstallUpgradeRollbackUninstall(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // each check runs kubectl
 		return false
 	})
+}
+
+// listAll is `helm list ARGS` of releases in every status: Helm 3 needs -a,
+// Helm 4 lists them all by default and has no -a.
+func listAll(helm4 bool, args ...string) []string {
+	if helm4 {
+		return append([]string{"list"}, args...)
+	}
+	return append([]string{"list", "-a"}, args...)
 }
 
 // waitHelmPods waits until exactly n pods of the chart's Deployment exist,

@@ -29,8 +29,6 @@ var corpusRefusals = map[string][]string{
 	// preferred pod anti-affinity, is checked below.)
 	"kubernetes-examples--cockroachdb--cockroachdb-statefulset.yaml": {`no matches for kind "PodDisruptionBudget" in version "policy/v1beta1"`},
 	"kubernetes-examples--vllm-deployment--prometheus-adapter.yaml":  {`APIService`},
-	// A claim bound to a declared volume, which shoal does not do.
-	"kubernetes-examples--model-serving-tensorflow--pvc.yaml": {"spec.volumeName: Forbidden"},
 	// Pod Security's baseline level, shoal's default (Kubernetes enforces
 	// none unless told): each refusal names the fields and the fix.
 	"kubernetes-examples--cassandra--cassandra-statefulset.yaml": {
@@ -255,6 +253,16 @@ func TestKubernetesCorpus(t *testing.T) {
 		default:
 			t.Logf("%s: %s", f.name, strings.Join(strings.Fields(strings.ReplaceAll(out, "\n", "; ")), " "))
 		}
+	}
+
+	// The model-serving claim names its declared hostPath volume
+	// (spec.volumeName): both are Bound, to each other.
+	if got := a.mustKubectl(t, "", "get", "pvc", "my-model-pvc", "-o",
+		`jsonpath={.status.phase} {.spec.volumeName} {.metadata.annotations.pv\.kubernetes\.io/bind-completed}`); strings.TrimSpace(got) != "Bound my-model-pv yes" {
+		t.Errorf("my-model-pvc: %q, want it Bound to my-model-pv", got)
+	}
+	if got := a.mustKubectl(t, "", "get", "pv", "my-model-pv", "-o", "jsonpath={.status.phase} {.spec.claimRef.namespace}/{.spec.claimRef.name}"); strings.TrimSpace(got) != "Bound default/my-model-pvc" {
+		t.Errorf("my-model-pv: %q, want it Bound to default/my-model-pvc", got)
 	}
 
 	// The cockroachdb StatefulSet applied with its preferred pod

@@ -20,7 +20,24 @@ import (
 func keepClaimBinding(old, obj api.Object) {
 	oc, ok1 := old.(*api.PersistentVolumeClaim)
 	nc, ok2 := obj.(*api.PersistentVolumeClaim)
-	if !ok1 || !ok2 || oc.SelectedNode() == "" {
+	if !ok1 || !ok2 {
+		return
+	}
+	// The binding to a declared volume is the store's: it stays, and a
+	// waiting claim keeps waiting (the volume's arrival binds it).
+	if v := oc.BoundVolume(); v != "" {
+		nc.Spec.VolumeName = v
+		setAnnotation(&nc.ObjectMeta, api.AnnotationBindCompleted, "yes")
+		if by, ok := oc.Annotations[api.AnnotationBoundByController]; ok {
+			setAnnotation(&nc.ObjectMeta, api.AnnotationBoundByController, by)
+		}
+	} else if why, ok := oc.Annotations[api.AnnotationWaitsForVolume]; ok {
+		setAnnotation(&nc.ObjectMeta, api.AnnotationWaitsForVolume, why)
+		delete(nc.Annotations, api.AnnotationBindCompleted)
+	} else {
+		delete(nc.Annotations, api.AnnotationBindCompleted)
+	}
+	if oc.SelectedNode() == "" {
 		return
 	}
 	if _, named := nc.Annotations[api.AnnotationSelectedNode]; named {
@@ -108,6 +125,13 @@ func (o *Registry) bindClaims(t *gossip.Txn, pod *api.Pod, node string) error {
 			return api.NewInternal(err)
 		}
 		c := obj.(*api.PersistentVolumeClaim)
+		if why, waits := c.Annotations[api.AnnotationWaitsForVolume]; waits {
+			return api.NewConflict(api.KindPod, pod.Name, fmt.Sprintf(
+				"persistentvolumeclaim %q is not bound yet (%s): pod %s cannot run before it is", name, why, pod.Name))
+		}
+		if c.BoundVolume() != "" && c.SelectedNode() == "" {
+			continue // a declared volume reachable from any node
+		}
 		switch at := c.SelectedNode(); at {
 		case node:
 			continue

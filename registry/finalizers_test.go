@@ -105,15 +105,106 @@ func TestForegroundDeleteKeepsOwnersVisibleWhileABlockingDependentTerminates(t *
 	}
 }
 
-func TestForegroundDeleteWithNothingBlockingRemovesAtOnce(t *testing.T) {
+func TestForegroundDeleteWithNothingBlockingMarksTheOwner(t *testing.T) {
 	ctx := context.Background()
 	o := newTestObjects(t, "")
 	ownedChain(t, o) // references without blockOwnerDeletion
-	if _, err := o.Delete(ctx, api.KindDeployment, "default", "web", api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
+	out, err := o.Delete(ctx, api.KindDeployment, "default", "web", api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := out.GetObjectMeta(); m.DeletionTimestamp == nil || !slices.Equal(m.Finalizers, []string{api.FinalizerForeground}) {
+		t.Fatalf("the delete answered deletion %v, finalizers %v; want the owner marked", m.DeletionTimestamp, m.Finalizers)
+	}
+	// As in Kubernetes the owner stays, marked, for the collector to
+	// finish; its dependents (nothing blocks) are already gone.
+	if m := mustGet(t, o, api.KindDeployment, "web"); m.DeletionTimestamp == nil || !slices.Equal(m.Finalizers, []string{api.FinalizerForeground}) {
+		t.Fatalf("the Deployment: deletion %v, finalizers %v; want it marked with %s", m.DeletionTimestamp, m.Finalizers, api.FinalizerForeground)
+	}
+	if list, _, _ := o.List(ctx, api.KindReplicaSet, "default", nil); len(list) != 0 {
+		t.Fatalf("ReplicaSets left: %d", len(list))
+	}
+	// The collector's removal of the finalizer passes (nothing blocks)
+	// and removes the owner.
+	d, _ := o.Get(ctx, api.KindDeployment, "default", "web")
+	d.GetObjectMeta().Finalizers = []string{}
+	if _, err := o.Update(api.WithFinishForeground(ctx), d); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := o.Get(ctx, api.KindDeployment, "default", "web"); !api.IsNotFound(err) {
-		t.Fatalf("nothing blocks it, so it goes at once: %v", err)
+		t.Fatalf("the Deployment after its finalizer went: %v, want it gone", err)
+	}
+}
+
+func TestFinishForegroundIsRefusedWhileTheStoreHoldsABlockingDependent(t *testing.T) {
+	ctx := context.Background()
+	o := newTestObjects(t, "")
+	if _, err := o.Create(ctx, testDeployment("web", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Delete(ctx, api.KindDeployment, "default", "web", api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
+		t.Fatal(err)
+	}
+	// A controller that had not seen the delete makes a ReplicaSet now.
+	dep, _ := o.Get(ctx, api.KindDeployment, "default", "web")
+	d := dep.(*api.Deployment)
+	if _, err := o.Create(ctx, &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "web-late", Namespace: "default",
+		Labels: map[string]string{"app": "web"}, OwnerReferences: []api.OwnerReference{api.NewControllerRef(d)}},
+		Spec: api.ReplicaSetSpec{Replicas: api.Int32(1), Selector: d.Spec.Selector, Template: d.Spec.Template}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Finalizers = []string{}
+	_, err := o.Update(api.WithFinishForeground(ctx), d)
+	if !api.IsConflict(err) || !strings.Contains(err.Error(), "web-late") {
+		t.Fatalf("finishing with a blocking dependent stored: %v, want a 409 naming web-late", err)
+	}
+	if m := mustGet(t, o, api.KindDeployment, "web"); !api.HasFinalizer(m, api.FinalizerForeground) {
+		t.Fatalf("the refused update changed the owner: finalizers %v", m.Finalizers)
+	}
+	// A client may still remove the finalizer itself (the usual way to
+	// unstick an object): only the collector's removal is checked.
+	cur, _ := o.Get(ctx, api.KindDeployment, "default", "web")
+	cur.GetObjectMeta().Finalizers = []string{}
+	if _, err := o.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Get(ctx, api.KindDeployment, "default", "web"); !api.IsNotFound(err) {
+		t.Fatalf("the Deployment after a client removed its finalizer: %v, want it gone", err)
+	}
+}
+
+func TestWholeObjectWritesKeepTheFinalizersOfAnObjectBeingDeleted(t *testing.T) {
+	ctx := context.Background()
+	o := newTestObjects(t, "")
+	blockingChain(t, o)
+	if _, err := o.Delete(ctx, api.KindDeployment, "default", "web", api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
+		t.Fatal(err)
+	}
+	marked := mustGet(t, o, api.KindDeployment, "web")
+	// shoal apply of the file the Deployment came from (no finalizers).
+	if _, err := o.Apply(ctx, []api.Object{testDeployment("web", 3)}); err != nil {
+		t.Fatal(err)
+	}
+	m := mustGet(t, o, api.KindDeployment, "web")
+	if !slices.Equal(m.Finalizers, []string{api.FinalizerForeground}) || m.DeletionTimestamp == nil || !m.DeletionTimestamp.Equal(marked.DeletionTimestamp.Time) {
+		t.Fatalf("after shoal apply: finalizers %v, deletion %v; want %s and %v kept", m.Finalizers, m.DeletionTimestamp, api.FinalizerForeground, marked.DeletionTimestamp)
+	}
+	// A PUT of the whole object without finalizers keeps them too.
+	put := testDeployment("web", 2)
+	if _, err := o.Update(api.WithWholeObject(ctx), put); err != nil {
+		t.Fatal(err)
+	}
+	if m := mustGet(t, o, api.KindDeployment, "web"); !slices.Equal(m.Finalizers, []string{api.FinalizerForeground}) || m.DeletionTimestamp == nil {
+		t.Fatalf("after a PUT without finalizers: finalizers %v, deletion %v; want them kept", m.Finalizers, m.DeletionTimestamp)
+	}
+	// A PUT that names an empty list means it: the deletion finishes.
+	put = testDeployment("web", 2)
+	put.Finalizers = []string{}
+	if _, err := o.Update(api.WithWholeObject(ctx), put); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Get(ctx, api.KindDeployment, "default", "web"); !api.IsNotFound(err) {
+		t.Fatalf("after a PUT with finalizers: []: %v, want it gone", err)
 	}
 }
 

@@ -86,10 +86,12 @@ func TestForegroundDeleteRemovesDependentsFirst(t *testing.T) {
 	if _, err := o.Delete(ctx, api.KindDeployment, "default", "web", api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []*api.Kind{api.KindDeployment, api.KindReplicaSet} {
-		if list, _, _ := o.List(ctx, k, "default", nil); len(list) != 0 {
-			t.Fatalf("%s left: %d", k.Kind, len(list))
-		}
+	if list, _, _ := o.List(ctx, api.KindReplicaSet, "default", nil); len(list) != 0 {
+		t.Fatalf("ReplicaSets left: %d", len(list))
+	}
+	// The owner itself stays, marked, for the collector to finish.
+	if m := mustGet(t, o, api.KindDeployment, "web"); !api.HasFinalizer(m, api.FinalizerForeground) {
+		t.Fatalf("the Deployment: finalizers %v, want %s", m.Finalizers, api.FinalizerForeground)
 	}
 	// The bound pod terminates gracefully on its node; the unbound one
 	// is gone at once.

@@ -310,6 +310,9 @@ func decode(k *api.Kind, spec, status *gossip.Record) (api.Object, error) {
 	}
 	m.ResourceVersion = resourceVersion(ver, spec, applied)
 	setTypeMeta(k, obj)
+	if pv, ok := obj.(*api.PersistentVolume); ok && pv.Status.Phase == "" {
+		pv.Status.Phase = api.PersistentVolumePhase(pv) // stored before volumes had a status record
+	}
 	return obj, nil
 }
 
@@ -363,6 +366,41 @@ func (o *Registry) List(_ context.Context, k *api.Kind, ns string, sel api.Selec
 		}
 	}
 	return out, strconv.FormatUint(stamp, 10), nil
+}
+
+// ListPage is List from the object after the key after ("namespace/name",
+// "" for the first) on, at most limit objects, and whether more follow. It
+// decodes only the objects of the page (and the ones the selector skips),
+// so that a paged list (kubectl asks by 500) costs what the page does.
+func (o *Registry) ListPage(_ context.Context, k *api.Kind, ns string, sel api.Selector, after string, limit int) ([]api.Object, string, bool, error) {
+	base := specPrefix + k.Resource + "/"
+	prefix := base
+	if k.Namespaced && ns != "" {
+		prefix += ns + "/"
+	}
+	stamp := o.st.Stamp()
+	var specs []*gossip.Record
+	o.st.Scan(prefix, func(r *gossip.Record) { specs = append(specs, r) })
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Key < specs[j].Key })
+	if after != "" {
+		from := base + after
+		specs = specs[sort.Search(len(specs), func(i int) bool { return specs[i].Key > from }):]
+	}
+	out := make([]api.Object, 0, min(limit, len(specs)))
+	for _, r := range specs {
+		obj, err := decode(k, r, o.st.Get(statusPrefix+r.Key[len(specPrefix):]))
+		if err != nil {
+			return nil, "", false, err
+		}
+		if !sel.Matches(obj.GetObjectMeta().Labels) {
+			continue
+		}
+		if len(out) == limit {
+			return out, strconv.FormatUint(stamp, 10), true, nil
+		}
+		out = append(out, obj)
+	}
+	return out, strconv.FormatUint(stamp, 10), false, nil
 }
 
 // prepare defaults and validates a new object in place and gives it identity.
@@ -438,8 +476,18 @@ func putObject(t *gossip.Txn, k *api.Kind, name, key string, value []byte) error
 // writeCreate stages the records of a prepared new object.
 func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	m := obj.GetObjectMeta()
-	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
-		if err := o.adoptRunningPodsNode(t, c); err != nil {
+	switch obj := obj.(type) {
+	case *api.PersistentVolumeClaim:
+		if err := o.bindNewClaim(t, obj); err != nil {
+			return err
+		}
+		if obj.Spec.VolumeName == "" && obj.Annotations[api.AnnotationWaitsForVolume] == "" {
+			if err := o.adoptRunningPodsNode(t, obj); err != nil {
+				return err
+			}
+		}
+	case *api.PersistentVolume:
+		if err := o.bindWaitingClaims(t, obj); err != nil {
 			return err
 		}
 	}
@@ -471,6 +519,8 @@ func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error
 		if obj.Spec.NodeName != "" { // bound by its creator, as DaemonSet pods are
 			return o.bindClaims(t, obj, obj.Spec.NodeName)
 		}
+	case *api.PersistentVolume:
+		return o.stageVolumeStatus(t, obj)
 	}
 	return nil
 }
@@ -497,7 +547,13 @@ func (o *Registry) Create(ctx context.Context, obj api.Object) (api.Object, erro
 
 // stageUpdate checks an update against the current object and stages the
 // new spec record. It reports whether anything changed.
-func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, error) {
+//
+// A whole-object write (wholeObject: a PUT, shoal apply) with no
+// metadata.finalizers at all keeps the stored ones while the object is
+// being deleted: its writer did not mean to finish the deletion. The
+// garbage collector's removal of foregroundDeletion (finishForeground) is
+// refused while a dependent that blocks the owner is stored.
+func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object, wholeObject, finishForeground bool) (*api.Kind, bool, error) {
 	k := api.KindOf(obj)
 	setTypeMeta(k, obj)
 	m := obj.GetObjectMeta()
@@ -521,6 +577,9 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	m.UID, m.CreationTimestamp, m.GenerateName = om.UID, om.CreationTimestamp, om.GenerateName
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 	if om.DeletionTimestamp != nil {
+		if wholeObject && m.Finalizers == nil {
+			m.Finalizers = slices.Clone(om.Finalizers)
+		}
 		if added := addedFinalizers(om.Finalizers, m.Finalizers); len(added) > 0 {
 			return k, false, invalid(k, m.Name, api.FieldErrors{{Field: "metadata.finalizers", Type: api.ErrTypeForbidden,
 				Detail: fmt.Sprintf("no new finalizers can be added if the object is being deleted, found new finalizers %q", added)}})
@@ -554,6 +613,17 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 		osv, _ := statusField(old)
 		sv.Set(osv)
 	}
+	pv, isVolume := obj.(*api.PersistentVolume)
+	if isVolume {
+		// A volume made Available (its claimRef removed) takes a
+		// waiting claim.
+		pv.Status.Phase = api.PersistentVolumePhase(pv)
+		if pv.Status.Phase == api.VolumeAvailable {
+			if err := o.bindWaitingClaims(t, pv); err != nil {
+				return k, false, err
+			}
+		}
+	}
 	m.ResourceVersion = ""
 	spec, err := encodeSpec(obj)
 	if err != nil {
@@ -566,6 +636,14 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 		m.ResourceVersion = oldRV
 		return k, false, nil
 	}
+	if finishForeground && api.HasFinalizer(om, api.FinalizerForeground) && !api.HasFinalizer(m, api.FinalizerForeground) {
+		if dep, err := o.blockingDependentIn(t, k, old); err != nil || dep != "" {
+			if err != nil {
+				return k, false, err
+			}
+			return k, false, api.NewConflict(k, m.Name, fmt.Sprintf("the dependent %s still blocks its deletion (blockOwnerDeletion)", dep))
+		}
+	}
 	if finalized(m) {
 		// The last finalizer of an object being deleted is gone: so is it.
 		return k, true, o.removeIn(t, k, obj)
@@ -575,6 +653,11 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object) (*api.Kind, bool, 
 	}
 	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
 		if err := o.stageClaimStatus(t, c, old.(*api.PersistentVolumeClaim).Status.Phase); err != nil {
+			return k, false, err
+		}
+	}
+	if isVolume {
+		if err := o.stageVolumeStatus(t, pv); err != nil {
 			return k, false, err
 		}
 	}
@@ -596,7 +679,7 @@ func specChanged(old, cur api.Object) bool {
 // resourceVersion must match the stored one (optimistic concurrency).
 func (o *Registry) Update(ctx context.Context, obj api.Object) (api.Object, error) {
 	recs, err := o.update(ctx, func(t *gossip.Txn) error {
-		_, _, err := o.stageUpdate(t, obj)
+		_, _, err := o.stageUpdate(t, obj, api.IsWholeObject(ctx), api.IsFinishForeground(ctx))
 		return err
 	})
 	if err != nil {
@@ -770,6 +853,12 @@ func (o *Registry) deleteIn(t *gossip.Txn, k *api.Kind, ns, name string, opts ap
 		if m.DeletionTimestamp != nil && api.HasFinalizer(m, api.FinalizerForeground) {
 			return obj, nil // its foreground deletion is under way
 		}
+		// As in Kubernetes, the object deleted in the foreground is always
+		// marked first, even with nothing blocking it: the garbage
+		// collector removes the finalizer, and with it the object, a
+		// moment later. Its dependents are marked only while something
+		// still blocks them.
+		addFinalizer = depth == 0
 		if depth >= maxForegroundDepth {
 			return nil, api.NewBadRequest(fmt.Sprintf("%s %q: owner references go deeper than %d levels; delete with propagationPolicy Background", k.Kind, name, maxForegroundDepth))
 		}
@@ -853,6 +942,11 @@ func (o *Registry) removeIn(t *gossip.Txn, k *api.Kind, obj api.Object) error {
 	if k == api.KindNamespace {
 		return o.stageNamespaceDelete(t, obj.(*api.Namespace))
 	}
+	if c, ok := obj.(*api.PersistentVolumeClaim); ok {
+		if err := o.releaseVolume(t, c); err != nil {
+			return err
+		}
+	}
 	m := obj.GetObjectMeta()
 	t.Delete(specKey(k, m.Namespace, m.Name))
 	t.Delete(statusKey(k, m.Namespace, m.Name))
@@ -876,6 +970,53 @@ func addedFinalizers(old, cur []string) []string {
 		}
 	}
 	return out
+}
+
+// blockingDependentIn names a stored dependent whose owner reference to
+// owner blocks the owner's deletion (blockOwnerDeletion), or returns "".
+func (o *Registry) blockingDependentIn(t *gossip.Txn, ownerKind *api.Kind, owner api.Object) (string, error) {
+	om := owner.GetObjectMeta()
+	if om.UID == "" {
+		return "", nil
+	}
+	uid := []byte(om.UID)
+	var found string
+	var err error
+	for _, dk := range api.Kinds {
+		prefix := specPrefix + dk.Resource + "/"
+		if ownerKind.Namespaced {
+			if !dk.Namespaced {
+				continue
+			}
+			prefix += om.Namespace + "/"
+		}
+		t.Range(prefix, func(r *gossip.Record) bool {
+			if r.Deleted || !bytes.Contains(r.Value, uid) {
+				return true
+			}
+			dep, derr := decode(dk, r, nil)
+			if derr != nil {
+				err = api.NewInternal(derr)
+				return false
+			}
+			if dm := dep.GetObjectMeta(); api.BlocksOwner(dm, om.UID) {
+				found = dk.Singular + " " + keyOfMeta(dm)
+				return false
+			}
+			return true
+		})
+		if found != "" || err != nil {
+			break
+		}
+	}
+	return found, err
+}
+
+func keyOfMeta(m *api.ObjectMeta) string {
+	if m.Namespace == "" {
+		return m.Name
+	}
+	return m.Namespace + "/" + m.Name
 }
 
 // releaseDependents finds the objects whose ownerReferences name owner's
@@ -1053,7 +1194,7 @@ func (o *Registry) ApplyPrune(ctx context.Context, objs, prune []api.Object, sel
 				actions[i] = ActionCreated
 				continue
 			}
-			_, changed, err := o.stageUpdate(t, obj)
+			_, changed, err := o.stageUpdate(t, obj, true, false)
 			if err != nil {
 				return indexed(i, len(objs), err)
 			}

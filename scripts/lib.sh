@@ -58,30 +58,42 @@ ensure_go() {
 	command -v go >/dev/null 2>&1 || die "Go is needed to build shoal (https://go.dev/dl/); put it on the PATH"
 }
 
-# HELM_VERSION is the Helm the integration tests drive (integration/helm_test.go).
+# HELM_VERSION and HELM4_VERSION are the Helms the integration tests drive
+# (integration/helm_test.go): Helm 3, and Helm 4 (server-side apply).
 HELM_VERSION="v3.22.0"
+HELM4_VERSION="v4.3.1"
 
-# ensure_helm builds Helm's CLI from its Go module (only the Go module proxy is
-# needed) into a cache outside the worktree, once per version, and exports
-# SHOAL_HELM with its path. Helm's module is built on its own, outside shoal's
-# module, since its Kubernetes modules are other versions than shoal's.
-ensure_helm() {
-	ensure_go
-	local dir="${XDG_CACHE_HOME:-$HOME/.cache}/shoal/helm-$HELM_VERSION"
+# build_helm MODULE VERSION builds Helm's CLI from its Go module (only the Go
+# module proxy is needed) into a cache outside the worktree, once per
+# version, and prints the binary's path. Helm's module is built on its own,
+# outside shoal's module, since its Kubernetes modules are other versions
+# than shoal's.
+build_helm() {
+	local module="$1" version="$2"
+	local dir="${XDG_CACHE_HOME:-$HOME/.cache}/shoal/helm-$version"
 	if [[ ! -x "$dir/helm" ]]; then
-		log "building helm $HELM_VERSION from its Go module (a few minutes, once)"
+		log "building helm $version from its Go module (a few minutes, once)" >&2
 		local tmp
 		tmp="$(mktemp -d)"
 		mkdir -p "$dir"
 		# The version stamp is what Helm's own release build sets.
 		(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod GOBIN="$tmp/bin" \
-			go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-			"helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||
-			{ rm -rf "$tmp"; die "could not build helm $HELM_VERSION"; }
+			go install -ldflags "-s -w -X $module/internal/version.version=$version" \
+			"$module/cmd/helm@$version") >&2 ||
+			{ rm -rf "$tmp"; die "could not build helm $version"; }
 		mv "$tmp/bin/helm" "$dir/helm"  # whole, so an interrupted build leaves no binary
 		rm -rf "$tmp"
 	fi
-	export SHOAL_HELM="$dir/helm"
+	echo "$dir/helm"
+}
+
+# ensure_helm builds (once) and exports SHOAL_HELM (Helm 3) and SHOAL_HELM4
+# (Helm 4) with their paths.
+ensure_helm() {
+	ensure_go
+	SHOAL_HELM="$(build_helm helm.sh/helm/v3 "$HELM_VERSION")" || die "could not build helm $HELM_VERSION"
+	SHOAL_HELM4="$(build_helm helm.sh/helm/v4 "$HELM4_VERSION")" || die "could not build helm $HELM4_VERSION"
+	export SHOAL_HELM SHOAL_HELM4
 }
 
 # build_shoal builds the static binary bin/shoal.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,6 +146,10 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		h.s.watch(w, r, h.k, ns, lr, tab)
 		return
 	}
+	if pl, ok := h.s.cfg.Store.(pagedLister); ok && lr.limit > 0 && lr.opts.FieldSelector.Empty() && !lr.exact {
+		h.listPage(w, r, pl, ns, lr, tab)
+		return
+	}
 	items, rv, err := h.s.cfg.Store.List(r.Context(), h.k, ns, lr.opts.LabelSelector)
 	if err == nil && !lr.exact {
 		err = notNewerThan(lr.opts.ResourceVersion, rv)
@@ -158,6 +163,45 @@ func (h *kindHandler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items, rv, cont := lr.page(items, rv)
+	if tab != nil {
+		tab.write(w, items, api.ListMeta{ResourceVersion: rv, Continue: cont})
+		return
+	}
+	l := listOf(h.k, items, rv)
+	l.ListMeta.Continue = cont
+	writeJSON(w, http.StatusOK, l)
+}
+
+// pagedLister is a store that lists one page at a time (the registry): a
+// list with a limit then decodes only that page's objects.
+type pagedLister interface {
+	ListPage(ctx context.Context, k *api.Kind, ns string, sel api.Selector, after string, limit int) ([]api.Object, string, bool, error)
+}
+
+// listPage answers a list with a limit (and no field selector) from one
+// page of the store; the answer is the one lr.page gives over a whole
+// list: the same items, resourceVersion and continue token.
+func (h *kindHandler) listPage(w http.ResponseWriter, r *http.Request, pl pagedLister, ns string, lr listRequest, tab *tabler) {
+	after := ""
+	if lr.cont != nil {
+		after = lr.cont.After
+	}
+	items, rv, more, err := pl.ListPage(r.Context(), h.k, ns, lr.opts.LabelSelector, after, int(lr.limit))
+	if err == nil {
+		err = notNewerThan(lr.opts.ResourceVersion, rv)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if lr.cont != nil {
+		rv = lr.cont.RV
+	}
+	cont := ""
+	if more && len(items) > 0 {
+		m := items[len(items)-1].GetObjectMeta()
+		cont = continueToken{RV: rv, After: m.Namespace + "/" + m.Name}.encode()
+	}
 	if tab != nil {
 		tab.write(w, items, api.ListMeta{ResourceVersion: rv, Continue: cont})
 		return
@@ -275,7 +319,7 @@ func (h *kindHandler) write(w http.ResponseWriter, r *http.Request, status bool)
 	if status {
 		out, err = h.s.cfg.Store.UpdateStatus(ctx, obj)
 	} else {
-		out, err = h.s.cfg.Store.Update(r.Context(), obj)
+		out, err = h.s.cfg.Store.Update(api.WithWholeObject(r.Context()), obj)
 	}
 	if err != nil {
 		writeError(w, err)
@@ -418,6 +462,7 @@ func (h *kindHandler) deleteOptions(w http.ResponseWriter, r *http.Request) (opt
 				return opts, false, api.NewBadRequest("delete options: give propagationPolicy or the deprecated orphanDependents, not both")
 			}
 			if o.OrphanDependents != nil {
+				opts.OrphanDependents = o.OrphanDependents
 				opts.PropagationPolicy = api.DeletePropagationBackground
 				if *o.OrphanDependents {
 					opts.PropagationPolicy = api.DeletePropagationOrphan
@@ -478,7 +523,23 @@ func (h *kindHandler) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, obj)
+	writeJSON(w, deleteStatus(obj, opts), obj)
+}
+
+// deleteStatus is the code of a delete's answer as Kubernetes' handler
+// gives it: 202 Accepted when the object is not removed at once (it stays,
+// marked, for its finalizers or its grace period) and the request asked for
+// cascading with the deprecated orphanDependents: false; 200 otherwise, a
+// foreground delete included (Kubernetes keeps 200 there so as not to
+// break clients).
+func deleteStatus(obj api.Object, opts api.DeleteOptions) int {
+	m := obj.GetObjectMeta()
+	removed := m.DeletionTimestamp == nil || (len(m.Finalizers) == 0 &&
+		(m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds == 0))
+	if !removed && opts.OrphanDependents != nil && !*opts.OrphanDependents {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
 }
 
 func (h *kindHandler) deleteCollection(w http.ResponseWriter, r *http.Request) {

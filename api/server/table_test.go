@@ -388,22 +388,36 @@ func BenchmarkListPods(b *testing.B) {
 		{"objects", "application/json"},
 		{"table", kubectlAccept},
 		{"table-with-objects", kubectlAccept},
+		{"kubectl-pages", kubectlAccept},
 	} {
 		url := ts.URL + "/api/v1/pods"
-		if bc.name == "table-with-objects" {
+		switch bc.name {
+		case "table-with-objects":
 			url += "?includeObject=Object"
+		case "kubectl-pages":
+			url += "?limit=500" // as kubectl get asks (--chunk-size), every page
 		}
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				req, _ := http.NewRequest(http.MethodGet, url, nil)
-				req.Header.Set("Accept", bc.accept)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Fatal(err)
+				next := url
+				for next != "" {
+					req, _ := http.NewRequest(http.MethodGet, next, nil)
+					req.Header.Set("Accept", bc.accept)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					body, _ := io.ReadAll(bufio.NewReader(resp.Body))
+					resp.Body.Close()
+					b.SetBytes(int64(len(body)))
+					next = ""
+					var page struct {
+						Metadata api.ListMeta `json:"metadata"`
+					}
+					if bc.name == "kubectl-pages" && json.Unmarshal(body, &page) == nil && page.Metadata.Continue != "" {
+						next = ts.URL + "/api/v1/pods?limit=500&continue=" + page.Metadata.Continue
+					}
 				}
-				n, _ := bufio.NewReader(resp.Body).WriteTo(io.Discard)
-				resp.Body.Close()
-				b.SetBytes(n)
 			}
 		})
 	}

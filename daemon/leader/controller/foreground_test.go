@@ -162,3 +162,70 @@ func TestCollectorRemovesAnObjectBeingDeletedWithNoFinalizerLeft(t *testing.T) {
 		return api.IsNotFound(e0) && api.IsNotFound(e1), ""
 	})
 }
+
+// A foreground delete with nothing blocking marks the object, as
+// Kubernetes does, and the collector removes it a moment later.
+func TestForegroundDeleteWithNothingBlockingFinishesAMomentLater(t *testing.T) {
+	store := newTestStore(t)
+	startManager(t, store, fastOptions())
+	mustCreate(t, store, &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "alone", Namespace: "default"}})
+	out, err := store.Delete(t.Context(), api.KindConfigMap, "default", "alone",
+		api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := out.GetObjectMeta(); m.DeletionTimestamp == nil || !api.HasFinalizer(m, api.FinalizerForeground) {
+		t.Fatalf("the delete answered deletion %v, finalizers %v; want it marked", m.DeletionTimestamp, m.Finalizers)
+	}
+	poll.True(t, 10*time.Second, "the ConfigMap removed by the collector", func() (bool, string) {
+		_, err := store.Get(t.Context(), api.KindConfigMap, "default", "alone")
+		return api.IsNotFound(err), ""
+	})
+}
+
+// A dependent made after its owner's foreground delete (by a writer that
+// had not seen it) is deleted by the collector, and the owner goes only
+// after it: the removal of foregroundDeletion is checked against the store.
+func TestForegroundDeletionWaitsForADependentMadeAfterTheDelete(t *testing.T) {
+	store := newTestStore(t)
+	startManager(t, store, fastOptions())
+	owner := mustCreate(t, store, &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "owner", Namespace: "default"}})
+	ref := func() []api.OwnerReference {
+		return []api.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner",
+			UID: owner.GetObjectMeta().UID, BlockOwnerDeletion: api.Bool(true)}}
+	}
+	mustCreate(t, store, &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "held", Namespace: "default",
+		OwnerReferences: ref(), Finalizers: []string{"example.com/hold"}}})
+	if _, err := store.Delete(t.Context(), api.KindConfigMap, "default", "owner",
+		api.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
+		t.Fatal(err)
+	}
+	// held is marked and blocks the owner; late comes after the delete.
+	mustCreate(t, store, &api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "late", Namespace: "default",
+		OwnerReferences: ref(), Finalizers: []string{"example.com/hold"}}})
+	removeHold := func(name string) {
+		t.Helper()
+		obj, err := store.Get(t.Context(), api.KindConfigMap, "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj.GetObjectMeta().Finalizers = nil
+		if _, err := store.Update(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll.True(t, 10*time.Second, "late marked for deletion by the collector", func() (bool, string) {
+		obj, err := store.Get(t.Context(), api.KindConfigMap, "default", "late")
+		return err == nil && obj.GetObjectMeta().DeletionTimestamp != nil, ""
+	})
+	removeHold("held")
+	time.Sleep(300 * time.Millisecond) // the collector looks at the owner again
+	if _, err := store.Get(t.Context(), api.KindConfigMap, "default", "owner"); err != nil {
+		t.Fatalf("the owner went while late still blocks it: %v", err)
+	}
+	removeHold("late")
+	poll.True(t, 10*time.Second, "the owner removed after late", func() (bool, string) {
+		_, err := store.Get(t.Context(), api.KindConfigMap, "default", "owner")
+		return api.IsNotFound(err), ""
+	})
+}

@@ -129,6 +129,15 @@ func (c *garbageCollector) onUpdate(_ context.Context, old, obj api.Object) {
 	}
 	if m.DeletionTimestamp != nil {
 		c.queue.Add(objectKey(obj))
+		if om.DeletionTimestamp == nil && api.HasFinalizer(m, api.FinalizerForeground) {
+			// Dependents it now waits for, made after its delete
+			// looked, are this collector's to delete.
+			for _, k := range gcKinds() {
+				for _, dep := range c.cache.inf.Cache(k).ByOwner(m.UID) {
+					c.queue.Add(objectKey(dep))
+				}
+			}
+		}
 	}
 }
 
@@ -197,6 +206,9 @@ func (c *garbageCollector) sync(ctx context.Context, key string) error {
 		return c.finish(ctx, k, obj)
 	}
 	dangling := c.danglingOwners(ns, m.OwnerReferences, c.fromCache)
+	if c.ownersWaitFor(ns, m.OwnerReferences, dangling) {
+		return c.deleteForOwners(ctx, k, obj)
+	}
 	if len(dangling) == 0 {
 		c.clearMissing(key)
 		return nil
@@ -224,6 +236,96 @@ func (c *garbageCollector) sync(ctx context.Context, key string) error {
 		return c.deleteOrphan(ctx, k, fresh)
 	}
 	return c.dropReferences(ctx, fresh, dangling)
+}
+
+// ownersWaitFor reports whether an object's owners are all gone or being
+// deleted in the foreground, with one at least in the foreground: such an
+// owner waits for its dependents, so a dependent made after the owner's
+// delete (by a controller that had not seen it yet) is deleted, as
+// Kubernetes' collector does.
+func (c *garbageCollector) ownersWaitFor(ns string, refs []api.OwnerReference, dangling map[string]bool) bool {
+	waiting := false
+	for _, ref := range refs {
+		if dangling[ref.UID] {
+			continue
+		}
+		k := kindByName(ref.Kind)
+		if k == nil {
+			return false // an owner that cannot be checked holds it
+		}
+		ons := ns
+		if !k.Namespaced {
+			ons = ""
+		}
+		owner, ok := c.cache.get(k, ons, ref.Name)
+		if !ok {
+			return false
+		}
+		om := owner.GetObjectMeta()
+		if om.DeletionTimestamp == nil || !api.HasFinalizer(om, api.FinalizerForeground) {
+			return false // a solid owner
+		}
+		waiting = true
+	}
+	return waiting
+}
+
+// deleteForOwners deletes a dependent its foreground-deleted owners wait
+// for, after checking them against the store: in the foreground when it
+// has dependents of its own, so they go first, else in the background (a
+// pod gracefully).
+func (c *garbageCollector) deleteForOwners(ctx context.Context, k *api.Kind, obj api.Object) error {
+	m := obj.GetObjectMeta()
+	fresh, err := c.store.Get(ctx, k, m.Namespace, m.Name)
+	if api.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get %s: %w", objectKey(obj), err)
+	}
+	fm := fresh.GetObjectMeta()
+	if fm.UID != m.UID || fm.DeletionTimestamp != nil {
+		return nil
+	}
+	for _, ref := range fm.OwnerReferences {
+		rk := kindByName(ref.Kind)
+		if rk == nil {
+			return nil
+		}
+		ons := fm.Namespace
+		if !rk.Namespaced {
+			ons = ""
+		}
+		owner, err := c.store.Get(ctx, rk, ons, ref.Name)
+		if api.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get the owner %s of %s: %w", ref.Name, objectKey(obj), err)
+		}
+		if om := owner.GetObjectMeta(); om.UID == ref.UID && (om.DeletionTimestamp == nil || !api.HasFinalizer(om, api.FinalizerForeground)) {
+			return nil // a solid owner after all
+		}
+	}
+	policy := api.DeletePropagationBackground
+	if c.hasDependents(fm.UID) {
+		policy = api.DeletePropagationForeground
+	}
+	_, err = c.store.Delete(ctx, k, fm.Namespace, fm.Name, api.DeleteOptions{UID: fm.UID, PropagationPolicy: policy})
+	if err != nil && !api.IsNotFound(err) && !api.IsConflict(err) {
+		return fmt.Errorf("delete %s, whose owners wait for it: %w", objectKey(obj), err)
+	}
+	c.log.Debug("deleted a dependent its owners' foreground deletion waits for", "object", objectKey(obj), "policy", policy)
+	return nil
+}
+
+func (c *garbageCollector) hasDependents(uid string) bool {
+	for _, k := range gcKinds() {
+		if len(c.cache.inf.Cache(k).ByOwner(uid)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ownerLookup finds an owner: it returns nil when there is none, or an
@@ -379,7 +481,16 @@ func (c *garbageCollector) finish(ctx context.Context, k *api.Kind, obj api.Obje
 			return nil
 		}
 		fm.Finalizers = slices.DeleteFunc(slices.Clone(fm.Finalizers), func(f string) bool { return f == api.FinalizerForeground })
-		if _, err := c.store.Update(ctx, fresh); err != nil && !api.IsNotFound(err) {
+		// The store refuses the removal while a blocking dependent is
+		// stored (one this cache has not seen yet): its deletion, or
+		// the retry, brings the owner back here.
+		_, err = c.store.Update(api.WithFinishForeground(ctx), fresh)
+		if api.IsConflict(err) {
+			c.log.Debug("a foreground deletion still waits", "object", objectKey(obj), "err", err)
+			c.queue.AddAfter(objectKey(obj), foregroundRecheck)
+			return nil
+		}
+		if err != nil && !api.IsNotFound(err) {
 			return fmt.Errorf("remove the finalizer %s of %s: %w", api.FinalizerForeground, objectKey(obj), err)
 		}
 		c.log.Debug("finished a foreground deletion", "object", objectKey(obj), "finalizers left", len(fm.Finalizers))
@@ -391,6 +502,10 @@ func (c *garbageCollector) finish(ctx context.Context, k *api.Kind, obj api.Obje
 	}
 	return nil
 }
+
+// foregroundRecheck is how soon a foreground deletion the store held back
+// (a dependent the cache had not seen) is looked at again.
+const foregroundRecheck = time.Second
 
 // blockingDependent returns a dependent, in the cache, whose reference to
 // the owner with the uid blocks the owner's deletion, or nil.

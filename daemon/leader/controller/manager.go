@@ -168,6 +168,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		newLoadBalancerController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
 		newGarbageCollector(ctx, m.store, m.cache, m.log, m.opts).loop(),
 		newComposeDepsController(ctx, m.store, m.cache, m.rec, m.log, m.opts).loop(),
+		newVolumeBindingController(ctx, m.cache, m.rec, m.log, m.opts).loop(),
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {

@@ -125,6 +125,20 @@ func (h *HealthStore) List(ctx context.Context, k *api.Kind, ns string, sel api.
 	return objs, rv, nil
 }
 
+// ListPage is List one page at a time (registry.Registry.ListPage), with
+// the same Ready overlay on Nodes.
+func (h *HealthStore) ListPage(ctx context.Context, k *api.Kind, ns string, sel api.Selector, after string, limit int) ([]api.Object, string, bool, error) {
+	objs, rv, more, err := h.Registry.ListPage(ctx, k, ns, sel, after, limit)
+	if err != nil || k != api.KindNode {
+		return objs, rv, more, err
+	}
+	view := h.viewMap()
+	for _, o := range objs {
+		h.overlay(o, view)
+	}
+	return objs, rv, more, nil
+}
+
 // Watch streams changes; for Nodes it also sends a MODIFIED event whenever
 // membership.Source changes a node's Ready condition.
 func (h *HealthStore) Watch(ctx context.Context, k *api.Kind, ns string, opts api.ListOptions) (<-chan api.WatchEvent, error) {

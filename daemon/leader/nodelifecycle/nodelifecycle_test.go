@@ -408,3 +408,31 @@ func TestEvictionRunsWhenTheTimeoutEnds(t *testing.T) {
 		t.Fatalf("evicted %s after the timeout ended, want within 0.3 s", evicted.Sub(end).Round(time.Millisecond))
 	}
 }
+
+// A paged list of Nodes (kubectl get nodes asks by 500) shows the same
+// Ready as a whole one.
+func TestNodeReadyInPagedLists(t *testing.T) {
+	mem := &membership.Static{}
+	now := time.Now()
+	mem.Set(membership.Member{Name: "h1", Alive: true, Since: now}, membership.Member{Name: "h2", Alive: false, Since: now})
+	h := newHealthStore(t, mem)
+	var got []string
+	after := ""
+	for {
+		page, _, more, err := h.ListPage(context.Background(), api.KindNode, "", nil, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page {
+			n := o.(*api.Node)
+			got = append(got, n.Name+"="+api.FindCondition(n.Status.Conditions, api.NodeReady).Status)
+			after = "/" + n.Name
+		}
+		if !more {
+			break
+		}
+	}
+	if want := "h1=True,h2=Unknown"; strings.Join(got, ",") != want {
+		t.Fatalf("paged nodes: %v, want %s", got, want)
+	}
+}

@@ -106,6 +106,8 @@ type cache struct {
 	namespaces   namespaceLabels            // the labels of each namespace, for namespaceSelectors
 	claims       map[string]string          // PersistentVolumeClaims by namespace/name: their node, "" while unbound
 	claimAssumed map[string]claimAssumption // unbound claims this scheduler placed a first pod of
+	claimWaits   map[string]string          // claims waiting for a declared volume: why
+	claimVolume  map[string]bool            // claims bound to a declared volume any node reaches
 }
 
 type assumedPod struct {
@@ -116,7 +118,8 @@ type assumedPod struct {
 func newCache(ttl time.Duration, now func() time.Time) *cache {
 	return &cache{ttl: ttl, now: now, nodes: map[string]*nodeInfo{}, pods: map[string]*api.Pod{},
 		assumed: map[string]assumedPod{}, counted: map[string]*api.Pod{},
-		namespaces: namespaceLabels{}, claims: map[string]string{}, claimAssumed: map[string]claimAssumption{}}
+		namespaces: namespaceLabels{}, claims: map[string]string{}, claimAssumed: map[string]claimAssumption{},
+		claimWaits: map[string]string{}, claimVolume: map[string]bool{}}
 }
 
 func podKey(p *api.Pod) string { return p.Namespace + "/" + p.Name }

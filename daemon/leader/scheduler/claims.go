@@ -29,6 +29,16 @@ func (c *cache) setClaim(pvc *api.PersistentVolumeClaim) {
 	if pvc.SelectedNode() != "" {
 		delete(c.claimAssumed, key)
 	}
+	if why, ok := pvc.Annotations[api.AnnotationWaitsForVolume]; ok {
+		c.claimWaits[key] = why
+	} else {
+		delete(c.claimWaits, key)
+	}
+	if pvc.BoundVolume() != "" && pvc.SelectedNode() == "" {
+		c.claimVolume[key] = true
+	} else {
+		delete(c.claimVolume, key)
+	}
 }
 
 func (c *cache) deleteClaim(key string) {
@@ -36,6 +46,8 @@ func (c *cache) deleteClaim(key string) {
 	defer c.mu.Unlock()
 	delete(c.claims, key)
 	delete(c.claimAssumed, key)
+	delete(c.claimWaits, key)
+	delete(c.claimVolume, key)
 }
 
 // claimNodeLocked returns the node the pod's claims pin it to ("" if
@@ -47,8 +59,11 @@ func (c *cache) claimNodeLocked(p *api.Pod) (pinned, why string) {
 	for _, name := range api.PodClaims(&p.Spec) {
 		key := p.Namespace + "/" + name
 		node, ok := c.claims[key]
-		if !ok {
+		if !ok || c.claimVolume[key] {
 			continue
+		}
+		if why, waits := c.claimWaits[key]; waits {
+			return "", fmt.Sprintf("persistentvolumeclaim %q is not bound yet: %s", name, why)
 		}
 		if node == "" {
 			node = c.claimAssumed[key].node
@@ -80,7 +95,7 @@ func (c *cache) claimNodeLocked(p *api.Pod) (pinned, why string) {
 func (c *cache) assumeClaimsLocked(p *api.Pod, node string) {
 	for _, name := range api.PodClaims(&p.Spec) {
 		key := p.Namespace + "/" + name
-		if at, ok := c.claims[key]; ok && at == "" && c.claimAssumed[key].node == "" {
+		if at, ok := c.claims[key]; ok && at == "" && !c.claimVolume[key] && c.claimAssumed[key].node == "" {
 			c.claimAssumed[key] = claimAssumption{node: node, pod: podKey(p)}
 		}
 	}

@@ -112,12 +112,23 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 				return fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case v.PersistentVolumeClaim != nil:
+			path, err := w.declaredVolumePath(ctx, pod.Namespace, v.PersistentVolumeClaim.ClaimName)
+			if err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			if path != "" {
+				if w.declared == nil {
+					w.declared = map[string]string{}
+				}
+				w.declared[v.Name] = path
+				continue
+			}
 			name := pvcVolumeName(pod.Namespace, v.PersistentVolumeClaim.ClaimName)
 			if w.rt.present.recent("volume:" + name) {
 				continue
 			}
 			cctx, cancel := w.rt.engineCtx(ctx)
-			err := w.rt.eng.EnsureVolume(cctx, name, map[string]string{"io.shoal.pvc": v.PersistentVolumeClaim.ClaimName,
+			err = w.rt.eng.EnsureVolume(cctx, name, map[string]string{"io.shoal.pvc": v.PersistentVolumeClaim.ClaimName,
 				engine.LabelPodNamespace: pod.Namespace})
 			cancel()
 			if err != nil {
@@ -127,6 +138,52 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *api.Pod) error {
 		}
 	}
 	return w.syncServiceAccount(ctx, pod)
+}
+
+// declaredVolumePath is the host path of the declared PersistentVolume a
+// claim is bound to, "" when the claim is one of shoal's own local volumes
+// (no object, or no declared volume). A hostPath directory is made when
+// missing (type "" or DirectoryOrCreate), as the engine's bind of a
+// missing source would; a local volume's path must be there already.
+func (w *podWorker) declaredVolumePath(ctx context.Context, ns, claim string) (string, error) {
+	obj, err := w.rt.store.Get(ctx, api.KindClaim, ns, claim)
+	if api.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("claim %q: %w", claim, err)
+	}
+	c := obj.(*api.PersistentVolumeClaim)
+	name := c.BoundVolume()
+	if name == "" {
+		if c.Spec.VolumeName != "" || c.Annotations[api.AnnotationWaitsForVolume] != "" {
+			return "", fmt.Errorf("claim %q is not bound to its persistentvolume yet", claim)
+		}
+		return "", nil
+	}
+	obj, err = w.rt.store.Get(ctx, api.KindPersistentVolume, "", name)
+	if err != nil {
+		return "", fmt.Errorf("claim %q: persistentvolume %q: %w", claim, name, err)
+	}
+	pv := obj.(*api.PersistentVolume)
+	if r := pv.Spec.ClaimRef; r == nil || r.UID != c.UID {
+		return "", fmt.Errorf("claim %q: persistentvolume %q is not bound to it", claim, name)
+	}
+	switch {
+	case pv.Spec.HostPath != nil:
+		if t := pv.Spec.HostPath.Type; t == "" || t == "DirectoryOrCreate" {
+			if err := os.MkdirAll(pv.Spec.HostPath.Path, 0o755); err != nil {
+				return "", fmt.Errorf("persistentvolume %q: hostPath: %w", name, err)
+			}
+		}
+		return pv.Spec.HostPath.Path, nil
+	case pv.Spec.Local != nil:
+		if _, err := os.Stat(pv.Spec.Local.Path); err != nil {
+			return "", fmt.Errorf("persistentvolume %q: local path: %w", name, err)
+		}
+		return pv.Spec.Local.Path, nil
+	}
+	return "", fmt.Errorf("persistentvolume %q: only hostPath and local volumes are mounted by shoal (nfs is not)", name)
 }
 
 // ServiceAccountDir is where pods find their service-account token, the
@@ -313,6 +370,9 @@ func (w *podWorker) mounts(pod *api.Pod, c *api.Container) ([]engine.Mount, erro
 			}
 			m.Type = "volume"
 			m.Source = pvcVolumeName(pod.Namespace, v.PersistentVolumeClaim.ClaimName)
+			if path, ok := w.declared[v.Name]; ok {
+				m.Type, m.Source = "bind", path
+			}
 			m.ReadOnly = vm.ReadOnly || v.PersistentVolumeClaim.ReadOnly
 		}
 		if err != nil {

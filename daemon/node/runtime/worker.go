@@ -61,6 +61,9 @@ type podWorker struct {
 	saRenew  time.Time
 	failures int       // engine or store calls failed in a row
 	born     time.Time // when the worker started, for Observer.PodStarted
+	// declared holds, by volume name, the host path of each claim bound
+	// to a declared hostPath or local PersistentVolume.
+	declared map[string]string
 }
 
 func newPodWorker(r *Runtime, key podKey) *podWorker {
