@@ -21,6 +21,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/api/ui"
 	"github.com/shoal-dev/shoal/daemon/events"
 	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
 	"github.com/shoal-dev/shoal/daemon/leader/controller"
@@ -174,6 +175,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 			Roots: func() *x509.CertPool { return ci.live.Node().Pool() }, Pods: objs}),
 		Authorizer: auth.NewAuthorizer(policy),
 		Metrics:    usage,
+		UI:         ui.Handler(),
 		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
 			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route())})
 	apiServer.Store(srv)
