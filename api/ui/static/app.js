@@ -99,6 +99,7 @@ class Collection {
   }
 
   async run(signal) {
+    this.started = true;
     let backoff = 500;
     while (!signal.aborted) {
       try {
@@ -133,6 +134,7 @@ class Collection {
     }
     this.items = fresh;
     this.rv = list.metadata.resourceVersion || '';
+    if (!this.synced) performance.mark('shoal:listed:' + this.name);
     this.synced = true;
     scheduleFlush();
   }
@@ -152,6 +154,7 @@ class Collection {
       throw err;
     }
     setLive(true);
+    performance.mark('shoal:watching:' + this.name);
     await readLines(r, (line) => {
       if (!line.trim()) return;
       const ev = JSON.parse(line);
@@ -188,7 +191,7 @@ function flushAll() {
 // rendered: the browser test measures it.
 function checkComplete() {
   if (!session || session.complete) return;
-  if (!Object.values(session.colls).every((c) => c.synced)) return;
+  if (!Object.values(session.colls).every((c) => c.synced || !c.started)) return;
   session.complete = true;
   performance.mark('shoal:complete');
   document.body.dataset.complete = '1';
@@ -217,7 +220,6 @@ function can(verb, resource, { group = '', sub = '', ns = '' } = {}) {
     .catch(() => perms.set(k, false))
     .finally(() => {
       permsPending--;
-      if (permsPending === 0) document.body.dataset.perms = 'ready';
       rerenderSoon();
     });
   return false;
@@ -226,7 +228,11 @@ function can(verb, resource, { group = '', sub = '', ns = '' } = {}) {
 let rerenderTimer = 0;
 function rerenderSoon() {
   clearTimeout(rerenderTimer);
-  rerenderTimer = setTimeout(() => { for (const t of tables()) t.rebuild(); }, 30);
+  rerenderTimer = setTimeout(() => {
+    for (const t of tables()) t.rebuild();
+    // Ready once the answers are on the page (the rebuild may ask more).
+    if (permsPending === 0) document.body.dataset.perms = 'ready';
+  }, 30);
 }
 
 // ---------- helpers ----------
@@ -444,7 +450,8 @@ function rollout(kind, o) {
     case 'Deployment': {
       const want = o.spec.replicas ?? 1;
       const done = gen && (s.updatedReplicas || 0) === want && (s.availableReplicas || 0) === want && (s.replicas || 0) === want;
-      return [done ? 'complete' : `${s.updatedReplicas || 0}/${want} updated`, s.readyReplicas || 0, want, done ? 'ok' : 'warn'];
+      const txt = done ? 'complete' : `${s.updatedReplicas || 0}/${want} updated, ${s.availableReplicas || 0} available`;
+      return [txt, s.readyReplicas || 0, want, done ? 'ok' : 'warn'];
     }
     case 'StatefulSet': {
       const want = o.spec.replicas ?? 1;
@@ -861,6 +868,9 @@ function route() {
     view = 'nodes';
   }
   if (view !== 'pod') stopLogs();
+  // Events are many and only two views show them: watched from the first
+  // time one of those is shown.
+  if ((view === 'events' || view === 'pod') && !session.colls.events.started) session.colls.events.run(session.ac.signal);
   for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== 'view-' + view;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === view);
   if (view === 'events') renderEvents();
@@ -896,8 +906,8 @@ function startSession() {
   $('ns').hidden = false;
   $('logout').hidden = false;
   document.body.dataset.perms = 'ready';
+  for (const c of Object.values(colls)) if (c !== colls.events) c.run(ac.signal);
   route();
-  for (const c of Object.values(colls)) c.run(ac.signal);
   refreshSlow(ac.signal).catch(() => {});
   session.ageTimer = setInterval(() => {
     for (const tr of $('pods').tBodies[0].rows) {
