@@ -364,6 +364,124 @@ func TestDashboardInBrowser(t *testing.T) {
 		b.run("stop following", chromedp.Click(chromedp.ID("log-stop")))
 	})
 
+	t.Run("a Service shows its endpoints", func(t *testing.T) {
+		b.t = t
+		b.show("services")
+		svc := []byte(`apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: dash}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`)
+		if _, err := admin.Apply(ctx, "", svc, true); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		row := `#services tr[data-key="dash/web"]`
+		b.waitFor("5 endpoint addresses on the page", `(document.querySelector('`+row+` td[data-label=Endpoints]') || {textContent: ''}).textContent.split(':8080').length - 1 === 5`, 20*time.Second)
+		b.screenshot("services")
+		b.noErrors("services")
+	})
+
+	t.Run("restart, roll back, delete with confirmation, cordon and drain", func(t *testing.T) {
+		b.t = t
+		getDeploy := func() *api.Deployment {
+			o, err := admin.Get(ctx, api.KindDeployment, "dash", "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o.(*api.Deployment)
+		}
+		restartedAt := func() string { return getDeploy().Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] }
+		b.show("workloads")
+		row := `#workloads tr[data-key="Deployment:dash/web"]`
+		b.waitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 30*time.Second)
+		b.run("restart", chromedp.Click(chromedp.CSS(row+" .act-restart")))
+		poll.Until(t, 10*time.Second, "the restart annotation", func() error {
+			if restartedAt() == "" {
+				return fmt.Errorf("no kubectl.kubernetes.io/restartedAt on the template yet")
+			}
+			return nil
+		})
+		b.waitFor("the restart rolled out", `document.querySelector('`+row+`').textContent.includes('complete')`, 30*time.Second)
+		rolledOut := func(what string) {
+			poll.Until(t, 30*time.Second, what, func() error {
+				d := getDeploy()
+				if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas != 5 || d.Status.AvailableReplicas != 5 || d.Status.Replicas != 5 {
+					return fmt.Errorf("generation %d, status %+v", d.Generation, d.Status)
+				}
+				return nil
+			})
+		}
+		rolledOut("the restart rolled out")
+		b.run("roll back", chromedp.Click(chromedp.CSS(row+" .act-rollback")))
+		poll.Until(t, 10*time.Second, "the rollback to the template before the restart", func() error {
+			if v := restartedAt(); v != "" {
+				return fmt.Errorf("the template still has restartedAt %s (the page says %q)", v, evalAs[string](b, `document.getElementById('banner').textContent`))
+			}
+			return nil
+		})
+
+		rolledOut("the rollback rolled out")
+		// Delete a pod: nothing happens until the dialog is confirmed.
+		_, pods, err := runningPods(ctx, admin, "dash", "web")
+		if err != nil || len(pods) == 0 {
+			t.Fatalf("web pods: %v", err)
+		}
+		victim := pods[0].Name
+		b.show("pods")
+		prow := `#pods tr[data-key="dash/` + victim + `"]`
+		b.waitFor("the pod's row", `!!document.querySelector('`+prow+`')`, 10*time.Second)
+		b.run("delete, then cancel", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-cancel")))
+		time.Sleep(300 * time.Millisecond)
+		if _, err := admin.Get(ctx, api.KindPod, "dash", victim); err != nil {
+			t.Fatalf("the pod is gone after the delete was cancelled: %v", err)
+		}
+		b.run("delete, then confirm", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-ok")))
+		b.waitFor("the pod's row gone", `!document.querySelector('`+prow+`')`, 20*time.Second)
+
+		// Cordon, then drain, the last node; then make it schedulable again.
+		node := agents[2].Name
+		unschedulable := func() bool {
+			o, err := admin.Get(ctx, api.KindNode, "", node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o.(*api.Node).Spec.Unschedulable
+		}
+		b.show("nodes")
+		nrow := `#nodes tr[data-key="/` + node + `"]`
+		b.run("cordon", chromedp.Click(chromedp.CSS(nrow+" .act-cordon")))
+		poll.Until(t, 10*time.Second, "the node cordoned", func() error {
+			if !unschedulable() {
+				return fmt.Errorf("%s is schedulable", node)
+			}
+			return nil
+		})
+		b.waitFor("the Uncordon button", `!!document.querySelector('`+nrow+` .act-uncordon')`, 10*time.Second)
+		b.run("drain", chromedp.Click(chromedp.CSS(nrow+" .act-drain")), chromedp.Click(chromedp.ID("confirm-ok")))
+		poll.Until(t, 30*time.Second, "no web pod left on "+node, func() error {
+			_, pods, err := runningPods(ctx, admin, "dash", "web")
+			if err != nil {
+				return err
+			}
+			for _, p := range pods {
+				if p.Spec.NodeName == node {
+					return fmt.Errorf("%s still on %s", p.Name, node)
+				}
+			}
+			return nil
+		})
+		b.run("uncordon", chromedp.Click(chromedp.CSS(nrow+" .act-uncordon")))
+		poll.Until(t, 10*time.Second, "the node uncordoned", func() error {
+			if unschedulable() {
+				return fmt.Errorf("%s is still unschedulable", node)
+			}
+			return nil
+		})
+		b.noErrors("actions")
+	})
+
 	t.Run("a view token sees no action buttons", func(t *testing.T) {
 		b.t = t
 		b.login(base, viewTok)

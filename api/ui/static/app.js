@@ -26,10 +26,22 @@ function authHeaders(extra) {
 
 async function api(path, { method = 'GET', body, contentType, signal } = {}) {
   const headers = authHeaders(body === undefined ? {} : { 'Content-Type': contentType || 'application/json' });
-  const r = await fetch(path, {
+  const init = {
     method, headers, signal, cache: 'no-store', credentials: 'omit',
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
+  };
+  let r;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      r = await fetch(path, init);
+      break;
+    } catch (e) {
+      // A read that the network dropped (the browser aborts requests
+      // when the host's addresses change) is tried again; a write is not.
+      if (method !== 'GET' || attempt >= 3 || (signal && signal.aborted)) throw e;
+      await sleep(200 * attempt);
+    }
+  }
   if (r.status === 401) {
     loggedOut('The server refused the token (401 Unauthorized): log in again.');
     throw new AuthError('unauthorized');
@@ -377,8 +389,20 @@ class Table {
       return;
     }
     const fresh = !tr;
-    if (fresh) tr = el('tr', { 'data-key': key });
-    tr.replaceChildren(...this.fill(hit.o, hit.src));
+    const cells = this.fill(hit.o, hit.src);
+    if (fresh) {
+      tr = el('tr', { 'data-key': key });
+      tr.replaceChildren(...cells);
+    } else if (tr.children.length !== cells.length) {
+      tr.replaceChildren(...cells);
+    } else {
+      // Replace only the cells that differ: a status change leaves the
+      // action buttons (and a replica count being typed) alone.
+      cells.forEach((c, i) => {
+        const old = tr.children[i];
+        if (old.outerHTML !== c.outerHTML) old.replaceWith(c);
+      });
+    }
     if (fresh) {
       const i = this.index(key);
       this.order.splice(i, 0, key);
@@ -495,7 +519,7 @@ function workloadActions(kind, o) {
   const [group, res] = workloadPaths[kind];
   const out = [];
   if ((kind === 'Deployment' || kind === 'StatefulSet') && can('patch', res, { group, sub: 'scale', ns })) {
-    const input = el('input', { type: 'number', min: 0, max: 1000, value: o.spec.replicas ?? 1, class: 'scale-input', 'aria-label': 'replicas' });
+    const input = el('input', { type: 'number', min: 0, max: 1000, value: o.spec.replicas ?? 1, class: 'scale-input', 'aria-label': 'replicas', 'data-replicas': String(o.spec.replicas ?? 1) });
     out.push(input, el('button', {
       type: 'button', class: 'act-scale', onclick: () => act('scale', async () => {
         const n = Number(input.value);
@@ -535,11 +559,22 @@ async function rollback(d) {
     .filter((rs) => (rs.metadata.ownerReferences || []).some((r) => r.uid === d.metadata.uid) && rev(rs) > 0)
     .sort((a, b) => rev(b) - rev(a));
   if (sets.length < 2) throw new Error(`no earlier revision of deployment ${d.metadata.name} to go back to`);
-  const cur = await api(objPath('Deployment', ns, d.metadata.name));
-  const tmpl = JSON.parse(JSON.stringify(sets[1].spec.template));
+  const tmpl = sets[1].spec.template;
   if (tmpl.metadata && tmpl.metadata.labels) delete tmpl.metadata.labels['pod-template-hash'];
-  cur.spec.template = tmpl;
-  await api(objPath('Deployment', ns, d.metadata.name), { method: 'PUT', body: cur });
+  // Written with the resourceVersion read; the controllers write the
+  // Deployment's status too, so a conflict reads it again.
+  for (let attempt = 1; ; attempt++) {
+    const cur = await api(objPath('Deployment', ns, d.metadata.name));
+    cur.spec.template = tmpl;
+    try {
+      await api(objPath('Deployment', ns, d.metadata.name), { method: 'PUT', body: cur });
+      return;
+    } catch (e) {
+      // A conflict, or a PUT the network dropped: read again and rewrite
+      // (writing the same template twice changes nothing).
+      if ((e.status !== 409 && !(e instanceof TypeError)) || attempt >= 5) throw e;
+    }
+  }
 }
 
 function nodeActions(n) {
