@@ -24,7 +24,10 @@ function authHeaders(extra) {
   return Object.assign({ Authorization: 'Bearer ' + token, Accept: 'application/json' }, extra || {});
 }
 
-async function api(path, { method = 'GET', body, contentType, signal } = {}) {
+// api sends one request. Reads, and writes marked idempotent (sending
+// them twice leaves the same state), are sent again when the network
+// drops them.
+async function api(path, { method = 'GET', body, contentType, signal, idempotent = false } = {}) {
   const headers = authHeaders(body === undefined ? {} : { 'Content-Type': contentType || 'application/json' });
   const init = {
     method, headers, signal, cache: 'no-store', credentials: 'omit',
@@ -38,7 +41,7 @@ async function api(path, { method = 'GET', body, contentType, signal } = {}) {
     } catch (e) {
       // A read that the network dropped (the browser aborts requests
       // when the host's addresses change) is tried again; a write is not.
-      if (method !== 'GET' || attempt >= 3 || (signal && signal.aborted)) throw e;
+      if ((method !== 'GET' && !idempotent) || attempt >= 3 || (signal && signal.aborted)) throw e;
       await sleep(200 * attempt);
     }
   }
@@ -62,16 +65,21 @@ async function readLines(resp, onLine) {
   const reader = resp.body.getReader();
   const dec = new TextDecoder();
   let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value, { stream: true });
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      onLine(line);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        onLine(line);
+      }
     }
+  } catch (e) {
+    reader.cancel().catch(() => {}); // stop the stream a handler gave up on
+    throw e;
   }
   buf += dec.decode();
   if (buf) onLine(buf);
@@ -112,12 +120,11 @@ class Collection {
 
   async run(signal) {
     this.started = true;
-    let backoff = 500;
+    this.backoff = 500;
     while (!signal.aborted) {
       try {
         if (!this.rv) await this.list(signal);
         await this.watch(signal);
-        backoff = 500;
       } catch (e) {
         if (e instanceof AuthError || signal.aborted) return;
         if (e instanceof Relist) { this.rv = ''; continue; }
@@ -129,8 +136,8 @@ class Collection {
           return;
         }
         setLive(false);
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 10000);
+        await sleep(this.backoff);
+        this.backoff = Math.min(this.backoff * 2, 10000);
       }
     }
   }
@@ -166,6 +173,7 @@ class Collection {
       throw err;
     }
     setLive(true);
+    this.backoff = 500; // connected: the next break retries soon again
     performance.mark('shoal:watching:' + this.name);
     await readLines(r, (line) => {
       if (!line.trim()) return;
@@ -524,14 +532,14 @@ function workloadActions(kind, o) {
       type: 'button', class: 'act-scale', onclick: () => act('scale', async () => {
         const n = Number(input.value);
         if (!Number.isInteger(n) || n < 0) throw new Error(`replicas must be a whole number 0 or more, not "${input.value}"`);
-        await api(objPath(kind, ns, name) + '/scale', { method: 'PATCH', contentType: mergePatch, body: { spec: { replicas: n } } });
+        await api(objPath(kind, ns, name) + '/scale', { method: 'PATCH', contentType: mergePatch, body: { spec: { replicas: n } }, idempotent: true });
       }),
     }, 'Scale'), ' ');
   }
   if (kind !== 'Job' && can('patch', res, { group, ns })) {
     out.push(el('button', {
       type: 'button', class: 'act-restart', onclick: () => act('restart', () =>
-        api(objPath(kind, ns, name), { method: 'PATCH', contentType: mergePatch,
+        api(objPath(kind, ns, name), { method: 'PATCH', contentType: mergePatch, idempotent: true, // one stamp, sent again as is
           body: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } } })),
     }, 'Restart'), ' ');
   }
@@ -581,7 +589,7 @@ function nodeActions(n) {
   const name = n.metadata.name;
   const out = [];
   if (!can('patch', 'nodes')) return out;
-  const cordon = (on) => api(`/api/v1/nodes/${seg(name)}`, { method: 'PATCH', contentType: mergePatch, body: { spec: { unschedulable: on } } });
+  const cordon = (on) => api(`/api/v1/nodes/${seg(name)}`, { method: 'PATCH', contentType: mergePatch, body: { spec: { unschedulable: on } }, idempotent: true });
   if (n.spec.unschedulable) out.push(el('button', { type: 'button', class: 'act-uncordon', onclick: () => act('uncordon', () => cordon(null)) }, 'Uncordon'), ' ');
   else out.push(el('button', { type: 'button', class: 'act-cordon', onclick: () => act('cordon', () => cordon(true)) }, 'Cordon'), ' ');
   if (can('create', 'pods', { sub: 'eviction' })) {
@@ -837,6 +845,20 @@ function stopLogs() {
   $('log-follow').hidden = false;
 }
 
+// afterOverlap returns the lines of a resumed stream's tail that come
+// after those already shown (recent): the latest place where the last
+// shown lines recur. With no overlap, everything, after a note.
+function afterOverlap(recent, got) {
+  if (!recent.length) return got;
+  for (let j = got.length - 1; j >= 0; j--) {
+    const k = Math.min(20, j + 1, recent.length);
+    let same = true;
+    for (let i = 0; i < k && same; i++) same = got[j - i] === recent[recent.length - 1 - i];
+    if (same) return got.slice(j + 1);
+  }
+  return ['[reconnected: lines written meanwhile may be missing]', ...got];
+}
+
 async function followLogs() {
   stopLogs();
   const { ns, name } = session.pod;
@@ -844,13 +866,15 @@ async function followLogs() {
   const ac = new AbortController();
   logAbort = ac;
   const pre = $('log');
+  const state = (t) => { if (logAbort === ac) $('log-state').textContent = t; };
   pre.replaceChildren();
   $('log-stop').hidden = false;
   $('log-follow').hidden = true;
-  $('log-state').textContent = 'connecting…';
+  state('connecting…');
   let lines = 0;
   let pending = [];
   let scheduled = false;
+  const recent = []; // the last lines shown, to resume without repeating them
   const flush = () => {
     scheduled = false;
     if (!pending.length) return;
@@ -864,28 +888,57 @@ async function followLogs() {
     }
     if (atEnd) pre.scrollTop = pre.scrollHeight;
   };
-  const url = `/api/v1/namespaces/${seg(ns)}/pods/${seg(name)}/log?follow=true&tailLines=500` + (container ? `&container=${seg(container)}` : '');
-  try {
-    const r = await fetch(url, { headers: authHeaders({ Accept: 'text/plain' }), signal: ac.signal, cache: 'no-store', credentials: 'omit' });
-    if (r.status === 401) { loggedOut('The server refused the token (401 Unauthorized): log in again.'); return; }
-    if (!r.ok) {
-      let msg = `HTTP ${r.status}`;
-      try { msg = (await r.json()).message || msg; } catch { /* not a Status */ }
-      $('log-state').textContent = `cannot follow: ${msg}`;
-      stopLogs();
+  const show = (line) => {
+    pending.push(line + '\n');
+    recent.push(line);
+    if (recent.length > 50) recent.shift();
+    if (!scheduled) { scheduled = true; requestAnimationFrame(flush); setTimeout(flush, 200); }
+  };
+  const url = (tail) => `/api/v1/namespaces/${seg(ns)}/pods/${seg(name)}/log?follow=true&tailLines=${tail}` +
+    (container ? `&container=${seg(container)}` : '');
+  // A stream the network broke is opened again (a few times), from a
+  // short tail that overlaps what is shown.
+  for (let attempt = 0; logAbort === ac; ) {
+    const resumed = recent.length > 0;
+    try {
+      const r = await fetch(url(resumed ? 200 : 500), { headers: authHeaders({ Accept: 'text/plain' }), signal: ac.signal, cache: 'no-store', credentials: 'omit' });
+      if (r.status === 401) { loggedOut('The server refused the token (401 Unauthorized): log in again.'); return; }
+      if (!r.ok) {
+        let msg = `HTTP ${r.status}`;
+        try { msg = (await r.json()).message || msg; } catch { /* not a Status */ }
+        state(`cannot follow: ${msg}`);
+        stopLogs();
+        return;
+      }
+      state('following');
+      let overlap = resumed ? [] : null; // the resumed tail, until placed
+      const place = () => {
+        if (overlap === null) return;
+        const got = overlap;
+        overlap = null;
+        for (const l of afterOverlap(recent.slice(), got)) show(l);
+      };
+      await readLines(r, (line) => {
+        if (overlap === null) { show(line); return; }
+        if (!overlap.length) setTimeout(place, 300); // the tail comes in one burst
+        overlap.push(line);
+      });
+      place();
+      flush();
+      state('the log stream ended');
+      if (logAbort === ac) stopLogs();
       return;
+    } catch (e) {
+      if (ac.signal.aborted) return;
+      flush();
+      if (++attempt > 5) {
+        state(`log stream broke: ${e.message}`);
+        stopLogs();
+        return;
+      }
+      state(`reconnecting (${e.message})…`);
+      await sleep(300 * attempt);
     }
-    $('log-state').textContent = 'following';
-    await readLines(r, (line) => {
-      pending.push(line + '\n');
-      if (!scheduled) { scheduled = true; requestAnimationFrame(flush); setTimeout(flush, 200); }
-    });
-    flush();
-    if (logAbort === ac) $('log-state').textContent = 'the log stream ended';
-  } catch (e) {
-    if (!ac.signal.aborted) $('log-state').textContent = `log stream broke: ${e.message}`;
-  } finally {
-    if (logAbort === ac) stopLogs();
   }
 }
 
