@@ -69,8 +69,9 @@ func newBrowser(t *testing.T, path string) *browser {
 				return
 			}
 			// The browser reports the host's network changing (other
-			// programs adding bridges and veths); the page reconnects.
-			if strings.Contains(m.Text, "ERR_NETWORK_CHANGED") {
+			// programs adding bridges and veths) and the connections it
+			// closed for it; the page reconnects.
+			if strings.Contains(m.Text, "ERR_NETWORK_CHANGED") || strings.Contains(m.Text, "ERR_SOCKET_NOT_CONNECTED") {
 				continue
 			}
 			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
