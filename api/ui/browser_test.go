@@ -359,6 +359,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		b.show("workloads")
 		row := `#workloads tr[data-key="Deployment:dash/web"]`
 		b.waitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 20*time.Second)
+		b.waitFor("the Scale button", `document.body.dataset.perms === 'ready' && !!document.querySelector('`+row+` .act-scale')`, 10*time.Second)
 		b.run("scale to 5", chromedp.SetValue(chromedp.CSS(row+" .scale-input"), "5"), chromedp.Click(chromedp.CSS(row+" .act-scale")))
 		poll.Until(t, 10*time.Second, "the Deployment scaled to 5", func() error {
 			o, err := admin.Get(ctx, api.KindDeployment, "dash", "web")
@@ -366,7 +367,9 @@ func TestDashboardInBrowser(t *testing.T) {
 				return err
 			}
 			if r := o.(*api.Deployment).Spec.Replicas; r == nil || *r != 5 {
-				return fmt.Errorf("replicas %v", r)
+				return fmt.Errorf("replicas %d (the page says %q, its input holds %q)", *r,
+					evalAs[string](b, `document.getElementById('banner').textContent`),
+					evalAs[string](b, `(document.querySelector('`+row+` .scale-input') || {value: 'no input'}).value`))
 			}
 			return nil
 		})
@@ -637,28 +640,48 @@ spec:
 		}
 		b.screenshot("pods-1000")
 
-		// One pod's change re-renders its row only.
-		b.run("observe the pods table", eval(`window.shoalRows = new Set();
-			new MutationObserver(ms => { for (const m of ms) { const tr = m.target.closest && m.target.closest('tr'); if (tr) window.shoalRows.add(tr.dataset.key); else for (const n of m.addedNodes) window.shoalRows.add(n.dataset && n.dataset.key); } })
-			.observe(document.querySelector('#pods tbody'), {childList: true, subtree: true, characterData: true}); true`))
-		_, pods, _ := runningPods(ctx, admin, "load", "many")
-		target := pods[500]
-		_, _, err = admin.Modify(ctx, api.KindPod, "load", target.Name, func(o api.Object) (bool, error) {
-			p := o.(*api.Pod)
-			if p.Labels == nil {
-				p.Labels = map[string]string{}
+		// A pod's deletion touches only the rows of the pods that changed:
+		// every row the page adds, removes or redraws must belong to a pod
+		// whose resourceVersion moved in the API meanwhile (the deleted
+		// one, its replacement, and under -race pods still starting).
+		snapshot := func() map[string]string {
+			objs, _, err := admin.List(ctx, api.KindPod, "", api.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
 			}
-			p.Labels["touched"] = "yes"
-			return true, nil
-		})
-		if err != nil {
+			m := map[string]string{}
+			for _, o := range objs {
+				meta := o.GetObjectMeta()
+				m[meta.Namespace+"/"+meta.Name] = meta.ResourceVersion
+			}
+			return m
+		}
+		before := snapshot()
+		b.run("observe the pods table", eval(`window.shoalRows = new Set();
+			new MutationObserver(ms => { for (const m of ms) {
+				const el = m.target.nodeType === Node.ELEMENT_NODE ? m.target : m.target.parentElement;
+				const tr = el && el.closest('#pods tbody tr');
+				if (tr) { window.shoalRows.add(tr.dataset.key); continue; }
+				for (const n of [...m.addedNodes, ...m.removedNodes]) if (n.dataset) window.shoalRows.add(n.dataset.key);
+			} }).observe(document.querySelector('#pods tbody'), {childList: true, subtree: true, characterData: true, attributes: true}); true`))
+		_, pods, _ := runningPods(ctx, admin, "load", "many")
+		target := "load/" + pods[500].Name
+		if _, err := admin.Delete(ctx, api.KindPod, "load", pods[500].Name, api.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		b.waitFor("the change seen", `window.shoalRows.size > 0`, 10*time.Second)
-		time.Sleep(300 * time.Millisecond) // let a stray re-render show
-		changed := evalAs[[]string](b, `[...window.shoalRows]`)
-		if len(changed) != 1 || changed[0] != "load/"+target.Name {
-			t.Errorf("one pod changed; the page re-rendered rows %v, want only load/%s", changed, target.Name)
+		b.waitFor("the deleted pod's row gone", `!document.querySelector('#pods tr[data-key="`+target+`"]')`, 30*time.Second)
+		time.Sleep(300 * time.Millisecond) // let a stray redraw show
+		touched := evalAs[[]string](b, `[...window.shoalRows]`)
+		after := snapshot()
+		var strays []string
+		for _, k := range touched {
+			if before[k] == after[k] {
+				strays = append(strays, k)
+			}
+		}
+		t.Logf("deleting one pod touched %d of %d rows", len(touched), rows)
+		if !slices.Contains(touched, target) || len(strays) > 0 {
+			t.Errorf("deleting %s touched rows %v; these pods did not change: %v", target, touched, strays)
 		}
 		b.noErrors("1000 pods")
 	})

@@ -249,7 +249,7 @@ let rerenderTimer = 0;
 function rerenderSoon() {
   clearTimeout(rerenderTimer);
   rerenderTimer = setTimeout(() => {
-    for (const t of tables()) t.rebuild();
+    for (const t of tables()) t.refresh();
     // Ready once the answers are on the page (the rebuild may ask more).
     if (permsPending === 0) document.body.dataset.perms = 'ready';
   }, 30);
@@ -430,6 +430,13 @@ class Table {
       else hi = mid;
     }
     return lo;
+  }
+
+  // refresh renders every row again in place: only cells that differ are
+  // replaced (a permission answer adds buttons, a typed count stays).
+  refresh() {
+    for (const s of this.sources) for (const k of s.coll.items.keys()) this.render(s.prefix + k);
+    this.changed();
   }
 
   rebuild() {
@@ -789,7 +796,7 @@ async function refreshSlow(signal) {
       session.members = members.value;
       renderMembers();
     }
-    session.tables.nodes.rebuild();
+    session.tables.nodes.refresh();
     await sleep(SLOW_REFRESH_MS);
   }
 }
