@@ -181,17 +181,18 @@ func (b *browser) load(what string, nav chromedp.Action[chromedp.Void]) {
 		ctx, cancel := context.WithTimeout(b.ctx, slow(30*time.Second))
 		err := chromedp.Do(ctx, nav)
 		cancel()
-		if err != nil && (!strings.Contains(err.Error(), "ERR_NETWORK_CHANGED") || attempt == 3) {
-			b.t.Fatalf("%s: %v", what, err)
-		}
-		if err == nil && evalAs[bool](b, `!!document.getElementById('nav')`) {
-			return
+		if err == nil {
+			ok, evalErr := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!document.getElementById('nav')`))
+			if evalErr == nil && ok {
+				return
+			}
+			err = fmt.Errorf("the dashboard did not load (the browser's error page?): %v", evalErr)
 		}
 		if attempt == 3 {
-			b.t.Fatalf("%s: the dashboard did not load (%s)", what, evalAs[string](b, `document.title + ': ' + document.body.innerText.slice(0, 200)`))
+			b.t.Fatalf("%s: %v", what, err)
 		}
-		b.t.Logf("%s: the browser showed an error page; loading again", what)
-		nav = chromedp.Reload()
+		b.t.Logf("%s: %v; loading again", what, err)
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
@@ -488,7 +489,15 @@ spec:
 		if err != nil || len(pods) == 0 {
 			t.Fatalf("web pods: %v", err)
 		}
-		victim := pods[0].Name
+		victim := ""
+		for _, p := range pods {
+			if p.Status.Phase == api.PodRunning && p.DeletionTimestamp == nil {
+				victim = p.Name
+			}
+		}
+		if victim == "" {
+			t.Fatal("no running web pod to delete")
+		}
 		b.show("pods")
 		prow := `#pods tr[data-key="dash/` + victim + `"]`
 		b.waitFor("the pod's row", `!!document.querySelector('`+prow+`')`, 10*time.Second)
@@ -581,31 +590,27 @@ spec:
 
 	t.Run("1000 pods", func(t *testing.T) {
 		b.t = t
+		if raceEnabled {
+			// Under the race detector the three agents take minutes to
+			// start 1,000 pods and the page then measures a saturated
+			// machine; scripts/test runs this test again without -race.
+			t.Skip("the 1,000-pod step runs without -race: go test -run 'TestDashboardInBrowser/1000_pods' ./api/ui/")
+		}
 		applied := time.Now()
 		if _, err := admin.Apply(ctx, "", deployment("load", "many", 1000), true); err != nil {
 			t.Fatalf("apply: %v", err)
 		}
-		// Under -race the agents take minutes to run 1,000 pods; the page
-		// draws a Pending pod as it draws a Running one, so there the step
-		// waits for the pods to exist.
-		want, state := 1000, "Running"
-		if raceEnabled {
-			state = "made"
-		}
-		poll.Until(t, 5*time.Minute, "1000 pods "+state, func() error {
-			n, pods, err := runningPods(ctx, admin, "load", "many")
-			if raceEnabled {
-				n = len(pods)
-			}
+		poll.Until(t, 5*time.Minute, "1000 pods Running", func() error {
+			n, _, err := runningPods(ctx, admin, "load", "many")
 			if err != nil {
 				return err
 			}
-			if n != want {
-				return fmt.Errorf("%d of %d %s", n, want, state)
+			if n != 1000 {
+				return fmt.Errorf("%d of 1000 Running", n)
 			}
 			return nil
 		})
-		t.Logf("1000 pods %s %s after the apply", state, time.Since(applied).Round(time.Second))
+		t.Logf("1000 pods Running %s after the apply", time.Since(applied).Round(time.Second))
 		b.login(base, adminTok)
 		b.show("pods")
 		// Let the agents finish the rollout's aftermath (status writes,

@@ -2,6 +2,6 @@
 
 package ui_test
 
-// raceEnabled: the race detector slows every agent several times over;
-// the 1,000-pod step then waits for the pods to exist, not to run.
+// raceEnabled: the race detector slows every agent several times over:
+// page waits stretch, and the 1,000-pod step is left to the run without it.
 const raceEnabled = true
