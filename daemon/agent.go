@@ -22,6 +22,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/server"
+	"github.com/shoal-dev/shoal/api/ui"
 	"github.com/shoal-dev/shoal/daemon/events"
 	"github.com/shoal-dev/shoal/daemon/leader/apiservice"
 	"github.com/shoal-dev/shoal/daemon/leader/controller"
@@ -181,6 +182,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		Authorizer: auth.NewAuthorizer(policy),
 		Metrics:    usage,
 		Observer:   mx,
+		UI:         ui.Handler(),
 		Extra: append(agentRoutes(cfg, st, sealer, cl, mem, lead, cdns.srv, registry, inf,
 			func() server.WatchStats { return apiServer.Load().WatchStats() }), builds.Route(), mover.route(),
 			// Authorised by path: get on the non-resource URL /metrics

@@ -21,6 +21,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/fieldmanager"
+	"github.com/shoal-dev/shoal/api/ui"
 )
 
 // Store is the object store the API reads and writes.
@@ -129,6 +130,10 @@ type Config struct {
 	Now func() time.Time
 	// Observer, when set, is told of every request answered (metrics).
 	Observer RequestObserver
+	// UI serves the web dashboard's assets under /ui (api/ui); nil leaves
+	// it out. The assets hold no data: they are served without a token,
+	// and the page reads everything through the API with the user's.
+	UI http.Handler
 }
 
 // DefaultMaxBodyBytes is Kubernetes' limit for one object.
@@ -199,6 +204,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if err := s.hosts.check(r); err != nil {
 		s.refuse(w, r, err)
+		return
+	}
+	if s.cfg.UI != nil && ui.IsPath(r.URL.Path) {
+		s.cfg.UI.ServeHTTP(w, r)
 		return
 	}
 	// A plain answer must be written within WriteTimeout of the request's

@@ -112,6 +112,18 @@ func start(tb testing.TB, opts Options) *Cluster {
 	return c
 }
 
+// Start starts opts.Agents simulated agents (opts.Pods sizes their pod
+// capacity) and returns once they form a cluster; the test's cleanup stops
+// them. Other packages' tests use it for a cluster without Docker (the
+// dashboard's browser test).
+func Start(tb testing.TB, opts Options) *Cluster {
+	tb.Helper()
+	return start(tb, opts.withDefaults())
+}
+
+// Agents are the cluster's agents, the founder (and leader) first.
+func (c *Cluster) Agents() []*Agent { return c.agents }
+
 // logLevel is the agents' log level: warnings, or SHOAL_SCALE_LOG
 // (debug, info, warn, error) to see more.
 func logLevel() slog.Level {
