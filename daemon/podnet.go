@@ -54,7 +54,7 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store p
 	}
 	var fw *podnet.Firewall
 	if hostLevel {
-		if fw, err = podnet.NewFirewall(podnet.FirewallConfig{ClusterCIDR: cidr, Log: log}); err != nil {
+		if fw, err = podnet.NewFirewall(podnet.FirewallConfig{ClusterCIDR: cidr, ServiceCIDR: serviceRange(cfg), Log: log}); err != nil {
 			return nil, err
 		}
 	}
@@ -219,4 +219,11 @@ func (p *podNetwork) runtimeConfig(cfg *runtime.Config) {
 	if p.hostPorts != nil {
 		cfg.HostPorts = p.hostPorts
 	}
+}
+
+// serviceRange is --service-cidr as a prefix (checked by validate); the
+// zero prefix if it does not parse.
+func serviceRange(cfg Config) netip.Prefix {
+	p, _ := netip.ParsePrefix(cfg.ServiceCIDR)
+	return p
 }

@@ -600,17 +600,19 @@ spec:
 		if _, err := admin.Apply(ctx, "", deployment("load", "many", 1000), true); err != nil {
 			t.Fatalf("apply: %v", err)
 		}
-		poll.Until(t, 5*time.Minute, "1000 pods Running", func() error {
-			n, _, err := runningPods(ctx, admin, "load", "many")
+		// Three nodes hold at most 3 x 253 pods (a node's /24), so about
+		// 240 of the 1,000 stay Pending: the page lists all of them.
+		poll.Until(t, 5*time.Minute, "1000 pods, at least 700 of them Running", func() error {
+			n, pods, err := runningPods(ctx, admin, "load", "many")
 			if err != nil {
 				return err
 			}
-			if n != 1000 {
-				return fmt.Errorf("%d of 1000 Running", n)
+			if len(pods) != 1000 || n < 700 {
+				return fmt.Errorf("%d pods, %d Running", len(pods), n)
 			}
 			return nil
 		})
-		t.Logf("1000 pods Running %s after the apply", time.Since(applied).Round(time.Second))
+		t.Logf("1000 pods, at least 700 Running, %s after the apply", time.Since(applied).Round(time.Second))
 		b.login(base, adminTok)
 		b.show("pods")
 		// Let the agents finish the rollout's aftermath (status writes,

@@ -188,8 +188,13 @@ func (c *Cluster) joinPeers(i int) []string {
 // at least the usual 110.
 func (c *Cluster) maxPods() int {
 	share := (c.opts.Pods + c.opts.Agents - 1) / c.opts.Agents
-	return max(110, 2*share)
+	return min(max(110, 2*share), addressesPerNode)
 }
+
+// addressesPerNode is what a node's /24 holds for pods (less the network,
+// the gateway and the broadcast address): more pods than this find no
+// address on the node, in simulation as on a real host.
+const addressesPerNode = 253
 
 // runAgent runs one simulated agent until ctx ends.
 func runAgent(ctx context.Context, ac agentConfig, eng *enginetest.Fake, log *slog.Logger) error {

@@ -15,6 +15,10 @@ import (
 // FirewallConfig configures a Firewall.
 type FirewallConfig struct {
 	ClusterCIDR *net.IPNet
+	// ServiceCIDR, when valid, is the Services' virtual range: a packet from
+	// a pod to it that the service proxy did not translate (a Service with
+	// no backend) is not accepted here but left to the proxy's REJECT.
+	ServiceCIDR netip.Prefix
 	// Bridge is the pod bridge device; "" means BridgeDevice.
 	Bridge string
 	Log    *slog.Logger
@@ -70,7 +74,7 @@ func NewFirewall(cfg FirewallConfig) (*Firewall, error) {
 func (f *Firewall) EnsureRules(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	specs := chainsFor(f.cluster, f.cfg.Bridge)
+	specs := chainsFor(f.cluster, f.cfg.ServiceCIDR, f.cfg.Bridge)
 	for _, table := range []string{"nat", "filter"} {
 		listing, err := f.exec(ctx, "", "iptables", "-w", "5", "-t", table, "-S")
 		if err != nil {

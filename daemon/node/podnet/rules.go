@@ -47,8 +47,18 @@ type chainSpec struct {
 // chainsFor returns the chains for the cluster CIDR and the pod bridge
 // device. Rules are written as `iptables -S` prints them, so that what is
 // there compares as text.
-func chainsFor(cluster netip.Prefix, bridge string) []chainSpec {
+func chainsFor(cluster, services netip.Prefix, bridge string) []chainSpec {
 	c := cluster.String()
+	var fromPods []string
+	if services.IsValid() {
+		// A Service without a ready backend is not translated: its packets
+		// go back to FORWARD, to the service proxy's REJECT, so that a
+		// connection is refused at once instead of leaving by the default
+		// route and timing out (the order of the two jumps below
+		// DOCKER-USER is not fixed).
+		fromPods = append(fromPods, `-d `+services.String()+` -i `+bridge+` -m conntrack ! --ctstate DNAT`+
+			` -m comment --comment "shoal: untranslated service traffic to the service proxy" -j RETURN`)
+	}
 	return []chainSpec{
 		{table: "nat", hook: "POSTROUTING", chain: ChainPostrouting,
 			// Packets the service proxy marked for masquerading (a pod
@@ -63,10 +73,10 @@ func chainsFor(cluster netip.Prefix, bridge string) []chainSpec {
 			// what comes to them from outside the bridge (peers' pods and
 			// hosts over the host-gw routes, replies). Traffic to the
 			// cluster CIDR through another interface is not ours to accept.
-			rules: []string{
-				`-s ` + c + ` -i ` + bridge + ` -m comment --comment "shoal: traffic from pods on this host" -j ACCEPT`,
-				`-d ` + c + ` ! -i ` + bridge + ` -o ` + bridge + ` -m comment --comment "shoal: traffic to pods on this host" -j ACCEPT`,
-			},
+			rules: append(fromPods,
+				`-s `+c+` -i `+bridge+` -m comment --comment "shoal: traffic from pods on this host" -j ACCEPT`,
+				`-d `+c+` ! -i `+bridge+` -o `+bridge+` -m comment --comment "shoal: traffic to pods on this host" -j ACCEPT`,
+			),
 			jump: `-m comment --comment "shoal: pod network, below DOCKER-USER" -j ` + ChainForward},
 	}
 }

@@ -22,7 +22,7 @@ const (
 func listing(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
 
 func TestRestoreInput(t *testing.T) {
-	specs := chainsFor(netip.MustParsePrefix("10.244.0.0/16"), "shoal0")
+	specs := chainsFor(netip.MustParsePrefix("10.244.0.0/16"), netip.Prefix{}, "shoal0")
 	natBase := []string{"-P PREROUTING ACCEPT", "-P INPUT ACCEPT", "-P OUTPUT ACCEPT", "-P POSTROUTING ACCEPT"}
 	filterBase := []string{"-P INPUT ACCEPT", "-P FORWARD DROP", "-P OUTPUT ACCEPT"}
 	for _, tc := range []struct {
