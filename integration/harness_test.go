@@ -45,7 +45,7 @@ func shoalBin(t testing.TB) string {
 
 // agent is one `shoal agent` process of a test, on the host's engine.
 type agent struct {
-	t       *testing.T
+	t       testing.TB
 	name    string
 	dataDir string
 	port    int
@@ -72,7 +72,7 @@ func (a *agent) logFilePath() string {
 // node ports (30000-32767): a port of the ephemeral range, free when
 // looked at, could be taken by any outgoing connection before the agent
 // binds it (seen: "bind: address already in use").
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
@@ -109,7 +109,7 @@ func randomSuffix() string {
 // startAgent starts an agent with a fresh data dir and a unique node name;
 // at the end of the test it is stopped and its containers removed. Extra
 // arguments go to `shoal agent`.
-func startAgent(t *testing.T, extra ...string) *agent {
+func startAgent(t testing.TB, extra ...string) *agent {
 	t.Helper()
 	return startAgentWith(t, nil, extra...)
 }
@@ -117,7 +117,7 @@ func startAgent(t *testing.T, extra ...string) *agent {
 // startAgentWith is startAgent with prepare run on the agent before it
 // starts (to mount a file system on its data dir, say); cleanups prepare
 // registers run after the agent is stopped.
-func startAgentWith(t *testing.T, prepare func(*agent), extra ...string) *agent {
+func startAgentWith(t testing.TB, prepare func(*agent), extra ...string) *agent {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "shoal-it-agent-")
 	if err != nil {
@@ -157,7 +157,7 @@ func (a *agent) caFile() string { return filepath.Join(a.dataDir, "identity", "c
 
 // newClient makes an API client of the agent: with the admin token, or
 // with token when given.
-func (a *agent) newClient(t *testing.T, token string) *client.Client {
+func (a *agent) newClient(t testing.TB, token string) *client.Client {
 	t.Helper()
 	kc, err := client.LoadKubeconfig(a.kubeconfig())
 	if err != nil {
@@ -186,7 +186,7 @@ func (a *agent) cliArgs(args ...string) []string {
 
 // httpClient is a plain HTTP client of the agent's API that trusts its CA
 // and sends the admin token (token, when given, instead).
-func (a *agent) httpClient(t *testing.T, token string) *http.Client {
+func (a *agent) httpClient(t testing.TB, token string) *http.Client {
 	t.Helper()
 	kc, err := client.LoadKubeconfig(a.kubeconfig())
 	if err != nil {
@@ -387,7 +387,7 @@ func docker(t *testing.T, args ...string) string {
 }
 
 // pods lists the pods of a namespace matching a selector.
-func (a *agent) pods(t *testing.T, ns, selector string) []*api.Pod {
+func (a *agent) pods(t testing.TB, ns, selector string) []*api.Pod {
 	t.Helper()
 	sel, err := api.ParseSelector(selector)
 	if err != nil {

@@ -64,7 +64,7 @@ func gatewayTaken(a *agent) bool {
 
 // stsPodsByName lists the pods of the web StatefulSet by name.
 func stsPodsByName(t *testing.T, a interface {
-	pods(*testing.T, string, string) []*api.Pod
+	pods(testing.TB, string, string) []*api.Pod
 }) map[string]*api.Pod {
 	out := map[string]*api.Pod{}
 	for _, p := range a.pods(t, "default", "app=web") {

@@ -531,7 +531,10 @@ func (r *Runtime) collectOrphans(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.synced {
+	// A runner that is stopping has let its workers go: the containers
+	// they leave are the pods', kept running for the next start, not
+	// orphans.
+	if !r.synced || ctx.Err() != nil {
 		return
 	}
 	for _, c := range list {
@@ -765,7 +768,7 @@ func (r *Runtime) reconcilePods(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.synced {
+	if !r.synced || ctx.Err() != nil {
 		return
 	}
 	current := func(ns, name, uid string) *api.Pod {
