@@ -146,12 +146,17 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (w *statusRecorder) Flush() {
+// FlushError is what http.ResponseController calls to flush: the error
+// (a write deadline passed, a client gone) must reach the caller, which
+// cuts a watch that stopped reading by it.
+func (w *statusRecorder) FlushError() error {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
+
+func (w *statusRecorder) Flush() { _ = w.FlushError() }
 
 // Hijack counts the request as switched protocols: whoever takes the
 // connection writes the answer on it.

@@ -2,6 +2,7 @@ package podnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -11,7 +12,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/shoal-dev/shoal/daemon/hostexec"
 )
 
 // ChainHostPorts (nat) holds one DNAT rule per hostPort of a pod on this
@@ -157,7 +161,7 @@ func (h *HostPorts) applyLocked(ctx context.Context, force bool) error {
 	// route_localnet; a bridge not made yet gets it at the next resync.
 	p := filepath.Join(h.procSys, "net", "ipv4", "conf", h.bridge, "route_localnet")
 	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "1" {
-		if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+		if err := writeSysctl(p, h.procSys, "1"); err != nil {
 			return fmt.Errorf("route_localnet on %s: %w", h.bridge, err)
 		}
 	}
@@ -172,4 +176,25 @@ func (h *HostPorts) fixedRules() [][]string {
 		append([]string{"OUTPUT"}, jump...),
 		{"POSTROUTING", "-s", "127.0.0.0/8", "-o", h.bridge, "-m", "comment", "--comment", "shoal: loopback to host ports of pods", "-j", "MASQUERADE"},
 	}
+}
+
+// writeSysctl writes a file under procSys. An agent run as a container has
+// /proc/sys read-only; it writes through the host's root mounted at
+// SHOAL_HOST_ROOT (docs/install.md) instead, whose /proc is the host's (the
+// network sysctls are the writer's namespace's: the agent shares the
+// host's network).
+func writeSysctl(path, procSys, value string) error {
+	err := os.WriteFile(path, []byte(value), 0o644)
+	root := os.Getenv(hostexec.RootEnv)
+	if err == nil || root == "" || !errors.Is(err, syscall.EROFS) {
+		return err
+	}
+	rel, rerr := filepath.Rel(procSys, path)
+	if rerr != nil {
+		return err
+	}
+	if herr := os.WriteFile(filepath.Join(root, "proc", "sys", rel), []byte(value), 0o644); herr != nil {
+		return fmt.Errorf("%w (and through the host's root %s: %v)", err, root, herr)
+	}
+	return nil
 }

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/shoal-dev/shoal/daemon/hostexec"
 )
 
 // BridgeWiring connects each pod's sandbox (created with the engine's
@@ -47,7 +53,7 @@ func (b *BridgeWiring) Attach(_ context.Context, uid string, pid int) (netip.Add
 	if pid <= 0 {
 		return netip.Addr{}, fmt.Errorf("wire pod %s: the sandbox has no process", uid)
 	}
-	ns, err := netns.GetFromPid(pid)
+	ns, err := sandboxNetns(pid)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("wire pod %s: network namespace of process %d: %w", uid, pid, err)
 	}
@@ -226,4 +232,24 @@ func (b *BridgeWiring) Ports() (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// sandboxNetns opens the network namespace of the host process pid. An
+// agent run as a container without the host's PID namespace does not see
+// that process in its own /proc; it reaches it through the host's root
+// mounted at SHOAL_HOST_ROOT (docs/install.md), whose /proc is the host's.
+func sandboxNetns(pid int) (netns.NsHandle, error) {
+	ns, err := netns.GetFromPid(pid)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return ns, err
+	}
+	root := os.Getenv(hostexec.RootEnv)
+	if root == "" {
+		return ns, err
+	}
+	hostNs, herr := netns.GetFromPath(filepath.Join(root, "proc", strconv.Itoa(pid), "ns", "net"))
+	if herr != nil {
+		return hostNs, fmt.Errorf("%w (and through the host's root %s: %v)", err, root, herr)
+	}
+	return hostNs, nil
 }
