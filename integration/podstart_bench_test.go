@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/internal/poll"
 )
 
 // BenchmarkPodStartLatency measures pod start latency as Kubernetes' SLO
@@ -29,6 +30,14 @@ func BenchmarkPodStartLatency(b *testing.B) {
 	round := 0
 	for b.Loop() {
 		round++
+		// The last round's pods gone first: a watch starts with what is
+		// there, and a terminating pod still reads Running.
+		poll.Until(b, 2*time.Minute, "no pod left of the last round", func() error {
+			if n := len(h.pods(b, "default", "app=startlat")); n > 0 {
+				return fmt.Errorf("%d pods left", n)
+			}
+			return nil
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		events, err := cl.Watch(ctx, api.KindPod, "default", api.ListOptions{LabelSelector: sel})
 		if err != nil {
@@ -59,7 +68,7 @@ spec:
 					b.Fatalf("round %d: the watch ended with %d of %d Running", round, len(running), pods)
 				}
 				p, isPod := ev.Object.(*api.Pod)
-				if !isPod || ev.Type == "DELETED" {
+				if !isPod || ev.Type == "DELETED" || p.DeletionTimestamp != nil {
 					continue
 				}
 				now := time.Now()
@@ -75,9 +84,12 @@ spec:
 		}
 		whole = append(whole, time.Since(start))
 		cancel()
+		var slowest time.Duration
 		for name, at := range running {
 			lat = append(lat, at.Sub(seen[name]))
+			slowest = max(slowest, at.Sub(seen[name]))
 		}
+		b.Logf("round %d: all %d Running %v after the apply; slowest pod %v", round, pods, whole[len(whole)-1].Round(time.Millisecond), slowest.Round(time.Millisecond))
 		if _, errOut, err := h.shoalIn(nil, "delete", "deployment", "startlat", "--wait"); err != nil {
 			b.Fatalf("delete: %v %s", err, errOut)
 		}
