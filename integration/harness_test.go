@@ -155,9 +155,8 @@ func (a *agent) kubeconfig() string { return filepath.Join(a.dataDir, "admin.kub
 // caFile is the cluster CA the agent trusts.
 func (a *agent) caFile() string { return filepath.Join(a.dataDir, "identity", "ca.crt") }
 
-// newClient makes an API client of the agent: with the admin token, or
-// with token when given.
-func (a *agent) newClient(t testing.TB, token string) *client.Client {
+// adminConn is the connection of the agent's admin kubeconfig.
+func (a *agent) adminConn(t testing.TB) *client.Connection {
 	t.Helper()
 	kc, err := client.LoadKubeconfig(a.kubeconfig())
 	if err != nil {
@@ -167,6 +166,14 @@ func (a *agent) newClient(t testing.TB, token string) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return conn
+}
+
+// newClient makes an API client of the agent: with the admin token, or
+// with token when given.
+func (a *agent) newClient(t testing.TB, token string) *client.Client {
+	t.Helper()
+	conn := a.adminConn(t)
 	conn.Server = a.url()
 	if token != "" {
 		conn.Token = token
@@ -188,14 +195,7 @@ func (a *agent) cliArgs(args ...string) []string {
 // and sends the admin token (token, when given, instead).
 func (a *agent) httpClient(t testing.TB, token string) *http.Client {
 	t.Helper()
-	kc, err := client.LoadKubeconfig(a.kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := kc.Resolve("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.adminConn(t)
 	if token == "" {
 		token = conn.Token
 	}

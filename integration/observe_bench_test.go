@@ -16,7 +16,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shoal-dev/shoal/api"
-	"github.com/shoal-dev/shoal/api/client"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
@@ -91,7 +90,7 @@ func BenchmarkObservedAgent(b *testing.B) {
 				}
 			}
 		})
-		closeBrowser := openDashboard(b, browserPath, a.url()+"/ui/", a.adminToken(b))
+		closeBrowser := openDashboard(b, browserPath, a.url()+"/ui/", a.adminConn(b).Token)
 		time.Sleep(10 * time.Second) // the page's first lists and watches
 		observed := measureAgent(b, pid, window)
 		closeBrowser()
@@ -209,18 +208,4 @@ func openDashboard(b *testing.B, browserPath, base, token string) func() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return done
-}
-
-// adminToken is the token of the agent's admin kubeconfig.
-func (a *agent) adminToken(t testing.TB) string {
-	t.Helper()
-	kc, err := client.LoadKubeconfig(a.kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := kc.Resolve("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn.Token
 }

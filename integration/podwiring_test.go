@@ -447,20 +447,7 @@ func TestUpgradeFromTheEngineNetworkKeepsOldPodsUntilReplaced(t *testing.T) {
 		exec.Command("ip", "link", "del", "shoal0").Run() // a newer agent's bridge
 	}
 	a := startAgentWith(t, func(a *agent) { a.bin = base })
-	old := `apiVersion: v1
-kind: Pod
-metadata: {name: old-server}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers: [{name: app, image: shoal-testapp:v1, args: ["serve"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: old-client}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
-`
+	old := serverAndClient("old")
 	a.shoalIn([]byte(old), "apply", "-f", "-")
 	before := waitAllReady(t, a, 2, 60*time.Second)
 	for _, c := range runningSandboxes(t, a.name) {
@@ -481,20 +468,7 @@ spec:
 	if exec.Command("docker", "network", "inspect", "shoal").Run() != nil {
 		t.Fatal("the engine network was removed while old sandboxes are on it")
 	}
-	fresh := `apiVersion: v1
-kind: Pod
-metadata: {name: new-server}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers: [{name: app, image: shoal-testapp:v1, args: ["serve"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: new-client}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
-`
+	fresh := serverAndClient("new")
 	a.shoalIn([]byte(fresh), "apply", "-f", "-")
 	now = waitAllReady(t, a, 4, 60*time.Second)
 	if now["new-server"].Status.PodIP == before["old-server"].Status.PodIP || now["new-server"].Status.PodIP == before["old-client"].Status.PodIP {
@@ -528,4 +502,22 @@ spec:
 	poll.Until(t, 15*time.Second, "new pods connected on the agent's own bridge", func() error {
 		return get("new-client", "new-server")
 	})
+}
+
+// serverAndClient is a serving pod PREFIX-server and an idle PREFIX-client.
+func serverAndClient(prefix string) string {
+	return strings.ReplaceAll(`apiVersion: v1
+kind: Pod
+metadata: {name: PREFIX-server}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: shoal-testapp:v1, args: ["serve"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: PREFIX-client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
+`, "PREFIX", prefix)
 }

@@ -72,3 +72,14 @@ func Link(dir, target string) error {
 	}
 	return nil
 }
+
+// OnHost is the host's path p as an agent run as a container reaches it:
+// under the host's root at SHOAL_HOST_ROOT; "" for an agent run on the
+// host itself, which reaches p as it is.
+func OnHost(p string) string {
+	root := os.Getenv(RootEnv)
+	if root == "" {
+		return ""
+	}
+	return filepath.Join(root, p)
+}

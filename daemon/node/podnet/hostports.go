@@ -185,16 +185,16 @@ func (h *HostPorts) fixedRules() [][]string {
 // host's network).
 func writeSysctl(path, procSys, value string) error {
 	err := os.WriteFile(path, []byte(value), 0o644)
-	root := os.Getenv(hostexec.RootEnv)
-	if err == nil || root == "" || !errors.Is(err, syscall.EROFS) {
+	if err == nil || !errors.Is(err, syscall.EROFS) {
 		return err
 	}
 	rel, rerr := filepath.Rel(procSys, path)
-	if rerr != nil {
+	onHost := hostexec.OnHost(filepath.Join("/proc/sys", rel))
+	if rerr != nil || onHost == "" {
 		return err
 	}
-	if herr := os.WriteFile(filepath.Join(root, "proc", "sys", rel), []byte(value), 0o644); herr != nil {
-		return fmt.Errorf("%w (and through the host's root %s: %v)", err, root, herr)
+	if herr := os.WriteFile(onHost, []byte(value), 0o644); herr != nil {
+		return fmt.Errorf("%w (and through the host's root: %v)", err, herr)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -243,13 +242,13 @@ func sandboxNetns(pid int) (netns.NsHandle, error) {
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return ns, err
 	}
-	root := os.Getenv(hostexec.RootEnv)
-	if root == "" {
+	path := hostexec.OnHost(filepath.Join("/proc", strconv.Itoa(pid), "ns", "net"))
+	if path == "" {
 		return ns, err
 	}
-	hostNs, herr := netns.GetFromPath(filepath.Join(root, "proc", strconv.Itoa(pid), "ns", "net"))
+	hostNs, herr := netns.GetFromPath(path)
 	if herr != nil {
-		return hostNs, fmt.Errorf("%w (and through the host's root %s: %v)", err, root, herr)
+		return hostNs, fmt.Errorf("%w (and through the host's root: %v)", err, herr)
 	}
 	return hostNs, nil
 }
