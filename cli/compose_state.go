@@ -95,6 +95,13 @@ func projectStates(ctx context.Context, c *client.Client, ns string) (map[string
 	if err != nil {
 		return nil, err
 	}
+	// Endpoints carry no project label: list the namespace's (a project
+	// has its own namespace).
+	epObjs, _, err := c.List(ctx, api.KindEndpoints, ns, api.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints of project %s: %w", ns, err)
+	}
+	resolvable := readyAddresses(epObjs)
 	out := map[string]serviceState{}
 	for _, k := range []*api.Kind{api.KindDeployment, api.KindDaemonSet, api.KindJob} {
 		objs, err := list(k)
@@ -109,10 +116,54 @@ func projectStates(ctx context.Context, c *client.Client, ns string) (map[string
 			st := workloadState(o, countPods(pods[svc]))
 			st.name = compose.ServiceName(o)
 			st.ports = publishedPorts(o, svcObjs)
+			holdUntilResolvable(&st, o, svcObjs, resolvable)
 			out[svc] = st
 		}
 	}
 	return out, nil
+}
+
+// readyAddresses counts the ready addresses of each Endpoints by name.
+func readyAddresses(eps []api.Object) map[string]int {
+	out := make(map[string]int, len(eps))
+	for _, o := range eps {
+		e := o.(*api.Endpoints)
+		for _, s := range e.Subsets {
+			out[e.Name] += len(s.Addresses)
+		}
+	}
+	return out
+}
+
+// holdUntilResolvable keeps a running service from counting as done until
+// each of its headless Services (its name, aliases and container_name)
+// lists every wanted replica: the cluster DNS answers from those
+// Endpoints, and a pod turns ready a moment before it is published there.
+// Docker compose's names resolve as soon as a container runs, so `up`
+// returning is taken as the promise that the names resolve.
+func holdUntilResolvable(st *serviceState, o api.Object, svcs []api.Object, ready map[string]int) {
+	if !st.done || st.kind == "Job" {
+		return
+	}
+	want := 0
+	switch w := o.(type) {
+	case *api.Deployment:
+		want = int(deref(w.Spec.Replicas))
+	case *api.DaemonSet:
+		want = int(w.Status.DesiredNumberScheduled)
+	}
+	svc := compose.ServiceOf(o)
+	for _, s := range svcs {
+		sv := s.(*api.Service)
+		if compose.ServiceOf(sv) != svc || sv.Spec.ClusterIP != api.ClusterIPNone {
+			continue
+		}
+		if n := ready[sv.Name]; n < want {
+			st.done = false
+			st.state = fmt.Sprintf("running, %d/%d ready; %d/%d resolvable as %s", want, want, n, want, sv.Name)
+			return
+		}
+	}
 }
 
 // workloadState says where a service's workload stands.

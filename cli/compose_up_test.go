@@ -164,6 +164,25 @@ func TestComposeUpFollowsServices(t *testing.T) {
 			d.Status = api.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, ReadyReplicas: n, UpdatedReplicas: n, AvailableReplicas: n}
 		})
 	}
+	// Ready is not yet resolvable: up waits for the Endpoints the
+	// cluster DNS answers from.
+	poll.True(t, 10*time.Second, "web waiting to be resolvable", func() (bool, string) {
+		return strings.Contains(out.String(), "web: running, 2/2 ready; 0/2 resolvable as web"), out.String()
+	})
+	select {
+	case code := <-done:
+		t.Fatalf("up returned (exit %d) before its names resolved:\n%s", code, out.String())
+	case <-time.After(time.Second):
+	}
+	addresses := func(ips ...string) []api.EndpointSubset {
+		var s api.EndpointSubset
+		for _, ip := range ips {
+			s.Addresses = append(s.Addresses, api.EndpointAddress{IP: ip})
+		}
+		return []api.EndpointSubset{s}
+	}
+	srv.Add(&api.Endpoints{ObjectMeta: api.ObjectMeta{Name: "db", Namespace: "shop"}, Subsets: addresses("10.244.0.2")})
+	srv.Add(&api.Endpoints{ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "shop"}, Subsets: addresses("10.244.0.3", "10.244.0.4")})
 	select {
 	case code := <-done:
 		if code != 0 {
@@ -233,6 +252,8 @@ func TestComposePsAndDown(t *testing.T) {
 		return p
 	}
 	srv.Add(pod("db-1", "db", false), pod("web-1", "web", true), pod("web-2", "web", true))
+	srv.Add(&api.Endpoints{ObjectMeta: api.ObjectMeta{Name: "db", Namespace: "shop"},
+		Subsets: []api.EndpointSubset{{Addresses: []api.EndpointAddress{{IP: "10.244.0.2"}}}}})
 	srv.SetLogs("shop", "db-1", "db", "ready to accept connections\nlistening\n")
 
 	r := shoal(t, srv, "", "compose", "-f", f, "ps")
