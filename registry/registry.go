@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -521,6 +522,8 @@ func (o *Registry) writeCreate(t *gossip.Txn, k *api.Kind, obj api.Object) error
 		}
 	case *api.PersistentVolume:
 		return o.stageVolumeStatus(t, obj)
+	case *api.Node:
+		return o.bindVolumesOfNode(t, obj)
 	}
 	return nil
 }
@@ -658,6 +661,12 @@ func (o *Registry) stageUpdate(t *gossip.Txn, obj api.Object, wholeObject, finis
 	}
 	if isVolume {
 		if err := o.stageVolumeStatus(t, pv); err != nil {
+			return k, false, err
+		}
+	}
+	if n, ok := obj.(*api.Node); ok && !maps.Equal(n.Labels, old.GetObjectMeta().Labels) {
+		// Relabelled: a volume's node affinity may name it now.
+		if err := o.bindVolumesOfNode(t, n); err != nil {
 			return k, false, err
 		}
 	}

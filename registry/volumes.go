@@ -289,6 +289,38 @@ func (o *Registry) bindWaitingClaims(t *gossip.Txn, pv *api.PersistentVolume) er
 	return nil
 }
 
+// bindVolumesOfNode gives each Available volume whose node affinity names
+// node (a node that just joined, or was just labelled) to the oldest claim
+// that waits for it: such a claim waited because no node matched. The
+// node's own record is staged already, so volumeNode sees it.
+func (o *Registry) bindVolumesOfNode(t *gossip.Txn, node *api.Node) error {
+	pvs, err := listVolumes(t)
+	if err != nil {
+		return err
+	}
+	for _, pv := range pvs {
+		if pv.Spec.ClaimRef != nil && pv.Spec.ClaimRef.UID != "" {
+			continue
+		}
+		if pv.Spec.NodeAffinity == nil || pv.Spec.NodeAffinity.Required == nil || !api.MatchesVolumeNodeAffinity(pv, node) {
+			continue
+		}
+		if err := o.bindWaitingClaims(t, pv); err != nil {
+			return err
+		}
+		if pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.UID == "" {
+			continue // no claim took it
+		}
+		if err := o.rewriteSpec(t, api.KindPersistentVolume, pv); err != nil {
+			return err
+		}
+		if err := o.stageVolumeStatus(t, pv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // releaseVolume is what a claim's removal does to the declared volume it
 // was bound to: with the reclaim policy Delete the volume object goes
 // (its data, a host path, is left where it is: shoal deletes the data of

@@ -189,3 +189,52 @@ func TestReclaimPolicyOnClaimDelete(t *testing.T) {
 	}
 	wantBound(t, o, "c", "keep")
 }
+
+// A claim whose volume's node affinity names a node that has not joined
+// waits; the node's registration binds it and places it there, and a node
+// labelled to match does the same for another volume.
+func TestClaimWaitingForItsVolumesNodeBindsWhenTheNodeJoins(t *testing.T) {
+	o := newTestObjects(t, "")
+	mustCreateIn(t, o, &api.Node{ObjectMeta: api.ObjectMeta{Name: "h1", Labels: map[string]string{api.LabelHostname: "h1"}}})
+	pinned := func(name, key, value string) *api.PersistentVolume {
+		pv := testVolume(name, "", "1Gi")
+		pv.Spec.HostPath = nil
+		pv.Spec.Local = &api.LocalVolumeSource{Path: "/mnt/" + name}
+		pv.Spec.NodeAffinity = &api.VolumeNodeAffinity{Required: &api.NodeSelector{NodeSelectorTerms: []api.NodeSelectorTerm{{
+			MatchExpressions: []api.NodeSelectorRequirement{{Key: key, Operator: "In", Values: []string{value}}}}}}}
+		return pv
+	}
+	mustCreateIn(t, o, pinned("disk", api.LabelHostname, "h2"), pinned("ssd", "disk", "ssd"))
+	for _, v := range []string{"disk", "ssd"} {
+		c := testClaim("data-" + v)
+		c.Spec.VolumeName = v
+		mustCreateIn(t, o, c)
+		c = claimOf(t, o, "data-"+v)
+		if why := c.Annotations[api.AnnotationWaitsForVolume]; c.Status.Phase != api.ClaimPending || !strings.Contains(why, "no node matches") {
+			t.Fatalf("claim of %s before its node exists: phase %q, why %q; want Pending, no node matches", v, c.Status.Phase, why)
+		}
+	}
+
+	mustCreateIn(t, o, &api.Node{ObjectMeta: api.ObjectMeta{Name: "h2", Labels: map[string]string{api.LabelHostname: "h2"}}})
+	c, _ := wantBound(t, o, "data-disk", "disk")
+	if c.SelectedNode() != "h2" || c.Annotations[api.AnnotationWaitsForVolume] != "" {
+		t.Fatalf("after h2 joined: selected node %q, annotations %v; want h2 and no wait", c.SelectedNode(), c.Annotations)
+	}
+	if c := claimOf(t, o, "data-ssd"); c.Status.Phase != api.ClaimPending {
+		t.Fatalf("the ssd claim bound with no ssd node: %q", c.Status.Phase)
+	}
+
+	// h1 labelled disk=ssd: the ssd volume's claim binds there.
+	obj, err := o.Get(t.Context(), api.KindNode, "", "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := obj.(*api.Node)
+	n.Labels["disk"] = "ssd"
+	if _, err := o.Update(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := wantBound(t, o, "data-ssd", "ssd"); c.SelectedNode() != "h1" {
+		t.Fatalf("after h1 was labelled: selected node %q, want h1", c.SelectedNode())
+	}
+}
