@@ -118,6 +118,7 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("BACKEND column: %v", nodeBackends(t, h1))
 	h2Subnet := pods["on-h2"].Status.PodIP[:strings.LastIndex(pods["on-h2"].Status.PodIP, ".")] + ".0/24"
 	if r := nsRun(t, 1, "ip", "route", "show", "proto", "136"); !strings.Contains(r, h2Subnet+" via "+strings.TrimSuffix(h2Subnet, "/24")+" dev shoal.vx onlink") {
 		t.Errorf("h1's route to h2's pods is not over VXLAN:\n%s", r)
@@ -163,6 +164,7 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 		if err != nil || out != want {
 			t.Errorf("%s fetching %d bytes from %s: got %d bytes, %v", pair[0], len(want), pair[1], len(out), err)
 		}
+		t.Logf("%s fetched %d bytes from %s", pair[0], len(out), pair[1])
 	}
 
 	// host-gw forced on h1 and h2: no route can cross the router.
@@ -178,6 +180,8 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 	})
 	if out, err := get("on-h1", "http://"+ip("on-h2")+":8080/"); err == nil {
 		t.Errorf("with host-gw, h1's pod reached h2's across the router: %s", out)
+	} else {
+		t.Logf("with host-gw, h1's pod to h2's fails as it should: %s", strings.TrimSpace(out))
 	}
 	if strings.Contains(nsRun(t, 1, "ip", "link", "show"), "shoal.vx") {
 		t.Error("h1 on host-gw kept its VXLAN device")
@@ -208,6 +212,7 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 	}
 	c.kill(3)
 	h1.shoal("delete", "node", "h3")
+	start := time.Now()
 	poll.Until(t, 30*time.Second, "no route, forwarding or neighbour entry for h3 left", func() error {
 		for i := 1; i <= 2; i++ {
 			if r := nsRun(t, i, "ip", "route", "show", "proto", "136"); strings.Contains(r, h3Subnet+"/24") {
@@ -222,4 +227,5 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("h3's route and entries gone %s after its deletion", time.Since(start).Round(time.Millisecond))
 }
