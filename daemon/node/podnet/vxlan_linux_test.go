@@ -94,11 +94,16 @@ func TestVXLANInNetns(t *testing.T) {
 		t.Cleanup(func() { cancel(); <-done })
 	}
 	nsA := strings.TrimPrefix(pathA, "/var/run/netns/")
-	poll.Cond(t, 10*time.Second, "a's route, forwarding and neighbour entry for b", func() bool {
+	programmed := func() bool {
 		return slices.Equal(ownedRoutes(t, nsA), []string{"10.244.1.0/24 via 10.244.1.0 dev shoal.vx onlink"}) &&
 			strings.Contains(run(t, "bridge", "-n", nsA, "fdb", "show", "dev", "shoal.vx"), "0a:5a:0a:63:00:02 dst 10.99.0.2 self permanent") &&
 			strings.Contains(run(t, "ip", "-n", nsA, "neigh", "show", "dev", "shoal.vx"), "10.244.1.0 lladdr 0a:5a:0a:63:00:02 PERMANENT")
-	})
+	}
+	poll.Cond(t, 10*time.Second, "a's route, forwarding and neighbour entry for b", programmed)
+	// The device deleted by hand (its route and entries go with it): made
+	// again, with all of them, at the next pass.
+	run(t, "ip", "-n", nsA, "link", "del", "shoal.vx")
+	poll.Cond(t, 10*time.Second, "the device, route and entries back after the device was deleted", programmed)
 	link := run(t, "ip", "-n", nsA, "-d", "link", "show", "shoal.vx")
 	for _, want := range []string{"mtu 1450", "vxlan id 4097", "local 10.99.0.1", "dev lan0", "dstport 8472", "nolearning", "link/ether 0a:5a:0a:63:00:01"} {
 		if !strings.Contains(link, want) {
