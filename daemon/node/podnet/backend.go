@@ -131,12 +131,14 @@ func (p *Peer) readAnnotations(ann map[string]string, cluster netip.Prefix) erro
 }
 
 // chooseBackend picks the backend to reach peer with: the best one both
-// nodes support. VXLAN needs both to take it; then it is used when either
+// nodes support. VXLAN needs both to take it (vxlanOK: this node's device
+// is ready and the peer published its VTEP); then it is used when either
 // side asks for it (so that a pair uses one backend both ways) or, under
 // auto, when the peer is not on a directly connected subnet (direct).
-// Everything else is host-gw, the one every agent knows.
-func chooseBackend(self Mode, vxlanReady bool, peer Peer, direct bool) Mode {
-	if self == ModeHostGW || !vxlanReady || peer.VXLANMAC == nil {
+// Everything else is host-gw, the one every agent knows. An encrypted
+// backend adds its rule here, ahead of VXLAN's.
+func chooseBackend(self Mode, vxlanOK bool, peer Peer, direct bool) Mode {
+	if self == ModeHostGW || !vxlanOK || peer.VXLANMAC == nil {
 		return ModeHostGW
 	}
 	if self == ModeVXLAN || peer.Mode == ModeVXLAN || !direct {

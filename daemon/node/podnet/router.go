@@ -107,7 +107,7 @@ func (r *Router) Run(ctx context.Context, src NodeSource) error {
 		return err
 	}
 	defer table.close()
-	var vx *vxlanBackend
+	var tunnels []tunnel
 	if r.cfg.Mode == ModeHostGW {
 		// Started with host-gw after another backend: its device goes, and
 		// with it every route over it.
@@ -115,54 +115,68 @@ func (r *Router) Run(ctx context.Context, src NodeSource) error {
 			r.log.Warn("removing the VXLAN device of an earlier backend failed", "err", err)
 		}
 	} else {
-		vx = &vxlanBackend{dev: table.vxlan(r.cfg.VXLAN.withDefaults())}
+		tunnels = append(tunnels, &vxlanBackend{dev: table.vxlan(r.cfg.VXLAN.withDefaults())})
 	}
 	followNodes(ctx, src, r.cfg.Resync, r.log, func(ctx context.Context, nodes map[string]*api.Node) {
-		r.sync(ctx, table, vx, nodes)
+		r.sync(ctx, table, tunnels, nodes)
 	})
 	return nil
 }
 
 // sync makes one pass: every change is tried even when others fail.
-func (r *Router) sync(ctx context.Context, table routeTable, vx *vxlanBackend, nodes map[string]*api.Node) {
+func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, nodes map[string]*api.Node) {
 	peers, bad := peersOf(nodes, r.cfg.Node, r.cluster)
 	badKeys := map[string]bool{}
 	for _, b := range bad {
 		badKeys["peer "+b.node] = true
 		r.report("peer "+b.node, b.err, "not routing a node's pods: what it publishes about its pod network is malformed", "node", b.node)
 	}
-	vxReady := false
-	if self, ok := nodes[r.cfg.Node]; ok && vx != nil {
+	ready := map[Mode]tunnel{}
+	if self, ok := nodes[r.cfg.Node]; ok {
 		if subnet, ok := claimOf(self); ok {
-			err := vx.prepare(subnet)
-			r.report("vxlan", err, "setting up the VXLAN device failed; peers are reached by host-gw meanwhile")
-			vxReady = err == nil
+			for _, tn := range tunnels {
+				err := tn.prepare(subnet)
+				r.report(string(tn.mode()), err, "setting up a tunnel device failed; peers are reached by host-gw meanwhile", "backend", tn.mode())
+				if err == nil {
+					ready[tn.mode()] = tn
+				}
+			}
 		}
 	}
 	chosen := map[string]Mode{}
 	want := map[netip.Prefix]route{}
-	var vxPeers []Peer
+	carried := map[Mode][]Peer{}
 	for _, p := range peers {
+		vx, vxOK := ready[ModeVXLAN]
+		vxOK = vxOK && vx.takes(p)
 		direct := true
-		if r.cfg.Mode == ModeAuto && vxReady && p.VXLANMAC != nil {
+		if r.cfg.Mode == ModeAuto && vxOK {
 			direct = table.direct(p.Addr)
 		}
-		m := chooseBackend(r.cfg.Mode, vxReady, p, direct)
+		m := chooseBackend(r.cfg.Mode, vxOK, p, direct)
 		chosen[p.Node] = m
-		if m == ModeVXLAN {
-			want[p.Subnet] = vx.route(p)
-			vxPeers = append(vxPeers, p)
+		if tn, ok := ready[m]; ok {
+			want[p.Subnet] = tn.route(p)
+			carried[m] = append(carried[m], p)
 			continue
 		}
 		want[p.Subnet] = route{dst: p.Subnet, gw: p.Addr, node: p.Node}
 	}
-	// The device's entries first: a route over it is of use only with them.
-	if vxReady {
-		err := vx.dev.sync(vxPeers)
-		r.report("vxlan peers", err, "setting the VXLAN device's entries for peers failed")
+	// The tunnels' per-peer state first: a route over a tunnel is of use
+	// only with it.
+	for m, tn := range ready {
+		err := tn.sync(carried[m])
+		r.report(string(m)+" peers", err, "setting a tunnel's entries for peers failed", "backend", m)
 	}
 	r.syncRoutes(table, want, badKeys)
-	r.publish(ctx, nodes[r.cfg.Node], vx, vxReady, chosen)
+	ann := map[string]string{}
+	for _, tn := range tunnels {
+		_, ok := ready[tn.mode()]
+		for k, v := range tn.annotations(ok) {
+			ann[k] = v
+		}
+	}
+	r.publish(ctx, nodes[r.cfg.Node], ann, chosen)
 }
 
 // syncRoutes makes the table's routes of ours the wanted ones.
@@ -198,17 +212,17 @@ func (r *Router) syncRoutes(table routeTable, want map[netip.Prefix]route, keep 
 
 // publish writes this node's pod network annotations when its Node lacks
 // them or has others.
-func (r *Router) publish(ctx context.Context, self *api.Node, vx *vxlanBackend, vxReady bool, chosen map[string]Mode) {
+func (r *Router) publish(ctx context.Context, self *api.Node, tunnels map[string]string, chosen map[string]Mode) {
 	if self == nil || r.cfg.Publish == nil {
 		return
 	}
 	want := map[string]string{
 		api.AnnotationPodNetworkBackend: string(r.cfg.Mode),
-		api.AnnotationVXLANMAC:          "",
+		api.AnnotationVXLANMAC:          "", // removed if no tunnel sets it (host-gw)
 		api.AnnotationBackendsInUse:     inUse(chosen),
 	}
-	if vxReady {
-		want[api.AnnotationVXLANMAC] = vx.mac.String()
+	for k, v := range tunnels {
+		want[k] = v
 	}
 	same := true
 	for k, v := range want {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/shoal-dev/shoal/api"
 )
 
 // VXLAN defaults (docs/networking.md, Backends).
@@ -77,6 +79,28 @@ type vxlanDevice interface {
 	remove() error
 }
 
+// tunnel is a backend that reaches peers' pods over a device of its own
+// (the VXLAN device now; an encrypted one, a TUN device with its peers,
+// plugs in the same way). The Router readies each tunnel once a pass,
+// picks a backend per peer (chooseBackend), routes each peer's subnet over
+// the chosen tunnel and hands every tunnel exactly the peers it carries.
+type tunnel interface {
+	mode() Mode
+	// prepare readies the device for a pass, given this node's pod subnet;
+	// an error leaves the tunnel out of the pass (its peers go host-gw).
+	prepare(self netip.Prefix) error
+	// takes reports whether the peer published what the tunnel needs.
+	takes(p Peer) bool
+	// route is the route to the peer's pod subnet over the tunnel.
+	route(p Peer) route
+	// sync makes the tunnel's per-peer state exactly that of peers; none
+	// removes all of it.
+	sync(peers []Peer) error
+	// annotations are what this node publishes on its Node for the
+	// tunnel: its values when ready, "" (removed) otherwise.
+	annotations(ready bool) map[string]string
+}
+
 // vxlanBackend reaches a peer's pods over the VXLAN device: a route to
 // its subnet via its VTEP address (onlink), which the neighbour entry
 // resolves to its VTEP MAC, which the forwarding entry sends to its host.
@@ -84,6 +108,19 @@ type vxlanBackend struct {
 	dev   vxlanDevice
 	index int
 	mac   net.HardwareAddr
+}
+
+func (v *vxlanBackend) mode() Mode { return ModeVXLAN }
+
+func (v *vxlanBackend) takes(p Peer) bool { return p.VXLANMAC != nil }
+
+func (v *vxlanBackend) sync(peers []Peer) error { return v.dev.sync(peers) }
+
+func (v *vxlanBackend) annotations(ready bool) map[string]string {
+	if !ready || v.mac == nil {
+		return map[string]string{api.AnnotationVXLANMAC: ""}
+	}
+	return map[string]string{api.AnnotationVXLANMAC: v.mac.String()}
 }
 
 // prepare makes the device ready for a pass, with the VTEP address of the
