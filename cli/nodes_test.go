@@ -95,8 +95,9 @@ func TestGetNodesWideAndByName(t *testing.T) {
 	srv := nodeFixture(t)
 	r := shoal(t, srv, "", "get", "no", "h2", "-o", "wide")
 	expectOK(t, r)
-	want := `NAME   STATUS                     ROLES    AGE   ADDRESS       PODS    CPU(REQ/ALLOC)   MEMORY(REQ/ALLOC)   VERSION   OS-IMAGE                         KERNEL-VERSION   CONTAINER-RUNTIME
-h2     Ready,SchedulingDisabled   <none>   3h    10.213.0.12   2/110   3/4              1056Mi/16Gi         v0.1.0    Debian GNU/Linux 12 (bookworm)   6.1.0-18-amd64   docker://20.10.24
+	// h2 publishes nothing about its pod network: an older agent, host-gw.
+	want := `NAME   STATUS                     ROLES    AGE   ADDRESS       PODS    CPU(REQ/ALLOC)   MEMORY(REQ/ALLOC)   VERSION   OS-IMAGE                         KERNEL-VERSION   CONTAINER-RUNTIME   BACKEND
+h2     Ready,SchedulingDisabled   <none>   3h    10.213.0.12   2/110   3/4              1056Mi/16Gi         v0.1.0    Debian GNU/Linux 12 (bookworm)   6.1.0-18-amd64   docker://20.10.24   host-gw
 `
 	if r.stdout != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", r.stdout, want)
@@ -130,13 +131,14 @@ func TestNodeTableWithoutLoads(t *testing.T) {
 	n.Status.Conditions = nil
 	n.Status.Addresses = nil
 	n.Status.NodeInfo = api.NodeInfo{}
+	n.Annotations = map[string]string{api.AnnotationPodNetworkBackend: "auto", api.AnnotationBackendsInUse: "host-gw,vxlan"}
 	var b bytes.Buffer
 	// loads nil: the pods could not be listed (a token limited to a namespace).
 	if err := newTablePrinter(&b, api.KindNode, tableOptions{wide: true}, fixedNow).print([]api.Object{n}); err != nil {
 		t.Fatal(err)
 	}
-	want := "NAME   STATUS    ROLES    AGE   ADDRESS   PODS        CPU(REQ/ALLOC)   MEMORY(REQ/ALLOC)   VERSION     OS-IMAGE    KERNEL-VERSION   CONTAINER-RUNTIME\n" +
-		"h9     Unknown   <none>   60s   <none>    <unknown>   <unknown>        <unknown>           <unknown>   <unknown>   <unknown>        <unknown>\n"
+	want := "NAME   STATUS    ROLES    AGE   ADDRESS   PODS        CPU(REQ/ALLOC)   MEMORY(REQ/ALLOC)   VERSION     OS-IMAGE    KERNEL-VERSION   CONTAINER-RUNTIME   BACKEND\n" +
+		"h9     Unknown   <none>   60s   <none>    <unknown>   <unknown>        <unknown>           <unknown>   <unknown>   <unknown>        <unknown>           host-gw,vxlan\n"
 	if b.String() != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}

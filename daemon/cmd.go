@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/registry/admission/podsecurity"
 )
 
@@ -112,6 +113,7 @@ func bindAgentFlags(f *pflag.FlagSet, cfg *Config, raw *rawFlags) {
 	f.StringVar(&raw.join, "join", "", "agents to join, host:port,... (any one that answers is enough)")
 	f.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "Docker Engine to drive")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network of the cluster; every node takes a /24 of it")
+	f.StringVar(&cfg.PodNetworkBackend, "pod-network-backend", cfg.PodNetworkBackend, "how pods reach other hosts' pods: host-gw (routes via the hosts' addresses; one network segment), vxlan (encapsulated in UDP 8472 between the hosts) or auto (host-gw to hosts on a directly connected subnet, vxlan to the others)")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
 	f.StringVar(&cfg.IngressAddr, "ingress-addr", cfg.IngressAddr, "address of the HTTP ingress proxy (empty: none)")
@@ -199,6 +201,9 @@ func (c Config) validate() error {
 		if _, n, err := net.ParseCIDR(f.value); err != nil || n.IP.To4() == nil {
 			return fmt.Errorf("%s %q: give an IPv4 network such as 10.96.0.0/16", f.flag, f.value)
 		}
+	}
+	if _, err := podnet.ParseMode(c.PodNetworkBackend); err != nil {
+		return fmt.Errorf("--pod-network-backend %w", err)
 	}
 	if c.DNSAddr != "" && c.DNSAddr != "off" {
 		if _, err := netip.ParseAddrPort(c.DNSAddr); err != nil {

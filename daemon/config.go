@@ -34,12 +34,15 @@ type Config struct {
 	Join            []string
 	DockerHost      string
 
-	ClusterCIDR   string
-	ServiceCIDR   string
-	DNSAddr       string   // "": the advertise address, port 53; "off": none
-	DNSUpstreams  []string // resolvers for names outside the cluster; empty: /etc/resolv.conf
-	ClusterDomain string
-	IngressAddr   string
+	ClusterCIDR string
+	// PodNetworkBackend is how pods reach other hosts' pods: host-gw,
+	// vxlan or auto (docs/networking.md, Backends).
+	PodNetworkBackend string
+	ServiceCIDR       string
+	DNSAddr           string   // "": the advertise address, port 53; "off": none
+	DNSUpstreams      []string // resolvers for names outside the cluster; empty: /etc/resolv.conf
+	ClusterDomain     string
+	IngressAddr       string
 	// IngressTLSAddr serves the Ingresses over HTTPS; "": not at all.
 	IngressTLSAddr string
 	NodeLabels     map[string]string
@@ -89,6 +92,7 @@ func DefaultConfig() Config {
 		Bind:                "0.0.0.0:7481",
 		DockerHost:          dockerHost,
 		ClusterCIDR:         "10.244.0.0/16",
+		PodNetworkBackend:   "auto",
 		ServiceCIDR:         "10.96.0.0/16",
 		ClusterDomain:       "cluster.local",
 		IngressAddr:         "0.0.0.0:80",

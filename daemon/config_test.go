@@ -101,6 +101,29 @@ func TestPodSecurityDefaultFlag(t *testing.T) {
 	}
 }
 
+func TestPodNetworkBackendFlag(t *testing.T) {
+	if got := DefaultConfig().PodNetworkBackend; got != "auto" {
+		t.Fatalf("default %q, want auto", got)
+	}
+	for _, b := range []string{"host-gw", "vxlan", "auto"} {
+		c := DefaultConfig()
+		c.Name, c.PodNetworkBackend = "node-1", b
+		if err := c.validate(); err != nil {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+	for b, want := range map[string]string{
+		"wireguard": `--pod-network-backend "wireguard": the wireguard backend is not built yet`,
+		"gre":       `--pod-network-backend "gre": give host-gw, vxlan or auto`,
+	} {
+		c := DefaultConfig()
+		c.Name, c.PodNetworkBackend = "node-1", b
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", b, err, want)
+		}
+	}
+}
+
 func TestAPIAllowedHosts(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Name, cfg.APIAddr, cfg.Advertise = "node-1", "api.internal:7480", "10.0.0.5:7481"

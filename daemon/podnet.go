@@ -33,6 +33,9 @@ type podNetwork struct {
 	hairpin   *podnet.Hairpin
 	eng       engine.Engine
 	log       *slog.Logger
+	// podMTU is the pod bridge's MTU, which new pods' interfaces get; 0
+	// leaves it as it is.
+	podMTU int
 
 	mu sync.Mutex
 	// legacy: the engine network "shoal" of older agents still has
@@ -43,14 +46,18 @@ type podNetwork struct {
 
 // setupPodNetwork claims the node's subnet (after the first sync with the
 // cluster, so that others' claims are known), creates the bridge and the
-// firewall rules. onMove is told the new gateway if a conflict later moves
+// firewall rules; addr is the node's address, which VXLAN sends from. onMove is told the new gateway if a conflict later moves
 // the node to another subnet. hostLevel false leaves the host's firewall,
 // routes and devices alone (simulation).
-func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store podnet.ClaimStore,
+func setupPodNetwork(ctx context.Context, cfg Config, addr string, eng engine.Engine, store podNetworkStore,
 	rec *events.Recorder, log *slog.Logger, hostLevel bool, onMove func(gw net.IP)) (*podNetwork, error) {
 	cidr, err := podnet.ParseClusterCIDR(cfg.ClusterCIDR)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	mode, err := podnet.ParseMode(cfg.PodNetworkBackend)
+	if err != nil {
+		return nil, fmt.Errorf("--pod-network-backend %w", err)
 	}
 	var fw *podnet.Firewall
 	if hostLevel {
@@ -99,6 +106,10 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store p
 		log.Info("pod network simulated", "subnet", p.subnet, "gateway", p.gateway)
 		return p, nil
 	}
+	local, mode, err := p.pickMTU(mode, addr)
+	if err != nil {
+		return nil, err
+	}
 	p.migrate(ctx)
 	if p.gateway, err = p.ensureBridge(ctx, pfx, true); err != nil {
 		return nil, err
@@ -106,14 +117,53 @@ func setupPodNetwork(ctx context.Context, cfg Config, eng engine.Engine, store p
 	if err := fw.EnsureRules(ctx); err != nil {
 		return nil, fmt.Errorf("pod network firewall: %w", err)
 	}
-	if p.router, err = podnet.NewRouter(podnet.RouterConfig{Node: cfg.Name, ClusterCIDR: cidr, Log: log}); err != nil {
+	if p.router, err = podnet.NewRouter(podnet.RouterConfig{Node: cfg.Name, ClusterCIDR: cidr, Log: log,
+		Mode: mode, VXLAN: podnet.VXLANConfig{Local: local}, Publish: podnet.AnnotateNode(store, cfg.Name)}); err != nil {
 		return nil, err
 	}
 	p.wiring = &podnet.BridgeWiring{IPAM: p.ipam, Log: log}
 	p.hostPorts = podnet.NewHostPorts("", log)
 	p.hairpin = podnet.NewHairpin("", log)
-	log.Info("pod network ready", "subnet", p.subnet, "gateway", p.gateway)
+	log.Info("pod network ready", "subnet", p.subnet, "gateway", p.gateway, "backend", mode, "pod-mtu", p.podMTU)
 	return p, nil
+}
+
+// podNetworkStore is what the pod network needs of the object store:
+// claiming a subnet, and writing its annotations on the node's own Node.
+type podNetworkStore interface {
+	podnet.ClaimStore
+	podnet.NodeWriter
+}
+
+// pickMTU sets the pods' MTU for the backend: the uplink's (the link with
+// the node's address), less VXLAN's overhead when some peer may be reached
+// through VXLAN (vxlan and auto), so that no path black-holes full-sized
+// packets. Under auto, a node whose address is on no local link (VXLAN
+// cannot send from it) falls back to host-gw; under vxlan that is an error.
+func (p *podNetwork) pickMTU(mode podnet.Mode, addr string) (netip.Addr, podnet.Mode, error) {
+	local, perr := netip.ParseAddr(addr)
+	var mtu int
+	err := perr
+	if err == nil && (!local.Unmap().Is4() || !local.IsGlobalUnicast()) {
+		err = fmt.Errorf("the node's address %s is not a unicast IPv4 address (give --advertise)", addr)
+	}
+	if err == nil {
+		mtu, err = podnet.UplinkMTU(local.Unmap())
+	}
+	switch {
+	case err != nil && mode == podnet.ModeVXLAN:
+		return netip.Addr{}, "", fmt.Errorf("--pod-network-backend vxlan: %w", err)
+	case err != nil && mode == podnet.ModeAuto:
+		p.log.Warn("VXLAN cannot run here; reaching every peer by host-gw", "address", addr, "err", err)
+		return netip.Addr{}, podnet.ModeHostGW, nil
+	case err != nil:
+		return netip.Addr{}, mode, nil // host-gw: the bridge's MTU stays as it is
+	case mode.Encapsulates():
+		p.podMTU = mtu - podnet.VXLANOverhead
+	default:
+		p.podMTU = mtu
+	}
+	return local.Unmap(), mode, nil
 }
 
 // migrate removes the engine network "shoal" that older agents attached
@@ -151,6 +201,11 @@ func (p *podNetwork) ensureBridge(ctx context.Context, subnet netip.Prefix, host
 	gw, err := podnet.EnsurePodBridge(podnet.BridgeDevice, subnet)
 	if err != nil {
 		return nil, err
+	}
+	if p.podMTU > 0 {
+		if err := podnet.SetPodMTU(podnet.BridgeDevice, p.podMTU); err != nil {
+			return nil, err
+		}
 	}
 	if n, err := podnet.ReattachPorts(podnet.BridgeDevice); err != nil {
 		p.log.Warn("putting pods' veths back on the pod bridge failed", "err", err)

@@ -62,6 +62,21 @@ func startCluster(t testing.TB, n int, agentArgs ...string) *cluster {
 // up (SHOAL_CLUSTER_AGENT_BIN, say).
 func startClusterEnv(t testing.TB, n int, extraEnv []string, agentArgs ...string) *cluster {
 	t.Helper()
+	return startClusterUp(t, n, nil, extraEnv, agentArgs...)
+}
+
+// startClusterSubnets is startCluster with the hosts spread over k subnets
+// joined by a router that drops pod traffic (scripts/cluster up n
+// --subnets k): host i is on subnet (i-1) mod k.
+func startClusterSubnets(t testing.TB, n, k int, agentArgs ...string) *cluster {
+	t.Helper()
+	return startClusterUp(t, n, []string{"--subnets", fmt.Sprint(k)}, nil, agentArgs...)
+}
+
+// startClusterUp runs `scripts/cluster up n upArgs...` with more
+// environment and agent flags.
+func startClusterUp(t testing.TB, n int, upArgs, extraEnv []string, agentArgs ...string) *cluster {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("multi-host tests need root: scripts/cluster makes network namespaces and runs dockerd")
 	}
@@ -72,7 +87,7 @@ func startClusterEnv(t testing.TB, n int, extraEnv []string, agentArgs ...string
 	t.Cleanup(c.down)
 
 	env := append(append(os.Environ(), extraEnv...), "SHOAL_CLUSTER_AGENT_ARGS="+strings.Join(agentArgs, " "))
-	out := c.script(5*time.Minute, env, "up", fmt.Sprint(n))
+	out := c.script(5*time.Minute, env, append([]string{"up", fmt.Sprint(n)}, upArgs...)...)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) != 3 {

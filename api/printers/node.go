@@ -201,11 +201,24 @@ func NodeInternalIP(n *api.Node) string {
 func nodeWide(o api.Object) []string {
 	n, ok := o.(*api.Node)
 	if !ok {
-		return []string{"", "", "", ""}
+		return []string{"", "", "", "", ""}
 	}
 	info := n.Status.NodeInfo
 	return []string{UnknownIfEmpty(info.KubeletVersion), UnknownIfEmpty(info.OSImage), UnknownIfEmpty(info.KernelVersion),
-		UnknownIfEmpty(info.ContainerRuntimeVersion)}
+		UnknownIfEmpty(info.ContainerRuntimeVersion), NodeBackend(n)}
+}
+
+// NodeBackend is what the node says it uses to reach its peers' pods: the
+// backends in use, <none> without peers, host-gw for an agent that
+// publishes nothing (an older one knows only that).
+func NodeBackend(n *api.Node) string {
+	if v := n.Annotations[api.AnnotationBackendsInUse]; v != "" {
+		return v
+	}
+	if _, ok := n.Annotations[api.AnnotationPodNetworkBackend]; ok {
+		return "<none>"
+	}
+	return "host-gw"
 }
 
 func UnknownIfEmpty(s string) string {

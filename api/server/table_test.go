@@ -91,7 +91,7 @@ var cliHeaders = map[string][2]string{
 	"ReplicationController":   {"NAME | DESIRED | CURRENT | READY | AGE", "CONTAINERS | IMAGES | SELECTOR"},
 	"DaemonSet":               {"NAME | DESIRED | CURRENT | READY | UP-TO-DATE | AVAILABLE | NODE SELECTOR | AGE", "CONTAINERS | IMAGES | SELECTOR"},
 	"Job":                     {"NAME | STATUS | COMPLETIONS | DURATION | AGE", "CONTAINERS | IMAGES | SELECTOR"},
-	"Node":                    {"NAME | STATUS | ROLES | AGE | ADDRESS | PODS | CPU(REQ/ALLOC) | MEMORY(REQ/ALLOC)", "VERSION | OS-IMAGE | KERNEL-VERSION | CONTAINER-RUNTIME"},
+	"Node":                    {"NAME | STATUS | ROLES | AGE | ADDRESS | PODS | CPU(REQ/ALLOC) | MEMORY(REQ/ALLOC)", "VERSION | OS-IMAGE | KERNEL-VERSION | CONTAINER-RUNTIME | BACKEND"},
 	"Namespace":               {"NAME | STATUS | AGE", ""},
 	"ConfigMap":               {"NAME | DATA | AGE", ""},
 	"Secret":                  {"NAME | TYPE | DATA | AGE", ""},
@@ -187,7 +187,7 @@ func TestTableRowsCarryTheCLIsCells(t *testing.T) {
 		{"/api/v1/namespaces/default/pods", "web-1 | 0/1 | Pending | 0 | 5m | <none> | h1"},
 		{"/apis/apps/v1/namespaces/default/deployments", "web | 0/2 | 0 | 0 | 5m | app | shoal-testapp:v1 | app=web"},
 		{"/api/v1/namespaces/default/configmaps", "conf | 2 | 5m"},
-		{"/api/v1/nodes", "h1 | Ready | worker | 5m | 10.213.0.11 | 1/110 | 250m/2 | 64Mi/4Gi | v1.2.3 | Debian 12 | 6.1 | docker://20.10.24"},
+		{"/api/v1/nodes", "h1 | Ready | worker | 5m | 10.213.0.11 | 1/110 | 250m/2 | 64Mi/4Gi | v1.2.3 | Debian 12 | 6.1 | docker://20.10.24 | host-gw"},
 		{"/api/v1/namespaces/default", "default | Active | 5m"},
 		{"/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", "reader | 5m"},
 	} {

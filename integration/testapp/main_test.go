@@ -121,6 +121,19 @@ func TestInfoEndpoints(t *testing.T) {
 	}
 }
 
+func TestBytes(t *testing.T) {
+	_, ts, _, _ := newTestServer(t, "")
+	code, body := get(t, ts, "/bytes?n=100000")
+	if code != 200 || len(body) != 100000 || strings.Trim(body, "\x00") != "" {
+		t.Fatalf("/bytes?n=100000: %d, %d bytes", code, len(body))
+	}
+	for _, q := range []string{"", "?n=-1", "?n=x", "?n=2000000000"} {
+		if code, _ := get(t, ts, "/bytes"+q); code != 400 {
+			t.Errorf("/bytes%s: %d, want 400", q, code)
+		}
+	}
+}
+
 func TestFile(t *testing.T) {
 	_, ts, _, _ := newTestServer(t, "")
 	path := filepath.Join(t.TempDir(), "data")

@@ -97,6 +97,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("/version", s.handleText(func() string { return s.version }))
 	mux.HandleFunc("/env", s.handleText(func() string { return strings.Join(sortedEnv(s.environ()), "\n") }))
 	mux.HandleFunc("/file", s.handleFile)
+	mux.HandleFunc("/bytes", s.handleBytes)
 	mux.HandleFunc("/exit", s.handleExit)
 	mux.HandleFunc("/echo", s.handleEcho)
 	mux.HandleFunc("/call", s.handleCall)
@@ -139,6 +140,31 @@ func (s *server) handleText(value func() string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, value())
 	}
+}
+
+// maxBytes caps /bytes: enough for throughput runs, not a memory or disk
+// matter (the body is generated).
+const maxBytes = 1 << 30
+
+// handleBytes answers ?n=N with N zero bytes, generated as they are sent,
+// for throughput measurements.
+func (s *server) handleBytes(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+	if err != nil || n < 0 || n > maxBytes {
+		http.Error(w, fmt.Sprintf("want ?n=BYTES, 0 to %d", maxBytes), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	io.CopyN(w, zeros{}, n)
+}
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 func (s *server) handleFile(w http.ResponseWriter, r *http.Request) {

@@ -1,5 +1,5 @@
 // Package network gives each node its share of the pod network and connects
-// the shares (design section 6), host-gw style:
+// the shares (design section 6):
 //
 //   - Claimer claims a /24 of the cluster CIDR for the node, publishes it in
 //     the Node's spec.podCIDR and keeps it in <data-dir>/pod-cidr, and
@@ -10,7 +10,8 @@
 //     pod's address in <data-dir>/pod-ips.json; HostPorts publishes
 //     hostPorts by DNAT. EnsureBridge is the engine network "shoal" of
 //     older agents, removed once no sandbox is on it.
-//   - Router keeps one route per other node: its pod /24 via its address.
+//   - Router keeps one route per other node, over the backend chosen for
+//     the pair (chooseBackend, see Backends below).
 //   - Firewall keeps the iptables rules that let pod traffic cross hosts
 //     without NAT (first in nat POSTROUTING, ahead of Docker's masquerading)
 //     and through the pod bridge (in filter FORWARD, below Docker's jump to
@@ -32,4 +33,17 @@
 // reports it as a Warning event and the Node condition PodCIDRConflict. To
 // fix it, move the pods off that node (cordon it and delete its pods, or
 // stop them); its agent then claims a free subnet by itself within 30 s.
+//
+// # Backends
+//
+// A peer's pods are reached by host-gw (a route to its /24 via its
+// address, for hosts on one segment) or by VXLAN (the kernel's vxlan
+// device shoal.vx: a route to its /24 via its VTEP address onlink, a
+// neighbour entry to its VTEP MAC, a forwarding entry to its address).
+// --pod-network-backend says which (auto: host-gw to peers on a directly
+// connected subnet, VXLAN to the others). Each node publishes what its
+// peers need (its mode and VTEP MAC) and what it uses on its own Node as
+// annotations, and checks what its peers publish before use. A further
+// backend (an encrypted one) plugs in the same way: a route over its own
+// device and per-peer state synced from the peers it carries.
 package podnet

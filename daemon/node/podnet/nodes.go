@@ -139,3 +139,42 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// NodeWriter is what writing this node's annotations needs of the store.
+type NodeWriter interface {
+	Get(ctx context.Context, k *api.Kind, ns, name string) (api.Object, error)
+	Update(ctx context.Context, obj api.Object) (api.Object, error)
+}
+
+// AnnotateNode returns a Publisher that writes annotations on the Node
+// name (a node writes only its own), reading it afresh and trying again
+// after a conflicting write.
+func AnnotateNode(store NodeWriter, name string) Publisher {
+	return func(ctx context.Context, ann map[string]string) error {
+		var err error
+		for range 5 {
+			var obj api.Object
+			if obj, err = store.Get(ctx, api.KindNode, "", name); err != nil {
+				return fmt.Errorf("read node %s: %w", name, err)
+			}
+			n := obj.(*api.Node)
+			if n.Annotations == nil {
+				n.Annotations = map[string]string{}
+			}
+			for k, v := range ann {
+				if v == "" {
+					delete(n.Annotations, k)
+				} else {
+					n.Annotations[k] = v
+				}
+			}
+			if _, err = store.Update(ctx, n); err == nil || !api.IsConflict(err) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("annotate node %s: %w", name, err)
+		}
+		return nil
+	}
+}

@@ -3,6 +3,7 @@ package podnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,13 +15,22 @@ import (
 
 // routeTable is the host's main routing table as the Router sees it.
 type routeTable interface {
-	// list returns the destinations and gateways of the routes with
+	// list returns the destinations and next hops of the routes with
 	// RouteProtocol, and the destinations of all other routes.
-	list() (owned map[netip.Prefix]netip.Addr, foreign map[netip.Prefix]bool, err error)
+	list() (owned map[netip.Prefix]nextHop, foreign map[netip.Prefix]bool, err error)
 	replace(r route) error
 	remove(dst netip.Prefix) error
+	// direct reports whether addr is on a directly connected subnet: the
+	// host's route to it has no gateway.
+	direct(addr netip.Addr) bool
+	// vxlan is the namespace's VXLAN device as cfg describes it.
+	vxlan(cfg VXLANConfig) vxlanDevice
 	close()
 }
+
+// Publisher writes annotations on this node's own Node; an empty value
+// removes the key.
+type Publisher func(ctx context.Context, annotations map[string]string) error
 
 // RouterConfig configures a Router.
 type RouterConfig struct {
@@ -34,11 +44,23 @@ type RouterConfig struct {
 	// NetNS is the path of the network namespace whose routes to keep, ""
 	// for the agent's own (tests give another).
 	NetNS string
+	// Mode is the backend to use; "" means ModeHostGW.
+	Mode Mode
+	// VXLAN configures the VXLAN device of modes vxlan and auto.
+	VXLAN VXLANConfig
+	// Publish writes what peers need (AnnotationPodNetworkBackend,
+	// AnnotationVXLANMAC) and what this node uses (AnnotationBackendsInUse)
+	// on its Node whenever they differ from what it has; nil publishes
+	// nothing.
+	Publish Publisher
 }
 
-// Router keeps, in the host's main routing table, one route per other node:
-// its pod subnet via its InternalIP address (host-gw). Routes of deleted
-// nodes, or stale after a node's subnet or address changed, are removed.
+// Router keeps, in the host's main routing table, one route per other node,
+// over the backend chosen for that pair (chooseBackend): host-gw, its pod
+// subnet via its InternalIP address; vxlan, its pod subnet via its VTEP
+// address over the VXLAN device, with the device's forwarding and
+// neighbour entries for it. Routes and entries of deleted nodes, or stale
+// after a node's subnet, address or backend changed, are removed.
 type Router struct {
 	cfg     RouterConfig
 	cluster netip.Prefix
@@ -61,6 +83,17 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	if cfg.Resync <= 0 {
 		cfg.Resync = DefaultResync
 	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeHostGW
+	}
+	if _, err := ParseMode(string(cfg.Mode)); err != nil {
+		return nil, fmt.Errorf("pod network backend %w", err)
+	}
+	if cfg.Mode != ModeHostGW {
+		if err := cfg.VXLAN.check(); err != nil {
+			return nil, err
+		}
+	}
 	return &Router{cfg: cfg, cluster: cluster, open: openRouteTable, failing: map[string]bool{},
 		log: cfg.Log.With("component", "pod-routes")}, nil
 }
@@ -74,21 +107,87 @@ func (r *Router) Run(ctx context.Context, src NodeSource) error {
 		return err
 	}
 	defer table.close()
-	followNodes(ctx, src, r.cfg.Resync, r.log, func(_ context.Context, nodes map[string]*api.Node) {
-		r.sync(table, nodes)
+	var tunnels []tunnel
+	if r.cfg.Mode == ModeHostGW {
+		// Started with host-gw after another backend: its device goes, and
+		// with it every route over it.
+		if err := table.vxlan(r.cfg.VXLAN.withDefaults()).remove(); err != nil {
+			r.log.Warn("removing the VXLAN device of an earlier backend failed", "err", err)
+		}
+	} else {
+		tunnels = append(tunnels, &vxlanBackend{dev: table.vxlan(r.cfg.VXLAN.withDefaults())})
+	}
+	followNodes(ctx, src, r.cfg.Resync, r.log, func(ctx context.Context, nodes map[string]*api.Node) {
+		r.sync(ctx, table, tunnels, nodes)
 	})
 	return nil
 }
 
 // sync makes one pass: every change is tried even when others fail.
-func (r *Router) sync(table routeTable, nodes map[string]*api.Node) {
+func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, nodes map[string]*api.Node) {
+	peers, bad := peersOf(nodes, r.cfg.Node, r.cluster)
+	badKeys := map[string]bool{}
+	for _, b := range bad {
+		badKeys["peer "+b.node] = true
+		r.report("peer "+b.node, b.err, "not routing a node's pods: what it publishes about its pod network is malformed", "node", b.node)
+	}
+	ready := map[Mode]tunnel{}
+	if self, ok := nodes[r.cfg.Node]; ok {
+		if subnet, ok := claimOf(self); ok {
+			for _, tn := range tunnels {
+				err := tn.prepare(subnet)
+				r.report(string(tn.mode()), err, "setting up a tunnel device failed; peers are reached by host-gw meanwhile", "backend", tn.mode())
+				if err == nil {
+					ready[tn.mode()] = tn
+				}
+			}
+		}
+	}
+	chosen := map[string]Mode{}
+	want := map[netip.Prefix]route{}
+	carried := map[Mode][]Peer{}
+	for _, p := range peers {
+		vx, vxOK := ready[ModeVXLAN]
+		vxOK = vxOK && vx.takes(p)
+		direct := true
+		if r.cfg.Mode == ModeAuto && vxOK {
+			direct = table.direct(p.Addr)
+		}
+		m := chooseBackend(r.cfg.Mode, vxOK, p, direct)
+		chosen[p.Node] = m
+		if tn, ok := ready[m]; ok {
+			want[p.Subnet] = tn.route(p)
+			carried[m] = append(carried[m], p)
+			continue
+		}
+		want[p.Subnet] = route{dst: p.Subnet, gw: p.Addr, node: p.Node}
+	}
+	// The tunnels' per-peer state first: a route over a tunnel is of use
+	// only with it.
+	for m, tn := range ready {
+		err := tn.sync(carried[m])
+		r.report(string(m)+" peers", err, "setting a tunnel's entries for peers failed", "backend", m)
+	}
+	r.syncRoutes(table, want, badKeys)
+	ann := map[string]string{}
+	for _, tn := range tunnels {
+		_, ok := ready[tn.mode()]
+		for k, v := range tn.annotations(ok) {
+			ann[k] = v
+		}
+	}
+	r.publish(ctx, nodes[r.cfg.Node], ann, chosen)
+}
+
+// syncRoutes makes the table's routes of ours the wanted ones.
+func (r *Router) syncRoutes(table routeTable, want map[netip.Prefix]route, keep map[string]bool) {
 	owned, foreign, err := table.list()
 	if err != nil {
 		r.report("list", err, "listing routes failed")
 		return
 	}
 	r.report("list", nil, "")
-	replace, remove, blocked := routeChanges(desiredRoutes(nodes, r.cfg.Node, r.cluster), owned, foreign)
+	replace, remove, blocked := routeChanges(want, owned, foreign)
 	for _, rt := range replace {
 		err := table.replace(rt)
 		r.report("replace "+rt.dst.String(), err, "adding a route to a node's pods failed",
@@ -101,20 +200,56 @@ func (r *Router) sync(table routeTable, nodes map[string]*api.Node) {
 		err := table.remove(dst)
 		r.report("remove "+dst.String(), err, "removing a route failed", "subnet", dst.String())
 		if err == nil {
-			r.log.Info("route removed", "subnet", dst.String(), "via", owned[dst].String())
+			r.log.Info("route removed", "subnet", dst.String(), "via", owned[dst].gw.String())
 		}
 	}
 	for _, rt := range blocked {
 		r.report("blocked "+rt.dst.String(), errBlocked, "not routing a node's pods: the host has another route to that subnet",
 			"node", rt.node, "subnet", rt.dst.String())
 	}
-	r.forgetExcept(replace, remove, blocked)
+	r.forgetExcept(replace, remove, blocked, keep)
+}
+
+// publish writes this node's pod network annotations when its Node lacks
+// them or has others.
+func (r *Router) publish(ctx context.Context, self *api.Node, tunnels map[string]string, chosen map[string]Mode) {
+	if self == nil || r.cfg.Publish == nil {
+		return
+	}
+	want := map[string]string{
+		api.AnnotationPodNetworkBackend: string(r.cfg.Mode),
+		api.AnnotationVXLANMAC:          "", // removed if no tunnel sets it (host-gw)
+		api.AnnotationBackendsInUse:     inUse(chosen),
+	}
+	for k, v := range tunnels {
+		want[k] = v
+	}
+	same := true
+	for k, v := range want {
+		if self.Annotations[k] != v {
+			same = false
+		}
+	}
+	if same {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := r.cfg.Publish(pctx, want)
+	r.report("publish", err, "writing the pod network annotations on this node failed; tried again at the next pass")
+	if err == nil {
+		r.log.Info("pod network annotations written", "backend", r.cfg.Mode, "vxlan-mac", want[api.AnnotationVXLANMAC],
+			"in-use", want[api.AnnotationBackendsInUse])
+	}
 }
 
 // forgetExcept drops the failures of routes this pass did not try, such as
 // those of nodes that are gone.
-func (r *Router) forgetExcept(replace []route, remove []netip.Prefix, blocked []route) {
-	keep := map[string]bool{"list": true}
+func (r *Router) forgetExcept(replace []route, remove []netip.Prefix, blocked []route, more map[string]bool) {
+	keep := map[string]bool{"list": true, "vxlan": true, "vxlan peers": true, "publish": true}
+	for k := range more {
+		keep[k] = true
+	}
 	for _, rt := range replace {
 		keep["replace "+rt.dst.String()] = true
 	}

@@ -3,6 +3,7 @@ package podnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -18,17 +19,21 @@ import (
 type fakeTable struct {
 	mu      sync.Mutex
 	owned   map[netip.Prefix]netip.Addr
+	devs    map[netip.Prefix]int
 	foreign map[netip.Prefix]bool
-	failOn  netip.Prefix // replace of this destination fails
-	closed  bool
+	// onLink are the addresses direct reports as directly connected.
+	onLink map[netip.Addr]bool
+	vx     *fakeVXLAN
+	failOn netip.Prefix // replace of this destination fails
+	closed bool
 }
 
-func (f *fakeTable) list() (map[netip.Prefix]netip.Addr, map[netip.Prefix]bool, error) {
+func (f *fakeTable) list() (map[netip.Prefix]nextHop, map[netip.Prefix]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	owned, foreign := map[netip.Prefix]netip.Addr{}, map[netip.Prefix]bool{}
+	owned, foreign := map[netip.Prefix]nextHop{}, map[netip.Prefix]bool{}
 	for k, v := range f.owned {
-		owned[k] = v
+		owned[k] = nextHop{gw: v, dev: f.devs[k]}
 	}
 	for k, v := range f.foreign {
 		foreign[k] = v
@@ -43,6 +48,10 @@ func (f *fakeTable) replace(r route) error {
 		return errors.New("network is unreachable")
 	}
 	f.owned[r.dst] = r.gw
+	if f.devs == nil {
+		f.devs = map[netip.Prefix]int{}
+	}
+	f.devs[r.dst] = r.dev
 	return nil
 }
 
@@ -51,6 +60,21 @@ func (f *fakeTable) remove(dst netip.Prefix) error {
 	defer f.mu.Unlock()
 	delete(f.owned, dst)
 	return nil
+}
+
+func (f *fakeTable) direct(addr netip.Addr) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.onLink[addr]
+}
+
+func (f *fakeTable) vxlan(VXLANConfig) vxlanDevice {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.vx == nil {
+		f.vx = &fakeVXLAN{}
+	}
+	return f.vx
 }
 
 func (f *fakeTable) close() {
@@ -64,7 +88,11 @@ func (f *fakeTable) routes() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, dst := range sortedPrefixes(f.owned) {
-		out = append(out, dst.String()+" via "+f.owned[dst].String())
+		line := dst.String() + " via " + f.owned[dst].String()
+		if f.devs[dst] != 0 {
+			line += fmt.Sprintf(" dev %d onlink", f.devs[dst])
+		}
+		out = append(out, line)
 	}
 	return out
 }

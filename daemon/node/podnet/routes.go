@@ -12,11 +12,24 @@ import (
 // or deleted.
 const RouteProtocol = 0x88
 
-// route is one route to another node's pods: its subnet via its address.
+// route is one route to another node's pods: its subnet via its address
+// (host-gw), or via its VTEP address over the device dev (onlink).
 type route struct {
 	dst  netip.Prefix
 	gw   netip.Addr
+	dev  int // link index; 0: whichever link reaches gw
 	node string
+}
+
+// nextHop is where a route in the table leads.
+type nextHop struct {
+	gw  netip.Addr
+	dev int
+}
+
+// matches reports whether the table's hop is what r asks for.
+func (r route) matches(h nextHop) bool {
+	return h.gw == r.gw && (r.dev == 0 || h.dev == r.dev)
 }
 
 // internalIP is a node's first IPv4 InternalIP address.
@@ -32,50 +45,27 @@ func internalIP(n *api.Node) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// desiredRoutes lists a route for every node but self that claims a subnet
-// inside cluster and has an address. Nodes that are not Ready keep theirs:
-// their pods may come back. When nodes claim the same subnet, the route
-// goes to the one that keeps it (the lowest name). A claim outside the
-// cluster CIDR gets no route, so that no Node object can divert other
-// traffic of the host.
+// desiredRoutes lists the host-gw route to every peer (see peersOf).
 func desiredRoutes(nodes map[string]*api.Node, self string, cluster netip.Prefix) map[netip.Prefix]route {
-	names := make([]string, 0, len(nodes))
-	for name := range nodes {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	peers, _ := peersOf(nodes, self, cluster)
 	want := map[netip.Prefix]route{}
-	for _, name := range names {
-		n := nodes[name]
-		if name == self {
-			continue
-		}
-		dst, ok := claimOf(n)
-		if !ok || !cluster.Contains(dst.Addr()) || dst.Bits() < cluster.Bits() {
-			continue
-		}
-		gw, ok := internalIP(n)
-		if !ok {
-			continue
-		}
-		if _, taken := want[dst]; !taken {
-			want[dst] = route{dst: dst, gw: gw, node: name}
-		}
+	for _, p := range peers {
+		want[p.Subnet] = route{dst: p.Subnet, gw: p.Addr, node: p.Node}
 	}
 	return want
 }
 
 // routeChanges says how to get from the routes in the table to the wanted
 // ones: owned are the table's routes with RouteProtocol (destination to
-// gateway), foreign the destinations of all its other routes. A wanted
+// next hop), foreign the destinations of all its other routes. A wanted
 // destination that a foreign route has is left alone (blocked): it is
 // someone else's, such as the host's own bridge, and a route of ours to it
 // goes.
-func routeChanges(want map[netip.Prefix]route, owned map[netip.Prefix]netip.Addr, foreign map[netip.Prefix]bool) (replace []route, remove []netip.Prefix, blocked []route) {
+func routeChanges(want map[netip.Prefix]route, owned map[netip.Prefix]nextHop, foreign map[netip.Prefix]bool) (replace []route, remove []netip.Prefix, blocked []route) {
 	for _, dst := range sortedPrefixes(want) {
 		if r := want[dst]; foreign[dst] {
 			blocked = append(blocked, r)
-		} else if gw, ok := owned[dst]; !ok || gw != r.gw {
+		} else if h, ok := owned[dst]; !ok || !r.matches(h) {
 			replace = append(replace, r)
 		}
 	}

@@ -70,16 +70,21 @@ func TestRouteChanges(t *testing.T) {
 		p("10.244.1.0/24"): {dst: p("10.244.1.0/24"), gw: a("10.98.0.2"), node: "b"},
 		p("10.244.2.0/24"): {dst: p("10.244.2.0/24"), gw: a("10.98.0.3"), node: "c"},
 		p("10.244.3.0/24"): {dst: p("10.244.3.0/24"), gw: a("10.98.0.4"), node: "d"},
+		p("10.244.4.0/24"): {dst: p("10.244.4.0/24"), gw: a("10.244.4.0"), dev: 9, node: "e"},
+		p("10.244.5.0/24"): {dst: p("10.244.5.0/24"), gw: a("10.244.5.0"), dev: 9, node: "f"},
 	}
-	owned := map[netip.Prefix]netip.Addr{
-		p("10.244.1.0/24"): a("10.98.0.2"),  // right
-		p("10.244.2.0/24"): a("10.98.0.33"), // address changed
-		p("10.244.7.0/24"): a("10.98.0.7"),  // node gone
-		p("10.244.3.0/24"): a("10.98.0.4"),  // now someone else's too
+	owned := map[netip.Prefix]nextHop{
+		p("10.244.1.0/24"): {gw: a("10.98.0.2"), dev: 2},   // right (host-gw: any device)
+		p("10.244.2.0/24"): {gw: a("10.98.0.33"), dev: 2},  // address changed
+		p("10.244.7.0/24"): {gw: a("10.98.0.7"), dev: 2},   // node gone
+		p("10.244.3.0/24"): {gw: a("10.98.0.4"), dev: 2},   // now someone else's too
+		p("10.244.4.0/24"): {gw: a("10.244.4.0"), dev: 9},  // right (vxlan)
+		p("10.244.5.0/24"): {gw: a("10.244.5.0"), dev: 11}, // the device was made again
 	}
 	foreign := map[netip.Prefix]bool{p("10.244.3.0/24"): true, p("10.244.9.0/24"): true, p("10.98.0.0/24"): true}
 	replace, remove, blocked := routeChanges(want, owned, foreign)
-	if len(replace) != 1 || replace[0].dst != p("10.244.2.0/24") || replace[0].gw != a("10.98.0.3") {
+	if len(replace) != 2 || replace[0].dst != p("10.244.2.0/24") || replace[0].gw != a("10.98.0.3") ||
+		replace[1].dst != p("10.244.5.0/24") || replace[1].dev != 9 {
 		t.Errorf("replace = %v", replace)
 	}
 	if !slices.Equal(remove, []netip.Prefix{p("10.244.3.0/24"), p("10.244.7.0/24")}) {
@@ -90,7 +95,7 @@ func TestRouteChanges(t *testing.T) {
 	}
 	// Nothing owned yet: everything not blocked is added.
 	replace, remove, _ = routeChanges(want, nil, nil)
-	if len(replace) != 3 || len(remove) != 0 {
+	if len(replace) != 5 || len(remove) != 0 {
 		t.Errorf("from scratch: replace %v, remove %v", replace, remove)
 	}
 }

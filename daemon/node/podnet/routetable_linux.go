@@ -36,12 +36,12 @@ func openRouteTable(nsPath string) (routeTable, error) {
 	return &netlinkTable{h: h}, nil
 }
 
-func (t *netlinkTable) list() (map[netip.Prefix]netip.Addr, map[netip.Prefix]bool, error) {
+func (t *netlinkTable) list() (map[netip.Prefix]nextHop, map[netip.Prefix]bool, error) {
 	routes, err := t.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list routes: %w", err)
 	}
-	owned, foreign := map[netip.Prefix]netip.Addr{}, map[netip.Prefix]bool{}
+	owned, foreign := map[netip.Prefix]nextHop{}, map[netip.Prefix]bool{}
 	for _, r := range routes {
 		dst, ok := prefixOf(r.Dst)
 		if !ok {
@@ -52,14 +52,20 @@ func (t *netlinkTable) list() (map[netip.Prefix]netip.Addr, map[netip.Prefix]boo
 			continue
 		}
 		gw, _ := netip.AddrFromSlice(r.Gw)
-		owned[dst] = gw.Unmap()
+		owned[dst] = nextHop{gw: gw.Unmap(), dev: r.LinkIndex}
 	}
 	return owned, foreign, nil
 }
 
 func (t *netlinkTable) replace(r route) error {
-	err := t.h.RouteReplace(&netlink.Route{Dst: ipNet(r.dst), Gw: net.IP(r.gw.AsSlice()),
-		Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN, Scope: netlink.SCOPE_UNIVERSE})
+	nr := &netlink.Route{Dst: ipNet(r.dst), Gw: net.IP(r.gw.AsSlice()),
+		Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN, Scope: netlink.SCOPE_UNIVERSE}
+	if r.dev != 0 {
+		// Over a tunnel device: the gateway is the peer's tunnel address,
+		// on no subnet of the device.
+		nr.LinkIndex, nr.Flags = r.dev, int(netlink.FLAG_ONLINK)
+	}
+	err := t.h.RouteReplace(nr)
 	if err != nil {
 		return fmt.Errorf("route %s via %s: %w", r.dst, r.gw, err)
 	}

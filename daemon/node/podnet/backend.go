@@ -1,0 +1,173 @@
+package podnet
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/shoal-dev/shoal/api"
+)
+
+// Mode is the pod network backend an agent is started with
+// (--pod-network-backend).
+type Mode string
+
+// The modes an agent takes, and the backends a pair of nodes may use.
+const (
+	// ModeHostGW routes each peer's pod subnet via the peer's address: the
+	// hosts must share a segment that lets pod addresses through.
+	ModeHostGW Mode = "host-gw"
+	// ModeVXLAN wraps pod traffic to every peer that takes VXLAN in UDP
+	// between the hosts' addresses (the kernel's vxlan device).
+	ModeVXLAN Mode = "vxlan"
+	// ModeAuto uses host-gw to peers on a directly connected subnet and
+	// VXLAN to the others.
+	ModeAuto Mode = "auto"
+
+	// modeWireGuard is named by ParseMode's error only: the backend is not
+	// built yet.
+	modeWireGuard Mode = "wireguard"
+)
+
+// ParseMode checks the value of --pod-network-backend.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.TrimSpace(s)); m {
+	case ModeHostGW, ModeVXLAN, ModeAuto:
+		return m, nil
+	case modeWireGuard:
+		return "", fmt.Errorf("%q: the wireguard backend is not built yet; give host-gw, vxlan or auto", s)
+	default:
+		return "", fmt.Errorf("%q: give host-gw, vxlan or auto (the default)", s)
+	}
+}
+
+// Encapsulates reports whether the mode may wrap pod packets in another
+// header toward some peer, so that pods need a smaller MTU.
+func (m Mode) Encapsulates() bool { return m != ModeHostGW }
+
+// Peer is another node as the pod network sees it: where its pods are and
+// what it published about reaching them.
+type Peer struct {
+	Node   string
+	Subnet netip.Prefix // its pod /24
+	Addr   netip.Addr   // its InternalIP
+	// Mode is the backend it was started with ("" for an agent that
+	// publishes none: host-gw only).
+	Mode Mode
+	// VXLANMAC is its VTEP's MAC, nil when it takes no VXLAN traffic.
+	VXLANMAC net.HardwareAddr
+}
+
+// badPeer is a node whose published pod network data does not hold up; it
+// gets no route.
+type badPeer struct {
+	node string
+	err  error
+}
+
+// peersOf lists every node but self that claims a subnet inside cluster and
+// has an address, sorted by subnet. Nodes that are not Ready keep theirs:
+// their pods may come back. When nodes claim the same subnet it goes to the
+// one that keeps it (the lowest name). A claim outside the cluster CIDR gets
+// nothing, so that no Node object can divert other traffic of the host. A
+// node whose annotations are malformed is left out and returned in bad.
+func peersOf(nodes map[string]*api.Node, self string, cluster netip.Prefix) (peers []Peer, bad []badPeer) {
+	names := make([]string, 0, len(nodes))
+	for name := range nodes {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	taken := map[netip.Prefix]bool{}
+	for _, name := range names {
+		n := nodes[name]
+		if name == self {
+			continue
+		}
+		dst, ok := claimOf(n)
+		if !ok || !cluster.Contains(dst.Addr()) || dst.Bits() < cluster.Bits() || taken[dst] {
+			continue
+		}
+		addr, ok := internalIP(n)
+		if !ok {
+			continue
+		}
+		p := Peer{Node: name, Subnet: dst, Addr: addr}
+		if err := p.readAnnotations(n.Annotations, cluster); err != nil {
+			bad = append(bad, badPeer{node: name, err: err})
+			continue
+		}
+		taken[dst] = true
+		peers = append(peers, p)
+	}
+	slices.SortFunc(peers, func(a, b Peer) int { return a.Subnet.Addr().Compare(b.Subnet.Addr()) })
+	return peers, bad
+}
+
+// readAnnotations takes the peer's published backend and VTEP MAC, checked:
+// a MAC that is not a unicast Ethernet address, or a VTEP address that is
+// not a usable unicast IPv4 address outside the pod network, is an error.
+// An unknown backend name (a newer agent's) is kept as it is: what the peer
+// takes is told by the data it publishes.
+func (p *Peer) readAnnotations(ann map[string]string, cluster netip.Prefix) error {
+	p.Mode = Mode(ann[api.AnnotationPodNetworkBackend])
+	s, ok := ann[api.AnnotationVXLANMAC]
+	if !ok || s == "" {
+		return nil
+	}
+	mac, err := net.ParseMAC(s)
+	if err != nil || len(mac) != 6 {
+		return fmt.Errorf("annotation %s %q: not an Ethernet MAC address", api.AnnotationVXLANMAC, s)
+	}
+	if mac[0]&1 == 1 || slices.Equal(mac, make(net.HardwareAddr, 6)) {
+		return fmt.Errorf("annotation %s %q: not a unicast MAC address", api.AnnotationVXLANMAC, s)
+	}
+	if !p.Addr.IsGlobalUnicast() || cluster.Contains(p.Addr) {
+		return fmt.Errorf("address %s cannot be a VXLAN endpoint: not a unicast address outside the pod network", p.Addr)
+	}
+	p.VXLANMAC = mac
+	return nil
+}
+
+// chooseBackend picks the backend to reach peer with: the best one both
+// nodes support. VXLAN needs both to take it (vxlanOK: this node's device
+// is ready and the peer published its VTEP); then it is used when either
+// side asks for it (so that a pair uses one backend both ways) or, under
+// auto, when the peer is not on a directly connected subnet (direct).
+// Everything else is host-gw, the one every agent knows. An encrypted
+// backend adds its rule here, ahead of VXLAN's.
+func chooseBackend(self Mode, vxlanOK bool, peer Peer, direct bool) Mode {
+	if self == ModeHostGW || !vxlanOK || peer.VXLANMAC == nil {
+		return ModeHostGW
+	}
+	if self == ModeVXLAN || peer.Mode == ModeVXLAN || !direct {
+		return ModeVXLAN
+	}
+	return ModeHostGW
+}
+
+// inUse is the value of AnnotationBackendsInUse for the chosen backends.
+func inUse(chosen map[string]Mode) string {
+	var out []string
+	for _, m := range chosen {
+		if !slices.Contains(out, string(m)) {
+			out = append(out, string(m))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// vxlanMAC is the VTEP MAC of a node with address addr: fixed, so that a
+// device made again (after a reboot) keeps it and peers need no update;
+// locally administered and unicast (0a:5a:<addr>).
+func vxlanMAC(addr netip.Addr) net.HardwareAddr {
+	a := addr.As4()
+	return net.HardwareAddr{0x0a, 0x5a, a[0], a[1], a[2], a[3]}
+}
+
+// vtepAddr is the address a node's VXLAN device has, and the gateway its
+// peers route its pod subnet via: the subnet's network address (unused by
+// pods: the bridge has the first host address).
+func vtepAddr(subnet netip.Prefix) netip.Addr { return subnet.Masked().Addr() }
