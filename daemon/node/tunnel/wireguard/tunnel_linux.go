@@ -1,0 +1,502 @@
+package wireguard
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// Defaults of Config.
+const (
+	DefaultName = "shoal.wg"
+	DefaultPort = 51820
+	// Overhead is what WireGuard adds to each packet over IPv6 (the worse
+	// case): outer IP 40, UDP 8, WireGuard header 16 and tag 16 bytes.
+	Overhead   = 80
+	DefaultMTU = 1500 - Overhead
+)
+
+// RouteProtocol marks the routes a Tunnel owns (rtm_protocol), apart from
+// the host-gw routes of the pod network (0x88) and everyone else's.
+const RouteProtocol = 0x89
+
+// MTUFor is the tunnel MTU over an underlay of the given MTU.
+func MTUFor(underlay int) int { return underlay - Overhead }
+
+// Config is what New makes a Tunnel of.
+type Config struct {
+	// Name of the device; DefaultName when empty.
+	Name string
+	// Address is this node's address on the tunnel (e.g. its pod /24's
+	// gateway as a /32): the source of what the host itself sends through
+	// it. Optional.
+	Address netip.Prefix
+	// ListenPort is the UDP port peers send to; DefaultPort when 0.
+	ListenPort int
+	// MTU of the device; DefaultMTU when 0 (use MTUFor(underlay MTU)).
+	MTU int
+	// PrivateKey is this node's key (KeyForCertificate). Required.
+	PrivateKey Key
+	// Trust returns the CA certificates peers' keys must chain to, at the
+	// moment of asking (identity.Live.Pool). Required.
+	Trust func() *x509.CertPool
+	// NetNS is the path of the network namespace to make the device in;
+	// empty for the caller's.
+	NetNS string
+	Log   *slog.Logger
+	// Now is the clock certificates are checked against; time.Now if nil.
+	Now func() time.Time
+}
+
+// Peer is another node as the tunnel reaches it.
+type Peer struct {
+	// Name of the node; its certificate must carry it.
+	Name string
+	// SignedKey is the node's Annotation value (SignKey): the tunnel
+	// configures only keys it has verified.
+	SignedKey string
+	// Endpoint is the node's address and WireGuard port.
+	Endpoint netip.AddrPort
+	// AllowedIPs are the addresses the node may send from and is sent
+	// to through the tunnel: its pod subnet.
+	AllowedIPs []netip.Prefix
+}
+
+// Tunnel is a WireGuard device and its routes.
+type Tunnel struct {
+	cfg  Config
+	log  *slog.Logger
+	pub  Key
+	ns   *namespace
+	nl   *netlink.Handle
+	tun  *nsTUN
+	dev  *device.Device
+	link int // interface index
+
+	mu      sync.Mutex
+	closed  bool
+	stop    func() bool           // stops the context watch
+	peers   map[Key]configured    // what the device holds
+	dirty   bool                  // the device may hold something else: replace all
+	refused map[string]string     // node -> why, logged once
+	routes  map[netip.Prefix]bool // routes this Tunnel keeps
+}
+
+type configured struct {
+	name     string
+	endpoint netip.AddrPort
+	allowed  []netip.Prefix
+}
+
+func (c *Config) setDefaults() error {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if len(c.Name) >= unix.IFNAMSIZ || strings.ContainsAny(c.Name, "/ \t\n") {
+		return fmt.Errorf("wireguard: Name %q is not a valid interface name (at most %d characters, no '/' or spaces)", c.Name, unix.IFNAMSIZ-1)
+	}
+	if c.ListenPort == 0 {
+		c.ListenPort = DefaultPort
+	}
+	if c.ListenPort < 1 || c.ListenPort > 65535 {
+		return fmt.Errorf("wireguard: ListenPort %d is not a UDP port (1-65535)", c.ListenPort)
+	}
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU
+	}
+	if c.MTU < 1280 || c.MTU > 65535-Overhead {
+		return fmt.Errorf("wireguard: MTU %d out of range (1280-%d; use MTUFor(the underlay's MTU))", c.MTU, 65535-Overhead)
+	}
+	if c.PrivateKey.IsZero() {
+		return errors.New("wireguard: no PrivateKey (see KeyForCertificate)")
+	}
+	if c.Trust == nil {
+		return errors.New("wireguard: no Trust (the cluster CA pool peers' keys are checked against)")
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// New makes the WireGuard device, sets it up and starts wireguard-go
+// behind it; it is closed when ctx ends or by Close. A device left with
+// the same name (a kernel one from an earlier run) is replaced.
+func New(ctx context.Context, cfg Config) (*Tunnel, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	pub, err := cfg.PrivateKey.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	t := &Tunnel{cfg: cfg, pub: pub, log: cfg.Log.With("device", cfg.Name),
+		peers: map[Key]configured{}, refused: map[string]string{}, routes: map[netip.Prefix]bool{}}
+	if t.ns, err = openNamespace(cfg.NetNS); err != nil {
+		return nil, fmt.Errorf("wireguard: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			t.teardown()
+		}
+	}()
+	if t.nl, err = t.ns.netlink(); err != nil {
+		return nil, fmt.Errorf("wireguard: netlink: %w", err)
+	}
+	if old, err := t.nl.LinkByName(cfg.Name); err == nil {
+		t.log.Warn("replacing a device left behind", "type", old.Type())
+		if err := t.nl.LinkDel(old); err != nil {
+			return nil, fmt.Errorf("wireguard: remove the old %s: %w", cfg.Name, err)
+		}
+	}
+	var td tun.Device
+	if err := t.ns.do(func() error {
+		var err error
+		td, err = tun.CreateTUN(cfg.Name, cfg.MTU)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("wireguard: create TUN device %s (needs /dev/net/tun and CAP_NET_ADMIN): %w", cfg.Name, err)
+	}
+	link, err := t.nl.LinkByName(cfg.Name)
+	if err != nil {
+		td.Close()
+		return nil, fmt.Errorf("wireguard: %s: %w", cfg.Name, err)
+	}
+	t.link = link.Attrs().Index
+	tunNL, err := t.ns.netlink()
+	if err != nil {
+		td.Close()
+		return nil, fmt.Errorf("wireguard: netlink: %w", err)
+	}
+	t.tun = &nsTUN{Device: td, index: t.link, nl: tunNL}
+	t.dev = device.NewDevice(t.tun, nsBind{Bind: conn.NewDefaultBind(), ns: t.ns}, wgLogger(t.log))
+	if err := t.dev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenPort)); err != nil {
+		return nil, fmt.Errorf("wireguard: configure %s: %w", cfg.Name, err)
+	}
+	if cfg.Address.IsValid() {
+		if err := t.nl.AddrReplace(link, &netlink.Addr{IPNet: prefixNet(cfg.Address)}); err != nil {
+			return nil, fmt.Errorf("wireguard: address %s on %s: %w", cfg.Address, cfg.Name, err)
+		}
+	}
+	if err := t.nl.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("wireguard: set %s up: %w", cfg.Name, err)
+	}
+	// The link going up also brings the device up (wireguard-go watches
+	// it); doing it here reports a port already taken at once.
+	if err := t.dev.Up(); err != nil {
+		return nil, fmt.Errorf("wireguard: start %s on UDP port %d: %w", cfg.Name, cfg.ListenPort, err)
+	}
+	t.stop = context.AfterFunc(ctx, func() {
+		if err := t.Close(); err != nil {
+			t.log.Warn("closing the tunnel", "err", err)
+		}
+	})
+	ok = true
+	t.log.Info("wireguard tunnel up", "publicKey", pub.String(), "port", cfg.ListenPort, "mtu", cfg.MTU, "address", cfg.Address)
+	return t, nil
+}
+
+func wgLogger(log *slog.Logger) *device.Logger {
+	return &device.Logger{
+		Verbosef: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
+		Errorf:   func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) },
+	}
+}
+
+// PublicKey is this node's public key, to publish with SignKey.
+func (t *Tunnel) PublicKey() Key { return t.pub }
+
+// Name is the device's name.
+func (t *Tunnel) Name() string { return t.cfg.Name }
+
+// ListenPort is the UDP port the device receives on.
+func (t *Tunnel) ListenPort() int { return t.cfg.ListenPort }
+
+// SetPeers makes the given peers the device's only peers and the
+// destinations of its routes. A peer is refused, and never configured, when
+// its signed key does not verify against Config.Trust (another cluster,
+// another node's certificate, tampered, expired, unsigned), when it is this
+// node's own key or another listed peer's, when its endpoint or allowed IPs
+// are invalid, or when its allowed IPs overlap those of a peer whose name
+// sorts first. Refusals are logged once each and returned by node name;
+// err is a failure to configure the device or its routes (call again).
+// Calling it again with the same peers changes nothing, and keeps the
+// peers' sessions.
+func (t *Tunnel) SetPeers(peers []Peer) (refused map[string]error, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, errors.New("wireguard: tunnel closed")
+	}
+	want, refused := t.validate(peers)
+	t.logRefusals(refused)
+
+	var b strings.Builder
+	if t.dirty {
+		b.WriteString("replace_peers=true\n")
+	}
+	for k := range t.peers {
+		if _, ok := want[k]; !ok && !t.dirty {
+			fmt.Fprintf(&b, "public_key=%s\nremove=true\n", k.hex())
+		}
+	}
+	for k, p := range want {
+		if old, ok := t.peers[k]; ok && !t.dirty && old.endpoint == p.endpoint && slices.Equal(old.allowed, p.allowed) {
+			continue
+		}
+		fmt.Fprintf(&b, "public_key=%s\nendpoint=%s\nreplace_allowed_ips=true\n", k.hex(), p.endpoint)
+		for _, a := range p.allowed {
+			fmt.Fprintf(&b, "allowed_ip=%s\n", a)
+		}
+	}
+	if b.Len() > 0 {
+		if err := t.dev.IpcSet(b.String()); err != nil {
+			t.dirty = true
+			return refused, fmt.Errorf("wireguard: configure peers of %s: %w", t.cfg.Name, err)
+		}
+	}
+	t.dirty = false
+	t.peers = want
+	if err := t.syncRoutes(want); err != nil {
+		return refused, err
+	}
+	return refused, nil
+}
+
+// validate returns the peers to configure, by key, and why the others
+// are refused.
+func (t *Tunnel) validate(peers []Peer) (map[Key]configured, map[string]error) {
+	refused := map[string]error{}
+	sorted := slices.Clone(peers)
+	slices.SortFunc(sorted, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+	want := map[Key]configured{}
+	names := map[string]bool{}
+	var taken []netip.Prefix
+	var claimedBy []string
+	roots, now := t.cfg.Trust(), t.cfg.Now()
+	for _, p := range sorted {
+		refuse := func(format string, args ...any) {
+			refused[p.Name] = fmt.Errorf("wireguard peer %q: "+format, append([]any{p.Name}, args...)...)
+		}
+		switch {
+		case p.Name == "":
+			refuse("no Name")
+			continue
+		case names[p.Name]:
+			refuse("listed twice")
+			continue
+		}
+		names[p.Name] = true
+		if !p.Endpoint.IsValid() || p.Endpoint.Port() == 0 || p.Endpoint.Addr().IsUnspecified() {
+			refuse("endpoint %q is not an address and port", p.Endpoint)
+			continue
+		}
+		if len(p.AllowedIPs) == 0 {
+			refuse("no allowed IPs (its pod subnet)")
+			continue
+		}
+		allowed, err := normalise(p.AllowedIPs)
+		if err != nil {
+			refuse("%v", err)
+			continue
+		}
+		if i := overlapping(taken, allowed); i >= 0 {
+			refuse("allowed IPs %v overlap those of node %q", allowed, claimedBy[i])
+			continue
+		}
+		key, err := VerifyKey(p.SignedKey, p.Name, roots, now)
+		if err != nil {
+			refused[p.Name] = err
+			continue
+		}
+		if key == t.pub {
+			refuse("has this node's own key")
+			continue
+		}
+		if other, ok := want[key]; ok {
+			refuse("has the same key as node %q", other.name)
+			continue
+		}
+		want[key] = configured{name: p.Name, endpoint: p.Endpoint, allowed: allowed}
+		for range allowed {
+			claimedBy = append(claimedBy, p.Name)
+		}
+		taken = append(taken, allowed...)
+	}
+	return want, refused
+}
+
+// normalise checks allowed prefixes and sorts them.
+func normalise(in []netip.Prefix) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("allowed IP %q is not a prefix", p)
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("allowed IP %s is not a network address (use %s)", p, p.Masked())
+		}
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("allowed IP %s would route everything to one node", p)
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+	out = slices.Compact(out)
+	return out, nil
+}
+
+// overlapping is the index in taken of a prefix that overlaps one of ps, or -1.
+func overlapping(taken, ps []netip.Prefix) int {
+	for i, a := range taken {
+		for _, b := range ps {
+			if a.Overlaps(b) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func (t *Tunnel) logRefusals(refused map[string]error) {
+	for name, err := range refused {
+		if t.refused[name] != err.Error() {
+			t.log.Warn("refused a wireguard peer", "node", name, "err", err)
+			t.refused[name] = err.Error()
+		}
+	}
+	for name := range t.refused {
+		if refused[name] == nil {
+			delete(t.refused, name)
+		}
+	}
+}
+
+// syncRoutes keeps one route per allowed prefix through the device, and
+// removes the routes of the device this Tunnel no longer wants.
+func (t *Tunnel) syncRoutes(want map[Key]configured) error {
+	wanted := map[netip.Prefix]bool{}
+	for _, p := range want {
+		for _, a := range p.allowed {
+			wanted[a] = true
+		}
+	}
+	var errs []error
+	have, err := t.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: t.link, Table: unix.RT_TABLE_MAIN},
+		netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("wireguard: list routes of %s: %w", t.cfg.Name, err)
+	}
+	for _, r := range have {
+		if r.Protocol != RouteProtocol || r.Dst == nil {
+			continue
+		}
+		dst, ok := netipPrefix(r.Dst)
+		if ok && wanted[dst] {
+			continue
+		}
+		if err := t.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("remove route %s dev %s: %w", r.Dst, t.cfg.Name, err))
+		}
+	}
+	t.routes = map[netip.Prefix]bool{}
+	for dst := range wanted {
+		r := &netlink.Route{LinkIndex: t.link, Dst: prefixNet(dst), Scope: netlink.SCOPE_LINK, Protocol: RouteProtocol}
+		if err := t.nl.RouteReplace(r); err != nil {
+			errs = append(errs, fmt.Errorf("route %s dev %s: %w", dst, t.cfg.Name, err))
+			continue
+		}
+		t.routes[dst] = true
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("wireguard: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Routes are the destinations routed through the device by this Tunnel.
+func (t *Tunnel) Routes() []netip.Prefix {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []netip.Prefix
+	for p := range t.routes {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
+// Close removes the device, and with it its routes, and stops
+// wireguard-go. It can be called more than once.
+func (t *Tunnel) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	if t.stop != nil {
+		t.stop()
+	}
+	return t.teardown()
+}
+
+// teardown releases whatever New made so far.
+func (t *Tunnel) teardown() error {
+	var err error
+	if t.dev != nil {
+		// Closes the TUN file: the kernel deletes the device and its routes.
+		t.dev.Close()
+	}
+	if t.tun != nil {
+		if t.dev == nil {
+			t.tun.Close()
+		}
+		t.tun.closeNetlink()
+	}
+	if t.nl != nil {
+		if l, lerr := t.nl.LinkByIndex(t.link); t.link != 0 && lerr == nil && l.Attrs().Name == t.cfg.Name {
+			if derr := t.nl.LinkDel(l); derr != nil && !errors.Is(derr, unix.ENODEV) {
+				err = fmt.Errorf("wireguard: remove %s: %w", t.cfg.Name, derr)
+			}
+		}
+		t.nl.Close()
+	}
+	if t.ns != nil {
+		t.ns.close()
+	}
+	t.routes = nil
+	t.peers = nil
+	return err
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
