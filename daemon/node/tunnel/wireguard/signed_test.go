@@ -17,7 +17,7 @@ type cluster struct {
 	pool *x509.CertPool
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	ca, err := identity.NewCA(time.Now())
 	if err != nil {
@@ -29,7 +29,7 @@ func newCluster(t *testing.T) *cluster {
 }
 
 // node issues a node identity valid from issued for validity.
-func (c *cluster) node(t *testing.T, name string, issued time.Time, validity time.Duration) *identity.Node {
+func (c *cluster) node(t testing.TB, name string, issued time.Time, validity time.Duration) *identity.Node {
 	t.Helper()
 	n, err := identity.IssueSelf(c.ca, nil, name, []net.IP{net.ParseIP("10.0.0.1")}, validity, issued)
 	if err != nil {
@@ -39,7 +39,7 @@ func (c *cluster) node(t *testing.T, name string, issued time.Time, validity tim
 	return n
 }
 
-func newPublic(t *testing.T) Key {
+func newPublic(t testing.TB) Key {
 	t.Helper()
 	k, err := NewPrivateKey()
 	if err != nil {

@@ -1,0 +1,267 @@
+//go:build linux
+
+package wireguard
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/poll"
+)
+
+// markerPayload is 1 MiB of a random marker string, repeated.
+func markerPayload(t testing.TB) (marker, payload []byte) {
+	b := make([]byte, 8)
+	rand.Read(b)
+	marker = []byte("SHOAL-MARKER-" + hex.EncodeToString(b) + "|")
+	payload = bytes.Repeat(marker, (1<<20)/len(marker)+1)[:1<<20]
+	return marker, payload
+}
+
+func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	setPeers(t, a, b.peer())
+	setPeers(t, b, a.peer())
+	if got := a.tun.Routes(); len(got) != 1 || got[0] != b.pods {
+		t.Fatalf("routes of a: %v, want [%s]", got, b.pods)
+	}
+	if out := sh(t, "ip", "-n", a.ns, "route", "show", b.pods.String()); !strings.Contains(out, "dev "+DefaultName) {
+		t.Fatalf("no route to b's pods through the tunnel: %q", out)
+	}
+	if out := sh(t, "ip", "-n", a.ns, "link", "show", DefaultName); !strings.Contains(out, "mtu 1420") {
+		t.Fatalf("tunnel MTU: %s", out)
+	}
+	marker, payload := markerPayload(t)
+
+	// 1 MiB from a's tunnel address to b's pod gateway, through the tunnel.
+	l := listen(t, b.ns, b.gateway)
+	capt := startCapture(t, a.ns, "veth0")
+	got, from := transfer(t, a.ns, l, payload)
+	seen := capt.end()
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("received %d bytes, want the %d sent", len(got), len(payload))
+	}
+	if !strings.HasPrefix(from, a.gateway.String()+":") {
+		t.Fatalf("b saw the connection from %s, want a's tunnel address %s", from, a.gateway)
+	}
+	if len(seen) < len(payload) {
+		t.Fatalf("the capture saw %d bytes, less than the payload: it did not watch the underlay", len(seen))
+	}
+	if bytes.Contains(seen, marker) {
+		t.Fatal("the marker crossed the underlay in clear text through the tunnel")
+	}
+
+	// The same payload over the plain underlay: the capture sees it, so
+	// the check above can fail.
+	plain := listen(t, b.ns, b.underlay)
+	capt = startCapture(t, a.ns, "veth0")
+	got, _ = transfer(t, a.ns, plain, payload)
+	seen = capt.end()
+	if !bytes.Equal(got, payload) {
+		t.Fatal("plain transfer incomplete")
+	}
+	if !bytes.Contains(seen, marker) {
+		t.Fatal("the capture did not see the marker sent in clear text: the check proves nothing")
+	}
+
+	// Setting the same peers again keeps the session (its counters).
+	before := peerState(t, a.tun, b.tun.PublicKey())
+	setPeers(t, a, b.peer())
+	if after := peerState(t, a.tun, b.tun.PublicKey()); after["rx_bytes"] < before["rx_bytes"] || after["last_handshake_time_sec"] != before["last_handshake_time_sec"] {
+		t.Fatalf("setting the same peers reset the session: %v then %v", before, after)
+	}
+}
+
+// peerState reads a peer's counters from the device.
+func peerState(t testing.TB, tun *Tunnel, key Key) map[string]string {
+	t.Helper()
+	dump, err := tun.dev.IpcGet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	in := false
+	for _, line := range strings.Split(dump, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		if k == "public_key" {
+			in = v == key.hex()
+		}
+		if in {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func TestRemovedPeerGetsNoTrafficAndLeavesNoRoute(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	setPeers(t, a, b.peer())
+	setPeers(t, b, a.peer())
+	l := listen(t, b.ns, b.gateway)
+	if got, _ := transfer(t, a.ns, l, []byte("hello")); string(got) != "hello" {
+		t.Fatalf("before removal: %q", got)
+	}
+
+	setPeers(t, a)
+	if got := a.tun.Routes(); len(got) != 0 {
+		t.Fatalf("routes left: %v", got)
+	}
+	if out := sh(t, "ip", "-n", a.ns, "route", "show", "dev", DefaultName); strings.TrimSpace(out) != "" {
+		t.Fatalf("routes through the device left: %q", out)
+	}
+	if st := peerState(t, a.tun, b.tun.PublicKey()); len(st) != 0 {
+		t.Fatalf("the removed peer is still configured: %v", st)
+	}
+	// Even with a route put back by hand, the device has no peer to send
+	// b's addresses to.
+	sh(t, "ip", "-n", a.ns, "route", "add", b.pods.String(), "dev", DefaultName)
+	if conn, err := dial(t, a.ns, l.Addr().String(), time.Second); err == nil {
+		conn.Close()
+		t.Fatal("connected to b's pods after b was removed")
+	}
+}
+
+func TestPeersWithForeignOrBadKeysAreRefused(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+
+	// c is signed by another cluster's CA, d signs with its own name but
+	// claims b's key, e publishes a tampered key, f takes b's pod subnet.
+	other := newCluster(t)
+	stranger := other.node(t, "c", time.Now(), 0)
+	strangerKey := newPublic(t)
+	strangerSigned, _ := SignKey(stranger, strangerKey)
+	dID := c.node(t, "d", time.Now(), 0)
+	dSigned, _ := SignKey(dID, b.tun.PublicKey())
+	parts := strings.Split(b.signed, ".")
+	eKey := newPublic(t)
+	fID := c.node(t, "f", time.Now(), 0)
+	fSigned, _ := SignKey(fID, newPublic(t))
+	ep := netip.MustParseAddrPort("192.168.77.9:51820")
+	peers := []Peer{
+		b.peer(),
+		{Name: "c", SignedKey: strangerSigned, Endpoint: ep, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.250.3.0/24")}},
+		{Name: "d", SignedKey: dSigned, Endpoint: ep, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.250.4.0/24")}},
+		{Name: "e", SignedKey: parts[0] + "." + b64.EncodeToString(eKey[:]) + "." + parts[2] + "." + parts[3], Endpoint: ep, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.250.5.0/24")}},
+		{Name: "f", SignedKey: fSigned, Endpoint: ep, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.250.2.128/25")}},
+		{Name: "g", SignedKey: fSigned, Endpoint: ep, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.250.7.1/24")}},
+		{Name: "h", Endpoint: ep, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.250.8.0/24")}},
+	}
+	refused := setPeers(t, a, peers...)
+	for name, want := range map[string]string{
+		"c": ErrUntrusted.Error(), "d": "same key as node", "e": ErrWrongNode.Error(),
+		"f": "overlap", "g": "not a network address", "h": ErrNoKey.Error(),
+	} {
+		if err := refused[name]; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("peer %s: got %v, want an error with %q", name, err, want)
+		}
+	}
+	if !errors.Is(refused["c"], ErrUntrusted) {
+		t.Errorf("peer c: %v does not wrap ErrUntrusted", refused["c"])
+	}
+	if len(refused) != 6 {
+		t.Errorf("refused %d peers, want 6: %v", len(refused), refused)
+	}
+	if got := a.tun.Routes(); len(got) != 1 || got[0] != b.pods {
+		t.Fatalf("routes: %v, want only b's", got)
+	}
+	if st := peerState(t, a.tun, strangerKey); len(st) != 0 {
+		t.Fatalf("the stranger's key was configured: %v", st)
+	}
+	dump, _ := a.tun.dev.IpcGet()
+	if n := strings.Count(dump, "public_key="); n != 1 {
+		t.Fatalf("%d peers configured, want 1 (b):\n%s", n, dump)
+	}
+}
+
+func TestCloseRemovesTheDeviceAndStopsItsGoroutines(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	setPeers(t, a, b.peer())
+	setPeers(t, b, a.peer())
+	if err := a.tun.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.tun.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if out, err := execOut("ip", "-n", a.ns, "link", "show", DefaultName); err == nil {
+		t.Fatalf("the device is still there after Close:\n%s", out)
+	}
+	if _, err := a.tun.SetPeers([]Peer{b.peer()}); err == nil {
+		t.Fatal("SetPeers after Close succeeded")
+	}
+
+	// Ending the context closes a tunnel too; afterwards none of its
+	// goroutines are left.
+	b.tun.Close()
+	runtime.GC()
+	baseline := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	key, _ := NewPrivateKey()
+	tun, err := New(ctx, Config{PrivateKey: key, Trust: a.tun.cfg.Trust, NetNS: nsPath(a.ns), ListenPort: 51821})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := runtime.NumGoroutine(); n <= baseline {
+		t.Fatalf("%d goroutines with a tunnel, %d before: the count proves nothing", n, baseline)
+	}
+	cancel()
+	poll.Cond(t, 5*time.Second, "the device to be gone", func() bool {
+		_, err := execOut("ip", "-n", a.ns, "link", "show", DefaultName)
+		return err != nil
+	})
+	poll.Cond(t, 5*time.Second, "wireguard-go's goroutines to end", func() bool {
+		return runtime.NumGoroutine() <= baseline
+	})
+	if _, err := tun.SetPeers(nil); err == nil {
+		t.Fatal("the tunnel is still open after its context ended")
+	}
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	key, _ := NewPrivateKey()
+	trust := newCluster(t).pool
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no key", Config{}, "PrivateKey"},
+		{"no trust", Config{PrivateKey: key}, "Trust"},
+		{"long name", Config{PrivateKey: key, Name: "a-very-long-device-name"}, "Name"},
+		{"port", Config{PrivateKey: key, ListenPort: 70000}, "ListenPort"},
+		{"mtu", Config{PrivateKey: key, MTU: 500}, "MTU"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.cfg.Trust == nil && tc.want != "Trust" && tc.want != "PrivateKey" {
+				tc.cfg.Trust = func() *x509.CertPool { return trust }
+			}
+			_, err := New(context.Background(), tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func execOut(args ...string) (string, error) {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	return string(out), err
+}
