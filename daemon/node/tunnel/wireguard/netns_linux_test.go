@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -101,6 +102,29 @@ type host struct {
 	gateway  netip.Addr   // its first address, the tunnel's address
 	tun      *Tunnel
 	signed   string
+	logs     *logRecorder
+}
+
+// logRecorder counts the tunnel's log records by message.
+type logRecorder struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count[rec.Message]++
+	return nil
+}
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *logRecorder) n(msg string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count[msg]
 }
 
 // twoHosts makes namespaces a and b joined by a veth pair (the underlay,
@@ -124,6 +148,7 @@ func twoHosts(t testing.TB, c *cluster) (a, b *host) {
 // start makes the host's tunnel with a key bound to a certificate of c.
 func (h *host) start(t testing.TB, c *cluster) {
 	t.Helper()
+	h.logs = &logRecorder{count: map[string]int{}}
 	id := c.node(t, h.name, time.Now(), 0)
 	key, _, err := KeyForCertificate(t.TempDir(), id.Leaf())
 	if err != nil {
@@ -134,6 +159,7 @@ func (h *host) start(t testing.TB, c *cluster) {
 		PrivateKey: key,
 		Trust:      func() *x509.CertPool { return c.pool },
 		NetNS:      nsPath(h.ns),
+		Log:        slog.New(h.logs),
 	})
 	if err != nil {
 		t.Fatal(err)

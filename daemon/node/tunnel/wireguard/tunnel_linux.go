@@ -432,6 +432,11 @@ func (t *Tunnel) syncRoutes(want map[Key]configured) error {
 	return nil
 }
 
+// Done is closed once the device has stopped: after Close, when the
+// context ends, or when the device was deleted from outside (ip link del):
+// its owner then closes the Tunnel and makes a new one.
+func (t *Tunnel) Done() <-chan struct{} { return t.dev.Wait() }
+
 // Routes are the destinations routed through the device by this Tunnel.
 func (t *Tunnel) Routes() []netip.Prefix {
 	t.mu.Lock()

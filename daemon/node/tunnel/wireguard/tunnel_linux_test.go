@@ -105,6 +105,37 @@ func peerState(t testing.TB, tun *Tunnel, key Key) map[string]string {
 	return out
 }
 
+func TestARotatedKeyReplacesThePeersOldKey(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	setPeers(t, a, b.peer())
+	setPeers(t, b, a.peer())
+	l := listen(t, b.ns, b.gateway)
+	if got, _ := transfer(t, a.ns, l, []byte("before")); string(got) != "before" {
+		t.Fatalf("before rotation: %q", got)
+	}
+	// b renews its certificate: a new key, signed under the new certificate.
+	old := b.tun.PublicKey()
+	b.tun.Close()
+	b.start(t, c)
+	if b.tun.PublicKey() == old {
+		t.Fatal("the key did not change with the certificate")
+	}
+	setPeers(t, b, a.peer())
+	setPeers(t, a, b.peer())
+	if st := peerState(t, a.tun, old); len(st) != 0 {
+		t.Fatalf("b's old key is still configured on a: %v", st)
+	}
+	if st := peerState(t, a.tun, b.tun.PublicKey()); st["endpoint"] != netip.AddrPortFrom(b.underlay, DefaultPort).String() {
+		t.Fatalf("b's new key is not configured on a: %v", st)
+	}
+	l = listen(t, b.ns, b.gateway)
+	if got, _ := transfer(t, a.ns, l, []byte("after")); string(got) != "after" {
+		t.Fatalf("after rotation: %q", got)
+	}
+}
+
 func TestRemovedPeerGetsNoTrafficAndLeavesNoRoute(t *testing.T) {
 	needRoot(t)
 	c := newCluster(t)
@@ -187,6 +218,11 @@ func TestPeersWithForeignOrBadKeysAreRefused(t *testing.T) {
 	if n := strings.Count(dump, "public_key="); n != 1 {
 		t.Fatalf("%d peers configured, want 1 (b):\n%s", n, dump)
 	}
+	// Refusals are logged once, however often the peers are set again.
+	setPeers(t, a, peers...)
+	if n := a.logs.n("refused a wireguard peer"); n != 6 {
+		t.Fatalf("%d refusals logged after two SetPeers, want 6", n)
+	}
 }
 
 func TestCloseRemovesTheDeviceAndStopsItsGoroutines(t *testing.T) {
@@ -232,6 +268,26 @@ func TestCloseRemovesTheDeviceAndStopsItsGoroutines(t *testing.T) {
 	})
 	if _, err := tun.SetPeers(nil); err == nil {
 		t.Fatal("the tunnel is still open after its context ended")
+	}
+}
+
+func TestDoneTellsTheOwnerTheDeviceWasDeleted(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, _ := twoHosts(t, c)
+	select {
+	case <-a.tun.Done():
+		t.Fatal("Done before anything happened")
+	default:
+	}
+	sh(t, "ip", "-n", a.ns, "link", "del", DefaultName)
+	select {
+	case <-a.tun.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed 5 s after the device was deleted")
+	}
+	if err := a.tun.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
