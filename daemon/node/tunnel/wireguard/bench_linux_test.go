@@ -22,8 +22,7 @@ func benchPath(b *testing.B, tunnel bool) (a *host, l net.Listener, conn net.Con
 	needRoot(b)
 	c := newCluster(b)
 	a, bh := twoHosts(b, c)
-	setPeers(b, a, bh.peer())
-	setPeers(b, bh, a.peer())
+	connect(b, a, bh)
 	to := bh.underlay
 	if tunnel {
 		to = bh.gateway

@@ -22,6 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-dev/shoal/internal/poll"
+
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -103,6 +107,8 @@ type host struct {
 	tun      *Tunnel
 	signed   string
 	logs     *logRecorder
+	id       *identity.Node // its node certificate; start issues one if nil
+	dataDir  string         // where its key is kept
 }
 
 // logRecorder counts the tunnel's log records by message.
@@ -149,8 +155,13 @@ func twoHosts(t testing.TB, c *cluster) (a, b *host) {
 func (h *host) start(t testing.TB, c *cluster) {
 	t.Helper()
 	h.logs = &logRecorder{count: map[string]int{}}
-	id := c.node(t, h.name, time.Now(), 0)
-	key, _, err := KeyForCertificate(t.TempDir(), id.Leaf())
+	if h.id == nil {
+		h.id = c.node(t, h.name, time.Now(), 0)
+	}
+	if h.dataDir == "" {
+		h.dataDir = t.TempDir()
+	}
+	key, _, err := KeyForCertificate(h.dataDir, h.id.Leaf())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +176,7 @@ func (h *host) start(t testing.TB, c *cluster) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.tun.Close() })
-	if h.signed, err = SignKey(id, h.tun.PublicKey()); err != nil {
+	if h.signed, err = SignKey(h.id, h.tun.PublicKey()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -173,6 +184,21 @@ func (h *host) start(t testing.TB, c *cluster) {
 func (h *host) peer() Peer {
 	return Peer{Name: h.name, SignedKey: h.signed, Endpoint: netip.AddrPortFrom(h.underlay, DefaultPort),
 		AllowedIPs: []netip.Prefix{h.pods}}
+}
+
+// connect gives a and b each other as peers and waits for their first
+// handshake: two nodes that start one at the same moment (here, the test's
+// first packet and the other side's greeting) lose both and retry after
+// WireGuard's rekey timeout, 5 s.
+func connect(t testing.TB, a, b *host) {
+	t.Helper()
+	setPeers(t, a, b.peer())
+	setPeers(t, b, a.peer())
+	poll.Cond(t, 15*time.Second, "a handshake between a and b", func() bool {
+		ha, _ := a.tun.Handshakes()
+		hb, _ := b.tun.Handshakes()
+		return !ha[b.name].IsZero() && !hb[a.name].IsZero()
+	})
 }
 
 func setPeers(t testing.TB, h *host, peers ...Peer) map[string]error {
@@ -249,11 +275,12 @@ func transfer(t testing.TB, ns string, l net.Listener, payload []byte) (got []by
 // capture records every frame on an interface of a namespace (a raw
 // AF_PACKET socket, as tcpdump opens) until stop is called.
 type capture struct {
-	fd   int
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	stop atomic.Bool
-	done chan struct{}
+	fd    int
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	stop  atomic.Bool
+	done  chan struct{}
+	drops uint32
 }
 
 func startCapture(t testing.TB, ns, ifname string) *capture {
@@ -272,15 +299,24 @@ func startCapture(t testing.TB, ns, ifname string) *capture {
 		if err := unix.Bind(c.fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
 			return fmt.Errorf("bind packet socket to %s: %w", ifname, err)
 		}
+		// Room for the whole transfer: a frame the kernel drops for want of
+		// it would make the check prove nothing (end checks for drops).
+		if err := unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20); err != nil {
+			return fmt.Errorf("capture buffer: %w", err)
+		}
 		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
 		return unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	})
 	go func() {
 		defer close(c.done)
 		frame := make([]byte, 1<<16)
-		for !c.stop.Load() {
+		for {
 			n, _, err := unix.Recvfrom(c.fd, frame, 0)
 			if err != nil {
+				// A timeout: once stopped, the queue is drained.
+				if c.stop.Load() {
+					return
+				}
 				continue
 			}
 			c.mu.Lock()
@@ -292,15 +328,21 @@ func startCapture(t testing.TB, ns, ifname string) *capture {
 	return c
 }
 
-// end stops the capture and returns every byte seen.
-func (c *capture) end() []byte {
+// end stops the capture and returns every byte seen, and how many frames
+// the kernel dropped because the capture could not keep up.
+func (c *capture) end() (seen []byte, dropped uint32) {
 	if !c.stop.Swap(true) {
 		<-c.done
+		if st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+			c.drops = st.Drops
+		} else {
+			c.drops = 1 << 31
+		}
 		unix.Close(c.fd)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.buf.Bytes()
+	return c.buf.Bytes(), c.drops
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -1,14 +1,17 @@
 package wireguard
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +31,8 @@ const (
 	// case): outer IP 40, UDP 8, WireGuard header 16 and tag 16 bytes.
 	Overhead   = 80
 	DefaultMTU = 1500 - Overhead
+	// DefaultKeepalive is the interval wg-quick users know.
+	DefaultKeepalive = 25 * time.Second
 )
 
 // RouteProtocol marks the routes a Tunnel owns (rtm_protocol), apart from
@@ -49,6 +54,12 @@ type Config struct {
 	ListenPort int
 	// MTU of the device; DefaultMTU when 0 (use MTUFor(underlay MTU)).
 	MTU int
+	// Keepalive is how often an idle peer is sent a keepalive
+	// (DefaultKeepalive when 0, none when negative). It keeps stateful
+	// firewalls and NAT on the way open and, since a newly configured peer
+	// is sent one at once, makes a restarted node handshake with its peers
+	// as soon as it knows them, instead of when they next time out.
+	Keepalive time.Duration
 	// PrivateKey is this node's key (KeyForCertificate). Required.
 	PrivateKey Key
 	// Trust returns the CA certificates peers' keys must chain to, at the
@@ -94,7 +105,16 @@ type Tunnel struct {
 	dirty   bool                  // the device may hold something else: replace all
 	refused map[string]string     // node -> why, logged once
 	routes  map[netip.Prefix]bool // routes this Tunnel keeps
+	greet   map[Key]*time.Timer   // peers to greet (turn the keepalive on) later
 }
+
+// greetDelay is how long the node with the higher public key waits before
+// greeting a new peer. Two nodes that learn of each other at once would
+// otherwise both start a handshake, and wireguard-go can then lose both and
+// wait its rekey timeout (5 s) before it tries again; by the time the
+// second node greets, the first one's handshake is done and the greeting is
+// a mere keepalive.
+const greetDelay = time.Second
 
 type configured struct {
 	name     string
@@ -120,6 +140,14 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MTU < 1280 || c.MTU > 65535-Overhead {
 		return fmt.Errorf("wireguard: MTU %d out of range (1280-%d; use MTUFor(the underlay's MTU))", c.MTU, 65535-Overhead)
+	}
+	switch {
+	case c.Keepalive == 0:
+		c.Keepalive = DefaultKeepalive
+	case c.Keepalive < 0:
+		c.Keepalive = 0
+	case c.Keepalive < time.Second || c.Keepalive > 65535*time.Second:
+		return fmt.Errorf("wireguard: Keepalive %v out of range (1s-65535s, or negative for none)", c.Keepalive)
 	}
 	if c.PrivateKey.IsZero() {
 		return errors.New("wireguard: no PrivateKey (see KeyForCertificate)")
@@ -148,7 +176,8 @@ func New(ctx context.Context, cfg Config) (*Tunnel, error) {
 		return nil, err
 	}
 	t := &Tunnel{cfg: cfg, pub: pub, log: cfg.Log.With("device", cfg.Name),
-		peers: map[Key]configured{}, refused: map[string]string{}, routes: map[netip.Prefix]bool{}}
+		peers: map[Key]configured{}, refused: map[string]string{}, routes: map[netip.Prefix]bool{},
+		greet: map[Key]*time.Timer{}}
 	if t.ns, err = openNamespace(cfg.NetNS); err != nil {
 		return nil, fmt.Errorf("wireguard: %w", err)
 	}
@@ -258,13 +287,27 @@ func (t *Tunnel) SetPeers(peers []Peer) (refused map[string]error, err error) {
 			fmt.Fprintf(&b, "public_key=%s\nremove=true\n", k.hex())
 		}
 	}
+	var later []Key
 	for k, p := range want {
-		if old, ok := t.peers[k]; ok && !t.dirty && old.endpoint == p.endpoint && slices.Equal(old.allowed, p.allowed) {
+		old, known := t.peers[k]
+		known = known && !t.dirty
+		if known && old.endpoint == p.endpoint && slices.Equal(old.allowed, p.allowed) {
 			continue
 		}
 		fmt.Fprintf(&b, "public_key=%s\nendpoint=%s\nreplace_allowed_ips=true\n", k.hex(), p.endpoint)
 		for _, a := range p.allowed {
 			fmt.Fprintf(&b, "allowed_ip=%s\n", a)
+		}
+		if known || t.cfg.Keepalive == 0 {
+			continue
+		}
+		// A new peer is greeted: turning its keepalive on sends one at
+		// once, which starts a handshake (so a restarted node is reached
+		// at once, not when its peers' sessions time out).
+		if bytes.Compare(t.pub[:], k[:]) < 0 {
+			fmt.Fprintf(&b, "persistent_keepalive_interval=%d\n", int(t.cfg.Keepalive/time.Second))
+		} else {
+			later = append(later, k)
 		}
 	}
 	if b.Len() > 0 {
@@ -275,10 +318,36 @@ func (t *Tunnel) SetPeers(peers []Peer) (refused map[string]error, err error) {
 	}
 	t.dirty = false
 	t.peers = want
+	for k, timer := range t.greet {
+		if _, ok := want[k]; !ok {
+			timer.Stop()
+			delete(t.greet, k)
+		}
+	}
+	for _, k := range later {
+		if old := t.greet[k]; old != nil {
+			old.Stop()
+		}
+		t.greet[k] = time.AfterFunc(greetDelay, func() { t.greetPeer(k) })
+	}
 	if err := t.syncRoutes(want); err != nil {
 		return refused, err
 	}
 	return refused, nil
+}
+
+// greetPeer turns a peer's keepalive on, unless the peer is gone.
+func (t *Tunnel) greetPeer(k Key) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.peers[k]; !ok || t.closed || t.greet[k] == nil {
+		return
+	}
+	delete(t.greet, k)
+	cfg := fmt.Sprintf("public_key=%s\nupdate_only=true\npersistent_keepalive_interval=%d\n", k.hex(), int(t.cfg.Keepalive/time.Second))
+	if err := t.dev.IpcSet(cfg); err != nil {
+		t.log.Warn("turning a peer's keepalive on", "node", t.peers[k].name, "err", err)
+	}
 }
 
 // validate returns the peers to configure, by key, and why the others
@@ -432,6 +501,39 @@ func (t *Tunnel) syncRoutes(want map[Key]configured) error {
 	return nil
 }
 
+// Handshakes returns, per configured peer (by node name), when the last
+// handshake with it completed; a peer never reached is absent. A session
+// lasts at most 3 minutes without a new handshake, so a time older than
+// that means the peer is not answering.
+func (t *Tunnel) Handshakes() (map[string]time.Time, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, errors.New("wireguard: tunnel closed")
+	}
+	dump, err := t.dev.IpcGet()
+	if err != nil {
+		return nil, fmt.Errorf("wireguard: read %s: %w", t.cfg.Name, err)
+	}
+	out := map[string]time.Time{}
+	var peer string
+	for line := range strings.SplitSeq(dump, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "public_key":
+			peer = ""
+			if raw, err := hex.DecodeString(v); err == nil && len(raw) == KeySize {
+				peer = t.peers[Key(raw)].name
+			}
+		case "last_handshake_time_sec":
+			if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec > 0 && peer != "" {
+				out[peer] = time.Unix(sec, 0)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Done is closed once the device has stopped: after Close, when the
 // context ends, or when the device was deleted from outside (ip link del):
 // its owner then closes the Tunnel and makes a new one.
@@ -460,6 +562,9 @@ func (t *Tunnel) Close() error {
 	t.closed = true
 	if t.stop != nil {
 		t.stop()
+	}
+	for _, timer := range t.greet {
+		timer.Stop()
 	}
 	return t.teardown()
 }

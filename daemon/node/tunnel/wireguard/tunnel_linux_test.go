@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +33,7 @@ func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
 	needRoot(t)
 	c := newCluster(t)
 	a, b := twoHosts(t, c)
-	setPeers(t, a, b.peer())
-	setPeers(t, b, a.peer())
+	connect(t, a, b)
 	if got := a.tun.Routes(); len(got) != 1 || got[0] != b.pods {
 		t.Fatalf("routes of a: %v, want [%s]", got, b.pods)
 	}
@@ -49,9 +49,12 @@ func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
 	l := listen(t, b.ns, b.gateway)
 	capt := startCapture(t, a.ns, "veth0")
 	got, from := transfer(t, a.ns, l, payload)
-	seen := capt.end()
+	seen, dropped := capt.end()
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("received %d bytes, want the %d sent", len(got), len(payload))
+	}
+	if dropped != 0 {
+		t.Fatalf("the capture missed %d frames", dropped)
 	}
 	if !strings.HasPrefix(from, a.gateway.String()+":") {
 		t.Fatalf("b saw the connection from %s, want a's tunnel address %s", from, a.gateway)
@@ -68,7 +71,7 @@ func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
 	plain := listen(t, b.ns, b.underlay)
 	capt = startCapture(t, a.ns, "veth0")
 	got, _ = transfer(t, a.ns, plain, payload)
-	seen = capt.end()
+	seen, _ = capt.end()
 	if !bytes.Equal(got, payload) {
 		t.Fatal("plain transfer incomplete")
 	}
@@ -79,7 +82,10 @@ func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
 	// Setting the same peers again keeps the session (its counters).
 	before := peerState(t, a.tun, b.tun.PublicKey())
 	setPeers(t, a, b.peer())
-	if after := peerState(t, a.tun, b.tun.PublicKey()); after["rx_bytes"] < before["rx_bytes"] || after["last_handshake_time_sec"] != before["last_handshake_time_sec"] {
+	after := peerState(t, a.tun, b.tun.PublicKey())
+	txBefore, _ := strconv.Atoi(before["tx_bytes"])
+	txAfter, _ := strconv.Atoi(after["tx_bytes"])
+	if txBefore < len(payload) || txAfter < txBefore || after["last_handshake_time_sec"] != before["last_handshake_time_sec"] {
 		t.Fatalf("setting the same peers reset the session: %v then %v", before, after)
 	}
 }
@@ -109,8 +115,7 @@ func TestARotatedKeyReplacesThePeersOldKey(t *testing.T) {
 	needRoot(t)
 	c := newCluster(t)
 	a, b := twoHosts(t, c)
-	setPeers(t, a, b.peer())
-	setPeers(t, b, a.peer())
+	connect(t, a, b)
 	l := listen(t, b.ns, b.gateway)
 	if got, _ := transfer(t, a.ns, l, []byte("before")); string(got) != "before" {
 		t.Fatalf("before rotation: %q", got)
@@ -118,12 +123,12 @@ func TestARotatedKeyReplacesThePeersOldKey(t *testing.T) {
 	// b renews its certificate: a new key, signed under the new certificate.
 	old := b.tun.PublicKey()
 	b.tun.Close()
+	b.id = nil
 	b.start(t, c)
 	if b.tun.PublicKey() == old {
 		t.Fatal("the key did not change with the certificate")
 	}
-	setPeers(t, b, a.peer())
-	setPeers(t, a, b.peer())
+	connect(t, a, b)
 	if st := peerState(t, a.tun, old); len(st) != 0 {
 		t.Fatalf("b's old key is still configured on a: %v", st)
 	}
@@ -136,12 +141,41 @@ func TestARotatedKeyReplacesThePeersOldKey(t *testing.T) {
 	}
 }
 
+func TestARestartedPeerIsReachedAgainAtOnce(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	connect(t, a, b)
+	l := listen(t, b.ns, b.gateway)
+	if got, _ := transfer(t, a.ns, l, []byte("before")); string(got) != "before" {
+		t.Fatalf("before the restart: %q", got)
+	}
+	// b's agent restarts: same key, a new device with no sessions. a is
+	// told nothing and still holds its session with the old device.
+	b.tun.Close()
+	b.start(t, c)
+	setPeers(t, b, a.peer())
+	l = listen(t, b.ns, b.gateway)
+	// b greets a as soon as it knows it (a keepalive starts a handshake),
+	// so a reaches b at once, though a was told nothing.
+	start := time.Now()
+	for {
+		conn, err := dial(t, a.ns, l.Addr().String(), 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("a cannot reach b 2 s after b restarted: %v", err)
+		}
+	}
+}
+
 func TestRemovedPeerGetsNoTrafficAndLeavesNoRoute(t *testing.T) {
 	needRoot(t)
 	c := newCluster(t)
 	a, b := twoHosts(t, c)
-	setPeers(t, a, b.peer())
-	setPeers(t, b, a.peer())
+	connect(t, a, b)
 	l := listen(t, b.ns, b.gateway)
 	if got, _ := transfer(t, a.ns, l, []byte("hello")); string(got) != "hello" {
 		t.Fatalf("before removal: %q", got)
@@ -229,8 +263,7 @@ func TestCloseRemovesTheDeviceAndStopsItsGoroutines(t *testing.T) {
 	needRoot(t)
 	c := newCluster(t)
 	a, b := twoHosts(t, c)
-	setPeers(t, a, b.peer())
-	setPeers(t, b, a.peer())
+	connect(t, a, b)
 	if err := a.tun.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -304,6 +337,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"long name", Config{PrivateKey: key, Name: "a-very-long-device-name"}, "Name"},
 		{"port", Config{PrivateKey: key, ListenPort: 70000}, "ListenPort"},
 		{"mtu", Config{PrivateKey: key, MTU: 500}, "MTU"},
+		{"keepalive", Config{PrivateKey: key, Keepalive: time.Millisecond}, "Keepalive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.cfg.Trust == nil && tc.want != "Trust" && tc.want != "PrivateKey" {
