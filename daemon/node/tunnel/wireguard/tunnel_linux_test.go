@@ -90,6 +90,49 @@ func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
 	}
 }
 
+func TestPodsBehindTheTunnelKeepTheirAddressesAndFullSizedPackets(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	podA := addPod(t, a, "10.250.1.5")
+	podB := addPod(t, b, "10.250.2.5")
+	connect(t, a, b)
+
+	// Both pods have 1500-byte interfaces and advertise the matching TCP
+	// MSS: the first full-sized segments are too large for the tunnel,
+	// and only path MTU discovery (ICMP from the tunnel's host) gets the
+	// transfer through.
+	_, payload := markerPayload(t)
+	l := listen(t, podB, netip.MustParseAddr("10.250.2.5"))
+	got, from := transfer(t, podA, l, payload)
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("pod b received %d bytes of pod a's %d", len(got), len(payload))
+	}
+	if !strings.HasPrefix(from, "10.250.1.5:") {
+		t.Fatalf("pod b saw pod a's connection from %s, want pod a's own address", from)
+	}
+	l = listen(t, podA, netip.MustParseAddr("10.250.1.5"))
+	if got, _ := transfer(t, podB, l, payload); !bytes.Equal(got, payload) {
+		t.Fatalf("pod a received %d bytes of pod b's %d", len(got), len(payload))
+	}
+}
+
+// addPod puts a "pod" behind a host: a namespace on a veth with a
+// 1500-byte MTU, the host's end holding the pod subnet's gateway, and the
+// host forwarding.
+func addPod(t testing.TB, h *host, ip string) string {
+	t.Helper()
+	pod := newNetns(t, "p")
+	sh(t, "ip", "-n", pod, "link", "add", "eth0", "type", "veth", "peer", "name", "pod0", "netns", h.ns)
+	sh(t, "ip", "-n", pod, "addr", "add", ip+"/24", "dev", "eth0")
+	sh(t, "ip", "-n", pod, "link", "set", "eth0", "up")
+	sh(t, "ip", "-n", pod, "route", "add", "default", "via", h.gateway.String())
+	sh(t, "ip", "-n", h.ns, "addr", "add", h.gateway.String()+"/24", "dev", "pod0")
+	sh(t, "ip", "-n", h.ns, "link", "set", "pod0", "up")
+	sh(t, "ip", "netns", "exec", h.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	return pod
+}
+
 // peerState reads a peer's counters from the device.
 func peerState(t testing.TB, tun *Tunnel, key Key) map[string]string {
 	t.Helper()
