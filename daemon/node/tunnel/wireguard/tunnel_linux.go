@@ -3,12 +3,10 @@ package wireguard
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -22,70 +20,6 @@ import (
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
 )
-
-// Defaults of Config.
-const (
-	DefaultName = "shoal.wg"
-	DefaultPort = 51820
-	// Overhead is what WireGuard adds to each packet over IPv6 (the worse
-	// case): outer IP 40, UDP 8, WireGuard header 16 and tag 16 bytes.
-	Overhead   = 80
-	DefaultMTU = 1500 - Overhead
-	// DefaultKeepalive is the interval wg-quick users know.
-	DefaultKeepalive = 25 * time.Second
-)
-
-// RouteProtocol marks the routes a Tunnel owns (rtm_protocol), apart from
-// the host-gw routes of the pod network (0x88) and everyone else's.
-const RouteProtocol = 0x89
-
-// MTUFor is the tunnel MTU over an underlay of the given MTU.
-func MTUFor(underlay int) int { return underlay - Overhead }
-
-// Config is what New makes a Tunnel of.
-type Config struct {
-	// Name of the device; DefaultName when empty.
-	Name string
-	// Address is this node's address on the tunnel (e.g. its pod /24's
-	// gateway as a /32): the source of what the host itself sends through
-	// it. Optional.
-	Address netip.Prefix
-	// ListenPort is the UDP port peers send to; DefaultPort when 0.
-	ListenPort int
-	// MTU of the device; DefaultMTU when 0 (use MTUFor(underlay MTU)).
-	MTU int
-	// Keepalive is how often an idle peer is sent a keepalive
-	// (DefaultKeepalive when 0, none when negative). It keeps stateful
-	// firewalls and NAT on the way open and, since a newly configured peer
-	// is sent one at once, makes a restarted node handshake with its peers
-	// as soon as it knows them, instead of when they next time out.
-	Keepalive time.Duration
-	// PrivateKey is this node's key (KeyForCertificate). Required.
-	PrivateKey Key
-	// Trust returns the CA certificates peers' keys must chain to, at the
-	// moment of asking (identity.Live.Pool). Required.
-	Trust func() *x509.CertPool
-	// NetNS is the path of the network namespace to make the device in;
-	// empty for the caller's.
-	NetNS string
-	Log   *slog.Logger
-	// Now is the clock certificates are checked against; time.Now if nil.
-	Now func() time.Time
-}
-
-// Peer is another node as the tunnel reaches it.
-type Peer struct {
-	// Name of the node; its certificate must carry it.
-	Name string
-	// SignedKey is the node's Annotation value (SignKey): the tunnel
-	// configures only keys it has verified.
-	SignedKey string
-	// Endpoint is the node's address and WireGuard port.
-	Endpoint netip.AddrPort
-	// AllowedIPs are the addresses the node may send from and is sent
-	// to through the tunnel: its pod subnet.
-	AllowedIPs []netip.Prefix
-}
 
 // Tunnel is a WireGuard device and its routes.
 type Tunnel struct {
@@ -115,54 +49,6 @@ type Tunnel struct {
 // second node greets, the first one's handshake is done and the greeting is
 // a mere keepalive.
 const greetDelay = time.Second
-
-type configured struct {
-	name     string
-	endpoint netip.AddrPort
-	allowed  []netip.Prefix
-}
-
-func (c *Config) setDefaults() error {
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if len(c.Name) >= unix.IFNAMSIZ || strings.ContainsAny(c.Name, "/ \t\n") {
-		return fmt.Errorf("wireguard: Name %q is not a valid interface name (at most %d characters, no '/' or spaces)", c.Name, unix.IFNAMSIZ-1)
-	}
-	if c.ListenPort == 0 {
-		c.ListenPort = DefaultPort
-	}
-	if c.ListenPort < 1 || c.ListenPort > 65535 {
-		return fmt.Errorf("wireguard: ListenPort %d is not a UDP port (1-65535)", c.ListenPort)
-	}
-	if c.MTU == 0 {
-		c.MTU = DefaultMTU
-	}
-	if c.MTU < 1280 || c.MTU > 65535-Overhead {
-		return fmt.Errorf("wireguard: MTU %d out of range (1280-%d; use MTUFor(the underlay's MTU))", c.MTU, 65535-Overhead)
-	}
-	switch {
-	case c.Keepalive == 0:
-		c.Keepalive = DefaultKeepalive
-	case c.Keepalive < 0:
-		c.Keepalive = 0
-	case c.Keepalive < time.Second || c.Keepalive > 65535*time.Second:
-		return fmt.Errorf("wireguard: Keepalive %v out of range (1s-65535s, or negative for none)", c.Keepalive)
-	}
-	if c.PrivateKey.IsZero() {
-		return errors.New("wireguard: no PrivateKey (see KeyForCertificate)")
-	}
-	if c.Trust == nil {
-		return errors.New("wireguard: no Trust (the cluster CA pool peers' keys are checked against)")
-	}
-	if c.Log == nil {
-		c.Log = slog.New(slog.DiscardHandler)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	return nil
-}
 
 // New makes the WireGuard device, sets it up and starts wireguard-go
 // behind it; it is closed when ctx ends or by Close. A device left with
@@ -275,7 +161,7 @@ func (t *Tunnel) SetPeers(peers []Peer) (refused map[string]error, err error) {
 	if t.closed {
 		return nil, errors.New("wireguard: tunnel closed")
 	}
-	want, refused := t.validate(peers)
+	want, refused := validatePeers(peers, t.pub, t.cfg.Trust(), t.cfg.Now())
 	t.logRefusals(refused)
 
 	var b strings.Builder
@@ -350,101 +236,6 @@ func (t *Tunnel) greetPeer(k Key) {
 	}
 }
 
-// validate returns the peers to configure, by key, and why the others
-// are refused.
-func (t *Tunnel) validate(peers []Peer) (map[Key]configured, map[string]error) {
-	refused := map[string]error{}
-	sorted := slices.Clone(peers)
-	slices.SortFunc(sorted, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
-	want := map[Key]configured{}
-	names := map[string]bool{}
-	var taken []netip.Prefix
-	var claimedBy []string
-	roots, now := t.cfg.Trust(), t.cfg.Now()
-	for _, p := range sorted {
-		refuse := func(format string, args ...any) {
-			refused[p.Name] = fmt.Errorf("wireguard peer %q: "+format, append([]any{p.Name}, args...)...)
-		}
-		switch {
-		case p.Name == "":
-			refuse("no Name")
-			continue
-		case names[p.Name]:
-			refuse("listed twice")
-			continue
-		}
-		names[p.Name] = true
-		if !p.Endpoint.IsValid() || p.Endpoint.Port() == 0 || p.Endpoint.Addr().IsUnspecified() {
-			refuse("endpoint %q is not an address and port", p.Endpoint)
-			continue
-		}
-		if len(p.AllowedIPs) == 0 {
-			refuse("no allowed IPs (its pod subnet)")
-			continue
-		}
-		allowed, err := normalise(p.AllowedIPs)
-		if err != nil {
-			refuse("%v", err)
-			continue
-		}
-		if i := overlapping(taken, allowed); i >= 0 {
-			refuse("allowed IPs %v overlap those of node %q", allowed, claimedBy[i])
-			continue
-		}
-		key, err := VerifyKey(p.SignedKey, p.Name, roots, now)
-		if err != nil {
-			refused[p.Name] = err
-			continue
-		}
-		if key == t.pub {
-			refuse("has this node's own key")
-			continue
-		}
-		if other, ok := want[key]; ok {
-			refuse("has the same key as node %q", other.name)
-			continue
-		}
-		want[key] = configured{name: p.Name, endpoint: p.Endpoint, allowed: allowed}
-		for range allowed {
-			claimedBy = append(claimedBy, p.Name)
-		}
-		taken = append(taken, allowed...)
-	}
-	return want, refused
-}
-
-// normalise checks allowed prefixes and sorts them.
-func normalise(in []netip.Prefix) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(in))
-	for _, p := range in {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("allowed IP %q is not a prefix", p)
-		}
-		if p != p.Masked() {
-			return nil, fmt.Errorf("allowed IP %s is not a network address (use %s)", p, p.Masked())
-		}
-		if p.Bits() == 0 {
-			return nil, fmt.Errorf("allowed IP %s would route everything to one node", p)
-		}
-		out = append(out, p)
-	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
-	out = slices.Compact(out)
-	return out, nil
-}
-
-// overlapping is the index in taken of a prefix that overlaps one of ps, or -1.
-func overlapping(taken, ps []netip.Prefix) int {
-	for i, a := range taken {
-		for _, b := range ps {
-			if a.Overlaps(b) {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
 func (t *Tunnel) logRefusals(refused map[string]error) {
 	for name, err := range refused {
 		if t.refused[name] != err.Error() {
@@ -457,48 +248,6 @@ func (t *Tunnel) logRefusals(refused map[string]error) {
 			delete(t.refused, name)
 		}
 	}
-}
-
-// syncRoutes keeps one route per allowed prefix through the device, and
-// removes the routes of the device this Tunnel no longer wants.
-func (t *Tunnel) syncRoutes(want map[Key]configured) error {
-	wanted := map[netip.Prefix]bool{}
-	for _, p := range want {
-		for _, a := range p.allowed {
-			wanted[a] = true
-		}
-	}
-	var errs []error
-	have, err := t.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: t.link, Table: unix.RT_TABLE_MAIN},
-		netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return fmt.Errorf("wireguard: list routes of %s: %w", t.cfg.Name, err)
-	}
-	for _, r := range have {
-		if r.Protocol != RouteProtocol || r.Dst == nil {
-			continue
-		}
-		dst, ok := netipPrefix(r.Dst)
-		if ok && wanted[dst] {
-			continue
-		}
-		if err := t.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("remove route %s dev %s: %w", r.Dst, t.cfg.Name, err))
-		}
-	}
-	t.routes = map[netip.Prefix]bool{}
-	for dst := range wanted {
-		r := &netlink.Route{LinkIndex: t.link, Dst: prefixNet(dst), Scope: netlink.SCOPE_LINK, Protocol: RouteProtocol}
-		if err := t.nl.RouteReplace(r); err != nil {
-			errs = append(errs, fmt.Errorf("route %s dev %s: %w", dst, t.cfg.Name, err))
-			continue
-		}
-		t.routes[dst] = true
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("wireguard: %w", errors.Join(errs...))
-	}
-	return nil
 }
 
 // Handshakes returns, per configured peer (by node name), when the last
@@ -538,18 +287,6 @@ func (t *Tunnel) Handshakes() (map[string]time.Time, error) {
 // context ends, or when the device was deleted from outside (ip link del):
 // its owner then closes the Tunnel and makes a new one.
 func (t *Tunnel) Done() <-chan struct{} { return t.dev.Wait() }
-
-// Routes are the destinations routed through the device by this Tunnel.
-func (t *Tunnel) Routes() []netip.Prefix {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []netip.Prefix
-	for p := range t.routes {
-		out = append(out, p)
-	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
-	return out
-}
 
 // Close removes the device, and with it its routes, and stops
 // wireguard-go. It can be called more than once.
@@ -596,17 +333,4 @@ func (t *Tunnel) teardown() error {
 	t.routes = nil
 	t.peers = nil
 	return err
-}
-
-func prefixNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones), true
 }
