@@ -95,3 +95,37 @@ func certFingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
 	return hex.EncodeToString(sum[:])
 }
+
+// NodeKey is this node's WireGuard key pair and what it publishes.
+type NodeKey struct {
+	Private Key
+	Public  Key
+	// Annotation is the value of the Annotation to put on the node's Node.
+	Annotation string
+	// Why says why a new key was made; empty when the saved one is used.
+	Why string
+}
+
+// LoadNodeKey returns this node's key for its current certificate
+// (KeyForCertificate) and the signed annotation that publishes it
+// (SignKey). The agent calls it at start and whenever its identity changes
+// (a renewal): when Private differs from the key in use, it gives it to
+// Tunnel.SetPrivateKey and publishes Annotation.
+func LoadNodeKey(dataDir string, node *identity.Node) (*NodeKey, error) {
+	if node == nil || len(node.Chain) == 0 {
+		return nil, errors.New("wireguard key: no node identity")
+	}
+	priv, why, err := KeyForCertificate(dataDir, node.Leaf())
+	if err != nil {
+		return nil, err
+	}
+	pub, err := priv.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	ann, err := SignKey(node, pub)
+	if err != nil {
+		return nil, err
+	}
+	return &NodeKey{Private: priv, Public: pub, Annotation: ann, Why: why}, nil
+}

@@ -69,3 +69,26 @@ func TestKeyForCertificateKeepsTheKeyUntilTheCertificateChanges(t *testing.T) {
 		t.Fatal("no certificate accepted")
 	}
 }
+
+func TestLoadNodeKeyPublishesTheSavedKeySigned(t *testing.T) {
+	dir := t.TempDir()
+	c := newCluster(t)
+	n := c.node(t, "n1", time.Now(), 0)
+	first, err := LoadNodeKey(dir, n)
+	if err != nil || first.Why == "" {
+		t.Fatalf("%+v %v", first, err)
+	}
+	again, err := LoadNodeKey(dir, n)
+	if err != nil || again.Why != "" || again.Private != first.Private {
+		t.Fatalf("the saved key was not reused: %+v %v", again, err)
+	}
+	if pub, _ := first.Private.PublicKey(); pub != first.Public {
+		t.Fatal("Public is not the private key's")
+	}
+	if got, err := VerifyKey(again.Annotation, "n1", c.pool, time.Now()); err != nil || got != first.Public {
+		t.Fatalf("annotation: %v %v", got, err)
+	}
+	if _, err := LoadNodeKey(dir, nil); err == nil {
+		t.Fatal("no identity accepted")
+	}
+}

@@ -139,6 +139,31 @@ func wgLogger(log *slog.Logger) *device.Logger {
 // PublicKey is this node's public key, to publish with SignKey.
 func (t *Tunnel) PublicKey() Key { return t.pub }
 
+// SetPrivateKey replaces this node's key (after a certificate renewal,
+// see LoadNodeKey). Sessions end and are made again with the new key once
+// peers have it: publish its annotation.
+func (t *Tunnel) SetPrivateKey(k Key) error {
+	pub, err := k.PublicKey()
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("wireguard: tunnel closed")
+	}
+	if err := t.dev.IpcSet("private_key=" + k.hex() + "\n"); err != nil {
+		return fmt.Errorf("wireguard: set the private key of %s: %w", t.cfg.Name, err)
+	}
+	if _, ok := t.peers[pub]; ok {
+		// wireguard-go drops a peer with the device's own key.
+		t.dirty = true
+	}
+	t.cfg.PrivateKey, t.pub = k, pub
+	t.log.Info("wireguard key replaced", "publicKey", pub.String())
+	return nil
+}
+
 // Name is the device's name.
 func (t *Tunnel) Name() string { return t.cfg.Name }
 

@@ -184,6 +184,42 @@ func TestARotatedKeyReplacesThePeersOldKey(t *testing.T) {
 	}
 }
 
+func TestAKeyReplacedInPlaceIsUsedOncePeersHaveIt(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	connect(t, a, b)
+	l := listen(t, b.ns, b.gateway)
+	if got, _ := transfer(t, a.ns, l, []byte("before")); string(got) != "before" {
+		t.Fatalf("before rotation: %q", got)
+	}
+	// b's certificate is renewed; the agent loads the new key and hands it
+	// to the running tunnel.
+	b.id = c.node(t, b.name, time.Now(), 0)
+	nk, err := LoadNodeKey(b.dataDir, b.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nk.Why == "" || nk.Public == b.tun.PublicKey() {
+		t.Fatalf("no new key for a new certificate (%q)", nk.Why)
+	}
+	if _, err := VerifyKey(nk.Annotation, b.name, c.pool, time.Now()); err != nil {
+		t.Fatalf("the new annotation does not verify: %v", err)
+	}
+	if err := b.tun.SetPrivateKey(nk.Private); err != nil {
+		t.Fatal(err)
+	}
+	if b.tun.PublicKey() != nk.Public {
+		t.Fatal("PublicKey does not follow SetPrivateKey")
+	}
+	b.signed = nk.Annotation
+	connect(t, a, b)
+	l = listen(t, b.ns, b.gateway)
+	if got, _ := transfer(t, a.ns, l, []byte("after")); string(got) != "after" {
+		t.Fatalf("after rotation: %q", got)
+	}
+}
+
 func TestARestartedPeerIsReachedAgainAtOnce(t *testing.T) {
 	needRoot(t)
 	c := newCluster(t)
