@@ -9,7 +9,9 @@
 // KeyForCertificate keeps it in <data-dir>/identity/wireguard.key (mode
 // 0600) together with the fingerprint of the node certificate it was made
 // for, and makes a new one when the certificate changes (a renewal or a CA
-// rotation), so that the key rotates with the certificate.
+// rotation), so that the key rotates with the certificate. LoadNodeKey
+// gives the agent the key, its public half and the signed annotation in
+// one call; Tunnel.SetPrivateKey puts a new key into a running tunnel.
 //
 // The public key is published in the Node's annotation shoal.dev/wireguard-key,
 // signed with the node's certificate key (SignKey):
@@ -33,8 +35,13 @@
 // (a peer that fails is refused, logged once and never configured), peers
 // no longer listed are removed, sessions of unchanged peers are kept, and
 // the Tunnel keeps exactly one route "<allowed prefix> dev shoal.wg" per
-// allowed prefix of a configured peer. Close removes the device, and with
-// it every route through it; wireguard-go's goroutines end with it.
+// allowed prefix of a configured peer (route protocol 0x89). A new peer is
+// greeted with a keepalive, which starts a handshake at once (the node
+// with the higher public key a second later, so that two nodes do not
+// start colliding handshakes), and every 25 s after. Handshakes reports
+// the last handshake per peer. Close removes the device, and with it every
+// route through it; wireguard-go's goroutines end with it. Done is closed
+// when the device stops by itself (deleted from outside).
 //
 // With Config.NetNS the device, its UDP sockets and its routes live in
 // that network namespace, whatever thread the caller runs on (tests use
