@@ -137,7 +137,11 @@ func wgLogger(log *slog.Logger) *device.Logger {
 }
 
 // PublicKey is this node's public key, to publish with SignKey.
-func (t *Tunnel) PublicKey() Key { return t.pub }
+func (t *Tunnel) PublicKey() Key {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pub
+}
 
 // SetPrivateKey replaces this node's key (after a certificate renewal,
 // see LoadNodeKey). Sessions end and are made again with the new key once

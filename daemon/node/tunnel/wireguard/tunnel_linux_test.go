@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -401,6 +402,47 @@ func TestDoneTellsTheOwnerTheDeviceWasDeleted(t *testing.T) {
 	if err := a.tun.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestCallsFromManyGoroutinesWhileTrafficFlows(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	connect(t, a, b)
+	_, payload := markerPayload(t)
+	l := listen(t, b.ns, b.gateway)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			for range 30 {
+				switch i {
+				case 0:
+					if _, err := a.tun.SetPeers([]Peer{b.peer()}); err != nil {
+						t.Error(err)
+					}
+				case 1:
+					if _, err := a.tun.Handshakes(); err != nil {
+						t.Error(err)
+					}
+				case 2:
+					_ = a.tun.Routes()
+					_ = a.tun.PublicKey()
+				}
+			}
+		})
+	}
+	got, _ := transfer(t, a.ns, l, payload)
+	wg.Wait()
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("received %d of %d bytes", len(got), len(payload))
+	}
+	// Close while another goroutine sets peers: either may win, neither
+	// fails badly.
+	wg.Go(func() { a.tun.SetPeers([]Peer{b.peer()}) })
+	if err := a.tun.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
