@@ -339,6 +339,46 @@ func TestPeersWithForeignOrBadKeysAreRefused(t *testing.T) {
 	}
 }
 
+func TestAStrangerCannotJoinTheMesh(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	connect(t, a, b)
+	// s belongs to another cluster, sits on a's underlay, knows a's public
+	// key and endpoint (the annotation is no secret) and claims a pod
+	// subnet; a is told about it as a peer but refuses its key.
+	other := newCluster(t)
+	both := other.pool.Clone()
+	both.AddCert(c.ca.Cert)
+	s := &host{name: "s", ns: newNetns(t, "s"), underlay: netip.MustParseAddr("192.168.78.2"),
+		pods: netip.MustParsePrefix("10.250.9.0/24"), gateway: netip.MustParseAddr("10.250.9.1")}
+	sh(t, "ip", "-n", a.ns, "link", "add", "veth1", "type", "veth", "peer", "name", "veth0", "netns", s.ns)
+	sh(t, "ip", "-n", a.ns, "addr", "add", "192.168.78.1/24", "dev", "veth1")
+	sh(t, "ip", "-n", a.ns, "link", "set", "veth1", "up")
+	sh(t, "ip", "-n", s.ns, "addr", "add", "192.168.78.2/24", "dev", "veth0")
+	sh(t, "ip", "-n", s.ns, "link", "set", "veth0", "up")
+	s.start(t, &cluster{ca: other.ca, pool: both})
+	aPeer := a.peer()
+	aPeer.Endpoint = netip.MustParseAddrPort("192.168.78.1:51820")
+	if refused := setPeers(t, s, aPeer); len(refused) != 0 {
+		t.Fatalf("the stranger could not even configure a: %v", refused)
+	}
+	if refused := setPeers(t, a, b.peer(), s.peer()); !errors.Is(refused["s"], ErrUntrusted) {
+		t.Fatalf("a did not refuse the stranger's key: %v", refused)
+	}
+	l := listen(t, a.ns, a.gateway)
+	if conn, err := dial(t, s.ns, l.Addr().String(), 2*time.Second); err == nil {
+		conn.Close()
+		t.Fatal("the stranger reached a's pods through the tunnel")
+	}
+	if hs, _ := a.tun.Handshakes(); !hs["s"].IsZero() || hs["b"].IsZero() {
+		t.Fatalf("handshakes on a: %v, want b's only", hs)
+	}
+	if st := peerState(t, s.tun, a.tun.PublicKey()); st["last_handshake_time_sec"] != "0" {
+		t.Fatalf("the stranger completed a handshake with a: %v", st)
+	}
+}
+
 func TestCloseRemovesTheDeviceAndStopsItsGoroutines(t *testing.T) {
 	needRoot(t)
 	c := newCluster(t)
