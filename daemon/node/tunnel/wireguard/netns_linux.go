@@ -66,19 +66,46 @@ func (n *namespace) close() {
 
 // nsBind opens wireguard-go's UDP sockets in the namespace: the device
 // reopens them from its own goroutines (when the link goes up, when the
-// port changes), which may run in any namespace.
+// port changes), which may run in any namespace. It always opens the
+// configured port: after a failed attempt wireguard-go asks for port 0,
+// which would leave the device on a random port its peers do not know. It
+// also remembers whether the sockets are open, which the device does not
+// tell.
 type nsBind struct {
 	conn.Bind
-	ns *namespace
+	ns   *namespace
+	port uint16
+
+	mu      sync.Mutex
+	open    bool
+	openErr error // of the last Open
 }
 
-func (b nsBind) Open(port uint16) (fns []conn.ReceiveFunc, actual uint16, err error) {
+func (b *nsBind) Open(uint16) (fns []conn.ReceiveFunc, actual uint16, err error) {
 	err = b.ns.do(func() error {
 		var err error
-		fns, actual, err = b.Bind.Open(port)
+		fns, actual, err = b.Bind.Open(b.port)
 		return err
 	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.open, b.openErr = err == nil, err
 	return fns, actual, err
+}
+
+func (b *nsBind) Close() error {
+	err := b.Bind.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.open = false
+	return err
+}
+
+// state reports whether the sockets are open, and else the last error.
+func (b *nsBind) state() (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.open, b.openErr
 }
 
 // nsTUN reads the device's MTU through netlink in the namespace, where

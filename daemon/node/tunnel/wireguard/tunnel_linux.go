@@ -29,6 +29,7 @@ type Tunnel struct {
 	ns   *namespace
 	nl   *netlink.Handle
 	tun  *nsTUN
+	bind *nsBind
 	dev  *device.Device
 	link int // interface index
 
@@ -102,7 +103,8 @@ func New(ctx context.Context, cfg Config) (*Tunnel, error) {
 		return nil, fmt.Errorf("wireguard: netlink: %w", err)
 	}
 	t.tun = &nsTUN{Device: td, index: t.link, nl: tunNL}
-	t.dev = device.NewDevice(t.tun, nsBind{Bind: conn.NewDefaultBind(), ns: t.ns}, wgLogger(t.log))
+	t.bind = &nsBind{Bind: conn.NewDefaultBind(), ns: t.ns, port: uint16(cfg.ListenPort)}
+	t.dev = device.NewDevice(t.tun, t.bind, wgLogger(t.log))
 	if err := t.dev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenPort)); err != nil {
 		return nil, fmt.Errorf("wireguard: configure %s: %w", cfg.Name, err)
 	}
@@ -117,6 +119,14 @@ func New(ctx context.Context, cfg Config) (*Tunnel, error) {
 	// The link going up also brings the device up (wireguard-go watches
 	// it); doing it here reports a port already taken at once.
 	if err := t.dev.Up(); err != nil {
+		return nil, fmt.Errorf("wireguard: start %s on UDP port %d: %w", cfg.Name, cfg.ListenPort, err)
+	}
+	// Up says nothing when the device's own goroutine got there first (or
+	// the device stopped): ask the sockets.
+	if open, err := t.bind.state(); !open {
+		if err == nil {
+			err = errors.New("the device stopped")
+		}
 		return nil, fmt.Errorf("wireguard: start %s on UDP port %d: %w", cfg.Name, cfg.ListenPort, err)
 	}
 	t.stop = context.AfterFunc(ctx, func() {
@@ -310,6 +320,25 @@ func (t *Tunnel) Handshakes() (map[string]time.Time, error) {
 		}
 	}
 	return out, nil
+}
+
+// Healthy reports whether the device is receiving on its UDP port: an
+// error when it stopped, or when its sockets are closed (wireguard-go
+// closes and reopens them when it is brought down and up, and the reopening
+// fails if another program took the port meanwhile).
+func (t *Tunnel) Healthy() error {
+	select {
+	case <-t.dev.Wait():
+		return fmt.Errorf("wireguard: %s stopped", t.cfg.Name)
+	default:
+	}
+	if open, err := t.bind.state(); !open {
+		if err == nil {
+			err = errors.New("sockets closed")
+		}
+		return fmt.Errorf("wireguard: %s is not listening on UDP port %d: %w", t.cfg.Name, t.cfg.ListenPort, err)
+	}
+	return nil
 }
 
 // Done is closed once the device has stopped: after Close, when the

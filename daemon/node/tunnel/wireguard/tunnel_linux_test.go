@@ -485,6 +485,28 @@ func TestCallsFromManyGoroutinesWhileTrafficFlows(t *testing.T) {
 	wg.Wait()
 }
 
+func TestNewReportsAPortInUseAndLeavesNothingBehind(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, _ := twoHosts(t, c)
+	key, _ := NewPrivateKey()
+	_, err := New(context.Background(), Config{Name: "shoal.wg2", PrivateKey: key, NetNS: nsPath(a.ns),
+		Trust: func() *x509.CertPool { return c.pool }})
+	if err == nil || !strings.Contains(err.Error(), "51820") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("got %v, want an error naming the port in use", err)
+	}
+	if out, err := execOut("ip", "-n", a.ns, "link", "show", "shoal.wg2"); err == nil {
+		t.Fatalf("the failed device is left behind:\n%s", out)
+	}
+	if err := a.tun.Healthy(); err != nil {
+		t.Fatalf("the first tunnel: %v", err)
+	}
+	a.tun.Close()
+	if err := a.tun.Healthy(); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("a closed tunnel: %v", err)
+	}
+}
+
 func TestNewRefusesBadConfig(t *testing.T) {
 	key, _ := NewPrivateKey()
 	trust := newCluster(t).pool
