@@ -41,7 +41,8 @@
 // start colliding handshakes), and every 25 s after. Handshakes reports
 // the last handshake per peer. Close removes the device, and with it every
 // route through it; wireguard-go's goroutines end with it. Done is closed
-// when the device stops by itself (deleted from outside).
+// when the device stops by itself (deleted from outside); Healthy says
+// whether it still receives on its port.
 //
 // With Config.NetNS the device, its UDP sockets and its routes live in
 // that network namespace, whatever thread the caller runs on (tests use
