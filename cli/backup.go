@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -42,7 +43,7 @@ func backupPassphrase(cmd *cobra.Command, file string, confirm bool) (string, er
 			return "", usageError(cmd, "a passphrase is required: it seals the Secrets and tokens in the file. Give --passphrase-file FILE or set $%s (or run on a terminal to be asked for it)", passphraseEnv)
 		}
 		var err error
-		if p, err = promptPassphrase(cmd.ErrOrStderr(), int(in.Fd()), confirm); err != nil {
+		if p, err = promptPassphrase(cmd.Context(), cmd.ErrOrStderr(), int(in.Fd()), confirm); err != nil {
 			return "", err
 		}
 	}
@@ -53,16 +54,39 @@ func backupPassphrase(cmd *cobra.Command, file string, confirm bool) (string, er
 }
 
 // promptPassphrase asks on the terminal fd, with echo off; with confirm it
-// asks again and refuses a mismatch.
-func promptPassphrase(w io.Writer, fd int, confirm bool) (string, error) {
+// asks again and refuses a mismatch. An interrupt (ctx ends: ^C) puts the
+// terminal's echo back and returns.
+func promptPassphrase(ctx context.Context, w io.Writer, fd int, confirm bool) (string, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("reading the passphrase from the terminal: %w", err)
+	}
+	type answer struct {
+		line []byte
+		err  error
+	}
 	ask := func(prompt string) (string, error) {
 		fmt.Fprint(w, prompt)
-		b, err := term.ReadPassword(fd)
-		fmt.Fprintln(w) // the Enter typed was not echoed
-		if err != nil {
-			return "", fmt.Errorf("reading the passphrase from the terminal: %w", err)
+		got := make(chan answer, 1)
+		// A terminal read cannot be cancelled: on an interrupt the command
+		// ends with the terminal restored, and this read ends with the
+		// process.
+		go func() {
+			line, err := term.ReadPassword(fd)
+			got <- answer{line, err}
+		}()
+		select {
+		case a := <-got:
+			fmt.Fprintln(w) // the Enter typed was not echoed
+			if a.err != nil {
+				return "", fmt.Errorf("reading the passphrase from the terminal: %w", a.err)
+			}
+			return strings.TrimSuffix(string(a.line), "\r"), nil
+		case <-ctx.Done():
+			_ = term.Restore(fd, state)
+			fmt.Fprintln(w)
+			return "", ctx.Err()
 		}
-		return strings.TrimSuffix(string(b), "\r"), nil
 	}
 	p, err := ask("Backup passphrase: ")
 	if err != nil || !confirm {
@@ -164,11 +188,12 @@ terminal it asks for the passphrase, without echo. See docs/backup.md.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pass, err := backupPassphrase(cmd, passFile, false)
+			// The file first: a wrong name is told before a passphrase is asked for.
+			h, err := checkBackupFile(args[0])
 			if err != nil {
 				return err
 			}
-			h, err := checkBackupFile(args[0])
+			pass, err := backupPassphrase(cmd, passFile, false)
 			if err != nil {
 				return err
 			}

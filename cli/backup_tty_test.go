@@ -17,6 +17,13 @@ import (
 // runOnTerminal runs the CLI with stdin and stderr on the terminal, as a
 // user at a shell does, and stdout in out.
 func runOnTerminal(t *testing.T, srv *clienttest.Server, term *ptyScreen, out *syncBuffer, args ...string) chan int {
+	done, _ := runOnTerminalCancel(t, srv, term, out, args...)
+	return done
+}
+
+// runOnTerminalCancel is runOnTerminal, and a cancel that interrupts the
+// command as ^C does.
+func runOnTerminalCancel(t *testing.T, srv *clienttest.Server, term *ptyScreen, out *syncBuffer, args ...string) (chan int, context.CancelFunc) {
 	root := newRoot(&env{now: func() time.Time { return fixedNow }}, nil)
 	root.SetArgs(append([]string{"--server", srv.URL, "--token", srv.Token}, args...))
 	root.SetIn(term.tty)
@@ -26,7 +33,7 @@ func runOnTerminal(t *testing.T, srv *clienttest.Server, term *ptyScreen, out *s
 	t.Cleanup(cancel)
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, root) }()
-	return done
+	return done, cancel
 }
 
 // typeAfter waits for the prompt to be the last thing drawn the nth time,
@@ -126,6 +133,29 @@ func TestBackupAsksForThePassphraseOnATerminal(t *testing.T) {
 		}
 		if !strings.Contains(restored.String(), "restored") || !strings.Contains(restored.String(), "configmaps 1") {
 			t.Errorf("restore printed %q", restored.String())
+		}
+	})
+
+	t.Run("an interrupt at the prompt ends the command with echo back on", func(t *testing.T) {
+		term := openTerminal(t)
+		var out syncBuffer
+		done, interrupt := runOnTerminalCancel(t, old, term, &out, "backup", "-o", file+".3")
+		poll.Cond(t, 5*time.Second, "the prompt", func() bool { return strings.HasSuffix(term.screen.String(), "Backup passphrase: ") })
+		interrupt()
+		select {
+		case code := <-done:
+			if code != 130 {
+				t.Errorf("exit %d after the interrupt, want 130", code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the command did not end after the interrupt")
+		}
+		if _, err := term.ptmx.WriteString("echoed again\r"); err != nil {
+			t.Fatal(err)
+		}
+		poll.Cond(t, 5*time.Second, "typing echoed again", func() bool { return strings.Contains(term.screen.String(), "echoed again") })
+		if _, err := os.Stat(file + ".3"); !os.IsNotExist(err) {
+			t.Errorf("a backup file after an interrupt: %v", err)
 		}
 	})
 
