@@ -119,6 +119,10 @@ func TestClusterDashboardInBrowser(t *testing.T) {
 		hosts := map[string]bool{}
 		for _, p := range h1.pods(t, "dash", "app=web") {
 			hosts[p.Spec.NodeName] = true
+			if len(p.Status.ContainerStatuses) == 0 {
+				t.Errorf("%s: Running with no container status", p.Name)
+				continue
+			}
 			id := strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")
 			var i int
 			fmt.Sscanf(p.Spec.NodeName, "h%d", &i)
