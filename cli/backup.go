@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/shoal-dev/shoal/api"
 )
@@ -21,8 +24,10 @@ import (
 const passphraseEnv = "SHOAL_BACKUP_PASSPHRASE"
 
 // backupPassphrase reads the passphrase from --passphrase-file (its first
-// line) or $SHOAL_BACKUP_PASSPHRASE.
-func backupPassphrase(cmd *cobra.Command, file string) (string, error) {
+// line) or $SHOAL_BACKUP_PASSPHRASE; with neither, and stdin a terminal, it
+// asks for it without echo (twice when confirm is set, as for a new backup:
+// a typo there would make the file unreadable).
+func backupPassphrase(cmd *cobra.Command, file string, confirm bool) (string, error) {
 	p := os.Getenv(passphraseEnv)
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -33,10 +38,69 @@ func backupPassphrase(cmd *cobra.Command, file string) (string, error) {
 		p = strings.TrimSuffix(p, "\r")
 	}
 	if p == "" {
-		return "", usageError(cmd, "a passphrase is required: it seals the Secrets and tokens in the file. Give --passphrase-file FILE or set $%s", passphraseEnv)
+		in, ok := cmd.InOrStdin().(*os.File)
+		if !ok || !term.IsTerminal(int(in.Fd())) {
+			return "", usageError(cmd, "a passphrase is required: it seals the Secrets and tokens in the file. Give --passphrase-file FILE or set $%s (or run on a terminal to be asked for it)", passphraseEnv)
+		}
+		var err error
+		if p, err = promptPassphrase(cmd.Context(), cmd.ErrOrStderr(), int(in.Fd()), confirm); err != nil {
+			return "", err
+		}
 	}
 	if len(p) < api.MinBackupPassphrase {
 		return "", usageError(cmd, "the passphrase has %d characters; give one of at least %d", len(p), api.MinBackupPassphrase)
+	}
+	return p, nil
+}
+
+// promptPassphrase asks on the terminal fd, with echo off; with confirm it
+// asks again and refuses a mismatch. An interrupt (ctx ends: ^C) puts the
+// terminal's echo back and returns.
+func promptPassphrase(ctx context.Context, w io.Writer, fd int, confirm bool) (string, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("reading the passphrase from the terminal: %w", err)
+	}
+	type answer struct {
+		line []byte
+		err  error
+	}
+	ask := func(prompt string) (string, error) {
+		fmt.Fprint(w, prompt)
+		got := make(chan answer, 1)
+		// A terminal read cannot be cancelled: on an interrupt the command
+		// ends with the terminal restored, and this read ends with the
+		// process.
+		go func() {
+			line, err := term.ReadPassword(fd)
+			got <- answer{line, err}
+		}()
+		select {
+		case a := <-got:
+			fmt.Fprintln(w) // the Enter typed was not echoed
+			if a.err != nil {
+				return "", fmt.Errorf("reading the passphrase from the terminal: %w", a.err)
+			}
+			return strings.TrimSuffix(string(a.line), "\r"), nil
+		case <-ctx.Done():
+			_ = term.Restore(fd, state)
+			fmt.Fprintln(w)
+			return "", ctx.Err()
+		}
+	}
+	p, err := ask("Backup passphrase: ")
+	if err != nil || !confirm {
+		return p, err
+	}
+	if len(p) < api.MinBackupPassphrase {
+		return p, nil // refused by the length check, before asking again
+	}
+	again, err := ask("Backup passphrase again: ")
+	if err != nil {
+		return "", err
+	}
+	if again != p {
+		return "", errors.New("the two passphrases differ; nothing was written: run the backup again")
 	}
 	return p, nil
 }
@@ -49,8 +113,10 @@ func newBackupCommand(e *env) *cobra.Command {
 		Long: `Write a consistent snapshot of the cluster's state, taken by the agent in one read of its
 store: every object and its status. Secrets and tokens are sealed in the file with a key
 derived from the passphrase (AES-256-GCM); the cluster's CA and keys are not in it. Keep
-the passphrase apart from the file: a restore needs both. Any agent can take it; it
-needs a cluster administrator's credentials. See docs/backup.md.`,
+the passphrase apart from the file: a restore needs both. With neither --passphrase-file
+nor $SHOAL_BACKUP_PASSPHRASE, on a terminal it asks for the passphrase twice, without
+echo. Any agent can take it; it needs a cluster administrator's credentials. See
+docs/backup.md.`,
 		Example: `  shoal backup -o cluster-$(date +%F).backup --passphrase-file /root/backup.pass
   SHOAL_BACKUP_PASSPHRASE=... shoal backup -o cluster.backup`,
 		Args: cobra.NoArgs,
@@ -58,7 +124,7 @@ needs a cluster administrator's credentials. See docs/backup.md.`,
 			if out == "" {
 				return usageError(cmd, "-o FILE is required: the file to write the backup to")
 			}
-			pass, err := backupPassphrase(cmd, passFile)
+			pass, err := backupPassphrase(cmd, passFile, true)
 			if err != nil {
 				return err
 			}
@@ -112,7 +178,8 @@ ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs), Services, Ingresses, Con
 Secrets, volume claims and RBAC are restored; nodes, events, endpoints, statuses,
 tokens and the pods that controllers own are not (they are made again). A restore is
 all or nothing, and is refused by a cluster that already holds objects the backup
-would overwrite. See docs/backup.md.`,
+would overwrite. With neither --passphrase-file nor $SHOAL_BACKUP_PASSPHRASE, on a
+terminal it asks for the passphrase, without echo. See docs/backup.md.`,
 		Example: `  shoal restore cluster.backup --passphrase-file /root/backup.pass`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -121,11 +188,12 @@ would overwrite. See docs/backup.md.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pass, err := backupPassphrase(cmd, passFile)
+			// The file first: a wrong name is told before a passphrase is asked for.
+			h, err := checkBackupFile(args[0])
 			if err != nil {
 				return err
 			}
-			h, err := checkBackupFile(args[0])
+			pass, err := backupPassphrase(cmd, passFile, false)
 			if err != nil {
 				return err
 			}

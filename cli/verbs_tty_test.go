@@ -20,6 +20,7 @@ import (
 
 // ptyScreen is a pseudo-terminal whose screen the test reads.
 type ptyScreen struct {
+	ptmx   *os.File // the keyboard's side: what is written here is typed
 	tty    *os.File
 	screen *syncBuffer
 	closed chan struct{}
@@ -35,7 +36,7 @@ func openTerminal(t *testing.T) *ptyScreen {
 	if err := pty.Setsize(tty, &pty.Winsize{Cols: 200, Rows: 40}); err != nil {
 		t.Fatal(err)
 	}
-	term := &ptyScreen{tty: tty, screen: &syncBuffer{}, closed: make(chan struct{})}
+	term := &ptyScreen{ptmx: ptmx, tty: tty, screen: &syncBuffer{}, closed: make(chan struct{})}
 	go func() {
 		defer close(term.closed)
 		_, _ = io.Copy(term.screen, ptmx)

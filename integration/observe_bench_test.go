@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/api/ui/uitest"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
@@ -31,16 +31,7 @@ import (
 //
 // SHOAL_OBSERVE_SECONDS sets each window (default 60).
 func BenchmarkObservedAgent(b *testing.B) {
-	browserPath := ""
-	for _, c := range []string{os.Getenv("SHOAL_CHROMIUM"), "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(c); c != "" && err == nil {
-			browserPath = p
-			break
-		}
-	}
-	if browserPath == "" {
-		b.Fatal("no chromium: apt-get install chromium (scripts/test does)")
-	}
+	browserPath := uitest.Chromium(b)
 	window := 60 * time.Second
 	if s, err := strconv.Atoi(os.Getenv("SHOAL_OBSERVE_SECONDS")); err == nil && s > 0 {
 		window = time.Duration(s) * time.Second

@@ -3,12 +3,8 @@ package ui_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/api/client"
+	"github.com/shoal-dev/shoal/api/ui/uitest"
 	"github.com/shoal-dev/shoal/daemon/scaletest"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
@@ -24,205 +21,6 @@ import (
 // three real agents in this process (daemon/scaletest: each with its own
 // identity, store, gossip, API, controllers, scheduler and runner) whose
 // container engine is the fake one, so that they need no Docker Engine.
-
-// chromium finds the browser: $SHOAL_CHROMIUM, or chromium on PATH. With
-// neither, the tests skip, unless SHOAL_TEST_DOCKER=1 says this is a full
-// test run (scripts/test installs chromium), where a missing browser is a
-// failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, c := range []string{os.Getenv("SHOAL_CHROMIUM"), "chromium", "chromium-browser"} {
-		if c == "" {
-			continue
-		}
-		if p, err := exec.LookPath(c); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("SHOAL_TEST_DOCKER") == "1" {
-		t.Fatal("the dashboard's browser tests need chromium: apt-get install -y chromium (scripts/test installs it), or set SHOAL_CHROMIUM")
-	}
-	t.Skip("skipping the dashboard's browser tests: chromium is not installed (apt-get install -y chromium) and SHOAL_TEST_DOCKER is not set")
-	return ""
-}
-
-// browser is one headless chromium tab, and the errors its page logged.
-type browser struct {
-	t    *testing.T
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string
-}
-
-func newBrowser(t *testing.T, path string) *browser {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("ignore-certificate-errors", true), chromedp.WindowSize(1280, 860))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	b := &browser{t: t, ctx: ctx}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			// The browser reports the host's network changing (other
-			// programs adding bridges and veths) and the connections it
-			// closed for it; the page reconnects.
-			if strings.Contains(m.Text, "ERR_NETWORK_CHANGED") || strings.Contains(m.Text, "ERR_SOCKET_NOT_CONNECTED") {
-				continue
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				b.logErr(m.String())
-			}
-		}
-	}()
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return b
-}
-
-func (b *browser) logErr(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.errs = append(b.errs, s)
-}
-
-// noErrors fails the test if the page logged an error since the last call.
-func (b *browser) noErrors(when string) {
-	b.t.Helper()
-	b.mu.Lock()
-	errs := b.errs
-	b.errs = nil
-	b.mu.Unlock()
-	if len(errs) > 0 {
-		b.t.Errorf("%s: the page logged errors:\n%s", when, strings.Join(errs, "\n"))
-	}
-}
-
-func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, slow(30*time.Second))
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func evalAs[T any](b *browser, expr string, opts ...chromedp.EvaluateOption) T {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return out
-}
-
-// waitFor polls expr in the page until it is true, and says how long that took.
-func (b *browser) waitFor(what, expr string, timeout time.Duration) time.Duration {
-	b.t.Helper()
-	timeout = slow(timeout)
-	start := time.Now()
-	for {
-		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
-		if err != nil {
-			b.t.Fatalf("%s: evaluate %s: %v", what, expr, err)
-		}
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			state, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`performance.getEntriesByType('mark').map(m => m.name + ' ' + Math.round(m.startTime)).join(', ') + ' | banner: ' + document.getElementById('banner').textContent`))
-			b.t.Fatalf("%s: not within %s (%s); the page: %s", what, timeout, expr, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (b *browser) screenshot(name string) {
-	b.t.Helper()
-	dir := os.Getenv("SHOAL_UI_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-// login loads the page afresh and logs in with token.
-func (b *browser) login(base, token string) {
-	b.t.Helper()
-	b.load("open the page", chromedp.Navigate(base+"#/nodes"))
-	b.run("forget the token", eval(`sessionStorage.clear()`))
-	b.load("reload without a token", chromedp.Reload())
-	b.run("log in",
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), token),
-		chromedp.Click(chromedp.CSS("#login button[type=submit]")))
-	b.waitFor("the first complete view after logging in", `document.body.dataset.complete === '1' && document.body.dataset.perms === 'ready'`, 20*time.Second)
-}
-
-// load navigates and checks that the dashboard, not the browser's error
-// page, came: a navigation caught by the host's network changing
-// (ERR_NETWORK_CHANGED, see newBrowser) is tried again.
-func (b *browser) load(what string, nav chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(b.ctx, slow(30*time.Second))
-		err := chromedp.Do(ctx, nav)
-		cancel()
-		if err == nil {
-			ok, evalErr := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!document.getElementById('nav')`))
-			if evalErr == nil && ok {
-				return
-			}
-			err = fmt.Errorf("the dashboard did not load (the browser's error page?): %v", evalErr)
-		}
-		if attempt == 3 {
-			b.t.Fatalf("%s: %v", what, err)
-		}
-		b.t.Logf("%s: %v; loading again", what, err)
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-func (b *browser) show(view string) {
-	b.t.Helper()
-	b.run("show "+view, eval(`location.hash = '#/`+view+`'`))
-}
-
-// newToken makes a bearer token bound to a ClusterRole, as `shoal token
-// create NAME --role ROLE` does.
-func newToken(t *testing.T, c *client.Client, name, role string) string {
-	t.Helper()
-	ctx := context.Background()
-	tok, hash, err := api.NewBearerToken(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	created, err := c.Create(ctx, api.KindToken, "", &api.Token{ObjectMeta: api.ObjectMeta{Name: name}, Spec: api.TokenSpec{Hash: hash}})
-	if err != nil {
-		t.Fatalf("create token %s: %v", name, err)
-	}
-	crb := &api.ClusterRoleBinding{ObjectMeta: api.ObjectMeta{Name: "token:" + name,
-		OwnerReferences: []api.OwnerReference{{APIVersion: "shoal.io/v1", Kind: "Token", Name: name, UID: created.GetObjectMeta().UID}}},
-		Subjects: []api.Subject{{Kind: api.SubjectUser, APIGroup: api.RBACGroup, Name: name}},
-		RoleRef:  api.RoleRef{APIGroup: api.RBACGroup, Kind: "ClusterRole", Name: role}}
-	if _, err := c.Create(ctx, api.KindClusterRoleBinding, "", crb); err != nil {
-		t.Fatalf("bind token %s to %s: %v", name, role, err)
-	}
-	return tok
-}
 
 func deployment(ns, name string, replicas int) []byte {
 	return fmt.Appendf(nil, `apiVersion: v1
@@ -263,50 +61,46 @@ func runningPods(ctx context.Context, c *client.Client, ns, app string) (int, []
 	return n, pods, nil
 }
 
-// rowsRunning is a page expression: the pods table shows n Running pods
-// whose names start with prefix.
-func rowsRunning(ns, prefix string, n int) string {
-	return fmt.Sprintf(`[...document.querySelectorAll('#pods tbody tr')].filter(tr => tr.dataset.key.startsWith(%q) &&
-		tr.querySelector('.pod-status').textContent === 'Running').length === %d`, ns+"/"+prefix, n)
-}
-
 func TestDashboardInBrowser(t *testing.T) {
-	path := chromium(t)
+	path := uitest.Chromium(t)
 	c := scaletest.Start(t, scaletest.Options{Agents: 3, Pods: 1000})
 	agents := c.Agents()
 	admin := agents[0].Client
-	adminTok := newToken(t, admin, "dash-admin", "cluster-admin")
-	viewTok := newToken(t, admin, "dash-view", "view")
+	adminTok := uitest.NewToken(t, admin, "dash-admin", "cluster-admin")
+	viewTok := uitest.NewToken(t, admin, "dash-view", "view")
 	base := "https://" + agents[0].APIAddr + "/ui/"
-	b := newBrowser(t, path)
+	b := uitest.NewBrowser(t, path)
+	if raceEnabled {
+		b.Slow = 4
+	}
 	ctx := context.Background()
 
 	t.Run("loads and shows the three nodes", func(t *testing.T) {
-		b.t = t
-		b.login(base, adminTok)
-		b.waitFor("three Ready nodes", `[...document.querySelectorAll('#nodes tbody tr')].filter(tr => tr.textContent.includes('Ready') && !tr.textContent.includes('NotReady')).length === 3`, 10*time.Second)
-		b.waitFor("the members' view", `document.querySelectorAll('#members tbody tr').length === 3 && document.getElementById('leader').textContent.includes('`+agents[0].Name+`')`, 20*time.Second)
+		b.T = t
+		b.Login(base, adminTok)
+		b.WaitFor("three Ready nodes", `[...document.querySelectorAll('#nodes tbody tr')].filter(tr => tr.textContent.includes('Ready') && !tr.textContent.includes('NotReady')).length === 3`, 10*time.Second)
+		b.WaitFor("the members' view", `document.querySelectorAll('#members tbody tr').length === 3 && document.getElementById('leader').textContent.includes('`+agents[0].Name+`')`, 20*time.Second)
 		for _, a := range agents {
-			if !evalAs[bool](b, fmt.Sprintf(`!!document.querySelector('#nodes tr[data-key="/%s"]')`, a.Name)) {
+			if !uitest.EvalAs[bool](b, fmt.Sprintf(`!!document.querySelector('#nodes tr[data-key="/%s"]')`, a.Name)) {
 				t.Errorf("node %s is not in the nodes table", a.Name)
 			}
 		}
-		if !evalAs[bool](b, `document.querySelectorAll('#nodes .act-cordon').length === 3`) {
+		if !uitest.EvalAs[bool](b, `document.querySelectorAll('#nodes .act-cordon').length === 3`) {
 			t.Error("an admin sees no Cordon button on each node")
 		}
-		inURL := evalAs[bool](b, fmt.Sprintf(`location.href.includes(%q)`, adminTok))
-		stored := evalAs[string](b, `sessionStorage.getItem('shoal.token')`)
+		inURL := uitest.EvalAs[bool](b, fmt.Sprintf(`location.href.includes(%q)`, adminTok))
+		stored := uitest.EvalAs[string](b, `sessionStorage.getItem('shoal.token')`)
 		if inURL || stored != adminTok {
 			t.Errorf("the token: in the URL %v, in sessionStorage %v; want only in sessionStorage", inURL, stored == adminTok)
 		}
-		b.screenshot("nodes")
-		b.noErrors("loading the nodes view")
+		b.Screenshot("nodes")
+		b.NoErrors("loading the nodes view")
 	})
 
 	t.Run("a new Deployment's pods turn Running without a reload", func(t *testing.T) {
-		b.t = t
-		b.show("pods")
-		b.run("mark the page", eval(`window.shoalTestMark = 'same page'`))
+		b.T = t
+		b.Show("pods")
+		b.Run("mark the page", uitest.Eval(`window.shoalTestMark = 'same page'`))
 		// The API's own view, polled beside the page, tells the page's lag
 		// from the agents' speed.
 		apiRunning := make(chan time.Time, 1)
@@ -325,7 +119,7 @@ func TestDashboardInBrowser(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}()
-		b.waitFor("3 web pods Running on the page", rowsRunning("dash", "web-", 3), 30*time.Second)
+		b.WaitFor("3 web pods Running on the page", uitest.RowsRunning("dash", "web-", 3), 30*time.Second)
 		onPage := time.Now()
 		var inAPI time.Time
 		select {
@@ -348,20 +142,20 @@ func TestDashboardInBrowser(t *testing.T) {
 		if lag > time.Second {
 			t.Errorf("the page showed the pods Running %s after the API listed them so, want within 1 s (a watch, not a poll)", lag.Round(time.Millisecond))
 		}
-		if evalAs[string](b, `String(window.shoalTestMark)`) != "same page" {
+		if uitest.EvalAs[string](b, `String(window.shoalTestMark)`) != "same page" {
 			t.Error("the page was reloaded")
 		}
-		b.screenshot("pods")
-		b.noErrors("following the pods")
+		b.Screenshot("pods")
+		b.NoErrors("following the pods")
 	})
 
 	t.Run("scale from the page", func(t *testing.T) {
-		b.t = t
-		b.show("workloads")
+		b.T = t
+		b.Show("workloads")
 		row := `#workloads tr[data-key="Deployment:dash/web"]`
-		b.waitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 20*time.Second)
-		b.waitFor("the Scale button", `document.body.dataset.perms === 'ready' && !!document.querySelector('`+row+` .act-scale')`, 10*time.Second)
-		b.run("scale to 5", chromedp.SetValue(chromedp.CSS(row+" .scale-input"), "5"), chromedp.Click(chromedp.CSS(row+" .act-scale")))
+		b.WaitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 20*time.Second)
+		b.WaitFor("the Scale button", `document.body.dataset.perms === 'ready' && !!document.querySelector('`+row+` .act-scale')`, 10*time.Second)
+		b.Run("scale to 5", chromedp.SetValue(chromedp.CSS(row+" .scale-input"), "5"), chromedp.Click(chromedp.CSS(row+" .act-scale")))
 		poll.Until(t, 10*time.Second, "the Deployment scaled to 5", func() error {
 			o, err := admin.Get(ctx, api.KindDeployment, "dash", "web")
 			if err != nil {
@@ -369,18 +163,18 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 			if r := o.(*api.Deployment).Spec.Replicas; r == nil || *r != 5 {
 				return fmt.Errorf("replicas %d (the page says %q, its input holds %q)", *r,
-					evalAs[string](b, `document.getElementById('banner').textContent`),
-					evalAs[string](b, `(document.querySelector('`+row+` .scale-input') || {value: 'no input'}).value`))
+					uitest.EvalAs[string](b, `document.getElementById('banner').textContent`),
+					uitest.EvalAs[string](b, `(document.querySelector('`+row+` .scale-input') || {value: 'no input'}).value`))
 			}
 			return nil
 		})
-		b.waitFor("5/5 ready on the page", `document.querySelector('`+row+` td[data-label=Ready]').textContent === '5/5'`, 30*time.Second)
-		b.screenshot("workloads")
-		b.noErrors("scaling")
+		b.WaitFor("5/5 ready on the page", `document.querySelector('`+row+` td[data-label=Ready]').textContent === '5/5'`, 30*time.Second)
+		b.Screenshot("workloads")
+		b.NoErrors("scaling")
 	})
 
 	t.Run("a log view streams new lines", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		_, pods, err := runningPods(ctx, admin, "dash", "web")
 		if err != nil || len(pods) == 0 {
 			t.Fatalf("web pods: %v", err)
@@ -405,29 +199,29 @@ func TestDashboardInBrowser(t *testing.T) {
 		if err := eng.Engine.AppendLogs(id, "first line before following\n"); err != nil {
 			t.Fatal(err)
 		}
-		b.show("pod/dash/" + pod.Name)
-		b.waitFor("the pod's page", `document.getElementById('log-container').options.length === 1`, 10*time.Second)
-		b.run("follow", chromedp.Click(chromedp.ID("log-follow")))
-		b.waitFor("the earlier line", `document.getElementById('log').textContent.includes('first line before following')`, 10*time.Second)
+		b.Show("pod/dash/" + pod.Name)
+		b.WaitFor("the pod's page", `document.getElementById('log-container').options.length === 1`, 10*time.Second)
+		b.Run("follow", chromedp.Click(chromedp.ID("log-follow")))
+		b.WaitFor("the earlier line", `document.getElementById('log').textContent.includes('first line before following')`, 10*time.Second)
 		for i := 1; i <= 3; i++ {
 			line := fmt.Sprintf("streamed line %d from %s", i, pod.Spec.NodeName)
 			if err := eng.Engine.AppendLogs(id, line+"\n"); err != nil {
 				t.Fatal(err)
 			}
-			took := b.waitFor("a new log line", fmt.Sprintf(`document.getElementById('log').textContent.includes(%q)`, line), 10*time.Second)
+			took := b.WaitFor("a new log line", fmt.Sprintf(`document.getElementById('log').textContent.includes(%q)`, line), 10*time.Second)
 			t.Logf("%q showed after %s", line, took.Round(time.Millisecond))
 		}
-		if evalAs[string](b, `document.getElementById('log-state').textContent`) != "following" {
+		if uitest.EvalAs[string](b, `document.getElementById('log-state').textContent`) != "following" {
 			t.Error("the log view stopped following")
 		}
-		b.screenshot("logs")
-		b.noErrors("following a log")
-		b.run("stop following", chromedp.Click(chromedp.ID("log-stop")))
+		b.Screenshot("logs")
+		b.NoErrors("following a log")
+		b.Run("stop following", chromedp.Click(chromedp.ID("log-stop")))
 	})
 
 	t.Run("a Service shows its endpoints", func(t *testing.T) {
-		b.t = t
-		b.show("services")
+		b.T = t
+		b.Show("services")
 		svc := []byte(`apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: dash}
@@ -439,13 +233,13 @@ spec:
 			t.Fatalf("apply: %v", err)
 		}
 		row := `#services tr[data-key="dash/web"]`
-		b.waitFor("5 endpoint addresses on the page", `(document.querySelector('`+row+` td[data-label=Endpoints]') || {textContent: ''}).textContent.split(':8080').length - 1 === 5`, 20*time.Second)
-		b.screenshot("services")
-		b.noErrors("services")
+		b.WaitFor("5 endpoint addresses on the page", `(document.querySelector('`+row+` td[data-label=Endpoints]') || {textContent: ''}).textContent.split(':8080').length - 1 === 5`, 20*time.Second)
+		b.Screenshot("services")
+		b.NoErrors("services")
 	})
 
 	t.Run("restart, roll back, delete with confirmation, cordon and drain", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		getDeploy := func() *api.Deployment {
 			o, err := admin.Get(ctx, api.KindDeployment, "dash", "web")
 			if err != nil {
@@ -454,17 +248,17 @@ spec:
 			return o.(*api.Deployment)
 		}
 		restartedAt := func() string { return getDeploy().Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] }
-		b.show("workloads")
+		b.Show("workloads")
 		row := `#workloads tr[data-key="Deployment:dash/web"]`
-		b.waitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 30*time.Second)
-		b.run("restart", chromedp.Click(chromedp.CSS(row+" .act-restart")))
+		b.WaitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 30*time.Second)
+		b.Run("restart", chromedp.Click(chromedp.CSS(row+" .act-restart")))
 		poll.Until(t, 10*time.Second, "the restart annotation", func() error {
 			if restartedAt() == "" {
 				return fmt.Errorf("no kubectl.kubernetes.io/restartedAt on the template yet")
 			}
 			return nil
 		})
-		b.waitFor("the restart rolled out", `document.querySelector('`+row+`').textContent.includes('complete')`, 30*time.Second)
+		b.WaitFor("the restart rolled out", `document.querySelector('`+row+`').textContent.includes('complete')`, 30*time.Second)
 		rolledOut := func(what string) {
 			poll.Until(t, 30*time.Second, what, func() error {
 				d := getDeploy()
@@ -475,10 +269,10 @@ spec:
 			})
 		}
 		rolledOut("the restart rolled out")
-		b.run("roll back", chromedp.Click(chromedp.CSS(row+" .act-rollback")))
+		b.Run("roll back", chromedp.Click(chromedp.CSS(row+" .act-rollback")))
 		poll.Until(t, 10*time.Second, "the rollback to the template before the restart", func() error {
 			if v := restartedAt(); v != "" {
-				return fmt.Errorf("the template still has restartedAt %s (the page says %q)", v, evalAs[string](b, `document.getElementById('banner').textContent`))
+				return fmt.Errorf("the template still has restartedAt %s (the page says %q)", v, uitest.EvalAs[string](b, `document.getElementById('banner').textContent`))
 			}
 			return nil
 		})
@@ -498,16 +292,16 @@ spec:
 		if victim == "" {
 			t.Fatal("no running web pod to delete")
 		}
-		b.show("pods")
+		b.Show("pods")
 		prow := `#pods tr[data-key="dash/` + victim + `"]`
-		b.waitFor("the pod's row", `!!document.querySelector('`+prow+`')`, 10*time.Second)
-		b.run("delete, then cancel", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-cancel")))
+		b.WaitFor("the pod's row", `!!document.querySelector('`+prow+`')`, 10*time.Second)
+		b.Run("delete, then cancel", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-cancel")))
 		time.Sleep(300 * time.Millisecond)
 		if _, err := admin.Get(ctx, api.KindPod, "dash", victim); err != nil {
 			t.Fatalf("the pod is gone after the delete was cancelled: %v", err)
 		}
-		b.run("delete, then confirm", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-ok")))
-		b.waitFor("the pod's row gone", `!document.querySelector('`+prow+`')`, 20*time.Second)
+		b.Run("delete, then confirm", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-ok")))
+		b.WaitFor("the pod's row gone", `!document.querySelector('`+prow+`')`, 20*time.Second)
 
 		// Cordon, then drain, the last node; then make it schedulable again.
 		node := agents[2].Name
@@ -518,17 +312,17 @@ spec:
 			}
 			return o.(*api.Node).Spec.Unschedulable
 		}
-		b.show("nodes")
+		b.Show("nodes")
 		nrow := `#nodes tr[data-key="/` + node + `"]`
-		b.run("cordon", chromedp.Click(chromedp.CSS(nrow+" .act-cordon")))
+		b.Run("cordon", chromedp.Click(chromedp.CSS(nrow+" .act-cordon")))
 		poll.Until(t, 10*time.Second, "the node cordoned", func() error {
 			if !unschedulable() {
 				return fmt.Errorf("%s is schedulable", node)
 			}
 			return nil
 		})
-		b.waitFor("the Uncordon button", `!!document.querySelector('`+nrow+` .act-uncordon')`, 10*time.Second)
-		b.run("drain", chromedp.Click(chromedp.CSS(nrow+" .act-drain")), chromedp.Click(chromedp.ID("confirm-ok")))
+		b.WaitFor("the Uncordon button", `!!document.querySelector('`+nrow+` .act-uncordon')`, 10*time.Second)
+		b.Run("drain", chromedp.Click(chromedp.CSS(nrow+" .act-drain")), chromedp.Click(chromedp.ID("confirm-ok")))
 		poll.Until(t, 30*time.Second, "no web pod left on "+node, func() error {
 			_, pods, err := runningPods(ctx, admin, "dash", "web")
 			if err != nil {
@@ -541,55 +335,51 @@ spec:
 			}
 			return nil
 		})
-		b.run("uncordon", chromedp.Click(chromedp.CSS(nrow+" .act-uncordon")))
+		b.Run("uncordon", chromedp.Click(chromedp.CSS(nrow+" .act-uncordon")))
 		poll.Until(t, 10*time.Second, "the node uncordoned", func() error {
 			if unschedulable() {
 				return fmt.Errorf("%s is still unschedulable", node)
 			}
 			return nil
 		})
-		b.noErrors("actions")
+		b.NoErrors("actions")
 	})
 
 	t.Run("a view token sees no action buttons", func(t *testing.T) {
-		b.t = t
-		b.login(base, viewTok)
+		b.T = t
+		b.Login(base, viewTok)
 		for _, v := range []string{"nodes", "workloads", "pods"} {
-			b.show(v)
-			b.waitFor(v+" rows", `document.querySelectorAll('#`+v+` tbody tr').length > 0`, 10*time.Second)
-			b.waitFor("permissions answered", `document.body.dataset.perms === 'ready'`, 10*time.Second)
-			if n := evalAs[int](b, `document.querySelectorAll('button[class*="act-"], input.scale-input').length`); n != 0 {
+			b.Show(v)
+			b.WaitFor(v+" rows", `document.querySelectorAll('#`+v+` tbody tr').length > 0`, 10*time.Second)
+			b.WaitFor("permissions answered", `document.body.dataset.perms === 'ready'`, 10*time.Second)
+			if n := uitest.EvalAs[int](b, `document.querySelectorAll('button[class*="act-"], input.scale-input').length`); n != 0 {
 				t.Errorf("%s: a view token sees %d action controls, want none", v, n)
 			}
 		}
 		// The server refuses anyway: a scale sent with the view token.
-		status := evalAs[int](b, `fetch('/apis/apps/v1/namespaces/dash/deployments/web/scale', {method: 'PATCH',
+		status := uitest.EvalAs[int](b, `fetch('/apis/apps/v1/namespaces/dash/deployments/web/scale', {method: 'PATCH',
 			headers: {Authorization: 'Bearer ' + sessionStorage.getItem('shoal.token'), 'Content-Type': 'application/merge-patch+json'},
 			body: '{"spec":{"replicas":1}}'}).then(r => r.status)`, chromedp.EvalAwaitPromise)
 		if status != 403 {
 			t.Errorf("a scale with the view token: HTTP %d, want 403", status)
 		}
-		b.mu.Lock()
-		b.errs = nil // the 403 above is logged by the browser on purpose
-		b.mu.Unlock()
+		b.ForgetErrors() // the 403 above is logged by the browser on purpose
 	})
 
 	t.Run("a refused token shows the login again", func(t *testing.T) {
-		b.t = t
-		b.run("a token the server does not know", eval(`sessionStorage.setItem('shoal.token', 'shoal-nosuch.0123456789abcdef')`))
-		b.load("reload", chromedp.Reload())
-		b.waitFor("the login form", `!document.getElementById('login').hidden && document.getElementById('login-error').textContent.includes('401')`, 10*time.Second)
-		if evalAs[bool](b, `sessionStorage.getItem('shoal.token') !== null`) {
+		b.T = t
+		b.Run("a token the server does not know", uitest.Eval(`sessionStorage.setItem('shoal.token', 'shoal-nosuch.0123456789abcdef')`))
+		b.Load("reload", chromedp.Reload())
+		b.WaitFor("the login form", `!document.getElementById('login').hidden && document.getElementById('login-error').textContent.includes('401')`, 10*time.Second)
+		if uitest.EvalAs[bool](b, `sessionStorage.getItem('shoal.token') !== null`) {
 			t.Error("the refused token stayed in sessionStorage")
 		}
-		b.screenshot("login")
-		b.mu.Lock()
-		b.errs = nil // the 401s are logged by the browser
-		b.mu.Unlock()
+		b.Screenshot("login")
+		b.ForgetErrors() // the 401s are logged by the browser
 	})
 
 	t.Run("1000 pods", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		if raceEnabled {
 			// Under the race detector the three agents take minutes to
 			// start 1,000 pods and the page then measures a saturated
@@ -613,24 +403,24 @@ spec:
 			return nil
 		})
 		t.Logf("1000 pods, at least 700 Running, %s after the apply", time.Since(applied).Round(time.Second))
-		b.login(base, adminTok)
-		b.show("pods")
+		b.Login(base, adminTok)
+		b.Show("pods")
 		// Let the agents finish the rollout's aftermath (status writes,
 		// events) so that the load measures the page, not a busy cluster.
 		time.Sleep(5 * time.Second)
 		var totals, inPage []float64
 		var rows int
 		for range 3 {
-			b.load("reload with the token kept", chromedp.Reload())
-			b.waitFor("the first complete view", `document.body.dataset.complete === '1'`, 20*time.Second)
-			complete := evalAs[float64](b, `performance.getEntriesByName('shoal:complete')[0].startTime`)
-			listed := evalAs[float64](b, `performance.getEntriesByName('shoal:listed:pods')[0].startTime`)
-			answered := evalAs[float64](b, `performance.getEntriesByType('resource').find(r => r.name.endsWith('/api/v1/pods')).responseEnd`)
-			rows = evalAs[int](b, `document.querySelectorAll('#pods tbody tr').length`)
+			b.Load("reload with the token kept", chromedp.Reload())
+			b.WaitFor("the first complete view", `document.body.dataset.complete === '1'`, 20*time.Second)
+			complete := uitest.EvalAs[float64](b, `performance.getEntriesByName('shoal:complete')[0].startTime`)
+			listed := uitest.EvalAs[float64](b, `performance.getEntriesByName('shoal:listed:pods')[0].startTime`)
+			answered := uitest.EvalAs[float64](b, `performance.getEntriesByType('resource').find(r => r.name.endsWith('/api/v1/pods')).responseEnd`)
+			rows = uitest.EvalAs[int](b, `document.querySelectorAll('#pods tbody tr').length`)
 			totals, inPage = append(totals, complete), append(inPage, complete-answered)
 			t.Logf("page load to the first complete view with %d pod rows: %.0f ms (pods list answered at %.0f ms, parsed at %.0f ms, rendered %.0f ms later)",
 				rows, complete, answered, listed, complete-listed)
-			t.Logf("navigation: %s", evalAs[string](b, `JSON.stringify(performance.getEntriesByType('navigation').map(n => ({req: Math.round(n.requestStart), resp: Math.round(n.responseStart), end: Math.round(n.responseEnd), interactive: Math.round(n.domInteractive), dcl: Math.round(n.domContentLoadedEventStart)})).concat(performance.getEntriesByType('resource').filter(r => r.initiatorType !== 'fetch').map(r => r.name.split('/').pop() + ' ' + Math.round(r.startTime) + '+' + Math.round(r.duration))))`))
+			t.Logf("navigation: %s", uitest.EvalAs[string](b, `JSON.stringify(performance.getEntriesByType('navigation').map(n => ({req: Math.round(n.requestStart), resp: Math.round(n.responseStart), end: Math.round(n.responseEnd), interactive: Math.round(n.domInteractive), dcl: Math.round(n.domContentLoadedEventStart)})).concat(performance.getEntriesByType('resource').filter(r => r.initiatorType !== 'fetch').map(r => r.name.split('/').pop() + ' ' + Math.round(r.startTime) + '+' + Math.round(r.duration))))`))
 		}
 		slices.Sort(totals)
 		slices.Sort(inPage)
@@ -645,7 +435,7 @@ spec:
 		if rows != len(all) {
 			t.Errorf("the pods table has %d rows, want every pod (%d)", rows, len(all))
 		}
-		b.screenshot("pods-1000")
+		b.Screenshot("pods-1000")
 
 		// A pod's deletion touches only the rows of the pods that changed:
 		// every row the page adds, removes or redraws must belong to a pod
@@ -664,7 +454,7 @@ spec:
 			return m
 		}
 		before := snapshot()
-		b.run("observe the pods table", eval(`window.shoalRows = new Set();
+		b.Run("observe the pods table", uitest.Eval(`window.shoalRows = new Set();
 			new MutationObserver(ms => { for (const m of ms) {
 				const el = m.target.nodeType === Node.ELEMENT_NODE ? m.target : m.target.parentElement;
 				const tr = el && el.closest('#pods tbody tr');
@@ -676,9 +466,9 @@ spec:
 		if _, err := admin.Delete(ctx, api.KindPod, "load", pods[500].Name, api.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		b.waitFor("the deleted pod's row gone", `!document.querySelector('#pods tr[data-key="`+target+`"]')`, 30*time.Second)
+		b.WaitFor("the deleted pod's row gone", `!document.querySelector('#pods tr[data-key="`+target+`"]')`, 30*time.Second)
 		time.Sleep(300 * time.Millisecond) // let a stray redraw show
-		touched := evalAs[[]string](b, `[...window.shoalRows]`)
+		touched := uitest.EvalAs[[]string](b, `[...window.shoalRows]`)
 		after := snapshot()
 		var strays []string
 		for _, k := range touched {
@@ -690,32 +480,18 @@ spec:
 		if !slices.Contains(touched, target) || len(strays) > 0 {
 			t.Errorf("deleting %s touched rows %v; these pods did not change: %v", target, touched, strays)
 		}
-		b.noErrors("1000 pods")
+		b.NoErrors("1000 pods")
 	})
 
 	t.Run("phone width", func(t *testing.T) {
-		b.t = t
-		b.run("phone viewport", chromedp.EmulateViewport(390, 800), eval(`location.hash = '#/workloads'`))
-		b.waitFor("stacked rows", `getComputedStyle(document.querySelector('#workloads thead')).display === 'none'`, 5*time.Second)
-		if w := evalAs[float64](b, `document.documentElement.scrollWidth`); w > 400 {
-			wide := evalAs[string](b, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')`)
+		b.T = t
+		b.Run("phone viewport", chromedp.EmulateViewport(390, 800), uitest.Eval(`location.hash = '#/workloads'`))
+		b.WaitFor("stacked rows", `getComputedStyle(document.querySelector('#workloads thead')).display === 'none'`, 5*time.Second)
+		if w := uitest.EvalAs[float64](b, `document.documentElement.scrollWidth`); w > 400 {
+			wide := uitest.EvalAs[string](b, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')`)
 			t.Errorf("at phone width the page is %.0f px wide, want no sideways scrolling (390); too wide: %s", w, wide)
 		}
-		b.screenshot("phone")
-		b.noErrors("phone width")
+		b.Screenshot("phone")
+		b.NoErrors("phone width")
 	})
-}
-
-// slow stretches a page wait under -race, where the agents serving the
-// page run several times slower.
-func slow(d time.Duration) time.Duration {
-	if raceEnabled {
-		return 4 * d
-	}
-	return d
-}
-
-// eval runs a script whose value does not matter.
-func eval(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Evaluate[chromedp.Void](expr)
 }
