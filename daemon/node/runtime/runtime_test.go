@@ -49,8 +49,6 @@ type fixture struct {
 	done   chan struct{}
 	cfg    Config
 	rt     *Runtime
-	// wrap, when set, wraps the engine the runner is given.
-	wrap func(engine.Engine) engine.Engine
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -89,11 +87,7 @@ func (f *fixture) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	f.done = make(chan struct{})
-	var eng engine.Engine = f.eng
-	if f.wrap != nil {
-		eng = f.wrap(eng)
-	}
-	r := New(f.cfg, eng, f.store, f.rec, slog.New(slog.DiscardHandler))
+	r := New(f.cfg, f.eng, f.store, f.rec, slog.New(slog.DiscardHandler))
 	f.rt = r
 	go func() { r.Run(ctx); close(f.done) }()
 }

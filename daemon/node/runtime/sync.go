@@ -172,26 +172,18 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 		w.rt.reap(ctx, old.ID)
 	}
 	spec := w.sandboxSpec(pod, attempt)
-	id, err := w.createContainer(ctx, spec, StepSandboxCreate)
+	id, err := w.createAndStart(ctx, spec, StepSandboxCreate, StepSandboxStart)
 	if err != nil {
 		return "", "", fmt.Errorf("start sandbox: %w", err)
 	}
-	// The engine takes the longest over the sandbox's start; the app
-	// containers are created meanwhile, when nothing of theirs waits for
-	// the sandbox (precreateApps), and only started once it is wired.
-	started := make(chan sandboxStart, 1)
-	go func() { started <- w.startSandbox(ctx, id) }()
-	if precreateApps(pod, pc) {
-		w.precreateApps(ctx, pod, pc, id)
+	cctx, cancel := w.rt.engineCtx(ctx)
+	defer cancel()
+	began := time.Now()
+	st, err := w.rt.eng.InspectContainer(cctx, id)
+	if err != nil {
+		return "", "", fmt.Errorf("inspect sandbox: %w", err)
 	}
-	res := <-started
-	if res.err != nil {
-		w.remove(ctx, id)
-		return "", "", fmt.Errorf("start sandbox: %w", res.err)
-	}
-	w.step(StepSandboxStart, res.began)
-	w.step(StepSandboxInfo, res.inspected)
-	st := res.state
+	w.step(StepSandboxInfo, began)
 	w.inspected[id] = st
 	pc[engine.SandboxContainerName] = []instance{{Summary: engine.Summary{ID: id, State: st.Status, Labels: spec.Labels, Created: time.Now()}, attempt: attempt}}
 	ip, err := w.sandboxIP(ctx, pod, id, st)
@@ -282,85 +274,9 @@ func hasRunning(pc podContainers) bool {
 	return false
 }
 
-// sandboxStart is what starting a created sandbox found: its state, or
-// the error; when the start (began) and the inspection (inspected) began.
-type sandboxStart struct {
-	state            engine.State
-	err              error
-	began, inspected time.Time
-}
-
-// startSandbox starts a created sandbox and reads its state. It makes
-// engine calls only and touches no state of the worker: it runs beside
-// the worker's goroutine.
-func (w *podWorker) startSandbox(ctx context.Context, id string) (res sandboxStart) {
-	cctx, cancel := w.rt.engineCtx(ctx)
-	defer cancel()
-	res.began = time.Now()
-	if res.err = w.rt.eng.StartContainer(cctx, id); res.err != nil {
-		return res
-	}
-	res.inspected = time.Now()
-	if res.state, res.err = w.rt.eng.InspectContainer(cctx, id); res.err != nil {
-		res.err = fmt.Errorf("inspect sandbox: %w", res.err)
-	}
-	return res
-}
-
-// precreateApps reports whether the app containers of a pod whose sandbox
-// is being created may be created before the sandbox runs: on the pod's
-// first start (no container of it exists yet) with no init containers,
-// which must finish before the app containers exist, and when no
-// container's environment holds the pod's address, known once it is wired.
-func precreateApps(pod *api.Pod, pc podContainers) bool {
-	if len(pod.Spec.InitContainers) > 0 {
-		return false
-	}
-	for _, c := range pod.Spec.Containers {
-		if pc.latest(c.Name) != nil {
-			return false
-		}
-		for _, e := range c.Env {
-			if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && strings.HasPrefix(e.ValueFrom.FieldRef.FieldPath, "status.podIP") {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// precreateApps creates the pod's app containers in the sandbox sandboxID
-// while the engine starts it, and lists them in pc as created: syncApp
-// starts them once the sandbox is wired. Any that cannot be created here
-// (an image to pull that fails, volumes not ready) are left to syncApp,
-// which reports why.
-func (w *podWorker) precreateApps(ctx context.Context, pod *api.Pod, pc podContainers, sandboxID string) {
-	if err := w.syncVolumes(ctx, pod); err != nil {
-		return
-	}
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		began := time.Now()
-		ok := w.ensureImage(ctx, pod, c)
-		w.step(StepImage, began)
-		if !ok {
-			continue
-		}
-		spec, err := w.containerSpec(ctx, pod, c, sandboxID, "", 0)
-		if err != nil {
-			continue
-		}
-		id, err := w.createContainer(ctx, spec, StepAppCreate)
-		if err != nil {
-			continue
-		}
-		pc[c.Name] = []instance{{Summary: engine.Summary{ID: id, State: "created", Labels: spec.Labels, Created: time.Now()}}}
-	}
-}
-
-// createContainer creates a container, replacing a leftover of the same
-// name; the call is observed as the step named.
-func (w *podWorker) createContainer(ctx context.Context, spec engine.ContainerSpec, step string) (string, error) {
+// createAndStart creates a container, replacing a leftover of the same
+// name, and starts it; the two calls are observed as the steps named.
+func (w *podWorker) createAndStart(ctx context.Context, spec engine.ContainerSpec, createStep, startStep string) (string, error) {
 	cctx, cancel := w.rt.engineCtx(ctx)
 	defer cancel()
 	began := time.Now()
@@ -372,20 +288,8 @@ func (w *podWorker) createContainer(ctx context.Context, spec engine.ContainerSp
 	if err != nil {
 		return "", err
 	}
-	w.step(step, began)
-	return id, nil
-}
-
-// createAndStart creates a container, replacing a leftover of the same
-// name, and starts it; the two calls are observed as the steps named.
-func (w *podWorker) createAndStart(ctx context.Context, spec engine.ContainerSpec, createStep, startStep string) (string, error) {
-	id, err := w.createContainer(ctx, spec, createStep)
-	if err != nil {
-		return "", err
-	}
-	cctx, cancel := w.rt.engineCtx(ctx)
-	defer cancel()
-	began := time.Now()
+	w.step(createStep, began)
+	began = time.Now()
 	if err := w.rt.eng.StartContainer(cctx, id); err != nil {
 		w.remove(ctx, id)
 		return "", err
@@ -466,16 +370,11 @@ func (w *podWorker) syncApp(ctx context.Context, pod *api.Pod, c *api.Container,
 		}
 		return w.startContainer(ctx, pod, c, pc, sandboxID, podIP, cur.attempt+1, nil), 0
 	case "created":
-		if inSandbox && cur.Labels[engine.LabelSpecHash] == containerHash(c) {
+		if inSandbox {
 			cctx, cancel := w.rt.engineCtx(ctx)
 			defer cancel()
-			began := time.Now()
 			err := w.rt.eng.StartContainer(cctx, cur.ID)
 			if err == nil {
-				w.step(StepAppStart, began)
-				cur.State = "running"
-				delete(w.waiting, c.Name)
-				w.rt.rec.Eventf(pod, api.EventNormal, ReasonStarted, "Started container %s", c.Name)
 				return true, 0
 			}
 			w.log.Warn("starting a created container failed; it is made again", "container", c.Name, "err", err)
