@@ -3,14 +3,19 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/internal/poll"
@@ -520,4 +525,167 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
 `, "PREFIX", prefix)
+}
+
+// outsideNet is a network namespace standing for a network outside the
+// cluster: a veth pair, host end outsideHostAddr/24, namespace end
+// outsideAddr/24 (TEST-NET-3, in no cluster range and not the machine's own
+// network), with the namespace's default route via the host.
+const (
+	outsideAddr     = "203.0.113.1"
+	outsideHostAddr = "203.0.113.2"
+)
+
+// startOutsideServer makes the namespace and serves HTTP at
+// outsideAddr:port inside it, answering every request with the peer
+// address it saw. It returns the port; everything goes at the test's end.
+func startOutsideServer(t *testing.T) int {
+	t.Helper()
+	sfx := randomSuffix()
+	ns, hostEnd := "shoal-it-out-"+sfx, "shoalo"+sfx
+	ipCmd := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ipCmd("netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() }) // takes the veth pair with it
+	ipCmd("link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	ipCmd("addr", "add", outsideHostAddr+"/24", "dev", hostEnd)
+	ipCmd("link", "set", hostEnd, "up")
+	ipCmd("-n", ns, "addr", "add", outsideAddr+"/24", "dev", "eth0")
+	ipCmd("-n", ns, "link", "set", "eth0", "up")
+	ipCmd("-n", ns, "link", "set", "lo", "up")
+	ipCmd("-n", ns, "route", "add", "default", "via", outsideHostAddr)
+
+	// A socket belongs to the namespace of the thread that made it: make
+	// the listener on a thread moved into the namespace for that moment.
+	ln, err := listenInNetns(ns, outsideAddr+":0")
+	if err != nil {
+		t.Fatalf("listen in %s: %v", ns, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "peer=%s\n", r.RemoteAddr)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// listenInNetns listens on addr in the named network namespace.
+func listenInNetns(name, addr string) (net.Listener, error) {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(name)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	ln, lerr := net.Listen("tcp", addr)
+	if err := netns.Set(orig); err != nil {
+		// The thread stays locked, and dies with its goroutine, rather
+		// than run anything else in the wrong namespace.
+		return nil, fmt.Errorf("back to the test's namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ln, lerr
+}
+
+// A pod's connection to an address outside the cluster leaves with the
+// node's address as its source (masqueraded), not the pod's.
+func TestPodTrafficLeavingTheClusterIsMasqueraded(t *testing.T) {
+	a := startAgent(t)
+	port := startOutsideServer(t)
+	a.shoalIn([]byte(`apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
+`), "apply", "-f", "-")
+	pod := waitAllReady(t, a, 1, 60*time.Second)["client"]
+	var out string
+	poll.Until(t, 10*time.Second, "the pod reaches the outside server", func() error {
+		var err error
+		out, err = inPod(a, "client", "get", fmt.Sprintf("http://%s:%d/", outsideAddr, port))
+		if err != nil || !strings.Contains(out, "peer=") {
+			return fmt.Errorf("%v %s", err, out)
+		}
+		return nil
+	})
+	peer, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(out), "peer="), ":")
+	if peer == pod.Status.PodIP {
+		t.Fatalf("the outside server saw the pod's own address %s: not masqueraded", peer)
+	}
+	if peer != outsideHostAddr {
+		t.Fatalf("the outside server saw %s, want the node's address on that network %s (pod %s)", peer, outsideHostAddr, pod.Status.PodIP)
+	}
+	t.Logf("pod %s seen outside as %s", pod.Status.PodIP, peer)
+}
+
+// nodeAddress is the host's address on its default route (the address
+// other machines reach it at), for tests of a single agent, whose Node
+// reports the loopback.
+func nodeAddress(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-4", "-o", "route", "get", "192.0.2.254").Output()
+	if err != nil {
+		t.Fatalf("ip route get: %v", err)
+	}
+	f := strings.Fields(string(out))
+	for i := range f[:len(f)-1] {
+		if f[i] == "src" {
+			return f[i+1]
+		}
+	}
+	t.Fatalf("no source address in %q", out)
+	return ""
+}
+
+// A pod reaches its own hostPort through its node's address (the DNAT
+// sends the packet back where it came from), and so does another pod of
+// the same node.
+func TestPodsReachAHostPortThroughTheirNodesAddress(t *testing.T) {
+	a := startAgent(t)
+	hostPort := freePort(t)
+	a.shoalIn([]byte(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: published}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: shoal-testapp:v1
+    args: ["serve"]
+    ports: [{containerPort: 8080, hostPort: %d}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: shoal-testapp:v1, args: ["sleep", "infinity"]}]
+`, hostPort)), "apply", "-f", "-")
+	waitAllReady(t, a, 2, 60*time.Second)
+	url := fmt.Sprintf("http://%s:%d/hostname", nodeAddress(t), hostPort)
+	for _, from := range []string{"published", "client"} {
+		poll.Until(t, 10*time.Second, from+" reaches "+url, func() error {
+			out, err := inPod(a, from, "get", url)
+			if err != nil || !strings.Contains(out, "published") {
+				return fmt.Errorf("%v %s", err, out)
+			}
+			return nil
+		})
+	}
 }

@@ -9,7 +9,7 @@ var Families = []string{
 	"shoal_gossip_members", "shoal_gossip_messages_received_total", "shoal_gossip_messages_sent_total",
 	"shoal_gossip_messages_dropped_total", "shoal_gossip_bytes_received_total", "shoal_gossip_bytes_sent_total",
 	"shoal_gossip_anti_entropy_rounds_total", "shoal_gossip_records_repaired_total", "shoal_gossip_records_refused_total",
-	"shoal_pod_starts_total", "shoal_pod_start_duration_seconds", "shoal_container_restarts_total",
+	"shoal_pod_starts_total", "shoal_pod_start_duration_seconds", "shoal_pod_start_step_duration_seconds", "shoal_container_restarts_total",
 	"shoal_engine_request_duration_seconds", "shoal_engine_errors_total",
 	"shoal_workqueue_depth", "shoal_controller_sync_duration_seconds", "shoal_controller_sync_errors_total",
 	"shoal_scheduler_attempts_total", "shoal_scheduler_attempt_duration_seconds",

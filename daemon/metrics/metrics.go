@@ -36,6 +36,7 @@ type Metrics struct {
 
 	podStarts, containerRestarts prometheus.Counter
 	podStartDuration             prometheus.Histogram
+	podStartSteps                *prometheus.HistogramVec
 	engineDuration               *prometheus.HistogramVec
 	engineErrors                 *prometheus.CounterVec
 
@@ -52,6 +53,9 @@ type Metrics struct {
 	// is called on every engine call.
 	engineMu  sync.RWMutex
 	engineOps map[string]engineSeries
+	// steps caches the series of each pod start step.
+	stepMu sync.RWMutex
+	steps  map[string]prometheus.Observer
 	// controllers caches the series of each controller.
 	ctrlMu      sync.RWMutex
 	controllers map[string]prometheus.Observer
@@ -68,7 +72,7 @@ type engineSeries struct {
 // process's collectors.
 func New() *Metrics {
 	reg := prometheus.NewRegistry()
-	m := &Metrics{reg: reg, engineOps: map[string]engineSeries{}, controllers: map[string]prometheus.Observer{}}
+	m := &Metrics{reg: reg, engineOps: map[string]engineSeries{}, controllers: map[string]prometheus.Observer{}, steps: map[string]prometheus.Observer{}}
 	f := factory{reg}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -82,6 +86,8 @@ func New() *Metrics {
 	m.podStarts = f.counter("shoal_pod_starts_total", "Pods of this node that reached phase Running.")
 	m.podStartDuration = f.histogram("shoal_pod_start_duration_seconds",
 		"Time from this node's runner taking a pod to the pod running (sandbox, images, volumes, containers).", startBuckets)
+	m.podStartSteps = f.histogramVec("shoal_pod_start_step_duration_seconds",
+		"Time of each step of a pod's first start on this node (sandbox create and start, wiring, app create and start, status write), by step.", requestBuckets, "step")
 	m.containerRestarts = f.counter("shoal_container_restarts_total", "Containers of this node's pods restarted after they ended.")
 	m.engineDuration = f.histogramVec("shoal_engine_request_duration_seconds", "Time of calls to the container engine, by operation.", requestBuckets, "operation")
 	m.engineErrors = f.counterVec("shoal_engine_errors_total", "Calls to the container engine that failed, by operation (a missing object is no failure).", "operation")
@@ -130,6 +136,22 @@ func (m *Metrics) ObservePersist(records int, took time.Duration, err error) {
 func (m *Metrics) PodStarted(took time.Duration) {
 	m.podStarts.Inc()
 	m.podStartDuration.Observe(took.Seconds())
+}
+
+// PodStartStep records one step of a pod's first start.
+func (m *Metrics) PodStartStep(step string, took time.Duration) {
+	m.stepMu.RLock()
+	o, ok := m.steps[step]
+	m.stepMu.RUnlock()
+	if !ok {
+		m.stepMu.Lock()
+		if o, ok = m.steps[step]; !ok {
+			o = m.podStartSteps.WithLabelValues(step)
+			m.steps[step] = o
+		}
+		m.stepMu.Unlock()
+	}
+	o.Observe(took.Seconds())
 }
 
 // ContainerRestarted records a container started again after it ended.

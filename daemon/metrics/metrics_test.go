@@ -95,6 +95,9 @@ func TestEveryFamilyIsServedAndMovesWithItsEvent(t *testing.T) {
 	m.ObservePersist(3, time.Millisecond, nil)
 	m.ObservePersist(1, time.Millisecond, errors.New("disk full"))
 	m.PodStarted(2 * time.Second)
+	m.PodStartStep("sandbox_start", 80*time.Millisecond)
+	m.PodStartStep("sandbox_start", 90*time.Millisecond)
+	m.PodStartStep("wire", 5*time.Millisecond)
 	m.ContainerRestarted()
 	m.ObserveEngineCall("container_create", 20*time.Millisecond, false)
 	m.ObserveEngineCall("container_create", 20*time.Millisecond, true)
@@ -141,6 +144,8 @@ func TestEveryFamilyIsServedAndMovesWithItsEvent(t *testing.T) {
 		{"shoal_gossip_records_refused_total", nil, 5},
 		{"shoal_pod_starts_total", nil, 1},
 		{"shoal_pod_start_duration_seconds", nil, 1},
+		{"shoal_pod_start_step_duration_seconds", []string{"step", "sandbox_start"}, 2},
+		{"shoal_pod_start_step_duration_seconds", []string{"step", "wire"}, 1},
 		{"shoal_container_restarts_total", nil, 1},
 		{"shoal_engine_request_duration_seconds", []string{"operation", "container_create"}, 2},
 		{"shoal_engine_errors_total", []string{"operation", "container_create"}, 1},

@@ -27,6 +27,14 @@ import (
 // route_localnet on the pod bridge, as Kubernetes' portmap plugin does.
 const ChainHostPorts = "SHOAL-HOSTPORTS"
 
+// ChainHostPortsMasq (nat) masquerades a pod's connection to its own host
+// port through a node address: the DNAT sends the packet back into the
+// pod, whose answer would otherwise go to itself, never through the
+// host's connection tracking to be translated back (Kubernetes' portmap
+// plugin does the same). One rule per pod with host ports, rewritten with
+// ChainHostPorts; jumped to from POSTROUTING for packets onto the bridge.
+const ChainHostPortsMasq = "SHOAL-HOSTPORTS-MASQ"
+
 // HostPort is one published port of a pod.
 type HostPort struct {
 	Protocol      string // tcp, udp or sctp
@@ -116,8 +124,12 @@ func (h *HostPorts) Run(ctx context.Context) error {
 
 // restoreInput is the chain's whole content for iptables-restore.
 func (h *HostPorts) restoreInputLocked() string {
-	var rules []string
+	var rules, masq []string
 	for uid, p := range h.pods {
+		if len(p.ports) > 0 {
+			masq = append(masq, fmt.Sprintf("-A %s -s %s/32 -d %s/32 -m comment --comment \"shoal: pod %s to its own host port\" -j MASQUERADE",
+				ChainHostPortsMasq, p.ip, p.ip, uid))
+		}
 		for _, hp := range p.ports {
 			proto := strings.ToLower(hp.Protocol)
 			if proto == "" {
@@ -133,7 +145,9 @@ func (h *HostPorts) restoreInputLocked() string {
 		}
 	}
 	sort.Strings(rules)
-	return "*nat\n:" + ChainHostPorts + " - [0:0]\n" + strings.Join(append(rules, ""), "\n") + "COMMIT\n"
+	sort.Strings(masq)
+	return "*nat\n:" + ChainHostPorts + " - [0:0]\n:" + ChainHostPortsMasq + " - [0:0]\n" +
+		strings.Join(append(append(rules, masq...), ""), "\n") + "COMMIT\n"
 }
 
 // applyLocked writes the chain when it changed (or always, with force) and
@@ -168,13 +182,14 @@ func (h *HostPorts) applyLocked(ctx context.Context, force bool) error {
 	return nil
 }
 
-// fixedRules are the jumps to the chain and the loopback masquerading.
+// fixedRules are the jumps to the chains and the loopback masquerading.
 func (h *HostPorts) fixedRules() [][]string {
 	jump := []string{"-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "shoal: host ports of pods", "-j", ChainHostPorts}
 	return [][]string{
 		append([]string{"PREROUTING"}, jump...),
 		append([]string{"OUTPUT"}, jump...),
 		{"POSTROUTING", "-s", "127.0.0.0/8", "-o", h.bridge, "-m", "comment", "--comment", "shoal: loopback to host ports of pods", "-j", "MASQUERADE"},
+		{"POSTROUTING", "-o", h.bridge, "-m", "comment", "--comment", "shoal: pods to their own host ports", "-j", ChainHostPortsMasq},
 	}
 }
 

@@ -15,6 +15,16 @@ type countingObserver struct {
 	mu       sync.Mutex
 	starts   []time.Duration
 	restarts int
+	steps    map[string]int
+}
+
+func (o *countingObserver) PodStartStep(step string, took time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.steps == nil {
+		o.steps = map[string]int{}
+	}
+	o.steps[step]++
 }
 
 func (o *countingObserver) PodStarted(took time.Duration) {
@@ -58,5 +68,17 @@ func TestObserverCountsPodStartsOnceAndRestarts(t *testing.T) {
 	}
 	if took := obs.starts[0]; took <= 0 || took > 5*time.Second {
 		t.Fatalf("start latency %s", took)
+	}
+	// The first start's steps were observed once each; the restart of the
+	// container (after the pod ran) added none.
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	for _, step := range []string{StepSandboxCreate, StepSandboxStart, StepSandboxInfo, StepVolumes, StepImage, StepAppCreate, StepAppStart} {
+		if obs.steps[step] != 1 {
+			t.Errorf("step %s observed %d times, want 1 (%v)", step, obs.steps[step], obs.steps)
+		}
+	}
+	if obs.steps[StepStatus] < 1 {
+		t.Errorf("no status write observed (%v)", obs.steps)
 	}
 }

@@ -86,7 +86,23 @@ type Observer interface {
 	PodStarted(took time.Duration)
 	// ContainerRestarted: a container that had ended was started again.
 	ContainerRestarted()
+	// PodStartStep: one step of a pod's first start took this long (see
+	// the Step constants), observed until the pod first runs.
+	PodStartStep(step string, took time.Duration)
 }
+
+// Steps of a pod's first start, as PodStartStep names them, in order.
+const (
+	StepSandboxCreate = "sandbox_create"  // create the sandbox container
+	StepSandboxStart  = "sandbox_start"   // start it
+	StepSandboxInfo   = "sandbox_inspect" // read its process id
+	StepWire          = "wire"            // veth, address, routes, host ports
+	StepVolumes       = "volumes"         // prepare the pod's volumes
+	StepImage         = "image"           // the app images present (or pulled)
+	StepAppCreate     = "app_create"      // create the app containers
+	StepAppStart      = "app_start"       // start them
+	StepStatus        = "status"          // write the Running status
+)
 
 // PodWiring connects pod sandboxes to the node's pod network and keeps
 // their addresses (podnet.BridgeWiring, podnet.SimulatedWiring).

@@ -215,6 +215,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, pc podContain
 	}
 	next := *pod
 	next.Status = st
+	began := time.Now()
 	if _, err := w.rt.store.UpdateStatus(ctx, &next); err != nil {
 		if !api.IsNotFound(err) {
 			w.log.Warn("writing pod status failed", "err", err)
@@ -222,8 +223,12 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, pc podContain
 		return
 	}
 	w.lastStatus = b
-	if o := w.rt.cfg.Observer; o != nil && st.Phase == api.PodRunning && pod.Status.Phase != api.PodRunning {
-		o.PodStarted(time.Since(w.born))
+	w.step(StepStatus, began)
+	if st.Phase == api.PodRunning && !w.running {
+		w.running = true
+		if o := w.rt.cfg.Observer; o != nil && pod.Status.Phase != api.PodRunning {
+			o.PodStarted(time.Since(w.born))
+		}
 	}
 	pod.Status = st
 }

@@ -103,7 +103,10 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 		w.writeStatus(ctx, pod, pc, "", "")
 		return 3 * time.Second
 	}
-	if err := w.syncVolumes(ctx, pod); err != nil {
+	began := time.Now()
+	err = w.syncVolumes(ctx, pod)
+	w.step(StepVolumes, began)
+	if err != nil {
 		w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailedMount, "%v", err)
 		w.writeStatus(ctx, pod, pc, sandboxID, podIP)
 		return 3 * time.Second
@@ -169,16 +172,18 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *api.Pod, pc podConta
 		w.rt.reap(ctx, old.ID)
 	}
 	spec := w.sandboxSpec(pod, attempt)
-	id, err := w.createAndStart(ctx, spec)
+	id, err := w.createAndStart(ctx, spec, StepSandboxCreate, StepSandboxStart)
 	if err != nil {
 		return "", "", fmt.Errorf("start sandbox: %w", err)
 	}
 	cctx, cancel := w.rt.engineCtx(ctx)
 	defer cancel()
+	began := time.Now()
 	st, err := w.rt.eng.InspectContainer(cctx, id)
 	if err != nil {
 		return "", "", fmt.Errorf("inspect sandbox: %w", err)
 	}
+	w.step(StepSandboxInfo, began)
 	w.inspected[id] = st
 	pc[engine.SandboxContainerName] = []instance{{Summary: engine.Summary{ID: id, State: st.Status, Labels: spec.Labels, Created: time.Now()}, attempt: attempt}}
 	ip, err := w.sandboxIP(ctx, pod, id, st)
@@ -215,6 +220,8 @@ func (w *podWorker) sandboxIP(ctx context.Context, pod *api.Pod, sandboxID strin
 	if w.wiredSandbox == sandboxID {
 		return w.wiredIP.String(), nil
 	}
+	began := time.Now()
+	defer w.step(StepWire, began)
 	ip, err := wr.Attach(ctx, w.key.uid, st.Pid)
 	if err != nil {
 		return "", fmt.Errorf("connect the sandbox to the pod network: %w", err)
@@ -267,10 +274,12 @@ func hasRunning(pc podContainers) bool {
 	return false
 }
 
-// createAndStart creates a container, replacing a leftover of the same name.
-func (w *podWorker) createAndStart(ctx context.Context, spec engine.ContainerSpec) (string, error) {
+// createAndStart creates a container, replacing a leftover of the same
+// name, and starts it; the two calls are observed as the steps named.
+func (w *podWorker) createAndStart(ctx context.Context, spec engine.ContainerSpec, createStep, startStep string) (string, error) {
 	cctx, cancel := w.rt.engineCtx(ctx)
 	defer cancel()
+	began := time.Now()
 	id, err := w.rt.eng.CreateContainer(cctx, spec)
 	if errors.Is(err, engine.ErrConflict) {
 		w.remove(ctx, spec.Name)
@@ -279,10 +288,13 @@ func (w *podWorker) createAndStart(ctx context.Context, spec engine.ContainerSpe
 	if err != nil {
 		return "", err
 	}
+	w.step(createStep, began)
+	began = time.Now()
 	if err := w.rt.eng.StartContainer(cctx, id); err != nil {
 		w.remove(ctx, id)
 		return "", err
 	}
+	w.step(startStep, began)
 	return id, nil
 }
 
@@ -414,7 +426,10 @@ func (w *podWorker) backedOff(name string, st engine.State) (time.Duration, bool
 // of a container, and trims older attempts (the previous one is kept for
 // `logs --previous`). It reports whether a container was started.
 func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Container, pc podContainers, sandboxID, podIP string, attempt int, crashed *engine.State) bool {
-	if !w.ensureImage(ctx, pod, c) {
+	began := time.Now()
+	ok := w.ensureImage(ctx, pod, c)
+	w.step(StepImage, began)
+	if !ok {
 		return false
 	}
 	spec, err := w.containerSpec(ctx, pod, c, sandboxID, podIP, attempt)
@@ -428,7 +443,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 			w.rt.reap(ctx, old.ID)
 		}
 	}
-	id, err := w.createAndStart(ctx, spec)
+	id, err := w.createAndStart(ctx, spec, StepAppCreate, StepAppStart)
 	if err != nil {
 		w.waiting[c.Name] = api.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
 		w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailed, "Error: %v", err)

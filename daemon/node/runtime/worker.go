@@ -61,6 +61,9 @@ type podWorker struct {
 	saRenew  time.Time
 	failures int       // engine or store calls failed in a row
 	born     time.Time // when the worker started, for Observer.PodStarted
+	// running: the pod has reached phase Running once under this worker;
+	// its start steps are no longer observed.
+	running bool
 	// declared holds, by volume name, the host path of each claim bound
 	// to a declared hostPath or local PersistentVolume.
 	declared map[string]string
@@ -240,6 +243,14 @@ func (w *podWorker) failed(pod *api.Pod, what string, err error) time.Duration {
 		w.log.Debug(what+" failed again", "failures", w.failures, "err", err)
 	}
 	return min(time.Second<<min(w.failures-1, 10), w.rt.cfg.ResyncPeriod)
+}
+
+// step reports one step of the pod's first start, begun at since, to the
+// observer.
+func (w *podWorker) step(name string, since time.Time) {
+	if o := w.rt.cfg.Observer; o != nil && !w.running {
+		o.PodStartStep(name, time.Since(since))
+	}
 }
 
 // succeeded ends a streak of failures.
