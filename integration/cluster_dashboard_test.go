@@ -206,22 +206,8 @@ func TestClusterDashboardInBrowser(t *testing.T) {
 
 	t.Run("a view token sees no action buttons", func(t *testing.T) {
 		b.T = t
-		b.Login(base, viewTok)
-		for _, v := range []string{"nodes", "workloads", "pods"} {
-			b.Show(v)
-			b.WaitFor(v+" rows", `document.querySelectorAll('#`+v+` tbody tr').length > 0`, 10*time.Second)
-			b.WaitFor("permissions answered", `document.body.dataset.perms === 'ready'`, 10*time.Second)
-			if n := uitest.EvalAs[int](b, `document.querySelectorAll('button[class*="act-"], input.scale-input').length`); n != 0 {
-				t.Errorf("%s: a view token sees %d action controls, want none", v, n)
-			}
-		}
-		status := uitest.EvalAs[int](b, `fetch('/apis/apps/v1/namespaces/dash/deployments/web/scale', {method: 'PATCH',
-			headers: {Authorization: 'Bearer ' + sessionStorage.getItem('shoal.token'), 'Content-Type': 'application/merge-patch+json'},
-			body: '{"spec":{"replicas":1}}'}).then(r => r.status)`, chromedp.EvalAwaitPromise)
-		if status != 403 {
-			t.Errorf("a scale with the view token: HTTP %d, want 403", status)
-		}
-		b.ForgetErrors() // the 403 above is logged by the browser on purpose
+		// The server refuses anyway: a scale sent with the view token.
+		b.ExpectViewOnly(base, viewTok, "dash", "web")
 	})
 }
 

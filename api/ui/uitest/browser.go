@@ -246,3 +246,25 @@ func NewToken(t testing.TB, c *client.Client, name, role string) string {
 	}
 	return tok
 }
+
+// ExpectViewOnly logs in with a view token and requires that the nodes,
+// workloads and pods views show no action control, and that the server
+// refuses a scale of Deployment ns/name sent with that token anyway.
+func (b *Browser) ExpectViewOnly(base, viewToken, ns, name string) {
+	b.Login(base, viewToken)
+	for _, v := range []string{"nodes", "workloads", "pods"} {
+		b.Show(v)
+		b.WaitFor(v+" rows", `document.querySelectorAll('#`+v+` tbody tr').length > 0`, 10*time.Second)
+		b.WaitFor("permissions answered", `document.body.dataset.perms === 'ready'`, 10*time.Second)
+		if n := EvalAs[int](b, `document.querySelectorAll('button[class*="act-"], input.scale-input').length`); n != 0 {
+			b.T.Errorf("%s: a view token sees %d action controls, want none", v, n)
+		}
+	}
+	status := EvalAs[int](b, `fetch('/apis/apps/v1/namespaces/`+ns+`/deployments/`+name+`/scale', {method: 'PATCH',
+		headers: {Authorization: 'Bearer ' + sessionStorage.getItem('shoal.token'), 'Content-Type': 'application/merge-patch+json'},
+		body: '{"spec":{"replicas":1}}'}).then(r => r.status)`, chromedp.EvalAwaitPromise)
+	if status != 403 {
+		b.T.Errorf("a scale with the view token: HTTP %d, want 403", status)
+	}
+	b.ForgetErrors() // the 403 above is logged by the browser on purpose
+}
