@@ -48,6 +48,11 @@ type Config struct {
 	// Trust returns the CA certificates peers' keys must chain to, at the
 	// moment of asking (identity.Live.Pool). Required.
 	Trust func() *x509.CertPool
+	// LeaveRoutes leaves routing the peers' allowed IPs over the device to
+	// the caller (the pod network's Router, which owns every route to a
+	// node's pods): SetPeers then installs no route, so that one route never
+	// has two owners rewriting it.
+	LeaveRoutes bool
 	// NetNS is the path of the network namespace to make the device in;
 	// empty for the caller's.
 	NetNS string

@@ -109,6 +109,8 @@ type host struct {
 	logs     *logRecorder
 	id       *identity.Node // its node certificate; start issues one if nil
 	dataDir  string         // where its key is kept
+	// leaveRoutes starts the tunnel with Config.LeaveRoutes.
+	leaveRoutes bool
 }
 
 // logRecorder counts the tunnel's log records by message.
@@ -166,11 +168,12 @@ func (h *host) start(t testing.TB, c *cluster) {
 		t.Fatal(err)
 	}
 	h.tun, err = New(context.Background(), Config{
-		Address:    netip.PrefixFrom(h.gateway, 32),
-		PrivateKey: key,
-		Trust:      func() *x509.CertPool { return c.pool },
-		NetNS:      nsPath(h.ns),
-		Log:        slog.New(h.logs),
+		Address:     netip.PrefixFrom(h.gateway, 32),
+		PrivateKey:  key,
+		Trust:       func() *x509.CertPool { return c.pool },
+		NetNS:       nsPath(h.ns),
+		Log:         slog.New(h.logs),
+		LeaveRoutes: h.leaveRoutes,
 	})
 	if err != nil {
 		t.Fatal(err)

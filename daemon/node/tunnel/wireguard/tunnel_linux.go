@@ -178,6 +178,9 @@ func (t *Tunnel) SetPrivateKey(k Key) error {
 	return nil
 }
 
+// Index is the device's interface index, which routes over it name.
+func (t *Tunnel) Index() int { return t.link }
+
 // Name is the device's name.
 func (t *Tunnel) Name() string { return t.cfg.Name }
 
@@ -254,6 +257,9 @@ func (t *Tunnel) SetPeers(peers []Peer) (refused map[string]error, err error) {
 			old.Stop()
 		}
 		t.greet[k] = time.AfterFunc(greetDelay, func() { t.greetPeer(k) })
+	}
+	if t.cfg.LeaveRoutes {
+		return refused, nil
 	}
 	if err := t.syncRoutes(want); err != nil {
 		return refused, err

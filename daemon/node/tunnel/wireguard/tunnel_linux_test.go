@@ -538,3 +538,30 @@ func execOut(args ...string) (string, error) {
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	return string(out), err
 }
+
+func TestLeaveRoutesLeavesRoutingToTheCaller(t *testing.T) {
+	needRoot(t)
+	c := newCluster(t)
+	a, b := twoHosts(t, c)
+	a.tun.Close()
+	a.leaveRoutes = true
+	a.start(t, c)
+	connect(t, a, b)
+	if got := a.tun.Routes(); len(got) != 0 {
+		t.Fatalf("routes kept by the tunnel: %v", got)
+	}
+	if out := sh(t, "ip", "-n", a.ns, "route", "show", "dev", DefaultName); strings.TrimSpace(out) != "" {
+		t.Fatalf("routes through the device: %q", out)
+	}
+	// The caller's route (another protocol) is used, and left alone by the
+	// next SetPeers.
+	sh(t, "ip", "-n", a.ns, "route", "add", b.pods.String(), "dev", DefaultName, "proto", "136")
+	setPeers(t, a, b.peer())
+	if out := sh(t, "ip", "-n", a.ns, "route", "show", b.pods.String()); !strings.Contains(out, "proto 136") {
+		t.Fatalf("the caller's route changed: %q", out)
+	}
+	l := listen(t, b.ns, b.gateway)
+	if got, _ := transfer(t, a.ns, l, []byte("hello")); string(got) != "hello" {
+		t.Fatalf("over the caller's route: %q", got)
+	}
+}
