@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/tunnel/wireguard"
 )
 
 // Mode is the pod network backend an agent is started with
@@ -22,26 +23,30 @@ const (
 	// ModeVXLAN wraps pod traffic to every peer that takes VXLAN in UDP
 	// between the hosts' addresses (the kernel's vxlan device).
 	ModeVXLAN Mode = "vxlan"
-	// ModeAuto uses host-gw to peers on a directly connected subnet and
-	// VXLAN to the others.
+	// ModeWireGuard sends pod traffic to every peer that publishes a key
+	// signed by the cluster's CA through the encrypted WireGuard device;
+	// peers that publish none are reached as under auto (host-gw on the
+	// segment, else VXLAN).
+	ModeWireGuard Mode = "wireguard"
+	// ModeAuto uses host-gw to peers on a directly connected subnet and,
+	// to the others, WireGuard when both publish a verified key, else
+	// VXLAN.
 	ModeAuto Mode = "auto"
-
-	// modeWireGuard is named by ParseMode's error only: the backend is not
-	// built yet.
-	modeWireGuard Mode = "wireguard"
 )
 
 // ParseMode checks the value of --pod-network-backend.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.TrimSpace(s)); m {
-	case ModeHostGW, ModeVXLAN, ModeAuto:
+	case ModeHostGW, ModeVXLAN, ModeWireGuard, ModeAuto:
 		return m, nil
-	case modeWireGuard:
-		return "", fmt.Errorf("%q: the wireguard backend is not built yet; give host-gw, vxlan or auto", s)
 	default:
-		return "", fmt.Errorf("%q: give host-gw, vxlan or auto (the default)", s)
+		return "", fmt.Errorf("%q: give host-gw, vxlan, wireguard or auto (the default)", s)
 	}
 }
+
+// MayUseWireGuard reports whether the mode runs the WireGuard device, so
+// that some peer may be reached through it.
+func (m Mode) MayUseWireGuard() bool { return m == ModeWireGuard || m == ModeAuto }
 
 // Encapsulates reports whether the mode may wrap pod packets in another
 // header toward some peer, so that pods need a smaller MTU.
@@ -58,6 +63,10 @@ type Peer struct {
 	Mode Mode
 	// VXLANMAC is its VTEP's MAC, nil when it takes no VXLAN traffic.
 	VXLANMAC net.HardwareAddr
+	// WireGuardKey is its signed WireGuard key (the annotation
+	// wireguard.Annotation), "" when it runs no WireGuard device; the
+	// WireGuard backend verifies it before using it.
+	WireGuardKey string
 }
 
 // badPeer is a node whose published pod network data does not hold up; it
@@ -112,6 +121,7 @@ func peersOf(nodes map[string]*api.Node, self string, cluster netip.Prefix) (pee
 // takes is told by the data it publishes.
 func (p *Peer) readAnnotations(ann map[string]string, cluster netip.Prefix) error {
 	p.Mode = Mode(ann[api.AnnotationPodNetworkBackend])
+	p.WireGuardKey = ann[wireguard.Annotation]
 	s, ok := ann[api.AnnotationVXLANMAC]
 	if !ok || s == "" {
 		return nil
@@ -131,17 +141,21 @@ func (p *Peer) readAnnotations(ann map[string]string, cluster netip.Prefix) erro
 }
 
 // chooseBackend picks the backend to reach peer with: the best one both
-// nodes support. VXLAN needs both to take it (vxlanOK: this node's device
-// is ready and the peer published its VTEP); then it is used when either
-// side asks for it (so that a pair uses one backend both ways) or, under
-// auto, when the peer is not on a directly connected subnet (direct).
-// Everything else is host-gw, the one every agent knows. An encrypted
-// backend adds its rule here, ahead of VXLAN's.
-func chooseBackend(self Mode, vxlanOK bool, peer Peer, direct bool) Mode {
-	if self == ModeHostGW || !vxlanOK || peer.VXLANMAC == nil {
+// nodes support. A tunnel needs both nodes to take it (vxlanOK, wgOK: this
+// node's device is ready and the peer published what the tunnel needs, a
+// verified key for WireGuard); then it is used when either side asks for
+// it (so that a pair uses one backend both ways) or, under auto and
+// wireguard, when the peer is not on a directly connected subnet (direct).
+// WireGuard comes first: between segments traffic is encrypted whenever
+// both sides can. Everything else is host-gw, the one every agent knows.
+func chooseBackend(self Mode, vxlanOK, wgOK bool, peer Peer, direct bool) Mode {
+	if self == ModeHostGW {
 		return ModeHostGW
 	}
-	if self == ModeVXLAN || peer.Mode == ModeVXLAN || !direct {
+	if wgOK && (self == ModeWireGuard || peer.Mode == ModeWireGuard || !direct) {
+		return ModeWireGuard
+	}
+	if vxlanOK && peer.VXLANMAC != nil && (self == ModeVXLAN || peer.Mode == ModeVXLAN || !direct) {
 		return ModeVXLAN
 	}
 	return ModeHostGW

@@ -15,12 +15,12 @@ import (
 )
 
 func TestParseMode(t *testing.T) {
-	for _, s := range []string{"host-gw", "vxlan", "auto"} {
+	for _, s := range []string{"host-gw", "vxlan", "wireguard", "auto"} {
 		if m, err := ParseMode(s); err != nil || string(m) != s {
 			t.Errorf("ParseMode(%q) = %q, %v", s, m, err)
 		}
 	}
-	for s, want := range map[string]string{"wireguard": "not built yet", "gre": "give host-gw, vxlan or auto", "": "give host-gw"} {
+	for s, want := range map[string]string{"gre": "give host-gw, vxlan, wireguard or auto", "": "give host-gw"} {
 		if _, err := ParseMode(s); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseMode(%q) = %v, want an error with %q", s, err, want)
 		}
@@ -77,25 +77,35 @@ func TestChooseBackend(t *testing.T) {
 	hostGW := Peer{Node: "hg", Mode: ModeHostGW}                  // no VTEP
 	auto := Peer{Node: "auto", Mode: ModeAuto, VXLANMAC: mac}     // takes both
 	vxlanOnly := Peer{Node: "vx", Mode: ModeVXLAN, VXLANMAC: mac} // asks for VXLAN
+	wg := Peer{Node: "wg", Mode: ModeWireGuard, VXLANMAC: mac}    // asks for WireGuard
 	for _, tc := range []struct {
 		self    Mode
-		ready   bool
+		vxOK    bool
+		wgOK    bool
 		peer    Peer
 		direct  bool
 		want    Mode
 		comment string
 	}{
-		{ModeAuto, true, auto, true, ModeHostGW, "same segment: host-gw"},
-		{ModeAuto, true, auto, false, ModeVXLAN, "routed: vxlan"},
-		{ModeAuto, true, old, false, ModeHostGW, "an older agent knows host-gw only"},
-		{ModeAuto, true, hostGW, false, ModeHostGW, "a host-gw peer takes no VXLAN"},
-		{ModeAuto, true, vxlanOnly, true, ModeVXLAN, "a peer that asks for VXLAN gets it both ways"},
-		{ModeAuto, false, auto, false, ModeHostGW, "no device here (yet): host-gw"},
-		{ModeVXLAN, true, auto, true, ModeVXLAN, "vxlan asked for: even on one segment"},
-		{ModeVXLAN, true, old, false, ModeHostGW, "vxlan asked for, peer without it: host-gw"},
-		{ModeHostGW, true, vxlanOnly, false, ModeHostGW, "host-gw asked for"},
+		{ModeAuto, true, false, auto, true, ModeHostGW, "same segment: host-gw"},
+		{ModeAuto, true, false, auto, false, ModeVXLAN, "routed, no verified key: vxlan"},
+		{ModeAuto, true, true, auto, false, ModeWireGuard, "routed, both with keys: wireguard"},
+		{ModeAuto, true, true, auto, true, ModeHostGW, "same segment, both with keys: host-gw"},
+		{ModeAuto, true, true, wg, true, ModeWireGuard, "a peer that asks for WireGuard gets it both ways"},
+		{ModeAuto, true, false, wg, false, ModeVXLAN, "a WireGuard peer whose key does not verify: vxlan"},
+		{ModeAuto, true, false, old, false, ModeHostGW, "an older agent knows host-gw only"},
+		{ModeAuto, true, false, hostGW, false, ModeHostGW, "a host-gw peer takes no VXLAN"},
+		{ModeAuto, true, false, vxlanOnly, true, ModeVXLAN, "a peer that asks for VXLAN gets it both ways"},
+		{ModeAuto, false, false, auto, false, ModeHostGW, "no device here (yet): host-gw"},
+		{ModeWireGuard, true, true, auto, true, ModeWireGuard, "wireguard asked for: even on one segment"},
+		{ModeWireGuard, true, false, auto, true, ModeHostGW, "wireguard asked for, peer without a key, same segment: host-gw"},
+		{ModeWireGuard, true, false, auto, false, ModeVXLAN, "wireguard asked for, peer without a key, routed: vxlan"},
+		{ModeWireGuard, true, false, old, false, ModeHostGW, "wireguard asked for, peer with nothing: host-gw"},
+		{ModeVXLAN, true, false, auto, true, ModeVXLAN, "vxlan asked for: even on one segment"},
+		{ModeVXLAN, true, false, old, false, ModeHostGW, "vxlan asked for, peer without it: host-gw"},
+		{ModeHostGW, true, true, vxlanOnly, false, ModeHostGW, "host-gw asked for"},
 	} {
-		if got := chooseBackend(tc.self, tc.ready, tc.peer, tc.direct); got != tc.want {
+		if got := chooseBackend(tc.self, tc.vxOK, tc.wgOK, tc.peer, tc.direct); got != tc.want {
 			t.Errorf("%s: self %s, peer %s: %s, want %s", tc.comment, tc.self, tc.peer.Node, got, tc.want)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/tunnel/wireguard"
 )
 
 // routeTable is the host's main routing table as the Router sees it.
@@ -46,10 +47,14 @@ type RouterConfig struct {
 	NetNS string
 	// Mode is the backend to use; "" means ModeHostGW.
 	Mode Mode
-	// VXLAN configures the VXLAN device of modes vxlan and auto.
+	// VXLAN configures the VXLAN device of modes vxlan, wireguard and
+	// auto.
 	VXLAN VXLANConfig
+	// WireGuard configures the WireGuard device of modes wireguard and
+	// auto; under auto, a zero WireGuardConfig (no Identity) runs none.
+	WireGuard WireGuardConfig
 	// Publish writes what peers need (AnnotationPodNetworkBackend,
-	// AnnotationVXLANMAC) and what this node uses (AnnotationBackendsInUse)
+	// AnnotationVXLANMAC, wireguard.Annotation) and what this node uses (AnnotationBackendsInUse)
 	// on its Node whenever they differ from what it has; nil publishes
 	// nothing.
 	Publish Publisher
@@ -59,13 +64,15 @@ type RouterConfig struct {
 // over the backend chosen for that pair (chooseBackend): host-gw, its pod
 // subnet via its InternalIP address; vxlan, its pod subnet via its VTEP
 // address over the VXLAN device, with the device's forwarding and
-// neighbour entries for it. Routes and entries of deleted nodes, or stale
+// neighbour entries for it; wireguard, its pod subnet over the WireGuard
+// device, with the peer configured on it. Routes and entries of deleted nodes, or stale
 // after a node's subnet, address or backend changed, are removed.
 type Router struct {
 	cfg     RouterConfig
 	cluster netip.Prefix
 	log     *slog.Logger
 	open    func(netns string) (routeTable, error)
+	openWG  func(ctx context.Context, cfg wireguard.Config) (wgDevice, error) // tests: a fake device
 
 	mu      sync.Mutex
 	failing map[string]bool // what failed last time, to log repeats once
@@ -94,6 +101,11 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 			return nil, err
 		}
 	}
+	if cfg.Mode == ModeWireGuard || cfg.Mode == ModeAuto && cfg.WireGuard.Identity != nil {
+		if err := cfg.WireGuard.check(); err != nil {
+			return nil, err
+		}
+	}
 	return &Router{cfg: cfg, cluster: cluster, open: openRouteTable, failing: map[string]bool{},
 		log: cfg.Log.With("component", "pod-routes")}, nil
 }
@@ -116,6 +128,13 @@ func (r *Router) Run(ctx context.Context, src NodeSource) error {
 		}
 	} else {
 		tunnels = append(tunnels, &vxlanBackend{dev: table.vxlan(r.cfg.VXLAN.withDefaults())})
+	}
+	if r.cfg.Mode.MayUseWireGuard() && r.cfg.WireGuard.Identity != nil {
+		wg := newWGBackend(ctx, r.cfg.WireGuard, r.log.With("backend", ModeWireGuard))
+		if r.openWG != nil {
+			wg.open = r.openWG
+		}
+		tunnels = append(tunnels, wg)
 	}
 	followNodes(ctx, src, r.cfg.Resync, r.log, func(ctx context.Context, nodes map[string]*api.Node) {
 		r.sync(ctx, table, tunnels, nodes)
@@ -149,11 +168,13 @@ func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, n
 	for _, p := range peers {
 		vx, vxOK := ready[ModeVXLAN]
 		vxOK = vxOK && vx.takes(p)
+		wg, wgOK := ready[ModeWireGuard]
+		wgOK = wgOK && wg.takes(p)
 		direct := true
-		if r.cfg.Mode == ModeAuto && vxOK {
+		if (r.cfg.Mode == ModeAuto || r.cfg.Mode == ModeWireGuard) && (vxOK || wgOK) {
 			direct = table.direct(p.Addr)
 		}
-		m := chooseBackend(r.cfg.Mode, vxOK, p, direct)
+		m := chooseBackend(r.cfg.Mode, vxOK, wgOK, p, direct)
 		chosen[p.Node] = m
 		if tn, ok := ready[m]; ok {
 			want[p.Subnet] = tn.route(p)
@@ -219,6 +240,7 @@ func (r *Router) publish(ctx context.Context, self *api.Node, tunnels map[string
 	want := map[string]string{
 		api.AnnotationPodNetworkBackend: string(r.cfg.Mode),
 		api.AnnotationVXLANMAC:          "", // removed if no tunnel sets it (host-gw)
+		wireguard.Annotation:            "", // likewise (host-gw, vxlan)
 		api.AnnotationBackendsInUse:     inUse(chosen),
 	}
 	for k, v := range tunnels {
@@ -239,14 +261,14 @@ func (r *Router) publish(ctx context.Context, self *api.Node, tunnels map[string
 	r.report("publish", err, "writing the pod network annotations on this node failed; tried again at the next pass")
 	if err == nil {
 		r.log.Info("pod network annotations written", "backend", r.cfg.Mode, "vxlan-mac", want[api.AnnotationVXLANMAC],
-			"in-use", want[api.AnnotationBackendsInUse])
+			"wireguard-key", want[wireguard.Annotation] != "", "in-use", want[api.AnnotationBackendsInUse])
 	}
 }
 
 // forgetExcept drops the failures of routes this pass did not try, such as
 // those of nodes that are gone.
 func (r *Router) forgetExcept(replace []route, remove []netip.Prefix, blocked []route, more map[string]bool) {
-	keep := map[string]bool{"list": true, "vxlan": true, "vxlan peers": true, "publish": true}
+	keep := map[string]bool{"list": true, "vxlan": true, "vxlan peers": true, "wireguard": true, "wireguard peers": true, "publish": true}
 	for k := range more {
 		keep[k] = true
 	}

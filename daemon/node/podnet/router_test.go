@@ -26,6 +26,8 @@ type fakeTable struct {
 	vx     *fakeVXLAN
 	failOn netip.Prefix // replace of this destination fails
 	closed bool
+	// replaced counts the routes replaced, by destination.
+	replaced map[netip.Prefix]int
 }
 
 func (f *fakeTable) list() (map[netip.Prefix]nextHop, map[netip.Prefix]bool, error) {
@@ -48,6 +50,10 @@ func (f *fakeTable) replace(r route) error {
 		return errors.New("network is unreachable")
 	}
 	f.owned[r.dst] = r.gw
+	if f.replaced == nil {
+		f.replaced = map[netip.Prefix]int{}
+	}
+	f.replaced[r.dst]++
 	if f.devs == nil {
 		f.devs = map[netip.Prefix]int{}
 	}
@@ -89,7 +95,10 @@ func (f *fakeTable) routes() []string {
 	var out []string
 	for _, dst := range sortedPrefixes(f.owned) {
 		line := dst.String() + " via " + f.owned[dst].String()
-		if f.devs[dst] != 0 {
+		switch {
+		case f.devs[dst] != 0 && !f.owned[dst].IsValid():
+			line = fmt.Sprintf("%s dev %d", dst, f.devs[dst])
+		case f.devs[dst] != 0:
 			line += fmt.Sprintf(" dev %d onlink", f.devs[dst])
 		}
 		out = append(out, line)

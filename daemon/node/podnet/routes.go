@@ -13,7 +13,8 @@ import (
 const RouteProtocol = 0x88
 
 // route is one route to another node's pods: its subnet via its address
-// (host-gw), or via its VTEP address over the device dev (onlink).
+// (host-gw), via its VTEP address over the device dev (onlink), or over
+// the device dev with no gateway (WireGuard).
 type route struct {
 	dst  netip.Prefix
 	gw   netip.Addr

@@ -60,7 +60,11 @@ func (t *netlinkTable) list() (map[netip.Prefix]nextHop, map[netip.Prefix]bool, 
 func (t *netlinkTable) replace(r route) error {
 	nr := &netlink.Route{Dst: ipNet(r.dst), Gw: net.IP(r.gw.AsSlice()),
 		Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN, Scope: netlink.SCOPE_UNIVERSE}
-	if r.dev != 0 {
+	switch {
+	case r.dev != 0 && !r.gw.IsValid():
+		// Through a point-to-point device (WireGuard): no gateway.
+		nr.Gw, nr.LinkIndex, nr.Scope = nil, r.dev, netlink.SCOPE_LINK
+	case r.dev != 0:
 		// Over a tunnel device: the gateway is the peer's tunnel address,
 		// on no subnet of the device.
 		nr.LinkIndex, nr.Flags = r.dev, int(netlink.FLAG_ONLINK)
