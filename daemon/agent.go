@@ -302,7 +302,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	// Every consumer below reads the informer: the read-only ones the
 	// shared objects, those that change what they read private copies.
 	view := inf.View()
-	pnet, err := setupPodNetwork(ctx, cfg, addr, eng, objs, rec, log.With("component", "pod-network"), sim.hostLevel(),
+	pnet, err := setupPodNetwork(ctx, cfg, addr, ci.live, eng, objs, rec, log.With("component", "pod-network"), sim.hostLevel(),
 		func(gw net.IP) { cdns.useGateway(ctx, gw) })
 	if err != nil {
 		return stop(err)

@@ -113,7 +113,8 @@ func bindAgentFlags(f *pflag.FlagSet, cfg *Config, raw *rawFlags) {
 	f.StringVar(&raw.join, "join", "", "agents to join, host:port,... (any one that answers is enough)")
 	f.StringVar(&cfg.DockerHost, "docker-host", cfg.DockerHost, "Docker Engine to drive")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network of the cluster; every node takes a /24 of it")
-	f.StringVar(&cfg.PodNetworkBackend, "pod-network-backend", cfg.PodNetworkBackend, "how pods reach other hosts' pods: host-gw (routes via the hosts' addresses; one network segment), vxlan (encapsulated in UDP 8472 between the hosts) or auto (host-gw to hosts on a directly connected subnet, vxlan to the others)")
+	f.StringVar(&cfg.PodNetworkBackend, "pod-network-backend", cfg.PodNetworkBackend, "how pods reach other hosts' pods: host-gw (routes via the hosts' addresses; one network segment), vxlan (encapsulated in UDP 8472 between the hosts), wireguard (encrypted, UDP --wireguard-port, to every host that publishes a key of this cluster) or auto (host-gw to hosts on a directly connected subnet; to the others wireguard when both publish a key, else vxlan)")
+	f.IntVar(&cfg.WireGuardPort, "wireguard-port", cfg.WireGuardPort, "UDP port of the WireGuard device (backends wireguard and auto); the same on every host")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "virtual IP range of services")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
 	f.StringVar(&cfg.IngressAddr, "ingress-addr", cfg.IngressAddr, "address of the HTTP ingress proxy (empty: none)")
@@ -204,6 +205,9 @@ func (c Config) validate() error {
 	}
 	if _, err := podnet.ParseMode(c.PodNetworkBackend); err != nil {
 		return fmt.Errorf("--pod-network-backend %w", err)
+	}
+	if c.WireGuardPort < 1 || c.WireGuardPort > 65535 {
+		return fmt.Errorf("--wireguard-port %d: give a UDP port from 1 to 65535, such as 51820 (the default), the same on every host", c.WireGuardPort)
 	}
 	if c.DNSAddr != "" && c.DNSAddr != "off" {
 		if _, err := netip.ParseAddrPort(c.DNSAddr); err != nil {

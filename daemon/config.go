@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/node/enginehealth"
+	"github.com/shoal-dev/shoal/daemon/node/tunnel/wireguard"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/gossip"
 )
@@ -36,8 +37,11 @@ type Config struct {
 
 	ClusterCIDR string
 	// PodNetworkBackend is how pods reach other hosts' pods: host-gw,
-	// vxlan or auto (docs/networking.md, Backends).
+	// vxlan, wireguard or auto (docs/networking.md, Backends).
 	PodNetworkBackend string
+	// WireGuardPort is the UDP port of the WireGuard device, the same on
+	// every host.
+	WireGuardPort int
 	ServiceCIDR       string
 	DNSAddr           string   // "": the advertise address, port 53; "off": none
 	DNSUpstreams      []string // resolvers for names outside the cluster; empty: /etc/resolv.conf
@@ -93,6 +97,7 @@ func DefaultConfig() Config {
 		DockerHost:          dockerHost,
 		ClusterCIDR:         "10.244.0.0/16",
 		PodNetworkBackend:   "auto",
+		WireGuardPort:       wireguard.DefaultPort,
 		ServiceCIDR:         "10.96.0.0/16",
 		ClusterDomain:       "cluster.local",
 		IngressAddr:         "0.0.0.0:80",

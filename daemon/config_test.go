@@ -105,7 +105,7 @@ func TestPodNetworkBackendFlag(t *testing.T) {
 	if got := DefaultConfig().PodNetworkBackend; got != "auto" {
 		t.Fatalf("default %q, want auto", got)
 	}
-	for _, b := range []string{"host-gw", "vxlan", "auto"} {
+	for _, b := range []string{"host-gw", "vxlan", "wireguard", "auto"} {
 		c := DefaultConfig()
 		c.Name, c.PodNetworkBackend = "node-1", b
 		if err := c.validate(); err != nil {
@@ -113,13 +113,22 @@ func TestPodNetworkBackendFlag(t *testing.T) {
 		}
 	}
 	for b, want := range map[string]string{
-		"wireguard": `--pod-network-backend "wireguard": the wireguard backend is not built yet`,
-		"gre":       `--pod-network-backend "gre": give host-gw, vxlan or auto`,
+		"gre": `--pod-network-backend "gre": give host-gw, vxlan, wireguard or auto`,
 	} {
 		c := DefaultConfig()
 		c.Name, c.PodNetworkBackend = "node-1", b
 		if err := c.validate(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", b, err, want)
+		}
+	}
+	if got := DefaultConfig().WireGuardPort; got != 51820 {
+		t.Errorf("default WireGuard port %d, want 51820", got)
+	}
+	for _, port := range []int{0, -1, 65536} {
+		c := DefaultConfig()
+		c.Name, c.WireGuardPort = "node-1", port
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--wireguard-port") {
+			t.Errorf("port %d: got %v, want an error naming --wireguard-port", port, err)
 		}
 	}
 }

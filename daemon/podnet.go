@@ -14,6 +14,8 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/runtime"
+	"github.com/shoal-dev/shoal/daemon/node/tunnel/wireguard"
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 )
 
 // podNetwork is this node's part of the pod network: its /24, the bridge
@@ -36,6 +38,8 @@ type podNetwork struct {
 	// podMTU is the pod bridge's MTU, which new pods' interfaces get; 0
 	// leaves it as it is.
 	podMTU int
+	// wgMTU is the WireGuard device's MTU; 0 means its default.
+	wgMTU int
 
 	mu sync.Mutex
 	// legacy: the engine network "shoal" of older agents still has
@@ -46,10 +50,11 @@ type podNetwork struct {
 
 // setupPodNetwork claims the node's subnet (after the first sync with the
 // cluster, so that others' claims are known), creates the bridge and the
-// firewall rules; addr is the node's address, which VXLAN sends from. onMove is told the new gateway if a conflict later moves
+// firewall rules; addr is the node's address, which VXLAN sends from; live
+// is the node's identity, which signs its WireGuard key. onMove is told the new gateway if a conflict later moves
 // the node to another subnet. hostLevel false leaves the host's firewall,
 // routes and devices alone (simulation).
-func setupPodNetwork(ctx context.Context, cfg Config, addr string, eng engine.Engine, store podNetworkStore,
+func setupPodNetwork(ctx context.Context, cfg Config, addr string, live *identity.Live, eng engine.Engine, store podNetworkStore,
 	rec *events.Recorder, log *slog.Logger, hostLevel bool, onMove func(gw net.IP)) (*podNetwork, error) {
 	cidr, err := podnet.ParseClusterCIDR(cfg.ClusterCIDR)
 	if err != nil {
@@ -117,8 +122,12 @@ func setupPodNetwork(ctx context.Context, cfg Config, addr string, eng engine.En
 	if err := fw.EnsureRules(ctx); err != nil {
 		return nil, fmt.Errorf("pod network firewall: %w", err)
 	}
+	wg := podnet.WireGuardConfig{Port: cfg.WireGuardPort, MTU: p.wgMTU, DataDir: cfg.DataDir}
+	if live != nil {
+		wg.Identity, wg.Trust = live.Node, live.Pool
+	}
 	if p.router, err = podnet.NewRouter(podnet.RouterConfig{Node: cfg.Name, ClusterCIDR: cidr, Log: log,
-		Mode: mode, VXLAN: podnet.VXLANConfig{Local: local}, Publish: podnet.AnnotateNode(store, cfg.Name)}); err != nil {
+		Mode: mode, VXLAN: podnet.VXLANConfig{Local: local}, WireGuard: wg, Publish: podnet.AnnotateNode(store, cfg.Name)}); err != nil {
 		return nil, err
 	}
 	p.wiring = &podnet.BridgeWiring{IPAM: p.ipam, Log: log}
@@ -136,10 +145,12 @@ type podNetworkStore interface {
 }
 
 // pickMTU sets the pods' MTU for the backend: the uplink's (the link with
-// the node's address), less VXLAN's overhead when some peer may be reached
-// through VXLAN (vxlan and auto), so that no path black-holes full-sized
-// packets. Under auto, a node whose address is on no local link (VXLAN
-// cannot send from it) falls back to host-gw; under vxlan that is an error.
+// the node's address), less the largest overhead of the encapsulations some
+// peer may be reached through, so that no path black-holes full-sized
+// packets: VXLAN's 50 bytes under vxlan, WireGuard's 80 under wireguard
+// and auto (which may use both: the smaller MTU fits both). Under auto, a
+// node whose address is on no local link (VXLAN cannot send from it) falls
+// back to host-gw; under vxlan and wireguard that is an error.
 func (p *podNetwork) pickMTU(mode podnet.Mode, addr string) (netip.Addr, podnet.Mode, error) {
 	local, perr := netip.ParseAddr(addr)
 	var mtu int
@@ -151,13 +162,16 @@ func (p *podNetwork) pickMTU(mode podnet.Mode, addr string) (netip.Addr, podnet.
 		mtu, err = podnet.UplinkMTU(local.Unmap())
 	}
 	switch {
-	case err != nil && mode == podnet.ModeVXLAN:
-		return netip.Addr{}, "", fmt.Errorf("--pod-network-backend vxlan: %w", err)
+	case err != nil && (mode == podnet.ModeVXLAN || mode == podnet.ModeWireGuard):
+		return netip.Addr{}, "", fmt.Errorf("--pod-network-backend %s: %w", mode, err)
 	case err != nil && mode == podnet.ModeAuto:
-		p.log.Warn("VXLAN cannot run here; reaching every peer by host-gw", "address", addr, "err", err)
+		p.log.Warn("VXLAN and WireGuard cannot run here; reaching every peer by host-gw", "address", addr, "err", err)
 		return netip.Addr{}, podnet.ModeHostGW, nil
 	case err != nil:
 		return netip.Addr{}, mode, nil // host-gw: the bridge's MTU stays as it is
+	case mode.MayUseWireGuard():
+		p.podMTU = wireguard.MTUFor(mtu)
+		p.wgMTU = wireguard.MTUFor(mtu)
 	case mode.Encapsulates():
 		p.podMTU = mtu - podnet.VXLANOverhead
 	default:
