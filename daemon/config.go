@@ -42,11 +42,11 @@ type Config struct {
 	// WireGuardPort is the UDP port of the WireGuard device, the same on
 	// every host.
 	WireGuardPort int
-	ServiceCIDR       string
-	DNSAddr           string   // "": the advertise address, port 53; "off": none
-	DNSUpstreams      []string // resolvers for names outside the cluster; empty: /etc/resolv.conf
-	ClusterDomain     string
-	IngressAddr       string
+	ServiceCIDR   string
+	DNSAddr       string   // "": the advertise address, port 53; "off": none
+	DNSUpstreams  []string // resolvers for names outside the cluster; empty: /etc/resolv.conf
+	ClusterDomain string
+	IngressAddr   string
 	// IngressTLSAddr serves the Ingresses over HTTPS; "": not at all.
 	IngressTLSAddr string
 	NodeLabels     map[string]string
