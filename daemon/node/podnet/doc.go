@@ -37,13 +37,17 @@
 // # Backends
 //
 // A peer's pods are reached by host-gw (a route to its /24 via its
-// address, for hosts on one segment) or by VXLAN (the kernel's vxlan
+// address, for hosts on one segment), by VXLAN (the kernel's vxlan
 // device shoal.vx: a route to its /24 via its VTEP address onlink, a
-// neighbour entry to its VTEP MAC, a forwarding entry to its address).
+// neighbour entry to its VTEP MAC, a forwarding entry to its address) or
+// by WireGuard (the userspace device shoal.wg of package
+// tunnel/wireguard: a route to its /24 over the device, which the Router
+// owns, and the peer configured with its verified signed key).
 // --pod-network-backend says which (auto: host-gw to peers on a directly
-// connected subnet, VXLAN to the others). Each node publishes what its
-// peers need (its mode and VTEP MAC) and what it uses on its own Node as
-// annotations, and checks what its peers publish before use. A further
-// backend (an encrypted one) plugs in the same way: a route over its own
-// device and per-peer state synced from the peers it carries.
+// connected subnet; to the others WireGuard when both publish a verified
+// key, else VXLAN). Each node publishes what its peers need (its mode,
+// VTEP MAC and signed WireGuard key) and what it uses on its own Node as
+// annotations, and checks what its peers publish before use. Each tunnel
+// backend implements the tunnel interface: a route over its own device
+// and per-peer state synced from the peers it carries.
 package podnet
