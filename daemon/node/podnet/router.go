@@ -130,7 +130,7 @@ func (r *Router) Run(ctx context.Context, src NodeSource) error {
 		tunnels = append(tunnels, &vxlanBackend{dev: table.vxlan(r.cfg.VXLAN.withDefaults())})
 	}
 	if r.cfg.Mode.MayUseWireGuard() && r.cfg.WireGuard.Identity != nil {
-		wg := newWGBackend(ctx, r.cfg.WireGuard, r.log.With("backend", ModeWireGuard))
+		wg := newWGBackend(ctx, r.cfg.WireGuard, r.cfg.NetNS, r.log.With("backend", ModeWireGuard))
 		if r.openWG != nil {
 			wg.open = r.openWG
 		}
@@ -212,16 +212,16 @@ func (r *Router) syncRoutes(table routeTable, want map[netip.Prefix]route, keep 
 	for _, rt := range replace {
 		err := table.replace(rt)
 		r.report("replace "+rt.dst.String(), err, "adding a route to a node's pods failed",
-			"node", rt.node, "subnet", rt.dst.String(), "via", rt.gw.String())
+			"node", rt.node, "subnet", rt.dst.String(), "via", rt.via())
 		if err == nil {
-			r.log.Info("route to a node's pods set", "node", rt.node, "subnet", rt.dst.String(), "via", rt.gw.String())
+			r.log.Info("route to a node's pods set", "node", rt.node, "subnet", rt.dst.String(), "via", rt.via())
 		}
 	}
 	for _, dst := range remove {
 		err := table.remove(dst)
 		r.report("remove "+dst.String(), err, "removing a route failed", "subnet", dst.String())
 		if err == nil {
-			r.log.Info("route removed", "subnet", dst.String(), "via", owned[dst].gw.String())
+			r.log.Info("route removed", "subnet", dst.String(), "via", route{gw: owned[dst].gw, dev: owned[dst].dev}.via())
 		}
 	}
 	for _, rt := range blocked {

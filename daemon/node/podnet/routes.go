@@ -1,6 +1,7 @@
 package podnet
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -20,6 +21,15 @@ type route struct {
 	gw   netip.Addr
 	dev  int // link index; 0: whichever link reaches gw
 	node string
+}
+
+// via is the route's next hop for logs: its gateway, or its device when it
+// has none.
+func (r route) via() string {
+	if !r.gw.IsValid() {
+		return fmt.Sprintf("device %d", r.dev)
+	}
+	return r.gw.String()
 }
 
 // nextHop is where a route in the table leads.

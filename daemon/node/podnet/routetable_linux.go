@@ -71,7 +71,7 @@ func (t *netlinkTable) replace(r route) error {
 	}
 	err := t.h.RouteReplace(nr)
 	if err != nil {
-		return fmt.Errorf("route %s via %s: %w", r.dst, r.gw, err)
+		return fmt.Errorf("route %s via %s: %w", r.dst, r.via(), err)
 	}
 	return nil
 }
@@ -79,7 +79,9 @@ func (t *netlinkTable) replace(r route) error {
 // remove deletes the route to dst with RouteProtocol: the kernel matches
 // the protocol, so a route of someone else is never deleted.
 func (t *netlinkTable) remove(dst netip.Prefix) error {
-	err := t.h.RouteDel(&netlink.Route{Dst: ipNet(dst), Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN})
+	// Scope "nowhere" matches a route of any scope: host-gw and VXLAN
+	// routes are universe, those through WireGuard link.
+	err := t.h.RouteDel(&netlink.Route{Dst: ipNet(dst), Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN, Scope: netlink.SCOPE_NOWHERE})
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("delete route %s: %w", dst, err)
 	}

@@ -55,11 +55,12 @@ type wgDevice interface {
 // LeaveRoutes), and the peer configured with its verified key, its address
 // as endpoint and its subnet as allowed IPs.
 type wgBackend struct {
-	ctx  context.Context // the Router's: the device lives until it ends
-	cfg  WireGuardConfig
-	log  *slog.Logger
-	open func(ctx context.Context, cfg wireguard.Config) (wgDevice, error)
-	now  func() time.Time
+	ctx   context.Context // the Router's: the device lives until it ends
+	cfg   WireGuardConfig
+	netns string // the Router's namespace ("": the agent's)
+	log   *slog.Logger
+	open  func(ctx context.Context, cfg wireguard.Config) (wgDevice, error)
+	now   func() time.Time
 
 	dev    wgDevice
 	addr   netip.Prefix // the device's address
@@ -71,11 +72,11 @@ type wgBackend struct {
 	seen    map[string]string // this pass's refusals
 }
 
-func newWGBackend(ctx context.Context, cfg WireGuardConfig, log *slog.Logger) *wgBackend {
+func newWGBackend(ctx context.Context, cfg WireGuardConfig, netns string, log *slog.Logger) *wgBackend {
 	if cfg.Port == 0 {
 		cfg.Port = wireguard.DefaultPort
 	}
-	return &wgBackend{ctx: ctx, cfg: cfg, log: log, open: openWireGuard, now: time.Now,
+	return &wgBackend{ctx: ctx, cfg: cfg, netns: netns, log: log, open: openWireGuard, now: time.Now,
 		refused: map[string]string{}, seen: map[string]string{}}
 }
 
@@ -123,7 +124,7 @@ func (w *wgBackend) prepare(self netip.Prefix) error {
 		return nil
 	}
 	dev, err := w.open(w.ctx, wireguard.Config{Address: addr, ListenPort: w.cfg.Port, MTU: w.cfg.MTU,
-		PrivateKey: w.key.Private, Trust: w.cfg.Trust, Log: w.log, LeaveRoutes: true})
+		PrivateKey: w.key.Private, Trust: w.cfg.Trust, Log: w.log, LeaveRoutes: true, NetNS: w.netns})
 	if err != nil {
 		return err
 	}
