@@ -5,7 +5,7 @@ package api
 // what it uses to reach theirs.
 const (
 	// AnnotationPodNetworkBackend is the backend the node's agent was
-	// started with: host-gw, vxlan or auto. A Node without it is of an
+	// started with: host-gw, vxlan, wireguard or auto. A Node without it is of an
 	// agent that knows host-gw only.
 	AnnotationPodNetworkBackend = "network.shoal.io/backend"
 	// AnnotationVXLANMAC is the MAC address of the node's VXLAN device
