@@ -152,7 +152,10 @@ func TestPodNetworkWireGuardAcrossRoutedSubnets(t *testing.T) {
 	const strangerSubnet = "10.244.250.0/24"
 	node := &api.Node{}
 	node.Name = "stranger"
-	node.Annotations = map[string]string{api.AnnotationPodNetworkBackend: "wireguard", wireguard.Annotation: nk.Annotation}
+	// It publishes a VTEP too: across the router it is then reached by
+	// VXLAN, as a node with no key is.
+	node.Annotations = map[string]string{api.AnnotationPodNetworkBackend: "auto", wireguard.Annotation: nk.Annotation,
+		api.AnnotationVXLANMAC: "0a:5a:0a:d5:01:63"}
 	node.Spec.PodCIDR = strangerSubnet
 	created, err := h1.client.Create(ctx(t), api.KindNode, "", node)
 	if err != nil {
@@ -163,13 +166,13 @@ func TestPodNetworkWireGuardAcrossRoutedSubnets(t *testing.T) {
 	if _, err := h1.client.UpdateStatus(ctx(t), api.KindNode, "", n); err != nil {
 		t.Fatalf("the stranger's address: %v", err)
 	}
-	poll.Until(t, 30*time.Second, "h1 routes the stranger's subnet, not over WireGuard", func() error {
+	poll.Until(t, 30*time.Second, "h1 routes the stranger's subnet over VXLAN, not WireGuard", func() error {
 		r := nsRun(t, 1, "ip", "route", "show", "proto", "136")
-		if !strings.Contains(r, strangerSubnet) {
-			return fmt.Errorf("no route yet:\n%s", r)
-		}
 		if strings.Contains(r, strangerSubnet+" dev "+wireguard.DefaultName) {
 			t.Fatalf("the stranger's subnet is routed over WireGuard:\n%s", r)
+		}
+		if !strings.Contains(r, strangerSubnet+" via 10.244.250.0 dev shoal.vx onlink") {
+			return fmt.Errorf("no VXLAN route yet:\n%s", r)
 		}
 		return nil
 	})
