@@ -35,7 +35,9 @@
 // (a peer that fails is refused, logged once and never configured), peers
 // no longer listed are removed, sessions of unchanged peers are kept, and
 // the Tunnel keeps exactly one route "<allowed prefix> dev shoal.wg" per
-// allowed prefix of a configured peer (route protocol 0x89). A new peer is
+// allowed prefix of a configured peer (route protocol 0x89), unless
+// Config.LeaveRoutes leaves routing to the caller (the agent's pod network
+// Router, which owns every route to a node's pods). A new peer is
 // greeted with a keepalive, which starts a handshake at once (the node
 // with the higher public key a second later, so that two nodes do not
 // start colliding handshakes), and every 25 s after. Handshakes reports
