@@ -40,9 +40,11 @@ spec:
 // 3-host cluster (scripts/cluster: real agents, one Docker Engine per host,
 // real containers) in headless chromium: the three nodes, a Deployment's
 // pods turning Running without a reload, a scale from the page, a log that
-// streams a container's new lines (forwarded from another host), and a
-// view token that is offered no action. api/ui's TestDashboardInBrowser
-// covers the rest of the page against in-process agents.
+// streams a container's new lines (forwarded from another host), a
+// restart, a rollback, a delete and a drain whose effect is checked on the
+// engines, and a view token that is offered no action. api/ui's
+// TestDashboardInBrowser covers the rest of the page against in-process
+// agents.
 func TestClusterDashboardInBrowser(t *testing.T) {
 	path := uitest.Chromium(t) // SHOAL_TEST_DOCKER=1 here: a missing browser fails
 	c := startCluster(t, 3)
@@ -143,7 +145,8 @@ func TestClusterDashboardInBrowser(t *testing.T) {
 		row := `#workloads tr[data-key="Deployment:dash/web"]`
 		b.WaitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 20*time.Second)
 		b.WaitFor("the Scale button", `document.body.dataset.perms === 'ready' && !!document.querySelector('`+row+` .act-scale')`, 10*time.Second)
-		b.Run("scale to 5", chromedp.SetValue(chromedp.CSS(row+" .scale-input"), "5"), chromedp.Click(chromedp.CSS(row+" .act-scale")))
+		b.Run("type 5", chromedp.SetValue(chromedp.CSS(row+" .scale-input"), "5"))
+		b.Act("scale to 5", row+" .act-scale")
 		poll.Until(t, 10*time.Second, "the Deployment scaled to 5", func() error {
 			o, err := admin.Get(ctx(t), api.KindDeployment, "dash", "web")
 			if err != nil {
@@ -202,6 +205,142 @@ func TestClusterDashboardInBrowser(t *testing.T) {
 		b.Screenshot("cluster-logs")
 		b.NoErrors("following a log")
 		b.Run("stop following", chromedp.Click(chromedp.ID("log-stop")))
+	})
+
+	t.Run("restart, roll back, delete and drain from the page reach the engines", func(t *testing.T) {
+		b.T = t
+		// runningIDs maps each Running web pod to its host and container.
+		type placed struct{ host, id string }
+		runningIDs := func() map[string]placed {
+			out := map[string]placed{}
+			for _, p := range h1.pods(t, "dash", "app=web") {
+				if p.Status.Phase == api.PodRunning && p.DeletionTimestamp == nil && len(p.Status.ContainerStatuses) > 0 {
+					out[p.Name] = placed{p.Spec.NodeName, strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")}
+				}
+			}
+			return out
+		}
+		// engineState is a container's state on host h ("gone" if the
+		// engine has no such container).
+		engineState := func(host, id string) string {
+			var i int
+			fmt.Sscanf(host, "h%d", &i)
+			out, err := c.agent(i).dockerIn("inspect", "-f", "{{.State.Status}}", id)
+			if err != nil {
+				return "gone"
+			}
+			return out
+		}
+		fiveRunningApartFrom := func(what string, old map[string]placed, exceptHost string) map[string]placed {
+			var now map[string]placed
+			poll.Until(t, 60*time.Second, what, func() error {
+				now = runningIDs()
+				if len(now) != 5 {
+					return fmt.Errorf("%d web pods Running", len(now))
+				}
+				for name, p := range now {
+					if _, ok := old[name]; ok {
+						return fmt.Errorf("%s is still there", name)
+					}
+					if p.host == exceptHost {
+						return fmt.Errorf("%s runs on %s", name, p.host)
+					}
+					if st := engineState(p.host, p.id); st != "running" {
+						return fmt.Errorf("%s: its container on %s is %s", name, p.host, st)
+					}
+				}
+				return nil
+			})
+			return now
+		}
+
+		before := runningIDs()
+		b.Show("workloads")
+		row := `#workloads tr[data-key="Deployment:dash/web"]`
+		b.Act("restart", row+" .act-restart")
+		restarted := fiveRunningApartFrom("5 new web pods after the restart, each with a running container", before, "")
+		for name, p := range before {
+			if st := engineState(p.host, p.id); st == "running" {
+				t.Errorf("%s's container on %s still runs after the restart", name, p.host)
+			}
+		}
+		b.WaitFor("the restart complete on the page", `document.querySelector('`+row+`').textContent.includes('complete')`, 30*time.Second)
+		restartedAt := func() string {
+			o, err := admin.Get(ctx(t), api.KindDeployment, "dash", "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o.(*api.Deployment).Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
+		}
+		if restartedAt() == "" {
+			t.Error("the restart left no kubectl.kubernetes.io/restartedAt on the template")
+		}
+
+		// Roll back to the template before the restart: 5 pods of it again.
+		b.Act("roll back", row+" .act-rollback")
+		restarted = fiveRunningApartFrom("5 web pods of the template before the restart", restarted, "")
+		if v := restartedAt(); v != "" {
+			t.Errorf("after the rollback the template still has restartedAt %s", v)
+		}
+		b.WaitFor("the rollback complete on the page", `document.querySelector('`+row+`').textContent.includes('complete')`, 30*time.Second)
+
+		// Delete a pod on a host other than the page's: its container goes.
+		victim := ""
+		for name, p := range restarted {
+			if p.host != h1.name {
+				victim = name
+			}
+		}
+		if victim == "" {
+			t.Fatalf("no web pod off %s: %v", h1.name, restarted)
+		}
+		b.Show("pods")
+		prow := `#pods tr[data-key="dash/` + victim + `"]`
+		b.WaitFor("the pod's row", `!!document.querySelector('`+prow+`')`, 10*time.Second)
+		b.ActConfirmed("delete, then confirm", prow+" .act-delete")
+		b.WaitFor("the pod's row gone", `!document.querySelector('`+prow+`')`, 20*time.Second)
+		poll.Until(t, 20*time.Second, "the deleted pod's container gone from its engine", func() error {
+			if st := engineState(restarted[victim].host, restarted[victim].id); st != "gone" {
+				return fmt.Errorf("%s's container on %s is %s", victim, restarted[victim].host, st)
+			}
+			return nil
+		})
+		now := fiveRunningApartFrom("a replacement, 5 web pods Running", map[string]placed{victim: restarted[victim]}, "")
+
+		// Drain h3 from the page: its pods move to the other hosts' engines.
+		node := c.agent(3).name
+		b.Show("nodes")
+		nrow := `#nodes tr[data-key="/` + node + `"]`
+		b.WaitFor("the Cordon button", `!!document.querySelector('`+nrow+` .act-cordon')`, 10*time.Second)
+		b.Act("cordon", nrow+" .act-cordon")
+		b.WaitFor("the Uncordon button", `!!document.querySelector('`+nrow+` .act-uncordon')`, 10*time.Second)
+		b.ActConfirmed("drain", nrow+" .act-drain")
+		onH3 := map[string]placed{}
+		for name, p := range now {
+			if p.host == node {
+				onH3[name] = p
+			}
+		}
+		fiveRunningApartFrom("5 web pods Running off "+node, onH3, node)
+		for name, p := range onH3 {
+			if st := engineState(p.host, p.id); st == "running" {
+				t.Errorf("%s's container still runs on %s after the drain", name, node)
+			}
+		}
+		t.Logf("drained %d web pods off %s", len(onH3), node)
+		b.Act("uncordon", nrow+" .act-uncordon")
+		poll.Until(t, 10*time.Second, "the node uncordoned", func() error {
+			o, err := admin.Get(ctx(t), api.KindNode, "", node)
+			if err != nil {
+				return err
+			}
+			if o.(*api.Node).Spec.Unschedulable {
+				return fmt.Errorf("%s is still unschedulable", node)
+			}
+			return nil
+		})
+		b.Screenshot("cluster-drained")
+		b.NoErrors("restart, delete and drain")
 	})
 
 	t.Run("a view token sees no action buttons", func(t *testing.T) {

@@ -167,6 +167,22 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 		}
 		t.Logf("%s fetched %d bytes from %s", pair[0], len(out), pair[1])
 	}
+	// The same body to a client outside the cluster through the NodePort of
+	// h1 and h3, relayed to h2's pod over the tunnel: the client offers a
+	// 1500-byte path's MSS, the pod's smaller MTU sets the segments both
+	// ways, so nothing is dropped for its size (no MSS clamping needed).
+	binary, err := get("on-h2", "http://127.0.0.1:8080/file?path=/testapp")
+	if err != nil {
+		t.Fatalf("on-h2 serving its binary to itself: %v", err)
+	}
+	for _, i := range []int{1, 3} {
+		addr := strings.TrimPrefix(strings.TrimSuffix(c.agent(i).url, ":7480"), "https://")
+		out, err := exec.Command("curl", "-sS", "--max-time", "30", "http://"+addr+":30090/file?path=/testapp").Output()
+		if err != nil || strings.TrimSpace(string(out)) != strings.TrimSpace(binary) {
+			t.Errorf("the NodePort on h%d relaying %d bytes from h2's pod: got %d bytes, %v", i, len(binary), len(out), err)
+		}
+		t.Logf("the NodePort on h%d relayed %d bytes from h2's pod", i, len(out))
+	}
 
 	// host-gw forced on h1 and h2: no route can cross the router.
 	hostGW := append(os.Environ(), "SHOAL_POD_NETWORK_BACKEND=host-gw")

@@ -155,7 +155,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		row := `#workloads tr[data-key="Deployment:dash/web"]`
 		b.WaitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 20*time.Second)
 		b.WaitFor("the Scale button", `document.body.dataset.perms === 'ready' && !!document.querySelector('`+row+` .act-scale')`, 10*time.Second)
-		b.Run("scale to 5", chromedp.SetValue(chromedp.CSS(row+" .scale-input"), "5"), chromedp.Click(chromedp.CSS(row+" .act-scale")))
+		b.Run("type 5", chromedp.SetValue(chromedp.CSS(row+" .scale-input"), "5"))
+		b.Act("scale to 5", row+" .act-scale")
 		poll.Until(t, 10*time.Second, "the Deployment scaled to 5", func() error {
 			o, err := admin.Get(ctx, api.KindDeployment, "dash", "web")
 			if err != nil {
@@ -251,7 +252,7 @@ spec:
 		b.Show("workloads")
 		row := `#workloads tr[data-key="Deployment:dash/web"]`
 		b.WaitFor("the web Deployment complete", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('complete')`, 30*time.Second)
-		b.Run("restart", chromedp.Click(chromedp.CSS(row+" .act-restart")))
+		b.Act("restart", row+" .act-restart")
 		poll.Until(t, 10*time.Second, "the restart annotation", func() error {
 			if restartedAt() == "" {
 				return fmt.Errorf("no kubectl.kubernetes.io/restartedAt on the template yet")
@@ -269,10 +270,10 @@ spec:
 			})
 		}
 		rolledOut("the restart rolled out")
-		b.Run("roll back", chromedp.Click(chromedp.CSS(row+" .act-rollback")))
+		b.Act("roll back", row+" .act-rollback")
 		poll.Until(t, 10*time.Second, "the rollback to the template before the restart", func() error {
 			if v := restartedAt(); v != "" {
-				return fmt.Errorf("the template still has restartedAt %s (the page says %q)", v, uitest.EvalAs[string](b, `document.getElementById('banner').textContent`))
+				return fmt.Errorf("the template still has restartedAt %s (the page's last action: %q)", v, b.LastAct())
 			}
 			return nil
 		})
@@ -295,12 +296,12 @@ spec:
 		b.Show("pods")
 		prow := `#pods tr[data-key="dash/` + victim + `"]`
 		b.WaitFor("the pod's row", `!!document.querySelector('`+prow+`')`, 10*time.Second)
-		b.Run("delete, then cancel", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-cancel")))
+		b.Cancel("delete, then cancel", prow+" .act-delete")
 		time.Sleep(300 * time.Millisecond)
 		if _, err := admin.Get(ctx, api.KindPod, "dash", victim); err != nil {
 			t.Fatalf("the pod is gone after the delete was cancelled: %v", err)
 		}
-		b.Run("delete, then confirm", chromedp.Click(chromedp.CSS(prow+" .act-delete")), chromedp.Click(chromedp.ID("confirm-ok")))
+		b.ActConfirmed("delete, then confirm", prow+" .act-delete")
 		b.WaitFor("the pod's row gone", `!document.querySelector('`+prow+`')`, 20*time.Second)
 
 		// Cordon, then drain, the last node; then make it schedulable again.
@@ -314,7 +315,7 @@ spec:
 		}
 		b.Show("nodes")
 		nrow := `#nodes tr[data-key="/` + node + `"]`
-		b.Run("cordon", chromedp.Click(chromedp.CSS(nrow+" .act-cordon")))
+		b.Act("cordon", nrow+" .act-cordon")
 		poll.Until(t, 10*time.Second, "the node cordoned", func() error {
 			if !unschedulable() {
 				return fmt.Errorf("%s is schedulable", node)
@@ -322,7 +323,7 @@ spec:
 			return nil
 		})
 		b.WaitFor("the Uncordon button", `!!document.querySelector('`+nrow+` .act-uncordon')`, 10*time.Second)
-		b.Run("drain", chromedp.Click(chromedp.CSS(nrow+" .act-drain")), chromedp.Click(chromedp.ID("confirm-ok")))
+		b.ActConfirmed("drain", nrow+" .act-drain")
 		poll.Until(t, 30*time.Second, "no web pod left on "+node, func() error {
 			_, pods, err := runningPods(ctx, admin, "dash", "web")
 			if err != nil {
@@ -335,7 +336,7 @@ spec:
 			}
 			return nil
 		})
-		b.Run("uncordon", chromedp.Click(chromedp.CSS(nrow+" .act-uncordon")))
+		b.Act("uncordon", nrow+" .act-uncordon")
 		poll.Until(t, 10*time.Second, "the node uncordoned", func() error {
 			if unschedulable() {
 				return fmt.Errorf("%s is still unschedulable", node)

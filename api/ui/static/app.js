@@ -328,12 +328,20 @@ function setLive(ok) {
   l.textContent = ok ? 'live' : 'reconnecting';
 }
 
+// act runs an action and shows its failure. The body's data-acts counts the
+// actions started and data-act says how the last one ended, for whoever
+// drives the page (the browser tests wait on them).
 async function act(what, fn) {
+  const body = document.body.dataset;
+  body.acts = String(Number(body.acts || 0) + 1);
+  body.act = `${what}: running`;
   try {
     await fn();
     showBanner('');
+    body.act = `${what}: done`;
   } catch (e) {
     if (!(e instanceof AuthError)) showBanner(`${what} failed: ${e.message}`, true);
+    body.act = `${what}: failed: ${e.message}`;
   }
 }
 

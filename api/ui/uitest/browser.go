@@ -211,6 +211,58 @@ func (b *Browser) Load(what string, nav chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// Act clicks the action button sel and waits until the page has started
+// the action (the body's data-acts count moved; see act in app.js). A
+// click the page did not take, as when the row under the pointer changed
+// between the press and the release, is made again, at most twice more; a
+// click the page took is never repeated, so an action runs once.
+func (b *Browser) Act(what, sel string) {
+	b.T.Helper()
+	before := EvalAs[string](b, `document.body.dataset.acts || '0'`)
+	b.clickUntil(what, sel, `(document.body.dataset.acts || '0') !== '`+before+`'`)
+}
+
+// ActConfirmed clicks sel, a button that asks for confirmation, until the
+// dialog opens, then confirms, as Act.
+func (b *Browser) ActConfirmed(what, sel string) {
+	b.T.Helper()
+	b.clickUntil(what, sel, `document.getElementById('confirm').open`)
+	b.Act(what+": confirm", "#confirm-ok")
+}
+
+// Cancel clicks sel, a button that asks for confirmation, until the dialog
+// opens, then cancels it.
+func (b *Browser) Cancel(what, sel string) {
+	b.T.Helper()
+	b.clickUntil(what, sel, `document.getElementById('confirm').open`)
+	b.clickUntil(what+": cancel", "#confirm-cancel", `!document.getElementById('confirm').open`)
+}
+
+// clickUntil clicks sel until the page expression taken is true within a
+// second of a click, three clicks at most.
+func (b *Browser) clickUntil(what, sel, taken string) {
+	b.T.Helper()
+	for attempt := 1; ; attempt++ {
+		b.Run(what, chromedp.Click(chromedp.CSS(sel)))
+		for end := time.Now().Add(b.Slow * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if EvalAs[bool](b, taken) {
+				return
+			}
+		}
+		if attempt == 3 {
+			b.T.Fatalf("%s: the page took none of 3 clicks on %s (%s stayed false)", what, sel, taken)
+		}
+		b.T.Logf("%s: the page did not take the click on %s; clicking again", what, sel)
+	}
+}
+
+// LastAct is how the page's last action ended ("rollback: done",
+// "scale: failed: ..."), for a test's failure message.
+func (b *Browser) LastAct() string {
+	b.T.Helper()
+	return EvalAs[string](b, `document.body.dataset.act || 'no action yet'`)
+}
+
 // Show switches the page to a view (#/nodes, #/pods, #/pod/NS/NAME ...).
 func (b *Browser) Show(view string) {
 	b.T.Helper()
