@@ -115,7 +115,7 @@ func TestPodNetworkWireGuardAcrossRoutedSubnets(t *testing.T) {
 			t.Fatalf("h2's pod to h1's with the marker: %v %s", err, out)
 		}
 		out, err := get("wg-h1", "http://"+ip("wg-h2")+":8080/file?path=/testapp")
-		seen, dropped := capt.end()
+		seen, dropped := capt.End()
 		if err != nil || out != body {
 			t.Fatalf("h1's pod fetching %d bytes from h2's: got %d, %v", len(body), len(out), err)
 		}

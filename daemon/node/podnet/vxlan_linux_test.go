@@ -47,6 +47,50 @@ func inNamespace(t *testing.T, path string, fn func() error) error {
 	return fn()
 }
 
+// echoAcross dials b's pod gateway 10.244.1.1 from a's 10.244.0.1 (the
+// namespaces at pathA and pathB) within wait, sends size bytes through the
+// connection and reads them echoed back, and checks that b saw a's address
+// as the source. over names the tunnel in messages.
+func echoAcross(t *testing.T, pathA, pathB, over string, size int, wait time.Duration) {
+	t.Helper()
+	var ln net.Listener
+	if err := inNamespace(t, pathB, func() (err error) { ln, err = net.Listen("tcp4", "10.244.1.1:0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	from := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			from <- err.Error()
+			return
+		}
+		defer c.Close()
+		from <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+		_, _ = io.Copy(c, c)
+	}()
+	var conn net.Conn
+	poll.Cond(t, wait, "a connection from a's pod gateway to b's over "+over, func() bool {
+		err := inNamespace(t, pathA, func() (err error) {
+			d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.244.0.1")}}
+			conn, err = d.Dial("tcp4", ln.Addr().String())
+			return err
+		})
+		return err == nil
+	})
+	defer conn.Close()
+	body := strings.Repeat("x", size)
+	go func() { _, _ = io.WriteString(conn, body) }()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len(body))
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != body {
+		t.Fatalf("echo over %s: %v", over, err)
+	}
+	if src := <-from; src != "10.244.0.1" {
+		t.Errorf("b saw the connection from %s, want a's pod gateway 10.244.0.1", src)
+	}
+}
+
 // linkedNetns makes two namespaces joined by a veth pair (10.99.0.1/24 and
 // 10.99.0.2/24 on lan0), each with a pod bridge shoal0 holding the gateway
 // of its pod subnet (10.244.0.1/24, 10.244.1.1/24), removed at cleanup.
@@ -114,44 +158,9 @@ func TestVXLANInNetns(t *testing.T) {
 		t.Errorf("annotations of a: %v", ann)
 	}
 
-	// TCP from a's pod gateway to b's, through the tunnel, source kept.
-	var ln net.Listener
-	if err := inNamespace(t, pathB, func() (err error) { ln, err = net.Listen("tcp4", "10.244.1.1:0"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	from := make(chan string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			from <- err.Error()
-			return
-		}
-		defer c.Close()
-		from <- c.RemoteAddr().(*net.TCPAddr).IP.String()
-		_, _ = io.Copy(c, c)
-	}()
-	var conn net.Conn
-	err := inNamespace(t, pathA, func() (err error) {
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.244.0.1")}}
-		conn, err = d.Dial("tcp4", ln.Addr().String())
-		return err
-	})
-	if err != nil {
-		t.Fatalf("dial b's pod subnet over VXLAN: %v", err)
-	}
-	// A body larger than the device's MTU, in both directions.
-	body := strings.Repeat("x", 64<<10)
-	go func() { _, _ = io.WriteString(conn, body) }()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got := make([]byte, len(body))
-	if _, err := io.ReadFull(conn, got); err != nil || string(got) != body {
-		t.Fatalf("echo over VXLAN: %v", err)
-	}
-	conn.Close()
-	if src := <-from; src != "10.244.0.1" {
-		t.Errorf("b saw the connection from %s, want a's pod gateway 10.244.0.1", src)
-	}
+	// TCP from a's pod gateway to b's, through the tunnel, source kept; a
+	// body larger than the device's MTU, in both directions.
+	echoAcross(t, pathA, pathB, "VXLAN", 64<<10, 5*time.Second)
 
 	if _, err := store.Delete(context.Background(), api.KindNode, "", "b", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package podnet
 
 import (
 	"context"
-	"io"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -59,42 +57,7 @@ func TestWireGuardInNetns(t *testing.T) {
 
 	echo := func() {
 		t.Helper()
-		var ln net.Listener
-		if err := inNamespace(t, pathB, func() (err error) { ln, err = net.Listen("tcp4", "10.244.1.1:0"); return err }); err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		from := make(chan string, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				from <- err.Error()
-				return
-			}
-			defer c.Close()
-			from <- c.RemoteAddr().(*net.TCPAddr).IP.String()
-			_, _ = io.Copy(c, c)
-		}()
-		var conn net.Conn
-		poll.Cond(t, 15*time.Second, "a connection from a's pod gateway to b's over WireGuard", func() bool {
-			err := inNamespace(t, pathA, func() (err error) {
-				d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.244.0.1")}}
-				conn, err = d.Dial("tcp4", ln.Addr().String())
-				return err
-			})
-			return err == nil
-		})
-		defer conn.Close()
-		body := strings.Repeat("x", 256<<10)
-		go func() { _, _ = io.WriteString(conn, body) }()
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got := make([]byte, len(body))
-		if _, err := io.ReadFull(conn, got); err != nil || string(got) != body {
-			t.Fatalf("echo over WireGuard: %v", err)
-		}
-		if src := <-from; src != "10.244.0.1" {
-			t.Errorf("b saw the connection from %s, want a's pod gateway 10.244.0.1", src)
-		}
+		echoAcross(t, pathA, pathB, "WireGuard", 256<<10, 15*time.Second)
 	}
 	echo()
 

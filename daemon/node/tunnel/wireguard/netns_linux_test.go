@@ -3,7 +3,6 @@
 package wireguard
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -18,13 +17,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/shoal-dev/shoal/internal/poll"
-
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
+	"github.com/shoal-dev/shoal/internal/packetcapture"
+	"github.com/shoal-dev/shoal/internal/poll"
 
 	"golang.org/x/sys/unix"
 )
@@ -275,77 +273,14 @@ func transfer(t testing.TB, ns string, l net.Listener, payload []byte) (got []by
 	return r.data, r.from
 }
 
-// capture records every frame on an interface of a namespace (a raw
-// AF_PACKET socket, as tcpdump opens) until stop is called.
-type capture struct {
-	fd    int
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	stop  atomic.Bool
-	done  chan struct{}
-	drops uint32
-}
-
-func startCapture(t testing.TB, ns, ifname string) *capture {
+// startCapture captures on ifname of the namespace ns until End (or the
+// test's end).
+func startCapture(t testing.TB, ns, ifname string) *packetcapture.Capture {
 	t.Helper()
-	c := &capture{done: make(chan struct{})}
-	inNetns(t, ns, func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		proto := htons(unix.ETH_P_ALL)
-		c.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
-		if err != nil {
-			return fmt.Errorf("packet socket: %w", err)
-		}
-		if err := unix.Bind(c.fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
-			return fmt.Errorf("bind packet socket to %s: %w", ifname, err)
-		}
-		// Room for the whole transfer: a frame the kernel drops for want of
-		// it would make the check prove nothing (end checks for drops).
-		if err := unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20); err != nil {
-			return fmt.Errorf("capture buffer: %w", err)
-		}
-		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
-		return unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	})
-	go func() {
-		defer close(c.done)
-		frame := make([]byte, 1<<16)
-		for {
-			n, _, err := unix.Recvfrom(c.fd, frame, 0)
-			if err != nil {
-				// A timeout: once stopped, the queue is drained.
-				if c.stop.Load() {
-					return
-				}
-				continue
-			}
-			c.mu.Lock()
-			c.buf.Write(frame[:n])
-			c.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { c.end() })
+	c, err := packetcapture.Start(nsPath(ns), ifname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.End() })
 	return c
 }
-
-// end stops the capture and returns every byte seen, and how many frames
-// the kernel dropped because the capture could not keep up.
-func (c *capture) end() (seen []byte, dropped uint32) {
-	if !c.stop.Swap(true) {
-		<-c.done
-		if st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
-			c.drops = st.Drops
-		} else {
-			c.drops = 1 << 31
-		}
-		unix.Close(c.fd)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Bytes(), c.drops
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }

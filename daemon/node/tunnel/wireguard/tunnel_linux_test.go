@@ -50,7 +50,7 @@ func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
 	l := listen(t, b.ns, b.gateway)
 	capt := startCapture(t, a.ns, "veth0")
 	got, from := transfer(t, a.ns, l, payload)
-	seen, dropped := capt.end()
+	seen, dropped := capt.End()
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("received %d bytes, want the %d sent", len(got), len(payload))
 	}
@@ -72,7 +72,7 @@ func TestTunnelCarriesPodTrafficEncryptedBetweenTwoHosts(t *testing.T) {
 	plain := listen(t, b.ns, b.underlay)
 	capt = startCapture(t, a.ns, "veth0")
 	got, _ = transfer(t, a.ns, plain, payload)
-	seen, _ = capt.end()
+	seen, _ = capt.End()
 	if !bytes.Equal(got, payload) {
 		t.Fatal("plain transfer incomplete")
 	}
