@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // Deployment of 100 replicas), and for each pod the time from when a watch
 // on h1 first saw it until the watch saw it Running with every container
 // running. p50 and p99 over the pods of every iteration; each iteration
-// deletes the Deployment and waits for its pods to be gone. Run it with
+// deletes the Deployment and waits for its pods to be gone, and the next
+// waits for their containers to be gone from the engines. Run it with
 //
 //	SHOAL_TEST_DOCKER=1 SHOAL_BIN=$PWD/bin/shoal go test ./integration -run '^$' -bench PodStartLatency -benchtime 3x
 func BenchmarkPodStartLatency(b *testing.B) {
@@ -35,6 +37,16 @@ func BenchmarkPodStartLatency(b *testing.B) {
 		poll.Until(b, 2*time.Minute, "no pod left of the last round", func() error {
 			if n := len(h.pods(b, "default", "app=startlat")); n > 0 {
 				return fmt.Errorf("%d pods left", n)
+			}
+			return nil
+		})
+		// And their containers gone from the engines: removals still under
+		// way would slow this round's starts.
+		poll.Until(b, 2*time.Minute, "no container left of the last round", func() error {
+			for i := 1; i <= 3; i++ {
+				if ids := c.docker(i, "ps", "-aq", "--filter", "label=io.shoal.pod.namespace=default"); ids != "" {
+					return fmt.Errorf("h%d still has %d containers", i, len(strings.Fields(ids)))
+				}
 			}
 			return nil
 		})
