@@ -162,6 +162,20 @@ func (f *fakeVXLAN) remove() error {
 	return nil
 }
 
+// address is the device's address; the Router sets it again on every
+// resync, so a test reads it under the lock.
+func (f *fakeVXLAN) address() netip.Addr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addr
+}
+
+func (f *fakeVXLAN) isRemoved() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.removed
+}
+
 func (f *fakeVXLAN) entries() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -206,8 +220,8 @@ func TestRouterAutoPicksPerPeer(t *testing.T) {
 	if got, want := table.vx.entries(), []string{"0a:5a:0a:62:01:03 -> 10.98.1.3"}; !slices.Equal(got, want) {
 		t.Errorf("forwarding entries %q, want %q", got, want)
 	}
-	if table.vx.addr != netip.MustParseAddr("10.244.0.0") {
-		t.Errorf("VTEP address %s, want the subnet's network address", table.vx.addr)
+	if got := table.vx.address(); got != netip.MustParseAddr("10.244.0.0") {
+		t.Errorf("VTEP address %s, want the subnet's network address", got)
 	}
 	poll.Cond(t, 10*time.Second, "the annotations published", func() bool {
 		ann := getNode(t, store, "a").Annotations
@@ -236,7 +250,8 @@ func TestRouterHostGWRemovesDevice(t *testing.T) {
 	startRouter(t, store, func(string) (routeTable, error) { return table, nil }, "")
 	poll.Cond(t, 10*time.Second, "the device removed", func() bool {
 		table.mu.Lock()
-		defer table.mu.Unlock()
-		return table.vx != nil && table.vx.removed
+		vx := table.vx
+		table.mu.Unlock()
+		return vx != nil && vx.isRemoved()
 	})
 }
