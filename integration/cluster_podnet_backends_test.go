@@ -145,7 +145,7 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 	reach("h3's pod to h2's by Service name", "on-h3", "http://sn-h2/hostname", "on-h2")
 	reach("h3's pod to h1's on the same subnet", "on-h3", "http://"+ip("on-h1")+":8080/", "remote="+ip("on-h3")+":")
 	for i := 1; i <= 3; i++ {
-		addr := strings.TrimPrefix(strings.TrimSuffix(c.agent(i).url, ":7480"), "https://")
+		addr := c.agent(i).address()
 		poll.Until(t, 30*time.Second, fmt.Sprintf("the NodePort on h%d", i), func() error {
 			out, err := httpGet("http://" + addr + ":30090/hostname")
 			if err != nil || out != "on-h2" {
@@ -176,7 +176,7 @@ func TestPodNetworkAcrossRoutedSubnets(t *testing.T) {
 		t.Fatalf("on-h2 serving its binary to itself: %v", err)
 	}
 	for _, i := range []int{1, 3} {
-		addr := strings.TrimPrefix(strings.TrimSuffix(c.agent(i).url, ":7480"), "https://")
+		addr := c.agent(i).address()
 		out, err := exec.Command("curl", "-sS", "--max-time", "30", "http://"+addr+":30090/file?path=/testapp").Output()
 		if err != nil || strings.TrimSpace(string(out)) != strings.TrimSpace(binary) {
 			t.Errorf("the NodePort on h%d relaying %d bytes from h2's pod: got %d bytes, %v", i, len(binary), len(out), err)

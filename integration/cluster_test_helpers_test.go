@@ -263,6 +263,11 @@ func (h *clusterHost) httpClient(t *testing.T) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &bearer{token: conn.Token, next: &http.Transport{TLSClientConfig: tc}}}
 }
 
+// address is the host's IP address, from its API URL.
+func (h *clusterHost) address() string {
+	return strings.TrimPrefix(strings.TrimSuffix(h.url, ":7480"), "https://")
+}
+
 // caFile is the cluster CA as the host's agent trusts it.
 func (h *clusterHost) caFile() string {
 	return filepath.Join(clusterStateDir, h.name, "agent", "identity", "ca.crt")

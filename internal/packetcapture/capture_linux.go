@@ -27,7 +27,7 @@ type Capture struct {
 // as /var/run/netns/NAME) until End. Its reader goroutine ends with End,
 // which the caller must call.
 func Start(nsPath, ifname string) (*Capture, error) {
-	c := &Capture{done: make(chan struct{})}
+	c := &Capture{fd: -1, done: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() {
 		// The thread joins the namespace and is never handed back: it ends
@@ -36,7 +36,7 @@ func Start(nsPath, ifname string) (*Capture, error) {
 		errc <- c.open(nsPath, ifname)
 	}()
 	if err := <-errc; err != nil {
-		if c.fd > 0 {
+		if c.fd >= 0 { // opened, then a later step failed
 			unix.Close(c.fd)
 		}
 		return nil, fmt.Errorf("capture on %s in %s: %w", ifname, nsPath, err)
