@@ -14,6 +14,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
 	"github.com/shoal-dev/shoal/daemon/node/runtime"
+	"github.com/shoal-dev/shoal/daemon/node/sandbox"
 	"github.com/shoal-dev/shoal/daemon/node/tunnel/wireguard"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 )
@@ -286,7 +287,9 @@ func (p *podNetwork) loops(eng engine.Engine, nodes podnet.NodeSource) map[strin
 func (p *podNetwork) runtimeConfig(cfg *runtime.Config) {
 	cfg.Wiring = p.wiring
 	if p.hostPorts != nil {
+		// The pod network is real: sandboxes have processes and files.
 		cfg.HostPorts = p.hostPorts
+		cfg.HostsEntry = sandbox.AddHostsEntry
 	}
 }
 

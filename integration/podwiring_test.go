@@ -202,7 +202,7 @@ func TestPodWiringKeepsAddressesAcrossRestartsAndLeavesNothing(t *testing.T) {
 	checkWired(t, before)
 	checkConnected(t, before)
 	// The engine writes no entry for a pod's own name on network mode none;
-	// the sandbox adds it once wired.
+	// the agent adds it once it has wired the sandbox.
 	poll.Until(t, 5*time.Second, "the client's own name in its /etc/hosts", func() error {
 		out, err := inPod(a, "client", "cat", "/etc/hosts")
 		if err != nil || !strings.Contains(out, before["client"].Status.PodIP+"\tclient\n") {

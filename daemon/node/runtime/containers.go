@@ -13,7 +13,6 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
-	"github.com/shoal-dev/shoal/daemon/node/sandbox"
 )
 
 // containerHash identifies a container definition; a running container whose
@@ -45,7 +44,9 @@ func containerName(pod *api.Pod, container string, attempt int) string {
 	return fmt.Sprintf("shoal_%s_%s_%s_%s_%d", container, pod.Name, pod.Namespace, uid, attempt)
 }
 
-func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec {
+// sandboxHostname is the pod's host name: spec.hostname, else its name, cut
+// to a DNS label's 63 characters.
+func sandboxHostname(pod *api.Pod) string {
 	hostname := pod.Name
 	if pod.Spec.Hostname != "" {
 		hostname = pod.Spec.Hostname
@@ -53,16 +54,20 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 	if len(hostname) > 63 {
 		hostname = hostname[:63]
 	}
+	return hostname
+}
+
+func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec {
 	spec := engine.ContainerSpec{
 		Name:        containerName(pod, "POD", attempt),
 		Image:       w.rt.cfg.SandboxImage,
 		Labels:      w.labels(pod, engine.SandboxContainerName, attempt),
-		Hostname:    hostname,
+		Hostname:    sandboxHostname(pod),
 		NetworkMode: w.rt.cfg.Network,
 		IPCMode:     "shareable",
 		StopSignal:  "SIGTERM",
-		// The sandbox only waits (and writes the pod's resolv.conf, a file
-		// it owns): it needs no capability and never gains one.
+		// The sandbox only waits: it needs no capability and never gains
+		// one.
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges"},
 	}
@@ -79,11 +84,10 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 		}
 	}
 	if w.rt.cfg.Wiring != nil {
-		// The agent wires the sandbox itself, and publishes its ports.
+		// The agent wires the sandbox itself, and publishes its ports. On
+		// network mode "none" the engine writes the pod's resolv.conf from
+		// the DNS settings below as they are, with no resolver of its own.
 		spec.NetworkMode = "none"
-		if !pod.Spec.HostNetwork {
-			spec.Env = append(spec.Env, sandbox.HostsEntryEnv+"=1")
-		}
 	}
 	if pod.Spec.HostNetwork {
 		spec.NetworkMode = "host"
@@ -94,7 +98,6 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 			spec.DNSSearch = w.rt.cfg.DNSSearch(pod.Namespace)
 		}
 		spec.DNSOptions = []string{"ndots:5"}
-		spec.Env = append(spec.Env, sandbox.ResolvConfEnv+"="+sandbox.ResolvConf(spec.DNS, spec.DNSSearch, spec.DNSOptions))
 	}
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {

@@ -45,6 +45,10 @@ type Config struct {
 	// addresses; HostPorts, when set, publishes their hostPorts.
 	Wiring    PodWiring
 	HostPorts HostPortPublisher
+	// HostsEntry, when set, adds the pod's address and host name to the
+	// hosts file of a sandbox the Wiring has just wired, which the engine
+	// writes without them on network mode "none" (sandbox.AddHostsEntry).
+	HostsEntry func(pid int, ip netip.Addr, hostname string) error
 	// DataDir holds per-pod volume directories.
 	DataDir string
 	// DNSServers are the name servers of pods that use the cluster DNS

@@ -226,6 +226,11 @@ func (w *podWorker) sandboxIP(ctx context.Context, pod *api.Pod, sandboxID strin
 	if err != nil {
 		return "", fmt.Errorf("connect the sandbox to the pod network: %w", err)
 	}
+	if add := w.rt.cfg.HostsEntry; add != nil {
+		if err := add(st.Pid, ip, sandboxHostname(pod)); err != nil {
+			return "", fmt.Errorf("add the pod's own name to its hosts file: %w", err)
+		}
+	}
 	if hp := w.rt.cfg.HostPorts; hp != nil {
 		if err := hp.Set(ctx, w.key.uid, ip, hostPorts(pod)); err != nil {
 			return "", fmt.Errorf("publish the pod's host ports: %w", err)

@@ -1,6 +1,8 @@
 // Package sandbox makes and runs the pod sandbox: the container that holds a
 // pod's network, IPC and PID namespaces while its app containers come and go.
-// The sandbox image is built from shoal's own static binary and imported
-// into the local engine (EnsureImage), so no registry is needed; the
-// container runs `shoal pause` (Pause) as its PID 1.
+// The sandbox image is made by the agent and imported into the local engine
+// (EnsureImage), so no registry is needed. Its PID 1 is the tiny pause
+// (TinyPause), a static program of a few hundred bytes, on amd64 and arm64;
+// elsewhere the image holds shoal's own static binary, which runs `shoal
+// pause` (Pause). AddHostsEntry gives a wired sandbox the pod's own name.
 package sandbox

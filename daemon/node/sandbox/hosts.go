@@ -1,61 +1,39 @@
 package sandbox
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
-	"time"
 )
 
-// HostsEntryEnv, set to "1", tells the sandbox that the agent wires its
-// network after it starts: the sandbox waits for its address and adds
-// "<address> <hostname>" to /etc/hosts, which the engine writes without
-// one for a container of network mode "none" (a pod resolves its own name,
-// as under Kubernetes).
-const HostsEntryEnv = "SHOAL_HOSTS_ENTRY"
-
-// addHostsEntry waits (until ctx ends) for an IPv4 address other than the
-// loopback's and adds it with the hostname to the hosts file at path.
-func addHostsEntry(ctx context.Context, path string, addrs func() ([]net.Addr, error)) error {
-	host, err := os.Hostname()
+// AddHostsEntry adds "<ip>\t<hostname>" to the hosts file of the sandbox
+// whose main process is pid. The engine writes that file without such a
+// line for a container of network mode "none", and a pod resolves its own
+// name, as under Kubernetes; the agent adds it once it has wired the
+// sandbox and knows the address. The file is reached through the process's
+// root, opened so that no symbolic link inside the sandbox can lead the
+// write outside of it, and written in place: it is a bind mount, which the
+// pod's containers share and a rename would not replace.
+func AddHostsEntry(pid int, ip netip.Addr, hostname string) error {
+	if pid <= 0 {
+		return fmt.Errorf("hosts entry: the sandbox has no process")
+	}
+	root, err := os.OpenRoot("/proc/" + strconv.Itoa(pid) + "/root")
 	if err != nil {
-		return fmt.Errorf("hostname: %w", err)
+		return fmt.Errorf("hosts entry: the sandbox's root: %w", err)
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if ip := firstAddress(addrs); ip != "" {
-			return appendHosts(path, ip, host)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	defer root.Close()
+	return appendHosts(root, "etc/hosts", ip.String(), hostname)
 }
 
-func firstAddress(addrs func() ([]net.Addr, error)) string {
-	list, err := addrs()
+// appendHosts adds the line to the file name under root unless it has it.
+func appendHosts(root *os.Root, name, ip, host string) error {
+	b, err := root.ReadFile(name)
 	if err != nil {
-		return ""
-	}
-	for _, a := range list {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			return n.IP.String()
-		}
-	}
-	return ""
-}
-
-// appendHosts adds the line unless the file has it, in place: the file is
-// a bind mount, which a rename would not replace.
-func appendHosts(path, ip, host string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return fmt.Errorf("read %s: %w", name, err)
 	}
 	line := ip + "\t" + host
 	for _, l := range strings.Split(string(b), "\n") {
@@ -63,16 +41,16 @@ func appendHosts(path, ip, host string) error {
 			return nil
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if len(b) > 0 && !strings.HasSuffix(string(b), "\n") {
 		line = "\n" + line
 	}
-	if _, err := f.WriteString(line + "\n"); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+	_, werr := f.WriteString(line + "\n")
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
 	}
-	return f.Close()
+	return nil
 }

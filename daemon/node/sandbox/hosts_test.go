@@ -1,41 +1,71 @@
 package sandbox
 
 import (
-	"context"
-	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
-func TestHostsEntryWaitsForTheAddressAndIsWrittenOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "hosts")
-	os.WriteFile(path, []byte("127.0.0.1\tlocalhost"), 0o644)
-	var calls atomic.Int32
-	addrs := func() ([]net.Addr, error) {
-		lo := &net.IPNet{IP: net.ParseIP("127.0.0.1").To4(), Mask: net.CIDRMask(8, 32)}
-		if calls.Add(1) < 3 { // not wired yet
-			return []net.Addr{lo}, nil
-		}
-		return []net.Addr{lo, &net.IPNet{IP: net.ParseIP("10.244.3.7").To4(), Mask: net.CIDRMask(24, 32)}}, nil
+func TestHostsEntryIsWrittenOnceInPlace(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
+	path := filepath.Join(dir, "etc", "hosts")
+	if err := os.WriteFile(path, []byte("127.0.0.1\tlocalhost"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	before, _ := os.Stat(path)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
 	for range 2 {
-		if err := addHostsEntry(ctx, path, addrs); err != nil {
+		if err := appendHosts(root, "etc/hosts", "10.244.3.7", "web-0"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b, _ := os.ReadFile(path)
-	host, _ := os.Hostname()
-	want := "127.0.0.1\tlocalhost\n10.244.3.7\t" + host + "\n"
-	if string(b) != want {
+	if want := "127.0.0.1\tlocalhost\n10.244.3.7\tweb-0\n"; string(b) != want {
 		t.Fatalf("hosts file %q, want %q", b, want)
 	}
 	if strings.Count(string(b), "10.244.3.7") != 1 {
 		t.Fatal("entry written twice")
+	}
+	// A bind-mounted file cannot be replaced by a rename: it must be the same file.
+	if after, _ := os.Stat(path); !os.SameFile(before, after) {
+		t.Fatal("the file was replaced, not rewritten")
+	}
+}
+
+// A sandbox whose /etc/hosts is a link out of its root does not get the
+// agent to write the file the link names.
+func TestHostsEntryStaysInsideTheSandbox(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(outside, []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(dir, "etc", "hosts")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := appendHosts(root, "etc/hosts", "10.244.3.7", "web-0"); err == nil {
+		t.Fatal("no error for a hosts file linking out of the sandbox")
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "root:x:0:0\n" {
+		t.Fatalf("the file outside was changed: %q", b)
+	}
+}
+
+func TestHostsEntryNeedsASandboxProcess(t *testing.T) {
+	if err := AddHostsEntry(0, netip.MustParseAddr("10.244.3.7"), "web-0"); err == nil || !strings.Contains(err.Error(), "no process") {
+		t.Fatalf("pid 0: %v", err)
 	}
 }

@@ -12,20 +12,30 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 )
 
-// ImageRepository is the repository of sandbox images; the tag names the
-// binary they were built from.
+// ImageRepository is the repository of sandbox images; the tag names
+// what they hold.
 const ImageRepository = "shoal-pause"
 
-// Entrypoint is the sandbox image's entrypoint, as a Dockerfile change.
-const Entrypoint = `ENTRYPOINT ["/shoal","pause"]`
+// Entrypoint is the entrypoint, as a Dockerfile change, of a sandbox image
+// made of the agent's binary; TinyEntrypoint that of one made of the tiny
+// pause.
+const (
+	Entrypoint     = `ENTRYPOINT ["/shoal","pause"]`
+	TinyEntrypoint = `ENTRYPOINT ["/pause"]`
+)
 
-// binaryPathInImage is where the binary lives in the sandbox image.
-const binaryPathInImage = "shoal"
+// binaryPathInImage and tinyPathInImage are where the program lives in the
+// sandbox image.
+const (
+	binaryPathInImage = "shoal"
+	tinyPathInImage   = "pause"
+)
 
 // ErrBinaryChanged means the binary was replaced while its image was built.
 var ErrBinaryChanged = errors.New("sandbox: binary changed while building its image")
@@ -50,11 +60,79 @@ func refFromHash(h hash.Hash) string {
 	return ImageRepository + ":" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// EnsureImage makes sure the engine has the sandbox image of the binary at
-// exePath (normally os.Executable()) and returns its ref. When absent, the
-// image is imported from a root filesystem holding only the binary as
-// /shoal and empty /etc and /tmp, with the entrypoint `/shoal pause`.
+// EnsureImage makes sure the engine has the sandbox image and returns its
+// ref. Where the tiny pause is built for the machine (amd64, arm64), the
+// image holds it alone as /pause: a few hundred bytes, the same for every
+// build of shoal. Elsewhere it holds the binary at exePath (normally
+// os.Executable()) as /shoal, with the entrypoint `/shoal pause`. Either has
+// empty /etc and /tmp besides.
 func EnsureImage(ctx context.Context, eng engine.Engine, exePath string) (string, error) {
+	if tiny, ok := TinyPause(runtime.GOARCH); ok {
+		return ensureTinyImage(ctx, eng, tiny)
+	}
+	return ensureBinaryImage(ctx, eng, exePath)
+}
+
+// ensureTinyImage imports the image of the tiny pause, tagged with the hash
+// of its root filesystem, unless the engine has it.
+func ensureTinyImage(ctx context.Context, eng engine.Engine, program []byte) (string, error) {
+	rootfs, err := tinyRootfs(program)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(rootfs)
+	ref := refFromHash(h)
+	exists, err := eng.ImageExists(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("sandbox image %s: %w", ref, err)
+	}
+	if exists {
+		return ref, nil
+	}
+	if err := eng.ImportImage(ctx, bytes.NewReader(rootfs), ref, []string{TinyEntrypoint}); err != nil {
+		return "", fmt.Errorf("sandbox image %s: %w", ref, err)
+	}
+	return ref, nil
+}
+
+// tinyRootfs is the tiny image's root filesystem as a tar.
+func tinyRootfs(program []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := writeDirs(tw); err != nil {
+		return nil, err
+	}
+	hdr := &tar.Header{Name: tinyPathInImage, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(program)), ModTime: time.Unix(0, 0)}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return nil, fmt.Errorf("sandbox image: %w", err)
+	}
+	if _, err := tw.Write(program); err != nil {
+		return nil, fmt.Errorf("sandbox image: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("sandbox image: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeDirs writes the empty /etc and /tmp of every sandbox image, with a
+// fixed time so that identical contents make identical layers.
+func writeDirs(tw *tar.Writer) error {
+	for _, dir := range []struct {
+		name string
+		mode int64
+	}{{"etc/", 0o755}, {"tmp/", 0o1777}} {
+		if err := tw.WriteHeader(&tar.Header{Name: dir.name, Typeflag: tar.TypeDir, Mode: dir.mode, ModTime: time.Unix(0, 0)}); err != nil {
+			return fmt.Errorf("sandbox image: %w", err)
+		}
+	}
+	return nil
+}
+
+// ensureBinaryImage imports the image of the binary at exePath unless the
+// engine has it.
+func ensureBinaryImage(ctx context.Context, eng engine.Engine, exePath string) (string, error) {
 	ref, err := ImageRef(exePath)
 	if err != nil {
 		return "", err
@@ -109,17 +187,10 @@ func writeRootfs(w io.Writer, exePath, wantRef string) error {
 	}
 
 	tw := tar.NewWriter(w)
-	// A fixed time keeps the layer identical for identical binaries.
-	epoch := time.Unix(0, 0)
-	for _, dir := range []struct {
-		name string
-		mode int64
-	}{{"etc/", 0o755}, {"tmp/", 0o1777}} {
-		if err := tw.WriteHeader(&tar.Header{Name: dir.name, Typeflag: tar.TypeDir, Mode: dir.mode, ModTime: epoch}); err != nil {
-			return fmt.Errorf("sandbox image: %w", err)
-		}
+	if err := writeDirs(tw); err != nil {
+		return err
 	}
-	hdr := &tar.Header{Name: binaryPathInImage, Typeflag: tar.TypeReg, Mode: 0o755, Size: info.Size(), ModTime: epoch}
+	hdr := &tar.Header{Name: binaryPathInImage, Typeflag: tar.TypeReg, Mode: 0o755, Size: info.Size(), ModTime: time.Unix(0, 0)}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("sandbox image: %w", err)
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -5,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,16 +37,57 @@ func buildStandin(t *testing.T) string {
 	return out
 }
 
-// TestSandboxImageInDocker imports the sandbox image into the real engine and
-// runs it: the entrypoint must be `/shoal pause`, and the container must
-// stop at once on SIGTERM, which PID 1 only gets through a handler.
+// TestSandboxImageInDocker imports the sandbox image the agent makes on
+// this machine (the tiny pause) into the real engine and runs it: the
+// process holds a few kilobytes, the pod's containers share the hosts
+// entry the agent adds through the process's root, and the container stops
+// at once on SIGTERM, which PID 1 only gets when it has asked for it.
 func TestSandboxImageInDocker(t *testing.T) {
+	d := enginetest.RequireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	ref, err := EnsureImage(ctx, d, filepath.Join(t.TempDir(), "no-binary-needed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := EnsureImage(ctx, d, "/also/not/needed"); err != nil || again != ref {
+		t.Fatalf("second EnsureImage = %q, %v", again, err)
+	}
+	id, pid := runSandbox(t, ctx, d, ref, engine.ContainerSpec{NetworkMode: "none", Hostname: "web-0"}, func(_ string, pid int) {
+		waitInSigtimedwait(t, pid)
+	})
+	if rss := statusKB(pid, "VmRSS"); rss <= 0 || rss > 100 {
+		t.Fatalf("the sandbox's process holds %d kB, want a few", rss)
+	}
+
+	// A container of the pod shares the sandbox's hosts file.
+	app, appPid := runSandbox(t, ctx, d, ref, engine.ContainerSpec{NetworkMode: "container:" + id}, func(_ string, pid int) {
+		waitInSigtimedwait(t, pid)
+	})
+	if err := AddHostsEntry(pid, netip.MustParseAddr("10.244.3.7"), "web-0"); err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/hosts", appPid))
+	if err != nil || !strings.Contains(string(hosts), "\n10.244.3.7\tweb-0\n") {
+		t.Fatalf("the app container's hosts file: %v\n%s", err, hosts)
+	}
+	stopSandbox(t, ctx, d, app)
+	if st, took := stopSandbox(t, ctx, d, id); st.ExitCode != 0 || st.OOMKilled || took > 8*time.Second {
+		t.Fatalf("sandbox exited with %d after a stop of %s, want 0 at once (the pause handles SIGTERM)", st.ExitCode, took)
+	}
+}
+
+// TestBinarySandboxImageInDocker runs the image made of the agent's binary,
+// the sandbox of machines with no tiny pause: its entrypoint must be
+// `/shoal pause`, and the container must stop at once on SIGTERM.
+func TestBinarySandboxImageInDocker(t *testing.T) {
 	d := enginetest.RequireDocker(t)
 	exe := buildStandin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	ref, err := EnsureImage(ctx, d, exe)
+	ref, err := ensureBinaryImage(ctx, d, exe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,15 +96,18 @@ func TestSandboxImageInDocker(t *testing.T) {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	if again, err := EnsureImage(ctx, d, exe); err != nil || again != ref {
-		t.Fatalf("second EnsureImage = %q, %v", again, err)
+	if again, err := ensureBinaryImage(ctx, d, exe); err != nil || again != ref {
+		t.Fatalf("second import = %q, %v", again, err)
 	}
 
 	// A stop that lands in the microseconds between the program's start-up
 	// line and Pause's handler makes the Go runtime exit with 2; that race
 	// is the test's, not the sandbox's, so such a run is repeated.
 	for attempt := 1; ; attempt++ {
-		st, took := runAndStop(t, ctx, d, ref)
+		id, _ := runSandbox(t, ctx, d, ref, engine.ContainerSpec{IPCMode: "shareable"}, func(id string, _ int) {
+			waitLogLine(t, ctx, d, id, "ready")
+		})
+		st, took := stopSandbox(t, ctx, d, id)
 		if st.ExitCode == 2 && attempt < 3 {
 			continue
 		}
@@ -74,14 +121,14 @@ func TestSandboxImageInDocker(t *testing.T) {
 	}
 }
 
-func runAndStop(t *testing.T, ctx context.Context, d engine.Engine, ref string) (engine.State, time.Duration) {
+// runSandbox creates and starts a container of the image with spec and
+// returns once ready says the container's process is in place.
+func runSandbox(t *testing.T, ctx context.Context, d engine.Engine, ref string, spec engine.ContainerSpec, ready func(id string, pid int)) (string, int) {
 	t.Helper()
-	id, err := d.CreateContainer(ctx, engine.ContainerSpec{
-		Name:    enginetest.UniqueName("shoal-test-sandbox-"),
-		Image:   ref,
-		Labels:  map[string]string{enginetest.TestLabel: "1"},
-		IPCMode: "shareable",
-	})
+	spec.Name = enginetest.UniqueName("shoal-test-sandbox-")
+	spec.Image = ref
+	spec.Labels = map[string]string{enginetest.TestLabel: "1"}
+	id, err := d.CreateContainer(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,21 +136,27 @@ func runAndStop(t *testing.T, ctx context.Context, d engine.Engine, ref string) 
 	if err := d.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	waitLogLine(t, ctx, d, id, "ready")
 	st, err := d.InspectContainer(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.Running {
+	if !st.Running || st.Pid <= 0 {
 		t.Fatalf("sandbox not running: %+v", st)
 	}
+	ready(id, st.Pid)
+	return id, st.Pid
+}
 
+// stopSandbox stops the container and says how it ended and how long the
+// stop took.
+func stopSandbox(t *testing.T, ctx context.Context, d engine.Engine, id string) (engine.State, time.Duration) {
+	t.Helper()
 	start := time.Now()
 	if err := d.StopContainer(ctx, id, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
-	st, err = d.InspectContainer(ctx, id)
+	st, err := d.InspectContainer(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}

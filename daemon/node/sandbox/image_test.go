@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -59,14 +60,64 @@ func readTar(t *testing.T, data []byte) map[string]tarEntry {
 	}
 }
 
-func TestEnsureImageImportsOnce(t *testing.T) {
+// On amd64 and arm64 the image is the tiny pause alone: the same image for
+// every build of shoal, imported once.
+func TestTinyImageImportsOnceForEveryBuild(t *testing.T) {
+	ctx := testContext(t)
+	eng := enginetest.New()
+	program, ok := TinyPause("amd64")
+	if !ok {
+		t.Fatal("no tiny pause for amd64")
+	}
+	ref, err := ensureTinyImage(ctx, eng, program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, ok := eng.Imported(ref)
+	if !ok {
+		t.Fatal("image not imported")
+	}
+	if !slices.Equal(img.Changes, []string{`ENTRYPOINT ["/pause"]`}) {
+		t.Fatalf("changes = %q", img.Changes)
+	}
+	sum := sha256.Sum256(img.RootfsTar)
+	if want := "shoal-pause:" + hex.EncodeToString(sum[:])[:12]; ref != want {
+		t.Fatalf("ref = %q, want the hash of the root filesystem %q", ref, want)
+	}
+	checkRootfs(t, img.RootfsTar, "pause", string(program))
+	if again, err := ensureTinyImage(ctx, eng, program); err != nil || again != ref {
+		t.Fatalf("second import = %q, %v", again, err)
+	}
+	if n := eng.CallCount("ImportImage"); n != 1 {
+		t.Fatalf("ImportImage called %d times, want 1", n)
+	}
+
+	// The agent's own binary has no part in it: two builds, one image.
+	if _, ok := TinyPause(runtime.GOARCH); !ok {
+		t.Fatalf("no tiny pause for %s, the machine the tests run on", runtime.GOARCH)
+	}
+	fresh := enginetest.New()
+	var refs []string
+	for _, build := range []string{"#!binary v1", "#!binary v2"} {
+		got, err := EnsureImage(ctx, fresh, writeBinary(t, build))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, got)
+	}
+	if refs[0] != refs[1] || fresh.CallCount("ImportImage") != 1 {
+		t.Fatalf("two builds gave images %v in %d imports, want one image imported once", refs, fresh.CallCount("ImportImage"))
+	}
+}
+
+func TestBinaryImageImportsOnce(t *testing.T) {
 	ctx := testContext(t)
 	eng := enginetest.New()
 	exe := writeBinary(t, "#!binary v1")
 	sum := sha256.Sum256([]byte("#!binary v1"))
 	wantRef := "shoal-pause:" + hex.EncodeToString(sum[:])[:12]
 
-	ref, err := EnsureImage(ctx, eng, exe)
+	ref, err := ensureBinaryImage(ctx, eng, exe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,22 +131,9 @@ func TestEnsureImageImportsOnce(t *testing.T) {
 	if !slices.Equal(img.Changes, []string{`ENTRYPOINT ["/shoal","pause"]`}) {
 		t.Fatalf("changes = %q", img.Changes)
 	}
-	entries := readTar(t, img.RootfsTar)
-	want := map[string]tarEntry{
-		"shoal": {typeflag: tar.TypeReg, mode: 0o755, content: "#!binary v1"},
-		"etc/":  {typeflag: tar.TypeDir, mode: 0o755},
-		"tmp/":  {typeflag: tar.TypeDir, mode: 0o1777},
-	}
-	if len(entries) != len(want) {
-		t.Fatalf("rootfs entries = %v, want exactly %v", entries, want)
-	}
-	for name, w := range want {
-		if entries[name] != w {
-			t.Errorf("rootfs %s = %+v, want %+v", name, entries[name], w)
-		}
-	}
+	checkRootfs(t, img.RootfsTar, "shoal", "#!binary v1")
 
-	again, err := EnsureImage(ctx, eng, exe)
+	again, err := ensureBinaryImage(ctx, eng, exe)
 	if err != nil || again != ref {
 		t.Fatalf("second EnsureImage = %q, %v", again, err)
 	}
@@ -107,7 +145,7 @@ func TestEnsureImageImportsOnce(t *testing.T) {
 	if err := os.WriteFile(exe, []byte("#!binary v2"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	newer, err := EnsureImage(ctx, eng, exe)
+	newer, err := ensureBinaryImage(ctx, eng, exe)
 	if err != nil || newer == ref {
 		t.Fatalf("EnsureImage after an upgrade = %q, %v; want a new ref", newer, err)
 	}
@@ -116,9 +154,29 @@ func TestEnsureImageImportsOnce(t *testing.T) {
 	}
 }
 
+// checkRootfs checks that the image's root filesystem is the program at
+// path and the empty /etc and /tmp, nothing else.
+func checkRootfs(t *testing.T, rootfs []byte, path, program string) {
+	t.Helper()
+	entries := readTar(t, rootfs)
+	want := map[string]tarEntry{
+		path:   {typeflag: tar.TypeReg, mode: 0o755, content: program},
+		"etc/": {typeflag: tar.TypeDir, mode: 0o755},
+		"tmp/": {typeflag: tar.TypeDir, mode: 0o1777},
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("rootfs entries = %v, want exactly %v", entries, want)
+	}
+	for name, w := range want {
+		if entries[name] != w {
+			t.Errorf("rootfs %s = %+v, want %+v", name, entries[name], w)
+		}
+	}
+}
+
 func TestEnsureImageErrors(t *testing.T) {
 	ctx := testContext(t)
-	if _, err := EnsureImage(ctx, enginetest.New(), filepath.Join(t.TempDir(), "absent")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ensureBinaryImage(ctx, enginetest.New(), filepath.Join(t.TempDir(), "absent")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing binary: %v", err)
 	}
 
@@ -128,11 +186,17 @@ func TestEnsureImageErrors(t *testing.T) {
 	if _, err := EnsureImage(ctx, eng, writeBinary(t, "x")); !errors.Is(err, refused) {
 		t.Fatalf("failed import: %v", err)
 	}
+	if _, err := ensureBinaryImage(ctx, eng, writeBinary(t, "x")); !errors.Is(err, refused) {
+		t.Fatalf("failed import of the binary image: %v", err)
+	}
 
 	down := enginetest.New()
 	down.SetUnavailable(true)
 	if _, err := EnsureImage(ctx, down, writeBinary(t, "x")); err == nil {
 		t.Fatal("EnsureImage succeeded with the engine down")
+	}
+	if _, err := ensureBinaryImage(ctx, down, writeBinary(t, "x")); err == nil {
+		t.Fatal("the binary image was made with the engine down")
 	}
 }
 

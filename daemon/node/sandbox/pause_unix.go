@@ -5,34 +5,17 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 )
 
-// Pause is what `shoal pause` runs as PID 1 of a sandbox. It first writes
-// the pod's resolv.conf when it was given one (ResolvConfEnv). It blocks
-// until SIGTERM or SIGINT arrives, or ctx is done, and then returns nil.
-// Being PID 1 of the pod's PID namespace, it inherits every orphaned process
-// there and reaps them as they exit, so that no zombies pile up.
+// Pause is what `shoal pause` runs as PID 1 of a sandbox where the tiny
+// pause has no build for the machine (TinyPause). It blocks until SIGTERM or
+// SIGINT arrives, or ctx is done, and then returns nil. Being PID 1 of the
+// pod's PID namespace, it inherits every orphaned process there and reaps
+// them as they exit, so that no zombies pile up.
 func Pause(ctx context.Context) error {
-	if err := writeResolvConf("/etc/resolv.conf", os.Getenv(ResolvConfEnv)); err != nil {
-		// The pod keeps the engine's resolver, which forwards to the same
-		// server: slower, not broken.
-		fmt.Fprintln(os.Stderr, "shoal pause:", err)
-	}
-	if os.Getenv(HostsEntryEnv) == "1" {
-		hctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		go func() {
-			if err := addHostsEntry(hctx, "/etc/hosts", net.InterfaceAddrs); err != nil {
-				fmt.Fprintln(os.Stderr, "shoal pause:", err)
-			}
-		}()
-	}
 	return pause(ctx, nil)
 }
 
