@@ -286,6 +286,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		sandboxImage = sim.SandboxImage
 	} else if sandboxImage, err = ensureSandboxImage(ctx, eng, cfg); err != nil {
 		return stop(err)
+	} else {
+		sandbox.RemoveOldImages(ctx, eng, sandboxImage, log)
 	}
 	if err := waitSynced(ctx, cl, log, 10*time.Second); err != nil {
 		return stop(err)
@@ -449,8 +451,8 @@ func settleTime(cfg Config) time.Duration {
 	return 2 * time.Second
 }
 
-// ensureSandboxImage imports the pod sandbox image, made from the agent's
-// own binary, into the engine.
+// ensureSandboxImage imports the pod sandbox image into the engine (the
+// tiny pause, or the agent's own binary where there is none).
 func ensureSandboxImage(ctx context.Context, eng engine.Engine, cfg Config) (string, error) {
 	exe := cfg.ExePath
 	if exe == "" {

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/sandbox"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
@@ -259,16 +258,15 @@ func dockerRunAs(t *testing.T, image, container, dataDir, confDir, socket string
 	return args
 }
 
-// sandboxImageOf is the sandbox image the agent makes from the binary:
-// shoal-pause:<the first 12 hex digits of its sha256> (daemon/node/sandbox).
+// sandboxImageOf is the sandbox image the agent of the binary makes on
+// this machine (daemon/node/sandbox).
 func sandboxImageOf(t *testing.T, bin string) string {
 	t.Helper()
-	b, err := os.ReadFile(bin)
+	ref, err := sandbox.Ref(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(b)
-	return "shoal-pause:" + hex.EncodeToString(sum[:])[:12]
+	return ref
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {

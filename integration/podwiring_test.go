@@ -438,15 +438,18 @@ spec:
 }
 
 // TestUpgradeFromTheEngineNetworkKeepsOldPodsUntilReplaced starts pods under
-// an agent that put sandboxes on the engine network "shoal" (SHOAL_BASE_BIN,
-// a build from before the agent wired pods itself), then this build on the
+// an agent that put sandboxes on the engine network "shoal" (the previous
+// release, from before the agent wired pods itself, or SHOAL_BASE_BIN), then
+// this build on the
 // same data: the old pods keep their addresses and connectivity, new pods
 // are wired by the agent beside them, and once the old ones are gone the
 // engine network is removed and the new pods stay connected.
 func TestUpgradeFromTheEngineNetworkKeepsOldPodsUntilReplaced(t *testing.T) {
+	// The previous release (built from git) put sandboxes on the engine
+	// network; SHOAL_BASE_BIN names another such build.
 	base := os.Getenv("SHOAL_BASE_BIN")
 	if base == "" {
-		t.Skip("set SHOAL_BASE_BIN to a build whose sandboxes join the engine network shoal")
+		base, _ = previousRelease(t)
 	}
 	if exec.Command("docker", "network", "inspect", "shoal").Run() != nil {
 		exec.Command("ip", "link", "del", "shoal0").Run() // a newer agent's bridge
@@ -457,7 +460,7 @@ func TestUpgradeFromTheEngineNetworkKeepsOldPodsUntilReplaced(t *testing.T) {
 	before := waitAllReady(t, a, 2, 60*time.Second)
 	for _, c := range runningSandboxes(t, a.name) {
 		if mode := docker(t, "inspect", "-f", "{{.HostConfig.NetworkMode}}", c.ID); mode != "shoal" {
-			t.Fatalf("the base build's sandbox has network mode %q: SHOAL_BASE_BIN is not an engine-network build", mode)
+			t.Fatalf("the base build's sandbox has network mode %q: the base build is not an engine-network build (SHOAL_BASE_BIN, or the previous release)", mode)
 		}
 	}
 

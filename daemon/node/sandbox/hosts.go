@@ -3,10 +3,13 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/shoal-dev/shoal/daemon/hostexec"
 )
 
 // AddHostsEntry adds "<ip>\t<hostname>" to the hosts file of the sandbox
@@ -14,14 +17,23 @@ import (
 // line for a container of network mode "none", and a pod resolves its own
 // name, as under Kubernetes; the agent adds it once it has wired the
 // sandbox and knows the address. The file is reached through the process's
-// root, opened so that no symbolic link inside the sandbox can lead the
-// write outside of it, and written in place: it is a bind mount, which the
-// pod's containers share and a rename would not replace.
+// root (under the host's /proc for an agent run as a container), opened so
+// that no symbolic link inside the sandbox can lead the write outside of
+// it, and written in place: it is a bind mount, which the pod's containers
+// share and a rename would not replace.
 func AddHostsEntry(pid int, ip netip.Addr, hostname string) error {
 	if pid <= 0 {
 		return fmt.Errorf("hosts entry: the sandbox has no process")
 	}
-	root, err := os.OpenRoot("/proc/" + strconv.Itoa(pid) + "/root")
+	path := "/proc/" + strconv.Itoa(pid) + "/root"
+	root, err := os.OpenRoot(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// An agent run as a container sees its own processes in its /proc,
+		// and the host's under the host's root.
+		if onHost := hostexec.OnHost(path); onHost != "" {
+			root, err = os.OpenRoot(onHost)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("hosts entry: the sandbox's root: %w", err)
 	}

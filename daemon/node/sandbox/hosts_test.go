@@ -1,11 +1,16 @@
+//go:build linux
+
 package sandbox
 
 import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shoal-dev/shoal/daemon/hostexec"
 )
 
 func TestHostsEntryIsWrittenOnceInPlace(t *testing.T) {
@@ -67,5 +72,32 @@ func TestHostsEntryStaysInsideTheSandbox(t *testing.T) {
 func TestHostsEntryNeedsASandboxProcess(t *testing.T) {
 	if err := AddHostsEntry(0, netip.MustParseAddr("10.244.3.7"), "web-0"); err == nil || !strings.Contains(err.Error(), "no process") {
 		t.Fatalf("pid 0: %v", err)
+	}
+}
+
+// An agent run as a container does not see the sandbox's process in its
+// own /proc; it reaches it under the host's root.
+func TestHostsEntryThroughTheHostsProc(t *testing.T) {
+	const pid = 4194303 // the highest pid Linux hands out: not one of ours
+	if procExists(pid) {
+		t.Fatalf("process %d exists here; the test needs a pid this /proc lacks", pid)
+	}
+	hostRoot := t.TempDir()
+	etc := filepath.Join(hostRoot, "proc", strconv.Itoa(pid), "root", "etc")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "hosts"), []byte("127.0.0.1\tlocalhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddHostsEntry(pid, netip.MustParseAddr("10.244.3.7"), "web-0"); err == nil {
+		t.Fatal("an agent on the host found a process its /proc lacks")
+	}
+	t.Setenv(hostexec.RootEnv, hostRoot)
+	if err := AddHostsEntry(pid, netip.MustParseAddr("10.244.3.7"), "web-0"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(etc, "hosts")); string(b) != "127.0.0.1\tlocalhost\n10.244.3.7\tweb-0\n" {
+		t.Fatalf("hosts file %q", b)
 	}
 }

@@ -73,16 +73,34 @@ func EnsureImage(ctx context.Context, eng engine.Engine, exePath string) (string
 	return ensureBinaryImage(ctx, eng, exePath)
 }
 
-// ensureTinyImage imports the image of the tiny pause, tagged with the hash
-// of its root filesystem, unless the engine has it.
-func ensureTinyImage(ctx context.Context, eng engine.Engine, program []byte) (string, error) {
-	rootfs, err := tinyRootfs(program)
+// Ref is the ref EnsureImage gives the sandbox image on this machine.
+func Ref(exePath string) (string, error) {
+	if tiny, ok := TinyPause(runtime.GOARCH); ok {
+		_, ref, err := tinyImage(tiny)
+		return ref, err
+	}
+	return ImageRef(exePath)
+}
+
+// tinyImage is the tiny pause's root filesystem and its ref, tagged with
+// the hash of that root filesystem.
+func tinyImage(program []byte) (rootfs []byte, ref string, err error) {
+	rootfs, err = tinyRootfs(program)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	h := sha256.New()
 	h.Write(rootfs)
-	ref := refFromHash(h)
+	return rootfs, refFromHash(h), nil
+}
+
+// ensureTinyImage imports the image of the tiny pause unless the engine
+// has it.
+func ensureTinyImage(ctx context.Context, eng engine.Engine, program []byte) (string, error) {
+	rootfs, ref, err := tinyImage(program)
+	if err != nil {
+		return "", err
+	}
 	exists, err := eng.ImageExists(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("sandbox image %s: %w", ref, err)

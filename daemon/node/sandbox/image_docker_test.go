@@ -3,14 +3,18 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +187,48 @@ func waitLogLine(t *testing.T, ctx context.Context, d engine.Engine, id, line st
 		}
 		return nil
 	})
+}
+
+// TestOldSandboxImagesAreRemovedUnlessUsed leaves two sandbox images of
+// "earlier builds" in the real engine, one of them used by a container:
+// the unused one goes, the used one and the current one stay.
+func TestOldSandboxImagesAreRemovedUnlessUsed(t *testing.T) {
+	d := enginetest.RequireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	current, err := EnsureImage(ctx, d, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	program, _ := TinyPause(runtime.GOARCH)
+	old := func(tag string, variant byte) string {
+		// Another content, so another image, not another tag of one.
+		rootfs, err := tinyRootfs(append(slices.Clone(program), variant))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := ImageRepository + ":" + tag
+		if err := d.ImportImage(ctx, bytes.NewReader(rootfs), ref, []string{TinyEntrypoint}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.RemoveImage(context.Background(), ref) })
+		return ref
+	}
+	unused, used := old("test-old-unused", 1), old("test-old-used", 2)
+	id, err := d.CreateContainer(ctx, engine.ContainerSpec{Name: enginetest.UniqueName("shoal-test-old-sandbox-"), Image: used,
+		Labels: map[string]string{enginetest.TestLabel: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enginetest.RemoveContainerAtCleanup(t, d, id)
+
+	removed := RemoveOldImages(ctx, d, current, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if !slices.Contains(removed, unused) || slices.Contains(removed, used) || slices.Contains(removed, current) {
+		t.Fatalf("removed %v; want %s and neither %s nor %s", removed, unused, used, current)
+	}
+	for ref, want := range map[string]bool{unused: false, used: true, current: true} {
+		if got, err := d.ImageExists(ctx, ref); err != nil || got != want {
+			t.Errorf("%s present = %v (%v), want %v", ref, got, err, want)
+		}
+	}
 }
