@@ -161,7 +161,7 @@ func TestClaim(t *testing.T) {
 		{name: "a claim outside a changed cluster CIDR is dropped", others: map[string]string{"a": "10.244.0.0/24"},
 			selfSpec: "10.99.0.0/24", file: "10.99.0.0/24", want: "10.244.1.0/24"},
 		{name: "conflict, lower name elsewhere, no pods: move", others: map[string]string{"a": "10.244.0.0/24", "c": "10.244.1.0/24"},
-			selfSpec: "10.244.0.0/24", file: "10.244.0.0/24", want: "10.244.2.0/24"},
+			selfSpec: "10.244.0.0/24", file: "10.244.0.0/24", want: "10.244.229.0/24"}, // b's search starts at 229
 		{name: "conflict, lower name elsewhere, pods: keep and report", others: map[string]string{"a": "10.244.0.0/24"},
 			selfSpec: "10.244.0.0/24", file: "10.244.0.0/24", pods: true, want: "10.244.0.0/24", conflict: true},
 		{name: "conflict, higher name elsewhere: keep", others: map[string]string{"c": "10.244.0.0/24"},
@@ -304,12 +304,12 @@ func TestClaimerRunSettlesLateConflicts(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no move")
 	}
-	if moved.String() != "10.244.1.0/24" {
-		t.Fatalf("moved to %v, want 10.244.1.0/24", moved)
+	if moved.String() != "10.244.229.0/24" { // b's search starts at 229
+		t.Fatalf("moved to %v, want 10.244.229.0/24", moved)
 	}
-	poll.Cond(t, 10*time.Second, "the new claim published", func() bool { return getNode(t, f.store, "b").Spec.PodCIDR == "10.244.1.0/24" })
+	poll.Cond(t, 10*time.Second, "the new claim published", func() bool { return getNode(t, f.store, "b").Spec.PodCIDR == "10.244.229.0/24" })
 	poll.Cond(t, 10*time.Second, "the conflict condition cleared", func() bool { return conflictStatus(t, f.store, "b") == api.ConditionFalse })
-	if saved := f.saved(t); saved != "10.244.1.0/24" {
+	if saved := f.saved(t); saved != "10.244.229.0/24" {
 		t.Errorf("saved claim %q", saved)
 	}
 	reasons := strings.Join(f.events.reasons(), " ")

@@ -27,7 +27,9 @@
 // Two nodes that started at the same time, or apart (partitioned), can claim
 // the same /24. The rule that settles it is the same on every node: the node
 // whose name sorts lowest keeps the subnet; every other node claiming it
-// takes the lowest free /24 instead, but only while it runs no pods, since
+// takes a free /24 instead (searched from a point derived from its name, so
+// that many nodes moving at once do not all take the same next one), but
+// only while it runs no pods, since
 // moving re-creates the bridge and would cut its pods off. A node that runs
 // pods keeps the conflicting subnet, logs an error naming both nodes, and
 // reports it as a Warning event and the Node condition PodCIDRConflict. To

@@ -19,8 +19,9 @@ type outcome struct {
 
 // resolve applies the claiming rule (package doc): keep current unless a
 // lower-named node claims an overlapping subnet and this node runs no pods;
-// claim the lowest free /24 when there is no current claim or it is given
-// up. runsPods is asked only when it matters.
+// claim the lowest free /24 when there is no current claim, and a free one
+// searched from a point of its own (spreadFree) when it gives one up.
+// runsPods is asked only when it matters.
 func resolve(self string, cluster netip.Prefix, current netip.Prefix, others []nodeClaim, runsPods func() (bool, error)) (outcome, error) {
 	if !current.IsValid() {
 		free, err := lowestFree(cluster, others)
@@ -49,7 +50,7 @@ func resolve(self string, cluster netip.Prefix, current netip.Prefix, others []n
 		out.keptFrom = lower
 		return out, nil
 	}
-	free, err := lowestFree(cluster, others)
+	free, err := spreadFree(cluster, others, self)
 	if err != nil {
 		return outcome{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/netip"
 	"slices"
@@ -116,9 +117,28 @@ func claimsOf(nodes []*api.Node, self string) []nodeClaim {
 
 // lowestFree returns the lowest /24 of cluster that overlaps no claim.
 func lowestFree(cluster netip.Prefix, claims []nodeClaim) (netip.Prefix, error) {
+	return freeFrom(cluster, claims, 0)
+}
+
+// spreadFree returns the first /24 of cluster that overlaps no claim,
+// searching from a point derived from the node's name and wrapping around.
+// Nodes that give up one contested subnet at the same time (many joining at
+// once, each with a view a little behind the others') then mostly land on
+// different ones; taking the lowest free each, they would contest the next
+// one, round after round.
+func spreadFree(cluster netip.Prefix, claims []nodeClaim, self string) (netip.Prefix, error) {
+	h := fnv.New32a()
+	h.Write([]byte(self))
+	return freeFrom(cluster, claims, h.Sum32())
+}
+
+// freeFrom returns the first /24 of cluster at or after the start-th one
+// (modulo their number), wrapping around, that overlaps no claim.
+func freeFrom(cluster netip.Prefix, claims []nodeClaim, start uint32) (netip.Prefix, error) {
 	base := binary.BigEndian.Uint32(cluster.Addr().AsSlice())
 	count := uint32(1) << (nodeBits - cluster.Bits())
-	for i := range count {
+	for n := range count {
+		i := (start + n) % count
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], base+i<<(32-nodeBits))
 		cand := netip.PrefixFrom(netip.AddrFrom4(b), nodeBits)

@@ -2,6 +2,7 @@ package podnet
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -119,5 +120,53 @@ func TestParseSubnet(t *testing.T) {
 func TestGateway(t *testing.T) {
 	if got := gatewayOf(netip.MustParsePrefix("10.244.7.0/24")); got.String() != "10.244.7.1" {
 		t.Fatalf("gateway = %s", got)
+	}
+}
+
+// A hundred nodes that all claimed one /24 (joined at once) and all give it
+// up in the same round, each seeing the same claims: searched from their
+// own points, few of them land on a /24 another also took, where each
+// taking the lowest free would have all 99 take the same one.
+func TestSpreadFreeSpreadsNodesMovingAtOnce(t *testing.T) {
+	cluster := netip.MustParsePrefix("10.244.0.0/16")
+	others := claims("h000", "10.244.0.0/24")
+	taken := map[netip.Prefix][]string{}
+	for i := 1; i < 100; i++ {
+		name := fmt.Sprintf("h%03d", i)
+		p, err := spreadFree(cluster, others, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == netip.MustParsePrefix("10.244.0.0/24") {
+			t.Fatalf("%s moved to the contested subnet", name)
+		}
+		taken[p] = append(taken[p], name)
+	}
+	clashes := 99 - len(taken)
+	t.Logf("99 nodes moving at once took %d distinct /24s (%d clashes; the lowest free each would be 98)", len(taken), clashes)
+	if clashes > 30 {
+		t.Fatalf("%d of 99 moves clash: %v", clashes, taken)
+	}
+	// The same name always searches from the same point.
+	a, _ := spreadFree(cluster, others, "h042")
+	b, _ := spreadFree(cluster, others, "h042")
+	if a != b {
+		t.Fatalf("h042 took %s, then %s", a, b)
+	}
+}
+
+func TestFreeFromWrapsAround(t *testing.T) {
+	cluster := netip.MustParsePrefix("10.1.0.0/22") // four /24s
+	for _, tc := range []struct {
+		start uint32
+		want  string
+	}{{0, "10.1.1.0/24"}, {1, "10.1.1.0/24"}, {2, "10.1.3.0/24"}, {3, "10.1.3.0/24"}, {4, "10.1.1.0/24"}, {7, "10.1.3.0/24"}} {
+		got, err := freeFrom(cluster, claims("a", "10.1.0.0/24", "b", "10.1.2.0/24"), tc.start)
+		if err != nil || got.String() != tc.want {
+			t.Errorf("freeFrom(start %d) = %v, %v; want %s", tc.start, got, err, tc.want)
+		}
+	}
+	if _, err := freeFrom(cluster, claims("a", "10.1.0.0/22"), 5); !errors.Is(err, ErrNoSubnet) {
+		t.Fatalf("all taken: %v", err)
 	}
 }
