@@ -18,13 +18,13 @@ import (
 )
 
 // agentBinary is the agent's binary for the image made of it: SHOAL_BIN,
-// else a build of cmd/shoal.
+// else a build of the repository's main package.
 func agentBinary(b *testing.B) string {
 	if bin := os.Getenv("SHOAL_BIN"); bin != "" {
 		return bin
 	}
 	out := filepath.Join(b.TempDir(), "shoal")
-	cmd := exec.Command("go", "build", "-o", out, "../../../cmd/shoal")
+	cmd := exec.Command("go", "build", "-o", out, "../../..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("building the agent: %v\n%s", err, output)
