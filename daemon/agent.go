@@ -287,7 +287,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 	} else if sandboxImage, err = ensureSandboxImage(ctx, eng, cfg); err != nil {
 		return stop(err)
 	} else {
-		sandbox.RemoveOldImages(ctx, eng, sandboxImage, log)
+		// Off the start path: removing layers of earlier builds' images
+		// takes the engine a while, and nothing waits for it.
+		run("old sandbox images", func(ctx context.Context) error {
+			sandbox.RemoveOldImages(ctx, eng, sandboxImage, log)
+			return nil
+		})
 	}
 	if err := waitSynced(ctx, cl, log, 10*time.Second); err != nil {
 		return stop(err)

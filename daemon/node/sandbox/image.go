@@ -67,51 +67,72 @@ func refFromHash(h hash.Hash) string {
 // os.Executable()) as /shoal, with the entrypoint `/shoal pause`. Either has
 // empty /etc and /tmp besides.
 func EnsureImage(ctx context.Context, eng engine.Engine, exePath string) (string, error) {
-	if tiny, ok := TinyPause(runtime.GOARCH); ok {
-		return ensureTinyImage(ctx, eng, tiny)
+	src, err := machineSource(exePath)
+	if err != nil {
+		return "", err
 	}
-	return ensureBinaryImage(ctx, eng, exePath)
+	return ensure(ctx, eng, src)
 }
 
 // Ref is the ref EnsureImage gives the sandbox image on this machine.
 func Ref(exePath string) (string, error) {
-	if tiny, ok := TinyPause(runtime.GOARCH); ok {
-		_, ref, err := tinyImage(tiny)
-		return ref, err
-	}
-	return ImageRef(exePath)
+	src, err := machineSource(exePath)
+	return src.ref, err
 }
 
-// tinyImage is the tiny pause's root filesystem and its ref, tagged with
-// the hash of that root filesystem.
-func tinyImage(program []byte) (rootfs []byte, ref string, err error) {
-	rootfs, err = tinyRootfs(program)
+// source is one sandbox image: its ref, and how to import it.
+type source struct {
+	ref        string
+	importInto func(ctx context.Context, eng engine.Engine) error
+}
+
+// machineSource is the sandbox image of this machine: the tiny pause's
+// where there is one, else the binary's.
+func machineSource(exePath string) (source, error) {
+	if tiny, ok := TinyPause(runtime.GOARCH); ok {
+		return tinySource(tiny)
+	}
+	return binarySource(exePath)
+}
+
+// ensure imports src unless the engine has it, and returns its ref.
+func ensure(ctx context.Context, eng engine.Engine, src source) (string, error) {
+	exists, err := eng.ImageExists(ctx, src.ref)
 	if err != nil {
-		return nil, "", err
+		return "", fmt.Errorf("sandbox image %s: %w", src.ref, err)
+	}
+	if exists {
+		return src.ref, nil
+	}
+	if err := src.importInto(ctx, eng); err != nil {
+		return "", fmt.Errorf("sandbox image %s: %w", src.ref, err)
+	}
+	return src.ref, nil
+}
+
+// tinySource is the image of the tiny pause, tagged with the hash of its
+// root filesystem.
+func tinySource(program []byte) (source, error) {
+	rootfs, err := tinyRootfs(program)
+	if err != nil {
+		return source{}, err
 	}
 	h := sha256.New()
 	h.Write(rootfs)
-	return rootfs, refFromHash(h), nil
+	ref := refFromHash(h)
+	return source{ref: ref, importInto: func(ctx context.Context, eng engine.Engine) error {
+		return eng.ImportImage(ctx, bytes.NewReader(rootfs), ref, []string{TinyEntrypoint})
+	}}, nil
 }
 
 // ensureTinyImage imports the image of the tiny pause unless the engine
 // has it.
 func ensureTinyImage(ctx context.Context, eng engine.Engine, program []byte) (string, error) {
-	rootfs, ref, err := tinyImage(program)
+	src, err := tinySource(program)
 	if err != nil {
 		return "", err
 	}
-	exists, err := eng.ImageExists(ctx, ref)
-	if err != nil {
-		return "", fmt.Errorf("sandbox image %s: %w", ref, err)
-	}
-	if exists {
-		return ref, nil
-	}
-	if err := eng.ImportImage(ctx, bytes.NewReader(rootfs), ref, []string{TinyEntrypoint}); err != nil {
-		return "", fmt.Errorf("sandbox image %s: %w", ref, err)
-	}
-	return ref, nil
+	return ensure(ctx, eng, src)
 }
 
 // tinyRootfs is the tiny image's root filesystem as a tar.
@@ -148,34 +169,36 @@ func writeDirs(tw *tar.Writer) error {
 	return nil
 }
 
+// binarySource is the image of the binary at exePath, tagged with the
+// binary's hash.
+func binarySource(exePath string) (source, error) {
+	ref, err := ImageRef(exePath)
+	if err != nil {
+		return source{}, err
+	}
+	return source{ref: ref, importInto: func(ctx context.Context, eng engine.Engine) error {
+		if err := checkStatic(exePath); err != nil {
+			return err
+		}
+		// The root filesystem streams from the binary to the engine:
+		// holding it in memory would take the agent's resident memory up
+		// by twice the binary's size for good.
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(writeRootfs(pw, exePath, ref)) }()
+		err := eng.ImportImage(ctx, pr, ref, []string{Entrypoint})
+		pr.CloseWithError(errImportEnded) // ends the writer if the import stopped reading
+		return err
+	}}, nil
+}
+
 // ensureBinaryImage imports the image of the binary at exePath unless the
 // engine has it.
 func ensureBinaryImage(ctx context.Context, eng engine.Engine, exePath string) (string, error) {
-	ref, err := ImageRef(exePath)
+	src, err := binarySource(exePath)
 	if err != nil {
 		return "", err
 	}
-	exists, err := eng.ImageExists(ctx, ref)
-	if err != nil {
-		return "", fmt.Errorf("sandbox image %s: %w", ref, err)
-	}
-	if exists {
-		return ref, nil
-	}
-	if err := checkStatic(exePath); err != nil {
-		return "", err
-	}
-	// The root filesystem streams from the binary to the engine: holding
-	// it in memory would take the agent's resident memory up by twice the
-	// binary's size for good.
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeRootfs(pw, exePath, ref)) }()
-	err = eng.ImportImage(ctx, pr, ref, []string{Entrypoint})
-	pr.CloseWithError(errImportEnded) // ends the writer if the import stopped reading
-	if err != nil {
-		return "", fmt.Errorf("sandbox image %s: %w", ref, err)
-	}
-	return ref, nil
+	return ensure(ctx, eng, src)
 }
 
 var errImportEnded = errors.New("sandbox: the import ended")
