@@ -57,22 +57,23 @@ func backupPassphrase(cmd *cobra.Command, file string, confirm bool) (string, er
 // asks again and refuses a mismatch. An interrupt (ctx ends: ^C) puts the
 // terminal's echo back and returns.
 func promptPassphrase(ctx context.Context, w io.Writer, fd int, confirm bool) (string, error) {
-	state, err := term.GetState(fd)
-	if err != nil {
-		return "", fmt.Errorf("reading the passphrase from the terminal: %w", err)
-	}
 	type answer struct {
 		line []byte
 		err  error
 	}
 	ask := func(prompt string) (string, error) {
+		restore, err := noEcho(fd)
+		if err != nil {
+			return "", fmt.Errorf("reading the passphrase from the terminal: %w", err)
+		}
+		defer restore()
 		fmt.Fprint(w, prompt)
 		got := make(chan answer, 1)
 		// A terminal read cannot be cancelled: on an interrupt the command
 		// ends with the terminal restored, and this read ends with the
 		// process.
 		go func() {
-			line, err := term.ReadPassword(fd)
+			line, err := readLine(fd)
 			got <- answer{line, err}
 		}()
 		select {
@@ -83,7 +84,6 @@ func promptPassphrase(ctx context.Context, w io.Writer, fd int, confirm bool) (s
 			}
 			return strings.TrimSuffix(string(a.line), "\r"), nil
 		case <-ctx.Done():
-			_ = term.Restore(fd, state)
 			fmt.Fprintln(w)
 			return "", ctx.Err()
 		}
