@@ -7,7 +7,9 @@ package integration
 //   - BenchmarkKubectlGetPodsAll: `kubectl get pods -A` against
 //     `shoal get pods -A` with 1,000 pods. The pods are placed nowhere (a
 //     node selector no node matches) so that the figure is the API's, the
-//     transport's and the printer's, not the engines'.
+//     transport's and the printer's, not the engines'. Each tool's start
+//     alone (`version --client`, no request) is reported beside it: the
+//     floor under either tool's figure.
 //   - BenchmarkKubectlApplySockShop: `kubectl apply -f` of the Sock Shop demo
 //     (the corpus file, images mapped to the test image) until every pod is
 //     Running, against `shoal apply -f` of the same file.
@@ -115,9 +117,14 @@ func BenchmarkKubectlGetPodsAll(b *testing.B) {
 		}
 		return nil
 	})
-	var kubectl, shoal []time.Duration
+	var kubectl, shoal, kubectlStart, shoalStart []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
+		// Each tool's start alone (no request), to read the ratio by.
+		took, _ := timedRun(b, kubectlCmd(b, h, cache, nil, "version", "--client"))
+		kubectlStart = append(kubectlStart, took)
+		took, _ = timedRun(b, shoalCmd(b, h, nil, "version", "--client"))
+		shoalStart = append(shoalStart, took)
 		took, out := timedRun(b, kubectlCmd(b, h, cache, nil, "get", "pods", "-A"))
 		if n := strings.Count(out, "\n"); n != benchPods+1 {
 			b.Fatalf("kubectl listed %d lines, want %d", n, benchPods+1)
@@ -131,6 +138,9 @@ func BenchmarkKubectlGetPodsAll(b *testing.B) {
 	}
 	b.StopTimer()
 	reportPair(b, kubectl, shoal)
+	b.ReportMetric(float64(median(kubectlStart).Microseconds())/1000, "kubectl-start-ms")
+	b.ReportMetric(float64(median(shoalStart).Microseconds())/1000, "shoal-start-ms")
+	b.Logf("start alone (version --client): kubectl %s, shoal %s", median(kubectlStart), median(shoalStart))
 }
 
 // podsOfManifest counts the pods a manifest's workloads ask for.
