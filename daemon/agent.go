@@ -473,7 +473,6 @@ func ensureSandboxImage(ctx context.Context, eng engine.Engine, cfg Config) (str
 	return ref, nil
 }
 
-// connectEngine waits for the engine to answer, saying so while it waits.
 // namespaceEnforceLevel is the Pod Security level a namespace enforces:
 // its label, else the cluster's default (also for a namespace not made
 // yet).
@@ -491,6 +490,7 @@ func namespaceEnforceLevel(ctx context.Context, objs server.Store, ns, def strin
 	return def, nil
 }
 
+// connectEngine waits for the engine to answer, saying so while it waits.
 func connectEngine(ctx context.Context, cfg Config, log *slog.Logger) (engine.Engine, error) {
 	eng, err := engine.NewDocker(cfg.DockerHost, log)
 	if err != nil {

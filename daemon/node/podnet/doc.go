@@ -1,4 +1,4 @@
-// Package network gives each node its share of the pod network and connects
+// Package podnet gives each node its share of the pod network and connects
 // the shares (design section 6):
 //
 //   - Claimer claims a /24 of the cluster CIDR for the node, publishes it in

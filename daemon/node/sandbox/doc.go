@@ -1,5 +1,5 @@
 // Package sandbox makes and runs the pod sandbox: the container that holds a
-// pod's network, IPC and PID namespaces while its app containers come and go.
+// pod's network and IPC namespaces while its app containers come and go.
 // The sandbox image is made by the agent and imported into the local engine
 // (EnsureImage), so no registry is needed. Its PID 1 is the tiny pause
 // (TinyPause), a static program of a few hundred bytes, on amd64 and arm64;
