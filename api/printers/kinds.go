@@ -91,7 +91,7 @@ var tables = map[string]*Table{
 		wide("OS-Image", typeString, "The host's operating system."),
 		wide("Kernel-Version", typeString, "The host's kernel."),
 		wide("Container-Runtime", typeString, "The container engine and its version."),
-		wide("Backend", typeString, "The pod network backends the node uses to reach its peers' pods (host-gw, vxlan), <none> without peers."),
+		wide("Backend", typeString, "The pod network backends the node uses to reach its peers' pods (host-gw, vxlan, wireguard), <none> without peers."),
 	}},
 	"Namespace": {named: true, row: namespaceRow, columns: []Column{
 		col("Status", typeString, "Active, or Terminating while it is deleted."), ageColumn}},
