@@ -64,9 +64,13 @@ type Peer struct {
 	// VXLANMAC is its VTEP's MAC, nil when it takes no VXLAN traffic.
 	VXLANMAC net.HardwareAddr
 	// WireGuardKey is its signed WireGuard key (the annotation
-	// wireguard.Annotation), "" when it runs no WireGuard device; the
-	// WireGuard backend verifies it before using it.
+	// wireguard.Annotation), "" when it takes no WireGuard (another mode,
+	// or its device failed); the WireGuard backend verifies it before
+	// using it.
 	WireGuardKey string
+	// UsesWireGuard: it reaches some node through WireGuard (its
+	// AnnotationBackendsInUse), so maybe this one.
+	UsesWireGuard bool
 }
 
 // badPeer is a node whose published pod network data does not hold up; it
@@ -122,6 +126,7 @@ func peersOf(nodes map[string]*api.Node, self string, cluster netip.Prefix) (pee
 func (p *Peer) readAnnotations(ann map[string]string, cluster netip.Prefix) error {
 	p.Mode = Mode(ann[api.AnnotationPodNetworkBackend])
 	p.WireGuardKey = ann[wireguard.Annotation]
+	p.UsesWireGuard = slices.Contains(strings.Split(ann[api.AnnotationBackendsInUse], ","), string(ModeWireGuard))
 	s, ok := ann[api.AnnotationVXLANMAC]
 	if !ok || s == "" {
 		return nil
@@ -159,6 +164,16 @@ func chooseBackend(self Mode, vxlanOK, wgOK bool, peer Peer, direct bool) Mode {
 		return ModeVXLAN
 	}
 	return ModeHostGW
+}
+
+// needsWireGuard reports whether this node's WireGuard device must run
+// for peer, whose key verifies (wgOK), under auto: when chooseBackend may
+// send to it through the device (it asks for WireGuard, or is not on a
+// directly connected subnet), or when the peer uses WireGuard towards some
+// node and so may reach this one through it (asymmetric routes: coarse,
+// but safe).
+func needsWireGuard(wgOK bool, peer Peer, direct bool) bool {
+	return wgOK && (peer.Mode == ModeWireGuard || !direct || peer.UsesWireGuard)
 }
 
 // inUse is the value of AnnotationBackendsInUse for the chosen backends.

@@ -111,6 +111,58 @@ func TestChooseBackend(t *testing.T) {
 	}
 }
 
+// TestNeedsWireGuard: under auto the device is wanted for every peer
+// chooseBackend sends through it, and for a peer that uses WireGuard
+// towards some node; never for a peer whose key does not verify.
+func TestNeedsWireGuard(t *testing.T) {
+	mac := net.HardwareAddr{0x0a, 0x5a, 1, 2, 3, 4}
+	peers := []Peer{{Node: "old"}, {Node: "hg", Mode: ModeHostGW}, {Node: "auto", Mode: ModeAuto, VXLANMAC: mac},
+		{Node: "vx", Mode: ModeVXLAN, VXLANMAC: mac}, {Node: "wg", Mode: ModeWireGuard, VXLANMAC: mac},
+		{Node: "uses", Mode: ModeAuto, VXLANMAC: mac, UsesWireGuard: true}}
+	for _, p := range peers {
+		for _, vxOK := range []bool{false, true} {
+			for _, wgOK := range []bool{false, true} {
+				for _, direct := range []bool{false, true} {
+					if chooseBackend(ModeAuto, vxOK, wgOK, p, direct) == ModeWireGuard && !needsWireGuard(wgOK, p, direct) {
+						t.Errorf("peer %s (vxlan %v, wireguard %v, direct %v): chosen for WireGuard, device not wanted", p.Node, vxOK, wgOK, direct)
+					}
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		wgOK   bool
+		peer   Peer
+		direct bool
+		want   bool
+	}{
+		{true, peers[2], true, false},  // auto on the segment
+		{true, peers[2], false, true},  // auto behind a router
+		{true, peers[4], true, true},   // asks for WireGuard
+		{true, peers[5], true, true},   // uses WireGuard, maybe towards this node
+		{false, peers[5], true, false}, // ... with a key that does not verify
+		{false, peers[2], false, false},
+	} {
+		if got := needsWireGuard(tc.wgOK, tc.peer, tc.direct); got != tc.want {
+			t.Errorf("needsWireGuard(%v, %s, direct %v) = %v, want %v", tc.wgOK, tc.peer.Node, tc.direct, got, tc.want)
+		}
+	}
+}
+
+func TestPeerReadsWhetherItUsesWireGuard(t *testing.T) {
+	cluster := netip.MustParsePrefix("10.244.0.0/16")
+	for v, want := range map[string]bool{"": false, "host-gw": false, "host-gw,vxlan": false, "wireguard": true,
+		"host-gw,wireguard": true, "host-gw,vxlan,wireguard": true, "wireguard2": false} {
+		p := Peer{Node: "b", Addr: netip.MustParseAddr("10.98.0.2")}
+		if err := p.readAnnotations(map[string]string{api.AnnotationBackendsInUse: v}, cluster); err != nil {
+			t.Fatal(err)
+		}
+		if p.UsesWireGuard != want {
+			t.Errorf("backends in use %q: uses WireGuard %v, want %v", v, p.UsesWireGuard, want)
+		}
+	}
+}
+
 func TestVXLANConfigCheck(t *testing.T) {
 	ok := VXLANConfig{Local: netip.MustParseAddr("10.98.0.1")}
 	if err := ok.check(); err != nil {

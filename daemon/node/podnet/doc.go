@@ -47,7 +47,8 @@
 // owns, and the peer configured with its verified signed key).
 // --pod-network-backend says which (auto: host-gw to peers on a directly
 // connected subnet; to the others WireGuard when both publish a verified
-// key, else VXLAN). Each node publishes what its peers need (its mode,
+// key, else VXLAN; the WireGuard device runs only while some peer is
+// reached through it or reaches this node through it). Each node publishes what its peers need (its mode,
 // VTEP MAC and signed WireGuard key) and what it uses on its own Node as
 // annotations, and checks what its peers publish before use. Each tunnel
 // backend implements the tunnel interface: a route over its own device

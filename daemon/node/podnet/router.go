@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,19 +163,33 @@ func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, n
 			}
 		}
 	}
+	views := r.viewPeers(table, ready, peers)
+	// The WireGuard device runs always under wireguard, but under auto only
+	// while some peer needs it: wireguard-go's buffers (~33 MB) count as
+	// live heap, and the collector lets garbage grow as much again. The key
+	// is published either way, so that peers know this node takes it.
+	wg, _ := ready[ModeWireGuard].(*wgBackend)
+	wgWanted := r.cfg.Mode == ModeWireGuard || slices.ContainsFunc(views, func(v peerView) bool {
+		return needsWireGuard(v.wgOK, v.Peer, v.direct)
+	})
+	if wg != nil {
+		var err error
+		if wgWanted {
+			err = wg.ensureDevice()
+		}
+		r.report("wireguard device", err, "the wireguard device failed; its key is withdrawn and peers are reached by other backends meanwhile")
+		if err != nil {
+			delete(ready, ModeWireGuard)
+		}
+	}
+	_, wgReady := ready[ModeWireGuard]
+	wgReady = wgReady && wg.dev != nil // no device: no peer needs it
 	chosen := map[string]Mode{}
 	want := map[netip.Prefix]route{}
 	carried := map[Mode][]Peer{}
-	for _, p := range peers {
-		vx, vxOK := ready[ModeVXLAN]
-		vxOK = vxOK && vx.takes(p)
-		wg, wgOK := ready[ModeWireGuard]
-		wgOK = wgOK && wg.takes(p)
-		direct := true
-		if (r.cfg.Mode == ModeAuto || r.cfg.Mode == ModeWireGuard) && (vxOK || wgOK) {
-			direct = table.direct(p.Addr)
-		}
-		m := chooseBackend(r.cfg.Mode, vxOK, wgOK, p, direct)
+	for _, v := range views {
+		p := v.Peer
+		m := chooseBackend(r.cfg.Mode, v.vxOK, v.wgOK && wgReady, p, v.direct)
 		chosen[p.Node] = m
 		if tn, ok := ready[m]; ok {
 			want[p.Subnet] = tn.route(p)
@@ -190,6 +205,11 @@ func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, n
 		r.report(string(m)+" peers", err, "setting a tunnel's entries for peers failed", "backend", m)
 	}
 	r.syncRoutes(table, want, badKeys)
+	// Closed once the routes have left it.
+	if wg != nil && !wgWanted && wg.dev != nil {
+		wg.closeDevice()
+		r.log.Info("wireguard device closed: no peer is reached through it or reaches this node through it")
+	}
 	ann := map[string]string{}
 	for _, tn := range tunnels {
 		_, ok := ready[tn.mode()]
@@ -198,6 +218,33 @@ func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, n
 		}
 	}
 	r.publish(ctx, nodes[r.cfg.Node], ann, chosen)
+}
+
+// peerView is a peer with what a pass found: whether the ready tunnels
+// take it, and whether it is on a directly connected subnet.
+type peerView struct {
+	Peer
+	vxOK, wgOK, direct bool
+}
+
+// viewPeers looks at every peer once a pass (a key is verified once); a
+// peer's directness is asked only when some tunnel could carry it.
+func (r *Router) viewPeers(table routeTable, ready map[Mode]tunnel, peers []Peer) []peerView {
+	views := make([]peerView, 0, len(peers))
+	for _, p := range peers {
+		v := peerView{Peer: p, direct: true}
+		if vx, ok := ready[ModeVXLAN]; ok {
+			v.vxOK = vx.takes(p)
+		}
+		if wg, ok := ready[ModeWireGuard]; ok {
+			v.wgOK = wg.takes(p)
+		}
+		if (r.cfg.Mode == ModeAuto || r.cfg.Mode == ModeWireGuard) && (v.vxOK || v.wgOK) {
+			v.direct = table.direct(p.Addr)
+		}
+		views = append(views, v)
+	}
+	return views
 }
 
 // syncRoutes makes the table's routes of ours the wanted ones.
@@ -268,7 +315,7 @@ func (r *Router) publish(ctx context.Context, self *api.Node, tunnels map[string
 // forgetExcept drops the failures of routes this pass did not try, such as
 // those of nodes that are gone.
 func (r *Router) forgetExcept(replace []route, remove []netip.Prefix, blocked []route, more map[string]bool) {
-	keep := map[string]bool{"list": true, "vxlan": true, "vxlan peers": true, "wireguard": true, "wireguard peers": true, "publish": true}
+	keep := map[string]bool{"list": true, "vxlan": true, "vxlan peers": true, "wireguard": true, "wireguard device": true, "wireguard peers": true, "publish": true}
 	for k := range more {
 		keep[k] = true
 	}

@@ -86,7 +86,8 @@ type vxlanDevice interface {
 // the chosen tunnel and hands every tunnel exactly the peers it carries.
 type tunnel interface {
 	mode() Mode
-	// prepare readies the device for a pass, given this node's pod subnet;
+	// prepare readies the device for a pass, given this node's pod subnet
+	// (WireGuard: its key; the Router opens the device when it is needed);
 	// an error leaves the tunnel out of the pass (its peers go host-gw).
 	prepare(self netip.Prefix) error
 	// takes reports whether the peer published what the tunnel needs.

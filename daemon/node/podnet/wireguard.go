@@ -62,8 +62,9 @@ type wgBackend struct {
 	open  func(ctx context.Context, cfg wireguard.Config) (wgDevice, error)
 	now   func() time.Time
 
-	dev    wgDevice
+	dev    wgDevice     // nil while closed (under auto, while no peer needs it)
 	addr   netip.Prefix // the device's address
+	self   netip.Prefix // the address it is to have: its subnet's first, /32
 	certFP string       // the certificate the key was signed with
 	key    *wireguard.NodeKey
 	// refused: peers whose published key does not verify, by node, with
@@ -83,9 +84,9 @@ func newWGBackend(ctx context.Context, cfg WireGuardConfig, netns string, log *s
 func (w *wgBackend) mode() Mode { return ModeWireGuard }
 
 // prepare keeps the key in line with the node's certificate (a renewal
-// makes a new key, put into the running device) and the device running:
-// one that stopped (deleted from outside) or has another address (the
-// node's subnet moved) is made again.
+// makes a new key, put into the running device) and notes the device's
+// address in the node's subnet. The device itself is ensureDevice's: the
+// key is published even while no device runs (under auto).
 func (w *wgBackend) prepare(self netip.Prefix) error {
 	clear(w.seen)
 	node := w.cfg.Identity()
@@ -100,7 +101,7 @@ func (w *wgBackend) prepare(self netip.Prefix) error {
 		if w.dev != nil && w.key != nil && nk.Private != w.key.Private {
 			if err := w.dev.SetPrivateKey(nk.Private); err != nil {
 				w.closeDevice()
-				return err
+				return fmt.Errorf("wireguard: putting the renewed key into the device: %w", err)
 			}
 		}
 		if w.key != nil && nk.Why != "" {
@@ -108,14 +109,21 @@ func (w *wgBackend) prepare(self netip.Prefix) error {
 		}
 		w.key, w.certFP = nk, fp
 	}
-	addr := netip.PrefixFrom(self.Masked().Addr().Next(), 32)
+	w.self = netip.PrefixFrom(self.Masked().Addr().Next(), 32)
+	return nil
+}
+
+// ensureDevice keeps the device running, after prepare: one that stopped
+// (deleted from outside) or has another address (the node's subnet moved)
+// is made again.
+func (w *wgBackend) ensureDevice() error {
 	if w.dev != nil {
 		select {
 		case <-w.dev.Done():
 			w.log.Warn("the wireguard device stopped; making it again")
 			w.closeDevice()
 		default:
-			if addr != w.addr {
+			if w.addr != w.self {
 				w.closeDevice()
 			}
 		}
@@ -123,16 +131,21 @@ func (w *wgBackend) prepare(self netip.Prefix) error {
 	if w.dev != nil {
 		return nil
 	}
-	dev, err := w.open(w.ctx, wireguard.Config{Address: addr, ListenPort: w.cfg.Port, MTU: w.cfg.MTU,
+	dev, err := w.open(w.ctx, wireguard.Config{Address: w.self, ListenPort: w.cfg.Port, MTU: w.cfg.MTU,
 		PrivateKey: w.key.Private, Trust: w.cfg.Trust, Log: w.log, LeaveRoutes: true, NetNS: w.netns})
 	if err != nil {
-		return err
+		return fmt.Errorf("opening the device with address %s: %w", w.self, err)
 	}
-	w.dev, w.addr = dev, addr
+	w.dev, w.addr = dev, w.self
 	return nil
 }
 
+// closeDevice closes the device if it runs; the kernel removes the routes
+// over it.
 func (w *wgBackend) closeDevice() {
+	if w.dev == nil {
+		return
+	}
 	if err := w.dev.Close(); err != nil {
 		w.log.Warn("closing the wireguard device", "err", err)
 	}
@@ -164,6 +177,9 @@ func (w *wgBackend) route(p Peer) route {
 // sync configures exactly peers on the device.
 func (w *wgBackend) sync(peers []Peer) error {
 	w.refused, w.seen = w.seen, w.refused
+	if w.dev == nil {
+		return nil // closed: it carries no peer
+	}
 	list := make([]wireguard.Peer, 0, len(peers))
 	for _, p := range peers {
 		list = append(list, wgPeer(p, w.cfg.Port))

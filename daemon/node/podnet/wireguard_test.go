@@ -3,6 +3,7 @@ package podnet
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"github.com/shoal-dev/shoal/daemon/node/tunnel/wireguard"
 	"github.com/shoal-dev/shoal/daemon/trust/identity"
 	"github.com/shoal-dev/shoal/internal/poll"
+	"github.com/shoal-dev/shoal/registry"
 )
 
 // fakeWG is a WireGuard device in memory.
@@ -62,15 +64,25 @@ func (f *fakeWG) state() (peers []string, keys []wireguard.Key) {
 	return slices.Clone(f.peers), slices.Clone(f.keys)
 }
 
+func (f *fakeWG) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
 // fakeWGs opens fake devices with indexes 20, 21, ...
 type fakeWGs struct {
 	mu   sync.Mutex
 	devs []*fakeWG
+	fail error // open fails with it (no /dev/net/tun, the port taken)
 }
 
 func (o *fakeWGs) open(_ context.Context, cfg wireguard.Config) (wgDevice, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.fail != nil {
+		return nil, o.fail
+	}
 	d := &fakeWG{index: 20 + len(o.devs), cfg: cfg, done: make(chan struct{})}
 	o.devs = append(o.devs, d)
 	return d, nil
@@ -249,5 +261,191 @@ func TestWireGuardModeNeedsAnIdentity(t *testing.T) {
 		VXLAN: VXLANConfig{Local: netip.MustParseAddr("10.98.0.1")}})
 	if err == nil {
 		t.Fatal("wireguard without an identity accepted")
+	}
+}
+
+// wgFixture is node a (10.244.0.0/24, 10.98.0.1) with a Router using fake
+// WireGuard devices; its peers publish keys signed by ca.
+type wgFixture struct {
+	store *registry.Registry
+	table *fakeTable
+	wgs   *fakeWGs
+	ca    *testCA
+}
+
+// newWGFixture makes node a; onLink are the peer addresses direct reports
+// as directly connected.
+func newWGFixture(t *testing.T, onLink ...string) *wgFixture {
+	t.Helper()
+	f := &wgFixture{store: testStore(t), table: &fakeTable{owned: map[netip.Prefix]netip.Addr{}, onLink: map[netip.Addr]bool{}},
+		wgs: &fakeWGs{}, ca: newTestCA(t)}
+	for _, a := range onLink {
+		f.table.onLink[netip.MustParseAddr(a)] = true
+	}
+	addNode(t, f.store, "a", "10.244.0.0/24", "10.98.0.1")
+	return f
+}
+
+// addPeer adds an auto peer with a VTEP and a verified key; kv adds or
+// overrides annotations.
+func (f *wgFixture) addPeer(t *testing.T, name, cidr, ip string, kv ...string) {
+	t.Helper()
+	addNode(t, f.store, name, cidr, ip)
+	n := getNode(t, f.store, name)
+	n.Annotations = map[string]string{api.AnnotationPodNetworkBackend: "auto",
+		api.AnnotationVXLANMAC: vxlanMAC(netip.MustParseAddr(ip)).String(), wireguard.Annotation: f.ca.signedKey(t, name)}
+	for i := 0; i+1 < len(kv); i += 2 {
+		n.Annotations[kv[i]] = kv[i+1]
+	}
+	if _, err := f.store.Update(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs a's Router in mode until the test ends.
+func (f *wgFixture) start(t *testing.T, mode Mode) {
+	t.Helper()
+	live := identity.NewLive(f.ca.node(t, "a"))
+	r, err := NewRouter(RouterConfig{Node: "a", ClusterCIDR: mustCIDR(t, "10.244.0.0/16"), Log: testLog(t),
+		Resync: 50 * time.Millisecond, Mode: mode, VXLAN: VXLANConfig{Local: netip.MustParseAddr("10.98.0.1")},
+		WireGuard: WireGuardConfig{DataDir: t.TempDir(), Identity: live.Node, Trust: live.Pool},
+		Publish:   AnnotateNode(f.store, "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.open = func(string) (routeTable, error) { return f.table, nil }
+	r.openWG = f.wgs.open
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, f.store) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// published waits until a's annotations have the backends in use inUse,
+// and returns them.
+func (f *wgFixture) published(t *testing.T, inUse string) map[string]string {
+	t.Helper()
+	var ann map[string]string
+	poll.Cond(t, 10*time.Second, "a's backends in use: "+inUse, func() bool {
+		ann = getNode(t, f.store, "a").Annotations
+		return ann[api.AnnotationBackendsInUse] == inUse
+	})
+	return ann
+}
+
+func (f *wgFixture) expectRoutes(t *testing.T, what string, want ...string) {
+	t.Helper()
+	poll.Cond(t, 10*time.Second, what, func() bool { return slices.Equal(f.table.routes(), want) })
+}
+
+// TestRouterAutoNoDeviceForDirectPeers: under auto, with every peer on the
+// segment and none using WireGuard, the device is never opened (its
+// buffers would cost ~33 MB of heap), yet the key is published. A peer
+// that uses WireGuard but whose key does not verify opens none either.
+func TestRouterAutoNoDeviceForDirectPeers(t *testing.T) {
+	f := newWGFixture(t, "10.98.0.2", "10.98.0.3")
+	f.addPeer(t, "b", "10.244.1.0/24", "10.98.0.2", api.AnnotationBackendsInUse, "host-gw,vxlan")
+	f.addPeer(t, "c", "10.244.2.0/24", "10.98.0.3", api.AnnotationBackendsInUse, "wireguard",
+		wireguard.Annotation, newTestCA(t).signedKey(t, "c")) // a stranger's key
+	f.start(t, ModeAuto)
+
+	ann := f.published(t, "host-gw")
+	if _, err := wireguard.VerifyKey(ann[wireguard.Annotation], "a", f.ca.pool, time.Now()); err != nil {
+		t.Errorf("the key is not published (or does not verify) without a device: %v", err)
+	}
+	f.expectRoutes(t, "host-gw to both", "10.244.1.0/24 via 10.98.0.2", "10.244.2.0/24 via 10.98.0.3")
+	time.Sleep(300 * time.Millisecond) // passes go by
+	if n := f.wgs.count(); n != 0 {
+		t.Errorf("%d wireguard devices opened, want none", n)
+	}
+}
+
+// TestRouterAutoDeviceWhilePeerRouted: a routed peer with a verified key
+// opens the device and goes through it; once it is gone the device is
+// closed, the key still published; a routed peer again opens a new one.
+func TestRouterAutoDeviceWhilePeerRouted(t *testing.T) {
+	f := newWGFixture(t, "10.98.0.2")
+	f.addPeer(t, "b", "10.244.1.0/24", "10.98.0.2")
+	f.addPeer(t, "c", "10.244.2.0/24", "10.98.1.3") // behind a router
+	f.start(t, ModeAuto)
+
+	f.expectRoutes(t, "host-gw to b, wireguard to c", "10.244.1.0/24 via 10.98.0.2", "10.244.2.0/24 dev 20")
+	dev := f.wgs.last()
+	if peers, _ := dev.state(); !slices.Equal(peers, []string{"c 10.98.1.3:51820 10.244.2.0/24"}) {
+		t.Errorf("wireguard peers %q, want c", peers)
+	}
+	key := f.published(t, "host-gw,wireguard")[wireguard.Annotation]
+	if key == "" {
+		t.Error("no key published while the device runs")
+	}
+
+	if _, err := f.store.Delete(context.Background(), api.KindNode, "", "c", api.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Cond(t, 10*time.Second, "the device closed once c is gone", dev.isClosed)
+	f.expectRoutes(t, "host-gw to b only", "10.244.1.0/24 via 10.98.0.2")
+	if got := f.published(t, "host-gw")[wireguard.Annotation]; got != key {
+		t.Errorf("key published without the device: %q, want the same as before", got)
+	}
+	if n := f.wgs.count(); n != 1 {
+		t.Errorf("%d devices opened, want 1", n)
+	}
+
+	f.addPeer(t, "d", "10.244.3.0/24", "10.98.1.4") // behind a router
+	f.expectRoutes(t, "wireguard to d through a new device", "10.244.1.0/24 via 10.98.0.2", "10.244.3.0/24 dev 21")
+}
+
+// TestRouterAutoDeviceForPeerUsingWireGuard: a peer on the segment that
+// uses WireGuard (towards some node: maybe this one, with asymmetric
+// routes) opens the device; it is still reached by host-gw.
+func TestRouterAutoDeviceForPeerUsingWireGuard(t *testing.T) {
+	f := newWGFixture(t, "10.98.0.2")
+	f.addPeer(t, "b", "10.244.1.0/24", "10.98.0.2", api.AnnotationBackendsInUse, "host-gw,wireguard")
+	f.start(t, ModeAuto)
+
+	poll.Cond(t, 10*time.Second, "a device opened", func() bool { return f.wgs.count() == 1 })
+	f.expectRoutes(t, "host-gw to b", "10.244.1.0/24 via 10.98.0.2")
+	if f.published(t, "host-gw")[wireguard.Annotation] == "" {
+		t.Error("no key published")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if f.wgs.last().isClosed() {
+		t.Error("the device was closed while b uses WireGuard")
+	}
+}
+
+// TestRouterWireGuardModeDeviceAlways: under wireguard the device runs even
+// when every peer is on the segment, and they are reached through it.
+func TestRouterWireGuardModeDeviceAlways(t *testing.T) {
+	f := newWGFixture(t, "10.98.0.2")
+	f.addPeer(t, "b", "10.244.1.0/24", "10.98.0.2")
+	f.start(t, ModeWireGuard)
+
+	f.expectRoutes(t, "wireguard to b on the segment", "10.244.1.0/24 dev 20")
+	if f.published(t, "wireguard")[wireguard.Annotation] == "" {
+		t.Error("no key published")
+	}
+}
+
+// TestRouterAutoDeviceFails: when the device is needed and cannot be
+// opened, the key is withdrawn and the routed peer goes by VXLAN; a later
+// pass opens it and the peer goes through WireGuard.
+func TestRouterAutoDeviceFails(t *testing.T) {
+	f := newWGFixture(t)
+	f.wgs.fail = errors.New("no /dev/net/tun")
+	f.addPeer(t, "c", "10.244.2.0/24", "10.98.1.3") // behind a router
+	f.start(t, ModeAuto)
+
+	f.expectRoutes(t, "vxlan to c", "10.244.2.0/24 via 10.244.2.0 dev 7 onlink")
+	if f.published(t, "vxlan")[wireguard.Annotation] != "" {
+		t.Error("key published though the device failed")
+	}
+
+	f.wgs.mu.Lock()
+	f.wgs.fail = nil
+	f.wgs.mu.Unlock()
+	f.expectRoutes(t, "wireguard to c once the device opens", "10.244.2.0/24 dev 20")
+	if f.published(t, "wireguard")[wireguard.Annotation] == "" {
+		t.Error("no key published once the device runs")
 	}
 }
