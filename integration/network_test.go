@@ -15,6 +15,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/tunnel/wireguard"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
@@ -147,6 +148,25 @@ func TestPodNetworkServicesDNSAndIngress(t *testing.T) {
 		return nil
 	})
 	client := podNamed2(t, h1, "client")
+
+	// Every peer is on the hosts' one subnet (host-gw): under auto no host
+	// runs the WireGuard device, whose buffers would cost each agent
+	// about 33 MB of heap, yet each publishes its key, so that a peer
+	// across a router could still choose WireGuard.
+	t.Run("auto on one subnet: no WireGuard device, the key published", func(t *testing.T) {
+		for i, h := range []*clusterHost{h1, h2, h3} {
+			if links := nsRun(t, i+1, "ip", "link", "show"); strings.Contains(links, "shoal.wg") {
+				t.Errorf("h%d runs the WireGuard device with every peer on its subnet:\n%s", i+1, links)
+			}
+			obj, err := h1.client.Get(ctx(t), api.KindNode, "", h.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if obj.(*api.Node).Annotations[wireguard.Annotation] == "" {
+				t.Errorf("%s publishes no WireGuard key", h.name)
+			}
+		}
+	})
 
 	t.Run("pod to pod across hosts keeps the source address", func(t *testing.T) {
 		var target *api.Pod
