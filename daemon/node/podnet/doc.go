@@ -48,9 +48,10 @@
 // --pod-network-backend says which (auto: host-gw to peers on a directly
 // connected subnet; to the others WireGuard when both publish a verified
 // key, else VXLAN; the WireGuard device runs only while some peer is
-// reached through it or reaches this node through it). Each node publishes what its peers need (its mode,
-// VTEP MAC and signed WireGuard key) and what it uses on its own Node as
-// annotations, and checks what its peers publish before use. Each tunnel
-// backend implements the tunnel interface: a route over its own device
-// and per-peer state synced from the peers it carries.
+// reached through it or reaches this node through it). Each node publishes
+// what its peers need (its mode, VTEP MAC and signed WireGuard key) and
+// what it uses on its own Node as annotations, and checks what its peers
+// publish before use. Each tunnel backend implements the tunnel interface:
+// a route over its own device and per-peer state synced from the peers it
+// carries.
 package podnet

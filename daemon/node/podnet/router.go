@@ -164,26 +164,8 @@ func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, n
 		}
 	}
 	views := r.viewPeers(table, ready, peers)
-	// The WireGuard device runs always under wireguard, but under auto only
-	// while some peer needs it: wireguard-go's buffers (~33 MB) count as
-	// live heap, and the collector lets garbage grow as much again. The key
-	// is published either way, so that peers know this node takes it.
-	wg, _ := ready[ModeWireGuard].(*wgBackend)
-	wgWanted := r.cfg.Mode == ModeWireGuard || slices.ContainsFunc(views, func(v peerView) bool {
-		return needsWireGuard(v.wgOK, v.Peer, v.direct)
-	})
-	if wg != nil {
-		var err error
-		if wgWanted {
-			err = wg.ensureDevice()
-		}
-		r.report("wireguard device", err, "the wireguard device failed; its key is withdrawn and peers are reached by other backends meanwhile")
-		if err != nil {
-			delete(ready, ModeWireGuard)
-		}
-	}
-	_, wgReady := ready[ModeWireGuard]
-	wgReady = wgReady && wg.dev != nil // no device: no peer needs it
+	wg, wgWanted := r.wireGuardDevice(ready, views)
+	wgReady := wg != nil && wg.dev != nil // no device: no peer goes through it
 	chosen := map[string]Mode{}
 	want := map[netip.Prefix]route{}
 	carried := map[Mode][]Peer{}
@@ -206,7 +188,7 @@ func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, n
 	}
 	r.syncRoutes(table, want, badKeys)
 	// Closed once the routes have left it.
-	if wg != nil && !wgWanted && wg.dev != nil {
+	if wgReady && !wgWanted {
 		wg.closeDevice()
 		r.log.Info("wireguard device closed: no peer is reached through it or reaches this node through it")
 	}
@@ -218,6 +200,34 @@ func (r *Router) sync(ctx context.Context, table routeTable, tunnels []tunnel, n
 		}
 	}
 	r.publish(ctx, nodes[r.cfg.Node], ann, chosen)
+}
+
+// wireGuardDevice opens the WireGuard device of a ready WireGuard tunnel
+// when it is wanted: always under wireguard, under auto only while some
+// peer needs it (wireguard-go's buffers, ~33 MB, count as live heap, and
+// the collector lets garbage grow as much again). The key is published
+// either way, so that peers know this node takes WireGuard; a device that
+// fails to open takes the tunnel out of ready, which withdraws the key.
+// It returns the tunnel (nil: none, or it failed) and whether the device
+// is wanted.
+func (r *Router) wireGuardDevice(ready map[Mode]tunnel, views []peerView) (*wgBackend, bool) {
+	wg, _ := ready[ModeWireGuard].(*wgBackend)
+	wanted := r.cfg.Mode == ModeWireGuard || slices.ContainsFunc(views, func(v peerView) bool {
+		return needsWireGuard(v.wgOK, v.Peer, v.direct)
+	})
+	if wg == nil {
+		return nil, wanted
+	}
+	var err error
+	if wanted {
+		err = wg.ensureDevice()
+	}
+	r.report("wireguard device", err, "the wireguard device failed; its key is withdrawn and peers are reached by other backends meanwhile")
+	if err != nil {
+		delete(ready, ModeWireGuard)
+		return nil, wanted
+	}
+	return wg, wanted
 }
 
 // peerView is a peer with what a pass found: whether the ready tunnels

@@ -125,16 +125,6 @@ func tinySource(program []byte) (source, error) {
 	}}, nil
 }
 
-// ensureTinyImage imports the image of the tiny pause unless the engine
-// has it.
-func ensureTinyImage(ctx context.Context, eng engine.Engine, program []byte) (string, error) {
-	src, err := tinySource(program)
-	if err != nil {
-		return "", err
-	}
-	return ensure(ctx, eng, src)
-}
-
 // tinyRootfs is the tiny image's root filesystem as a tar.
 func tinyRootfs(program []byte) ([]byte, error) {
 	var buf bytes.Buffer
@@ -189,16 +179,6 @@ func binarySource(exePath string) (source, error) {
 		pr.CloseWithError(errImportEnded) // ends the writer if the import stopped reading
 		return err
 	}}, nil
-}
-
-// ensureBinaryImage imports the image of the binary at exePath unless the
-// engine has it.
-func ensureBinaryImage(ctx context.Context, eng engine.Engine, exePath string) (string, error) {
-	src, err := binarySource(exePath)
-	if err != nil {
-		return "", err
-	}
-	return ensure(ctx, eng, src)
 }
 
 var errImportEnded = errors.New("sandbox: the import ended")
