@@ -136,6 +136,13 @@ func TestStateFromInspect(t *testing.T) {
 		t.Fatalf("state = %+v", st)
 	}
 
+	// A process that exits at once: the engine's exit stamp can precede its
+	// start stamp; the state never shows a finish before the start.
+	resp.State.FinishedAt = "2024-05-01T10:00:00.123450000Z"
+	if st := stateFromInspect(resp); !st.FinishedAt.Equal(want) {
+		t.Fatalf("finished = %v, want clamped to the start %v", st.FinishedAt, want)
+	}
+
 	legacy := container.InspectResponse{NetworkSettings: &container.NetworkSettings{}}
 	legacy.NetworkSettings.IPAddress = "172.17.0.2"
 	if got := stateFromInspect(legacy).IPAddress; got != "172.17.0.2" {

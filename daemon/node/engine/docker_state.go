@@ -27,6 +27,12 @@ func stateFromInspect(resp container.InspectResponse) State {
 			st.Error = s.Error
 			st.StartedAt = parseEngineTime(s.StartedAt)
 			st.FinishedAt = parseEngineTime(s.FinishedAt)
+			// The engine stamps StartedAt after the start call returns and
+			// FinishedAt from the runtime's exit, so a process that exits at
+			// once can seem to finish before it started (by microseconds).
+			if !st.FinishedAt.IsZero() && st.FinishedAt.Before(st.StartedAt) {
+				st.FinishedAt = st.StartedAt
+			}
 			if s.Health != nil {
 				st.Health = string(s.Health.Status)
 			}
