@@ -27,10 +27,10 @@ const (
 	tlsBacklog = 128
 )
 
-// sortStreams reads memberlist's accepted connections and hands each to
-// memberlist or to the TLS listener. It ends when quit closes.
+// sortStreams reads the accepted connections and hands each to memberlist
+// or to the TLS listener. It ends when quit closes.
 func (t *transport) sortStreams() {
-	in := t.NetTransport.StreamCh()
+	in := t.accepted
 	slots := make(chan struct{}, maxSorting)
 	var (
 		wg      sync.WaitGroup
@@ -55,7 +55,7 @@ func (t *transport) sortStreams() {
 		}
 		conn = &countedConn{Conn: conn, c: t.stats}
 		// At most maxSorting connections wait for their first byte; beyond,
-		// memberlist's accept loop waits and the kernel's backlog holds the
+		// the accept loop waits and the kernel's backlog holds the
 		// rest.
 		select {
 		case slots <- struct{}{}:
