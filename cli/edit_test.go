@@ -70,6 +70,10 @@ func TestEdit(t *testing.T) {
 }
 
 func TestEditReopensOnError(t *testing.T) {
+	// The copy of a refused edit is kept in the temporary directory: this
+	// test's own, so that it can be read and leaves nothing behind.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	srv := clienttest.NewServer(t)
 	srv.Add(deployment("web", 1, 1, 1, 1, ago(time.Hour)))
 	// The first save is refused; the file opens again with the reasons,
@@ -99,8 +103,15 @@ fi`)
 	useEditor(t, `sed -i '0,/replicas: 2$/s//replicas: -1/' "$1"`)
 	rv := srv.Object(api.KindDeployment, "default", "web").GetObjectMeta().ResourceVersion
 	r = shoal(t, srv, "", "edit", "deploy/web")
-	if r.code != 1 || !strings.Contains(r.stderr, "edit cancelled, no valid changes were saved; a copy of your changes is in ") {
+	if r.code != 1 || !strings.Contains(r.stderr, "edit cancelled, no valid changes were saved; a copy of your changes is in "+tmp+"/") {
 		t.Fatalf("give up: %d %q", r.code, r.stderr)
+	}
+	copied, _ := filepath.Glob(filepath.Join(tmp, "shoal-edit-*.yaml"))
+	if len(copied) != 1 {
+		t.Fatalf("copies kept: %v, want one", copied)
+	}
+	if b, err := os.ReadFile(copied[0]); err != nil || !strings.Contains(string(b), "replicas: -1") {
+		t.Fatalf("the kept copy lacks the refused change: %v\n%s", err, b)
 	}
 	if now := srv.Object(api.KindDeployment, "default", "web").GetObjectMeta().ResourceVersion; now != rv {
 		t.Fatalf("a refused edit wrote the deployment")
