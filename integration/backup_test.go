@@ -182,19 +182,7 @@ func TestBackupRestoreIntoANewCluster(t *testing.T) {
 // unmountUnder unmounts every file system mounted below dir, deepest first.
 func unmountUnder(t *testing.T, dir string) {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
+	if err := unmountBelow(dir); err != nil {
 		t.Fatal(err)
-	}
-	var points []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
-			points = append(points, f[1])
-		}
-	}
-	for i := len(points) - 1; i >= 0; i-- {
-		if err := syscall.Unmount(points[i], syscall.MNT_DETACH); err != nil {
-			t.Fatalf("unmount %s: %v", points[i], err)
-		}
 	}
 }

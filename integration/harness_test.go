@@ -139,11 +139,51 @@ func startAgentWith(t testing.TB, prepare func(*agent), extra ...string) *agent 
 				t.Logf("agent log (last lines):\n%s", strings.Join(lines, "\n"))
 			}
 		}
-		os.RemoveAll(dir)
+		// A killed agent leaves its pods' tmpfs mounts (secrets, service
+		// account tokens): without this every test left them in the host's
+		// mount table, which the engine reads on each container start.
+		if err := unmountBelow(dir); err != nil {
+			t.Errorf("the agent's mounts: %v", err)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("removing the agent's data dir: %v", err)
+		}
 	})
 	a.start()
 	a.client = a.newClient(t, "")
 	return a
+}
+
+// unmountBelow detaches every file system mounted below dir, deepest
+// first, and fails if any is left.
+func unmountBelow(dir string) error {
+	points := func() ([]string, error) {
+		b, err := os.ReadFile("/proc/self/mounts")
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+				out = append(out, f[1])
+			}
+		}
+		return out, nil
+	}
+	list, err := points()
+	if err != nil {
+		return err
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		// EINVAL: an outer detach took it along already.
+		if err := syscall.Unmount(list[i], syscall.MNT_DETACH); err != nil && err != syscall.EINVAL && err != syscall.ENOENT {
+			return fmt.Errorf("unmount %s: %w", list[i], err)
+		}
+	}
+	if left, err := points(); err != nil || len(left) > 0 {
+		return fmt.Errorf("still mounted below %s: %v (%v)", dir, left, err)
+	}
+	return nil
 }
 
 func (a *agent) url() string { return fmt.Sprintf("https://127.0.0.1:%d", a.port) }
