@@ -118,3 +118,11 @@ wait_http() {
 	done
 	return 1
 }
+
+# memory_kib PID FIELD prints a field of the process's memory in KiB from
+# /proc/PID/smaps_rollup: Rss (resident), Anonymous (private: what the
+# process itself allocated) or Pss (resident, with pages shared among
+# processes, such as a binary mapped by several agents, split among them).
+memory_kib() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"
+}
