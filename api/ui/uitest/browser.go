@@ -2,6 +2,7 @@ package uitest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -239,11 +240,21 @@ func (b *Browser) Cancel(what, sel string) {
 }
 
 // clickUntil clicks sel until the page expression taken is true within a
-// second of a click, three clicks at most.
+// second of a click, three clicks at most. Each click waits first for the
+// page to be still (no change to the document for 150 ms, 3 s at most): a
+// live update that moves the row between finding the button and pressing
+// the mouse sends the click elsewhere. A mouse click the page did not take
+// is logged with what was under the pointer; the last attempt clicks the
+// element itself (the action's effect is what the tests check).
 func (b *Browser) clickUntil(what, sel, taken string) {
 	b.T.Helper()
 	for attempt := 1; ; attempt++ {
-		b.Run(what, chromedp.Click(chromedp.CSS(sel)))
+		b.settle()
+		if attempt < 3 {
+			b.Run(what, chromedp.Click(chromedp.CSS(sel)))
+		} else {
+			b.Run(what, Eval(`document.querySelector(`+jsString(sel)+`).click()`))
+		}
 		for end := time.Now().Add(b.Slow * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 			if EvalAs[bool](b, taken) {
 				return
@@ -252,8 +263,40 @@ func (b *Browser) clickUntil(what, sel, taken string) {
 		if attempt == 3 {
 			b.T.Fatalf("%s: the page took none of 3 clicks on %s (%s stayed false)", what, sel, taken)
 		}
-		b.T.Logf("%s: the page did not take the click on %s; clicking again", what, sel)
+		b.T.Logf("%s: the page did not take the click on %s (under its centre now: %s); clicking again", what, sel, b.under(sel))
 	}
+}
+
+// settle waits until the document has not changed for 150 ms, 3 s at most.
+func (b *Browser) settle() {
+	b.T.Helper()
+	EvalAs[bool](b, `new Promise((resolve) => {
+  let quiet;
+  const done = (ok) => { obs.disconnect(); clearTimeout(quiet); clearTimeout(cap); resolve(ok); };
+  const obs = new MutationObserver(() => { clearTimeout(quiet); quiet = setTimeout(() => done(true), 150); });
+  obs.observe(document.documentElement, { subtree: true, childList: true, characterData: true, attributes: true });
+  quiet = setTimeout(() => done(true), 150);
+  const cap = setTimeout(() => done(false), 3000);
+})`, chromedp.EvalAwaitPromise)
+}
+
+// under names the element at the centre of sel's box, for a missed click.
+func (b *Browser) under(sel string) string {
+	b.T.Helper()
+	return EvalAs[string](b, `(() => {
+  const e = document.querySelector(`+jsString(sel)+`);
+  if (!e) return 'no such element';
+  const r = e.getBoundingClientRect();
+  const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  if (!at) return 'nothing (off screen?)';
+  return at === e ? 'the element itself' : at.tagName.toLowerCase() + (at.id ? '#' + at.id : '') + (at.className ? '.' + String(at.className).split(' ').join('.') : '');
+})()`)
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // LastAct is how the page's last action ended ("rollback: done",
