@@ -63,7 +63,9 @@ func newTransport(ctx context.Context, bind string, blocked func(string) bool, s
 	}
 	ip := net.ParseIP(host)
 	if host != "" && ip == nil {
-		return nil, fmt.Errorf("gossip: bind address %q: not an IP address", bind)
+		// A name would have to resolve to one address; memberlist's own
+		// transport took it for "every interface", silently.
+		return nil, fmt.Errorf("gossip: bind address %q: the host must be an IP address (0.0.0.0 for every interface, or one of this host's)", bind)
 	}
 	// With port 0 the TCP listener picks a port that UDP may find taken;
 	// try a few times, as memberlist does.

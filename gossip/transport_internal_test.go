@@ -141,6 +141,15 @@ func TestTransportStreamsReachMemberlist(t *testing.T) {
 	}
 }
 
+// A host name as the bind address is refused, naming the fix, where
+// memberlist's transport listened on every interface instead.
+func TestTransportRefusesANameToBindTo(t *testing.T) {
+	_, err := newTransport(context.Background(), "localhost:0", nil, &counters{}, log.New(io.Discard, "", 0))
+	if err == nil || !strings.Contains(err.Error(), "must be an IP address (0.0.0.0 for every interface") {
+		t.Fatalf("err = %v, want the bind address refused with the fix", err)
+	}
+}
+
 func TestTransportAdvertisesTheBoundAddress(t *testing.T) {
 	tr := startTransport(t, nil)
 	ip, port, err := tr.FinalAdvertiseAddr("", tr.port)
