@@ -123,6 +123,19 @@ func startAgentWith(t testing.TB, prepare func(*agent), extra ...string) *agent 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered first, so it runs last: after the agent is stopped and
+	// after what prepare registered (which may unmount the dir itself).
+	// A killed agent leaves its pods' tmpfs mounts (secrets, service
+	// account tokens): without this every test left them in the host's
+	// mount table, which the engine reads on each container start.
+	t.Cleanup(func() {
+		if err := unmountBelow(dir); err != nil {
+			t.Errorf("the agent's mounts: %v", err)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("removing the agent's data dir: %v", err)
+		}
+	})
 	a := &agent{t: t, name: "it-" + randomSuffix(), dataDir: dir, port: freePort(t), extra: extra}
 	if prepare != nil {
 		prepare(a)
@@ -138,15 +151,6 @@ func startAgentWith(t testing.TB, prepare func(*agent), extra ...string) *agent 
 				}
 				t.Logf("agent log (last lines):\n%s", strings.Join(lines, "\n"))
 			}
-		}
-		// A killed agent leaves its pods' tmpfs mounts (secrets, service
-		// account tokens): without this every test left them in the host's
-		// mount table, which the engine reads on each container start.
-		if err := unmountBelow(dir); err != nil {
-			t.Errorf("the agent's mounts: %v", err)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("removing the agent's data dir: %v", err)
 		}
 	})
 	a.start()
