@@ -132,7 +132,7 @@ func (t *transport) readPackets() {
 		n, from, err := t.udp.ReadFrom(buf)
 		at := time.Now()
 		if err != nil {
-			if t.closing() || errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) { // Shutdown
 				return
 			}
 			t.logger.Printf("[ERR] memberlist: Error reading UDP packet: %v", err)
@@ -158,7 +158,7 @@ func (t *transport) acceptStreams() {
 	for {
 		conn, err := t.tcp.Accept()
 		if err != nil {
-			if t.closing() || errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) { // Shutdown
 				return
 			}
 			pause = min(max(2*pause, 5*time.Millisecond), acceptBackoffMax)
@@ -177,15 +177,6 @@ func (t *transport) acceptStreams() {
 			conn.Close()
 			return
 		}
-	}
-}
-
-func (t *transport) closing() bool {
-	select {
-	case <-t.quit:
-		return true
-	default:
-		return false
 	}
 }
 

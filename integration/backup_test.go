@@ -108,7 +108,9 @@ func TestBackupRestoreIntoANewCluster(t *testing.T) {
 	// Every host lost: the agent, its containers and its data.
 	a.stop(syscall.SIGKILL)
 	removeContainers(a.name)
-	unmountUnder(t, a.dataDir) // the secret volumes' tmpfs
+	if err := unmountBelow(a.dataDir); err != nil { // the secret volumes' tmpfs
+		t.Fatal(err)
+	}
 	if err := os.RemoveAll(a.dataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +178,5 @@ func TestBackupRestoreIntoANewCluster(t *testing.T) {
 	// A second restore would overwrite what the cluster now holds: refused.
 	if _, errOut, err := n.shoalIn(nil, "restore", file, "--passphrase-file", passFile); err == nil || !strings.Contains(errOut, "already holds") {
 		t.Fatalf("a second restore: %v: %s", err, errOut)
-	}
-}
-
-// unmountUnder unmounts every file system mounted below dir, deepest first.
-func unmountUnder(t *testing.T, dir string) {
-	t.Helper()
-	if err := unmountBelow(dir); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -126,3 +126,23 @@ wait_http() {
 memory_kib() {
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"
 }
+
+# unmount_under DIR... unmounts everything mounted at or below the DIRs
+# (container root file systems, container network namespaces, agents' tmpfs
+# volumes) deepest first, so that rm -rf deletes nothing through a mount.
+unmount_under() {
+	local pass m d mounts
+	for ((pass = 0; pass < 5; pass++)); do
+		mounts="$(awk '{print $5}' /proc/self/mountinfo | while read -r m; do
+			m="$(printf '%b' "$m")" # mountinfo escapes spaces as \040
+			for d in "$@"; do
+				case "$m" in "$d" | "$d"/*) echo "$m" ;; esac
+			done
+		done | sort -ru)"
+		[[ -z "$mounts" ]] && return 0
+		while read -r m; do
+			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		done <<<"$mounts"
+	done
+	die "cannot unmount: $mounts"
+}
