@@ -93,14 +93,19 @@ func TinyPause(goarch string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	// One ELF header, one loadable segment mapping the whole file read and
-	// execute, then the code: the code addresses its constants relative to
-	// itself, and both header sizes keep it 8-byte aligned.
+	return staticELF(prog.machine, prog.code), true
+}
+
+// staticELF wraps machine code into a static executable: one ELF header,
+// one loadable segment mapping the whole file read and execute, then the
+// code, which addresses its constants relative to itself (both header
+// sizes keep it 8-byte aligned).
+func staticELF(machine elf.Machine, code []byte) []byte {
 	const ehsize, phsize = 64, 56
-	size := uint64(ehsize + phsize + len(prog.code))
+	size := uint64(ehsize + phsize + len(code))
 	header := elf.Header64{
 		Type:      uint16(elf.ET_EXEC),
-		Machine:   uint16(prog.machine),
+		Machine:   uint16(machine),
 		Version:   uint32(elf.EV_CURRENT),
 		Entry:     tinyPauseBase + ehsize + phsize,
 		Phoff:     ehsize,
@@ -126,6 +131,6 @@ func TinyPause(goarch string) ([]byte, bool) {
 	// Writes to a bytes.Buffer do not fail.
 	_ = binary.Write(&b, binary.LittleEndian, header)
 	_ = binary.Write(&b, binary.LittleEndian, segment)
-	b.Write(prog.code)
-	return b.Bytes(), true
+	b.Write(code)
+	return b.Bytes()
 }
