@@ -17,10 +17,7 @@ import "debug/elf"
 // The machine code is the assembly in testdata/netwait/netwait_<arch>.S
 // (TestNetWaitIsItsSource assembles it and compares); on other
 // architectures pods keep their sandbox.
-var netWaitCode = map[string]struct {
-	machine elf.Machine
-	code    []byte
-}{
+var netWaitCode = map[string]machineCode{
 	"amd64": {elf.EM_X86_64, []byte{
 		0x4c, 0x8b, 0x24, 0x24, // mov (%rsp),%r12
 		0x4c, 0x8d, 0x6c, 0x24, 0x08, // lea 0x8(%rsp),%r13
@@ -189,9 +186,6 @@ var netWaitCode = map[string]struct {
 		0x75, 0x6e, 0x3a, 0x20, 0x0a,
 	}},
 }
-
-// NetWaitTarget is where the gate is mounted in a pod's container.
-const NetWaitTarget = "/.shoal-netwait"
 
 // NetWait returns the network gate as a complete static ELF executable for
 // goarch, or false where there is none (pods there keep their sandbox).

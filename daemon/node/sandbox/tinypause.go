@@ -15,10 +15,7 @@ import (
 // before pausing. The machine code is the assembly in
 // testdata/tinypause/pause_<arch>.S (TestTinyPauseIsItsSource assembles it
 // and compares).
-var tinyPauseCode = map[string]struct {
-	machine elf.Machine
-	code    []byte
-}{
+var tinyPauseCode = map[string]machineCode{
 	"amd64": {elf.EM_X86_64, []byte{
 		0xb8, 0x0d, 0x00, 0x00, 0x00, // mov $13, %eax (rt_sigaction)
 		0xbf, 0x11, 0x00, 0x00, 0x00, // mov $17, %edi (SIGCHLD)
@@ -79,6 +76,12 @@ var tinyPauseCode = map[string]struct {
 		// stop: the sigset {SIGINT, SIGTERM}
 		0x02, 0x40, 0, 0, 0, 0, 0, 0,
 	}},
+}
+
+// machineCode is a small program's code for one architecture.
+type machineCode struct {
+	machine elf.Machine
+	code    []byte
 }
 
 // tinyPauseBase is where the program is loaded; any page-aligned address

@@ -27,6 +27,27 @@ var tinyTools = map[string]struct{ as, objcopy, qemu string }{
 	"arm64": {"aarch64-linux-gnu-as", "aarch64-linux-gnu-objcopy", "qemu-aarch64"},
 }
 
+// assembleText assembles src with tools and returns its machine code (the
+// .text section).
+func assembleText(t *testing.T, tools struct{ as, objcopy, qemu string }, src string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	obj, bin := filepath.Join(dir, "prog.o"), filepath.Join(dir, "prog.bin")
+	for _, cmd := range [][]string{
+		{lookTool(t, tools.as), "-o", obj, src},
+		{lookTool(t, tools.objcopy), "-O", "binary", "-j", ".text", obj, bin},
+	} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, out)
+		}
+	}
+	code, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
 func lookTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
@@ -41,21 +62,8 @@ func lookTool(t *testing.T, name string) string {
 func TestTinyPauseIsItsSource(t *testing.T) {
 	for arch, tools := range tinyTools {
 		t.Run(arch, func(t *testing.T) {
-			dir := t.TempDir()
-			obj, bin := filepath.Join(dir, "pause.o"), filepath.Join(dir, "pause.bin")
 			src := filepath.Join("testdata", "tinypause", "pause_"+arch+".S")
-			for _, cmd := range [][]string{
-				{lookTool(t, tools.as), "-o", obj, src},
-				{lookTool(t, tools.objcopy), "-O", "binary", "-j", ".text", obj, bin},
-			} {
-				if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-					t.Fatalf("%v: %v\n%s", cmd, err, out)
-				}
-			}
-			want, err := os.ReadFile(bin)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := assembleText(t, tools, src)
 			if got := tinyPauseCode[arch].code; !bytes.Equal(got, want) {
 				t.Fatalf("the machine code differs from %s:\n got %x\nwant %x", src, got, want)
 			}
