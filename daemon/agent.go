@@ -336,6 +336,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, sim *Simulation) err
 		DNSServers: cdns.servers, DNSSearch: dnsSearch(cfg.ClusterDomain), Tokens: podTokensUnlessSimulated(ci, sim),
 		APIServiceHost: apiServiceHost(cfg), Observer: mx}
 	pnet.runtimeConfig(&rtCfg)
+	// Pods of one container run without a sandbox, through this gate.
+	if rtCfg.NetWaitPath, err = sandbox.InstallNetWait(filepath.Join(cfg.DataDir, "bin")); err != nil {
+		return stop(err)
+	}
 	runner := runtime.New(rtCfg, eng,
 		// Only this node's pods, through the informer's spec.nodeName
 		// index; copies, as the runner writes what it reads.

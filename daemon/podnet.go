@@ -290,6 +290,7 @@ func (p *podNetwork) runtimeConfig(cfg *runtime.Config) {
 		// The pod network is real: sandboxes have processes and files.
 		cfg.HostPorts = p.hostPorts
 		cfg.HostsEntry = sandbox.AddHostsEntry
+		cfg.WakeGate = sandbox.WakeNetWait
 	}
 }
 

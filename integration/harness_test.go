@@ -403,10 +403,14 @@ func runningApps(t *testing.T, node string) []container {
 	return out
 }
 
-func runningSandboxes(t *testing.T, node string) []container {
+// runningNetworkHolders returns the running containers of a node that
+// hold a pod's network namespace: the sandboxes of pods of several
+// containers, and the only container of each pod without a sandbox (both
+// carry no sandbox id of their own).
+func runningNetworkHolders(t *testing.T, node string) []container {
 	var out []container
 	for _, c := range dockerPS(t, node) {
-		if c.State == "running" && c.Labels["io.shoal.container.name"] == "POD" {
+		if c.State == "running" && c.Labels["io.shoal.pod.uid"] != "" && c.Labels["io.shoal.sandbox.id"] == "" {
 			out = append(out, c)
 		}
 	}

@@ -213,10 +213,21 @@ func TestPodWiringKeepsAddressesAcrossRestartsAndLeavesNothing(t *testing.T) {
 	if out := docker(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains("\n"+out+"\n", "\nshoal\n") {
 		t.Fatalf("the engine network shoal exists:\n%s", out)
 	}
-	for _, c := range runningSandboxes(t, a.name) {
+	for _, c := range runningNetworkHolders(t, a.name) {
 		if mode := docker(t, "inspect", "-f", "{{.HostConfig.NetworkMode}}", c.ID); mode != "none" {
 			t.Fatalf("sandbox %s has network mode %q, want none", c.Names, mode)
 		}
+		// Every pod here has one container: no sandbox, the container
+		// holds the pod's network itself, started through the gate.
+		if c.Labels["io.shoal.container.name"] == "POD" {
+			t.Fatalf("pod %s of one container runs a sandbox", c.Labels["io.shoal.pod.name"])
+		}
+		if ep := docker(t, "inspect", "-f", "{{json .Config.Entrypoint}}", c.ID); ep != `["/.shoal-netwait"]` {
+			t.Fatalf("container %s has entrypoint %s, want the network gate", c.Names, ep)
+		}
+	}
+	if n := len(runningNetworkHolders(t, a.name)); n != len(before) {
+		t.Fatalf("%d containers hold a pod network for %d pods", n, len(before))
 	}
 
 	t.Run("kill -9 and restart of the agent keeps addresses and connectivity", func(t *testing.T) {
@@ -251,7 +262,7 @@ func TestPodWiringKeepsAddressesAcrossRestartsAndLeavesNothing(t *testing.T) {
 
 	t.Run("a re-created sandbox gets the pod's address back", func(t *testing.T) {
 		victim := before["client"]
-		for _, c := range runningSandboxes(t, a.name) {
+		for _, c := range runningNetworkHolders(t, a.name) {
 			if c.Labels["io.shoal.pod.uid"] == victim.UID {
 				docker(t, "rm", "-f", c.ID)
 			}
@@ -458,7 +469,7 @@ func TestUpgradeFromTheEngineNetworkKeepsOldPodsUntilReplaced(t *testing.T) {
 	old := serverAndClient("old")
 	a.shoalIn([]byte(old), "apply", "-f", "-")
 	before := waitAllReady(t, a, 2, 60*time.Second)
-	for _, c := range runningSandboxes(t, a.name) {
+	for _, c := range runningNetworkHolders(t, a.name) {
 		if mode := docker(t, "inspect", "-f", "{{.HostConfig.NetworkMode}}", c.ID); mode != "shoal" {
 			t.Fatalf("the base build's sandbox has network mode %q: the base build is not an engine-network build (SHOAL_BASE_BIN, or the previous release)", mode)
 		}

@@ -106,30 +106,35 @@ func TestDeploymentRunsHealsSurvivesRestartsAndScales(t *testing.T) {
 		}
 	})
 
-	t.Run("docker rm -f of a sandbox recreates the pod", func(t *testing.T) {
+	t.Run("docker rm -f of the container holding a pod's network recreates the pod", func(t *testing.T) {
+		// A pod of one container has no sandbox: its container holds the
+		// network, and goes.
 		victim := pods[1]
-		var sandbox string
-		for _, c := range runningSandboxes(t, a.name) {
+		var holder string
+		for _, c := range runningNetworkHolders(t, a.name) {
 			if c.Labels["io.shoal.pod.uid"] == victim.UID {
-				sandbox = c.ID
+				holder = c.ID
 			}
 		}
-		docker(t, "rm", "-f", sandbox)
-		poll.Until(t, 20*time.Second, "pod re-created in a new sandbox", func() error {
-			var newSandbox string
-			for _, c := range runningSandboxes(t, a.name) {
+		if holder == "" {
+			t.Fatalf("no container holds the network of pod %s", victim.Name)
+		}
+		docker(t, "rm", "-f", holder)
+		poll.Until(t, 20*time.Second, "pod re-created in a new network namespace", func() error {
+			var newHolder string
+			for _, c := range runningNetworkHolders(t, a.name) {
 				if c.Labels["io.shoal.pod.uid"] == victim.UID {
-					newSandbox = c.ID
+					newHolder = c.ID
 				}
 			}
-			if newSandbox == "" || newSandbox == sandbox {
-				return fmt.Errorf("no new sandbox yet")
+			if newHolder == "" || newHolder == holder {
+				return fmt.Errorf("no new network holder yet")
 			}
 			n := 0
 			for _, c := range runningApps(t, a.name) {
 				if c.Labels["io.shoal.pod.uid"] == victim.UID {
-					if c.Labels["io.shoal.sandbox.id"] != newSandbox {
-						return fmt.Errorf("app container still in the old sandbox")
+					if c.ID != newHolder && c.Labels["io.shoal.sandbox.id"] != newHolder {
+						return fmt.Errorf("app container still in the old namespace")
 					}
 					n++
 				}
@@ -170,8 +175,8 @@ func TestDeploymentRunsHealsSurvivesRestartsAndScales(t *testing.T) {
 		if got := uids(); strings.Join(got, ",") != strings.Join(before, ",") {
 			t.Fatalf("pods changed across the restart: %v -> %v", before, got)
 		}
-		if n, s := len(runningApps(t, a.name)), len(runningSandboxes(t, a.name)); n != 3 || s != 3 {
-			t.Fatalf("after restart: %d app containers and %d sandboxes running, want 3 and 3", n, s)
+		if n, s := len(runningApps(t, a.name)), len(runningNetworkHolders(t, a.name)); n != 3 || s != 3 {
+			t.Fatalf("after restart: %d app containers and %d network holders running, want 3 and 3", n, s)
 		}
 		if _, err := a.client.Get(ctx(t), api.KindDeployment, "default", "web"); err != nil {
 			t.Fatalf("deployment lost: %v", err)

@@ -27,7 +27,7 @@ func (d *Docker) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return false, fmt.Errorf("inspect image %s: %w", ref, mapped)
 }
 
-// InspectImage returns the image's id and configured user.
+// InspectImage returns the image's id, configured user and command.
 func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error) {
 	start := time.Now()
 	img, err := d.cli.ImageInspect(ctx, ref)
@@ -38,6 +38,8 @@ func (d *Docker) InspectImage(ctx context.Context, ref string) (ImageInfo, error
 	info := ImageInfo{ID: img.ID}
 	if img.Config != nil {
 		info.User = img.Config.User
+		info.Entrypoint = img.Config.Entrypoint
+		info.Cmd = img.Config.Cmd
 	}
 	return info, nil
 }

@@ -72,6 +72,10 @@ type ImageInfo struct {
 	// User is the image's USER: "", a name or a uid, optionally with
 	// ":group".
 	User string
+	// Entrypoint and Cmd are the image's ENTRYPOINT and CMD (exec form;
+	// the shell form is stored as ["/bin/sh","-c",...]).
+	Entrypoint []string
+	Cmd        []string
 }
 
 // Mount is a bind mount, a named volume or a tmpfs in a container.

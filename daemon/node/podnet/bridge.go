@@ -62,14 +62,14 @@ func (b Bridge) Ensure(ctx context.Context, eng engine.Engine, subnet *net.IPNet
 }
 
 // EngineRunsPods returns a ClaimConfig.RunsPods that reports whether the
-// engine holds a pod sandbox of node, running or not: a sandbox has an
-// address of the node's subnet, or gets one back when it starts again.
+// engine holds a pod container of node, running or not: a pod's sandbox,
+// or the only container of a pod without one, has an address of the
+// node's subnet, or gets one back when it starts again.
 func EngineRunsPods(eng engine.Engine, node string) func(ctx context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		list, err := eng.ListContainers(ctx, map[string]string{
-			engine.LabelNode: node, engine.LabelContainer: engine.SandboxContainerName})
+		list, err := eng.ListContainers(ctx, map[string]string{engine.LabelNode: node, engine.LabelPodUID: ""})
 		if err != nil {
-			return false, fmt.Errorf("list pod sandboxes: %w", err)
+			return false, fmt.Errorf("list pod containers: %w", err)
 		}
 		return len(list) > 0, nil
 	}

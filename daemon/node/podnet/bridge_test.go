@@ -55,14 +55,33 @@ func TestEngineRunsPods(t *testing.T) {
 	if busy, err := runs(ctx); err != nil || busy {
 		t.Fatalf("empty engine: %v, %v", busy, err)
 	}
-	other := map[string]string{engine.LabelNode: "n2", engine.LabelContainer: engine.SandboxContainerName}
+	notAPod := map[string]string{engine.LabelNode: "n1"}
+	if _, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "agent-helper", Image: "pause", Labels: notAPod}); err != nil {
+		t.Fatal(err)
+	}
+	if busy, _ := runs(ctx); busy {
+		t.Fatal("a container of no pod counted")
+	}
+	other := map[string]string{engine.LabelNode: "n2", engine.LabelPodUID: "u0", engine.LabelContainer: engine.SandboxContainerName}
 	if _, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "other", Image: "pause", Labels: other}); err != nil {
 		t.Fatal(err)
 	}
 	if busy, _ := runs(ctx); busy {
 		t.Fatal("another node's sandbox counted")
 	}
-	mine := map[string]string{engine.LabelNode: "n1", engine.LabelContainer: engine.SandboxContainerName}
+	// A pod without a sandbox: its only container holds its address.
+	solo := map[string]string{engine.LabelNode: "n1", engine.LabelPodUID: "u1", engine.LabelContainer: "web", engine.LabelSandbox: ""}
+	id, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "solo", Image: "pause", Labels: solo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy, err := runs(ctx); err != nil || !busy {
+		t.Fatalf("with a pod's only container, stopped: %v, %v", busy, err)
+	}
+	if err := f.RemoveContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	mine := map[string]string{engine.LabelNode: "n1", engine.LabelPodUID: "u2", engine.LabelContainer: engine.SandboxContainerName}
 	if _, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "mine", Image: "pause", Labels: mine}); err != nil {
 		t.Fatal(err)
 	}

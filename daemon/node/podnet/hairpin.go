@@ -63,7 +63,9 @@ func (h *Hairpin) Run(ctx context.Context, eng engine.Engine) error {
 				events = nil
 				continue
 			}
-			if ev.Action == "start" && ev.Labels[engine.LabelContainer] == engine.SandboxContainerName {
+			// A sandbox, or the only container of a pod without one: both
+			// hold a pod's network, and neither has a sandbox label.
+			if ev.Action == "start" && ev.Labels[engine.LabelPodUID] != "" && ev.Labels[engine.LabelSandbox] == "" {
 				ensure()
 			}
 		case <-breaks:

@@ -33,8 +33,9 @@ func TestHairpinFollowsSandboxStarts(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	eng.Emit(engine.Event{Action: "start", Labels: map[string]string{engine.LabelContainer: "app"}})
-	eng.Emit(engine.Event{Action: "start", Labels: map[string]string{engine.LabelContainer: engine.SandboxContainerName}})
+	// An app container joined to a sandbox holds no network of its own.
+	eng.Emit(engine.Event{Action: "start", Labels: map[string]string{engine.LabelPodUID: "u1", engine.LabelContainer: "app", engine.LabelSandbox: "sb1"}})
+	eng.Emit(engine.Event{Action: "start", Labels: map[string]string{engine.LabelPodUID: "u1", engine.LabelContainer: engine.SandboxContainerName}})
 	for calls.Load() < 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("a sandbox start did not turn hairpin on")
@@ -44,6 +45,14 @@ func TestHairpinFollowsSandboxStarts(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("%d passes; an app container start must not cause one", n)
+	}
+	// The only container of a pod without a sandbox holds its network.
+	eng.Emit(engine.Event{Action: "start", Labels: map[string]string{engine.LabelPodUID: "u2", engine.LabelContainer: "web", engine.LabelSandbox: ""}})
+	for calls.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the start of a pod's only container did not turn hairpin on")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
 	<-done

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 )
@@ -27,6 +28,15 @@ func HostVethName(uid string) string {
 }
 
 // uidOfAlias returns the pod uid of an alias of ours, "" for others.
+// PodMAC is the hardware address of a pod's interface, made from its
+// address as the CNI plugins do (0a:58 and the four bytes): a pod wired
+// again with its address (a new container of a pod without a sandbox)
+// keeps its MAC, so that its neighbours' ARP caches stay right.
+func PodMAC(ip netip.Addr) net.HardwareAddr {
+	b := ip.As4()
+	return net.HardwareAddr{0x0a, 0x58, b[0], b[1], b[2], b[3]}
+}
+
 func uidOfAlias(alias string) string {
 	uid, ok := strings.CutPrefix(alias, PodAliasPrefix)
 	if !ok {
@@ -45,6 +55,9 @@ type SimulatedWiring struct {
 func (s SimulatedWiring) Attach(_ context.Context, uid string, _ int) (netip.Addr, error) {
 	return s.IPAM.Allocate(uid)
 }
+
+// Reserve hands out the pod's address.
+func (s SimulatedWiring) Reserve(uid string) (netip.Addr, error) { return s.IPAM.Allocate(uid) }
 
 // Address returns the pod's address.
 func (s SimulatedWiring) Address(uid string) (netip.Addr, bool) { return s.IPAM.Lookup(uid) }

@@ -40,6 +40,10 @@ func (b *BridgeWiring) bridge() string {
 // Address returns the pod's address.
 func (b *BridgeWiring) Address(uid string) (netip.Addr, bool) { return b.IPAM.Lookup(uid) }
 
+// Reserve gives the pod an address (the one it holds, if any) without
+// wiring anything yet.
+func (b *BridgeWiring) Reserve(uid string) (netip.Addr, error) { return b.IPAM.Allocate(uid) }
+
 // Adopt records an address the engine gave the pod's sandbox (a sandbox an
 // older agent put on the engine network "shoal"), so that no other pod
 // gets it.
@@ -83,7 +87,7 @@ func (b *BridgeWiring) Attach(_ context.Context, uid string, pid int) (netip.Add
 		_ = nh.LinkDel(eth)
 	}
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName, MTU: br.Attrs().MTU, MasterIndex: br.Attrs().Index},
-		PeerName: PodInterface, PeerNamespace: netlink.NsFd(int(ns))}
+		PeerName: PodInterface, PeerNamespace: netlink.NsFd(int(ns)), PeerHardwareAddr: PodMAC(ip)}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return netip.Addr{}, fmt.Errorf("wire pod %s: create veth %s: %w", uid, hostName, err)
 	}

@@ -19,6 +19,7 @@ func (b *BridgeWiring) Attach(context.Context, string, int) (netip.Addr, error) 
 	return netip.Addr{}, ErrUnsupported
 }
 func (b *BridgeWiring) Address(uid string) (netip.Addr, bool)            { return b.IPAM.Lookup(uid) }
+func (b *BridgeWiring) Reserve(uid string) (netip.Addr, error)           { return b.IPAM.Allocate(uid) }
 func (b *BridgeWiring) Adopt(uid string, ip netip.Addr) error            { return b.IPAM.Reserve(uid, ip) }
 func (b *BridgeWiring) Detach(_ context.Context, uid string) error       { return b.IPAM.Release(uid) }
 func (b *BridgeWiring) Cleanup(context.Context, func(string) bool) error { return ErrUnsupported }

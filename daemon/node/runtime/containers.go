@@ -59,18 +59,34 @@ func sandboxHostname(pod *api.Pod) string {
 
 func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec {
 	spec := engine.ContainerSpec{
-		Name:        containerName(pod, "POD", attempt),
-		Image:       w.rt.cfg.SandboxImage,
-		Labels:      w.labels(pod, engine.SandboxContainerName, attempt),
-		Hostname:    sandboxHostname(pod),
-		NetworkMode: w.rt.cfg.Network,
-		IPCMode:     "shareable",
-		StopSignal:  "SIGTERM",
+		Name:       containerName(pod, "POD", attempt),
+		Image:      w.rt.cfg.SandboxImage,
+		Labels:     w.labels(pod, engine.SandboxContainerName, attempt),
+		IPCMode:    "shareable",
+		StopSignal: "SIGTERM",
 		// The sandbox only waits: it needs no capability and never gains
 		// one.
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges"},
 	}
+	sandboxNamespaces(w.rt, pod, &spec)
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort > 0 && !pod.Spec.HostNetwork && w.rt.cfg.Wiring == nil {
+				spec.PortBindings = append(spec.PortBindings, engine.PortBinding{ContainerPort: int(p.ContainerPort),
+					Protocol: strings.ToLower(p.Protocol), HostIP: p.HostIP, HostPort: int(p.HostPort)})
+			}
+		}
+	}
+	return spec
+}
+
+// sandboxNamespaces sets what the container holding the pod's namespaces
+// (its sandbox, or its only container) needs: host name, network, DNS,
+// sysctls and the host namespaces the pod asks for.
+func sandboxNamespaces(rt *Runtime, pod *api.Pod, spec *engine.ContainerSpec) {
+	spec.Hostname = sandboxHostname(pod)
+	spec.NetworkMode = rt.cfg.Network
 	if pod.Spec.HostIPC {
 		spec.IPCMode = "host"
 	}
@@ -83,8 +99,8 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 			spec.Sysctls[s.Name] = s.Value
 		}
 	}
-	if w.rt.cfg.Wiring != nil {
-		// The agent wires the sandbox itself, and publishes its ports. On
+	if rt.cfg.Wiring != nil {
+		// The agent wires the pod itself, and publishes its ports. On
 		// network mode "none" the engine writes the pod's resolv.conf from
 		// the DNS settings below as they are, with no resolver of its own.
 		spec.NetworkMode = "none"
@@ -92,22 +108,13 @@ func (w *podWorker) sandboxSpec(pod *api.Pod, attempt int) engine.ContainerSpec 
 	if pod.Spec.HostNetwork {
 		spec.NetworkMode = "host"
 		spec.Hostname = ""
-	} else if servers := w.rt.dnsServers(); pod.Spec.DNSPolicy != "Default" && len(servers) > 0 {
+	} else if servers := rt.dnsServers(); pod.Spec.DNSPolicy != "Default" && len(servers) > 0 {
 		spec.DNS = servers
-		if w.rt.cfg.DNSSearch != nil {
-			spec.DNSSearch = w.rt.cfg.DNSSearch(pod.Namespace)
+		if rt.cfg.DNSSearch != nil {
+			spec.DNSSearch = rt.cfg.DNSSearch(pod.Namespace)
 		}
 		spec.DNSOptions = []string{"ndots:5"}
 	}
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.HostPort > 0 && !pod.Spec.HostNetwork && w.rt.cfg.Wiring == nil {
-				spec.PortBindings = append(spec.PortBindings, engine.PortBinding{ContainerPort: int(p.ContainerPort),
-					Protocol: strings.ToLower(p.Protocol), HostIP: p.HostIP, HostPort: int(p.HostPort)})
-			}
-		}
-	}
-	return spec
 }
 
 // containerSpec builds the engine spec of one attempt of a container.
@@ -155,6 +162,15 @@ func (w *podWorker) containerSpec(ctx context.Context, pod *api.Pod, c *api.Cont
 	}
 	if pod.Spec.HostPID {
 		spec.PIDMode = "host"
+	}
+	if w.isSolo() {
+		var cmd []string
+		if !pod.Spec.HostNetwork {
+			if cmd, err = w.commandOf(ctx, c); err != nil {
+				return engine.ContainerSpec{}, err
+			}
+		}
+		w.soloNamespaces(pod, &spec, cmd)
 	}
 	if err := w.applySecurity(ctx, pod, c, &spec); err != nil {
 		return engine.ContainerSpec{}, err

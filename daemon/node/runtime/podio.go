@@ -209,21 +209,27 @@ func (r *Runtime) DialPod(ctx context.Context, ns, name string, port uint16) (ne
 	return conn, nil
 }
 
-// podAddress is the address of the pod's running sandbox as the engine
-// or the agent's own address manager reports it (not the pod's status, which an API client with the rights
-// could write: the agent must not dial where a status points), or the
-// node's for a pod on the host's network.
+// podAddress is the address of the pod's running sandbox (or only
+// container) as the engine or the agent's own address manager reports it
+// (not the pod's status, which an API client with the rights could
+// write: the agent must not dial where a status points), or the node's for
+// a pod on the host's network.
 func (r *Runtime) podAddress(ctx context.Context, pod *api.Pod) (string, error) {
 	if pod.Spec.HostNetwork {
 		return r.cfg.HostIP, nil
 	}
 	cctx, cancel := r.engineCtx(ctx)
 	defer cancel()
-	list, err := r.eng.ListContainers(cctx, map[string]string{engine.LabelPodUID: pod.UID, engine.LabelContainer: engine.SandboxContainerName})
+	list, err := r.eng.ListContainers(cctx, map[string]string{engine.LabelPodUID: pod.UID})
 	if err != nil {
-		return "", fmt.Errorf("list the pod's sandbox: %w", err)
+		return "", fmt.Errorf("list the pod's containers: %w", err)
 	}
 	for _, c := range list {
+		// The container holding the pod's network: its sandbox, or its
+		// only container (whose sandbox label is empty).
+		if c.State != "running" || c.Labels[engine.LabelSandbox] != "" {
+			continue
+		}
 		st, err := r.eng.InspectContainer(cctx, c.ID)
 		if err != nil || !st.Running {
 			continue

@@ -49,6 +49,15 @@ type Config struct {
 	// hosts file of a sandbox the Wiring has just wired, which the engine
 	// writes without them on network mode "none" (sandbox.AddHostsEntry).
 	HostsEntry func(pid int, ip netip.Addr, hostname string) error
+	// WakeGate, when set, wakes the network gate of a pod without a
+	// sandbox once the pod is wired (sandbox.WakeNetWait); without it the
+	// gate finds the wiring by itself within 20 ms.
+	WakeGate func(pid int)
+	// NetWaitPath is the host path of the network gate
+	// (sandbox.NetWait): pods of one container run without a sandbox,
+	// their container started through the gate. "": every pod has a
+	// sandbox.
+	NetWaitPath string
 	// DataDir holds per-pod volume directories.
 	DataDir string
 	// DNSServers are the name servers of pods that use the cluster DNS
@@ -114,6 +123,10 @@ type PodWiring interface {
 	// Attach gives the sandbox whose main process is pid the pod's
 	// interface and address (the one it had, if any) and returns it.
 	Attach(ctx context.Context, uid string, pid int) (netip.Addr, error)
+	// Reserve gives the pod an address (the one it holds, if any) before
+	// anything of it runs: a pod without a sandbox needs it at its
+	// container's create, and keeps it across the container's restarts.
+	Reserve(uid string) (netip.Addr, error)
 	// Address is the pod's address, if it holds one.
 	Address(uid string) (netip.Addr, bool)
 	// Adopt records the address an engine network gave a sandbox.
@@ -163,6 +176,9 @@ type Runtime struct {
 	// present remembers images and volumes known to exist, so that 30 new
 	// pods of one image ask the engine once, not 30 times.
 	present presence
+	// commands caches images' ENTRYPOINT and CMD for pods without a
+	// sandbox, whose command the gate runs.
+	commands imageCommands
 
 	// reapQueue holds containers of finished pods waiting to be removed.
 	reapQueue chan string
@@ -195,6 +211,7 @@ func New(cfg Config, eng engine.Engine, store Store, rec events.Sink, log *slog.
 	}
 	return &Runtime{cfg: cfg, eng: eng, store: store, rec: rec, log: log.With("component", "runtime"),
 		workers: map[string]*podWorker{}, present: presence{seen: map[string]time.Time{}},
+		commands:  imageCommands{seen: map[string]imageCommand{}},
 		reapQueue: make(chan string, 4096), housekeep: make(chan struct{}, 1), engineBack: make(chan struct{}, 1)}
 }
 

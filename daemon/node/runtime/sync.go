@@ -96,7 +96,12 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 		}
 		return next
 	}
-	sandboxID, podIP, err := w.ensureSandbox(ctx, pod, pc)
+	var sandboxID, podIP string
+	if w.soloPod(pod, pc) {
+		podIP, err = w.soloAddress(pod)
+	} else {
+		sandboxID, podIP, err = w.ensureSandbox(ctx, pod, pc)
+	}
 	if err != nil {
 		w.log.Warn("sandbox not ready", "err", err)
 		w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailedCreatePodSandBox, "Failed to create pod sandbox: %v", err)
@@ -125,6 +130,13 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 		for i := range pod.Spec.Containers {
 			_, wait := w.syncApp(ctx, pod, &pod.Spec.Containers[i], pc, sandboxID, podIP)
 			next = minPositive(next, wait)
+		}
+	}
+	if w.isSolo() && initDone {
+		if err := w.wireSolo(ctx, pod, pc); err != nil {
+			w.log.Warn("pod not wired", "err", err)
+			w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailedCreatePodSandBox, "Failed to connect the pod to the pod network: %v", err)
+			next = minPositive(next, 3*time.Second)
 		}
 	}
 	// Containers started above were added to pc by startContainer: no

@@ -120,7 +120,41 @@ func TestWiredSandboxesGetTheirAddressFromTheWiringAndKeepIt(t *testing.T) {
 	}
 
 	// Deleting the pod unwires it.
-	f.objs.Delete(context.Background(), api.KindPod, "default", "web", api.DeleteOptions{GracePeriodSeconds: api.Int64(0)})
+	deleteAndWaitUnwired(t, f, wr, p)
+}
+
+func TestAFinishedPodGivesItsAddressBack(t *testing.T) {
+	for _, gate := range []string{"", testGate} {
+		t.Run(fmt.Sprintf("gate %q", gate), func(t *testing.T) {
+			f, wr := newSoloFixture(t, "10.244.8.0/24", func(f *fixture) { f.cfg.NetWaitPath = gate })
+			f.eng.SetImageScript("app:1", enginetest.Script{ExitCode: 0, RunFor: 50 * time.Millisecond})
+			p := f.createPod("job", api.RestartNever, api.Container{Name: "app", Image: "app:1"})
+			poll.Until(t, 5*time.Second, "succeeded and unwired", func() error {
+				got := f.pod("job")
+				if got.Status.Phase != api.PodSucceeded {
+					return fmt.Errorf("phase %s", got.Status.Phase)
+				}
+				if _, held := wr.Address(p.UID); held {
+					return fmt.Errorf("address still held")
+				}
+				return nil
+			})
+			if got := f.pod("job"); got.Status.PodIP == "" {
+				t.Fatal("the finished pod's status lost its address")
+			}
+			// With the gate, a pod of one container is that container alone.
+			if n, want := len(f.containers(p.UID, false)), map[string]int{"": 2, testGate: 1}[gate]; n != want {
+				t.Fatalf("%d containers for the finished pod, want %d", n, want)
+			}
+		})
+	}
+}
+
+// deleteAndWaitUnwired deletes the pod and waits until its address, wiring
+// and host ports are given back.
+func deleteAndWaitUnwired(t *testing.T, f *fixture, wr *recordingWiring, p *api.Pod) {
+	t.Helper()
+	f.objs.Delete(context.Background(), api.KindPod, p.Namespace, p.Name, api.DeleteOptions{GracePeriodSeconds: api.Int64(0)})
 	poll.Until(t, 5*time.Second, "unwired", func() error {
 		_, detached, ports := wr.snapshot(p.UID)
 		if _, held := wr.Address(p.UID); held || detached == 0 || len(ports) != 0 {
@@ -128,32 +162,4 @@ func TestWiredSandboxesGetTheirAddressFromTheWiringAndKeepIt(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func TestAFinishedPodGivesItsAddressBack(t *testing.T) {
-	var wr *recordingWiring
-	f := newFixtureWith(t, func(f *fixture) {
-		ipam, err := podnet.OpenIPAM(f.cfg.DataDir, netip.MustParsePrefix("10.244.8.0/24"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		wr = &recordingWiring{SimulatedWiring: podnet.SimulatedWiring{IPAM: ipam},
-			attached: map[string][]int{}, detached: map[string]int{}, ports: map[string][]podnet.HostPort{}}
-		f.cfg.Wiring, f.cfg.HostPorts = wr, wr
-	})
-	f.eng.SetImageScript("app:1", enginetest.Script{ExitCode: 0, RunFor: 50 * time.Millisecond})
-	p := f.createPod("job", api.RestartNever, api.Container{Name: "app", Image: "app:1"})
-	poll.Until(t, 5*time.Second, "succeeded and unwired", func() error {
-		got := f.pod("job")
-		if got.Status.Phase != api.PodSucceeded {
-			return fmt.Errorf("phase %s", got.Status.Phase)
-		}
-		if _, held := wr.Address(p.UID); held {
-			return fmt.Errorf("address still held")
-		}
-		return nil
-	})
-	if got := f.pod("job"); got.Status.PodIP == "" {
-		t.Fatal("the finished pod's status lost its address")
-	}
 }

@@ -47,6 +47,9 @@ type podWorker struct {
 	// (or found connected), with the address wiredIP.
 	wiredSandbox string
 	wiredIP      netip.Addr
+	// solo: the pod runs without a sandbox (nil until the first sync
+	// decides; see soloPod).
+	solo *bool
 	// unwiredFinished: the finished pod's address was given back.
 	unwiredFinished bool
 	backoff         map[string]*backoffEntry

@@ -1,6 +1,13 @@
 package sandbox
 
-import "debug/elf"
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+)
 
 // The network gate is the first program of a pod that holds its own network
 // namespace: a pod of one container runs without a sandbox, its container
@@ -195,4 +202,42 @@ func NetWait(goarch string) ([]byte, bool) {
 		return nil, false
 	}
 	return staticELF(prog.machine, prog.code), true
+}
+
+// InstallNetWait writes the gate for this machine's architecture into dir
+// (mode 0755, replaced whole so that a running pod's mount never sees a
+// half-written file) and returns its path; "" when the architecture has
+// no gate, and pods keep their sandbox.
+func InstallNetWait(dir string) (string, error) {
+	prog, ok := NetWait(goruntime.GOARCH)
+	if !ok {
+		return "", nil
+	}
+	path := filepath.Join(dir, "netwait")
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, prog) {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("install the network gate: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".netwait-*")
+	if err != nil {
+		return "", fmt.Errorf("install the network gate: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(prog); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("install the network gate: %w", err)
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("install the network gate: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("install the network gate: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("install the network gate: %w", err)
+	}
+	return path, nil
 }

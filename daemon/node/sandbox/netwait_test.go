@@ -191,3 +191,53 @@ func TestNetWaitWaitsForTheDefaultRoute(t *testing.T) {
 		})
 	}
 }
+
+func TestInstallNetWaitWritesTheGateOnceAndRepairsIt(t *testing.T) {
+	prog, ok := NetWait(runtime.GOARCH)
+	if !ok {
+		dir := t.TempDir()
+		if path, err := InstallNetWait(dir); err != nil || path != "" {
+			t.Fatalf("no gate for %s: got %q, %v; want \"\" and no error", runtime.GOARCH, path, err)
+		}
+		return
+	}
+	dir := filepath.Join(t.TempDir(), "bin")
+	path, err := InstallNetWait(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o755 {
+		t.Fatalf("mode %v, want 0755 (a pod of any user runs it)", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, prog) {
+		t.Fatal("the installed gate differs from NetWait's")
+	}
+	// Installed again: the same file is kept (running pods' mounts hold
+	// it), nothing else is left in the directory.
+	before, _ := os.Stat(path)
+	if _, err := InstallNetWait(dir); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(path)
+	if !os.SameFile(before, after) {
+		t.Fatal("an unchanged gate was written again")
+	}
+	// A damaged or older gate is replaced whole.
+	if err := os.WriteFile(path, []byte("old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InstallNetWait(dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, prog) {
+		t.Fatal("a damaged gate was not replaced")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("%d entries in %s: a temporary file was left", len(entries), dir)
+	}
+}

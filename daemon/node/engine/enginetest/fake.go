@@ -61,7 +61,8 @@ type Fake struct {
 	calls       []Call
 
 	images   map[string]bool
-	users    map[string]string // image ref -> its USER
+	users    map[string]string      // image ref -> its USER
+	commands map[string][2][]string // image ref -> its ENTRYPOINT and CMD
 	registry map[string]bool
 	imported map[string]ImportedImage
 	networks map[string]fakeNetwork
@@ -91,6 +92,7 @@ func New() *Fake {
 		},
 		images:           map[string]bool{},
 		users:            map[string]string{},
+		commands:         map[string][2][]string{},
 		registry:         map[string]bool{},
 		imported:         map[string]ImportedImage{},
 		networks:         map[string]fakeNetwork{},

@@ -115,6 +115,18 @@ func (f *Fake) SetImageUser(ref, user string) {
 	f.users[normalizeRef(ref)] = user
 }
 
+// FakeImageCmd is the CMD of fake images not given one with
+// SetImageCommand: a command, as most images have.
+var FakeImageCmd = []string{"/bin/sh"}
+
+// SetImageCommand sets the ENTRYPOINT and CMD an image is configured
+// with (default: no entrypoint, FakeImageCmd).
+func (f *Fake) SetImageCommand(ref string, entrypoint, cmd []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands[normalizeRef(ref)] = [2][]string{entrypoint, cmd}
+}
+
 func (f *Fake) InspectImage(ctx context.Context, ref string) (engine.ImageInfo, error) {
 	f.record("InspectImage", ref)
 	if err := f.hold(ctx, "InspectImage"); err != nil {
@@ -128,7 +140,11 @@ func (f *Fake) InspectImage(ctx context.Context, ref string) (engine.ImageInfo, 
 	if !f.images[normalizeRef(ref)] {
 		return engine.ImageInfo{}, fmt.Errorf("inspect image %s: %w", ref, engine.ErrImageNotFound)
 	}
-	return engine.ImageInfo{ID: "sha256:" + normalizeRef(ref), User: f.users[normalizeRef(ref)]}, nil
+	info := engine.ImageInfo{ID: "sha256:" + normalizeRef(ref), User: f.users[normalizeRef(ref)], Cmd: FakeImageCmd}
+	if c, ok := f.commands[normalizeRef(ref)]; ok {
+		info.Entrypoint, info.Cmd = c[0], c[1]
+	}
+	return info, nil
 }
 
 func (f *Fake) PullImage(ctx context.Context, ref string) error {

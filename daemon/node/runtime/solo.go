@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/api"
+	"github.com/shoal-dev/shoal/daemon/node/engine"
+)
+
+// A pod of one container and no init containers runs without a sandbox
+// when the agent has the network gate (Config.NetWaitPath): its container
+// holds the pod's namespaces itself, on the engine's network mode "none",
+// and the agent wires it right after the start while the gate holds the
+// pod's command back until the default route exists. One container per
+// pod instead of two: a pod costs the engine what a container costs.
+// Pods with several containers keep a sandbox, which their containers
+// join; a pod started with a sandbox (by an older agent) keeps it.
+
+// NetWaitMount is where a pod without a sandbox finds the network gate.
+const NetWaitMount = "/.shoal-netwait"
+
+// soloPod reports whether the pod runs without a sandbox. The answer is
+// kept for the worker's life, so that a sandbox removed and not yet made
+// again does not turn the pod into one without.
+func (w *podWorker) soloPod(pod *api.Pod, pc podContainers) bool {
+	if w.solo == nil {
+		ok := w.rt.cfg.NetWaitPath != "" && w.rt.cfg.Wiring != nil &&
+			len(pod.Spec.Containers) == 1 && len(pod.Spec.InitContainers) == 0 &&
+			len(pc[engine.SandboxContainerName]) == 0
+		w.solo = &ok
+	}
+	return *w.solo
+}
+
+// isSolo reports the decision soloPod made.
+func (w *podWorker) isSolo() bool { return w.solo != nil && *w.solo }
+
+// soloAddress is the address of a pod without a sandbox, known before its
+// container is created (for status.podIP in its environment) and kept
+// across its container's restarts.
+func (w *podWorker) soloAddress(pod *api.Pod) (string, error) {
+	if pod.Spec.HostNetwork {
+		return w.rt.cfg.HostIP, nil
+	}
+	ip, err := w.rt.cfg.Wiring.Reserve(w.key.uid)
+	if err != nil {
+		return "", fmt.Errorf("reserve the pod's address: %w", err)
+	}
+	return ip.String(), nil
+}
+
+// wireSolo connects the running container of a pod without a sandbox to
+// the pod network, once per container (each restart is a new container
+// and a new network namespace; after an agent restart the wiring finds
+// the interface in place and keeps it), and then wakes the gate. A
+// container that cannot be wired is removed: its command would never run.
+func (w *podWorker) wireSolo(ctx context.Context, pod *api.Pod, pc podContainers) error {
+	if pod.Spec.HostNetwork {
+		return nil
+	}
+	name := pod.Spec.Containers[0].Name
+	cur := pc.latest(name)
+	if cur == nil || cur.State != "running" || cur.Labels[engine.LabelSandbox] != "" || w.wiredSandbox == cur.ID {
+		return nil
+	}
+	st, err := w.inspect(ctx, cur)
+	if err != nil {
+		return fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	if !st.Running {
+		return nil
+	}
+	began := time.Now()
+	ip, err := w.rt.cfg.Wiring.Attach(ctx, w.key.uid, st.Pid)
+	if err == nil && w.rt.cfg.HostsEntry != nil {
+		if herr := w.rt.cfg.HostsEntry(st.Pid, ip, sandboxHostname(pod)); herr != nil {
+			err = fmt.Errorf("add the pod's own name to its hosts file: %w", herr)
+		}
+	}
+	if err == nil && w.rt.cfg.HostPorts != nil {
+		if perr := w.rt.cfg.HostPorts.Set(ctx, w.key.uid, ip, hostPorts(pod)); perr != nil {
+			err = fmt.Errorf("publish the pod's host ports: %w", perr)
+		}
+	}
+	if err != nil {
+		w.remove(ctx, cur.ID)
+		pc[name] = pc[name][1:]
+		return fmt.Errorf("connect container %s to the pod network: %w", name, err)
+	}
+	w.step(StepWire, began)
+	w.wiredSandbox, w.wiredIP = cur.ID, ip
+	if wake := w.rt.cfg.WakeGate; wake != nil {
+		wake(st.Pid)
+	}
+	return nil
+}
+
+// soloNamespaces gives the container of a pod without a sandbox what a
+// sandbox would have given it: host name, network mode, DNS settings,
+// sysctls, and the gate as its entrypoint in front of argv.
+func (w *podWorker) soloNamespaces(pod *api.Pod, spec *engine.ContainerSpec, argv []string) {
+	spec.IPCMode, spec.PIDMode = "", ""
+	sandboxNamespaces(w.rt, pod, spec)
+	if pod.Spec.HostNetwork {
+		return
+	}
+	spec.Entrypoint, spec.Cmd = []string{NetWaitMount}, argv
+	spec.Mounts = append(spec.Mounts, engine.Mount{Type: "bind", Source: w.rt.cfg.NetWaitPath, Target: NetWaitMount, ReadOnly: true})
+}
+
+// argv is the command a container runs, by Kubernetes' rules: command
+// replaces the image's ENTRYPOINT (and drops its CMD), args replace its
+// CMD.
+func argv(c *api.Container, img engine.ImageInfo) []string {
+	switch {
+	case c.Command != nil:
+		return append(append([]string{}, c.Command...), c.Args...)
+	case c.Args != nil:
+		return append(append([]string{}, img.Entrypoint...), c.Args...)
+	}
+	return append(append([]string{}, img.Entrypoint...), img.Cmd...)
+}
+
+// imageCommandTTL is how long an image's ENTRYPOINT and CMD are reused
+// without asking the engine again: long enough that the pods of one
+// rollout ask once, short enough that an image built again under the same
+// name is seen by the next pod.
+const imageCommandTTL = 2 * time.Second
+
+// imageCommands caches images' ENTRYPOINT and CMD by reference.
+type imageCommands struct {
+	mu   sync.Mutex
+	seen map[string]imageCommand
+}
+
+type imageCommand struct {
+	info engine.ImageInfo
+	at   time.Time
+}
+
+// commandOf is the container's command line, read from its image when
+// the spec does not give it whole.
+func (w *podWorker) commandOf(ctx context.Context, c *api.Container) ([]string, error) {
+	if c.Command != nil {
+		return argv(c, engine.ImageInfo{}), nil
+	}
+	ic := &w.rt.commands
+	ic.mu.Lock()
+	e, ok := ic.seen[c.Image]
+	ic.mu.Unlock()
+	if !ok || time.Since(e.at) >= imageCommandTTL {
+		cctx, cancel := w.rt.engineCtx(ctx)
+		info, err := w.rt.eng.InspectImage(cctx, c.Image)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("inspect image %s for its command: %w", c.Image, err)
+		}
+		e = imageCommand{info: info, at: time.Now()}
+		ic.mu.Lock()
+		if len(ic.seen) >= 1024 {
+			clear(ic.seen)
+		}
+		ic.seen[c.Image] = e
+		ic.mu.Unlock()
+	}
+	cmd := argv(c, e.info)
+	if len(cmd) == 0 {
+		return nil, fmt.Errorf("container %s has no command: image %s sets neither ENTRYPOINT nor CMD; give the container a command", c.Name, c.Image)
+	}
+	return cmd, nil
+}
