@@ -8,6 +8,7 @@ import (
 
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
+	"github.com/shoal-dev/shoal/daemon/node/sandbox"
 )
 
 // A pod of one container and no init containers runs without a sandbox
@@ -20,7 +21,7 @@ import (
 // join; a pod started with a sandbox (by an older agent) keeps it.
 
 // NetWaitMount is where a pod without a sandbox finds the network gate.
-const NetWaitMount = "/.shoal-netwait"
+const NetWaitMount = sandbox.NetWaitMount
 
 // soloPod reports whether the pod runs without a sandbox. The answer is
 // kept for the worker's life, so that a sandbox removed and not yet made

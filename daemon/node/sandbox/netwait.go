@@ -204,6 +204,9 @@ func NetWait(goarch string) ([]byte, bool) {
 	return staticELF(prog.machine, prog.code), true
 }
 
+// NetWaitMount is where a pod without a sandbox finds the network gate.
+const NetWaitMount = "/.shoal-netwait"
+
 // InstallNetWait writes the gate for this machine's architecture into dir
 // (mode 0755, replaced whole so that a running pod's mount never sees a
 // half-written file) and returns its path; "" when the architecture has

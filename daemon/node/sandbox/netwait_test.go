@@ -241,3 +241,47 @@ func TestInstallNetWaitWritesTheGateOnceAndRepairsIt(t *testing.T) {
 		t.Fatalf("%d entries in %s: a temporary file was left", len(entries), dir)
 	}
 }
+
+// TestWakeNetWaitSignalsOnlyAProcessWithTheGate: a process without the
+// gate at NetWaitMount (here: a stopped sleep of the test's own mount
+// namespace) is not sent SIGCONT.
+func TestWakeNetWaitSignalsOnlyAProcessWithTheGate(t *testing.T) {
+	if _, err := os.Stat(NetWaitMount); err == nil {
+		t.Fatalf("%s exists on this host: the test cannot tell", NetWaitMount)
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	state := func() string {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		return f[0]
+	}
+	waitState := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); state() != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("state %s, want %s", state(), want)
+			}
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState("T")
+	WakeNetWait(cmd.Process.Pid)
+	time.Sleep(100 * time.Millisecond)
+	if s := state(); s != "T" {
+		t.Fatalf("a process without the gate was woken (state %s)", s)
+	}
+	// The check that can fail: SIGCONT does wake it.
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitState("S")
+}
