@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,10 +31,33 @@ func (w *podWorker) soloPod(pod *api.Pod, pc podContainers) bool {
 	if w.solo == nil {
 		ok := w.rt.cfg.NetWaitPath != "" && w.rt.cfg.Wiring != nil &&
 			len(pod.Spec.Containers) == 1 && len(pod.Spec.InitContainers) == 0 &&
-			len(pc[engine.SandboxContainerName]) == 0
+			len(pc[engine.SandboxContainerName]) == 0 && !canRemount(&pod.Spec.Containers[0])
 		w.solo = &ok
 	}
 	return *w.solo
+}
+
+// canRemount reports whether a container may change its mounts
+// (privileged, or given CAP_SYS_ADMIN): it could make its read-only mount
+// of the gate writable and change the file every pod of the node starts
+// through, so it keeps a sandbox.
+func canRemount(c *api.Container) bool {
+	sc := c.SecurityContext
+	if sc == nil {
+		return false
+	}
+	if sc.Privileged != nil && *sc.Privileged {
+		return true
+	}
+	if sc.Capabilities != nil {
+		for _, name := range sc.Capabilities.Add {
+			switch strings.TrimPrefix(strings.ToUpper(name), "CAP_") {
+			case "SYS_ADMIN", "ALL":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isSolo reports the decision soloPod made.

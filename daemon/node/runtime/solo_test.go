@@ -253,3 +253,33 @@ func TestAPodOnTheHostNetworkNeedsNoGate(t *testing.T) {
 		t.Fatal("a pod on the host's network holds an address of the subnet")
 	}
 }
+
+// A container that may remount (privileged, CAP_SYS_ADMIN) could make the
+// gate's mount writable and change the file every pod starts through: it
+// keeps a sandbox.
+func TestAContainerThatMayRemountKeepsASandbox(t *testing.T) {
+	f, _ := newSoloFixture(t, "10.244.14.0/24", nil)
+	pods := map[string]*api.SecurityContext{
+		"privileged": {Privileged: api.Bool(true)},
+		"sysadmin":   {Capabilities: &api.Capabilities{Add: []string{"NET_ADMIN", "cap_sys_admin"}}},
+		"all":        {Capabilities: &api.Capabilities{Add: []string{"ALL"}}},
+		"netadmin":   {Capabilities: &api.Capabilities{Add: []string{"NET_ADMIN"}}},
+	}
+	uids := map[string]string{}
+	for name, sc := range pods {
+		uids[name] = f.createPod(name, api.RestartAlways, api.Container{Name: "app", Image: "app:1", SecurityContext: sc}).UID
+	}
+	poll.Until(t, 5*time.Second, "pods running", func() error {
+		for name := range pods {
+			if !api.IsPodReady(f.pod(name)) {
+				return fmt.Errorf("%s not ready", name)
+			}
+		}
+		return nil
+	})
+	for name, want := range map[string]int{"privileged": 2, "sysadmin": 2, "all": 2, "netadmin": 1} {
+		if n := len(f.containers(uids[name], true)); n != want {
+			t.Errorf("pod %s runs %d containers, want %d", name, n, want)
+		}
+	}
+}
