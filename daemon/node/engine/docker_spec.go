@@ -57,6 +57,7 @@ func dockerConfigs(spec ContainerSpec) (*container.Config, *container.HostConfig
 		SecurityOpt:    spec.SecurityOpt,
 		GroupAdd:       spec.GroupAdd,
 		Sysctls:        spec.Sysctls,
+		ExtraHosts:     spec.ExtraHosts,
 		Mounts:         mounts,
 		Resources: container.Resources{
 			NanoCPUs: spec.NanoCPUs,

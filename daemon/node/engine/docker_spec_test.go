@@ -34,6 +34,7 @@ func TestDockerConfigsMapsEveryField(t *testing.T) {
 		OpenStdin: true, TTY: true, StopSignal: "SIGQUIT",
 		CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"}, SecurityOpt: []string{"no-new-privileges", "seccomp=unconfined"},
 		GroupAdd: []string{"2000"}, Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "80"},
+		ExtraHosts: []string{"pod-a:10.244.0.5"},
 	}
 	cfg, host, err := dockerConfigs(spec)
 	if err != nil {
@@ -65,6 +66,7 @@ func TestDockerConfigsMapsEveryField(t *testing.T) {
 		{"security options", fmt.Sprint(host.SecurityOpt), "[no-new-privileges seccomp=unconfined]"},
 		{"groups", fmt.Sprint(host.GroupAdd), "[2000]"},
 		{"sysctls", host.Sysctls["net.ipv4.ip_unprivileged_port_start"], "80"},
+		{"extra hosts", fmt.Sprint(host.ExtraHosts), "[pod-a:10.244.0.5]"},
 		{"dns", fmt.Sprint(host.DNS, host.DNSSearch, host.DNSOptions), "[10.0.0.10] [ns.svc.cluster.local] [ndots:5]"},
 		{"port 80", fmt.Sprint(host.PortBindings[nat.Port("80/tcp")]), "[{ 30080}]"},
 		{"port 53", fmt.Sprint(host.PortBindings[nat.Port("53/udp")]), "[{127.0.0.1 5353}]"},

@@ -123,6 +123,10 @@ type ContainerSpec struct {
 	SecurityOpt []string
 	// GroupAdd are supplementary groups of the container's process.
 	GroupAdd []string
+	// ExtraHosts are "name:address" lines the engine adds to the
+	// container's /etc/hosts (for a container that owns its network
+	// namespace).
+	ExtraHosts []string
 	// Sysctls are namespaced kernel parameters, for the sandbox.
 	Sysctls map[string]string
 

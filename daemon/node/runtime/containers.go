@@ -170,7 +170,7 @@ func (w *podWorker) containerSpec(ctx context.Context, pod *api.Pod, c *api.Cont
 				return engine.ContainerSpec{}, err
 			}
 		}
-		w.soloNamespaces(pod, &spec, cmd)
+		w.soloNamespaces(pod, &spec, podIP, cmd)
 	}
 	if err := w.applySecurity(ctx, pod, c, &spec); err != nil {
 		return engine.ContainerSpec{}, err

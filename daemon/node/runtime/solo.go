@@ -99,12 +99,10 @@ func (w *podWorker) wireSolo(ctx context.Context, pod *api.Pod, pc podContainers
 		return nil
 	}
 	began := time.Now()
+	// The pod's own name is in its hosts file from the create
+	// (soloNamespaces): a read-only root file system makes the engine
+	// mount that file read-only, so it could not be added now.
 	ip, err := w.rt.cfg.Wiring.Attach(ctx, w.key.uid, st.Pid)
-	if err == nil && w.rt.cfg.HostsEntry != nil {
-		if herr := w.rt.cfg.HostsEntry(st.Pid, ip, sandboxHostname(pod)); herr != nil {
-			err = fmt.Errorf("add the pod's own name to its hosts file: %w", herr)
-		}
-	}
 	if err == nil && w.rt.cfg.HostPorts != nil {
 		if perr := w.rt.cfg.HostPorts.Set(ctx, w.key.uid, ip, hostPorts(pod)); perr != nil {
 			err = fmt.Errorf("publish the pod's host ports: %w", perr)
@@ -124,14 +122,16 @@ func (w *podWorker) wireSolo(ctx context.Context, pod *api.Pod, pc podContainers
 }
 
 // soloNamespaces gives the container of a pod without a sandbox what a
-// sandbox would have given it: host name, network mode, DNS settings,
-// sysctls, and the gate as its entrypoint in front of argv.
-func (w *podWorker) soloNamespaces(pod *api.Pod, spec *engine.ContainerSpec, argv []string) {
+// sandbox would have given it: host name (with its address in the hosts
+// file), network mode, DNS settings, sysctls, and the gate as its
+// entrypoint in front of argv.
+func (w *podWorker) soloNamespaces(pod *api.Pod, spec *engine.ContainerSpec, podIP string, argv []string) {
 	spec.IPCMode, spec.PIDMode = "", ""
 	sandboxNamespaces(w.rt, pod, spec)
 	if pod.Spec.HostNetwork {
 		return
 	}
+	spec.ExtraHosts = []string{sandboxHostname(pod) + ":" + podIP}
 	spec.Entrypoint, spec.Cmd = []string{NetWaitMount}, argv
 	spec.Mounts = append(spec.Mounts, engine.Mount{Type: "bind", Source: w.rt.cfg.NetWaitPath, Target: NetWaitMount, ReadOnly: true})
 }

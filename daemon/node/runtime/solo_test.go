@@ -80,6 +80,9 @@ func TestAPodOfOneContainerRunsWithoutASandbox(t *testing.T) {
 	if !slices.Equal(spec.DNS, []string{"10.244.9.1"}) || !slices.Equal(spec.DNSSearch, []string{"default.svc.cluster.local"}) || !slices.Equal(spec.DNSOptions, []string{"ndots:5"}) {
 		t.Fatalf("dns %v search %v options %v", spec.DNS, spec.DNSSearch, spec.DNSOptions)
 	}
+	if !slices.Equal(spec.ExtraHosts, []string{"web:" + ip}) {
+		t.Fatalf("extra hosts %v: want the pod's own name at its address, from the create (a read-only root file system makes /etc/hosts read-only)", spec.ExtraHosts)
+	}
 	if !slices.Contains(spec.Env, "POD_IP="+ip) {
 		t.Fatalf("env %v lacks POD_IP=%s: the address must be known before the create", spec.Env, ip)
 	}
