@@ -176,9 +176,9 @@ type Runtime struct {
 	// present remembers images and volumes known to exist, so that 30 new
 	// pods of one image ask the engine once, not 30 times.
 	present presence
-	// commands caches images' ENTRYPOINT and CMD for pods without a
-	// sandbox, whose command the gate runs.
-	commands imageCommands
+	// images caches images' configurations: the ENTRYPOINT and CMD the
+	// gate of a pod without a sandbox runs, the USER runAsNonRoot checks.
+	images imageInfos
 
 	// reapQueue holds containers of finished pods waiting to be removed.
 	reapQueue chan string
@@ -211,7 +211,7 @@ func New(cfg Config, eng engine.Engine, store Store, rec events.Sink, log *slog.
 	}
 	return &Runtime{cfg: cfg, eng: eng, store: store, rec: rec, log: log.With("component", "runtime"),
 		workers: map[string]*podWorker{}, present: presence{seen: map[string]time.Time{}},
-		commands:  imageCommands{seen: map[string]imageCommand{}},
+		images:    imageInfos{seen: map[string]imageInfo{}},
 		reapQueue: make(chan string, 4096), housekeep: make(chan struct{}, 1), engineBack: make(chan struct{}, 1)}
 }
 

@@ -71,11 +71,9 @@ func (w *podWorker) applySecurity(ctx context.Context, pod *api.Pod, c *api.Cont
 	e := effective(pod, c)
 	imageUser := ""
 	if e.runAsNonRoot && e.user == nil || e.group != nil && e.user == nil {
-		cctx, cancel := w.rt.engineCtx(ctx)
-		info, err := w.rt.eng.InspectImage(cctx, c.Image)
-		cancel()
+		info, err := w.imageInfo(ctx, c.Image)
 		if err != nil {
-			return fmt.Errorf("inspect image %s: %w", c.Image, err)
+			return err
 		}
 		imageUser = info.User
 	}

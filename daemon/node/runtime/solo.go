@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/sandbox"
@@ -20,9 +22,6 @@ import (
 // pod instead of two: a pod costs the engine what a container costs.
 // Pods with several containers keep a sandbox, which their containers
 // join; a pod started with a sandbox (by an older agent) keeps it.
-
-// NetWaitMount is where a pod without a sandbox finds the network gate.
-const NetWaitMount = sandbox.NetWaitMount
 
 // soloPod reports whether the pod runs without a sandbox. The answer is
 // kept for the worker's life, so that a sandbox removed and not yet made
@@ -102,16 +101,11 @@ func (w *podWorker) wireSolo(ctx context.Context, pod *api.Pod, pc podContainers
 	// The pod's own name is in its hosts file from the create
 	// (soloNamespaces): a read-only root file system makes the engine
 	// mount that file read-only, so it could not be added now.
-	ip, err := w.rt.cfg.Wiring.Attach(ctx, w.key.uid, st.Pid)
-	if err == nil && w.rt.cfg.HostPorts != nil {
-		if perr := w.rt.cfg.HostPorts.Set(ctx, w.key.uid, ip, hostPorts(pod)); perr != nil {
-			err = fmt.Errorf("publish the pod's host ports: %w", perr)
-		}
-	}
+	ip, err := w.attach(ctx, pod, st.Pid, false)
 	if err != nil {
 		w.remove(ctx, cur.ID)
 		pc[name] = pc[name][1:]
-		return fmt.Errorf("connect container %s to the pod network: %w", name, err)
+		return fmt.Errorf("container %s: %w", name, err)
 	}
 	w.step(StepWire, began)
 	w.wiredSandbox, w.wiredIP = cur.ID, ip
@@ -132,8 +126,8 @@ func (w *podWorker) soloNamespaces(pod *api.Pod, spec *engine.ContainerSpec, pod
 		return
 	}
 	spec.ExtraHosts = []string{sandboxHostname(pod) + ":" + podIP}
-	spec.Entrypoint, spec.Cmd = []string{NetWaitMount}, argv
-	spec.Mounts = append(spec.Mounts, engine.Mount{Type: "bind", Source: w.rt.cfg.NetWaitPath, Target: NetWaitMount, ReadOnly: true})
+	spec.Entrypoint, spec.Cmd = []string{sandbox.NetWaitMount}, argv
+	spec.Mounts = append(spec.Mounts, engine.Mount{Type: "bind", Source: w.rt.cfg.NetWaitPath, Target: sandbox.NetWaitMount, ReadOnly: true})
 }
 
 // argv is the command a container runs, by Kubernetes' rules: command
@@ -149,49 +143,64 @@ func argv(c *api.Container, img engine.ImageInfo) []string {
 	return append(append([]string{}, img.Entrypoint...), img.Cmd...)
 }
 
-// imageCommandTTL is how long an image's ENTRYPOINT and CMD are reused
-// without asking the engine again: long enough that the pods of one
-// rollout ask once, short enough that an image built again under the same
-// name is seen by the next pod.
-const imageCommandTTL = 2 * time.Second
+// imageInfoTTL is how long an image's configuration (its ENTRYPOINT, CMD
+// and USER) is reused without asking the engine again: long enough that
+// the pods of one rollout ask once, short enough that an image built again
+// under the same name is seen by the next pod.
+const imageInfoTTL = 2 * time.Second
 
-// imageCommands caches images' ENTRYPOINT and CMD by reference.
-type imageCommands struct {
-	mu   sync.Mutex
-	seen map[string]imageCommand
+// imageInfos caches images' configurations by reference; the pods of a
+// rollout that miss it together make one inspect.
+type imageInfos struct {
+	mu     sync.Mutex
+	seen   map[string]imageInfo
+	flight singleflight.Group
 }
 
-type imageCommand struct {
+type imageInfo struct {
 	info engine.ImageInfo
 	at   time.Time
+}
+
+// imageInfo is the image's configuration, from the cache while it is
+// recent.
+func (w *podWorker) imageInfo(ctx context.Context, ref string) (engine.ImageInfo, error) {
+	ic := &w.rt.images
+	ic.mu.Lock()
+	e, ok := ic.seen[ref]
+	ic.mu.Unlock()
+	if ok && time.Since(e.at) < imageInfoTTL {
+		return e.info, nil
+	}
+	v, err, _ := ic.flight.Do(ref, func() (any, error) {
+		cctx, cancel := w.rt.engineCtx(ctx)
+		defer cancel()
+		info, err := w.rt.eng.InspectImage(cctx, ref)
+		if err != nil {
+			return info, fmt.Errorf("inspect image %s: %w", ref, err)
+		}
+		ic.mu.Lock()
+		if len(ic.seen) >= 1024 {
+			clear(ic.seen)
+		}
+		ic.seen[ref] = imageInfo{info: info, at: time.Now()}
+		ic.mu.Unlock()
+		return info, nil
+	})
+	return v.(engine.ImageInfo), err
 }
 
 // commandOf is the container's command line, read from its image when
 // the spec does not give it whole.
 func (w *podWorker) commandOf(ctx context.Context, c *api.Container) ([]string, error) {
-	if c.Command != nil {
-		return argv(c, engine.ImageInfo{}), nil
-	}
-	ic := &w.rt.commands
-	ic.mu.Lock()
-	e, ok := ic.seen[c.Image]
-	ic.mu.Unlock()
-	if !ok || time.Since(e.at) >= imageCommandTTL {
-		cctx, cancel := w.rt.engineCtx(ctx)
-		info, err := w.rt.eng.InspectImage(cctx, c.Image)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("inspect image %s for its command: %w", c.Image, err)
+	var img engine.ImageInfo
+	if c.Command == nil {
+		var err error
+		if img, err = w.imageInfo(ctx, c.Image); err != nil {
+			return nil, fmt.Errorf("the command of container %s: %w", c.Name, err)
 		}
-		e = imageCommand{info: info, at: time.Now()}
-		ic.mu.Lock()
-		if len(ic.seen) >= 1024 {
-			clear(ic.seen)
-		}
-		ic.seen[c.Image] = e
-		ic.mu.Unlock()
 	}
-	cmd := argv(c, e.info)
+	cmd := argv(c, img)
 	if len(cmd) == 0 {
 		return nil, fmt.Errorf("container %s has no command: image %s sets neither ENTRYPOINT nor CMD; give the container a command", c.Name, c.Image)
 	}

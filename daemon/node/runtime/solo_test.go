@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dev/shoal/api"
 	"github.com/shoal-dev/shoal/daemon/node/engine"
 	"github.com/shoal-dev/shoal/daemon/node/podnet"
+	"github.com/shoal-dev/shoal/daemon/node/sandbox"
 	"github.com/shoal-dev/shoal/internal/poll"
 )
 
@@ -67,10 +68,10 @@ func TestAPodOfOneContainerRunsWithoutASandbox(t *testing.T) {
 		t.Fatalf("sandbox label %q (present %v): want present and empty", sb, ok)
 	}
 	spec, _ := f.eng.Spec(first.ID)
-	if !slices.Equal(spec.Entrypoint, []string{NetWaitMount}) || !slices.Equal(spec.Cmd, []string{"/entry", "serve", "--port", "8080"}) {
+	if !slices.Equal(spec.Entrypoint, []string{sandbox.NetWaitMount}) || !slices.Equal(spec.Cmd, []string{"/entry", "serve", "--port", "8080"}) {
 		t.Fatalf("entrypoint %q cmd %q: want the gate, then the image's ENTRYPOINT and CMD", spec.Entrypoint, spec.Cmd)
 	}
-	gate := engine.Mount{Type: "bind", Source: testGate, Target: NetWaitMount, ReadOnly: true}
+	gate := engine.Mount{Type: "bind", Source: testGate, Target: sandbox.NetWaitMount, ReadOnly: true}
 	if !slices.Contains(spec.Mounts, gate) {
 		t.Fatalf("mounts %+v lack the gate, read-only", spec.Mounts)
 	}
@@ -245,7 +246,7 @@ func TestAPodOnTheHostNetworkNeedsNoGate(t *testing.T) {
 		t.Fatalf("spec %+v: want the host's network and PID namespaces, its own command, no gate", spec)
 	}
 	for _, m := range spec.Mounts {
-		if m.Target == NetWaitMount {
+		if m.Target == sandbox.NetWaitMount {
 			t.Fatal("the gate is mounted into a pod on the host's network")
 		}
 	}

@@ -132,7 +132,7 @@ func (w *podWorker) sync(ctx context.Context, pod *api.Pod) time.Duration {
 			next = minPositive(next, wait)
 		}
 	}
-	if w.isSolo() && initDone {
+	if w.isSolo() {
 		if err := w.wireSolo(ctx, pod, pc); err != nil {
 			w.log.Warn("pod not wired", "err", err)
 			w.rt.rec.Eventf(pod, api.EventWarning, ReasonFailedCreatePodSandBox, "Failed to connect the pod to the pod network: %v", err)
@@ -234,22 +234,34 @@ func (w *podWorker) sandboxIP(ctx context.Context, pod *api.Pod, sandboxID strin
 	}
 	began := time.Now()
 	defer w.step(StepWire, began)
-	ip, err := wr.Attach(ctx, w.key.uid, st.Pid)
+	ip, err := w.attach(ctx, pod, st.Pid, true)
 	if err != nil {
-		return "", fmt.Errorf("connect the sandbox to the pod network: %w", err)
+		return "", fmt.Errorf("sandbox: %w", err)
 	}
-	if add := w.rt.cfg.HostsEntry; add != nil {
-		if err := add(st.Pid, ip, sandboxHostname(pod)); err != nil {
-			return "", fmt.Errorf("add the pod's own name to its hosts file: %w", err)
+	w.wiredSandbox, w.wiredIP = sandboxID, ip
+	return ip.String(), nil
+}
+
+// attach connects the pod's namespace, held by the process pid, to the pod
+// network and publishes the pod's host ports; with hostsEntry it also adds
+// the pod's own name to its hosts file (a sandbox's: a pod without one has
+// that line from its create).
+func (w *podWorker) attach(ctx context.Context, pod *api.Pod, pid int, hostsEntry bool) (netip.Addr, error) {
+	ip, err := w.rt.cfg.Wiring.Attach(ctx, w.key.uid, pid)
+	if err != nil {
+		return ip, fmt.Errorf("connect to the pod network: %w", err)
+	}
+	if add := w.rt.cfg.HostsEntry; add != nil && hostsEntry {
+		if err := add(pid, ip, sandboxHostname(pod)); err != nil {
+			return ip, fmt.Errorf("add the pod's own name to its hosts file: %w", err)
 		}
 	}
 	if hp := w.rt.cfg.HostPorts; hp != nil {
 		if err := hp.Set(ctx, w.key.uid, ip, hostPorts(pod)); err != nil {
-			return "", fmt.Errorf("publish the pod's host ports: %w", err)
+			return ip, fmt.Errorf("publish the pod's host ports: %w", err)
 		}
 	}
-	w.wiredSandbox, w.wiredIP = sandboxID, ip
-	return ip.String(), nil
+	return ip, nil
 }
 
 // hostPorts lists the pod's published ports.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+
+	"github.com/shoal-dev/shoal/daemon/trust/identity"
 )
 
 // The network gate is the first program of a pod that holds its own network
@@ -223,23 +225,7 @@ func InstallNetWait(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("install the network gate: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".netwait-*")
-	if err != nil {
-		return "", fmt.Errorf("install the network gate: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(prog); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("install the network gate: %w", err)
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("install the network gate: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("install the network gate: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := identity.WriteFileAtomic(path, prog, 0o755); err != nil {
 		return "", fmt.Errorf("install the network gate: %w", err)
 	}
 	return path, nil

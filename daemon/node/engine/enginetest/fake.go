@@ -61,8 +61,7 @@ type Fake struct {
 	calls       []Call
 
 	images   map[string]bool
-	users    map[string]string      // image ref -> its USER
-	commands map[string][2][]string // image ref -> its ENTRYPOINT and CMD
+	configs  map[string]engine.ImageInfo // image ref -> its USER, ENTRYPOINT and CMD
 	registry map[string]bool
 	imported map[string]ImportedImage
 	networks map[string]fakeNetwork
@@ -91,8 +90,7 @@ func New() *Fake {
 			OSType: "linux", Architecture: "x86_64",
 		},
 		images:           map[string]bool{},
-		users:            map[string]string{},
-		commands:         map[string][2][]string{},
+		configs:          map[string]engine.ImageInfo{},
 		registry:         map[string]bool{},
 		imported:         map[string]ImportedImage{},
 		networks:         map[string]fakeNetwork{},

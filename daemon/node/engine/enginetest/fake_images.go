@@ -112,7 +112,9 @@ func (f *Fake) ImageExists(ctx context.Context, ref string) (bool, error) {
 func (f *Fake) SetImageUser(ref, user string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.users[normalizeRef(ref)] = user
+	cfg := f.configLocked(ref)
+	cfg.User = user
+	f.configs[normalizeRef(ref)] = cfg
 }
 
 // FakeImageCmd is the CMD of fake images not given one with
@@ -124,7 +126,18 @@ var FakeImageCmd = []string{"/bin/sh"}
 func (f *Fake) SetImageCommand(ref string, entrypoint, cmd []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.commands[normalizeRef(ref)] = [2][]string{entrypoint, cmd}
+	cfg := f.configLocked(ref)
+	cfg.Entrypoint, cfg.Cmd = entrypoint, cmd
+	f.configs[normalizeRef(ref)] = cfg
+}
+
+// configLocked is the image's configuration: as set, or no user, no
+// entrypoint and FakeImageCmd.
+func (f *Fake) configLocked(ref string) engine.ImageInfo {
+	if cfg, ok := f.configs[normalizeRef(ref)]; ok {
+		return cfg
+	}
+	return engine.ImageInfo{Cmd: FakeImageCmd}
 }
 
 func (f *Fake) InspectImage(ctx context.Context, ref string) (engine.ImageInfo, error) {
@@ -140,10 +153,8 @@ func (f *Fake) InspectImage(ctx context.Context, ref string) (engine.ImageInfo, 
 	if !f.images[normalizeRef(ref)] {
 		return engine.ImageInfo{}, fmt.Errorf("inspect image %s: %w", ref, engine.ErrImageNotFound)
 	}
-	info := engine.ImageInfo{ID: "sha256:" + normalizeRef(ref), User: f.users[normalizeRef(ref)], Cmd: FakeImageCmd}
-	if c, ok := f.commands[normalizeRef(ref)]; ok {
-		info.Entrypoint, info.Cmd = c[0], c[1]
-	}
+	info := f.configLocked(ref)
+	info.ID = "sha256:" + normalizeRef(ref)
 	return info, nil
 }
 
