@@ -52,9 +52,14 @@ func bootSystemdHost(t *testing.T, share string) *systemdHost {
 	h := &systemdHost{t: t, console: &bytes.Buffer{}}
 	// --register=no and --keep-unit: this machine's PID 1 is not systemd,
 	// so there is no machined or system bus to register with.
+	// SYSTEMD_SECCOMP=0: nspawn's own seccomp filter refuses the keyring
+	// calls (they are not namespaced), and runc creates a session keyring
+	// for every container; a host booted by its own systemd has no such
+	// filter.
 	h.nspawn = exec.Command("systemd-nspawn", "--boot", "--directory", root, "--machine", name,
 		"--register=no", "--keep-unit", "--volatile=overlay", "--private-network",
 		"--capability=all", "--bind-ro="+share+":/opt/shoal-test")
+	h.nspawn.Env = append(os.Environ(), "SYSTEMD_SECCOMP=0")
 	h.nspawn.Stdout, h.nspawn.Stderr = h.console, h.console
 	if err := h.nspawn.Start(); err != nil {
 		t.Fatalf("systemd-nspawn: %v (apt-get install systemd-container)", err)
@@ -99,6 +104,12 @@ func bootSystemdHost(t *testing.T, share string) *systemdHost {
 		}
 		return fmt.Errorf("is-system-running: %q", out)
 	})
+	// On cgroup v1, nspawn mounts the container's controllers read-only
+	// (bind mounts made read-only), so its engine could not make a
+	// container's cgroup; a host's own systemd leaves them writable. Only
+	// the read-only flag of those bind mounts changes.
+	h.must(`findmnt -rn -o TARGET,FSTYPE,OPTIONS | awk '($2 == "cgroup" || $2 == "cgroup2") && $3 ~ /(^|,)ro(,|$)/ {print $1}' |
+		while read -r m; do mount -o remount,bind,rw "$m"; done`)
 	return h
 }
 
@@ -137,9 +148,9 @@ func tailString(s string, n int) string {
 // checks that it is active and enabled, the agent ready, its records in the
 // journal under the unit with their levels' priorities (journalctl -p
 // filters by them), that Restart=always brings a killed agent back, and
-// that systemctl stop ends it cleanly. No pod runs: in a container of
-// systemd-nspawn on this machine's cgroup v1 hosts the engine's controllers
-// are read-only, so its containers cannot start (docs/install.md).
+// that systemctl stop ends it cleanly; and that the unit's agent runs a
+// Deployment's pods on the container's engine, which outlive the agent's
+// kill, restart and stop.
 func TestInstalledUnitRunsUnderSystemd(t *testing.T) {
 	share := t.TempDir()
 	if err := os.Chmod(share, 0o755); err != nil {
@@ -150,6 +161,13 @@ func TestInstalledUnitRunsUnderSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(share, "shoal"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The test image, for the container's own engine: no registry.
+	if out, err := exec.Command("docker", "save", "-o", filepath.Join(share, "images.tar"), testImage).CombinedOutput(); err != nil {
+		t.Fatalf("docker save %s: %v: %s", testImage, err, out)
+	}
+	if err := os.Chmod(filepath.Join(share, "images.tar"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	booted := time.Now()
@@ -211,6 +229,62 @@ func TestInstalledUnitRunsUnderSystemd(t *testing.T) {
 		}
 	}
 
+	// The unit's agent runs pods: a Deployment of 2 applied with the
+	// CLI inside, its pods Running on the container's engine and
+	// answering on their pod IPs.
+	h.must("docker load -i /opt/shoal-test/images.tar")
+	h.must(`shoal apply -f - <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: ` + testImage + `}]
+EOF`)
+	var ips []string
+	poll.Until(t, 60*time.Second, "2 pods of the unit's agent Running", func() error {
+		var list struct {
+			Items []struct {
+				Status struct{ Phase, PodIP string }
+			}
+		}
+		out, err := h.sh("shoal get pods -l app=web -o json")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			return fmt.Errorf("shoal get pods -o json: %v", err)
+		}
+		ips = ips[:0]
+		for _, p := range list.Items {
+			if p.Status.Phase == "Running" && p.Status.PodIP != "" {
+				ips = append(ips, p.Status.PodIP)
+			}
+		}
+		if len(ips) != 2 {
+			events, _ := h.sh("shoal get events 2>&1 | tail -n 4")
+			return fmt.Errorf("%d of 2 Running with an IP; last events:\n%s", len(ips), events)
+		}
+		return nil
+	})
+	for _, ip := range ips {
+		poll.Until(t, 20*time.Second, "pod "+ip+" answering", func() error {
+			out, err := h.sh("curl -fsS --max-time 2 http://" + ip + ":8080/")
+			if err != nil || !strings.Contains(out, "testapp version=v1") {
+				return fmt.Errorf("%q %v", out, err)
+			}
+			return nil
+		})
+	}
+	containers := h.must("docker ps -q --no-trunc | sort")
+	if n := len(strings.Fields(containers)); n != 2 {
+		t.Fatalf("the container's engine runs %d containers, want the 2 pods' (one container each):\n%s", n, h.must("docker ps -a"))
+	}
+
 	// Restart=always: an agent killed with SIGKILL is started again by
 	// systemd, and becomes ready again.
 	mainPID := func() string { return h.must("systemctl show -p MainPID --value shoal") }
@@ -236,6 +310,11 @@ func TestInstalledUnitRunsUnderSystemd(t *testing.T) {
 	}
 	if r := h.must("systemctl show -p Result --value shoal"); r != "success" {
 		t.Errorf("the unit's Result after the stop: %q, want success", r)
+	}
+	// Pods are the engine's, not the unit's: neither the kill, the
+	// restart nor the stop ended or replaced a container.
+	if now := h.must("docker ps -q --no-trunc | sort"); now != containers {
+		t.Errorf("the pods' containers changed across the agent's kill, restart and stop:\nbefore %s\nafter %s", containers, now)
 	}
 }
 
