@@ -52,7 +52,7 @@ func lookTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s is needed to check the tiny pause (Debian: binutils, binutils-aarch64-linux-gnu, qemu-user): %v", name, err)
+		t.Fatalf("%s is needed to check the tiny pause and the network gate (Debian: binutils, binutils-aarch64-linux-gnu, qemu-user): %v", name, err)
 	}
 	return path
 }
