@@ -73,11 +73,20 @@ func (p Profile) timings() timings {
 //     take back its name 30 s after its old address was declared dead.
 //
 //   - ProbeInterval 1 s -> 500 ms and ProbeTimeout 500 ms -> 300 ms: a dead
-//     host is declared dead in about 3 s instead of 5 s (suspicion stays
-//     4 x log10(N+1) probe intervals, 2 s for up to 9 members), which is
-//     most of a failover before the eviction timeout. A suspected member
-//     that is alive refutes it well within the suspicion time, and indirect
-//     probes through 3 other members guard against one slow path.
+//     host is declared dead in about 3 s instead of 5 s, which is most of a
+//     failover before the eviction timeout. Indirect probes through 3 other
+//     members guard against one slow path.
+//
+//   - SuspicionMult 4 -> 3: Lifeguard's suspicion waits for k =
+//     SuspicionMult - 2 other members to suspect the node too, and turns
+//     itself off (k = 0, a flat minimum) when fewer than k members besides
+//     the suspect and the suspector exist. With 4, a cluster of 3 had k = 0:
+//     one member behind a lossy link declared a healthy peer dead after a
+//     flat 2 s. With 3, k = 1 from 3 members up: a suspicion lasts up to
+//     SuspicionMaxTimeoutMult (6) x 1.5 s = 9 s unless one other member
+//     confirms it, and 1.5 s (3 x log10 N probe intervals, at least 1) once
+//     one does, as every survivor of a dead host does within a probe round.
+//     Two members alone cannot confirm anything: 1.5 s flat.
 func (p Profile) memberlistConfig() *memberlist.Config {
 	if p == ProfileLocal {
 		c := memberlist.DefaultLocalConfig()
@@ -98,5 +107,6 @@ func (p Profile) memberlistConfig() *memberlist.Config {
 	c.DeadNodeReclaimTime = 30 * time.Second
 	c.ProbeInterval = 500 * time.Millisecond
 	c.ProbeTimeout = 300 * time.Millisecond
+	c.SuspicionMult = 3
 	return c
 }
