@@ -411,6 +411,16 @@ func TestAWatcherThatStopsReadingIsCutOff(t *testing.T) {
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(conn, "GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: stalled\r\n\r\n", clientHeader)
+	// The stalled watch holds the client's one watch once its headers
+	// arrive (the server sends them at once). Wait for them: otherwise a
+	// watch of the poll below can take the slot first, the stalled one is
+	// the one refused, and the client is never seen at its limit.
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	started, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || started.StatusCode != http.StatusOK {
+		t.Fatalf("the stalled watch did not start: %v %v", started, err)
+	}
+	conn.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// While the stalled watch is open, the client has no other.
